@@ -1,0 +1,212 @@
+/* gsread: read objects from Google Cloud Storage, HTTP(S) servers and local
+ * files as fast as the network allows.
+ *
+ * This header is the whole public API. Conventions:
+ *  - Functions that can fail return a gsr_status: GSR_OK (0) or a negative
+ *    code. Functions that return a byte count or an offset return it as a
+ *    non-negative int64_t, or a negative gsr_status on failure.
+ *  - After a failure, gsr_errmsg() returns a message naming what failed (URL,
+ *    HTTP status, the server's text). The message is per thread, like errno:
+ *    it stays until the next failing call on the same thread.
+ *  - The library never prints, never exits and never aborts on bad input.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef GSREAD_H
+#define GSREAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define GSR_EXTERN
+#elif defined(__GNUC__)
+#define GSR_EXTERN __attribute__((visibility("default")))
+#else
+#define GSR_EXTERN
+#endif
+
+#define GSR_VERSION_MAJOR 0
+#define GSR_VERSION_MINOR 1
+#define GSR_VERSION_PATCH 0
+#define GSR_VERSION_STRING "0.1.0"
+
+/* The error list. Codes are appended, never removed or renumbered. */
+#define GSR_STATUS_MAP(XX)                                                    \
+  XX(EINVAL, -1, "invalid argument")                                          \
+  XX(ENOMEM, -2, "out of memory")                                             \
+  XX(ENOENT, -3, "object not found")                                          \
+  XX(EACCES, -4, "permission denied")                                         \
+  XX(ECHANGED, -5, "object changed since it was opened")                      \
+  XX(ERANGE, -6, "range not satisfiable")                                     \
+  XX(ENETWORK, -7, "network error")                                           \
+  XX(ETIMEDOUT, -8, "timed out")                                              \
+  XX(ECLOSED, -9, "file is closed")                                           \
+  XX(EBADF, -10, "not a valid file handle")                                   \
+  XX(EPROTO, -11, "invalid response from server")                             \
+  XX(EHTTP, -12, "unexpected HTTP status")                                    \
+  XX(EIO, -13, "local I/O error")                                             \
+  XX(ECANCELED, -14, "operation canceled")                                    \
+  XX(EUNSUPPORTED, -15, "not supported")                                      \
+  XX(EAUTH, -16, "authentication required or failed")                         \
+  XX(ETLS, -17, "TLS error")                                                  \
+  XX(EINTEGRITY, -18, "checksum mismatch")
+
+typedef enum gsr_status {
+  GSR_OK = 0,
+#define GSR__XX(name, code, text) GSR_##name = code,
+  GSR_STATUS_MAP(GSR__XX)
+#undef GSR__XX
+  GSR__STATUS_LAST = -19
+} gsr_status;
+
+/* Short description of a status ("object not found"); never NULL. */
+GSR_EXTERN const char *gsr_strerror(int status);
+/* The code's name ("GSR_ENOENT"); never NULL. */
+GSR_EXTERN const char *gsr_status_name(int status);
+/* 1 if retrying the same operation later may succeed (network, timeout). */
+GSR_EXTERN int gsr_status_is_retryable(int status);
+/* Message of the last failing call on this thread ("" if none). The pointer
+ * stays valid until the next gsread call on this thread. */
+GSR_EXTERN const char *gsr_errmsg(void);
+/* The library's version string ("0.1.0"). */
+GSR_EXTERN const char *gsr_version(void);
+
+/* ---- Client ---------------------------------------------------------------
+ * A client owns ONE I/O thread (libcurl multi), a bounded pool of keep-alive
+ * connections and the settings below. It is thread-safe and meant to be
+ * shared by every file a program opens. */
+typedef struct gsr_client gsr_client;
+
+typedef struct gsr_client_options {
+  /* GCS JSON API endpoint for gs:// URLs. NULL: $STORAGE_EMULATOR_HOST if
+   * set (a bare "host:port" means http://host:port), else
+   * https://storage.googleapis.com. */
+  const char *endpoint;
+  /* User-Agent header. NULL: "gsread/<version>". */
+  const char *user_agent;
+  /* CA bundle (PEM file) for TLS verification. NULL: the system's bundle.
+   * Verification is always on. */
+  const char *ca_bundle;
+  /* Bearer token sent as "Authorization: Bearer ..." on gs:// requests.
+   * NULL: anonymous. */
+  const char *access_token;
+  long connect_timeout_ms; /* TCP+TLS connect; default 10000 */
+  long stall_timeout_ms;   /* abort a transfer idle this long; default 30000 */
+  long request_timeout_ms; /* whole request; 0 (default) = no limit */
+  int max_connections;     /* connection pool size; default 16 (1..1024) */
+} gsr_client_options;
+
+/* Fills *opts with the defaults. Always call it before setting fields:
+ * fields may be appended in later versions. */
+GSR_EXTERN void gsr_client_options_init(gsr_client_options *opts);
+
+/* Creates a client and starts its I/O thread. opts may be NULL (defaults).
+ * Returns GSR_OK and sets *out, or GSR_EINVAL (bad option), GSR_ENOMEM,
+ * GSR_EIO (the thread or libcurl could not start); *out is then NULL. */
+GSR_EXTERN int gsr_client_new(const gsr_client_options *opts,
+                              gsr_client **out);
+
+/* Stops the I/O thread and frees the client. Files still open on it are
+ * closed first (their handles then answer GSR_ECLOSED). NULL is a no-op.
+ * Must not be called while another thread still uses the client. */
+GSR_EXTERN void gsr_client_free(gsr_client *client);
+
+/* ---- Files ----------------------------------------------------------------
+ * A file is one object opened for reading, pinned at open to one version:
+ * its GCS generation, or its HTTP ETag. If the object is replaced while the
+ * file is open, reads fail with GSR_ECHANGED; bytes of two versions are
+ * never mixed.
+ *
+ * Files are named by handles, not pointers: a handle that was closed (or
+ * never opened) is detected and answers GSR_ECLOSED or GSR_EBADF, never a
+ * crash. Handles are never reused within a process. */
+typedef uint64_t gsr_file;
+#define GSR_FILE_INVALID ((gsr_file)0)
+
+typedef struct gsr_file_options {
+  /* Cache strategy. NULL or "none": every read fetches exactly its bytes. */
+  const char *cache_type;
+  /* Block size of the caches; default 5 MiB (as gcsfs). */
+  uint64_t block_size;
+} gsr_file_options;
+
+/* Fills *opts with the defaults. Always call it before setting fields. */
+GSR_EXTERN void gsr_file_options_init(gsr_file_options *opts);
+
+/* Opens url for reading. url is one of:
+ *   gs://BUCKET/OBJECT     (GCS JSON API; the object name is taken verbatim,
+ *                           any bytes allowed; it is percent-encoded here)
+ *   http://... https://... (any server that supports Range requests)
+ *   file:///path, or a plain path
+ * Costs at most one request (the object's metadata, or a HEAD).
+ * Returns GSR_OK and sets *out, or GSR_EINVAL (bad URL or options),
+ * GSR_ENOENT, GSR_EACCES, GSR_EAUTH, GSR_ENETWORK, GSR_ETIMEDOUT, GSR_ETLS,
+ * GSR_EHTTP, GSR_EPROTO, GSR_ENOMEM, GSR_EIO. Thread-safe. */
+GSR_EXTERN int gsr_open(gsr_client *client, const char *url,
+                        const gsr_file_options *opts, gsr_file *out);
+
+typedef struct gsr_stat {
+  uint64_t size;
+  int64_t generation;     /* GCS generation; 0 if the backend has none */
+  int64_t metageneration; /* GCS metageneration; 0 if none */
+  char etag[128];         /* HTTP ETag as sent (quotes kept), or "" */
+  int has_crc32c;         /* 1 if crc32c is known */
+  uint32_t crc32c;        /* CRC32C (Castagnoli) of the whole object */
+  int has_md5;            /* 1 if md5 is known */
+  unsigned char md5[16];
+  char content_type[128]; /* "" if unknown */
+  char updated[40];       /* RFC 3339 time of last update, or "" */
+  int64_t mtime;          /* the same as seconds since the epoch, or 0 */
+} gsr_stat;
+
+/* The metadata read at open (no I/O). Returns GSR_OK, GSR_EINVAL (st NULL),
+ * GSR_EBADF or GSR_ECLOSED. */
+GSR_EXTERN int gsr_fstat(gsr_file file, gsr_stat *st);
+
+/* Reads up to n bytes at the file position into buf and advances the
+ * position. Returns the count read: n, fewer only at end of object, 0 at or
+ * past the end or when n is 0 (no I/O then). On failure returns a negative
+ * gsr_status and the position is unchanged. n must not exceed INT64_MAX.
+ * Calls on one file are serialized; use gsr_pread for parallel reads. */
+GSR_EXTERN int64_t gsr_read(gsr_file file, void *buf, size_t n);
+
+/* Like gsr_read at an explicit offset, without using or moving the file
+ * position. Any number of threads may call it on one file at once.
+ * A negative offset is GSR_EINVAL. */
+GSR_EXTERN int64_t gsr_pread(gsr_file file, void *buf, size_t n,
+                             int64_t offset);
+
+#define GSR_SEEK_SET 0
+#define GSR_SEEK_CUR 1
+#define GSR_SEEK_END 2
+/* Moves the position as lseek does (no I/O). Seeking past the end is
+ * allowed; reads there return 0. Returns the new position, or GSR_EINVAL
+ * (negative result, bad whence, overflow), GSR_EBADF, GSR_ECLOSED. */
+GSR_EXTERN int64_t gsr_seek(gsr_file file, int64_t offset, int whence);
+/* The position, or a negative status. */
+GSR_EXTERN int64_t gsr_tell(gsr_file file);
+/* The object's size, or a negative status. */
+GSR_EXTERN int64_t gsr_size(gsr_file file);
+
+/* Closes the file: cancels its transfers and frees its memory once no call
+ * on it is still running. Returns GSR_OK, or GSR_ECLOSED if it was already
+ * closed, GSR_EBADF if it never was a handle. */
+GSR_EXTERN int gsr_close(gsr_file file);
+
+/* ---- Helpers --------------------------------------------------------------*/
+
+/* Parses a byte size: decimal digits with an optional suffix. K, M, G, T,
+ * KiB, MiB, GiB, TiB are powers of 1024; KB, MB, GB, TB powers of 1000;
+ * B or no suffix is bytes. Case-insensitive; no spaces, no sign, no
+ * fraction. Returns GSR_OK, or GSR_EINVAL (malformed or overflowing). */
+GSR_EXTERN int gsr_parse_size(const char *text, uint64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GSREAD_H */

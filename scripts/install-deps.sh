@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package gsread needs to build, test, demo and benchmark.
+# One list, used by the README, the demo, the benchmarks and CI (.ci/run).
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config ninja-build
+  libcurl4-openssl-dev libnghttp2-dev libssl-dev   # transport: curl multi, HTTP/2, TLS
+  libjson-c-dev                                    # GCS metadata JSON
+  libisal-dev                                      # CRC32C (ISA-L)
+  libcmocka-dev                                    # unit tests
+  nginx-extras                                     # local GCS server (nginx + lua module)
+  curl                                             # ceiling benchmark, test helpers
+  python3                                          # test scripts
+  clang libclang-rt-14-dev                         # sanitizers and fuzzers
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# nginx-extras enables and may start a system nginx; the tests run their own.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+$SUDO service nginx stop >/dev/null 2>&1 || true

@@ -1,0 +1,74 @@
+/* Backends: what a URL means. gs:// (GCS JSON API), http(s):// (any server
+ * with Range support) and file:// or plain paths (pread), behind one small
+ * ops table, one file per variant.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef GSR_BACKEND_H
+#define GSR_BACKEND_H
+
+#include "core/client.h"
+#include "transport/transport.h"
+
+enum gsr__scheme { GSR__SCHEME_GS, GSR__SCHEME_HTTP, GSR__SCHEME_FILE };
+
+struct gsr__url {
+  enum gsr__scheme scheme;
+  char *bucket; /* gs: bucket name */
+  char *object; /* gs: object name, verbatim */
+  char *href;   /* http(s): the URL as given */
+  char *path;   /* file: local path */
+};
+
+/* Parses text into *u. Returns GSR_OK, GSR_EINVAL (message names the
+ * problem) or GSR_ENOMEM; on failure *u owns nothing. */
+int gsr__url_parse(const char *text, struct gsr__url *u);
+void gsr__url_cleanup(struct gsr__url *u);
+/* RFC 3986 percent-encoding: unreserved bytes (A-Z a-z 0-9 - . _ ~) kept,
+ * every other byte (including '/') as %XX. NULL on allocation failure. */
+char *gsr__percent_encode(const char *s, size_t len);
+/* Decodes %XX escapes in place; returns 0, or -1 on a bad escape. */
+int gsr__percent_decode(char *s);
+/* 1 if b is a valid GCS bucket name. */
+int gsr__bucket_name_valid(const char *b);
+
+struct gsr__backend_ops;
+
+/* An opened object, pinned to one version. */
+struct gsr__object {
+  const struct gsr__backend_ops *ops;
+  gsr_client *client;
+  struct gsr__url url;
+  gsr_stat st;
+  char *display;   /* the URL for messages */
+  char *media_url; /* network: where data requests go */
+  char *pin;       /* network: precondition header, e.g. If-Match */
+  int fd;          /* local: the open file */
+};
+
+struct gsr__backend_ops {
+  const char *name;
+  /* Reads metadata and pins the version; at most one request. */
+  int (*open)(struct gsr__object *obj);
+  /* Network backends: fills req (initialized by the caller) to fetch bytes
+   * [off, off+len) into dst. NULL for local. */
+  int (*prepare)(struct gsr__object *obj, struct gsr__request *req,
+                 uint64_t off, uint64_t len, void *dst);
+  /* Checks a data response's headers against the pinned version (I/O
+   * thread). May be NULL. */
+  int (*check_headers)(struct gsr__object *obj, struct gsr__request *req);
+  /* Local backend: reads exactly len bytes. NULL for network. */
+  int (*pread)(struct gsr__object *obj, void *dst, uint64_t off,
+               uint64_t len);
+  void (*close)(struct gsr__object *obj);
+};
+
+extern const struct gsr__backend_ops gsr__gcs_ops;
+extern const struct gsr__backend_ops gsr__http_ops;
+extern const struct gsr__backend_ops gsr__local_ops;
+
+/* Opens the object a URL names (one request at most). */
+int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out);
+void gsr__object_close(struct gsr__object *obj);
+
+#endif /* GSR_BACKEND_H */

@@ -1,0 +1,139 @@
+/* The client: validated settings, the GCS endpoint, and the transport that
+ * owns the one I/O thread.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/client.h"
+#include "core/file.h"
+#include "transport/transport.h"
+
+#define DEFAULT_ENDPOINT "https://storage.googleapis.com"
+
+void gsr_client_options_init(gsr_client_options *o) {
+  if (o == NULL) return;
+  memset(o, 0, sizeof(*o));
+  o->connect_timeout_ms = 10000;
+  o->stall_timeout_ms = 30000;
+  o->request_timeout_ms = 0;
+  o->max_connections = 16;
+}
+
+static int has_http_scheme(const char *s) {
+  return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
+}
+
+/* The endpoint from the option, $STORAGE_EMULATOR_HOST or the default,
+ * without trailing slashes. A bare host:port gets http:// (as Google's
+ * clients treat the variable). */
+static int resolve_endpoint(const char *opt, char **out) {
+  const char *src = opt, *what = "endpoint option";
+  const char *env = getenv("STORAGE_EMULATOR_HOST");
+  if (src == NULL && env != NULL && env[0] != '\0') {
+    src = env;
+    what = "STORAGE_EMULATOR_HOST";
+  }
+  if (src == NULL) src = DEFAULT_ENDPOINT;
+  size_t n = strlen(src) + 8;
+  char *e = gsr__malloc(n);
+  if (e == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  snprintf(e, n, "%s%s", has_http_scheme(src) ? "" : "http://", src);
+  size_t len = strlen(e);
+  while (len > 0 && e[len - 1] == '/') e[--len] = '\0';
+  if (src != env && !has_http_scheme(src)) {
+    gsr__free(e);
+    return gsr__err(GSR_EINVAL, "%s '%s' must start with http:// or https://",
+                    what, src);
+  }
+  if (strlen(e) <= 8 || strpbrk(e, " \r\n\t?#") != NULL) {
+    gsr__free(e);
+    return gsr__err(GSR_EINVAL, "%s '%s' is not a valid URL", what, src);
+  }
+  *out = e;
+  return GSR_OK;
+}
+
+static int check_options(const gsr_client_options *o) {
+  if (o->connect_timeout_ms < 0 || o->stall_timeout_ms < 0 ||
+      o->request_timeout_ms < 0)
+    return gsr__err(GSR_EINVAL, "timeouts must not be negative");
+  if (o->max_connections < 1 || o->max_connections > 1024)
+    return gsr__err(GSR_EINVAL, "max_connections must be 1 to 1024, not %d",
+                    o->max_connections);
+  if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
+    return gsr__err(GSR_EINVAL, "access token contains a line break");
+  return GSR_OK;
+}
+
+static void client_destroy(gsr_client *c) {
+  gsr__transport_free(c->transport);
+  gsr__free(c->endpoint);
+  gsr__free(c->auth_header);
+  gsr__free((char *)c->opts.user_agent);
+  gsr__free(c);
+}
+
+int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
+  gsr_client_options defaults;
+  int status;
+  if (out == NULL) return gsr__err(GSR_EINVAL, "gsr_client_new: out is NULL");
+  *out = NULL;
+  if (opts == NULL) {
+    gsr_client_options_init(&defaults);
+    opts = &defaults;
+  }
+  if ((status = check_options(opts)) != GSR_OK) return status;
+  gsr_client *c = gsr__calloc(1, sizeof(*c));
+  if (c == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  c->opts = *opts;
+  c->opts.endpoint = c->opts.ca_bundle = c->opts.access_token = NULL;
+  c->opts.user_agent = gsr__strdup(opts->user_agent ? opts->user_agent
+                                   : "gsread/" GSR_VERSION_STRING);
+  if (c->opts.user_agent == NULL) {
+    status = gsr__err(GSR_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if ((status = resolve_endpoint(opts->endpoint, &c->endpoint)) != GSR_OK)
+    goto fail;
+  if (opts->access_token != NULL) {
+    size_t n = strlen(opts->access_token) + 32;
+    if ((c->auth_header = gsr__malloc(n)) == NULL) {
+      status = gsr__err(GSR_ENOMEM, "out of memory");
+      goto fail;
+    }
+    snprintf(c->auth_header, n, "Authorization: Bearer %s", opts->access_token);
+  }
+  struct gsr__transport_config cfg = {
+      .user_agent = c->opts.user_agent,
+      .ca_bundle = opts->ca_bundle,
+      .connect_timeout_ms = opts->connect_timeout_ms,
+      .stall_timeout_ms = opts->stall_timeout_ms,
+      .request_timeout_ms = opts->request_timeout_ms,
+      .max_connections = opts->max_connections,
+  };
+  if ((status = gsr__transport_new(&cfg, &c->transport)) != GSR_OK) goto fail;
+  *out = c;
+  return GSR_OK;
+fail:
+  client_destroy(c);
+  return status;
+}
+
+void gsr_client_free(gsr_client *c) {
+  struct gsr__file *f;
+  if (c == NULL) return;
+  while ((f = gsr__handle_remove_any(c)) != NULL) {
+    gsr__file_shutdown(f);
+    gsr__file_unref(f);
+  }
+  client_destroy(c);
+}
+
+int gsr__client_authorize(gsr_client *c, struct gsr__request *req) {
+  if (c->auth_header == NULL) return GSR_OK;
+  return gsr__request_add_header(req, c->auth_header);
+}

@@ -1,0 +1,24 @@
+/* The client: settings, the transport (I/O thread) and, later, credentials
+ * and the memory budget, shared by every file opened on it.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef GSR_CLIENT_H
+#define GSR_CLIENT_H
+
+#include "internal.h"
+
+struct gsr__transport;
+
+struct gsr_client {
+  gsr_client_options opts; /* strings below are owned copies */
+  char *endpoint;          /* GCS endpoint, no trailing '/' */
+  char *auth_header;       /* "Authorization: Bearer ..." or NULL */
+  struct gsr__transport *transport;
+};
+
+/* Adds the Authorization header (if any) to a GCS request. */
+struct gsr__request;
+int gsr__client_authorize(gsr_client *c, struct gsr__request *req);
+
+#endif /* GSR_CLIENT_H */

@@ -1,0 +1,60 @@
+/* Declarations shared inside libgsread: the allocator, error reporting and
+ * the nouns every layer uses. Nothing here is exported.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef GSR_INTERNAL_H
+#define GSR_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gsread.h"
+
+#define GSR__HIDDEN __attribute__((visibility("hidden")))
+#define GSR__PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+#define GSR__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define GSR__MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- alloc.c: every allocation in src/ goes through these, so a test build
+ * can make the k-th one fail (the torture test). */
+void *gsr__malloc(size_t n);
+void *gsr__calloc(size_t count, size_t n);
+void *gsr__realloc(void *p, size_t n);
+char *gsr__strdup(const char *s);
+char *gsr__strndup(const char *s, size_t n);
+void gsr__free(void *p);
+/* Test hook: fail the k-th allocation from now (1-based); 0 disables.
+ * Returns the number of allocations counted since the last call. */
+GSR_EXTERN uint64_t gsr__alloc_fail_at(uint64_t k);
+
+/* ---- status.c: the message behind a failing status, per thread. */
+/* Sets this thread's message and returns status, so code reads
+ * `return gsr__err(GSR_EINVAL, "bad url '%s'", url);`. */
+int gsr__err(int status, const char *fmt, ...) GSR__PRINTF(2, 3);
+int gsr__verr(int status, const char *fmt, va_list ap);
+
+/* A status plus its message, carried from the I/O thread to a waiter. */
+struct gsr__error {
+  int status;
+  char msg[512];
+};
+void gsr__error_set(struct gsr__error *e, int status, const char *fmt, ...)
+    GSR__PRINTF(3, 4);
+/* Publishes e as this thread's message; returns e->status. */
+int gsr__error_raise(const struct gsr__error *e);
+
+/* ---- size.c */
+int gsr__parse_u64(const char *s, size_t len, uint64_t *out);
+
+/* ---- crc32c.c: CRC32C (Castagnoli), standard form (init ~0, final ~). */
+uint32_t gsr__crc32c(uint32_t crc, const void *buf, size_t len);
+/* Decodes base64 of n_out bytes exactly; returns 0 or -1. */
+int gsr__base64_decode(const char *s, unsigned char *out, size_t n_out);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t gsr__now_ns(void);
+
+#endif /* GSR_INTERNAL_H */

@@ -1,0 +1,483 @@
+/* The I/O thread: one per client, running libcurl's multi interface.
+ * Callers queue requests; this thread adds them to the multi handle, moves
+ * bytes straight from curl's receive buffer into each request's
+ * destination, checks every response (status, Content-Range, length) and
+ * completes the request's fetch exactly once.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "transport/transport.h"
+
+GSR__HIDDEN void gsr__fetch_part_done(struct gsr__fetch *f,
+                                      const struct gsr__error *e);
+
+enum sink { SINK_NONE = 0, SINK_DST, SINK_BODY, SINK_ABORT };
+
+struct gsr__transport {
+  struct gsr__transport_config cfg;
+  char *user_agent, *ca_bundle;
+  CURLM *multi;
+  pthread_t thread;
+  pthread_mutex_t mu;             /* guards the synced fields */
+  struct gsr__request *submitted; /* synced: queued, not yet started */
+  int stopping;                   /* synced */
+  atomic_int cancel_pending;      /* a cancel flag was raised */
+  struct gsr__request *active;    /* io: requests added to the multi */
+  CURL **idle_easy;               /* io: easy handles kept for reuse */
+  int n_idle, cap_idle;
+};
+
+static const char *method_name(const struct gsr__request *req) {
+  return req->method == GSR__HEAD ? "HEAD" : "GET";
+}
+
+/* Appends to req->body, up to body_max; returns 0 or -1 if too large. */
+static int body_append(struct gsr__request *req, const char *p, size_t n) {
+  if (req->body_len + n > req->body_max) return -1;
+  if (req->body_len + n + 1 > req->body_cap) {
+    size_t cap = GSR__MAX(req->body_cap * 2, req->body_len + n + 1);
+    cap = GSR__MAX(cap, (size_t)1024);
+    char *b = gsr__realloc(req->body, cap);
+    if (b == NULL) return -1;
+    req->body = b;
+    req->body_cap = cap;
+  }
+  memcpy(req->body + req->body_len, p, n);
+  req->body_len += n;
+  req->body[req->body_len] = '\0';
+  return 0;
+}
+
+/* Checks a 2xx response against the range asked, before any byte lands. */
+static int check_range(struct gsr__request *req) {
+  const struct gsr__response *r = &req->resp;
+  if (!req->has_range) return GSR_OK;
+  uint64_t last = req->range_first + req->range_len - 1;
+  if (r->status == 206) {
+    if (!r->has_content_range) {
+      gsr__error_set(&req->err, GSR_EPROTO,
+                     "GET %s: 206 without a valid Content-Range", req->url);
+      return GSR_EPROTO;
+    }
+    if (r->cr_first != req->range_first || r->cr_last != last) {
+      gsr__error_set(&req->err, GSR_EPROTO,
+                     "GET %s: asked bytes %llu-%llu, server sent %llu-%llu",
+                     req->url, (unsigned long long)req->range_first,
+                     (unsigned long long)last,
+                     (unsigned long long)r->cr_first,
+                     (unsigned long long)r->cr_last);
+      return GSR_EPROTO;
+    }
+    return GSR_OK;
+  }
+  /* A 200 is the whole object: acceptable only if that is what we asked. */
+  if (req->range_first == 0 && r->content_length >= 0 &&
+      (uint64_t)r->content_length == req->range_len)
+    return GSR_OK;
+  gsr__error_set(&req->err, GSR_EPROTO,
+                 "GET %s: server ignored the Range header (status %ld)",
+                 req->url, r->status);
+  return GSR_EPROTO;
+}
+
+/* End of a header block: decide where the body goes. */
+static void headers_done(struct gsr__request *req) {
+  long s = req->resp.status;
+  if (s >= 100 && s < 200) return; /* interim response; more headers come */
+  if (s < 200 || s >= 300) {
+    req->sink = SINK_BODY; /* keep the error text */
+    req->body_max = 16 * 1024;
+    return;
+  }
+  if (check_range(req) != GSR_OK) {
+    req->sink = SINK_ABORT;
+    return;
+  }
+  if (req->on_headers != NULL && req->on_headers(req, req->on_headers_arg)) {
+    req->sink = SINK_ABORT;
+    return;
+  }
+  req->sink = req->dst != NULL ? SINK_DST : SINK_BODY;
+}
+
+static size_t header_cb(char *p, size_t size, size_t n, void *arg) {
+  struct gsr__request *req = arg;
+  size_t len = size * n;
+  if (gsr__parse_header_line(&req->resp, p, len)) headers_done(req);
+  return len;
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
+  struct gsr__request *req = arg;
+  size_t len = size * n;
+  if (atomic_load_explicit(&req->cancel, memory_order_relaxed)) return 0;
+  switch (req->sink) {
+    case SINK_DST:
+      if (req->received + len > req->range_len) {
+        gsr__error_set(&req->err, GSR_EPROTO,
+                       "GET %s: response body longer than the %llu bytes "
+                       "asked", req->url,
+                       (unsigned long long)req->range_len);
+        return 0;
+      }
+      memcpy(req->dst + req->received, p, len);
+      req->received += len;
+      return len;
+    case SINK_BODY:
+      if (body_append(req, p, len) != 0) {
+        if (req->resp.status >= 200 && req->resp.status < 300)
+          gsr__error_set(&req->err, GSR_EPROTO,
+                         "GET %s: response larger than %zu bytes", req->url,
+                         req->body_max);
+        else
+          return len; /* error text: keep the beginning, drop the rest */
+        return 0;
+      }
+      return len;
+    default:
+      return 0;
+  }
+}
+
+/* Maps an HTTP error status to a gsr status. */
+static int status_for_http(long s) {
+  switch (s) {
+    case 401:
+      return GSR_EAUTH;
+    case 403:
+      return GSR_EACCES;
+    case 404:
+    case 410:
+      return GSR_ENOENT;
+    case 412:
+      return GSR_ECHANGED;
+    case 416:
+      return GSR_ERANGE;
+    case 408:
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+      return GSR_ENETWORK;
+    default:
+      return GSR_EHTTP;
+  }
+}
+
+static int status_for_curl(CURLcode rc) {
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return GSR_ETIMEDOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return GSR_ETLS;
+    case CURLE_OUT_OF_MEMORY:
+      return GSR_ENOMEM;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return GSR_EINVAL;
+    default:
+      return GSR_ENETWORK;
+  }
+}
+
+/* Sets req->err from the transfer's outcome, unless a callback already did. */
+static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf) {
+  if (req->err.status != GSR_OK) return;
+  if (atomic_load(&req->cancel)) {
+    gsr__error_set(&req->err, GSR_ECANCELED, "%s %s: canceled",
+                   method_name(req), req->url);
+    return;
+  }
+  if (rc != CURLE_OK) {
+    gsr__error_set(&req->err, status_for_curl(rc), "%s %s: %s%s%s",
+                   method_name(req), req->url, curl_easy_strerror(rc),
+                   ebuf[0] ? ": " : "", ebuf);
+    return;
+  }
+  long s = req->resp.status;
+  if (s < 200 || s >= 300) {
+    char text[256];
+    gsr__request_server_message(req, text, sizeof(text));
+    gsr__error_set(&req->err, status_for_http(s), "%s %s: HTTP %ld%s%s",
+                   method_name(req), req->url, s, text[0] ? ": " : "", text);
+    return;
+  }
+  if (req->dst != NULL && req->received != req->range_len)
+    gsr__error_set(&req->err, GSR_EPROTO,
+                   "GET %s: short body: got %llu of %llu bytes", req->url,
+                   (unsigned long long)req->received,
+                   (unsigned long long)req->range_len);
+}
+
+static CURL *easy_take(struct gsr__transport *t) {
+  if (t->n_idle > 0) {
+    CURL *e = t->idle_easy[--t->n_idle];
+    curl_easy_reset(e);
+    return e;
+  }
+  return curl_easy_init();
+}
+
+static void easy_give(struct gsr__transport *t, CURL *e) {
+  if (t->n_idle == t->cap_idle) {
+    int cap = t->cap_idle ? t->cap_idle * 2 : 16;
+    CURL **v = gsr__realloc(t->idle_easy, (size_t)cap * sizeof(*v));
+    if (v == NULL) {
+      curl_easy_cleanup(e);
+      return;
+    }
+    t->idle_easy = v;
+    t->cap_idle = cap;
+  }
+  t->idle_easy[t->n_idle++] = e;
+}
+
+static void active_link(struct gsr__transport *t, struct gsr__request *req) {
+  req->prev = NULL;
+  req->next = t->active;
+  if (t->active) t->active->prev = req;
+  t->active = req;
+}
+
+static void active_unlink(struct gsr__transport *t, struct gsr__request *req) {
+  if (req->prev) req->prev->next = req->next;
+  else t->active = req->next;
+  if (req->next) req->next->prev = req->prev;
+  req->next = req->prev = NULL;
+}
+
+/* Completes req: after this the I/O thread never touches it again. */
+static void finish(struct gsr__transport *t, struct gsr__request *req,
+                   CURLcode rc, const char *ebuf) {
+  if (req->easy != NULL) {
+    curl_multi_remove_handle(t->multi, req->easy);
+    easy_give(t, req->easy);
+    req->easy = NULL;
+    active_unlink(t, req);
+  }
+  judge(req, rc, ebuf);
+  gsr__fetch_part_done(req->fetch, &req->err);
+}
+
+static void finish_status(struct gsr__transport *t, struct gsr__request *req,
+                          int status, const char *what) {
+  if (req->err.status == GSR_OK)
+    gsr__error_set(&req->err, status, "%s %s: %s", method_name(req),
+                   req->url, what);
+  finish(t, req, CURLE_OK, "");
+}
+
+static int easy_setup(struct gsr__transport *t, struct gsr__request *req,
+                      CURL *e) {
+  char range[64];
+  int bad = 0;
+#define SET(opt, val) bad |= curl_easy_setopt(e, opt, val) != CURLE_OK
+  SET(CURLOPT_URL, req->url);
+  SET(CURLOPT_PRIVATE, req);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_HTTPHEADER, req->headers);
+  SET(CURLOPT_USERAGENT, t->user_agent);
+  SET(CURLOPT_HEADERFUNCTION, header_cb);
+  SET(CURLOPT_HEADERDATA, req);
+  SET(CURLOPT_WRITEFUNCTION, write_cb);
+  SET(CURLOPT_WRITEDATA, req);
+  SET(CURLOPT_SSL_VERIFYPEER, 1L);
+  SET(CURLOPT_SSL_VERIFYHOST, 2L);
+  if (t->ca_bundle) SET(CURLOPT_CAINFO, t->ca_bundle);
+  SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_ACCEPT_ENCODING, NULL); /* bytes as stored: no decoding */
+  SET(CURLOPT_BUFFERSIZE, 512L * 1024);
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_CONNECTTIMEOUT_MS, t->cfg.connect_timeout_ms);
+  if (t->cfg.request_timeout_ms > 0)
+    SET(CURLOPT_TIMEOUT_MS, t->cfg.request_timeout_ms);
+  if (t->cfg.stall_timeout_ms > 0) {
+    /* A transfer receiving less than 1 byte/s for this long has stalled. */
+    long secs = (t->cfg.stall_timeout_ms + 999) / 1000;
+    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_TIME, secs);
+  }
+  SET(CURLOPT_ERRORBUFFER, req->curl_err);
+  if (req->method == GSR__HEAD) SET(CURLOPT_NOBODY, 1L);
+  if (req->has_range) {
+    snprintf(range, sizeof(range), "%llu-%llu",
+             (unsigned long long)req->range_first,
+             (unsigned long long)(req->range_first + req->range_len - 1));
+    SET(CURLOPT_RANGE, range); /* curl copies the string */
+  }
+#undef SET
+  return bad ? -1 : 0;
+}
+
+static void start(struct gsr__transport *t, struct gsr__request *req) {
+  if (atomic_load(&req->cancel)) {
+    finish_status(t, req, GSR_ECANCELED, "canceled");
+    return;
+  }
+  CURL *e = easy_take(t);
+  if (e == NULL) {
+    finish_status(t, req, GSR_ENOMEM, "out of memory (curl handle)");
+    return;
+  }
+  req->curl_err[0] = '\0';
+  if (easy_setup(t, req, e) != 0 ||
+      curl_multi_add_handle(t->multi, e) != CURLM_OK) {
+    curl_easy_cleanup(e);
+    finish_status(t, req, GSR_ENOMEM, "cannot set up the transfer");
+    return;
+  }
+  req->easy = e;
+  active_link(t, req);
+}
+
+static void reap_cancelled(struct gsr__transport *t, int all) {
+  struct gsr__request *req = t->active, *next;
+  for (; req != NULL; req = next) {
+    next = req->next;
+    if (all) atomic_store(&req->cancel, 1);
+    if (atomic_load(&req->cancel)) finish(t, req, CURLE_OK, "");
+  }
+}
+
+static void reap_done(struct gsr__transport *t) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(t->multi, &left)) != NULL) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    struct gsr__request *req = NULL;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
+    finish(t, req, msg->data.result, req->curl_err);
+  }
+}
+
+static void *io_main(void *arg) {
+  struct gsr__transport *t = arg;
+  for (;;) {
+    pthread_mutex_lock(&t->mu);
+    struct gsr__request *batch = t->submitted;
+    t->submitted = NULL;
+    int stopping = t->stopping;
+    pthread_mutex_unlock(&t->mu);
+    /* The queue is LIFO; start in submission order. */
+    struct gsr__request *rev = NULL;
+    while (batch) {
+      struct gsr__request *n = batch->next;
+      batch->next = rev;
+      rev = batch;
+      batch = n;
+    }
+    while (rev) {
+      struct gsr__request *n = rev->next;
+      rev->next = NULL;
+      if (stopping) atomic_store(&rev->cancel, 1);
+      start(t, rev);
+      rev = n;
+    }
+    if (stopping) {
+      reap_cancelled(t, 1);
+      break;
+    }
+    if (atomic_exchange(&t->cancel_pending, 0)) reap_cancelled(t, 0);
+    int running = 0;
+    curl_multi_perform(t->multi, &running);
+    reap_done(t);
+    curl_multi_poll(t->multi, NULL, 0, 1000, NULL);
+  }
+  return NULL;
+}
+
+int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req) {
+  pthread_mutex_lock(&t->mu);
+  if (t->stopping) {
+    pthread_mutex_unlock(&t->mu);
+    return gsr__err(GSR_ECLOSED, "the client is shutting down");
+  }
+  req->next = t->submitted;
+  t->submitted = req;
+  pthread_mutex_unlock(&t->mu);
+  curl_multi_wakeup(t->multi);
+  return GSR_OK;
+}
+
+void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req) {
+  atomic_store(&req->cancel, 1);
+  atomic_store(&t->cancel_pending, 1);
+  curl_multi_wakeup(t->multi);
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_ALL); }
+
+int gsr__transport_new(const struct gsr__transport_config *cfg,
+                       struct gsr__transport **out) {
+  *out = NULL;
+  pthread_once(&curl_once, curl_init_once);
+  if (curl_init_rc != CURLE_OK)
+    return gsr__err(GSR_EIO, "libcurl failed to initialize: %s",
+                    curl_easy_strerror(curl_init_rc));
+  struct gsr__transport *t = gsr__calloc(1, sizeof(*t));
+  if (t == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  t->cfg = *cfg;
+  t->user_agent = gsr__strdup(cfg->user_agent);
+  if (t->user_agent == NULL) goto fail_alloc;
+  if (cfg->ca_bundle != NULL && (t->ca_bundle = gsr__strdup(cfg->ca_bundle)) == NULL)
+    goto fail_alloc;
+  t->multi = curl_multi_init();
+  if (t->multi == NULL) goto fail_alloc;
+  curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)cfg->max_connections);
+  curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_connections);
+  curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_connections);
+  curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  if (pthread_mutex_init(&t->mu, NULL) != 0) goto fail_multi;
+  if (pthread_create(&t->thread, NULL, io_main, t) != 0) {
+    gsr__err(GSR_EIO, "cannot start the I/O thread");
+    goto fail_mutex;
+  }
+  *out = t;
+  return GSR_OK;
+
+fail_mutex:
+  pthread_mutex_destroy(&t->mu);
+fail_multi:
+  curl_multi_cleanup(t->multi);
+  gsr__free(t->user_agent);
+  gsr__free(t->ca_bundle);
+  gsr__free(t);
+  return GSR_EIO;
+fail_alloc:
+  if (t->multi) curl_multi_cleanup(t->multi);
+  gsr__free(t->user_agent);
+  gsr__free(t->ca_bundle);
+  gsr__free(t);
+  return gsr__err(GSR_ENOMEM, "out of memory");
+}
+
+void gsr__transport_free(struct gsr__transport *t) {
+  if (t == NULL) return;
+  pthread_mutex_lock(&t->mu);
+  t->stopping = 1;
+  pthread_mutex_unlock(&t->mu);
+  curl_multi_wakeup(t->multi);
+  pthread_join(t->thread, NULL);
+  for (int i = 0; i < t->n_idle; i++) curl_easy_cleanup(t->idle_easy[i]);
+  gsr__free(t->idle_easy);
+  curl_multi_cleanup(t->multi);
+  pthread_mutex_destroy(&t->mu);
+  gsr__free(t->user_agent);
+  gsr__free(t->ca_bundle);
+  gsr__free(t);
+}

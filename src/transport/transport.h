@@ -1,0 +1,141 @@
+/* The transport: ONE I/O thread per client running libcurl's multi
+ * interface, a bounded pool of keep-alive connections, and the request and
+ * fetch nouns that carry work to it and results back.
+ *
+ * Threads: only the I/O thread touches curl handles. Other threads reach it
+ * through gsr__transport_submit/_cancel, which queue work and wake it with
+ * curl_multi_wakeup (wakeups coalesce, so many submits cost one poll round).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef GSR_TRANSPORT_H
+#define GSR_TRANSPORT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+struct curl_slist;
+struct gsr__request;
+
+/* A fetch is what a caller waits on: one or more requests that together
+ * fill a range. Each request completes it exactly once: done, failed, or
+ * GSR_ECANCELED. The first failure is kept. */
+struct gsr__fetch {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int pending;
+  struct gsr__error err;
+};
+int gsr__fetch_init(struct gsr__fetch *f, int parts);
+void gsr__fetch_destroy(struct gsr__fetch *f);
+/* Blocks until every part completed; returns the first failure or GSR_OK
+ * (the message stays in f->err). */
+int gsr__fetch_wait(struct gsr__fetch *f);
+
+/* Parsed response headers. */
+struct gsr__response {
+  long status;               /* HTTP status of the final response */
+  int has_content_range;
+  uint64_t cr_first, cr_last; /* Content-Range: bytes first-last/total */
+  uint64_t cr_total;          /* UINT64_MAX when '*' */
+  int64_t content_length;     /* -1 if absent */
+  int64_t goog_generation;    /* x-goog-generation, -1 if absent */
+  long retry_after_s;         /* Retry-After in seconds, -1 if absent */
+  char etag[128];
+  char goog_hash[160];
+  char content_type[128];
+  char last_modified[64];
+};
+
+enum gsr__method { GSR__GET = 0, GSR__HEAD = 1 };
+
+/* Called on the I/O thread once the final response's headers are in, before
+ * any body byte is stored; returns GSR_OK or a status (set in req->err) to
+ * abort the transfer. Used to check the pinned version. */
+typedef int (*gsr__headers_cb)(struct gsr__request *req, void *arg);
+
+/* One HTTP exchange. The submitter fills the inputs, then the request
+ * belongs to the transport until its fetch counts it done. */
+struct gsr__request {
+  /* Inputs. */
+  enum gsr__method method;
+  char *url;                  /* owned; freed by gsr__request_cleanup */
+  struct curl_slist *headers; /* owned */
+  int has_range;
+  uint64_t range_first;       /* Range: bytes=first-(first+range_len-1) */
+  uint64_t range_len;
+  unsigned char *dst;         /* body lands here (exactly range_len bytes);
+                               * NULL: kept in body (at most body_max) */
+  size_t body_max;
+  gsr__headers_cb on_headers;
+  void *on_headers_arg;
+  struct gsr__fetch *fetch;
+
+  /* Outputs, valid once the fetch counted this request done. */
+  struct gsr__response resp;
+  char *body;                 /* NUL-terminated; error bodies too */
+  size_t body_len, body_cap;
+  uint64_t received;          /* body bytes stored in dst */
+  struct gsr__error err;
+
+  /* Transport-private. */
+  atomic_int cancel;
+  int sink;
+  char curl_err[256]; /* CURL_ERROR_SIZE */
+  void *easy;
+  struct gsr__request *next, *prev;
+};
+
+/* Initializes req (zeroes it; url is copied). Returns GSR_OK or
+ * GSR_ENOMEM. */
+int gsr__request_init(struct gsr__request *req, enum gsr__method method,
+                      const char *url);
+/* Appends "Name: value" to the request headers. GSR_OK or GSR_ENOMEM. */
+int gsr__request_add_header(struct gsr__request *req, const char *line);
+void gsr__request_set_range(struct gsr__request *req, uint64_t first,
+                            uint64_t len, void *dst);
+void gsr__request_cleanup(struct gsr__request *req);
+/* The server's error text from an error body: GCS's JSON error.message,
+ * else the body's first line; "" if none. Writes at most n bytes. */
+void gsr__request_server_message(const struct gsr__request *req, char *out,
+                                 size_t n);
+
+struct gsr__transport_config {
+  const char *user_agent;
+  const char *ca_bundle;
+  long connect_timeout_ms;
+  long stall_timeout_ms;
+  long request_timeout_ms;
+  int max_connections;
+};
+
+struct gsr__transport;
+
+int gsr__transport_new(const struct gsr__transport_config *cfg,
+                       struct gsr__transport **out);
+/* Cancels whatever is in flight, stops and joins the I/O thread. */
+void gsr__transport_free(struct gsr__transport *t);
+/* Hands req to the I/O thread. Thread-safe. On failure (GSR_ECLOSED when
+ * the transport is stopping) the request's fetch is NOT counted. */
+int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req);
+/* Asks the I/O thread to abort req; its fetch then completes with
+ * GSR_ECANCELED unless it already completed. Thread-safe; idempotent. */
+void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req);
+/* Submits one request and waits for it. Returns its status (message set
+ * for this thread on failure). */
+int gsr__transport_run(struct gsr__transport *t, struct gsr__request *req);
+
+/* ---- http_parse.c: pure parsers, unit-tested without a network. */
+/* Parses "bytes first-last/total" (total may be '*'). Returns 0 or -1. */
+int gsr__parse_content_range(const char *v, uint64_t *first, uint64_t *last,
+                             uint64_t *total);
+/* Parses one header line into resp (status line resets resp). Returns 1 if
+ * it was the blank line ending a header block, else 0. */
+int gsr__parse_header_line(struct gsr__response *resp, const char *line,
+                           size_t len);
+void gsr__response_reset(struct gsr__response *resp);
+
+#endif /* GSR_TRANSPORT_H */

@@ -1,0 +1,259 @@
+/* Unit tests of the pure parsers: sizes, URLs, percent-encoding, bucket
+ * names, Content-Range and header lines, GCS metadata, CRC32C, base64.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backend/backend.h"
+#include "transport/transport.h"
+
+int gsr__gcs_parse_metadata(const char *json, size_t len, gsr_stat *st,
+                            char *why, size_t n);
+
+static void size_ok(const char *s, uint64_t want) {
+  uint64_t v = 0;
+  assert_int_equal(gsr_parse_size(s, &v), GSR_OK);
+  assert_true(v == want);
+}
+
+static void size_bad(const char *s) {
+  uint64_t v = 77;
+  assert_int_equal(gsr_parse_size(s, &v), GSR_EINVAL);
+  assert_true(v == 77);
+  assert_true(strlen(gsr_errmsg()) > 0);
+}
+
+static void test_sizes(void **state) {
+  (void)state;
+  size_ok("0", 0);
+  size_ok("123", 123);
+  size_ok("64K", 65536);
+  size_ok("64k", 65536);
+  size_ok("64KiB", 65536);
+  size_ok("1M", 1048576);
+  size_ok("1MiB", 1048576);
+  size_ok("5MB", 5000000);
+  size_ok("5mb", 5000000);
+  size_ok("2G", 2147483648ull);
+  size_ok("1T", 1099511627776ull);
+  size_ok("7B", 7);
+  size_ok("18446744073709551615", UINT64_MAX);
+  size_bad("");
+  size_bad("-1");
+  size_bad("+1");
+  size_bad("1.5M");
+  size_bad("12Q");
+  size_bad("K");
+  size_bad(" 1");
+  size_bad("1 M");
+  size_bad("18446744073709551616");
+  size_bad("17179869184G"); /* 2^34 GiB overflows */
+  assert_int_equal(gsr_parse_size(NULL, NULL), GSR_EINVAL);
+}
+
+static void test_percent_encode(void **state) {
+  (void)state;
+  struct {
+    const char *in, *out;
+  } cases[] = {
+      {"plain", "plain"},
+      {"a/b", "a%2Fb"},
+      {"with space", "with%20space"},
+      {"#?%+&=", "%23%3F%25%2B%26%3D"},
+      {"A-z_0.9~", "A-z_0.9~"},
+      {"\xc3\xa9t\xc3\xa9", "%C3%A9t%C3%A9"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char *e = gsr__percent_encode(cases[i].in, strlen(cases[i].in));
+    assert_string_equal(e, cases[i].out);
+    char *d = gsr__percent_decode(e) == 0 ? e : NULL;
+    assert_non_null(d);
+    assert_string_equal(d, cases[i].in);
+    gsr__free(e);
+  }
+  char bad[] = "a%2";
+  assert_int_equal(gsr__percent_decode(bad), -1);
+  char bad2[] = "a%zz";
+  assert_int_equal(gsr__percent_decode(bad2), -1);
+}
+
+static void test_bucket_names(void **state) {
+  (void)state;
+  assert_true(gsr__bucket_name_valid("abc"));
+  assert_true(gsr__bucket_name_valid("my-bucket_1"));
+  assert_true(gsr__bucket_name_valid("a.b.c"));
+  assert_false(gsr__bucket_name_valid("ab"));
+  assert_false(gsr__bucket_name_valid("Abc"));
+  assert_false(gsr__bucket_name_valid("-abc"));
+  assert_false(gsr__bucket_name_valid("abc-"));
+  assert_false(gsr__bucket_name_valid("a..b"));
+  assert_false(gsr__bucket_name_valid("a b"));
+  char longc[70];
+  memset(longc, 'a', 64);
+  longc[64] = '\0';
+  assert_false(gsr__bucket_name_valid(longc));
+}
+
+static void test_urls(void **state) {
+  (void)state;
+  struct gsr__url u;
+  assert_int_equal(gsr__url_parse("gs://bkt/dir/obj name#1", &u), GSR_OK);
+  assert_int_equal(u.scheme, GSR__SCHEME_GS);
+  assert_string_equal(u.bucket, "bkt");
+  assert_string_equal(u.object, "dir/obj name#1");
+  gsr__url_cleanup(&u);
+  assert_int_equal(gsr__url_parse("GS://bkt/o", &u), GSR_OK);
+  gsr__url_cleanup(&u);
+  assert_int_equal(gsr__url_parse("https://h:1/p?q=1", &u), GSR_OK);
+  assert_int_equal(u.scheme, GSR__SCHEME_HTTP);
+  assert_string_equal(u.href, "https://h:1/p?q=1");
+  gsr__url_cleanup(&u);
+  assert_int_equal(gsr__url_parse("file:///tmp/a%20b", &u), GSR_OK);
+  assert_int_equal(u.scheme, GSR__SCHEME_FILE);
+  assert_string_equal(u.path, "/tmp/a b");
+  gsr__url_cleanup(&u);
+  assert_int_equal(gsr__url_parse("file://localhost/x", &u), GSR_OK);
+  assert_string_equal(u.path, "/x");
+  gsr__url_cleanup(&u);
+  assert_int_equal(gsr__url_parse("relative/path", &u), GSR_OK);
+  assert_string_equal(u.path, "relative/path");
+  gsr__url_cleanup(&u);
+
+  const char *bad[] = {"", "gs://", "gs://bkt", "gs://bkt/", "gs://B/o",
+                       "gs://ab/o", "s3://b/o", "http://", "http:///x",
+                       "file://host/x", "file:///a%zz", "gs://bkt/a\nb",
+                       "gs://bkt/\xff", "http://h/a b"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(gsr__url_parse(bad[i], &u), GSR_EINVAL);
+    assert_null(u.bucket);
+    assert_null(u.path);
+  }
+  assert_int_equal(gsr__url_parse(NULL, &u), GSR_EINVAL);
+  char big[1100] = "gs://bkt/";
+  memset(big + 9, 'x', 1025);
+  big[9 + 1025] = '\0';
+  assert_int_equal(gsr__url_parse(big, &u), GSR_EINVAL);
+}
+
+static void test_content_range(void **state) {
+  (void)state;
+  uint64_t a, b, t;
+  assert_int_equal(gsr__parse_content_range("bytes 0-9/100", &a, &b, &t), 0);
+  assert_true(a == 0 && b == 9 && t == 100);
+  assert_int_equal(gsr__parse_content_range("bytes 5-5/*", &a, &b, &t), 0);
+  assert_true(t == UINT64_MAX);
+  assert_int_equal(gsr__parse_content_range("BYTES 1-2/3", &a, &b, &t), 0);
+  const char *bad[] = {"", "bytes", "bytes 1-/2", "bytes -1/2", "bytes 5-4/9",
+                       "bytes 0-9/9", "bytes 0-9/", "bytes 0-9/10x",
+                       "items 0-1/2", "bytes */100",
+                       "bytes 0-99999999999999999999/1"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    assert_int_equal(gsr__parse_content_range(bad[i], &a, &b, &t), -1);
+}
+
+static int feed(struct gsr__response *r, const char *line) {
+  return gsr__parse_header_line(r, line, strlen(line));
+}
+
+static void test_header_lines(void **state) {
+  (void)state;
+  struct gsr__response r;
+  gsr__response_reset(&r);
+  assert_int_equal(feed(&r, "HTTP/1.1 100 Continue\r\n"), 0);
+  assert_int_equal(r.status, 100);
+  assert_int_equal(feed(&r, "\r\n"), 1);
+  assert_int_equal(feed(&r, "HTTP/2 206\r\n"), 0);
+  assert_int_equal(r.status, 206);
+  feed(&r, "content-range: bytes 10-19/20\r\n");
+  feed(&r, "Content-Length:  10 \r\n");
+  feed(&r, "x-goog-generation: 1700000000000001\r\n");
+  feed(&r, "x-goog-hash: crc32c=AAAAAA==\r\n");
+  feed(&r, "x-goog-hash: md5=1B2M2Y8AsgTpgAmY7PhCfg==\r\n");
+  feed(&r, "ETag: \"abc\"\r\n");
+  feed(&r, "Retry-After: 3\r\n");
+  feed(&r, "no colon here\r\n");
+  assert_true(r.has_content_range && r.cr_first == 10 && r.cr_total == 20);
+  assert_int_equal(r.content_length, 10);
+  assert_true(r.goog_generation == 1700000000000001ll);
+  assert_string_equal(r.goog_hash,
+                      "crc32c=AAAAAA==,md5=1B2M2Y8AsgTpgAmY7PhCfg==");
+  assert_string_equal(r.etag, "\"abc\"");
+  assert_int_equal(r.retry_after_s, 3);
+  assert_int_equal(feed(&r, "\n"), 1);
+  /* A new status line forgets the previous response's headers. */
+  feed(&r, "HTTP/1.1 200 OK\r\n");
+  assert_false(r.has_content_range);
+  assert_int_equal(r.content_length, -1);
+}
+
+static void test_metadata(void **state) {
+  (void)state;
+  gsr_stat st;
+  char why[128];
+  const char *ok =
+      "{\"kind\":\"storage#object\",\"name\":\"o\",\"size\":\"4095\","
+      "\"generation\":\"1700000000123456\",\"metageneration\":\"2\","
+      "\"contentType\":\"text/plain\",\"updated\":\"2024-01-02T03:04:05.678Z\","
+      "\"md5Hash\":\"1B2M2Y8AsgTpgAmY7PhCfg==\",\"crc32c\":\"4waSgw==\"}";
+  assert_int_equal(gsr__gcs_parse_metadata(ok, strlen(ok), &st, why, 128), 0);
+  assert_true(st.size == 4095);
+  assert_true(st.generation == 1700000000123456ll);
+  assert_true(st.metageneration == 2);
+  assert_true(st.has_crc32c && st.crc32c == 0xE3069283u);
+  assert_true(st.has_md5 && st.md5[0] == 0xd4 && st.md5[15] == 0x7e);
+  assert_string_equal(st.content_type, "text/plain");
+  assert_true(st.mtime == 1704164645);
+  const char *bad[] = {"", "[]", "{", "{\"size\":\"x\",\"generation\":\"1\"}",
+                       "{\"size\":\"1\"}", "{\"size\":\"-1\",\"generation\":\"1\"}",
+                       "{\"size\":\"1\",\"generation\":\"0\"}"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    assert_int_equal(gsr__gcs_parse_metadata(bad[i], strlen(bad[i]), &st, why,
+                                             128), GSR_EPROTO);
+  /* Unparsable hashes are simply unknown, not an error. */
+  const char *nohash = "{\"size\":\"1\",\"generation\":\"5\",\"crc32c\":\"!!\"}";
+  assert_int_equal(gsr__gcs_parse_metadata(nohash, strlen(nohash), &st, why,
+                                           128), GSR_OK);
+  assert_false(st.has_crc32c);
+}
+
+static void test_crc32c(void **state) {
+  (void)state;
+  assert_true(gsr__crc32c(0, "123456789", 9) == 0xE3069283u);
+  uint32_t c = gsr__crc32c(0, "1234", 4);
+  assert_true(gsr__crc32c(c, "56789", 5) == 0xE3069283u);
+  assert_true(gsr__crc32c(0, "", 0) == 0);
+  unsigned char out[4];
+  assert_int_equal(gsr__base64_decode("4waSgw==", out, 4), 0);
+  assert_true(out[0] == 0xE3 && out[3] == 0x83);
+  assert_int_equal(gsr__base64_decode("4waSgw==", out, 3), -1);
+  assert_int_equal(gsr__base64_decode("4w*Sgw==", out, 4), -1);
+}
+
+static void test_status_names(void **state) {
+  (void)state;
+  assert_string_equal(gsr_status_name(GSR_ECHANGED), "GSR_ECHANGED");
+  assert_string_equal(gsr_strerror(GSR_OK), "success");
+  assert_string_equal(gsr_strerror(12345), "unknown status");
+  assert_true(gsr_status_is_retryable(GSR_ENETWORK));
+  assert_false(gsr_status_is_retryable(GSR_ENOENT));
+  for (int s = -1; s > GSR__STATUS_LAST; s--)
+    assert_string_not_equal(gsr_status_name(s), "GSR_UNKNOWN");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sizes),         cmocka_unit_test(test_percent_encode),
+      cmocka_unit_test(test_bucket_names),  cmocka_unit_test(test_urls),
+      cmocka_unit_test(test_content_range), cmocka_unit_test(test_header_lines),
+      cmocka_unit_test(test_metadata),      cmocka_unit_test(test_crc32c),
+      cmocka_unit_test(test_status_names),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
