@@ -1,0 +1,437 @@
+/* Integration tests of the read path against the local GCS server (nginx +
+ * lua, started here): byte-exact reads through gs://, http:// and file://,
+ * random preads, EOF rules, errors, special names, threads, version
+ * pinning, bad bodies, and what each operation costs in requests.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gsread.h"
+#include "testsrv.h"
+
+#define BUCKET "test-bucket"
+#define MiB (1024u * 1024u)
+
+static struct ts_server srv;
+static gsr_client *client;
+
+struct object {
+  const char *name;
+  size_t size;
+  unsigned char *data;
+};
+
+static struct object objects[] = {
+    {"empty", 0, NULL},       {"one", 1, NULL},
+    {"small", 4095, NULL},    {"five", 5 * MiB + 1, NULL},
+    {"big", 64 * MiB, NULL},  {"dir/sub/obj", 1000, NULL},
+    {"with space", 10, NULL}, {"hash#frag", 11, NULL},
+    {"q?x=1&y", 12, NULL},    {"pct%41%", 13, NULL},
+    {"plus+sign", 14, NULL},  {"utf8-\xc3\xa9t\xc3\xa9-\xe6\x97\xa5", 15, NULL},
+};
+#define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
+
+static struct object *find(const char *name) {
+  for (size_t i = 0; i < N_OBJECTS; i++)
+    if (strcmp(objects[i].name, name) == 0) return &objects[i];
+  fail_msg("no object %s", name);
+  return NULL;
+}
+
+static void gs_url(const char *name, char *out, size_t n) {
+  snprintf(out, n, "gs://%s/%s", BUCKET, name);
+}
+
+/* Waits until the log has at least want lines (nginx logs just after it
+ * sends), then returns the count. */
+static long log_settle(long want) {
+  long n = 0;
+  for (int i = 0; i < 200; i++) {
+    n = ts_log_lines(&srv);
+    if (n >= want) break;
+    usleep(5000);
+  }
+  usleep(20000); /* let any unexpected extra line land too */
+  return ts_log_lines(&srv);
+}
+
+static int setup(void **state) {
+  (void)state;
+  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
+  for (size_t i = 0; i < N_OBJECTS; i++) {
+    objects[i].data = ts_random_bytes(objects[i].size, i + 1);
+    if (ts_put(&srv, BUCKET, objects[i].name, objects[i].data,
+               objects[i].size) != 0)
+      return -1;
+  }
+  gsr_client_options o;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  return gsr_client_new(&o, &client) == GSR_OK ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  gsr_client_free(client);
+  ts_server_stop(&srv);
+  for (size_t i = 0; i < N_OBJECTS; i++) free(objects[i].data);
+  return 0;
+}
+
+static gsr_file open_ok(const char *url) {
+  gsr_file f;
+  int s = gsr_open(client, url, NULL, &f);
+  if (s != GSR_OK) fail_msg("open %s: %s: %s", url, gsr_strerror(s), gsr_errmsg());
+  return f;
+}
+
+/* Reads the whole file with reads of io bytes and compares. */
+static void read_all_and_compare(const char *url, const struct object *o,
+                                 size_t io) {
+  gsr_file f = open_ok(url);
+  unsigned char *buf = malloc(o->size + io + 1);
+  size_t got = 0;
+  int64_t n;
+  assert_int_equal(gsr_size(f), (int64_t)o->size);
+  while ((n = gsr_read(f, buf + got, io)) > 0) got += (size_t)n;
+  if (n < 0) fail_msg("read %s: %s", url, gsr_errmsg());
+  assert_int_equal(got, o->size);
+  assert_true(got == 0 || memcmp(buf, o->data, o->size) == 0);
+  assert_int_equal(gsr_read(f, buf, io), 0); /* at EOF: 0 */
+  assert_int_equal(gsr_close(f), GSR_OK);
+  free(buf);
+}
+
+static void test_gs_whole_objects(void **state) {
+  (void)state;
+  const char *names[] = {"empty", "one", "small", "five", "big"};
+  for (size_t i = 0; i < 5; i++) {
+    char url[512];
+    gs_url(names[i], url, sizeof(url));
+    read_all_and_compare(url, find(names[i]), 16 * MiB);
+    read_all_and_compare(url, find(names[i]), 1000003);
+  }
+}
+
+static void test_http_and_file_whole_objects(void **state) {
+  (void)state;
+  const char *names[] = {"empty", "one", "small", "five"};
+  for (size_t i = 0; i < 4; i++) {
+    char url[1024];
+    ts_http_url(&srv, BUCKET, names[i], url, sizeof(url));
+    read_all_and_compare(url, find(names[i]), 1 * MiB);
+    snprintf(url, sizeof(url), "%s/%s/%s", srv.data, BUCKET, names[i]);
+    read_all_and_compare(url, find(names[i]), 4096);
+    snprintf(url, sizeof(url), "file://%s/%s/%s", srv.data, BUCKET, names[i]);
+    read_all_and_compare(url, find(names[i]), 7);
+  }
+}
+
+static void test_special_names(void **state) {
+  (void)state;
+  for (size_t i = 5; i < N_OBJECTS; i++) {
+    char url[512];
+    gs_url(objects[i].name, url, sizeof(url));
+    read_all_and_compare(url, &objects[i], 4);
+  }
+}
+
+static void test_random_preads(void **state) {
+  (void)state;
+  const char *schemes[] = {"gs", "http"};
+  struct object *o = find("five");
+  unsigned char *buf = malloc(o->size);
+  uint64_t x = 42;
+  for (int k = 0; k < 2; k++) {
+    char url[1024];
+    if (k == 0) gs_url(o->name, url, sizeof(url));
+    else ts_http_url(&srv, BUCKET, o->name, url, sizeof(url));
+    gsr_file f = open_ok(url);
+    for (int i = 0; i < 1500; i++) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      uint64_t off = (x >> 11) % (o->size + 100);
+      size_t len = (size_t)((x >> 40) % 70000);
+      if (i % 50 == 0) off = o->size - len / 2; /* straddle EOF */
+      int64_t n = gsr_pread(f, buf, len, (int64_t)off);
+      size_t want = off >= o->size ? 0 : (len < o->size - off ? len : (size_t)(o->size - off));
+      if (n < 0) fail_msg("%s pread %llu+%zu: %s", schemes[k],
+                          (unsigned long long)off, len, gsr_errmsg());
+      assert_int_equal(n, (int64_t)want);
+      assert_true(want == 0 || memcmp(buf, o->data + off, want) == 0);
+    }
+    gsr_close(f);
+  }
+  free(buf);
+}
+
+static void test_eof_and_zero_length(void **state) {
+  (void)state;
+  char url[512], buf[64];
+  struct object *o = find("small");
+  gs_url(o->name, url, sizeof(url));
+  gsr_file f = open_ok(url);
+  long before = log_settle(0);
+  assert_int_equal(gsr_read(f, buf, 0), 0);
+  assert_int_equal(gsr_pread(f, buf, 0, 10), 0);
+  assert_int_equal(gsr_pread(f, NULL, 0, 10), 0);
+  assert_int_equal(gsr_pread(f, buf, 10, 4095), 0);     /* at EOF */
+  assert_int_equal(gsr_pread(f, buf, 10, 1 << 30), 0);  /* past EOF */
+  assert_int_equal(log_settle(before), before);         /* no I/O */
+  assert_int_equal(gsr_pread(f, buf, 10, 4090), 5);     /* straddles */
+  assert_memory_equal(buf, o->data + 4090, 5);
+  assert_int_equal(gsr_pread(f, buf, 10, -1), GSR_EINVAL);
+  assert_int_equal(gsr_pread(f, NULL, 10, 0), GSR_EINVAL);
+  assert_int_equal(gsr_seek(f, 5000, GSR_SEEK_SET), 5000);
+  assert_int_equal(gsr_read(f, buf, 10), 0);
+  assert_int_equal(gsr_seek(f, -1, GSR_SEEK_END), 4094);
+  assert_int_equal(gsr_read(f, buf, 10), 1);
+  assert_int_equal(gsr_tell(f), 4095);
+  assert_int_equal(gsr_seek(f, -5000, GSR_SEEK_CUR), GSR_EINVAL);
+  assert_int_equal(gsr_seek(f, 0, 7), GSR_EINVAL);
+  assert_int_equal(gsr_seek(f, INT64_MAX, GSR_SEEK_END), GSR_EINVAL);
+  assert_int_equal(gsr_tell(f), 4095); /* failed seeks move nothing */
+  gsr_close(f);
+}
+
+static void test_request_costs(void **state) {
+  (void)state;
+  char url[512], buf[100];
+  gs_url("small", url, sizeof(url));
+  long base = log_settle(0);
+  gsr_file f = open_ok(url);
+  assert_int_equal(log_settle(base + 1), base + 1); /* open: one request */
+  assert_int_equal(gsr_read(f, buf, sizeof(buf)), 100);
+  assert_int_equal(log_settle(base + 2), base + 2); /* first read: one more */
+  char line[8192];
+  assert_int_equal(ts_log_line(&srv, base, line, sizeof(line)), 0);
+  assert_non_null(strstr(line, "/storage/v1/b/test-bucket/o/small"));
+  assert_int_equal(ts_log_line(&srv, base + 1, line, sizeof(line)), 0);
+  assert_non_null(strstr(line, "alt=media"));
+  assert_non_null(strstr(line, "generation="));
+  assert_non_null(strstr(line, "bytes=0-99"));
+  gsr_close(f);
+}
+
+static void test_not_found_and_bad_handles(void **state) {
+  (void)state;
+  gsr_file f = 12345;
+  char url[512];
+  gs_url("no/such object", url, sizeof(url));
+  assert_int_equal(gsr_open(client, url, NULL, &f), GSR_ENOENT);
+  assert_int_equal(f, GSR_FILE_INVALID);
+  assert_non_null(strstr(gsr_errmsg(), "404"));
+  assert_non_null(strstr(gsr_errmsg(), "no%2Fsuch%20object"));
+  ts_http_url(&srv, BUCKET, "missing", url, sizeof(url));
+  assert_int_equal(gsr_open(client, url, NULL, &f), GSR_ENOENT);
+  assert_int_equal(gsr_open(client, "gs://Bad_Bucket/x", NULL, &f), GSR_EINVAL);
+  assert_int_equal(gsr_open(client, "/no/such/file", NULL, &f), GSR_ENOENT);
+  assert_int_equal(gsr_open(NULL, "x", NULL, &f), GSR_EINVAL);
+  assert_int_equal(gsr_open(client, NULL, NULL, &f), GSR_EINVAL);
+  assert_int_equal(gsr_open(client, "x", NULL, NULL), GSR_EINVAL);
+  gsr_file_options fo;
+  gsr_file_options_init(&fo);
+  fo.cache_type = "bogus";
+  gs_url("small", url, sizeof(url));
+  assert_int_equal(gsr_open(client, url, &fo, &f), GSR_EINVAL);
+
+  /* Use after close and double close: errors, never crashes. */
+  char buf[8];
+  gsr_stat st;
+  f = open_ok(url);
+  assert_int_equal(gsr_close(f), GSR_OK);
+  assert_int_equal(gsr_close(f), GSR_ECLOSED);
+  assert_int_equal(gsr_read(f, buf, 8), GSR_ECLOSED);
+  assert_int_equal(gsr_pread(f, buf, 8, 0), GSR_ECLOSED);
+  assert_int_equal(gsr_seek(f, 0, GSR_SEEK_SET), GSR_ECLOSED);
+  assert_int_equal(gsr_fstat(f, &st), GSR_ECLOSED);
+  assert_int_equal(gsr_size(f), GSR_ECLOSED);
+  assert_int_equal(gsr_read(GSR_FILE_INVALID, buf, 8), GSR_EBADF);
+  assert_int_equal(gsr_read((gsr_file)0xdeadbeefdeadull, buf, 8), GSR_EBADF);
+}
+
+static void test_stat(void **state) {
+  (void)state;
+  char url[512];
+  gsr_stat st;
+  gs_url("small", url, sizeof(url));
+  gsr_file f = open_ok(url);
+  assert_int_equal(gsr_fstat(f, &st), GSR_OK);
+  assert_true(st.size == 4095);
+  assert_true(st.generation > 0);
+  assert_true(st.has_crc32c && st.has_md5);
+  /* CRC32C of the data we wrote, computed here bit by bit. */
+  uint32_t crc = 0xFFFFFFFFu;
+  const unsigned char *d = find("small")->data;
+  for (size_t i = 0; i < 4095; i++) {
+    crc ^= d[i];
+    for (int b = 0; b < 8; b++) crc = (crc >> 1) ^ (0x82F63B78u & -(crc & 1));
+  }
+  assert_true(st.crc32c == ~crc);
+  assert_true(st.mtime > 1600000000);
+  assert_int_equal(gsr_fstat(f, NULL), GSR_EINVAL);
+  gsr_close(f);
+  ts_http_url(&srv, BUCKET, "small", url, sizeof(url));
+  f = open_ok(url);
+  assert_int_equal(gsr_fstat(f, &st), GSR_OK);
+  assert_true(st.size == 4095 && st.etag[0] == '"' && st.mtime > 1600000000);
+  gsr_close(f);
+}
+
+struct thread_arg {
+  gsr_file f;
+  const struct object *o;
+  int seed, errors;
+};
+
+static void *pread_thread(void *p) {
+  struct thread_arg *a = p;
+  unsigned char *buf = malloc(300000);
+  uint64_t x = (uint64_t)a->seed;
+  for (int i = 0; i < 60; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t off = (x >> 11) % a->o->size;
+    size_t len = (size_t)((x >> 45) % 300000);
+    int64_t n = gsr_pread(a->f, buf, len, (int64_t)off);
+    size_t want = (len < a->o->size - off ? len : (size_t)(a->o->size - off));
+    if (n != (int64_t)want || memcmp(buf, a->o->data + off, want) != 0)
+      a->errors++;
+  }
+  free(buf);
+  return NULL;
+}
+
+static void test_threads_pread_one_file(void **state) {
+  (void)state;
+  char url[512];
+  gs_url("big", url, sizeof(url));
+  gsr_file f = open_ok(url);
+  pthread_t t[8];
+  struct thread_arg a[8];
+  for (int i = 0; i < 8; i++) {
+    a[i] = (struct thread_arg){f, find("big"), i + 1, 0};
+    pthread_create(&t[i], NULL, pread_thread, &a[i]);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(a[i].errors, 0);
+  }
+  gsr_close(f);
+}
+
+static void test_object_replaced_while_open(void **state) {
+  (void)state;
+  char gs[512], http[1024], buf[100];
+  unsigned char *v1 = ts_random_bytes(5000, 7), *v2 = ts_random_bytes(5000, 8);
+  assert_int_equal(ts_put(&srv, BUCKET, "replaced", v1, 5000), 0);
+  gs_url("replaced", gs, sizeof(gs));
+  ts_http_url(&srv, BUCKET, "replaced", http, sizeof(http));
+  gsr_file f1 = open_ok(gs), f2 = open_ok(http);
+  assert_int_equal(gsr_pread(f1, buf, 100, 0), 100);
+  assert_int_equal(gsr_pread(f2, buf, 100, 0), 100);
+  /* nginx's ETag holds the mtime in whole seconds: cross a second so the
+   * same-size new version gets a new ETag (the generation uses microseconds). */
+  usleep(1100000);
+  assert_int_equal(ts_put(&srv, BUCKET, "replaced", v2, 5000), 0);
+  assert_int_equal(gsr_pread(f1, buf, 100, 100), GSR_ECHANGED);
+  assert_non_null(strstr(gsr_errmsg(), "replaced"));
+  assert_int_equal(gsr_pread(f2, buf, 100, 100), GSR_ECHANGED);
+  gsr_close(f1);
+  gsr_close(f2);
+  /* A fresh open sees the new version. */
+  f1 = open_ok(gs);
+  assert_int_equal(gsr_pread(f1, buf, 100, 0), 100);
+  assert_memory_equal(buf, v2, 100);
+  gsr_close(f1);
+  free(v1);
+  free(v2);
+}
+
+static void test_bad_bodies_are_errors(void **state) {
+  (void)state;
+  char url[512];
+  unsigned char *buf = malloc(5 * MiB + 1);
+  gs_url("five", url, sizeof(url));
+  gsr_file f = open_ok(url);
+  /* Body cut off midway: an error, not a hang, not a short read. */
+  assert_int_equal(ts_control(&srv, "config?fault_kind=cut&fault_next=1"), 200);
+  int64_t n = gsr_pread(f, buf, 4 * MiB, 0);
+  assert_true(n == GSR_ENETWORK || n == GSR_EPROTO);
+  /* A body longer than the range asked. */
+  assert_int_equal(ts_control(&srv, "config?fault_kind=long&fault_next=1"), 200);
+  n = gsr_pread(f, buf, 1000, 10);
+  assert_true(n == GSR_EPROTO || n == GSR_ENETWORK);
+  /* A 503: the status and the server's text are in the message. */
+  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=503&fault_next=1"), 200);
+  n = gsr_pread(f, buf, 1000, 10);
+  assert_int_equal(n, GSR_ENETWORK);
+  assert_non_null(strstr(gsr_errmsg(), "503"));
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  /* And the file still works afterwards. */
+  assert_int_equal(gsr_pread(f, buf, 1000, 10), 1000);
+  assert_memory_equal(buf, find("five")->data + 10, 1000);
+  gsr_close(f);
+  free(buf);
+}
+
+static void test_emulator_host_variable(void **state) {
+  (void)state;
+  gsr_client *c;
+  gsr_file f;
+  char buf[10];
+  const char *hostport = srv.endpoint + strlen("http://");
+  setenv("STORAGE_EMULATOR_HOST", hostport, 1); /* bare host:port form */
+  assert_int_equal(gsr_client_new(NULL, &c), GSR_OK);
+  unsetenv("STORAGE_EMULATOR_HOST");
+  assert_int_equal(gsr_open(c, "gs://test-bucket/one", NULL, &f), GSR_OK);
+  assert_int_equal(gsr_read(f, buf, 10), 1);
+  gsr_client_free(c); /* closes f too */
+  assert_int_equal(gsr_read(f, buf, 10), GSR_ECLOSED);
+}
+
+static void test_client_options(void **state) {
+  (void)state;
+  gsr_client_options o;
+  gsr_client *c = (gsr_client *)1;
+  gsr_client_options_init(&o);
+  o.max_connections = 0;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_EINVAL);
+  assert_null(c);
+  gsr_client_options_init(&o);
+  o.stall_timeout_ms = -1;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_EINVAL);
+  gsr_client_options_init(&o);
+  o.endpoint = "ftp://x";
+  assert_int_equal(gsr_client_new(&o, &c), GSR_EINVAL);
+  assert_int_equal(gsr_client_new(NULL, NULL), GSR_EINVAL);
+  gsr_client_free(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_gs_whole_objects),
+      cmocka_unit_test(test_http_and_file_whole_objects),
+      cmocka_unit_test(test_special_names),
+      cmocka_unit_test(test_random_preads),
+      cmocka_unit_test(test_eof_and_zero_length),
+      cmocka_unit_test(test_request_costs),
+      cmocka_unit_test(test_not_found_and_bad_handles),
+      cmocka_unit_test(test_stat),
+      cmocka_unit_test(test_threads_pread_one_file),
+      cmocka_unit_test(test_object_replaced_while_open),
+      cmocka_unit_test(test_bad_bodies_are_errors),
+      cmocka_unit_test(test_emulator_host_variable),
+      cmocka_unit_test(test_client_options),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,151 @@
+/* Test support for the local GCS server; see testsrv.h.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "testsrv.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef GSR_SOURCE_DIR
+#error "GSR_SOURCE_DIR must be defined"
+#endif
+#define SCRIPT GSR_SOURCE_DIR "/tests/server/gcs-server"
+
+int ts_server_start(struct ts_server *s, const char *profile, int tls) {
+  char cmd[1024];
+  memset(s, 0, sizeof(*s));
+  snprintf(s->root, sizeof(s->root), "/tmp/gsread-test-XXXXXX");
+  if (mkdtemp(s->root) == NULL) {
+    perror("mkdtemp");
+    return -1;
+  }
+  snprintf(s->data, sizeof(s->data), "%s/data", s->root);
+  snprintf(s->state, sizeof(s->state), "%s/state", s->root);
+  mkdir(s->data, 0755);
+  mkdir(s->state, 0755);
+  snprintf(cmd, sizeof(cmd), "%s start --data %s --state %s --profile %s%s",
+           SCRIPT, s->data, s->state, profile, tls ? " --tls" : "");
+  FILE *p = popen(cmd, "r");
+  if (p == NULL || fgets(s->endpoint, sizeof(s->endpoint), p) == NULL) {
+    fprintf(stderr, "testsrv: '%s' failed to start the server\n", cmd);
+    if (p) pclose(p);
+    return -1;
+  }
+  s->endpoint[strcspn(s->endpoint, "\r\n")] = '\0';
+  if (pclose(p) != 0 || strncmp(s->endpoint, "http", 4) != 0) {
+    fprintf(stderr, "testsrv: server start failed (%s)\n", s->endpoint);
+    return -1;
+  }
+  snprintf(s->ca_pem, sizeof(s->ca_pem), "%s/ca.pem", s->state);
+  return 0;
+}
+
+void ts_server_stop(struct ts_server *s) {
+  char cmd[1024];
+  if (s->root[0] == '\0') return;
+  snprintf(cmd, sizeof(cmd), "%s stop --state %s >/dev/null 2>&1; rm -rf %s",
+           SCRIPT, s->state, s->root);
+  if (system(cmd) != 0) fprintf(stderr, "testsrv: stop failed\n");
+  s->root[0] = '\0';
+}
+
+/* mkdir -p for the directories of path. */
+static void make_parents(char *path) {
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    mkdir(path, 0755);
+    *p = '/';
+  }
+}
+
+int ts_put(struct ts_server *s, const char *bucket, const char *name,
+           const void *data, size_t len) {
+  char path[2048], tmp[2100];
+  snprintf(path, sizeof(path), "%s/%s/%s", s->data, bucket, name);
+  snprintf(tmp, sizeof(tmp), "%s/%s/.tmp-%d", s->data, bucket, (int)getpid());
+  make_parents(path);
+  FILE *f = fopen(tmp, "wb");
+  if (f == NULL) return -1;
+  if (len > 0 && fwrite(data, 1, len, f) != len) {
+    fclose(f);
+    return -1;
+  }
+  if (fclose(f) != 0) return -1;
+  return rename(tmp, path);
+}
+
+unsigned char *ts_random_bytes(size_t len, uint64_t seed) {
+  unsigned char *b = malloc(len ? len : 1);
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (size_t i = 0; i < len; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    b[i] = (unsigned char)(x >> 24);
+  }
+  return b;
+}
+
+static size_t discard(char *p, size_t a, size_t b, void *u) {
+  (void)p;
+  (void)u;
+  return a * b;
+}
+
+int ts_control(struct ts_server *s, const char *path) {
+  char url[1024];
+  long code = -1;
+  snprintf(url, sizeof(url), "%s/_control/%s", s->endpoint, path);
+  CURL *e = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_pem);
+  if (curl_easy_perform(e) == CURLE_OK)
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(e);
+  return (int)code;
+}
+
+static FILE *open_log(struct ts_server *s) {
+  char path[400];
+  snprintf(path, sizeof(path), "%s/requests.log", s->state);
+  return fopen(path, "r");
+}
+
+long ts_log_lines(struct ts_server *s) {
+  FILE *f = open_log(s);
+  long n = 0;
+  int c;
+  if (f == NULL) return 0;
+  while ((c = fgetc(f)) != EOF)
+    if (c == '\n') n++;
+  fclose(f);
+  return n;
+}
+
+int ts_log_line(struct ts_server *s, long k, char *out, size_t n) {
+  FILE *f = open_log(s);
+  char line[8192];
+  int rc = -1;
+  if (f == NULL) return -1;
+  for (long i = 0; fgets(line, sizeof(line), f) != NULL; i++)
+    if (i == k) {
+      snprintf(out, n, "%s", line);
+      rc = 0;
+      break;
+    }
+  fclose(f);
+  return rc;
+}
+
+void ts_http_url(struct ts_server *s, const char *bucket, const char *name,
+                 char *out, size_t n) {
+  snprintf(out, n, "%s/http/%s/%s", s->endpoint, bucket, name);
+}

@@ -1,0 +1,42 @@
+/* Test support: start and stop the local GCS server (tests/server), put
+ * objects in its data directory, turn its knobs, read its request log.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef GSR_TESTSRV_H
+#define GSR_TESTSRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ts_server {
+  char root[256];     /* temp dir holding data/ and state/ */
+  char data[300];
+  char state[300];
+  char endpoint[128]; /* http://127.0.0.1:PORT */
+  char ca_pem[320];   /* with tls: the CA bundle */
+};
+
+/* Starts a server ("gcs" or "unshaped" profile). Returns 0 or -1 (and
+ * prints why: tests fail loudly, never skip). */
+int ts_server_start(struct ts_server *s, const char *profile, int tls);
+void ts_server_stop(struct ts_server *s);
+
+/* Writes bucket/name (creating directories) atomically (temp + rename). */
+int ts_put(struct ts_server *s, const char *bucket, const char *name,
+           const void *data, size_t len);
+/* Deterministic pseudo-random bytes. Caller frees. */
+unsigned char *ts_random_bytes(size_t len, uint64_t seed);
+
+/* GET {endpoint}/_control/{path}; returns the HTTP status (or -1). */
+int ts_control(struct ts_server *s, const char *path);
+/* Number of lines in the request log so far. */
+long ts_log_lines(struct ts_server *s);
+/* Copies log line k (0-based) into out; returns 0 or -1. */
+int ts_log_line(struct ts_server *s, long k, char *out, size_t n);
+
+/* "gs://bucket/name" etc. into out. */
+void ts_http_url(struct ts_server *s, const char *bucket, const char *name,
+                 char *out, size_t n);
+
+#endif
