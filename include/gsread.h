@@ -99,7 +99,21 @@ typedef struct gsr_client_options {
   long stall_timeout_ms;   /* abort a transfer idle this long; default 30000 */
   long request_timeout_ms; /* whole request; 0 (default) = no limit */
   int max_connections;     /* connection pool size; default 16 (1..1024) */
+  /* Most bytes all files of this client may hold prefetched; prefetching
+   * waits or shrinks when it is spent, demand reads always proceed.
+   * 0: default (256 MiB). */
+  uint64_t memory_budget;
 } gsr_client_options;
+
+/* Client-wide counters. */
+typedef struct gsr_client_stats {
+  uint64_t requests;
+  uint64_t bytes_fetched;
+  uint64_t buffered;      /* bytes held in buffers now */
+  uint64_t peak_buffered; /* most held at once */
+  uint64_t budget;        /* the memory budget */
+} gsr_client_stats;
+GSR_EXTERN int gsr_client_stats_get(gsr_client *client, gsr_client_stats *out);
 
 /* Fills *opts with the defaults. Always call it before setting fields:
  * fields may be appended in later versions. */
@@ -129,10 +143,28 @@ typedef uint64_t gsr_file;
 #define GSR_FILE_INVALID ((gsr_file)0)
 
 typedef struct gsr_file_options {
-  /* Cache strategy. NULL or "none": every read fetches exactly its bytes. */
+  /* Cache strategy (see docs/caches.md): "none" (default: every read
+   * fetches exactly its bytes), "readahead", "readahead_chunked" (alias
+   * "readahead_v2"), "blockcache", "background", "first", "all", "bytes". */
   const char *cache_type;
   /* Block size of the caches; default 5 MiB (as gcsfs). */
   uint64_t block_size;
+  /* blockcache/background: blocks kept (LRU); default 32. */
+  int max_blocks;
+  /* Parallel connections for one fetch. A fetch of at least
+   * 2 x min_part_size is split into up to this many parts, each written
+   * straight to its place. 0 (default): the client's default, which is
+   * $GSREAD_CONCURRENCY, else $DEFAULT_GCSFS_CONCURRENCY, else 4. */
+  int concurrency;
+  /* Smallest part of a split fetch; default 5 MiB (as gcsfs). */
+  uint64_t min_part_size;
+  /* Prefetching: NULL (default: "adaptive" if
+   * $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1", else "off"),
+   * "off" or "adaptive" (see docs/prefetch.md). */
+  const char *prefetch;
+  /* Most bytes this file may hold prefetched ahead of the reader; 0:
+   * default (128 MiB). The client's memory budget also applies. */
+  uint64_t max_prefetch;
 } gsr_file_options;
 
 /* Fills *opts with the defaults. Always call it before setting fields. */
@@ -192,6 +224,53 @@ GSR_EXTERN int64_t gsr_seek(gsr_file file, int64_t offset, int whence);
 GSR_EXTERN int64_t gsr_tell(gsr_file file);
 /* The object's size, or a negative status. */
 GSR_EXTERN int64_t gsr_size(gsr_file file);
+
+/* ---- Zero-copy reads ------------------------------------------------------
+ * A slice is a reference to bytes held by the library: data[0..len) stays
+ * valid and unchanged until gsr_slice_release, even after the cache moved
+ * on or the file was closed. Slices never need to be copied: one per
+ * cached chunk (or prefetched block) the range touches. */
+typedef struct gsr_slice {
+  const unsigned char *data;
+  size_t len;
+  void *owner; /* private: the refcounted chunk */
+} gsr_slice;
+
+/* Returns the next n bytes at the file position as at most max_slices
+ * slices in out[], sets *n_slices, and advances the position by the count
+ * returned. Fewer than n bytes come back at the end of the object or when
+ * max_slices runs out. Returns the count (0 at EOF), or a negative status
+ * (then nothing is held). Each slice must be released. */
+GSR_EXTERN int64_t gsr_read_slices(gsr_file file, size_t n, gsr_slice *out,
+                                   size_t max_slices, size_t *n_slices);
+/* The same at an explicit offset, position untouched. */
+GSR_EXTERN int64_t gsr_pread_slices(gsr_file file, size_t n, int64_t offset,
+                                    gsr_slice *out, size_t max_slices,
+                                    size_t *n_slices);
+/* Drops the reference; the chunk is freed when nothing else holds it.
+ * Sets slice to empty. NULL or an empty slice is a no-op. */
+GSR_EXTERN void gsr_slice_release(gsr_slice *slice);
+
+/* ---- Statistics ----------------------------------------------------------*/
+typedef struct gsr_file_stats {
+  uint64_t reads;            /* read calls that asked for bytes */
+  uint64_t hits;             /* cache: reads served without a request */
+  uint64_t misses;           /* cache: reads that needed a request */
+  uint64_t requests;         /* HTTP requests (or preads) sent */
+  uint64_t bytes_fetched;    /* bytes received from the backend */
+  uint64_t bytes_delivered;  /* bytes handed to the caller */
+  uint64_t bytes_copied;     /* ... of which copied into caller buffers */
+  uint64_t bytes_referenced; /* ... of which handed out as slices */
+  uint64_t bytes_direct;     /* ... of which landed straight from the wire */
+  uint64_t prefetched_unused;/* prefetched bytes dropped without being read */
+  uint64_t stalls;           /* reads that waited for prefetched bytes */
+  double stall_seconds;      /* time those reads waited */
+  uint64_t window;           /* current prefetch window, bytes */
+  uint64_t peak_buffered;    /* most bytes this file held at once */
+} gsr_file_stats;
+
+/* Copies the file's counters. GSR_OK, GSR_EINVAL, GSR_EBADF, GSR_ECLOSED. */
+GSR_EXTERN int gsr_file_stats_get(gsr_file file, gsr_file_stats *out);
 
 /* Closes the file: cancels its transfers and frees its memory once no call
  * on it is still running. Returns GSR_OK, or GSR_ECLOSED if it was already

@@ -13,6 +13,7 @@
 #include "transport/transport.h"
 
 #define DEFAULT_ENDPOINT "https://storage.googleapis.com"
+#define DEFAULT_BUDGET (256ull * 1024 * 1024)
 
 void gsr_client_options_init(gsr_client_options *o) {
   if (o == NULL) return;
@@ -69,8 +70,34 @@ static int check_options(const gsr_client_options *o) {
   return GSR_OK;
 }
 
+/* An integer from the environment in [lo, hi], or -1. */
+static int env_int(const char *name, int lo, int hi) {
+  const char *v = getenv(name);
+  uint64_t x;
+  if (v == NULL || gsr__parse_u64(v, strlen(v), &x) != 0 || x < (uint64_t)lo ||
+      x > (uint64_t)hi)
+    return -1;
+  return (int)x;
+}
+
+/* gsread's own variables first, then gcsfs's, for users coming from it.
+ * Like gcsfs, an unparsable value falls back to the default. */
+static void read_environment(gsr_client *c) {
+  int n = env_int("GSREAD_CONCURRENCY", 1, 256);
+  if (n < 0) n = env_int("DEFAULT_GCSFS_CONCURRENCY", 1, 256);
+  c->default_concurrency = n > 0 ? n : 4;
+  const char *p = getenv("GSREAD_PREFETCH");
+  const char *g = getenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING");
+  if (p != NULL)
+    c->default_prefetch = strcmp(p, "adaptive") == 0;
+  else
+    c->default_prefetch = g != NULL && (strcasecmp(g, "true") == 0 ||
+                                        strcmp(g, "1") == 0);
+}
+
 static void client_destroy(gsr_client *c) {
   gsr__transport_free(c->transport);
+  gsr__budget_unref(c->budget);
   gsr__free(c->endpoint);
   gsr__free(c->auth_header);
   gsr__free((char *)c->opts.user_agent);
@@ -99,6 +126,13 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   }
   if ((status = resolve_endpoint(opts->endpoint, &c->endpoint)) != GSR_OK)
     goto fail;
+  read_environment(c);
+  c->budget = gsr__budget_new(opts->memory_budget ? opts->memory_budget
+                                                  : DEFAULT_BUDGET);
+  if (c->budget == NULL) {
+    status = gsr__err(GSR_ENOMEM, "out of memory");
+    goto fail;
+  }
   if (opts->access_token != NULL) {
     size_t n = strlen(opts->access_token) + 32;
     if ((c->auth_header = gsr__malloc(n)) == NULL) {
@@ -136,4 +170,15 @@ void gsr_client_free(gsr_client *c) {
 int gsr__client_authorize(gsr_client *c, struct gsr__request *req) {
   if (c->auth_header == NULL) return GSR_OK;
   return gsr__request_add_header(req, c->auth_header);
+}
+
+int gsr_client_stats_get(gsr_client *c, gsr_client_stats *out) {
+  if (c == NULL || out == NULL)
+    return gsr__err(GSR_EINVAL, "gsr_client_stats_get: NULL argument");
+  out->requests = atomic_load(&c->requests);
+  out->bytes_fetched = atomic_load(&c->bytes_fetched);
+  out->buffered = atomic_load(&c->budget->used);
+  out->peak_buffered = atomic_load(&c->budget->peak);
+  out->budget = c->budget->limit;
+  return GSR_OK;
 }

@@ -6,6 +6,9 @@
 #ifndef GSR_CLIENT_H
 #define GSR_CLIENT_H
 
+#include <stdatomic.h>
+
+#include "buf/buf.h"
 #include "internal.h"
 
 struct gsr__transport;
@@ -15,6 +18,11 @@ struct gsr_client {
   char *endpoint;          /* GCS endpoint, no trailing '/' */
   char *auth_header;       /* "Authorization: Bearer ..." or NULL */
   struct gsr__transport *transport;
+  struct gsr__budget *budget;    /* prefetch memory, shared by all files */
+  int default_concurrency;       /* from the environment, else 4 */
+  int default_prefetch;          /* 1: $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING */
+  atomic_uint_fast64_t requests; /* counters over all files */
+  atomic_uint_fast64_t bytes_fetched;
 };
 
 /* Adds the Authorization header (if any) to a GCS request. */

@@ -1,40 +1,81 @@
-/* The file API: open, stat, read, pread, seek, close. A read is clamped to
- * the object, then served by the backend: pread for local files, one
- * ranged request for network objects, written straight into the caller's
- * buffer by the I/O thread.
+/* The file API: open, stat, read, pread, seek, the zero-copy calls, stats
+ * and close. A read is checked and clamped to the object here, then handed
+ * to the file's cache reader, which draws on its source (direct range
+ * fetches, or the prefetcher).
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/file.h"
+#include "fetch/rfetch.h"
+
+#define DEFAULT_BLOCK (5u * 1024 * 1024)
+#define DEFAULT_MAX_PREFETCH (64u * 1024 * 1024)
 
 void gsr_file_options_init(gsr_file_options *o) {
   if (o == NULL) return;
   memset(o, 0, sizeof(*o));
   o->cache_type = "none";
-  o->block_size = 5u * 1024 * 1024;
+  o->block_size = DEFAULT_BLOCK;
+  o->max_blocks = 32;
+  o->concurrency = 0;
+  o->min_part_size = DEFAULT_BLOCK;
 }
 
-static const char *const planned_caches[] = {
-    "readahead", "readahead_chunked", "readahead_v2", "blockcache",
-    "background", "first", "all", "bytes"};
-
-static int check_file_options(const gsr_file_options *o) {
+/* Resolves and checks the options into f. */
+static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
+  const char *cache = o->cache_type ? o->cache_type : "none";
+  if (strcmp(cache, "readahead_v2") == 0) cache = "readahead_chunked";
+  if ((f->cache = gsr__cache_lookup(cache)) == NULL)
+    return gsr__err(GSR_EINVAL, "unknown cache type '%s' (none, readahead, "
+                    "readahead_chunked, blockcache, background, first, all, "
+                    "bytes)", cache);
+  snprintf(f->cache_name, sizeof(f->cache_name), "%s", cache);
   if (o->block_size == 0) return gsr__err(GSR_EINVAL, "block_size must be > 0");
-  if (o->cache_type == NULL || strcmp(o->cache_type, "none") == 0)
-    return GSR_OK;
-  for (size_t i = 0; i < sizeof(planned_caches) / sizeof(*planned_caches); i++)
-    if (strcmp(o->cache_type, planned_caches[i]) == 0)
-      return gsr__err(GSR_EUNSUPPORTED, "cache type '%s' is not available in "
-                      "this version (only 'none')", o->cache_type);
-  return gsr__err(GSR_EINVAL, "unknown cache type '%s'", o->cache_type);
+  if (o->max_blocks < 1) return gsr__err(GSR_EINVAL, "max_blocks must be >= 1");
+  if (o->concurrency < 0 || o->concurrency > 256)
+    return gsr__err(GSR_EINVAL, "concurrency must be 0 (default) to 256");
+  if (o->min_part_size == 0)
+    return gsr__err(GSR_EINVAL, "min_part_size must be > 0");
+  f->block_size = o->block_size;
+  f->max_blocks = o->max_blocks;
+  f->concurrency = o->concurrency ? o->concurrency
+                                  : f->client->default_concurrency;
+  f->min_part = o->min_part_size;
+  f->max_prefetch = o->max_prefetch ? o->max_prefetch : DEFAULT_MAX_PREFETCH;
+  if (o->prefetch == NULL) f->prefetch = f->client->default_prefetch;
+  else if (strcmp(o->prefetch, "off") == 0) f->prefetch = 0;
+  else if (strcmp(o->prefetch, "adaptive") == 0) f->prefetch = 1;
+  else return gsr__err(GSR_EINVAL, "prefetch must be 'off' or 'adaptive', "
+                       "not '%s'", o->prefetch);
+  f->source = f->prefetch ? &gsr__prefetch_reader : &gsr__direct_reader;
+  return GSR_OK;
+}
+
+static int create_readers(struct gsr__file *f) {
+  int status = GSR_OK;
+  if (f->source->create) status = f->source->create(f, &f->source_state);
+  if (status == GSR_OK && f->cache->create)
+    status = f->cache->create(f, &f->cache_state);
+  return status;
+}
+
+static void destroy_readers(struct gsr__file *f) {
+  if (f->cache && f->cache->destroy && f->cache_state)
+    f->cache->destroy(f, f->cache_state);
+  if (f->source && f->source->destroy && f->source_state)
+    f->source->destroy(f, f->source_state);
+  f->cache_state = f->source_state = NULL;
 }
 
 int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
              gsr_file *out) {
   gsr_file_options defaults;
-  struct gsr__object *obj;
+  struct gsr__file *f;
   int status;
   if (out == NULL) return gsr__err(GSR_EINVAL, "gsr_open: out is NULL");
   *out = GSR_FILE_INVALID;
@@ -44,21 +85,17 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
     gsr_file_options_init(&defaults);
     opts = &defaults;
   }
-  if ((status = check_file_options(opts)) != GSR_OK) return status;
-  if ((status = gsr__object_open(c, url, &obj)) != GSR_OK) return status;
-  struct gsr__file *f = gsr__calloc(1, sizeof(*f));
-  if (f == NULL) {
-    gsr__object_close(obj);
+  if ((f = gsr__calloc(1, sizeof(*f))) == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory");
-  }
   atomic_init(&f->refs, 1);
   f->client = c;
-  f->obj = obj;
-  f->opts = *opts;
-  f->opts.cache_type = NULL; /* the caller's string is not ours to keep */
+  pthread_mutex_init(&f->reader_mu, NULL);
   pthread_mutex_init(&f->pos_mu, NULL);
   pthread_mutex_init(&f->mu, NULL);
-  if ((status = gsr__handle_add(f)) != GSR_OK) {
+  if ((status = apply_options(f, opts)) != GSR_OK ||
+      (status = gsr__object_open(c, url, &f->obj)) != GSR_OK ||
+      (status = create_readers(f)) != GSR_OK ||
+      (status = gsr__handle_add(f)) != GSR_OK) {
     gsr__file_unref(f);
     return status;
   }
@@ -68,7 +105,9 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
 
 void gsr__file_unref(struct gsr__file *f) {
   if (f == NULL || atomic_fetch_sub(&f->refs, 1) != 1) return;
+  destroy_readers(f);
   gsr__object_close(f->obj);
+  pthread_mutex_destroy(&f->reader_mu);
   pthread_mutex_destroy(&f->pos_mu);
   pthread_mutex_destroy(&f->mu);
   gsr__free(f);
@@ -77,9 +116,11 @@ void gsr__file_unref(struct gsr__file *f) {
 void gsr__file_shutdown(struct gsr__file *f) {
   pthread_mutex_lock(&f->mu);
   f->closed = 1;
-  for (struct gsr__inflight *i = f->inflight; i != NULL; i = i->next)
-    gsr__transport_cancel(f->client->transport, i->req);
+  for (struct gsr__rfetch *rf = f->inflight; rf != NULL; rf = rf->next)
+    gsr__rfetch_cancel(rf);
   pthread_mutex_unlock(&f->mu);
+  if (f->source && f->source->cancel) f->source->cancel(f, f->source_state);
+  if (f->cache && f->cache->cancel) f->cache->cancel(f, f->cache_state);
 }
 
 int gsr_close(gsr_file id) {
@@ -101,106 +142,48 @@ int gsr_fstat(gsr_file id, gsr_stat *st) {
   return GSR_OK;
 }
 
-/* I/O thread: the response must still describe the pinned object. */
-static int check_headers(struct gsr__request *req, void *arg) {
-  struct gsr__object *obj = arg;
-  const struct gsr__response *r = &req->resp;
-  if (r->has_content_range && r->cr_total != UINT64_MAX &&
-      r->cr_total != obj->st.size) {
-    gsr__error_set(&req->err, GSR_ECHANGED,
-                   "%s: object size is now %llu, file was opened at %llu",
-                   obj->display, (unsigned long long)r->cr_total,
-                   (unsigned long long)obj->st.size);
-    return GSR_ECHANGED;
-  }
-  return obj->ops->check_headers ? obj->ops->check_headers(obj, req) : GSR_OK;
+int gsr__source_read(struct gsr__file *f, uint64_t off, uint64_t len,
+                     struct gsr__out *out) {
+  return f->source->read(f, f->source_state, off, len, out);
 }
 
-static int track(struct gsr__file *f, struct gsr__inflight *i) {
-  pthread_mutex_lock(&f->mu);
-  int closed = f->closed;
-  if (!closed) {
-    i->prev = NULL;
-    i->next = f->inflight;
-    if (f->inflight) f->inflight->prev = i;
-    f->inflight = i;
-  }
-  pthread_mutex_unlock(&f->mu);
-  return closed ? gsr__err(GSR_ECLOSED, "file was closed during the read")
-                : GSR_OK;
-}
-
-static void untrack(struct gsr__file *f, struct gsr__inflight *i) {
-  pthread_mutex_lock(&f->mu);
-  if (i->prev) i->prev->next = i->next;
-  else f->inflight = i->next;
-  if (i->next) i->next->prev = i->prev;
-  pthread_mutex_unlock(&f->mu);
-}
-
-/* A 404 for a generation (or ETag) that existed at open means the object
- * was replaced or deleted: say so with the distinct code. */
-static int remap_error(struct gsr__object *obj, struct gsr__fetch *fetch) {
-  if (fetch->err.status == GSR_ENOENT) {
-    char msg[sizeof(fetch->err.msg)];
-    memcpy(msg, fetch->err.msg, sizeof(msg));
-    gsr__error_set(&fetch->err, GSR_ECHANGED,
-                   "%s changed or was deleted since it was opened (%s)",
-                   obj->display, msg);
-  }
-  return gsr__error_raise(&fetch->err);
-}
-
-/* Reads exactly [off, off+len) of the object into dst. */
-static int read_range(struct gsr__file *f, void *dst, uint64_t off,
-                      uint64_t len) {
-  struct gsr__object *obj = f->obj;
-  struct gsr__request req;
-  struct gsr__fetch fetch;
-  struct gsr__inflight in = {.req = &req};
-  int status;
-  if (obj->ops->pread) return obj->ops->pread(obj, dst, off, len);
-  if ((status = obj->ops->prepare(obj, &req, off, len, dst)) != GSR_OK) {
-    gsr__request_cleanup(&req);
-    return status;
-  }
-  req.on_headers = check_headers;
-  req.on_headers_arg = obj;
-  if ((status = gsr__fetch_init(&fetch, 1)) != GSR_OK) {
-    gsr__request_cleanup(&req);
-    return status;
-  }
-  req.fetch = &fetch;
-  if ((status = track(f, &in)) == GSR_OK) {
-    status = gsr__transport_submit(f->client->transport, &req);
-    if (status == GSR_OK && gsr__fetch_wait(&fetch) != GSR_OK)
-      status = remap_error(obj, &fetch);
-    untrack(f, &in);
-  }
-  gsr__fetch_destroy(&fetch);
-  gsr__request_cleanup(&req);
-  return status;
-}
-
-static int64_t pread_locked(struct gsr__file *f, void *buf, size_t n,
-                            int64_t offset) {
+/* Checks and clamps a read at offset, then runs it through the readers.
+ * Returns the count delivered or a negative status. */
+static int64_t read_at(struct gsr__file *f, struct gsr__out *out, size_t n,
+                       int64_t offset) {
   uint64_t size = f->obj->st.size;
-  if (buf == NULL && n > 0) return gsr__err(GSR_EINVAL, "buffer is NULL");
   if (offset < 0)
     return gsr__err(GSR_EINVAL, "negative offset %lld", (long long)offset);
   if ((uint64_t)n > (uint64_t)INT64_MAX)
     return gsr__err(GSR_EINVAL, "length %zu exceeds INT64_MAX", n);
   if (n == 0 || (uint64_t)offset >= size) return 0;
   uint64_t len = GSR__MIN((uint64_t)n, size - (uint64_t)offset);
-  int status = read_range(f, buf, (uint64_t)offset, len);
-  return status == GSR_OK ? (int64_t)len : status;
+  int locked = f->cache->stateful || f->source->stateful;
+  if (locked) pthread_mutex_lock(&f->reader_mu);
+  int status = f->cache->read(f, f->cache_state, (uint64_t)offset, len, out);
+  if (locked) pthread_mutex_unlock(&f->reader_mu);
+  if (status != GSR_OK) {
+    gsr__out_abandon(out);
+    return status;
+  }
+  atomic_fetch_add(&f->stats.reads, 1);
+  atomic_fetch_add(&f->stats.bytes_delivered, out->done);
+  return (int64_t)out->done;
+}
+
+static int64_t copy_read(struct gsr__file *f, void *buf, size_t n,
+                         int64_t offset) {
+  struct gsr__out out;
+  if (buf == NULL && n > 0) return gsr__err(GSR_EINVAL, "buffer is NULL");
+  gsr__out_copy_init(&out, buf, n);
+  return read_at(f, &out, n, offset);
 }
 
 int64_t gsr_pread(gsr_file id, void *buf, size_t n, int64_t offset) {
   struct gsr__file *f;
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
-  int64_t r = pread_locked(f, buf, n, offset);
+  int64_t r = copy_read(f, buf, n, offset);
   gsr__file_unref(f);
   return r;
 }
@@ -210,7 +193,43 @@ int64_t gsr_read(gsr_file id, void *buf, size_t n) {
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
   pthread_mutex_lock(&f->pos_mu);
-  int64_t r = pread_locked(f, buf, n, f->pos);
+  int64_t r = copy_read(f, buf, n, f->pos);
+  if (r > 0) f->pos += r;
+  pthread_mutex_unlock(&f->pos_mu);
+  gsr__file_unref(f);
+  return r;
+}
+
+static int64_t slice_read(struct gsr__file *f, size_t n, int64_t offset,
+                          gsr_slice *out, size_t max, size_t *count) {
+  struct gsr__out o;
+  if (count == NULL || (out == NULL && max > 0))
+    return gsr__err(GSR_EINVAL, "slice array or count is NULL");
+  *count = 0;
+  if (max == 0 && n > 0) return gsr__err(GSR_EINVAL, "max_slices is 0");
+  gsr__out_slices_init(&o, out, max);
+  int64_t r = read_at(f, &o, n, offset);
+  *count = r > 0 ? o.n_slices : 0;
+  return r;
+}
+
+int64_t gsr_pread_slices(gsr_file id, size_t n, int64_t offset,
+                         gsr_slice *out, size_t max, size_t *count) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  int64_t r = slice_read(f, n, offset, out, max, count);
+  gsr__file_unref(f);
+  return r;
+}
+
+int64_t gsr_read_slices(gsr_file id, size_t n, gsr_slice *out, size_t max,
+                        size_t *count) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  pthread_mutex_lock(&f->pos_mu);
+  int64_t r = slice_read(f, n, f->pos, out, max, count);
   if (r > 0) f->pos += r;
   pthread_mutex_unlock(&f->pos_mu);
   gsr__file_unref(f);
@@ -248,4 +267,28 @@ int64_t gsr_size(gsr_file id) {
   int64_t size = (int64_t)f->obj->st.size;
   gsr__file_unref(f);
   return size;
+}
+
+int gsr_file_stats_get(gsr_file id, gsr_file_stats *out) {
+  struct gsr__file *f;
+  if (out == NULL) return gsr__err(GSR_EINVAL, "gsr_file_stats_get: out is NULL");
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  const struct gsr__stats *s = &f->stats;
+  out->reads = atomic_load(&s->reads);
+  out->hits = atomic_load(&s->hits);
+  out->misses = atomic_load(&s->misses);
+  out->requests = atomic_load(&s->requests);
+  out->bytes_fetched = atomic_load(&s->bytes_fetched);
+  out->bytes_delivered = atomic_load(&s->bytes_delivered);
+  out->bytes_copied = atomic_load(&s->bytes_copied);
+  out->bytes_referenced = atomic_load(&s->bytes_referenced);
+  out->bytes_direct = atomic_load(&s->bytes_direct);
+  out->prefetched_unused = atomic_load(&s->prefetched_unused);
+  out->stalls = atomic_load(&s->stalls);
+  out->stall_seconds = (double)atomic_load(&s->stall_ns) / 1e9;
+  out->window = atomic_load(&s->window);
+  out->peak_buffered = atomic_load(&s->peak_buffered);
+  gsr__file_unref(f);
+  return GSR_OK;
 }

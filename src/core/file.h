@@ -1,6 +1,7 @@
-/* An open file: one pinned object, a position, and the requests in flight
- * for it (so close can cancel them). Shared between threads by reference
- * count; the handle registry maps public handles to it.
+/* An open file: one pinned object, a position, its readers (cache over
+ * source), its statistics, and the range fetches in flight for it (so
+ * close can cancel them). Shared between threads by reference count; the
+ * handle registry maps public handles to it.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -11,11 +12,15 @@
 #include <stdatomic.h>
 
 #include "backend/backend.h"
+#include "core/reader.h"
 
-/* A request in flight for a file; lives on the reader's stack. */
-struct gsr__inflight {
-  struct gsr__request *req;
-  struct gsr__inflight *next, *prev;
+struct gsr__rfetch;
+
+/* Counters, updated from any thread. */
+struct gsr__stats {
+  atomic_uint_fast64_t reads, hits, misses, requests, bytes_fetched,
+      bytes_delivered, bytes_copied, bytes_referenced, bytes_direct,
+      prefetched_unused, stalls, stall_ns, window, peak_buffered;
 };
 
 struct gsr__file {
@@ -23,12 +28,24 @@ struct gsr__file {
   gsr_file id;
   gsr_client *client;
   struct gsr__object *obj;
-  gsr_file_options opts;
-  pthread_mutex_t pos_mu; /* serializes gsr_read/gsr_seek; guards pos */
+  /* Options, resolved at open. */
+  char cache_name[32];
+  uint64_t block_size;
+  int max_blocks;
+  int concurrency;
+  uint64_t min_part;
+  int prefetch;           /* 1: adaptive */
+  uint64_t max_prefetch;
+  /* Readers. */
+  const struct gsr__reader_ops *cache, *source;
+  void *cache_state, *source_state;
+  pthread_mutex_t reader_mu; /* serializes stateful readers */
+  pthread_mutex_t pos_mu;    /* serializes gsr_read/gsr_seek; guards pos */
   int64_t pos;
-  pthread_mutex_t mu;     /* guards closed and inflight */
+  pthread_mutex_t mu;        /* guards closed and inflight */
   int closed;
-  struct gsr__inflight *inflight;
+  struct gsr__rfetch *inflight;
+  struct gsr__stats stats;
 };
 
 /* ---- handle.c: public handles <-> files. */
@@ -44,7 +61,7 @@ struct gsr__file *gsr__handle_remove_any(gsr_client *c);
 
 /* ---- file.c */
 void gsr__file_unref(struct gsr__file *f);
-/* Marks f closed and cancels its requests (the caller drops its ref). */
+/* Marks f closed and cancels its fetches (the caller drops its ref). */
 void gsr__file_shutdown(struct gsr__file *f);
 
 #endif /* GSR_FILE_H */

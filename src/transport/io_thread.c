@@ -12,8 +12,6 @@
 
 #include "transport/transport.h"
 
-GSR__HIDDEN void gsr__fetch_part_done(struct gsr__fetch *f,
-                                      const struct gsr__error *e);
 
 enum sink { SINK_NONE = 0, SINK_DST, SINK_BODY, SINK_ABORT };
 
@@ -50,6 +48,36 @@ static int body_append(struct gsr__request *req, const char *p, size_t n) {
   req->body_len += n;
   req->body[req->body_len] = '\0';
   return 0;
+}
+
+/* Copies body bytes to the destination segments, in order. The caller
+ * checked that they fit. */
+static void scatter(struct gsr__request *req, const char *p, size_t len) {
+  req->received += len;
+  while (len > 0) {
+    struct gsr__iov *v = &req->dst[req->dst_i];
+    size_t n = v->len - req->dst_off;
+    if (n > len) n = len;
+    memcpy(v->base + req->dst_off, p, n);
+    p += n;
+    len -= n;
+    req->dst_off += n;
+    if (req->dst_off == v->len) {
+      req->dst_i++;
+      req->dst_off = 0;
+    }
+  }
+}
+
+/* Makes the stored bytes visible to a reader waiting on them. */
+static void publish_progress(struct gsr__request *req) {
+  atomic_store(&req->progress, req->received);
+  uint64_t want = atomic_load(&req->want);
+  if (want != 0 && req->received >= want) {
+    pthread_mutex_lock(&req->fetch->mu);
+    pthread_cond_broadcast(&req->fetch->cv);
+    pthread_mutex_unlock(&req->fetch->mu);
+  }
 }
 
 /* Checks a 2xx response against the range asked, before any byte lands. */
@@ -101,7 +129,7 @@ static void headers_done(struct gsr__request *req) {
     req->sink = SINK_ABORT;
     return;
   }
-  req->sink = req->dst != NULL ? SINK_DST : SINK_BODY;
+  req->sink = req->n_dst > 0 ? SINK_DST : SINK_BODY;
 }
 
 static size_t header_cb(char *p, size_t size, size_t n, void *arg) {
@@ -124,8 +152,8 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
                        (unsigned long long)req->range_len);
         return 0;
       }
-      memcpy(req->dst + req->received, p, len);
-      req->received += len;
+      scatter(req, p, len);
+      publish_progress(req);
       return len;
     case SINK_BODY:
       if (body_append(req, p, len) != 0) {
@@ -214,7 +242,7 @@ static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf) {
                    method_name(req), req->url, s, text[0] ? ": " : "", text);
     return;
   }
-  if (req->dst != NULL && req->received != req->range_len)
+  if (req->n_dst > 0 && req->received != req->range_len)
     gsr__error_set(&req->err, GSR_EPROTO,
                    "GET %s: short body: got %llu of %llu bytes", req->url,
                    (unsigned long long)req->received,

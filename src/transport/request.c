@@ -25,10 +25,6 @@ void gsr__fetch_destroy(struct gsr__fetch *f) {
   pthread_mutex_destroy(&f->mu);
 }
 
-/* Called by the transport once per request; after it returns the transport
- * no longer touches the request. */
-GSR__HIDDEN void gsr__fetch_part_done(struct gsr__fetch *f,
-                                      const struct gsr__error *e);
 void gsr__fetch_part_done(struct gsr__fetch *f, const struct gsr__error *e) {
   pthread_mutex_lock(&f->mu);
   if (e->status != GSR_OK && f->err.status == GSR_OK) f->err = *e;
@@ -69,10 +65,18 @@ int gsr__request_add_header(struct gsr__request *req, const char *line) {
 
 void gsr__request_set_range(struct gsr__request *req, uint64_t first,
                             uint64_t len, void *dst) {
+  struct gsr__iov one = {dst, (size_t)len};
+  gsr__request_set_range_iov(req, first, len, &one, 1);
+}
+
+void gsr__request_set_range_iov(struct gsr__request *req, uint64_t first,
+                                uint64_t len, const struct gsr__iov *iov,
+                                int n) {
   req->has_range = 1;
   req->range_first = first;
   req->range_len = len;
-  req->dst = dst;
+  req->n_dst = n;
+  for (int i = 0; i < n; i++) req->dst[i] = iov[i];
 }
 
 void gsr__request_cleanup(struct gsr__request *req) {
@@ -107,6 +111,19 @@ void gsr__request_server_message(const struct gsr__request *req, char *out,
     first_line(req->body, out, n);
   }
   json_object_put(root);
+}
+
+uint64_t gsr__request_wait_bytes(struct gsr__request *req, uint64_t n) {
+  uint64_t got = atomic_load(&req->progress);
+  if (got >= n) return got;
+  struct gsr__fetch *f = req->fetch;
+  pthread_mutex_lock(&f->mu);
+  atomic_store(&req->want, n);
+  while ((got = atomic_load(&req->progress)) < n && f->pending > 0)
+    pthread_cond_wait(&f->cv, &f->mu);
+  atomic_store(&req->want, 0);
+  pthread_mutex_unlock(&f->mu);
+  return got;
 }
 
 int gsr__transport_run(struct gsr__transport *t, struct gsr__request *req) {

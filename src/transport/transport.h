@@ -31,6 +31,8 @@ struct gsr__fetch {
 };
 int gsr__fetch_init(struct gsr__fetch *f, int parts);
 void gsr__fetch_destroy(struct gsr__fetch *f);
+/* Counts one part done (the transport calls it once per request). */
+void gsr__fetch_part_done(struct gsr__fetch *f, const struct gsr__error *e);
 /* Blocks until every part completed; returns the first failure or GSR_OK
  * (the message stays in f->err). */
 int gsr__fetch_wait(struct gsr__fetch *f);
@@ -52,6 +54,14 @@ struct gsr__response {
 
 enum gsr__method { GSR__GET = 0, GSR__HEAD = 1 };
 
+/* A piece of a destination: a response body is scattered over up to
+ * GSR__REQ_IOV of these, in order, with no intermediate buffer. */
+struct gsr__iov {
+  unsigned char *base;
+  size_t len;
+};
+#define GSR__REQ_IOV 4
+
 /* Called on the I/O thread once the final response's headers are in, before
  * any body byte is stored; returns GSR_OK or a status (set in req->err) to
  * abort the transfer. Used to check the pinned version. */
@@ -67,8 +77,8 @@ struct gsr__request {
   int has_range;
   uint64_t range_first;       /* Range: bytes=first-(first+range_len-1) */
   uint64_t range_len;
-  unsigned char *dst;         /* body lands here (exactly range_len bytes);
-                               * NULL: kept in body (at most body_max) */
+  struct gsr__iov dst[GSR__REQ_IOV]; /* body lands here: range_len bytes */
+  int n_dst;                  /* 0: body kept in `body` (<= body_max) */
   size_t body_max;
   gsr__headers_cb on_headers;
   void *on_headers_arg;
@@ -78,12 +88,18 @@ struct gsr__request {
   struct gsr__response resp;
   char *body;                 /* NUL-terminated; error bodies too */
   size_t body_len, body_cap;
-  uint64_t received;          /* body bytes stored in dst */
+  uint64_t received;          /* body bytes stored in dst (io thread) */
+  /* Published copy of received, so a reader may use the bytes that have
+   * arrived while the rest still streams in (see gsr__request_wait_bytes). */
+  atomic_uint_fast64_t progress;
+  atomic_uint_fast64_t want;  /* a waiter wants this many bytes; 0: none */
   struct gsr__error err;
 
   /* Transport-private. */
   atomic_int cancel;
   int sink;
+  int dst_i;                  /* write cursor: segment, offset in it */
+  size_t dst_off;
   char curl_err[256]; /* CURL_ERROR_SIZE */
   void *easy;
   struct gsr__request *next, *prev;
@@ -97,6 +113,11 @@ int gsr__request_init(struct gsr__request *req, enum gsr__method method,
 int gsr__request_add_header(struct gsr__request *req, const char *line);
 void gsr__request_set_range(struct gsr__request *req, uint64_t first,
                             uint64_t len, void *dst);
+/* The same with the body scattered over iov[0..n) (n <= GSR__REQ_IOV,
+ * lengths summing to len). */
+void gsr__request_set_range_iov(struct gsr__request *req, uint64_t first,
+                                uint64_t len, const struct gsr__iov *iov,
+                                int n);
 void gsr__request_cleanup(struct gsr__request *req);
 /* The server's error text from an error body: GCS's JSON error.message,
  * else the body's first line; "" if none. Writes at most n bytes. */
@@ -124,6 +145,11 @@ int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req);
 /* Asks the I/O thread to abort req; its fetch then completes with
  * GSR_ECANCELED unless it already completed. Thread-safe; idempotent. */
 void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req);
+/* Blocks until req has stored at least n body bytes or completed (its
+ * fetch's mutex and condition variable are used). Returns the bytes
+ * stored so far. */
+uint64_t gsr__request_wait_bytes(struct gsr__request *req, uint64_t n);
+
 /* Submits one request and waits for it. Returns its status (message set
  * for this thread on failure). */
 int gsr__transport_run(struct gsr__transport *t, struct gsr__request *req);

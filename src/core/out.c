@@ -1,0 +1,79 @@
+/* Delivering bytes to a read's destination: a copy into caller memory, or
+ * a slice that holds a reference. Counted in the file's stats.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "core/file.h"
+
+void gsr__out_copy_init(struct gsr__out *o, void *dst, size_t len) {
+  memset(o, 0, sizeof(*o));
+  o->iov[0].base = dst;
+  o->iov[0].len = len;
+  o->n_iov = 1;
+}
+
+void gsr__out_slices_init(struct gsr__out *o, gsr_slice *s, size_t max) {
+  memset(o, 0, sizeof(*o));
+  o->slices = s;
+  o->max_slices = max;
+}
+
+void gsr__out_internal_init(struct gsr__out *o, const struct gsr__iov *iov,
+                            int n) {
+  memset(o, 0, sizeof(*o));
+  for (int i = 0; i < n; i++) o->iov[i] = iov[i];
+  o->n_iov = n;
+  o->internal = 1;
+}
+
+/* Copies src into the iov segments starting at byte `at` of the whole. */
+static void copy_to_iov(struct gsr__out *o, uint64_t at, const unsigned char *src,
+                        uint64_t len) {
+  for (int i = 0; i < o->n_iov && len > 0; i++) {
+    if (at >= o->iov[i].len) {
+      at -= o->iov[i].len;
+      continue;
+    }
+    size_t n = o->iov[i].len - (size_t)at;
+    if (n > len) n = (size_t)len;
+    memcpy(o->iov[i].base + at, src, n);
+    src += n;
+    len -= n;
+    at = 0;
+  }
+}
+
+uint64_t gsr__out_put(struct gsr__file *f, struct gsr__out *o,
+                      struct gsr__buf *b, size_t at, uint64_t len) {
+  if (len == 0) return 0;
+  if (o->slices != NULL) {
+    if (o->n_slices == o->max_slices) return 0;
+    gsr_slice *s = &o->slices[o->n_slices++];
+    s->data = b->data + at;
+    s->len = (size_t)len;
+    s->owner = gsr__buf_ref(b);
+    atomic_fetch_add(&f->stats.bytes_referenced, len);
+  } else {
+    copy_to_iov(o, o->done, b->data + at, len);
+    if (!o->internal) atomic_fetch_add(&f->stats.bytes_copied, len);
+  }
+  o->done += len;
+  return len;
+}
+
+void gsr__out_abandon(struct gsr__out *o) {
+  for (size_t i = 0; o->slices != NULL && i < o->n_slices; i++)
+    gsr_slice_release(&o->slices[i]);
+  o->n_slices = 0;
+  o->done = 0;
+}
+
+void gsr_slice_release(gsr_slice *s) {
+  if (s == NULL || s->owner == NULL) return;
+  gsr__buf_unref(s->owner);
+  s->owner = NULL;
+  s->data = NULL;
+  s->len = 0;
+}

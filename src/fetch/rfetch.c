@@ -1,0 +1,229 @@
+/* Range fetches: split, submit, wait, cancel. See rfetch.h.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "core/file.h"
+#include "fetch/rfetch.h"
+
+/* I/O thread: a data response must still describe the pinned object. */
+static int check_headers(struct gsr__request *req, void *arg) {
+  struct gsr__object *obj = arg;
+  const struct gsr__response *r = &req->resp;
+  if (r->has_content_range && r->cr_total != UINT64_MAX &&
+      r->cr_total != obj->st.size) {
+    gsr__error_set(&req->err, GSR_ECHANGED,
+                   "%s: object size is now %llu, file was opened at %llu",
+                   obj->display, (unsigned long long)r->cr_total,
+                   (unsigned long long)obj->st.size);
+    return GSR_ECHANGED;
+  }
+  return obj->ops->check_headers ? obj->ops->check_headers(obj, req) : GSR_OK;
+}
+
+/* The segments of iov covering [from, from+len) of the whole. */
+static int sub_iov(const struct gsr__iov *iov, int n, uint64_t from,
+                   uint64_t len, struct gsr__iov *out) {
+  int k = 0;
+  for (int i = 0; i < n && len > 0; i++) {
+    if (from >= iov[i].len) {
+      from -= iov[i].len;
+      continue;
+    }
+    size_t take = iov[i].len - (size_t)from;
+    if (take > len) take = (size_t)len;
+    out[k].base = iov[i].base + from;
+    out[k].len = take;
+    k++;
+    len -= take;
+    from = 0;
+  }
+  return k;
+}
+
+static int local_fill(struct gsr__file *f, uint64_t off,
+                      const struct gsr__iov *iov, int n) {
+  for (int i = 0; i < n; i++) {
+    int status = f->obj->ops->pread(f->obj, iov[i].base, off, iov[i].len);
+    if (status != GSR_OK) return status;
+    off += iov[i].len;
+  }
+  return GSR_OK;
+}
+
+static int track(struct gsr__file *f, struct gsr__rfetch *rf) {
+  pthread_mutex_lock(&f->mu);
+  int closed = f->closed;
+  if (!closed) {
+    rf->prev = NULL;
+    rf->next = f->inflight;
+    if (f->inflight) f->inflight->prev = rf;
+    f->inflight = rf;
+  }
+  pthread_mutex_unlock(&f->mu);
+  return closed ? gsr__err(GSR_ECLOSED, "%s: file is closed", f->obj->display)
+                : GSR_OK;
+}
+
+static void untrack(struct gsr__file *f, struct gsr__rfetch *rf) {
+  pthread_mutex_lock(&f->mu);
+  if (rf->prev) rf->prev->next = rf->next;
+  else if (f->inflight == rf) f->inflight = rf->next;
+  if (rf->next) rf->next->prev = rf->prev;
+  rf->next = rf->prev = NULL;
+  pthread_mutex_unlock(&f->mu);
+}
+
+static void release_parts(struct gsr__rfetch *rf) {
+  for (int i = 0; i < rf->n_parts; i++) gsr__request_cleanup(&rf->reqs[i]);
+  gsr__free(rf->reqs);
+  rf->reqs = NULL;
+}
+
+/* Builds every part's request; on failure nothing is left allocated. */
+static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
+                         int n_iov, uint64_t part_len) {
+  struct gsr__object *obj = rf->file->obj;
+  rf->reqs = gsr__calloc((size_t)rf->n_parts, sizeof(*rf->reqs));
+  if (rf->reqs == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  for (int i = 0; i < rf->n_parts; i++) {
+    uint64_t po = (uint64_t)i * part_len;
+    uint64_t pl = i == rf->n_parts - 1 ? rf->len - po : part_len;
+    struct gsr__iov part[GSR__REQ_IOV];
+    int k = sub_iov(iov, n_iov, po, pl, part);
+    struct gsr__request *req = &rf->reqs[i];
+    int status = obj->ops->prepare(obj, req, rf->off + po, pl, NULL);
+    if (status != GSR_OK) {
+      rf->n_parts = i + 1; /* clean up what was built, this one included */
+      release_parts(rf);
+      return status;
+    }
+    gsr__request_set_range_iov(req, rf->off + po, pl, part, k);
+    req->on_headers = check_headers;
+    req->on_headers_arg = obj;
+    req->fetch = &rf->fetch;
+  }
+  return GSR_OK;
+}
+
+static void account(struct gsr__rfetch *rf) {
+  uint64_t bytes = 0;
+  for (int i = 0; i < rf->n_parts; i++) bytes += rf->reqs[i].received;
+  atomic_fetch_add(&rf->file->stats.requests, (uint64_t)rf->n_parts);
+  atomic_fetch_add(&rf->file->stats.bytes_fetched, bytes);
+  atomic_fetch_add(&rf->file->client->requests, (uint64_t)rf->n_parts);
+  atomic_fetch_add(&rf->file->client->bytes_fetched, bytes);
+}
+
+int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
+                      const struct gsr__iov *iov, int n_iov, int concurrency,
+                      uint64_t min_part, struct gsr__buf *hold,
+                      struct gsr__rfetch **out) {
+  uint64_t part_len;
+  int status;
+  *out = NULL;
+  struct gsr__rfetch *rf = gsr__calloc(1, sizeof(*rf));
+  if (rf == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  rf->file = f;
+  rf->off = off;
+  rf->len = len;
+  if (f->obj->ops->pread != NULL) { /* local: done before we return */
+    status = local_fill(f, off, iov, n_iov);
+    if (status != GSR_OK) {
+      gsr__free(rf);
+      return status;
+    }
+    atomic_fetch_add(&f->stats.requests, 1);
+    atomic_fetch_add(&f->stats.bytes_fetched, len);
+    rf->waited = 1;
+    rf->hold = hold ? gsr__buf_ref(hold) : NULL;
+    *out = rf;
+    return GSR_OK;
+  }
+  rf->n_parts = gsr__split_range(len, concurrency, min_part, &part_len);
+  if ((status = gsr__fetch_init(&rf->fetch, rf->n_parts)) != GSR_OK) {
+    gsr__free(rf);
+    return status;
+  }
+  if ((status = prepare_parts(rf, iov, n_iov, part_len)) != GSR_OK ||
+      (status = track(f, rf)) != GSR_OK) {
+    if (rf->reqs) release_parts(rf);
+    gsr__fetch_destroy(&rf->fetch);
+    gsr__free(rf);
+    return status;
+  }
+  rf->hold = hold ? gsr__buf_ref(hold) : NULL;
+  for (int i = 0; i < rf->n_parts; i++) {
+    if (gsr__transport_submit(f->client->transport, &rf->reqs[i]) != GSR_OK) {
+      /* The transport is stopping: count this part failed ourselves. */
+      struct gsr__error e;
+      gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
+                     f->obj->display);
+      gsr__fetch_part_done(&rf->fetch, &e);
+    }
+  }
+  *out = rf;
+  return GSR_OK;
+}
+
+int gsr__rfetch_done(struct gsr__rfetch *rf) {
+  if (rf->waited) return 1;
+  pthread_mutex_lock(&rf->fetch.mu);
+  int done = rf->fetch.pending == 0;
+  pthread_mutex_unlock(&rf->fetch.mu);
+  return done;
+}
+
+int gsr__rfetch_wait(struct gsr__rfetch *rf) {
+  if (!rf->waited) {
+    rf->status = gsr__fetch_wait(&rf->fetch);
+    rf->waited = 1;
+    account(rf);
+    struct gsr__error *e = &rf->fetch.err;
+    if (e->status == GSR_ENOENT) {
+      /* The generation (or ETag) existed at open: it was replaced. */
+      char msg[sizeof(e->msg)];
+      memcpy(msg, e->msg, sizeof(msg));
+      gsr__error_set(e, GSR_ECHANGED,
+                     "%s changed or was deleted since it was opened (%s)",
+                     rf->file->obj->display, msg);
+      rf->status = GSR_ECHANGED;
+    }
+  }
+  if (rf->status != GSR_OK) gsr__error_raise(&rf->fetch.err);
+  return rf->status;
+}
+
+void gsr__rfetch_cancel(struct gsr__rfetch *rf) {
+  for (int i = 0; i < rf->n_parts && rf->reqs != NULL; i++)
+    gsr__transport_cancel(rf->file->client->transport, &rf->reqs[i]);
+}
+
+void gsr__rfetch_free(struct gsr__rfetch *rf) {
+  if (rf == NULL) return;
+  if (rf->reqs != NULL) { /* network fetch */
+    if (!rf->waited) {
+      gsr__rfetch_cancel(rf);
+      gsr__fetch_wait(&rf->fetch);
+      account(rf);
+    }
+    untrack(rf->file, rf);
+    release_parts(rf);
+    gsr__fetch_destroy(&rf->fetch);
+  }
+  gsr__buf_unref(rf->hold);
+  gsr__free(rf);
+}
+
+int gsr__rfetch_run(struct gsr__file *f, uint64_t off, uint64_t len,
+                    const struct gsr__iov *iov, int n_iov, int concurrency,
+                    uint64_t min_part) {
+  struct gsr__rfetch *rf;
+  int status = gsr__rfetch_start(f, off, len, iov, n_iov, concurrency,
+                                 min_part, NULL, &rf);
+  if (status != GSR_OK) return status;
+  status = gsr__rfetch_wait(rf);
+  gsr__rfetch_free(rf);
+  return status;
+}

@@ -1,0 +1,59 @@
+/* Range fetches: bytes [off, off+len) of a file's object into a
+ * destination, split into up to N parts fetched in parallel, each part
+ * written by the I/O thread straight into its place (no join copy).
+ * Local files are read with pread at start.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef GSR_RFETCH_H
+#define GSR_RFETCH_H
+
+#include "buf/buf.h"
+#include "transport/transport.h"
+
+struct gsr__file;
+
+/* How a range of len bytes is split: returns the number of parts n (>= 1)
+ * and the length of each but the last (which takes the remainder) in
+ * *part_len. A range is split only when it is at least 2 x min_part, into
+ * at most concurrency parts of at least min_part. */
+int gsr__split_range(uint64_t len, int concurrency, uint64_t min_part,
+                     uint64_t *part_len);
+
+struct gsr__rfetch {
+  struct gsr__fetch fetch;
+  struct gsr__file *file;
+  uint64_t off, len;
+  int n_parts;
+  struct gsr__request *reqs;
+  struct gsr__buf *hold;   /* kept alive until the transport let go */
+  int waited;              /* gsr__rfetch_wait ran */
+  int status;              /* valid once waited */
+  struct gsr__rfetch *next, *prev; /* the file's in-flight list */
+};
+
+/* Starts fetching [off, off+len) into iov[0..n_iov) (n_iov <= GSR__REQ_IOV;
+ * lengths sum to len) with up to concurrency parts of at least min_part.
+ * hold, if given, gets a reference released when the fetch is freed.
+ * Returns GSR_OK and *out, or a status (message set; nothing started). */
+int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
+                      const struct gsr__iov *iov, int n_iov, int concurrency,
+                      uint64_t min_part, struct gsr__buf *hold,
+                      struct gsr__rfetch **out);
+/* 1 if every part completed (never blocks). */
+int gsr__rfetch_done(struct gsr__rfetch *rf);
+/* Blocks until done; returns the status and sets this thread's message on
+ * failure. May be called again: returns the same. */
+int gsr__rfetch_wait(struct gsr__rfetch *rf);
+/* Asks the transport to abort every part (thread-safe, idempotent). */
+void gsr__rfetch_cancel(struct gsr__rfetch *rf);
+/* Cancels if still running, waits for the transport to let go, frees.
+ * NULL is a no-op. Never sets the thread's message. */
+void gsr__rfetch_free(struct gsr__rfetch *rf);
+
+/* Fetch and wait in one call. */
+int gsr__rfetch_run(struct gsr__file *f, uint64_t off, uint64_t len,
+                    const struct gsr__iov *iov, int n_iov, int concurrency,
+                    uint64_t min_part);
+
+#endif /* GSR_RFETCH_H */

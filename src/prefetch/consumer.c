@@ -1,0 +1,72 @@
+/* The consumer: hands bytes from prefetched blocks to the reader, copied
+ * once into its buffer or as slices (references, no copy), waiting only
+ * for the block that holds the next byte. Every block it finishes makes
+ * room for the producer to schedule the next one at once.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "core/file.h"
+#include "fetch/rfetch.h"
+#include "prefetch/prefetch.h"
+
+/* Waits until bytes [0, end) of block b have arrived; the rest may still
+ * be streaming in. Counts a stall if the reader had to wait. */
+static int wait_block(struct gsr__file *f, struct gsr__pf_block *b,
+                      uint64_t end) {
+  if (b->waited || b->rf->waited) return b->rf->status;
+  struct gsr__request *req = &b->rf->reqs[0]; /* blocks are one request */
+  if (atomic_load(&req->progress) >= end) return GSR_OK;
+  uint64_t t0 = gsr__now_ns();
+  atomic_fetch_add(&f->stats.stalls, 1);
+  uint64_t got = gsr__request_wait_bytes(req, end);
+  atomic_fetch_add(&f->stats.stall_ns, gsr__now_ns() - t0);
+  if (got >= end) return GSR_OK;
+  int status = gsr__rfetch_wait(b->rf); /* it ended early: why? */
+  if (status == GSR_OK) b->waited = 1;
+  return status;
+}
+
+int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
+                       uint64_t off, uint64_t len, struct gsr__out *out) {
+  uint64_t cur = off, end = off + len;
+  while (cur < end) {
+    struct gsr__pf_block *b = p->head;
+    if (b != NULL && cur >= b->off + b->len) { /* used up: make room */
+      gsr__producer_pop(f, p);
+      int status = gsr__producer_fill(f, p, end);
+      if (status != GSR_OK) return status;
+      continue;
+    }
+    if (b == NULL || b->off > cur) {
+      int status = gsr__producer_fill(f, p, end);
+      if (status != GSR_OK) return status;
+      if (p->head == NULL || p->head->off > cur)
+        return gsr__err(GSR_EIO, "prefetch: no block covers offset %llu",
+                        (unsigned long long)cur);
+      continue;
+    }
+    uint64_t at = cur - b->off;
+    uint64_t n = GSR__MIN(end - cur, b->len - at);
+    int status = wait_block(f, b, at + n);
+    if (status != GSR_OK) {
+      p->failed = 1;
+      return status;
+    }
+    uint64_t got = gsr__out_put(f, out, b->buf, (size_t)at, n);
+    if (got == 0) break; /* the caller's slice array is full */
+    cur += got;
+    if (at + got > b->used) b->used = at + got;
+  }
+  return GSR_OK;
+}
+
+void gsr__consumer_skip(struct gsr__file *f, struct gsr__prefetcher *p,
+                        uint64_t off) {
+  while (p->head != NULL && p->head->off + p->head->len <= off)
+    gsr__producer_pop(f, p);
+  struct gsr__pf_block *b = p->head;
+  if (b != NULL && off > b->off + b->used) {
+    atomic_fetch_add(&f->stats.prefetched_unused, off - b->off - b->used);
+    b->used = off - b->off;
+  }
+}

@@ -1,0 +1,90 @@
+/* The prefetch orchestrator (a source reader): classifies each read as
+ * sequential, a soft seek (forward or backward inside what is scheduled:
+ * keep it) or a hard seek (anywhere else: cancel everything in flight at
+ * once and start a new run), and recovers from a failed block by
+ * restarting at the next read.
+ *
+ * The first read of a run is fetched exactly, straight into the caller's
+ * buffer: a random reader, whose every read starts a run, never gets
+ * prefetch or over-fetch. From the second sequential read on, the
+ * producer keeps a window ahead.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "core/file.h"
+#include "fetch/rfetch.h"
+#include "prefetch/prefetch.h"
+
+static void restart(struct gsr__file *f, struct gsr__prefetcher *p,
+                    uint64_t off) {
+  gsr__producer_drop_all(f, p);
+  gsr__tracker_clear(&p->tracker);
+  p->run_reads = 0;
+  p->run_bytes = 0;
+  p->pos = off;
+  p->sched_end = off;
+  p->failed = 0;
+}
+
+static void classify(struct gsr__file *f, struct gsr__prefetcher *p,
+                     uint64_t off) {
+  if (p->failed) {
+    restart(f, p, off);
+  } else if (off == p->pos) {
+    /* sequential */
+  } else if (p->head != NULL && off >= p->head->off && off < p->sched_end) {
+    if (off > p->pos) gsr__consumer_skip(f, p, off); /* soft seek */
+    p->pos = off;
+  } else {
+    restart(f, p, off); /* hard seek */
+  }
+}
+
+static int pf_read(struct gsr__file *f, void *state, uint64_t off,
+                   uint64_t len, struct gsr__out *out) {
+  struct gsr__prefetcher *p = state;
+  uint64_t before = out->done;
+  int status;
+  classify(f, p, off);
+  gsr__tracker_add(&p->tracker, len);
+  p->run_reads++;
+  if (p->run_reads == 1 && p->head == NULL) {
+    status = gsr__direct_reader.read(f, NULL, off, len, out);
+  } else {
+    status = gsr__producer_fill(f, p, off + len);
+    if (status == GSR_OK) status = gsr__consumer_take(f, p, off, len, out);
+  }
+  uint64_t got = out->done - before;
+  p->pos = off + got;
+  p->run_bytes += got;
+  if (status == GSR_OK) status = gsr__producer_fill(f, p, 0); /* top up */
+  return status;
+}
+
+static int pf_create(struct gsr__file *f, void **state) {
+  (void)f;
+  struct gsr__prefetcher *p = gsr__calloc(1, sizeof(*p));
+  if (p == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  *state = p;
+  return GSR_OK;
+}
+
+static void pf_cancel(struct gsr__file *f, void *state) {
+  (void)f;
+  (void)state; /* the file cancels every fetch it tracks */
+}
+
+static void pf_destroy(struct gsr__file *f, void *state) {
+  struct gsr__prefetcher *p = state;
+  gsr__producer_drop_all(f, p);
+  gsr__free(p);
+}
+
+const struct gsr__reader_ops gsr__prefetch_reader = {
+    .name = "prefetch",
+    .create = pf_create,
+    .read = pf_read,
+    .cancel = pf_cancel,
+    .destroy = pf_destroy,
+    .stateful = 1,
+};

@@ -1,0 +1,561 @@
+-- Lua side of the local GCS stand-in (see docs/server.md).
+--
+-- Design: every API request enters M.api() (content phase). It applies the
+-- shaping knobs, resolves the object, maybe injects a fault, and then either
+-- answers itself (metadata JSON, errors, faults) or ngx.exec()s into the
+-- internal location /_gcs_file so that nginx's static module sends the bytes
+-- (sendfile, native Range/ETag/If-Match). Lua never copies object bytes on the
+-- normal path; only the fault paths stream the file from Lua.
+--
+-- Anything the internal location needs must travel in nginx variables
+-- ($gcs_path, $gcs_gen, $gcs_hash ...): ngx.exec() throws ngx.ctx away.
+
+local ffi = require("ffi")
+local bit = require("bit")
+
+local M = {}
+
+local state = ngx.shared.gcs_state    -- knobs ("cfg:*") and counters
+local hashes = ngx.shared.gcs_hashes  -- "path\0generation" -> "crc,md5"
+
+local DATA          -- bucket root; set in init() (master), inherited by workers
+local PROFILE
+
+local PROFILES = {
+    gcs      = { ttfb_ms = 38, rate = 220 * 1024 * 1024 },
+    unshaped = { ttfb_ms = 0,  rate = 0 },
+}
+
+-- Knob defaults that do not depend on the profile.
+local FAULT_DEFAULTS = {
+    fault_status = 503, fault_retry_after = 0, fault_ratio = 0,
+    fault_kind = "status", fault_match = "", fault_on = "media",
+    cut_at = -1, stall_ms = 2000, seed = 0,
+}
+
+local FAULT_KINDS = { status = true, cut = true, stall = true, reset = true, long = true }
+local FAULT_ON = { media = true, meta = true, all = true }
+local LONG_EXTRA = 1024   -- bytes appended by the "long" fault
+local CHUNK = 1024 * 1024 -- hashing read size
+local SEND_CHUNK = 64 * 1024
+
+ffi.cdef [[
+typedef struct {             /* struct stat, x86_64 Linux glibc */
+    unsigned long st_dev, st_ino, st_nlink;
+    unsigned int  st_mode, st_uid, st_gid;
+    int           gcs_pad0;
+    unsigned long st_rdev;
+    long          st_size, st_blksize, st_blocks;
+    long          st_atime, st_atime_nsec;
+    long          st_mtime, st_mtime_nsec;
+    long          st_ctime, st_ctime_nsec;
+    long          gcs_unused[3];
+} gcs_stat_t;
+int  stat(const char *path, gcs_stat_t *buf);
+int  open(const char *path, int flags, ...);
+long read(int fd, void *buf, unsigned long count);
+int  close(int fd);
+
+typedef struct { unsigned int A, B, C, D, Nl, Nh, data[16], num; } gcs_md5_ctx;
+int MD5_Init(gcs_md5_ctx *c);
+int MD5_Update(gcs_md5_ctx *c, const void *data, size_t len);
+int MD5_Final(unsigned char *md, gcs_md5_ctx *c);
+unsigned int crc32_iscsi(unsigned char *buf, int len, unsigned int init_crc);
+]]
+
+local C = ffi.C
+
+---------------------------------------------------------------------------
+-- Files
+
+local stbuf = ffi.new("gcs_stat_t")
+
+-- The one place that knows about struct stat. Returns nil unless `path` is a
+-- regular file. The generation is the mtime in microseconds times 1000 plus
+-- the inode mod 1000: it changes on an in-place overwrite (new mtime) and on
+-- write-temp-then-rename even when the mtime was preserved (new inode), and
+-- still fits an int64 like GCS generations.
+local function file_info(path)
+    assert(ffi.os == "Linux" and ffi.arch == "x64", "gcs.lua: stat() layout is x86_64 Linux only")
+    if C.stat(path, stbuf) ~= 0 then return nil end
+    if bit.band(stbuf.st_mode, 0xF000) ~= 0x8000 then return nil end -- S_ISREG
+    local sec, nsec = tonumber(stbuf.st_mtime), tonumber(stbuf.st_mtime_nsec)
+    local gen = (ffi.cast("uint64_t", sec) * 1000000 + math.floor(nsec / 1000)) * 1000
+                + stbuf.st_ino % 1000
+    return {
+        size = tonumber(stbuf.st_size),
+        gen = tostring(gen):match("^%d+"),  -- drop LuaJIT's "ULL" suffix
+        mtime = sec, mtime_nsec = nsec,
+    }
+end
+
+local libcrypto, libisal
+local hbuf
+
+local function load_libs()
+    if libcrypto then return end
+    local ok
+    ok, libcrypto = pcall(ffi.load, "libcrypto.so.3")
+    if not ok then libcrypto = ffi.load("crypto") end
+    ok, libisal = pcall(ffi.load, "libisal.so.2")
+    if not ok then libisal = ffi.load("isal") end
+    hbuf = ffi.new("unsigned char[?]", CHUNK)
+end
+
+local function be32(n)
+    return string.char(bit.band(bit.rshift(n, 24), 255), bit.band(bit.rshift(n, 16), 255),
+                       bit.band(bit.rshift(n, 8), 255), bit.band(n, 255))
+end
+
+-- One pass over the file for both hashes. Blocks this worker while it runs
+-- (about 1-2 s per GiB, MD5 dominates); results are cached per generation.
+local function compute_hashes(path)
+    load_libs()
+    local fd = C.open(path, 0) -- O_RDONLY
+    if fd < 0 then return nil end
+    local ctx = ffi.new("gcs_md5_ctx")
+    libcrypto.MD5_Init(ctx)
+    -- ISA-L's crc32_iscsi neither pre- nor post-inverts: start from
+    -- 0xFFFFFFFF, chain the raw value, invert at the end = standard CRC32C.
+    local crc = 0xFFFFFFFF
+    while true do
+        local n = tonumber(C.read(fd, hbuf, CHUNK))
+        if n < 0 then C.close(fd); return nil end
+        if n == 0 then break end
+        libcrypto.MD5_Update(ctx, hbuf, n)
+        crc = libisal.crc32_iscsi(hbuf, n, crc)
+    end
+    C.close(fd)
+    local md = ffi.new("unsigned char[16]")
+    libcrypto.MD5_Final(md, ctx)
+    return ngx.encode_base64(be32(bit.bnot(crc))), ngx.encode_base64(ffi.string(md, 16))
+end
+
+-- Returns crc32c_b64, md5_b64 for the file as of generation info.gen.
+local function get_hashes(path, info)
+    local key = path .. "\0" .. info.gen
+    local v = hashes:get(key)
+    if v then return v:match("^([^,]*),(.*)$") end
+    local crc, md5 = compute_hashes(path)
+    if not crc then return nil end
+    -- Only cache if the file did not change while we read it.
+    local after = file_info(path)
+    if after and after.gen == info.gen then hashes:set(key, crc .. "," .. md5) end
+    return crc, md5
+end
+
+---------------------------------------------------------------------------
+-- Small helpers
+
+local function unescape(s) -- percent-decoding only; "+" stays "+"
+    return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+local function escape(s) -- encode everything but RFC 3986 unreserved characters
+    return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+local function json_str(s)
+    return '"' .. s:gsub('[%c"\\]', function(c)
+        if c == '"' or c == "\\" then return "\\" .. c end
+        return string.format("\\u%04x", c:byte())
+    end) .. '"'
+end
+
+-- Encodes a flat list of {key, value} pairs in order; nested tables are lists
+-- of pairs too. Numbers and booleans stay bare, strings are quoted.
+local function json_obj(pairs_)
+    local out = {}
+    for _, kv in ipairs(pairs_) do
+        local k, v = kv[1], kv[2]
+        local enc
+        if type(v) == "table" then enc = json_obj(v)
+        elseif type(v) == "string" then enc = json_str(v)
+        else enc = tostring(v) end
+        out[#out + 1] = json_str(k) .. ":" .. enc
+    end
+    return "{" .. table.concat(out, ",") .. "}"
+end
+
+local REASONS = {
+    [400] = "invalid", [404] = "notFound", [405] = "methodNotAllowed",
+    [416] = "requestedRangeNotSatisfiable", [429] = "rateLimitExceeded",
+    [500] = "internalError", [502] = "badGateway", [503] = "backendError",
+}
+
+local function reply(status, body, ctype)
+    ngx.status = status
+    ngx.header["Content-Type"] = ctype or "application/json; charset=UTF-8"
+    ngx.header["Content-Length"] = #body
+    if ngx.req.get_method() ~= "HEAD" then ngx.print(body) end
+end
+
+-- GCS's error shape: {"error":{"code":..,"message":..,"errors":[{..}]}}
+local function reply_error(status, message)
+    local reason = REASONS[status] or "error"
+    local body = '{"error":{"code":' .. status .. ',"message":' .. json_str(message)
+        .. ',"errors":[{"message":' .. json_str(message)
+        .. ',"domain":"global","reason":"' .. reason .. '"}]}}'
+    reply(status, body)
+end
+
+---------------------------------------------------------------------------
+-- Knobs and counters
+
+local KNOBS = { "ttfb_ms", "rate", "fault_status", "fault_retry_after", "fault_ratio",
+                "fault_kind", "fault_match", "fault_on", "cut_at", "stall_ms", "seed" }
+
+local function apply_defaults()
+    for k, v in pairs(FAULT_DEFAULTS) do state:set("cfg:" .. k, v) end
+    for k, v in pairs(PROFILES[PROFILE]) do state:set("cfg:" .. k, v) end
+    state:set("fault_next", 0)
+end
+
+local COUNTERS = { "requests", "meta", "media", "http", "other", "bytes", "draws",
+                   "fault:status", "fault:cut", "fault:stall", "fault:reset", "fault:long" }
+
+local function clear_counters()
+    for _, k in ipairs(COUNTERS) do state:set(k, 0) end
+end
+
+local function config()
+    local cfg = {}
+    for _, k in ipairs(KNOBS) do cfg[k] = state:get("cfg:" .. k) end
+    return cfg
+end
+
+local function count(key, n)
+    state:incr(key, n or 1, 0)
+end
+
+-- Deterministic per (seed, draw number): two workers share the draw counter,
+-- so a given seed yields the same sequence of decisions across runs.
+local function draw(seed)
+    local n = state:incr("draws", 1, 0)
+    return tonumber(ngx.md5(seed .. ":" .. n):sub(1, 8), 16) / 4294967296
+end
+
+function M.init(opts)
+    assert(PROFILES[opts.profile], "unknown profile " .. tostring(opts.profile))
+    DATA, PROFILE = opts.data, opts.profile
+    apply_defaults()
+    clear_counters()
+end
+
+---------------------------------------------------------------------------
+-- Request parsing
+
+-- Object names may hold anything except NUL, but no "." or ".." segment may
+-- let a name climb out of (or alias inside) its bucket directory.
+local function safe_name(name)
+    if name == "" or name:find("\0", 1, true) then return false end
+    for seg in (name .. "/"):gmatch("([^/]*)/") do
+        if seg == ".." or seg == "." then return false end
+    end
+    return true
+end
+
+-- -> {kind = "meta"|"media"|"http", bucket, name} or nil for unknown paths.
+-- The raw request URI is decoded here (not nginx's $uri) so that "%2F" and
+-- "+" mean exactly what the client encoded.
+local function parse_request()
+    local raw = ngx.var.request_uri:match("^[^?]*")
+    local req
+    local b, o = raw:match("^/http/([^/]+)/(.+)$")
+    if b then
+        req = { kind = "http", bucket = b, name = o }
+    else
+        b, o = raw:match("^/storage/v1/b/([^/]+)/o/(.+)$")
+        if not b then b, o = raw:match("^/download/storage/v1/b/([^/]+)/o/(.+)$") end
+        if not b then return nil end
+        local alt = ngx.var.arg_alt
+        req = { kind = (alt == "media") and "media" or "meta", bucket = b, name = o }
+    end
+    req.bucket, req.name = unescape(req.bucket), unescape(req.name)
+    req.valid = req.bucket:match("^[%w_%-][%w_%.%-]*$") ~= nil and safe_name(req.name)
+    req.class = (req.kind == "meta") and "meta" or "media"
+    return req
+end
+
+-- Range header -> first, last (inclusive); nil for none/unsupported;
+-- "unsat" when it starts at or after the end.
+local function parse_range(h, size)
+    if not h then return nil end
+    local a, b = h:match("^bytes=(%d*)-(%d*)$")
+    if not a or (a == "" and b == "") then return nil end
+    if a == "" then
+        local n = tonumber(b)
+        if n == 0 or size == 0 then return "unsat" end
+        return math.max(0, size - n), size - 1
+    end
+    local first, last = tonumber(a), tonumber(b)
+    if last and last < first then return nil end
+    if first >= size then return "unsat" end
+    return first, math.min(last or size - 1, size - 1)
+end
+
+---------------------------------------------------------------------------
+-- Faults
+
+local function decide_fault(cfg, req, info)
+    if cfg.fault_on ~= "all" and cfg.fault_on ~= req.class then return nil end
+    if cfg.fault_match ~= "" and not req.name:find(cfg.fault_match, 1, true) then return nil end
+    -- Body-mangling faults need an object to mangle; status/reset do not.
+    if not info and cfg.fault_kind ~= "status" and cfg.fault_kind ~= "reset" then return nil end
+    if (state:get("fault_next") or 0) > 0 then
+        local left = state:incr("fault_next", -1)
+        if left and left >= 0 then return cfg.fault_kind end
+    end
+    if cfg.fault_ratio > 0 and draw(cfg.seed) < cfg.fault_ratio then return cfg.fault_kind end
+    return nil
+end
+
+local function send_bytes(read, off, n)
+    local stop = off + n
+    while off < stop do
+        local piece = read(off, math.min(SEND_CHUNK, stop - off))
+        if piece == "" then break end
+        ngx.print(piece)
+        ngx.flush(true) -- bound memory and make a later cut land where we said
+        off = off + #piece
+    end
+end
+
+local metadata_json -- defined below
+
+local function inject(kind, cfg, req, info, path)
+    ngx.var.gcs_fault = kind
+    count("fault:" .. kind)
+    if kind == "reset" then
+        return ngx.exit(444) -- nginx's "close without a response"
+    end
+    if kind == "status" then
+        if cfg.fault_retry_after > 0 then ngx.header["Retry-After"] = cfg.fault_retry_after end
+        return reply_error(cfg.fault_status, "Injected fault (status " .. cfg.fault_status .. ")")
+    end
+
+    -- cut / stall / long: build the response the client asked for, then mangle it.
+    local status, total, read, file = 200, nil, nil, nil
+    if req.kind == "meta" then
+        local body = metadata_json(req, info, path)
+        ngx.header["Content-Type"] = "application/json; charset=UTF-8"
+        total = #body
+        read = function(off, n) return body:sub(off + 1, off + n) end
+    else
+        local first, last = parse_range(ngx.var.http_range, info.size)
+        if first == "unsat" then
+            ngx.header["Content-Range"] = "bytes */" .. info.size
+            return reply_error(416, "Requested range not satisfiable")
+        end
+        file = io.open(path, "rb")
+        if not file then return reply_error(404, "No such object: " .. req.bucket .. "/" .. req.name) end
+        local base = 0
+        if first then
+            status, base, total = 206, first, last - first + 1
+            ngx.header["Content-Range"] = string.format("bytes %d-%d/%d", first, last, info.size)
+        else
+            total = info.size
+        end
+        ngx.header["Content-Type"] = "application/octet-stream"
+        ngx.header["x-goog-generation"] = info.gen
+        read = function(off, n)
+            file:seek("set", base + off)
+            return file:read(n) or ""
+        end
+    end
+
+    local extra = (kind == "long") and LONG_EXTRA or 0
+    ngx.status = status
+    ngx.header["Content-Length"] = total + extra
+    ngx.send_headers()
+    local part = (cfg.cut_at >= 0) and math.min(cfg.cut_at, total) or math.floor(total / 2)
+    send_bytes(read, 0, part)
+    ngx.flush(true)
+    if kind == "cut" then
+        if file then file:close() end
+        return ngx.exit(ngx.ERROR) -- aborts the request: nginx closes the connection
+    end
+    if kind == "stall" then ngx.sleep(cfg.stall_ms / 1000) end
+    send_bytes(read, part, total - part)
+    if kind == "long" then
+        -- Bytes beyond what was asked: the file's next bytes if any, then filler.
+        local more = read(total, extra)
+        ngx.print(more, string.rep("X", extra - #more))
+    end
+    if file then file:close() end
+end
+
+---------------------------------------------------------------------------
+-- Handlers
+
+local function rfc3339(sec, nsec)
+    return os.date("!%Y-%m-%dT%H:%M:%S", sec) .. string.format(".%03dZ", math.floor(nsec / 1e6))
+end
+
+metadata_json = function(req, info, path)
+    local crc, md5 = get_hashes(path, info)
+    local base = ngx.var.scheme .. "://" .. (ngx.var.http_host or ("127.0.0.1:" .. ngx.var.server_port))
+    local ename = escape(req.name)
+    local t = rfc3339(info.mtime, info.mtime_nsec)
+    return json_obj({
+        { "kind", "storage#object" },
+        { "id", req.bucket .. "/" .. req.name .. "/" .. info.gen },
+        { "selfLink", base .. "/storage/v1/b/" .. req.bucket .. "/o/" .. ename },
+        { "mediaLink", base .. "/download/storage/v1/b/" .. req.bucket .. "/o/" .. ename
+                       .. "?generation=" .. info.gen .. "&alt=media" },
+        { "name", req.name },
+        { "bucket", req.bucket },
+        { "generation", info.gen },
+        { "metageneration", "1" },
+        { "contentType", "application/octet-stream" },
+        { "storageClass", "STANDARD" },
+        { "size", tostring(info.size) },
+        { "md5Hash", md5 or "" },
+        { "crc32c", crc or "" },
+        { "etag", ngx.encode_base64(info.gen) },
+        { "timeCreated", t },
+        { "updated", t },
+    }) .. "\n"
+end
+
+function M.api()
+    local req = parse_request()
+    if not req then
+        ngx.var.gcs_kind = "other"
+        count("requests"); count("other")
+        return reply_error(404, "Not Found")
+    end
+    ngx.var.gcs_kind = req.kind
+    count("requests"); count(req.kind)
+
+    local method = ngx.req.get_method()
+    if method ~= "GET" and method ~= "HEAD" then
+        return reply_error(405, "Method not allowed: " .. method)
+    end
+
+    local cfg = config()
+    -- $limit_rate is a request field, so it still applies after ngx.exec().
+    if cfg.rate > 0 then ngx.var.limit_rate = cfg.rate end
+    if cfg.ttfb_ms > 0 then ngx.sleep(cfg.ttfb_ms / 1000) end
+
+    if not req.valid then
+        return reply_error(400, "Invalid bucket or object name")
+    end
+    local path = DATA .. "/" .. req.bucket .. "/" .. req.name
+    local info = file_info(path)
+
+    local fault = decide_fault(cfg, req, info)
+    if fault then return inject(fault, cfg, req, info, path) end
+
+    local want = ngx.var.arg_generation
+    if not info or (want and want ~= info.gen) then
+        return reply_error(404, "No such object: " .. req.bucket .. "/" .. req.name)
+    end
+
+    if req.kind == "meta" then
+        return reply(200, metadata_json(req, info, path))
+    end
+
+    ngx.var.gcs_path = path
+    ngx.var.gcs_gen = info.gen
+    -- Whole-object hashes only on full JSON-API reads: hashing costs a pass
+    -- over the file, which a ranged read (or the plain /http path) should not pay.
+    if req.kind == "media" and not ngx.var.http_range then
+        local crc, md5 = get_hashes(path, info)
+        if crc then ngx.var.gcs_hash = "crc32c=" .. crc .. ",md5=" .. md5 end
+    end
+    return ngx.exec("/_gcs_file")
+end
+
+local function parse_rate(v)
+    local n, suffix = v:match("^(%d+)([kKmMgG]?)$")
+    if not n then return nil end
+    local mult = ({ [""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3 })[suffix:lower()]
+    return tonumber(n) * mult
+end
+
+local function num_in(lo, hi, integer)
+    return function(v)
+        local n = tonumber(v)
+        if not n or n < lo or n > hi or (integer and n ~= math.floor(n)) then return nil end
+        return n
+    end
+end
+
+local PARSERS = {
+    ttfb_ms = num_in(0, 600000),
+    rate = parse_rate,
+    fault_status = num_in(100, 599, true),
+    fault_retry_after = num_in(0, 86400, true),
+    fault_ratio = num_in(0, 1),
+    fault_next = num_in(0, 1e12, true),
+    fault_kind = function(v) return FAULT_KINDS[v] and v or nil end,
+    fault_match = function(v) return v end,
+    fault_on = function(v) return FAULT_ON[v] and v or nil end,
+    cut_at = num_in(-1, 1e15, true),
+    stall_ms = num_in(0, 600000),
+    seed = num_in(0, 1e15, true),
+}
+
+local function config_json()
+    local cfg = config()
+    local out = { { "profile", PROFILE } }
+    for _, k in ipairs(KNOBS) do out[#out + 1] = { k, cfg[k] } end
+    out[#out + 1] = { "fault_next", state:get("fault_next") or 0 }
+    return json_obj(out) .. "\n"
+end
+
+local function stats_json()
+    local function g(k) return state:get(k) or 0 end
+    local faults, total = {}, 0
+    for _, k in ipairs({ "status", "cut", "stall", "reset", "long" }) do
+        faults[#faults + 1] = { k, g("fault:" .. k) }
+        total = total + g("fault:" .. k)
+    end
+    return json_obj({
+        { "requests", g("requests") },
+        { "metadata_requests", g("meta") },
+        { "media_requests", g("media") },
+        { "http_requests", g("http") },
+        { "other_requests", g("other") },
+        { "body_bytes_sent", g("bytes") },
+        { "faults_total", total },
+        { "faults", faults },
+    }) .. "\n"
+end
+
+function M.control()
+    local what = ngx.var.uri:match("^/_control/([%w_]+)$")
+    if what == "config" then
+        local args = ngx.req.get_uri_args()
+        local parsed = {}
+        -- Validate everything before changing anything.
+        for k, v in pairs(args) do
+            if not PARSERS[k] then return reply_error(400, "unknown knob: " .. k) end
+            if type(v) ~= "string" then return reply_error(400, "knob needs one value: " .. k) end
+            local val = PARSERS[k](v)
+            if val == nil then return reply_error(400, "bad value for " .. k .. ": " .. v) end
+            parsed[k] = val
+        end
+        for k, v in pairs(parsed) do
+            if k == "fault_next" then state:set("fault_next", v)
+            else state:set("cfg:" .. k, v) end
+            if k == "seed" then state:set("draws", 0) end -- restart the sequence
+        end
+        return reply(200, config_json())
+    elseif what == "reset" then
+        apply_defaults()
+        clear_counters()
+        return reply(200, config_json())
+    elseif what == "stats" then
+        return reply(200, stats_json())
+    end
+    return reply_error(404, "unknown control endpoint")
+end
+
+function M.log()
+    local kind = ngx.var.gcs_kind
+    if kind and kind ~= "" then count("bytes", tonumber(ngx.var.body_bytes_sent) or 0) end
+end
+
+return M
