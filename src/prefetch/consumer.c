@@ -57,6 +57,11 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
     cur += got;
     if (at + got > b->used) b->used = at + got;
   }
+  /* A block read to its end makes room for the next one at once. */
+  if (p->head != NULL && p->head->used == p->head->len) {
+    gsr__producer_pop(f, p);
+    return gsr__producer_fill(f, p, 0);
+  }
   return GSR_OK;
 }
 

@@ -57,7 +57,9 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off,
   uint64_t got = out->done - before;
   p->pos = off + got;
   p->run_bytes += got;
-  if (status == GSR_OK) status = gsr__producer_fill(f, p, 0); /* top up */
+  /* Top up the window, from the second read of a run on. */
+  if (status == GSR_OK && p->run_reads >= 2)
+    status = gsr__producer_fill(f, p, 0);
   return status;
 }
 

@@ -30,10 +30,17 @@ void gsr__window_policy(const struct gsr__window_in *in,
   out->block = block;
 }
 
+/* A block counts as in flight while its bytes are still arriving. */
+static int block_arriving(const struct gsr__pf_block *b) {
+  if (b->waited || b->rf->waited || b->rf->reqs == NULL) return 0;
+  if (atomic_load(&b->rf->reqs[0].progress) >= b->len) return 0;
+  return !gsr__rfetch_done(b->rf);
+}
+
 static int in_flight(const struct gsr__prefetcher *p) {
   int n = 0;
   for (const struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
-    if (!b->waited && !gsr__rfetch_done(b->rf)) n++;
+    n += block_arriving(b);
   return n;
 }
 
@@ -98,7 +105,9 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
   int busy = in_flight(p);
   while (p->sched_end < target && busy < f->concurrency) {
     int demand = p->sched_end < must;
-    uint64_t len = GSR__MIN(w.block, size - p->sched_end);
+    /* Bytes a read is waiting for are fetched whatever the budget says,
+     * but only those: the budget overshoot is at most the reads' sizes. */
+    uint64_t len = GSR__MIN(w.block, (demand ? must : size) - p->sched_end);
     /* The cap: what is held ahead may not exceed the window. */
     if (!demand && p->held + len > w.window + w.block) break;
     int status = schedule(f, p, len, demand);

@@ -1,0 +1,144 @@
+/* gsread: command-line front end of the gsread library.
+ *
+ * main() only dispatches: global flags (--help, --version), `help CMD`,
+ * then the command's own file parses its options (through opts.c) and
+ * runs. Exit statuses: 0 success, 1 failure, 2 usage error.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct cli_command *const commands[] = {
+    &cli_cmd_cat,
+    &cli_cmd_stat,
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const struct cli_command *find_command(const char *name)
+{
+  for (size_t i = 0; i < NCOMMANDS; i++) {
+    if (strcmp(commands[i]->name, name) == 0)
+      return commands[i];
+  }
+  return NULL;
+}
+
+static void print_usage(FILE *out)
+{
+  fputs("Usage: gsread COMMAND [OPTIONS] URL\n"
+        "       gsread help [COMMAND]\n"
+        "       gsread --version\n"
+        "\n"
+        "Read objects from Google Cloud Storage, HTTP(S) servers and local "
+        "files.\n"
+        "\n"
+        "Commands:\n",
+        out);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    fprintf(out, "  %-6s %s\n", commands[i]->name, commands[i]->summary);
+  fprintf(out, "  %-6s %s\n", "help", "show this help, or a command's help");
+  fputs("\n"
+        "URLs:\n"
+        "  gs://BUCKET/OBJECT      an object in Google Cloud Storage\n"
+        "  http://... https://...  a file on any server that supports "
+        "Range requests\n"
+        "  file:///PATH, PATH      a local file\n"
+        "\n"
+        "Environment:\n"
+        "  STORAGE_EMULATOR_HOST   GCS endpoint to use instead of\n"
+        "                          https://storage.googleapis.com, e.g.\n"
+        "                          "
+        "STORAGE_EMULATOR_HOST=http://127.0.0.1:8080\n"
+        "                          (--endpoint overrides it)\n"
+        "  GSREAD_ACCESS_TOKEN     bearer token for gs:// requests; "
+        "unset or empty:\n"
+        "                          anonymous\n"
+        "\n"
+        "Exit status:\n"
+        "  0  success\n"
+        "  1  the operation failed (open, read or write error)\n"
+        "  2  usage error: unknown command or option, bad or missing "
+        "value,\n"
+        "     malformed URL\n"
+        "\n"
+        "Run 'gsread COMMAND --help' for the options of a command.\n",
+        out);
+}
+
+/* `gsread help [COMMAND]` (also `gsread --help [COMMAND]`). */
+static int run_help(int argc, char **argv)
+{
+  const struct cli_command *cmd;
+
+  if (argc == 0) {
+    print_usage(stdout);
+    return CLI_EXIT_OK;
+  }
+  if (argc > 1)
+    return cli_usage_error(NULL, "unexpected argument '%s'", argv[1]);
+  if (strcmp(argv[0], "help") == 0) {
+    print_usage(stdout);
+    return CLI_EXIT_OK;
+  }
+  cmd = find_command(argv[0]);
+  if (!cmd)
+    return cli_usage_error(NULL, "unknown command '%s'", argv[0]);
+  cli_print_command_help(cmd, stdout);
+  return CLI_EXIT_OK;
+}
+
+/* stdout is buffered: a failed write of the help or of `stat` output
+ * (disk full, closed pipe) only shows at the final flush. Exiting 0 after
+ * losing output would lie to the caller. */
+static int finish(int status)
+{
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (errno != EPIPE)
+      cli_fail_errno(errno, "cannot write to standard output");
+    return CLI_EXIT_FAIL;
+  }
+  return status;
+}
+
+static int dispatch(int argc, char **argv)
+{
+  const char *word;
+  const struct cli_command *cmd;
+  struct cli_args args;
+  int rc;
+
+  if (argc < 2)
+    return cli_usage_error(NULL, "missing command");
+  word = argv[1];
+  if (!strcmp(word, "--help") || !strcmp(word, "-h") || !strcmp(word, "help"))
+    return run_help(argc - 2, argv + 2);
+  if (!strcmp(word, "--version")) {
+    if (argc > 2)
+      return cli_usage_error(NULL, "unexpected argument '%s'", argv[2]);
+    printf("gsread %s\n", gsr_version());
+    return CLI_EXIT_OK;
+  }
+  if (word[0] == '-')
+    return cli_usage_error(NULL, "unknown option '%s'", word);
+  cmd = find_command(word);
+  if (!cmd)
+    return cli_usage_error(NULL, "unknown command '%s'", word);
+  rc = cli_parse_args(cmd, argc - 2, argv + 2, &args);
+  if (rc != CLI_CONTINUE)
+    return rc;
+  return cmd->run(&args);
+}
+
+int main(int argc, char **argv)
+{
+  /* A reader that goes away (gsread cat ... | head) must end us with a
+   * status, not kill us with a signal halfway through a cleanup: with
+   * SIGPIPE ignored, write() fails with EPIPE and we stop quietly. */
+  signal(SIGPIPE, SIG_IGN);
+  return finish(dispatch(argc, argv));
+}

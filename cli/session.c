@@ -1,0 +1,56 @@
+/* Opening and closing what every command needs: one client, one file.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdlib.h>
+
+#include "cli.h"
+
+/* GSR_EINVAL from gsr_client_new or gsr_open means a bad URL or option
+ * value, which only the command line supplies: the library checks what the
+ * tool cannot know (cache types, URL syntax, connection limits), but it is
+ * still a usage error (exit 2), not a failed operation. */
+static int open_failure(const struct cli_args *args, int rc)
+{
+  return rc == GSR_EINVAL ? cli_usage_hint(args->cmd) : CLI_EXIT_FAIL;
+}
+
+/* Creates the client and opens args->url. On failure prints the reason,
+ * frees what was made and returns an exit status; *client is then NULL. */
+int cli_open(const struct cli_args *args, gsr_client **client,
+             gsr_file *file)
+{
+  gsr_client_options copts = args->client;
+  const char *token = getenv("GSREAD_ACCESS_TOKEN");
+  int rc;
+
+  /* An exported but empty variable means "no token", not an empty bearer
+   * token that GCS would reject. */
+  if (token && *token)
+    copts.access_token = token;
+
+  *client = NULL;
+  *file = GSR_FILE_INVALID;
+  rc = gsr_client_new(&copts, client);
+  if (rc != GSR_OK) {
+    cli_fail_gsr(rc, "cannot start the client");
+    return open_failure(args, rc);
+  }
+  rc = gsr_open(*client, args->url, &args->file, file);
+  if (rc != GSR_OK) {
+    /* Report before gsr_client_free: it may replace gsr_errmsg(). */
+    cli_fail_gsr(rc, "cannot open %s", args->url);
+    gsr_client_free(*client);
+    *client = NULL;
+    *file = GSR_FILE_INVALID;
+    return open_failure(args, rc);
+  }
+  return CLI_EXIT_OK;
+}
+
+void cli_close(gsr_client *client, gsr_file file)
+{
+  if (file != GSR_FILE_INVALID)
+    gsr_close(file);
+  gsr_client_free(client);
+}

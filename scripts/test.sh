@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing (scripts/install-deps.sh), then
+# builds and runs the whole suite three ways:
+#   1. a normal optimized build (build/)
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer, whole suite (build-asan/)
+#   3. ThreadSanitizer, the tests labelled "concurrency" (build-tsan/)
+# Exits non-zero if anything fails. Usage: scripts/test.sh [--no-install]
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+if [ "${1:-}" != "--no-install" ]; then bash scripts/install-deps.sh; fi
+
+JOBS=$(nproc 2>/dev/null || echo 2)
+build() { # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" -j "$JOBS"
+}
+
+status=0
+echo "== build: release"
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== test: release"
+(cd build && ctest --output-on-failure -j 2) || status=1
+
+echo "== build: asan+ubsan"
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DGSR_SANITIZE=address,undefined
+echo "== test: asan+ubsan"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+   ctest --output-on-failure -j 2) || status=1
+
+echo "== build: tsan"
+build build-tsan -DCMAKE_BUILD_TYPE=Debug -DGSR_SANITIZE=thread
+echo "== test: tsan (concurrency tests)"
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+   ctest --output-on-failure -L concurrency) || status=1
+
+if [ "$status" -eq 0 ]; then echo "all test runs passed"; else echo "SOME TEST RUNS FAILED"; fi
+exit "$status"

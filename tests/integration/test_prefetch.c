@@ -1,0 +1,426 @@
+/* Integration tests of concurrent ranged reads and the adaptive prefetcher
+ * against the local GCS server: exact bytes under random read/seek mixes at
+ * concurrency 1, 4 and 16; what random and sequential readers cost in
+ * requests (from the server's log); at most N parts in flight per file;
+ * cancellation on hard seek and close; the client's memory budget; errors
+ * that surface at the read that needs the bytes, then recover.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gsread.h"
+#include "testsrv.h"
+
+#define BUCKET "pf-bucket"
+#define MiB (1024ull * 1024)
+#define OBJ_SIZE (48 * MiB + 12345)
+
+static struct ts_server srv;
+static gsr_client *client;
+static unsigned char *data;
+
+static int setup(void **state) {
+  (void)state;
+  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
+  data = ts_random_bytes(OBJ_SIZE, 99);
+  if (ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE) != 0) return -1;
+  gsr_client_options o;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  return gsr_client_new(&o, &client);
+}
+
+static int teardown(void **state) {
+  (void)state;
+  gsr_client_free(client);
+  ts_server_stop(&srv);
+  free(data);
+  return 0;
+}
+
+static gsr_file open_pf(gsr_client *c, int concurrency, const char *prefetch,
+                        uint64_t min_part) {
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.concurrency = concurrency;
+  o.prefetch = prefetch;
+  if (min_part) o.min_part_size = min_part;
+  int s = gsr_open(c, "gs://" BUCKET "/obj", &o, &f);
+  if (s != GSR_OK) fail_msg("open: %s", gsr_errmsg());
+  return f;
+}
+
+/* Log lines of media requests from line `from` on. */
+struct logreq {
+  uint64_t first, last;   /* the Range asked */
+  uint64_t sent;          /* body bytes the server sent */
+  double start, end;      /* seconds */
+  int status;
+};
+
+static double num_after(const char *line, const char *key) {
+  const char *p = strstr(line, key);
+  return p ? atof(p + strlen(key)) : -1;
+}
+
+static int read_log(long from, struct logreq *out, int max) {
+  char line[8192];
+  int n = 0;
+  for (long k = from; n < max && ts_log_line(&srv, k, line, sizeof line) == 0; k++) {
+    if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
+    const char *r = strstr(line, "\"range\":\"bytes=");
+    unsigned long long a = 0, b = 0;
+    if (r == NULL || sscanf(r + 15, "%llu-%llu", &a, &b) != 2) continue;
+    struct logreq *q = &out[n++];
+    q->first = a;
+    q->last = b;
+    q->sent = (uint64_t)num_after(line, "\"body_bytes_sent\":");
+    q->status = (int)num_after(line, "\"status\":");
+    q->end = num_after(line, "\"msec\":");
+    q->start = q->end - num_after(line, "\"request_time\":");
+  }
+  return n;
+}
+
+/* Waits until the log stopped growing for quiet_ms. */
+static long log_quiet_for(int quiet_ms) {
+  long n = ts_log_lines(&srv), m;
+  for (;;) {
+    usleep((useconds_t)quiet_ms * 1000);
+    if ((m = ts_log_lines(&srv)) == n) return n;
+    n = m;
+  }
+}
+
+static long log_quiet(void) { return log_quiet_for(60); }
+
+static void check_read(gsr_file f, uint64_t off, size_t len, unsigned char *buf) {
+  int64_t n = gsr_pread(f, buf, len, (int64_t)off);
+  size_t want = off >= OBJ_SIZE ? 0 : (len < OBJ_SIZE - off ? len : OBJ_SIZE - off);
+  if (n != (int64_t)want) fail_msg("pread %llu+%zu: %lld (%s)",
+                                   (unsigned long long)off, len, (long long)n,
+                                   gsr_errmsg());
+  if (want && memcmp(buf, data + off, want) != 0)
+    fail_msg("wrong bytes at %llu+%zu", (unsigned long long)off, len);
+}
+
+/* A mix of sequential runs, soft seeks, back seeks and random jumps. */
+static void random_mix(int concurrency, uint64_t seed) {
+  gsr_file f = open_pf(client, concurrency, "adaptive", 1 * MiB);
+  unsigned char *buf = malloc(8 * MiB);
+  uint64_t x = seed, pos = 0;
+  for (int i = 0; i < 400; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    int kind = (int)((x >> 33) % 10);
+    size_t len = (size_t)((x >> 40) % (kind < 2 ? 8 * MiB : 300000)) + (kind == 9 ? 0 : 1);
+    if (kind < 6) {
+      /* sequential */
+    } else if (kind < 8) {
+      pos += (x >> 20) % (4 * MiB); /* forward jump, often soft */
+    } else if (kind == 8) {
+      pos = pos > 100000 ? pos - (x >> 30) % 100000 : 0; /* back a little */
+    } else {
+      pos = (x >> 11) % (OBJ_SIZE + 1000); /* anywhere, even past EOF */
+    }
+    check_read(f, pos, len, buf);
+    pos += len;
+    if (pos > OBJ_SIZE + 5000) pos = 0;
+  }
+  gsr_close(f);
+  free(buf);
+}
+
+static void test_random_mix_c1(void **state) { (void)state; random_mix(1, 1); }
+static void test_random_mix_c4(void **state) { (void)state; random_mix(4, 2); }
+static void test_random_mix_c16(void **state) { (void)state; random_mix(16, 3); }
+
+static void test_concurrent_split(void **state) {
+  (void)state;
+  gsr_file f = open_pf(client, 4, "off", 0);
+  unsigned char *buf = malloc(40 * MiB);
+  long base = log_quiet();
+  check_read(f, 1000, 20 * MiB, buf);   /* 4 parts of 5 MiB */
+  check_read(f, 0, 9 * MiB, buf);       /* below 2 x 5 MiB: one request */
+  check_read(f, 3, 40 * MiB, buf);      /* 4 parts of 10 MiB */
+  log_quiet();
+  struct logreq q[16];
+  int n = read_log(base, q, 16);
+  assert_int_equal(n, 9);
+  uint64_t sum = 0;
+  for (int i = 0; i < n; i++) sum += q[i].last - q[i].first + 1;
+  assert_true(sum == 69 * MiB);
+  gsr_file_stats st;
+  gsr_file_stats_get(f, &st);
+  assert_true(st.requests == 9 && st.bytes_fetched == 69 * MiB);
+  assert_true(st.bytes_direct == 69 * MiB && st.bytes_copied == 0);
+  gsr_close(f);
+  free(buf);
+}
+
+static void test_random_reader_costs_one_request_per_read(void **state) {
+  (void)state;
+  gsr_file f = open_pf(client, 4, "adaptive", 0);
+  unsigned char *buf = malloc(MiB);
+  long base = log_quiet();
+  uint64_t x = 7, delivered = 0;
+  for (int i = 0; i < 200; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    /* Even slots only: no read starts where the previous one ended. */
+    uint64_t off = ((x >> 11) % (OBJ_SIZE / 131072)) * 131072 + 7;
+    check_read(f, off, 65536, buf);
+    delivered += off + 65536 <= OBJ_SIZE ? 65536 : OBJ_SIZE - off;
+  }
+  log_quiet();
+  struct logreq q[256];
+  int nq = read_log(base, q, 256);
+  if (nq != 200)
+    for (int i = 0; i < nq; i++)
+      fprintf(stderr, "%d: %llu-%llu sent %llu\n", i, (unsigned long long)q[i].first,
+              (unsigned long long)q[i].last, (unsigned long long)q[i].sent);
+  assert_int_equal(nq, 200);
+  gsr_file_stats st;
+  gsr_file_stats_get(f, &st);
+  assert_true(st.requests == 200);
+  assert_true(st.bytes_fetched == delivered); /* no over-fetch */
+  assert_true(st.prefetched_unused == 0);
+  gsr_close(f);
+  free(buf);
+}
+
+/* Largest number of requests whose [start, end] overlap. */
+static int max_overlap(const struct logreq *q, int n) {
+  int best = 0;
+  for (int i = 0; i < n; i++) {
+    int c = 0;
+    for (int j = 0; j < n; j++)
+      if (q[j].start <= q[i].start + 1e-4 && q[j].end > q[i].start + 1e-4) c++;
+    if (c > best) best = c;
+  }
+  return best;
+}
+
+static void test_sequential_window_grows_within_n(void **state) {
+  (void)state;
+  /* Shape the server so requests overlap in time. */
+  assert_int_equal(ts_control(&srv, "config?ttfb_ms=5&rate=200m"), 200);
+  gsr_file f = open_pf(client, 3, "adaptive", 0);
+  unsigned char *buf = malloc(MiB);
+  long base = log_quiet();
+  uint64_t w_small = 0, w_big = 0;
+  for (uint64_t off = 0; off < 40 * MiB; off += 256 * 1024) {
+    check_read(f, off, 256 * 1024, buf);
+    gsr_file_stats st;
+    gsr_file_stats_get(f, &st);
+    if (off == 512 * 1024) w_small = st.window;
+    w_big = st.window;
+  }
+  assert_true(w_small > 0 && w_big > w_small); /* the window grew */
+  gsr_close(f);
+  log_quiet();
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  struct logreq q[512];
+  int n = read_log(base, q, 512);
+  assert_true(n > 4);
+  assert_true(max_overlap(q, n) <= 3); /* never more than N in flight */
+  /* Ranges asked never overlap: no byte is fetched twice. */
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++)
+      assert_true(q[i].last < q[j].first || q[j].last < q[i].first);
+  free(buf);
+}
+
+static void test_hard_seek_and_close_cancel(void **state) {
+  (void)state;
+  /* Slow enough that a prefetched 8 MiB block is still streaming at the
+   * seek (the socket buffers absorb at most about 4 MiB of it). */
+  assert_int_equal(ts_control(&srv, "config?rate=8m"), 200);
+  gsr_file f = open_pf(client, 1, "adaptive", 0);
+  unsigned char *buf = malloc(4 * MiB);
+  long base = log_quiet();
+  check_read(f, 0, 4 * MiB, buf);       /* first read: exact */
+  check_read(f, 4 * MiB, 4 * MiB, buf); /* sequential: a window is scheduled */
+  gsr_file_stats st;
+  gsr_file_stats_get(f, &st);
+  assert_true(st.window >= 16 * MiB);
+  usleep(300000); /* let the window's request reach the server */
+  check_read(f, 30 * MiB, 4 * MiB, buf); /* hard seek: cancels the window */
+  check_read(f, 34 * MiB, 4 * MiB, buf); /* a new window here */
+  usleep(300000); /* let that window's request reach the server */
+  gsr_close(f);   /* cancels it */
+  /* nginx logs an aborted response at its next (rate-limited) write. */
+  log_quiet_for(1500);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  struct logreq q[64];
+  int n = read_log(base, q, 64);
+  int cut_before = 0, cut_after = 0;
+  for (int i = 0; i < n; i++) {
+    if (getenv("TEST_VERBOSE"))
+      fprintf(stderr, "%llu-%llu sent %llu status %d\n",
+              (unsigned long long)q[i].first, (unsigned long long)q[i].last,
+              (unsigned long long)q[i].sent, q[i].status);
+    if (q[i].sent >= q[i].last - q[i].first + 1) continue;
+    if (q[i].first < 30 * MiB) cut_before++;
+    else cut_after++;
+  }
+  assert_true(cut_before >= 1); /* prefetches aborted by the hard seek */
+  assert_true(cut_after >= 1);  /* and by close */
+  free(buf);
+}
+
+struct reader_arg {
+  int idx, errors;
+};
+
+static gsr_client *budget_client;
+
+static void *budget_reader(void *p) {
+  struct reader_arg *a = p;
+  gsr_file f;
+  gsr_file_options o;
+  gsr_file_options_init(&o);
+  o.prefetch = "adaptive";
+  o.concurrency = 2;
+  if (gsr_open(budget_client, "gs://" BUCKET "/obj", &o, &f) != GSR_OK) {
+    a->errors++;
+    return NULL;
+  }
+  unsigned char *buf = malloc(256 * 1024);
+  uint64_t start = (uint64_t)a->idx * MiB;
+  for (uint64_t off = start; off < start + 12 * MiB; off += 256 * 1024) {
+    int64_t n = gsr_pread(f, buf, 256 * 1024, (int64_t)off);
+    if (n != 256 * 1024 || memcmp(buf, data + off, 256 * 1024) != 0) a->errors++;
+  }
+  gsr_close(f);
+  free(buf);
+  return NULL;
+}
+
+static void test_memory_budget_16_files(void **state) {
+  (void)state;
+  gsr_client_options o;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.memory_budget = 16 * MiB;
+  assert_int_equal(gsr_client_new(&o, &budget_client), GSR_OK);
+  pthread_t t[16];
+  struct reader_arg a[16];
+  for (int i = 0; i < 16; i++) {
+    a[i] = (struct reader_arg){i, 0};
+    pthread_create(&t[i], NULL, budget_reader, &a[i]);
+  }
+  for (int i = 0; i < 16; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(a[i].errors, 0);
+  }
+  gsr_client_stats cs;
+  assert_int_equal(gsr_client_stats_get(budget_client, &cs), GSR_OK);
+  /* Prefetch stays in the budget; only the bytes reads wait for exceed it. */
+  assert_true(cs.peak_buffered <= 16 * MiB + 16 * 256 * 1024);
+  assert_true(cs.buffered == 0);
+  gsr_client_free(budget_client);
+}
+
+static void test_failed_prefetch_surfaces_then_recovers(void **state) {
+  (void)state;
+  gsr_file f = open_pf(client, 2, "adaptive", 0);
+  unsigned char *buf = malloc(MiB);
+  check_read(f, 0, 512 * 1024, buf);
+  check_read(f, 512 * 1024, 512 * 1024, buf); /* window scheduled */
+  /* Every request from now fails with 503 until reset. */
+  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=503&fault_ratio=1"), 200);
+  int64_t n = 0;
+  for (uint64_t off = MiB; off < 40 * MiB && n >= 0; off += 512 * 1024)
+    n = gsr_pread(f, buf, 512 * 1024, (int64_t)off);
+  assert_true(n < 0);
+  assert_non_null(strstr(gsr_errmsg(), "503"));
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  check_read(f, 20 * MiB, 512 * 1024, buf); /* recovers */
+  check_read(f, 20 * MiB + 512 * 1024, 512 * 1024, buf);
+  gsr_close(f);
+  free(buf);
+}
+
+static void test_slices_from_prefetch(void **state) {
+  (void)state;
+  gsr_file f = open_pf(client, 4, "adaptive", 0);
+  gsr_slice s[8];
+  size_t ns;
+  uint64_t pos = 0;
+  for (int i = 0; i < 40; i++) {
+    int64_t n = gsr_read_slices(f, 300000, s, 8, &ns);
+    assert_true(n > 0);
+    uint64_t at = pos;
+    for (size_t k = 0; k < ns; k++) {
+      assert_memory_equal(s[k].data, data + at, s[k].len);
+      at += s[k].len;
+    }
+    assert_true(at - pos == (uint64_t)n);
+    pos += (uint64_t)n;
+    for (size_t k = 0; k < ns; k++) gsr_slice_release(&s[k]);
+  }
+  gsr_file_stats st;
+  gsr_file_stats_get(f, &st);
+  assert_true(st.bytes_referenced > 0 && st.bytes_copied == 0);
+  /* A slice outlives its file. */
+  assert_true(gsr_read_slices(f, 1000, s, 1, &ns) > 0);
+  gsr_close(f);
+  assert_memory_equal(s[0].data, data + pos, s[0].len);
+  gsr_slice_release(&s[0]);
+  gsr_slice_release(&s[0]); /* released twice: harmless */
+}
+
+static void test_environment_defaults(void **state) {
+  (void)state;
+  gsr_client *c;
+  gsr_client_options o;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  setenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING", "true", 1);
+  setenv("DEFAULT_GCSFS_CONCURRENCY", "3", 1);
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  unsetenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING");
+  unsetenv("DEFAULT_GCSFS_CONCURRENCY");
+  gsr_file f;
+  assert_int_equal(gsr_open(c, "gs://" BUCKET "/obj", NULL, &f), GSR_OK);
+  unsigned char *buf = malloc(MiB);
+  long base = log_quiet();
+  for (uint64_t off = 0; off < 8 * MiB; off += 512 * 1024) check_read(f, off, 512 * 1024, buf);
+  gsr_file_stats st;
+  gsr_file_stats_get(f, &st);
+  assert_true(st.window > 0); /* prefetching was on */
+  gsr_close(f);
+  log_quiet();
+  struct logreq q[64];
+  assert_true(read_log(base, q, 64) < 16); /* fewer requests than reads */
+  gsr_client_free(c);
+  free(buf);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_random_mix_c1),
+      cmocka_unit_test(test_random_mix_c4),
+      cmocka_unit_test(test_random_mix_c16),
+      cmocka_unit_test(test_concurrent_split),
+      cmocka_unit_test(test_random_reader_costs_one_request_per_read),
+      cmocka_unit_test(test_sequential_window_grows_within_n),
+      cmocka_unit_test(test_hard_seek_and_close_cancel),
+      cmocka_unit_test(test_memory_budget_16_files),
+      cmocka_unit_test(test_failed_prefetch_surfaces_then_recovers),
+      cmocka_unit_test(test_slices_from_prefetch),
+      cmocka_unit_test(test_environment_defaults),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
