@@ -103,6 +103,20 @@ typedef struct gsr_client_options {
    * waits or shrinks when it is spent, demand reads always proceed.
    * 0: default (256 MiB). */
   uint64_t memory_budget;
+  /* Retries of transient failures, for every request (metadata and data):
+   * connection refused or reset, TLS errors mid-transfer, timeouts and
+   * stalls, HTTP 408, 429, 500, 502, 503 and 504, bodies cut short (the
+   * retry resumes after the last byte received). Exponential backoff with
+   * full jitter: before attempt k+1 wait a random time up to
+   * min(retry_max_delay_ms, retry_initial_ms * retry_multiplier^(k-1)),
+   * and at least the server's Retry-After. No attempt starts later than
+   * retry_deadline_ms after the first. Defaults: 250 ms, 2.0, 16000 ms,
+   * 8 attempts, 120000 ms. retry_max_attempts = 1 disables retries. */
+  long retry_initial_ms;
+  double retry_multiplier;
+  long retry_max_delay_ms;
+  int retry_max_attempts;
+  long retry_deadline_ms;
 } gsr_client_options;
 
 /* Client-wide counters. */
@@ -112,6 +126,8 @@ typedef struct gsr_client_stats {
   uint64_t buffered;      /* bytes held in buffers now */
   uint64_t peak_buffered; /* most held at once */
   uint64_t budget;        /* the memory budget */
+  uint64_t retries;       /* request attempts after the first */
+  uint64_t resumes;       /* ... that resumed a body cut short */
 } gsr_client_stats;
 GSR_EXTERN int gsr_client_stats_get(gsr_client *client, gsr_client_stats *out);
 

@@ -22,6 +22,11 @@ void gsr_client_options_init(gsr_client_options *o) {
   o->stall_timeout_ms = 30000;
   o->request_timeout_ms = 0;
   o->max_connections = 16;
+  o->retry_initial_ms = 250;
+  o->retry_multiplier = 2.0;
+  o->retry_max_delay_ms = 16000;
+  o->retry_max_attempts = 8;
+  o->retry_deadline_ms = 120000;
 }
 
 static int has_http_scheme(const char *s) {
@@ -65,6 +70,12 @@ static int check_options(const gsr_client_options *o) {
   if (o->max_connections < 1 || o->max_connections > 1024)
     return gsr__err(GSR_EINVAL, "max_connections must be 1 to 1024, not %d",
                     o->max_connections);
+  if (o->retry_initial_ms < 0 || o->retry_max_delay_ms < 0 ||
+      o->retry_deadline_ms < 0 || !(o->retry_multiplier >= 1.0) ||
+      o->retry_multiplier > 100.0 || o->retry_max_attempts < 1 ||
+      o->retry_max_attempts > 100)
+    return gsr__err(GSR_EINVAL, "bad retry options (delays >= 0, multiplier "
+                    "1 to 100, attempts 1 to 100)");
   if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
     return gsr__err(GSR_EINVAL, "access token contains a line break");
   return GSR_OK;
@@ -148,6 +159,11 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
       .stall_timeout_ms = opts->stall_timeout_ms,
       .request_timeout_ms = opts->request_timeout_ms,
       .max_connections = opts->max_connections,
+      .retry = {.initial_ms = opts->retry_initial_ms,
+                .multiplier = opts->retry_multiplier,
+                .max_delay_ms = opts->retry_max_delay_ms,
+                .max_attempts = opts->retry_max_attempts,
+                .deadline_ms = opts->retry_deadline_ms},
   };
   if ((status = gsr__transport_new(&cfg, &c->transport)) != GSR_OK) goto fail;
   *out = c;
@@ -180,5 +196,9 @@ int gsr_client_stats_get(gsr_client *c, gsr_client_stats *out) {
   out->buffered = atomic_load(&c->budget->used);
   out->peak_buffered = atomic_load(&c->budget->peak);
   out->budget = c->budget->limit;
+  struct gsr__transport_stats ts;
+  gsr__transport_stats_get(c->transport, &ts);
+  out->retries = ts.retries;
+  out->resumes = ts.resumes;
   return GSR_OK;
 }

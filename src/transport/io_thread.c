@@ -13,7 +13,9 @@
 #include "transport/transport.h"
 
 
-enum sink { SINK_NONE = 0, SINK_DST, SINK_BODY, SINK_ABORT };
+enum sink { SINK_NONE = 0, SINK_DST, SINK_BODY, SINK_ERRBODY, SINK_ABORT };
+
+#define ERRBODY_MAX (16 * 1024) /* error text kept from a failed response */
 
 struct gsr__transport {
   struct gsr__transport_config cfg;
@@ -27,6 +29,9 @@ struct gsr__transport {
   struct gsr__request *active;    /* io: requests added to the multi */
   CURL **idle_easy;               /* io: easy handles kept for reuse */
   int n_idle, cap_idle;
+  struct gsr__request *delayed;   /* io: retries waiting for their time */
+  uint64_t rng;                   /* io: jitter */
+  atomic_uint_fast64_t retries, resumes;
 };
 
 static const char *method_name(const struct gsr__request *req) {
@@ -34,8 +39,9 @@ static const char *method_name(const struct gsr__request *req) {
 }
 
 /* Appends to req->body, up to body_max; returns 0 or -1 if too large. */
-static int body_append(struct gsr__request *req, const char *p, size_t n) {
-  if (req->body_len + n > req->body_max) return -1;
+static int body_append(struct gsr__request *req, const char *p, size_t n,
+                       size_t max) {
+  if (req->body_len + n > max) return -1;
   if (req->body_len + n + 1 > req->body_cap) {
     size_t cap = GSR__MAX(req->body_cap * 2, req->body_len + n + 1);
     cap = GSR__MAX(cap, (size_t)1024);
@@ -84,6 +90,7 @@ static void publish_progress(struct gsr__request *req) {
 static int check_range(struct gsr__request *req) {
   const struct gsr__response *r = &req->resp;
   if (!req->has_range) return GSR_OK;
+  uint64_t first = req->range_first + req->received; /* this attempt's */
   uint64_t last = req->range_first + req->range_len - 1;
   if (r->status == 206) {
     if (!r->has_content_range) {
@@ -91,10 +98,10 @@ static int check_range(struct gsr__request *req) {
                      "GET %s: 206 without a valid Content-Range", req->url);
       return GSR_EPROTO;
     }
-    if (r->cr_first != req->range_first || r->cr_last != last) {
+    if (r->cr_first != first || r->cr_last != last) {
       gsr__error_set(&req->err, GSR_EPROTO,
                      "GET %s: asked bytes %llu-%llu, server sent %llu-%llu",
-                     req->url, (unsigned long long)req->range_first,
+                     req->url, (unsigned long long)first,
                      (unsigned long long)last,
                      (unsigned long long)r->cr_first,
                      (unsigned long long)r->cr_last);
@@ -103,7 +110,7 @@ static int check_range(struct gsr__request *req) {
     return GSR_OK;
   }
   /* A 200 is the whole object: acceptable only if that is what we asked. */
-  if (req->range_first == 0 && r->content_length >= 0 &&
+  if (first == 0 && r->content_length >= 0 &&
       (uint64_t)r->content_length == req->range_len)
     return GSR_OK;
   gsr__error_set(&req->err, GSR_EPROTO,
@@ -117,8 +124,7 @@ static void headers_done(struct gsr__request *req) {
   long s = req->resp.status;
   if (s >= 100 && s < 200) return; /* interim response; more headers come */
   if (s < 200 || s >= 300) {
-    req->sink = SINK_BODY; /* keep the error text */
-    req->body_max = 16 * 1024;
+    req->sink = SINK_ERRBODY; /* keep the error text */
     return;
   }
   if (check_range(req) != GSR_OK) {
@@ -156,15 +162,15 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
       publish_progress(req);
       return len;
     case SINK_BODY:
-      if (body_append(req, p, len) != 0) {
-        if (req->resp.status >= 200 && req->resp.status < 300)
-          gsr__error_set(&req->err, GSR_EPROTO,
-                         "GET %s: response larger than %zu bytes", req->url,
-                         req->body_max);
-        else
-          return len; /* error text: keep the beginning, drop the rest */
+      if (body_append(req, p, len, req->body_max) != 0) {
+        gsr__error_set(&req->err, GSR_EPROTO,
+                       "GET %s: response larger than %zu bytes", req->url,
+                       req->body_max);
         return 0;
       }
+      return len;
+    case SINK_ERRBODY: /* keep the beginning of the text, drop the rest */
+      body_append(req, p, len, ERRBODY_MAX);
       return len;
     default:
       return 0;
@@ -222,13 +228,15 @@ static int status_for_curl(CURLcode rc) {
 
 /* Sets req->err from the transfer's outcome, unless a callback already did. */
 static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf) {
-  if (req->err.status != GSR_OK) return;
+  req->retryable = 0;
+  if (req->err.status != GSR_OK) return; /* set by a callback: final */
   if (atomic_load(&req->cancel)) {
     gsr__error_set(&req->err, GSR_ECANCELED, "%s %s: canceled",
                    method_name(req), req->url);
     return;
   }
   if (rc != CURLE_OK) {
+    req->retryable = gsr__retry_curl_transient(rc);
     gsr__error_set(&req->err, status_for_curl(rc), "%s %s: %s%s%s",
                    method_name(req), req->url, curl_easy_strerror(rc),
                    ebuf[0] ? ": " : "", ebuf);
@@ -237,11 +245,13 @@ static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf) {
   long s = req->resp.status;
   if (s < 200 || s >= 300) {
     char text[256];
+    req->retryable = gsr__retry_http_transient(s);
     gsr__request_server_message(req, text, sizeof(text));
     gsr__error_set(&req->err, status_for_http(s), "%s %s: HTTP %ld%s%s",
                    method_name(req), req->url, s, text[0] ? ": " : "", text);
     return;
   }
+  req->retryable = 1; /* a body cut short: resume it */
   if (req->n_dst > 0 && req->received != req->range_len)
     gsr__error_set(&req->err, GSR_EPROTO,
                    "GET %s: short body: got %llu of %llu bytes", req->url,
@@ -286,7 +296,23 @@ static void active_unlink(struct gsr__transport *t, struct gsr__request *req) {
   req->next = req->prev = NULL;
 }
 
-/* Completes req: after this the I/O thread never touches it again. */
+/* 1 if req's failure should be retried, and when (sets due_ns). */
+static int plan_retry(struct gsr__transport *t, struct gsr__request *req) {
+  const struct gsr__retry_policy *p = &t->cfg.retry;
+  if (!req->retryable || atomic_load(&req->cancel) ||
+      req->attempts >= p->max_attempts)
+    return 0;
+  long delay = gsr__retry_delay_ms(p, req->attempts + 1,
+                                   req->resp.retry_after_s, &t->rng);
+  uint64_t due = gsr__now_ns() + (uint64_t)delay * 1000000u;
+  if (due > req->first_start_ns + (uint64_t)p->deadline_ms * 1000000u)
+    return 0;
+  req->due_ns = due;
+  return 1;
+}
+
+/* Completes req, or puts it on the delayed list for another attempt.
+ * Once completed, the I/O thread never touches it again. */
 static void finish(struct gsr__transport *t, struct gsr__request *req,
                    CURLcode rc, const char *ebuf) {
   if (req->easy != NULL) {
@@ -296,6 +322,11 @@ static void finish(struct gsr__transport *t, struct gsr__request *req,
     active_unlink(t, req);
   }
   judge(req, rc, ebuf);
+  if (req->err.status != GSR_OK && plan_retry(t, req)) {
+    req->next = t->delayed;
+    t->delayed = req;
+    return;
+  }
   gsr__fetch_part_done(req->fetch, &req->err);
 }
 
@@ -341,8 +372,8 @@ static int easy_setup(struct gsr__transport *t, struct gsr__request *req,
   SET(CURLOPT_ERRORBUFFER, req->curl_err);
   if (req->method == GSR__HEAD) SET(CURLOPT_NOBODY, 1L);
   if (req->has_range) {
-    snprintf(range, sizeof(range), "%llu-%llu",
-             (unsigned long long)req->range_first,
+    snprintf(range, sizeof(range), "%llu-%llu", /* resume after received */
+             (unsigned long long)(req->range_first + req->received),
              (unsigned long long)(req->range_first + req->range_len - 1));
     SET(CURLOPT_RANGE, range); /* curl copies the string */
   }
@@ -354,6 +385,16 @@ static void start(struct gsr__transport *t, struct gsr__request *req) {
   if (atomic_load(&req->cancel)) {
     finish_status(t, req, GSR_ECANCELED, "canceled");
     return;
+  }
+  if (req->attempts++ == 0) {
+    req->first_start_ns = gsr__now_ns();
+  } else { /* a retry: forget the failed attempt, keep the bytes stored */
+    atomic_fetch_add(&t->retries, 1);
+    if (req->received > 0) atomic_fetch_add(&t->resumes, 1);
+    memset(&req->err, 0, sizeof(req->err));
+    gsr__response_reset(&req->resp);
+    req->sink = SINK_NONE;
+    req->body_len = 0;
   }
   CURL *e = easy_take(t);
   if (e == NULL) {
@@ -372,12 +413,41 @@ static void start(struct gsr__transport *t, struct gsr__request *req) {
 }
 
 static void reap_cancelled(struct gsr__transport *t, int all) {
-  struct gsr__request *req = t->active, *next;
+  struct gsr__request *req = t->active, *next, **link = &t->delayed;
   for (; req != NULL; req = next) {
     next = req->next;
     if (all) atomic_store(&req->cancel, 1);
     if (atomic_load(&req->cancel)) finish(t, req, CURLE_OK, "");
   }
+  while ((req = *link) != NULL) { /* retries not started yet */
+    if (all || atomic_load(&req->cancel)) {
+      *link = req->next;
+      req->next = NULL;
+      atomic_store(&req->cancel, 1);
+      memset(&req->err, 0, sizeof(req->err));
+      finish(t, req, CURLE_OK, "");
+    } else {
+      link = &req->next;
+    }
+  }
+}
+
+/* Starts the delayed retries that are due; returns the milliseconds until
+ * the next one (at most 1000). */
+static int start_due(struct gsr__transport *t) {
+  uint64_t now = gsr__now_ns(), next = now + 1000000000u;
+  struct gsr__request *req, **link = &t->delayed;
+  while ((req = *link) != NULL) {
+    if (req->due_ns <= now) {
+      *link = req->next;
+      req->next = NULL;
+      start(t, req);
+    } else {
+      if (req->due_ns < next) next = req->due_ns;
+      link = &req->next;
+    }
+  }
+  return (int)((next - now + 999999) / 1000000);
 }
 
 static void reap_done(struct gsr__transport *t) {
@@ -419,12 +489,20 @@ static void *io_main(void *arg) {
       break;
     }
     if (atomic_exchange(&t->cancel_pending, 0)) reap_cancelled(t, 0);
+    int wait_ms = start_due(t);
     int running = 0;
     curl_multi_perform(t->multi, &running);
     reap_done(t);
-    curl_multi_poll(t->multi, NULL, 0, 1000, NULL);
+    if (t->delayed != NULL) wait_ms = GSR__MIN(wait_ms, start_due(t));
+    curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL);
   }
   return NULL;
+}
+
+void gsr__transport_stats_get(struct gsr__transport *t,
+                              struct gsr__transport_stats *out) {
+  out->retries = atomic_load(&t->retries);
+  out->resumes = atomic_load(&t->resumes);
 }
 
 int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req) {
@@ -460,6 +538,7 @@ int gsr__transport_new(const struct gsr__transport_config *cfg,
   struct gsr__transport *t = gsr__calloc(1, sizeof(*t));
   if (t == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   t->cfg = *cfg;
+  t->rng = gsr__now_ns() | 1;
   t->user_agent = gsr__strdup(cfg->user_agent);
   if (t->user_agent == NULL) goto fail_alloc;
   if (cfg->ca_bundle != NULL && (t->ca_bundle = gsr__strdup(cfg->ca_bundle)) == NULL)

@@ -100,6 +100,10 @@ struct gsr__request {
   int sink;
   int dst_i;                  /* write cursor: segment, offset in it */
   size_t dst_off;
+  int attempts;               /* attempts started */
+  int retryable;              /* the last failure may be retried */
+  uint64_t first_start_ns;    /* when the first attempt started */
+  uint64_t due_ns;            /* when a delayed retry may start */
   char curl_err[256]; /* CURL_ERROR_SIZE */
   void *easy;
   struct gsr__request *next, *prev;
@@ -124,6 +128,27 @@ void gsr__request_cleanup(struct gsr__request *req);
 void gsr__request_server_message(const struct gsr__request *req, char *out,
                                  size_t n);
 
+/* Retries of transient failures (connection errors, timeouts, 408, 429,
+ * 500, 502, 503, 504, bodies cut short). */
+struct gsr__retry_policy {
+  long initial_ms;     /* first backoff cap */
+  double multiplier;   /* cap growth per attempt */
+  long max_delay_ms;   /* backoff cap limit */
+  int max_attempts;    /* attempts in all, the first included */
+  long deadline_ms;    /* no retry starts later than this after the first */
+};
+
+int gsr__retry_http_transient(long status);
+int gsr__retry_curl_transient(int curl_code);
+/* Delay before attempt number `attempt` (2 = the first retry): uniform in
+ * [0, min(max, initial * multiplier^(attempt-2))], and at least
+ * Retry-After. */
+long gsr__retry_delay_ms(const struct gsr__retry_policy *p, int attempt,
+                         long retry_after_s, uint64_t *rng);
+uint64_t gsr__retry_rand(uint64_t *state);
+
+struct gsr__transport;
+
 struct gsr__transport_config {
   const char *user_agent;
   const char *ca_bundle;
@@ -131,7 +156,16 @@ struct gsr__transport_config {
   long stall_timeout_ms;
   long request_timeout_ms;
   int max_connections;
+  struct gsr__retry_policy retry;
 };
+
+/* Counters over the transport's life. */
+struct gsr__transport_stats {
+  uint64_t retries; /* attempts after the first */
+  uint64_t resumes; /* ... that continued a body from where it broke */
+};
+void gsr__transport_stats_get(struct gsr__transport *t,
+                              struct gsr__transport_stats *out);
 
 struct gsr__transport;
 

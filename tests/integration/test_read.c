@@ -357,12 +357,27 @@ static void test_object_replaced_while_open(void **state) {
   free(v2);
 }
 
-static void test_bad_bodies_are_errors(void **state) {
+static gsr_client *client_with_retries(int attempts, long deadline_ms) {
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.retry_initial_ms = 20;
+  o.retry_max_attempts = attempts;
+  o.retry_deadline_ms = deadline_ms;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  return c;
+}
+
+static void test_bad_bodies_are_errors_without_retries(void **state) {
   (void)state;
+  assert_int_equal(ts_control(&srv, "reset"), 200); /* no knob left over */
   char url[512];
   unsigned char *buf = malloc(5 * MiB + 1);
+  gsr_client *c = client_with_retries(1, 1000);
+  gsr_file f;
   gs_url("five", url, sizeof(url));
-  gsr_file f = open_ok(url);
+  assert_int_equal(gsr_open(c, url, NULL, &f), GSR_OK);
   /* Body cut off midway: an error, not a hang, not a short read. */
   assert_int_equal(ts_control(&srv, "config?fault_kind=cut&fault_next=1"), 200);
   int64_t n = gsr_pread(f, buf, 4 * MiB, 0);
@@ -380,8 +395,77 @@ static void test_bad_bodies_are_errors(void **state) {
   /* And the file still works afterwards. */
   assert_int_equal(gsr_pread(f, buf, 1000, 10), 1000);
   assert_memory_equal(buf, find("five")->data + 10, 1000);
-  gsr_close(f);
+  gsr_client_stats cs;
+  gsr_client_stats_get(c, &cs);
+  assert_true(cs.retries == 0);
+  gsr_client_free(c);
   free(buf);
+}
+
+static void test_transient_faults_are_retried_and_resumed(void **state) {
+  (void)state;
+  assert_int_equal(ts_control(&srv, "reset"), 200); /* no knob left over */
+  char url[512];
+  struct object *o = find("five");
+  unsigned char *buf = malloc(o->size);
+  gsr_client *c = client_with_retries(8, 30000);
+  gsr_client_stats cs;
+  gsr_file f;
+  gs_url("five", url, sizeof(url));
+  assert_int_equal(gsr_open(c, url, NULL, &f), GSR_OK);
+  const char *faults[] = {
+      "config?fault_kind=cut&fault_next=2",
+      "config?fault_kind=status&fault_status=503&fault_next=2",
+      "config?fault_kind=status&fault_status=429&fault_retry_after=1&fault_next=1",
+      "config?fault_kind=reset&fault_next=1",
+  };
+  for (size_t i = 0; i < 4; i++) {
+    assert_int_equal(ts_control(&srv, faults[i]), 200);
+    memset(buf, 0, o->size);
+    int64_t n = gsr_pread(f, buf, o->size, 0);
+    if (n != (int64_t)o->size) fail_msg("%s: %s", faults[i], gsr_errmsg());
+    assert_memory_equal(buf, o->data, o->size);
+  }
+  gsr_client_stats_get(c, &cs);
+  assert_true(cs.retries >= 5); /* curl itself may redo a reset reused connection */
+  assert_true(cs.resumes >= 2); /* the cut bodies continued, not restarted */
+  /* Metadata requests are retried too. */
+  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=500&fault_on=meta&fault_next=2"), 200);
+  gsr_file g;
+  assert_int_equal(gsr_open(c, url, NULL, &g), GSR_OK);
+  gsr_close(g);
+  /* Non-transient: fails at once, no retry. */
+  uint64_t before = (gsr_client_stats_get(c, &cs), cs.retries);
+  assert_int_equal(ts_control(&srv, "config?fault_on=media&fault_kind=status&fault_status=403&fault_next=1"), 200);
+  assert_int_equal(gsr_pread(f, buf, 100, 0), GSR_EACCES);
+  gsr_client_stats_get(c, &cs);
+  assert_true(cs.retries == before);
+  /* A body longer than asked is never taken for a transient fault. */
+  assert_int_equal(ts_control(&srv, "config?fault_kind=long&fault_next=1"), 200);
+  assert_int_equal(gsr_pread(f, buf, 1000, 10), GSR_EPROTO);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  gsr_close(f);
+  gsr_client_free(c);
+  free(buf);
+}
+
+static void test_permanent_failure_ends_at_the_deadline(void **state) {
+  (void)state;
+  assert_int_equal(ts_control(&srv, "reset"), 200); /* no knob left over */
+  char url[512], buf[100];
+  gsr_client *c = client_with_retries(100, 600);
+  gsr_file f;
+  gs_url("small", url, sizeof(url));
+  assert_int_equal(gsr_open(c, url, NULL, &f), GSR_OK);
+  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=503&fault_retry_after=0&fault_ratio=1"), 200);
+  assert_int_equal(gsr_pread(f, buf, 100, 0), GSR_ENETWORK);
+  assert_non_null(strstr(gsr_errmsg(), "503"));
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  gsr_client_stats cs;
+  gsr_client_stats_get(c, &cs);
+  assert_true(cs.retries >= 2 && cs.retries < 99); /* stopped by the deadline */
+  gsr_close(f);
+  gsr_client_free(c);
 }
 
 static void test_emulator_host_variable(void **state) {
@@ -429,7 +513,9 @@ int main(void) {
       cmocka_unit_test(test_stat),
       cmocka_unit_test(test_threads_pread_one_file),
       cmocka_unit_test(test_object_replaced_while_open),
-      cmocka_unit_test(test_bad_bodies_are_errors),
+      cmocka_unit_test(test_bad_bodies_are_errors_without_retries),
+      cmocka_unit_test(test_transient_faults_are_retried_and_resumed),
+      cmocka_unit_test(test_permanent_failure_ends_at_the_deadline),
       cmocka_unit_test(test_emulator_host_variable),
       cmocka_unit_test(test_client_options),
   };

@@ -1,0 +1,53 @@
+/* The retry policy: which failures are worth another attempt, and how long
+ * to wait before it (exponential backoff with full jitter, at least what
+ * the server's Retry-After asks). Pure functions, unit-tested.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <curl/curl.h>
+
+#include "transport/transport.h"
+
+int gsr__retry_http_transient(long status) {
+  return status == 408 || status == 429 || status == 500 || status == 502 ||
+         status == 503 || status == 504;
+}
+
+int gsr__retry_curl_transient(int rc) {
+  switch ((CURLcode)rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+uint64_t gsr__retry_rand(uint64_t *state) {
+  uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *state = x;
+}
+
+long gsr__retry_delay_ms(const struct gsr__retry_policy *p, int attempt,
+                         long retry_after_s, uint64_t *rng) {
+  double cap = (double)p->initial_ms;
+  for (int i = 2; i < attempt && cap < (double)p->max_delay_ms; i++)
+    cap *= p->multiplier;
+  if (cap > (double)p->max_delay_ms) cap = (double)p->max_delay_ms;
+  long delay = (long)((double)(gsr__retry_rand(rng) % 1000001) / 1e6 * cap);
+  if (retry_after_s > 0 && retry_after_s * 1000 > delay)
+    delay = retry_after_s * 1000;
+  return delay;
+}
