@@ -117,6 +117,12 @@ typedef struct gsr_client_options {
   long retry_max_delay_ms;
   int retry_max_attempts;
   long retry_deadline_ms;
+  /* Debug trace: if set, called with one line per decision (prefetch
+   * window, blocks scheduled, seek kind, cancellations, retries), from the
+   * thread that made it. Must be thread-safe and quick; must not call back
+   * into gsread. */
+  void (*trace)(void *arg, const char *line);
+  void *trace_arg;
 } gsr_client_options;
 
 /* Client-wide counters. */

@@ -54,6 +54,15 @@ uint32_t gsr__crc32c(uint32_t crc, const void *buf, size_t len);
 /* Decodes base64 of n_out bytes exactly; returns 0 or -1. */
 int gsr__base64_decode(const char *s, unsigned char *out, size_t n_out);
 
+/* Debug trace: formats one line and hands it to the client's trace
+ * callback, if it has one (cheap test first: tracing off costs a branch). */
+struct gsr_client;
+void gsr__trace(struct gsr_client *c, const char *fmt, ...) GSR__PRINTF(2, 3);
+#define GSR__TRACE(c, ...)                               \
+  do {                                                   \
+    if ((c)->opts.trace != NULL) gsr__trace((c), __VA_ARGS__); \
+  } while (0)
+
 /* Monotonic clock in nanoseconds. */
 uint64_t gsr__now_ns(void);
 

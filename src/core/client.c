@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,8 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
                 .max_delay_ms = opts->retry_max_delay_ms,
                 .max_attempts = opts->retry_max_attempts,
                 .deadline_ms = opts->retry_deadline_ms},
+      .trace = opts->trace,
+      .trace_arg = opts->trace_arg,
   };
   if ((status = gsr__transport_new(&cfg, &c->transport)) != GSR_OK) goto fail;
   *out = c;
@@ -201,4 +204,13 @@ int gsr_client_stats_get(gsr_client *c, gsr_client_stats *out) {
   out->retries = ts.retries;
   out->resumes = ts.resumes;
   return GSR_OK;
+}
+
+void gsr__trace(gsr_client *c, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  c->opts.trace(c->opts.trace_arg, line);
 }

@@ -9,16 +9,26 @@
 #include "fetch/rfetch.h"
 #include "prefetch/prefetch.h"
 
-/* Waits until bytes [0, end) of block b have arrived; the rest may still
- * be streaming in. Counts a stall if the reader had to wait. */
-static int wait_block(struct gsr__file *f, struct gsr__pf_block *b,
-                      uint64_t end) {
+/* While the reader waits, look every few ms whether a block behind the
+ * front one finished, so its connection gets the next block at once
+ * instead of idling until the front block is in. */
+#define REFILL_POLL_MS 3
+
+/* Waits until bytes [0, end) of block b (the front block) have arrived;
+ * the rest may still be streaming in. Counts a stall if the reader had to
+ * wait. */
+static int wait_block(struct gsr__file *f, struct gsr__prefetcher *p,
+                      struct gsr__pf_block *b, uint64_t end) {
   if (b->waited || b->rf->waited) return b->rf->status;
   struct gsr__request *req = &b->rf->reqs[0]; /* blocks are one request */
   if (atomic_load(&req->progress) >= end) return GSR_OK;
-  uint64_t t0 = gsr__now_ns();
+  uint64_t t0 = gsr__now_ns(), got;
   atomic_fetch_add(&f->stats.stalls, 1);
-  uint64_t got = gsr__request_wait_bytes(req, end);
+  while ((got = gsr__request_wait_bytes_for(req, end, REFILL_POLL_MS)) < end &&
+         !gsr__rfetch_done(b->rf)) {
+    int status = gsr__producer_fill(f, p, 0);
+    if (status != GSR_OK) return status;
+  }
   atomic_fetch_add(&f->stats.stall_ns, gsr__now_ns() - t0);
   if (got >= end) return GSR_OK;
   int status = gsr__rfetch_wait(b->rf); /* it ended early: why? */
@@ -47,7 +57,7 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
     }
     uint64_t at = cur - b->off;
     uint64_t n = GSR__MIN(end - cur, b->len - at);
-    int status = wait_block(f, b, at + n);
+    int status = wait_block(f, p, b, at + n);
     if (status != GSR_OK) {
       p->failed = 1;
       return status;

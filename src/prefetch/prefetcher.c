@@ -17,6 +17,10 @@
 
 static void restart(struct gsr__file *f, struct gsr__prefetcher *p,
                     uint64_t off) {
+  if (p->head != NULL)
+    GSR__TRACE(f->client, "prefetch %s: cancel %llu scheduled bytes from %llu",
+               f->obj->display, (unsigned long long)(p->sched_end - p->head->off),
+               (unsigned long long)p->head->off);
   gsr__producer_drop_all(f, p);
   gsr__tracker_clear(&p->tracker);
   p->run_reads = 0;
@@ -28,16 +32,23 @@ static void restart(struct gsr__file *f, struct gsr__prefetcher *p,
 
 static void classify(struct gsr__file *f, struct gsr__prefetcher *p,
                      uint64_t off) {
+  const char *kind;
   if (p->failed) {
+    kind = "restart after error";
     restart(f, p, off);
   } else if (off == p->pos) {
-    /* sequential */
+    kind = "sequential";
   } else if (p->head != NULL && off >= p->head->off && off < p->sched_end) {
-    if (off > p->pos) gsr__consumer_skip(f, p, off); /* soft seek */
+    kind = off > p->pos ? "soft seek forward" : "soft seek back";
+    if (off > p->pos) gsr__consumer_skip(f, p, off);
     p->pos = off;
   } else {
-    restart(f, p, off); /* hard seek */
+    kind = "hard seek";
+    restart(f, p, off);
   }
+  GSR__TRACE(f->client, "prefetch %s: read at %llu: %s (run %d reads, %llu "
+             "bytes)", f->obj->display, (unsigned long long)off, kind,
+             p->run_reads, (unsigned long long)p->run_bytes);
 }
 
 static int pf_read(struct gsr__file *f, void *state, uint64_t off,

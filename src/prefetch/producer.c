@@ -79,6 +79,11 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
   if (p->tail) p->tail->next = b;
   else p->head = b;
   p->tail = b;
+  GSR__TRACE(f->client, "prefetch %s: schedule %llu+%llu%s (window %llu, "
+             "block %llu, held %llu)", f->obj->display,
+             (unsigned long long)p->sched_end, (unsigned long long)len,
+             demand ? " for the read" : " ahead", (unsigned long long)p->window,
+             (unsigned long long)p->block, (unsigned long long)p->held + len);
   p->sched_end += len;
   p->held += len;
   peak_update(&f->stats.peak_buffered, p->held);

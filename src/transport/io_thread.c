@@ -141,6 +141,7 @@ static void headers_done(struct gsr__request *req) {
 static size_t header_cb(char *p, size_t size, size_t n, void *arg) {
   struct gsr__request *req = arg;
   size_t len = size * n;
+  req->last_rx_ns = gsr__now_ns();
   if (gsr__parse_header_line(&req->resp, p, len)) headers_done(req);
   return len;
 }
@@ -149,6 +150,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
   struct gsr__request *req = arg;
   size_t len = size * n;
   if (atomic_load_explicit(&req->cancel, memory_order_relaxed)) return 0;
+  req->last_rx_ns = gsr__now_ns();
   switch (req->sink) {
     case SINK_DST:
       if (req->received + len > req->range_len) {
@@ -308,6 +310,13 @@ static int plan_retry(struct gsr__transport *t, struct gsr__request *req) {
   if (due > req->first_start_ns + (uint64_t)p->deadline_ms * 1000000u)
     return 0;
   req->due_ns = due;
+  if (t->cfg.trace != NULL) {
+    char line[700];
+    snprintf(line, sizeof(line), "retry in %ld ms (attempt %d, %llu bytes kept): %s",
+             delay, req->attempts + 1, (unsigned long long)req->received,
+             req->err.msg);
+    t->cfg.trace(t->cfg.trace_arg, line);
+  }
   return 1;
 }
 
@@ -364,7 +373,8 @@ static int easy_setup(struct gsr__transport *t, struct gsr__request *req,
   if (t->cfg.request_timeout_ms > 0)
     SET(CURLOPT_TIMEOUT_MS, t->cfg.request_timeout_ms);
   if (t->cfg.stall_timeout_ms > 0) {
-    /* A transfer receiving less than 1 byte/s for this long has stalled. */
+    /* Before its first byte a transfer is judged by curl: under 1 byte/s
+     * for this long is a stall. After it, abort_stalled() is (see there). */
     long secs = (t->cfg.stall_timeout_ms + 999) / 1000;
     SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
     SET(CURLOPT_LOW_SPEED_TIME, secs);
@@ -402,6 +412,7 @@ static void start(struct gsr__transport *t, struct gsr__request *req) {
     return;
   }
   req->curl_err[0] = '\0';
+  req->last_rx_ns = 0; /* the watchdog arms at this attempt's first byte */
   if (easy_setup(t, req, e) != 0 ||
       curl_multi_add_handle(t->multi, e) != CURLM_OK) {
     curl_easy_cleanup(e);
@@ -450,6 +461,36 @@ static int start_due(struct gsr__transport *t) {
   return (int)((next - now + 999999) / 1000000);
 }
 
+/* The stall watchdog. curl's low-speed check cannot enforce
+ * stall_timeout_ms once bytes have flowed: it compares a speed averaged
+ * over the last ~5 s, so a body that arrived fast and then stopped keeps
+ * that average above the limit for seconds (measured with curl 7.88: a 1 s
+ * timeout fired after 7 s). So this thread aborts, as a retryable timeout,
+ * every transfer that received bytes and then none for stall_timeout_ms.
+ * Until its first byte curl's check is exact (nothing was averaged in) and
+ * stays in charge; it also skips transfers still queued for a connection,
+ * which are waiting, not stalled. Returns the milliseconds until the next
+ * transfer could stall (at most 1000). */
+static int abort_stalled(struct gsr__transport *t) {
+  uint64_t now = gsr__now_ns(), limit, next = now + 1000000000u;
+  struct gsr__request *req, *nx;
+  if (t->cfg.stall_timeout_ms <= 0) return 1000;
+  limit = (uint64_t)t->cfg.stall_timeout_ms * 1000000u;
+  for (req = t->active; req != NULL; req = nx) {
+    nx = req->next; /* finish() relinks req */
+    if (req->last_rx_ns == 0) continue;
+    uint64_t due = req->last_rx_ns + limit;
+    if (due > now) {
+      if (due < next) next = due;
+      continue;
+    }
+    snprintf(req->curl_err, sizeof(req->curl_err),
+             "stalled: no data for %ld ms", t->cfg.stall_timeout_ms);
+    finish(t, req, CURLE_OPERATION_TIMEDOUT, req->curl_err);
+  }
+  return (int)((next - now + 999999) / 1000000);
+}
+
 static void reap_done(struct gsr__transport *t) {
   CURLMsg *msg;
   int left;
@@ -493,6 +534,7 @@ static void *io_main(void *arg) {
     int running = 0;
     curl_multi_perform(t->multi, &running);
     reap_done(t);
+    wait_ms = GSR__MIN(wait_ms, abort_stalled(t));
     if (t->delayed != NULL) wait_ms = GSR__MIN(wait_ms, start_due(t));
     curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL);
   }

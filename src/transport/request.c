@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <string.h>
+#include <time.h>
 
 #include "transport/transport.h"
 
@@ -113,17 +114,34 @@ void gsr__request_server_message(const struct gsr__request *req, char *out,
   json_object_put(root);
 }
 
-uint64_t gsr__request_wait_bytes(struct gsr__request *req, uint64_t n) {
+uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
+                                     long timeout_ms) {
   uint64_t got = atomic_load(&req->progress);
   if (got >= n) return got;
   struct gsr__fetch *f = req->fetch;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  if (timeout_ms >= 0) {
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+  }
   pthread_mutex_lock(&f->mu);
   atomic_store(&req->want, n);
-  while ((got = atomic_load(&req->progress)) < n && f->pending > 0)
-    pthread_cond_wait(&f->cv, &f->mu);
+  while ((got = atomic_load(&req->progress)) < n && f->pending > 0) {
+    if (timeout_ms < 0) pthread_cond_wait(&f->cv, &f->mu);
+    else if (pthread_cond_timedwait(&f->cv, &f->mu, &until) != 0) break;
+  }
   atomic_store(&req->want, 0);
   pthread_mutex_unlock(&f->mu);
-  return got;
+  return atomic_load(&req->progress);
+}
+
+uint64_t gsr__request_wait_bytes(struct gsr__request *req, uint64_t n) {
+  return gsr__request_wait_bytes_for(req, n, -1);
 }
 
 int gsr__transport_run(struct gsr__transport *t, struct gsr__request *req) {

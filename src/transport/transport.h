@@ -104,6 +104,9 @@ struct gsr__request {
   int retryable;              /* the last failure may be retried */
   uint64_t first_start_ns;    /* when the first attempt started */
   uint64_t due_ns;            /* when a delayed retry may start */
+  /* When this attempt last received a byte (header or body); 0 until the
+   * first one. The I/O thread's stall watchdog reads it. */
+  uint64_t last_rx_ns;
   char curl_err[256]; /* CURL_ERROR_SIZE */
   void *easy;
   struct gsr__request *next, *prev;
@@ -157,6 +160,8 @@ struct gsr__transport_config {
   long request_timeout_ms;
   int max_connections;
   struct gsr__retry_policy retry;
+  void (*trace)(void *arg, const char *line); /* may be NULL */
+  void *trace_arg;
 };
 
 /* Counters over the transport's life. */
@@ -183,6 +188,9 @@ void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req);
  * fetch's mutex and condition variable are used). Returns the bytes
  * stored so far. */
 uint64_t gsr__request_wait_bytes(struct gsr__request *req, uint64_t n);
+/* The same, giving up after timeout_ms. */
+uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
+                                     long timeout_ms);
 
 /* Submits one request and waits for it. Returns its status (message set
  * for this thread on failure). */

@@ -408,6 +408,40 @@ static void test_environment_defaults(void **state) {
   free(buf);
 }
 
+struct trace_log {
+  pthread_mutex_t mu;
+  int schedule, hard_seek, sequential;
+};
+
+static void on_trace(void *arg, const char *line) {
+  struct trace_log *t = arg;
+  pthread_mutex_lock(&t->mu);
+  if (strstr(line, "schedule")) t->schedule++;
+  if (strstr(line, "hard seek")) t->hard_seek++;
+  if (strstr(line, "sequential")) t->sequential++;
+  pthread_mutex_unlock(&t->mu);
+}
+
+static void test_debug_trace(void **state) {
+  (void)state;
+  struct trace_log t = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.trace = on_trace;
+  o.trace_arg = &t;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_file f = open_pf(c, 2, "adaptive", 0);
+  unsigned char *buf = malloc(MiB);
+  for (uint64_t off = 0; off < 4 * MiB; off += 256 * 1024) check_read(f, off, 256 * 1024, buf);
+  check_read(f, 30 * MiB, 1000, buf);
+  gsr_close(f);
+  gsr_client_free(c);
+  assert_true(t.sequential >= 10 && t.schedule >= 2 && t.hard_seek == 1);
+  free(buf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_mix_c1),
@@ -421,6 +455,7 @@ int main(void) {
       cmocka_unit_test(test_failed_prefetch_surfaces_then_recovers),
       cmocka_unit_test(test_slices_from_prefetch),
       cmocka_unit_test(test_environment_defaults),
+      cmocka_unit_test(test_debug_trace),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Issue 2's benchmark: `gsread cat` of a 1 GiB object from the UNSHAPED
+# local server to /dev/null against `curl -o /dev/null` of the same media
+# URL, alternated in one run, medians of 5. Prints a markdown table.
+# Usage: bench/cat_vs_curl.sh [RUNS]   (needs a release build in build/)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUNS=${1:-5}
+GSREAD="$ROOT/build/gsread"
+WORK=$(mktemp -d /tmp/gsread-catbench-XXXXXX)
+trap '"$ROOT/tests/server/gcs-server" stop --state "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/data/b" "$WORK/state"
+head -c 1073741824 /dev/urandom > "$WORK/data/b/1GiB"
+EP=$("$ROOT/tests/server/gcs-server" start --data "$WORK/data" --state "$WORK/state" --profile unshaped)
+GEN=$(curl -s "$EP/storage/v1/b/b/o/1GiB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
+MEDIA="$EP/download/storage/v1/b/b/o/1GiB?alt=media&generation=$GEN"
+curl -s -o /dev/null "$MEDIA" # warm the page cache and the server's hash cache
+
+t() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); python3 -c "print($t1-$t0)"; }
+G=(); C=(); GC=()
+for i in $(seq "$RUNS"); do
+  C+=("$(t curl -s -o /dev/null "$MEDIA")")
+  G+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://b/1GiB)")
+  GC+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://b/1GiB --concurrency 1 --prefetch off)")
+done
+python3 - "${C[*]}" "${G[*]}" "${GC[*]}" <<'PY'
+import statistics, sys
+c, g, g1 = ([float(x) for x in a.split()] for a in sys.argv[1:4])
+mib = lambda s: 1024 / s
+mc = statistics.median(c)
+print("| reader (1 GiB, unshaped local server, /dev/null) | median s | MiB/s | vs curl |")
+print("|---|---|---|---|")
+for name, xs in (("curl -o /dev/null (1 connection)", c),
+                 ("gsread cat (defaults: prefetch adaptive, 4 connections)", g),
+                 ("gsread cat --concurrency 1 --prefetch off", g1)):
+    m = statistics.median(xs)
+    print(f"| {name} | {m:.3f} | {mib(m):.0f} | {mc/m:.2f}x |")
+print(f"\nruns: {len(c)}, alternated; all times: curl {c}, gsread {g}, gsread-1conn {g1}")
+PY
