@@ -223,7 +223,10 @@ typedef struct gsr_stat {
 GSR_EXTERN int gsr_fstat(gsr_file file, gsr_stat *st);
 
 /* Reads up to n bytes at the file position into buf and advances the
- * position. Returns the count read: n, fewer only at end of object, 0 at or
+ * position. When gsr_read (or gsr_read_slices) calls read the object from
+ * offset 0 to its end in order, the CRC32C of the bytes is computed as they
+ * go and compared with the server's (GCS metadata): a mismatch makes the
+ * read that reaches the end return GSR_EINTEGRITY, never success. Returns the count read: n, fewer only at end of object, 0 at or
  * past the end or when n is 0 (no I/O then). On failure returns a negative
  * gsr_status and the position is unchanged. n must not exceed INT64_MAX.
  * Calls on one file are serialized; use gsr_pread for parallel reads. */

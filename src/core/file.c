@@ -89,6 +89,7 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
     return gsr__err(GSR_ENOMEM, "out of memory");
   atomic_init(&f->refs, 1);
   f->client = c;
+  f->crc_pos = 0;
   pthread_mutex_init(&f->reader_mu, NULL);
   pthread_mutex_init(&f->pos_mu, NULL);
   pthread_mutex_init(&f->mu, NULL);
@@ -188,13 +189,40 @@ int64_t gsr_pread(gsr_file id, void *buf, size_t n, int64_t offset) {
   return r;
 }
 
+/* Feeds bytes [off, off+n) delivered by a positional read into the
+ * whole-object CRC32C; at the end of the object compares it with the one
+ * the server published. Returns GSR_OK or GSR_EINTEGRITY. */
+static int crc_feed(struct gsr__file *f, uint64_t off, const unsigned char *p,
+                    uint64_t n) {
+  const gsr_stat *st = &f->obj->st;
+  if (off == 0) { /* a read from the start (re)starts the check */
+    f->crc_pos = 0;
+    f->crc = 0;
+  }
+  if (f->crc_pos != off || !st->has_crc32c) {
+    f->crc_pos = UINT64_MAX;
+    return GSR_OK;
+  }
+  f->crc = gsr__crc32c(f->crc, p, (size_t)n);
+  f->crc_pos += n;
+  if (f->crc_pos != st->size || f->crc == st->crc32c) return GSR_OK;
+  f->crc_pos = UINT64_MAX;
+  return gsr__err(GSR_EINTEGRITY, "%s: CRC32C of the bytes read is %08x, the "
+                  "server's is %08x: the data is corrupt", f->obj->display,
+                  f->crc, st->crc32c);
+}
+
 int64_t gsr_read(gsr_file id, void *buf, size_t n) {
   struct gsr__file *f;
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
   pthread_mutex_lock(&f->pos_mu);
   int64_t r = copy_read(f, buf, n, f->pos);
-  if (r > 0) f->pos += r;
+  if (r > 0) {
+    status = crc_feed(f, (uint64_t)f->pos, buf, (uint64_t)r);
+    f->pos += r;
+    if (status != GSR_OK) r = status;
+  }
   pthread_mutex_unlock(&f->pos_mu);
   gsr__file_unref(f);
   return r;
@@ -230,7 +258,17 @@ int64_t gsr_read_slices(gsr_file id, size_t n, gsr_slice *out, size_t max,
   if (status != GSR_OK) return status;
   pthread_mutex_lock(&f->pos_mu);
   int64_t r = slice_read(f, n, f->pos, out, max, count);
+  uint64_t at = (uint64_t)f->pos;
+  for (size_t i = 0; r > 0 && i < *count && status == GSR_OK; i++) {
+    status = crc_feed(f, at, out[i].data, out[i].len);
+    at += out[i].len;
+  }
   if (r > 0) f->pos += r;
+  if (status != GSR_OK) {
+    for (size_t i = 0; i < *count; i++) gsr_slice_release(&out[i]);
+    *count = 0;
+    r = status;
+  }
   pthread_mutex_unlock(&f->pos_mu);
   gsr__file_unref(f);
   return r;

@@ -40,8 +40,13 @@ struct gsr__file {
   const struct gsr__reader_ops *cache, *source;
   void *cache_state, *source_state;
   pthread_mutex_t reader_mu; /* serializes stateful readers */
-  pthread_mutex_t pos_mu;    /* serializes gsr_read/gsr_seek; guards pos */
+  pthread_mutex_t pos_mu;    /* serializes gsr_read/gsr_seek; guards pos
+                              * and the CRC fields */
   int64_t pos;
+  /* Whole-object check: while gsr_read calls run from 0 in order, the
+   * CRC32C of what they delivered; compared at the end of the object. */
+  uint64_t crc_pos;          /* next offset expected; UINT64_MAX: off */
+  uint32_t crc;
   pthread_mutex_t mu;        /* guards closed and inflight */
   int closed;
   struct gsr__rfetch *inflight;

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -468,6 +470,45 @@ static void test_permanent_failure_ends_at_the_deadline(void **state) {
   gsr_client_free(c);
 }
 
+/* Changes an object's bytes in place and puts its mtime back: the server
+ * keeps the same generation and the CRC32C it computed before, as a
+ * corrupted object (or a lying cache) would. */
+static void corrupt_in_place(const char *name) {
+  char path[1024];
+  struct stat sb;
+  snprintf(path, sizeof(path), "%s/%s/%s", srv.data, BUCKET, name);
+  assert_int_equal(stat(path, &sb), 0);
+  FILE *f = fopen(path, "r+b");
+  assert_non_null(f);
+  fseek(f, 1234, SEEK_SET);
+  fputc(0x5a ^ find(name)->data[1234], f);
+  fclose(f);
+  struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
+  assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void test_whole_object_crc32c_is_verified(void **state) {
+  (void)state;
+  char url[512];
+  struct object *o = find("five");
+  unsigned char *buf = malloc(o->size);
+  gs_url("five", url, sizeof(url));
+  /* Intact: a whole read in pieces succeeds (and is checked). */
+  read_all_and_compare(url, o, 1000000);
+  gsr_file f = open_ok(url); /* the server now has the CRC cached */
+  corrupt_in_place("five");
+  int64_t n, got = 0;
+  while ((n = gsr_read(f, buf + got, 1 << 20)) > 0) got += n;
+  assert_int_equal(n, GSR_EINTEGRITY);
+  assert_non_null(strstr(gsr_errmsg(), "CRC32C"));
+  /* A range read is not a whole read: no verdict. */
+  assert_int_equal(gsr_pread(f, buf, 5000, 0), 5000);
+  gsr_close(f);
+  /* Put the good bytes back for the other tests. */
+  assert_int_equal(ts_put(&srv, BUCKET, "five", o->data, o->size), 0);
+  free(buf);
+}
+
 static void test_emulator_host_variable(void **state) {
   (void)state;
   gsr_client *c;
@@ -516,6 +557,7 @@ int main(void) {
       cmocka_unit_test(test_bad_bodies_are_errors_without_retries),
       cmocka_unit_test(test_transient_faults_are_retried_and_resumed),
       cmocka_unit_test(test_permanent_failure_ends_at_the_deadline),
+      cmocka_unit_test(test_whole_object_crc32c_is_verified),
       cmocka_unit_test(test_emulator_host_variable),
       cmocka_unit_test(test_client_options),
   };
