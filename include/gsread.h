@@ -184,8 +184,9 @@ typedef struct gsr_file_options {
    * $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1", else "off"),
    * "off" or "adaptive" (see docs/prefetch.md). */
   const char *prefetch;
-  /* Most bytes this file may hold prefetched ahead of the reader; 0:
-   * default (128 MiB). The client's memory budget also applies. */
+  /* Most bytes this file may hold in prefetched blocks (the one being
+   * read included); 0: default (96 MiB). Reads larger than half of it
+   * raise it to 2 x the read size. The client's budget also applies. */
   uint64_t max_prefetch;
 } gsr_file_options;
 

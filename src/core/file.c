@@ -14,7 +14,7 @@
 #include "fetch/rfetch.h"
 
 #define DEFAULT_BLOCK (5u * 1024 * 1024)
-#define DEFAULT_MAX_PREFETCH (64u * 1024 * 1024)
+#define DEFAULT_MAX_PREFETCH (96u * 1024 * 1024)
 
 void gsr_file_options_init(gsr_file_options *o) {
   if (o == NULL) return;

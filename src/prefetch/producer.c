@@ -113,8 +113,9 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
     /* Bytes a read is waiting for are fetched whatever the budget says,
      * but only those: the budget overshoot is at most the reads' sizes. */
     uint64_t len = GSR__MIN(w.block, (demand ? must : size) - p->sched_end);
-    /* The cap: what is held ahead may not exceed the window. */
-    if (!demand && p->held + len > w.window + w.block) break;
+    /* The cap: everything held (the front block included) fits the
+     * window, so a file's prefetch memory never exceeds max_prefetch. */
+    if (!demand && p->held + len > w.window) break;
     int status = schedule(f, p, len, demand);
     if (status == 1) break;
     if (status != GSR_OK) return status;
