@@ -184,6 +184,7 @@ void gsr_client_free(gsr_client *c) {
     gsr__file_unref(f);
   }
   client_destroy(c);
+  gsr__handle_trim();
 }
 
 int gsr__client_authorize(gsr_client *c, struct gsr__request *req) {

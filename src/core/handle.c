@@ -108,3 +108,15 @@ struct gsr__file *gsr__handle_remove_any(gsr_client *c) {
   pthread_mutex_unlock(&reg_mu);
   return f;
 }
+
+void gsr__handle_trim(void) {
+  pthread_mutex_lock(&reg_mu);
+  uint32_t live = 0;
+  for (uint32_t i = 1; i < n_slots; i++) live += slots[i].f != NULL;
+  if (live == 0) { /* serials keep growing: old handles stay invalid */
+    gsr__free(slots);
+    slots = NULL;
+    n_slots = cap_slots = 0;
+  }
+  pthread_mutex_unlock(&reg_mu);
+}
