@@ -5,13 +5,20 @@
  */
 #include <string.h>
 
-#include "core/reader.h"
+#include "cache/cache.h"
 
 static const struct {
   const char *name;
   const struct gsr__reader_ops *ops;
 } caches[] = {
     {"none", &gsr__cache_none},
+    {"readahead", &gsr__cache_readahead},
+    {"readahead_chunked", &gsr__cache_readahead_chunked},
+    {"blockcache", &gsr__cache_blockcache},
+    {"background", &gsr__cache_background},
+    {"first", &gsr__cache_first},
+    {"all", &gsr__cache_all},
+    {"bytes", &gsr__cache_bytes},
 };
 
 const struct gsr__reader_ops *gsr__cache_lookup(const char *name) {
