@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Issue 4's benchmark targets, "gcs" profile (38 ms to first byte, 220 MiB/s
+# per connection) on the local server, a 1 GiB object, concurrency 4,
+# medians of ROUNDS (default 3). In every round, in this order:
+#   ceiling   4 parallel curl range requests over the whole object
+#   seq       gsread bench --mode prefetch, io 64 KiB, 1 MiB, 16 MiB, 100 MiB
+#   rand      gsread bench --mode default and --mode prefetch, same sizes
+# Prints a markdown table with each target and whether it is met.
+# Usage: bench/prefetch_targets.sh [ROUNDS [RAW.jsonl]]   (needs a release build in build/)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROUNDS=${1:-3}
+GSREAD="$ROOT/build/gsread"
+WORK=$(mktemp -d /tmp/gsread-pfbench-XXXXXX)
+trap '"$ROOT/tests/server/gcs-server" stop --state "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/data/b" "$WORK/state"
+head -c 1073741824 /dev/urandom > "$WORK/data/b/1GiB"
+EP=$("$ROOT/tests/server/gcs-server" start --data "$WORK/data" --state "$WORK/state" --profile gcs)
+GEN=$(curl -s "$EP/storage/v1/b/b/o/1GiB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
+MEDIA="$EP/download/storage/v1/b/b/o/1GiB?alt=media&generation=$GEN"
+OUT="$WORK/results.jsonl"
+
+ceiling() { # MB/s of 4 parallel curl streams over the object
+  local q=268435456 t0 t1
+  t0=$(date +%s.%N)
+  for i in 0 1 2 3; do curl -s -o /dev/null -r $((i*q))-$((i*q+q-1)) "$MEDIA" & done
+  wait
+  t1=$(date +%s.%N)
+  python3 -c "import json; print(json.dumps({'cell':'ceiling','mbps':1073741824/($t1-$t0)/1e6}))"
+}
+cell() { # pattern io mode seconds
+  STORAGE_EMULATOR_HOST="$EP" "$GSREAD" bench gs://b/1GiB --json --pattern "$1" \
+    --io-size "$2" --mode "$3" --concurrency 4 --max-bytes 1GiB --max-seconds "$4"
+}
+for r in $(seq "$ROUNDS"); do
+  echo "round $r/$ROUNDS" >&2
+  ceiling >> "$OUT"
+  for io in 64K 1M 16M 100M; do cell seq "$io" prefetch 20 >> "$OUT"; done
+  for io in 64K 1M 16M 100M; do
+    cell rand "$io" default 6 >> "$OUT"
+    cell rand "$io" prefetch 6 >> "$OUT"
+  done
+done
+python3 "$ROOT/bench/prefetch_report.py" "$OUT"
+if [ -n "${2:-}" ]; then cp "$OUT" "$2"; fi
