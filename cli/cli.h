@@ -2,7 +2,11 @@
  *
  * Layout: main.c dispatches to one file per command (cmd_*.c); opts.c
  * parses options for every command from one table; session.c opens the
- * client and the file; report.c prints errors; json.c writes JSON strings.
+ * client and the file; report.c prints errors; json.c writes JSON strings;
+ * output.c writes to file descriptors; trace.c reads --trace files;
+ * stats.c prints a file's counters. `gsread bench` is cmd_bench.c (the
+ * parent), bench_proc.c (its worker processes) and bench_out.c (its
+ * output), sharing bench.h.
  * The tool uses only the public header, like any other program would.
  *
  * SPDX-License-Identifier: MIT
@@ -31,6 +35,11 @@ enum {
  * enough that the library can split it into parallel range requests. */
 #define CLI_DEFAULT_IO_SIZE ((uint64_t)16 * 1024 * 1024)
 
+/* Most slices one gsr_read_slices call may return (--zero-copy). A read
+ * that needs more simply returns fewer bytes and the next call goes on;
+ * 64 stays far below IOV_MAX, so one writev() takes them all. */
+#define CLI_MAX_SLICES 64
+
 /* Every option any command knows. Each command lists the ones it accepts,
  * so the parser, the help text and the docs stay in one place (opts.c). */
 enum cli_opt_id {
@@ -43,9 +52,48 @@ enum cli_opt_id {
   CLI_OPT_CA_BUNDLE,
   CLI_OPT_MAX_CONNECTIONS,
   CLI_OPT_STALL_TIMEOUT,
+  CLI_OPT_CONCURRENCY,
+  CLI_OPT_PREFETCH,
+  CLI_OPT_MIN_PART_SIZE,
+  CLI_OPT_MAX_PREFETCH,
+  CLI_OPT_MAX_BLOCKS,
+  CLI_OPT_MEMORY_BUDGET,
+  CLI_OPT_STATS,
+  CLI_OPT_TRACE,
+  CLI_OPT_ZERO_COPY,
+  CLI_OPT_PATTERN,
+  CLI_OPT_MODE,
+  CLI_OPT_SEED,
+  CLI_OPT_PROCS,
+  CLI_OPT_MAX_BYTES,
+  CLI_OPT_MAX_SECONDS,
   CLI_OPT_JSON,
   CLI_OPT_HELP,
   CLI_OPT__COUNT
+};
+
+/* `bench --pattern`: where the reads go. */
+enum cli_pattern {
+  CLI_PATTERN_SEQ,  /* from 0 to the end, then again from 0 */
+  CLI_PATTERN_RAND, /* io-size-aligned offsets drawn uniformly */
+  CLI_PATTERN_TRACE /* set by --trace, not a --pattern value */
+};
+
+/* `bench --mode`: the gcsfs benchmark's three columns. */
+enum cli_mode {
+  CLI_MODE_DEFAULT,    /* concurrency 1, prefetch off */
+  CLI_MODE_CONCURRENT, /* concurrency N, prefetch off */
+  CLI_MODE_PREFETCH    /* concurrency N, prefetch adaptive */
+};
+
+/* Settings only `bench` has. */
+struct cli_bench_args {
+  enum cli_pattern pattern;
+  enum cli_mode mode;
+  uint64_t seed;
+  int procs;
+  uint64_t max_bytes;  /* per process */
+  double max_seconds;  /* per process */
 };
 
 /* The parsed command line. Library settings are kept in the library's own
@@ -56,9 +104,16 @@ struct cli_args {
   const char *url;
   uint64_t offset;
   uint64_t length;
+  int has_offset;
   int has_length; /* 0: read to the end of the object */
   uint64_t io_size;
   int json;
+  int stats;         /* --stats: the file's counters on stderr at the end */
+  int zero_copy;     /* --zero-copy: gsr_read_slices instead of gsr_read */
+  const char *trace; /* --trace FILE, or NULL */
+  int has_pattern;     /* --pattern was given (it conflicts with --trace) */
+  int has_concurrency; /* --concurrency was given */
+  struct cli_bench_args bench;
   gsr_client_options client;
   gsr_file_options file;
 };
@@ -70,16 +125,27 @@ struct cli_command {
   const char *description; /* printed by `gsread NAME --help` */
   const enum cli_opt_id *opts;
   size_t nopts;
+  /* The command's own defaults, set over the library's before parsing
+   * (and shown by its --help); NULL: none. */
+  void (*defaults)(struct cli_args *args);
+  /* Checks that need every option at once (conflicts) and derives the
+   * settings they imply; returns CLI_CONTINUE or an exit status. NULL:
+   * none. */
+  int (*finish)(struct cli_args *args);
   int (*run)(const struct cli_args *args); /* returns an exit status */
 };
 
 extern const struct cli_command cli_cmd_cat;
 extern const struct cli_command cli_cmd_stat;
+extern const struct cli_command cli_cmd_bench;
 
 /* opts.c */
 int cli_parse_args(const struct cli_command *cmd, int argc, char **argv,
                    struct cli_args *out);
 void cli_print_command_help(const struct cli_command *cmd, FILE *out);
+const char *cli_pattern_name(enum cli_pattern p);
+const char *cli_mode_name(enum cli_mode m);
+void cli_format_size(uint64_t v, char *buf, size_t n);
 
 /* report.c: one-line messages on stderr, all starting with "gsread: ". */
 void cli_put_escaped(FILE *out, const char *s);
@@ -100,5 +166,27 @@ void cli_close(gsr_client *client, gsr_file file);
 
 /* json.c */
 void cli_json_string(FILE *out, const char *s);
+
+/* output.c: write everything or fail with an errno value (0 = done). */
+struct iovec;
+int cli_write_all(int fd, const void *buf, size_t n);
+int cli_writev_all(int fd, struct iovec *iov, int iovcnt);
+double cli_now(void);
+
+/* trace.c: a --trace file, "OFFSET LENGTH" per line. */
+struct cli_range {
+  uint64_t offset; /* at most INT64_MAX: gsr_seek takes an int64_t */
+  uint64_t length;
+};
+struct cli_trace {
+  struct cli_range *ranges;
+  size_t n;
+};
+int cli_trace_load(const char *cmd, const char *path, struct cli_trace *out);
+void cli_trace_free(struct cli_trace *t);
+uint64_t cli_range_clamp(const struct cli_range *r, uint64_t size);
+
+/* stats.c */
+int cli_print_file_stats(FILE *out, gsr_file file);
 
 #endif /* GSREAD_CLI_H */

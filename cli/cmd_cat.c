@@ -1,56 +1,73 @@
-/* gsread cat: write an object, or a byte range of it, to standard output.
+/* gsread cat: write an object, a byte range of it, or the ranges a trace
+ * names, to standard output.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cli.h"
 
-/* Writes all n bytes to fd. Returns 0 or an errno value.
- * write() may write less than asked (pipes, signals), fail with EINTR when
- * a signal arrives, or with EAGAIN if we inherited a non-blocking stdout;
- * none of those is an error, so keep going until every byte is out. */
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
+/* What one run works with. */
+struct cat_job {
+  const struct cli_args *a;
+  gsr_file file;
+  uint64_t size;       /* the object's, known at open */
+  unsigned char *buf;  /* the copy buffer; NULL with --zero-copy */
+  size_t piece;        /* most bytes asked for per read call */
+};
 
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        poll(&pfd, 1, -1);
-        continue;
-      }
-      return errno;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
+/* One gsr_read into the buffer, then out. Returns the count read (0 at
+ * the end) or a negative status; a write error goes to *werr. */
+static int64_t piece_copy(struct cat_job *j, size_t want, int *werr)
+{
+  int64_t got = gsr_read(j->file, j->buf, want);
+
+  if (got > 0)
+    *werr = cli_write_all(STDOUT_FILENO, j->buf, (size_t)got);
+  return got;
 }
 
-/* Copies count bytes from the file position to stdout, bufsize at a time:
- * one gsr_read per buffer lets the library fetch a whole buffer with
- * parallel range requests while we were writing the previous one out. */
-static int copy_out(const struct cli_args *a, gsr_file file,
-                    unsigned char *buf, size_t bufsize, uint64_t count)
+/* One gsr_read_slices: the library's own buffers go straight to writev,
+ * never through ours, and are released once written. */
+static int64_t piece_slices(struct cat_job *j, size_t want, int *werr)
 {
-  uint64_t pos = a->offset;
-  uint64_t end = a->offset + count;
+  gsr_slice s[CLI_MAX_SLICES];
+  struct iovec iov[CLI_MAX_SLICES];
+  size_t n = 0;
+  int64_t got = gsr_read_slices(j->file, want, s, CLI_MAX_SLICES, &n);
+
+  if (got <= 0)
+    return got;
+  for (size_t i = 0; i < n; i++) {
+    iov[i].iov_base = (void *)s[i].data; /* writev only reads it */
+    iov[i].iov_len = s[i].len;
+  }
+  *werr = cli_writev_all(STDOUT_FILENO, iov, (int)n);
+  for (size_t i = 0; i < n; i++)
+    gsr_slice_release(&s[i]);
+  return got;
+}
+
+/* Copies count bytes from the file position (pos) to stdout, at most a
+ * piece per call: one gsr_read per piece lets the library fetch a whole
+ * piece with parallel range requests, or hand it over from its
+ * prefetched blocks, while we were writing the previous one out. */
+static int copy_out(struct cat_job *j, uint64_t pos, uint64_t count)
+{
+  uint64_t end = pos + count;
 
   while (pos < end) {
-    size_t want = end - pos < bufsize ? (size_t)(end - pos) : bufsize;
-    int64_t got = gsr_read(file, buf, want);
-    int err;
+    size_t want = end - pos < j->piece ? (size_t)(end - pos) : j->piece;
+    int err = 0;
+    int64_t got = j->a->zero_copy ? piece_slices(j, want, &err)
+                                  : piece_copy(j, want, &err);
 
     if (got < 0) {
-      cli_fail_gsr(got, "cannot read %s at offset %" PRIu64, a->url, pos);
+      cli_fail_gsr(got, "cannot read %s at offset %" PRIu64, j->a->url, pos);
       return CLI_EXIT_FAIL;
     }
     if (got == 0) {
@@ -58,10 +75,9 @@ static int copy_out(const struct cli_args *a, gsr_file file,
        * reader a truncated object that looks complete. */
       cli_fail_text("object ended early",
                     "cannot read %s at offset %" PRIu64 " of %" PRIu64,
-                    a->url, pos, end);
+                    j->a->url, pos, end);
       return CLI_EXIT_FAIL;
     }
-    err = write_all(STDOUT_FILENO, buf, (size_t)got);
     if (err == EPIPE)
       return CLI_EXIT_FAIL; /* the reader left (| head): not worth a word */
     if (err) {
@@ -73,63 +89,129 @@ static int copy_out(const struct cli_args *a, gsr_file file,
   return CLI_EXIT_OK;
 }
 
-/* Works out the range to write, clamped at the end of the object, and
- * copies it out through one buffer. */
-static int cat_file(const struct cli_args *a, gsr_file file)
+/* Writes the part of r that lies inside the object: seek, then copy. */
+static int cat_range(struct cat_job *j, const struct cli_range *r)
 {
-  int64_t size = gsr_size(file);
+  uint64_t count = cli_range_clamp(r, j->size);
   int64_t pos;
-  uint64_t count;
-  size_t bufsize;
-  unsigned char *buf;
-  int rc;
+
+  if (count == 0)
+    return CLI_EXIT_OK; /* at or past the end: empty, not an error */
+  pos = gsr_seek(j->file, (int64_t)r->offset, GSR_SEEK_SET);
+  if (pos < 0) {
+    cli_fail_gsr(pos, "cannot seek %s to offset %" PRIu64, j->a->url,
+                 r->offset);
+    return CLI_EXIT_FAIL;
+  }
+  return copy_out(j, r->offset, count);
+}
+
+/* Bytes per read call: --io-size, but no more than the longest range
+ * needs (no point in a 16 MiB buffer for a 10-byte object). 0: nothing
+ * to read at all. */
+static size_t piece_size(const struct cat_job *j, const struct cli_range *r,
+                         size_t n)
+{
+  uint64_t longest = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    uint64_t c = cli_range_clamp(&r[i], j->size);
+
+    if (c > longest)
+      longest = c;
+  }
+  return j->a->io_size < longest ? (size_t)j->a->io_size : (size_t)longest;
+}
+
+/* Writes the ranges in order through one buffer (or none, zero-copy). */
+static int cat_ranges(struct cat_job *j, const struct cli_range *r, size_t n)
+{
+  int rc = CLI_EXIT_OK;
+
+  j->piece = piece_size(j, r, n);
+  if (j->piece == 0)
+    return CLI_EXIT_OK;
+  if (!j->a->zero_copy) {
+    j->buf = malloc(j->piece);
+    if (!j->buf) {
+      cli_fail_errno(ENOMEM, "cannot allocate a %zu-byte buffer", j->piece);
+      return CLI_EXIT_FAIL;
+    }
+  }
+  for (size_t i = 0; i < n && rc == CLI_EXIT_OK; i++)
+    rc = cat_range(j, &r[i]);
+  free(j->buf);
+  j->buf = NULL;
+  return rc;
+}
+
+/* The ranges to write: the trace's lines, or the single --offset/--length
+ * range. */
+static int cat_file(const struct cli_args *a, gsr_file file,
+                    const struct cli_trace *trace)
+{
+  struct cat_job j = {.a = a, .file = file};
+  struct cli_range whole = {a->offset, a->has_length ? a->length
+                                                     : UINT64_MAX};
+  int64_t size = gsr_size(file);
 
   if (size < 0) {
     cli_fail_gsr(size, "cannot get the size of %s", a->url);
     return CLI_EXIT_FAIL;
   }
-  if (a->offset >= (uint64_t)size)
-    return CLI_EXIT_OK; /* at or past the end: empty, not an error */
-  count = (uint64_t)size - a->offset;
-  if (a->has_length && a->length < count)
-    count = a->length;
-  if (count == 0)
-    return CLI_EXIT_OK;
-
-  pos = gsr_seek(file, (int64_t)a->offset, GSR_SEEK_SET);
-  if (pos < 0) {
-    cli_fail_gsr(pos, "cannot seek %s to offset %" PRIu64, a->url,
-                 a->offset);
-    return CLI_EXIT_FAIL;
-  }
-  /* No point in a 16 MiB buffer for a 10-byte object. */
-  bufsize = a->io_size < count ? (size_t)a->io_size : (size_t)count;
-  buf = malloc(bufsize);
-  if (!buf) {
-    cli_fail_errno(ENOMEM, "cannot allocate a %zu-byte buffer", bufsize);
-    return CLI_EXIT_FAIL;
-  }
-  rc = copy_out(a, file, buf, bufsize, count);
-  free(buf);
-  return rc;
+  j.size = (uint64_t)size;
+  if (a->trace)
+    return cat_ranges(&j, trace->ranges, trace->n);
+  return cat_ranges(&j, &whole, 1);
 }
 
 static int cat_run(const struct cli_args *a)
 {
+  struct cli_trace trace = {0};
   gsr_client *client;
   gsr_file file;
-  int rc = cli_open(a, &client, &file);
+  int rc;
 
-  if (rc != CLI_EXIT_OK)
-    return rc;
-  rc = cat_file(a, file);
-  cli_close(client, file);
+  /* The whole trace is checked before anything is opened or written. */
+  if (a->trace) {
+    rc = cli_trace_load(a->cmd, a->trace, &trace);
+    if (rc != CLI_CONTINUE)
+      return rc;
+  }
+  rc = cli_open(a, &client, &file);
+  if (rc == CLI_EXIT_OK) {
+    rc = cat_file(a, file, &trace);
+    /* Also after a failure: the counters tell how far it got. */
+    if (a->stats && cli_print_file_stats(stderr, file) != GSR_OK)
+      rc = CLI_EXIT_FAIL;
+    cli_close(client, file);
+  }
+  cli_trace_free(&trace);
   return rc;
 }
 
+/* cat reads front to back, the very pattern prefetching is for: while one
+ * piece is written out, the next is already on its way. So cat turns it on
+ * unless told otherwise, although the library's default is off. */
+static void cat_defaults(struct cli_args *a)
+{
+  a->file.prefetch = "adaptive";
+}
+
+static int cat_finish(struct cli_args *a)
+{
+  if (a->trace && (a->has_offset || a->has_length))
+    return cli_usage_error(a->cmd, "--trace cannot be combined with "
+                           "--offset or --length");
+  return CLI_CONTINUE;
+}
+
 static const enum cli_opt_id cat_opts[] = {
-    CLI_OPT_OFFSET,        CLI_OPT_LENGTH,          CLI_OPT_IO_SIZE,
-    CLI_OPT_CACHE,         CLI_OPT_BLOCK_SIZE,      CLI_OPT_ENDPOINT,
+    CLI_OPT_OFFSET,        CLI_OPT_LENGTH,        CLI_OPT_IO_SIZE,
+    CLI_OPT_TRACE,         CLI_OPT_ZERO_COPY,     CLI_OPT_STATS,
+    CLI_OPT_CACHE,         CLI_OPT_BLOCK_SIZE,    CLI_OPT_MAX_BLOCKS,
+    CLI_OPT_CONCURRENCY,   CLI_OPT_MIN_PART_SIZE, CLI_OPT_PREFETCH,
+    CLI_OPT_MAX_PREFETCH,  CLI_OPT_MEMORY_BUDGET, CLI_OPT_ENDPOINT,
     CLI_OPT_CA_BUNDLE,     CLI_OPT_MAX_CONNECTIONS, CLI_OPT_STALL_TIMEOUT,
     CLI_OPT_HELP,
 };
@@ -145,8 +227,24 @@ const struct cli_command cli_cmd_cat = {
         "runs past\n"
         "the end of the object stops there; one that starts at or past the "
         "end\n"
-        "writes nothing and succeeds.",
+        "writes nothing and succeeds.\n"
+        "\n"
+        "--trace FILE replays a recorded access pattern instead: each line "
+        "is\n"
+        "'OFFSET LENGTH' in decimal bytes (blank lines and '#' lines are "
+        "skipped);\n"
+        "for each, cat seeks there and writes those bytes, in order.\n"
+        "\n"
+        "Prefetching is on by default (--prefetch adaptive, although the "
+        "library's\n"
+        "default is off): cat reads front to back, so the library can fetch "
+        "the\n"
+        "next pieces while this one is written out. --prefetch off reads "
+        "each\n"
+        "piece only when asked for.",
     .opts = cat_opts,
     .nopts = sizeof cat_opts / sizeof cat_opts[0],
+    .defaults = cat_defaults,
+    .finish = cat_finish,
     .run = cat_run,
 };

@@ -16,6 +16,7 @@
 static const struct cli_command *const commands[] = {
     &cli_cmd_cat,
     &cli_cmd_stat,
+    &cli_cmd_bench,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

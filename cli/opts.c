@@ -39,15 +39,66 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                                  "size of the connection pool"},
     [CLI_OPT_STALL_TIMEOUT] = {"stall-timeout", "MS",
                                "abort a transfer idle this many ms"},
+    [CLI_OPT_CONCURRENCY] = {"concurrency", "N",
+                             "parallel connections for one fetch"},
+    [CLI_OPT_PREFETCH] = {"prefetch", "MODE",
+                          "read ahead in the background: off or adaptive"},
+    [CLI_OPT_MIN_PART_SIZE] = {"min-part-size", "SIZE",
+                               "smallest part of a split fetch"},
+    [CLI_OPT_MAX_PREFETCH] = {"max-prefetch", "SIZE",
+                              "most bytes prefetched ahead of the reader"},
+    [CLI_OPT_MAX_BLOCKS] = {"max-blocks", "N",
+                            "blocks kept by blockcache and background"},
+    [CLI_OPT_MEMORY_BUDGET] = {"memory-budget", "SIZE",
+                               "most bytes the client holds prefetched"},
+    [CLI_OPT_STATS] = {"stats", NULL,
+                       "print the file's counters on stderr at the end"},
+    [CLI_OPT_TRACE] = {"trace", "FILE",
+                       "replay the 'OFFSET LENGTH' lines of FILE"},
+    [CLI_OPT_ZERO_COPY] = {"zero-copy", NULL,
+                           "read with gsr_read_slices, no copy"},
+    [CLI_OPT_PATTERN] = {"pattern", "P", "seq or rand"},
+    [CLI_OPT_MODE] = {"mode", "M", "default, concurrent or prefetch"},
+    [CLI_OPT_SEED] = {"seed", "S", "seed of the random offsets"},
+    [CLI_OPT_PROCS] = {"procs", "N",
+                       "processes, each with its own client and file"},
+    [CLI_OPT_MAX_BYTES] = {"max-bytes", "SIZE",
+                           "each process stops after this many bytes"},
+    [CLI_OPT_MAX_SECONDS] = {"max-seconds", "S",
+                             "... or after this long (decimal seconds)"},
     [CLI_OPT_JSON] = {"json", NULL, "print one JSON object on one line"},
     [CLI_OPT_HELP] = {"help", NULL, "show this help and exit"},
 };
 
+/* Values of --pattern and --mode, indexed by their enums. */
+static const char *const pattern_names[] = {
+    [CLI_PATTERN_SEQ] = "seq",
+    [CLI_PATTERN_RAND] = "rand",
+    [CLI_PATTERN_TRACE] = "trace",
+};
+static const char *const mode_names[] = {
+    [CLI_MODE_DEFAULT] = "default",
+    [CLI_MODE_CONCURRENT] = "concurrent",
+    [CLI_MODE_PREFETCH] = "prefetch",
+};
+
+const char *cli_pattern_name(enum cli_pattern p)
+{
+  return pattern_names[p];
+}
+
+const char *cli_mode_name(enum cli_mode m)
+{
+  return mode_names[m];
+}
+
 /* ---- Values --------------------------------------------------------------*/
+
+static void init_args(const struct cli_command *cmd, struct cli_args *a);
 
 /* Prints a byte count the way a user would type it ("5MiB"), so a default
  * shown in the help can be pasted back as an option value. */
-static void format_size(uint64_t v, char *buf, size_t n)
+void cli_format_size(uint64_t v, char *buf, size_t n)
 {
   static const char *const units[] = {"", "KiB", "MiB", "GiB", "TiB"};
   size_t u = 0;
@@ -60,48 +111,131 @@ static void format_size(uint64_t v, char *buf, size_t n)
   snprintf(buf, n, "%" PRIu64 "%s", v, units[u]);
 }
 
-/* The default of an option as shown in the help. Library settings come
- * from the library's own *_options_init, so they cannot drift. */
-static const char *opt_default(enum cli_opt_id id, char *buf, size_t n)
+/* A size whose 0 means "the library decides": the header documents those
+ * defaults, but the API has no way to ask for them. */
+static const char *size_or_library(uint64_t v, char *buf, size_t n)
 {
-  gsr_client_options c;
-  gsr_file_options f;
+  if (v == 0)
+    return "0, the library's default";
+  cli_format_size(v, buf, n);
+  return buf;
+}
 
-  gsr_client_options_init(&c);
-  gsr_file_options_init(&f);
+/* Defaults of the settings only the library knows, as shown in the help. */
+static const char *library_default(enum cli_opt_id id,
+                                   const struct cli_args *d, char *buf,
+                                   size_t n)
+{
+  switch (id) {
+  case CLI_OPT_CACHE:
+    return d->file.cache_type ? d->file.cache_type
+                              : "none, every read fetches its bytes";
+  case CLI_OPT_BLOCK_SIZE:
+    cli_format_size(d->file.block_size, buf, n);
+    return buf;
+  case CLI_OPT_CONCURRENCY:
+    if (d->file.concurrency == 0)
+      return "0, the library's: $GSREAD_CONCURRENCY,\n"
+             "else $DEFAULT_GCSFS_CONCURRENCY, else 4";
+    snprintf(buf, n, "%d", d->file.concurrency);
+    return buf;
+  case CLI_OPT_PREFETCH:
+    if (d->file.prefetch)
+      return d->file.prefetch;
+    return "adaptive if $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING\n"
+           "is true or 1, else off";
+  case CLI_OPT_MIN_PART_SIZE:
+    cli_format_size(d->file.min_part_size, buf, n);
+    return buf;
+  case CLI_OPT_MAX_PREFETCH:
+    return size_or_library(d->file.max_prefetch, buf, n);
+  case CLI_OPT_MEMORY_BUDGET:
+    return size_or_library(d->client.memory_budget, buf, n);
+  case CLI_OPT_MAX_BLOCKS:
+    snprintf(buf, n, "%d", d->file.max_blocks);
+    return buf;
+  case CLI_OPT_ENDPOINT:
+    if (d->client.endpoint)
+      return d->client.endpoint;
+    return "$STORAGE_EMULATOR_HOST if set,\n"
+           "else https://storage.googleapis.com";
+  case CLI_OPT_CA_BUNDLE:
+    return d->client.ca_bundle ? d->client.ca_bundle : "the system's bundle";
+  case CLI_OPT_MAX_CONNECTIONS:
+    snprintf(buf, n, "%d", d->client.max_connections);
+    return buf;
+  case CLI_OPT_STALL_TIMEOUT:
+    snprintf(buf, n, "%ld", d->client.stall_timeout_ms);
+    return buf;
+  default:
+    return NULL;
+  }
+}
+
+/* Defaults of the tool's own settings, as shown in the help. */
+static const char *tool_default(enum cli_opt_id id, const struct cli_args *d,
+                                char *buf, size_t n)
+{
   switch (id) {
   case CLI_OPT_OFFSET:
     return "0";
   case CLI_OPT_LENGTH:
     return "to the end of the object";
   case CLI_OPT_IO_SIZE:
-    format_size(CLI_DEFAULT_IO_SIZE, buf, n);
+    cli_format_size(d->io_size, buf, n);
     return buf;
-  case CLI_OPT_CACHE:
-    return f.cache_type ? f.cache_type : "none, every read fetches its bytes";
-  case CLI_OPT_BLOCK_SIZE:
-    format_size(f.block_size, buf, n);
+  case CLI_OPT_ZERO_COPY:
+    return "gsr_read into one io-size buffer";
+  case CLI_OPT_PATTERN:
+    return cli_pattern_name(d->bench.pattern);
+  case CLI_OPT_MODE:
+    return cli_mode_name(d->bench.mode);
+  case CLI_OPT_SEED:
+    snprintf(buf, n, "%" PRIu64, d->bench.seed);
     return buf;
-  case CLI_OPT_ENDPOINT:
-    if (c.endpoint)
-      return c.endpoint;
-    return "$STORAGE_EMULATOR_HOST if set,\n"
-           "else https://storage.googleapis.com";
-  case CLI_OPT_CA_BUNDLE:
-    return c.ca_bundle ? c.ca_bundle : "the system's bundle";
-  case CLI_OPT_MAX_CONNECTIONS:
-    snprintf(buf, n, "%d", c.max_connections);
+  case CLI_OPT_PROCS:
+    snprintf(buf, n, "%d", d->bench.procs);
     return buf;
-  case CLI_OPT_STALL_TIMEOUT:
-    snprintf(buf, n, "%ld", c.stall_timeout_ms);
+  case CLI_OPT_MAX_BYTES:
+    cli_format_size(d->bench.max_bytes, buf, n);
+    return buf;
+  case CLI_OPT_MAX_SECONDS:
+    snprintf(buf, n, "%g", d->bench.max_seconds);
     return buf;
   case CLI_OPT_JSON:
-    return "aligned key: value lines";
-  case CLI_OPT_HELP:
-  case CLI_OPT__COUNT:
-    break;
+    return "readable text";
+  default:
+    return NULL;
   }
-  return NULL;
+}
+
+/* The default of an option in cmd's help, read from the same defaults
+ * the parser starts from: the library's own *_options_init, then the
+ * command's, so the help cannot drift from what a run uses. NULL: the
+ * option has no default worth showing (flags, --trace). */
+static const char *opt_default(const struct cli_command *cmd,
+                               enum cli_opt_id id, char *buf, size_t n)
+{
+  struct cli_args d;
+
+  init_args(cmd, &d);
+  switch (id) {
+  case CLI_OPT_CACHE:
+  case CLI_OPT_BLOCK_SIZE:
+  case CLI_OPT_CONCURRENCY:
+  case CLI_OPT_PREFETCH:
+  case CLI_OPT_MIN_PART_SIZE:
+  case CLI_OPT_MAX_PREFETCH:
+  case CLI_OPT_MEMORY_BUDGET:
+  case CLI_OPT_MAX_BLOCKS:
+  case CLI_OPT_ENDPOINT:
+  case CLI_OPT_CA_BUNDLE:
+  case CLI_OPT_MAX_CONNECTIONS:
+  case CLI_OPT_STALL_TIMEOUT:
+    return library_default(id, &d, buf, n);
+  default:
+    return tool_default(id, &d, buf, n);
+  }
 }
 
 /* gsr_parse_size with the tool's limits on top: a size must also fit the
@@ -156,6 +290,129 @@ static int parse_string(const char *cmd, const char *opt, const char *text,
   return CLI_CONTINUE;
 }
 
+/* One of names[0..n); its index goes to *out. The tool's own choices
+ * (--pattern, --mode) are checked here; the library's (--cache,
+ * --prefetch) by the library, which owns their list. */
+static int parse_choice(const char *cmd, const char *opt, const char *text,
+                        const char *const *names, size_t n, int *out)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(text, names[i]) == 0) {
+      *out = (int)i;
+      return CLI_CONTINUE;
+    }
+  }
+  if (n == 2)
+    return cli_usage_error(cmd, "invalid value '%s' for --%s (%s or %s)",
+                           text, opt, names[0], names[1]);
+  return cli_usage_error(cmd, "invalid value '%s' for --%s (%s, %s or %s)",
+                         text, opt, names[0], names[1], names[2]);
+}
+
+/* Seconds as DIGITS[.DIGITS], more than 0 and at most a day: strtod alone
+ * would take "inf", "1e3", hex and leading spaces. */
+static int parse_seconds(const char *cmd, const char *opt, const char *text,
+                         double *out)
+{
+  const char *p = text;
+  double v;
+
+  while (*p >= '0' && *p <= '9')
+    p++;
+  if (p > text && *p == '.' && p[1] >= '0' && p[1] <= '9')
+    for (p++; *p >= '0' && *p <= '9'; p++)
+      ;
+  if (p == text || *p != '\0')
+    return cli_usage_error(cmd, "invalid number of seconds '%s' for --%s "
+                           "(e.g. 10, 0.5)", text, opt);
+  v = strtod(text, NULL);
+  if (v <= 0 || v > 86400)
+    return cli_usage_error(cmd, "--%s must be more than 0 and at most "
+                           "86400", opt);
+  *out = v;
+  return CLI_CONTINUE;
+}
+
+/* parse_int into an int. */
+static int parse_int_to(const char *cmd, const char *opt, const char *text,
+                        long long min, long long max, int *out)
+{
+  long long n;
+  int rc = parse_int(cmd, opt, text, min, max, &n);
+
+  if (rc == CLI_CONTINUE)
+    *out = (int)n;
+  return rc;
+}
+
+/* Stores the value of one of the options that only `bench` has. */
+static int apply_bench_option(const char *cmd, enum cli_opt_id id,
+                              const char *v, struct cli_args *a)
+{
+  const char *name = opt_defs[id].name;
+  struct cli_bench_args *b = &a->bench;
+  long long n;
+  int rc = CLI_CONTINUE, choice;
+
+  switch (id) {
+  case CLI_OPT_PATTERN:
+    /* "trace" is not a value: --trace FILE says which trace. */
+    rc = parse_choice(cmd, name, v, pattern_names, 2, &choice);
+    if (rc == CLI_CONTINUE) {
+      b->pattern = (enum cli_pattern)choice;
+      a->has_pattern = 1;
+    }
+    return rc;
+  case CLI_OPT_MODE:
+    rc = parse_choice(cmd, name, v, mode_names, 3, &choice);
+    if (rc == CLI_CONTINUE)
+      b->mode = (enum cli_mode)choice;
+    return rc;
+  case CLI_OPT_SEED:
+    rc = parse_int(cmd, name, v, 0, LLONG_MAX, &n);
+    if (rc == CLI_CONTINUE)
+      b->seed = (uint64_t)n;
+    return rc;
+  case CLI_OPT_PROCS:
+    /* Each process is a client with its own I/O thread and buffers: a
+     * typo like 10000 should not fork-bomb the machine. */
+    return parse_int_to(cmd, name, v, 1, 1024, &b->procs);
+  case CLI_OPT_MAX_BYTES:
+    return parse_size(cmd, name, v, 1, UINT64_MAX, &b->max_bytes);
+  case CLI_OPT_MAX_SECONDS:
+    return parse_seconds(cmd, name, v, &b->max_seconds);
+  default:
+    return rc;
+  }
+}
+
+/* Stores the value of one of the library's file and client settings. */
+static int apply_library_option(const char *cmd, enum cli_opt_id id,
+                                const char *v, struct cli_args *a)
+{
+  const char *name = opt_defs[id].name;
+
+  switch (id) {
+  case CLI_OPT_CONCURRENCY:
+    /* 0 is the library's default; the upper bound is the library's. */
+    a->has_concurrency = 1;
+    return parse_int_to(cmd, name, v, 0, INT_MAX, &a->file.concurrency);
+  case CLI_OPT_PREFETCH:
+    return parse_string(cmd, name, v, &a->file.prefetch);
+  case CLI_OPT_MIN_PART_SIZE:
+    return parse_size(cmd, name, v, 1, UINT64_MAX, &a->file.min_part_size);
+  case CLI_OPT_MAX_PREFETCH:
+    return parse_size(cmd, name, v, 0, UINT64_MAX, &a->file.max_prefetch);
+  case CLI_OPT_MAX_BLOCKS:
+    return parse_int_to(cmd, name, v, 1, INT_MAX, &a->file.max_blocks);
+  case CLI_OPT_MEMORY_BUDGET:
+    return parse_size(cmd, name, v, 0, UINT64_MAX,
+                      &a->client.memory_budget);
+  default:
+    return CLI_CONTINUE;
+  }
+}
+
 /* Stores the value of one option into *a. */
 static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
                         struct cli_args *a)
@@ -167,6 +424,7 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   switch (id) {
   case CLI_OPT_OFFSET:
     /* gsr_seek takes an int64_t. */
+    a->has_offset = 1;
     return parse_size(cmd, name, v, 0, INT64_MAX, &a->offset);
   case CLI_OPT_LENGTH:
     a->has_length = 1;
@@ -198,6 +456,28 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_JSON:
     a->json = 1;
     return CLI_CONTINUE;
+  case CLI_OPT_STATS:
+    a->stats = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_ZERO_COPY:
+    a->zero_copy = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_TRACE:
+    return parse_string(cmd, name, v, &a->trace);
+  case CLI_OPT_CONCURRENCY:
+  case CLI_OPT_PREFETCH:
+  case CLI_OPT_MIN_PART_SIZE:
+  case CLI_OPT_MAX_PREFETCH:
+  case CLI_OPT_MAX_BLOCKS:
+  case CLI_OPT_MEMORY_BUDGET:
+    return apply_library_option(cmd, id, v, a);
+  case CLI_OPT_PATTERN:
+  case CLI_OPT_MODE:
+  case CLI_OPT_SEED:
+  case CLI_OPT_PROCS:
+  case CLI_OPT_MAX_BYTES:
+  case CLI_OPT_MAX_SECONDS:
+    return apply_bench_option(cmd, id, v, a);
   case CLI_OPT_HELP:
   case CLI_OPT__COUNT:
     break;
@@ -289,6 +569,8 @@ static void init_args(const struct cli_command *cmd, struct cli_args *a)
   a->io_size = CLI_DEFAULT_IO_SIZE;
   gsr_client_options_init(&a->client);
   gsr_file_options_init(&a->file);
+  if (cmd->defaults)
+    cmd->defaults(a);
 }
 
 /* Parses the words after the command name. Returns CLI_CONTINUE with *a
@@ -317,6 +599,8 @@ int cli_parse_args(const struct cli_command *cmd, int argc, char **argv,
   }
   if (rc == CLI_CONTINUE && !a->url)
     rc = cli_usage_error(cmd->name, "missing URL");
+  if (rc == CLI_CONTINUE && cmd->finish)
+    rc = cmd->finish(a);
   return rc;
 }
 
@@ -339,11 +623,12 @@ static void print_default_below(const char *def, FILE *out)
   fputs(")\n", out);
 }
 
-static void print_opt_help(enum cli_opt_id id, FILE *out)
+static void print_opt_help(const struct cli_command *cmd, enum cli_opt_id id,
+                           FILE *out)
 {
   const struct opt_def *d = &opt_defs[id];
   char left[64], buf[64];
-  const char *def = opt_default(id, buf, sizeof buf);
+  const char *def = opt_default(cmd, id, buf, sizeof buf);
   int col;
 
   if (id == CLI_OPT_HELP)
@@ -370,12 +655,11 @@ void cli_print_command_help(const struct cli_command *cmd, FILE *out)
           cmd->description);
   fputs("\nOptions:\n", out);
   for (size_t i = 0; i < cmd->nopts; i++)
-    print_opt_help(cmd->opts[i], out);
+    print_opt_help(cmd, cmd->opts[i], out);
   fputs("\nOptions may come before or after the URL; --opt=VALUE also "
         "works.\n",
         out);
-  if (cmd_accepts(cmd, CLI_OPT_IO_SIZE) ||
-      cmd_accepts(cmd, CLI_OPT_OFFSET)) {
+  if (cmd_accepts(cmd, CLI_OPT_IO_SIZE)) {
     fputs("SIZE is a byte count with an optional suffix: K, M, G, T or "
           "KiB, MiB, GiB,\n"
           "TiB are powers of 1024; KB, MB, GB, TB are powers of 1000 "

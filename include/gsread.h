@@ -180,9 +180,10 @@ typedef struct gsr_file_options {
   int concurrency;
   /* Smallest part of a split fetch; default 5 MiB (as gcsfs). */
   uint64_t min_part_size;
-  /* Prefetching: NULL (default: "adaptive" if
-   * $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1", else "off"),
-   * "off" or "adaptive" (see docs/prefetch.md). */
+  /* Prefetching: "off", "adaptive" (see docs/prefetch.md) or NULL, the
+   * default: $GSREAD_PREFETCH ("adaptive" or "off") if set, else
+   * "adaptive" if $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1"
+   * (gcsfs's variable), else "off". */
   const char *prefetch;
   /* Most bytes this file may hold in prefetched blocks (the one being
    * read included); 0: default (96 MiB). Reads larger than half of it

@@ -13,6 +13,9 @@ PKGS=(
   curl                                             # ceiling benchmark, test helpers
   python3                                          # test scripts
   clang libclang-rt-14-dev                         # sanitizers and fuzzers
+  valgrind                                         # memcheck test (label valgrind)
+  aria2 gnuplot-nox                                # benchmark peer (aria2c), charts
+  python3-fsspec python3-aiohttp python3-requests  # benchmark peer (fsspec HTTPFileSystem)
 )
 
 SUDO=""

@@ -1,0 +1,45 @@
+/* `--stats`: a file's counters (gsr_file_stats) as "key: value" lines.
+ *
+ * The keys are the field names of gsr_file_stats, so a line can be
+ * grepped and looked up in gsread.h without a translation table.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void stat_line(FILE *out, const char *key, uint64_t v)
+{
+  fprintf(out, "%s:%*s%" PRIu64 "\n", key, (int)(19 - strlen(key)), "", v);
+}
+
+/* Prints every counter of file to out. Returns GSR_OK, or the library's
+ * status after reporting it. */
+int cli_print_file_stats(FILE *out, gsr_file file)
+{
+  gsr_file_stats s;
+  int rc = gsr_file_stats_get(file, &s);
+
+  if (rc != GSR_OK) {
+    cli_fail_gsr(rc, "cannot get the file's statistics");
+    return rc;
+  }
+  stat_line(out, "reads", s.reads);
+  stat_line(out, "hits", s.hits);
+  stat_line(out, "misses", s.misses);
+  stat_line(out, "requests", s.requests);
+  stat_line(out, "bytes_fetched", s.bytes_fetched);
+  stat_line(out, "bytes_delivered", s.bytes_delivered);
+  stat_line(out, "bytes_copied", s.bytes_copied);
+  stat_line(out, "bytes_referenced", s.bytes_referenced);
+  stat_line(out, "bytes_direct", s.bytes_direct);
+  stat_line(out, "prefetched_unused", s.prefetched_unused);
+  stat_line(out, "stalls", s.stalls);
+  fprintf(out, "stall_seconds:      %.6f\n", s.stall_seconds);
+  stat_line(out, "window", s.window);
+  stat_line(out, "peak_buffered", s.peak_buffered);
+  return GSR_OK;
+}
