@@ -352,7 +352,7 @@ static int apply_bench_option(const char *cmd, enum cli_opt_id id,
   const char *name = opt_defs[id].name;
   struct cli_bench_args *b = &a->bench;
   long long n;
-  int rc = CLI_CONTINUE, choice;
+  int rc = CLI_CONTINUE, choice = 0;
 
   switch (id) {
   case CLI_OPT_PATTERN:
