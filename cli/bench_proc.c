@@ -295,6 +295,7 @@ static int run(struct worker *w)
 
   if (token && *token)
     copts.access_token = token;
+  cli_apply_debug(w->a, &copts);
   rc = gsr_client_new(&copts, &w->client);
   if (rc != GSR_OK) {
     cli_fail_gsr(rc, "cannot start the client");

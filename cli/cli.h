@@ -61,6 +61,7 @@ enum cli_opt_id {
   CLI_OPT_STATS,
   CLI_OPT_TRACE,
   CLI_OPT_ZERO_COPY,
+  CLI_OPT_DEBUG,
   CLI_OPT_PATTERN,
   CLI_OPT_MODE,
   CLI_OPT_SEED,
@@ -110,6 +111,7 @@ struct cli_args {
   int json;
   int stats;         /* --stats: the file's counters on stderr at the end */
   int zero_copy;     /* --zero-copy: gsr_read_slices instead of gsr_read */
+  int debug;         /* --debug: the library's decisions on stderr */
   const char *trace; /* --trace FILE, or NULL */
   int has_pattern;     /* --pattern was given (it conflicts with --trace) */
   int has_concurrency; /* --concurrency was given */
@@ -160,6 +162,8 @@ void cli_fail_text(const char *detail, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* session.c */
+/* session.c: sets the trace callback when --debug was given. */
+void cli_apply_debug(const struct cli_args *args, gsr_client_options *o);
 int cli_open(const struct cli_args *args, gsr_client **client,
              gsr_file *file);
 void cli_close(gsr_client *client, gsr_file file);

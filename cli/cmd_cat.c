@@ -208,7 +208,7 @@ static int cat_finish(struct cli_args *a)
 
 static const enum cli_opt_id cat_opts[] = {
     CLI_OPT_OFFSET,        CLI_OPT_LENGTH,        CLI_OPT_IO_SIZE,
-    CLI_OPT_TRACE,         CLI_OPT_ZERO_COPY,     CLI_OPT_STATS,
+    CLI_OPT_TRACE,         CLI_OPT_ZERO_COPY,     CLI_OPT_DEBUG,     CLI_OPT_STATS,
     CLI_OPT_CACHE,         CLI_OPT_BLOCK_SIZE,    CLI_OPT_MAX_BLOCKS,
     CLI_OPT_CONCURRENCY,   CLI_OPT_MIN_PART_SIZE, CLI_OPT_PREFETCH,
     CLI_OPT_MAX_PREFETCH,  CLI_OPT_MEMORY_BUDGET, CLI_OPT_ENDPOINT,

@@ -57,6 +57,9 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                        "replay the 'OFFSET LENGTH' lines of FILE"},
     [CLI_OPT_ZERO_COPY] = {"zero-copy", NULL,
                            "read with gsr_read_slices, no copy"},
+    [CLI_OPT_DEBUG] = {"debug", NULL,
+                       "print the library's decisions on stderr (prefetch "
+                       "window, blocks, seeks, retries)"},
     [CLI_OPT_PATTERN] = {"pattern", "P", "seq or rand"},
     [CLI_OPT_MODE] = {"mode", "M", "default, concurrent or prefetch"},
     [CLI_OPT_SEED] = {"seed", "S", "seed of the random offsets"},
@@ -461,6 +464,9 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
     return CLI_CONTINUE;
   case CLI_OPT_ZERO_COPY:
     a->zero_copy = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_DEBUG:
+    a->debug = 1;
     return CLI_CONTINUE;
   case CLI_OPT_TRACE:
     return parse_string(cmd, name, v, &a->trace);

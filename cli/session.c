@@ -17,6 +17,19 @@ static int open_failure(const struct cli_args *args, int rc)
 
 /* Creates the client and opens args->url. On failure prints the reason,
  * frees what was made and returns an exit status; *client is then NULL. */
+/* --debug: the library's trace lines, one per decision, on stderr. */
+static void print_trace(void *arg, const char *line)
+{
+  (void)arg;
+  fprintf(stderr, "gsread: debug: %s\n", line);
+}
+
+void cli_apply_debug(const struct cli_args *args, gsr_client_options *o)
+{
+  if (args->debug)
+    o->trace = print_trace;
+}
+
 int cli_open(const struct cli_args *args, gsr_client **client,
              gsr_file *file)
 {
@@ -28,6 +41,7 @@ int cli_open(const struct cli_args *args, gsr_client **client,
    * token that GCS would reject. */
   if (token && *token)
     copts.access_token = token;
+  cli_apply_debug(args, &copts);
 
   *client = NULL;
   *file = GSR_FILE_INVALID;

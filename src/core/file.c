@@ -56,6 +56,13 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   return GSR_OK;
 }
 
+/* Local files are read in the caller's thread with pread: a prefetcher
+ * would only add a copy, so they always use the direct source. */
+static int pick_source(struct gsr__file *f) {
+  if (f->obj->ops->pread != NULL) f->source = &gsr__direct_reader;
+  return GSR_OK;
+}
+
 static int create_readers(struct gsr__file *f) {
   int status = GSR_OK;
   if (f->source->create) status = f->source->create(f, &f->source_state);
@@ -95,6 +102,7 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
   pthread_mutex_init(&f->mu, NULL);
   if ((status = apply_options(f, opts)) != GSR_OK ||
       (status = gsr__object_open(c, url, &f->obj)) != GSR_OK ||
+      (status = pick_source(f)) != GSR_OK ||
       (status = create_readers(f)) != GSR_OK ||
       (status = gsr__handle_add(f)) != GSR_OK) {
     gsr__file_unref(f);
