@@ -8,6 +8,7 @@
 #ifndef GSR_BUF_H
 #define GSR_BUF_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,11 +17,20 @@
 
 /* Bytes held by the buffers of one client, and the limit prefetching must
  * respect. Demand reads are counted but never refused. */
+/* Freed large buffers kept for reuse: a fresh multi-MiB allocation is a
+ * fresh mmap whose every page faults and is zeroed on first touch, which
+ * cost more CPU than the bytes' own copy. A sequential reader frees a
+ * block just before it schedules the next one, so two suffice. */
+#define GSR__POOL_SLOTS 2
+#define GSR__POOL_MIN (1u << 20) /* smaller buffers come from the heap */
+
 struct gsr__budget {
   atomic_int refs; /* the client, and every buffer charged to it */
   atomic_uint_fast64_t used;
   atomic_uint_fast64_t peak;
   uint64_t limit;
+  pthread_mutex_t pool_mu;
+  struct gsr__buf *pool[GSR__POOL_SLOTS];
 };
 
 /* A budget outlives its client while buffers (slices) still hold it. */
