@@ -7,16 +7,16 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${1:-5}
-GSREAD="$ROOT/build/gsread"
+GSREAD=${GSREAD:-"$ROOT/build/gsread"}
 WORK=$(mktemp -d /tmp/gsread-cachebench-XXXXXX)
 trap '"$ROOT/tests/server/gcs-server" stop --state "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/data/b" "$WORK/state"
-head -c 1073741824 /dev/urandom > "$WORK/data/b/1GiB"
+mkdir -p "$WORK/data/bench" "$WORK/state"
+head -c 1073741824 /dev/urandom > "$WORK/data/bench/1GiB"
 EP=$("$ROOT/tests/server/gcs-server" start --data "$WORK/data" --state "$WORK/state" --profile unshaped)
 OUT="$WORK/results.jsonl"
 cell() { # label bs cache [--zero-copy]
   local label=$1 bs=$2 cache=$3; shift 3
-  STORAGE_EMULATOR_HOST="$EP" "$GSREAD" bench gs://b/1GiB --json --pattern seq \
+  STORAGE_EMULATOR_HOST="$EP" "$GSREAD" bench gs://bench/1GiB --json --pattern seq \
     --mode default --io-size "$bs" --block-size "$bs" --cache "$cache" \
     --max-bytes 1GiB --max-seconds 60 "$@" |
     python3 -c "import json,sys; d=json.load(sys.stdin); d['label']='$label'; print(json.dumps(d))"

@@ -6,22 +6,22 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${1:-5}
-GSREAD="$ROOT/build/gsread"
+GSREAD=${GSREAD:-"$ROOT/build/gsread"}
 WORK=$(mktemp -d /tmp/gsread-catbench-XXXXXX)
 trap '"$ROOT/tests/server/gcs-server" stop --state "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/data/b" "$WORK/state"
-head -c 1073741824 /dev/urandom > "$WORK/data/b/1GiB"
+mkdir -p "$WORK/data/bench" "$WORK/state"
+head -c 1073741824 /dev/urandom > "$WORK/data/bench/1GiB"
 EP=$("$ROOT/tests/server/gcs-server" start --data "$WORK/data" --state "$WORK/state" --profile unshaped)
-GEN=$(curl -s "$EP/storage/v1/b/b/o/1GiB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
-MEDIA="$EP/download/storage/v1/b/b/o/1GiB?alt=media&generation=$GEN"
+GEN=$(curl -s "$EP/storage/v1/b/bench/o/1GiB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
+MEDIA="$EP/download/storage/v1/b/bench/o/1GiB?alt=media&generation=$GEN"
 curl -s -o /dev/null "$MEDIA" # warm the page cache and the server's hash cache
 
 t() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); python3 -c "print($t1-$t0)"; }
 G=(); C=(); GC=()
 for i in $(seq "$RUNS"); do
   C+=("$(t curl -s -o /dev/null "$MEDIA")")
-  G+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://b/1GiB)")
-  GC+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://b/1GiB --concurrency 1 --prefetch off)")
+  G+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://bench/1GiB)")
+  GC+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://bench/1GiB --concurrency 1 --prefetch off)")
 done
 python3 - "${C[*]}" "${G[*]}" "${GC[*]}" <<'PY'
 import statistics, sys

@@ -10,14 +10,14 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${1:-3}
-GSREAD="$ROOT/build/gsread"
+GSREAD=${GSREAD:-"$ROOT/build/gsread"}
 WORK=$(mktemp -d /tmp/gsread-pfbench-XXXXXX)
 trap '"$ROOT/tests/server/gcs-server" stop --state "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/data/b" "$WORK/state"
-head -c 1073741824 /dev/urandom > "$WORK/data/b/1GiB"
+mkdir -p "$WORK/data/bench" "$WORK/state"
+head -c 1073741824 /dev/urandom > "$WORK/data/bench/1GiB"
 EP=$("$ROOT/tests/server/gcs-server" start --data "$WORK/data" --state "$WORK/state" --profile gcs)
-GEN=$(curl -s "$EP/storage/v1/b/b/o/1GiB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
-MEDIA="$EP/download/storage/v1/b/b/o/1GiB?alt=media&generation=$GEN"
+GEN=$(curl -s "$EP/storage/v1/b/bench/o/1GiB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
+MEDIA="$EP/download/storage/v1/b/bench/o/1GiB?alt=media&generation=$GEN"
 OUT="$WORK/results.jsonl"
 
 ceiling() { # MB/s of 4 parallel curl streams over the object
@@ -29,7 +29,7 @@ ceiling() { # MB/s of 4 parallel curl streams over the object
   python3 -c "import json; print(json.dumps({'cell':'ceiling','mbps':1073741824/($t1-$t0)/1e6}))"
 }
 cell() { # pattern io mode seconds
-  STORAGE_EMULATOR_HOST="$EP" "$GSREAD" bench gs://b/1GiB --json --pattern "$1" \
+  STORAGE_EMULATOR_HOST="$EP" "$GSREAD" bench gs://bench/1GiB --json --pattern "$1" \
     --io-size "$2" --mode "$3" --concurrency 4 --max-bytes 1GiB --max-seconds "$4"
 }
 for r in $(seq "$ROUNDS"); do
