@@ -29,8 +29,10 @@ ceiling() { # MB/s of 4 parallel curl streams over the object
   python3 -c "import json; print(json.dumps({'cell':'ceiling','mbps':1073741824/($t1-$t0)/1e6}))"
 }
 cell() { # pattern io mode seconds
+  local conc=()
+  if [ "$3" != default ]; then conc=(--concurrency 4); fi
   STORAGE_EMULATOR_HOST="$EP" "$GSREAD" bench gs://bench/1GiB --json --pattern "$1" \
-    --io-size "$2" --mode "$3" --concurrency 4 --max-bytes 1GiB --max-seconds "$4"
+    --io-size "$2" --mode "$3" "${conc[@]}" --max-bytes 1GiB --max-seconds "$4"
 }
 for r in $(seq "$ROUNDS"); do
   echo "round $r/$ROUNDS" >&2
