@@ -290,11 +290,8 @@ static void measure_self(struct bench_result *r)
 static int run(struct worker *w)
 {
   gsr_client_options copts = w->a->client;
-  const char *token = getenv("GSREAD_ACCESS_TOKEN");
   int rc;
 
-  if (token && *token)
-    copts.access_token = token;
   cli_apply_debug(w->a, &copts);
   rc = gsr_client_new(&copts, &w->client);
   if (rc != GSR_OK) {

@@ -62,6 +62,7 @@ enum cli_opt_id {
   CLI_OPT_TRACE,
   CLI_OPT_ZERO_COPY,
   CLI_OPT_DEBUG,
+  CLI_OPT_COPY,
   CLI_OPT_PATTERN,
   CLI_OPT_MODE,
   CLI_OPT_SEED,
@@ -69,6 +70,12 @@ enum cli_opt_id {
   CLI_OPT_MAX_BYTES,
   CLI_OPT_MAX_SECONDS,
   CLI_OPT_JSON,
+  CLI_OPT_PART_SIZE,
+  CLI_OPT_RECURSIVE,
+  CLI_OPT_LONG,
+  CLI_OPT_QUIET,
+  CLI_OPT_ANONYMOUS,
+  CLI_OPT_USER_PROJECT,
   CLI_OPT_HELP,
   CLI_OPT__COUNT
 };
@@ -103,6 +110,7 @@ struct cli_bench_args {
 struct cli_args {
   const char *cmd; /* the command's name, for "Try 'gsread CMD --help'" */
   const char *url;
+  const char *dest;  /* cp: the second positional argument */
   uint64_t offset;
   uint64_t length;
   int has_offset;
@@ -115,6 +123,10 @@ struct cli_args {
   const char *trace; /* --trace FILE, or NULL */
   int has_pattern;     /* --pattern was given (it conflicts with --trace) */
   int has_concurrency; /* --concurrency was given */
+  int recursive;       /* cp, ls: --recursive / -r */
+  int long_format;     /* ls: --long / -l */
+  int quiet;           /* cp: --quiet / -q */
+  gsr_download_options download; /* cp: part size (concurrency: file's) */
   struct cli_bench_args bench;
   gsr_client_options client;
   gsr_file_options file;
@@ -127,6 +139,8 @@ struct cli_command {
   const char *description; /* printed by `gsread NAME --help` */
   const enum cli_opt_id *opts;
   size_t nopts;
+  int takes_dest; /* a second positional argument (cp's DEST) */
+  int url_optional; /* the URL may be left out (auth) */
   /* The command's own defaults, set over the library's before parsing
    * (and shown by its --help); NULL: none. */
   void (*defaults)(struct cli_args *args);
@@ -140,6 +154,9 @@ struct cli_command {
 extern const struct cli_command cli_cmd_cat;
 extern const struct cli_command cli_cmd_stat;
 extern const struct cli_command cli_cmd_bench;
+extern const struct cli_command cli_cmd_cp;
+extern const struct cli_command cli_cmd_ls;
+extern const struct cli_command cli_cmd_auth;
 
 /* opts.c */
 int cli_parse_args(const struct cli_command *cmd, int argc, char **argv,
@@ -167,6 +184,8 @@ void cli_apply_debug(const struct cli_args *args, gsr_client_options *o);
 int cli_open(const struct cli_args *args, gsr_client **client,
              gsr_file *file);
 void cli_close(gsr_client *client, gsr_file file);
+/* Only the client (for commands that open files themselves). */
+int cli_client_new(const struct cli_args *args, gsr_client **client);
 
 /* json.c */
 void cli_json_string(FILE *out, const char *s);

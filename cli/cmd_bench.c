@@ -323,7 +323,7 @@ static const enum cli_opt_id bench_opts[] = {
     CLI_OPT_JSON,          CLI_OPT_MAX_BLOCKS,    CLI_OPT_MIN_PART_SIZE,
     CLI_OPT_MAX_PREFETCH,  CLI_OPT_MEMORY_BUDGET, CLI_OPT_ENDPOINT,
     CLI_OPT_CA_BUNDLE,     CLI_OPT_MAX_CONNECTIONS, CLI_OPT_STALL_TIMEOUT,
-    CLI_OPT_HELP,
+    CLI_OPT_ANONYMOUS, CLI_OPT_USER_PROJECT, CLI_OPT_HELP,
 };
 
 const struct cli_command cli_cmd_bench = {

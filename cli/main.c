@@ -15,8 +15,11 @@
 
 static const struct cli_command *const commands[] = {
     &cli_cmd_cat,
+    &cli_cmd_cp,
+    &cli_cmd_ls,
     &cli_cmd_stat,
     &cli_cmd_bench,
+    &cli_cmd_auth,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -32,6 +35,7 @@ static const struct cli_command *find_command(const char *name)
 static void print_usage(FILE *out)
 {
   fputs("Usage: gsread COMMAND [OPTIONS] URL\n"
+        "       gsread cp [OPTIONS] URL DEST\n"
         "       gsread help [COMMAND]\n"
         "       gsread --version\n"
         "\n"
@@ -56,9 +60,20 @@ static void print_usage(FILE *out)
         "                          "
         "STORAGE_EMULATOR_HOST=http://127.0.0.1:8080\n"
         "                          (--endpoint overrides it)\n"
-        "  GSREAD_ACCESS_TOKEN     bearer token for gs:// requests; "
-        "unset or empty:\n"
-        "                          anonymous\n"
+        "  GSREAD_ACCESS_TOKEN     fixed bearer token for gs:// requests "
+        "(never\n"
+        "                          refreshed); unset or empty: the chain "
+        "below\n"
+        "  GOOGLE_APPLICATION_CREDENTIALS  service-account key or "
+        "authorized_user\n"
+        "                          file; else gcloud's ADC file "
+        "(CLOUDSDK_CONFIG),\n"
+        "                          else the GCE metadata server "
+        "(GCE_METADATA_HOST),\n"
+        "                          else anonymous; 'gsread auth' shows "
+        "which\n"
+        "  GSREAD_TOKEN_URI        token endpoint instead of the key "
+        "file's\n"
         "\n"
         "Exit status:\n"
         "  0  success\n"

@@ -22,6 +22,7 @@ struct opt_def {
   const char *name; /* without the leading "--" */
   const char *arg;  /* placeholder of the value; NULL for a flag */
   const char *help;
+  char short_name;  /* the one-letter form ("-l"), or 0 */
 };
 
 static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
@@ -57,6 +58,9 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                        "replay the 'OFFSET LENGTH' lines of FILE"},
     [CLI_OPT_ZERO_COPY] = {"zero-copy", NULL,
                            "read with gsr_read_slices, no copy"},
+    [CLI_OPT_COPY] = {"copy", NULL,
+                      "read with gsr_read into one io-size buffer instead "
+                      "of slices"},
     [CLI_OPT_DEBUG] = {"debug", NULL,
                        "print the library's decisions on stderr (prefetch "
                        "window, blocks, seeks, retries)"},
@@ -70,6 +74,17 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_MAX_SECONDS] = {"max-seconds", "S",
                              "... or after this long (decimal seconds)"},
     [CLI_OPT_JSON] = {"json", NULL, "print one JSON object on one line"},
+    [CLI_OPT_PART_SIZE] = {"part-size", "SIZE",
+                           "bytes per part (one request each)"},
+    [CLI_OPT_RECURSIVE] = {"recursive", NULL,
+                           "everything under the prefix", 'r'},
+    [CLI_OPT_LONG] = {"long", NULL, "also size, updated time and generation",
+                      'l'},
+    [CLI_OPT_QUIET] = {"quiet", NULL, "no progress, no summary line", 'q'},
+    [CLI_OPT_ANONYMOUS] = {"anonymous", NULL,
+                           "send no credentials (public buckets)"},
+    [CLI_OPT_USER_PROJECT] = {"user-project", "PROJECT",
+                              "requester pays: the project billed"},
     [CLI_OPT_HELP] = {"help", NULL, "show this help and exit"},
 };
 
@@ -188,7 +203,7 @@ static const char *tool_default(enum cli_opt_id id, const struct cli_args *d,
     cli_format_size(d->io_size, buf, n);
     return buf;
   case CLI_OPT_ZERO_COPY:
-    return "gsr_read into one io-size buffer";
+    return d->zero_copy ? "on" : "gsr_read into one io-size buffer";
   case CLI_OPT_PATTERN:
     return cli_pattern_name(d->bench.pattern);
   case CLI_OPT_MODE:
@@ -207,6 +222,12 @@ static const char *tool_default(enum cli_opt_id id, const struct cli_args *d,
     return buf;
   case CLI_OPT_JSON:
     return "readable text";
+  case CLI_OPT_PART_SIZE:
+    if (d->download.part_size == 0)
+      return "0, the library's: size / concurrency,\n"
+             "within 8MiB..64MiB";
+    cli_format_size(d->download.part_size, buf, n);
+    return buf;
   default:
     return NULL;
   }
@@ -459,6 +480,24 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_JSON:
     a->json = 1;
     return CLI_CONTINUE;
+  case CLI_OPT_PART_SIZE:
+    /* The library's limit; a part is one buffer in memory. */
+    return parse_size(cmd, name, v, 0, (uint64_t)1 << 40,
+                      &a->download.part_size);
+  case CLI_OPT_RECURSIVE:
+    a->recursive = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_LONG:
+    a->long_format = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_QUIET:
+    a->quiet = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_ANONYMOUS:
+    a->client.anonymous = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_USER_PROJECT:
+    return parse_string(cmd, name, v, &a->client.user_project);
   case CLI_OPT_STATS:
     a->stats = 1;
     return CLI_CONTINUE;
@@ -467,6 +506,9 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
     return CLI_CONTINUE;
   case CLI_OPT_DEBUG:
     a->debug = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_COPY:
+    a->zero_copy = 0;
     return CLI_CONTINUE;
   case CLI_OPT_TRACE:
     return parse_string(cmd, name, v, &a->trace);
@@ -511,6 +553,18 @@ static int cmd_accepts(const struct cli_command *cmd, int id)
       return 1;
   }
   return 0;
+}
+
+/* The flag cmd accepts whose one-letter form is c, or -1. Only flags have
+ * one (no "-p VALUE" forms to parse). */
+static int find_short(const struct cli_command *cmd, char c)
+{
+  for (int id = 0; id < CLI_OPT__COUNT; id++) {
+    if (opt_defs[id].short_name == c && !opt_defs[id].arg &&
+        cmd_accepts(cmd, id))
+      return id;
+  }
+  return -1;
 }
 
 /* --help stops parsing: the help is all the user gets, with status 0. */
@@ -562,6 +616,10 @@ static int parse_long_opt(const struct cli_command *cmd, int argc,
 static int take_positional(const struct cli_command *cmd, const char *word,
                            struct cli_args *a)
 {
+  if (a->url && cmd->takes_dest && !a->dest) {
+    a->dest = word;
+    return CLI_CONTINUE;
+  }
   if (a->url)
     return cli_usage_error(cmd->name, "unexpected argument '%s'", word);
   a->url = word;
@@ -575,6 +633,7 @@ static void init_args(const struct cli_command *cmd, struct cli_args *a)
   a->io_size = CLI_DEFAULT_IO_SIZE;
   gsr_client_options_init(&a->client);
   gsr_file_options_init(&a->file);
+  gsr_download_options_init(&a->download);
   if (cmd->defaults)
     cmd->defaults(a);
 }
@@ -598,12 +657,15 @@ int cli_parse_args(const struct cli_command *cmd, int argc, char **argv,
       only_positionals = 1;
     else if (strcmp(w, "-h") == 0 && cmd_accepts(cmd, CLI_OPT_HELP))
       rc = show_help(cmd);
+    else if (w[1] != '-' && w[2] == '\0' && find_short(cmd, w[1]) >= 0)
+      rc = apply_option(cmd->name, (enum cli_opt_id)find_short(cmd, w[1]),
+                        NULL, a);
     else if (w[1] == '-')
       rc = parse_long_opt(cmd, argc, argv, &i, a);
     else
       rc = cli_usage_error(cmd->name, "unknown option '%s'", w);
   }
-  if (rc == CLI_CONTINUE && !a->url)
+  if (rc == CLI_CONTINUE && !a->url && !cmd->url_optional)
     rc = cli_usage_error(cmd->name, "missing URL");
   if (rc == CLI_CONTINUE && cmd->finish)
     rc = cmd->finish(a);
@@ -639,6 +701,8 @@ static void print_opt_help(const struct cli_command *cmd, enum cli_opt_id id,
 
   if (id == CLI_OPT_HELP)
     snprintf(left, sizeof left, "-h, --%s", d->name);
+  else if (d->short_name)
+    snprintf(left, sizeof left, "-%c, --%s", d->short_name, d->name);
   else
     snprintf(left, sizeof left, "--%s%s%s", d->name, d->arg ? " " : "",
              d->arg ? d->arg : "");

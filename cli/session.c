@@ -15,6 +15,21 @@ static int open_failure(const struct cli_args *args, int rc)
   return rc == GSR_EINVAL ? cli_usage_hint(args->cmd) : CLI_EXIT_FAIL;
 }
 
+/* Creates the client alone; prints the reason on failure. */
+int cli_client_new(const struct cli_args *args, gsr_client **client)
+{
+  gsr_client_options copts = args->client;
+  int rc;
+
+  rc = gsr_client_new(&copts, client);
+  if (rc != GSR_OK) {
+    *client = NULL;
+    cli_fail_gsr(rc, "cannot start the client");
+    return open_failure(args, rc);
+  }
+  return CLI_EXIT_OK;
+}
+
 /* Creates the client and opens args->url. On failure prints the reason,
  * frees what was made and returns an exit status; *client is then NULL. */
 /* --debug: the library's trace lines, one per decision, on stderr. */
@@ -34,13 +49,10 @@ int cli_open(const struct cli_args *args, gsr_client **client,
              gsr_file *file)
 {
   gsr_client_options copts = args->client;
-  const char *token = getenv("GSREAD_ACCESS_TOKEN");
   int rc;
 
-  /* An exported but empty variable means "no token", not an empty bearer
-   * token that GCS would reject. */
-  if (token && *token)
-    copts.access_token = token;
+  /* Credentials ($GSREAD_ACCESS_TOKEN included) are the library's: it
+   * walks the chain, so --anonymous and `gsread auth` agree with it. */
   cli_apply_debug(args, &copts);
 
   *client = NULL;

@@ -92,8 +92,11 @@ typedef struct gsr_client_options {
   /* CA bundle (PEM file) for TLS verification. NULL: the system's bundle.
    * Verification is always on. */
   const char *ca_bundle;
-  /* Bearer token sent as "Authorization: Bearer ..." on gs:// requests.
-   * NULL: anonymous. */
+  /* Bearer token sent as "Authorization: Bearer ..." on gs:// requests,
+   * never refreshed. NULL: the credentials chain (docs/auth.md):
+   * $GSREAD_ACCESS_TOKEN, $GOOGLE_APPLICATION_CREDENTIALS (service-account
+   * key or authorized_user file), gcloud's application default credentials
+   * file, the GCE metadata server, else anonymous. */
   const char *access_token;
   long connect_timeout_ms; /* TCP+TLS connect; default 10000 */
   long stall_timeout_ms;   /* abort a transfer idle this long; default 30000 */
@@ -123,7 +126,36 @@ typedef struct gsr_client_options {
    * into gsread. */
   void (*trace)(void *arg, const char *line);
   void *trace_arg;
+  /* 1: send no credentials at all (public buckets), skipping the chain. */
+  int anonymous;
+  /* Requester pays: the project billed for the requests, sent as
+   * userProject=... on every GCS request. NULL: none. */
+  const char *user_project;
 } gsr_client_options;
+
+/* Which credentials a client uses; never the token itself. */
+typedef struct gsr_auth_info {
+  /* "anonymous", "access_token", "service_account", "authorized_user",
+   * "metadata". */
+  char kind[32];
+  /* Where they came from: "option", "GSREAD_ACCESS_TOKEN",
+   * "GOOGLE_APPLICATION_CREDENTIALS", "gcloud_adc", "metadata_server",
+   * "default" (anonymous fallback). */
+  char source[40];
+  /* The key file's path, or the metadata host; "" if none. */
+  char detail[512];
+  /* Service account e-mail if known (not a secret); "" if none. */
+  char account[256];
+  int has_expiry;     /* 1 if the token's lifetime is known */
+  int64_t expires_at; /* seconds since the epoch */
+  int64_t remaining;  /* seconds left (may be <= 0) */
+} gsr_auth_info;
+
+/* Resolves the client's credentials (fetching a token if the source has
+ * one, which costs a request to the token endpoint) and describes them.
+ * Returns GSR_OK, GSR_EINVAL, GSR_EAUTH (the source failed; message says
+ * why), GSR_ENETWORK, GSR_ETIMEDOUT, GSR_ENOMEM. */
+GSR_EXTERN int gsr_client_auth_info(gsr_client *client, gsr_auth_info *out);
 
 /* Client-wide counters. */
 typedef struct gsr_client_stats {
@@ -303,6 +335,102 @@ GSR_EXTERN int gsr_file_stats_get(gsr_file file, gsr_file_stats *out);
  * on it is still running. Returns GSR_OK, or GSR_ECLOSED if it was already
  * closed, GSR_EBADF if it never was a handle. */
 GSR_EXTERN int gsr_close(gsr_file file);
+
+/* ---- Downloads -----------------------------------------------------------
+ * gsr_download copies a whole object to a local file, fast and safely:
+ *  - the object is opened (and pinned to its generation or ETag) once, then
+ *    fetched as parts of part_size bytes, up to `concurrency` of them in
+ *    flight, each written with pwrite at its offset as soon as it is in;
+ *  - the bytes go to a temporary file beside the destination,
+ *    ".NAME.gsread-XXXXXX" (created with mode 0666 minus the umask), which
+ *    is renamed over the destination only after the whole object's CRC32C
+ *    matched the server's (gs://), or, when the source publishes no
+ *    checksum (http, file), after the length matched. On any failure the
+ *    temporary file is removed and the destination is untouched.
+ *  - The file is not fsync'ed (as cp, curl and gsutil do not): the rename
+ *    makes the copy appear whole or not at all, not durable across a crash.
+ * Memory: at most concurrency x part_size bytes of buffers, charged to the
+ * client's memory budget; concurrency is lowered so that they fit it. */
+typedef struct gsr_download_options {
+  int concurrency;    /* parts in flight; 0: the client's default (see
+                       * gsr_file_options.concurrency); at most 256 */
+  /* Bytes per part (one request each). 0 (default): the object's size
+   * divided by the concurrency, rounded up to a MiB and kept within 8 MiB
+   * and 64 MiB (and within the budget divided by the concurrency): every
+   * part costs one first-byte wait on its connection, so fewer, larger
+   * parts are faster. */
+  uint64_t part_size;
+  /* If set, called from the calling thread with the bytes received so far
+   * and the object's size: at the start, at most about 4 times a second
+   * while the download runs, and once at the end (done == total) on
+   * success. Must not call back into gsread. */
+  void (*progress)(void *arg, uint64_t done, uint64_t total);
+  void *progress_arg;
+} gsr_download_options;
+
+typedef struct gsr_download_stats {
+  uint64_t bytes;       /* object bytes written */
+  uint64_t requests;    /* data requests (parts), retries not counted */
+  uint64_t retries;     /* attempts after the first, client-wide delta */
+  double seconds;       /* open to rename */
+  int crc32c_verified;  /* 1: checked against the server's CRC32C;
+                         * 0: only the length was checked */
+  uint32_t crc32c;      /* CRC32C of the bytes written */
+} gsr_download_stats;
+
+/* Fills *opts with the defaults. Always call it before setting fields. */
+GSR_EXTERN void gsr_download_options_init(gsr_download_options *opts);
+
+/* Downloads the object at url (any URL gsr_open takes) to dest_path. If
+ * dest_path is an existing directory, the file inside it is named after
+ * the last '/'-separated component of the object's name (or URL path).
+ * opts and stats may be NULL. Returns GSR_OK, or what gsr_open returns,
+ * GSR_EINTEGRITY (checksum or length mismatch), GSR_EIO (local file
+ * error, message names the path and errno text), GSR_ECHANGED, network
+ * statuses. Thread-safe (distinct destinations). */
+GSR_EXTERN int gsr_download(gsr_client *client, const char *url,
+                            const char *dest_path,
+                            const gsr_download_options *opts,
+                            gsr_download_stats *stats);
+
+/* The same into an open file descriptor that may not be seekable (a pipe,
+ * standard output): parts are fetched concurrently but written in order
+ * with write(); a finished part waits in its buffer for its turn. The
+ * checksum is verified after the last byte was written, so on
+ * GSR_EINTEGRITY the bytes are already out: the caller must discard them.
+ * fd is neither closed nor rewound. */
+GSR_EXTERN int gsr_download_fd(gsr_client *client, const char *url, int fd,
+                               const gsr_download_options *opts,
+                               gsr_download_stats *stats);
+
+/* ---- Listing --------------------------------------------------------------
+ * gsr_list lists gs://BUCKET[/PREFIX] through the JSON API (objects.list),
+ * following nextPageToken until the end. PREFIX is taken verbatim (as GCS
+ * does): gs://b/dir matches "dir", "dir/x" and "dir2"; gs://b/dir/ only
+ * what is inside dir/. Without recursive, delimiter "/" is used: names
+ * with a further '/' after the prefix are folded into one "directory"
+ * entry (is_prefix = 1, name ending in '/'). Entries come in name order,
+ * objects and directories merged. */
+typedef struct gsr_list_entry {
+  const char *name;     /* the full object name (or prefix), valid only
+                         * during the callback */
+  int is_prefix;        /* 1: a directory (only size 0, no other fields) */
+  uint64_t size;
+  int64_t generation;
+  const char *updated;  /* RFC 3339, "" if unknown */
+  int has_crc32c;
+  uint32_t crc32c;
+} gsr_list_entry;
+
+/* Called once per entry from the calling thread; return 0 to go on,
+ * anything else to stop (gsr_list then returns GSR_ECANCELED). */
+typedef int (*gsr_list_cb)(void *arg, const gsr_list_entry *entry);
+
+/* Returns GSR_OK, GSR_EINVAL (not a gs://BUCKET[/PREFIX] URL),
+ * GSR_ECANCELED, GSR_EPROTO (bad JSON), network and HTTP statuses
+ * (GSR_ENOENT: no such bucket). Thread-safe. */
+GSR_EXTERN int gsr_list(gsr_client *client, const char *url, int recursive,
+                        gsr_list_cb cb, void *arg);
 
 /* ---- Helpers --------------------------------------------------------------*/
 

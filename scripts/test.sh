@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing (scripts/install-deps.sh), then
-# builds and runs the whole suite three ways:
-#   1. a normal optimized build (build/)
-#   2. AddressSanitizer + UndefinedBehaviorSanitizer, whole suite (build-asan/)
+# builds and runs the whole suite four ways:
+#   1. a normal optimized build (build/): everything, the fault tests on a
+#      512 MiB object, then test_read under valgrind memcheck
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer, whole suite (build-asan/;
+#      the fault tests on 64 MiB, the allocation-failure tests)
 #   3. ThreadSanitizer, the tests labelled "concurrency" (build-tsan/)
+#   4. the libFuzzer targets, 15 s each (build-fuzz/, clang, ASan+UBSan)
 # Exits non-zero if anything fails. Usage: scripts/test.sh [--no-install]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +24,9 @@ status=0
 echo "== build: release"
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== test: release"
-(cd build && ctest --output-on-failure -j 2) || status=1
+(cd build && ctest --output-on-failure -j 2 -LE valgrind) || status=1
+echo "== test: release, valgrind memcheck"
+(cd build && ctest --output-on-failure -L valgrind) || status=1
 
 echo "== build: asan+ubsan"
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DGSR_SANITIZE=address,undefined
@@ -35,6 +40,13 @@ build build-tsan -DCMAKE_BUILD_TYPE=Debug -DGSR_SANITIZE=thread
 echo "== test: tsan (concurrency tests)"
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
    ctest --output-on-failure -L concurrency) || status=1
+
+echo "== build: fuzzers (clang)"
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+  -DGSR_SANITIZE=address,undefined -DGSR_FUZZ=ON >/dev/null
+cmake --build build-fuzz -j "$JOBS" --target fuzzers
+echo "== test: fuzzers"
+(cd build-fuzz && ctest --output-on-failure -j 2 -L fuzz) || status=1
 
 if [ "$status" -eq 0 ]; then echo "all test runs passed"; else echo "SOME TEST RUNS FAILED"; fi
 exit "$status"

@@ -113,18 +113,39 @@ done:
   return status;
 }
 
+/* One metadata GET; *gen gets the generation of the token it sent. */
+static int get_metadata(struct gsr__object *obj, const char *url,
+                        struct gsr__request *req, uint64_t *gen) {
+  int status = gsr__request_init(req, GSR__GET, url);
+  if (status != GSR_OK) return status;
+  req->body_max = 1024 * 1024;
+  status = gsr__client_authorize_gen(obj->client, req, gen);
+  if (status == GSR_OK)
+    status = gsr__transport_run(obj->client->transport, req);
+  return status;
+}
+
 static int gcs_open(struct gsr__object *obj) {
   struct gsr__request req;
-  char *url = object_url(obj, "storage/v1", "");
+  char query[512];
+  uint64_t gen = 0;
   int status;
+  struct gsr_client *c = obj->client;
+  /* Requester pays: the billed project on every request (a bucket that
+   * requires it answers 400 without). */
+  snprintf(query, sizeof(query), "%s%s", c->user_project ? "?userProject=" : "",
+           c->user_project ? c->user_project : "");
+  char *url = object_url(obj, "storage/v1", query);
   if (url == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
-  status = gsr__request_init(&req, GSR__GET, url);
+  status = get_metadata(obj, url, &req, &gen);
+  /* A token refused (revoked, or expired in flight): one refresh, one
+   * retry; a second 401 is the answer. */
+  if (status == GSR_EAUTH && req.resp.status == 401 &&
+      gsr__client_auth_refused(c, gen)) {
+    gsr__request_cleanup(&req);
+    status = get_metadata(obj, url, &req, &gen);
+  }
   gsr__free(url);
-  if (status != GSR_OK) return status;
-  req.body_max = 1024 * 1024;
-  status = gsr__client_authorize(obj->client, &req);
-  if (status == GSR_OK)
-    status = gsr__transport_run(obj->client->transport, &req);
   if (status == GSR_OK) {
     char why[128];
     status = gsr__gcs_parse_metadata(req.body ? req.body : "", req.body_len,
@@ -133,9 +154,10 @@ static int gcs_open(struct gsr__object *obj) {
       gsr__err(status, "GET %s: %s", req.url, why);
   }
   if (status == GSR_OK) {
-    char query[64];
-    snprintf(query, sizeof(query), "?alt=media&generation=%lld",
-             (long long)obj->st.generation);
+    snprintf(query, sizeof(query), "?alt=media&generation=%lld%s%s",
+             (long long)obj->st.generation,
+             c->user_project ? "&userProject=" : "",
+             c->user_project ? c->user_project : "");
     obj->media_url = object_url(obj, "download/storage/v1", query);
     if (obj->media_url == NULL) status = gsr__err(GSR_ENOMEM, "out of memory");
   }

@@ -47,16 +47,24 @@ void gsr__budget_unref(struct gsr__budget *b) {
   gsr__free(b);
 }
 
-/* A pooled buffer of exactly cap bytes, or NULL. */
+/* A pooled buffer of exactly cap bytes, or NULL. On a miss the pool is
+ * emptied: sizes changed (a window growing), so what it holds would only
+ * add to the process's memory without being reused. */
 static struct gsr__buf *pool_take(struct gsr__budget *b, size_t cap) {
-  struct gsr__buf *buf = NULL;
+  struct gsr__buf *buf = NULL, *stale[GSR__POOL_SLOTS] = {0};
   pthread_mutex_lock(&b->pool_mu);
   for (int i = 0; i < GSR__POOL_SLOTS && buf == NULL; i++)
     if (b->pool[i] != NULL && b->pool[i]->cap == cap) {
       buf = b->pool[i];
       b->pool[i] = NULL;
     }
+  if (buf == NULL && cap >= GSR__POOL_MIN)
+    for (int i = 0; i < GSR__POOL_SLOTS; i++) {
+      stale[i] = b->pool[i];
+      b->pool[i] = NULL;
+    }
   pthread_mutex_unlock(&b->pool_mu);
+  for (int i = 0; i < GSR__POOL_SLOTS; i++) gsr__free(stale[i]);
   return buf;
 }
 

@@ -11,6 +11,8 @@
 
 #include "core/client.h"
 #include "core/file.h"
+#include "auth/auth.h"
+#include "backend/backend.h"
 #include "transport/transport.h"
 
 #define DEFAULT_ENDPOINT "https://storage.googleapis.com"
@@ -79,6 +81,9 @@ static int check_options(const gsr_client_options *o) {
                     "1 to 100, attempts 1 to 100)");
   if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
     return gsr__err(GSR_EINVAL, "access token contains a line break");
+  if (o->user_project != NULL &&
+      (o->user_project[0] == '\0' || strlen(o->user_project) > 100))
+    return gsr__err(GSR_EINVAL, "user_project must be 1 to 100 characters");
   return GSR_OK;
 }
 
@@ -111,7 +116,8 @@ static void client_destroy(gsr_client *c) {
   gsr__transport_free(c->transport);
   gsr__budget_unref(c->budget);
   gsr__free(c->endpoint);
-  gsr__free(c->auth_header);
+  gsr__auth_free(c->auth);
+  gsr__free(c->user_project);
   gsr__free((char *)c->opts.user_agent);
   gsr__free(c);
 }
@@ -130,6 +136,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   if (c == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   c->opts = *opts;
   c->opts.endpoint = c->opts.ca_bundle = c->opts.access_token = NULL;
+  c->opts.user_project = NULL;
   c->opts.user_agent = gsr__strdup(opts->user_agent ? opts->user_agent
                                    : "gsread/" GSR_VERSION_STRING);
   if (c->opts.user_agent == NULL) {
@@ -145,14 +152,22 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
     status = gsr__err(GSR_ENOMEM, "out of memory");
     goto fail;
   }
-  if (opts->access_token != NULL) {
-    size_t n = strlen(opts->access_token) + 32;
-    if ((c->auth_header = gsr__malloc(n)) == NULL) {
-      status = gsr__err(GSR_ENOMEM, "out of memory");
-      goto fail;
-    }
-    snprintf(c->auth_header, n, "Authorization: Bearer %s", opts->access_token);
+  if (opts->user_project != NULL &&
+      (c->user_project = gsr__percent_encode(
+           opts->user_project, strlen(opts->user_project))) == NULL) {
+    status = gsr__err(GSR_ENOMEM, "out of memory");
+    goto fail;
   }
+  struct gsr__auth_config acfg = {
+      .access_token = opts->access_token,
+      .anonymous = opts->anonymous,
+      .ca_bundle = opts->ca_bundle,
+      .user_agent = c->opts.user_agent,
+      .connect_timeout_ms = opts->connect_timeout_ms,
+      .trace = opts->trace,
+      .trace_arg = opts->trace_arg,
+  };
+  if ((status = gsr__auth_new(&acfg, &c->auth)) != GSR_OK) goto fail;
   struct gsr__transport_config cfg = {
       .user_agent = c->opts.user_agent,
       .ca_bundle = opts->ca_bundle,
@@ -187,9 +202,31 @@ void gsr_client_free(gsr_client *c) {
   gsr__handle_trim();
 }
 
+int gsr__client_authorize_gen(gsr_client *c, struct gsr__request *req,
+                              uint64_t *gen) {
+  char *hdr = NULL;
+  int status = gsr__auth_header(c->auth, &hdr, gen);
+  if (status == GSR_OK && hdr != NULL)
+    status = gsr__request_add_header(req, hdr);
+  if (hdr != NULL) { /* the request keeps its own copy */
+    memset(hdr, 0, strlen(hdr));
+    gsr__free(hdr);
+  }
+  return status;
+}
+
 int gsr__client_authorize(gsr_client *c, struct gsr__request *req) {
-  if (c->auth_header == NULL) return GSR_OK;
-  return gsr__request_add_header(req, c->auth_header);
+  return gsr__client_authorize_gen(c, req, NULL);
+}
+
+int gsr__client_auth_refused(gsr_client *c, uint64_t gen) {
+  return gsr__auth_invalidate(c->auth, gen);
+}
+
+int gsr_client_auth_info(gsr_client *c, gsr_auth_info *out) {
+  if (c == NULL || out == NULL)
+    return gsr__err(GSR_EINVAL, "gsr_client_auth_info: NULL argument");
+  return gsr__auth_info(c->auth, out);
 }
 
 int gsr_client_stats_get(gsr_client *c, gsr_client_stats *out) {

@@ -16,7 +16,8 @@ struct gsr__transport;
 struct gsr_client {
   gsr_client_options opts; /* strings below are owned copies */
   char *endpoint;          /* GCS endpoint, no trailing '/' */
-  char *auth_header;       /* "Authorization: Bearer ..." or NULL */
+  struct gsr__auth *auth;  /* credentials and the cached token */
+  char *user_project;      /* requester pays: percent-encoded, or NULL */
   struct gsr__transport *transport;
   struct gsr__budget *budget;    /* prefetch memory, shared by all files */
   int default_concurrency;       /* from the environment, else 4 */
@@ -25,8 +26,15 @@ struct gsr_client {
   atomic_uint_fast64_t bytes_fetched;
 };
 
-/* Adds the Authorization header (if any) to a GCS request. */
+/* Adds the Authorization header (if any) to a GCS request, fetching or
+ * refreshing the token first if needed. */
 struct gsr__request;
 int gsr__client_authorize(gsr_client *c, struct gsr__request *req);
+/* The same, also returning the token's generation (for a 401 retry). */
+int gsr__client_authorize_gen(gsr_client *c, struct gsr__request *req,
+                              uint64_t *gen);
+/* A GCS request with the token of generation gen got HTTP 401: drops that
+ * token. Returns 1 if one retry with a new token makes sense. */
+int gsr__client_auth_refused(gsr_client *c, uint64_t gen);
 
 #endif /* GSR_CLIENT_H */

@@ -181,38 +181,48 @@ static int64_t read_at(struct gsr__file *f, struct gsr__out *out, size_t n,
 }
 
 static int64_t copy_read(struct gsr__file *f, void *buf, size_t n,
-                         int64_t offset) {
+                         int64_t offset, int want_crc, uint32_t *crc) {
   struct gsr__out out;
+  *crc = 0;
   if (buf == NULL && n > 0) return gsr__err(GSR_EINVAL, "buffer is NULL");
   gsr__out_copy_init(&out, buf, n);
-  return read_at(f, &out, n, offset);
+  out.want_crc = want_crc;
+  int64_t r = read_at(f, &out, n, offset);
+  *crc = out.crc;
+  return r;
 }
 
 int64_t gsr_pread(gsr_file id, void *buf, size_t n, int64_t offset) {
   struct gsr__file *f;
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
-  int64_t r = copy_read(f, buf, n, offset);
+  uint32_t crc = 0;
+  int64_t r = copy_read(f, buf, n, offset, 0, &crc);
   gsr__file_unref(f);
   return r;
 }
 
-/* Feeds bytes [off, off+n) delivered by a positional read into the
- * whole-object CRC32C; at the end of the object compares it with the one
- * the server published. Returns GSR_OK or GSR_EINTEGRITY. */
-static int crc_feed(struct gsr__file *f, uint64_t off, const unsigned char *p,
+static int offset_ok(int64_t off) { return off >= 0; }
+
+/* 1 if a gsr_read at off continues the whole-object check (or starts it,
+ * at 0): its bytes' CRC32C is then worth keeping. */
+static int crc_wanted(struct gsr__file *f, uint64_t off) {
+  return f->obj->st.has_crc32c && (off == 0 || f->crc_pos == off);
+}
+
+/* Adds n bytes read at off, whose CRC32C is crc, to the whole-object
+ * check; at the end of the object compares with the server's CRC32C.
+ * Returns GSR_OK or GSR_EINTEGRITY. */
+static int crc_feed(struct gsr__file *f, uint64_t off, uint32_t crc,
                     uint64_t n) {
   const gsr_stat *st = &f->obj->st;
-  if (off == 0) { /* a read from the start (re)starts the check */
-    f->crc_pos = 0;
-    f->crc = 0;
-  }
-  if (f->crc_pos != off || !st->has_crc32c) {
+  if (!crc_wanted(f, off)) {
     f->crc_pos = UINT64_MAX;
     return GSR_OK;
   }
-  f->crc = gsr__crc32c(f->crc, p, (size_t)n);
-  f->crc_pos += n;
+  if (off == 0) f->crc = 0; /* a read from the start (re)starts it */
+  f->crc = gsr__crc32c_combine(f->crc, crc, n);
+  f->crc_pos = off + n;
   if (f->crc_pos != st->size || f->crc == st->crc32c) return GSR_OK;
   f->crc_pos = UINT64_MAX;
   return gsr__err(GSR_EINTEGRITY, "%s: CRC32C of the bytes read is %08x, the "
@@ -225,9 +235,11 @@ int64_t gsr_read(gsr_file id, void *buf, size_t n) {
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
   pthread_mutex_lock(&f->pos_mu);
-  int64_t r = copy_read(f, buf, n, f->pos);
+  uint32_t crc = 0;
+  int want = offset_ok(f->pos) && crc_wanted(f, (uint64_t)f->pos);
+  int64_t r = copy_read(f, buf, n, f->pos, want, &crc);
   if (r > 0) {
-    status = crc_feed(f, (uint64_t)f->pos, buf, (uint64_t)r);
+    status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
     f->pos += r;
     if (status != GSR_OK) r = status;
   }
@@ -237,15 +249,18 @@ int64_t gsr_read(gsr_file id, void *buf, size_t n) {
 }
 
 static int64_t slice_read(struct gsr__file *f, size_t n, int64_t offset,
-                          gsr_slice *out, size_t max, size_t *count) {
+                          gsr_slice *out, size_t max, size_t *count,
+                          int want_crc, uint32_t *crc) {
   struct gsr__out o;
   if (count == NULL || (out == NULL && max > 0))
     return gsr__err(GSR_EINVAL, "slice array or count is NULL");
   *count = 0;
   if (max == 0 && n > 0) return gsr__err(GSR_EINVAL, "max_slices is 0");
   gsr__out_slices_init(&o, out, max);
+  o.want_crc = want_crc;
   int64_t r = read_at(f, &o, n, offset);
   *count = r > 0 ? o.n_slices : 0;
+  *crc = o.crc;
   return r;
 }
 
@@ -254,7 +269,8 @@ int64_t gsr_pread_slices(gsr_file id, size_t n, int64_t offset,
   struct gsr__file *f;
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
-  int64_t r = slice_read(f, n, offset, out, max, count);
+  uint32_t crc = 0;
+  int64_t r = slice_read(f, n, offset, out, max, count, 0, &crc);
   gsr__file_unref(f);
   return r;
 }
@@ -265,12 +281,10 @@ int64_t gsr_read_slices(gsr_file id, size_t n, gsr_slice *out, size_t max,
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
   pthread_mutex_lock(&f->pos_mu);
-  int64_t r = slice_read(f, n, f->pos, out, max, count);
-  uint64_t at = (uint64_t)f->pos;
-  for (size_t i = 0; r > 0 && i < *count && status == GSR_OK; i++) {
-    status = crc_feed(f, at, out[i].data, out[i].len);
-    at += out[i].len;
-  }
+  uint32_t crc = 0;
+  int want = offset_ok(f->pos) && crc_wanted(f, (uint64_t)f->pos);
+  int64_t r = slice_read(f, n, f->pos, out, max, count, want, &crc);
+  if (r > 0) status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
   if (r > 0) f->pos += r;
   if (status != GSR_OK) {
     for (size_t i = 0; i < *count; i++) gsr_slice_release(&out[i]);

@@ -45,8 +45,11 @@ static void copy_to_iov(struct gsr__out *o, uint64_t at, const unsigned char *sr
   }
 }
 
-uint64_t gsr__out_put(struct gsr__file *f, struct gsr__out *o,
-                      struct gsr__buf *b, size_t at, uint64_t len) {
+/* known: the CRC of the bytes, or NULL to compute it (right after the
+ * copy, while they are still in the cache). */
+static uint64_t put(struct gsr__file *f, struct gsr__out *o,
+                    struct gsr__buf *b, size_t at, uint64_t len,
+                    const uint32_t *known) {
   if (len == 0) return 0;
   if (o->slices != NULL) {
     if (o->n_slices == o->max_slices) return 0;
@@ -59,8 +62,28 @@ uint64_t gsr__out_put(struct gsr__file *f, struct gsr__out *o,
     copy_to_iov(o, o->done, b->data + at, len);
     if (!o->internal) atomic_fetch_add(&f->stats.bytes_copied, len);
   }
+  if (o->want_crc) {
+    uint32_t c = known ? *known : gsr__crc32c(0, b->data + at, (size_t)len);
+    o->crc = gsr__crc32c_combine(o->crc, c, len);
+  }
   o->done += len;
   return len;
+}
+
+uint64_t gsr__out_put(struct gsr__file *f, struct gsr__out *o,
+                      struct gsr__buf *b, size_t at, uint64_t len) {
+  return put(f, o, b, at, len, NULL);
+}
+
+uint64_t gsr__out_put_crc(struct gsr__file *f, struct gsr__out *o,
+                          struct gsr__buf *b, size_t at, uint64_t len,
+                          uint32_t crc) {
+  return put(f, o, b, at, len, &crc);
+}
+
+void gsr__out_landed(struct gsr__out *o, uint64_t len, uint32_t crc) {
+  if (o->want_crc) o->crc = gsr__crc32c_combine(o->crc, crc, len);
+  o->done += len;
 }
 
 void gsr__out_abandon(struct gsr__out *o) {

@@ -27,6 +27,8 @@ struct gsr__out {
   size_t max_slices, n_slices;
   uint64_t done;     /* bytes delivered so far */
   int internal;      /* a cache filling its own buffers: not caller bytes */
+  int want_crc;      /* keep crc: the file checks the whole object */
+  uint32_t crc;      /* CRC32C of the bytes delivered so far */
 };
 
 void gsr__out_copy_init(struct gsr__out *o, void *dst, size_t len);
@@ -39,6 +41,14 @@ void gsr__out_internal_init(struct gsr__out *o, const struct gsr__iov *iov,
  * the slice array is full. */
 uint64_t gsr__out_put(struct gsr__file *f, struct gsr__out *o,
                       struct gsr__buf *b, size_t at, uint64_t len);
+/* The same when the CRC32C of those bytes is already known (computed by
+ * the I/O thread as they arrived), so it is not computed again. */
+uint64_t gsr__out_put_crc(struct gsr__file *f, struct gsr__out *o,
+                          struct gsr__buf *b, size_t at, uint64_t len,
+                          uint32_t crc);
+/* Accounts len bytes written into the out's iov by someone else, whose
+ * CRC32C is crc. */
+void gsr__out_landed(struct gsr__out *o, uint64_t len, uint32_t crc);
 /* Releases every slice taken so far (on failure). */
 void gsr__out_abandon(struct gsr__out *o);
 

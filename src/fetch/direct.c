@@ -27,11 +27,12 @@ static int direct_read(struct gsr__file *f, void *state, uint64_t off,
       left -= n;
       at = 0;
     }
+    uint32_t crc;
     int status = gsr__rfetch_run(f, off, len, part, k, f->concurrency,
-                                 f->min_part);
+                                 f->min_part, &crc);
     if (status != GSR_OK) return status;
     if (!out->internal) atomic_fetch_add(&f->stats.bytes_direct, len);
-    out->done += len;
+    gsr__out_landed(out, len, crc);
     return GSR_OK;
   }
   if (out->n_slices == out->max_slices) return GSR_OK;
@@ -40,9 +41,10 @@ static int direct_read(struct gsr__file *f, void *state, uint64_t off,
   if (b == NULL) return gsr__err(GSR_ENOMEM, "out of memory (%llu bytes)",
                                  (unsigned long long)len);
   struct gsr__iov one = {b->data, (size_t)len};
+  uint32_t crc;
   int status = gsr__rfetch_run(f, off, len, &one, 1, f->concurrency,
-                               f->min_part);
-  if (status == GSR_OK) gsr__out_put(f, out, b, 0, len);
+                               f->min_part, &crc);
+  if (status == GSR_OK) gsr__out_put_crc(f, out, b, 0, len, crc);
   gsr__buf_unref(b);
   return status;
 }

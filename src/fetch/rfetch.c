@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "auth/auth.h"
 #include "core/file.h"
 #include "fetch/rfetch.h"
 
@@ -43,10 +44,11 @@ static int sub_iov(const struct gsr__iov *iov, int n, uint64_t from,
 }
 
 static int local_fill(struct gsr__file *f, uint64_t off,
-                      const struct gsr__iov *iov, int n) {
+                      const struct gsr__iov *iov, int n, uint32_t *crc) {
   for (int i = 0; i < n; i++) {
     int status = f->obj->ops->pread(f->obj, iov[i].base, off, iov[i].len);
     if (status != GSR_OK) return status;
+    *crc = gsr__crc32c(*crc, iov[i].base, iov[i].len);
     off += iov[i].len;
   }
   return GSR_OK;
@@ -129,7 +131,7 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
   rf->off = off;
   rf->len = len;
   if (f->obj->ops->pread != NULL) { /* local: done before we return */
-    status = local_fill(f, off, iov, n_iov);
+    status = local_fill(f, off, iov, n_iov, &rf->crc);
     if (status != GSR_OK) {
       gsr__free(rf);
       return status;
@@ -153,6 +155,10 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
     gsr__free(rf);
     return status;
   }
+  /* The token the parts carry: read after they took it (a refresh in
+   * between only makes a later 401 drop a newer token: one extra refresh,
+   * never a retry with the refused one). */
+  rf->auth_gen = gsr__auth_generation(f->client->auth);
   rf->hold = hold ? gsr__buf_ref(hold) : NULL;
   for (int i = 0; i < rf->n_parts; i++) {
     if (gsr__transport_submit(f->client->transport, &rf->reqs[i]) != GSR_OK) {
@@ -175,11 +181,93 @@ int gsr__rfetch_done(struct gsr__rfetch *rf) {
   return done;
 }
 
+/* After a fetch failed with GSR_EAUTH: if a part got HTTP 401 from GCS
+ * and the credentials can be refreshed, gets a new token and re-submits
+ * every part once (above the transport, which knows nothing of tokens).
+ * The parts rewrite the same destination bytes. Returns 1 if re-submitted. */
+static int auth_retry(struct gsr__rfetch *rf) {
+  struct gsr__file *f = rf->file;
+  int got401 = 0;
+  if (rf->auth_retried || f->obj->ops != &gsr__gcs_ops) return 0;
+  for (int i = 0; i < rf->n_parts; i++)
+    if (rf->reqs[i].resp.status == 401) got401 = 1;
+  if (!got401 || !gsr__client_auth_refused(f->client, rf->auth_gen)) return 0;
+  rf->auth_retried = 1;
+  /* Refresh now, outside f->mu: it may wait on the token endpoint, and
+   * close must not wait for that. The parts below then find it cached. */
+  char *hdr = NULL;
+  if (gsr__auth_header(f->client->auth, &hdr, &rf->auth_gen) != GSR_OK)
+    return 0; /* keep the 401: the refresh's own failure says less */
+  if (hdr != NULL) {
+    memset(hdr, 0, strlen(hdr));
+    gsr__free(hdr);
+  }
+  struct saved_part {
+    uint64_t first, len;
+    struct gsr__iov iov[GSR__REQ_IOV];
+    int n;
+  } *saved = gsr__calloc((size_t)rf->n_parts, sizeof(*saved));
+  if (saved == NULL) return 0;
+  for (int i = 0; i < rf->n_parts; i++) {
+    struct gsr__request *r = &rf->reqs[i];
+    saved[i].first = r->range_first;
+    saved[i].len = r->range_len;
+    saved[i].n = r->n_dst;
+    memcpy(saved[i].iov, r->dst, sizeof(r->dst));
+  }
+  /* Under f->mu, like close's cancel walk: the parts are rebuilt while
+   * nobody else can reach them. */
+  pthread_mutex_lock(&f->mu);
+  if (f->closed) {
+    pthread_mutex_unlock(&f->mu);
+    gsr__free(saved);
+    return 0;
+  }
+  for (int i = 0; i < rf->n_parts; i++) gsr__request_cleanup(&rf->reqs[i]);
+  /* Re-arm the completed fetch in place (its mutex and condvar stay). */
+  pthread_mutex_lock(&rf->fetch.mu);
+  rf->fetch.pending = rf->n_parts;
+  memset(&rf->fetch.err, 0, sizeof(rf->fetch.err));
+  pthread_mutex_unlock(&rf->fetch.mu);
+  struct gsr__object *obj = f->obj;
+  for (int i = 0; i < rf->n_parts; i++) {
+    struct gsr__request *req = &rf->reqs[i];
+    int status = obj->ops->prepare(obj, req, saved[i].first, saved[i].len, NULL);
+    if (status == GSR_OK) {
+      gsr__request_set_range_iov(req, saved[i].first, saved[i].len,
+                                 saved[i].iov, saved[i].n);
+      req->on_headers = check_headers;
+      req->on_headers_arg = obj;
+      req->fetch = &rf->fetch;
+      status = gsr__transport_submit(f->client->transport, req);
+      if (status != GSR_OK)
+        status = gsr__err(GSR_ECLOSED, "%s: the client is shutting down",
+                          obj->display);
+    }
+    if (status != GSR_OK) {
+      struct gsr__error e;
+      gsr__error_set(&e, status, "%s", gsr_errmsg());
+      gsr__fetch_part_done(&rf->fetch, &e);
+    }
+  }
+  pthread_mutex_unlock(&f->mu);
+  gsr__free(saved);
+  return 1;
+}
+
 int gsr__rfetch_wait(struct gsr__rfetch *rf) {
   if (!rf->waited) {
     rf->status = gsr__fetch_wait(&rf->fetch);
-    rf->waited = 1;
     account(rf);
+    if (rf->status == GSR_EAUTH && rf->reqs != NULL && auth_retry(rf)) {
+      rf->status = gsr__fetch_wait(&rf->fetch);
+      account(rf);
+    }
+    rf->waited = 1;
+    rf->crc = rf->reqs[0].crc; /* the parts' CRCs, in order, as one */
+    for (int i = 1; i < rf->n_parts; i++)
+      rf->crc = gsr__crc32c_combine(rf->crc, rf->reqs[i].crc,
+                                    rf->reqs[i].range_len);
     struct gsr__error *e = &rf->fetch.err;
     if (e->status == GSR_ENOENT) {
       /* The generation (or ETag) existed at open: it was replaced. */
@@ -218,12 +306,13 @@ void gsr__rfetch_free(struct gsr__rfetch *rf) {
 
 int gsr__rfetch_run(struct gsr__file *f, uint64_t off, uint64_t len,
                     const struct gsr__iov *iov, int n_iov, int concurrency,
-                    uint64_t min_part) {
+                    uint64_t min_part, uint32_t *crc) {
   struct gsr__rfetch *rf;
   int status = gsr__rfetch_start(f, off, len, iov, n_iov, concurrency,
                                  min_part, NULL, &rf);
   if (status != GSR_OK) return status;
   status = gsr__rfetch_wait(rf);
+  if (crc != NULL) *crc = rf->crc;
   gsr__rfetch_free(rf);
   return status;
 }

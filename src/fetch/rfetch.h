@@ -29,6 +29,9 @@ struct gsr__rfetch {
   struct gsr__buf *hold;   /* kept alive until the transport let go */
   int waited;              /* gsr__rfetch_wait ran */
   int status;              /* valid once waited */
+  uint32_t crc;            /* CRC32C of the range, once waited with OK */
+  uint64_t auth_gen;       /* generation of the token the parts carry */
+  int auth_retried;        /* the one retry after a 401 was made */
   struct gsr__rfetch *next, *prev; /* the file's in-flight list */
 };
 
@@ -54,6 +57,6 @@ void gsr__rfetch_free(struct gsr__rfetch *rf);
 /* Fetch and wait in one call. */
 int gsr__rfetch_run(struct gsr__file *f, uint64_t off, uint64_t len,
                     const struct gsr__iov *iov, int n_iov, int concurrency,
-                    uint64_t min_part);
+                    uint64_t min_part, uint32_t *crc);
 
 #endif /* GSR_RFETCH_H */

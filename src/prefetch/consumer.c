@@ -36,6 +36,12 @@ static int wait_block(struct gsr__file *f, struct gsr__prefetcher *p,
   return status;
 }
 
+/* The CRC32C of a block whose bytes have all arrived: computed by the I/O
+ * thread as they came in (published before the progress that got us here). */
+static uint32_t block_crc(const struct gsr__pf_block *b) {
+  return b->rf->reqs != NULL ? b->rf->reqs[0].crc : b->rf->crc;
+}
+
 int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
                        uint64_t off, uint64_t len, struct gsr__out *out) {
   uint64_t cur = off, end = off + len;
@@ -62,7 +68,9 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
       p->failed = 1;
       return status;
     }
-    uint64_t got = gsr__out_put(f, out, b->buf, (size_t)at, n);
+    uint64_t got = at == 0 && n == b->len
+                       ? gsr__out_put_crc(f, out, b->buf, 0, n, block_crc(b))
+                       : gsr__out_put(f, out, b->buf, (size_t)at, n);
     if (got == 0) break; /* the caller's slice array is full */
     cur += got;
     if (at + got > b->used) b->used = at + got;

@@ -67,7 +67,11 @@ static void parse_status_line(struct gsr__response *resp, const char *line,
   if (sp == NULL) return;
   sp++;
   size_t n = digits_len(sp, len - (size_t)(sp - line));
-  if (n == 3 && gsr__parse_u64(sp, 3, &code) == 0) resp->status = (long)code;
+  /* RFC 9110: three digits, 100 to 599 ("026" is not a status). Anything
+   * else leaves 0, which the transport treats as a bad response. */
+  if (n == 3 && gsr__parse_u64(sp, 3, &code) == 0 && code >= 100 &&
+      code <= 599)
+    resp->status = (long)code;
 }
 
 /* Parses a decimal value into *out if it is only digits; else leaves it. */

@@ -38,7 +38,8 @@ static const char *method_name(const struct gsr__request *req) {
   return req->method == GSR__HEAD ? "HEAD" : "GET";
 }
 
-/* Appends to req->body, up to body_max; returns 0 or -1 if too large. */
+/* Appends to req->body, up to body_max; returns 0, -1 if too large, or -2
+ * out of memory. */
 static int body_append(struct gsr__request *req, const char *p, size_t n,
                        size_t max) {
   if (req->body_len + n > max) return -1;
@@ -46,7 +47,7 @@ static int body_append(struct gsr__request *req, const char *p, size_t n,
     size_t cap = GSR__MAX(req->body_cap * 2, req->body_len + n + 1);
     cap = GSR__MAX(cap, (size_t)1024);
     char *b = gsr__realloc(req->body, cap);
-    if (b == NULL) return -1;
+    if (b == NULL) return -2;
     req->body = b;
     req->body_cap = cap;
   }
@@ -60,6 +61,7 @@ static int body_append(struct gsr__request *req, const char *p, size_t n,
  * checked that they fit. */
 static void scatter(struct gsr__request *req, const char *p, size_t len) {
   req->received += len;
+  req->crc = gsr__crc32c(req->crc, p, len);
   while (len > 0) {
     struct gsr__iov *v = &req->dst[req->dst_i];
     size_t n = v->len - req->dst_off;
@@ -164,13 +166,19 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
       publish_progress(req);
       return len;
     case SINK_BODY:
-      if (body_append(req, p, len, req->body_max) != 0) {
-        gsr__error_set(&req->err, GSR_EPROTO,
-                       "GET %s: response larger than %zu bytes", req->url,
-                       req->body_max);
-        return 0;
+      switch (body_append(req, p, len, req->body_max)) {
+        case 0:
+          return len;
+        case -1:
+          gsr__error_set(&req->err, GSR_EPROTO,
+                         "GET %s: response larger than %zu bytes", req->url,
+                         req->body_max);
+          return 0;
+        default:
+          gsr__error_set(&req->err, GSR_ENOMEM,
+                         "GET %s: out of memory for the response", req->url);
+          return 0;
       }
-      return len;
     case SINK_ERRBODY: /* keep the beginning of the text, drop the rest */
       body_append(req, p, len, ERRBODY_MAX);
       return len;
@@ -320,6 +328,22 @@ static int plan_retry(struct gsr__transport *t, struct gsr__request *req) {
   return 1;
 }
 
+/* A transient failure that is final because retrying ran out: says so in
+ * the message, so "HTTP 503" alone is not mistaken for a first attempt. */
+static void note_gave_up(struct gsr__transport *t, struct gsr__request *req) {
+  const struct gsr__retry_policy *p = &t->cfg.retry;
+  size_t used = strlen(req->err.msg);
+  double secs = (double)(gsr__now_ns() - req->first_start_ns) / 1e9;
+  if (req->attempts >= p->max_attempts)
+    snprintf(req->err.msg + used, sizeof(req->err.msg) - used,
+             " (gave up after %d attempts in %.1f s: retry_max_attempts)",
+             req->attempts, secs);
+  else
+    snprintf(req->err.msg + used, sizeof(req->err.msg) - used,
+             " (gave up after %d attempts in %.1f s: retry_deadline_ms %ld "
+             "reached)", req->attempts, secs, p->deadline_ms);
+}
+
 /* Completes req, or puts it on the delayed list for another attempt.
  * Once completed, the I/O thread never touches it again. */
 static void finish(struct gsr__transport *t, struct gsr__request *req,
@@ -336,6 +360,9 @@ static void finish(struct gsr__transport *t, struct gsr__request *req,
     t->delayed = req;
     return;
   }
+  if (req->err.status != GSR_OK && req->retryable && req->attempts > 1 &&
+      !atomic_load(&req->cancel))
+    note_gave_up(t, req);
   gsr__fetch_part_done(req->fetch, &req->err);
 }
 

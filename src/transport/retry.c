@@ -47,7 +47,12 @@ long gsr__retry_delay_ms(const struct gsr__retry_policy *p, int attempt,
     cap *= p->multiplier;
   if (cap > (double)p->max_delay_ms) cap = (double)p->max_delay_ms;
   long delay = (long)((double)(gsr__retry_rand(rng) % 1000001) / 1e6 * cap);
-  if (retry_after_s > 0 && retry_after_s * 1000 > delay)
-    delay = retry_after_s * 1000;
+  if (retry_after_s > 0) {
+    /* The value is the server's: cap it before scaling so a huge one
+     * cannot overflow. A day is past any sane deadline, so the request
+     * still gives up at once (plan_retry) instead of waiting forever. */
+    long ms = retry_after_s > 86400 ? 86400L * 1000 : retry_after_s * 1000;
+    if (ms > delay) delay = ms;
+  }
   return delay;
 }

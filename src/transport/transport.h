@@ -89,6 +89,9 @@ struct gsr__request {
   char *body;                 /* NUL-terminated; error bodies too */
   size_t body_len, body_cap;
   uint64_t received;          /* body bytes stored in dst (io thread) */
+  uint32_t crc;               /* CRC32C of those bytes, computed as they
+                               * pass, while still in the cache; written
+                               * before progress is published */
   /* Published copy of received, so a reader may use the bytes that have
    * arrived while the rest still streams in (see gsr__request_wait_bytes). */
   atomic_uint_fast64_t progress;

@@ -23,7 +23,8 @@ fi
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 read -r -a WRAP <<<"${GSREAD_WRAPPER:-}"
 # Local files only: make sure nothing in the environment points elsewhere.
-unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN
+unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN GOOGLE_APPLICATION_CREDENTIALS \
+  GCE_METADATA_HOST GSREAD_TOKEN_URI
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-cli.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT
@@ -391,13 +392,15 @@ expect_stats() {
 
 test_cat_stats() {
   local f=f$((5 * 1024 * 1024 + 1)) size=$((5 * 1024 * 1024 + 1))
-  run cat --stats "$f" --io-size 1M --prefetch off
-  expect_stats "cat --stats" "$size" copy
+  run cat --stats --copy "$f" --io-size 1M --prefetch off
+  expect_stats "cat --stats --copy" "$size" copy
   if cmp -s "$f" "$T/out"; then pass; else fail "cat --stats: output differs"; fi
   run cat --stats --zero-copy "$f" --io-size 1M
   expect_stats "cat --stats --zero-copy" "$size" slices
   run cat --stats f4095 --offset 100 --length 1000
-  expect_stats "cat --stats of a range" 1000 copy
+  expect_stats "cat --stats of a range (slices: cat's default)" 1000 slices
+  run cat --stats --copy f4095 --offset 100 --length 1000
+  expect_stats "cat --stats --copy of a range" 1000 copy
   # A failed open has no file, hence no counters: just the one message.
   run cat --stats "$T/missing"
   if [ "$rc" -eq 1 ] && [ "$(lines "$T/err")" = 1 ]; then
@@ -672,7 +675,43 @@ test_failures() {
   fi
 }
 
+# ---- auth (no network: fixed token, anonymous, a missing key file) ----------
+
+test_auth() {
+  run auth --anonymous
+  if [ "$rc" -eq 0 ] && grep -q '^source: *option$' "$T/out" &&
+    grep -q '^kind: *anonymous$' "$T/out"; then
+    pass
+  else
+    fail "gsread auth --anonymous: rc=$rc, output '$(cat "$T/out")'"
+  fi
+  # The token is never printed, not even with --debug.
+  GSREAD_ACCESS_TOKEN=sekrit-token-123 run auth --json --debug
+  if [ "$rc" -eq 0 ] && grep -q '"source":"GSREAD_ACCESS_TOKEN"' "$T/out" &&
+    grep -q '"kind":"access_token"' "$T/out" &&
+    ! grep -q sekrit "$T/out" "$T/err"; then
+    pass
+  else
+    fail "gsread auth with GSREAD_ACCESS_TOKEN: rc=$rc, '$(cat "$T/out")'"
+  fi
+  # --anonymous wins over the variable.
+  GSREAD_ACCESS_TOKEN=sekrit-token-123 run auth --anonymous
+  if [ "$rc" -eq 0 ] && grep -q '^kind: *anonymous$' "$T/out"; then pass; else
+    fail "gsread auth --anonymous with GSREAD_ACCESS_TOKEN: '$(cat "$T/out")'"
+  fi
+  # A missing key file: exit 1, the file named.
+  GOOGLE_APPLICATION_CREDENTIALS=$T/no-such-key.json run auth
+  if [ "$rc" -eq 1 ] && grep -q 'no-such-key.json' "$T/err"; then pass; else
+    fail "gsread auth with a missing key file: rc=$rc"
+  fi
+  run auth --help
+  for word in --anonymous --user-project --json; do
+    expect_out_has "gsread auth --help" "$word"
+  done
+}
+
 test_help
+test_auth
 test_usage_errors
 test_usage_errors_new
 test_cat_whole

@@ -19,6 +19,7 @@ local state = ngx.shared.gcs_state    -- knobs ("cfg:*") and counters
 local hashes = ngx.shared.gcs_hashes  -- "path\0generation" -> "crc,md5"
 
 local DATA          -- bucket root; set in init() (master), inherited by workers
+local STATE         -- state dir: token_pubkey.pem lives there
 local PROFILE
 
 local PROFILES = {
@@ -28,10 +29,21 @@ local PROFILES = {
 
 -- Knob defaults that do not depend on the profile.
 local FAULT_DEFAULTS = {
+    list_max = 1000,
     fault_status = 503, fault_retry_after = 0, fault_ratio = 0,
     fault_kind = "status", fault_match = "", fault_on = "media",
     cut_at = -1, stall_ms = 2000, seed = 0,
 }
+
+-- Credentials knobs (see token(), metadata() and the gate in api()).
+local AUTH_DEFAULTS = {
+    require_token = 0, token_ttl = 3600, fixed_token = "", token_iss = "",
+    client_id = "test-client-id", client_secret = "test-client-secret",
+    refresh_token = "test-refresh-token", require_user_project = "",
+}
+local AUTH_KNOBS = { "require_token", "token_ttl", "fixed_token", "token_iss", "client_id",
+                     "client_secret", "refresh_token", "require_user_project" }
+local AUTH_COUNTERS = { "tokens_issued", "metadata_tokens", "auth_failures", "token_rejects" }
 
 local FAULT_KINDS = { status = true, cut = true, stall = true, reset = true, long = true }
 local FAULT_ON = { media = true, meta = true, all = true }
@@ -60,7 +72,30 @@ typedef struct { unsigned int A, B, C, D, Nl, Nh, data[16], num; } gcs_md5_ctx;
 int MD5_Init(gcs_md5_ctx *c);
 int MD5_Update(gcs_md5_ctx *c, const void *data, size_t len);
 int MD5_Final(unsigned char *md, gcs_md5_ctx *c);
+
+void *BIO_new_mem_buf(const void *buf, int len);
+int BIO_free(void *a);
+void *PEM_read_bio_PUBKEY(void *bp, void **x, void *cb, void *u);
+void EVP_PKEY_free(void *pkey);
+void *EVP_MD_CTX_new(void);
+void EVP_MD_CTX_free(void *ctx);
+const void *EVP_sha256(void);
+int EVP_DigestVerifyInit(void *ctx, void **pctx, const void *type, void *e, void *pkey);
+int EVP_DigestVerify(void *ctx, const unsigned char *sig, size_t siglen,
+                     const unsigned char *tbs, size_t tbslen);
 unsigned int crc32_iscsi(unsigned char *buf, int len, unsigned int init_crc);
+
+typedef struct gcs_dir gcs_dir;
+typedef struct {             /* struct dirent, x86_64 Linux glibc */
+    unsigned long d_ino;
+    long          d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char          d_name[256];
+} gcs_dirent_t;
+gcs_dir *opendir(const char *name);
+gcs_dirent_t *readdir(gcs_dir *dir);
+int closedir(gcs_dir *dir);
 ]]
 
 local C = ffi.C
@@ -178,7 +213,7 @@ local function json_obj(pairs_)
 end
 
 local REASONS = {
-    [400] = "invalid", [404] = "notFound", [405] = "methodNotAllowed",
+    [400] = "invalid", [401] = "authError", [404] = "notFound", [405] = "methodNotAllowed",
     [416] = "requestedRangeNotSatisfiable", [429] = "rateLimitExceeded",
     [500] = "internalError", [502] = "badGateway", [503] = "backendError",
 }
@@ -202,17 +237,22 @@ end
 ---------------------------------------------------------------------------
 -- Knobs and counters
 
-local KNOBS = { "ttfb_ms", "rate", "fault_status", "fault_retry_after", "fault_ratio",
+local KNOBS = { "ttfb_ms", "rate", "list_max", "fault_status", "fault_retry_after", "fault_ratio",
                 "fault_kind", "fault_match", "fault_on", "cut_at", "stall_ms", "seed" }
+
+for _, k in ipairs(AUTH_KNOBS) do KNOBS[#KNOBS + 1] = k end
 
 local function apply_defaults()
     for k, v in pairs(FAULT_DEFAULTS) do state:set("cfg:" .. k, v) end
+    for k, v in pairs(AUTH_DEFAULTS) do state:set("cfg:" .. k, v) end
     for k, v in pairs(PROFILES[PROFILE]) do state:set("cfg:" .. k, v) end
     state:set("fault_next", 0)
 end
 
-local COUNTERS = { "requests", "meta", "media", "http", "other", "bytes", "draws",
+local COUNTERS = { "requests", "meta", "media", "http", "list", "other", "bytes", "draws",
                    "fault:status", "fault:cut", "fault:stall", "fault:reset", "fault:long" }
+
+for _, k in ipairs(AUTH_COUNTERS) do COUNTERS[#COUNTERS + 1] = k end
 
 local function clear_counters()
     for _, k in ipairs(COUNTERS) do state:set(k, 0) end
@@ -237,7 +277,7 @@ end
 
 function M.init(opts)
     assert(PROFILES[opts.profile], "unknown profile " .. tostring(opts.profile))
-    DATA, PROFILE = opts.data, opts.profile
+    DATA, PROFILE, STATE = opts.data, opts.profile, opts.state
     apply_defaults()
     clear_counters()
 end
@@ -261,6 +301,12 @@ end
 local function parse_request()
     local raw = ngx.var.request_uri:match("^[^?]*")
     local req
+    local lb = raw:match("^/storage/v1/b/([^/]+)/o/?$")
+    if lb then -- objects.list
+        lb = unescape(lb)
+        return { kind = "list", bucket = lb, name = "", class = "meta",
+                 valid = lb:match("^[%w_%-][%w_%.%-]*$") ~= nil }
+    end
     local b, o = raw:match("^/http/([^/]+)/(.+)$")
     if b then
         req = { kind = "http", bucket = b, name = o }
@@ -434,12 +480,31 @@ function M.api()
     end
 
     local cfg = config()
+    -- Credentials gate: a bearer token this server issued (and did not
+    -- revoke or let expire), or the fixed_token knob.
+    if cfg.require_token == 1 then
+        local t = (ngx.var.http_authorization or ""):match("^Bearer (%S+)$")
+        if not t or not (state:get("tok:" .. t)
+                         or (cfg.fixed_token ~= "" and t == cfg.fixed_token)) then
+            count("auth_failures")
+            ngx.header["WWW-Authenticate"] = 'Bearer realm="gcs-test"'
+            return reply_error(401, "Invalid Credentials")
+        end
+    end
+    if cfg.require_user_project ~= "" and ngx.var.arg_userProject ~= cfg.require_user_project then
+        return reply_error(400, "Bucket is a requester pays bucket but no user project provided.")
+    end
     -- $limit_rate is a request field, so it still applies after ngx.exec().
     if cfg.rate > 0 then ngx.var.limit_rate = cfg.rate end
     if cfg.ttfb_ms > 0 then ngx.sleep(cfg.ttfb_ms / 1000) end
 
     if not req.valid then
         return reply_error(400, "Invalid bucket or object name")
+    end
+    if req.kind == "list" then
+        local fault = decide_fault(cfg, req, nil)
+        if fault then return inject(fault, cfg, req, nil, nil) end
+        return M.list(req, cfg)
     end
     local path = DATA .. "/" .. req.bucket .. "/" .. req.name
     local info = file_info(path)
@@ -467,6 +532,104 @@ function M.api()
     return ngx.exec("/_gcs_file")
 end
 
+---------------------------------------------------------------------------
+-- objects.list
+
+local function is_dir(path)
+    if C.stat(path, stbuf) ~= 0 then return false end
+    return bit.band(stbuf.st_mode, 0xF000) == 0x4000 -- S_ISDIR
+end
+
+-- Every regular file under dir, as {name = "rel/path", info = file_info}.
+-- ts_put's and gcs-server's temporary files are not objects yet: skipped.
+local function walk(dir, rel, out)
+    local d = C.opendir(dir)
+    if d == nil then return end
+    while true do
+        local e = C.readdir(d)
+        if e == nil then break end
+        local name = ffi.string(e.d_name)
+        if name ~= "." and name ~= ".." then
+            local full = dir .. "/" .. name
+            local r = (rel == "") and name or (rel .. "/" .. name)
+            local info = file_info(full)
+            if info then out[#out + 1] = { name = r, info = info, path = full }
+            elseif is_dir(full) then walk(full, r, out) end
+        end
+    end
+    C.closedir(d)
+end
+
+-- GCS semantics: names are sorted bytewise; with a delimiter, a name whose
+-- rest (after the prefix) holds the delimiter is folded into one prefix
+-- "prefix..delimiter" (listed once, in "prefixes"); a page holds at most
+-- maxResults entries, items and prefixes together; nextPageToken is opaque
+-- (here base64 of the last entry) and the next page starts after it.
+function M.list(req, cfg)
+    local root = DATA .. "/" .. req.bucket
+    if not is_dir(root) then
+        return reply_error(404, "The specified bucket does not exist.")
+    end
+    local args = ngx.req.get_uri_args()
+    local function one(v) if type(v) == "table" then return v[1] end return v end
+    local prefix = one(args.prefix) or ""
+    local delim = one(args.delimiter)
+    if delim == "" or delim == true then delim = nil end
+    if prefix == true then prefix = "" end
+    local max = tonumber(one(args.maxResults)) or 1000
+    if max < 1 then return reply_error(400, "Invalid maxResults") end
+    max = math.min(max, 1000, cfg.list_max)
+    local after = one(args.pageToken)
+    if after then
+        after = ngx.decode_base64(after)
+        if not after then return reply_error(400, "Invalid pageToken") end
+    end
+
+    -- Only the directory the prefix's last '/' names can hold matches.
+    local pdir = prefix:match("^(.*)/") or ""
+    local files = {}
+    if pdir == "" then walk(root, "", files)
+    elseif safe_name(pdir) and is_dir(root .. "/" .. pdir) then walk(root .. "/" .. pdir, pdir, files) end
+    table.sort(files, function(a, b) return a.name < b.name end)
+
+    local entries, last_prefix = {}, nil
+    for _, f in ipairs(files) do
+        if f.name:sub(1, #prefix) == prefix then
+            local rest = f.name:sub(#prefix + 1)
+            local k = delim and rest:find(delim, 1, true)
+            if k then
+                local p = prefix .. rest:sub(1, k + #delim - 1)
+                if p ~= last_prefix then
+                    entries[#entries + 1] = { key = p, prefix = true }
+                    last_prefix = p
+                end
+            else
+                entries[#entries + 1] = { key = f.name, file = f }
+            end
+        end
+    end
+
+    local items, prefixes, n, next_token, entries_last = {}, {}, 0, nil, nil
+    for _, e in ipairs(entries) do
+        if not after or e.key > after then
+            if n == max then next_token = ngx.encode_base64(entries_last); break end
+            n = n + 1
+            entries_last = e.key
+            if e.prefix then prefixes[#prefixes + 1] = json_str(e.key)
+            else
+                local body = metadata_json({ bucket = req.bucket, name = e.key }, e.file.info, e.file.path)
+                items[#items + 1] = body:gsub("\n$", "")
+            end
+        end
+    end
+    local out = { '{"kind":"storage#objects"' }
+    if next_token then out[#out + 1] = ',"nextPageToken":' .. json_str(next_token) end
+    if #prefixes > 0 then out[#out + 1] = ',"prefixes":[' .. table.concat(prefixes, ",") .. "]" end
+    if #items > 0 then out[#out + 1] = ',"items":[' .. table.concat(items, ",") .. "]" end
+    out[#out + 1] = "}\n"
+    return reply(200, table.concat(out))
+end
+
 local function parse_rate(v)
     local n, suffix = v:match("^(%d+)([kKmMgG]?)$")
     if not n then return nil end
@@ -484,6 +647,7 @@ end
 
 local PARSERS = {
     ttfb_ms = num_in(0, 600000),
+    list_max = num_in(1, 1000, true),
     rate = parse_rate,
     fault_status = num_in(100, 599, true),
     fault_retry_after = num_in(0, 86400, true),
@@ -495,6 +659,14 @@ local PARSERS = {
     cut_at = num_in(-1, 1e15, true),
     stall_ms = num_in(0, 600000),
     seed = num_in(0, 1e15, true),
+    require_token = num_in(0, 1, true),
+    token_ttl = num_in(1, 86400, true),
+    fixed_token = function(v) return v end,
+    token_iss = function(v) return v end,
+    client_id = function(v) return v end,
+    client_secret = function(v) return v end,
+    refresh_token = function(v) return v end,
+    require_user_project = function(v) return v end,
 }
 
 local function config_json()
@@ -517,9 +689,14 @@ local function stats_json()
         { "metadata_requests", g("meta") },
         { "media_requests", g("media") },
         { "http_requests", g("http") },
+        { "list_requests", g("list") },
         { "other_requests", g("other") },
         { "body_bytes_sent", g("bytes") },
         { "faults_total", total },
+        { "tokens_issued", g("tokens_issued") },
+        { "metadata_tokens", g("metadata_tokens") },
+        { "auth_failures", g("auth_failures") },
+        { "token_rejects", g("token_rejects") },
         { "faults", faults },
     }) .. "\n"
 end
@@ -549,8 +726,126 @@ function M.control()
         return reply(200, config_json())
     elseif what == "stats" then
         return reply(200, stats_json())
+    elseif what == "revoke" then
+        -- Every issued token stops working at once (the fixed one too).
+        local n = 0
+        for _, k in ipairs(state:get_keys(0)) do
+            if k:sub(1, 4) == "tok:" then state:delete(k); n = n + 1 end
+        end
+        state:set("cfg:fixed_token", "")
+        return reply(200, '{"revoked":' .. n .. '}\n')
     end
     return reply_error(404, "unknown control endpoint")
+end
+
+---------------------------------------------------------------------------
+-- Credentials: token endpoint and metadata server stand-ins
+
+local function b64url_decode(v)
+    v = v:gsub("-", "+"):gsub("_", "/")
+    local r = #v % 4
+    if r == 1 then return nil end
+    if r > 0 then v = v .. string.rep("=", 4 - r) end
+    return ngx.decode_base64(v)
+end
+
+-- Checks an RS256 signature with the public key the test left in
+-- STATE/token_pubkey.pem. Returns true or nil, why.
+local function verify_rs256(signed, sig)
+    load_libs()
+    local f = io.open(STATE .. "/token_pubkey.pem", "rb")
+    if not f then return nil, "no token_pubkey.pem in the state dir" end
+    local pem = f:read("*a")
+    f:close()
+    local bio = libcrypto.BIO_new_mem_buf(pem, #pem)
+    local key = libcrypto.PEM_read_bio_PUBKEY(bio, nil, nil, nil)
+    libcrypto.BIO_free(bio)
+    if key == nil then return nil, "unreadable public key" end
+    local md = libcrypto.EVP_MD_CTX_new()
+    local ok = libcrypto.EVP_DigestVerifyInit(md, nil, libcrypto.EVP_sha256(), nil, key) == 1
+        and libcrypto.EVP_DigestVerify(md, sig, #sig, signed, #signed) == 1
+    libcrypto.EVP_MD_CTX_free(md)
+    libcrypto.EVP_PKEY_free(key)
+    if not ok then return nil, "bad signature" end
+    return true
+end
+
+local function claim_str(json, k) return json:match('"' .. k .. '"%s*:%s*"([^"]*)"') end
+local function claim_num(json, k) return tonumber(json:match('"' .. k .. '"%s*:%s*(%d+)')) end
+
+-- Checks a service-account assertion: RS256 signature and the claims
+-- Google checks. Returns true or nil, why.
+local function check_assertion(a, cfg)
+    local h64, p64, s64 = (a or ""):match("^([%w_%-]+)%.([%w_%-]+)%.([%w_%-]+)$")
+    if not h64 then return nil, "assertion is not a JWT" end
+    local header, claims, sig = b64url_decode(h64), b64url_decode(p64), b64url_decode(s64)
+    if not header or not claims or not sig then return nil, "bad base64url" end
+    if claim_str(header, "alg") ~= "RS256" then return nil, "alg is not RS256" end
+    local ok, why = verify_rs256(h64 .. "." .. p64, sig)
+    if not ok then return nil, why end
+    local iss, scope, aud = claim_str(claims, "iss"), claim_str(claims, "scope"), claim_str(claims, "aud")
+    local iat, exp = claim_num(claims, "iat"), claim_num(claims, "exp")
+    local me = ngx.var.scheme .. "://" .. (ngx.var.http_host or "") .. "/token"
+    local now = ngx.time()
+    if not iss or (cfg.token_iss ~= "" and iss ~= cfg.token_iss) then return nil, "wrong iss" end
+    if not scope or not scope:find("https://www.googleapis.com/auth/devstorage", 1, true) then
+        return nil, "wrong scope"
+    end
+    if aud ~= me then return nil, "wrong aud (want " .. me .. ")" end
+    if not iat or not exp or iat > now + 60 or iat < now - 600 then return nil, "bad iat" end
+    if exp <= now or exp - iat > 3600 then return nil, "bad exp" end
+    return true
+end
+
+local function issue_token(cfg, counter)
+    count(counter)
+    local n = state:incr("token_seq", 1, 0)
+    local t = "ya29.test-" .. ngx.md5(ngx.now() .. ":" .. n .. ":" .. ngx.worker.pid())
+    state:set("tok:" .. t, 1, cfg.token_ttl)
+    return reply(200, json_obj({ { "access_token", t }, { "expires_in", cfg.token_ttl },
+                                 { "token_type", "Bearer" } }) .. "\n")
+end
+
+local function oauth_error(status, err, desc)
+    count("token_rejects")
+    return reply(status, json_obj({ { "error", err }, { "error_description", desc } }) .. "\n")
+end
+
+-- POST /token: the OAuth endpoint. Grants: jwt-bearer (service-account
+-- assertion, checked against STATE/token_pubkey.pem) and refresh_token
+-- (client_id, client_secret, refresh_token must match the knobs).
+function M.token()
+    if ngx.req.get_method() ~= "POST" then return reply_error(405, "POST only") end
+    ngx.req.read_body()
+    local args = ngx.req.get_post_args()
+    local cfg = config()
+    local grant = args.grant_type
+    if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer" then
+        local ok, why = check_assertion(args.assertion, cfg)
+        if not ok then return oauth_error(400, "invalid_grant", "Invalid JWT: " .. why) end
+        return issue_token(cfg, "tokens_issued")
+    elseif grant == "refresh_token" then
+        if args.client_id ~= cfg.client_id or args.client_secret ~= cfg.client_secret then
+            return oauth_error(401, "invalid_client", "The OAuth client was not found.")
+        end
+        if args.refresh_token ~= cfg.refresh_token then
+            return oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
+        end
+        return issue_token(cfg, "tokens_issued")
+    end
+    return oauth_error(400, "unsupported_grant_type", "Invalid grant_type")
+end
+
+-- GET /computeMetadata/v1/instance/service-accounts/default/token with
+-- Metadata-Flavor: Google, as on a GCE VM.
+function M.metadata()
+    if ngx.var.uri ~= "/computeMetadata/v1/instance/service-accounts/default/token" then
+        return reply(404, "Not Found\n", "text/plain")
+    end
+    if ngx.var.http_metadata_flavor ~= "Google" then
+        return reply(403, "Missing Metadata-Flavor: Google header\n", "text/plain")
+    end
+    return issue_token(config(), "metadata_tokens")
 end
 
 function M.log()

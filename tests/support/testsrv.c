@@ -46,11 +46,15 @@ int ts_server_start(struct ts_server *s, const char *profile, int tls) {
   return 0;
 }
 
+void ts_server_stop_command(struct ts_server *s, char *out, size_t n) {
+  snprintf(out, n, "%s stop --state %s >/dev/null 2>&1; rm -rf %s", SCRIPT,
+           s->state, s->root);
+}
+
 void ts_server_stop(struct ts_server *s) {
   char cmd[1024];
   if (s->root[0] == '\0') return;
-  snprintf(cmd, sizeof(cmd), "%s stop --state %s >/dev/null 2>&1; rm -rf %s",
-           SCRIPT, s->state, s->root);
+  ts_server_stop_command(s, cmd, sizeof(cmd));
   if (system(cmd) != 0) fprintf(stderr, "testsrv: stop failed\n");
   s->root[0] = '\0';
 }
@@ -111,6 +115,48 @@ int ts_control(struct ts_server *s, const char *path) {
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
   curl_easy_cleanup(e);
   return (int)code;
+}
+
+struct body_sink {
+  char *out;
+  size_t n, used;
+};
+
+static size_t keep(char *p, size_t a, size_t b, void *u) {
+  struct body_sink *k = u;
+  size_t len = a * b, room = k->n - 1 - k->used;
+  size_t take = len < room ? len : room;
+  memcpy(k->out + k->used, p, take);
+  k->used += take;
+  k->out[k->used] = '\0';
+  return len;
+}
+
+int ts_control_body(struct ts_server *s, const char *path, char *out,
+                    size_t n) {
+  char url[1024];
+  long code = -1;
+  struct body_sink k = {out, n, 0};
+  if (n == 0) return -1;
+  out[0] = '\0';
+  snprintf(url, sizeof(url), "%s/_control/%s", s->endpoint, path);
+  CURL *e = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &k);
+  curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_pem);
+  if (curl_easy_perform(e) == CURLE_OK)
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(e);
+  return (int)code;
+}
+
+long long ts_stats_get(const char *json, const char *key) {
+  char pat[128];
+  snprintf(pat, sizeof(pat), "\"%s\":", key);
+  const char *p = strstr(json, pat);
+  if (p == NULL) return -1;
+  return strtoll(p + strlen(pat), NULL, 10);
 }
 
 static FILE *open_log(struct ts_server *s) {

@@ -21,6 +21,9 @@ struct ts_server {
  * prints why: tests fail loudly, never skip). */
 int ts_server_start(struct ts_server *s, const char *profile, int tls);
 void ts_server_stop(struct ts_server *s);
+/* The shell command ts_server_stop runs (stop nginx, remove the files),
+ * for a signal handler that can only exec it. */
+void ts_server_stop_command(struct ts_server *s, char *out, size_t n);
 
 /* Writes bucket/name (creating directories) atomically (temp + rename). */
 int ts_put(struct ts_server *s, const char *bucket, const char *name,
@@ -30,6 +33,13 @@ unsigned char *ts_random_bytes(size_t len, uint64_t seed);
 
 /* GET {endpoint}/_control/{path}; returns the HTTP status (or -1). */
 int ts_control(struct ts_server *s, const char *path);
+/* The same, keeping the answer's body (NUL-terminated, cut to n-1 bytes)
+ * in out: for /_control/stats and /_control/config. */
+int ts_control_body(struct ts_server *s, const char *path, char *out,
+                    size_t n);
+/* A counter from a /_control/stats body: the number after "key": (the
+ * first occurrence), or -1 if absent. */
+long long ts_stats_get(const char *stats_json, const char *key);
 /* Number of lines in the request log so far. */
 long ts_log_lines(struct ts_server *s);
 /* Copies log line k (0-based) into out; returns 0 or -1. */

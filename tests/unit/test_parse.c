@@ -187,10 +187,35 @@ static void test_header_lines(void **state) {
   assert_string_equal(r.etag, "\"abc\"");
   assert_int_equal(r.retry_after_s, 3);
   assert_int_equal(feed(&r, "\n"), 1);
+  /* A status must be 100..599 (found by fuzz_http): none is kept. */
+  feed(&r, "HTTP/1.1 026 Partial Content\r\n");
+  assert_int_equal(r.status, 0);
+  feed(&r, "HTTP/1.1 600 Nope\r\n");
+  assert_int_equal(r.status, 0);
   /* A new status line forgets the previous response's headers. */
   feed(&r, "HTTP/1.1 200 OK\r\n");
   assert_false(r.has_content_range);
   assert_int_equal(r.content_length, -1);
+}
+
+static void test_retry_delay(void **state) {
+  (void)state;
+  struct gsr__retry_policy p = {.initial_ms = 100, .multiplier = 2.0,
+                                .max_delay_ms = 1000, .max_attempts = 8,
+                                .deadline_ms = 60000};
+  uint64_t rng = 1;
+  for (int i = 0; i < 1000; i++) {
+    /* Full jitter: within [0, cap], the cap doubling up to max_delay. */
+    assert_true(gsr__retry_delay_ms(&p, 2, -1, &rng) <= 100);
+    assert_true(gsr__retry_delay_ms(&p, 4, -1, &rng) <= 400);
+    assert_true(gsr__retry_delay_ms(&p, 30, -1, &rng) <= 1000);
+    /* Retry-After is a floor, whatever the backoff drew. */
+    assert_true(gsr__retry_delay_ms(&p, 2, 3, &rng) >= 3000);
+  }
+  /* A hostile Retry-After neither overflows nor wraps to "now". */
+  assert_int_equal(gsr__retry_delay_ms(&p, 2, 9223372036854775807L, &rng),
+                   86400000L);
+  assert_int_equal(gsr__retry_delay_ms(&p, 2, 86401, &rng), 86400000L);
 }
 
 static void test_metadata(void **state) {
@@ -252,7 +277,7 @@ int main(void) {
       cmocka_unit_test(test_sizes),         cmocka_unit_test(test_percent_encode),
       cmocka_unit_test(test_bucket_names),  cmocka_unit_test(test_urls),
       cmocka_unit_test(test_content_range), cmocka_unit_test(test_header_lines),
-      cmocka_unit_test(test_metadata),      cmocka_unit_test(test_crc32c),
+      cmocka_unit_test(test_retry_delay),   cmocka_unit_test(test_metadata),      cmocka_unit_test(test_crc32c),
       cmocka_unit_test(test_status_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,504 @@
+/* Integration tests of gsr_download, gsr_download_fd and gsr_list against
+ * the local GCS server: byte-exact copies of several sizes and part
+ * layouts, progress calls, DEST a directory, a stream, CRC mismatches and
+ * failures that leave neither DEST nor a temporary file, faults survived,
+ * http/file sources (length check only), listing pages, prefixes and
+ * special names.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gsread.h"
+#include "testsrv.h"
+
+#define BUCKET "cp-bucket"
+#define MiB (1024u * 1024u)
+
+static struct ts_server srv;
+static gsr_client *client;
+static char dir[320]; /* local destination directory, emptied per test */
+
+struct object {
+  const char *name;
+  size_t size;
+  unsigned char *data;
+};
+
+static struct object objects[] = {
+    {"empty", 0, NULL},
+    {"one", 1, NULL},
+    {"five", 5 * MiB + 1, NULL},
+    {"big", 64 * MiB, NULL},
+    {"tree/sub/nested", 1000, NULL},
+    {"with space", 10, NULL},
+    {"hash#frag", 11, NULL},
+    {"q?x=1&y", 12, NULL},
+    {"pct%41%", 13, NULL},
+    {"plus+sign", 14, NULL},
+    {"utf8-\xc3\xa9t\xc3\xa9-\xe6\x97\xa5", 15, NULL},
+    {"page/a", 1, NULL},
+    {"page/b", 2, NULL},
+    {"page/c/d", 3, NULL},
+    {"page/e", 4, NULL},
+    {"page/f", 5, NULL},
+};
+#define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
+
+static struct object *find(const char *name) {
+  for (size_t i = 0; i < N_OBJECTS; i++)
+    if (strcmp(objects[i].name, name) == 0) return &objects[i];
+  fail_msg("no object %s", name);
+  return NULL;
+}
+
+static int setup(void **state) {
+  (void)state;
+  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
+  for (size_t i = 0; i < N_OBJECTS; i++) {
+    objects[i].data = ts_random_bytes(objects[i].size, i + 100);
+    if (ts_put(&srv, BUCKET, objects[i].name, objects[i].data,
+               objects[i].size) != 0)
+      return -1;
+  }
+  snprintf(dir, sizeof(dir), "%s/dest", srv.root);
+  if (mkdir(dir, 0777) != 0) return -1;
+  gsr_client_options o;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  return gsr_client_new(&o, &client) == GSR_OK ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  gsr_client_free(client);
+  ts_server_stop(&srv);
+  for (size_t i = 0; i < N_OBJECTS; i++) free(objects[i].data);
+  return 0;
+}
+
+/* Every file in dir is removed; returns how many there were. */
+static int empty_dir(void) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+  assert_non_null(d);
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    char p[700];
+    snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+    unlink(p);
+    n++;
+  }
+  closedir(d);
+  return n;
+}
+
+/* Number of entries in dir (temporary files included). */
+static int dir_entries(void) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+  assert_non_null(d);
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+  closedir(d);
+  return n;
+}
+
+static void assert_file_is(const char *path, const struct object *o) {
+  struct stat sb;
+  assert_int_equal(stat(path, &sb), 0);
+  assert_int_equal((size_t)sb.st_size, o->size);
+  unsigned char *buf = malloc(o->size ? o->size : 1);
+  int fd = open(path, O_RDONLY);
+  assert_true(fd >= 0);
+  size_t got = 0;
+  ssize_t n;
+  while (got < o->size && (n = read(fd, buf + got, o->size - got)) > 0)
+    got += (size_t)n;
+  close(fd);
+  assert_int_equal(got, o->size);
+  if (o->size) assert_memory_equal(buf, o->data, o->size);
+  free(buf);
+}
+
+static void gs_url(const char *name, char *out, size_t n) {
+  snprintf(out, n, "gs://%s/%s", BUCKET, name);
+}
+
+struct progress {
+  int calls;
+  uint64_t last, total;
+  int backwards;
+};
+
+static void on_progress(void *arg, uint64_t done, uint64_t total) {
+  struct progress *p = arg;
+  if (done < p->last) p->backwards = 1;
+  p->calls++;
+  p->last = done;
+  p->total = total;
+}
+
+static void copy_ok(const char *name, uint64_t part, int conc) {
+  char url[512], path[700];
+  struct object *o = find(name);
+  struct progress pr = {0};
+  gsr_download_options opts;
+  gsr_download_stats st;
+  gsr_download_options_init(&opts);
+  if (part) opts.part_size = part;
+  opts.concurrency = conc;
+  opts.progress = on_progress;
+  opts.progress_arg = &pr;
+  gs_url(name, url, sizeof(url));
+  snprintf(path, sizeof(path), "%s/copy", dir);
+  int s = gsr_download(client, url, path, &opts, &st);
+  if (s != GSR_OK) fail_msg("download %s: %s", name, gsr_errmsg());
+  assert_file_is(path, o);
+  assert_int_equal(st.bytes, o->size);
+  assert_int_equal(st.crc32c_verified, 1);
+  /* part 0: size / concurrency (4 by default) within 8..64 MiB. */
+  uint64_t p = part;
+  if (p == 0) {
+    uint64_t n = conc ? (uint64_t)conc : 4;
+    p = ((o->size + n - 1) / n + MiB - 1) / MiB * MiB;
+    p = p < 8 * MiB ? 8 * MiB : p > 64 * MiB ? 64 * MiB : p;
+  }
+  assert_int_equal(st.requests, (o->size + p - 1) / p);
+  /* First call at 0, last at total, never backwards, not a flood. */
+  assert_true(pr.calls >= 2);
+  assert_int_equal(pr.last, o->size);
+  assert_int_equal(pr.total, o->size);
+  assert_false(pr.backwards);
+  assert_true(pr.calls <= 3 + (int)(st.seconds * 4) + 2);
+  assert_int_equal(empty_dir(), 1); /* the copy, no temporary file */
+}
+
+static void test_copies_byte_exact(void **state) {
+  (void)state;
+  copy_ok("empty", 0, 0);
+  copy_ok("one", 0, 0);
+  copy_ok("five", 0, 0);
+  copy_ok("five", MiB, 3); /* 6 parts, last of 1 byte */
+  copy_ok("big", 8 * MiB, 4);
+  copy_ok("big", 3 * MiB, 16); /* parts that do not divide the object */
+  copy_ok("big", 0, 0);        /* auto: 4 parts of 16 MiB */
+  copy_ok("big", 0, 2);        /* auto: 2 parts of 32 MiB */
+  copy_ok("tree/sub/nested", 0, 0);
+}
+
+static void test_special_names(void **state) {
+  (void)state;
+  const char *names[] = {"with space", "hash#frag", "q?x=1&y", "pct%41%",
+                         "plus+sign", "utf8-\xc3\xa9t\xc3\xa9-\xe6\x97\xa5"};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    copy_ok(names[i], 0, 0);
+}
+
+static void test_dest_directory(void **state) {
+  (void)state;
+  char url[512], path[700];
+  gs_url("tree/sub/nested", url, sizeof(url));
+  assert_int_equal(gsr_download(client, url, dir, NULL, NULL), GSR_OK);
+  snprintf(path, sizeof(path), "%s/nested", dir);
+  assert_file_is(path, find("tree/sub/nested"));
+  /* A trailing slash works the same. */
+  char slashed[400];
+  snprintf(slashed, sizeof(slashed), "%s/", dir);
+  gs_url("one", url, sizeof(url));
+  assert_int_equal(gsr_download(client, url, slashed, NULL, NULL), GSR_OK);
+  snprintf(path, sizeof(path), "%s/one", dir);
+  assert_file_is(path, find("one"));
+  assert_int_equal(empty_dir(), 2);
+}
+
+static void test_overwrites_existing_dest(void **state) {
+  (void)state;
+  char url[512], path[700];
+  snprintf(path, sizeof(path), "%s/existing", dir);
+  FILE *f = fopen(path, "w");
+  fputs("old contents, longer than one byte", f);
+  fclose(f);
+  gs_url("one", url, sizeof(url));
+  assert_int_equal(gsr_download(client, url, path, NULL, NULL), GSR_OK);
+  assert_file_is(path, find("one"));
+  assert_int_equal(empty_dir(), 1);
+}
+
+static void test_to_fd_in_order(void **state) {
+  (void)state;
+  char url[512], path[700];
+  gsr_download_options opts;
+  gsr_download_stats st;
+  gsr_download_options_init(&opts);
+  opts.part_size = MiB;
+  opts.concurrency = 8;
+  snprintf(path, sizeof(path), "%s/stream", dir);
+  /* A pipe-like sink: O_APPEND ignores any offset, so only writes issued
+   * in order give the right bytes. */
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  assert_true(fd >= 0);
+  gs_url("big", url, sizeof(url));
+  assert_int_equal(gsr_download_fd(client, url, fd, &opts, &st), GSR_OK);
+  close(fd);
+  assert_int_equal(st.crc32c_verified, 1);
+  assert_file_is(path, find("big"));
+  assert_int_equal(empty_dir(), 1);
+  assert_int_equal(gsr_download_fd(client, url, -1, NULL, NULL), GSR_EINVAL);
+}
+
+/* Flips one byte and restores the mtime: same generation, so the server
+ * keeps publishing the CRC it cached for the good bytes. */
+static void corrupt_in_place(const char *name) {
+  char path[1024];
+  struct stat sb;
+  snprintf(path, sizeof(path), "%s/%s/%s", srv.data, BUCKET, name);
+  assert_int_equal(stat(path, &sb), 0);
+  FILE *f = fopen(path, "r+b");
+  assert_non_null(f);
+  fseek(f, 1234, SEEK_SET);
+  fputc(0x5a ^ find(name)->data[1234], f);
+  fclose(f);
+  struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
+  assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void test_crc_mismatch_leaves_nothing(void **state) {
+  (void)state;
+  char url[512], path[700];
+  gs_url("five", url, sizeof(url));
+  snprintf(path, sizeof(path), "%s/five", dir);
+  /* The server computes and caches the CRC of the good bytes. */
+  assert_int_equal(gsr_download(client, url, path, NULL, NULL), GSR_OK);
+  unlink(path);
+  corrupt_in_place("five");
+  gsr_download_options opts;
+  gsr_download_options_init(&opts);
+  opts.part_size = MiB;
+  assert_int_equal(gsr_download(client, url, path, &opts, NULL),
+                   GSR_EINTEGRITY);
+  assert_non_null(strstr(gsr_errmsg(), "CRC32C"));
+  assert_int_equal(dir_entries(), 0); /* no DEST, no temporary file */
+  /* An existing DEST is left as it was. */
+  FILE *f = fopen(path, "w");
+  fputs("keep me", f);
+  fclose(f);
+  assert_int_equal(gsr_download(client, url, path, &opts, NULL),
+                   GSR_EINTEGRITY);
+  char buf[16] = {0};
+  f = fopen(path, "r");
+  assert_non_null(fgets(buf, sizeof(buf), f));
+  fclose(f);
+  assert_string_equal(buf, "keep me");
+  assert_int_equal(dir_entries(), 1);
+  /* A stream gets the bytes, then the verdict. */
+  int fd = open("/dev/null", O_WRONLY);
+  assert_int_equal(gsr_download_fd(client, url, fd, &opts, NULL),
+                   GSR_EINTEGRITY);
+  close(fd);
+  assert_int_equal(ts_put(&srv, BUCKET, "five", find("five")->data,
+                          find("five")->size), 0);
+  empty_dir();
+}
+
+static void test_faults_survived(void **state) {
+  (void)state;
+  static const char *const faults[] = {
+      "config?fault_kind=status&fault_status=503&fault_next=3",
+      "config?fault_kind=cut&fault_next=3",
+      "config?fault_kind=status&fault_status=429&fault_ratio=0.2&seed=3",
+  };
+  for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+    assert_int_equal(ts_control(&srv, "reset"), 200);
+    assert_int_equal(ts_control(&srv, faults[i]), 200);
+    copy_ok("big", 8 * MiB, 4);
+    char stats[2048];
+    assert_int_equal(ts_control_body(&srv, "stats", stats, sizeof(stats)),
+                     200);
+    assert_true(ts_stats_get(stats, "faults_total") >= 3);
+  }
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+}
+
+static void test_faults_fail_cleanly(void **state) {
+  (void)state;
+  gsr_client *c;
+  gsr_client_options o;
+  char url[512], path[700];
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.retry_initial_ms = 10;
+  o.retry_max_attempts = 3;
+  o.retry_deadline_ms = 1000;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gs_url("big", url, sizeof(url));
+  snprintf(path, sizeof(path), "%s/big", dir);
+  assert_int_equal(ts_control(&srv, "config?fault_kind=status&"
+                                    "fault_status=503&fault_ratio=1"),
+                   200);
+  gsr_download_options opts;
+  gsr_download_options_init(&opts);
+  opts.part_size = 4 * MiB;
+  opts.concurrency = 4;
+  int s = gsr_download(c, url, path, &opts, NULL);
+  /* The status is the transport's verdict (retries exhausted); the
+   * message must say what happened. */
+  if (s >= 0 || strstr(gsr_errmsg(), "503") == NULL) {
+    ts_control(&srv, "reset");
+    fail_msg("want a failure naming 503, got %s: %s", gsr_status_name(s),
+             gsr_errmsg());
+  }
+  assert_int_equal(dir_entries(), 0);
+  /* Cut bodies, every time: resumed until the attempts run out. */
+  assert_int_equal(ts_control(&srv, "config?fault_kind=cut"), 200);
+  s = gsr_download(c, url, path, &opts, NULL);
+  assert_true(s < 0);
+  assert_int_equal(dir_entries(), 0);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  /* The open itself failing leaves nothing either. */
+  gs_url("no-such-object", url, sizeof(url));
+  assert_int_equal(gsr_download(c, url, path, NULL, NULL), GSR_ENOENT);
+  assert_int_equal(dir_entries(), 0);
+  /* A destination in a missing directory: GSR_EIO naming it. */
+  gs_url("one", url, sizeof(url));
+  assert_int_equal(gsr_download(c, url, "/nonexistent-dir/x", NULL, NULL),
+                   GSR_EIO);
+  assert_non_null(strstr(gsr_errmsg(), "/nonexistent-dir/x"));
+  gsr_client_free(c);
+}
+
+static void test_http_and_file_sources(void **state) {
+  (void)state;
+  char url[1024], path[700];
+  gsr_download_stats st;
+  gsr_download_options opts;
+  gsr_download_options_init(&opts);
+  opts.part_size = MiB;
+  snprintf(path, sizeof(path), "%s/copy", dir);
+  ts_http_url(&srv, BUCKET, "five", url, sizeof(url));
+  assert_int_equal(gsr_download(client, url, path, &opts, &st), GSR_OK);
+  assert_int_equal(st.crc32c_verified, 0); /* no checksum: length only */
+  assert_file_is(path, find("five"));
+  snprintf(url, sizeof(url), "file://%s/%s/five", srv.data, BUCKET);
+  assert_int_equal(gsr_download(client, url, path, &opts, &st), GSR_OK);
+  assert_file_is(path, find("five"));
+  assert_int_equal(empty_dir(), 1);
+}
+
+struct listing {
+  char names[64][64];
+  int prefix[64];
+  int n;
+  int stop_after;
+};
+
+static int on_entry(void *arg, const gsr_list_entry *e) {
+  struct listing *l = arg;
+  assert_true(l->n < 64);
+  snprintf(l->names[l->n], sizeof(l->names[0]), "%s", e->name);
+  l->prefix[l->n] = e->is_prefix;
+  if (!e->is_prefix) {
+    struct object *o = find(e->name);
+    assert_int_equal(e->size, o->size);
+    assert_true(e->generation > 0);
+    assert_true(e->has_crc32c);
+    assert_true(strlen(e->updated) > 10);
+  }
+  l->n++;
+  return l->stop_after && l->n == l->stop_after;
+}
+
+static void test_list_pages(void **state) {
+  (void)state;
+  struct listing l = {0};
+  char stats[2048];
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&srv, "config?list_max=2"), 200);
+  assert_int_equal(gsr_list(client, "gs://" BUCKET "/page/", 1, on_entry, &l),
+                   GSR_OK);
+  assert_int_equal(l.n, 5);
+  const char *want[] = {"page/a", "page/b", "page/c/d", "page/e", "page/f"};
+  for (int i = 0; i < 5; i++) assert_string_equal(l.names[i], want[i]);
+  assert_int_equal(ts_control_body(&srv, "stats", stats, sizeof(stats)), 200);
+  assert_int_equal(ts_stats_get(stats, "list_requests"), 3);
+  /* With the delimiter: page/c/ is one directory, in name order. */
+  memset(&l, 0, sizeof(l));
+  assert_int_equal(gsr_list(client, "gs://" BUCKET "/page/", 0, on_entry, &l),
+                   GSR_OK);
+  assert_int_equal(l.n, 5);
+  assert_string_equal(l.names[2], "page/c/");
+  assert_int_equal(l.prefix[2], 1);
+  /* The callback can stop it. */
+  memset(&l, 0, sizeof(l));
+  l.stop_after = 3;
+  assert_int_equal(gsr_list(client, "gs://" BUCKET "/page/", 1, on_entry, &l),
+                   GSR_ECANCELED);
+  assert_int_equal(l.n, 3);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+}
+
+static void test_list_bucket_and_special_names(void **state) {
+  (void)state;
+  struct listing l = {0};
+  assert_int_equal(gsr_list(client, "gs://" BUCKET, 1, on_entry, &l), GSR_OK);
+  assert_int_equal(l.n, (int)N_OBJECTS);
+  for (int i = 1; i < l.n; i++)
+    assert_true(strcmp(l.names[i - 1], l.names[i]) < 0);
+  for (size_t i = 0; i < N_OBJECTS; i++) {
+    int seen = 0;
+    for (int k = 0; k < l.n; k++) seen += !strcmp(l.names[k], objects[i].name);
+    assert_int_equal(seen, 1);
+  }
+  /* Top level: objects plus "page/" and "tree/". */
+  memset(&l, 0, sizeof(l));
+  assert_int_equal(gsr_list(client, "gs://" BUCKET "/", 0, on_entry, &l),
+                   GSR_OK);
+  int dirs = 0;
+  for (int k = 0; k < l.n; k++) dirs += l.prefix[k];
+  assert_int_equal(dirs, 2);
+  assert_int_equal(l.n, (int)N_OBJECTS - 6 + 2);
+  /* A prefix with special characters is sent encoded. */
+  memset(&l, 0, sizeof(l));
+  assert_int_equal(gsr_list(client, "gs://" BUCKET "/q?x=1", 1, on_entry, &l),
+                   GSR_OK);
+  assert_int_equal(l.n, 1);
+  assert_string_equal(l.names[0], "q?x=1&y");
+  /* Errors. */
+  assert_int_equal(gsr_list(client, "gs://no-such-bucket", 1, on_entry, &l),
+                   GSR_ENOENT);
+  assert_int_equal(gsr_list(client, "http://x/y", 1, on_entry, &l),
+                   GSR_EINVAL);
+  assert_int_equal(gsr_list(client, "gs://Bad_Bucket!", 1, on_entry, &l),
+                   GSR_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_copies_byte_exact),
+      cmocka_unit_test(test_special_names),
+      cmocka_unit_test(test_dest_directory),
+      cmocka_unit_test(test_overwrites_existing_dest),
+      cmocka_unit_test(test_to_fd_in_order),
+      cmocka_unit_test(test_crc_mismatch_leaves_nothing),
+      cmocka_unit_test(test_faults_survived),
+      cmocka_unit_test(test_faults_fail_cleanly),
+      cmocka_unit_test(test_http_and_file_sources),
+      cmocka_unit_test(test_list_pages),
+      cmocka_unit_test(test_list_bucket_and_special_names),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
