@@ -42,12 +42,14 @@ static char *page_url(gsr_client *c, const char *bucket, const char *prefix,
   char *t = token ? gsr__percent_encode(token, strlen(token)) : NULL;
   char *url = NULL;
   if (b != NULL && p != NULL && (token == NULL || t != NULL)) {
+    const char *up = c->user_project; /* requester pays, already encoded */
     size_t n = strlen(c->endpoint) + strlen(b) + strlen(p) +
-               (t ? strlen(t) : 0) + 128;
+               (t ? strlen(t) : 0) + (up ? strlen(up) : 0) + 160;
     if ((url = gsr__malloc(n)) != NULL)
-      snprintf(url, n, "%s/storage/v1/b/%s/o?prefix=%s%s&maxResults=%d%s%s",
+      snprintf(url, n, "%s/storage/v1/b/%s/o?prefix=%s%s&maxResults=%d%s%s%s%s",
                c->endpoint, b, p, recursive ? "" : "&delimiter=%2F",
-               PAGE_SIZE, t ? "&pageToken=" : "", t ? t : "");
+               PAGE_SIZE, t ? "&pageToken=" : "", t ? t : "",
+               up ? "&userProject=" : "", up ? up : "");
   }
   gsr__free(b);
   gsr__free(p);

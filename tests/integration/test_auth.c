@@ -500,6 +500,12 @@ static void test_bad_key_files(void **state) {
   check_traces();
 }
 
+static int count_entry(void *arg, const gsr_list_entry *e) {
+  (void)e;
+  ++*(int *)arg;
+  return 0;
+}
+
 static void test_requester_pays(void **state) {
   (void)state;
   setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
@@ -527,6 +533,11 @@ static void test_requester_pays(void **state) {
   }
   assert_int_equal(meta, 1);
   assert_true(media >= 1);
+  /* Listing is a request like the others: it carries userProject too. */
+  int entries = 0;
+  assert_int_equal(gsr_list(c, "gs://" BUCKET "/", 0, count_entry, &entries),
+                   GSR_OK);
+  assert_true(entries > 0);
   gsr_client_free(c);
   check_traces();
 }

@@ -194,6 +194,8 @@ static void test_eof_and_zero_length(void **state) {
   assert_memory_equal(buf, o->data + 4090, 5);
   assert_int_equal(gsr_pread(f, buf, 10, -1), GSR_EINVAL);
   assert_int_equal(gsr_pread(f, NULL, 10, 0), GSR_EINVAL);
+  assert_int_equal(gsr_pread(f, buf, SIZE_MAX, 0), GSR_EINVAL); /* > INT64_MAX */
+  assert_int_equal(gsr_pread(f, buf, 10, INT64_MIN), GSR_EINVAL);
   assert_int_equal(gsr_seek(f, 5000, GSR_SEEK_SET), 5000);
   assert_int_equal(gsr_read(f, buf, 10), 0);
   assert_int_equal(gsr_seek(f, -1, GSR_SEEK_END), 4094);
