@@ -96,6 +96,7 @@ struct gsr__buf *gsr__buf_new(size_t cap, struct gsr__budget *budget) {
   atomic_init(&b->refs, 1);
   b->budget = budget;
   b->cap = cap;
+  b->has_crc = 0;
   if (budget) atomic_fetch_add(&budget->refs, 1);
   return b;
 }

@@ -47,6 +47,8 @@ struct gsr__buf {
   atomic_int refs;
   struct gsr__budget *budget; /* charged for cap bytes (holds a ref) */
   size_t cap;
+  int has_crc;    /* crc is the CRC32C of all cap bytes (set once filled) */
+  uint32_t crc;
   unsigned char data[];
 };
 

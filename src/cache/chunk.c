@@ -4,6 +4,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <string.h>
+
 #include "cache/cache.h"
 
 int gsr__chunk_alloc(struct gsr__file *f, uint64_t len, struct gsr__buf **out) {
@@ -15,13 +17,26 @@ int gsr__chunk_alloc(struct gsr__file *f, uint64_t len, struct gsr__buf **out) {
   return GSR_OK;
 }
 
-int gsr__chunk_fill(struct gsr__file *f, uint64_t off,
-                    const struct gsr__iov *iov, int n) {
+/* Fills iov with one source read; when the source could tell the CRC32C
+ * of each segment (a direct fetch), stores them in seg_crc and returns 1
+ * in *crc_ok. */
+static int fill(struct gsr__file *f, uint64_t off, const struct gsr__iov *iov,
+                int n, uint32_t *seg_crc, int *crc_ok) {
   struct gsr__out o;
   uint64_t len = 0;
   for (int i = 0; i < n; i++) len += iov[i].len;
   gsr__out_internal_init(&o, iov, n);
-  return gsr__source_read(f, off, len, &o);
+  int status = gsr__source_read(f, off, len, &o);
+  *crc_ok = status == GSR_OK && o.seg_crc_ok;
+  if (*crc_ok) memcpy(seg_crc, o.seg_crc, sizeof(uint32_t) * (size_t)n);
+  return status;
+}
+
+int gsr__chunk_fill(struct gsr__file *f, uint64_t off,
+                    const struct gsr__iov *iov, int n) {
+  uint32_t seg_crc[GSR__REQ_IOV];
+  int crc_ok;
+  return fill(f, off, iov, n, seg_crc, &crc_ok);
 }
 
 int gsr__chunk_fetch(struct gsr__file *f, uint64_t off, const uint64_t *lens,
@@ -34,7 +49,13 @@ int gsr__chunk_fetch(struct gsr__file *f, uint64_t off, const uint64_t *lens,
                                                         (size_t)lens[made]};
     made++;
   }
-  if (status == GSR_OK) status = gsr__chunk_fill(f, off, iov, made);
+  uint32_t seg_crc[GSR__REQ_IOV];
+  int crc_ok = 0;
+  if (status == GSR_OK) status = fill(f, off, iov, made, seg_crc, &crc_ok);
+  for (int i = 0; status == GSR_OK && crc_ok && i < made; i++) {
+    bufs[i]->crc = seg_crc[i]; /* whole chunks then need no CRC pass */
+    bufs[i]->has_crc = 1;
+  }
   if (status != GSR_OK) /* bufs[made - 1] is NULL if its alloc failed */
     for (int i = 0; i < made; i++) bufs[i] = gsr__buf_unref(bufs[i]);
   return status;

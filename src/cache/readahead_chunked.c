@@ -49,9 +49,13 @@ static int rac_replace(struct gsr__file *f, struct rac *rc, uint64_t from,
                       GSR__MIN(f->block_size, f->obj->st.size - to)};
   struct gsr__buf *bufs[2];
   int n = lens[1] > 0 ? 2 : 1;
-  int status = gsr__chunk_fetch(f, from, lens, n, bufs);
-  if (status != GSR_OK) return status; /* the old window stays */
+  /* The window is replaced either way: drop it first, so its memory can
+   * be reused for the new chunks instead of both being held at once
+   * (slices still hold what they reference). After a failed fetch the
+   * window is empty and the next read misses, as it would anyway. */
   rac_drop(rc);
+  int status = gsr__chunk_fetch(f, from, lens, n, bufs);
+  if (status != GSR_OK) return status;
   for (int i = 0; i < n; i++) {
     rc->chunk[i] = bufs[i];
     rc->off[i] = i == 0 ? from : to;

@@ -63,6 +63,8 @@ static uint64_t put(struct gsr__file *f, struct gsr__out *o,
     if (!o->internal) atomic_fetch_add(&f->stats.bytes_copied, len);
   }
   if (o->want_crc) {
+    if (known == NULL && at == 0 && len == b->cap && b->has_crc)
+      known = &b->crc; /* computed by the I/O thread as it arrived */
     uint32_t c = known ? *known : gsr__crc32c(0, b->data + at, (size_t)len);
     o->crc = gsr__crc32c_combine(o->crc, c, len);
   }

@@ -29,6 +29,8 @@ struct gsr__out {
   int internal;      /* a cache filling its own buffers: not caller bytes */
   int want_crc;      /* keep crc: the file checks the whole object */
   uint32_t crc;      /* CRC32C of the bytes delivered so far */
+  int seg_crc_ok;    /* a direct fetch filled iov from its start: */
+  uint32_t seg_crc[GSR__REQ_IOV]; /* the CRC32C of each segment */
 };
 
 void gsr__out_copy_init(struct gsr__out *o, void *dst, size_t len);

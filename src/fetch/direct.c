@@ -28,8 +28,11 @@ static int direct_read(struct gsr__file *f, void *state, uint64_t off,
       at = 0;
     }
     uint32_t crc;
+    int whole = out->done == 0; /* then part[] is out->iov, segment by segment */
     int status = gsr__rfetch_run(f, off, len, part, k, f->concurrency,
-                                 f->min_part, &crc);
+                                 f->min_part, &crc,
+                                 whole ? out->seg_crc : NULL);
+    out->seg_crc_ok = status == GSR_OK && whole;
     if (status != GSR_OK) return status;
     if (!out->internal) atomic_fetch_add(&f->stats.bytes_direct, len);
     gsr__out_landed(out, len, crc);
@@ -43,7 +46,7 @@ static int direct_read(struct gsr__file *f, void *state, uint64_t off,
   struct gsr__iov one = {b->data, (size_t)len};
   uint32_t crc;
   int status = gsr__rfetch_run(f, off, len, &one, 1, f->concurrency,
-                               f->min_part, &crc);
+                               f->min_part, &crc, NULL);
   if (status == GSR_OK) gsr__out_put_crc(f, out, b, 0, len, crc);
   gsr__buf_unref(b);
   return status;

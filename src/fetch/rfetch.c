@@ -44,11 +44,13 @@ static int sub_iov(const struct gsr__iov *iov, int n, uint64_t from,
 }
 
 static int local_fill(struct gsr__file *f, uint64_t off,
-                      const struct gsr__iov *iov, int n, uint32_t *crc) {
+                      const struct gsr__iov *iov, int n, uint32_t *crc,
+                      uint32_t *seg_crc) {
   for (int i = 0; i < n; i++) {
     int status = f->obj->ops->pread(f->obj, iov[i].base, off, iov[i].len);
     if (status != GSR_OK) return status;
-    *crc = gsr__crc32c(*crc, iov[i].base, iov[i].len);
+    seg_crc[i] = gsr__crc32c(0, iov[i].base, iov[i].len);
+    *crc = gsr__crc32c_combine(*crc, seg_crc[i], iov[i].len);
     off += iov[i].len;
   }
   return GSR_OK;
@@ -130,8 +132,10 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
   rf->file = f;
   rf->off = off;
   rf->len = len;
+  rf->n_seg = n_iov;
+  for (int i = 0; i < n_iov; i++) rf->seg_len[i] = iov[i].len;
   if (f->obj->ops->pread != NULL) { /* local: done before we return */
-    status = local_fill(f, off, iov, n_iov, &rf->crc);
+    status = local_fill(f, off, iov, n_iov, &rf->crc, rf->seg_crc);
     if (status != GSR_OK) {
       gsr__free(rf);
       return status;
@@ -255,6 +259,28 @@ static int auth_retry(struct gsr__rfetch *rf) {
   return 1;
 }
 
+/* The CRC32C of each destination segment and of the whole range, from
+ * the parts' per-segment CRCs: parts cut the destination in order and a
+ * part's segment never straddles two of the destination's. */
+static void seg_crcs(struct gsr__rfetch *rf) {
+  int j = 0;
+  size_t used = 0; /* bytes of segment j accounted so far */
+  memset(rf->seg_crc, 0, sizeof(rf->seg_crc));
+  rf->crc = 0;
+  for (int i = 0; i < rf->n_parts; i++) {
+    const struct gsr__request *req = &rf->reqs[i];
+    for (int k = 0; k < req->n_dst; k++) {
+      size_t n = req->dst[k].len;
+      rf->seg_crc[j] = gsr__crc32c_combine(rf->seg_crc[j], req->seg_crc[k], n);
+      rf->crc = gsr__crc32c_combine(rf->crc, req->seg_crc[k], n);
+      if ((used += n) == rf->seg_len[j] && j + 1 < rf->n_seg) {
+        j++;
+        used = 0;
+      }
+    }
+  }
+}
+
 int gsr__rfetch_wait(struct gsr__rfetch *rf) {
   if (!rf->waited) {
     rf->status = gsr__fetch_wait(&rf->fetch);
@@ -264,10 +290,7 @@ int gsr__rfetch_wait(struct gsr__rfetch *rf) {
       account(rf);
     }
     rf->waited = 1;
-    rf->crc = rf->reqs[0].crc; /* the parts' CRCs, in order, as one */
-    for (int i = 1; i < rf->n_parts; i++)
-      rf->crc = gsr__crc32c_combine(rf->crc, rf->reqs[i].crc,
-                                    rf->reqs[i].range_len);
+    if (rf->status == GSR_OK) seg_crcs(rf);
     struct gsr__error *e = &rf->fetch.err;
     if (e->status == GSR_ENOENT) {
       /* The generation (or ETag) existed at open: it was replaced. */
@@ -306,13 +329,15 @@ void gsr__rfetch_free(struct gsr__rfetch *rf) {
 
 int gsr__rfetch_run(struct gsr__file *f, uint64_t off, uint64_t len,
                     const struct gsr__iov *iov, int n_iov, int concurrency,
-                    uint64_t min_part, uint32_t *crc) {
+                    uint64_t min_part, uint32_t *crc, uint32_t *seg_crc) {
   struct gsr__rfetch *rf;
   int status = gsr__rfetch_start(f, off, len, iov, n_iov, concurrency,
                                  min_part, NULL, &rf);
   if (status != GSR_OK) return status;
   status = gsr__rfetch_wait(rf);
   if (crc != NULL) *crc = rf->crc;
+  if (seg_crc != NULL)
+    memcpy(seg_crc, rf->seg_crc, sizeof(uint32_t) * (size_t)rf->n_seg);
   gsr__rfetch_free(rf);
   return status;
 }

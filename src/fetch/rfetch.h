@@ -30,6 +30,9 @@ struct gsr__rfetch {
   int waited;              /* gsr__rfetch_wait ran */
   int status;              /* valid once waited */
   uint32_t crc;            /* CRC32C of the range, once waited with OK */
+  int n_seg;               /* the destination's segments, and the CRC32C */
+  size_t seg_len[GSR__REQ_IOV]; /* of each, once waited with OK */
+  uint32_t seg_crc[GSR__REQ_IOV];
   uint64_t auth_gen;       /* generation of the token the parts carry */
   int auth_retried;        /* the one retry after a 401 was made */
   struct gsr__rfetch *next, *prev; /* the file's in-flight list */
@@ -57,6 +60,6 @@ void gsr__rfetch_free(struct gsr__rfetch *rf);
 /* Fetch and wait in one call. */
 int gsr__rfetch_run(struct gsr__file *f, uint64_t off, uint64_t len,
                     const struct gsr__iov *iov, int n_iov, int concurrency,
-                    uint64_t min_part, uint32_t *crc);
+                    uint64_t min_part, uint32_t *crc, uint32_t *seg_crc);
 
 #endif /* GSR_RFETCH_H */

@@ -39,7 +39,7 @@ static int wait_block(struct gsr__file *f, struct gsr__prefetcher *p,
 /* The CRC32C of a block whose bytes have all arrived: computed by the I/O
  * thread as they came in (published before the progress that got us here). */
 static uint32_t block_crc(const struct gsr__pf_block *b) {
-  return b->rf->reqs != NULL ? b->rf->reqs[0].crc : b->rf->crc;
+  return b->rf->reqs != NULL ? gsr__request_crc(&b->rf->reqs[0]) : b->rf->crc;
 }
 
 int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,

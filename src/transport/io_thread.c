@@ -61,12 +61,12 @@ static int body_append(struct gsr__request *req, const char *p, size_t n,
  * checked that they fit. */
 static void scatter(struct gsr__request *req, const char *p, size_t len) {
   req->received += len;
-  req->crc = gsr__crc32c(req->crc, p, len);
   while (len > 0) {
     struct gsr__iov *v = &req->dst[req->dst_i];
     size_t n = v->len - req->dst_off;
     if (n > len) n = len;
     memcpy(v->base + req->dst_off, p, n);
+    req->seg_crc[req->dst_i] = gsr__crc32c(req->seg_crc[req->dst_i], p, n);
     p += n;
     len -= n;
     req->dst_off += n;

@@ -114,6 +114,17 @@ void gsr__request_server_message(const struct gsr__request *req, char *out,
   json_object_put(root);
 }
 
+uint32_t gsr__request_crc(const struct gsr__request *req) {
+  uint32_t crc = 0;
+  uint64_t left = req->received;
+  for (int i = 0; i < req->n_dst && left > 0; i++) {
+    uint64_t n = GSR__MIN(left, (uint64_t)req->dst[i].len);
+    crc = gsr__crc32c_combine(crc, req->seg_crc[i], n);
+    left -= n;
+  }
+  return crc;
+}
+
 uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
                                      long timeout_ms) {
   uint64_t got = atomic_load(&req->progress);

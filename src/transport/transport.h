@@ -89,9 +89,10 @@ struct gsr__request {
   char *body;                 /* NUL-terminated; error bodies too */
   size_t body_len, body_cap;
   uint64_t received;          /* body bytes stored in dst (io thread) */
-  uint32_t crc;               /* CRC32C of those bytes, computed as they
-                               * pass, while still in the cache; written
-                               * before progress is published */
+  /* CRC32C of the bytes stored in each dst segment, computed as they
+   * pass, while still in the CPU cache; written before progress is
+   * published. gsr__request_crc gives the whole body's. */
+  uint32_t seg_crc[GSR__REQ_IOV];
   /* Published copy of received, so a reader may use the bytes that have
    * arrived while the rest still streams in (see gsr__request_wait_bytes). */
   atomic_uint_fast64_t progress;
@@ -194,6 +195,9 @@ uint64_t gsr__request_wait_bytes(struct gsr__request *req, uint64_t n);
 /* The same, giving up after timeout_ms. */
 uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
                                      long timeout_ms);
+
+/* CRC32C of the body bytes stored so far (the segments' CRCs combined). */
+uint32_t gsr__request_crc(const struct gsr__request *req);
 
 /* Submits one request and waits for it. Returns its status (message set
  * for this thread on failure). */

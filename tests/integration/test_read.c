@@ -511,6 +511,53 @@ static void test_whole_object_crc32c_is_verified(void **state) {
   free(buf);
 }
 
+/* Whole reads through every cache, copied and as slices: the CRC32C check
+ * passes on intact bytes (whichever way each byte's CRC was obtained: by
+ * the I/O thread, per chunk, or over the delivered bytes) and catches a
+ * corrupted object. */
+static void test_whole_object_crc32c_through_caches(void **state) {
+  (void)state;
+  const char *caches[] = {"none", "readahead", "readahead_chunked",
+                          "blockcache", "background", "first", "all", "bytes"};
+  struct object *o = find("five");
+  unsigned char *buf = malloc(o->size);
+  char url[512];
+  gs_url("five", url, sizeof(url));
+  for (int corrupt = 0; corrupt < 2; corrupt++) {
+    gsr_file probe = open_ok(url); /* the server caches the CRC now */
+    gsr_close(probe);
+    if (corrupt) corrupt_in_place("five");
+    for (size_t c = 0; c < sizeof(caches) / sizeof(*caches); c++)
+      for (int slices = 0; slices < 2; slices++) {
+        gsr_file_options fo;
+        gsr_file f;
+        gsr_file_options_init(&fo);
+        fo.cache_type = caches[c];
+        fo.block_size = 1 << 20;
+        assert_int_equal(gsr_open(client, url, &fo, &f), GSR_OK);
+        int64_t n = 1, got = 0;
+        while (n > 0) {
+          if (slices) {
+            gsr_slice s[4];
+            size_t ns = 0;
+            n = gsr_read_slices(f, 1 << 20, s, 4, &ns);
+            for (size_t i = 0; i < ns; i++) gsr_slice_release(&s[i]);
+          } else {
+            n = gsr_read(f, buf + got, 1 << 20);
+          }
+          if (n > 0) got += n;
+        }
+        if (corrupt ? n != GSR_EINTEGRITY : n != 0)
+          fail_msg("cache %s, %s, %s object: %lld (%s)", caches[c],
+                   slices ? "slices" : "copy", corrupt ? "corrupt" : "intact",
+                   (long long)n, gsr_errmsg());
+        gsr_close(f);
+      }
+  }
+  assert_int_equal(ts_put(&srv, BUCKET, "five", o->data, o->size), 0);
+  free(buf);
+}
+
 static void test_emulator_host_variable(void **state) {
   (void)state;
   gsr_client *c;
@@ -560,6 +607,7 @@ int main(void) {
       cmocka_unit_test(test_transient_faults_are_retried_and_resumed),
       cmocka_unit_test(test_permanent_failure_ends_at_the_deadline),
       cmocka_unit_test(test_whole_object_crc32c_is_verified),
+      cmocka_unit_test(test_whole_object_crc32c_through_caches),
       cmocka_unit_test(test_emulator_host_variable),
       cmocka_unit_test(test_client_options),
   };
