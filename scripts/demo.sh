@@ -50,5 +50,9 @@ printf '%-58s %10s %8s\n' "ceiling: 4 parallel curl range requests, same server"
 if "$GSREAD" help bench >/dev/null 2>&1 && [ -x bench/matrix.sh ]; then
   echo
   echo "== a few cells of the benchmark matrix (bench/matrix.sh --quick)"
-  bench/matrix.sh --quick --out "$WORK/results"
+  bench/matrix.sh --quick --out "$WORK/results" 2>&1 | tail -1
+  echo
+  # The report's tables (the charts stay behind in the temp dir).
+  awk '/^## Ceiling and peers/{on=1} /^## gsread: every measure/{on=0} on' \
+    "$WORK/results/results.md"
 fi
