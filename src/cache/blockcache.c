@@ -15,28 +15,10 @@ static int bc_read(struct gsr__file *f, void *state, uint64_t off,
   return status;
 }
 
-static int bc_create(struct gsr__file *f, void **state) {
-  struct gsr__blocks *t = gsr__calloc(1, sizeof(*t));
-  if (t == NULL) return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
-  int status = gsr__blocks_init(t, f);
-  if (status != GSR_OK) {
-    gsr__free(t);
-    return status;
-  }
-  *state = t;
-  return GSR_OK;
-}
-
-static void bc_destroy(struct gsr__file *f, void *state) {
-  (void)f;
-  gsr__blocks_free(state);
-  gsr__free(state);
-}
-
 const struct gsr__reader_ops gsr__cache_blockcache = {
     .name = "blockcache",
-    .create = bc_create,
+    .create = gsr__blocks_create,
     .read = bc_read,
-    .destroy = bc_destroy,
+    .destroy = gsr__blocks_destroy,
     .stateful = 1,
 };

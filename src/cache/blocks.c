@@ -8,7 +8,9 @@
 #include "cache/blocks.h"
 #include "fetch/rfetch.h"
 
-int gsr__blocks_init(struct gsr__blocks *t, struct gsr__file *f) {
+int gsr__blocks_create(struct gsr__file *f, void **state) {
+  struct gsr__blocks *t = gsr__calloc(1, sizeof(*t));
+  if (t == NULL) return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
   t->bs = f->block_size;
   t->size = f->obj->st.size;
   t->count = t->size / t->bs + (t->size % t->bs != 0);
@@ -17,8 +19,11 @@ int gsr__blocks_init(struct gsr__blocks *t, struct gsr__file *f) {
   t->max = (uint64_t)f->max_blocks < t->count ? f->max_blocks : (int)t->count;
   if (t->max < 1) t->max = 1;
   t->v = gsr__calloc((size_t)t->max, sizeof(*t->v));
-  if (t->v == NULL)
+  if (t->v == NULL) {
+    gsr__free(t);
     return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
+  }
+  *state = t;
   return GSR_OK;
 }
 
@@ -34,10 +39,12 @@ static void blk_remove(struct gsr__blocks *t, int i) {
   t->v[i] = t->v[--t->n];
 }
 
-void gsr__blocks_free(struct gsr__blocks *t) {
+void gsr__blocks_destroy(struct gsr__file *f, void *state) {
+  struct gsr__blocks *t = state;
+  (void)f;
   while (t->n > 0) blk_remove(t, t->n - 1);
   gsr__free(t->v);
-  t->v = NULL;
+  gsr__free(t);
 }
 
 uint64_t gsr__blocks_len(const struct gsr__blocks *t, uint64_t idx) {

@@ -28,9 +28,12 @@ struct gsr__blocks {
   uint64_t held;           /* bytes in the table's chunks */
 };
 
-int gsr__blocks_init(struct gsr__blocks *t, struct gsr__file *f);
-/* Frees every block; cancels and waits for background fetches. */
-void gsr__blocks_free(struct gsr__blocks *t);
+/* A new, empty table for file f: the create op of both caches' readers.
+ * GSR_OK and *state, or GSR_ENOMEM with the message set. */
+int gsr__blocks_create(struct gsr__file *f, void **state);
+/* Frees the table and every block; cancels and waits for background
+ * fetches: the destroy op of both caches' readers. */
+void gsr__blocks_destroy(struct gsr__file *f, void *state);
 /* Length of block idx (the last one may be short). */
 uint64_t gsr__blocks_len(const struct gsr__blocks *t, uint64_t idx);
 struct gsr__blk *gsr__blocks_find(struct gsr__blocks *t, uint64_t idx);
