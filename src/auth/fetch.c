@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "transport/transport.h"
 
 #define MAX_BODY (64 * 1024)
 
@@ -85,20 +86,6 @@ static void clean(char *dst, size_t n, const char *s) {
   dst[k] = '\0';
 }
 
-static int status_for_curl(CURLcode rc) {
-  switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return GSR_ETIMEDOUT;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-      return GSR_ETLS;
-    default:
-      return GSR_ENETWORK;
-  }
-}
-
 int gsr__token_fetch(const struct gsr__http_opts *o, const char *url,
                      const char *form, const char *header, const char *what,
                      struct gsr__token *out) {
@@ -141,7 +128,7 @@ int gsr__token_fetch(const struct gsr__http_opts *o, const char *url,
     goto done;
   }
   if (rc != CURLE_OK) {
-    status = gsr__err(status_for_curl(rc), "%s: %s %s: %s", what,
+    status = gsr__err(gsr__status_for_curl(rc), "%s: %s %s: %s", what,
                       form ? "POST" : "GET", url,
                       err[0] ? err : curl_easy_strerror(rc));
     goto done;

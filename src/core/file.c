@@ -202,8 +202,6 @@ int64_t gsr_pread(gsr_file id, void *buf, size_t n, int64_t offset) {
   return r;
 }
 
-static int offset_ok(int64_t off) { return off >= 0; }
-
 /* 1 if a gsr_read at off continues the whole-object check (or starts it,
  * at 0): its bytes' CRC32C is then worth keeping. */
 static int crc_wanted(struct gsr__file *f, uint64_t off) {
@@ -236,7 +234,7 @@ int64_t gsr_read(gsr_file id, void *buf, size_t n) {
   if (status != GSR_OK) return status;
   pthread_mutex_lock(&f->pos_mu);
   uint32_t crc = 0;
-  int want = offset_ok(f->pos) && crc_wanted(f, (uint64_t)f->pos);
+  int want = crc_wanted(f, (uint64_t)f->pos); /* pos is never negative */
   int64_t r = copy_read(f, buf, n, f->pos, want, &crc);
   if (r > 0) {
     status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
@@ -282,7 +280,7 @@ int64_t gsr_read_slices(gsr_file id, size_t n, gsr_slice *out, size_t max,
   if (status != GSR_OK) return status;
   pthread_mutex_lock(&f->pos_mu);
   uint32_t crc = 0;
-  int want = offset_ok(f->pos) && crc_wanted(f, (uint64_t)f->pos);
+  int want = crc_wanted(f, (uint64_t)f->pos); /* pos is never negative */
   int64_t r = slice_read(f, n, f->pos, out, max, count, want, &crc);
   if (r > 0) status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
   if (r > 0) f->pos += r;

@@ -89,11 +89,6 @@ static int pf_create(struct gsr__file *f, void **state) {
   return GSR_OK;
 }
 
-static void pf_cancel(struct gsr__file *f, void *state) {
-  (void)f;
-  (void)state; /* the file cancels every fetch it tracks */
-}
-
 static void pf_destroy(struct gsr__file *f, void *state) {
   struct gsr__prefetcher *p = state;
   gsr__producer_drop_all(f, p);
@@ -104,7 +99,8 @@ const struct gsr__reader_ops gsr__prefetch_reader = {
     .name = "prefetch",
     .create = pf_create,
     .read = pf_read,
-    .cancel = pf_cancel,
+    /* No cancel op: close cancels every fetch the file tracks, blocks
+     * included. */
     .destroy = pf_destroy,
     .stateful = 1,
 };

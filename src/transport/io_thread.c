@@ -213,29 +213,6 @@ static int status_for_http(long s) {
   }
 }
 
-static int status_for_curl(CURLcode rc) {
-  switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return GSR_ETIMEDOUT;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-      return GSR_ETLS;
-    case CURLE_OUT_OF_MEMORY:
-      return GSR_ENOMEM;
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return GSR_EINVAL;
-    default:
-      return GSR_ENETWORK;
-  }
-}
-
 /* Sets req->err from the transfer's outcome, unless a callback already did. */
 static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf) {
   req->retryable = 0;
@@ -247,7 +224,7 @@ static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf) {
   }
   if (rc != CURLE_OK) {
     req->retryable = gsr__retry_curl_transient(rc);
-    gsr__error_set(&req->err, status_for_curl(rc), "%s %s: %s%s%s",
+    gsr__error_set(&req->err, gsr__status_for_curl(rc), "%s %s: %s%s%s",
                    method_name(req), req->url, curl_easy_strerror(rc),
                    ebuf[0] ? ": " : "", ebuf);
     return;

@@ -151,10 +151,6 @@ uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
   return atomic_load(&req->progress);
 }
 
-uint64_t gsr__request_wait_bytes(struct gsr__request *req, uint64_t n) {
-  return gsr__request_wait_bytes_for(req, n, -1);
-}
-
 int gsr__transport_run(struct gsr__transport *t, struct gsr__request *req) {
   struct gsr__fetch f;
   int status = gsr__fetch_init(&f, 1);

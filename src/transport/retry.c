@@ -1,6 +1,7 @@
-/* The retry policy: which failures are worth another attempt, and how long
- * to wait before it (exponential backoff with full jitter, at least what
- * the server's Retry-After asks). Pure functions, unit-tested.
+/* What a failed transfer means: its gsr status, whether it is worth
+ * another attempt, and how long to wait before it (exponential backoff
+ * with full jitter, at least what the server's Retry-After asks). Pure
+ * functions, unit-tested.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -29,6 +30,29 @@ int gsr__retry_curl_transient(int rc) {
       return 1;
     default:
       return 0;
+  }
+}
+
+int gsr__status_for_curl(int code) {
+  switch ((CURLcode)code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return GSR_ETIMEDOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return GSR_ETLS;
+    case CURLE_OUT_OF_MEMORY:
+      return GSR_ENOMEM;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return GSR_EINVAL;
+    default:
+      return GSR_ENETWORK;
   }
 }
 

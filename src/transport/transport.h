@@ -147,6 +147,8 @@ struct gsr__retry_policy {
 
 int gsr__retry_http_transient(long status);
 int gsr__retry_curl_transient(int curl_code);
+/* The gsr status for a failed libcurl transfer (CURLcode). */
+int gsr__status_for_curl(int curl_code);
 /* Delay before attempt number `attempt` (2 = the first retry): uniform in
  * [0, min(max, initial * multiplier^(attempt-2))], and at least
  * Retry-After. */
@@ -188,11 +190,10 @@ int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req);
 /* Asks the I/O thread to abort req; its fetch then completes with
  * GSR_ECANCELED unless it already completed. Thread-safe; idempotent. */
 void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req);
-/* Blocks until req has stored at least n body bytes or completed (its
- * fetch's mutex and condition variable are used). Returns the bytes
- * stored so far. */
-uint64_t gsr__request_wait_bytes(struct gsr__request *req, uint64_t n);
-/* The same, giving up after timeout_ms. */
+/* Blocks until req has stored at least n body bytes, or completed, or
+ * timeout_ms passed (< 0: no limit); its fetch's mutex and condition
+ * variable are used, so the fetch must hold this one request. Returns the
+ * bytes stored so far. */
 uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
                                      long timeout_ms);
 
