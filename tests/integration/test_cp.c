@@ -261,22 +261,6 @@ static void test_to_fd_in_order(void **state) {
   assert_int_equal(gsr_download_fd(client, url, -1, NULL, NULL), GSR_EINVAL);
 }
 
-/* Flips one byte and restores the mtime: same generation, so the server
- * keeps publishing the CRC it cached for the good bytes. */
-static void corrupt_in_place(const char *name) {
-  char path[1024];
-  struct stat sb;
-  snprintf(path, sizeof(path), "%s/%s/%s", srv.data, BUCKET, name);
-  assert_int_equal(stat(path, &sb), 0);
-  FILE *f = fopen(path, "r+b");
-  assert_non_null(f);
-  fseek(f, 1234, SEEK_SET);
-  fputc(0x5a ^ find(name)->data[1234], f);
-  fclose(f);
-  struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
-  assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
-}
-
 static void test_crc_mismatch_leaves_nothing(void **state) {
   (void)state;
   char url[512], path[700];
@@ -285,7 +269,7 @@ static void test_crc_mismatch_leaves_nothing(void **state) {
   /* The server computes and caches the CRC of the good bytes. */
   assert_int_equal(gsr_download(client, url, path, NULL, NULL), GSR_OK);
   unlink(path);
-  corrupt_in_place("five");
+  assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 1234), 0);
   gsr_download_options opts;
   gsr_download_options_init(&opts);
   opts.part_size = MiB;

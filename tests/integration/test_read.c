@@ -472,23 +472,6 @@ static void test_permanent_failure_ends_at_the_deadline(void **state) {
   gsr_client_free(c);
 }
 
-/* Changes an object's bytes in place and puts its mtime back: the server
- * keeps the same generation and the CRC32C it computed before, as a
- * corrupted object (or a lying cache) would. */
-static void corrupt_in_place(const char *name) {
-  char path[1024];
-  struct stat sb;
-  snprintf(path, sizeof(path), "%s/%s/%s", srv.data, BUCKET, name);
-  assert_int_equal(stat(path, &sb), 0);
-  FILE *f = fopen(path, "r+b");
-  assert_non_null(f);
-  fseek(f, 1234, SEEK_SET);
-  fputc(0x5a ^ find(name)->data[1234], f);
-  fclose(f);
-  struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
-  assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
-}
-
 static void test_whole_object_crc32c_is_verified(void **state) {
   (void)state;
   char url[512];
@@ -498,7 +481,7 @@ static void test_whole_object_crc32c_is_verified(void **state) {
   /* Intact: a whole read in pieces succeeds (and is checked). */
   read_all_and_compare(url, o, 1000000);
   gsr_file f = open_ok(url); /* the server now has the CRC cached */
-  corrupt_in_place("five");
+  assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 1234), 0);
   int64_t n, got = 0;
   while ((n = gsr_read(f, buf + got, 1 << 20)) > 0) got += n;
   assert_int_equal(n, GSR_EINTEGRITY);
@@ -526,7 +509,7 @@ static void test_whole_object_crc32c_through_caches(void **state) {
   for (int corrupt = 0; corrupt < 2; corrupt++) {
     gsr_file probe = open_ok(url); /* the server caches the CRC now */
     gsr_close(probe);
-    if (corrupt) corrupt_in_place("five");
+    if (corrupt) assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 1234), 0);
     for (size_t c = 0; c < sizeof(caches) / sizeof(*caches); c++)
       for (int slices = 0; slices < 2; slices++) {
         gsr_file_options fo;

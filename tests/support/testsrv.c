@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,32 @@
 #endif
 #define SCRIPT GSR_SOURCE_DIR "/tests/server/gcs-server"
 
+/* Servers started and not yet stopped. A test program whose setup fails
+ * halfway never reaches its teardown; this stops what it left running
+ * when the program exits, whatever the path. */
+#define MAX_LIVE 8
+static struct ts_server *live[MAX_LIVE];
+
+static void stop_live_servers(void) {
+  for (int i = 0; i < MAX_LIVE; i++)
+    if (live[i] != NULL) ts_server_stop(live[i]);
+}
+
+static void track_live(struct ts_server *s) {
+  static int hooked;
+  if (!hooked) hooked = atexit(stop_live_servers) == 0;
+  for (int i = 0; i < MAX_LIVE; i++)
+    if (live[i] == NULL || live[i] == s) {
+      live[i] = s;
+      return;
+    }
+}
+
+static void untrack_live(struct ts_server *s) {
+  for (int i = 0; i < MAX_LIVE; i++)
+    if (live[i] == s) live[i] = NULL;
+}
+
 int ts_server_start(struct ts_server *s, const char *profile, int tls) {
   char cmd[1024];
   memset(s, 0, sizeof(*s));
@@ -25,6 +52,7 @@ int ts_server_start(struct ts_server *s, const char *profile, int tls) {
     perror("mkdtemp");
     return -1;
   }
+  track_live(s); /* from here on there is something to stop */
   snprintf(s->data, sizeof(s->data), "%s/data", s->root);
   snprintf(s->state, sizeof(s->state), "%s/state", s->root);
   mkdir(s->data, 0755);
@@ -35,11 +63,13 @@ int ts_server_start(struct ts_server *s, const char *profile, int tls) {
   if (p == NULL || fgets(s->endpoint, sizeof(s->endpoint), p) == NULL) {
     fprintf(stderr, "testsrv: '%s' failed to start the server\n", cmd);
     if (p) pclose(p);
+    ts_server_stop(s);
     return -1;
   }
   s->endpoint[strcspn(s->endpoint, "\r\n")] = '\0';
   if (pclose(p) != 0 || strncmp(s->endpoint, "http", 4) != 0) {
     fprintf(stderr, "testsrv: server start failed (%s)\n", s->endpoint);
+    ts_server_stop(s);
     return -1;
   }
   snprintf(s->ca_pem, sizeof(s->ca_pem), "%s/ca.pem", s->state);
@@ -57,6 +87,7 @@ void ts_server_stop(struct ts_server *s) {
   ts_server_stop_command(s, cmd, sizeof(cmd));
   if (system(cmd) != 0) fprintf(stderr, "testsrv: stop failed\n");
   s->root[0] = '\0';
+  untrack_live(s);
 }
 
 /* mkdir -p for the directories of path. */
@@ -83,6 +114,21 @@ int ts_put(struct ts_server *s, const char *bucket, const char *name,
   }
   if (fclose(f) != 0) return -1;
   return rename(tmp, path);
+}
+
+int ts_corrupt_in_place(struct ts_server *s, const char *bucket,
+                        const char *name, long at) {
+  char path[2048];
+  struct stat sb;
+  snprintf(path, sizeof(path), "%s/%s/%s", s->data, bucket, name);
+  if (stat(path, &sb) != 0) return -1;
+  FILE *f = fopen(path, "r+b");
+  if (f == NULL) return -1;
+  int c = fseek(f, at, SEEK_SET) == 0 ? fgetc(f) : EOF;
+  int ok = c != EOF && fseek(f, at, SEEK_SET) == 0 && fputc(c ^ 0x5a, f) != EOF;
+  if (fclose(f) != 0 || !ok) return -1;
+  struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
+  return utimensat(AT_FDCWD, path, ts, 0);
 }
 
 unsigned char *ts_random_bytes(size_t len, uint64_t seed) {

@@ -28,6 +28,12 @@ void ts_server_stop_command(struct ts_server *s, char *out, size_t n);
 /* Writes bucket/name (creating directories) atomically (temp + rename). */
 int ts_put(struct ts_server *s, const char *bucket, const char *name,
            const void *data, size_t len);
+/* Flips the byte at offset `at` of bucket/name in place and puts the
+ * file's times back: the server keeps the same generation and the CRC32C
+ * it cached for the good bytes, as a corrupted object (or a lying cache)
+ * would. Returns 0 or -1. */
+int ts_corrupt_in_place(struct ts_server *s, const char *bucket,
+                        const char *name, long at);
 /* Deterministic pseudo-random bytes. Caller frees. */
 unsigned char *ts_random_bytes(size_t len, uint64_t seed);
 
