@@ -55,6 +55,9 @@ uint32_t gsr__crc32c(uint32_t crc, const void *buf, size_t len);
  * len2 = |B|, without the bytes (GF(2) matrix powers, as zlib does). */
 uint32_t gsr__crc32c_combine(uint32_t crc1, uint32_t crc2,
                              uint64_t len2);
+/* CRC32C checkpoints (see buf.h): the I/O thread records the CRC32C of
+ * every prefix of a whole number of strides of a buffer it fills. */
+#define GSR__CRC_STRIDE ((size_t)256 * 1024)
 /* Decodes base64 of n_out bytes exactly; returns 0 or -1. */
 int gsr__base64_decode(const char *s, unsigned char *out, size_t n_out);
 

@@ -86,9 +86,18 @@ static int pool_give(struct gsr__budget *b, struct gsr__buf *buf) {
   return 1;
 }
 
+size_t gsr__buf_n_marks(size_t cap) {
+  return cap >= GSR__POOL_MIN ? cap / GSR__CRC_STRIDE : 0;
+}
+
+/* The checkpoints live after the data, 4-byte aligned. */
+static size_t marks_at(size_t cap) { return (cap + 3) & ~(size_t)3; }
+
 struct gsr__buf *gsr__buf_new(size_t cap, struct gsr__budget *budget) {
   struct gsr__buf *b = budget ? pool_take(budget, cap) : NULL;
-  if (b == NULL) b = gsr__malloc(sizeof(*b) + cap);
+  size_t n_marks = gsr__buf_n_marks(cap);
+  if (b == NULL)
+    b = gsr__malloc(sizeof(*b) + marks_at(cap) + n_marks * sizeof(uint32_t));
   if (b == NULL) {
     if (budget) gsr__budget_release(budget, cap);
     return NULL;
@@ -97,6 +106,8 @@ struct gsr__buf *gsr__buf_new(size_t cap, struct gsr__budget *budget) {
   b->budget = budget;
   b->cap = cap;
   b->has_crc = 0;
+  b->marks = n_marks ? (uint32_t *)(void *)(b->data + marks_at(cap)) : NULL;
+  b->marked = 0;
   if (budget) atomic_fetch_add(&budget->refs, 1);
   return b;
 }
@@ -119,4 +130,35 @@ struct gsr__buf *gsr__buf_unref(struct gsr__buf *b) {
   if (!pool_give(budget, b)) gsr__free(b);
   gsr__budget_unref(budget);
   return NULL;
+}
+
+void gsr__buf_mark(struct gsr__buf *b, size_t len) {
+  if (b->marks == NULL) return;
+  uint32_t crc = 0;
+  for (size_t k = 0; (k + 1) * GSR__CRC_STRIDE <= len; k++) {
+    crc = gsr__crc32c(crc, b->data + k * GSR__CRC_STRIDE, GSR__CRC_STRIDE);
+    b->marks[k] = crc;
+  }
+  b->marked = 1;
+}
+
+/* CRC32C of the prefix up to checkpoint k (k strides); 0 for k = 0. */
+static uint32_t mark(const struct gsr__buf *b, size_t k) {
+  return k == 0 ? 0 : b->marks[k - 1];
+}
+
+uint32_t gsr__buf_crc(const struct gsr__buf *b, size_t at, size_t len) {
+  const size_t s = GSR__CRC_STRIDE;
+  size_t first = (at + s - 1) / s, last = (at + len) / s; /* whole strides */
+  if (!b->marked || first >= last) return gsr__crc32c(0, b->data + at, len);
+  /* [at, first*s) hashed, [first*s, last*s) from the checkpoints (CRC
+   * is linear: crc(AB) = crc(A) x^8|B| + crc(B), so crc(B) = crc(AB) +
+   * crc(A) x^8|B|), [last*s, at+len) hashed. */
+  size_t head = first * s - at, mid = (last - first) * s;
+  size_t tail = at + len - last * s;
+  uint32_t crc = gsr__crc32c(0, b->data + at, head);
+  uint32_t m = mark(b, last) ^ gsr__crc32c_combine(mark(b, first), 0, mid);
+  crc = gsr__crc32c_combine(crc, m, mid);
+  return gsr__crc32c_combine(crc, gsr__crc32c(0, b->data + last * s, tail),
+                             tail);
 }

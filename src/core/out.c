@@ -65,7 +65,8 @@ static uint64_t put(struct gsr__file *f, struct gsr__out *o,
   if (o->want_crc) {
     if (known == NULL && at == 0 && len == b->cap && b->has_crc)
       known = &b->crc; /* computed by the I/O thread as it arrived */
-    uint32_t c = known ? *known : gsr__crc32c(0, b->data + at, (size_t)len);
+    /* Else from the checkpoints the I/O thread wrote, if it did. */
+    uint32_t c = known ? *known : gsr__buf_crc(b, at, (size_t)len);
     o->crc = gsr__crc32c_combine(o->crc, c, len);
   }
   o->done += len;

@@ -43,13 +43,31 @@ static int sub_iov(const struct gsr__iov *iov, int n, uint64_t from,
   return k;
 }
 
+/* The buffer whose checkpoints a fetch into iov can write: hold, when the
+ * fetch fills it from its first byte in one segment and one part. */
+static struct gsr__buf *markable(struct gsr__buf *hold,
+                                 const struct gsr__iov *iov, int n_iov,
+                                 int n_parts) {
+  if (hold == NULL || hold->marks == NULL || n_iov != 1 || n_parts != 1 ||
+      iov[0].base != hold->data)
+    return NULL;
+  return hold;
+}
+
+/* Reads a local file into iov. With mark, the one segment's CRC comes from
+ * the checkpoints it writes (one pass over the bytes, not two). */
 static int local_fill(struct gsr__file *f, uint64_t off,
                       const struct gsr__iov *iov, int n, uint32_t *crc,
-                      uint32_t *seg_crc) {
+                      uint32_t *seg_crc, struct gsr__buf *mark) {
   for (int i = 0; i < n; i++) {
     int status = f->obj->ops->pread(f->obj, iov[i].base, off, iov[i].len);
     if (status != GSR_OK) return status;
-    seg_crc[i] = gsr__crc32c(0, iov[i].base, iov[i].len);
+    if (mark != NULL) {
+      gsr__buf_mark(mark, iov[i].len);
+      seg_crc[i] = gsr__buf_crc(mark, 0, iov[i].len);
+    } else {
+      seg_crc[i] = gsr__crc32c(0, iov[i].base, iov[i].len);
+    }
     *crc = gsr__crc32c_combine(*crc, seg_crc[i], iov[i].len);
     off += iov[i].len;
   }
@@ -135,7 +153,8 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
   rf->n_seg = n_iov;
   for (int i = 0; i < n_iov; i++) rf->seg_len[i] = iov[i].len;
   if (f->obj->ops->pread != NULL) { /* local: done before we return */
-    status = local_fill(f, off, iov, n_iov, &rf->crc, rf->seg_crc);
+    status = local_fill(f, off, iov, n_iov, &rf->crc, rf->seg_crc,
+                        markable(hold, iov, n_iov, 1));
     if (status != GSR_OK) {
       gsr__free(rf);
       return status;
@@ -158,6 +177,11 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
     gsr__fetch_destroy(&rf->fetch);
     gsr__free(rf);
     return status;
+  }
+  struct gsr__buf *mark = markable(hold, iov, n_iov, rf->n_parts);
+  if (mark != NULL) { /* before the transport sees the request */
+    rf->reqs[0].marks = mark->marks;
+    mark->marked = 1;
   }
   /* The token the parts carry: read after they took it (a refresh in
    * between only makes a later 401 drop a newer token: one extra refresh,
@@ -210,6 +234,7 @@ static int auth_retry(struct gsr__rfetch *rf) {
     uint64_t first, len;
     struct gsr__iov iov[GSR__REQ_IOV];
     int n;
+    uint32_t *marks;
   } *saved = gsr__calloc((size_t)rf->n_parts, sizeof(*saved));
   if (saved == NULL) return 0;
   for (int i = 0; i < rf->n_parts; i++) {
@@ -217,6 +242,7 @@ static int auth_retry(struct gsr__rfetch *rf) {
     saved[i].first = r->range_first;
     saved[i].len = r->range_len;
     saved[i].n = r->n_dst;
+    saved[i].marks = r->marks;
     memcpy(saved[i].iov, r->dst, sizeof(r->dst));
   }
   /* Under f->mu, like close's cancel walk: the parts are rebuilt while
@@ -240,6 +266,7 @@ static int auth_retry(struct gsr__rfetch *rf) {
     if (status == GSR_OK) {
       gsr__request_set_range_iov(req, saved[i].first, saved[i].len,
                                  saved[i].iov, saved[i].n);
+      req->marks = saved[i].marks;
       req->on_headers = check_headers;
       req->on_headers_arg = obj;
       req->fetch = &rf->fetch;

@@ -57,6 +57,26 @@ static int body_append(struct gsr__request *req, const char *p, size_t n,
   return 0;
 }
 
+/* Adds n bytes, just copied to the current segment at dst_off, to its
+ * CRC32C while they are still in the CPU cache; with checkpoints, records
+ * the CRC at every stride boundary they cross. */
+static void land_crc(struct gsr__request *req, const char *p, size_t n) {
+  uint32_t *crc = &req->seg_crc[req->dst_i];
+  if (req->marks == NULL) {
+    *crc = gsr__crc32c(*crc, p, n);
+    return;
+  }
+  size_t at = req->dst_off; /* marks exist for dst[0] only: dst_i is 0 */
+  while (n > 0) {
+    size_t k = GSR__MIN(n, GSR__CRC_STRIDE - at % GSR__CRC_STRIDE);
+    *crc = gsr__crc32c(*crc, p, k);
+    at += k;
+    p += k;
+    n -= k;
+    if (at % GSR__CRC_STRIDE == 0) req->marks[at / GSR__CRC_STRIDE - 1] = *crc;
+  }
+}
+
 /* Copies body bytes to the destination segments, in order. The caller
  * checked that they fit. */
 static void scatter(struct gsr__request *req, const char *p, size_t len) {
@@ -66,7 +86,7 @@ static void scatter(struct gsr__request *req, const char *p, size_t len) {
     size_t n = v->len - req->dst_off;
     if (n > len) n = len;
     memcpy(v->base + req->dst_off, p, n);
-    req->seg_crc[req->dst_i] = gsr__crc32c(req->seg_crc[req->dst_i], p, n);
+    land_crc(req, p, n);
     p += n;
     len -= n;
     req->dst_off += n;

@@ -80,6 +80,10 @@ struct gsr__request {
   struct gsr__iov dst[GSR__REQ_IOV]; /* body lands here: range_len bytes */
   int n_dst;                  /* 0: body kept in `body` (<= body_max) */
   size_t body_max;
+  /* If set (one dst segment only): CRC32C checkpoints of dst[0], written
+   * as bytes land: marks[k] = CRC32C of its first (k+1) x GSR__CRC_STRIDE
+   * bytes, stored before the progress that covers them is published. */
+  uint32_t *marks;
   gsr__headers_cb on_headers;
   void *on_headers_arg;
   struct gsr__fetch *fetch;

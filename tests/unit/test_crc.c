@@ -1,6 +1,7 @@
 /* Unit test of gsr__crc32c_combine against a straight CRC32C: every split
  * point of a buffer, lengths 0.., pieces of odd sizes and large ones, and
- * a fold over many parts as gsr_download does it.
+ * a fold over many parts as gsr_download does it; and the CRC of buffer
+ * ranges taken from a buffer's checkpoints (buf.h).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "buf/buf.h"
 #include "internal.h"
 
 static unsigned char *bytes(size_t n, uint32_t seed) {
@@ -61,11 +63,67 @@ static void test_parts_fold(void **state) {
   free(p);
 }
 
+/* A checkpointed buffer of cap bytes of pseudo-random data, marked. */
+static struct gsr__buf *marked_buf(size_t cap) {
+  struct gsr__buf *b = gsr__buf_new(cap, NULL);
+  assert_non_null(b);
+  assert_non_null(b->marks);
+  unsigned char *p = bytes(cap, 5);
+  memcpy(b->data, p, cap);
+  free(p);
+  gsr__buf_mark(b, cap);
+  return b;
+}
+
+static void test_checkpoint_ranges(void **state) {
+  (void)state;
+  const size_t s = GSR__CRC_STRIDE, cap = 9 * s + 4321;
+  struct gsr__buf *b = marked_buf(cap);
+  /* Ends on, just before and just after stride boundaries, inside one
+   * stride, across many, the whole buffer and the tail past the last. */
+  const size_t pts[] = {0, 1, s - 1, s, s + 1, 2 * s, 3 * s + 77,
+                        5 * s, 8 * s + 1, 9 * s, 9 * s + 1, cap - 1, cap};
+  size_t n = sizeof(pts) / sizeof(pts[0]);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i; j < n; j++) {
+      size_t at = pts[i], len = pts[j] - pts[i];
+      assert_true(gsr__buf_crc(b, at, len) ==
+                  gsr__crc32c(0, b->data + at, len));
+    }
+  gsr__buf_unref(b);
+}
+
+static void test_checkpoints_are_used(void **state) {
+  (void)state;
+  /* A wrong checkpoint shows in ranges spanning it, so they come from the
+   * checkpoints and not from hashing the range again... */
+  const size_t s = GSR__CRC_STRIDE;
+  struct gsr__buf *b = marked_buf(6 * s);
+  uint32_t right = gsr__crc32c(0, b->data + 10, 5 * s);
+  b->marks[4] ^= 1; /* the checkpoint at the range's last whole stride */
+  assert_true(gsr__buf_crc(b, 10, 5 * s) != right);
+  /* ...but an unmarked buffer (a fill that wrote none) is hashed. */
+  b->marked = 0;
+  assert_true(gsr__buf_crc(b, 10, 5 * s) == right);
+  gsr__buf_unref(b);
+  /* Small buffers have no checkpoints: always hashed. */
+  struct gsr__buf *small = gsr__buf_new(1000, NULL);
+  assert_non_null(small);
+  assert_null(small->marks);
+  memset(small->data, 7, 1000);
+  gsr__buf_mark(small, 1000);
+  assert_true(gsr__buf_crc(small, 3, 900) ==
+              gsr__crc32c(0, small->data + 3, 900));
+  gsr__buf_unref(small);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_known_vector),
       cmocka_unit_test(test_every_split),
       cmocka_unit_test(test_parts_fold),
+      cmocka_unit_test(test_checkpoint_ranges),
+      cmocka_unit_test(test_checkpoints_are_used),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
