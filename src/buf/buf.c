@@ -4,6 +4,9 @@
  */
 #include "buf/buf.h"
 
+#include <string.h>
+#include <sys/mman.h>
+
 static void peak_update(atomic_uint_fast64_t *peak, uint64_t v) {
   uint_fast64_t p = atomic_load(peak);
   while (v > p && !atomic_compare_exchange_weak(peak, &p, v)) {
@@ -68,22 +71,41 @@ static struct gsr__buf *pool_take(struct gsr__budget *b, size_t cap) {
   return buf;
 }
 
-/* Keeps buf for reuse (replacing an older one); returns 0 if it did not. */
+/* Keeps buf for reuse (replacing the oldest if full); returns 0 if it did
+ * not. pool[0] is the oldest. */
 static int pool_give(struct gsr__budget *b, struct gsr__buf *buf) {
   struct gsr__buf *evicted = NULL;
   if (buf->cap < GSR__POOL_MIN) return 0;
   pthread_mutex_lock(&b->pool_mu);
-  int slot = b->pool[0] == NULL ? 0 : b->pool[1] == NULL ? 1 : 0;
-  evicted = b->pool[slot];
-  if (slot == 0 && b->pool[1] != NULL) { /* keep the newest two */
+  int n = 0;
+  for (int i = 0; i < GSR__POOL_SLOTS; i++) /* compact, oldest first */
+    if (b->pool[i] != NULL) b->pool[n++] = b->pool[i];
+  for (int i = n; i < GSR__POOL_SLOTS; i++) b->pool[i] = NULL;
+  if (n == GSR__POOL_SLOTS) {
     evicted = b->pool[0];
-    b->pool[0] = b->pool[1];
-    slot = 1;
+    memmove(&b->pool[0], &b->pool[1], sizeof(b->pool[0]) * (GSR__POOL_SLOTS - 1));
+    n--;
   }
-  b->pool[slot] = buf;
+  b->pool[n] = buf;
   pthread_mutex_unlock(&b->pool_mu);
   gsr__free(evicted);
   return 1;
+}
+
+/* Maps in a fresh buffer's pages on the allocating thread (a reader about
+ * to wait for the bytes anyway) so the I/O thread, the one that bounds
+ * throughput, does not take a page fault per 4 KiB as it stores them.
+ * MADV_POPULATE_WRITE is Linux 5.14+; elsewhere, or if it fails, the pages
+ * fault in later as before. */
+static void populate(unsigned char *p, size_t n) {
+#ifdef MADV_POPULATE_WRITE
+  uintptr_t page = 4096, lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+  uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
+  if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)n;
+#endif
 }
 
 size_t gsr__buf_n_marks(size_t cap) {
@@ -96,8 +118,10 @@ static size_t marks_at(size_t cap) { return (cap + 3) & ~(size_t)3; }
 struct gsr__buf *gsr__buf_new(size_t cap, struct gsr__budget *budget) {
   struct gsr__buf *b = budget ? pool_take(budget, cap) : NULL;
   size_t n_marks = gsr__buf_n_marks(cap);
-  if (b == NULL)
+  if (b == NULL) {
     b = gsr__malloc(sizeof(*b) + marks_at(cap) + n_marks * sizeof(uint32_t));
+    if (b != NULL && cap >= GSR__POOL_MIN) populate(b->data, cap);
+  }
   if (b == NULL) {
     if (budget) gsr__budget_release(budget, cap);
     return NULL;

@@ -19,9 +19,10 @@
  * respect. Demand reads are counted but never refused. */
 /* Freed large buffers kept for reuse: a fresh multi-MiB allocation is a
  * fresh mmap whose every page faults and is zeroed on first touch, which
- * cost more CPU than the bytes' own copy. A sequential reader frees a
- * block just before it schedules the next one, so two suffice. */
-#define GSR__POOL_SLOTS 2
+ * cost more CPU than the bytes' own copy. A sequential reader's blocks
+ * come back one by one while it writes them out (slices) and the next
+ * ones are scheduled: four slots cover a window's turnover. */
+#define GSR__POOL_SLOTS 4
 #define GSR__POOL_MIN (1u << 20) /* smaller buffers come from the heap */
 
 struct gsr__budget {

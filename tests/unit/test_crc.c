@@ -63,6 +63,26 @@ static void test_parts_fold(void **state) {
   free(p);
 }
 
+static void test_combine_long_pieces(void **state) {
+  (void)state;
+  /* Past 2^29 bytes the power of x needs more than 32 squarings: check
+   * against a straight CRC of "ab" followed by that many zero bytes
+   * (calloc'd pages read as the zero page: cheap). */
+  size_t n = ((size_t)1 << 29) + 12345;
+  unsigned char *z = calloc(n + 2, 1);
+  assert_non_null(z);
+  z[0] = 'a';
+  z[1] = 'b';
+  uint32_t want = gsr__crc32c(0, z, n + 2);
+  uint32_t a = gsr__crc32c(0, "ab", 2), zeros = gsr__crc32c(0, z + 2, n);
+  assert_true(gsr__crc32c_combine(a, zeros, n) == want);
+  free(z);
+  /* Powers compose: n + m zero bytes at once, or n then m. */
+  uint64_t big = (uint64_t)1 << 40, m = 977;
+  assert_true(gsr__crc32c_combine(gsr__crc32c_combine(a, 0, big), 0, m) ==
+              gsr__crc32c_combine(a, 0, big + m));
+}
+
 /* A checkpointed buffer of cap bytes of pseudo-random data, marked. */
 static struct gsr__buf *marked_buf(size_t cap) {
   struct gsr__buf *b = gsr__buf_new(cap, NULL);
@@ -122,6 +142,7 @@ int main(void) {
       cmocka_unit_test(test_known_vector),
       cmocka_unit_test(test_every_split),
       cmocka_unit_test(test_parts_fold),
+      cmocka_unit_test(test_combine_long_pieces),
       cmocka_unit_test(test_checkpoint_ranges),
       cmocka_unit_test(test_checkpoints_are_used),
   };
