@@ -123,6 +123,7 @@ struct cli_args {
   const char *trace; /* --trace FILE, or NULL */
   int has_pattern;     /* --pattern was given (it conflicts with --trace) */
   int has_concurrency; /* --concurrency was given */
+  int has_prefetch;    /* --prefetch was given */
   int recursive;       /* cp, ls: --recursive / -r */
   int long_format;     /* ls: --long / -l */
   int quiet;           /* cp: --quiet / -q */

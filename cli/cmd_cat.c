@@ -192,10 +192,12 @@ static int cat_run(const struct cli_args *a)
 
 /* cat reads front to back, the very pattern prefetching is for: while one
  * piece is written out, the next is already on its way. So cat turns it on
- * unless told otherwise, although the library's default is off. */
+ * unless told otherwise, although the library's default is off, and says
+ * so up front ("sequential"): no exact first reads, no ramp. A --trace
+ * replay is any pattern, so it gets the adaptive prefetcher (cat_finish). */
 static void cat_defaults(struct cli_args *a)
 {
-  a->file.prefetch = "adaptive";
+  a->file.prefetch = "sequential";
   /* The bytes only pass through on their way to stdout: writev the
    * library's own buffers (slices) rather than copy them into ours. */
   a->zero_copy = 1;
@@ -206,6 +208,8 @@ static int cat_finish(struct cli_args *a)
   if (a->trace && (a->has_offset || a->has_length))
     return cli_usage_error(a->cmd, "--trace cannot be combined with "
                            "--offset or --length");
+  if (a->trace && !a->has_prefetch)
+    a->file.prefetch = "adaptive";
   return CLI_CONTINUE;
 }
 
@@ -238,13 +242,17 @@ const struct cli_command cli_cmd_cat = {
         "skipped);\n"
         "for each, cat seeks there and writes those bytes, in order.\n"
         "\n"
-        "Prefetching is on by default (--prefetch adaptive, although the "
+        "Prefetching is on by default (--prefetch sequential, although the "
         "library's\n"
-        "default is off): cat reads front to back, so the library can fetch "
-        "the\n"
-        "next pieces while this one is written out. --prefetch off reads "
-        "each\n"
-        "piece only when asked for.",
+        "default is off): cat reads front to back, so the library fetches "
+        "the next\n"
+        "pieces, over --concurrency connections, while this one is written "
+        "out,\n"
+        "from the first read on. With --trace the default is --prefetch "
+        "adaptive,\n"
+        "which reads ahead only once reads turn out sequential. --prefetch "
+        "off\n"
+        "reads each piece only when asked for.",
     .opts = cat_opts,
     .nopts = sizeof cat_opts / sizeof cat_opts[0],
     .defaults = cat_defaults,

@@ -43,7 +43,7 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_CONCURRENCY] = {"concurrency", "N",
                              "parallel connections for one fetch"},
     [CLI_OPT_PREFETCH] = {"prefetch", "MODE",
-                          "read ahead in the background: off or adaptive"},
+                          "read ahead: off, adaptive or sequential"},
     [CLI_OPT_MIN_PART_SIZE] = {"min-part-size", "SIZE",
                                "smallest part of a split fetch"},
     [CLI_OPT_MAX_PREFETCH] = {"max-prefetch", "SIZE",
@@ -422,6 +422,7 @@ static int apply_library_option(const char *cmd, enum cli_opt_id id,
     a->has_concurrency = 1;
     return parse_int_to(cmd, name, v, 0, INT_MAX, &a->file.concurrency);
   case CLI_OPT_PREFETCH:
+    a->has_prefetch = 1;
     return parse_string(cmd, name, v, &a->file.prefetch);
   case CLI_OPT_MIN_PART_SIZE:
     return parse_size(cmd, name, v, 1, UINT64_MAX, &a->file.min_part_size);

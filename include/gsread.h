@@ -212,8 +212,11 @@ typedef struct gsr_file_options {
   int concurrency;
   /* Smallest part of a split fetch; default 5 MiB (as gcsfs). */
   uint64_t min_part_size;
-  /* Prefetching: "off", "adaptive" (see docs/prefetch.md) or NULL, the
-   * default: $GSREAD_PREFETCH ("adaptive" or "off") if set, else
+  /* Prefetching (see docs/prefetch.md): "off"; "adaptive" (read ahead
+   * once three reads in a row were sequential); "sequential" (a promise,
+   * like POSIX_FADV_SEQUENTIAL, that the reader goes front to back: read
+   * ahead with the full window from the first read and after every seek);
+   * or NULL, the default: $GSREAD_PREFETCH (one of the three) if set, else
    * "adaptive" if $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1"
    * (gcsfs's variable), else "off". */
   const char *prefetch;

@@ -106,7 +106,10 @@ static void read_environment(gsr_client *c) {
   const char *p = getenv("GSREAD_PREFETCH");
   const char *g = getenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING");
   if (p != NULL)
-    c->default_prefetch = strcmp(p, "adaptive") == 0;
+    c->default_prefetch =
+        strcmp(p, "adaptive") == 0     ? GSR__PREFETCH_ADAPTIVE
+        : strcmp(p, "sequential") == 0 ? GSR__PREFETCH_SEQUENTIAL
+                                       : GSR__PREFETCH_OFF;
   else
     c->default_prefetch = g != NULL && (strcasecmp(g, "true") == 0 ||
                                         strcmp(g, "1") == 0);

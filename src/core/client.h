@@ -21,7 +21,7 @@ struct gsr_client {
   struct gsr__transport *transport;
   struct gsr__budget *budget;    /* prefetch memory, shared by all files */
   int default_concurrency;       /* from the environment, else 4 */
-  int default_prefetch;          /* 1: $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING */
+  int default_prefetch;          /* as gsr__file.prefetch, from the env */
   atomic_uint_fast64_t requests; /* counters over all files */
   atomic_uint_fast64_t bytes_fetched;
 };

@@ -48,10 +48,13 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   f->min_part = o->min_part_size;
   f->max_prefetch = o->max_prefetch ? o->max_prefetch : DEFAULT_MAX_PREFETCH;
   if (o->prefetch == NULL) f->prefetch = f->client->default_prefetch;
-  else if (strcmp(o->prefetch, "off") == 0) f->prefetch = 0;
-  else if (strcmp(o->prefetch, "adaptive") == 0) f->prefetch = 1;
-  else return gsr__err(GSR_EINVAL, "prefetch must be 'off' or 'adaptive', "
-                       "not '%s'", o->prefetch);
+  else if (strcmp(o->prefetch, "off") == 0) f->prefetch = GSR__PREFETCH_OFF;
+  else if (strcmp(o->prefetch, "adaptive") == 0)
+    f->prefetch = GSR__PREFETCH_ADAPTIVE;
+  else if (strcmp(o->prefetch, "sequential") == 0)
+    f->prefetch = GSR__PREFETCH_SEQUENTIAL;
+  else return gsr__err(GSR_EINVAL, "prefetch must be 'off', 'adaptive' or "
+                       "'sequential', not '%s'", o->prefetch);
   f->source = f->prefetch ? &gsr__prefetch_reader : &gsr__direct_reader;
   return GSR_OK;
 }

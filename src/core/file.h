@@ -23,6 +23,13 @@ struct gsr__stats {
       prefetched_unused, stalls, stall_ns, window, peak_buffered;
 };
 
+/* A file's prefetch option (gsr_file_options.prefetch). */
+enum gsr__prefetch_mode {
+  GSR__PREFETCH_OFF,
+  GSR__PREFETCH_ADAPTIVE,   /* once reads turn out sequential */
+  GSR__PREFETCH_SEQUENTIAL, /* from the first read: the reader promised */
+};
+
 struct gsr__file {
   atomic_int refs;
   gsr_file id;
@@ -34,7 +41,7 @@ struct gsr__file {
   int max_blocks;
   int concurrency;
   uint64_t min_part;
-  int prefetch;           /* 1: adaptive */
+  int prefetch;           /* enum gsr__prefetch_mode */
   uint64_t max_prefetch;
   /* Readers. */
   const struct gsr__reader_ops *cache, *source;

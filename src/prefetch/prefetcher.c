@@ -7,7 +7,8 @@
  * The first two reads of a run are fetched exactly, straight into the
  * caller's buffer: a random reader, whose every read starts a run, never
  * gets prefetch or over-fetch. After the second sequential read the
- * producer keeps a window ahead.
+ * producer keeps a window ahead. A file opened "sequential" skips both
+ * the wait and the ramp: its reader promised to go front to back.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -66,7 +67,8 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off,
   classify(f, p, off);
   gsr__tracker_add(&p->tracker, len);
   p->run_reads++;
-  if (p->run_reads < RUN_READS_TO_PREFETCH && p->head == NULL) {
+  int exact = f->prefetch != GSR__PREFETCH_SEQUENTIAL && p->run_reads < RUN_READS_TO_PREFETCH;
+  if (exact && p->head == NULL) {
     status = gsr__direct_reader.read(f, NULL, off, len, out);
   } else {
     status = gsr__producer_fill(f, p, off + len);
@@ -76,7 +78,8 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off,
   p->pos = off + got;
   p->run_bytes += got;
   /* Top up the window once the run is long enough. */
-  if (status == GSR_OK && p->run_reads >= RUN_READS_TO_PREFETCH - 1)
+  if (status == GSR_OK &&
+      (f->prefetch == GSR__PREFETCH_SEQUENTIAL || p->run_reads >= RUN_READS_TO_PREFETCH - 1))
     status = gsr__producer_fill(f, p, 0);
   return status;
 }

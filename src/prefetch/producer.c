@@ -94,7 +94,8 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
                        uint64_t must) {
   uint64_t size = f->obj->st.size;
   struct gsr__window_in in = {
-      .run_bytes = p->run_bytes,
+      /* Sequential by promise: the full window at once, no ramp. */
+      .run_bytes = f->prefetch == GSR__PREFETCH_SEQUENTIAL ? UINT64_MAX / 8 : p->run_bytes,
       .avg_io = gsr__tracker_average(&p->tracker, 1024 * 1024),
       .max_prefetch = f->max_prefetch,
       .concurrency = f->concurrency,

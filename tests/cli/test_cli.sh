@@ -86,7 +86,7 @@ test_help() {
   for word in --offset --length --io-size --cache --block-size --endpoint \
     --ca-bundle --max-connections --stall-timeout --help "default: 16MiB" \
     --concurrency --prefetch --min-part-size --memory-budget --max-prefetch \
-    --max-blocks --stats --trace --zero-copy "default: adaptive" \
+    --max-blocks --stats --trace --zero-copy "default: sequential" \
     "default: 5MiB" "default: 32"; do
     expect_out_has "gsread cat --help" "$word"
   done
@@ -330,6 +330,8 @@ test_cat_options() {
   expect_cat "cat --concurrency 0 (library default)" "$f" "$f" --concurrency 0
   expect_cat "cat --prefetch off" "$f" "$f" --prefetch off --io-size 1M
   expect_cat "cat --prefetch adaptive" "$f" "$f" --prefetch=adaptive --io-size 64K
+  expect_cat "cat --prefetch sequential, odd reads" "$f" "$f" \
+    --prefetch sequential --io-size 777777 --max-prefetch 2M
   expect_cat "cat --min-part-size 64K" "$f" "$f" --min-part-size 64K \
     --concurrency 4 --prefetch off
   expect_cat "cat --memory-budget 1M --max-prefetch 256K" "$f" "$f" \

@@ -383,6 +383,49 @@ static void test_slices_from_prefetch(void **state) {
   gsr_slice_release(&s[0]); /* released twice: harmless */
 }
 
+/* "sequential" (the reader's promise) reads ahead with the full window
+ * from the first read, and again right after a hard seek; "adaptive"
+ * waits for three sequential reads. The I/O cost shows in the request
+ * log: bytes asked beyond what the reads needed. */
+static void test_sequential_promise_prefetches_at_once(void **state) {
+  (void)state;
+  const char *modes[] = {"adaptive", "sequential"};
+  unsigned char *buf = malloc(MiB);
+  for (int m = 0; m < 2; m++) {
+    gsr_file_options o;
+    gsr_file f;
+    gsr_file_options_init(&o);
+    o.concurrency = 2;
+    o.prefetch = modes[m];
+    o.max_prefetch = 8 * MiB;
+    assert_int_equal(gsr_open(client, "gs://" BUCKET "/obj", &o, &f), GSR_OK);
+    long base = log_quiet();
+    check_read(f, 0, MiB, buf);
+    gsr_file_stats st;
+    assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+    if (m == 0) {
+      assert_true(st.window == 0); /* one read is no evidence yet */
+    } else {
+      assert_true(st.window == 8 * MiB); /* the whole window, no ramp */
+      assert_true(st.peak_buffered > MiB); /* and blocks beyond the read */
+    }
+    check_read(f, 30 * MiB, MiB, buf); /* a hard seek */
+    assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+    gsr_close(f); /* cancels what is left: the log has what was asked */
+    log_quiet();
+    struct logreq q[64];
+    int n = read_log(base, q, 64);
+    uint64_t asked_after_seek = 0;
+    for (int i = 0; i < n; i++)
+      if (q[i].first >= 30 * MiB) asked_after_seek += q[i].last - q[i].first + 1;
+    if (m == 0)
+      assert_true(asked_after_seek == MiB); /* exactly the read */
+    else
+      assert_true(asked_after_seek > MiB); /* read ahead again at once */
+  }
+  free(buf);
+}
+
 static void test_environment_defaults(void **state) {
   (void)state;
   gsr_client *c;
@@ -456,6 +499,7 @@ int main(void) {
       cmocka_unit_test(test_memory_budget_16_files),
       cmocka_unit_test(test_failed_prefetch_surfaces_then_recovers),
       cmocka_unit_test(test_slices_from_prefetch),
+      cmocka_unit_test(test_sequential_promise_prefetches_at_once),
       cmocka_unit_test(test_environment_defaults),
       cmocka_unit_test(test_debug_trace),
   };
