@@ -494,6 +494,25 @@ static void test_whole_object_crc32c_is_verified(void **state) {
   free(buf);
 }
 
+/* Reads f to its end in pieces, copied into buf or as slices (released at
+ * once); returns the last result: 0 at the end, or the failure. */
+static int64_t read_to_end(gsr_file f, unsigned char *buf, size_t piece,
+                           int slices) {
+  int64_t n = 1, got = 0;
+  while (n > 0) {
+    if (slices) {
+      gsr_slice s[8];
+      size_t ns = 0;
+      n = gsr_read_slices(f, piece, s, 8, &ns);
+      for (size_t i = 0; i < ns; i++) gsr_slice_release(&s[i]);
+    } else {
+      n = gsr_read(f, buf + got, piece);
+    }
+    if (n > 0) got += n;
+  }
+  return n;
+}
+
 /* Whole reads through every cache, copied and as slices: the CRC32C check
  * passes on intact bytes (whichever way each byte's CRC was obtained: by
  * the I/O thread, per chunk, or over the delivered bytes) and catches a
@@ -518,18 +537,7 @@ static void test_whole_object_crc32c_through_caches(void **state) {
         fo.cache_type = caches[c];
         fo.block_size = 1 << 20;
         assert_int_equal(gsr_open(client, url, &fo, &f), GSR_OK);
-        int64_t n = 1, got = 0;
-        while (n > 0) {
-          if (slices) {
-            gsr_slice s[4];
-            size_t ns = 0;
-            n = gsr_read_slices(f, 1 << 20, s, 4, &ns);
-            for (size_t i = 0; i < ns; i++) gsr_slice_release(&s[i]);
-          } else {
-            n = gsr_read(f, buf + got, 1 << 20);
-          }
-          if (n > 0) got += n;
-        }
+        int64_t n = read_to_end(f, buf, 1 << 20, slices);
         if (corrupt ? n != GSR_EINTEGRITY : n != 0)
           fail_msg("cache %s, %s, %s object: %lld (%s)", caches[c],
                    slices ? "slices" : "copy", corrupt ? "corrupt" : "intact",
@@ -567,18 +575,7 @@ static void test_whole_object_crc32c_through_prefetch(void **state) {
         fo.prefetch = "adaptive";
         fo.concurrency = 2;
         assert_int_equal(gsr_open(client, url, &fo, &f), GSR_OK);
-        int64_t n = 1, got = 0;
-        while (n > 0) {
-          if (slices) {
-            gsr_slice s[8];
-            size_t ns = 0;
-            n = gsr_read_slices(f, pieces[p], s, 8, &ns);
-            for (size_t i = 0; i < ns; i++) gsr_slice_release(&s[i]);
-          } else {
-            n = gsr_read(f, buf + got, pieces[p]);
-          }
-          if (n > 0) got += n;
-        }
+        int64_t n = read_to_end(f, buf, pieces[p], slices);
         if (corrupt ? n != GSR_EINTEGRITY : n != 0)
           fail_msg("prefetch, %zu-byte reads, %s, %s object: %lld (%s)",
                    pieces[p], slices ? "slices" : "copy",
