@@ -614,7 +614,10 @@ int gsr__transport_new(const struct gsr__transport_config *cfg,
   curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)cfg->max_connections);
   curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_connections);
   curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_connections);
-  curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  /* HTTP/2 is used when offered, but one stream per connection: a GCS
+   * connection is rate-limited on its own, so parts multiplexed onto one
+   * would share its limit (see docs/prefetch.md). */
+  curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
   if (pthread_mutex_init(&t->mu, NULL) != 0) goto fail_multi;
   if (pthread_create(&t->thread, NULL, io_main, t) != 0) {
     gsr__err(GSR_EIO, "cannot start the I/O thread");

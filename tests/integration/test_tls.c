@@ -1,7 +1,9 @@
 /* TLS against the local server started with --tls (a throwaway CA): reads
  * work with the CA bundle configured, fail with GSR_ETLS without it
  * (verification is always on), and go over HTTP/2 when the server offers
- * it.
+ * it, the parts of a split fetch each on its own connection (a GCS
+ * connection is rate-limited on its own: streams multiplexed onto one
+ * would share its limit).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -74,6 +76,40 @@ static void test_tls_with_ca_bundle(void **state) {
   assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
 }
 
+static void test_parts_use_separate_http2_connections(void **state) {
+  (void)state;
+  gsr_client *c = client(srv.ca_pem);
+  gsr_file_options fo;
+  gsr_file f;
+  gsr_file_options_init(&fo);
+  fo.concurrency = 3;
+  fo.min_part_size = 1024 * 1024; /* 3 MiB + 17 bytes: three parts */
+  /* The open's metadata request leaves an HTTP/2 connection behind, onto
+   * which curl would multiplex the parts if we let it. */
+  assert_int_equal(gsr_open(c, "gs://tls-bucket/obj", &fo, &f), GSR_OK);
+  long before = ts_log_lines(&srv);
+  unsigned char *buf = malloc(SIZE);
+  assert_int_equal(gsr_pread(f, buf, SIZE, 0), SIZE);
+  assert_memory_equal(buf, data, SIZE);
+  free(buf);
+  gsr_close(f);
+  gsr_client_free(c);
+  usleep(50000);
+  long conns[8];
+  int n = 0;
+  char line[8192];
+  for (long k = before; n < 8 && ts_log_line(&srv, k, line, sizeof(line)) == 0;
+       k++) {
+    const char *p = strstr(line, "\"connection\":");
+    if (strstr(line, "\"kind\":\"media\"") == NULL || p == NULL) continue;
+    assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
+    conns[n++] = atol(p + strlen("\"connection\":"));
+  }
+  assert_int_equal(n, 3);
+  assert_true(conns[0] != conns[1] && conns[0] != conns[2] &&
+              conns[1] != conns[2]);
+}
+
 static void test_tls_verification_is_always_on(void **state) {
   (void)state;
   gsr_client *c = client(NULL); /* the system bundle does not know our CA */
@@ -89,6 +125,7 @@ static void test_tls_verification_is_always_on(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tls_with_ca_bundle),
+      cmocka_unit_test(test_parts_use_separate_http2_connections),
       cmocka_unit_test(test_tls_verification_is_always_on),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
