@@ -450,6 +450,16 @@ static void test_environment_defaults(void **state) {
   struct logreq q[64];
   assert_true(read_log(base, q, 64) < 16); /* fewer requests than reads */
   gsr_client_free(c);
+  /* gsread's own variable, with the sequential promise: a window at the
+   * first read already. */
+  setenv("GSREAD_PREFETCH", "sequential", 1);
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  unsetenv("GSREAD_PREFETCH");
+  assert_int_equal(gsr_open(c, "gs://" BUCKET "/obj", NULL, &f), GSR_OK);
+  check_read(f, 0, 512 * 1024, buf);
+  gsr_file_stats_get(f, &st);
+  assert_true(st.window > 512 * 1024);
+  gsr_client_free(c);
   free(buf);
 }
 
