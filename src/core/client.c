@@ -105,14 +105,12 @@ static void read_environment(gsr_client *c) {
   c->default_concurrency = n > 0 ? n : 4;
   const char *p = getenv("GSREAD_PREFETCH");
   const char *g = getenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING");
-  if (p != NULL)
-    c->default_prefetch =
-        strcmp(p, "adaptive") == 0     ? GSR__PREFETCH_ADAPTIVE
-        : strcmp(p, "sequential") == 0 ? GSR__PREFETCH_SEQUENTIAL
-                                       : GSR__PREFETCH_OFF;
-  else
-    c->default_prefetch = g != NULL && (strcasecmp(g, "true") == 0 ||
-                                        strcmp(g, "1") == 0);
+  int mode = p != NULL ? gsr__prefetch_mode(p) : -1;
+  if (p == NULL && g != NULL &&
+      (strcasecmp(g, "true") == 0 || strcmp(g, "1") == 0))
+    mode = GSR__PREFETCH_ADAPTIVE;
+  /* Like gcsfs, a value it does not know means off. */
+  c->default_prefetch = mode < 0 ? GSR__PREFETCH_OFF : mode;
 }
 
 static void client_destroy(gsr_client *c) {

@@ -47,14 +47,11 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
                                   : f->client->default_concurrency;
   f->min_part = o->min_part_size;
   f->max_prefetch = o->max_prefetch ? o->max_prefetch : DEFAULT_MAX_PREFETCH;
-  if (o->prefetch == NULL) f->prefetch = f->client->default_prefetch;
-  else if (strcmp(o->prefetch, "off") == 0) f->prefetch = GSR__PREFETCH_OFF;
-  else if (strcmp(o->prefetch, "adaptive") == 0)
-    f->prefetch = GSR__PREFETCH_ADAPTIVE;
-  else if (strcmp(o->prefetch, "sequential") == 0)
-    f->prefetch = GSR__PREFETCH_SEQUENTIAL;
-  else return gsr__err(GSR_EINVAL, "prefetch must be 'off', 'adaptive' or "
-                       "'sequential', not '%s'", o->prefetch);
+  f->prefetch = o->prefetch == NULL ? f->client->default_prefetch
+                                    : gsr__prefetch_mode(o->prefetch);
+  if (f->prefetch < 0)
+    return gsr__err(GSR_EINVAL, "prefetch must be 'off', 'adaptive' or "
+                    "'sequential', not '%s'", o->prefetch);
   f->source = f->prefetch ? &gsr__prefetch_reader : &gsr__direct_reader;
   return GSR_OK;
 }
@@ -157,6 +154,13 @@ int gsr_fstat(gsr_file id, gsr_stat *st) {
 int gsr__source_read(struct gsr__file *f, uint64_t off, uint64_t len,
                      struct gsr__out *out) {
   return f->source->read(f, f->source_state, off, len, out);
+}
+
+int gsr__prefetch_mode(const char *name) {
+  if (strcmp(name, "off") == 0) return GSR__PREFETCH_OFF;
+  if (strcmp(name, "adaptive") == 0) return GSR__PREFETCH_ADAPTIVE;
+  if (strcmp(name, "sequential") == 0) return GSR__PREFETCH_SEQUENTIAL;
+  return -1;
 }
 
 /* Checks and clamps a read at offset, then runs it through the readers.

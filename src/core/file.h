@@ -29,6 +29,8 @@ enum gsr__prefetch_mode {
   GSR__PREFETCH_ADAPTIVE,   /* once reads turn out sequential */
   GSR__PREFETCH_SEQUENTIAL, /* from the first read: the reader promised */
 };
+/* The mode named "off", "adaptive" or "sequential"; -1 for anything else. */
+int gsr__prefetch_mode(const char *name);
 
 struct gsr__file {
   atomic_int refs;

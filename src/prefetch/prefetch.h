@@ -41,6 +41,7 @@ void gsr__tracker_clear(struct gsr__tracker *t);
 /* ---- producer.c: the window policy (pure) */
 struct gsr__window_in {
   uint64_t run_bytes;   /* bytes read sequentially in this run */
+  int promised;         /* the reader promised to be sequential: no ramp */
   uint64_t avg_io;      /* average read size */
   uint64_t max_prefetch;/* the file's cap */
   int concurrency;      /* N */

@@ -67,8 +67,8 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off,
   classify(f, p, off);
   gsr__tracker_add(&p->tracker, len);
   p->run_reads++;
-  int exact = f->prefetch != GSR__PREFETCH_SEQUENTIAL && p->run_reads < RUN_READS_TO_PREFETCH;
-  if (exact && p->head == NULL) {
+  int promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL;
+  if (!promised && p->run_reads < RUN_READS_TO_PREFETCH && p->head == NULL) {
     status = gsr__direct_reader.read(f, NULL, off, len, out);
   } else {
     status = gsr__producer_fill(f, p, off + len);
@@ -79,7 +79,7 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off,
   p->run_bytes += got;
   /* Top up the window once the run is long enough. */
   if (status == GSR_OK &&
-      (f->prefetch == GSR__PREFETCH_SEQUENTIAL || p->run_reads >= RUN_READS_TO_PREFETCH - 1))
+      (promised || p->run_reads >= RUN_READS_TO_PREFETCH - 1))
     status = gsr__producer_fill(f, p, 0);
   return status;
 }

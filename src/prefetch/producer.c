@@ -20,7 +20,7 @@ void gsr__window_policy(const struct gsr__window_in *in,
                         struct gsr__window_out *out) {
   uint64_t io = in->avg_io ? in->avg_io : 1;
   uint64_t cap = GSR__MAX(in->max_prefetch, 2 * io);
-  uint64_t w = GSR__MAX(4 * in->run_bytes, 2 * io);
+  uint64_t w = in->promised ? cap : GSR__MAX(4 * in->run_bytes, 2 * io);
   if (w > cap) w = cap;
   int n = in->concurrency > 0 ? in->concurrency : 1;
   uint64_t block = (w + (uint64_t)n - 1) / (uint64_t)n;
@@ -94,8 +94,8 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
                        uint64_t must) {
   uint64_t size = f->obj->st.size;
   struct gsr__window_in in = {
-      /* Sequential by promise: the full window at once, no ramp. */
-      .run_bytes = f->prefetch == GSR__PREFETCH_SEQUENTIAL ? UINT64_MAX / 8 : p->run_bytes,
+      .run_bytes = p->run_bytes,
+      .promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL,
       .avg_io = gsr__tracker_average(&p->tracker, 1024 * 1024),
       .max_prefetch = f->max_prefetch,
       .concurrency = f->concurrency,
