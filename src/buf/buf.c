@@ -6,6 +6,7 @@
 
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static void peak_update(atomic_uint_fast64_t *peak, uint64_t v) {
   uint_fast64_t p = atomic_load(peak);
@@ -99,7 +100,9 @@ static int pool_give(struct gsr__budget *b, struct gsr__buf *buf) {
  * fault in later as before. */
 static void populate(unsigned char *p, size_t n) {
 #ifdef MADV_POPULATE_WRITE
-  uintptr_t page = 4096, lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+  long ps = sysconf(_SC_PAGESIZE);
+  uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+  uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
   uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
   if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
 #else
