@@ -32,24 +32,17 @@
 static struct ts_server srv;
 static gsr_client *client;
 
-struct object {
-  const char *name;
-  size_t size;
-  unsigned char *data;
-};
-
-static struct object objects[] = {
+static struct ts_object objects[] = {
     {"o1000", 1000, NULL},
     {"o100k", 100000, NULL},
     {"o3m", 3 * MiB + 4321, NULL},
 };
 #define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
 
-static struct object *find(const char *name) {
-  for (size_t i = 0; i < N_OBJECTS; i++)
-    if (strcmp(objects[i].name, name) == 0) return &objects[i];
-  fail_msg("no object %s", name);
-  return NULL;
+static struct ts_object *find(const char *name) {
+  struct ts_object *o = ts_find_object(objects, N_OBJECTS, name);
+  if (o == NULL) fail_msg("no object %s", name);
+  return o;
 }
 
 static double now_s(void) {
@@ -383,7 +376,7 @@ static gsr_file open_cache(const char *obj, const char *cache, uint64_t bs,
 
 /* One read through one of the four calls; checks its bytes. */
 static void do_read(gsr_file f, int kind, int64_t *fpos, uint64_t off,
-                    size_t len, const struct object *o, unsigned char *buf,
+                    size_t len, const struct ts_object *o, unsigned char *buf,
                     gsr_slice *sl) {
   int64_t n;
   size_t ns = 0;
@@ -468,7 +461,7 @@ static void expect_all_freed(void) {
  * request seen to it. */
 static void run_model(enum ctype type, const struct cfg *c, uint64_t seed,
                       struct rlist *rec) {
-  const struct object *o = find(c->obj);
+  const struct ts_object *o = find(c->obj);
   struct model m = {.type = type, .size = o->size, .bs = c->bs,
                     .maxb = c->maxb};
   m.count = (o->size + c->bs - 1) / c->bs;
@@ -568,7 +561,7 @@ static void hold(struct held *h, const gsr_slice *s, size_t n, uint64_t off) {
 
 static void test_zero_copy_chunked(void **state) {
   (void)state;
-  const struct object *o = find("o100k");
+  const struct ts_object *o = find("o100k");
   gsr_file f = open_cache(o->name, "readahead_chunked", 4096, 32, "off");
   struct held h = {.n = 0};
   gsr_slice s[4];
@@ -626,7 +619,7 @@ static void test_zero_copy_chunked(void **state) {
  * slices outlive the window and the file. */
 static void test_slices_outlive_everything(void **state) {
   (void)state;
-  const struct object *o = find("o100k");
+  const struct ts_object *o = find("o100k");
   const enum ctype types[] = {RA, RAC, BLOCK, BG, FIRST, ALL, BYTES};
   for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
     gsr_file f = open_cache(o->name, cnames[types[t]], 1000, 4, "off");
@@ -658,7 +651,7 @@ static void test_slices_outlive_everything(void **state) {
  * readahead_chunked hands out two references. */
 static void test_readahead_partial_hit_copies(void **state) {
   (void)state;
-  const struct object *o = find("o100k");
+  const struct ts_object *o = find("o100k");
   gsr_file_stats st;
   gsr_slice s[4];
   size_t n;
@@ -688,7 +681,7 @@ static void test_readahead_partial_hit_copies(void **state) {
 /* A full slice array: the read stops short and fetches nothing more. */
 static void test_short_slices(void **state) {
   (void)state;
-  const struct object *o = find("o1000");
+  const struct ts_object *o = find("o1000");
   gsr_file_stats st;
   gsr_slice s[2];
   size_t n;
@@ -716,7 +709,7 @@ static void test_short_slices(void **state) {
 }
 
 /* Random preads (mostly sequential runs), checked byte for byte. */
-static void random_reads(gsr_file f, const struct object *o, uint64_t seed,
+static void random_reads(gsr_file f, const struct ts_object *o, uint64_t seed,
                          size_t maxlen, int count) {
   unsigned char *buf = malloc(maxlen);
   uint64_t x = seed, pos = 0;
@@ -742,7 +735,7 @@ struct rd {
 static void stats_case(const char *cache, int maxb, const struct rd *reads,
                        int nreads, uint64_t hits, uint64_t misses,
                        uint64_t requests, uint64_t bytes) {
-  const struct object *o = find("o1000");
+  const struct ts_object *o = find("o1000");
   unsigned char buf[1000];
   gsr_file_stats st;
   gsr_file f = open_cache(o->name, cache, 100, maxb, "off");
@@ -788,7 +781,7 @@ static void test_stats(void **state) {
 
 static void test_background_close_while_fetching(void **state) {
   (void)state;
-  const struct object *o = find("o3m");
+  const struct ts_object *o = find("o3m");
   unsigned char buf[10];
   gsr_file f = open_cache(o->name, "background", MiB, 32, "off");
   assert_int_equal(ts_control(&srv, "config?ttfb_ms=800"), 200);
@@ -813,7 +806,7 @@ static void test_background_close_while_fetching(void **state) {
  * that fetch instead of sending its own request. */
 static void test_background_read_joins_fetch(void **state) {
   (void)state;
-  const struct object *o = find("o3m");
+  const struct ts_object *o = find("o3m");
   unsigned char buf[100];
   gsr_file_stats st;
   uint64_t a, b;
@@ -844,7 +837,7 @@ static void test_background_read_joins_fetch(void **state) {
 
 static void test_other_sources(void **state) {
   (void)state;
-  const struct object *o = find("o100k");
+  const struct ts_object *o = find("o100k");
   for (int t = 0; t < 7; t++) {
     char url[1024];
     gsr_file f;
@@ -873,7 +866,7 @@ static void test_other_sources(void **state) {
 /* Fetches split over 4 connections land in place, across chunk bounds. */
 static void test_split_fetches(void **state) {
   (void)state;
-  const struct object *o = find("o3m");
+  const struct ts_object *o = find("o3m");
   for (int t = 0; t < 7; t++) {
     char url[512];
     gsr_file f;
@@ -896,7 +889,7 @@ static void test_split_fetches(void **state) {
 
 struct thread_arg {
   gsr_file f;
-  const struct object *o;
+  const struct ts_object *o;
   uint64_t seed;
   int errors;
 };
@@ -922,7 +915,7 @@ static void *reader_thread(void *p) {
 /* Threads share one file: reads are serialized, slices stay consistent. */
 static void test_threads(void **state) {
   (void)state;
-  const struct object *o = find("o100k");
+  const struct ts_object *o = find("o100k");
   for (int t = 0; t < 7; t++) {
     gsr_file f = open_cache(o->name, cnames[t], 2000, 4, "off");
     pthread_t th[4];
@@ -977,7 +970,7 @@ static void failing_reads(gsr_file f, int must_work) {
     int slices;
   } rds[] = {{0, 10, 0},   {5, 300, 1},  {150, 500, 0},
              {990, 50, 0}, {100, 50, 1}, {20, 10, 0}};
-  const struct object *o = find("o1000");
+  const struct ts_object *o = find("o1000");
   unsigned char buf[600];
   gsr_slice s[16];
   for (size_t i = 0; i < sizeof(rds) / sizeof(rds[0]); i++) {
@@ -1025,12 +1018,7 @@ static void test_alloc_failures(void **state) {
 static int setup(void **state) {
   (void)state;
   if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  for (size_t i = 0; i < N_OBJECTS; i++) {
-    objects[i].data = ts_random_bytes(objects[i].size, i + 101);
-    if (ts_put(&srv, BUCKET, objects[i].name, objects[i].data,
-               objects[i].size) != 0)
-      return -1;
-  }
+  if (ts_put_objects(&srv, BUCKET, objects, N_OBJECTS, 101) != 0) return -1;
   gsr_client_options o;
   gsr_client_options_init(&o);
   o.endpoint = srv.endpoint;
@@ -1042,7 +1030,7 @@ static int teardown(void **state) {
   gsr_client_free(client);
   ts_server_stop(&srv);
   if (log_fp) fclose(log_fp);
-  for (size_t i = 0; i < N_OBJECTS; i++) free(objects[i].data);
+  ts_free_objects(objects, N_OBJECTS);
   return 0;
 }
 

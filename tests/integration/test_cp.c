@@ -31,13 +31,7 @@ static struct ts_server srv;
 static gsr_client *client;
 static char dir[320]; /* local destination directory, emptied per test */
 
-struct object {
-  const char *name;
-  size_t size;
-  unsigned char *data;
-};
-
-static struct object objects[] = {
+static struct ts_object objects[] = {
     {"empty", 0, NULL},
     {"one", 1, NULL},
     {"five", 5 * MiB + 1, NULL},
@@ -57,22 +51,16 @@ static struct object objects[] = {
 };
 #define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
 
-static struct object *find(const char *name) {
-  for (size_t i = 0; i < N_OBJECTS; i++)
-    if (strcmp(objects[i].name, name) == 0) return &objects[i];
-  fail_msg("no object %s", name);
-  return NULL;
+static struct ts_object *find(const char *name) {
+  struct ts_object *o = ts_find_object(objects, N_OBJECTS, name);
+  if (o == NULL) fail_msg("no object %s", name);
+  return o;
 }
 
 static int setup(void **state) {
   (void)state;
   if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  for (size_t i = 0; i < N_OBJECTS; i++) {
-    objects[i].data = ts_random_bytes(objects[i].size, i + 100);
-    if (ts_put(&srv, BUCKET, objects[i].name, objects[i].data,
-               objects[i].size) != 0)
-      return -1;
-  }
+  if (ts_put_objects(&srv, BUCKET, objects, N_OBJECTS, 100) != 0) return -1;
   snprintf(dir, sizeof(dir), "%s/dest", srv.root);
   if (mkdir(dir, 0777) != 0) return -1;
   gsr_client_options o;
@@ -85,7 +73,7 @@ static int teardown(void **state) {
   (void)state;
   gsr_client_free(client);
   ts_server_stop(&srv);
-  for (size_t i = 0; i < N_OBJECTS; i++) free(objects[i].data);
+  ts_free_objects(objects, N_OBJECTS);
   return 0;
 }
 
@@ -118,7 +106,7 @@ static int dir_entries(void) {
   return n;
 }
 
-static void assert_file_is(const char *path, const struct object *o) {
+static void assert_file_is(const char *path, const struct ts_object *o) {
   struct stat sb;
   assert_int_equal(stat(path, &sb), 0);
   assert_int_equal((size_t)sb.st_size, o->size);
@@ -155,7 +143,7 @@ static void on_progress(void *arg, uint64_t done, uint64_t total) {
 
 static void copy_ok(const char *name, uint64_t part, int conc) {
   char url[512], path[700];
-  struct object *o = find(name);
+  struct ts_object *o = find(name);
   struct progress pr = {0};
   gsr_download_options opts;
   gsr_download_stats st;
@@ -396,7 +384,7 @@ static int on_entry(void *arg, const gsr_list_entry *e) {
   snprintf(l->names[l->n], sizeof(l->names[0]), "%s", e->name);
   l->prefix[l->n] = e->is_prefix;
   if (!e->is_prefix) {
-    struct object *o = find(e->name);
+    struct ts_object *o = find(e->name);
     assert_int_equal(e->size, o->size);
     assert_true(e->generation > 0);
     assert_true(e->has_crc32c);

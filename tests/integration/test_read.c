@@ -28,13 +28,7 @@
 static struct ts_server srv;
 static gsr_client *client;
 
-struct object {
-  const char *name;
-  size_t size;
-  unsigned char *data;
-};
-
-static struct object objects[] = {
+static struct ts_object objects[] = {
     {"empty", 0, NULL},       {"one", 1, NULL},
     {"small", 4095, NULL},    {"five", 5 * MiB + 1, NULL},
     {"big", 64 * MiB, NULL},  {"dir/sub/obj", 1000, NULL},
@@ -44,11 +38,10 @@ static struct object objects[] = {
 };
 #define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
 
-static struct object *find(const char *name) {
-  for (size_t i = 0; i < N_OBJECTS; i++)
-    if (strcmp(objects[i].name, name) == 0) return &objects[i];
-  fail_msg("no object %s", name);
-  return NULL;
+static struct ts_object *find(const char *name) {
+  struct ts_object *o = ts_find_object(objects, N_OBJECTS, name);
+  if (o == NULL) fail_msg("no object %s", name);
+  return o;
 }
 
 static void gs_url(const char *name, char *out, size_t n) {
@@ -71,12 +64,7 @@ static long log_settle(long want) {
 static int setup(void **state) {
   (void)state;
   if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  for (size_t i = 0; i < N_OBJECTS; i++) {
-    objects[i].data = ts_random_bytes(objects[i].size, i + 1);
-    if (ts_put(&srv, BUCKET, objects[i].name, objects[i].data,
-               objects[i].size) != 0)
-      return -1;
-  }
+  if (ts_put_objects(&srv, BUCKET, objects, N_OBJECTS, 1) != 0) return -1;
   gsr_client_options o;
   gsr_client_options_init(&o);
   o.endpoint = srv.endpoint;
@@ -87,7 +75,7 @@ static int teardown(void **state) {
   (void)state;
   gsr_client_free(client);
   ts_server_stop(&srv);
-  for (size_t i = 0; i < N_OBJECTS; i++) free(objects[i].data);
+  ts_free_objects(objects, N_OBJECTS);
   return 0;
 }
 
@@ -99,7 +87,7 @@ static gsr_file open_ok(const char *url) {
 }
 
 /* Reads the whole file with reads of io bytes and compares. */
-static void read_all_and_compare(const char *url, const struct object *o,
+static void read_all_and_compare(const char *url, const struct ts_object *o,
                                  size_t io) {
   gsr_file f = open_ok(url);
   unsigned char *buf = malloc(o->size + io + 1);
@@ -152,7 +140,7 @@ static void test_special_names(void **state) {
 static void test_random_preads(void **state) {
   (void)state;
   const char *schemes[] = {"gs", "http"};
-  struct object *o = find("five");
+  struct ts_object *o = find("five");
   unsigned char *buf = malloc(o->size);
   uint64_t x = 42;
   for (int k = 0; k < 2; k++) {
@@ -180,7 +168,7 @@ static void test_random_preads(void **state) {
 static void test_eof_and_zero_length(void **state) {
   (void)state;
   char url[512], buf[64];
-  struct object *o = find("small");
+  struct ts_object *o = find("small");
   gs_url(o->name, url, sizeof(url));
   gsr_file f = open_ok(url);
   long before = log_settle(0);
@@ -294,7 +282,7 @@ static void test_stat(void **state) {
 
 struct thread_arg {
   gsr_file f;
-  const struct object *o;
+  const struct ts_object *o;
   int seed, errors;
 };
 
@@ -410,7 +398,7 @@ static void test_transient_faults_are_retried_and_resumed(void **state) {
   (void)state;
   assert_int_equal(ts_control(&srv, "reset"), 200); /* no knob left over */
   char url[512];
-  struct object *o = find("five");
+  struct ts_object *o = find("five");
   unsigned char *buf = malloc(o->size);
   gsr_client *c = client_with_retries(8, 30000);
   gsr_client_stats cs;
@@ -475,7 +463,7 @@ static void test_permanent_failure_ends_at_the_deadline(void **state) {
 static void test_whole_object_crc32c_is_verified(void **state) {
   (void)state;
   char url[512];
-  struct object *o = find("five");
+  struct ts_object *o = find("five");
   unsigned char *buf = malloc(o->size);
   gs_url("five", url, sizeof(url));
   /* Intact: a whole read in pieces succeeds (and is checked). */
@@ -521,7 +509,7 @@ static void test_whole_object_crc32c_through_caches(void **state) {
   (void)state;
   const char *caches[] = {"none", "readahead", "readahead_chunked",
                           "blockcache", "background", "first", "all", "bytes"};
-  struct object *o = find("five");
+  struct ts_object *o = find("five");
   unsigned char *buf = malloc(o->size);
   char url[512];
   gs_url("five", url, sizeof(url));
@@ -557,7 +545,7 @@ static void test_whole_object_crc32c_through_caches(void **state) {
 static void test_whole_object_crc32c_through_prefetch(void **state) {
   (void)state;
   const size_t pieces[] = {1 << 20, 777777};
-  struct object *o = find("five");
+  struct ts_object *o = find("five");
   unsigned char *buf = malloc(o->size);
   char url[512];
   gs_url("five", url, sizeof(url));

@@ -241,3 +241,28 @@ void ts_http_url(struct ts_server *s, const char *bucket, const char *name,
                  char *out, size_t n) {
   snprintf(out, n, "%s/http/%s/%s", s->endpoint, bucket, name);
 }
+
+int ts_put_objects(struct ts_server *s, const char *bucket,
+                   struct ts_object *o, size_t n, uint64_t seed) {
+  for (size_t i = 0; i < n; i++) {
+    o[i].data = ts_random_bytes(o[i].size, seed + i);
+    if (o[i].data == NULL ||
+        ts_put(s, bucket, o[i].name, o[i].data, o[i].size) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+void ts_free_objects(struct ts_object *o, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(o[i].data);
+    o[i].data = NULL;
+  }
+}
+
+struct ts_object *ts_find_object(struct ts_object *o, size_t n,
+                                 const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(o[i].name, name) == 0) return &o[i];
+  return NULL;
+}

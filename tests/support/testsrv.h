@@ -37,6 +37,21 @@ int ts_corrupt_in_place(struct ts_server *s, const char *bucket,
 /* Deterministic pseudo-random bytes. Caller frees. */
 unsigned char *ts_random_bytes(size_t len, uint64_t seed);
 
+/* A test's object: its name and size, and its bytes once put. */
+struct ts_object {
+  const char *name;
+  size_t size;
+  unsigned char *data;
+};
+/* Gives each of o[0..n) pseudo-random bytes (seeded seed + its index) and
+ * puts it in bucket. Returns 0 or -1. */
+int ts_put_objects(struct ts_server *s, const char *bucket,
+                   struct ts_object *o, size_t n, uint64_t seed);
+void ts_free_objects(struct ts_object *o, size_t n);
+/* The object called name in o[0..n), or NULL. */
+struct ts_object *ts_find_object(struct ts_object *o, size_t n,
+                                 const char *name);
+
 /* GET {endpoint}/_control/{path}; returns the HTTP status (or -1). */
 int ts_control(struct ts_server *s, const char *path);
 /* The same, keeping the answer's body (NUL-terminated, cut to n-1 bytes)
