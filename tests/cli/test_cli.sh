@@ -21,6 +21,7 @@ if [ $# -ne 1 ] || [ ! -x "$1" ]; then
   exit 2
 fi
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+. "$(dirname "${BASH_SOURCE[0]}")/tally.sh" # before any cd
 read -r -a WRAP <<<"${GSREAD_WRAPPER:-}"
 # Local files only: make sure nothing in the environment points elsewhere.
 unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN GOOGLE_APPLICATION_CREDENTIALS \
@@ -30,14 +31,6 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-cli.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 2
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-  if [ -s "$T/err" ]; then sed 's/^/  stderr: /' "$T/err" | head -5 >&2; fi
-}
 
 # Runs gsread with the given arguments: stdout to $T/out, stderr to
 # $T/err, exit status in $rc.
@@ -725,5 +718,4 @@ test_cat_ranges
 test_stat
 test_failures
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tally

@@ -17,6 +17,7 @@ if [ $# -ne 1 ] || [ ! -x "$1" ]; then
   exit 2
 fi
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+. "$(dirname "${BASH_SOURCE[0]}")/tally.sh" # before any cd
 SERVER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../server" && pwd)/gcs-server
 unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN
 
@@ -28,14 +29,6 @@ cleanup() {
 trap cleanup EXIT
 cd "$T" || exit 2
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-  if [ -s "$T/err" ]; then sed 's/^/  stderr: /' "$T/err" | head -5 >&2; fi
-}
 # check NAME COMMAND...: passes when COMMAND succeeds.
 check() { local n=$1; shift; if "$@"; then pass; else fail "$n"; fi; }
 # eq NAME GOT WANT
@@ -57,7 +50,7 @@ for i in 1 2 3 4 5; do echo "$i" >"$D/dir/f$i"; done
 
 if ! EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile unshaped 2>"$T/err"); then
   fail "server start"
-  echo "$passed passed, $failed failed"
+  tally
   exit 1
 fi
 G=("$BIN")
@@ -137,5 +130,4 @@ eq "ls of a missing bucket exits 1" "$rc" 1
 rc=0; "${G[@]}" ls "/tmp" 2>"$T/err" || rc=$?
 eq "ls of a local path is a usage error" "$rc" 2
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tally
