@@ -8,11 +8,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${1:-5}
 GSREAD=${GSREAD:-"$ROOT/build/gsread"}
-WORK=$(mktemp -d /tmp/gsread-cachebench-XXXXXX)
-trap '"$ROOT/tests/server/gcs-server" stop --state "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/data/bench" "$WORK/state"
-head -c 1073741824 /dev/urandom > "$WORK/data/bench/1GiB"
-EP=$("$ROOT/tests/server/gcs-server" start --data "$WORK/data" --state "$WORK/state" --profile unshaped)
+. "$ROOT/bench/server.sh"
+bench_server cachebench 1073741824 1GiB --profile unshaped
 OUT="$WORK/results.jsonl"
 cell() { # label bs cache [--zero-copy]
   local label=$1 bs=$2 cache=$3; shift 3

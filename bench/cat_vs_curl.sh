@@ -11,13 +11,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${1:-5}
 WORKERS=${WORKERS:-2}
 GSREAD=${GSREAD:-"$ROOT/build/gsread"}
-WORK=$(mktemp -d /tmp/gsread-catbench-XXXXXX)
-trap '"$ROOT/tests/server/gcs-server" stop --state "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/data/bench" "$WORK/state"
-head -c 1073741824 /dev/urandom > "$WORK/data/bench/1GiB"
-EP=$("$ROOT/tests/server/gcs-server" start --data "$WORK/data" --state "$WORK/state" --profile unshaped --workers "$WORKERS")
-GEN=$(curl -s "$EP/storage/v1/b/bench/o/1GiB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
-MEDIA="$EP/download/storage/v1/b/bench/o/1GiB?alt=media&generation=$GEN"
+. "$ROOT/bench/server.sh"
+bench_server catbench 1073741824 1GiB --profile unshaped --workers "$WORKERS"
 curl -s -o /dev/null "$MEDIA" # warm the page cache and the server's hash cache
 
 t() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); python3 -c "print($t1-$t0)"; }

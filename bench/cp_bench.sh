@@ -16,20 +16,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SIZE_MIB=${1:-1024}
 RUNS=${2:-3}
 GSREAD=${GSREAD:-"$ROOT/build/gsread"}
-SERVER=$ROOT/tests/server/gcs-server
 command -v aria2c >/dev/null || { echo "aria2c is not installed (apt-get install aria2)" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/gsread-cpbench-XXXXXX)
-trap '"$SERVER" stop --state "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/data/bench" "$WORK/state" "$WORK/out"
 OBJ=obj
-SRC=$WORK/data/bench/$OBJ
 SIZE=$((SIZE_MIB * 1024 * 1024))
-head -c "$SIZE" /dev/urandom >"$SRC"
-EP=$("$SERVER" start --data "$WORK/data" --state "$WORK/state" --profile gcs)
-# The metadata GET makes the server hash the object once (cached by
-# generation), so no timed run pays for it.
-GEN=$(curl -s "$EP/storage/v1/b/bench/o/$OBJ" | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
-MEDIA="$EP/download/storage/v1/b/bench/o/$OBJ?alt=media&generation=$GEN"
+. "$ROOT/bench/server.sh"
+bench_server cpbench "$SIZE" "$OBJ" --profile gcs
+SRC=$WORK/data/bench/$OBJ
+mkdir -p "$WORK/out"
 cat "$SRC" >/dev/null # the source in the page cache for everyone
 
 run_gsread() { # the defaults: part size = size / 4, at most 64 MiB

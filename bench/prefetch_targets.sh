@@ -11,13 +11,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${1:-3}
 GSREAD=${GSREAD:-"$ROOT/build/gsread"}
-WORK=$(mktemp -d /tmp/gsread-pfbench-XXXXXX)
-trap '"$ROOT/tests/server/gcs-server" stop --state "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/data/bench" "$WORK/state"
-head -c 1073741824 /dev/urandom > "$WORK/data/bench/1GiB"
-EP=$("$ROOT/tests/server/gcs-server" start --data "$WORK/data" --state "$WORK/state" --profile gcs)
-GEN=$(curl -s "$EP/storage/v1/b/bench/o/1GiB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
-MEDIA="$EP/download/storage/v1/b/bench/o/1GiB?alt=media&generation=$GEN"
+. "$ROOT/bench/server.sh"
+bench_server pfbench 1073741824 1GiB --profile gcs
 OUT="$WORK/results.jsonl"
 
 ceiling() { # MB/s of 4 parallel curl streams over the object
