@@ -4,8 +4,8 @@
 # URL, alternated in one run, medians of 5. Prints a markdown table.
 # Usage: bench/cat_vs_curl.sh [RUNS]   (needs a release build in build/)
 # WORKERS=1 runs the server with one nginx worker (default 2): on two cores
-# a second worker, serving gsread's extra connections, takes the core the
-# client needs; curl's one connection never wakes it.
+# a second worker, serving gsread's extra connections, may take the core
+# the client needs; curl's one connection never wakes it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${1:-5}
