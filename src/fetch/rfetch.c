@@ -130,6 +130,7 @@ static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
 }
 
 static void account(struct gsr__rfetch *rf) {
+  if (rf->stream) return; /* its blocks are counted as they are dropped */
   uint64_t bytes = 0;
   for (int i = 0; i < rf->n_parts; i++) bytes += rf->reqs[i].received;
   atomic_fetch_add(&rf->file->stats.requests, (uint64_t)rf->n_parts);
@@ -201,6 +202,94 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
   return GSR_OK;
 }
 
+static int auth_refresh(struct gsr__rfetch *rf);
+
+/* Builds and submits a stream's one request (also after a 401). */
+static int stream_submit(struct gsr__rfetch *rf,
+                         const struct gsr__stream_ops *ops, void *arg) {
+  struct gsr__file *f = rf->file;
+  struct gsr__request *req = &rf->reqs[0];
+  int status = f->obj->ops->prepare(f->obj, req, rf->off, rf->len, NULL);
+  if (status != GSR_OK) return status;
+  gsr__request_set_range_iov(req, rf->off, rf->len, NULL, 0);
+  req->stream = ops;
+  req->stream_arg = arg;
+  req->on_headers = check_headers;
+  req->on_headers_arg = f->obj;
+  req->fetch = &rf->fetch;
+  rf->auth_gen = gsr__auth_generation(f->client->auth);
+  if (gsr__transport_submit(f->client->transport, req) != GSR_OK) {
+    struct gsr__error e;
+    gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
+                   f->obj->display);
+    gsr__fetch_part_done(&rf->fetch, &e);
+  }
+  return GSR_OK;
+}
+
+int gsr__rfetch_start_stream(struct gsr__file *f, uint64_t off, uint64_t len,
+                             const struct gsr__stream_ops *ops, void *arg,
+                             struct gsr__rfetch **out) {
+  int status;
+  *out = NULL;
+  if (f->obj->ops->pread != NULL)
+    return gsr__err(GSR_EINVAL, "%s: a local file has no stream",
+                    f->obj->display);
+  struct gsr__rfetch *rf = gsr__calloc(1, sizeof(*rf));
+  if (rf == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  rf->file = f;
+  rf->off = off;
+  rf->len = len;
+  rf->n_parts = 1;
+  rf->stream = 1;
+  if ((status = gsr__fetch_init(&rf->fetch, 1)) != GSR_OK) {
+    gsr__free(rf);
+    return status;
+  }
+  rf->reqs = gsr__calloc(1, sizeof(*rf->reqs));
+  if (rf->reqs == NULL) status = gsr__err(GSR_ENOMEM, "out of memory");
+  else if ((status = track(f, rf)) == GSR_OK &&
+           (status = stream_submit(rf, ops, arg)) != GSR_OK)
+    untrack(f, rf);
+  if (status != GSR_OK) {
+    if (rf->reqs) release_parts(rf);
+    gsr__fetch_destroy(&rf->fetch);
+    gsr__free(rf);
+    return status;
+  }
+  *out = rf;
+  return GSR_OK;
+}
+
+int gsr__rfetch_stream_reauth(struct gsr__rfetch *rf) {
+  struct gsr__request *req = &rf->reqs[0];
+  const struct gsr__stream_ops *ops = req->stream;
+  void *arg = req->stream_arg;
+  /* Only before the first body byte: a 401 on a resumed attempt would
+   * need the cursor carried over; it fails instead. */
+  if (!rf->stream || rf->waited || !gsr__rfetch_done(rf) ||
+      req->received != 0 || rf->fetch.err.status != GSR_EAUTH ||
+      !auth_refresh(rf))
+    return 0;
+  struct gsr__file *f = rf->file;
+  pthread_mutex_lock(&f->mu); /* like auth_retry: close cannot reach it */
+  int closed = f->closed;
+  if (!closed) {
+    gsr__request_cleanup(req);
+    pthread_mutex_lock(&rf->fetch.mu);
+    rf->fetch.pending = 1;
+    memset(&rf->fetch.err, 0, sizeof(rf->fetch.err));
+    pthread_mutex_unlock(&rf->fetch.mu);
+    if (stream_submit(rf, ops, arg) != GSR_OK) {
+      struct gsr__error e;
+      gsr__error_set(&e, GSR_ENOMEM, "%s", gsr_errmsg());
+      gsr__fetch_part_done(&rf->fetch, &e);
+    }
+  }
+  pthread_mutex_unlock(&f->mu);
+  return !closed;
+}
+
 int gsr__rfetch_done(struct gsr__rfetch *rf) {
   if (rf->waited) return 1;
   pthread_mutex_lock(&rf->fetch.mu);
@@ -213,7 +302,9 @@ int gsr__rfetch_done(struct gsr__rfetch *rf) {
  * and the credentials can be refreshed, gets a new token and re-submits
  * every part once (above the transport, which knows nothing of tokens).
  * The parts rewrite the same destination bytes. Returns 1 if re-submitted. */
-static int auth_retry(struct gsr__rfetch *rf) {
+/* 1 if a part got HTTP 401 from GCS, the fetch was not retried yet and
+ * a refreshed token is now cached for the parts to take. */
+static int auth_refresh(struct gsr__rfetch *rf) {
   struct gsr__file *f = rf->file;
   int got401 = 0;
   if (rf->auth_retried || f->obj->ops != &gsr__gcs_ops) return 0;
@@ -222,7 +313,7 @@ static int auth_retry(struct gsr__rfetch *rf) {
   if (!got401 || !gsr__client_auth_refused(f->client, rf->auth_gen)) return 0;
   rf->auth_retried = 1;
   /* Refresh now, outside f->mu: it may wait on the token endpoint, and
-   * close must not wait for that. The parts below then find it cached. */
+   * close must not wait for that. The parts then find it cached. */
   char *hdr = NULL;
   if (gsr__auth_header(f->client->auth, &hdr, &rf->auth_gen) != GSR_OK)
     return 0; /* keep the 401: the refresh's own failure says less */
@@ -230,6 +321,12 @@ static int auth_retry(struct gsr__rfetch *rf) {
     memset(hdr, 0, strlen(hdr));
     gsr__free(hdr);
   }
+  return 1;
+}
+
+static int auth_retry(struct gsr__rfetch *rf) {
+  struct gsr__file *f = rf->file;
+  if (!auth_refresh(rf)) return 0;
   struct saved_part {
     uint64_t first, len;
     struct gsr__iov iov[GSR__REQ_IOV];
@@ -312,12 +409,15 @@ int gsr__rfetch_wait(struct gsr__rfetch *rf) {
   if (!rf->waited) {
     rf->status = gsr__fetch_wait(&rf->fetch);
     account(rf);
-    if (rf->status == GSR_EAUTH && rf->reqs != NULL && auth_retry(rf)) {
+    /* A stream's re-authorization is gsr__rfetch_stream_reauth's: waiting
+     * here for a re-submitted stream would wait for its reader. */
+    if (rf->status == GSR_EAUTH && rf->reqs != NULL && !rf->stream &&
+        auth_retry(rf)) {
       rf->status = gsr__fetch_wait(&rf->fetch);
       account(rf);
     }
     rf->waited = 1;
-    if (rf->status == GSR_OK) seg_crcs(rf);
+    if (rf->status == GSR_OK && !rf->stream) seg_crcs(rf);
     struct gsr__error *e = &rf->fetch.err;
     if (e->status == GSR_ENOENT) {
       /* The generation (or ETag) existed at open: it was replaced. */

@@ -35,6 +35,7 @@ struct gsr__rfetch {
   uint32_t seg_crc[GSR__REQ_IOV];
   uint64_t auth_gen;       /* generation of the token the parts carry */
   int auth_retried;        /* the one retry after a 401 was made */
+  int stream;              /* a paced stream (gsr__rfetch_start_stream) */
   struct gsr__rfetch *next, *prev; /* the file's in-flight list */
 };
 
@@ -46,6 +47,17 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
                       const struct gsr__iov *iov, int n_iov, int concurrency,
                       uint64_t min_part, struct gsr__buf *hold,
                       struct gsr__rfetch **out);
+/* Starts a paced stream of [off, off+len) of a network object: one
+ * request whose body goes to the segments ops hands out as the reader
+ * makes room (see gsr__stream_ops in transport.h). Returns GSR_OK and *out,
+ * or a status (message set; nothing started). Wait for it only once it is
+ * done (gsr__rfetch_done): before, it waits on its reader. */
+int gsr__rfetch_start_stream(struct gsr__file *f, uint64_t off, uint64_t len,
+                             const struct gsr__stream_ops *ops, void *arg,
+                             struct gsr__rfetch **out);
+/* A stream that ended with HTTP 401 before its first byte: refreshes the
+ * token and submits it again, without waiting. 1 if re-submitted. */
+int gsr__rfetch_stream_reauth(struct gsr__rfetch *rf);
 /* 1 if every part completed (never blocks). */
 int gsr__rfetch_done(struct gsr__rfetch *rf);
 /* Blocks until done; returns the status and sets this thread's message on

@@ -4,6 +4,7 @@
  *
  *   tracker.c     recent read sizes (running average) and the current run
  *   producer.c    the window policy, and scheduling blocks to fill it
+ *   stream.c      one paced request feeding blocks, for promised readers
  *   consumer.c    handing bytes from ready blocks to the reader
  *   prefetcher.c  the orchestrator: sequential / soft seek / hard seek,
  *                 errors, close
@@ -25,6 +26,7 @@
 struct gsr__file;
 struct gsr__out;
 struct gsr__rfetch;
+struct gsr__pf_stream;
 
 /* ---- tracker.c (pure) */
 #define GSR__TRACKER_LEN 10
@@ -54,15 +56,35 @@ struct gsr__window_out {
 void gsr__window_policy(const struct gsr__window_in *in,
                         struct gsr__window_out *out);
 
-/* A prefetched block: one request's worth of bytes. */
+/* A prefetched block: one request's worth of bytes, or a piece of the
+ * stream's one request. */
 struct gsr__pf_block {
   uint64_t off, len;
   uint64_t used;            /* bytes consumed or skipped from the front */
   struct gsr__buf *buf;
-  struct gsr__rfetch *rf;
+  struct gsr__rfetch *rf;   /* its request; NULL for a stream's block */
+  struct gsr__pf_stream *stream; /* the stream filling it, or NULL */
+  uint32_t crc;             /* stream: CRC32C of the block, once landed */
+  uint64_t submit_ns;       /* when it was scheduled (the probe's clock) */
+  int probed;               /* noted by the probe */
+  struct gsr__pf_block *snext; /* stream: its queue (under the stream's mutex) */
   int waited;               /* rf finished and was checked */
   int demand;               /* scheduled for a read, not ahead of it */
   struct gsr__pf_block *next;
+};
+
+/* How a promised (sequential) reader is served: one paced stream, or
+ * blocks on N connections. Unless N is 1 the prefetcher measures: it
+ * starts with the stream, then fetches N blocks, and keeps blocks only if
+ * they were clearly faster. A capped connection (GCS: ~220 MB/s each)
+ * wants N; a fast one (a local server, where the client's CPU is the
+ * bound) wants one stream: fewer requests, less memory, no first-byte
+ * wait per block. */
+enum gsr__pf_plan {
+  GSR__PLAN_PROBE_STREAM = 0, /* measuring the stream */
+  GSR__PLAN_PROBE_BLOCKS,     /* measuring N blocks */
+  GSR__PLAN_STREAM,
+  GSR__PLAN_BLOCKS,
 };
 
 struct gsr__prefetcher {
@@ -75,6 +97,15 @@ struct gsr__prefetcher {
   int failed;               /* a block failed: restart at the next read */
   uint64_t window, block;   /* current policy output */
   uint64_t held;            /* bytes in blocks now */
+  struct gsr__pf_stream *stream; /* the paced stream, if one runs */
+  /* The plan (promised readers of network objects; kept across seeks). */
+  int plan;                 /* enum gsr__pf_plan */
+  double stream_rate;       /* bytes/s the stream sustained */
+  uint64_t probe_from;      /* the N blocks from here are the probe's */
+  int probe_n;              /* probe blocks noted so far */
+  uint64_t probe_bytes, probe_t0, probe_t1; /* their bytes and span */
+  struct gsr__pf_stream *old_stream; /* the probe's stream, until its
+                                      * last block is dropped */
 };
 
 /* ---- producer.c */
@@ -88,6 +119,49 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
 void gsr__producer_drop_all(struct gsr__file *f, struct gsr__prefetcher *p);
 /* Drops the head block (consumed or skipped). */
 void gsr__producer_pop(struct gsr__file *f, struct gsr__prefetcher *p);
+
+/* ---- stream.c */
+/* The window and block size of a stream for a file's max_prefetch (pure). */
+void gsr__stream_policy(uint64_t max_prefetch, uint64_t *window,
+                        uint64_t *block);
+/* Starts streaming [off, off+len) of a network object; blocks are then
+ * posted in order from off. GSR_OK and *out, or a status (message set). */
+int gsr__stream_start(struct gsr__file *f, uint64_t off, uint64_t len,
+                      struct gsr__pf_stream **out);
+/* The object offset after the last posted block. */
+uint64_t gsr__stream_end(const struct gsr__pf_stream *s);
+/* Queues block b (at gsr__stream_end, its buffer allocated) to be filled;
+ * resumes the transfer if it waited for room. */
+void gsr__stream_post(struct gsr__pf_stream *s, struct gsr__pf_block *b);
+/* No more blocks will be posted: the transfer fills the posted ones and
+ * ends (a chunk it holds past them is dropped). */
+void gsr__stream_retire(struct gsr__pf_stream *s);
+/* If the transfer is paused for want of room: the object offset up to
+ * which blocks must be posted for it to go on (the chunk it holds may
+ * straddle several); else 0. */
+uint64_t gsr__stream_room_wanted(struct gsr__pf_stream *s);
+/* Waits up to timeout_ms (< 0: no limit) for every byte before object
+ * offset end to land; 1 if they did. */
+int gsr__stream_wait(struct gsr__pf_stream *s, uint64_t end, long timeout_ms);
+/* Once min_blocks of the stream landed: -1 if it spent a quarter of the
+ * time since the first one paused for want of room (one connection
+ * outruns the reader), else 1 and *rate, the bytes/s it sustains while
+ * not paused (its one first-byte wait left out). 0 before. */
+int gsr__stream_rate(struct gsr__pf_stream *s, int min_blocks, double *rate);
+/* Counts the landed bytes of b, a block of s being dropped, as fetched. */
+void gsr__stream_dropped(struct gsr__pf_stream *s,
+                         const struct gsr__pf_block *b);
+/* 1 if the request completed (all landed, failed or canceled). */
+int gsr__stream_done(struct gsr__pf_stream *s);
+/* For a stream that completed short: GSR_OK if it was submitted again
+ * (a refused token was refreshed; keep waiting), else its status with the
+ * message set. */
+int gsr__stream_failed(struct gsr__pf_stream *s);
+/* Cancels the request and waits until the I/O thread let go: its blocks
+ * may then be dropped. */
+void gsr__stream_stop(struct gsr__pf_stream *s);
+/* Frees a stream (stopping it if needed). NULL is a no-op. */
+void gsr__stream_free(struct gsr__pf_stream *s);
 
 /* ---- consumer.c */
 /* Delivers [off, off+len) from the blocks into out (waiting for blocks

@@ -36,6 +36,7 @@ static void restart(struct gsr__file *f, struct gsr__prefetcher *p,
   p->pos = off;
   p->sched_end = off;
   p->failed = 0;
+  p->probe_from = off; /* a probe cut short by the seek goes on here */
 }
 
 static void classify(struct gsr__file *f, struct gsr__prefetcher *p,

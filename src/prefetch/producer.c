@@ -15,6 +15,14 @@
 #include "prefetch/prefetch.h"
 
 #define MIN_BLOCK (256u * 1024)
+/* The probe (see enum gsr__pf_plan): the stream's rate counts once this
+ * many of its blocks landed (the first one's first-byte wait left out);
+ * blocks are kept if N of them, first-byte waits included, beat it by
+ * PROBE_GAIN. On a capped link they win by about N x; where one
+ * connection is not the bound they lose or tie, and the margin keeps a
+ * noisy tie on the side of fewer requests. */
+#define PROBE_STREAM_BLOCKS 4
+#define PROBE_GAIN 1.25
 
 void gsr__window_policy(const struct gsr__window_in *in,
                         struct gsr__window_out *out) {
@@ -30,8 +38,10 @@ void gsr__window_policy(const struct gsr__window_in *in,
   out->block = block;
 }
 
-/* A block counts as in flight while its bytes are still arriving. */
+/* A block counts as in flight while its bytes are still arriving (a
+ * stream's blocks share one request: they do not count). */
 static int block_arriving(const struct gsr__pf_block *b) {
+  if (b->stream != NULL) return 0;
   if (b->waited || b->rf->waited || b->rf->reqs == NULL) return 0;
   if (atomic_load(&b->rf->reqs[0].progress) >= b->len) return 0;
   return !gsr__rfetch_done(b->rf);
@@ -50,7 +60,8 @@ static void peak_update(atomic_uint_fast64_t *peak, uint64_t v) {
   }
 }
 
-/* Schedules one block of len bytes at sched_end. */
+/* Schedules one block of len bytes at sched_end: its own request, or the
+ * next piece of the stream. */
 static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
                     uint64_t len, int demand) {
   struct gsr__budget *budget = f->client->budget;
@@ -64,21 +75,25 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
     return gsr__err(GSR_ENOMEM, "out of memory (prefetch block of %llu bytes)",
                     (unsigned long long)len);
   }
-  struct gsr__iov one = {buf->data, (size_t)len};
-  int status = gsr__rfetch_start(f, p->sched_end, len, &one, 1, 1, len, buf,
-                                 &b->rf);
-  if (status != GSR_OK) {
-    gsr__buf_unref(buf);
-    gsr__free(b);
-    return status;
-  }
-  b->buf = buf; /* the block's reference; the fetch holds its own */
+  b->buf = buf; /* the block's reference; a fetch holds its own */
+  b->submit_ns = gsr__now_ns();
   b->off = p->sched_end;
   b->len = len;
   b->demand = demand;
+  if (p->stream == NULL) {
+    struct gsr__iov one = {buf->data, (size_t)len};
+    int status = gsr__rfetch_start(f, p->sched_end, len, &one, 1, 1, len, buf,
+                                   &b->rf);
+    if (status != GSR_OK) {
+      gsr__buf_unref(buf);
+      gsr__free(b);
+      return status;
+    }
+  }
   if (p->tail) p->tail->next = b;
   else p->head = b;
   p->tail = b;
+  if (p->stream != NULL) gsr__stream_post(p->stream, b);
   GSR__TRACE(f->client, "prefetch %s: schedule %llu+%llu%s (window %llu, "
              "block %llu, held %llu)", f->obj->display,
              (unsigned long long)p->sched_end, (unsigned long long)len,
@@ -90,8 +105,106 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
   return GSR_OK;
 }
 
+/* The plan for this file now: a reader that did not promise to be
+ * sequential, or a local file, gets blocks; one connection, the stream. */
+static int plan(const struct gsr__file *f, const struct gsr__prefetcher *p) {
+  if (f->prefetch != GSR__PREFETCH_SEQUENTIAL || f->obj->ops->pread != NULL)
+    return GSR__PLAN_BLOCKS;
+  return f->concurrency == 1 ? GSR__PLAN_STREAM : p->plan;
+}
+
+/* The stream's half of the probe: once its rate is known, retire it (its
+ * posted blocks are still read; it is freed with the last) and try N
+ * blocks from where it stopped. A stream that had to wait for the reader
+ * already does all a connection can be asked: keep it. */
+static void probe_stream(struct gsr__file *f, struct gsr__prefetcher *p) {
+  double rate = 0;
+  int ready = p->stream ? gsr__stream_rate(p->stream, PROBE_STREAM_BLOCKS, &rate) : 0;
+  if (ready < 0) {
+    p->plan = GSR__PLAN_STREAM;
+    GSR__TRACE(f->client, "prefetch %s: plan: one stream (it waited for "
+               "the reader)", f->obj->display);
+  } else if (ready > 0) {
+    p->stream_rate = rate;
+    p->plan = GSR__PLAN_PROBE_BLOCKS;
+    p->old_stream = p->stream;
+    p->stream = NULL;
+    gsr__stream_retire(p->old_stream);
+    p->probe_from = p->sched_end;
+    GSR__TRACE(f->client, "prefetch %s: probe: one stream sustains %.0f "
+               "MB/s; trying %d blocks from %llu", f->obj->display,
+               rate / 1e6, f->concurrency, (unsigned long long)p->sched_end);
+  }
+}
+
+/* The blocks' half: notes probe block b once it is in (its first-byte
+ * wait and its buffer's first touch included, from its scheduling to its
+ * last byte); once N are, compares. Blocks are noted when the fill sees
+ * them done or when they are dropped, whichever comes first. */
+static void probe_note(struct gsr__file *f, struct gsr__prefetcher *p,
+                       struct gsr__pf_block *b) {
+  if (p->plan != GSR__PLAN_PROBE_BLOCKS || b->rf == NULL || b->probed ||
+      b->off < p->probe_from || !gsr__rfetch_done(b->rf) ||
+      b->rf->reqs == NULL || b->rf->reqs[0].err.status != GSR_OK)
+    return;
+  b->probed = 1;
+  if (p->probe_n == 0 || b->submit_ns < p->probe_t0) p->probe_t0 = b->submit_ns;
+  p->probe_t1 = GSR__MAX(p->probe_t1, b->rf->reqs[0].done_ns);
+  p->probe_bytes += b->len;
+  if (++p->probe_n < f->concurrency || p->probe_t1 <= p->probe_t0) return;
+  double rate = (double)p->probe_bytes * 1e9 / (double)(p->probe_t1 - p->probe_t0);
+  p->plan = rate >= PROBE_GAIN * p->stream_rate ? GSR__PLAN_BLOCKS
+                                                : GSR__PLAN_STREAM;
+  GSR__TRACE(f->client, "prefetch %s: plan: %s (%d blocks: %.0f MB/s, one "
+             "stream: %.0f MB/s)", f->obj->display,
+             p->plan == GSR__PLAN_BLOCKS ? "blocks" : "one stream",
+             f->concurrency, rate / 1e6, p->stream_rate / 1e6);
+}
+
+/* The stream's fill: post blocks until the window ahead of the reader is
+ * full. Blocks before `must` are posted whatever the window and the budget
+ * say (a waiting reader passes the end of the chunk the transfer holds
+ * while paused: it may straddle the block the reader waits on and the
+ * ones after it). */
+static int stream_fill(struct gsr__file *f, struct gsr__prefetcher *p,
+                       uint64_t must) {
+  uint64_t size = f->obj->st.size, window, block;
+  gsr__stream_policy(f->max_prefetch, &window, &block);
+  p->window = window;
+  p->block = block;
+  atomic_store(&f->stats.window, window);
+  if (p->head == NULL && p->sched_end < p->pos) p->sched_end = p->pos;
+  /* The window is ahead of the read in progress, not of its start: a
+   * reader of 16 MiB at a time would otherwise stop the stream at the end
+   * of each read and wait for it to start again. */
+  uint64_t target = GSR__MIN(GSR__MAX(must, p->pos) + window, size);
+  /* Started before there is room for its first block (after the probe):
+   * its first-byte wait passes while the reader finishes the others. */
+  if (p->stream == NULL && p->sched_end < size) {
+    int status = gsr__stream_start(f, p->sched_end, size - p->sched_end,
+                                   &p->stream);
+    if (status != GSR_OK) return status;
+  }
+  while (p->sched_end < target) {
+    uint64_t len = GSR__MIN(block, size - p->sched_end);
+    int demand = p->sched_end < must || p->head == NULL;
+    if (!demand && p->held + len > window) break;
+    int status = schedule(f, p, len, demand);
+    if (status == 1) break;
+    if (status != GSR_OK) return status;
+  }
+  return GSR_OK;
+}
+
 int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
                        uint64_t must) {
+  if (plan(f, p) == GSR__PLAN_PROBE_STREAM) probe_stream(f, p);
+  for (struct gsr__pf_block *b = p->head;
+       b != NULL && plan(f, p) == GSR__PLAN_PROBE_BLOCKS; b = b->next)
+    probe_note(f, p, b);
+  int now = plan(f, p);
+  if (now == GSR__PLAN_PROBE_STREAM || now == GSR__PLAN_STREAM)
+    return stream_fill(f, p, must);
   uint64_t size = f->obj->st.size;
   struct gsr__window_in in = {
       .run_bytes = p->run_bytes,
@@ -103,11 +216,24 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
   };
   struct gsr__window_out w;
   gsr__window_policy(&in, &w);
+  if (now == GSR__PLAN_PROBE_BLOCKS) {
+    /* N blocks of the stream's size (the same buffers, from the pool),
+     * all in flight at once: beside what the retired stream still holds. */
+    uint64_t stream_window, streamed = 0;
+    gsr__stream_policy(f->max_prefetch, &stream_window, &w.block);
+    for (const struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
+      if (b->stream != NULL) streamed += b->len;
+    w.window = streamed + w.block * (uint64_t)f->concurrency;
+  }
+  /* The probe is N blocks: no more until they are measured. */
+  uint64_t end = now == GSR__PLAN_PROBE_BLOCKS
+                     ? p->probe_from + w.block * (uint64_t)f->concurrency
+                     : size;
   p->window = w.window;
   p->block = w.block;
   atomic_store(&f->stats.window, w.window);
   if (p->head == NULL && p->sched_end < p->pos) p->sched_end = p->pos;
-  uint64_t target = GSR__MIN(GSR__MAX(must, p->pos + w.window), size);
+  uint64_t target = GSR__MIN(GSR__MAX(must, GSR__MIN(p->pos + w.window, end)), size);
   int busy = in_flight(p);
   while (p->sched_end < target && busy < f->concurrency) {
     int demand = p->sched_end < must;
@@ -129,9 +255,24 @@ static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
                  struct gsr__pf_block *b) {
   if (b->used < b->len)
     atomic_fetch_add(&f->stats.prefetched_unused, b->len - b->used);
-  else if (!b->waited)
+  else if (!b->waited && b->rf != NULL)
     gsr__rfetch_wait(b->rf); /* all bytes are in: let curl finish cleanly
                               * and keep its connection alive */
+  probe_note(f, p, b);
+  if (b->stream != NULL) {
+    /* The I/O thread may still write into a block skipped before its
+     * bytes landed: let the stream pass it (the bytes after it, which the
+     * reader skipped to, come after them anyway), unless it stopped. */
+    while (!gsr__stream_wait(b->stream, b->off + b->len, 100) &&
+           !gsr__stream_done(b->stream)) {
+    }
+    gsr__stream_dropped(b->stream, b);
+    if (b->stream == p->old_stream &&
+        b->off + b->len == gsr__stream_end(p->old_stream)) {
+      gsr__stream_free(p->old_stream); /* its last block */
+      p->old_stream = NULL;
+    }
+  }
   gsr__rfetch_free(b->rf);
   gsr__buf_unref(b->buf);
   p->held -= b->len;
@@ -149,6 +290,11 @@ void gsr__producer_pop(struct gsr__file *f, struct gsr__prefetcher *p) {
 void gsr__producer_drop_all(struct gsr__file *f, struct gsr__prefetcher *p) {
   /* Cancel every fetch first, so they all stop at once. */
   for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
-    if (!b->waited) gsr__rfetch_cancel(b->rf);
+    if (!b->waited && b->rf != NULL) gsr__rfetch_cancel(b->rf);
+  if (p->stream != NULL) gsr__stream_stop(p->stream);
+  if (p->old_stream != NULL) gsr__stream_stop(p->old_stream);
   while (p->head != NULL) gsr__producer_pop(f, p);
+  gsr__stream_free(p->stream);
+  gsr__stream_free(p->old_stream);
+  p->stream = p->old_stream = NULL;
 }

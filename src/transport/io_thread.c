@@ -26,6 +26,7 @@ struct gsr__transport {
   struct gsr__request *submitted; /* synced: queued, not yet started */
   int stopping;                   /* synced */
   atomic_int cancel_pending;      /* a cancel flag was raised */
+  atomic_int resume_pending;      /* a resume flag was raised */
   struct gsr__request *active;    /* io: requests added to the multi */
   CURL **idle_easy;               /* io: easy handles kept for reuse */
   int n_idle, cap_idle;
@@ -77,8 +78,13 @@ static void land_crc(struct gsr__request *req, const char *p, size_t n) {
   }
 }
 
+/* 1 if a request stores its body in destination segments. */
+static int has_dst(const struct gsr__request *req) {
+  return req->n_dst > 0 || req->stream != NULL;
+}
+
 /* Copies body bytes to the destination segments, in order. The caller
- * checked that they fit. */
+ * checked that they fit (a stream: that its room callback said so). */
 static void scatter(struct gsr__request *req, const char *p, size_t len) {
   req->received += len;
   while (len > 0) {
@@ -91,8 +97,12 @@ static void scatter(struct gsr__request *req, const char *p, size_t len) {
     len -= n;
     req->dst_off += n;
     if (req->dst_off == v->len) {
-      req->dst_i++;
-      req->dst_off = 0;
+      if (req->stream != NULL) { /* record it, take the next segment */
+        req->stream->next(req, req->stream_arg);
+      } else {
+        req->dst_i++;
+        req->dst_off = 0;
+      }
     }
   }
 }
@@ -157,7 +167,7 @@ static void headers_done(struct gsr__request *req) {
     req->sink = SINK_ABORT;
     return;
   }
-  req->sink = req->n_dst > 0 ? SINK_DST : SINK_BODY;
+  req->sink = has_dst(req) ? SINK_DST : SINK_BODY;
 }
 
 static size_t header_cb(char *p, size_t size, size_t n, void *arg) {
@@ -181,6 +191,24 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
                        "asked", req->url,
                        (unsigned long long)req->range_len);
         return 0;
+      }
+      if (req->stream != NULL) {
+        size_t space = req->n_dst > 0 ? req->dst[0].len - req->dst_off : 0;
+        uint64_t fit = 0;
+        int room = len > space ? req->stream->room(req, req->stream_arg,
+                                                   len - space, &fit)
+                               : GSR__ROOM_OK;
+        if (room == GSR__ROOM_PAUSE) {
+          req->paused = 1; /* libcurl keeps this chunk for later */
+          return CURL_WRITEFUNC_PAUSE;
+        }
+        if (room == GSR__ROOM_END) { /* fill the last segments, stop */
+          scatter(req, p, space + (size_t)fit);
+          publish_progress(req);
+          gsr__error_set(&req->err, GSR_ECANCELED,
+                         "GET %s: stream ended by its reader", req->url);
+          return 0;
+        }
       }
       scatter(req, p, len);
       publish_progress(req);
@@ -259,7 +287,7 @@ static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf) {
     return;
   }
   req->retryable = 1; /* a body cut short: resume it */
-  if (req->n_dst > 0 && req->received != req->range_len)
+  if (has_dst(req) && req->received != req->range_len)
     gsr__error_set(&req->err, GSR_EPROTO,
                    "GET %s: short body: got %llu of %llu bytes", req->url,
                    (unsigned long long)req->received,
@@ -360,6 +388,7 @@ static void finish(struct gsr__transport *t, struct gsr__request *req,
   if (req->err.status != GSR_OK && req->retryable && req->attempts > 1 &&
       !atomic_load(&req->cancel))
     note_gave_up(t, req);
+  req->done_ns = gsr__now_ns();
   gsr__fetch_part_done(req->fetch, &req->err);
 }
 
@@ -394,9 +423,11 @@ static int easy_setup(struct gsr__transport *t, struct gsr__request *req,
   SET(CURLOPT_BUFFERSIZE, 512L * 1024);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   SET(CURLOPT_CONNECTTIMEOUT_MS, t->cfg.connect_timeout_ms);
-  if (t->cfg.request_timeout_ms > 0)
+  /* A stream may stay paused for as long as its reader pauses: curl's own
+   * clocks would count that; the stall watchdog does not. */
+  if (t->cfg.request_timeout_ms > 0 && req->stream == NULL)
     SET(CURLOPT_TIMEOUT_MS, t->cfg.request_timeout_ms);
-  if (t->cfg.stall_timeout_ms > 0) {
+  if (t->cfg.stall_timeout_ms > 0 && req->stream == NULL) {
     /* Before its first byte a transfer is judged by curl: under 1 byte/s
      * for this long is a stall. After it, abort_stalled() is (see there). */
     long secs = (t->cfg.stall_timeout_ms + 999) / 1000;
@@ -436,7 +467,10 @@ static void start(struct gsr__transport *t, struct gsr__request *req) {
     return;
   }
   req->curl_err[0] = '\0';
-  req->last_rx_ns = 0; /* the watchdog arms at this attempt's first byte */
+  /* The watchdog arms at this attempt's first byte; a stream's at once
+   * (curl's low-speed check is off for it). */
+  req->last_rx_ns = req->stream != NULL ? gsr__now_ns() : 0;
+  req->paused = 0;
   if (easy_setup(t, req, e) != 0 ||
       curl_multi_add_handle(t->multi, e) != CURLM_OK) {
     curl_easy_cleanup(e);
@@ -502,7 +536,7 @@ static int abort_stalled(struct gsr__transport *t) {
   limit = (uint64_t)t->cfg.stall_timeout_ms * 1000000u;
   for (req = t->active; req != NULL; req = nx) {
     nx = req->next; /* finish() relinks req */
-    if (req->last_rx_ns == 0) continue;
+    if (req->last_rx_ns == 0 || req->paused) continue;
     uint64_t due = req->last_rx_ns + limit;
     if (due > now) {
       if (due < next) next = due;
@@ -513,6 +547,21 @@ static int abort_stalled(struct gsr__transport *t) {
     finish(t, req, CURLE_OPERATION_TIMEDOUT, req->curl_err);
   }
   return (int)((next - now + 999999) / 1000000);
+}
+
+/* Un-pauses the streams whose reader made room. curl_easy_pause delivers
+ * the chunk it kept at once, through write_cb, which may pause again. */
+static void resume_asked(struct gsr__transport *t) {
+  struct gsr__request *req, *nx;
+  for (req = t->active; req != NULL; req = nx) {
+    nx = req->next;
+    if (!atomic_exchange(&req->resume, 0) || !req->paused) continue;
+    req->paused = 0;
+    req->last_rx_ns = gsr__now_ns(); /* the watchdog restarts its clock */
+    CURLcode rc = curl_easy_pause(req->easy, CURLPAUSE_CONT);
+    if (rc != CURLE_OK) /* write_cb refused the chunk, or curl failed */
+      finish(t, req, rc, req->curl_err);
+  }
 }
 
 static void reap_done(struct gsr__transport *t) {
@@ -554,6 +603,7 @@ static void *io_main(void *arg) {
       break;
     }
     if (atomic_exchange(&t->cancel_pending, 0)) reap_cancelled(t, 0);
+    if (atomic_exchange(&t->resume_pending, 0)) resume_asked(t);
     int wait_ms = start_due(t);
     int running = 0;
     curl_multi_perform(t->multi, &running);
@@ -582,6 +632,12 @@ int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req) {
   pthread_mutex_unlock(&t->mu);
   curl_multi_wakeup(t->multi);
   return GSR_OK;
+}
+
+void gsr__transport_resume(struct gsr__transport *t, struct gsr__request *req) {
+  atomic_store(&req->resume, 1);
+  atomic_store(&t->resume_pending, 1);
+  curl_multi_wakeup(t->multi);
 }
 
 void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req) {

@@ -67,6 +67,26 @@ struct gsr__iov {
  * abort the transfer. Used to check the pinned version. */
 typedef int (*gsr__headers_cb)(struct gsr__request *req, void *arg);
 
+/* A paced stream: one request whose body (range_len bytes) is longer than
+ * any destination, handed to it one segment at a time, as the reader makes
+ * room. dst[0] (n_dst 1) is the segment being filled, n_dst 0 none. Both
+ * calls run on the I/O thread.
+ *   room: a chunk of body needs `need` bytes beyond what dst[0] has left.
+ *         Returns GSR__ROOM_OK if that many are queued (installing dst[0]
+ *         if n_dst is 0); GSR__ROOM_PAUSE: the transfer pauses (libcurl
+ *         keeps the chunk) until gsr__transport_resume; GSR__ROOM_END:
+ *         no more segments will come: the *fit bytes queued are filled
+ *         and the transfer ends (GSR_ECANCELED).
+ *   next: dst[0] is full (its CRC32C in seg_crc[0]): record it and install
+ *         the next queued segment (dst_off 0, seg_crc[0] 0, marks), or
+ *         set n_dst 0. */
+enum { GSR__ROOM_OK, GSR__ROOM_PAUSE, GSR__ROOM_END };
+struct gsr__stream_ops {
+  int (*room)(struct gsr__request *req, void *arg, uint64_t need,
+              uint64_t *fit);
+  void (*next)(struct gsr__request *req, void *arg);
+};
+
 /* One HTTP exchange. The submitter fills the inputs, then the request
  * belongs to the transport until its fetch counts it done. */
 struct gsr__request {
@@ -86,6 +106,11 @@ struct gsr__request {
   uint32_t *marks;
   gsr__headers_cb on_headers;
   void *on_headers_arg;
+  /* If set, the body is a paced stream (see gsr__stream_ops). Such a
+   * transfer has no whole-request timeout and is judged by the stall
+   * watchdog from its start; time spent paused does not count. */
+  const struct gsr__stream_ops *stream;
+  void *stream_arg;
   struct gsr__fetch *fetch;
 
   /* Outputs, valid once the fetch counted this request done. */
@@ -102,9 +127,13 @@ struct gsr__request {
   atomic_uint_fast64_t progress;
   atomic_uint_fast64_t want;  /* a waiter wants this many bytes; 0: none */
   struct gsr__error err;
+  uint64_t done_ns;           /* when it completed (set before the fetch
+                               * counts it) */
 
   /* Transport-private. */
   atomic_int cancel;
+  atomic_int resume;          /* gsr__transport_resume asked */
+  int paused;                 /* a stream waiting for room (io thread) */
   int sink;
   int dst_i;                  /* write cursor: segment, offset in it */
   size_t dst_off;
@@ -194,6 +223,9 @@ int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req);
 /* Asks the I/O thread to abort req; its fetch then completes with
  * GSR_ECANCELED unless it already completed. Thread-safe; idempotent. */
 void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req);
+/* Un-pauses a stream once its room callback would say yes (thread-safe;
+ * harmless if it is not paused). */
+void gsr__transport_resume(struct gsr__transport *t, struct gsr__request *req);
 /* Blocks until req has stored at least n body bytes, or completed, or
  * timeout_ms passed (< 0: no limit); its fetch's mutex and condition
  * variable are used, so the fetch must hold this one request. Returns the

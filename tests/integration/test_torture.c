@@ -91,15 +91,18 @@ static void check_pread(struct tally *t, gsr_file f, uint64_t off, size_t len,
   free(buf);
 }
 
+/* prefetch: 0 off, 1 adaptive (blocks on 4 connections), 2 sequential on
+ * one connection (the stream). */
 static void one_file(struct tally *t, gsr_client *c, const char *url,
                      int prefetch) {
+  static const char *modes[] = {"off", "adaptive", "sequential"};
   gsr_file_options fo;
   gsr_file f = 77;
   gsr_stat st;
   gsr_file_options_init(&fo);
-  fo.concurrency = 4;
+  fo.concurrency = prefetch == 2 ? 1 : 4;
   fo.min_part_size = 64 * 1024; /* so the 512 KiB read splits in 4 */
-  fo.prefetch = prefetch ? "adaptive" : "off";
+  fo.prefetch = modes[prefetch];
   int s = gsr_open(c, url, &fo, &f);
   note(t, s, url);
   if (s != GSR_OK) {
@@ -110,6 +113,7 @@ static void one_file(struct tally *t, gsr_client *c, const char *url,
   check_pread(t, f, 1000, 512 * 1024, url); /* split over 4 connections */
   check_pread(t, f, SIZE - 50, 100, url);   /* straddles the end */
   if (prefetch) { /* sequential reads: the prefetcher schedules blocks */
+    if (prefetch == 2) assert_int_equal(gsr_seek(f, 0, GSR_SEEK_SET), 0);
     unsigned char buf[64 * 1024];
     for (int i = 0; i < 4; i++) {
       int64_t n = gsr_read(f, buf, sizeof(buf));
@@ -138,6 +142,7 @@ static void scenario(struct tally *t) {
   }
   one_file(t, c, gs_url, 0);
   one_file(t, c, gs_url, 1);
+  one_file(t, c, gs_url, 2);
   one_file(t, c, http_url, 0);
   one_file(t, c, file_path, 0);
   gsr_client_stats cs;

@@ -1,0 +1,433 @@
+/* Integration tests of the prefetcher's stream (prefetch "sequential" on
+ * one connection: one request for the rest of the object, paced by the
+ * reader) against the local GCS server: exact bytes and exactly one
+ * request for a whole read; a slow reader pauses the transfer (the stall
+ * watchdog does not count the pause, and memory stays within the window);
+ * soft seeks keep the stream, hard seeks replace it; a body cut short
+ * resumes where it broke; the whole-object CRC32C passes and catches a
+ * corrupted byte; files streamed by several threads at once.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gsread.h"
+#include "testsrv.h"
+
+#define BUCKET "stream-bucket"
+#define MiB (1024ull * 1024)
+#define OBJ_SIZE (40 * MiB + 4321)
+
+static struct ts_server srv;
+static gsr_client *client;
+static unsigned char *data;
+
+static int setup(void **state) {
+  (void)state;
+  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
+  data = ts_random_bytes(OBJ_SIZE, 77);
+  if (ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE) != 0) return -1;
+  gsr_client_options o;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  return gsr_client_new(&o, &client);
+}
+
+static int teardown(void **state) {
+  (void)state;
+  gsr_client_free(client);
+  ts_server_stop(&srv);
+  free(data);
+  return 0;
+}
+
+static gsr_file open_stream(gsr_client *c, uint64_t max_prefetch) {
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.concurrency = 1;
+  o.prefetch = "sequential";
+  if (max_prefetch) o.max_prefetch = max_prefetch;
+  if (gsr_open(c, "gs://" BUCKET "/obj", &o, &f) != GSR_OK)
+    fail_msg("open: %s", gsr_errmsg());
+  return f;
+}
+
+/* The media requests in the log from line `from` on. */
+struct logreq {
+  uint64_t first, last, sent;
+};
+
+static int read_log(long from, struct logreq *out, int max) {
+  char line[8192];
+  int n = 0;
+  for (long k = from; n < max && ts_log_line(&srv, k, line, sizeof line) == 0; k++) {
+    if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
+    const char *r = strstr(line, "\"range\":\"bytes=");
+    const char *b = strstr(line, "\"body_bytes_sent\":");
+    unsigned long long first = 0, last = 0;
+    if (r == NULL || b == NULL || sscanf(r + 15, "%llu-%llu", &first, &last) != 2)
+      continue;
+    out[n].first = first;
+    out[n].last = last;
+    out[n].sent = strtoull(b + 18, NULL, 10);
+    n++;
+  }
+  return n;
+}
+
+/* Waits until the log stopped growing for 100 ms; returns its length. */
+static long log_quiet(void) {
+  long n = ts_log_lines(&srv), m;
+  for (;;) {
+    usleep(100 * 1000);
+    if ((m = ts_log_lines(&srv)) == n) return n;
+    n = m;
+  }
+}
+
+static void check_pread(gsr_file f, uint64_t off, size_t len, unsigned char *buf) {
+  int64_t n = gsr_pread(f, buf, len, (int64_t)off);
+  size_t want = off >= OBJ_SIZE ? 0 : (len < OBJ_SIZE - off ? len : OBJ_SIZE - off);
+  if (n != (int64_t)want)
+    fail_msg("pread %llu+%zu: %lld (%s)", (unsigned long long)off, len,
+             (long long)n, gsr_errmsg());
+  if (want && memcmp(buf, data + off, want) != 0)
+    fail_msg("wrong bytes at %llu+%zu", (unsigned long long)off, len);
+}
+
+/* Reads f from its position to the end, `piece` bytes at a time, copied
+ * or as slices, comparing every byte; returns the last result (0 at the
+ * end, or the failure). */
+static int64_t read_to_end(gsr_file f, size_t piece, int slices) {
+  unsigned char *buf = malloc(piece);
+  int64_t n = 1, pos = gsr_tell(f);
+  while (n > 0) {
+    if (slices) {
+      gsr_slice s[16];
+      size_t ns = 0;
+      n = gsr_read_slices(f, piece, s, 16, &ns);
+      int64_t at = pos;
+      for (size_t i = 0; i < ns; i++) {
+        if (memcmp(s[i].data, data + at, s[i].len) != 0)
+          fail_msg("wrong slice bytes at %lld", (long long)at);
+        at += (int64_t)s[i].len;
+        gsr_slice_release(&s[i]);
+      }
+    } else {
+      n = gsr_read(f, buf, piece);
+      if (n > 0 && memcmp(buf, data + pos, (size_t)n) != 0)
+        fail_msg("wrong bytes at %lld+%lld", (long long)pos, (long long)n);
+    }
+    if (n > 0) pos += n;
+  }
+  if (n == 0 && pos != (int64_t)OBJ_SIZE)
+    fail_msg("ended at %lld of %llu", (long long)pos, (unsigned long long)OBJ_SIZE);
+  free(buf);
+  return n;
+}
+
+/* A whole read, in pieces that cut the stream's blocks anywhere, costs one
+ * request for the whole object and delivers every byte. */
+static void test_whole_read_is_one_request(void **state) {
+  (void)state;
+  const size_t pieces[] = {777777, 16 * MiB, 4096};
+  for (size_t p = 0; p < 3; p++)
+    for (int slices = 0; slices < 2; slices++) {
+      long base = log_quiet();
+      gsr_file f = open_stream(client, 0);
+      assert_int_equal(read_to_end(f, pieces[p], slices), 0);
+      gsr_file_stats st;
+      assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+      assert_int_equal(st.requests, 1);
+      assert_int_equal(st.bytes_fetched, OBJ_SIZE);
+      assert_int_equal(st.bytes_delivered, OBJ_SIZE);
+      assert_true(st.peak_buffered <= 16 * MiB + pieces[p] + 4 * MiB);
+      gsr_close(f);
+      log_quiet();
+      struct logreq q[8];
+      assert_int_equal(read_log(base, q, 8), 1);
+      assert_int_equal(q[0].first, 0);
+      assert_int_equal(q[0].last, OBJ_SIZE - 1);
+      assert_int_equal(q[0].sent, OBJ_SIZE);
+    }
+}
+
+/* A reader slower than the network pauses the transfer: the request stays
+ * open (no log line) while the reader sleeps, longer than the stall
+ * timeout, and memory stays within the window. */
+static void test_slow_reader_pauses_the_transfer(void **state) {
+  (void)state;
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.stall_timeout_ms = 300;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  long base = log_quiet();
+  gsr_file f = open_stream(c, MiB);
+  unsigned char *buf = malloc(MiB);
+  uint64_t off = 0;
+  for (int i = 0; i < 3; i++) {
+    check_pread(f, off, 64 * 1024, buf);
+    off += 64 * 1024;
+    usleep(700 * 1000); /* paused, not stalled: no abort, no retry */
+    struct logreq q[4];
+    assert_int_equal(read_log(base, q, 4), 0); /* still one open request */
+  }
+  gsr_file_stats st;
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+  assert_true(st.window == MiB);
+  assert_true(st.peak_buffered <= 2 * MiB);
+  assert_int_equal(gsr_seek(f, (int64_t)off, GSR_SEEK_SET), (int64_t)off);
+  assert_int_equal(read_to_end(f, 300000, 0), 0);
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+  assert_int_equal(st.requests, 1);
+  assert_true(st.peak_buffered <= 2 * MiB);
+  gsr_close(f);
+  log_quiet();
+  struct logreq q[4];
+  assert_int_equal(read_log(base, q, 4), 1);
+  assert_int_equal(q[0].sent, OBJ_SIZE);
+  free(buf);
+  gsr_client_free(c);
+}
+
+/* A soft seek forward inside the window keeps the stream; a hard seek
+ * cancels it and starts another at the new offset; close cancels a
+ * paused one. */
+static void test_seeks(void **state) {
+  (void)state;
+  long base = log_quiet();
+  gsr_file f = open_stream(client, 4 * MiB);
+  unsigned char *buf = malloc(MiB);
+  check_pread(f, 0, MiB, buf);
+  check_pread(f, MiB + 300000, MiB, buf);     /* soft seek forward */
+  check_pread(f, 2 * MiB + 100000, 100, buf); /* soft seek back */
+  check_pread(f, 30 * MiB + 5, MiB, buf);     /* hard seek */
+  check_pread(f, 31 * MiB + 5, MiB, buf);
+  check_pread(f, 2 * MiB, 4096, buf);         /* hard seek back */
+  gsr_close(f);                               /* the third is paused */
+  log_quiet();
+  struct logreq q[8];
+  int n = read_log(base, q, 8);
+  assert_int_equal(n, 3);
+  uint64_t firsts[3] = {q[0].first, q[1].first, q[2].first};
+  /* The log is in completion order: cancelled ones may finish in any. */
+  int seen0 = 0, seen30 = 0, seen2 = 0;
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(q[i].last, OBJ_SIZE - 1);
+    assert_true(q[i].sent < q[i].last - q[i].first + 1); /* all cancelled */
+    seen0 += firsts[i] == 0;
+    seen30 += firsts[i] == 30 * MiB + 5;
+    seen2 += firsts[i] == 2 * MiB;
+  }
+  assert_true(seen0 == 1 && seen30 == 1 && seen2 == 1);
+  free(buf);
+}
+
+/* A body cut short mid-stream is resumed from the byte where it broke,
+ * into the same block. */
+static void test_cut_body_resumes(void **state) {
+  (void)state;
+  assert_int_equal(ts_control(&srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"), 200);
+  long base = log_quiet();
+  gsr_file f = open_stream(client, 0);
+  assert_int_equal(read_to_end(f, MiB, 0), 0);
+  gsr_close(f);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  log_quiet();
+  struct logreq q[8];
+  assert_int_equal(read_log(base, q, 8), 2);
+  assert_int_equal(q[0].first, 0);
+  assert_int_equal(q[0].sent, 3000001);
+  assert_int_equal(q[1].first, 3000001);
+  assert_int_equal(q[1].sent, OBJ_SIZE - 3000001);
+}
+
+/* The whole-object CRC32C over streamed blocks, read in pieces that cut
+ * them anywhere: intact passes, a byte corrupted late fails. */
+static void test_whole_object_crc32c(void **state) {
+  (void)state;
+  for (int corrupt = 0; corrupt < 2; corrupt++) {
+    if (corrupt)
+      assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "obj", (long)OBJ_SIZE - 99999), 0);
+    for (int slices = 0; slices < 2; slices++) {
+      gsr_file f = open_stream(client, 0);
+      unsigned char *buf = malloc(MiB);
+      int64_t n = 1;
+      while (n > 0) {
+        if (slices) {
+          gsr_slice s[16];
+          size_t ns = 0;
+          n = gsr_read_slices(f, 777777, s, 16, &ns);
+          for (size_t i = 0; i < ns; i++) gsr_slice_release(&s[i]);
+        } else {
+          n = gsr_read(f, buf, 777777);
+        }
+      }
+      if (corrupt ? n != GSR_EINTEGRITY : n != 0)
+        fail_msg("%s, %s object: %lld (%s)", slices ? "slices" : "copy",
+                 corrupt ? "corrupt" : "intact", (long long)n, gsr_errmsg());
+      free(buf);
+      gsr_close(f);
+    }
+  }
+  assert_int_equal(ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE), 0);
+}
+
+/* A reader that breaks its promise (random seeks and sizes) still gets
+ * exact bytes. */
+static void test_random_mix(void **state) {
+  (void)state;
+  gsr_file f = open_stream(client, 2 * MiB);
+  unsigned char *buf = malloc(4 * MiB);
+  uint64_t rng = 12345, off = 0;
+  for (int i = 0; i < 300; i++) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    unsigned r = (unsigned)(rng >> 33);
+    size_t len = 1 + r % (3 * MiB);
+    if (r % 7 == 0) off = r % (OBJ_SIZE + 1000);          /* jump */
+    else if (r % 7 == 1) off += r % (2 * MiB);            /* skip ahead */
+    else if (r % 7 == 2 && off > 100000) off -= r % 100000; /* step back */
+    check_pread(f, off, len, buf);
+    off += len;
+    if (off > OBJ_SIZE) off = r % OBJ_SIZE;
+  }
+  gsr_close(f);
+  free(buf);
+}
+
+/* The plan lines of the debug trace ("prefetch ...: plan: ..."). */
+struct plans {
+  pthread_mutex_t mu;
+  char text[1024];
+};
+
+static void on_trace(void *arg, const char *line) {
+  struct plans *p = arg;
+  const char *at = strstr(line, "plan: ");
+  if (at == NULL) return;
+  pthread_mutex_lock(&p->mu);
+  size_t used = strlen(p->text);
+  snprintf(p->text + used, sizeof(p->text) - used, "%s\n", at);
+  pthread_mutex_unlock(&p->mu);
+}
+
+static gsr_client *tracing_client(struct plans *p) {
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.trace = on_trace;
+  o.trace_arg = p;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  return c;
+}
+
+static gsr_file open_sequential(gsr_client *c, int concurrency,
+                                uint64_t max_prefetch) {
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.concurrency = concurrency;
+  o.prefetch = "sequential";
+  o.max_prefetch = max_prefetch;
+  assert_int_equal(gsr_open(c, "gs://" BUCKET "/obj", &o, &f), GSR_OK);
+  return f;
+}
+
+/* Connections capped at 30 MiB/s each (as GCS caps them, lower; slow
+ * enough that a sanitizer build is not the bound instead): the
+ * probe measures the stream, then 4 blocks at once, and keeps blocks.
+ * (nginx paces a response by sleeping after each 2 MiB sendfile chunk,
+ * so a response of one chunk is not slowed at all: the blocks here are
+ * 4 MiB.) */
+static void test_probe_picks_blocks_when_connections_are_capped(void **state) {
+  (void)state;
+  struct plans p = {PTHREAD_MUTEX_INITIALIZER, ""};
+  gsr_client *c = tracing_client(&p);
+  assert_int_equal(ts_control(&srv, "config?rate=30m"), 200);
+  long base = log_quiet();
+  gsr_file f = open_sequential(c, 4, 8 * MiB); /* 4 MiB blocks */
+  unsigned char *buf = malloc(MiB);
+  for (uint64_t off = 0; off < 36 * MiB; off += MiB) check_pread(f, off, MiB, buf);
+  gsr_close(f);
+  gsr_client_free(c);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  if (strstr(p.text, "plan: blocks") == NULL) fail_msg("plans: %s", p.text);
+  log_quiet();
+  struct logreq q[64];
+  int n = read_log(base, q, 64);
+  assert_true(n >= 5); /* the stream and the probe's 4 blocks */
+  free(buf);
+}
+
+/* A reader slower than one connection: the stream waits for it, and the
+ * probe keeps the stream without trying blocks. */
+static void test_probe_keeps_the_stream_for_a_slow_reader(void **state) {
+  (void)state;
+  struct plans p = {PTHREAD_MUTEX_INITIALIZER, ""};
+  gsr_client *c = tracing_client(&p);
+  long base = log_quiet();
+  gsr_file f = open_sequential(c, 4, 2 * MiB);
+  unsigned char *buf = malloc(MiB);
+  for (uint64_t off = 0; off < 8 * MiB; off += 256 * 1024) {
+    check_pread(f, off, 256 * 1024, buf);
+    usleep(15 * 1000);
+  }
+  gsr_close(f);
+  gsr_client_free(c);
+  if (strstr(p.text, "plan: one stream (it waited for the reader)") == NULL)
+    fail_msg("plans: %s", p.text);
+  log_quiet();
+  struct logreq q[8];
+  assert_int_equal(read_log(base, q, 8), 1);
+  free(buf);
+}
+
+static void *stream_reader(void *arg) {
+  (void)arg;
+  gsr_file f = open_stream(client, 2 * MiB);
+  int64_t n = read_to_end(f, 1000000, 0);
+  gsr_close(f);
+  return (void *)(intptr_t)(n == 0);
+}
+
+/* Four files streamed by four threads at once over one I/O thread. */
+static void test_threads(void **state) {
+  (void)state;
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, stream_reader, NULL);
+  for (int i = 0; i < 4; i++) {
+    void *ok;
+    pthread_join(t[i], &ok);
+    assert_true(ok != NULL);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_whole_read_is_one_request),
+      cmocka_unit_test(test_slow_reader_pauses_the_transfer),
+      cmocka_unit_test(test_seeks),
+      cmocka_unit_test(test_cut_body_resumes),
+      cmocka_unit_test(test_whole_object_crc32c),
+      cmocka_unit_test(test_random_mix),
+      cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_probe_picks_blocks_when_connections_are_capped),
+      cmocka_unit_test(test_probe_keeps_the_stream_for_a_slow_reader),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
