@@ -103,7 +103,9 @@ struct gsr__prefetcher {
   double stream_rate;       /* bytes/s the stream sustained */
   uint64_t probe_from;      /* the N blocks from here are the probe's */
   int probe_n;              /* probe blocks noted so far */
-  uint64_t probe_bytes, probe_t0, probe_t1; /* their bytes and span */
+  uint64_t probe_bytes;     /* their bytes, */
+  uint64_t probe_t0, probe_t1; /* from the first first byte to the last */
+  uint64_t probe_ttfb;      /* their first-byte waits, summed */
   struct gsr__pf_stream *old_stream; /* the probe's stream, until its
                                       * last block is dropped */
 };

@@ -16,12 +16,14 @@
 
 #define MIN_BLOCK (256u * 1024)
 /* The probe (see enum gsr__pf_plan): the stream's rate counts once this
- * many of its blocks landed (the first one's first-byte wait left out);
- * blocks are kept if N of them, first-byte waits included, beat it by
- * PROBE_GAIN. On a capped link they win by about N x; where one
- * connection is not the bound they lose or tie, and the margin keeps a
- * noisy tie on the side of fewer requests. */
-#define PROBE_STREAM_BLOCKS 4
+ * many of its blocks landed beyond its first window (which lands at once,
+ * whatever the reader does: the blocks after it show whether the stream
+ * waits for the reader), the first one's first-byte wait left out;
+ * blocks are kept if what N of them would sustain, first-byte waits
+ * included (probe_note), beats it by PROBE_GAIN. On a capped link they
+ * win by about N x; where one connection is not the bound they lose or
+ * tie, and the margin keeps a noisy tie on the side of fewer requests. */
+#define PROBE_STREAM_BLOCKS 2
 #define PROBE_GAIN 1.25
 
 void gsr__window_policy(const struct gsr__window_in *in,
@@ -119,7 +121,10 @@ static int plan(const struct gsr__file *f, const struct gsr__prefetcher *p) {
  * already does all a connection can be asked: keep it. */
 static void probe_stream(struct gsr__file *f, struct gsr__prefetcher *p) {
   double rate = 0;
-  int ready = p->stream ? gsr__stream_rate(p->stream, PROBE_STREAM_BLOCKS, &rate) : 0;
+  uint64_t window, block;
+  gsr__stream_policy(f->max_prefetch, &window, &block);
+  int blocks = (int)(window / block) + PROBE_STREAM_BLOCKS;
+  int ready = p->stream ? gsr__stream_rate(p->stream, blocks, &rate) : 0;
   if (ready < 0) {
     p->plan = GSR__PLAN_STREAM;
     GSR__TRACE(f->client, "prefetch %s: plan: one stream (it waited for "
@@ -137,28 +142,49 @@ static void probe_stream(struct gsr__file *f, struct gsr__prefetcher *p) {
   }
 }
 
-/* The blocks' half: notes probe block b once it is in (its first-byte
- * wait and its buffer's first touch included, from its scheduling to its
- * last byte); once N are, compares. Blocks are noted when the fill sees
- * them done or when they are dropped, whichever comes first. */
+/* The blocks' half: notes probe block b once it is in; once N are,
+ * predicts what blocks mode would sustain and compares. The probe's blocks
+ * are small (the stream's, from the same pool), so their first-byte waits
+ * are measured apart from their transfer and charged to blocks of the
+ * size blocks mode would use: N x block / (first-byte wait + block /
+ * per-connection rate), the per-connection rate being the N blocks'
+ * aggregate (from the first first byte to the last byte) over N. Blocks
+ * are noted when the fill sees them done or when they are dropped. */
 static void probe_note(struct gsr__file *f, struct gsr__prefetcher *p,
                        struct gsr__pf_block *b) {
   if (p->plan != GSR__PLAN_PROBE_BLOCKS || b->rf == NULL || b->probed ||
       b->off < p->probe_from || !gsr__rfetch_done(b->rf) ||
       b->rf->reqs == NULL || b->rf->reqs[0].err.status != GSR_OK)
     return;
+  const struct gsr__request *req = &b->rf->reqs[0];
   b->probed = 1;
-  if (p->probe_n == 0 || b->submit_ns < p->probe_t0) p->probe_t0 = b->submit_ns;
-  p->probe_t1 = GSR__MAX(p->probe_t1, b->rf->reqs[0].done_ns);
+  if (p->probe_n == 0 || req->first_byte_ns < p->probe_t0)
+    p->probe_t0 = req->first_byte_ns;
+  p->probe_t1 = GSR__MAX(p->probe_t1, req->done_ns);
+  p->probe_ttfb += req->first_byte_ns - b->submit_ns;
   p->probe_bytes += b->len;
   if (++p->probe_n < f->concurrency || p->probe_t1 <= p->probe_t0) return;
-  double rate = (double)p->probe_bytes * 1e9 / (double)(p->probe_t1 - p->probe_t0);
+  struct gsr__window_in in = {
+      .promised = 1,
+      .avg_io = gsr__tracker_average(&p->tracker, 1024 * 1024),
+      .max_prefetch = f->max_prefetch,
+      .concurrency = f->concurrency,
+  };
+  struct gsr__window_out w;
+  gsr__window_policy(&in, &w);
+  double n = f->concurrency;
+  double aggregate = (double)p->probe_bytes * 1e9 / (double)(p->probe_t1 - p->probe_t0);
+  double ttfb = (double)p->probe_ttfb / n / 1e9;
+  double block = (double)w.block;
+  double rate = n * block / (ttfb + block * n / aggregate);
   p->plan = rate >= PROBE_GAIN * p->stream_rate ? GSR__PLAN_BLOCKS
                                                 : GSR__PLAN_STREAM;
-  GSR__TRACE(f->client, "prefetch %s: plan: %s (%d blocks: %.0f MB/s, one "
-             "stream: %.0f MB/s)", f->obj->display,
+  GSR__TRACE(f->client, "prefetch %s: plan: %s (%d blocks of %llu would "
+             "sustain %.0f MB/s: %.0f MB/s all together, first byte after "
+             "%.1f ms; one stream: %.0f MB/s)", f->obj->display,
              p->plan == GSR__PLAN_BLOCKS ? "blocks" : "one stream",
-             f->concurrency, rate / 1e6, p->stream_rate / 1e6);
+             f->concurrency, (unsigned long long)w.block, rate / 1e6,
+             aggregate / 1e6, ttfb * 1e3, p->stream_rate / 1e6);
 }
 
 /* The stream's fill: post blocks until the window ahead of the reader is

@@ -210,6 +210,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
           return 0;
         }
       }
+      if (req->first_byte_ns == 0) req->first_byte_ns = req->last_rx_ns;
       scatter(req, p, len);
       publish_progress(req);
       return len;

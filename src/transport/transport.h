@@ -127,6 +127,7 @@ struct gsr__request {
   atomic_uint_fast64_t progress;
   atomic_uint_fast64_t want;  /* a waiter wants this many bytes; 0: none */
   struct gsr__error err;
+  uint64_t first_byte_ns;     /* when the first body byte landed */
   uint64_t done_ns;           /* when it completed (set before the fetch
                                * counts it) */
 
