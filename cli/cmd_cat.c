@@ -246,13 +246,19 @@ const struct cli_command cli_cmd_cat = {
         "library's\n"
         "default is off): cat reads front to back, so the library fetches "
         "the next\n"
-        "pieces, over --concurrency connections, while this one is written "
-        "out,\n"
-        "from the first read on. With --trace the default is --prefetch "
-        "adaptive,\n"
-        "which reads ahead only once reads turn out sequential. --prefetch "
-        "off\n"
-        "reads each piece only when asked for.",
+        "pieces while this one is written out, from the first read on: as "
+        "one\n"
+        "request paced by the reader, or as blocks over --concurrency "
+        "connections\n"
+        "if it measures that they are faster (they are on GCS, where each "
+        "connection\n"
+        "is capped; --debug shows the figures). --concurrency 1 keeps the "
+        "one\n"
+        "request. With --trace the default is --prefetch adaptive, which "
+        "reads\n"
+        "ahead only once reads turn out sequential. --prefetch off reads "
+        "each\n"
+        "piece only when asked for.",
     .opts = cat_opts,
     .nopts = sizeof cat_opts / sizeof cat_opts[0],
     .defaults = cat_defaults,

@@ -215,7 +215,8 @@ typedef struct gsr_file_options {
   /* Prefetching (see docs/prefetch.md): "off"; "adaptive" (read ahead
    * once three reads in a row were sequential); "sequential" (a promise,
    * like POSIX_FADV_SEQUENTIAL, that the reader goes front to back: read
-   * ahead with the full window from the first read and after every seek);
+   * ahead from the first read and after every seek, over one request
+   * paced by the reader, or N blocks if measured faster);
    * or NULL, the default: $GSREAD_PREFETCH (one of the three) if set, else
    * "adaptive" if $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1"
    * (gcsfs's variable), else "off". */
