@@ -28,6 +28,8 @@ static int wait_stream_block(struct gsr__file *f, struct gsr__prefetcher *p,
   atomic_fetch_add(&f->stats.stalls, 1);
   while (!gsr__stream_wait(s, b->off + end, REFILL_POLL_MS)) {
     if (gsr__stream_done(s)) {
+      /* It may have landed the bytes and ended since the wait returned. */
+      if (gsr__stream_wait(s, b->off + end, 0)) break;
       if ((status = gsr__stream_failed(s)) != GSR_OK) break;
     } else if ((status = gsr__producer_fill(
                     f, p, gsr__stream_room_wanted(s))) != GSR_OK) {

@@ -383,6 +383,40 @@ static void test_401_refreshes_once_and_retries(void **state) {
   check_traces();
 }
 
+/* A stream (prefetch "sequential" on one connection) refused before its
+ * first byte refreshes the token and is submitted again, without the
+ * reader seeing the 401. */
+static void test_401_on_a_stream_refreshes_and_resubmits(void **state) {
+  (void)state;
+  setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
+  gsr_client *c = new_client(NULL, 0, NULL);
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.prefetch = "sequential";
+  o.concurrency = 1;
+  assert_int_equal(gsr_open(c, "gs://" BUCKET "/small", &o, &f), GSR_OK);
+  control("revoke", NULL);
+  unsigned char *buf = malloc(SMALL_SIZE);
+  int64_t got = 0, n = 1;
+  while (n > 0 && got < (int64_t)SMALL_SIZE) {
+    n = gsr_read(f, buf + got, 100000);
+    if (n < 0) fail_msg("read: %s", gsr_errmsg());
+    got += n;
+  }
+  assert_int_equal(got, SMALL_SIZE);
+  assert_memory_equal(buf, small_data, SMALL_SIZE);
+  assert_int_equal(stat_of("tokens_issued"), 2);
+  assert_int_equal(stat_of("auth_failures"), 1);
+  gsr_file_stats st;
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+  assert_int_equal(st.requests, 2); /* the refused stream and its resubmission */
+  gsr_close(f);
+  free(buf);
+  gsr_client_free(c);
+  check_traces();
+}
+
 static void test_authorized_user_via_gcloud_adc(void **state) {
   (void)state;
   char url[300];
@@ -607,6 +641,7 @@ int main(void) {
       cmocka_unit_test_setup(test_service_account_key, reset),
       cmocka_unit_test_setup(test_refresh_before_expiry, reset),
       cmocka_unit_test_setup(test_401_refreshes_once_and_retries, reset),
+      cmocka_unit_test_setup(test_401_on_a_stream_refreshes_and_resubmits, reset),
       cmocka_unit_test_setup(test_authorized_user_via_gcloud_adc, reset),
       cmocka_unit_test_setup(test_metadata_server, reset),
       cmocka_unit_test_setup(test_bad_key_files, reset),
