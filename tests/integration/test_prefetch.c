@@ -62,49 +62,7 @@ static gsr_file open_pf(gsr_client *c, int concurrency, const char *prefetch,
   return f;
 }
 
-/* Log lines of media requests from line `from` on. */
-struct logreq {
-  uint64_t first, last;   /* the Range asked */
-  uint64_t sent;          /* body bytes the server sent */
-  double start, end;      /* seconds */
-  int status;
-};
-
-static double num_after(const char *line, const char *key) {
-  const char *p = strstr(line, key);
-  return p ? atof(p + strlen(key)) : -1;
-}
-
-static int read_log(long from, struct logreq *out, int max) {
-  char line[8192];
-  int n = 0;
-  for (long k = from; n < max && ts_log_line(&srv, k, line, sizeof line) == 0; k++) {
-    if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
-    const char *r = strstr(line, "\"range\":\"bytes=");
-    unsigned long long a = 0, b = 0;
-    if (r == NULL || sscanf(r + 15, "%llu-%llu", &a, &b) != 2) continue;
-    struct logreq *q = &out[n++];
-    q->first = a;
-    q->last = b;
-    q->sent = (uint64_t)num_after(line, "\"body_bytes_sent\":");
-    q->status = (int)num_after(line, "\"status\":");
-    q->end = num_after(line, "\"msec\":");
-    q->start = q->end - num_after(line, "\"request_time\":");
-  }
-  return n;
-}
-
-/* Waits until the log stopped growing for quiet_ms. */
-static long log_quiet_for(int quiet_ms) {
-  long n = ts_log_lines(&srv), m;
-  for (;;) {
-    usleep((useconds_t)quiet_ms * 1000);
-    if ((m = ts_log_lines(&srv)) == n) return n;
-    n = m;
-  }
-}
-
-static long log_quiet(void) { return log_quiet_for(60); }
+static long log_quiet(void) { return ts_log_quiet(&srv, 60); }
 
 static void check_read(gsr_file f, uint64_t off, size_t len, unsigned char *buf) {
   int64_t n = gsr_pread(f, buf, len, (int64_t)off);
@@ -155,8 +113,8 @@ static void test_concurrent_split(void **state) {
   check_read(f, 0, 9 * MiB, buf);       /* below 2 x 5 MiB: one request */
   check_read(f, 3, 40 * MiB, buf);      /* 4 parts of 10 MiB */
   log_quiet();
-  struct logreq q[16];
-  int n = read_log(base, q, 16);
+  struct ts_media_req q[16];
+  int n = ts_media_log(&srv, base, q, 16);
   assert_int_equal(n, 9);
   uint64_t sum = 0;
   for (int i = 0; i < n; i++) sum += q[i].last - q[i].first + 1;
@@ -183,8 +141,8 @@ static void test_random_reader_costs_one_request_per_read(void **state) {
     delivered += off + 65536 <= OBJ_SIZE ? 65536 : OBJ_SIZE - off;
   }
   log_quiet();
-  struct logreq q[256];
-  int nq = read_log(base, q, 256);
+  struct ts_media_req q[256];
+  int nq = ts_media_log(&srv, base, q, 256);
   if (nq != 200)
     for (int i = 0; i < nq; i++)
       fprintf(stderr, "%d: %llu-%llu sent %llu\n", i, (unsigned long long)q[i].first,
@@ -200,7 +158,7 @@ static void test_random_reader_costs_one_request_per_read(void **state) {
 }
 
 /* Largest number of requests whose [start, end] overlap. */
-static int max_overlap(const struct logreq *q, int n) {
+static int max_overlap(const struct ts_media_req *q, int n) {
   int best = 0;
   for (int i = 0; i < n; i++) {
     int c = 0;
@@ -230,8 +188,8 @@ static void test_sequential_window_grows_within_n(void **state) {
   gsr_close(f);
   log_quiet();
   assert_int_equal(ts_control(&srv, "reset"), 200);
-  struct logreq q[512];
-  int n = read_log(base, q, 512);
+  struct ts_media_req q[512];
+  int n = ts_media_log(&srv, base, q, 512);
   assert_true(n > 4);
   assert_true(max_overlap(q, n) <= 3); /* never more than N in flight */
   /* Ranges asked never overlap: no byte is fetched twice. */
@@ -262,10 +220,10 @@ static void test_hard_seek_and_close_cancel(void **state) {
   usleep(300000); /* let that window's request reach the server */
   gsr_close(f);   /* cancels it */
   /* nginx logs an aborted response at its next (rate-limited) write. */
-  log_quiet_for(1500);
+  ts_log_quiet(&srv, 1500);
   assert_int_equal(ts_control(&srv, "reset"), 200);
-  struct logreq q[64];
-  int n = read_log(base, q, 64);
+  struct ts_media_req q[64];
+  int n = ts_media_log(&srv, base, q, 64);
   int cut_before = 0, cut_after = 0;
   for (int i = 0; i < n; i++) {
     if (getenv("TEST_VERBOSE"))
@@ -413,8 +371,8 @@ static void test_sequential_promise_prefetches_at_once(void **state) {
     assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
     gsr_close(f); /* cancels what is left: the log has what was asked */
     log_quiet();
-    struct logreq q[64];
-    int n = read_log(base, q, 64);
+    struct ts_media_req q[64];
+    int n = ts_media_log(&srv, base, q, 64);
     uint64_t asked_after_seek = 0;
     for (int i = 0; i < n; i++)
       if (q[i].first >= 30 * MiB) asked_after_seek += q[i].last - q[i].first + 1;
@@ -447,8 +405,8 @@ static void test_environment_defaults(void **state) {
   assert_true(st.window > 0); /* prefetching was on */
   gsr_close(f);
   log_quiet();
-  struct logreq q[64];
-  assert_true(read_log(base, q, 64) < 16); /* fewer requests than reads */
+  struct ts_media_req q[64];
+  assert_true(ts_media_log(&srv, base, q, 64) < 16); /* fewer requests than reads */
   gsr_client_free(c);
   /* gsread's own variable, with the sequential promise: a window at the
    * first read already. */

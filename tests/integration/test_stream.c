@@ -64,38 +64,7 @@ static gsr_file open_stream(gsr_client *c, uint64_t max_prefetch) {
   return f;
 }
 
-/* The media requests in the log from line `from` on. */
-struct logreq {
-  uint64_t first, last, sent;
-};
-
-static int read_log(long from, struct logreq *out, int max) {
-  char line[8192];
-  int n = 0;
-  for (long k = from; n < max && ts_log_line(&srv, k, line, sizeof line) == 0; k++) {
-    if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
-    const char *r = strstr(line, "\"range\":\"bytes=");
-    const char *b = strstr(line, "\"body_bytes_sent\":");
-    unsigned long long first = 0, last = 0;
-    if (r == NULL || b == NULL || sscanf(r + 15, "%llu-%llu", &first, &last) != 2)
-      continue;
-    out[n].first = first;
-    out[n].last = last;
-    out[n].sent = strtoull(b + 18, NULL, 10);
-    n++;
-  }
-  return n;
-}
-
-/* Waits until the log stopped growing for 100 ms; returns its length. */
-static long log_quiet(void) {
-  long n = ts_log_lines(&srv), m;
-  for (;;) {
-    usleep(100 * 1000);
-    if ((m = ts_log_lines(&srv)) == n) return n;
-    n = m;
-  }
-}
+static long log_quiet(void) { return ts_log_quiet(&srv, 100); }
 
 static void check_pread(gsr_file f, uint64_t off, size_t len, unsigned char *buf) {
   int64_t n = gsr_pread(f, buf, len, (int64_t)off);
@@ -156,8 +125,8 @@ static void test_whole_read_is_one_request(void **state) {
       assert_true(st.peak_buffered <= 16 * MiB + pieces[p] + 4 * MiB);
       gsr_close(f);
       log_quiet();
-      struct logreq q[8];
-      assert_int_equal(read_log(base, q, 8), 1);
+      struct ts_media_req q[8];
+      assert_int_equal(ts_media_log(&srv, base, q, 8), 1);
       assert_int_equal(q[0].first, 0);
       assert_int_equal(q[0].last, OBJ_SIZE - 1);
       assert_int_equal(q[0].sent, OBJ_SIZE);
@@ -183,8 +152,8 @@ static void test_slow_reader_pauses_the_transfer(void **state) {
     check_pread(f, off, 64 * 1024, buf);
     off += 64 * 1024;
     usleep(700 * 1000); /* paused, not stalled: no abort, no retry */
-    struct logreq q[4];
-    assert_int_equal(read_log(base, q, 4), 0); /* still one open request */
+    struct ts_media_req q[4];
+    assert_int_equal(ts_media_log(&srv, base, q, 4), 0); /* still one open request */
   }
   gsr_file_stats st;
   assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
@@ -197,8 +166,8 @@ static void test_slow_reader_pauses_the_transfer(void **state) {
   assert_true(st.peak_buffered <= 2 * MiB);
   gsr_close(f);
   log_quiet();
-  struct logreq q[4];
-  assert_int_equal(read_log(base, q, 4), 1);
+  struct ts_media_req q[4];
+  assert_int_equal(ts_media_log(&srv, base, q, 4), 1);
   assert_int_equal(q[0].sent, OBJ_SIZE);
   free(buf);
   gsr_client_free(c);
@@ -220,8 +189,8 @@ static void test_seeks(void **state) {
   check_pread(f, 2 * MiB, 4096, buf);         /* hard seek back */
   gsr_close(f);                               /* the third is paused */
   log_quiet();
-  struct logreq q[8];
-  int n = read_log(base, q, 8);
+  struct ts_media_req q[8];
+  int n = ts_media_log(&srv, base, q, 8);
   assert_int_equal(n, 3);
   uint64_t firsts[3] = {q[0].first, q[1].first, q[2].first};
   /* The log is in completion order: cancelled ones may finish in any. */
@@ -248,8 +217,8 @@ static void test_cut_body_resumes(void **state) {
   gsr_close(f);
   assert_int_equal(ts_control(&srv, "reset"), 200);
   log_quiet();
-  struct logreq q[8];
-  assert_int_equal(read_log(base, q, 8), 2);
+  struct ts_media_req q[8];
+  assert_int_equal(ts_media_log(&srv, base, q, 8), 2);
   assert_int_equal(q[0].first, 0);
   assert_int_equal(q[0].sent, 3000001);
   assert_int_equal(q[1].first, 3000001);
@@ -368,8 +337,8 @@ static void test_probe_picks_blocks_when_connections_are_capped(void **state) {
   assert_int_equal(ts_control(&srv, "reset"), 200);
   if (strstr(p.text, "plan: blocks") == NULL) fail_msg("plans: %s", p.text);
   log_quiet();
-  struct logreq q[64];
-  int n = read_log(base, q, 64);
+  struct ts_media_req q[64];
+  int n = ts_media_log(&srv, base, q, 64);
   assert_true(n >= 5); /* the stream and the probe's 4 blocks */
   free(buf);
 }
@@ -392,8 +361,8 @@ static void test_probe_keeps_the_stream_for_a_slow_reader(void **state) {
   if (strstr(p.text, "plan: one stream (it waited for the reader)") == NULL)
     fail_msg("plans: %s", p.text);
   log_quiet();
-  struct logreq q[8];
-  assert_int_equal(read_log(base, q, 8), 1);
+  struct ts_media_req q[8];
+  assert_int_equal(ts_media_log(&srv, base, q, 8), 1);
   free(buf);
 }
 

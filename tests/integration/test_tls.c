@@ -3,7 +3,8 @@
  * (verification is always on), and go over HTTP/2 when the server offers
  * it, the parts of a split fetch each on its own connection (a GCS
  * connection is rate-limited on its own: streams multiplexed onto one
- * would share its limit).
+ * would share its limit); a prefetch stream paused by its reader over
+ * HTTP/2 resumes and delivers every byte.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -76,6 +77,47 @@ static void test_tls_with_ca_bundle(void **state) {
   assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
 }
 
+/* The prefetcher's stream (one request paced by the reader, paused with
+ * CURL_WRITEFUNC_PAUSE) over HTTP/2: a reader that sleeps with a small
+ * window open gets every byte, from one request. */
+static void test_paused_stream_over_http2(void **state) {
+  (void)state;
+  gsr_client *c = client(srv.ca_pem);
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.prefetch = "sequential";
+  o.concurrency = 1;
+  o.max_prefetch = 1024 * 1024;
+  long before = ts_log_lines(&srv);
+  assert_int_equal(gsr_open(c, "gs://tls-bucket/obj", &o, &f), GSR_OK);
+  unsigned char *buf = malloc(SIZE);
+  int64_t got = 0, n = 1;
+  while (n > 0) {
+    n = gsr_read(f, buf + got, 300000);
+    if (n < 0) fail_msg("read at %lld: %s", (long long)got, gsr_errmsg());
+    got += n;
+    if (got == 300000) usleep(300000); /* the transfer pauses meanwhile */
+  }
+  assert_int_equal(got, SIZE);
+  assert_memory_equal(buf, data, SIZE);
+  gsr_file_stats st;
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+  assert_int_equal(st.requests, 1);
+  gsr_close(f);
+  gsr_client_free(c);
+  free(buf);
+  usleep(50000);
+  char line[8192];
+  int media = 0;
+  for (long k = before; ts_log_line(&srv, k, line, sizeof(line)) == 0; k++) {
+    if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
+    media++;
+    assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
+  }
+  assert_int_equal(media, 1);
+}
+
 static void test_parts_use_separate_http2_connections(void **state) {
   (void)state;
   gsr_client *c = client(srv.ca_pem);
@@ -131,6 +173,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tls_with_ca_bundle),
       cmocka_unit_test(test_parts_use_separate_http2_connections),
+      cmocka_unit_test(test_paused_stream_over_http2),
       cmocka_unit_test(test_tls_verification_is_always_on),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -237,6 +237,40 @@ int ts_log_line(struct ts_server *s, long k, char *out, size_t n) {
   return rc;
 }
 
+static double num_after(const char *line, const char *key) {
+  const char *p = strstr(line, key);
+  return p ? atof(p + strlen(key)) : -1;
+}
+
+int ts_media_log(struct ts_server *s, long from, struct ts_media_req *out,
+                 int max) {
+  char line[8192];
+  int n = 0;
+  for (long k = from; n < max && ts_log_line(s, k, line, sizeof line) == 0; k++) {
+    if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
+    const char *r = strstr(line, "\"range\":\"bytes=");
+    unsigned long long a = 0, b = 0;
+    if (r == NULL || sscanf(r + 15, "%llu-%llu", &a, &b) != 2) continue;
+    struct ts_media_req *q = &out[n++];
+    q->first = a;
+    q->last = b;
+    q->sent = (uint64_t)num_after(line, "\"body_bytes_sent\":");
+    q->status = (int)num_after(line, "\"status\":");
+    q->end = num_after(line, "\"msec\":");
+    q->start = q->end - num_after(line, "\"request_time\":");
+  }
+  return n;
+}
+
+long ts_log_quiet(struct ts_server *s, int quiet_ms) {
+  long n = ts_log_lines(s), m;
+  for (;;) {
+    usleep((useconds_t)quiet_ms * 1000);
+    if ((m = ts_log_lines(s)) == n) return n;
+    n = m;
+  }
+}
+
 void ts_http_url(struct ts_server *s, const char *bucket, const char *name,
                  char *out, size_t n) {
   snprintf(out, n, "%s/http/%s/%s", s->endpoint, bucket, name);

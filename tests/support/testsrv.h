@@ -66,6 +66,20 @@ long ts_log_lines(struct ts_server *s);
 /* Copies log line k (0-based) into out; returns 0 or -1. */
 int ts_log_line(struct ts_server *s, long k, char *out, size_t n);
 
+/* A media request from the log: the Range asked, the body bytes the
+ * server sent, when it started and ended (seconds), its status. */
+struct ts_media_req {
+  uint64_t first, last;
+  uint64_t sent;
+  double start, end;
+  int status;
+};
+/* The ranged media requests logged from line `from` on (in the order they
+ * ended), at most max; returns how many. */
+int ts_media_log(struct ts_server *s, long from, struct ts_media_req *out,
+                 int max);
+/* Waits until the log stopped growing for quiet_ms; returns its length. */
+long ts_log_quiet(struct ts_server *s, int quiet_ms);
 /* "gs://bucket/name" etc. into out. */
 void ts_http_url(struct ts_server *s, const char *bucket, const char *name,
                  char *out, size_t n);
