@@ -381,6 +381,13 @@ static void finish(struct gsr__transport *t, struct gsr__request *req,
     active_unlink(t, req);
   }
   judge(req, rc, ebuf);
+  /* A stream lives as long as its reader takes: one that broke after it
+   * made progress gets a fresh retry budget (count and deadline), as the
+   * next block's request would. Without progress it runs out as usual. */
+  if (req->stream != NULL && req->received > req->attempt_received) {
+    req->attempts = 1;
+    req->first_start_ns = gsr__now_ns();
+  }
   if (req->err.status != GSR_OK && plan_retry(t, req)) {
     req->next = t->delayed;
     t->delayed = req;
@@ -468,6 +475,7 @@ static void start(struct gsr__transport *t, struct gsr__request *req) {
     return;
   }
   req->curl_err[0] = '\0';
+  req->attempt_received = req->received;
   /* The watchdog arms at this attempt's first byte; a stream's at once
    * (curl's low-speed check is off for it). */
   req->last_rx_ns = req->stream != NULL ? gsr__now_ns() : 0;

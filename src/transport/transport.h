@@ -139,6 +139,7 @@ struct gsr__request {
   int dst_i;                  /* write cursor: segment, offset in it */
   size_t dst_off;
   int attempts;               /* attempts started */
+  uint64_t attempt_received;  /* received when this attempt started */
   int retryable;              /* the last failure may be retried */
   uint64_t first_start_ns;    /* when the first attempt started */
   uint64_t due_ns;            /* when a delayed retry may start */

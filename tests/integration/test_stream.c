@@ -225,6 +225,34 @@ static void test_cut_body_resumes(void **state) {
   assert_int_equal(q[1].sent, OBJ_SIZE - 3000001);
 }
 
+/* A stream that breaks again and again, making progress each time, is
+ * resumed every time: its retry budget (8 attempts) counts breaks without
+ * progress, not a long stream's whole life. */
+static void test_stream_resumes_past_the_retry_budget(void **state) {
+  (void)state;
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.retry_initial_ms = 5;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  assert_int_equal(ts_control(&srv, "config?fault_kind=cut&cut_at=3000000&fault_ratio=1"), 200);
+  long base = log_quiet();
+  gsr_file f = open_stream(c, 0);
+  int64_t n = read_to_end(f, MiB, 0);
+  gsr_close(f);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  if (n != 0) fail_msg("read: %lld (%s)", (long long)n, gsr_errmsg());
+  gsr_client_stats cs;
+  assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
+  gsr_client_free(c);
+  log_quiet();
+  struct ts_media_req q[32];
+  int k = ts_media_log(&srv, base, q, 32);
+  assert_int_equal(k, (int)((OBJ_SIZE + 2999999) / 3000000)); /* 14 */
+  for (int i = 0; i < k; i++) assert_int_equal(q[i].first, (uint64_t)i * 3000000);
+}
+
 /* The whole-object CRC32C over streamed blocks, read in pieces that cut
  * them anywhere: intact passes, a byte corrupted late fails. */
 static void test_whole_object_crc32c(void **state) {
@@ -392,6 +420,7 @@ int main(void) {
       cmocka_unit_test(test_slow_reader_pauses_the_transfer),
       cmocka_unit_test(test_seeks),
       cmocka_unit_test(test_cut_body_resumes),
+      cmocka_unit_test(test_stream_resumes_past_the_retry_budget),
       cmocka_unit_test(test_whole_object_crc32c),
       cmocka_unit_test(test_random_mix),
       cmocka_unit_test(test_threads),
