@@ -197,12 +197,40 @@ static void test_seeks(void **state) {
   int seen0 = 0, seen30 = 0, seen2 = 0;
   for (int i = 0; i < 3; i++) {
     assert_int_equal(q[i].last, OBJ_SIZE - 1);
-    assert_true(q[i].sent < q[i].last - q[i].first + 1); /* all cancelled */
+    /* Cancelled: far less sent than asked (the one at 30 MiB is near
+     * the end: socket buffers may hold all it has left). */
+    if (firsts[i] != 30 * MiB + 5)
+      assert_true(q[i].sent < (q[i].last - q[i].first + 1) / 2);
     seen0 += firsts[i] == 0;
     seen30 += firsts[i] == 30 * MiB + 5;
     seen2 += firsts[i] == 2 * MiB;
   }
   assert_true(seen0 == 1 && seen30 == 1 && seen2 == 1);
+  free(buf);
+}
+
+/* Soft seeks forward over blocks still landing, with the smallest blocks
+ * (a 1 MiB window: 256 KiB blocks, smaller than a chunk libcurl may hold
+ * while paused): the skipped blocks are let go once the stream passed
+ * them, and the stream goes on. */
+static void test_soft_seeks_over_small_blocks(void **state) {
+  (void)state;
+  long base = log_quiet();
+  gsr_file f = open_stream(client, MiB);
+  unsigned char *buf = malloc(MiB);
+  uint64_t off = 0;
+  for (int i = 0; i < 60 && off < OBJ_SIZE; i++) {
+    check_pread(f, off, 1000, buf);
+    off += 1000 + (i % 3) * 300000; /* forward, inside what is posted */
+  }
+  gsr_file_stats st;
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+  gsr_close(f);
+  log_quiet();
+  struct ts_media_req q[64];
+  int n = ts_media_log(&srv, base, q, 64);
+  assert_true(n >= 1 && n <= 3); /* soft seeks: the stream goes on */
+  assert_true(st.prefetched_unused > 0); /* skipped bytes are counted */
   free(buf);
 }
 
@@ -419,6 +447,7 @@ int main(void) {
       cmocka_unit_test(test_whole_read_is_one_request),
       cmocka_unit_test(test_slow_reader_pauses_the_transfer),
       cmocka_unit_test(test_seeks),
+      cmocka_unit_test(test_soft_seeks_over_small_blocks),
       cmocka_unit_test(test_cut_body_resumes),
       cmocka_unit_test(test_stream_resumes_past_the_retry_budget),
       cmocka_unit_test(test_whole_object_crc32c),
