@@ -4,7 +4,8 @@
  * request for a whole read; a slow reader pauses the transfer (the stall
  * watchdog does not count the pause, and memory stays within the window);
  * soft seeks keep the stream, hard seeks replace it; a body cut short
- * resumes where it broke; the whole-object CRC32C passes and catches a
+ * resumes where it broke (also after a stall, and past the retry budget
+ * when every break made progress); the whole-object CRC32C passes and catches a
  * corrupted byte; files streamed by several threads at once.
  *
  * SPDX-License-Identifier: MIT
@@ -253,6 +254,35 @@ static void test_cut_body_resumes(void **state) {
   assert_int_equal(q[1].sent, OBJ_SIZE - 3000001);
 }
 
+/* A stream that stops sending mid-body (not paused by its reader) is
+ * aborted by the stall watchdog and resumed where it stopped. */
+static void test_stalled_stream_resumes(void **state) {
+  (void)state;
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.stall_timeout_ms = 400;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  assert_int_equal(ts_control(&srv, "config?fault_kind=stall&stall_ms=3000&cut_at=5000000&fault_next=1"), 200);
+  long base = log_quiet();
+  gsr_file f = open_stream(c, 0);
+  int64_t n = read_to_end(f, MiB, 0);
+  if (n != 0) fail_msg("read: %lld (%s)", (long long)n, gsr_errmsg());
+  gsr_close(f);
+  gsr_client_stats cs;
+  assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
+  assert_true(cs.retries >= 1 && cs.resumes >= 1);
+  gsr_client_free(c);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  ts_log_quiet(&srv, 3500); /* the stalled response ends on the server */
+  struct ts_media_req q[8];
+  int k = ts_media_log(&srv, base, q, 8);
+  int resumed = 0;
+  for (int i = 0; i < k; i++) resumed += q[i].first == 5000000;
+  assert_int_equal(resumed, 1);
+}
+
 /* A stream that breaks again and again, making progress each time, is
  * resumed every time: its retry budget (8 attempts) counts breaks without
  * progress, not a long stream's whole life. */
@@ -450,6 +480,7 @@ int main(void) {
       cmocka_unit_test(test_soft_seeks_over_small_blocks),
       cmocka_unit_test(test_cut_body_resumes),
       cmocka_unit_test(test_stream_resumes_past_the_retry_budget),
+      cmocka_unit_test(test_stalled_stream_resumes),
       cmocka_unit_test(test_whole_object_crc32c),
       cmocka_unit_test(test_random_mix),
       cmocka_unit_test(test_threads),
