@@ -6,7 +6,9 @@
  * soft seeks keep the stream, hard seeks replace it; a body cut short
  * resumes where it broke (also after a stall, and past the retry budget
  * when every break made progress); the whole-object CRC32C passes and catches a
- * corrupted byte; files streamed by several threads at once.
+ * corrupted byte; files streamed by several threads at once; the probe
+ * keeps blocks when connections are capped and the stream for a slow
+ * reader.
  *
  * SPDX-License-Identifier: MIT
  */
