@@ -11,6 +11,7 @@
 
 #include "core/client.h"
 #include "core/file.h"
+#include "prefetch/prefetch.h"
 #include "auth/auth.h"
 #include "backend/backend.h"
 #include "transport/transport.h"
@@ -116,6 +117,7 @@ static void read_environment(gsr_client *c) {
 static void client_destroy(gsr_client *c) {
   gsr__transport_free(c->transport);
   gsr__budget_unref(c->budget);
+  gsr__plans_free(c->plans);
   gsr__free(c->endpoint);
   gsr__auth_free(c->auth);
   gsr__free(c->user_project);
@@ -150,6 +152,10 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   c->budget = gsr__budget_new(opts->memory_budget ? opts->memory_budget
                                                   : DEFAULT_BUDGET);
   if (c->budget == NULL) {
+    status = gsr__err(GSR_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if ((c->plans = gsr__plans_new()) == NULL) {
     status = gsr__err(GSR_ENOMEM, "out of memory");
     goto fail;
   }

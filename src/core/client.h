@@ -11,6 +11,8 @@
 #include "buf/buf.h"
 #include "internal.h"
 
+struct gsr__plans;
+
 struct gsr__transport;
 
 struct gsr_client {
@@ -20,6 +22,7 @@ struct gsr_client {
   char *user_project;      /* requester pays: percent-encoded, or NULL */
   struct gsr__transport *transport;
   struct gsr__budget *budget;    /* prefetch memory, shared by all files */
+  struct gsr__plans *plans;      /* the prefetch probe's decisions */
   int default_concurrency;       /* from the environment, else 4 */
   int default_prefetch;          /* as gsr__file.prefetch, from the env */
   atomic_uint_fast64_t requests; /* counters over all files */

@@ -5,6 +5,7 @@
  *   tracker.c     recent read sizes (running average) and the current run
  *   producer.c    the window policy, and scheduling blocks to fill it
  *   stream.c      one paced request feeding blocks, for promised readers
+ *   plans.c       the probe's decisions, remembered per server by the client
  *   consumer.c    handing bytes from ready blocks to the reader
  *   prefetcher.c  the orchestrator: sequential / soft seek / hard seek,
  *                 errors, close
@@ -164,6 +165,16 @@ int gsr__stream_failed(struct gsr__pf_stream *s);
 void gsr__stream_stop(struct gsr__pf_stream *s);
 /* Frees a stream (stopping it if needed). NULL is a no-op. */
 void gsr__stream_free(struct gsr__pf_stream *s);
+
+/* ---- plans.c (thread-safe) */
+struct gsr__plans;
+/* NULL on allocation failure. */
+struct gsr__plans *gsr__plans_new(void);
+void gsr__plans_free(struct gsr__plans *ps);
+/* The plan remembered for url's origin (GSR__PLAN_STREAM or _BLOCKS), or
+ * -1 if none (or too old). */
+int gsr__plans_get(struct gsr__plans *ps, const char *url);
+void gsr__plans_put(struct gsr__plans *ps, const char *url, int plan);
 
 /* ---- consumer.c */
 /* Delivers [off, off+len) from the blocks into out (waiting for blocks

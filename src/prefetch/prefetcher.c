@@ -86,9 +86,20 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off,
 }
 
 static int pf_create(struct gsr__file *f, void **state) {
-  (void)f;
   struct gsr__prefetcher *p = gsr__calloc(1, sizeof(*p));
   if (p == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  /* A promised reader of a server the client already measured is served
+   * the way it was (plans.c). */
+  if (f->prefetch == GSR__PREFETCH_SEQUENTIAL && f->obj->media_url != NULL &&
+      f->concurrency > 1) {
+    int plan = gsr__plans_get(f->client->plans, f->obj->media_url);
+    if (plan >= 0) {
+      p->plan = plan;
+      GSR__TRACE(f->client, "prefetch %s: plan: %s (remembered for this "
+                 "server)", f->obj->display,
+                 plan == GSR__PLAN_BLOCKS ? "blocks" : "one stream");
+    }
+  }
   *state = p;
   return GSR_OK;
 }

@@ -179,6 +179,9 @@ static void probe_note(struct gsr__file *f, struct gsr__prefetcher *p,
   double rate = n * block / (ttfb + block * n / aggregate);
   p->plan = rate >= PROBE_GAIN * p->stream_rate ? GSR__PLAN_BLOCKS
                                                 : GSR__PLAN_STREAM;
+  /* A property of the link, unlike a reader that outran the stream: the
+   * client's later files of this server start with it. */
+  gsr__plans_put(f->client->plans, f->obj->media_url, p->plan);
   GSR__TRACE(f->client, "prefetch %s: plan: %s (%d blocks of %llu would "
              "sustain %.0f MB/s: %.0f MB/s all together, first byte after "
              "%.1f ms; one stream: %.0f MB/s)", f->obj->display,

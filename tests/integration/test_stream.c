@@ -421,13 +421,26 @@ static void test_probe_picks_blocks_when_connections_are_capped(void **state) {
   unsigned char *buf = malloc(MiB);
   for (uint64_t off = 0; off < 36 * MiB; off += MiB) check_pread(f, off, MiB, buf);
   gsr_close(f);
-  gsr_client_free(c);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
   if (strstr(p.text, "plan: blocks") == NULL) fail_msg("plans: %s", p.text);
   log_quiet();
   struct ts_media_req q[64];
   int n = ts_media_log(&srv, base, q, 64);
   assert_true(n >= 5); /* the stream and the probe's 4 blocks */
+  /* The client's next file of this server starts with blocks: no stream,
+   * no probe. */
+  p.text[0] = '\0';
+  base = log_quiet();
+  f = open_sequential(c, 4, 8 * MiB);
+  for (uint64_t off = 0; off < 8 * MiB; off += MiB) check_pread(f, off, MiB, buf);
+  gsr_close(f);
+  gsr_client_free(c);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  if (strcmp(p.text, "plan: blocks (remembered for this server)\n") != 0)
+    fail_msg("plans: %s", p.text);
+  log_quiet();
+  n = ts_media_log(&srv, base, q, 64);
+  for (int i = 0; i < n; i++) /* blocks: none asks for the rest of it */
+    assert_true(q[i].last - q[i].first + 1 <= 8 * MiB);
   free(buf);
 }
 

@@ -7,12 +7,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "backend/backend.h"
 #include "transport/transport.h"
+#include "prefetch/prefetch.h"
 
 int gsr__gcs_parse_metadata(const char *json, size_t len, gsr_stat *st,
                             char *why, size_t n);
@@ -272,6 +274,49 @@ static void test_status_names(void **state) {
     assert_string_not_equal(gsr_status_name(s), "GSR_UNKNOWN");
 }
 
+/* The probe's remembered plans are per origin (scheme://host:port):
+ * other paths of the same server share one, another port or scheme does
+ * not; a later decision replaces an earlier one. */
+static void test_plans(void **state) {
+  (void)state;
+  struct gsr__plans *ps = gsr__plans_new();
+  assert_non_null(ps);
+  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/download/x"), -1);
+  gsr__plans_put(ps, "https://storage.googleapis.com/download/a?alt=media", GSR__PLAN_BLOCKS);
+  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/download/b"), GSR__PLAN_BLOCKS);
+  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com"), GSR__PLAN_BLOCKS);
+  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com:8443/x"), -1);
+  assert_int_equal(gsr__plans_get(ps, "http://storage.googleapis.com/x"), -1);
+  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.co/x"), -1);
+  gsr__plans_put(ps, "http://127.0.0.1:9000/x", GSR__PLAN_STREAM);
+  assert_int_equal(gsr__plans_get(ps, "http://127.0.0.1:9000?q"), GSR__PLAN_STREAM);
+  gsr__plans_put(ps, "https://storage.googleapis.com/y", GSR__PLAN_STREAM);
+  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/z"), GSR__PLAN_STREAM);
+  /* More origins than slots: the oldest go, the newest stay. */
+  char url[64];
+  for (int i = 0; i < 20; i++) {
+    snprintf(url, sizeof(url), "http://host%d/obj", i);
+    gsr__plans_put(ps, url, GSR__PLAN_BLOCKS);
+  }
+  assert_int_equal(gsr__plans_get(ps, "http://host19/o"), GSR__PLAN_BLOCKS);
+  assert_int_equal(gsr__plans_get(ps, "http://host0/o"), -1);
+  assert_int_equal(gsr__plans_get(ps, "no scheme"), -1);
+  gsr__plans_free(ps);
+}
+
+/* The stream's window and blocks: 16 MiB in 4 by default, the file's cap
+ * when smaller, never under two 256 KiB blocks. */
+static void test_stream_policy(void **state) {
+  (void)state;
+  uint64_t w, b;
+  gsr__stream_policy(96ull << 20, &w, &b);
+  assert_true(w == 16ull << 20 && b == 4ull << 20);
+  gsr__stream_policy(2ull << 20, &w, &b);
+  assert_true(w == 2ull << 20 && b == 512ull << 10);
+  gsr__stream_policy(1000, &w, &b);
+  assert_true(w == 512ull << 10 && b == 256ull << 10);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sizes),         cmocka_unit_test(test_percent_encode),
@@ -279,6 +324,7 @@ int main(void) {
       cmocka_unit_test(test_content_range), cmocka_unit_test(test_header_lines),
       cmocka_unit_test(test_retry_delay),   cmocka_unit_test(test_metadata),      cmocka_unit_test(test_crc32c),
       cmocka_unit_test(test_status_names),
+      cmocka_unit_test(test_plans),         cmocka_unit_test(test_stream_policy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
