@@ -293,14 +293,13 @@ static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
      * bytes landed: let the stream pass it (the bytes after it, which the
      * reader skipped to, come after them anyway), unless it stopped. If
      * the transfer waits for room past the blocks posted (a chunk may
-     * straddle several small ones), post them; if that fails, stop it (the
-     * next read then restarts). */
+     * straddle several small ones), post them (a fill that failed for
+     * memory is tried again at the next turn). */
     while (!gsr__stream_wait(b->stream, b->off + b->len, 10) &&
            !gsr__stream_done(b->stream)) {
       uint64_t want = gsr__stream_room_wanted(b->stream);
-      if (want > 0 && b->stream == p->stream &&
-          gsr__producer_fill(f, p, want) != GSR_OK)
-        gsr__stream_stop(b->stream);
+      if (want > 0 && b->stream == p->stream)
+        (void)gsr__producer_fill(f, p, want);
     }
     gsr__stream_dropped(b->stream, b);
     if (b->stream == p->old_stream &&

@@ -568,6 +568,11 @@ static void resume_asked(struct gsr__transport *t) {
     req->paused = 0;
     req->last_rx_ns = gsr__now_ns(); /* the watchdog restarts its clock */
     CURLcode rc = curl_easy_pause(req->easy, CURLPAUSE_CONT);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && req->err.status == GSR_OK)
+      /* No callback of ours aborts: libcurl says this when it could not
+       * update its socket bookkeeping, which fails only for memory. */
+      gsr__error_set(&req->err, GSR_ENOMEM,
+                     "GET %s: out of memory resuming the transfer", req->url);
     if (rc != CURLE_OK) /* write_cb refused the chunk, or curl failed */
       finish(t, req, rc, req->curl_err);
   }
