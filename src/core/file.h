@@ -79,5 +79,9 @@ void gsr__handle_trim(void);
 void gsr__file_unref(struct gsr__file *f);
 /* Marks f closed and cancels its fetches (the caller drops its ref). */
 void gsr__file_shutdown(struct gsr__file *f);
+/* Counts network requests and the body bytes they fetched, for f and its
+ * client. */
+void gsr__file_count_fetched(struct gsr__file *f, uint64_t requests,
+                             uint64_t bytes);
 
 #endif /* GSR_FILE_H */

@@ -103,10 +103,44 @@ static void release_parts(struct gsr__rfetch *rf) {
   rf->reqs = NULL;
 }
 
+/* Builds req for bytes [first, first+len) of the file's object into
+ * iov[0..n) (n 0: a stream's, whose segments come later). */
+static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
+                        uint64_t first, uint64_t len,
+                        const struct gsr__iov *iov, int n) {
+  struct gsr__object *obj = rf->file->obj;
+  int status = obj->ops->prepare(obj, req, first, len, NULL);
+  if (status != GSR_OK) return status;
+  gsr__request_set_range_iov(req, first, len, iov, n);
+  req->on_headers = check_headers;
+  req->on_headers_arg = obj;
+  req->fetch = &rf->fetch;
+  return GSR_OK;
+}
+
+/* Hands req to the transport; if it is stopping, counts the part failed
+ * (the fetch then completes without it). */
+static void submit_part(struct gsr__rfetch *rf, struct gsr__request *req) {
+  if (gsr__transport_submit(rf->file->client->transport, req) == GSR_OK)
+    return;
+  struct gsr__error e;
+  gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
+                 rf->file->obj->display);
+  gsr__fetch_part_done(&rf->fetch, &e);
+}
+
+/* Re-arms a completed fetch in place for its parts to be submitted again
+ * (its mutex and condvar stay). */
+static void rearm(struct gsr__rfetch *rf) {
+  pthread_mutex_lock(&rf->fetch.mu);
+  rf->fetch.pending = rf->n_parts;
+  memset(&rf->fetch.err, 0, sizeof(rf->fetch.err));
+  pthread_mutex_unlock(&rf->fetch.mu);
+}
+
 /* Builds every part's request; on failure nothing is left allocated. */
 static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
                          int n_iov, uint64_t part_len) {
-  struct gsr__object *obj = rf->file->obj;
   rf->reqs = gsr__calloc((size_t)rf->n_parts, sizeof(*rf->reqs));
   if (rf->reqs == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   for (int i = 0; i < rf->n_parts; i++) {
@@ -114,17 +148,12 @@ static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
     uint64_t pl = i == rf->n_parts - 1 ? rf->len - po : part_len;
     struct gsr__iov part[GSR__REQ_IOV];
     int k = sub_iov(iov, n_iov, po, pl, part);
-    struct gsr__request *req = &rf->reqs[i];
-    int status = obj->ops->prepare(obj, req, rf->off + po, pl, NULL);
+    int status = prepare_part(rf, &rf->reqs[i], rf->off + po, pl, part, k);
     if (status != GSR_OK) {
       rf->n_parts = i + 1; /* clean up what was built, this one included */
       release_parts(rf);
       return status;
     }
-    gsr__request_set_range_iov(req, rf->off + po, pl, part, k);
-    req->on_headers = check_headers;
-    req->on_headers_arg = obj;
-    req->fetch = &rf->fetch;
   }
   return GSR_OK;
 }
@@ -133,10 +162,7 @@ static void account(struct gsr__rfetch *rf) {
   if (rf->stream) return; /* its blocks are counted as they are dropped */
   uint64_t bytes = 0;
   for (int i = 0; i < rf->n_parts; i++) bytes += rf->reqs[i].received;
-  atomic_fetch_add(&rf->file->stats.requests, (uint64_t)rf->n_parts);
-  atomic_fetch_add(&rf->file->stats.bytes_fetched, bytes);
-  atomic_fetch_add(&rf->file->client->requests, (uint64_t)rf->n_parts);
-  atomic_fetch_add(&rf->file->client->bytes_fetched, bytes);
+  gsr__file_count_fetched(rf->file, (uint64_t)rf->n_parts, bytes);
 }
 
 int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
@@ -189,15 +215,7 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
    * never a retry with the refused one). */
   rf->auth_gen = gsr__auth_generation(f->client->auth);
   rf->hold = hold ? gsr__buf_ref(hold) : NULL;
-  for (int i = 0; i < rf->n_parts; i++) {
-    if (gsr__transport_submit(f->client->transport, &rf->reqs[i]) != GSR_OK) {
-      /* The transport is stopping: count this part failed ourselves. */
-      struct gsr__error e;
-      gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
-                     f->obj->display);
-      gsr__fetch_part_done(&rf->fetch, &e);
-    }
-  }
+  for (int i = 0; i < rf->n_parts; i++) submit_part(rf, &rf->reqs[i]);
   *out = rf;
   return GSR_OK;
 }
@@ -207,23 +225,13 @@ static int auth_refresh(struct gsr__rfetch *rf);
 /* Builds and submits a stream's one request (also after a 401). */
 static int stream_submit(struct gsr__rfetch *rf,
                          const struct gsr__stream_ops *ops, void *arg) {
-  struct gsr__file *f = rf->file;
   struct gsr__request *req = &rf->reqs[0];
-  int status = f->obj->ops->prepare(f->obj, req, rf->off, rf->len, NULL);
+  int status = prepare_part(rf, req, rf->off, rf->len, NULL, 0);
   if (status != GSR_OK) return status;
-  gsr__request_set_range_iov(req, rf->off, rf->len, NULL, 0);
   req->stream = ops;
   req->stream_arg = arg;
-  req->on_headers = check_headers;
-  req->on_headers_arg = f->obj;
-  req->fetch = &rf->fetch;
-  rf->auth_gen = gsr__auth_generation(f->client->auth);
-  if (gsr__transport_submit(f->client->transport, req) != GSR_OK) {
-    struct gsr__error e;
-    gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
-                   f->obj->display);
-    gsr__fetch_part_done(&rf->fetch, &e);
-  }
+  rf->auth_gen = gsr__auth_generation(rf->file->client->auth);
+  submit_part(rf, req);
   return GSR_OK;
 }
 
@@ -276,13 +284,11 @@ int gsr__rfetch_stream_reauth(struct gsr__rfetch *rf) {
   int closed = f->closed;
   if (!closed) {
     gsr__request_cleanup(req);
-    pthread_mutex_lock(&rf->fetch.mu);
-    rf->fetch.pending = 1;
-    memset(&rf->fetch.err, 0, sizeof(rf->fetch.err));
-    pthread_mutex_unlock(&rf->fetch.mu);
-    if (stream_submit(rf, ops, arg) != GSR_OK) {
+    rearm(rf);
+    int status = stream_submit(rf, ops, arg);
+    if (status != GSR_OK) {
       struct gsr__error e;
-      gsr__error_set(&e, GSR_ENOMEM, "%s", gsr_errmsg());
+      gsr__error_set(&e, status, "%s", gsr_errmsg());
       gsr__fetch_part_done(&rf->fetch, &e);
     }
   }
@@ -298,10 +304,6 @@ int gsr__rfetch_done(struct gsr__rfetch *rf) {
   return done;
 }
 
-/* After a fetch failed with GSR_EAUTH: if a part got HTTP 401 from GCS
- * and the credentials can be refreshed, gets a new token and re-submits
- * every part once (above the transport, which knows nothing of tokens).
- * The parts rewrite the same destination bytes. Returns 1 if re-submitted. */
 /* 1 if a part got HTTP 401 from GCS, the fetch was not retried yet and
  * a refreshed token is now cached for the parts to take. */
 static int auth_refresh(struct gsr__rfetch *rf) {
@@ -324,6 +326,10 @@ static int auth_refresh(struct gsr__rfetch *rf) {
   return 1;
 }
 
+/* After a fetch failed with GSR_EAUTH: if a part got HTTP 401 from GCS
+ * and the credentials can be refreshed, gets a new token and re-submits
+ * every part once (above the transport, which knows nothing of tokens).
+ * The parts rewrite the same destination bytes. Returns 1 if re-submitted. */
 static int auth_retry(struct gsr__rfetch *rf) {
   struct gsr__file *f = rf->file;
   if (!auth_refresh(rf)) return 0;
@@ -351,32 +357,19 @@ static int auth_retry(struct gsr__rfetch *rf) {
     return 0;
   }
   for (int i = 0; i < rf->n_parts; i++) gsr__request_cleanup(&rf->reqs[i]);
-  /* Re-arm the completed fetch in place (its mutex and condvar stay). */
-  pthread_mutex_lock(&rf->fetch.mu);
-  rf->fetch.pending = rf->n_parts;
-  memset(&rf->fetch.err, 0, sizeof(rf->fetch.err));
-  pthread_mutex_unlock(&rf->fetch.mu);
-  struct gsr__object *obj = f->obj;
+  rearm(rf);
   for (int i = 0; i < rf->n_parts; i++) {
     struct gsr__request *req = &rf->reqs[i];
-    int status = obj->ops->prepare(obj, req, saved[i].first, saved[i].len, NULL);
-    if (status == GSR_OK) {
-      gsr__request_set_range_iov(req, saved[i].first, saved[i].len,
-                                 saved[i].iov, saved[i].n);
-      req->marks = saved[i].marks;
-      req->on_headers = check_headers;
-      req->on_headers_arg = obj;
-      req->fetch = &rf->fetch;
-      status = gsr__transport_submit(f->client->transport, req);
-      if (status != GSR_OK)
-        status = gsr__err(GSR_ECLOSED, "%s: the client is shutting down",
-                          obj->display);
-    }
+    int status = prepare_part(rf, req, saved[i].first, saved[i].len,
+                              saved[i].iov, saved[i].n);
     if (status != GSR_OK) {
       struct gsr__error e;
       gsr__error_set(&e, status, "%s", gsr_errmsg());
       gsr__fetch_part_done(&rf->fetch, &e);
+      continue;
     }
+    req->marks = saved[i].marks;
+    submit_part(rf, req);
   }
   pthread_mutex_unlock(&f->mu);
   gsr__free(saved);
