@@ -14,9 +14,6 @@
  * instead of idling until the front block is in. */
 #define REFILL_POLL_MS 3
 
-/* Waits until bytes [0, end) of block b (the front block) have arrived;
- * the rest may still be streaming in. Counts a stall if the reader had to
- * wait. */
 /* wait_block for a block of the stream: its bytes come in order on one
  * request, so only the stream's progress matters. */
 static int wait_stream_block(struct gsr__file *f, struct gsr__prefetcher *p,
@@ -40,6 +37,9 @@ static int wait_stream_block(struct gsr__file *f, struct gsr__prefetcher *p,
   return status;
 }
 
+/* Waits until bytes [0, end) of block b (the front block) have arrived;
+ * the rest may still be streaming in. Counts a stall if the reader had to
+ * wait. */
 static int wait_block(struct gsr__file *f, struct gsr__prefetcher *p,
                       struct gsr__pf_block *b, uint64_t end) {
   if (b->stream != NULL) return wait_stream_block(f, p, b, end);

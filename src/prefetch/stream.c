@@ -112,13 +112,6 @@ static const struct gsr__stream_ops stream_ops = {
     .next = stream_next,
 };
 
-static void count(struct gsr__file *f, uint64_t requests, uint64_t bytes) {
-  atomic_fetch_add(&f->stats.requests, requests);
-  atomic_fetch_add(&f->client->requests, requests);
-  atomic_fetch_add(&f->stats.bytes_fetched, bytes);
-  atomic_fetch_add(&f->client->bytes_fetched, bytes);
-}
-
 int gsr__stream_start(struct gsr__file *f, uint64_t off, uint64_t len,
                       struct gsr__pf_stream **out) {
   *out = NULL;
@@ -138,7 +131,7 @@ int gsr__stream_start(struct gsr__file *f, uint64_t off, uint64_t len,
     gsr__free(s);
     return status;
   }
-  count(f, 1, 0);
+  gsr__file_count_fetched(f, 1, 0);
   GSR__TRACE(f->client, "prefetch %s: stream %llu+%llu on one connection",
              f->obj->display, (unsigned long long)off,
              (unsigned long long)len);
@@ -150,10 +143,17 @@ uint64_t gsr__stream_end(const struct gsr__pf_stream *s) {
   return s->posted_end;
 }
 
-/* Under s->mu: the transfer is about to resume. */
-static void unpaused(struct gsr__pf_stream *s) {
-  if (s->landed_blocks > 0) s->paused_ns += gsr__now_ns() - s->paused_since;
+/* Called under s->mu, which it releases: if the transfer paused for want
+ * of room, counts the pause and asks the I/O thread to resume it (its
+ * room callback now answers differently). */
+static void resume_if_paused(struct gsr__pf_stream *s) {
+  int paused = s->paused;
+  if (paused && s->landed_blocks > 0)
+    s->paused_ns += gsr__now_ns() - s->paused_since;
   s->paused = 0;
+  pthread_mutex_unlock(&s->mu);
+  if (paused)
+    gsr__transport_resume(s->file->client->transport, &s->rf->reqs[0]);
 }
 
 void gsr__stream_post(struct gsr__pf_stream *s, struct gsr__pf_block *b) {
@@ -165,11 +165,7 @@ void gsr__stream_post(struct gsr__pf_stream *s, struct gsr__pf_block *b) {
   *s->queue_tail = b;
   s->queue_tail = &b->snext;
   s->queued += b->len;
-  int resume = s->paused;
-  if (resume) unpaused(s);
-  pthread_mutex_unlock(&s->mu);
-  if (resume)
-    gsr__transport_resume(s->file->client->transport, &s->rf->reqs[0]);
+  resume_if_paused(s);
 }
 
 uint64_t gsr__stream_room_wanted(struct gsr__pf_stream *s) {
@@ -182,11 +178,7 @@ uint64_t gsr__stream_room_wanted(struct gsr__pf_stream *s) {
 void gsr__stream_retire(struct gsr__pf_stream *s) {
   pthread_mutex_lock(&s->mu);
   s->retired = 1;
-  int resume = s->paused;
-  if (resume) unpaused(s);
-  pthread_mutex_unlock(&s->mu);
-  if (resume)
-    gsr__transport_resume(s->file->client->transport, &s->rf->reqs[0]);
+  resume_if_paused(s);
 }
 
 /* Bytes of the object before which the stream has landed everything. */
@@ -219,7 +211,7 @@ int gsr__stream_rate(struct gsr__pf_stream *s, int min_blocks, double *rate) {
 void gsr__stream_dropped(struct gsr__pf_stream *s,
                          const struct gsr__pf_block *b) {
   uint64_t end = landed_to(s);
-  if (end > b->off) count(s->file, 0, GSR__MIN(end - b->off, b->len));
+  if (end > b->off) gsr__file_count_fetched(s->file, 0, GSR__MIN(end - b->off, b->len));
 }
 
 int gsr__stream_done(struct gsr__pf_stream *s) {
@@ -228,7 +220,7 @@ int gsr__stream_done(struct gsr__pf_stream *s) {
 
 int gsr__stream_failed(struct gsr__pf_stream *s) {
   if (gsr__rfetch_stream_reauth(s->rf)) {
-    count(s->file, 1, 0);
+    gsr__file_count_fetched(s->file, 1, 0);
     return GSR_OK;
   }
   int status = gsr__rfetch_wait(s->rf); /* done: does not block */
