@@ -55,6 +55,40 @@ static int teardown(void **state) {
   return 0;
 }
 
+/* The plan lines of the debug trace ("prefetch ...: plan: ..."). */
+struct plans {
+  pthread_mutex_t mu;
+  char text[1024];
+};
+
+static void on_trace(void *arg, const char *line) {
+  struct plans *p = arg;
+  const char *at = strstr(line, "plan: ");
+  if (at == NULL) return;
+  pthread_mutex_lock(&p->mu);
+  size_t used = strlen(p->text);
+  snprintf(p->text + used, sizeof(p->text) - used, "%s\n", at);
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* A client of the test server; 0 (or NULL) leaves an option at its
+ * default. */
+static gsr_client *new_client(long stall_timeout_ms, long retry_initial_ms,
+                              struct plans *trace) {
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  if (stall_timeout_ms) o.stall_timeout_ms = stall_timeout_ms;
+  if (retry_initial_ms) o.retry_initial_ms = retry_initial_ms;
+  if (trace) {
+    o.trace = on_trace;
+    o.trace_arg = trace;
+  }
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  return c;
+}
+
 static gsr_file open_stream(gsr_client *c, uint64_t max_prefetch) {
   gsr_file_options o;
   gsr_file f;
@@ -141,12 +175,7 @@ static void test_whole_read_is_one_request(void **state) {
  * timeout, and memory stays within the window. */
 static void test_slow_reader_pauses_the_transfer(void **state) {
   (void)state;
-  gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  o.stall_timeout_ms = 300;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_client *c = new_client(300, 0, NULL);
   long base = log_quiet();
   gsr_file f = open_stream(c, MiB);
   unsigned char *buf = malloc(MiB);
@@ -260,12 +289,7 @@ static void test_cut_body_resumes(void **state) {
  * aborted by the stall watchdog and resumed where it stopped. */
 static void test_stalled_stream_resumes(void **state) {
   (void)state;
-  gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  o.stall_timeout_ms = 400;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_client *c = new_client(400, 0, NULL);
   assert_int_equal(ts_control(&srv, "config?fault_kind=stall&stall_ms=3000&cut_at=5000000&fault_next=1"), 200);
   long base = log_quiet();
   gsr_file f = open_stream(c, 0);
@@ -290,12 +314,7 @@ static void test_stalled_stream_resumes(void **state) {
  * progress, not a long stream's whole life. */
 static void test_stream_resumes_past_the_retry_budget(void **state) {
   (void)state;
-  gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  o.retry_initial_ms = 5;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_client *c = new_client(0, 5, NULL);
   assert_int_equal(ts_control(&srv, "config?fault_kind=cut&cut_at=3000000&fault_ratio=1"), 200);
   long base = log_quiet();
   gsr_file f = open_stream(c, 0);
@@ -366,33 +385,6 @@ static void test_random_mix(void **state) {
   free(buf);
 }
 
-/* The plan lines of the debug trace ("prefetch ...: plan: ..."). */
-struct plans {
-  pthread_mutex_t mu;
-  char text[1024];
-};
-
-static void on_trace(void *arg, const char *line) {
-  struct plans *p = arg;
-  const char *at = strstr(line, "plan: ");
-  if (at == NULL) return;
-  pthread_mutex_lock(&p->mu);
-  size_t used = strlen(p->text);
-  snprintf(p->text + used, sizeof(p->text) - used, "%s\n", at);
-  pthread_mutex_unlock(&p->mu);
-}
-
-static gsr_client *tracing_client(struct plans *p) {
-  gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  o.trace = on_trace;
-  o.trace_arg = p;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
-  return c;
-}
-
 static gsr_file open_sequential(gsr_client *c, int concurrency,
                                 uint64_t max_prefetch) {
   gsr_file_options o;
@@ -414,7 +406,7 @@ static gsr_file open_sequential(gsr_client *c, int concurrency,
 static void test_probe_picks_blocks_when_connections_are_capped(void **state) {
   (void)state;
   struct plans p = {PTHREAD_MUTEX_INITIALIZER, ""};
-  gsr_client *c = tracing_client(&p);
+  gsr_client *c = new_client(0, 0, &p);
   assert_int_equal(ts_control(&srv, "config?rate=30m"), 200);
   long base = log_quiet();
   gsr_file f = open_sequential(c, 4, 8 * MiB); /* 4 MiB blocks */
@@ -449,7 +441,7 @@ static void test_probe_picks_blocks_when_connections_are_capped(void **state) {
 static void test_probe_keeps_the_stream_for_a_slow_reader(void **state) {
   (void)state;
   struct plans p = {PTHREAD_MUTEX_INITIALIZER, ""};
-  gsr_client *c = tracing_client(&p);
+  gsr_client *c = new_client(0, 0, &p);
   long base = log_quiet();
   gsr_file f = open_sequential(c, 4, 2 * MiB);
   unsigned char *buf = malloc(MiB);
