@@ -254,15 +254,17 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
       if (b->stream != NULL) streamed += b->len;
     w.window = streamed + w.block * (uint64_t)f->concurrency;
   }
-  /* The probe is N blocks: no more until they are measured. */
-  uint64_t end = now == GSR__PLAN_PROBE_BLOCKS
-                     ? p->probe_from + w.block * (uint64_t)f->concurrency
-                     : size;
   p->window = w.window;
   p->block = w.block;
   atomic_store(&f->stats.window, w.window);
   if (p->head == NULL && p->sched_end < p->pos) p->sched_end = p->pos;
-  uint64_t target = GSR__MIN(GSR__MAX(must, GSR__MIN(p->pos + w.window, end)), size);
+  /* The probe is N blocks, all at once, wherever the reader is (the
+   * stream's window ran ahead of the read in progress, not of its start):
+   * no more until they are measured. */
+  uint64_t ahead = now == GSR__PLAN_PROBE_BLOCKS
+                       ? p->probe_from + w.block * (uint64_t)f->concurrency
+                       : p->pos + w.window;
+  uint64_t target = GSR__MIN(GSR__MAX(must, ahead), size);
   int busy = in_flight(p);
   while (p->sched_end < target && busy < f->concurrency) {
     int demand = p->sched_end < must;

@@ -436,6 +436,66 @@ static void test_probe_picks_blocks_when_connections_are_capped(void **state) {
   free(buf);
 }
 
+/* The probe's N blocks are all in flight at once, also for a reader of
+ * reads as large as the window (cat's): the stream's window runs ahead of
+ * the read in progress, so the blocks start far ahead of the reader's
+ * position. (They once started two at a time there, and the probe, taking
+ * them for a slow link, often kept one stream on a capped one.) */
+static void test_probe_blocks_fly_together_for_large_reads(void **state) {
+  (void)state;
+  const uint64_t size = 96 * MiB;
+  unsigned char *big = ts_random_bytes(size, 78);
+  assert_int_equal(ts_put(&srv, BUCKET, "big", big, size), 0);
+  struct plans p = {PTHREAD_MUTEX_INITIALIZER, ""};
+  gsr_client *c = new_client(0, 0, &p);
+  assert_int_equal(ts_control(&srv, "config?rate=30m"), 200);
+  long base = log_quiet();
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.concurrency = 4;
+  o.prefetch = "sequential";
+  o.max_prefetch = 16 * MiB; /* the stream's blocks and the probe's: 4 MiB */
+  assert_int_equal(gsr_open(c, "gs://" BUCKET "/big", &o, &f), GSR_OK);
+  unsigned char *buf = malloc(16 * MiB);
+  for (uint64_t off = 0; off < size; off += 16 * MiB) {
+    assert_int_equal(gsr_pread(f, buf, 16 * MiB, (int64_t)off), 16 * MiB);
+    if (memcmp(buf, big + off, 16 * MiB) != 0) fail_msg("wrong bytes at %llu", (unsigned long long)off);
+  }
+  gsr_close(f);
+  gsr_client_free(c);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  if (strstr(p.text, "plan: blocks") == NULL) fail_msg("plans: %s", p.text);
+  log_quiet();
+  struct ts_media_req q[64];
+  int n = ts_media_log(&srv, base, q, 64);
+  /* The probe's blocks: the first 4 requests to start after the stream. */
+  struct ts_media_req probe[4];
+  int np = 0;
+  for (int k = 0; k < 4; k++) {
+    int pick = -1;
+    for (int i = 0; i < n; i++) {
+      if (q[i].last == size - 1 && q[i].first == 0) continue; /* the stream */
+      int taken = 0;
+      for (int j = 0; j < np; j++) taken |= probe[j].first == q[i].first;
+      if (!taken && (pick < 0 || q[i].start < q[pick].start)) pick = i;
+    }
+    assert_true(pick >= 0);
+    probe[np++] = q[pick];
+  }
+  double last_start = 0, first_end = 1e300;
+  for (int j = 0; j < 4; j++) {
+    assert_int_equal(probe[j].last - probe[j].first + 1, 4 * MiB);
+    last_start = probe[j].start > last_start ? probe[j].start : last_start;
+    first_end = probe[j].end < first_end ? probe[j].end : first_end;
+  }
+  if (last_start >= first_end)
+    fail_msg("the probe's blocks did not overlap: the last started %.3f s "
+             "after the first ended", last_start - first_end);
+  free(buf);
+  free(big);
+}
+
 /* A reader slower than one connection: the stream waits for it, and the
  * probe keeps the stream without trying blocks. */
 static void test_probe_keeps_the_stream_for_a_slow_reader(void **state) {
@@ -492,6 +552,7 @@ int main(void) {
       cmocka_unit_test(test_random_mix),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_probe_picks_blocks_when_connections_are_capped),
+      cmocka_unit_test(test_probe_blocks_fly_together_for_large_reads),
       cmocka_unit_test(test_probe_keeps_the_stream_for_a_slow_reader),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
