@@ -148,9 +148,11 @@ uint64_t gsr__stream_room_wanted(struct gsr__pf_stream *s);
 int gsr__stream_wait(struct gsr__pf_stream *s, uint64_t end, long timeout_ms);
 /* Once min_blocks of the stream landed: -1 if it spent a quarter of the
  * time since the first one paused for want of room (one connection
- * outruns the reader), else 1 and *rate, the bytes/s it sustains while
- * not paused (its one first-byte wait left out). 0 before. */
-int gsr__stream_rate(struct gsr__pf_stream *s, int min_blocks, double *rate);
+ * outruns the reader), else 1, *rate, the bytes/s it sustains while
+ * not paused (its one first-byte wait left out), and *busy, the fraction
+ * of that time the I/O thread was not waiting for work. 0 before. */
+int gsr__stream_rate(struct gsr__pf_stream *s, int min_blocks, double *rate,
+                     double *busy);
 /* Counts the landed bytes of b, a block of s being dropped, as fetched. */
 void gsr__stream_dropped(struct gsr__pf_stream *s,
                          const struct gsr__pf_block *b);

@@ -25,6 +25,13 @@
  * tie, and the margin keeps a noisy tie on the side of fewer requests. */
 #define PROBE_STREAM_BLOCKS 2
 #define PROBE_GAIN 1.25
+/* A stream that kept the I/O thread busy this much of the time it was
+ * measured is bound by the client, not by its connection: N connections
+ * served by the same thread could at best go 1 / busy times faster (here
+ * 1.4x), and cost it more per byte than one, so blocks would not clear
+ * PROBE_GAIN: they are not tried. (Measured here: 80-100% on the unshaped
+ * loopback server, 8-17% on the GCS profile.) */
+#define PROBE_BUSY 0.7
 
 void gsr__window_policy(const struct gsr__window_in *in,
                         struct gsr__window_out *out) {
@@ -117,18 +124,25 @@ static int plan(const struct gsr__file *f, const struct gsr__prefetcher *p) {
 
 /* The stream's half of the probe: once its rate is known, retire it (its
  * posted blocks are still read; it is freed with the last) and try N
- * blocks from where it stopped. A stream that had to wait for the reader
- * already does all a connection can be asked: keep it. */
+ * blocks from where it stopped. A stream that had to wait for the reader,
+ * or that kept the I/O thread busy, already does all a connection can be
+ * asked: keep it (not remembered: the next file's reader, or the other
+ * files sharing the thread, may differ). */
 static void probe_stream(struct gsr__file *f, struct gsr__prefetcher *p) {
-  double rate = 0;
+  double rate = 0, busy = 0;
   uint64_t window, block;
   gsr__stream_policy(f->max_prefetch, &window, &block);
   int blocks = (int)(window / block) + PROBE_STREAM_BLOCKS;
-  int ready = p->stream ? gsr__stream_rate(p->stream, blocks, &rate) : 0;
+  int ready = p->stream ? gsr__stream_rate(p->stream, blocks, &rate, &busy) : 0;
   if (ready < 0) {
     p->plan = GSR__PLAN_STREAM;
     GSR__TRACE(f->client, "prefetch %s: plan: one stream (it waited for "
                "the reader)", f->obj->display);
+  } else if (ready > 0 && busy >= PROBE_BUSY) {
+    p->plan = GSR__PLAN_STREAM;
+    GSR__TRACE(f->client, "prefetch %s: plan: one stream (%.0f MB/s kept "
+               "the I/O thread busy %.0f%% of the time: more connections "
+               "cannot go faster)", f->obj->display, rate / 1e6, busy * 100);
   } else if (ready > 0) {
     p->stream_rate = rate;
     p->plan = GSR__PLAN_PROBE_BLOCKS;
@@ -137,8 +151,9 @@ static void probe_stream(struct gsr__file *f, struct gsr__prefetcher *p) {
     gsr__stream_retire(p->old_stream);
     p->probe_from = p->sched_end;
     GSR__TRACE(f->client, "prefetch %s: probe: one stream sustains %.0f "
-               "MB/s; trying %d blocks from %llu", f->obj->display,
-               rate / 1e6, f->concurrency, (unsigned long long)p->sched_end);
+               "MB/s (the I/O thread busy %.0f%%); trying %d blocks from %llu",
+               f->obj->display, rate / 1e6, busy * 100, f->concurrency,
+               (unsigned long long)p->sched_end);
   }
 }
 

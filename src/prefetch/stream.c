@@ -45,6 +45,7 @@ struct gsr__pf_stream {
   int landed_blocks;
   uint64_t first_ns, last_ns, rate_bytes;
   uint64_t paused_ns, paused_since;
+  uint64_t first_idle, last_idle; /* the I/O thread's idle time then */
 };
 
 void gsr__stream_policy(uint64_t max_prefetch, uint64_t *window,
@@ -96,12 +97,18 @@ static int stream_room(struct gsr__request *req, void *arg, uint64_t need,
 static void stream_next(struct gsr__request *req, void *arg) {
   struct gsr__pf_stream *s = arg;
   uint64_t now = gsr__now_ns();
+  uint64_t idle = gsr__transport_idle_ns(s->file->client->transport);
   s->cur->crc = req->seg_crc[0];
   req->n_dst = 0;
   pthread_mutex_lock(&s->mu);
-  if (s->landed_blocks++ == 0) s->first_ns = now;
-  else s->rate_bytes += s->cur->len;
+  if (s->landed_blocks++ == 0) {
+    s->first_ns = now;
+    s->first_idle = idle;
+  } else {
+    s->rate_bytes += s->cur->len;
+  }
   s->last_ns = now;
+  s->last_idle = idle;
   s->cur = NULL;
   if (s->queue != NULL) install(s, req);
   pthread_mutex_unlock(&s->mu);
@@ -192,7 +199,8 @@ int gsr__stream_wait(struct gsr__pf_stream *s, uint64_t end, long timeout_ms) {
   return landed_to(s) >= end;
 }
 
-int gsr__stream_rate(struct gsr__pf_stream *s, int min_blocks, double *rate) {
+int gsr__stream_rate(struct gsr__pf_stream *s, int min_blocks, double *rate,
+                     double *busy) {
   int ready = 0;
   pthread_mutex_lock(&s->mu);
   uint64_t span = s->last_ns - s->first_ns;
@@ -201,6 +209,7 @@ int gsr__stream_rate(struct gsr__pf_stream *s, int min_blocks, double *rate) {
       ready = -1;
     } else {
       *rate = (double)s->rate_bytes * 1e9 / (double)(span - s->paused_ns);
+      *busy = 1.0 - (double)(s->last_idle - s->first_idle) / (double)span;
       ready = 1;
     }
   }

@@ -33,6 +33,7 @@ struct gsr__transport {
   struct gsr__request *delayed;   /* io: retries waiting for their time */
   uint64_t rng;                   /* io: jitter */
   atomic_uint_fast64_t retries, resumes;
+  atomic_uint_fast64_t idle_ns;   /* time spent waiting in curl_multi_poll */
 };
 
 static const char *method_name(const struct gsr__request *req) {
@@ -624,9 +625,15 @@ static void *io_main(void *arg) {
     reap_done(t);
     wait_ms = GSR__MIN(wait_ms, abort_stalled(t));
     if (t->delayed != NULL) wait_ms = GSR__MIN(wait_ms, start_due(t));
+    uint64_t t0 = gsr__now_ns();
     curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL);
+    atomic_fetch_add(&t->idle_ns, gsr__now_ns() - t0);
   }
   return NULL;
+}
+
+uint64_t gsr__transport_idle_ns(struct gsr__transport *t) {
+  return atomic_load(&t->idle_ns);
 }
 
 void gsr__transport_stats_get(struct gsr__transport *t,

@@ -225,6 +225,10 @@ int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req);
 /* Asks the I/O thread to abort req; its fetch then completes with
  * GSR_ECANCELED unless it already completed. Thread-safe; idempotent. */
 void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req);
+/* Nanoseconds the I/O thread has spent waiting for work since it started:
+ * the difference over an interval, set against the interval, says how busy
+ * it was (a thread never idle is the bound; more connections cannot help). */
+uint64_t gsr__transport_idle_ns(struct gsr__transport *t);
 /* Un-pauses a stream once its room callback would say yes (thread-safe;
  * harmless if it is not paused). */
 void gsr__transport_resume(struct gsr__transport *t, struct gsr__request *req);
