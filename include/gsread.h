@@ -314,6 +314,23 @@ GSR_EXTERN int64_t gsr_pread_slices(gsr_file file, size_t n, int64_t offset,
  * Sets slice to empty. NULL or an empty slice is a no-op. */
 GSR_EXTERN void gsr_slice_release(gsr_slice *slice);
 
+/* Writes bytes [offset, offset + count) of the file to the file descriptor
+ * fd, as write(2) would (fewer at the end of the object; count UINT64_MAX:
+ * to the end); the file position is untouched. For a reader that only
+ * passes bytes on (gsread cat): where one connection is fast enough, the
+ * bytes go from the network to fd with no copy, on the calling thread and
+ * a connection of its own; on a link capped per connection it measures
+ * that, and reads the rest through the file's prefetcher (N blocks).
+ * A range from 0 to the end is checked against the object's CRC32C.
+ * *written (may be NULL) gets the bytes written, also on failure. Returns
+ * GSR_OK, or a status: GSR_EIO if fd refused a write (then errno says
+ * why, else it is 0; SIGPIPE is raised as by write(2) unless ignored),
+ * GSR_EINTEGRITY (the bytes written must be discarded), or any read
+ * error. Bytes that went straight from the network to fd count in the
+ * file's bytes_direct. */
+GSR_EXTERN int gsr_sendfile(gsr_file file, int fd, int64_t offset,
+                            uint64_t count, uint64_t *written);
+
 /* ---- Statistics ----------------------------------------------------------*/
 typedef struct gsr_file_stats {
   uint64_t reads;            /* read calls that asked for bytes */

@@ -121,6 +121,7 @@ static void client_destroy(gsr_client *c) {
   gsr__free(c->endpoint);
   gsr__auth_free(c->auth);
   gsr__free(c->user_project);
+  gsr__free(c->ca_bundle);
   gsr__free((char *)c->opts.user_agent);
   gsr__free(c);
 }
@@ -175,9 +176,14 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
       .trace_arg = opts->trace_arg,
   };
   if ((status = gsr__auth_new(&acfg, &c->auth)) != GSR_OK) goto fail;
+  if (opts->ca_bundle != NULL &&
+      (c->ca_bundle = gsr__strdup(opts->ca_bundle)) == NULL) {
+    status = gsr__err(GSR_ENOMEM, "out of memory");
+    goto fail;
+  }
   struct gsr__transport_config cfg = {
       .user_agent = c->opts.user_agent,
-      .ca_bundle = opts->ca_bundle,
+      .ca_bundle = c->ca_bundle,
       .connect_timeout_ms = opts->connect_timeout_ms,
       .stall_timeout_ms = opts->stall_timeout_ms,
       .request_timeout_ms = opts->request_timeout_ms,
@@ -190,6 +196,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
       .trace = opts->trace,
       .trace_arg = opts->trace_arg,
   };
+  c->tcfg = cfg;
   if ((status = gsr__transport_new(&cfg, &c->transport)) != GSR_OK) goto fail;
   *out = c;
   return GSR_OK;
@@ -258,4 +265,8 @@ void gsr__trace(gsr_client *c, const char *fmt, ...) {
   vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);
   c->opts.trace(c->opts.trace_arg, line);
+}
+
+int gsr__client_driven_transport(gsr_client *c, struct gsr__transport **out) {
+  return gsr__transport_new_driven(&c->tcfg, out);
 }

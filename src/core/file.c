@@ -261,9 +261,9 @@ int64_t gsr_read(gsr_file id, void *buf, size_t n) {
   return r;
 }
 
-static int64_t slice_read(struct gsr__file *f, size_t n, int64_t offset,
-                          gsr_slice *out, size_t max, size_t *count,
-                          int want_crc, uint32_t *crc) {
+int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,
+                             gsr_slice *out, size_t max, size_t *count,
+                             int want_crc, uint32_t *crc) {
   struct gsr__out o;
   if (count == NULL || (out == NULL && max > 0))
     return gsr__err(GSR_EINVAL, "slice array or count is NULL");
@@ -283,7 +283,7 @@ int64_t gsr_pread_slices(gsr_file id, size_t n, int64_t offset,
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
   uint32_t crc = 0;
-  int64_t r = slice_read(f, n, offset, out, max, count, 0, &crc);
+  int64_t r = gsr__file_slice_read(f, n, offset, out, max, count, 0, &crc);
   gsr__file_unref(f);
   return r;
 }
@@ -296,7 +296,7 @@ int64_t gsr_read_slices(gsr_file id, size_t n, gsr_slice *out, size_t max,
   pthread_mutex_lock(&f->pos_mu);
   uint32_t crc = 0;
   int want = crc_wanted(f, (uint64_t)f->pos); /* pos is never negative */
-  int64_t r = slice_read(f, n, f->pos, out, max, count, want, &crc);
+  int64_t r = gsr__file_slice_read(f, n, f->pos, out, max, count, want, &crc);
   if (r > 0) status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
   if (r > 0) f->pos += r;
   if (status != GSR_OK) {

@@ -60,6 +60,10 @@ struct gsr__file {
   int closed;
   struct gsr__rfetch *inflight;
   struct gsr__stats stats;
+  /* Bytes/s one stream sustained when gsr_sendfile measured it (it left
+   * its thread idle: the link is capped): the prefetcher's probe then
+   * goes straight to trying blocks. 0: not measured. */
+  _Atomic double stream_rate;
 };
 
 /* ---- handle.c: public handles <-> files. */
@@ -77,6 +81,11 @@ void gsr__handle_trim(void);
 
 /* ---- file.c */
 void gsr__file_unref(struct gsr__file *f);
+/* gsr_pread_slices on a file; with want_crc, *crc is the CRC32C of the
+ * bytes returned. */
+int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,
+                             gsr_slice *out, size_t max, size_t *count,
+                             int want_crc, uint32_t *crc);
 /* Marks f closed and cancels its fetches (the caller drops its ref). */
 void gsr__file_shutdown(struct gsr__file *f);
 /* Counts network requests and the body bytes they fetched, for f and its

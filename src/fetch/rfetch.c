@@ -121,7 +121,7 @@ static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
 /* Hands req to the transport; if it is stopping, counts the part failed
  * (the fetch then completes without it). */
 static void submit_part(struct gsr__rfetch *rf, struct gsr__request *req) {
-  if (gsr__transport_submit(rf->file->client->transport, req) == GSR_OK)
+  if (gsr__transport_submit(rf->transport, req) == GSR_OK)
     return;
   struct gsr__error e;
   gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
@@ -175,6 +175,7 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
   struct gsr__rfetch *rf = gsr__calloc(1, sizeof(*rf));
   if (rf == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   rf->file = f;
+  rf->transport = f->client->transport;
   rf->off = off;
   rf->len = len;
   rf->n_seg = n_iov;
@@ -237,6 +238,7 @@ static int stream_submit(struct gsr__rfetch *rf,
 
 int gsr__rfetch_start_stream(struct gsr__file *f, uint64_t off, uint64_t len,
                              const struct gsr__stream_ops *ops, void *arg,
+                             struct gsr__transport *t,
                              struct gsr__rfetch **out) {
   int status;
   *out = NULL;
@@ -246,6 +248,7 @@ int gsr__rfetch_start_stream(struct gsr__file *f, uint64_t off, uint64_t len,
   struct gsr__rfetch *rf = gsr__calloc(1, sizeof(*rf));
   if (rf == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   rf->file = f;
+  rf->transport = t != NULL ? t : f->client->transport;
   rf->off = off;
   rf->len = len;
   rf->n_parts = 1;
@@ -428,7 +431,7 @@ int gsr__rfetch_wait(struct gsr__rfetch *rf) {
 
 void gsr__rfetch_cancel(struct gsr__rfetch *rf) {
   for (int i = 0; i < rf->n_parts && rf->reqs != NULL; i++)
-    gsr__transport_cancel(rf->file->client->transport, &rf->reqs[i]);
+    gsr__transport_cancel(rf->transport, &rf->reqs[i]);
 }
 
 void gsr__rfetch_free(struct gsr__rfetch *rf) {

@@ -23,6 +23,7 @@ int gsr__split_range(uint64_t len, int concurrency, uint64_t min_part,
 struct gsr__rfetch {
   struct gsr__fetch fetch;
   struct gsr__file *file;
+  struct gsr__transport *transport; /* the client's, or a driven one */
   uint64_t off, len;
   int n_parts;
   struct gsr__request *reqs;
@@ -49,11 +50,14 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
                       struct gsr__rfetch **out);
 /* Starts a paced stream of [off, off+len) of a network object: one
  * request whose body goes to the segments ops hands out as the reader
- * makes room (see gsr__stream_ops in transport.h). Returns GSR_OK and *out,
- * or a status (message set; nothing started). Wait for it only once it is
- * done (gsr__rfetch_done): before, it waits on its reader. */
+ * makes room, or to its sink (see gsr__stream_ops in transport.h), on
+ * transport t (NULL: the client's). Returns GSR_OK and *out, or a status
+ * (message set; nothing started). Wait for it only once it is done
+ * (gsr__rfetch_done): before, it waits on its reader, or on the caller
+ * to drive t. */
 int gsr__rfetch_start_stream(struct gsr__file *f, uint64_t off, uint64_t len,
                              const struct gsr__stream_ops *ops, void *arg,
+                             struct gsr__transport *t,
                              struct gsr__rfetch **out);
 /* A stream that ended with HTTP 401 before its first byte: refreshes the
  * token and submits it again, without waiting. 1 if re-submitted. */

@@ -146,6 +146,13 @@ uint64_t gsr__stream_room_wanted(struct gsr__pf_stream *s);
 /* Waits up to timeout_ms (< 0: no limit) for every byte before object
  * offset end to land; 1 if they did. */
 int gsr__stream_wait(struct gsr__pf_stream *s, uint64_t end, long timeout_ms);
+/* A stream that kept its I/O thread busy this much of the time it was
+ * measured is bound by the client, not by its connection: N connections
+ * served by the same thread could at best go 1 / busy times faster (here
+ * 1.4x), and cost it more per byte than one, so blocks would not clear
+ * the probe's 1.25x gain: they are not tried. (Measured here: 80-100% on
+ * the unshaped loopback server, 8-17% on the GCS profile.) */
+#define GSR__PROBE_BUSY 0.7
 /* Once min_blocks of the stream landed: -1 if it spent a quarter of the
  * time since the first one paused for want of room (one connection
  * outruns the reader), else 1, *rate, the bytes/s it sustains while

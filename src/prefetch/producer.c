@@ -25,13 +25,6 @@
  * tie, and the margin keeps a noisy tie on the side of fewer requests. */
 #define PROBE_STREAM_BLOCKS 2
 #define PROBE_GAIN 1.25
-/* A stream that kept the I/O thread busy this much of the time it was
- * measured is bound by the client, not by its connection: N connections
- * served by the same thread could at best go 1 / busy times faster (here
- * 1.4x), and cost it more per byte than one, so blocks would not clear
- * PROBE_GAIN: they are not tried. (Measured here: 80-100% on the unshaped
- * loopback server, 8-17% on the GCS profile.) */
-#define PROBE_BUSY 0.7
 
 void gsr__window_policy(const struct gsr__window_in *in,
                         struct gsr__window_out *out) {
@@ -138,7 +131,7 @@ static void probe_stream(struct gsr__file *f, struct gsr__prefetcher *p) {
     p->plan = GSR__PLAN_STREAM;
     GSR__TRACE(f->client, "prefetch %s: plan: one stream (it waited for "
                "the reader)", f->obj->display);
-  } else if (ready > 0 && busy >= PROBE_BUSY) {
+  } else if (ready > 0 && busy >= GSR__PROBE_BUSY) {
     p->plan = GSR__PLAN_STREAM;
     GSR__TRACE(f->client, "prefetch %s: plan: one stream (%.0f MB/s kept "
                "the I/O thread busy %.0f%% of the time: more connections "
@@ -242,6 +235,19 @@ static int stream_fill(struct gsr__file *f, struct gsr__prefetcher *p,
 
 int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
                        uint64_t must) {
+  /* gsr_sendfile measured one stream already (sendfile.c): on to its
+   * blocks' half, from here. */
+  double measured = atomic_load(&f->stream_rate);
+  if (plan(f, p) == GSR__PLAN_PROBE_STREAM && measured > 0 &&
+      p->stream == NULL && p->head == NULL) {
+    p->plan = GSR__PLAN_PROBE_BLOCKS;
+    p->stream_rate = measured;
+    p->probe_from = GSR__MAX(p->sched_end, p->pos);
+    GSR__TRACE(f->client, "prefetch %s: probe: one stream sustained %.0f "
+               "MB/s (measured by sendfile); trying %d blocks from %llu",
+               f->obj->display, measured / 1e6, f->concurrency,
+               (unsigned long long)p->probe_from);
+  }
   if (plan(f, p) == GSR__PLAN_PROBE_STREAM) probe_stream(f, p);
   for (struct gsr__pf_block *b = p->head;
        b != NULL && plan(f, p) == GSR__PLAN_PROBE_BLOCKS; b = b->next)

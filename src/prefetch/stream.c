@@ -132,7 +132,8 @@ int gsr__stream_start(struct gsr__file *f, uint64_t off, uint64_t len,
   s->off = off;
   s->posted_end = off;
   s->queue_tail = &s->queue;
-  int status = gsr__rfetch_start_stream(f, off, len, &stream_ops, s, &s->rf);
+  int status = gsr__rfetch_start_stream(f, off, len, &stream_ops, s, NULL,
+                                         &s->rf);
   if (status != GSR_OK) {
     pthread_mutex_destroy(&s->mu);
     gsr__free(s);

@@ -34,6 +34,7 @@ struct gsr__transport {
   uint64_t rng;                   /* io: jitter */
   atomic_uint_fast64_t retries, resumes;
   atomic_uint_fast64_t idle_ns;   /* time spent waiting in curl_multi_poll */
+  int driven;                     /* no thread: gsr__transport_drive turns */
 };
 
 static const char *method_name(const struct gsr__request *req) {
@@ -192,6 +193,16 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
                        "asked", req->url,
                        (unsigned long long)req->range_len);
         return 0;
+      }
+      if (req->stream != NULL && req->stream->sink != NULL) {
+        if (req->first_byte_ns == 0) req->first_byte_ns = req->last_rx_ns;
+        if (req->stream->sink(req, req->stream_arg, p, len) != 0)
+          return 0; /* its error is set: final */
+        /* Time the sink spent (a slow consumer) is not the server's. */
+        req->last_rx_ns = gsr__now_ns();
+        req->received += len;
+        publish_progress(req);
+        return len;
       }
       if (req->stream != NULL) {
         size_t space = req->n_dst > 0 ? req->dst[0].len - req->dst_off : 0;
@@ -590,47 +601,58 @@ static void reap_done(struct gsr__transport *t) {
   }
 }
 
+/* One turn of the I/O loop: start what was submitted, move the transfers
+ * on, finish what is done, then wait (at most until the next retry or
+ * stall check is due) for a socket or a wakeup. Returns 0 once stopping
+ * (everything was canceled and finished). */
+static int io_turn(struct gsr__transport *t) {
+  pthread_mutex_lock(&t->mu);
+  struct gsr__request *batch = t->submitted;
+  t->submitted = NULL;
+  int stopping = t->stopping;
+  pthread_mutex_unlock(&t->mu);
+  /* The queue is LIFO; start in submission order. */
+  struct gsr__request *rev = NULL;
+  while (batch) {
+    struct gsr__request *n = batch->next;
+    batch->next = rev;
+    rev = batch;
+    batch = n;
+  }
+  while (rev) {
+    struct gsr__request *n = rev->next;
+    rev->next = NULL;
+    if (stopping) atomic_store(&rev->cancel, 1);
+    start(t, rev);
+    rev = n;
+  }
+  if (stopping) {
+    reap_cancelled(t, 1);
+    return 0;
+  }
+  if (atomic_exchange(&t->cancel_pending, 0)) reap_cancelled(t, 0);
+  if (atomic_exchange(&t->resume_pending, 0)) resume_asked(t);
+  int wait_ms = start_due(t);
+  int running = 0;
+  curl_multi_perform(t->multi, &running);
+  reap_done(t);
+  wait_ms = GSR__MIN(wait_ms, abort_stalled(t));
+  if (t->delayed != NULL) wait_ms = GSR__MIN(wait_ms, start_due(t));
+  /* A driven transport with nothing left returns to its caller at once. */
+  if (t->driven && t->active == NULL && t->delayed == NULL) return 1;
+  uint64_t t0 = gsr__now_ns();
+  curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL);
+  atomic_fetch_add(&t->idle_ns, gsr__now_ns() - t0);
+  return 1;
+}
+
 static void *io_main(void *arg) {
-  struct gsr__transport *t = arg;
-  for (;;) {
-    pthread_mutex_lock(&t->mu);
-    struct gsr__request *batch = t->submitted;
-    t->submitted = NULL;
-    int stopping = t->stopping;
-    pthread_mutex_unlock(&t->mu);
-    /* The queue is LIFO; start in submission order. */
-    struct gsr__request *rev = NULL;
-    while (batch) {
-      struct gsr__request *n = batch->next;
-      batch->next = rev;
-      rev = batch;
-      batch = n;
-    }
-    while (rev) {
-      struct gsr__request *n = rev->next;
-      rev->next = NULL;
-      if (stopping) atomic_store(&rev->cancel, 1);
-      start(t, rev);
-      rev = n;
-    }
-    if (stopping) {
-      reap_cancelled(t, 1);
-      break;
-    }
-    if (atomic_exchange(&t->cancel_pending, 0)) reap_cancelled(t, 0);
-    if (atomic_exchange(&t->resume_pending, 0)) resume_asked(t);
-    int wait_ms = start_due(t);
-    int running = 0;
-    curl_multi_perform(t->multi, &running);
-    reap_done(t);
-    wait_ms = GSR__MIN(wait_ms, abort_stalled(t));
-    if (t->delayed != NULL) wait_ms = GSR__MIN(wait_ms, start_due(t));
-    uint64_t t0 = gsr__now_ns();
-    curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL);
-    atomic_fetch_add(&t->idle_ns, gsr__now_ns() - t0);
+  while (io_turn(arg)) {
   }
   return NULL;
 }
+
+void gsr__transport_drive(struct gsr__transport *t) { (void)io_turn(t); }
 
 uint64_t gsr__transport_idle_ns(struct gsr__transport *t) {
   return atomic_load(&t->idle_ns);
@@ -671,8 +693,8 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
 static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_ALL); }
 
-int gsr__transport_new(const struct gsr__transport_config *cfg,
-                       struct gsr__transport **out) {
+static int transport_new(const struct gsr__transport_config *cfg,
+                         int driven, struct gsr__transport **out) {
   *out = NULL;
   pthread_once(&curl_once, curl_init_once);
   if (curl_init_rc != CURLE_OK)
@@ -696,7 +718,8 @@ int gsr__transport_new(const struct gsr__transport_config *cfg,
    * would share its limit (see docs/prefetch.md). */
   curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
   if (pthread_mutex_init(&t->mu, NULL) != 0) goto fail_multi;
-  if (pthread_create(&t->thread, NULL, io_main, t) != 0) {
+  t->driven = driven;
+  if (!driven && pthread_create(&t->thread, NULL, io_main, t) != 0) {
     gsr__err(GSR_EIO, "cannot start the I/O thread");
     goto fail_mutex;
   }
@@ -719,13 +742,24 @@ fail_alloc:
   return gsr__err(GSR_ENOMEM, "out of memory");
 }
 
+int gsr__transport_new(const struct gsr__transport_config *cfg,
+                       struct gsr__transport **out) {
+  return transport_new(cfg, 0, out);
+}
+
+int gsr__transport_new_driven(const struct gsr__transport_config *cfg,
+                              struct gsr__transport **out) {
+  return transport_new(cfg, 1, out);
+}
+
 void gsr__transport_free(struct gsr__transport *t) {
   if (t == NULL) return;
   pthread_mutex_lock(&t->mu);
   t->stopping = 1;
   pthread_mutex_unlock(&t->mu);
   curl_multi_wakeup(t->multi);
-  pthread_join(t->thread, NULL);
+  if (t->driven) (void)io_turn(t); /* this thread is its I/O thread */
+  else pthread_join(t->thread, NULL);
   for (int i = 0; i < t->n_idle; i++) curl_easy_cleanup(t->idle_easy[i]);
   gsr__free(t->idle_easy);
   curl_multi_cleanup(t->multi);

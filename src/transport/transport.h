@@ -79,12 +79,17 @@ typedef int (*gsr__headers_cb)(struct gsr__request *req, void *arg);
  *         and the transfer ends (GSR_ECANCELED).
  *   next: dst[0] is full (its CRC32C in seg_crc[0]): record it and install
  *         the next queued segment (dst_off 0, seg_crc[0] 0, marks), or
- *         set n_dst 0. */
+ *         set n_dst 0.
+ * Or, instead of both, a sink that consumes the body where libcurl holds
+ * it (no copy, no CRC by the transport): returns 0, or -1 with req->err
+ * set to end the transfer (not retried). It may block: the stall watchdog
+ * does not count the time it takes. */
 enum { GSR__ROOM_OK, GSR__ROOM_PAUSE, GSR__ROOM_END };
 struct gsr__stream_ops {
   int (*room)(struct gsr__request *req, void *arg, uint64_t need,
               uint64_t *fit);
   void (*next)(struct gsr__request *req, void *arg);
+  int (*sink)(struct gsr__request *req, void *arg, const char *p, size_t len);
 };
 
 /* One HTTP exchange. The submitter fills the inputs, then the request
@@ -217,7 +222,17 @@ struct gsr__transport;
 
 int gsr__transport_new(const struct gsr__transport_config *cfg,
                        struct gsr__transport **out);
-/* Cancels whatever is in flight, stops and joins the I/O thread. */
+/* A transport without a thread: the caller's thread is its I/O thread,
+ * one gsr__transport_drive at a time (for a transfer whose sink may block
+ * without holding up anyone else's). Its requests' waits must not block
+ * before they are done: drive until gsr__rfetch_done instead. */
+int gsr__transport_new_driven(const struct gsr__transport_config *cfg,
+                              struct gsr__transport **out);
+/* One turn of a driven transport's I/O loop: waits (up to a second) for
+ * something to do, does it. */
+void gsr__transport_drive(struct gsr__transport *t);
+/* Cancels whatever is in flight, stops and joins the I/O thread (a driven
+ * transport: finishes its requests on this thread). */
 void gsr__transport_free(struct gsr__transport *t);
 /* Hands req to the I/O thread. Thread-safe. On failure (GSR_ECLOSED when
  * the transport is stopping) the request's fetch is NOT counted. */

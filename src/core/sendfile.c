@@ -1,0 +1,224 @@
+/* gsr_sendfile: a byte range of a file to a file descriptor.
+ *
+ * A reader that only passes the bytes on (gsread cat) needs no buffer of
+ * its own. One stream whose body is written to the fd where libcurl holds
+ * it (a sink, transport.h) saves the copy into prefetch blocks, a quarter
+ * of the client's CPU on a fast link, and their memory. The transfer runs
+ * on a driven transport: on the caller's thread and a connection of its
+ * own, so a slow fd holds up no other file's reads.
+ *
+ * One stream is the right plan when the connection is not the bound (the
+ * prefetcher's probe, producer.c, by the same rule): past the stream's
+ * first window, if the caller's thread was busy GSR__PROBE_BUSY of the
+ * time (taking bytes in, hashing, writing them out), more connections
+ * cannot go faster and the stream runs to the end. Otherwise (a link
+ * capped per connection, as GCS's are) it stops there and the rest is read
+ * through the file's prefetcher, whose probe then tries N blocks against
+ * the rate measured here. concurrency 1 and ranges no longer than the
+ * measurement are one stream to the end; local files are read and written.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/file.h"
+#include "fetch/rfetch.h"
+#include "prefetch/prefetch.h"
+
+#define PIECE ((size_t)16 << 20) /* bytes per read on the prefetcher's path */
+#define MAX_SLICES 64
+
+struct sendfile {
+  struct gsr__file *f;
+  struct gsr__transport *t; /* the stream's (driven) */
+  int fd;
+  uint64_t written;         /* bytes written to fd */
+  int write_errno;          /* why fd refused a write */
+  uint32_t crc;             /* CRC32C of the bytes written */
+  /* The stream's measurement: from when `from` bytes were written (its
+   * first-byte wait and TCP's slow start behind it) to `to`; the times
+   * and the thread's idle time then. */
+  uint64_t from, to;
+  uint64_t t0, idle0, t1, idle1, bytes0, bytes1;
+};
+
+/* Writes all of p to fd; GSR_OK or GSR_EIO (message set in e). */
+static int write_all(struct sendfile *s, const char *p, size_t len,
+                     struct gsr__error *e) {
+  while (len > 0) {
+    ssize_t n = write(s->fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      s->write_errno = n < 0 ? errno : EIO;
+      gsr__error_set(e, GSR_EIO, "%s: cannot write to file descriptor %d: %s",
+                     s->f->obj->display, s->fd,
+                     n < 0 ? strerror(errno) : "nothing written");
+      return GSR_EIO;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return GSR_OK;
+}
+
+/* The stream's sink, on the caller's thread (it drives the transport). */
+static int sink(struct gsr__request *req, void *arg, const char *p,
+                size_t len) {
+  struct sendfile *s = arg;
+  s->crc = gsr__crc32c(s->crc, p, len);
+  if (write_all(s, p, len, &req->err) != GSR_OK) return -1;
+  s->written += len;
+  /* Straight from the wire (the reads' path counts its own). */
+  atomic_fetch_add(&s->f->stats.bytes_delivered, len);
+  atomic_fetch_add(&s->f->stats.bytes_direct, len);
+  if (s->t0 == 0 && s->written >= s->from) {
+    s->t0 = gsr__now_ns();
+    s->idle0 = gsr__transport_idle_ns(s->t);
+    s->bytes0 = s->written;
+  } else if (s->t0 != 0 && s->t1 == 0 && s->written >= s->to) {
+    s->t1 = gsr__now_ns();
+    s->idle1 = gsr__transport_idle_ns(s->t);
+    s->bytes1 = s->written;
+  }
+  return 0;
+}
+
+static const struct gsr__stream_ops sink_ops = {.sink = sink};
+
+/* Streams [off, end) to fd; with measure, stops once the measurement says
+ * the link is capped and sets *stopped_at. */
+static int stream(struct sendfile *s, uint64_t off, uint64_t end,
+                  int measure, uint64_t *stopped_at) {
+  struct gsr__file *f = s->f;
+  struct gsr__rfetch *rf;
+  *stopped_at = end;
+  int status = gsr__client_driven_transport(f->client, &s->t);
+  if (status != GSR_OK) return status;
+  uint64_t base = s->written;
+  status = gsr__rfetch_start_stream(f, off, end - off, &sink_ops, s, s->t, &rf);
+  if (status != GSR_OK) {
+    gsr__transport_free(s->t);
+    return status;
+  }
+  gsr__file_count_fetched(f, 1, 0);
+  GSR__TRACE(f->client, "sendfile %s: stream %llu+%llu to fd %d on the "
+             "calling thread", f->obj->display, (unsigned long long)off,
+             (unsigned long long)(end - off), s->fd);
+  int stop = 0;
+  for (;;) {
+    while (!gsr__rfetch_done(rf)) {
+      gsr__transport_drive(s->t);
+      if (!measure || stop || s->t1 == 0) continue;
+      double span = (double)(s->t1 - s->t0);
+      double busy = 1.0 - (double)(s->idle1 - s->idle0) / span;
+      double rate = (double)(s->bytes1 - s->bytes0) * 1e9 / span;
+      measure = 0;
+      GSR__TRACE(f->client, "sendfile %s: one stream sustains %.0f MB/s, "
+                 "the thread busy %.0f%%: %s", f->obj->display, rate / 1e6,
+                 busy * 100, busy >= GSR__PROBE_BUSY
+                                 ? "plan: one stream to the end"
+                                 : "the link is capped: on through blocks");
+      if (busy < GSR__PROBE_BUSY) {
+        atomic_store(&f->stream_rate, rate);
+        gsr__rfetch_cancel(rf);
+        stop = 1;
+      }
+    }
+    if (!gsr__rfetch_stream_reauth(rf)) break; /* a 401: resubmitted */
+  }
+  status = gsr__rfetch_wait(rf); /* done: does not block */
+  gsr__file_count_fetched(f, 0, s->written - base);
+  if (stop && status == GSR_ECANCELED) {
+    status = GSR_OK;
+    *stopped_at = off + (s->written - base);
+  }
+  gsr__rfetch_free(rf);
+  gsr__transport_free(s->t);
+  s->t = NULL;
+  return status;
+}
+
+/* [off, end) through the file's readers (its prefetcher, its cache). */
+static int through_reads(struct sendfile *s, uint64_t off, uint64_t end) {
+  gsr_slice sl[MAX_SLICES];
+  while (off < end) {
+    size_t n = 0;
+    uint32_t crc = 0;
+    int64_t r = gsr__file_slice_read(s->f, (size_t)GSR__MIN(PIECE, end - off),
+                                     (int64_t)off, sl, MAX_SLICES, &n, 1, &crc);
+    if (r < 0) return (int)r;
+    if (r == 0)
+      return gsr__err(GSR_EINTEGRITY, "%s: the object ended at %llu, not at "
+                      "%llu", s->f->obj->display, (unsigned long long)off,
+                      (unsigned long long)end);
+    int status = GSR_OK;
+    struct gsr__error e = {0};
+    for (size_t i = 0; i < n; i++) {
+      if (status == GSR_OK)
+        status = write_all(s, (const char *)sl[i].data, sl[i].len, &e);
+      gsr_slice_release(&sl[i]);
+    }
+    if (status != GSR_OK) {
+      gsr__error_raise(&e);
+      return status;
+    }
+    s->crc = gsr__crc32c_combine(s->crc, crc, (uint64_t)r);
+    s->written += (uint64_t)r;
+    off += (uint64_t)r;
+  }
+  return GSR_OK;
+}
+
+static int send_range(struct sendfile *s, uint64_t off, uint64_t end) {
+  struct gsr__file *f = s->f;
+  if (f->obj->ops->pread != NULL) return through_reads(s, off, end);
+  uint64_t window, block;
+  gsr__stream_policy(f->max_prefetch, &window, &block);
+  s->from = block;
+  s->to = window + 2 * block; /* as the probe: past the first window */
+  int remembered = f->obj->media_url != NULL
+                       ? gsr__plans_get(f->client->plans, f->obj->media_url)
+                       : -1;
+  if (f->concurrency > 1 && remembered == GSR__PLAN_BLOCKS)
+    return through_reads(s, off, end);
+  int measure = f->concurrency > 1 && remembered != GSR__PLAN_STREAM &&
+                end - off > s->to;
+  uint64_t stopped_at;
+  int status = stream(s, off, end, measure, &stopped_at);
+  if (status != GSR_OK || stopped_at == end) return status;
+  return through_reads(s, stopped_at, end);
+}
+
+int gsr_sendfile(gsr_file id, int fd, int64_t offset, uint64_t count,
+                 uint64_t *written) {
+  struct gsr__file *f;
+  if (written != NULL) *written = 0;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  if (offset < 0 || fd < 0) {
+    gsr__file_unref(f);
+    return gsr__err(GSR_EINVAL, "gsr_sendfile: %s is negative",
+                    offset < 0 ? "offset" : "fd");
+  }
+  uint64_t size = f->obj->st.size, off = (uint64_t)offset;
+  if (off >= size || count == 0) {
+    gsr__file_unref(f);
+    return GSR_OK;
+  }
+  uint64_t end = count < size - off ? off + count : size;
+  struct sendfile s = {.f = f, .fd = fd};
+  status = send_range(&s, off, end);
+  const gsr_stat *st = &f->obj->st;
+  if (status == GSR_OK && off == 0 && end == size && st->has_crc32c &&
+      s.crc != st->crc32c)
+    status = gsr__err(GSR_EINTEGRITY, "%s: CRC32C of the bytes written is "
+                      "%08x, the server's is %08x: the data is corrupt",
+                      f->obj->display, s.crc, st->crc32c);
+  if (written != NULL) *written = s.written;
+  gsr__file_unref(f);
+  errno = s.write_errno; /* 0 unless fd refused a write (gsread.h) */
+  return status;
+}

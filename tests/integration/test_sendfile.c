@@ -1,0 +1,378 @@
+/* gsr_sendfile against the local GCS server: whole objects and ranges to
+ * files and pipes, byte-exact, as one request straight from the wire; a
+ * link capped per connection handed on to the prefetcher's blocks after
+ * the measurement; a body cut short resumed; a slow consumer not taken
+ * for a stall; a corrupt object caught by its CRC32C; a refused write; bad
+ * arguments; local files.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gsread.h"
+#include "testsrv.h"
+
+#define BUCKET "sendfile"
+#define MiB ((uint64_t)1024 * 1024)
+#define OBJ_SIZE (40 * MiB + 4321)
+
+#if defined(__SANITIZE_THREAD__)
+#define CAPPED_RATE "config?rate=10m"
+#else
+#define CAPPED_RATE "config?rate=30m"
+#endif
+
+static struct ts_server srv;
+static unsigned char *data;
+static char tmpl[] = "/tmp/gsread-sendfile-XXXXXX";
+
+static int setup(void **state) {
+  (void)state;
+  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
+  data = ts_random_bytes(OBJ_SIZE, 91);
+  return ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE);
+}
+
+static int teardown(void **state) {
+  (void)state;
+  ts_server_stop(&srv);
+  free(data);
+  return 0;
+}
+
+/* The trace lines that say what gsr_sendfile and the prefetcher chose. */
+struct trace {
+  pthread_mutex_t mu;
+  char text[2048];
+};
+
+static void on_trace(void *arg, const char *line) {
+  struct trace *t = arg;
+  if (strstr(line, "sendfile ") == NULL && strstr(line, "plan: ") == NULL)
+    return;
+  pthread_mutex_lock(&t->mu);
+  size_t used = strlen(t->text);
+  snprintf(t->text + used, sizeof(t->text) - used, "%s\n", line);
+  pthread_mutex_unlock(&t->mu);
+}
+
+static gsr_client *new_client(long stall_timeout_ms, struct trace *t) {
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  if (stall_timeout_ms) o.stall_timeout_ms = stall_timeout_ms;
+  if (t != NULL) {
+    o.trace = on_trace;
+    o.trace_arg = t;
+  }
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  return c;
+}
+
+static gsr_file open_obj(gsr_client *c, const char *url, int concurrency,
+                         uint64_t max_prefetch) {
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.prefetch = "sequential";
+  if (concurrency) o.concurrency = concurrency;
+  if (max_prefetch) o.max_prefetch = max_prefetch;
+  if (gsr_open(c, url, &o, &f) != GSR_OK) fail_msg("open: %s", gsr_errmsg());
+  return f;
+}
+
+static long log_quiet(void) { return ts_log_quiet(&srv, 100); }
+
+/* The server logged `want` media requests since line base. */
+static void expect_requests(long base, int want) {
+  struct ts_media_req q[8];
+  log_quiet();
+  assert_int_equal(ts_media_log(&srv, base, q, 8), want);
+}
+
+/* A temporary file, already unlinked. */
+static int temp_fd(void) {
+  char path[sizeof(tmpl)];
+  memcpy(path, tmpl, sizeof(tmpl));
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  unlink(path);
+  return fd;
+}
+
+/* Checks that fd holds exactly data[off, off+len). */
+static void check_file(int fd, uint64_t off, uint64_t len) {
+  unsigned char *buf = malloc(len + 1);
+  ssize_t n = pread(fd, buf, len + 1, 0);
+  if (n < 0 || (uint64_t)n != len)
+    fail_msg("file holds %lld bytes, want %llu", (long long)n,
+             (unsigned long long)len);
+  if (len && memcmp(buf, data + off, len) != 0) fail_msg("file bytes differ");
+  free(buf);
+}
+
+/* The whole object to a file: one request, straight from the wire. */
+static void test_whole_object_to_a_file(void **state) {
+  (void)state;
+  gsr_client *c = new_client(0, NULL);
+  long base = log_quiet();
+  gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 4, 0);
+  int fd = temp_fd();
+  uint64_t written = 0;
+  int rc = gsr_sendfile(f, fd, 0, UINT64_MAX, &written);
+  if (rc != GSR_OK) fail_msg("sendfile: %d %s", rc, gsr_errmsg());
+  assert_int_equal(written, OBJ_SIZE);
+  check_file(fd, 0, OBJ_SIZE);
+  gsr_file_stats st;
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+  assert_int_equal(st.bytes_direct, OBJ_SIZE);
+  assert_int_equal(st.bytes_delivered, OBJ_SIZE);
+  assert_int_equal(st.requests, 1);
+  assert_int_equal(gsr_tell(f), 0); /* the position is untouched */
+  close(fd);
+  gsr_close(f);
+  gsr_client_free(c);
+  expect_requests(base, 1);
+}
+
+struct drain {
+  int fd;
+  unsigned char *got;
+  size_t cap, len;
+  long pause_at, pause_ms; /* sleep once after pause_at bytes */
+};
+
+static void *drain_pipe(void *arg) {
+  struct drain *d = arg;
+  for (;;) {
+    size_t room = d->cap - d->len;
+    ssize_t n = read(d->fd, d->got + d->len, room > 65536 ? 65536 : room + 1);
+    if (n <= 0) break;
+    if (d->len + (size_t)n > d->cap) {
+      d->len = d->cap + 1; /* more than asked for */
+      break;
+    }
+    long before = (long)d->len;
+    d->len += (size_t)n;
+    if (d->pause_ms && before < d->pause_at && (long)d->len >= d->pause_at)
+      usleep((useconds_t)d->pause_ms * 1000);
+  }
+  return NULL;
+}
+
+/* Sends [off, off+count) through a pipe to a reader thread; returns
+ * sendfile's status, checks the bytes when it succeeded. */
+static int send_to_pipe(gsr_file f, uint64_t off, uint64_t count,
+                        uint64_t want, long pause_at, long pause_ms) {
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  struct drain d = {p[0], malloc(want + 1), want, 0, pause_at, pause_ms};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, drain_pipe, &d), 0);
+  uint64_t written = 0;
+  int rc = gsr_sendfile(f, p[1], (int64_t)off, count, &written);
+  close(p[1]);
+  pthread_join(th, NULL);
+  close(p[0]);
+  if (rc == GSR_OK) {
+    assert_int_equal(written, want);
+    if (d.len != want)
+      fail_msg("pipe got %zu bytes, want %llu", d.len, (unsigned long long)want);
+    if (want && memcmp(d.got, data + off, want) != 0) fail_msg("pipe bytes differ");
+  }
+  free(d.got);
+  return rc;
+}
+
+/* Ranges to a pipe: inside, straddling the end (short), at and past the
+ * end (nothing), empty. */
+static void test_ranges_to_a_pipe(void **state) {
+  (void)state;
+  gsr_client *c = new_client(0, NULL);
+  gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 4, 0);
+  assert_int_equal(send_to_pipe(f, 1000, 5 * MiB + 3, 5 * MiB + 3, 0, 0), GSR_OK);
+  assert_int_equal(send_to_pipe(f, OBJ_SIZE - 777, 5000, 777, 0, 0), GSR_OK);
+  assert_int_equal(send_to_pipe(f, OBJ_SIZE - 10, UINT64_MAX, 10, 0, 0), GSR_OK);
+  assert_int_equal(send_to_pipe(f, OBJ_SIZE, 10, 0, 0, 0), GSR_OK);
+  assert_int_equal(send_to_pipe(f, OBJ_SIZE + 5, 10, 0, 0, 0), GSR_OK);
+  assert_int_equal(send_to_pipe(f, 5, 0, 0, 0, 0), GSR_OK);
+  gsr_close(f);
+  gsr_client_free(c);
+}
+
+/* A consumer that stops reading for longer than the stall timeout holds
+ * the transfer up (the pipe fills, the write blocks): not a stall of the
+ * server's, so no retry. */
+static void test_slow_consumer_is_not_a_stall(void **state) {
+  (void)state;
+  gsr_client *c = new_client(300, NULL);
+  long base = log_quiet();
+  gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 1, 0);
+  assert_int_equal(send_to_pipe(f, 0, 8 * MiB, 8 * MiB, (long)(2 * MiB), 900),
+                   GSR_OK);
+  gsr_close(f);
+  gsr_client_free(c);
+  expect_requests(base, 1);
+}
+
+/* Connections capped per connection: the stream is measured (its thread
+ * mostly idle), stops, and the rest goes through the prefetcher's blocks;
+ * every byte arrives once, in order. With concurrency 1, one stream. */
+static void test_capped_link_goes_on_through_blocks(void **state) {
+  (void)state;
+  for (int concurrency = 4; concurrency >= 1; concurrency -= 3) {
+    struct trace t = {PTHREAD_MUTEX_INITIALIZER, ""};
+    gsr_client *c = new_client(0, &t);
+    assert_int_equal(ts_control(&srv, CAPPED_RATE), 200);
+    long base = log_quiet();
+    gsr_file f = open_obj(c, "gs://" BUCKET "/obj", concurrency, 8 * MiB);
+    int fd = temp_fd();
+    uint64_t written = 0;
+    int rc = gsr_sendfile(f, fd, 0, UINT64_MAX, &written);
+    gsr_close(f);
+    gsr_client_free(c);
+    assert_int_equal(ts_control(&srv, "reset"), 200);
+    if (rc != GSR_OK) fail_msg("sendfile: %d %s", rc, gsr_errmsg());
+    check_file(fd, 0, OBJ_SIZE);
+    close(fd);
+    log_quiet();
+    struct ts_media_req q[64];
+    int n = ts_media_log(&srv, base, q, 64);
+    if (concurrency == 1) {
+      assert_int_equal(n, 1);
+      continue;
+    }
+    if (strstr(t.text, "the link is capped") == NULL ||
+        strstr(t.text, "plan: ") == NULL)
+      fail_msg("trace: %s", t.text);
+    assert_true(n >= 5); /* the stream, then the probe's 4 blocks */
+    uint64_t stopped = 0;
+    for (int i = 0; i < n; i++)
+      if (q[i].first == 0) stopped = q[i].sent;
+    assert_true(stopped >= 12 * MiB && stopped < OBJ_SIZE);
+  }
+}
+
+/* A body cut short is resumed from the byte where it broke. */
+static void test_cut_body_resumes(void **state) {
+  (void)state;
+  gsr_client *c = new_client(0, NULL);
+  assert_int_equal(ts_control(&srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"), 200);
+  long base = log_quiet();
+  gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 1, 0);
+  int fd = temp_fd();
+  int rc = gsr_sendfile(f, fd, 0, UINT64_MAX, NULL);
+  gsr_close(f);
+  gsr_client_free(c);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  if (rc != GSR_OK) fail_msg("sendfile: %d %s", rc, gsr_errmsg());
+  check_file(fd, 0, OBJ_SIZE);
+  close(fd);
+  log_quiet();
+  struct ts_media_req q[8];
+  assert_int_equal(ts_media_log(&srv, base, q, 8), 2);
+  assert_int_equal(q[1].first, 3000001);
+}
+
+/* A byte corrupted on the server (its CRC32C kept): the whole object's
+ * check fails; a range is not checked. Both ways: the stream and the
+ * prefetcher's path (a local file: no stream). */
+static void test_corrupt_object_is_caught(void **state) {
+  (void)state;
+  assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "obj", (long)OBJ_SIZE - 99999), 0);
+  gsr_client *c = new_client(0, NULL);
+  gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 4, 0);
+  int fd = temp_fd();
+  uint64_t written = 0;
+  int rc = gsr_sendfile(f, fd, 0, UINT64_MAX, &written);
+  if (rc != GSR_EINTEGRITY) fail_msg("sendfile: %d %s", rc, gsr_errmsg());
+  assert_non_null(strstr(gsr_errmsg(), "CRC32C"));
+  assert_int_equal(written, OBJ_SIZE);
+  close(fd);
+  fd = temp_fd();
+  assert_int_equal(gsr_sendfile(f, fd, 0, OBJ_SIZE - 1, &written), GSR_OK);
+  close(fd);
+  gsr_close(f);
+  gsr_client_free(c);
+  assert_int_equal(ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE), 0);
+}
+
+/* An fd that refuses writes: GSR_EIO naming it, errno set, no retry. */
+static void test_refused_write(void **state) {
+  (void)state;
+  gsr_client *c = new_client(0, NULL);
+  long base = log_quiet();
+  gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 1, 0);
+  int fd = open("/dev/null", O_RDONLY);
+  assert_true(fd >= 0);
+  uint64_t written = 7;
+  int rc = gsr_sendfile(f, fd, 0, UINT64_MAX, &written);
+  int err = errno;
+  assert_int_equal(rc, GSR_EIO);
+  assert_int_equal(err, EBADF);
+  assert_int_equal(written, 0);
+  assert_non_null(strstr(gsr_errmsg(), "file descriptor"));
+  close(fd);
+  gsr_close(f);
+  gsr_client_free(c);
+  expect_requests(base, 1);
+}
+
+/* Bad arguments and a closed file are errors, never a crash. */
+static void test_bad_arguments(void **state) {
+  (void)state;
+  gsr_client *c = new_client(0, NULL);
+  gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 1, 0);
+  uint64_t written = 7;
+  assert_int_equal(gsr_sendfile(f, 1, -1, 10, &written), GSR_EINVAL);
+  assert_int_equal(written, 0);
+  assert_int_equal(gsr_sendfile(f, -1, 0, 10, NULL), GSR_EINVAL);
+  gsr_close(f);
+  assert_int_equal(gsr_sendfile(f, 1, 0, 10, NULL), GSR_ECLOSED);
+  assert_int_equal(gsr_sendfile(GSR_FILE_INVALID, 1, 0, 10, NULL), GSR_EBADF);
+  gsr_client_free(c);
+}
+
+/* A local file goes through the readers (pread), byte-exact. */
+static void test_local_file(void **state) {
+  (void)state;
+  char path[600];
+  snprintf(path, sizeof(path), "%s/" BUCKET "/obj", srv.data);
+  gsr_client *c = new_client(0, NULL);
+  gsr_file f = open_obj(c, path, 4, 0);
+  assert_int_equal(send_to_pipe(f, 12345, 9 * MiB, 9 * MiB, 0, 0), GSR_OK);
+  int fd = temp_fd();
+  assert_int_equal(gsr_sendfile(f, fd, 0, UINT64_MAX, NULL), GSR_OK);
+  check_file(fd, 0, OBJ_SIZE);
+  close(fd);
+  gsr_close(f);
+  gsr_client_free(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_whole_object_to_a_file),
+      cmocka_unit_test(test_ranges_to_a_pipe),
+      cmocka_unit_test(test_slow_consumer_is_not_a_stall),
+      cmocka_unit_test(test_capped_link_goes_on_through_blocks),
+      cmocka_unit_test(test_cut_body_resumes),
+      cmocka_unit_test(test_corrupt_object_is_caught),
+      cmocka_unit_test(test_refused_write),
+      cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_local_file),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
