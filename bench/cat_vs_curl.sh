@@ -20,7 +20,7 @@ G=(); C=(); GC=()
 for i in $(seq "$RUNS"); do
   C+=("$(t curl -s -o /dev/null "$MEDIA")")
   G+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://bench/1GiB)")
-  GC+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://bench/1GiB --concurrency 1)")
+  GC+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://bench/1GiB --copy)")
 done
 python3 - "${C[*]}" "${G[*]}" "${GC[*]}" "$WORKERS" <<'PY'
 import statistics, sys
@@ -30,9 +30,9 @@ mc = statistics.median(c)
 print(f"| reader (1 GiB, unshaped local server, {sys.argv[4]} nginx worker(s), /dev/null) | median s | MiB/s | vs curl |")
 print("|---|---|---|---|")
 for name, xs in (("curl -o /dev/null (1 connection)", c),
-                 ("gsread cat (defaults: sequential, probe picks stream or 4 blocks)", g),
-                 ("gsread cat --concurrency 1 (the stream, no probe)", g1)):
+                 ("gsread cat (defaults: gsr_sendfile, one stream straight to stdout)", g),
+                 ("gsread cat --copy (reads through the prefetcher's blocks)", g1)):
     m = statistics.median(xs)
     print(f"| {name} | {m:.3f} | {mib(m):.0f} | {mc/m:.2f}x |")
-print(f"\nruns: {len(c)}, alternated; all times: curl {c}, gsread {g}, gsread-stream {g1}")
+print(f"\nruns: {len(c)}, alternated; all times: curl {c}, gsread {g}, gsread --copy {g1}")
 PY

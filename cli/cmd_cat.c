@@ -222,8 +222,9 @@ static int cat_run(const struct cli_args *a)
 static void cat_defaults(struct cli_args *a)
 {
   a->file.prefetch = "sequential";
-  /* The bytes only pass through on their way to stdout: writev the
-   * library's own buffers (slices) rather than copy them into ours. */
+  /* The bytes only pass through on their way to stdout: let the library
+   * write them (gsr_sendfile), or writev its own buffers (slices, for a
+   * trace), rather than copy them into ours. */
   a->zero_copy = 1;
 }
 
@@ -282,7 +283,17 @@ const struct cli_command cli_cmd_cat = {
         "reads\n"
         "ahead only once reads turn out sequential. --prefetch off reads "
         "each\n"
-        "piece only when asked for.",
+        "piece only when asked for.\n"
+        "\n"
+        "A single range (no --trace) is handed to the library whole "
+        "(gsr_sendfile):\n"
+        "where one connection keeps up, its bytes go from the network to "
+        "standard\n"
+        "output with no copy, on this thread; on a capped link it measures "
+        "that\n"
+        "(--debug) and goes on through the prefetcher. --copy reads into a "
+        "buffer\n"
+        "instead.",
     .opts = cat_opts,
     .nopts = sizeof cat_opts / sizeof cat_opts[0],
     .defaults = cat_defaults,

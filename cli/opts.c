@@ -57,7 +57,8 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_TRACE] = {"trace", "FILE",
                        "replay the 'OFFSET LENGTH' lines of FILE"},
     [CLI_OPT_ZERO_COPY] = {"zero-copy", NULL,
-                           "read with gsr_read_slices, no copy"},
+                           "no copy: gsr_read_slices (cat: gsr_sendfile "
+                           "for one range)"},
     [CLI_OPT_COPY] = {"copy", NULL,
                       "read with gsr_read into one io-size buffer instead "
                       "of slices"},
