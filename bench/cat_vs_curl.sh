@@ -17,10 +17,17 @@ curl -s -o /dev/null "$MEDIA" # warm the page cache and the server's hash cache
 
 t() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); python3 -c "print($t1-$t0)"; }
 G=(); C=(); GC=()
-for i in $(seq "$RUNS"); do
-  C+=("$(t curl -s -o /dev/null "$MEDIA")")
-  G+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://bench/1GiB)")
-  GC+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://bench/1GiB --copy)")
+one() {
+  case $1 in
+    0) C+=("$(t curl -s -o /dev/null "$MEDIA")") ;;
+    1) G+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://bench/1GiB)") ;;
+    2) GC+=("$(t env STORAGE_EMULATOR_HOST="$EP" "$GSREAD" cat gs://bench/1GiB --copy)") ;;
+  esac
+}
+# Alternated, the order rotating each round (curl first, then second, then
+# third), so that no reader always runs right after the same other one.
+for i in $(seq 0 $((RUNS - 1))); do
+  for k in 0 1 2; do one $(((i + k) % 3)); done
 done
 python3 - "${C[*]}" "${G[*]}" "${GC[*]}" "$WORKERS" <<'PY'
 import statistics, sys
