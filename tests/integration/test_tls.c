@@ -4,7 +4,8 @@
  * it, the parts of a split fetch each on its own connection (a GCS
  * connection is rate-limited on its own: streams multiplexed onto one
  * would share its limit); a prefetch stream paused by its reader over
- * HTTP/2 resumes and delivers every byte.
+ * HTTP/2 resumes and delivers every byte; so does gsr_sendfile's stream
+ * on its own transport.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -157,6 +158,41 @@ static void test_parts_use_separate_http2_connections(void **state) {
               conns[1] != conns[2]);
 }
 
+/* gsr_sendfile's stream runs on a transport of its own (the caller's
+ * thread): the same TLS settings (the CA bundle) and HTTP/2, every byte
+ * to the fd. */
+static void test_sendfile_over_http2(void **state) {
+  (void)state;
+  gsr_client *c = client(srv.ca_pem);
+  gsr_file f;
+  long before = ts_log_lines(&srv);
+  assert_int_equal(gsr_open(c, "gs://tls-bucket/obj", NULL, &f), GSR_OK);
+  char path[] = "/tmp/gsread-tls-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  unlink(path);
+  uint64_t written = 0;
+  int rc = gsr_sendfile(f, fd, 0, UINT64_MAX, &written);
+  if (rc != GSR_OK) fail_msg("sendfile: %s", gsr_errmsg());
+  assert_int_equal(written, SIZE);
+  unsigned char *buf = malloc(SIZE + 1);
+  assert_int_equal(pread(fd, buf, SIZE + 1, 0), SIZE);
+  assert_memory_equal(buf, data, SIZE);
+  free(buf);
+  close(fd);
+  gsr_close(f);
+  gsr_client_free(c);
+  usleep(50000);
+  char line[8192];
+  int media = 0;
+  for (long k = before; ts_log_line(&srv, k, line, sizeof(line)) == 0; k++) {
+    if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
+    media++;
+    assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
+  }
+  assert_int_equal(media, 1);
+}
+
 static void test_tls_verification_is_always_on(void **state) {
   (void)state;
   gsr_client *c = client(NULL); /* the system bundle does not know our CA */
@@ -174,6 +210,7 @@ int main(void) {
       cmocka_unit_test(test_tls_with_ca_bundle),
       cmocka_unit_test(test_parts_use_separate_http2_connections),
       cmocka_unit_test(test_paused_stream_over_http2),
+      cmocka_unit_test(test_sendfile_over_http2),
       cmocka_unit_test(test_tls_verification_is_always_on),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
