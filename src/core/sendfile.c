@@ -11,8 +11,7 @@
  * prefetcher's probe, producer.c, by the same rule): past the stream's
  * first window, if the caller's thread was busy GSR__PROBE_BUSY of the
  * time (taking bytes in, hashing, writing them out), more connections
- * cannot go faster and the stream goes on, measured again over each
- * stretch of the same length. Otherwise (a link
+ * cannot go faster and the stream runs to the end. Otherwise (a link
  * capped per connection, as GCS's are) it stops there and the rest is read
  * through the file's prefetcher, whose probe then tries N blocks against
  * the rate measured here. concurrency 1 and ranges no longer than the
@@ -108,7 +107,7 @@ static int stream(struct sendfile *s, uint64_t off, uint64_t end,
   GSR__TRACE(f->client, "sendfile %s: stream %llu+%llu to fd %d on the "
              "calling thread", f->obj->display, (unsigned long long)off,
              (unsigned long long)(end - off), s->fd);
-  int stop = 0, verdicts = 0;
+  int stop = 0;
   for (;;) {
     while (!gsr__rfetch_done(rf)) {
       gsr__transport_drive(s->t);
@@ -116,25 +115,16 @@ static int stream(struct sendfile *s, uint64_t off, uint64_t end,
       double span = (double)(s->t1 - s->t0);
       double busy = 1.0 - (double)(s->idle1 - s->idle0) / span;
       double rate = (double)(s->bytes1 - s->bytes0) * 1e9 / span;
-      if (verdicts++ == 0 || busy < GSR__PROBE_BUSY)
-        GSR__TRACE(f->client, "sendfile %s: one stream sustains %.0f MB/s, "
-                   "the thread busy %.0f%%: %s", f->obj->display, rate / 1e6,
-                   busy * 100, busy >= GSR__PROBE_BUSY
-                                   ? "plan: one stream"
-                                   : "the link is capped: on through blocks");
+      measure = 0;
+      GSR__TRACE(f->client, "sendfile %s: one stream sustains %.0f MB/s, "
+                 "the thread busy %.0f%%: %s", f->obj->display, rate / 1e6,
+                 busy * 100, busy >= GSR__PROBE_BUSY
+                                 ? "plan: one stream to the end"
+                                 : "the link is capped: on through blocks");
       if (busy < GSR__PROBE_BUSY) {
         atomic_store(&f->stream_rate, rate);
         gsr__rfetch_cancel(rf);
         stop = 1;
-      } else {
-        /* Measured again over the next stretch of the same length: a
-         * moment of load on a capped link (or a consumer that sped up)
-         * is not the stream's plan for good. */
-        uint64_t len = s->to - s->from;
-        s->from = s->written;
-        s->to = s->written + len;
-        s->t0 = s->t1 = 0;
-        measure = s->to < end - off + base;
       }
     }
     if (!gsr__rfetch_stream_reauth(rf)) break; /* a 401: resubmitted */

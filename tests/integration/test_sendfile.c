@@ -1,10 +1,9 @@
 /* gsr_sendfile against the local GCS server: whole objects and ranges to
  * files and pipes, byte-exact, as one request straight from the wire; a
  * link capped per connection handed on to the prefetcher's blocks after
- * the measurement, also when it shows only after a slow start; a body
- * cut short resumed; a slow consumer not taken for a stall; a corrupt
- * object caught by its CRC32C; a refused write; bad arguments; local
- * files.
+ * the measurement; a body cut short resumed; a slow consumer not taken
+ * for a stall; a corrupt object caught by its CRC32C; a refused write; bad
+ * arguments; local files.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -267,39 +266,6 @@ static void test_capped_link_goes_on_through_blocks(void **state) {
   }
 }
 
-/* The measurement goes on: a consumer that held the stream up at first
- * (its thread busy: blocked writing) and then keeps up shows the capped
- * link in a later stretch, and the rest goes through blocks from there. */
-static void test_remeasured_after_a_slow_start(void **state) {
-  (void)state;
-#if defined(__SANITIZE_THREAD__)
-  const long pause_ms = 3500;
-#else
-  const long pause_ms = 1500;
-#endif
-  struct trace t = {PTHREAD_MUTEX_INITIALIZER, ""};
-  gsr_client *c = new_client(0, &t);
-  assert_int_equal(ts_control(&srv, CAPPED_RATE), 200);
-  long base = log_quiet();
-  /* Stretches of 10 MiB: the first from 2 to 12 MiB, the pause in it. */
-  gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 4, 8 * MiB);
-  int rc = send_to_pipe(f, 0, UINT64_MAX, OBJ_SIZE, (long)(4 * MiB), pause_ms);
-  gsr_close(f);
-  gsr_client_free(c);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
-  if (rc != GSR_OK) fail_msg("sendfile: %d %s", rc, gsr_errmsg());
-  const char *kept = strstr(t.text, "plan: one stream");
-  if (kept == NULL || strstr(kept, "the link is capped") == NULL)
-    fail_msg("trace: %s", t.text);
-  log_quiet();
-  struct ts_media_req q[64];
-  int n = ts_media_log(&srv, base, q, 64);
-  uint64_t stopped = 0;
-  for (int i = 0; i < n; i++)
-    if (q[i].first == 0) stopped = q[i].sent;
-  assert_true(stopped >= 20 * MiB && stopped < OBJ_SIZE);
-}
-
 /* A body cut short is resumed from the byte where it broke. */
 static void test_cut_body_resumes(void **state) {
   (void)state;
@@ -402,7 +368,6 @@ int main(void) {
       cmocka_unit_test(test_ranges_to_a_pipe),
       cmocka_unit_test(test_slow_consumer_is_not_a_stall),
       cmocka_unit_test(test_capped_link_goes_on_through_blocks),
-      cmocka_unit_test(test_remeasured_after_a_slow_start),
       cmocka_unit_test(test_cut_body_resumes),
       cmocka_unit_test(test_corrupt_object_is_caught),
       cmocka_unit_test(test_refused_write),
