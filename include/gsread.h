@@ -319,8 +319,10 @@ GSR_EXTERN void gsr_slice_release(gsr_slice *slice);
  * to the end); the file position is untouched. For a reader that only
  * passes bytes on (gsread cat): where one connection is fast enough, the
  * bytes go from the network to fd with no copy, on the calling thread and
- * a connection of its own; on a link capped per connection it measures
- * that, and reads the rest through the file's prefetcher (N blocks).
+ * a connection of its own; where it measures the thread idle, it tries
+ * the rest through the file's prefetcher (N blocks), and keeps them if
+ * they are faster (a link capped per connection), else goes back to the
+ * one stream.
  * A range from 0 to the end is checked against the object's CRC32C.
  * *written (may be NULL) gets the bytes written, also on failure. Returns
  * GSR_OK, or a status: GSR_EIO if fd refused a write (then errno says

@@ -79,6 +79,22 @@ static void destroy_readers(struct gsr__file *f) {
   f->cache_state = f->source_state = NULL;
 }
 
+int gsr__file_reset_source(struct gsr__file *f) {
+  int status = GSR_OK;
+  pthread_mutex_lock(&f->reader_mu);
+  if (f->source->destroy && f->source_state)
+    f->source->destroy(f, f->source_state);
+  f->source_state = NULL;
+  atomic_store(&f->stream_rate, 0.0);
+  if (f->source->create) status = f->source->create(f, &f->source_state);
+  if (status != GSR_OK) { /* no state, no prefetcher: still a reader */
+    f->source = &gsr__direct_reader;
+    f->source_state = NULL;
+  }
+  pthread_mutex_unlock(&f->reader_mu);
+  return status;
+}
+
 int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
              gsr_file *out) {
   gsr_file_options defaults;

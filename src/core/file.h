@@ -81,6 +81,10 @@ void gsr__handle_trim(void);
 
 /* ---- file.c */
 void gsr__file_unref(struct gsr__file *f);
+/* Drops the source reader's state (a prefetcher's blocks and fetches)
+ * and starts it afresh, under reader_mu. GSR_OK, or GSR_ENOMEM (the file
+ * then reads without prefetching). */
+int gsr__file_reset_source(struct gsr__file *f);
 /* gsr_pread_slices on a file; with want_crc, *crc is the CRC32C of the
  * bytes returned. */
 int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,

@@ -12,9 +12,11 @@
  * first window, if the caller's thread was busy GSR__PROBE_BUSY of the
  * time (taking bytes in, hashing, writing them out), more connections
  * cannot go faster and the stream runs to the end. Otherwise (a link
- * capped per connection, as GCS's are) it stops there and the rest is read
- * through the file's prefetcher, whose probe then tries N blocks against
- * the rate measured here. concurrency 1 and ranges no longer than the
+ * capped per connection, as GCS's are, or a server that is the bound) it
+ * stops there and the rest is read through the file's prefetcher, whose
+ * probe then tries N blocks against the rate measured here; if it keeps
+ * one stream instead, the prefetcher is let go and the stream resumes
+ * here, straight from the wire again. concurrency 1 and ranges no longer than the
  * measurement are one stream to the end; local files are read and written.
  *
  * SPDX-License-Identifier: MIT
@@ -141,13 +143,37 @@ static int stream(struct sendfile *s, uint64_t off, uint64_t end,
   return status;
 }
 
-/* [off, end) through the file's readers (its prefetcher, its cache). */
-static int through_reads(struct sendfile *s, uint64_t off, uint64_t end) {
+/* [off, end) through the file's readers (its prefetcher, its cache).
+ * With watch (handed on by the stream), in pieces of `watch` bytes until
+ * the prefetcher's probe has spoken: if it kept one stream (N blocks were
+ * no faster: the server, not the connection, was the bound), the
+ * prefetcher is let go and *resume_at says where the stream takes over
+ * again (else it is end). */
+static int through_reads(struct sendfile *s, uint64_t off, uint64_t end,
+                         uint64_t watch, uint64_t *resume_at) {
+  struct gsr__file *f = s->f;
   gsr_slice sl[MAX_SLICES];
+  uint64_t piece = watch ? watch : PIECE;
+  if (resume_at != NULL) *resume_at = end;
   while (off < end) {
+    int plan = watch ? gsr__plans_get(f->client->plans, f->obj->media_url) : -1;
+    if (plan == GSR__PLAN_BLOCKS) {
+      watch = 0;
+      piece = PIECE;
+    } else if (plan == GSR__PLAN_STREAM) {
+      uint64_t fetched = gsr__prefetch_scheduled_end(f);
+      if (fetched <= off) {
+        GSR__TRACE(f->client, "sendfile %s: the probe kept one stream: "
+                   "straight from the wire again from %llu", f->obj->display,
+                   (unsigned long long)off);
+        *resume_at = off;
+        return gsr__file_reset_source(f);
+      }
+      piece = fetched - off; /* first the probe's blocks, all of them */
+    }
     size_t n = 0;
     uint32_t crc = 0;
-    int64_t r = gsr__file_slice_read(s->f, (size_t)GSR__MIN(PIECE, end - off),
+    int64_t r = gsr__file_slice_read(f, (size_t)GSR__MIN(piece, end - off),
                                      (int64_t)off, sl, MAX_SLICES, &n, 1, &crc);
     if (r < 0) return (int)r;
     if (r == 0)
@@ -174,7 +200,7 @@ static int through_reads(struct sendfile *s, uint64_t off, uint64_t end) {
 
 static int send_range(struct sendfile *s, uint64_t off, uint64_t end) {
   struct gsr__file *f = s->f;
-  if (f->obj->ops->pread != NULL) return through_reads(s, off, end);
+  if (f->obj->ops->pread != NULL) return through_reads(s, off, end, 0, NULL);
   uint64_t window, block;
   gsr__stream_policy(f->max_prefetch, &window, &block);
   s->from = block;
@@ -183,13 +209,15 @@ static int send_range(struct sendfile *s, uint64_t off, uint64_t end) {
                        ? gsr__plans_get(f->client->plans, f->obj->media_url)
                        : -1;
   if (f->concurrency > 1 && remembered == GSR__PLAN_BLOCKS)
-    return through_reads(s, off, end);
+    return through_reads(s, off, end, 0, NULL);
   int measure = f->concurrency > 1 && remembered != GSR__PLAN_STREAM &&
                 end - off > s->to;
-  uint64_t stopped_at;
+  uint64_t stopped_at, resume_at;
   int status = stream(s, off, end, measure, &stopped_at);
   if (status != GSR_OK || stopped_at == end) return status;
-  return through_reads(s, stopped_at, end);
+  status = through_reads(s, stopped_at, end, block, &resume_at);
+  if (status != GSR_OK || resume_at == end) return status;
+  return stream(s, resume_at, end, 0, &stopped_at);
 }
 
 int gsr_sendfile(gsr_file id, int fd, int64_t offset, uint64_t count,

@@ -185,6 +185,11 @@ void gsr__plans_free(struct gsr__plans *ps);
 int gsr__plans_get(struct gsr__plans *ps, const char *url);
 void gsr__plans_put(struct gsr__plans *ps, const char *url, int plan);
 
+/* ---- prefetcher.c */
+/* Where the file's prefetcher has fetched or is fetching up to (its
+ * scheduled end); 0 if the file has none. Takes reader_mu. */
+uint64_t gsr__prefetch_scheduled_end(struct gsr__file *f);
+
 /* ---- consumer.c */
 /* Delivers [off, off+len) from the blocks into out (waiting for blocks
  * still in flight, refilling the window as blocks are used up). */

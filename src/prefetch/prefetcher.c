@@ -110,6 +110,17 @@ static void pf_destroy(struct gsr__file *f, void *state) {
   gsr__free(p);
 }
 
+uint64_t gsr__prefetch_scheduled_end(struct gsr__file *f) {
+  uint64_t end = 0;
+  pthread_mutex_lock(&f->reader_mu);
+  if (f->source == &gsr__prefetch_reader && f->source_state != NULL) {
+    const struct gsr__prefetcher *p = f->source_state;
+    end = p->sched_end;
+  }
+  pthread_mutex_unlock(&f->reader_mu);
+  return end;
+}
+
 const struct gsr__reader_ops gsr__prefetch_reader = {
     .name = "prefetch",
     .create = pf_create,

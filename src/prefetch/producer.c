@@ -253,6 +253,11 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
        b != NULL && plan(f, p) == GSR__PLAN_PROBE_BLOCKS; b = b->next)
     probe_note(f, p, b);
   int now = plan(f, p);
+  /* gsr_sendfile handed this file over and the probe kept one stream:
+   * sendfile takes it back from the probe's last block (sendfile.c), so
+   * nothing is fetched ahead that it would not read. */
+  if (now == GSR__PLAN_STREAM && measured > 0 && must <= p->sched_end)
+    return GSR_OK;
   if (now == GSR__PLAN_PROBE_STREAM || now == GSR__PLAN_STREAM)
     return stream_fill(f, p, must);
   uint64_t size = f->obj->st.size;

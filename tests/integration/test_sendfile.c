@@ -1,9 +1,9 @@
 /* gsr_sendfile against the local GCS server: whole objects and ranges to
  * files and pipes, byte-exact, as one request straight from the wire; a
  * link capped per connection handed on to the prefetcher's blocks after
- * the measurement; a body cut short resumed; a slow consumer not taken
- * for a stall; a corrupt object caught by its CRC32C; a refused write; bad
- * arguments; local files.
+ * the measurement, and taken back when the blocks lose; a body cut short
+ * resumed; a slow consumer not taken for a stall; a corrupt object caught
+ * by its CRC32C; a refused write; bad arguments; local files.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -266,6 +266,47 @@ static void test_capped_link_goes_on_through_blocks(void **state) {
   }
 }
 
+/* A link where one connection is not fast but N are no faster (here each
+ * request waits long for its first byte): the stream hands on, the
+ * probe's blocks lose, and the stream takes over again, straight from the
+ * wire, once the probe's blocks are written: nothing fetched goes unread. */
+static void test_back_to_the_stream_when_blocks_lose(void **state) {
+  (void)state;
+#if defined(__SANITIZE_THREAD__)
+  const char *knobs = "config?rate=10m&ttfb_ms=600";
+#else
+  const char *knobs = "config?rate=30m&ttfb_ms=300";
+#endif
+  struct trace t = {PTHREAD_MUTEX_INITIALIZER, ""};
+  gsr_client *c = new_client(0, &t);
+  assert_int_equal(ts_control(&srv, knobs), 200);
+  long base = log_quiet();
+  gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 4, 8 * MiB);
+  int fd = temp_fd();
+  int rc = gsr_sendfile(f, fd, 0, UINT64_MAX, NULL);
+  gsr_file_stats st;
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+  gsr_close(f);
+  gsr_client_free(c);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  if (rc != GSR_OK) fail_msg("sendfile: %d %s", rc, gsr_errmsg());
+  check_file(fd, 0, OBJ_SIZE);
+  close(fd);
+  if (strstr(t.text, "the link is capped") == NULL ||
+      strstr(t.text, "straight from the wire again") == NULL)
+    fail_msg("trace: %s", t.text);
+  if (st.prefetched_unused != 0)
+    fail_msg("unused %llu; trace: %s", (unsigned long long)st.prefetched_unused, t.text);
+  assert_true(st.bytes_direct >= OBJ_SIZE / 2);
+  log_quiet();
+  struct ts_media_req q[64];
+  int n = ts_media_log(&srv, base, q, 64);
+  int to_the_end = 0;
+  for (int i = 0; i < n; i++) to_the_end += q[i].last == OBJ_SIZE - 1;
+  assert_int_equal(to_the_end, 2); /* the first stream and the second */
+  assert_true(n <= 6);
+}
+
 /* A body cut short is resumed from the byte where it broke. */
 static void test_cut_body_resumes(void **state) {
   (void)state;
@@ -368,6 +409,7 @@ int main(void) {
       cmocka_unit_test(test_ranges_to_a_pipe),
       cmocka_unit_test(test_slow_consumer_is_not_a_stall),
       cmocka_unit_test(test_capped_link_goes_on_through_blocks),
+      cmocka_unit_test(test_back_to_the_stream_when_blocks_lose),
       cmocka_unit_test(test_cut_body_resumes),
       cmocka_unit_test(test_corrupt_object_is_caught),
       cmocka_unit_test(test_refused_write),
