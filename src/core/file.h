@@ -61,8 +61,9 @@ struct gsr__file {
   struct gsr__rfetch *inflight;
   struct gsr__stats stats;
   /* Bytes/s one stream sustained when gsr_sendfile measured it (it left
-   * its thread idle: the link is capped): the prefetcher's probe then
-   * goes straight to trying blocks. 0: not measured. */
+   * its thread idle: the connection may be capped): the prefetcher's
+   * probe then goes straight to trying blocks, and sendfile takes the
+   * stream back if they lose. 0: not measured. */
   _Atomic double stream_rate;
 };
 

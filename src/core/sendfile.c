@@ -90,8 +90,8 @@ static int sink(struct gsr__request *req, void *arg, const char *p,
 
 static const struct gsr__stream_ops sink_ops = {.sink = sink};
 
-/* Streams [off, end) to fd; with measure, stops once the measurement says
- * the link is capped and sets *stopped_at. */
+/* Streams [off, end) to fd; with measure, stops where the measurement
+ * finds the thread idle (blocks are worth a try) and sets *stopped_at. */
 static int stream(struct sendfile *s, uint64_t off, uint64_t end,
                   int measure, uint64_t *stopped_at) {
   struct gsr__file *f = s->f;
@@ -122,7 +122,7 @@ static int stream(struct sendfile *s, uint64_t off, uint64_t end,
                  "the thread busy %.0f%%: %s", f->obj->display, rate / 1e6,
                  busy * 100, busy >= GSR__PROBE_BUSY
                                  ? "plan: one stream to the end"
-                                 : "the link is capped: on through blocks");
+                                 : "trying blocks");
       if (busy < GSR__PROBE_BUSY) {
         atomic_store(&f->stream_rate, rate);
         gsr__rfetch_cancel(rf);
