@@ -16,8 +16,9 @@
  * stops there and the rest is read through the file's prefetcher, whose
  * probe then tries N blocks against the rate measured here; if it keeps
  * one stream instead, the prefetcher is let go and the stream resumes
- * here, straight from the wire again. concurrency 1 and ranges no longer than the
- * measurement are one stream to the end; local files are read and written.
+ * here, straight from the wire again. concurrency 1 and ranges no longer
+ * than the measurement are one stream to the end; local files are read
+ * and written.
  *
  * SPDX-License-Identifier: MIT
  */
