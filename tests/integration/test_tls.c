@@ -78,6 +78,20 @@ static void test_tls_with_ca_bundle(void **state) {
   assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
 }
 
+/* The server logged exactly one media request after line `before`, over
+ * HTTP/2. */
+static void expect_one_media_request_over_http2(long before) {
+  usleep(50000);
+  char line[8192];
+  int media = 0;
+  for (long k = before; ts_log_line(&srv, k, line, sizeof(line)) == 0; k++) {
+    if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
+    media++;
+    assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
+  }
+  assert_int_equal(media, 1);
+}
+
 /* The prefetcher's stream (one request paced by the reader, paused with
  * CURL_WRITEFUNC_PAUSE) over HTTP/2: a reader that sleeps with a small
  * window open gets every byte, from one request. */
@@ -108,15 +122,7 @@ static void test_paused_stream_over_http2(void **state) {
   gsr_close(f);
   gsr_client_free(c);
   free(buf);
-  usleep(50000);
-  char line[8192];
-  int media = 0;
-  for (long k = before; ts_log_line(&srv, k, line, sizeof(line)) == 0; k++) {
-    if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
-    media++;
-    assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
-  }
-  assert_int_equal(media, 1);
+  expect_one_media_request_over_http2(before);
 }
 
 static void test_parts_use_separate_http2_connections(void **state) {
@@ -182,15 +188,7 @@ static void test_sendfile_over_http2(void **state) {
   close(fd);
   gsr_close(f);
   gsr_client_free(c);
-  usleep(50000);
-  char line[8192];
-  int media = 0;
-  for (long k = before; ts_log_line(&srv, k, line, sizeof(line)) == 0; k++) {
-    if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
-    media++;
-    assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
-  }
-  assert_int_equal(media, 1);
+  expect_one_media_request_over_http2(before);
 }
 
 static void test_tls_verification_is_always_on(void **state) {
