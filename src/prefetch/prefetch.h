@@ -57,6 +57,25 @@ struct gsr__window_out {
 void gsr__window_policy(const struct gsr__window_in *in,
                         struct gsr__window_out *out);
 
+/* The probe's verdict on N blocks measured against one stream (pure;
+ * producer.c): blocks mode would sustain N x block / (ttfb + block x N /
+ * aggregate), first-byte waits charged to blocks of the size it would
+ * use. BLOCKS if that beats the stream by the probe's 1.25x gain; else
+ * STREAM, unless the blocks' aggregate (from the first first byte to the
+ * last byte) was only 1-2x the stream's, in the first round: a tie that
+ * a moment of load on the machine may have made (N capped connections
+ * bring about N x), so one more round of N blocks is measured (AGAIN). */
+enum { GSR__PROBE_STREAM, GSR__PROBE_BLOCKS, GSR__PROBE_AGAIN };
+struct gsr__probe_in {
+  int n;              /* blocks measured (the concurrency) */
+  double block;       /* bytes per block in blocks mode */
+  double ttfb;        /* their mean first-byte wait, seconds */
+  double aggregate;   /* their bytes / (last byte - first first byte), B/s */
+  double stream_rate; /* what the stream sustained, B/s */
+  int round;          /* 0 for the first round */
+};
+int gsr__probe_verdict(const struct gsr__probe_in *in, double *predicted);
+
 /* A prefetched block: one request's worth of bytes, or a piece of the
  * stream's one request. */
 struct gsr__pf_block {
@@ -104,6 +123,7 @@ struct gsr__prefetcher {
   double stream_rate;       /* bytes/s the stream sustained */
   uint64_t probe_from;      /* the N blocks from here are the probe's */
   int probe_n;              /* probe blocks noted so far */
+  int probe_round;          /* 0, or 1 once a tie was measured again */
   uint64_t probe_bytes;     /* their bytes, */
   uint64_t probe_t0, probe_t1; /* from the first first byte to the last */
   uint64_t probe_ttfb;      /* their first-byte waits, summed */

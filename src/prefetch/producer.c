@@ -22,9 +22,25 @@
  * blocks are kept if what N of them would sustain, first-byte waits
  * included (probe_note), beats it by PROBE_GAIN. On a capped link they
  * win by about N x; where one connection is not the bound they lose or
- * tie, and the margin keeps a noisy tie on the side of fewer requests. */
+ * tie, and the margin keeps a noisy tie on the side of fewer requests,
+ * after one more round when the blocks' aggregate was a tie: a moment of
+ * load during ~16 MiB of blocks once made 4 capped connections look like
+ * 1.3 (gsr__probe_verdict). */
 #define PROBE_STREAM_BLOCKS 2
 #define PROBE_GAIN 1.25
+
+int gsr__probe_verdict(const struct gsr__probe_in *in, double *predicted) {
+  double n = in->n > 0 ? in->n : 1;
+  double rate = in->aggregate > 0
+                    ? n * in->block / (in->ttfb + in->block * n / in->aggregate)
+                    : 0;
+  *predicted = rate;
+  if (rate >= PROBE_GAIN * in->stream_rate) return GSR__PROBE_BLOCKS;
+  double gain = in->stream_rate > 0 ? in->aggregate / in->stream_rate : 0;
+  if (in->round == 0 && in->n > 1 && gain > 1.0 && gain < 2.0)
+    return GSR__PROBE_AGAIN;
+  return GSR__PROBE_STREAM;
+}
 
 void gsr__window_policy(const struct gsr__window_in *in,
                         struct gsr__window_out *out) {
@@ -180,13 +196,31 @@ static void probe_note(struct gsr__file *f, struct gsr__prefetcher *p,
   };
   struct gsr__window_out w;
   gsr__window_policy(&in, &w);
-  double n = f->concurrency;
-  double aggregate = (double)p->probe_bytes * 1e9 / (double)(p->probe_t1 - p->probe_t0);
-  double ttfb = (double)p->probe_ttfb / n / 1e9;
-  double block = (double)w.block;
-  double rate = n * block / (ttfb + block * n / aggregate);
-  p->plan = rate >= PROBE_GAIN * p->stream_rate ? GSR__PLAN_BLOCKS
-                                                : GSR__PLAN_STREAM;
+  struct gsr__probe_in pin = {
+      .n = f->concurrency,
+      .block = (double)w.block,
+      .ttfb = (double)p->probe_ttfb / f->concurrency / 1e9,
+      .aggregate = (double)p->probe_bytes * 1e9 /
+                   (double)(p->probe_t1 - p->probe_t0),
+      .stream_rate = p->stream_rate,
+      .round = p->probe_round,
+  };
+  double rate;
+  int verdict = gsr__probe_verdict(&pin, &rate);
+  double aggregate = pin.aggregate, ttfb = pin.ttfb;
+  if (verdict == GSR__PROBE_AGAIN) {
+    GSR__TRACE(f->client, "prefetch %s: probe: %d blocks all together "
+               "%.0f MB/s, one stream %.0f MB/s: a tie; %d more blocks "
+               "from %llu", f->obj->display, f->concurrency, aggregate / 1e6,
+               p->stream_rate / 1e6, f->concurrency,
+               (unsigned long long)p->sched_end);
+    p->probe_round = 1;
+    p->probe_n = 0;
+    p->probe_bytes = p->probe_t0 = p->probe_t1 = p->probe_ttfb = 0;
+    p->probe_from = p->sched_end;
+    return;
+  }
+  p->plan = verdict == GSR__PROBE_BLOCKS ? GSR__PLAN_BLOCKS : GSR__PLAN_STREAM;
   /* A property of the link, unlike a reader that outran the stream: the
    * client's later files of this server start with it. */
   gsr__plans_put(f->client->plans, f->obj->media_url, p->plan);
@@ -278,7 +312,8 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
     gsr__stream_policy(f->max_prefetch, &stream_window, &w.block);
     for (const struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
       if (b->stream != NULL) streamed += b->len;
-    w.window = streamed + w.block * (uint64_t)f->concurrency;
+    w.window = streamed + w.block * (uint64_t)f->concurrency *
+                              (uint64_t)(p->probe_round + 1);
   }
   p->window = w.window;
   p->block = w.block;

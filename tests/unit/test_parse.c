@@ -317,6 +317,30 @@ static void test_stream_policy(void **state) {
   assert_true(w == 512ull << 10 && b == 256ull << 10);
 }
 
+/* The probe's verdict: figures as measured on the GCS profile (blocks by
+ * ~3x) and the unshaped server (the stream), and the tie that a moment of
+ * load made once on the GCS profile (measured again, once). */
+static void test_probe_verdict(void **state) {
+  (void)state;
+  double rate;
+  struct gsr__probe_in gcs = {4, 24.0 * 1048576, 0.044, 900e6, 215e6, 0};
+  assert_int_equal(gsr__probe_verdict(&gcs, &rate), GSR__PROBE_BLOCKS);
+  assert_true(rate > 600e6 && rate < 700e6);
+  struct gsr__probe_in fast = {4, 24.0 * 1048576, 0.009, 1000e6, 2000e6, 0};
+  assert_int_equal(gsr__probe_verdict(&fast, &rate), GSR__PROBE_STREAM);
+  struct gsr__probe_in tie = {4, 24.0 * 1048576, 0.044, 284e6, 215e6, 0};
+  assert_int_equal(gsr__probe_verdict(&tie, &rate), GSR__PROBE_AGAIN);
+  assert_true(rate < 1.25 * 215e6);
+  tie.round = 1; /* measured again: no third round */
+  assert_int_equal(gsr__probe_verdict(&tie, &rate), GSR__PROBE_STREAM);
+  tie.round = 0;
+  tie.aggregate = 2.5 * 215e6; /* N capped connections: ~N x, decided */
+  tie.ttfb = 1.0;              /* (but first bytes so slow they lose) */
+  assert_int_equal(gsr__probe_verdict(&tie, &rate), GSR__PROBE_STREAM);
+  struct gsr__probe_in none = {4, 24.0 * 1048576, 0.01, 0, 215e6, 0};
+  assert_int_equal(gsr__probe_verdict(&none, &rate), GSR__PROBE_STREAM);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sizes),         cmocka_unit_test(test_percent_encode),
@@ -325,6 +349,7 @@ int main(void) {
       cmocka_unit_test(test_retry_delay),   cmocka_unit_test(test_metadata),      cmocka_unit_test(test_crc32c),
       cmocka_unit_test(test_status_names),
       cmocka_unit_test(test_plans),         cmocka_unit_test(test_stream_policy),
+      cmocka_unit_test(test_probe_verdict),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
