@@ -46,6 +46,11 @@ void gsr__error_set(struct gsr__error *e, int status, const char *fmt, ...)
 /* Publishes e as this thread's message; returns e->status. */
 int gsr__error_raise(const struct gsr__error *e);
 
+/* ---- fdio.c: all of buf to fd (retrying short writes and EINTR).
+ * 0, or -1 with errno set (EIO if a write took nothing). */
+int gsr__write_all(int fd, const void *buf, size_t n);
+int gsr__pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
+
 /* ---- size.c */
 int gsr__parse_u64(const char *s, size_t len, uint64_t *out);
 

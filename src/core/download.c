@@ -111,33 +111,6 @@ static void progress(struct dl *d, int force) {
   d->o->progress(d->o->progress_arg, GSR__MIN(done, d->size), d->size);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
-static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off) {
-  while (n > 0) {
-    ssize_t w = pwrite(fd, p, n, (off_t)off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-    off += (uint64_t)w;
-  }
-  return 0;
-}
-
 /* Writes out the bytes of slot s that arrived and were not written yet:
  * all of them when the part is complete, else only once at least
  * DRAIN_MIN are waiting (fewer, larger writes). Writing while the rest of
@@ -157,8 +130,8 @@ static int drain(struct dl *d, struct slot *s, int complete, const char *what) {
   if (!complete && n < DRAIN_MIN && avail < len) return 0;
   const unsigned char *p = s->buf->data + s->written;
   s->crc = gsr__crc32c(s->crc, p, (size_t)n);
-  int rc = d->ordered ? write_all(d->fd, p, (size_t)n)
-                      : pwrite_all(d->fd, p, (size_t)n,
+  int rc = d->ordered ? gsr__write_all(d->fd, p, (size_t)n)
+                      : gsr__pwrite_all(d->fd, p, (size_t)n,
                                    s->index * d->part + s->written);
   if (rc != 0)
     return gsr__err(GSR_EIO, "cannot write to %s: %s", what, strerror(errno));

@@ -24,8 +24,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include "core/file.h"
 #include "fetch/rfetch.h"
@@ -49,22 +47,13 @@ struct sendfile {
 };
 
 /* Writes all of p to fd; GSR_OK or GSR_EIO (message set in e). */
-static int write_all(struct sendfile *s, const char *p, size_t len,
+static int write_out(struct sendfile *s, const void *p, size_t len,
                      struct gsr__error *e) {
-  while (len > 0) {
-    ssize_t n = write(s->fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      s->write_errno = n < 0 ? errno : EIO;
-      gsr__error_set(e, GSR_EIO, "%s: cannot write to file descriptor %d: %s",
-                     s->f->obj->display, s->fd,
-                     n < 0 ? strerror(errno) : "nothing written");
-      return GSR_EIO;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return GSR_OK;
+  if (gsr__write_all(s->fd, p, len) == 0) return GSR_OK;
+  s->write_errno = errno;
+  gsr__error_set(e, GSR_EIO, "%s: cannot write to file descriptor %d: %s",
+                 s->f->obj->display, s->fd, strerror(s->write_errno));
+  return GSR_EIO;
 }
 
 /* The stream's sink, on the caller's thread (it drives the transport). */
@@ -72,7 +61,7 @@ static int sink(struct gsr__request *req, void *arg, const char *p,
                 size_t len) {
   struct sendfile *s = arg;
   s->crc = gsr__crc32c(s->crc, p, len);
-  if (write_all(s, p, len, &req->err) != GSR_OK) return -1;
+  if (write_out(s, p, len, &req->err) != GSR_OK) return -1;
   s->written += len;
   /* Straight from the wire (the reads' path counts its own). */
   atomic_fetch_add(&s->f->stats.bytes_delivered, len);
@@ -185,7 +174,7 @@ static int through_reads(struct sendfile *s, uint64_t off, uint64_t end,
     struct gsr__error e = {0};
     for (size_t i = 0; i < n; i++) {
       if (status == GSR_OK)
-        status = write_all(s, (const char *)sl[i].data, sl[i].len, &e);
+        status = write_out(s, sl[i].data, sl[i].len, &e);
       gsr_slice_release(&sl[i]);
     }
     if (status != GSR_OK) {
