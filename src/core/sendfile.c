@@ -194,7 +194,7 @@ static int send_range(struct sendfile *s, uint64_t off, uint64_t end) {
   uint64_t window, block;
   gsr__stream_policy(f->max_prefetch, &window, &block);
   s->from = block;
-  s->to = window + 2 * block; /* as the probe: past the first window */
+  s->to = window + GSR__PROBE_STREAM_BLOCKS * block; /* as the probe's */
   int remembered = f->obj->media_url != NULL
                        ? gsr__plans_get(f->client->plans, f->obj->media_url)
                        : -1;

@@ -173,6 +173,9 @@ int gsr__stream_wait(struct gsr__pf_stream *s, uint64_t end, long timeout_ms);
  * the probe's 1.25x gain: they are not tried. (Measured here: 80-100% on
  * the unshaped loopback server, 8-17% on the GCS profile.) */
 #define GSR__PROBE_BUSY 0.7
+/* ... measured from its first block to this many blocks past its first
+ * window (which lands at once, whatever the reader does). */
+#define GSR__PROBE_STREAM_BLOCKS 2
 /* Once min_blocks of the stream landed: -1 if it spent a quarter of the
  * time since the first one paused for want of room (one connection
  * outruns the reader), else 1, *rate, the bytes/s it sustains while

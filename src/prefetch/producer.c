@@ -15,10 +15,11 @@
 #include "prefetch/prefetch.h"
 
 #define MIN_BLOCK (256u * 1024)
-/* The probe (see enum gsr__pf_plan): the stream's rate counts once this
- * many of its blocks landed beyond its first window (which lands at once,
- * whatever the reader does: the blocks after it show whether the stream
- * waits for the reader), the first one's first-byte wait left out;
+/* The probe (see enum gsr__pf_plan): the stream's rate counts once
+ * GSR__PROBE_STREAM_BLOCKS of its blocks landed beyond its first window
+ * (which lands at once, whatever the reader does: the blocks after it
+ * show whether the stream waits for the reader), the first one's
+ * first-byte wait left out;
  * blocks are kept if what N of them would sustain, first-byte waits
  * included (probe_note), beats it by PROBE_GAIN. On a capped link they
  * win by about N x; where one connection is not the bound they lose or
@@ -26,7 +27,6 @@
  * after one more round when the blocks' aggregate was a tie: a moment of
  * load during ~16 MiB of blocks once made 4 capped connections look like
  * 1.3 (gsr__probe_verdict). */
-#define PROBE_STREAM_BLOCKS 2
 #define PROBE_GAIN 1.25
 
 int gsr__probe_verdict(const struct gsr__probe_in *in, double *predicted) {
@@ -141,7 +141,7 @@ static void probe_stream(struct gsr__file *f, struct gsr__prefetcher *p) {
   double rate = 0, busy = 0;
   uint64_t window, block;
   gsr__stream_policy(f->max_prefetch, &window, &block);
-  int blocks = (int)(window / block) + PROBE_STREAM_BLOCKS;
+  int blocks = (int)(window / block) + GSR__PROBE_STREAM_BLOCKS;
   int ready = p->stream ? gsr__stream_rate(p->stream, blocks, &rate, &busy) : 0;
   if (ready < 0) {
     p->plan = GSR__PLAN_STREAM;
@@ -207,11 +207,10 @@ static void probe_note(struct gsr__file *f, struct gsr__prefetcher *p,
   };
   double rate;
   int verdict = gsr__probe_verdict(&pin, &rate);
-  double aggregate = pin.aggregate, ttfb = pin.ttfb;
   if (verdict == GSR__PROBE_AGAIN) {
     GSR__TRACE(f->client, "prefetch %s: probe: %d blocks all together "
                "%.0f MB/s, one stream %.0f MB/s: a tie; %d more blocks "
-               "from %llu", f->obj->display, f->concurrency, aggregate / 1e6,
+               "from %llu", f->obj->display, f->concurrency, pin.aggregate / 1e6,
                p->stream_rate / 1e6, f->concurrency,
                (unsigned long long)p->sched_end);
     p->probe_round = 1;
@@ -229,7 +228,7 @@ static void probe_note(struct gsr__file *f, struct gsr__prefetcher *p,
              "%.1f ms; one stream: %.0f MB/s)", f->obj->display,
              p->plan == GSR__PLAN_BLOCKS ? "blocks" : "one stream",
              f->concurrency, (unsigned long long)w.block, rate / 1e6,
-             aggregate / 1e6, ttfb * 1e3, p->stream_rate / 1e6);
+             pin.aggregate / 1e6, pin.ttfb * 1e3, p->stream_rate / 1e6);
 }
 
 /* The stream's fill: post blocks until the window ahead of the reader is
