@@ -181,7 +181,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
     status = gsr__err(GSR_ENOMEM, "out of memory");
     goto fail;
   }
-  struct gsr__transport_config cfg = {
+  c->tcfg = (struct gsr__transport_config){
       .user_agent = c->opts.user_agent,
       .ca_bundle = c->ca_bundle,
       .connect_timeout_ms = opts->connect_timeout_ms,
@@ -196,8 +196,8 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
       .trace = opts->trace,
       .trace_arg = opts->trace_arg,
   };
-  c->tcfg = cfg;
-  if ((status = gsr__transport_new(&cfg, &c->transport)) != GSR_OK) goto fail;
+  if ((status = gsr__transport_new(&c->tcfg, &c->transport)) != GSR_OK)
+    goto fail;
   *out = c;
   return GSR_OK;
 fail:

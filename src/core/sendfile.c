@@ -95,7 +95,6 @@ static int stream(struct sendfile *s, uint64_t off, uint64_t end,
     gsr__transport_free(s->t);
     return status;
   }
-  gsr__file_count_fetched(f, 1, 0);
   GSR__TRACE(f->client, "sendfile %s: stream %llu+%llu to fd %d on the "
              "calling thread", f->obj->display, (unsigned long long)off,
              (unsigned long long)(end - off), s->fd);

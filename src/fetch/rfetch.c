@@ -159,7 +159,7 @@ static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
 }
 
 static void account(struct gsr__rfetch *rf) {
-  if (rf->stream) return; /* its blocks are counted as they are dropped */
+  if (rf->stream) return; /* counted by stream_submit and its owner */
   uint64_t bytes = 0;
   for (int i = 0; i < rf->n_parts; i++) bytes += rf->reqs[i].received;
   gsr__file_count_fetched(rf->file, (uint64_t)rf->n_parts, bytes);
@@ -233,6 +233,8 @@ static int stream_submit(struct gsr__rfetch *rf,
   req->stream_arg = arg;
   rf->auth_gen = gsr__auth_generation(rf->file->client->auth);
   submit_part(rf, req);
+  /* Its request counts now; its bytes as its owner takes them. */
+  gsr__file_count_fetched(rf->file, 1, 0);
   return GSR_OK;
 }
 

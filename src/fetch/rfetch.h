@@ -51,10 +51,11 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
 /* Starts a paced stream of [off, off+len) of a network object: one
  * request whose body goes to the segments ops hands out as the reader
  * makes room, or to its sink (see gsr__stream_ops in transport.h), on
- * transport t (NULL: the client's). Returns GSR_OK and *out, or a status
- * (message set; nothing started). Wait for it only once it is done
- * (gsr__rfetch_done): before, it waits on its reader, or on the caller
- * to drive t. */
+ * transport t (NULL: the client's). Each submission (this one, a 401's)
+ * counts one request in the file's stats; its bytes are the caller's to
+ * count. Returns GSR_OK and *out, or a status (message set; nothing
+ * started). Wait for it only once it is done (gsr__rfetch_done): before,
+ * it waits on its reader, or on the caller to drive t. */
 int gsr__rfetch_start_stream(struct gsr__file *f, uint64_t off, uint64_t len,
                              const struct gsr__stream_ops *ops, void *arg,
                              struct gsr__transport *t,

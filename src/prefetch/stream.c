@@ -139,7 +139,6 @@ int gsr__stream_start(struct gsr__file *f, uint64_t off, uint64_t len,
     gsr__free(s);
     return status;
   }
-  gsr__file_count_fetched(f, 1, 0);
   GSR__TRACE(f->client, "prefetch %s: stream %llu+%llu on one connection",
              f->obj->display, (unsigned long long)off,
              (unsigned long long)len);
@@ -229,10 +228,7 @@ int gsr__stream_done(struct gsr__pf_stream *s) {
 }
 
 int gsr__stream_failed(struct gsr__pf_stream *s) {
-  if (gsr__rfetch_stream_reauth(s->rf)) {
-    gsr__file_count_fetched(s->file, 1, 0);
-    return GSR_OK;
-  }
+  if (gsr__rfetch_stream_reauth(s->rf)) return GSR_OK;
   int status = gsr__rfetch_wait(s->rf); /* done: does not block */
   if (status == GSR_OK)
     status = gsr__err(GSR_EIO, "%s: stream ended at %llu",
