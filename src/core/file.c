@@ -71,20 +71,23 @@ static int create_readers(struct gsr__file *f) {
   return status;
 }
 
+static void destroy_source(struct gsr__file *f) {
+  if (f->source && f->source->destroy && f->source_state)
+    f->source->destroy(f, f->source_state);
+  f->source_state = NULL;
+}
+
 static void destroy_readers(struct gsr__file *f) {
   if (f->cache && f->cache->destroy && f->cache_state)
     f->cache->destroy(f, f->cache_state);
-  if (f->source && f->source->destroy && f->source_state)
-    f->source->destroy(f, f->source_state);
-  f->cache_state = f->source_state = NULL;
+  f->cache_state = NULL;
+  destroy_source(f);
 }
 
 int gsr__file_reset_source(struct gsr__file *f) {
   int status = GSR_OK;
   pthread_mutex_lock(&f->reader_mu);
-  if (f->source->destroy && f->source_state)
-    f->source->destroy(f, f->source_state);
-  f->source_state = NULL;
+  destroy_source(f);
   atomic_store(&f->stream_rate, 0.0);
   if (f->source->create) status = f->source->create(f, &f->source_state);
   if (status != GSR_OK) { /* no state, no prefetcher: still a reader */
