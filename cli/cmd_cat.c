@@ -52,6 +52,15 @@ static int64_t piece_slices(struct cat_job *j, size_t want, int *werr)
   return got;
 }
 
+/* Writing to stdout failed with err: a reader that left (| head) is not
+ * worth a word; anything else is. */
+static int stdout_failed(int err)
+{
+  if (err != EPIPE)
+    cli_fail_errno(err, "cannot write to standard output");
+  return CLI_EXIT_FAIL;
+}
+
 /* Copies count bytes from the file position (pos) to stdout, at most a
  * piece per call: one gsr_read per piece lets the library fetch a whole
  * piece with parallel range requests, or hand it over from its
@@ -78,12 +87,8 @@ static int copy_out(struct cat_job *j, uint64_t pos, uint64_t count)
                     j->a->url, pos, end);
       return CLI_EXIT_FAIL;
     }
-    if (err == EPIPE)
-      return CLI_EXIT_FAIL; /* the reader left (| head): not worth a word */
-    if (err) {
-      cli_fail_errno(err, "cannot write to standard output");
-      return CLI_EXIT_FAIL;
-    }
+    if (err)
+      return stdout_failed(err);
     pos += (uint64_t)got;
   }
   return CLI_EXIT_OK;
@@ -100,12 +105,8 @@ static int send_out(struct cat_job *j, uint64_t pos, uint64_t count)
 
   if (status == GSR_OK)
     return CLI_EXIT_OK;
-  if (status == GSR_EIO && errno == EPIPE)
-    return CLI_EXIT_FAIL; /* the reader left (| head): not worth a word */
-  if (status == GSR_EIO && errno != 0) {
-    cli_fail_errno(errno, "cannot write to standard output");
-    return CLI_EXIT_FAIL;
-  }
+  if (status == GSR_EIO && errno != 0)
+    return stdout_failed(errno);
   cli_fail_gsr(status, "cannot write %s from offset %" PRIu64 " (%" PRIu64
                " bytes written)", j->a->url, pos, written);
   return CLI_EXIT_FAIL;
