@@ -108,7 +108,7 @@ static int stream(struct sendfile *s, uint64_t off, uint64_t end,
       double rate = (double)(s->bytes1 - s->bytes0) * 1e9 / span;
       measure = 0;
       GSR__TRACE(f->client, "sendfile %s: one stream sustains %.0f MB/s, "
-                 "the thread busy %.0f%%: %s", f->obj->display, rate / 1e6,
+                 "the thread busy %.1f%%: %s", f->obj->display, rate / 1e6,
                  busy * 100, busy >= GSR__PROBE_BUSY
                                  ? "plan: one stream to the end"
                                  : "trying blocks");

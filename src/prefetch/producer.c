@@ -150,7 +150,7 @@ static void probe_stream(struct gsr__file *f, struct gsr__prefetcher *p) {
   } else if (ready > 0 && busy >= GSR__PROBE_BUSY) {
     p->plan = GSR__PLAN_STREAM;
     GSR__TRACE(f->client, "prefetch %s: plan: one stream (%.0f MB/s kept "
-               "the I/O thread busy %.0f%% of the time: more connections "
+               "the I/O thread busy %.1f%% of the time: more connections "
                "cannot go faster)", f->obj->display, rate / 1e6, busy * 100);
   } else if (ready > 0) {
     p->stream_rate = rate;
@@ -160,7 +160,7 @@ static void probe_stream(struct gsr__file *f, struct gsr__prefetcher *p) {
     gsr__stream_retire(p->old_stream);
     p->probe_from = p->sched_end;
     GSR__TRACE(f->client, "prefetch %s: probe: one stream sustains %.0f "
-               "MB/s (the I/O thread busy %.0f%%); trying %d blocks from %llu",
+               "MB/s (the I/O thread busy %.1f%%); trying %d blocks from %llu",
                f->obj->display, rate / 1e6, busy * 100, f->concurrency,
                (unsigned long long)p->sched_end);
   }
