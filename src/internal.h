@@ -34,6 +34,9 @@ GSR_EXTERN uint64_t gsr__alloc_fail_at(uint64_t k);
 /* Sets this thread's message and returns status, so code reads
  * `return gsr__err(GSR_EINVAL, "bad url '%s'", url);`. */
 int gsr__err(int status, const char *fmt, ...) GSR__PRINTF(2, 3);
+/* strerror(e) without its shared buffer (the library's callers have many
+ * threads): the text stays valid until this thread's next call. */
+const char *gsr__errno_text(int e);
 int gsr__verr(int status, const char *fmt, va_list ap);
 
 /* A status plus its message, carried from the I/O thread to a waiter. */

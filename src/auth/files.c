@@ -37,7 +37,7 @@ static char *slurp(const char *path, size_t *len, int *status) {
   FILE *fp = fopen(path, "rb");
   if (fp == NULL) {
     *status = gsr__err(GSR_EAUTH, "credentials file '%s': %s", path,
-                       strerror(errno));
+                       gsr__errno_text(errno));
     return NULL;
   }
   char *buf = gsr__malloc(MAX_FILE + 1);

@@ -33,9 +33,9 @@ static int local_open(struct gsr__object *obj) {
   obj->fd = open(obj->url.path, O_RDONLY | O_CLOEXEC);
   if (obj->fd < 0)
     return gsr__err(errno_status(errno), "open %s: %s", obj->url.path,
-                    strerror(errno));
+                    gsr__errno_text(errno));
   if (fstat(obj->fd, &sb) != 0)
-    return gsr__err(GSR_EIO, "stat %s: %s", obj->url.path, strerror(errno));
+    return gsr__err(GSR_EIO, "stat %s: %s", obj->url.path, gsr__errno_text(errno));
   if (S_ISDIR(sb.st_mode))
     return gsr__err(GSR_EINVAL, "%s is a directory", obj->url.path);
   obj->st.size = (uint64_t)sb.st_size;
@@ -56,7 +56,7 @@ static int local_pread(struct gsr__object *obj, void *dst, uint64_t off,
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
       return gsr__err(errno_status(errno), "read %s: %s", obj->url.path,
-                      strerror(errno));
+                      gsr__errno_text(errno));
     if (n == 0)
       return gsr__err(GSR_ECHANGED, "read %s: file shrank below %llu bytes "
                       "since it was opened", obj->url.path,

@@ -134,7 +134,7 @@ static int drain(struct dl *d, struct slot *s, int complete, const char *what) {
                       : gsr__pwrite_all(d->fd, p, (size_t)n,
                                    s->index * d->part + s->written);
   if (rc != 0)
-    return gsr__err(GSR_EIO, "cannot write to %s: %s", what, strerror(errno));
+    return gsr__err(GSR_EIO, "cannot write to %s: %s", what, gsr__errno_text(errno));
   s->written = avail;
   d->bytes_done += n;
   return 1;
@@ -418,7 +418,7 @@ static int create_tmp(struct dest *t, int *fd) {
   gsr__free(t->tmp);
   t->tmp = NULL;
   return gsr__err(GSR_EIO, "cannot create a temporary file beside %s: %s",
-                  t->final, strerror(e));
+                  t->final, gsr__errno_text(e));
 }
 
 static int body_file(struct dl *d, void *arg, gsr_download_stats *st) {
@@ -431,7 +431,7 @@ static int body_file(struct dl *d, void *arg, gsr_download_stats *st) {
    * at every out-of-order pwrite) and a full disk shows up here. */
   if (ftruncate(d->fd, (off_t)d->size) != 0)
     status = gsr__err(GSR_EIO, "cannot size %s to %llu bytes: %s", t->tmp,
-                      (unsigned long long)d->size, strerror(errno));
+                      (unsigned long long)d->size, gsr__errno_text(errno));
   if (status == GSR_OK) status = run_parts(d, t->tmp);
   if (status == GSR_OK) status = verify(d, "downloaded", st);
   if (status == GSR_OK && (fstat(d->fd, &sb) != 0 ||
@@ -440,11 +440,11 @@ static int body_file(struct dl *d, void *arg, gsr_download_stats *st) {
                       t->tmp, (unsigned long long)d->size);
   /* close() reports delayed write errors (NFS, quota): check it. */
   if (close(d->fd) != 0 && status == GSR_OK)
-    status = gsr__err(GSR_EIO, "cannot write %s: %s", t->tmp, strerror(errno));
+    status = gsr__err(GSR_EIO, "cannot write %s: %s", t->tmp, gsr__errno_text(errno));
   d->fd = -1;
   if (status == GSR_OK && rename(t->tmp, t->final) != 0)
     status = gsr__err(GSR_EIO, "cannot rename %s to %s: %s", t->tmp,
-                      t->final, strerror(errno));
+                      t->final, gsr__errno_text(errno));
   if (status != GSR_OK) unlink(t->tmp);
   return status;
 }

@@ -52,7 +52,7 @@ static int write_out(struct sendfile *s, const void *p, size_t len,
   if (gsr__write_all(s->fd, p, len) == 0) return GSR_OK;
   s->write_errno = errno;
   gsr__error_set(e, GSR_EIO, "%s: cannot write to file descriptor %d: %s",
-                 s->f->obj->display, s->fd, strerror(s->write_errno));
+                 s->f->obj->display, s->fd, gsr__errno_text(s->write_errno));
   return GSR_EIO;
 }
 

@@ -47,6 +47,11 @@ const char *gsr_errmsg(void) { return thread_msg; }
 
 const char *gsr_version(void) { return GSR_VERSION_STRING; }
 
+const char *gsr__errno_text(int e) {
+  static _Thread_local char buf[128];
+  return strerror_r(e, buf, sizeof(buf)); /* the GNU one (_GNU_SOURCE) */
+}
+
 int gsr__verr(int status, const char *fmt, va_list ap) {
   vsnprintf(thread_msg, sizeof(thread_msg), fmt, ap);
   return status;

@@ -366,6 +366,9 @@ static void test_refused_write(void **state) {
   assert_int_equal(err, EBADF);
   assert_int_equal(written, 0);
   assert_non_null(strstr(gsr_errmsg(), "file descriptor"));
+  char why[128];
+  snprintf(why, sizeof(why), ": %s", strerror(EBADF)); /* the errno's text */
+  if (strstr(gsr_errmsg(), why) == NULL) fail_msg("message: %s", gsr_errmsg());
   close(fd);
   gsr_close(f);
   gsr_client_free(c);
