@@ -35,7 +35,8 @@ static int local_open(struct gsr__object *obj) {
     return gsr__err(errno_status(errno), "open %s: %s", obj->url.path,
                     gsr__errno_text(errno));
   if (fstat(obj->fd, &sb) != 0)
-    return gsr__err(GSR_EIO, "stat %s: %s", obj->url.path, gsr__errno_text(errno));
+    return gsr__err(GSR_EIO, "stat %s: %s", obj->url.path,
+                    gsr__errno_text(errno));
   if (S_ISDIR(sb.st_mode))
     return gsr__err(GSR_EINVAL, "%s is a directory", obj->url.path);
   obj->st.size = (uint64_t)sb.st_size;

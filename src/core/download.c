@@ -134,7 +134,8 @@ static int drain(struct dl *d, struct slot *s, int complete, const char *what) {
                       : gsr__pwrite_all(d->fd, p, (size_t)n,
                                    s->index * d->part + s->written);
   if (rc != 0)
-    return gsr__err(GSR_EIO, "cannot write to %s: %s", what, gsr__errno_text(errno));
+    return gsr__err(GSR_EIO, "cannot write to %s: %s", what,
+                    gsr__errno_text(errno));
   s->written = avail;
   d->bytes_done += n;
   return 1;
@@ -440,7 +441,8 @@ static int body_file(struct dl *d, void *arg, gsr_download_stats *st) {
                       t->tmp, (unsigned long long)d->size);
   /* close() reports delayed write errors (NFS, quota): check it. */
   if (close(d->fd) != 0 && status == GSR_OK)
-    status = gsr__err(GSR_EIO, "cannot write %s: %s", t->tmp, gsr__errno_text(errno));
+    status = gsr__err(GSR_EIO, "cannot write %s: %s", t->tmp,
+                      gsr__errno_text(errno));
   d->fd = -1;
   if (status == GSR_OK && rename(t->tmp, t->final) != 0)
     status = gsr__err(GSR_EIO, "cannot rename %s to %s: %s", t->tmp,
