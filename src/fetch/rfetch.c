@@ -274,23 +274,51 @@ int gsr__rfetch_start_stream(struct gsr__file *f, uint64_t off, uint64_t len,
   return GSR_OK;
 }
 
+/* Gives a stream's request the headers of a fresh one (the refreshed
+ * token's) and submits it again as it is: the transport resumes it after
+ * the bytes it received, into the same destination, as it does a retry. */
+static int stream_resubmit(struct gsr__rfetch *rf) {
+  struct gsr__request *req = &rf->reqs[0], fresh;
+  struct gsr__object *obj = rf->file->obj;
+  memset(&fresh, 0, sizeof(fresh));
+  int status = obj->ops->prepare(obj, &fresh, rf->off, rf->len, NULL);
+  if (status == GSR_OK) {
+    gsr__request_swap_headers(req, &fresh);
+    rf->auth_gen = gsr__auth_generation(rf->file->client->auth);
+    submit_part(rf, req);
+    gsr__file_count_fetched(rf->file, 1, 0);
+  }
+  gsr__request_cleanup(&fresh);
+  return status;
+}
+
 int gsr__rfetch_stream_reauth(struct gsr__rfetch *rf) {
   struct gsr__request *req = &rf->reqs[0];
   const struct gsr__stream_ops *ops = req->stream;
   void *arg = req->stream_arg;
-  /* Only before the first body byte: a 401 on a resumed attempt would
-   * need the cursor carried over; it fails instead. */
   if (!rf->stream || rf->waited || !gsr__rfetch_done(rf) ||
-      req->received != 0 || rf->fetch.err.status != GSR_EAUTH ||
-      !auth_refresh(rf))
+      rf->fetch.err.status != GSR_EAUTH)
     return 0;
+  /* One refresh per stretch of progress: a stream may outlive several
+   * tokens (an hour each), but a refresh that does not get it further is
+   * not tried again. */
+  if (rf->auth_retried && req->received > rf->auth_retried_at)
+    rf->auth_retried = 0;
+  if (!auth_refresh(rf)) return 0;
+  rf->auth_retried_at = req->received;
   struct gsr__file *f = rf->file;
   pthread_mutex_lock(&f->mu); /* like auth_retry: close cannot reach it */
   int closed = f->closed;
   if (!closed) {
-    gsr__request_cleanup(req);
-    rearm(rf);
-    int status = stream_submit(rf, ops, arg);
+    int status;
+    if (req->received == 0) { /* from scratch */
+      gsr__request_cleanup(req);
+      rearm(rf);
+      status = stream_submit(rf, ops, arg);
+    } else { /* a resumed attempt: after the bytes already taken */
+      rearm(rf);
+      status = stream_resubmit(rf);
+    }
     if (status != GSR_OK) {
       struct gsr__error e;
       gsr__error_set(&e, status, "%s", gsr_errmsg());

@@ -36,6 +36,7 @@ struct gsr__rfetch {
   uint32_t seg_crc[GSR__REQ_IOV];
   uint64_t auth_gen;       /* generation of the token the parts carry */
   int auth_retried;        /* the one retry after a 401 was made */
+  uint64_t auth_retried_at; /* a stream's received bytes then */
   int stream;              /* a paced stream (gsr__rfetch_start_stream) */
   struct gsr__rfetch *next, *prev; /* the file's in-flight list */
 };
@@ -60,8 +61,9 @@ int gsr__rfetch_start_stream(struct gsr__file *f, uint64_t off, uint64_t len,
                              const struct gsr__stream_ops *ops, void *arg,
                              struct gsr__transport *t,
                              struct gsr__rfetch **out);
-/* A stream that ended with HTTP 401 before its first byte: refreshes the
- * token and submits it again, without waiting. 1 if re-submitted. */
+/* A stream that ended with HTTP 401 (before its first byte, or on an
+ * attempt that resumed it after a cut): refreshes the token and submits
+ * it again, from where it stopped, without waiting. 1 if re-submitted. */
 int gsr__rfetch_stream_reauth(struct gsr__rfetch *rf);
 /* 1 if every part completed (never blocks). */
 int gsr__rfetch_done(struct gsr__rfetch *rf);

@@ -170,6 +170,9 @@ void gsr__request_set_range_iov(struct gsr__request *req, uint64_t first,
                                 uint64_t len, const struct gsr__iov *iov,
                                 int n);
 void gsr__request_cleanup(struct gsr__request *req);
+/* Swaps the two requests' headers (a re-authorized request takes a fresh
+ * one's; the old ones go with the fresh request's cleanup). */
+void gsr__request_swap_headers(struct gsr__request *a, struct gsr__request *b);
 /* The server's error text from an error body: GCS's JSON error.message,
  * else the body's first line; "" if none. Writes at most n bytes. */
 void gsr__request_server_message(const struct gsr__request *req, char *out,

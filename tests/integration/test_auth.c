@@ -417,6 +417,128 @@ static void test_401_on_a_stream_refreshes_and_resubmits(void **state) {
   check_traces();
 }
 
+/* A stream that stalls after 1 MiB (the server sleeps), with the token
+ * revoked meanwhile: the stall watchdog's resumed attempt gets a 401; the
+ * stream refreshes the token and resumes after the bytes it had (not from
+ * the start, which would hand the reader bytes twice). */
+static gsr_client *stall_client(void) {
+  gsr_client_options o;
+  gsr_client *c = NULL;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.trace = trace_cb;
+  o.stall_timeout_ms = 1000;
+  o.retry_initial_ms = 10;
+  int s = gsr_client_new(&o, &c);
+  if (s != GSR_OK) fail_msg("client: %s: %s", gsr_strerror(s), gsr_errmsg());
+  return c;
+}
+
+/* The log since `base`: the stream from 0, its resumed attempt refused,
+ * and the same resumed range served with the new token. */
+static void expect_resumed_after_401(long base) {
+  struct ts_media_req q[8];
+  ts_log_quiet(&srv, 200);
+  int n = ts_media_log(&srv, base, q, 8);
+  int refused = -1, served = -1;
+  for (int i = 0; i < n; i++) {
+    if (q[i].status == 401 && q[i].first > 0) refused = i;
+    else if (q[i].status == 206 && q[i].first > 0) served = i;
+  }
+  if (refused < 0 || served < 0 || q[served].first != q[refused].first)
+    fail_msg("no refused resume followed by the same range served (%d "
+             "requests)", n);
+}
+
+static void test_401_on_a_resumed_stream(void **state) {
+  (void)state;
+  setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
+  gsr_client *c = stall_client();
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.prefetch = "sequential";
+  o.concurrency = 1;
+  assert_int_equal(gsr_open(c, "gs://" BUCKET "/big", &o, &f), GSR_OK);
+  knob("fault_kind=stall&fault_on=media&cut_at=1048576&stall_ms=5000&"
+       "fault_next=1");
+  long base = ts_log_quiet(&srv, 0);
+  unsigned char *buf = malloc(BIG_SIZE);
+  /* The first bytes come before the stall; the revoke lands during it
+   * (the watchdog waits a second). */
+  int64_t got = gsr_read(f, buf, 65536), n = 1;
+  assert_int_equal(got, 65536);
+  control("revoke", NULL);
+  while (n > 0 && got < (int64_t)BIG_SIZE) {
+    n = gsr_read(f, buf + got, 1 << 20);
+    if (n < 0) fail_msg("read: %s", gsr_errmsg());
+    got += n;
+  }
+  assert_int_equal(got, BIG_SIZE);
+  if (memcmp(buf, big_data, BIG_SIZE) != 0) fail_msg("wrong bytes");
+  assert_int_equal(stat_of("tokens_issued"), 2);
+  assert_int_equal(stat_of("auth_failures"), 1);
+  gsr_close(f);
+  expect_resumed_after_401(base);
+  free(buf);
+  gsr_client_free(c);
+  check_traces();
+}
+
+/* gsr_sendfile's stream, the same way. A pipe paces it: the revoke comes
+ * once the reader has the first 64 KiB, before the server stalls. */
+struct drain {
+  int fd;
+  unsigned char *buf;
+  size_t got;
+};
+
+static void *drain_pipe(void *p) {
+  struct drain *d = p;
+  ssize_t n;
+  int revoked = 0;
+  while ((n = read(d->fd, d->buf + d->got, BIG_SIZE + 1 - d->got)) > 0) {
+    d->got += (size_t)n;
+    if (!revoked && d->got >= 65536) {
+      control("revoke", NULL);
+      revoked = 1;
+    }
+  }
+  return NULL;
+}
+
+static void test_401_on_a_resumed_sendfile(void **state) {
+  (void)state;
+  setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
+  gsr_client *c = stall_client();
+  gsr_file f;
+  assert_int_equal(gsr_open(c, "gs://" BUCKET "/big", NULL, &f), GSR_OK);
+  knob("fault_kind=stall&fault_on=media&cut_at=1048576&stall_ms=5000&"
+       "fault_next=1");
+  long base = ts_log_quiet(&srv, 0);
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  struct drain d = {fds[0], malloc(BIG_SIZE + 1), 0};
+  pthread_t th;
+  pthread_create(&th, NULL, drain_pipe, &d);
+  uint64_t written = 0;
+  int rc = gsr_sendfile(f, fds[1], 0, UINT64_MAX, &written);
+  if (rc != GSR_OK) fail_msg("sendfile: %s", gsr_errmsg());
+  close(fds[1]);
+  pthread_join(th, NULL);
+  close(fds[0]);
+  assert_int_equal(written, BIG_SIZE);
+  assert_int_equal(d.got, BIG_SIZE);
+  if (memcmp(d.buf, big_data, BIG_SIZE) != 0) fail_msg("wrong bytes");
+  assert_int_equal(stat_of("tokens_issued"), 2);
+  assert_int_equal(stat_of("auth_failures"), 1);
+  gsr_close(f);
+  expect_resumed_after_401(base);
+  free(d.buf);
+  gsr_client_free(c);
+  check_traces();
+}
+
 static void test_authorized_user_via_gcloud_adc(void **state) {
   (void)state;
   char url[300];
@@ -642,6 +764,8 @@ int main(void) {
       cmocka_unit_test_setup(test_refresh_before_expiry, reset),
       cmocka_unit_test_setup(test_401_refreshes_once_and_retries, reset),
       cmocka_unit_test_setup(test_401_on_a_stream_refreshes_and_resubmits, reset),
+      cmocka_unit_test_setup(test_401_on_a_resumed_stream, reset),
+      cmocka_unit_test_setup(test_401_on_a_resumed_sendfile, reset),
       cmocka_unit_test_setup(test_authorized_user_via_gcloud_adc, reset),
       cmocka_unit_test_setup(test_metadata_server, reset),
       cmocka_unit_test_setup(test_bad_key_files, reset),
