@@ -41,5 +41,6 @@ int cli_print_file_stats(FILE *out, gsr_file file)
   fprintf(out, "stall_seconds:      %.6f\n", s.stall_seconds);
   stat_line(out, "window", s.window);
   stat_line(out, "peak_buffered", s.peak_buffered);
+  fprintf(out, "plan:               %s\n", s.plan);
   return GSR_OK;
 }

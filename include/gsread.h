@@ -349,6 +349,12 @@ typedef struct gsr_file_stats {
   double stall_seconds;      /* time those reads waited */
   uint64_t window;           /* current prefetch window, bytes */
   uint64_t peak_buffered;    /* most bytes this file held at once */
+  /* How the prefetcher fetches ahead (a static string): "none" (nothing
+   * fetched ahead yet: random reads, or prefetch off), "probe" (measuring
+   * one stream against N blocks), "stream" (one connection, one request
+   * read as it goes) or "blocks" (N connections, a request per block).
+   * gsr_sendfile's own stream counts as "stream". docs/prefetch.md. */
+  const char *plan;
 } gsr_file_stats;
 
 /* Copies the file's counters. GSR_OK, GSR_EINVAL, GSR_EBADF, GSR_ECLOSED. */

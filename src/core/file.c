@@ -381,6 +381,9 @@ int gsr_file_stats_get(gsr_file id, gsr_file_stats *out) {
   out->stall_seconds = (double)atomic_load(&s->stall_ns) / 1e9;
   out->window = atomic_load(&s->window);
   out->peak_buffered = atomic_load(&s->peak_buffered);
+  static const char *const plans[] = {"none", "probe", "stream", "blocks"};
+  int plan = atomic_load(&s->plan);
+  out->plan = plan >= 0 && plan < 4 ? plans[plan] : "none";
   gsr__file_unref(f);
   return GSR_OK;
 }

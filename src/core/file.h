@@ -21,6 +21,16 @@ struct gsr__stats {
   atomic_uint_fast64_t reads, hits, misses, requests, bytes_fetched,
       bytes_delivered, bytes_copied, bytes_referenced, bytes_direct,
       prefetched_unused, stalls, stall_ns, window, peak_buffered;
+  atomic_int plan; /* enum gsr__fetch_plan */
+};
+
+/* How a file fetches ahead (gsr_file_stats.plan), set by the prefetcher
+ * and gsr_sendfile. */
+enum gsr__fetch_plan {
+  GSR__FETCH_NONE = 0,
+  GSR__FETCH_PROBE,
+  GSR__FETCH_STREAM,
+  GSR__FETCH_BLOCKS,
 };
 
 /* A file's prefetch option (gsr_file_options.prefetch). */

@@ -95,6 +95,7 @@ static int stream(struct sendfile *s, uint64_t off, uint64_t end,
     gsr__transport_free(s->t);
     return status;
   }
+  atomic_store(&f->stats.plan, measure ? GSR__FETCH_PROBE : GSR__FETCH_STREAM);
   GSR__TRACE(f->client, "sendfile %s: stream %llu+%llu to fd %d on the "
              "calling thread", f->obj->display, (unsigned long long)off,
              (unsigned long long)(end - off), s->fd);
@@ -112,7 +113,9 @@ static int stream(struct sendfile *s, uint64_t off, uint64_t end,
                  busy * 100, busy >= GSR__PROBE_BUSY
                                  ? "plan: one stream to the end"
                                  : "trying blocks");
-      if (busy < GSR__PROBE_BUSY) {
+      if (busy >= GSR__PROBE_BUSY) {
+        atomic_store(&f->stats.plan, GSR__FETCH_STREAM);
+      } else {
         atomic_store(&f->stream_rate, rate);
         gsr__rfetch_cancel(rf);
         stop = 1;

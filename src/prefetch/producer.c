@@ -286,6 +286,9 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
        b != NULL && plan(f, p) == GSR__PLAN_PROBE_BLOCKS; b = b->next)
     probe_note(f, p, b);
   int now = plan(f, p);
+  atomic_store(&f->stats.plan, now == GSR__PLAN_STREAM   ? GSR__FETCH_STREAM
+                               : now == GSR__PLAN_BLOCKS ? GSR__FETCH_BLOCKS
+                                                         : GSR__FETCH_PROBE);
   /* gsr_sendfile handed this file over and the probe kept one stream:
    * sendfile takes it back from the probe's last block (sendfile.c), so
    * nothing is fetched ahead that it would not read. */

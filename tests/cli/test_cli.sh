@@ -368,6 +368,10 @@ expect_stats() {
       ok=0
     fi
   done
+  case $(stats_value plan) in
+    none | probe | stream | blocks) ;;
+    *) fail "$desc: no plan in --stats ('$(stats_value plan)')"; ok=0 ;;
+  esac
   [ "$ok" = 1 ] || return
   buffered=$(($(stats_value bytes_copied) + $(stats_value bytes_direct)))
   referenced=$(stats_value bytes_referenced)
@@ -389,6 +393,8 @@ test_cat_stats() {
   local f=f$((5 * 1024 * 1024 + 1)) size=$((5 * 1024 * 1024 + 1))
   run cat --stats --copy "$f" --io-size 1M --prefetch off
   expect_stats "cat --stats --copy" "$size" copy
+  if [ "$(stats_value plan)" = none ]; then pass; else
+    fail "cat --stats --prefetch off: plan $(stats_value plan), want none"; fi
   if cmp -s "$f" "$T/out"; then pass; else fail "cat --stats: output differs"; fi
   run cat --stats --zero-copy "$f" --io-size 1M
   expect_stats "cat --stats --zero-copy" "$size" slices

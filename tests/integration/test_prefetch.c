@@ -153,6 +153,7 @@ static void test_random_reader_costs_one_request_per_read(void **state) {
   assert_true(st.requests == 200);
   assert_true(st.bytes_fetched == delivered); /* no over-fetch */
   assert_true(st.prefetched_unused == 0);
+  assert_string_equal(st.plan, "none"); /* nothing fetched ahead */
   gsr_close(f);
   free(buf);
 }
@@ -185,6 +186,9 @@ static void test_sequential_window_grows_within_n(void **state) {
     w_big = st.window;
   }
   assert_true(w_small > 0 && w_big > w_small); /* the window grew */
+  gsr_file_stats st;
+  gsr_file_stats_get(f, &st);
+  assert_string_equal(st.plan, "blocks"); /* adaptive: always blocks */
   gsr_close(f);
   log_quiet();
   assert_int_equal(ts_control(&srv, "reset"), 200);

@@ -242,10 +242,13 @@ static void test_capped_link_goes_on_through_blocks(void **state) {
     int fd = temp_fd();
     uint64_t written = 0;
     int rc = gsr_sendfile(f, fd, 0, UINT64_MAX, &written);
+    gsr_file_stats st;
+    assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
     gsr_close(f);
     gsr_client_free(c);
     assert_int_equal(ts_control(&srv, "reset"), 200);
     if (rc != GSR_OK) fail_msg("sendfile: %d %s", rc, gsr_errmsg());
+    assert_string_equal(st.plan, concurrency == 1 ? "stream" : "blocks");
     check_file(fd, 0, OBJ_SIZE);
     close(fd);
     log_quiet();
@@ -295,6 +298,7 @@ static void test_back_to_the_stream_when_blocks_lose(void **state) {
   if (strstr(t.text, "trying blocks") == NULL ||
       strstr(t.text, "straight from the wire again") == NULL)
     fail_msg("trace: %s", t.text);
+  assert_string_equal(st.plan, "stream");
   if (st.prefetched_unused != 0)
     fail_msg("unused %llu; trace: %s", (unsigned long long)st.prefetched_unused, t.text);
   assert_true(st.bytes_direct >= OBJ_SIZE / 2);

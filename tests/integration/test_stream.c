@@ -421,9 +421,14 @@ static void test_probe_picks_blocks_when_connections_are_capped(void **state) {
   long base = log_quiet();
   gsr_file f = open_sequential(c, 4, 8 * MiB); /* 4 MiB blocks */
   unsigned char *buf = malloc(MiB);
+  gsr_file_stats st;
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+  assert_string_equal(st.plan, "none"); /* nothing read yet */
   for (uint64_t off = 0; off < 36 * MiB; off += MiB) check_pread(f, off, MiB, buf);
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
   gsr_close(f);
   if (strstr(p.text, "plan: blocks") == NULL) fail_msg("plans: %s", p.text);
+  assert_string_equal(st.plan, "blocks");
   log_quiet();
   struct ts_media_req q[64];
   int n = ts_media_log(&srv, base, q, 64);
@@ -518,8 +523,13 @@ static void test_probe_keeps_the_stream_when_the_client_is_the_bound(void **stat
   long base = log_quiet();
   gsr_file f = open_sequential(c, 4, 8 * MiB); /* decided by 12 MiB */
   assert_int_equal(read_to_end(f, 8 * MiB, 1), 0);
+  gsr_file_stats st;
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
   gsr_close(f);
   gsr_client_free(c);
+  /* Whichever way the probe went, it came to a plan. */
+  if (strcmp(st.plan, "stream") != 0 && strcmp(st.plan, "blocks") != 0)
+    fail_msg("plan %s", st.plan);
   log_quiet();
   struct ts_media_req q[8];
   int n = ts_media_log(&srv, base, q, 8);
