@@ -173,8 +173,9 @@ static int reset(void **state) {
   return 0;
 }
 
-static gsr_client *new_client(const char *token, int anonymous,
-                              const char *user_project) {
+/* A client of the test server; stall_ms 0 keeps the default watchdog. */
+static gsr_client *client_with(const char *token, int anonymous,
+                               const char *user_project, long stall_ms) {
   gsr_client_options o;
   gsr_client *c = NULL;
   gsr_client_options_init(&o);
@@ -185,9 +186,15 @@ static gsr_client *new_client(const char *token, int anonymous,
   o.trace = trace_cb;
   o.retry_max_attempts = 2;
   o.retry_initial_ms = 10;
+  if (stall_ms > 0) o.stall_timeout_ms = stall_ms;
   int s = gsr_client_new(&o, &c);
   if (s != GSR_OK) fail_msg("client: %s: %s", gsr_strerror(s), gsr_errmsg());
   return c;
+}
+
+static gsr_client *new_client(const char *token, int anonymous,
+                              const char *user_project) {
+  return client_with(token, anonymous, user_project, 0);
 }
 
 /* Opens and reads the small object whole; returns the status. */
@@ -386,26 +393,42 @@ static void test_401_refreshes_once_and_retries(void **state) {
 /* A stream (prefetch "sequential" on one connection) refused before its
  * first byte refreshes the token and is submitted again, without the
  * reader seeing the 401. */
-static void test_401_on_a_stream_refreshes_and_resubmits(void **state) {
-  (void)state;
-  setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
-  gsr_client *c = new_client(NULL, 0, NULL);
+/* Opens gs://BUCKET/name read as one stream (prefetch "sequential" on
+ * one connection). */
+static gsr_file open_stream(gsr_client *c, const char *name) {
+  char url[200];
   gsr_file_options o;
   gsr_file f;
   gsr_file_options_init(&o);
   o.prefetch = "sequential";
   o.concurrency = 1;
-  assert_int_equal(gsr_open(c, "gs://" BUCKET "/small", &o, &f), GSR_OK);
-  control("revoke", NULL);
-  unsigned char *buf = malloc(SMALL_SIZE);
-  int64_t got = 0, n = 1;
-  while (n > 0 && got < (int64_t)SMALL_SIZE) {
-    n = gsr_read(f, buf + got, 100000);
+  snprintf(url, sizeof(url), "gs://" BUCKET "/%s", name);
+  assert_int_equal(gsr_open(c, url, &o, &f), GSR_OK);
+  return f;
+}
+
+/* Reads f from `got` to its end (size bytes) into buf in 1 MiB calls and
+ * checks the bytes against want. */
+static void read_rest(gsr_file f, unsigned char *buf, int64_t got,
+                      int64_t size, const unsigned char *want) {
+  int64_t n = 1;
+  while (n > 0 && got < size) {
+    n = gsr_read(f, buf + got, 1 << 20);
     if (n < 0) fail_msg("read: %s", gsr_errmsg());
     got += n;
   }
-  assert_int_equal(got, SMALL_SIZE);
-  assert_memory_equal(buf, small_data, SMALL_SIZE);
+  assert_int_equal(got, size);
+  if (memcmp(buf, want, (size_t)size) != 0) fail_msg("wrong bytes");
+}
+
+static void test_401_on_a_stream_refreshes_and_resubmits(void **state) {
+  (void)state;
+  setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
+  gsr_client *c = new_client(NULL, 0, NULL);
+  gsr_file f = open_stream(c, "small");
+  control("revoke", NULL);
+  unsigned char *buf = malloc(SMALL_SIZE);
+  read_rest(f, buf, 0, SMALL_SIZE, small_data);
   assert_int_equal(stat_of("tokens_issued"), 2);
   assert_int_equal(stat_of("auth_failures"), 1);
   gsr_file_stats st;
@@ -422,16 +445,7 @@ static void test_401_on_a_stream_refreshes_and_resubmits(void **state) {
  * stream refreshes the token and resumes after the bytes it had (not from
  * the start, which would hand the reader bytes twice). */
 static gsr_client *stall_client(void) {
-  gsr_client_options o;
-  gsr_client *c = NULL;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  o.trace = trace_cb;
-  o.stall_timeout_ms = 1000;
-  o.retry_initial_ms = 10;
-  int s = gsr_client_new(&o, &c);
-  if (s != GSR_OK) fail_msg("client: %s: %s", gsr_strerror(s), gsr_errmsg());
-  return c;
+  return client_with(NULL, 0, NULL, 1000);
 }
 
 /* The log since `base`: the stream from 0, its resumed attempt refused,
@@ -454,28 +468,16 @@ static void test_401_on_a_resumed_stream(void **state) {
   (void)state;
   setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
   gsr_client *c = stall_client();
-  gsr_file_options o;
-  gsr_file f;
-  gsr_file_options_init(&o);
-  o.prefetch = "sequential";
-  o.concurrency = 1;
-  assert_int_equal(gsr_open(c, "gs://" BUCKET "/big", &o, &f), GSR_OK);
+  gsr_file f = open_stream(c, "big");
   knob("fault_kind=stall&fault_on=media&cut_at=1048576&stall_ms=5000&"
        "fault_next=1");
   long base = ts_log_quiet(&srv, 0);
   unsigned char *buf = malloc(BIG_SIZE);
   /* The first bytes come before the stall; the revoke lands during it
    * (the watchdog waits a second). */
-  int64_t got = gsr_read(f, buf, 65536), n = 1;
-  assert_int_equal(got, 65536);
+  assert_int_equal(gsr_read(f, buf, 65536), 65536);
   control("revoke", NULL);
-  while (n > 0 && got < (int64_t)BIG_SIZE) {
-    n = gsr_read(f, buf + got, 1 << 20);
-    if (n < 0) fail_msg("read: %s", gsr_errmsg());
-    got += n;
-  }
-  assert_int_equal(got, BIG_SIZE);
-  if (memcmp(buf, big_data, BIG_SIZE) != 0) fail_msg("wrong bytes");
+  read_rest(f, buf, 65536, BIG_SIZE, big_data);
   assert_int_equal(stat_of("tokens_issued"), 2);
   assert_int_equal(stat_of("auth_failures"), 1);
   gsr_close(f);
