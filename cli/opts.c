@@ -53,7 +53,8 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_MEMORY_BUDGET] = {"memory-budget", "SIZE",
                                "most bytes the client holds prefetched"},
     [CLI_OPT_STATS] = {"stats", NULL,
-                       "print the file's counters on stderr at the end"},
+                       "print the file's counters and prefetch plan on "
+                       "stderr at the end"},
     [CLI_OPT_TRACE] = {"trace", "FILE",
                        "replay the 'OFFSET LENGTH' lines of FILE"},
     [CLI_OPT_ZERO_COPY] = {"zero-copy", NULL,
