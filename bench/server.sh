@@ -6,6 +6,11 @@
 # its generation). The metadata GET makes the server hash the object once
 # (cached by generation), so no timed run pays for it.
 # SPDX-License-Identifier: MIT
+
+# Every gsread cat of a benchmark starts cold, as a first run does: no
+# prefetch plan remembered from the run before (docs/cli.md).
+export GSREAD_PLANS_FILE=
+
 bench_server() {
   local tag=$1 size=$2 name=$3 gen
   shift 3

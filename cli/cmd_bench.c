@@ -48,7 +48,7 @@ static int probe(const struct cli_args *a, const struct cli_trace *trace,
   gsr_client *client;
   gsr_file file;
   int64_t s;
-  int rc = cli_open(a, &client, &file);
+  int rc = cli_open(a, 0, &client, &file); /* measured cold: no plans */
 
   if (rc != CLI_EXIT_OK)
     return rc;

@@ -203,7 +203,7 @@ static int cat_run(const struct cli_args *a)
     if (rc != CLI_CONTINUE)
       return rc;
   }
-  rc = cli_open(a, &client, &file);
+  rc = cli_open(a, 1, &client, &file);
   if (rc == CLI_EXIT_OK) {
     rc = cat_file(a, file, &trace);
     /* Also after a failure: the counters tell how far it got. */

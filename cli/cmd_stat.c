@@ -99,7 +99,7 @@ static int stat_run(const struct cli_args *a)
   gsr_client *client;
   gsr_file file;
   gsr_stat st;
-  int rc = cli_open(a, &client, &file);
+  int rc = cli_open(a, 0, &client, &file);
 
   if (rc != CLI_EXIT_OK)
     return rc;

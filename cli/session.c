@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -30,8 +31,6 @@ int cli_client_new(const struct cli_args *args, gsr_client **client)
   return CLI_EXIT_OK;
 }
 
-/* Creates the client and opens args->url. On failure prints the reason,
- * frees what was made and returns an exit status; *client is then NULL. */
 /* --debug: the library's trace lines, one per decision, on stderr. */
 static void print_trace(void *arg, const char *line)
 {
@@ -45,15 +44,38 @@ void cli_apply_debug(const struct cli_args *args, gsr_client_options *o)
     o->trace = print_trace;
 }
 
-int cli_open(const struct cli_args *args, gsr_client **client,
+const char *cli_plans_file(char *buf, size_t n)
+{
+  const char *env = getenv("GSREAD_PLANS_FILE");
+  const char *xdg = getenv("XDG_CACHE_HOME");
+  const char *home = getenv("HOME");
+  int len;
+
+  if (env != NULL)
+    return env[0] != '\0' ? env : NULL;
+  if (xdg != NULL && xdg[0] == '/')
+    len = snprintf(buf, n, "%s/gsread/plans", xdg);
+  else if (home != NULL && home[0] == '/')
+    len = snprintf(buf, n, "%s/.cache/gsread/plans", home);
+  else
+    return NULL; /* nowhere to keep them: measured every run */
+  return len > 0 && (size_t)len < n ? buf : NULL;
+}
+
+/* Creates the client and opens args->url. On failure prints the reason,
+ * frees what was made and returns an exit status; *client is then NULL. */
+int cli_open(const struct cli_args *args, int plans, gsr_client **client,
              gsr_file *file)
 {
   gsr_client_options copts = args->client;
+  char path[4096];
   int rc;
 
   /* Credentials ($GSREAD_ACCESS_TOKEN included) are the library's: it
    * walks the chain, so --anonymous and `gsread auth` agree with it. */
   cli_apply_debug(args, &copts);
+  if (plans && copts.plans_file == NULL)
+    copts.plans_file = cli_plans_file(path, sizeof(path));
 
   *client = NULL;
   *file = GSR_FILE_INVALID;

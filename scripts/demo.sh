@@ -17,6 +17,9 @@ echo "== building (release)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 GSREAD="$ROOT/build/gsread"
+# Each read measures its plan afresh (a later gsread cat would start with
+# the one remembered in ~/.cache/gsread/plans: docs/cli.md).
+export GSREAD_PLANS_FILE=
 
 WORK=$(mktemp -d /tmp/gsread-demo-XXXXXX)
 cleanup() { tests/server/gcs-server stop --state "$WORK/state" >/dev/null 2>&1 || true; rm -rf "$WORK"; }

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,7 @@ static void client_destroy(gsr_client *c) {
   gsr__auth_free(c->auth);
   gsr__free(c->user_project);
   gsr__free(c->ca_bundle);
+  gsr__free(c->plans_file);
   gsr__free((char *)c->opts.user_agent);
   gsr__free(c);
 }
@@ -140,7 +142,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   if (c == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   c->opts = *opts;
   c->opts.endpoint = c->opts.ca_bundle = c->opts.access_token = NULL;
-  c->opts.user_project = NULL;
+  c->opts.user_project = c->opts.plans_file = NULL;
   c->opts.user_agent = gsr__strdup(opts->user_agent ? opts->user_agent
                                    : "gsread/" GSR_VERSION_STRING);
   if (c->opts.user_agent == NULL) {
@@ -198,6 +200,18 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   };
   if ((status = gsr__transport_new(&c->tcfg, &c->transport)) != GSR_OK)
     goto fail;
+  if (opts->plans_file != NULL && opts->plans_file[0] != '\0') {
+    if ((c->plans_file = gsr__strdup(opts->plans_file)) == NULL) {
+      status = gsr__err(GSR_ENOMEM, "out of memory");
+      goto fail;
+    }
+    /* A cache: a file that cannot be read costs a probe, not the client. */
+    int n = gsr__plans_load(c->plans, c->plans_file);
+    if (n < 0)
+      GSR__TRACE(c, "plans: cannot read %s: ignored", c->plans_file);
+    else if (n > 0)
+      GSR__TRACE(c, "plans: %d from %s", n, c->plans_file);
+  }
   *out = c;
   return GSR_OK;
 fail:
@@ -212,6 +226,9 @@ void gsr_client_free(gsr_client *c) {
     gsr__file_shutdown(f);
     gsr__file_unref(f);
   }
+  if (c->plans_file != NULL && gsr__plans_save(c->plans, c->plans_file) < 0)
+    GSR__TRACE(c, "plans: cannot write %s: %s", c->plans_file,
+               gsr__errno_text(errno));
   client_destroy(c);
   gsr__handle_trim();
 }

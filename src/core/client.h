@@ -25,6 +25,7 @@ struct gsr_client {
   char *ca_bundle;                   /* owned copy, or NULL */
   struct gsr__budget *budget;    /* prefetch memory, shared by all files */
   struct gsr__plans *plans;      /* the prefetch probe's decisions */
+  char *plans_file;              /* where they persist (owned), or NULL */
   int default_concurrency;       /* from the environment, else 4 */
   int default_prefetch;          /* as gsr__file.prefetch, from the env */
   atomic_uint_fast64_t requests; /* counters over all files */

@@ -4,12 +4,19 @@
  * reads many large objects measures once, not once per object (on GCS the
  * probe's stream half costs each file its first 24 MiB at one
  * connection's rate). A decision older than PLAN_TTL_NS is measured again:
- * links change.
+ * links change. With a plans file (gsr_client_options.plans_file) they
+ * outlive the client, so that a run of separate processes (gsread cat in
+ * a shell loop) measures once too.
  *
  * SPDX-License-Identifier: MIT
  */
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "prefetch/prefetch.h"
 
@@ -24,6 +31,7 @@ struct gsr__plans {
     uint64_t at;   /* when it was decided */
   } slot[PLAN_SLOTS];
   int next;        /* the slot a new origin takes */
+  int dirty;       /* a plan was decided since the file was read */
 };
 
 struct gsr__plans *gsr__plans_new(void) {
@@ -83,5 +91,103 @@ void gsr__plans_put(struct gsr__plans *ps, const char *url, int plan) {
   }
   ps->slot[i].plan = plan;
   ps->slot[i].at = gsr__now_ns();
+  ps->dirty = 1;
   pthread_mutex_unlock(&ps->mu);
+}
+
+/* The file: a header line, then "ORIGIN stream|blocks UNIX_SECONDS" per
+ * plan. Times on disk are the wall clock's; in memory, the monotonic
+ * clock's (the TTL must not jump with the wall clock). */
+#define PLANS_HEADER "gsread-plans 1"
+
+static int64_t wall_now(void) { return (int64_t)time(NULL); }
+
+int gsr__plans_load(struct gsr__plans *ps, const char *path) {
+  FILE *fp = fopen(path, "r");
+  if (fp == NULL) return errno == ENOENT ? 0 : -1;
+  char line[256], origin[160], plan[16];
+  long long when;
+  int n = 0;
+  uint64_t mono = gsr__now_ns();
+  int64_t wall = wall_now();
+  if (fgets(line, sizeof(line), fp) == NULL ||
+      strncmp(line, PLANS_HEADER, strlen(PLANS_HEADER)) != 0) {
+    fclose(fp);
+    return -1; /* not ours, or another version: ignored (and replaced) */
+  }
+  pthread_mutex_lock(&ps->mu);
+  while (fgets(line, sizeof(line), fp) != NULL && n < PLAN_SLOTS) {
+    if (sscanf(line, "%159s %15s %lld", origin, plan, &when) != 3) continue;
+    int p = strcmp(plan, "stream") == 0   ? GSR__PLAN_STREAM
+            : strcmp(plan, "blocks") == 0 ? GSR__PLAN_BLOCKS
+                                          : -1;
+    int64_t age = wall - (int64_t)when;
+    if (p < 0 || age < 0 || (uint64_t)age * 1000000000ull >= PLAN_TTL_NS ||
+        strstr(origin, "://") == NULL || (uint64_t)age * 1000000000ull > mono)
+      continue; /* unknown, from the future, too old, or not an origin */
+    size_t len = strlen(origin);
+    if (find(ps, origin, len) >= 0) continue;
+    int i = ps->next;
+    ps->next = (ps->next + 1) % PLAN_SLOTS;
+    memcpy(ps->slot[i].origin, origin, len + 1);
+    ps->slot[i].plan = p;
+    ps->slot[i].at = mono - (uint64_t)age * 1000000000ull;
+    n++;
+  }
+  pthread_mutex_unlock(&ps->mu);
+  fclose(fp);
+  return n;
+}
+
+/* mkdir -p of the directory that holds path (made 0700: a cache of this
+ * user's). 0 if it exists now. */
+static int make_parent(const char *path) {
+  char dir[4096];
+  size_t n = strlen(path);
+  if (n >= sizeof(dir)) return -1;
+  memcpy(dir, path, n + 1);
+  char *slash = strrchr(dir, '/');
+  if (slash == NULL || slash == dir) return 0;
+  *slash = '\0';
+  for (char *p = dir + 1; *p != '\0'; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+int gsr__plans_save(struct gsr__plans *ps, const char *path) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+      (int)sizeof(tmp))
+    return -1;
+  pthread_mutex_lock(&ps->mu);
+  if (!ps->dirty) {
+    pthread_mutex_unlock(&ps->mu);
+    return 0;
+  }
+  FILE *fp = fopen(tmp, "w");
+  if (fp == NULL && errno == ENOENT && make_parent(path) == 0)
+    fp = fopen(tmp, "w");
+  int ok = fp != NULL && fprintf(fp, PLANS_HEADER "\n") > 0;
+  uint64_t mono = gsr__now_ns();
+  int64_t wall = wall_now();
+  for (int i = 0; ok && i < PLAN_SLOTS; i++) {
+    if (ps->slot[i].origin[0] == '\0' || mono - ps->slot[i].at >= PLAN_TTL_NS)
+      continue;
+    long long when = (long long)(wall - (int64_t)((mono - ps->slot[i].at) /
+                                                  1000000000ull));
+    ok = fprintf(fp, "%s %s %lld\n", ps->slot[i].origin,
+                 ps->slot[i].plan == GSR__PLAN_BLOCKS ? "blocks" : "stream",
+                 when) > 0;
+  }
+  if (fp != NULL && fclose(fp) != 0) ok = 0;
+  /* Written whole, then renamed over: a reader never sees half a file. */
+  if (ok && rename(tmp, path) != 0) ok = 0;
+  if (!ok) (void)unlink(tmp);
+  if (ok) ps->dirty = 0;
+  pthread_mutex_unlock(&ps->mu);
+  return ok ? 1 : -1;
 }

@@ -26,6 +26,7 @@ read -r -a WRAP <<<"${GSREAD_WRAPPER:-}"
 # Local files only: make sure nothing in the environment points elsewhere.
 unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN GOOGLE_APPLICATION_CREDENTIALS \
   GCE_METADATA_HOST GSREAD_TOKEN_URI
+export GSREAD_PLANS_FILE= # cat writes no prefetch plans to $HOME
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-cli.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT

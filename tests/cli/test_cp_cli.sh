@@ -20,6 +20,9 @@ BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 . "$(dirname "${BASH_SOURCE[0]}")/tally.sh" # before any cd
 SERVER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../server" && pwd)/gcs-server
 unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN
+# cat keeps no plans between runs here (nothing written to $HOME) except
+# where a test asks for it.
+export GSREAD_PLANS_FILE=
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-cp-cli.XXXXXX") || exit 2
 cleanup() {
@@ -129,5 +132,25 @@ rc=0; "${G[@]}" ls "gs://nobucket" 2>"$T/err" || rc=$?
 eq "ls of a missing bucket exits 1" "$rc" 1
 rc=0; "${G[@]}" ls "/tmp" 2>"$T/err" || rc=$?
 eq "ls of a local path is a usage error" "$rc" 2
+
+# ---- cat keeps the prefetch probe's plan between runs
+# (~/.cache/gsread/plans): the second run starts with blocks, no probe.
+curl -s -o /dev/null "$EP/_control/config?rate=30m" # capped: blocks win
+plans=$T/home/.cache/gsread/plans
+catp() { env -u GSREAD_PLANS_FILE HOME="$T/home" XDG_CACHE_HOME= "${G[@]}" cat "$@"; }
+rc=0; catp "gs://$B/big" >out/cat1 2>"$T/err" || rc=$?
+eq "cat (capped) exit" "$rc" 0
+check "cat (capped) bytes" cmp -s out/cat1 "$D/big"
+check "cat wrote its plan to ~/.cache/gsread/plans" grep -q "^$EP blocks [0-9]*$" "$plans"
+rc=0; catp --debug "gs://$B/big" >out/cat2 2>"$T/err" || rc=$?
+eq "cat with a remembered plan exit" "$rc" 0
+check "cat with a remembered plan bytes" cmp -s out/cat2 "$D/big"
+check "the next cat starts with the plan" grep -q "plan: blocks (remembered for this server)" "$T/err"
+rc=0; env HOME="$T/home2" XDG_CACHE_HOME= GSREAD_PLANS_FILE= "${G[@]}" cat \
+  --debug "gs://$B/big" >out/cat3 2>"$T/err" || rc=$?
+eq "GSREAD_PLANS_FILE= exit" "$rc" 0
+check "GSREAD_PLANS_FILE=: measured" grep -q "plan: blocks (4 blocks" "$T/err"
+check "GSREAD_PLANS_FILE=: nothing written" test ! -e "$T/home2"
+curl -s -o /dev/null "$EP/_control/reset"
 
 tally

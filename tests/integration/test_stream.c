@@ -75,12 +75,13 @@ static void on_trace(void *arg, const char *line) {
 
 /* A client of the test server; 0 (or NULL) leaves an option at its
  * default. */
-static gsr_client *new_client(long stall_timeout_ms, long retry_initial_ms,
-                              struct plans *trace) {
+static gsr_client *client_of(long stall_timeout_ms, long retry_initial_ms,
+                             struct plans *trace, const char *plans_file) {
   gsr_client_options o;
   gsr_client *c;
   gsr_client_options_init(&o);
   o.endpoint = srv.endpoint;
+  o.plans_file = plans_file;
   if (stall_timeout_ms) o.stall_timeout_ms = stall_timeout_ms;
   if (retry_initial_ms) o.retry_initial_ms = retry_initial_ms;
   if (trace) {
@@ -89,6 +90,11 @@ static gsr_client *new_client(long stall_timeout_ms, long retry_initial_ms,
   }
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
   return c;
+}
+
+static gsr_client *new_client(long stall_timeout_ms, long retry_initial_ms,
+                              struct plans *trace) {
+  return client_of(stall_timeout_ms, retry_initial_ms, trace, NULL);
 }
 
 static gsr_file open_stream(gsr_client *c, uint64_t max_prefetch) {
@@ -545,6 +551,74 @@ static void test_probe_keeps_the_stream_when_the_client_is_the_bound(void **stat
   }
 }
 
+/* Reads the first 8 MiB of obj with a client of plans file path; returns
+ * (in p) its plan and probe trace lines. */
+static void read_head_with_plans(const char *path, struct plans *p) {
+  p->text[0] = '\0';
+  gsr_client *c = client_of(0, 0, p, path);
+  gsr_file f = open_sequential(c, 4, 8 * MiB);
+  unsigned char *buf = malloc(MiB);
+  for (uint64_t off = 0; off < 8 * MiB; off += MiB) check_pread(f, off, MiB, buf);
+  gsr_close(f);
+  gsr_client_free(c);
+  free(buf);
+}
+
+static void write_text(const char *path, const char *text) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(text, fp);
+  fclose(fp);
+}
+
+/* With a plans file the probe's decision outlives the client: the next
+ * one (the next gsread process) starts with it, no stream, no probe. A
+ * plan too old or from the future, or a file that is not a plans file,
+ * is ignored: the probe measures again, nothing fails. */
+static void test_plans_file(void **state) {
+  (void)state;
+  char path[600], line[600], want[300];
+  snprintf(path, sizeof(path), "%s/plans-dir/gsread/plans", srv.root);
+  struct plans p = {PTHREAD_MUTEX_INITIALIZER, ""};
+  gsr_client *c = client_of(0, 0, &p, path);
+  assert_int_equal(ts_control(&srv, CAPPED_RATE), 200);
+  gsr_file f = open_sequential(c, 4, 8 * MiB);
+  unsigned char *buf = malloc(MiB);
+  for (uint64_t off = 0; off < 36 * MiB; off += MiB) check_pread(f, off, MiB, buf);
+  gsr_close(f);
+  gsr_client_free(c); /* writes the file, making its directories */
+  free(buf);
+  if (strstr(p.text, "plan: blocks (4 blocks") == NULL) fail_msg("plans: %s", p.text);
+  FILE *fp = fopen(path, "r");
+  assert_non_null(fp);
+  assert_non_null(fgets(line, sizeof(line), fp));
+  assert_string_equal(line, "gsread-plans 1\n");
+  assert_non_null(fgets(line, sizeof(line), fp));
+  snprintf(want, sizeof(want), "%s blocks ", srv.endpoint);
+  if (strncmp(line, want, strlen(want)) != 0) fail_msg("line: %s", line);
+  long long when = strtoll(line + strlen(want), NULL, 10);
+  assert_true(when <= (long long)time(NULL) && when > (long long)time(NULL) - 60);
+  fclose(fp);
+
+  read_head_with_plans(path, &p);
+  assert_string_equal(p.text, "plan: blocks (remembered for this server)\n");
+
+  snprintf(line, sizeof(line), "gsread-plans 1\n%s blocks %lld\n",
+           srv.endpoint, (long long)time(NULL) - 700); /* past 10 minutes */
+  write_text(path, line);
+  read_head_with_plans(path, &p);
+  if (strstr(p.text, "remembered") != NULL) fail_msg("stale plan used: %s", p.text);
+  snprintf(line, sizeof(line), "gsread-plans 1\n%s blocks %lld\n",
+           srv.endpoint, (long long)time(NULL) + 3600);
+  write_text(path, line);
+  read_head_with_plans(path, &p);
+  if (strstr(p.text, "remembered") != NULL) fail_msg("future plan used: %s", p.text);
+  write_text(path, "not a plans file\n");
+  read_head_with_plans(path, &p);
+  if (strstr(p.text, "remembered") != NULL) fail_msg("plan from junk: %s", p.text);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+}
+
 /* A reader slower than one connection: the stream waits for it, and the
  * probe keeps the stream without trying blocks. */
 static void test_probe_keeps_the_stream_for_a_slow_reader(void **state) {
@@ -604,6 +678,7 @@ int main(void) {
       cmocka_unit_test(test_probe_blocks_fly_together_for_large_reads),
       cmocka_unit_test(test_probe_keeps_the_stream_when_the_client_is_the_bound),
       cmocka_unit_test(test_probe_keeps_the_stream_for_a_slow_reader),
+      cmocka_unit_test(test_plans_file),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
