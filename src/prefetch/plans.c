@@ -11,7 +11,9 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -158,24 +160,42 @@ static int make_parent(const char *path) {
   return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/* A new file of this user's only (O_EXCL, no symlink followed: the path
+ * may be in a shared directory), for writing; NULL on failure. */
+static FILE *create_private(const char *tmp) {
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                0600);
+  if (fd < 0) return NULL;
+  FILE *fp = fdopen(fd, "w");
+  if (fp == NULL) {
+    close(fd);
+    (void)unlink(tmp);
+  }
+  return fp;
+}
+
 int gsr__plans_save(struct gsr__plans *ps, const char *path) {
+  static atomic_uint seq; /* two clients of one process saving at once */
   char tmp[4096];
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
-      (int)sizeof(tmp))
+  if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
+               atomic_fetch_add(&seq, 1)) >= (int)sizeof(tmp))
     return -1;
   pthread_mutex_lock(&ps->mu);
   if (!ps->dirty) {
     pthread_mutex_unlock(&ps->mu);
     return 0;
   }
-  FILE *fp = fopen(tmp, "w");
+  FILE *fp = create_private(tmp);
   if (fp == NULL && errno == ENOENT && make_parent(path) == 0)
-    fp = fopen(tmp, "w");
+    fp = create_private(tmp);
   int ok = fp != NULL && fprintf(fp, PLANS_HEADER "\n") > 0;
   uint64_t mono = gsr__now_ns();
   int64_t wall = wall_now();
   for (int i = 0; ok && i < PLAN_SLOTS; i++) {
-    if (ps->slot[i].origin[0] == '\0' || mono - ps->slot[i].at >= PLAN_TTL_NS)
+    /* Not an origin with credentials in it ("user:pass@host"): they would
+     * be on disk. */
+    if (ps->slot[i].origin[0] == '\0' || strchr(ps->slot[i].origin, '@') ||
+        mono - ps->slot[i].at >= PLAN_TTL_NS)
       continue;
     long long when = (long long)(wall - (int64_t)((mono - ps->slot[i].at) /
                                                   1000000000ull));
@@ -186,7 +206,7 @@ int gsr__plans_save(struct gsr__plans *ps, const char *path) {
   if (fp != NULL && fclose(fp) != 0) ok = 0;
   /* Written whole, then renamed over: a reader never sees half a file. */
   if (ok && rename(tmp, path) != 0) ok = 0;
-  if (!ok) (void)unlink(tmp);
+  if (!ok && fp != NULL) (void)unlink(tmp);
   if (ok) ps->dirty = 0;
   pthread_mutex_unlock(&ps->mu);
   return ok ? 1 : -1;

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -320,6 +322,48 @@ static void test_stream_policy(void **state) {
 /* The probe's verdict: figures as measured on the GCS profile (blocks by
  * ~3x) and the unshaped server (the stream), and the tie that a moment of
  * load made once on the GCS profile (measured again, once). */
+/* Plans saved to a file and read back by a fresh set: the directories
+ * are made, an origin with credentials in it is not written, nothing new
+ * writes nothing. */
+static void test_plans_save_load(void **state) {
+  (void)state;
+  char dir[] = "/tmp/gsread-plans-XXXXXX", path[300], line[300];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/a/b/plans", dir);
+  struct gsr__plans *ps = gsr__plans_new();
+  assert_int_equal(gsr__plans_save(ps, path), 0); /* nothing decided */
+  assert_int_equal(access(path, F_OK), -1);
+  gsr__plans_put(ps, "http://h:2/download/x?alt=media", GSR__PLAN_STREAM);
+  gsr__plans_put(ps, "https://u:secret@h:3/o", GSR__PLAN_BLOCKS);
+  gsr__plans_put(ps, "https://storage.googleapis.com/o", GSR__PLAN_BLOCKS);
+  assert_int_equal(gsr__plans_save(ps, path), 1);
+  assert_int_equal(gsr__plans_save(ps, path), 0); /* saved already */
+  gsr__plans_free(ps);
+  FILE *fp = fopen(path, "r");
+  assert_non_null(fp);
+  int lines = 0;
+  while (fgets(line, sizeof(line), fp) != NULL) {
+    lines++;
+    if (strstr(line, "secret") != NULL) fail_msg("credentials on disk: %s", line);
+  }
+  fclose(fp);
+  assert_int_equal(lines, 3); /* the header and two plans */
+  ps = gsr__plans_new();
+  assert_int_equal(gsr__plans_load(ps, path), 2);
+  assert_int_equal(gsr__plans_get(ps, "http://h:2/other"), GSR__PLAN_STREAM);
+  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/b"),
+                   GSR__PLAN_BLOCKS);
+  assert_int_equal(gsr__plans_get(ps, "https://u:secret@h:3/o"), -1);
+  assert_int_equal(gsr__plans_get(ps, "http://h:9/o"), -1);
+  gsr__plans_free(ps);
+  ps = gsr__plans_new();
+  snprintf(line, sizeof(line), "%s/none", dir);
+  assert_int_equal(gsr__plans_load(ps, line), 0); /* no file: no plans */
+  gsr__plans_free(ps);
+  snprintf(line, sizeof(line), "rm -rf '%s'", dir);
+  assert_int_equal(system(line), 0);
+}
+
 static void test_probe_verdict(void **state) {
   (void)state;
   double rate;
@@ -350,6 +394,7 @@ int main(void) {
       cmocka_unit_test(test_status_names),
       cmocka_unit_test(test_plans),         cmocka_unit_test(test_stream_policy),
       cmocka_unit_test(test_probe_verdict),
+      cmocka_unit_test(test_plans_save_load),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
