@@ -5,7 +5,8 @@
 # (adaptive, and sequential as cat uses it: one paced stream or 4 blocks,
 # whichever it measures faster; here 4 blocks) buy, next to the ceiling (4
 # parallel curl range requests). Those read 1 MiB at a time (cat --copy);
-# the last gsread line is plain `gsread cat` (gsr_sendfile).
+# the last gsread lines are plain `gsread cat` (gsr_sendfile), measuring
+# its plan, then again starting with the plan it remembered.
 # Then runs a few cells of the benchmark matrix if it is available.
 # Usage: scripts/demo.sh [--no-install]
 set -euo pipefail
@@ -52,8 +53,13 @@ S=$(seconds "$GSREAD" cat "$URL" --copy --io-size 1M --prefetch adaptive --concu
 printf '%-58s %10s %8s\n' "adaptive prefetch, 4 connections" "$(rate 1073741824 "$S")" "1 GiB"
 S=$(seconds "$GSREAD" cat "$URL" --copy --io-size 1M --prefetch sequential --concurrency 4)
 printf '%-58s %10s %8s\n' "sequential: measures 1 stream vs 4 blocks" "$(rate 1073741824 "$S")" "1 GiB"
-S=$(seconds "$GSREAD" cat "$URL")
-printf '%-58s %10s %8s\n' "gsread cat, its defaults (gsr_sendfile, measured: blocks)" "$(rate 1073741824 "$S")" "1 GiB"
+# Plain cat twice with one plans file: the first measures (and writes the
+# plan it chose), the second starts with it. --stats says which it was.
+plan() { sed -n 's/^plan: *//p' "$WORK/stats"; }
+S=$(GSREAD_PLANS_FILE="$WORK/plans" seconds "$GSREAD" cat "$URL" --stats 2>"$WORK/stats")
+printf '%-58s %10s %8s\n' "gsread cat, its defaults (gsr_sendfile; measured: $(plan))" "$(rate 1073741824 "$S")" "1 GiB"
+S=$(GSREAD_PLANS_FILE="$WORK/plans" seconds "$GSREAD" cat "$URL" --stats 2>"$WORK/stats")
+printf '%-58s %10s %8s\n' "gsread cat again: $(plan), remembered (no probe)" "$(rate 1073741824 "$S")" "1 GiB"
 S=$(seconds ceiling)
 printf '%-58s %10s %8s\n' "ceiling: 4 parallel curl range requests, same server" "$(rate 1073741824 "$S")" "1 GiB"
 
