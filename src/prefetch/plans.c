@@ -123,10 +123,13 @@ int gsr__plans_load(struct gsr__plans *ps, const char *path) {
     int p = strcmp(plan, "stream") == 0   ? GSR__PLAN_STREAM
             : strcmp(plan, "blocks") == 0 ? GSR__PLAN_BLOCKS
                                           : -1;
-    int64_t age = wall - (int64_t)when;
-    if (p < 0 || age < 0 || (uint64_t)age * 1000000000ull >= PLAN_TTL_NS ||
-        strstr(origin, "://") == NULL || (uint64_t)age * 1000000000ull > mono)
-      continue; /* unknown, from the future, too old, or not an origin */
+    /* Unknown, from the future, too old (compared so that no figure in
+     * the file can overflow), older than this boot, or not an origin. */
+    int64_t ttl_s = (int64_t)(PLAN_TTL_NS / 1000000000ull);
+    if (p < 0 || when > wall || when <= wall - ttl_s) continue;
+    int64_t age = wall - (int64_t)when; /* [0, the TTL) */
+    if ((uint64_t)age * 1000000000ull > mono || strstr(origin, "://") == NULL)
+      continue;
     size_t len = strlen(origin);
     if (find(ps, origin, len) >= 0) continue;
     int i = ps->next;

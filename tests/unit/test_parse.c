@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -355,6 +356,19 @@ static void test_plans_save_load(void **state) {
                    GSR__PLAN_BLOCKS);
   assert_int_equal(gsr__plans_get(ps, "https://u:secret@h:3/o"), -1);
   assert_int_equal(gsr__plans_get(ps, "http://h:9/o"), -1);
+  gsr__plans_free(ps);
+  /* Figures no clock gives: skipped, whatever their size. */
+  fp = fopen(path, "w");
+  assert_non_null(fp);
+  fprintf(fp, "gsread-plans 1\n"
+          "http://a:1 blocks -9223372036854775807\n"
+          "http://b:1 blocks 9223372036854775807\n"
+          "http://c:1 blocks 99999999999999999999\n"
+          "http://d:1 sideways %lld\n"
+          "http://e:1 blocks\n", (long long)time(NULL));
+  fclose(fp);
+  ps = gsr__plans_new();
+  assert_int_equal(gsr__plans_load(ps, path), 0);
   gsr__plans_free(ps);
   ps = gsr__plans_new();
   snprintf(line, sizeof(line), "%s/none", dir);
