@@ -6,7 +6,8 @@
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer, whole suite (build-asan/;
 #      the fault tests on 64 MiB, the allocation-failure tests)
 #   3. ThreadSanitizer, the tests labelled "concurrency" (build-tsan/)
-#   4. the libFuzzer targets, 15 s each (build-fuzz/, clang, ASan+UBSan)
+#   4. the libFuzzer targets, 15 s each (build-fuzz/, clang, ASan+UBSan;
+#      everything else is built there too, for clang's warnings)
 # Exits non-zero if anything fails. Usage: scripts/test.sh [--no-install]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,10 +42,12 @@ echo "== test: tsan (concurrency tests)"
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
    ctest --output-on-failure -L concurrency) || status=1
 
-echo "== build: fuzzers (clang)"
+echo "== build: everything with clang, and the fuzzers"
+# All targets, not only the fuzzers: clang's -Wall -Wextra -Werror then
+# guards the CLI and the tests too (it warns where gcc does not).
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
   -DGSR_SANITIZE=address,undefined -DGSR_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j "$JOBS" --target fuzzers
+cmake --build build-fuzz -j "$JOBS"
 echo "== test: fuzzers"
 (cd build-fuzz && ctest --output-on-failure -j 2 -L fuzz) || status=1
 

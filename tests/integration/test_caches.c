@@ -89,7 +89,7 @@ static int log_next_media(uint64_t *a, uint64_t *b, int timeout_ms) {
     while (log_next_line(line, sizeof(line))) {
       if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
       const char *r = strstr(line, "\"range\":\"bytes=");
-      unsigned long long x, y;
+      unsigned long long x = 0, y = 0; /* fail_msg does not return */
       if (r == NULL || sscanf(r + 15, "%llu-%llu", &x, &y) != 2)
         fail_msg("media request without a range: %s", line);
       *a = x;

@@ -1,0 +1,76 @@
+/* libFuzzer target: the plans file reader (gsr__plans_load, plans.c), fed
+ * any bytes as the file. It must never crash or overflow, load at most
+ * the 8 slots, load nothing from a file without the header, and answer
+ * lookups afterwards; a plan put then saved and loaded again by a fresh
+ * set comes back.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "prefetch/prefetch.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(c) \
+  do {           \
+    if (!(c)) abort(); \
+  } while (0)
+
+static char dir[64];
+
+static void remove_dir(void) {
+  char path[128];
+  snprintf(path, sizeof(path), "%s/in", dir);
+  (void)unlink(path);
+  snprintf(path, sizeof(path), "%s/out", dir);
+  (void)unlink(path);
+  (void)rmdir(dir);
+}
+
+static const char *path_of(const char *name) {
+  static char path[128];
+  if (dir[0] == '\0') {
+    snprintf(dir, sizeof(dir), "/tmp/gsread-fuzz-plans-%ld", (long)getpid());
+    (void)mkdir(dir, 0700);
+    atexit(remove_dir);
+  }
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  return path;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char in[128], out[128];
+  snprintf(in, sizeof(in), "%s", path_of("in"));
+  snprintf(out, sizeof(out), "%s", path_of("out"));
+  FILE *fp = fopen(in, "wb");
+  CHECK(fp != NULL);
+  CHECK(fwrite(data, 1, size, fp) == size);
+  CHECK(fclose(fp) == 0);
+
+  struct gsr__plans *ps = gsr__plans_new();
+  CHECK(ps != NULL);
+  int n = gsr__plans_load(ps, in);
+  CHECK(n >= -1 && n <= 8);
+  if (size < strlen("gsread-plans 1") ||
+      memcmp(data, "gsread-plans 1", strlen("gsread-plans 1")) != 0)
+    CHECK(n == -1);
+  (void)gsr__plans_get(ps, "http://127.0.0.1:1/x");
+
+  /* A decision survives a save and a load. */
+  gsr__plans_put(ps, "http://fuzz.example:9/o", GSR__PLAN_BLOCKS);
+  (void)unlink(out);
+  CHECK(gsr__plans_save(ps, out) == 1);
+  gsr__plans_free(ps);
+  ps = gsr__plans_new();
+  CHECK(ps != NULL);
+  CHECK(gsr__plans_load(ps, out) >= 1);
+  CHECK(gsr__plans_get(ps, "http://fuzz.example:9/p") == GSR__PLAN_BLOCKS);
+  gsr__plans_free(ps);
+  return 0;
+}
