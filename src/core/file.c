@@ -383,7 +383,9 @@ int gsr_file_stats_get(gsr_file id, gsr_file_stats *out) {
   out->peak_buffered = atomic_load(&s->peak_buffered);
   static const char *const plans[] = {"none", "probe", "stream", "blocks"};
   int plan = atomic_load(&s->plan);
-  out->plan = plan >= 0 && plan < 4 ? plans[plan] : "none";
+  out->plan = plan >= 0 && plan < (int)(sizeof(plans) / sizeof(plans[0]))
+                  ? plans[plan]
+                  : "none";
   gsr__file_unref(f);
   return GSR_OK;
 }

@@ -223,6 +223,14 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
 
 static int auth_refresh(struct gsr__rfetch *rf);
 
+/* Submits a stream's built request, noting the token it carries. It
+ * counts as a request now; its bytes as its owner takes them. */
+static void stream_send(struct gsr__rfetch *rf) {
+  rf->auth_gen = gsr__auth_generation(rf->file->client->auth);
+  submit_part(rf, &rf->reqs[0]);
+  gsr__file_count_fetched(rf->file, 1, 0);
+}
+
 /* Builds and submits a stream's one request (also after a 401). */
 static int stream_submit(struct gsr__rfetch *rf,
                          const struct gsr__stream_ops *ops, void *arg) {
@@ -231,10 +239,7 @@ static int stream_submit(struct gsr__rfetch *rf,
   if (status != GSR_OK) return status;
   req->stream = ops;
   req->stream_arg = arg;
-  rf->auth_gen = gsr__auth_generation(rf->file->client->auth);
-  submit_part(rf, req);
-  /* Its request counts now; its bytes as its owner takes them. */
-  gsr__file_count_fetched(rf->file, 1, 0);
+  stream_send(rf);
   return GSR_OK;
 }
 
@@ -284,9 +289,7 @@ static int stream_resubmit(struct gsr__rfetch *rf) {
   int status = obj->ops->prepare(obj, &fresh, rf->off, rf->len, NULL);
   if (status == GSR_OK) {
     gsr__request_swap_headers(req, &fresh);
-    rf->auth_gen = gsr__auth_generation(rf->file->client->auth);
-    submit_part(rf, req);
-    gsr__file_count_fetched(rf->file, 1, 0);
+    stream_send(rf);
   }
   gsr__request_cleanup(&fresh);
   return status;

@@ -8,10 +8,12 @@
 
 #include "internal.h"
 
-int gsr__write_all(int fd, const void *buf, size_t n) {
+/* Both loops in one: positioned (pwrite at off, advancing) or not. */
+static int write_loop(int fd, const void *buf, size_t n, int positioned,
+                      uint64_t off) {
   const unsigned char *p = buf;
   while (n > 0) {
-    ssize_t w = write(fd, p, n);
+    ssize_t w = positioned ? pwrite(fd, p, n, (off_t)off) : write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
       if (w == 0) errno = EIO; /* took nothing: would loop for ever */
@@ -19,22 +21,15 @@ int gsr__write_all(int fd, const void *buf, size_t n) {
     }
     p += w;
     n -= (size_t)w;
+    off += (uint64_t)w;
   }
   return 0;
 }
 
+int gsr__write_all(int fd, const void *buf, size_t n) {
+  return write_loop(fd, buf, n, 0, 0);
+}
+
 int gsr__pwrite_all(int fd, const void *buf, size_t n, uint64_t off) {
-  const unsigned char *p = buf;
-  while (n > 0) {
-    ssize_t w = pwrite(fd, p, n, (off_t)off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      if (w == 0) errno = EIO;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-    off += (uint64_t)w;
-  }
-  return 0;
+  return write_loop(fd, buf, n, 1, off);
 }
