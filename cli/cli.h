@@ -182,15 +182,11 @@ void cli_fail_text(const char *detail, const char *fmt, ...)
 /* session.c */
 /* session.c: sets the trace callback when --debug was given. */
 void cli_apply_debug(const struct cli_args *args, gsr_client_options *o);
-/* Creates the client (remembering the prefetch plans between runs if
- * plans is set: cli_plans_file) and opens args->url. */
+/* Creates the client (with plans set, keeping the prefetch probe's
+ * decisions between runs: $GSREAD_PLANS_FILE, else ~/.cache/gsread/plans)
+ * and opens args->url. */
 int cli_open(const struct cli_args *args, int plans, gsr_client **client,
              gsr_file *file);
-/* The file gsread cat keeps the prefetch probe's decisions in, between
- * runs: $GSREAD_PLANS_FILE ("" for none), else
- * $XDG_CACHE_HOME/gsread/plans or ~/.cache/gsread/plans (the library
- * makes the directory when it first writes). NULL for none. */
-const char *cli_plans_file(char *buf, size_t n);
 void cli_close(gsr_client *client, gsr_file file);
 /* Only the client (for commands that open files themselves). */
 int cli_client_new(const struct cli_args *args, gsr_client **client);

@@ -44,7 +44,11 @@ void cli_apply_debug(const struct cli_args *args, gsr_client_options *o)
     o->trace = print_trace;
 }
 
-const char *cli_plans_file(char *buf, size_t n)
+/* The file gsread cat keeps the prefetch probe's decisions in, between
+ * runs: $GSREAD_PLANS_FILE ("" for none), else
+ * $XDG_CACHE_HOME/gsread/plans or ~/.cache/gsread/plans (the library
+ * makes the directory when it first writes). NULL for none. */
+static const char *plans_file(char *buf, size_t n)
 {
   const char *env = getenv("GSREAD_PLANS_FILE");
   const char *xdg = getenv("XDG_CACHE_HOME");
@@ -75,7 +79,7 @@ int cli_open(const struct cli_args *args, int plans, gsr_client **client,
    * walks the chain, so --anonymous and `gsread auth` agree with it. */
   cli_apply_debug(args, &copts);
   if (plans && copts.plans_file == NULL)
-    copts.plans_file = cli_plans_file(path, sizeof(path));
+    copts.plans_file = plans_file(path, sizeof(path));
 
   *client = NULL;
   *file = GSR_FILE_INVALID;
