@@ -274,11 +274,13 @@ static int status_for_http(long s) {
   }
 }
 
-/* Sets req->err from the transfer's outcome, unless a callback already did. */
-static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf) {
+/* Sets req->err from the transfer's outcome, unless a callback already did.
+ * canceled: the cancel flag as its caller read it, once (see finish). */
+static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf,
+                  int canceled) {
   req->retryable = 0;
   if (req->err.status != GSR_OK) return; /* set by a callback: final */
-  if (atomic_load(&req->cancel)) {
+  if (canceled) {
     gsr__error_set(&req->err, GSR_ECANCELED, "%s %s: canceled",
                    method_name(req), req->url);
     return;
@@ -347,8 +349,7 @@ static void active_unlink(struct gsr__transport *t, struct gsr__request *req) {
 /* 1 if req's failure should be retried, and when (sets due_ns). */
 static int plan_retry(struct gsr__transport *t, struct gsr__request *req) {
   const struct gsr__retry_policy *p = &t->cfg.retry;
-  if (!req->retryable || atomic_load(&req->cancel) ||
-      req->attempts >= p->max_attempts)
+  if (!req->retryable || req->attempts >= p->max_attempts)
     return 0;
   long delay = gsr__retry_delay_ms(p, req->attempts + 1,
                                    req->resp.retry_after_s, &t->rng);
@@ -383,16 +384,23 @@ static void note_gave_up(struct gsr__transport *t, struct gsr__request *req) {
 }
 
 /* Completes req, or puts it on the delayed list for another attempt.
- * Once completed, the I/O thread never touches it again. */
+ * Once completed, the I/O thread never touches it again.
+ *
+ * The cancel flag is read once: another thread may set it at any moment,
+ * and a request judged retryable (a cut body, a 503) that is then found
+ * canceled would complete with that transient failure, which the caller
+ * was never meant to see. Set after this read, the flag is handled by
+ * reap_cancelled, which takes the request off the delayed list. */
 static void finish(struct gsr__transport *t, struct gsr__request *req,
                    CURLcode rc, const char *ebuf) {
+  int canceled = atomic_load(&req->cancel);
   if (req->easy != NULL) {
     curl_multi_remove_handle(t->multi, req->easy);
     easy_give(t, req->easy);
     req->easy = NULL;
     active_unlink(t, req);
   }
-  judge(req, rc, ebuf);
+  judge(req, rc, ebuf, canceled);
   /* A stream lives as long as its reader takes: one that broke after it
    * made progress gets a fresh retry budget (count and deadline), as the
    * next block's request would. Without progress it runs out as usual. */
@@ -400,13 +408,12 @@ static void finish(struct gsr__transport *t, struct gsr__request *req,
     req->attempts = 1;
     req->first_start_ns = gsr__now_ns();
   }
-  if (req->err.status != GSR_OK && plan_retry(t, req)) {
+  if (req->err.status != GSR_OK && !canceled && plan_retry(t, req)) {
     req->next = t->delayed;
     t->delayed = req;
     return;
   }
-  if (req->err.status != GSR_OK && req->retryable && req->attempts > 1 &&
-      !atomic_load(&req->cancel))
+  if (req->err.status != GSR_OK && req->retryable && req->attempts > 1)
     note_gave_up(t, req);
   req->done_ns = gsr__now_ns();
   gsr__fetch_part_done(req->fetch, &req->err);
@@ -468,6 +475,9 @@ static int easy_setup(struct gsr__transport *t, struct gsr__request *req,
 
 static void start(struct gsr__transport *t, struct gsr__request *req) {
   if (atomic_load(&req->cancel)) {
+    /* A retry canceled after reap_cancelled looked: it ends canceled, not
+     * with the failure it was waiting to retry. */
+    memset(&req->err, 0, sizeof(req->err));
     finish_status(t, req, GSR_ECANCELED, "canceled");
     return;
   }

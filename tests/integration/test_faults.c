@@ -340,6 +340,7 @@ struct reader {
   gsr_file f;
   int64_t last;   /* the status the reader ended with */
   int64_t bytes;  /* good bytes it read */
+  char msg[512];  /* gsr_errmsg() when it ended with an error */
 };
 
 static void *reader_main(void *arg) {
@@ -355,6 +356,7 @@ static void *reader_main(void *arg) {
     r->bytes += n;
   }
   if (r->last != -1000) r->last = n;
+  if (r->last < 0) snprintf(r->msg, sizeof(r->msg), "%s", gsr_errmsg());
   free(buf);
   return NULL;
 }
@@ -391,7 +393,7 @@ static void test_close_during_fault_storm(void **state) {
     assert_int_equal(gsr_read(a, buf, 10), GSR_ECLOSED);
 
     /* 2. Close while another thread is inside gsr_read. */
-    struct reader r = {b, 0, 0};
+    struct reader r = {b, 0, 0, ""};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, reader_main, &r), 0);
     usleep(400 * 1000);
@@ -404,8 +406,11 @@ static void test_close_during_fault_storm(void **state) {
       fail_msg("a reader blocked in gsr_read did not return after close");
     expect_prompt(now_s() - t0, "close with a reader inside gsr_read");
     /* It stopped with the close (or finished first); never wrong bytes. */
-    assert_true(r.last == GSR_ECANCELED || r.last == GSR_ECLOSED ||
-                r.last == 0);
+    if (!(r.last == GSR_ECANCELED || r.last == GSR_ECLOSED || r.last == 0))
+      fail_msg("the reader ended with %lld (%s) after %lld good bytes: %s",
+               (long long)r.last,
+               r.last == -1000 ? "wrong bytes" : gsr_status_name((int)r.last),
+               (long long)r.bytes, r.msg);
 
     /* 3. Free the client with a file still open and its window in flight. */
     for (int i = 0; i < 2; i++) {
