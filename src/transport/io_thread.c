@@ -396,7 +396,15 @@ static void finish(struct gsr__transport *t, struct gsr__request *req,
   int canceled = atomic_load(&req->cancel);
   if (req->easy != NULL) {
     curl_multi_remove_handle(t->multi, req->easy);
-    easy_give(t, req->easy);
+    /* Only a handle whose transfer ran its course is kept for reuse: after
+     * a failed name lookup, curl 7.88 keeps state in the handle that
+     * curl_easy_reset leaves, and the next attempt's CURLOPT_BUFFERSIZE
+     * is refused (CURLE_BAD_FUNCTION_ARGUMENT). A failed or canceled
+     * transfer's handle is not worth the doubt. */
+    if (rc == CURLE_OK && !canceled)
+      easy_give(t, req->easy);
+    else
+      curl_easy_cleanup(req->easy);
     req->easy = NULL;
     active_unlink(t, req);
   }
@@ -427,11 +435,18 @@ static void finish_status(struct gsr__transport *t, struct gsr__request *req,
   finish(t, req, CURLE_OK, "");
 }
 
-static int easy_setup(struct gsr__transport *t, struct gsr__request *req,
-                      CURL *e) {
+/* Sets e up for req's attempt. Returns CURLE_OK, or the first option's
+ * failure (its name in *what). */
+static CURLcode easy_setup(struct gsr__transport *t, struct gsr__request *req,
+                           CURL *e, const char **what) {
   char range[64];
-  int bad = 0;
-#define SET(opt, val) bad |= curl_easy_setopt(e, opt, val) != CURLE_OK
+  CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                      \
+  do {                                                     \
+    if (rc == CURLE_OK &&                                  \
+        (rc = curl_easy_setopt(e, opt, val)) != CURLE_OK)  \
+      *what = #opt;                                        \
+  } while (0)
   SET(CURLOPT_URL, req->url);
   SET(CURLOPT_PRIVATE, req);
   SET(CURLOPT_NOSIGNAL, 1L);
@@ -470,7 +485,7 @@ static int easy_setup(struct gsr__transport *t, struct gsr__request *req,
     SET(CURLOPT_RANGE, range); /* curl copies the string */
   }
 #undef SET
-  return bad ? -1 : 0;
+  return rc;
 }
 
 static void start(struct gsr__transport *t, struct gsr__request *req) {
@@ -502,10 +517,20 @@ static void start(struct gsr__transport *t, struct gsr__request *req) {
    * (curl's low-speed check is off for it). */
   req->last_rx_ns = req->stream != NULL ? gsr__now_ns() : 0;
   req->paused = 0;
-  if (easy_setup(t, req, e) != 0 ||
-      curl_multi_add_handle(t->multi, e) != CURLM_OK) {
+  const char *what = "";
+  CURLcode rc = easy_setup(t, req, e, &what);
+  CURLMcode mc = rc == CURLE_OK ? curl_multi_add_handle(t->multi, e) : CURLM_OK;
+  if (rc != CURLE_OK || mc != CURLM_OK) {
+    char msg[200];
+    int oom = rc == CURLE_OUT_OF_MEMORY || mc == CURLM_OUT_OF_MEMORY;
+    if (rc != CURLE_OK)
+      snprintf(msg, sizeof(msg), "cannot set up the transfer: %s: %s", what,
+               curl_easy_strerror(rc));
+    else
+      snprintf(msg, sizeof(msg), "cannot start the transfer: %s",
+               curl_multi_strerror(mc));
     curl_easy_cleanup(e);
-    finish_status(t, req, GSR_ENOMEM, "cannot set up the transfer");
+    finish_status(t, req, oom ? GSR_ENOMEM : GSR_EIO, msg);
     return;
   }
   req->easy = e;

@@ -9,6 +9,9 @@
  * to (this is how test_faults' "close in a fault storm" failed, once in
  * about ten runs under ThreadSanitizer).
  *
+ * And a failure of curl's own (a name that does not resolve) is retried
+ * like any transient one.
+ *
  * Links gsread_static: the transport is internal.
  *
  * SPDX-License-Identifier: MIT
@@ -166,11 +169,61 @@ static void test_cancel_seen_when_the_retry_starts(void **state) {
   rig_free(&r);
 }
 
+/* A host name that does not resolve (.invalid never does, RFC 2606) is
+ * a transient failure, as curl's own --retry takes it: every attempt must
+ * set up and go out. curl 7.88 refused CURLOPT_BUFFERSIZE on a handle
+ * reused after a failed lookup, so the first retry failed with "cannot
+ * set up the transfer" (GSR_ENOMEM) and the others never ran. */
+static void test_unresolvable_host_is_retried(void **state) {
+  (void)state;
+  struct gsr__transport_config cfg = {
+      .user_agent = "gsread-test",
+      .connect_timeout_ms = 5000, /* a resolver that does not answer */
+      .max_connections = 4,
+      .retry = {.initial_ms = 10,
+                .multiplier = 2.0,
+                .max_delay_ms = 50,
+                .max_attempts = 3,
+                .deadline_ms = 60000},
+  };
+  struct gsr__transport *t;
+  struct gsr__fetch fetch;
+  struct gsr__request req;
+  unsigned char buf[64];
+  assert_int_equal(gsr__transport_new_driven(&cfg, &t), GSR_OK);
+  assert_int_equal(gsr__fetch_init(&fetch, 1), GSR_OK);
+  assert_int_equal(
+      gsr__request_init(&req, GSR__GET, "http://gsread-test.invalid/obj"),
+      GSR_OK);
+  gsr__request_set_range(&req, 0, sizeof(buf), buf);
+  req.fetch = &fetch;
+  assert_int_equal(gsr__transport_submit(t, &req), GSR_OK);
+  for (int i = 0; i < 100; i++) {
+    pthread_mutex_lock(&fetch.mu);
+    int pending = fetch.pending;
+    pthread_mutex_unlock(&fetch.mu);
+    if (!pending) break;
+    gsr__transport_drive(t);
+  }
+  int s = fetch.err.status;
+  print_message("%s: %s\n", gsr_status_name(s), fetch.err.msg);
+  /* No lookup answer at all (no resolver here) is a timeout instead. */
+  if (s != GSR_ENETWORK && s != GSR_ETIMEDOUT)
+    fail_msg("ended with %s: %s", gsr_status_name(s), fetch.err.msg);
+  assert_int_equal(req.attempts, 3);
+  if (strstr(fetch.err.msg, "gave up after 3 attempts") == NULL)
+    fail_msg("message: %s", fetch.err.msg);
+  gsr__transport_free(t);
+  gsr__request_cleanup(&req);
+  gsr__fetch_destroy(&fetch);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_retry_after_503),
       cmocka_unit_test(test_cancel_during_backoff),
       cmocka_unit_test(test_cancel_seen_when_the_retry_starts),
+      cmocka_unit_test(test_unresolvable_host_is_retried),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
