@@ -46,9 +46,14 @@ static void print_human(const char *url, const gsr_stat *st)
   human_line("url", url);
   snprintf(num, sizeof num, "%" PRIu64, st->size);
   human_line("size", num);
-  snprintf(num, sizeof num, "%" PRId64, st->generation);
+  /* 0: the backend has none (http(s), local files); --json keeps the 0. */
+  num[0] = '\0';
+  if (st->generation != 0)
+    snprintf(num, sizeof num, "%" PRId64, st->generation);
   human_line("generation", num);
-  snprintf(num, sizeof num, "%" PRId64, st->metageneration);
+  num[0] = '\0';
+  if (st->metageneration != 0)
+    snprintf(num, sizeof num, "%" PRId64, st->metageneration);
   human_line("metageneration", num);
   human_line("etag", st->etag);
   text[0] = '\0';

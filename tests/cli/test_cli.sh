@@ -629,6 +629,13 @@ test_stat() {
     content_type updated; do
     if grep -qE "^$key: +[^ ]" "$T/out"; then pass; else fail "stat (human): no $key line"; fi
   done
+  # A local file has no generation: "-", not a made-up 0.
+  if grep -qE '^generation: +-$' "$T/out" &&
+    grep -qE '^metageneration: +-$' "$T/out"; then
+    pass
+  else
+    fail "stat (human) of a local file: $(grep generation "$T/out")"
+  fi
 }
 
 # ---- failures ---------------------------------------------------------------
