@@ -32,7 +32,6 @@ struct gsr__plans {
     int plan;      /* enum gsr__pf_plan: STREAM or BLOCKS */
     uint64_t at;   /* when it was decided */
   } slot[PLAN_SLOTS];
-  int next;        /* the slot a new origin takes */
   int dirty;       /* a plan was decided since the file was read */
 };
 
@@ -68,6 +67,16 @@ static int find(struct gsr__plans *ps, const char *url, size_t n) {
   return -1;
 }
 
+/* The slot a new origin takes: a free one, else the oldest decision's. */
+static int take_slot(struct gsr__plans *ps) {
+  int oldest = 0;
+  for (int i = 0; i < PLAN_SLOTS; i++) {
+    if (ps->slot[i].origin[0] == '\0') return i;
+    if (ps->slot[i].at < ps->slot[oldest].at) oldest = i;
+  }
+  return oldest;
+}
+
 int gsr__plans_get(struct gsr__plans *ps, const char *url) {
   size_t n = origin_len(url);
   int plan = -1;
@@ -86,8 +95,7 @@ void gsr__plans_put(struct gsr__plans *ps, const char *url, int plan) {
   pthread_mutex_lock(&ps->mu);
   int i = find(ps, url, n);
   if (i < 0) {
-    i = ps->next;
-    ps->next = (ps->next + 1) % PLAN_SLOTS;
+    i = take_slot(ps);
     memcpy(ps->slot[i].origin, url, n);
     ps->slot[i].origin[n] = '\0';
   }
@@ -131,12 +139,18 @@ int gsr__plans_load(struct gsr__plans *ps, const char *path) {
     if ((uint64_t)age * 1000000000ull > mono || strstr(origin, "://") == NULL)
       continue;
     size_t len = strlen(origin);
-    if (find(ps, origin, len) >= 0) continue;
-    int i = ps->next;
-    ps->next = (ps->next + 1) % PLAN_SLOTS;
-    memcpy(ps->slot[i].origin, origin, len + 1);
+    uint64_t at = mono - (uint64_t)age * 1000000000ull;
+    int i = find(ps, origin, len);
+    /* An origin known here keeps its plan unless the file's is newer by
+     * more than the file's one-second grain (another process decided
+     * since); within it, this process's own decision stands. */
+    if (i >= 0 && at <= ps->slot[i].at + 1000000000ull) continue;
+    if (i < 0) {
+      i = take_slot(ps);
+      memcpy(ps->slot[i].origin, origin, len + 1);
+    }
     ps->slot[i].plan = p;
-    ps->slot[i].at = mono - (uint64_t)age * 1000000000ull;
+    ps->slot[i].at = at;
     n++;
   }
   pthread_mutex_unlock(&ps->mu);
@@ -184,10 +198,14 @@ int gsr__plans_save(struct gsr__plans *ps, const char *path) {
                atomic_fetch_add(&seq, 1)) >= (int)sizeof(tmp))
     return -1;
   pthread_mutex_lock(&ps->mu);
-  if (!ps->dirty) {
-    pthread_mutex_unlock(&ps->mu);
-    return 0;
-  }
+  int dirty = ps->dirty;
+  pthread_mutex_unlock(&ps->mu);
+  if (!dirty) return 0;
+  /* What other processes wrote since this one read the file (their
+   * origins, their newer decisions) is kept, not overwritten. Only a save
+   * that lands between this read and the rename below is lost. */
+  (void)gsr__plans_load(ps, path);
+  pthread_mutex_lock(&ps->mu);
   FILE *fp = create_private(tmp);
   if (fp == NULL && errno == ENOENT && make_parent(path) == 0)
     fp = create_private(tmp);

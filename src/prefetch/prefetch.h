@@ -207,13 +207,15 @@ void gsr__plans_free(struct gsr__plans *ps);
  * -1 if none (or too old). */
 int gsr__plans_get(struct gsr__plans *ps, const char *url);
 void gsr__plans_put(struct gsr__plans *ps, const char *url, int plan);
-/* Adds the plans of file path that are still fresh (not those of origins
- * already known). Returns how many, 0 if there is no such file, -1 if it
- * cannot be read or is not a plans file. */
+/* Adds the plans of file path that are still fresh (an origin already
+ * known keeps its plan unless the file's is newer). Returns how many were
+ * taken, 0 if there is no such file, -1 if it cannot be read or is not a
+ * plans file. */
 int gsr__plans_load(struct gsr__plans *ps, const char *path);
 /* Writes the fresh plans to path (a temporary file renamed over it) if any
- * was decided since the load. Returns 1 if written, 0 if there was
- * nothing new, -1 on failure (errno set). */
+ * was decided since the load, merged with what the file holds now (other
+ * processes' plans survive). Returns 1 if written, 0 if there was nothing
+ * new, -1 on failure (errno set). */
 int gsr__plans_save(struct gsr__plans *ps, const char *path);
 
 /* ---- prefetcher.c */

@@ -378,6 +378,50 @@ static void test_plans_save_load(void **state) {
   assert_int_equal(system(line), 0);
 }
 
+/* Two processes (two tables here) that each decided a plan and save in
+ * turn: the second save keeps the first's origins, and a plan the file
+ * got since is kept over an older one of this process's own. */
+static void test_plans_saves_merge(void **state) {
+  (void)state;
+  char dir[] = "/tmp/gsread-plans-XXXXXX", path[300], cmd[340];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/plans", dir);
+  struct gsr__plans *a = gsr__plans_new(), *b = gsr__plans_new();
+  gsr__plans_put(b, "http://y:1/o", GSR__PLAN_BLOCKS);
+  gsr__plans_put(b, "http://x:1/o", GSR__PLAN_BLOCKS); /* older than a's */
+  sleep(2); /* past the file's one-second grain */
+  gsr__plans_put(a, "http://x:1/o", GSR__PLAN_STREAM);
+  gsr__plans_put(a, "http://z:1/o", GSR__PLAN_STREAM);
+  assert_int_equal(gsr__plans_save(a, path), 1);
+  assert_int_equal(gsr__plans_save(b, path), 1);
+  struct gsr__plans *c = gsr__plans_new();
+  assert_int_equal(gsr__plans_load(c, path), 3);
+  assert_int_equal(gsr__plans_get(c, "http://z:1/"), GSR__PLAN_STREAM);
+  assert_int_equal(gsr__plans_get(c, "http://y:1/"), GSR__PLAN_BLOCKS);
+  assert_int_equal(gsr__plans_get(c, "http://x:1/"), GSR__PLAN_STREAM);
+  /* This process's newer decision wins over the file's. */
+  gsr__plans_put(a, "http://y:1/o", GSR__PLAN_STREAM);
+  assert_int_equal(gsr__plans_save(a, path), 1);
+  gsr__plans_free(c);
+  c = gsr__plans_new();
+  assert_int_equal(gsr__plans_load(c, path), 3);
+  assert_int_equal(gsr__plans_get(c, "http://y:1/"), GSR__PLAN_STREAM);
+  /* Full: a new origin takes the oldest decision's slot. */
+  char url[64];
+  for (int i = 0; i < 8; i++) {
+    snprintf(url, sizeof(url), "http://n%d:1/o", i);
+    gsr__plans_put(c, url, GSR__PLAN_BLOCKS);
+  }
+  assert_int_equal(gsr__plans_get(c, "http://n0:1/"), GSR__PLAN_BLOCKS);
+  assert_int_equal(gsr__plans_get(c, "http://n7:1/"), GSR__PLAN_BLOCKS);
+  assert_int_equal(gsr__plans_get(c, "http://z:1/"), -1);
+  gsr__plans_free(a);
+  gsr__plans_free(b);
+  gsr__plans_free(c);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 static void test_probe_verdict(void **state) {
   (void)state;
   double rate;
@@ -409,6 +453,7 @@ int main(void) {
       cmocka_unit_test(test_plans),         cmocka_unit_test(test_stream_policy),
       cmocka_unit_test(test_probe_verdict),
       cmocka_unit_test(test_plans_save_load),
+      cmocka_unit_test(test_plans_saves_merge),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
