@@ -34,7 +34,7 @@ static void md5_hex(const unsigned char md5[16], char out[33])
 /* One "key:   value" line; keys padded so the values line up. */
 static void human_line(const char *key, const char *value)
 {
-  printf("%s:%*s", key, (int)(15 - strlen(key)), "");
+  printf("%s:%*s", key, (int)(17 - strlen(key)), "");
   cli_put_escaped(stdout, *value ? value : "-");
   putchar('\n');
 }
@@ -67,6 +67,7 @@ static void print_human(const char *url, const gsr_stat *st)
     md5_hex(st->md5, hex);
   human_line("md5", hex);
   human_line("content_type", st->content_type);
+  human_line("content_encoding", st->content_encoding);
   human_line("updated", st->updated);
 }
 
@@ -94,6 +95,8 @@ static void print_json(const char *url, const gsr_stat *st)
   }
   fputs(",\"content_type\":", stdout);
   cli_json_string(stdout, st->content_type);
+  fputs(",\"content_encoding\":", stdout);
+  cli_json_string(stdout, st->content_encoding);
   fputs(",\"updated\":", stdout);
   cli_json_string(stdout, st->updated);
   fputs("}\n", stdout);
@@ -138,8 +141,9 @@ const struct cli_command cli_cmd_stat = {
         "its\n"
         "url, size, generation, metageneration, etag, crc32c (GCS base64 "
         "and hex),\n"
-        "md5 (hex), content_type and updated time. Unknown values print as "
-        "'-'.\n"
+        "md5 (hex), content_type, content_encoding (GCS: \"gzip\" for an object\n"
+        "stored compressed, which gsread reads as stored) and updated time.\n"
+        "Unknown values print as '-'.\n"
         "With --json: one object on one line; crc32c and md5 are hex "
         "strings or\n"
         "null, unknown strings are \"\", numbers unknown to the backend are "

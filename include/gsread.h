@@ -262,6 +262,11 @@ typedef struct gsr_stat {
   char content_type[128]; /* "" if unknown */
   char updated[40];       /* RFC 3339 time of last update, or "" */
   int64_t mtime;          /* the same as seconds since the epoch, or 0 */
+  /* GCS contentEncoding ("gzip": stored compressed), or "". gsread reads
+   * the stored bytes, which size and crc32c describe: such an object is
+   * read compressed (with Accept-Encoding: gzip, so that GCS neither
+   * decompresses it nor ignores the byte ranges). */
+  char content_encoding[32];
 } gsr_stat;
 
 /* The metadata read at open (no I/O). Returns GSR_OK, GSR_EINVAL (st NULL),

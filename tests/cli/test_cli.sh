@@ -585,7 +585,7 @@ import json, sys
 want_url, want_size = sys.argv[1], int(sys.argv[2])
 d = json.loads(open(sys.argv[3], "rb").read().decode("utf-8"))
 keys = {"url", "size", "generation", "metageneration", "etag", "crc32c",
-        "md5", "content_type", "updated"}
+        "md5", "content_type", "content_encoding", "updated"}
 assert set(d) == keys, set(d) ^ keys
 assert d["url"] == want_url, (d["url"], want_url)
 assert d["size"] == want_size and type(d["size"]) is int, d["size"]
@@ -593,7 +593,7 @@ assert type(d["generation"]) is int and type(d["metageneration"]) is int
 for k in ("crc32c", "md5"):
     assert d[k] is None or (isinstance(d[k], str) and
                             all(c in "0123456789abcdef" for c in d[k])), d[k]
-for k in ("etag", "content_type", "updated"):
+for k in ("etag", "content_type", "content_encoding", "updated"):
     assert isinstance(d[k], str), d[k]
 ' "$2" "$3" "$T/out" 2>"$T/err"; then
     pass
@@ -626,7 +626,7 @@ test_stat() {
   fi
   local key
   for key in url size generation metageneration etag crc32c md5 \
-    content_type updated; do
+    content_type content_encoding updated; do
     if grep -qE "^$key: +[^ ]" "$T/out"; then pass; else fail "stat (human): no $key line"; fi
   done
   # A local file has no generation: "-", not a made-up 0.

@@ -32,7 +32,7 @@ local FAULT_DEFAULTS = {
     list_max = 1000,
     fault_status = 503, fault_retry_after = 0, fault_ratio = 0,
     fault_kind = "status", fault_match = "", fault_on = "media",
-    cut_at = -1, stall_ms = 2000, seed = 0,
+    cut_at = -1, stall_ms = 2000, seed = 0, gzip_names = "",
 }
 
 -- Credentials knobs (see token(), metadata() and the gate in api()).
@@ -204,10 +204,11 @@ local function json_obj(pairs_)
     for _, kv in ipairs(pairs_) do
         local k, v = kv[1], kv[2]
         local enc
-        if type(v) == "table" then enc = json_obj(v)
+        if v == nil then -- a field this object does not have
+        elseif type(v) == "table" then enc = json_obj(v)
         elseif type(v) == "string" then enc = json_str(v)
         else enc = tostring(v) end
-        out[#out + 1] = json_str(k) .. ":" .. enc
+        if enc then out[#out + 1] = json_str(k) .. ":" .. enc end
     end
     return "{" .. table.concat(out, ",") .. "}"
 end
@@ -238,7 +239,7 @@ end
 -- Knobs and counters
 
 local KNOBS = { "ttfb_ms", "rate", "list_max", "fault_status", "fault_retry_after", "fault_ratio",
-                "fault_kind", "fault_match", "fault_on", "cut_at", "stall_ms", "seed" }
+                "fault_kind", "fault_match", "fault_on", "cut_at", "stall_ms", "seed", "gzip_names" }
 
 for _, k in ipairs(AUTH_KNOBS) do KNOBS[#KNOBS + 1] = k end
 
@@ -438,6 +439,31 @@ local function rfc3339(sec, nsec)
     return os.date("!%Y-%m-%dT%H:%M:%S", sec) .. string.format(".%03dZ", math.floor(nsec / 1e6))
 end
 
+-- Objects stored gzip-compressed with Content-Encoding: gzip in their
+-- metadata: the gzip_names knob lists their names, comma-separated.
+local function gzip_encoded(cfg, name)
+    for n in string.gmatch(cfg.gzip_names or "", "[^,]+") do
+        if n == name then return true end
+    end
+    return false
+end
+
+-- GCS's decompressive transcoding: a gzip-encoded object asked for without
+-- Accept-Encoding: gzip is served decompressed, whole (Range ignored),
+-- without Content-Length.
+local function serve_transcoded(info, path)
+    local q = "'" .. path:gsub("'", "'\\''") .. "'"
+    local p = io.popen("gzip -dc < " .. q .. " 2>/dev/null")
+    local body = p and p:read("*a") or ""
+    if p then p:close() end
+    ngx.status = 200
+    ngx.header["Content-Type"] = "application/octet-stream"
+    ngx.header["x-goog-generation"] = info.gen
+    ngx.header["x-goog-stored-content-encoding"] = "gzip"
+    ngx.header["Content-Length"] = nil
+    ngx.print(body)
+end
+
 metadata_json = function(req, info, path)
     local crc, md5 = get_hashes(path, info)
     local base = ngx.var.scheme .. "://" .. (ngx.var.http_host or ("127.0.0.1:" .. ngx.var.server_port))
@@ -454,6 +480,7 @@ metadata_json = function(req, info, path)
         { "generation", info.gen },
         { "metageneration", "1" },
         { "contentType", "application/octet-stream" },
+        { "contentEncoding", gzip_encoded(config(), req.name) and "gzip" or nil },
         { "storageClass", "STANDARD" },
         { "size", tostring(info.size) },
         { "md5Hash", md5 or "" },
@@ -521,6 +548,13 @@ function M.api()
         return reply(200, metadata_json(req, info, path))
     end
 
+    if req.kind == "media" and gzip_encoded(cfg, req.name) then
+        if not (ngx.var.http_accept_encoding or ""):find("gzip", 1, true) then
+            return serve_transcoded(info, path)
+        end
+        ngx.var.gcs_encoding = "gzip" -- served as stored, marked so
+        ngx.var.gcs_stored_encoding = "gzip"
+    end
     ngx.var.gcs_path = path
     ngx.var.gcs_gen = info.gen
     -- Whole-object hashes only on full JSON-API reads: hashing costs a pass
@@ -659,6 +693,7 @@ local PARSERS = {
     cut_at = num_in(-1, 1e15, true),
     stall_ms = num_in(0, 600000),
     seed = num_in(0, 1e15, true),
+    gzip_names = function(v) return v end,
     require_token = num_in(0, 1, true),
     token_ttl = num_in(1, 86400, true),
     fixed_token = function(v) return v end,
