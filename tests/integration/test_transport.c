@@ -57,7 +57,7 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* One request for the whole object, on a driven transport. */
+/* One request for SIZE bytes of url, on a driven transport. */
 struct rig {
   struct gsr__transport *t;
   struct gsr__fetch fetch;
@@ -65,32 +65,38 @@ struct rig {
   unsigned char *buf;
 };
 
-static void rig_start(struct rig *r) {
+static void rig_start(struct rig *r, const char *url,
+                      struct gsr__retry_policy retry) {
   struct gsr__transport_config cfg = {
       .user_agent = "gsread-test",
-      .connect_timeout_ms = 5000,
+      .connect_timeout_ms = 5000, /* a resolver that does not answer too */
       .stall_timeout_ms = 5000,
       .max_connections = 4,
-      .retry = {.initial_ms = BACKOFF_MS,
-                .multiplier = 2.0,
-                .max_delay_ms = 1000,
-                .max_attempts = 5,
-                .deadline_ms = 20000},
+      .retry = retry,
   };
   memset(r, 0, sizeof(*r));
   assert_int_equal(gsr__transport_new_driven(&cfg, &r->t), GSR_OK);
   assert_int_equal(gsr__fetch_init(&r->fetch, 1), GSR_OK);
-  assert_int_equal(gsr__request_init(&r->req, GSR__GET, media_url), GSR_OK);
+  assert_int_equal(gsr__request_init(&r->req, GSR__GET, url), GSR_OK);
   r->buf = malloc(SIZE);
   assert_non_null(r->buf);
   gsr__request_set_range(&r->req, 0, SIZE, r->buf);
   r->req.fetch = &r->fetch;
+  assert_int_equal(gsr__transport_submit(r->t, &r->req), GSR_OK);
+}
+
+/* The object, whose first media request answers 503 (transient). */
+static void rig_start_503(struct rig *r) {
   assert_int_equal(ts_control(&srv, "reset"), 200);
-  /* The first media request answers 503, a transient failure. */
   assert_int_equal(
       ts_control(&srv, "config?fault_kind=status&fault_status=503&fault_next=1"),
       200);
-  assert_int_equal(gsr__transport_submit(r->t, &r->req), GSR_OK);
+  rig_start(r, media_url,
+            (struct gsr__retry_policy){.initial_ms = BACKOFF_MS,
+                                       .multiplier = 2.0,
+                                       .max_delay_ms = 1000,
+                                       .max_attempts = 5,
+                                       .deadline_ms = 20000});
 }
 
 static int rig_pending(struct rig *r) {
@@ -127,7 +133,7 @@ static void rig_free(struct rig *r) {
 static void test_retry_after_503(void **state) {
   (void)state;
   struct rig r;
-  rig_start(&r);
+  rig_start_503(&r);
   rig_until_retry_planned(&r);
   int s = rig_finish(&r);
   if (s != GSR_OK) fail_msg("retry failed: %s", r.fetch.err.msg);
@@ -141,7 +147,7 @@ static void test_retry_after_503(void **state) {
 static void test_cancel_during_backoff(void **state) {
   (void)state;
   struct rig r;
-  rig_start(&r);
+  rig_start_503(&r);
   rig_until_retry_planned(&r);
   gsr__transport_cancel(r.t, &r.req);
   int s = rig_finish(&r);
@@ -158,7 +164,7 @@ static void test_cancel_during_backoff(void **state) {
 static void test_cancel_seen_when_the_retry_starts(void **state) {
   (void)state;
   struct rig r;
-  rig_start(&r);
+  rig_start_503(&r);
   rig_until_retry_planned(&r);
   atomic_store(&r.req.cancel, 1);
   usleep((BACKOFF_MS + 20) * 1000); /* the retry is due */
@@ -176,46 +182,22 @@ static void test_cancel_seen_when_the_retry_starts(void **state) {
  * set up the transfer" (GSR_ENOMEM) and the others never ran. */
 static void test_unresolvable_host_is_retried(void **state) {
   (void)state;
-  struct gsr__transport_config cfg = {
-      .user_agent = "gsread-test",
-      .connect_timeout_ms = 5000, /* a resolver that does not answer */
-      .max_connections = 4,
-      .retry = {.initial_ms = 10,
-                .multiplier = 2.0,
-                .max_delay_ms = 50,
-                .max_attempts = 3,
-                .deadline_ms = 60000},
-  };
-  struct gsr__transport *t;
-  struct gsr__fetch fetch;
-  struct gsr__request req;
-  unsigned char buf[64];
-  assert_int_equal(gsr__transport_new_driven(&cfg, &t), GSR_OK);
-  assert_int_equal(gsr__fetch_init(&fetch, 1), GSR_OK);
-  assert_int_equal(
-      gsr__request_init(&req, GSR__GET, "http://gsread-test.invalid/obj"),
-      GSR_OK);
-  gsr__request_set_range(&req, 0, sizeof(buf), buf);
-  req.fetch = &fetch;
-  assert_int_equal(gsr__transport_submit(t, &req), GSR_OK);
-  for (int i = 0; i < 100; i++) {
-    pthread_mutex_lock(&fetch.mu);
-    int pending = fetch.pending;
-    pthread_mutex_unlock(&fetch.mu);
-    if (!pending) break;
-    gsr__transport_drive(t);
-  }
-  int s = fetch.err.status;
-  print_message("%s: %s\n", gsr_status_name(s), fetch.err.msg);
+  struct rig r;
+  rig_start(&r, "http://gsread-test.invalid/obj",
+            (struct gsr__retry_policy){.initial_ms = 10,
+                                       .multiplier = 2.0,
+                                       .max_delay_ms = 50,
+                                       .max_attempts = 3,
+                                       .deadline_ms = 60000});
+  int s = rig_finish(&r);
+  print_message("%s: %s\n", gsr_status_name(s), r.fetch.err.msg);
   /* No lookup answer at all (no resolver here) is a timeout instead. */
   if (s != GSR_ENETWORK && s != GSR_ETIMEDOUT)
-    fail_msg("ended with %s: %s", gsr_status_name(s), fetch.err.msg);
-  assert_int_equal(req.attempts, 3);
-  if (strstr(fetch.err.msg, "gave up after 3 attempts") == NULL)
-    fail_msg("message: %s", fetch.err.msg);
-  gsr__transport_free(t);
-  gsr__request_cleanup(&req);
-  gsr__fetch_destroy(&fetch);
+    fail_msg("ended with %s: %s", gsr_status_name(s), r.fetch.err.msg);
+  assert_int_equal(r.req.attempts, 3);
+  if (strstr(r.fetch.err.msg, "gave up after 3 attempts") == NULL)
+    fail_msg("message: %s", r.fetch.err.msg);
+  rig_free(&r);
 }
 
 int main(void) {
