@@ -135,9 +135,10 @@ typedef struct gsr_client_options {
    * per server, each good for 10 minutes; docs/prefetch.md): read at
    * gsr_client_new, written at gsr_client_free if a plan was decided
    * (written whole, mode 0600, then renamed over; missing directories
-   * made 0700; origins with credentials in them left out). A file that
-   * cannot be read or written only costs a probe. NULL or "" (default): kept in memory,
-   * for this client's life. The CLI sets it (docs/cli.md). */
+   * made 0700; origins with credentials in them left out; what other
+   * processes saved meanwhile kept). A file that cannot be read or written
+   * only costs a probe. NULL or "" (default): kept in memory, for this
+   * client's life. The CLI sets it (docs/cli.md). */
   const char *plans_file;
 } gsr_client_options;
 
