@@ -141,6 +141,18 @@ static int drain(struct dl *d, struct slot *s, int complete, const char *what) {
   return 1;
 }
 
+/* The progress at which a waiter on a part with `written` of its `len`
+ * bytes written out has work again: its next DRAIN_MIN bytes, its last
+ * bytes, or, once every byte is in and written, only the fetch's end.
+ * Waiting for bytes that are already in would return at once, and the
+ * caller would spin between the last byte landing and the transfer's
+ * completion (under valgrind, which runs one thread at a time, that
+ * starved the I/O thread for minutes). */
+uint64_t gsr__download_wake_at(uint64_t written, uint64_t len) {
+  if (written >= len) return UINT64_MAX; /* more than can ever arrive */
+  return GSR__MIN(written + DRAIN_MIN, len);
+}
+
 /* Slot s's fetch completed: its verdict, its last bytes, its CRC. */
 static int finish_part(struct dl *d, struct slot *s, const char *what) {
   int status = gsr__rfetch_wait(s->rf);
@@ -204,10 +216,9 @@ static int run_parts(struct dl *d, const char *what) {
         status = gsr__err(GSR_EPROTO, "download: no part in flight");
         goto out;
       }
-      /* Wake when its next chunk is in (or it ended), or for progress. */
+      /* Wake when its next chunk is in, or it ended, or for progress. */
       struct gsr__request *r = &s->rf->reqs[0];
-      uint64_t want = GSR__MIN(s->written + DRAIN_MIN, r->range_len);
-      gsr__request_wait_bytes_for(r, want, 50);
+      gsr__request_wait_bytes_for(r, gsr__download_wake_at(s->written, r->range_len), 50);
     }
     progress(d, 0);
   }

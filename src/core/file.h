@@ -108,4 +108,10 @@ void gsr__file_shutdown(struct gsr__file *f);
 void gsr__file_count_fetched(struct gsr__file *f, uint64_t requests,
                              uint64_t bytes);
 
+/* ---- download.c */
+/* The progress of a part's request at which gsr_download's waiter has
+ * work again, given `written` of its `len` bytes written out: UINT64_MAX
+ * once all are written (then only the request's end wakes it). */
+uint64_t gsr__download_wake_at(uint64_t written, uint64_t len);
+
 #endif /* GSR_FILE_H */

@@ -18,6 +18,7 @@
 #include "backend/backend.h"
 #include "transport/transport.h"
 #include "prefetch/prefetch.h"
+#include "core/file.h"
 
 int gsr__gcs_parse_metadata(const char *json, size_t len, gsr_stat *st,
                             char *why, size_t n);
@@ -320,6 +321,17 @@ static void test_stream_policy(void **state) {
   assert_true(w == 512ull << 10 && b == 256ull << 10);
 }
 
+/* gsr_download's waiter: the next MiB, the part's last bytes, then only
+ * the request's end (never a count already reached: that spun). */
+static void test_download_wake_at(void **state) {
+  (void)state;
+  uint64_t mib = 1u << 20;
+  assert_true(gsr__download_wake_at(0, 64 * mib) == mib);
+  assert_true(gsr__download_wake_at(63 * mib + 5, 64 * mib) == 64 * mib);
+  assert_true(gsr__download_wake_at(64 * mib, 64 * mib) == UINT64_MAX);
+  assert_true(gsr__download_wake_at(0, 0) == UINT64_MAX);
+}
+
 /* The probe's verdict: figures as measured on the GCS profile (blocks by
  * ~3x) and the unshaped server (the stream), and the tie that a moment of
  * load made once on the GCS profile (measured again, once). */
@@ -450,6 +462,7 @@ int main(void) {
       cmocka_unit_test(test_content_range), cmocka_unit_test(test_header_lines),
       cmocka_unit_test(test_retry_delay),   cmocka_unit_test(test_metadata),      cmocka_unit_test(test_crc32c),
       cmocka_unit_test(test_status_names),
+      cmocka_unit_test(test_download_wake_at),
       cmocka_unit_test(test_plans),         cmocka_unit_test(test_stream_policy),
       cmocka_unit_test(test_probe_verdict),
       cmocka_unit_test(test_plans_save_load),
