@@ -95,5 +95,7 @@ for c in cat cp stat bench; do
   "${G[@]}" "$c" --help >help 2>&1
   check "$c --help shows --no-follow" has help "--no-follow"
 done
+"${G[@]}" --help >help 2>&1
+check "--help: redirects are followed" has help "(redirects followed, up to 5, unless --no-follow)"
 
 tally

@@ -399,7 +399,7 @@ local function reply_redirect(code, location)
     ngx.header["Location"] = location
     -- A decoy: a client that pinned a redirect's ETag would pin this.
     ngx.header["ETag"] = '"redirect-decoy"'
-    reply(code, "redirect to " .. location .. "\n", "text/plain")
+    reply(code, "This resource has moved.\n", "text/plain")
 end
 
 -- /redirect/{code}/{n}/{path}: `code` to /redirect/{code}/{n-1}/{path},
