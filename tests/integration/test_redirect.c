@@ -225,6 +225,33 @@ static void test_redirect_during_reads(void **state) {
   assert_int_equal(log_count(base, host, "\"range\":\"bytes=1234-6233\""), 1);
   assert_int_equal(log_count(base, host, "\"if_match\":\"\\\""), 1);
 
+  /* The stream of a sequential reader, and gsr_sendfile's own. */
+  gsr_file_options fo;
+  gsr_file_options_init(&fo);
+  fo.prefetch = "sequential";
+  assert_int_equal(gsr_open(client, url, &fo, &f), GSR_OK);
+  control("fault_kind=redirect&fault_next=1");
+  unsigned char *all = malloc(o->size);
+  int64_t got = 0, n;
+  while ((n = gsr_read(f, all + got, 1 << 20)) > 0) got += n;
+  if (n < 0) fail_msg("sequential read: %s", gsr_errmsg());
+  assert_int_equal(got, (int64_t)o->size);
+  assert_memory_equal(all, o->data, o->size);
+  gsr_close(f);
+  f = open_ok(client, url);
+  control("fault_kind=redirect&fault_next=1");
+  FILE *tmp = tmpfile();
+  uint64_t written = 0;
+  assert_int_equal(gsr_sendfile(f, fileno(tmp), 0, UINT64_MAX, &written),
+                   GSR_OK);
+  assert_int_equal(written, o->size);
+  assert_int_equal(pread(fileno(tmp), all, o->size, 0), (ssize_t)o->size);
+  assert_memory_equal(all, o->data, o->size);
+  fclose(tmp);
+  free(all);
+  gsr_close(f);
+  assert_int_equal(log_count(base, "\"fault\":\"redirect\"", NULL), 3);
+
   gsr_client *c = new_client(0, NULL);
   f = open_ok(c, url);
   control("fault_kind=redirect&fault_next=1");
