@@ -51,7 +51,13 @@ static void print_usage(FILE *out)
         "URLs:\n"
         "  gs://BUCKET/OBJECT      an object in Google Cloud Storage\n"
         "  http://... https://...  a file on any server that supports "
-        "Range requests\n"
+        "Range requests\n",
+        out);
+  gsr_client_options defaults; /* the library's limit, not a copy of it */
+  gsr_client_options_init(&defaults);
+  fprintf(out, "                          (redirects followed, up to %d, "
+          "unless --no-follow)\n", defaults.max_redirects);
+  fputs(
         "  file:///PATH, PATH      a local file\n"
         "\n"
         "Environment:\n"

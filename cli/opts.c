@@ -87,6 +87,9 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                            "send no credentials (public buckets)", 0},
     [CLI_OPT_USER_PROJECT] = {"user-project", "PROJECT",
                               "requester pays: the project billed", 0},
+    [CLI_OPT_NO_FOLLOW] = {"no-follow", NULL,
+                           "fail on an http(s) redirect, naming its "
+                           "Location", 0},
     [CLI_OPT_HELP] = {"help", NULL, "show this help and exit", 0},
 };
 
@@ -187,6 +190,9 @@ static const char *library_default(enum cli_opt_id id,
   case CLI_OPT_STALL_TIMEOUT:
     snprintf(buf, n, "%ld", d->client.stall_timeout_ms);
     return buf;
+  case CLI_OPT_NO_FOLLOW:
+    snprintf(buf, n, "follow up to %d", d->client.max_redirects);
+    return buf;
   default:
     return NULL;
   }
@@ -258,6 +264,7 @@ static const char *opt_default(const struct cli_command *cmd,
   case CLI_OPT_CA_BUNDLE:
   case CLI_OPT_MAX_CONNECTIONS:
   case CLI_OPT_STALL_TIMEOUT:
+  case CLI_OPT_NO_FOLLOW:
     return library_default(id, &d, buf, n);
   default:
     return tool_default(id, &d, buf, n);
@@ -501,6 +508,9 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
     return CLI_CONTINUE;
   case CLI_OPT_USER_PROJECT:
     return parse_string(cmd, name, v, &a->client.user_project);
+  case CLI_OPT_NO_FOLLOW:
+    a->client.max_redirects = 0;
+    return CLI_CONTINUE;
   case CLI_OPT_STATS:
     a->stats = 1;
     return CLI_CONTINUE;

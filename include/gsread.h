@@ -140,6 +140,14 @@ typedef struct gsr_client_options {
    * only costs a probe. NULL or "" (default): kept in memory, for this
    * client's life. The CLI sets it (docs/cli.md). */
   const char *plans_file;
+  /* Redirects (301, 302, 303, 307, 308) followed per http(s) request, as
+   * `curl -L` does; default 5, at most 50. 0: none, and a redirect is an
+   * error (GSR_EHTTP) naming its status and Location. An open resolves
+   * them once: data requests go to the URL it ended at, pinned to that
+   * URL's ETag. A hop to another origin (scheme, host or port) carries no
+   * user name, password or custom header but If-Match. A loop, or one hop
+   * too many, fails naming the hops. gs:// requests never follow. */
+  int max_redirects;
 } gsr_client_options;
 
 /* Which credentials a client uses; never the token itself. */

@@ -1,6 +1,8 @@
 /* http(s):// URLs: any server that supports Range. Open is one HEAD (size,
  * ETag); data requests carry If-Match so a replaced object fails with 412
- * instead of mixing versions.
+ * instead of mixing versions. Redirects are followed (max_redirects) by the
+ * transport; the open's HEAD resolves them once, and data requests go
+ * straight to the URL it ended at, pinned to that URL's ETag.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -25,12 +27,28 @@ static void fill_stat(struct gsr__object *obj, const struct gsr__response *r) {
   }
 }
 
+/* Every request of this backend: it may follow redirects. */
+static int http_request(struct gsr__object *obj, struct gsr__request *req,
+                        enum gsr__method m, const char *url) {
+  int status = gsr__request_init(req, m, url);
+  req->max_redirects = obj->client->opts.max_redirects;
+  return status;
+}
+
+/* Where the open's requests ended, after their redirects: data requests
+ * go there. */
+static int set_media_url(struct gsr__object *obj, const char *url) {
+  gsr__free(obj->media_url);
+  obj->media_url = gsr__strdup(url);
+  return obj->media_url ? GSR_OK : gsr__err(GSR_ENOMEM, "out of memory");
+}
+
 /* Falls back to GET bytes=0-0 when HEAD gives no length (size from
  * Content-Range). */
 static int probe_with_range(struct gsr__object *obj) {
   struct gsr__request req;
   unsigned char byte;
-  int status = gsr__request_init(&req, GSR__GET, obj->url.href);
+  int status = http_request(obj, &req, GSR__GET, obj->media_url);
   if (status != GSR_OK) return status;
   gsr__request_set_range(&req, 0, 1, &byte);
   status = gsr__transport_run(obj->client->transport, &req);
@@ -41,6 +59,7 @@ static int probe_with_range(struct gsr__object *obj) {
   if (status == GSR_OK) {
     obj->st.size = req.resp.cr_total;
     fill_stat(obj, &req.resp);
+    status = set_media_url(obj, req.url);
   }
   gsr__request_cleanup(&req);
   return status;
@@ -48,21 +67,24 @@ static int probe_with_range(struct gsr__object *obj) {
 
 static int http_open(struct gsr__object *obj) {
   struct gsr__request req;
-  int status = gsr__request_init(&req, GSR__HEAD, obj->url.href);
+  int status = http_request(obj, &req, GSR__HEAD, obj->url.href);
   if (status != GSR_OK) return status;
   status = gsr__transport_run(obj->client->transport, &req);
   long code = req.resp.status;
   int have_len = req.resp.content_length >= 0;
   if (status == GSR_OK && have_len) {
     obj->st.size = (uint64_t)req.resp.content_length;
-    fill_stat(obj, &req.resp);
+    fill_stat(obj, &req.resp); /* the final response's: its ETag pins */
+  }
+  int fallback = (status == GSR_OK && !have_len) || code == 405 ||
+                 code == 501;
+  if (status == GSR_OK || fallback) {
+    int s2 = set_media_url(obj, req.url);
+    if (s2 != GSR_OK) status = s2, fallback = 0;
   }
   gsr__request_cleanup(&req);
-  if ((status == GSR_OK && !have_len) || code == 405 || code == 501)
-    status = probe_with_range(obj);
+  if (fallback) status = probe_with_range(obj);
   if (status != GSR_OK) return status;
-  obj->media_url = gsr__strdup(obj->url.href);
-  if (obj->media_url == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   if (obj->st.etag[0]) {
     size_t n = strlen(obj->st.etag) + 16;
     obj->pin = gsr__malloc(n);
@@ -74,7 +96,7 @@ static int http_open(struct gsr__object *obj) {
 
 static int http_prepare(struct gsr__object *obj, struct gsr__request *req,
                         uint64_t off, uint64_t len, void *dst) {
-  int status = gsr__request_init(req, GSR__GET, obj->media_url);
+  int status = http_request(obj, req, GSR__GET, obj->media_url);
   if (status != GSR_OK) return status;
   gsr__request_set_range(req, off, len, dst);
   if (obj->pin != NULL) status = gsr__request_add_header(req, obj->pin);

@@ -32,6 +32,7 @@ void gsr_client_options_init(gsr_client_options *o) {
   o->retry_max_delay_ms = 16000;
   o->retry_max_attempts = 8;
   o->retry_deadline_ms = 120000;
+  o->max_redirects = 5; /* like curl -L, but a short chain */
 }
 
 static int has_http_scheme(const char *s) {
@@ -81,6 +82,9 @@ static int check_options(const gsr_client_options *o) {
       o->retry_max_attempts > 100)
     return gsr__err(GSR_EINVAL, "bad retry options (delays >= 0, multiplier "
                     "1 to 100, attempts 1 to 100)");
+  if (o->max_redirects < 0 || o->max_redirects > GSR__MAX_REDIRECTS)
+    return gsr__err(GSR_EINVAL, "max_redirects must be 0 to %d, not %d",
+                    GSR__MAX_REDIRECTS, o->max_redirects);
   if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
     return gsr__err(GSR_EINVAL, "access token contains a line break");
   if (o->user_project != NULL &&

@@ -383,6 +383,99 @@ static void note_gave_up(struct gsr__transport *t, struct gsr__request *req) {
              "reached)", req->attempts, secs, p->deadline_ms);
 }
 
+/* A hop to another origin carries no credentials: only the headers
+ * gsr__redirect_keeps_header allows. GSR_OK or GSR_ENOMEM. */
+static int drop_credentials(struct gsr__request *req) {
+  struct curl_slist *kept = NULL, *l;
+  for (l = req->headers; l != NULL; l = l->next) {
+    if (!gsr__redirect_keeps_header(l->data)) continue;
+    struct curl_slist *k = curl_slist_append(kept, l->data);
+    if (k == NULL) {
+      curl_slist_free_all(kept);
+      return GSR_ENOMEM;
+    }
+    kept = k;
+  }
+  curl_slist_free_all(req->headers);
+  req->headers = kept;
+  return GSR_OK;
+}
+
+/* req's response is a redirect: takes the hop (1: req->url is the next
+ * URL, start it again) or sets req->err saying why not (0: final). Reads
+ * the Location libcurl resolved from req->easy, which never follows one
+ * itself. */
+static int take_hop(struct gsr__transport *t, struct gsr__request *req) {
+  const char *list[GSR__MAX_REDIRECTS + 2], *to = NULL, *what;
+  char chain[460], loc[200];
+  long s = req->resp.status;
+  int n = req->hops != NULL ? req->n_hops : 1, cross = 1;
+  req->retryable = 0;
+  if (curl_easy_getinfo(req->easy, CURLINFO_REDIRECT_URL, (char **)&to) !=
+      CURLE_OK)
+    to = NULL;
+  for (int i = 0; i < n; i++) list[i] = req->hops ? req->hops[i] : req->url;
+  enum gsr__hop v = gsr__redirect_decide(list, n, to, req->max_redirects,
+                                         &cross);
+  if (v == GSR__HOP_LOOP || v == GSR__HOP_TOO_MANY) {
+    list[n] = to; /* name the hop refused too */
+    gsr__hops_text(chain, sizeof(chain), list, n + 1);
+    if (v == GSR__HOP_LOOP)
+      gsr__error_set(&req->err, GSR_EHTTP, "%s %s: redirect loop",
+                     method_name(req), chain);
+    else
+      gsr__error_set(&req->err, GSR_EHTTP,
+                     "%s %s: too many redirects (more than %d)",
+                     method_name(req), chain, req->max_redirects);
+    return 0;
+  }
+  /* Room for the Location and the reason after the URL. */
+  gsr__hops_text(chain, sizeof(chain) - sizeof(loc), list, n);
+  if (v != GSR__HOP_FOLLOW) {
+    if (v == GSR__HOP_NO_LOCATION) {
+      gsr__error_set(&req->err, GSR_EHTTP,
+                     "%s %s: HTTP %ld without a usable Location",
+                     method_name(req), chain, s);
+      return 0;
+    }
+    what = v == GSR__HOP_OFF ? "not followed"
+                             : "not followed: not http or https";
+    gsr__hops_text(loc, sizeof(loc), &to, 1);
+    gsr__error_set(&req->err, GSR_EHTTP, "%s %s: HTTP %ld: redirect to %s (%s)",
+                   method_name(req), chain, s, loc, what);
+    return 0;
+  }
+  /* Follow: the list of hops, then the next URL (without a user name and
+   * password when it is another origin's). */
+  char *next = cross ? gsr__url_strip_userinfo(to) : gsr__strdup(to);
+  char *url = next != NULL ? gsr__strdup(next) : NULL;
+  if (url != NULL && req->hops == NULL) {
+    req->hops = gsr__calloc((size_t)req->max_redirects + 1, sizeof(char *));
+    if (req->hops != NULL && (req->hops[0] = gsr__strdup(req->url)) != NULL)
+      req->n_hops = 1;
+  }
+  if (url == NULL || req->n_hops == 0 ||
+      (cross && drop_credentials(req) != GSR_OK)) {
+    gsr__free(next);
+    gsr__free(url);
+    gsr__error_set(&req->err, GSR_ENOMEM, "%s %s: out of memory following "
+                   "a redirect", method_name(req), chain);
+    return 0;
+  }
+  req->hops[req->n_hops++] = next;
+  gsr__free(req->url);
+  req->url = url;
+  if (t->cfg.trace != NULL) {
+    char line[600];
+    gsr__hops_text(loc, sizeof(loc), (const char *const *)&req->url, 1);
+    snprintf(line, sizeof(line), "redirect %d of at most %d: HTTP %ld to %s%s",
+             req->n_hops - 1, req->max_redirects, s, loc,
+             cross ? " (another origin: no credentials sent)" : "");
+    t->cfg.trace(t->cfg.trace_arg, line);
+  }
+  return 1;
+}
+
 /* Completes req, or puts it on the delayed list for another attempt.
  * Once completed, the I/O thread never touches it again.
  *
@@ -393,8 +486,11 @@ static void note_gave_up(struct gsr__transport *t, struct gsr__request *req) {
  * reap_cancelled, which takes the request off the delayed list. */
 static void finish(struct gsr__transport *t, struct gsr__request *req,
                    CURLcode rc, const char *ebuf) {
-  int canceled = atomic_load(&req->cancel);
+  int canceled = atomic_load(&req->cancel), hop = 0;
   if (req->easy != NULL) {
+    if (!canceled && rc == CURLE_OK && req->err.status == GSR_OK &&
+        gsr__redirect_status(req->resp.status))
+      hop = take_hop(t, req);
     curl_multi_remove_handle(t->multi, req->easy);
     /* Only a handle whose transfer ran its course is kept for reuse: after
      * a failed name lookup, curl 7.88 keeps state in the handle that
@@ -407,6 +503,13 @@ static void finish(struct gsr__transport *t, struct gsr__request *req,
       curl_easy_cleanup(req->easy);
     req->easy = NULL;
     active_unlink(t, req);
+  }
+  if (hop) { /* the next URL, at once; a hop is not a retry */
+    req->hop_pending = 1;
+    req->due_ns = gsr__now_ns();
+    req->next = t->delayed;
+    t->delayed = req;
+    return;
   }
   judge(req, rc, ebuf, canceled);
   /* A stream lives as long as its reader takes: one that broke after it
@@ -496,7 +599,12 @@ static void start(struct gsr__transport *t, struct gsr__request *req) {
     finish_status(t, req, GSR_ECANCELED, "canceled");
     return;
   }
-  if (req->attempts++ == 0) {
+  if (req->hop_pending) { /* a redirect's next URL: the same attempt */
+    req->hop_pending = 0;
+    gsr__response_reset(&req->resp);
+    req->sink = SINK_NONE;
+    req->body_len = 0;
+  } else if (req->attempts++ == 0) {
     req->first_start_ns = gsr__now_ns();
   } else { /* a retry: forget the failed attempt, keep the bytes stored */
     atomic_fetch_add(&t->retries, 1);

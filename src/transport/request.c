@@ -88,6 +88,10 @@ void gsr__request_cleanup(struct gsr__request *req) {
   gsr__free(req->body);
   req->body = NULL;
   req->body_len = req->body_cap = 0;
+  for (int i = 0; i < req->n_hops; i++) gsr__free(req->hops[i]);
+  gsr__free(req->hops);
+  req->hops = NULL;
+  req->n_hops = 0;
 }
 
 void gsr__request_swap_headers(struct gsr__request *a, struct gsr__request *b) {

@@ -117,6 +117,10 @@ struct gsr__request {
   const struct gsr__stream_ops *stream;
   void *stream_arg;
   struct gsr__fetch *fetch;
+  /* Redirects (301, 302, 303, 307, 308) this request may follow, one hop
+   * at a time (gsr__redirect_decide); 0: none, a redirect is an error
+   * naming its Location. http(s) only: gs:// requests never follow. */
+  int max_redirects; /* at most GSR__MAX_REDIRECTS */
 
   /* Outputs, valid once the fetch counted this request done. */
   struct gsr__response resp;
@@ -127,6 +131,10 @@ struct gsr__request {
    * pass, while still in the CPU cache; written before progress is
    * published. gsr__request_crc gives the whole body's. */
   uint32_t seg_crc[GSR__REQ_IOV];
+  /* The URLs visited, hops[0] the first, once a redirect was followed
+   * (url is then the last); NULL before. */
+  char **hops;
+  int n_hops;
   /* Published copy of received, so a reader may use the bytes that have
    * arrived while the rest still streams in (see gsr__request_wait_bytes). */
   atomic_uint_fast64_t progress;
@@ -146,6 +154,7 @@ struct gsr__request {
   int attempts;               /* attempts started */
   uint64_t attempt_received;  /* received when this attempt started */
   int retryable;              /* the last failure may be retried */
+  int hop_pending;            /* the next start follows a redirect */
   uint64_t first_start_ns;    /* when the first attempt started */
   uint64_t due_ns;            /* when a delayed retry may start */
   /* When this attempt last received a byte (header or body); 0 until the
@@ -263,6 +272,36 @@ uint32_t gsr__request_crc(const struct gsr__request *req);
 /* Submits one request and waits for it. Returns its status (message set
  * for this thread on failure). */
 int gsr__transport_run(struct gsr__transport *t, struct gsr__request *req);
+
+/* ---- redirect.c: redirects, one decision per hop (pure). */
+#define GSR__MAX_REDIRECTS 50 /* the most gsr_client_options allows */
+/* 1 for the statuses followed: 301, 302, 303, 307, 308. */
+int gsr__redirect_status(long status);
+/* 1 if a and b have the same scheme, host and port (default ports
+ * filled in); 0 otherwise, or if either does not parse. */
+int gsr__same_origin(const char *a, const char *b);
+enum gsr__hop {
+  GSR__HOP_FOLLOW,      /* take it (*cross: to another origin) */
+  GSR__HOP_NO_LOCATION, /* no usable Location */
+  GSR__HOP_OFF,         /* redirects are not followed (max 0) */
+  GSR__HOP_SCHEME,      /* Location is not http(s) */
+  GSR__HOP_LOOP,        /* Location was visited already */
+  GSR__HOP_TOO_MANY     /* max hops taken already */
+};
+/* One redirect: hops[0..n) are the URLs visited (n >= 1, the last one
+ * answered the redirect), to its Location resolved (NULL: none), max the
+ * redirects allowed. */
+enum gsr__hop gsr__redirect_decide(const char *const *hops, int n,
+                                   const char *to, int max, int *cross);
+/* 1 if a request header ("Name: value") may go along a hop to another
+ * origin. */
+int gsr__redirect_keeps_header(const char *line);
+/* url without user name and password (gsr__malloc'd), or NULL (bad URL,
+ * out of memory). */
+char *gsr__url_strip_userinfo(const char *url);
+/* "A -> B -> C" into out (n bytes), each URL shortened in the middle and
+ * control bytes escaped, so that the text fits. */
+void gsr__hops_text(char *out, size_t n, const char *const *hops, int count);
 
 /* ---- http_parse.c: pure parsers, unit-tested without a network. */
 /* Parses "bytes first-last/total" (total may be '*'). Returns 0 or -1. */

@@ -32,7 +32,7 @@ local FAULT_DEFAULTS = {
     list_max = 1000,
     fault_status = 503, fault_retry_after = 0, fault_ratio = 0,
     fault_kind = "status", fault_match = "", fault_on = "media",
-    cut_at = -1, stall_ms = 2000, seed = 0, gzip_names = "",
+    cut_at = -1, stall_ms = 2000, seed = 0, gzip_names = "", redirect_host = "",
 }
 
 -- Credentials knobs (see token(), metadata() and the gate in api()).
@@ -45,7 +45,10 @@ local AUTH_KNOBS = { "require_token", "token_ttl", "fixed_token", "token_iss", "
                      "client_secret", "refresh_token", "require_user_project" }
 local AUTH_COUNTERS = { "tokens_issued", "metadata_tokens", "auth_failures", "token_rejects" }
 
-local FAULT_KINDS = { status = true, cut = true, stall = true, reset = true, long = true }
+local FAULT_KINDS = { status = true, cut = true, stall = true, reset = true, long = true,
+                      redirect = true }
+local REDIRECT_CODES = { ["301"] = true, ["302"] = true, ["303"] = true, ["307"] = true,
+                         ["308"] = true }
 local FAULT_ON = { media = true, meta = true, all = true }
 local LONG_EXTRA = 1024   -- bytes appended by the "long" fault
 local CHUNK = 1024 * 1024 -- hashing read size
@@ -239,7 +242,8 @@ end
 -- Knobs and counters
 
 local KNOBS = { "ttfb_ms", "rate", "list_max", "fault_status", "fault_retry_after", "fault_ratio",
-                "fault_kind", "fault_match", "fault_on", "cut_at", "stall_ms", "seed", "gzip_names" }
+                "fault_kind", "fault_match", "fault_on", "cut_at", "stall_ms", "seed", "gzip_names",
+                "redirect_host" }
 
 for _, k in ipairs(AUTH_KNOBS) do KNOBS[#KNOBS + 1] = k end
 
@@ -250,8 +254,9 @@ local function apply_defaults()
     state:set("fault_next", 0)
 end
 
-local COUNTERS = { "requests", "meta", "media", "http", "list", "other", "bytes", "draws",
-                   "fault:status", "fault:cut", "fault:stall", "fault:reset", "fault:long" }
+local COUNTERS = { "requests", "meta", "media", "http", "list", "redirect", "other", "bytes",
+                   "draws", "fault:status", "fault:cut", "fault:stall", "fault:reset",
+                   "fault:long", "fault:redirect" }
 
 for _, k in ipairs(AUTH_COUNTERS) do COUNTERS[#COUNTERS + 1] = k end
 
@@ -307,6 +312,11 @@ local function parse_request()
         lb = unescape(lb)
         return { kind = "list", bucket = lb, name = "", class = "meta",
                  valid = lb:match("^[%w_%-][%w_%.%-]*$") ~= nil }
+    end
+    local code, hop, rest = raw:match("^/redirect/(%d+)/([%w%-]+)/(.+)$")
+    if code then
+        return { kind = "redirect", code = code, hop = hop, rest = rest, class = "redirect",
+                 name = rest, valid = REDIRECT_CODES[code] ~= nil }
     end
     local b, o = raw:match("^/http/([^/]+)/(.+)$")
     if b then
@@ -370,11 +380,56 @@ end
 
 local metadata_json -- defined below
 
+-- Where a redirect points: this server under the redirect_host knob's
+-- host:port if set, else under the name the client used (or, for the
+-- "redirect" fault, the other of 127.0.0.1 and localhost: another origin
+-- with the same files).
+local function redirect_base(cfg, other)
+    local host = ngx.var.http_host or ("127.0.0.1:" .. ngx.var.server_port)
+    if cfg.redirect_host ~= "" then
+        host = cfg.redirect_host
+    elseif other then
+        local h, port = host:match("^([^:]+)(.*)$")
+        host = (h == "localhost" and "127.0.0.1" or "localhost") .. port
+    end
+    return ngx.var.scheme .. "://" .. host
+end
+
+local function reply_redirect(code, location)
+    ngx.header["Location"] = location
+    -- A decoy: a client that pinned a redirect's ETag would pin this.
+    ngx.header["ETag"] = '"redirect-decoy"'
+    reply(code, "This resource has moved.\n", "text/plain")
+end
+
+-- /redirect/{code}/{n}/{path}: `code` to /redirect/{code}/{n-1}/{path},
+-- the last one to /{path} (query string kept): n redirects in a row.
+-- /redirect/{code}/loop/{path} and .../loop-b/{path} point at each other.
+local function redirector(cfg, req)
+    local q = ngx.var.args and ("?" .. ngx.var.args) or ""
+    local base, to = redirect_base(cfg, false), nil
+    local n = tonumber(req.hop)
+    if req.hop == "loop" or req.hop == "loop-b" then
+        local other = req.hop == "loop" and "loop-b" or "loop"
+        to = "/redirect/" .. req.code .. "/" .. other .. "/" .. req.rest
+    elseif n and n > 1 then
+        to = "/redirect/" .. req.code .. "/" .. (n - 1) .. "/" .. req.rest
+    elseif n == 1 then
+        to = "/" .. req.rest
+    else
+        return reply_error(400, "bad redirect hop: " .. req.hop)
+    end
+    return reply_redirect(tonumber(req.code), base .. to .. q)
+end
+
 local function inject(kind, cfg, req, info, path)
     ngx.var.gcs_fault = kind
     count("fault:" .. kind)
     if kind == "reset" then
         return ngx.exit(444) -- nginx's "close without a response"
+    end
+    if kind == "redirect" then -- the same URI on another origin
+        return reply_redirect(307, redirect_base(cfg, true) .. ngx.var.request_uri)
     end
     if kind == "status" then
         if cfg.fault_retry_after > 0 then ngx.header["Retry-After"] = cfg.fault_retry_after end
@@ -507,6 +562,10 @@ function M.api()
     end
 
     local cfg = config()
+    if req.kind == "redirect" then
+        if not req.valid then return reply_error(400, "bad redirect status: " .. req.code) end
+        return redirector(cfg, req)
+    end
     -- Credentials gate: a bearer token this server issued (and did not
     -- revoke or let expire), or the fixed_token knob.
     if cfg.require_token == 1 then
@@ -694,6 +753,7 @@ local PARSERS = {
     stall_ms = num_in(0, 600000),
     seed = num_in(0, 1e15, true),
     gzip_names = function(v) return v end,
+    redirect_host = function(v) return v:match("^[%w%.%-]*:?%d*$") and v or nil end,
     require_token = num_in(0, 1, true),
     token_ttl = num_in(1, 86400, true),
     fixed_token = function(v) return v end,
@@ -715,7 +775,7 @@ end
 local function stats_json()
     local function g(k) return state:get(k) or 0 end
     local faults, total = {}, 0
-    for _, k in ipairs({ "status", "cut", "stall", "reset", "long" }) do
+    for _, k in ipairs({ "status", "cut", "stall", "reset", "long", "redirect" }) do
         faults[#faults + 1] = { k, g("fault:" .. k) }
         total = total + g("fault:" .. k)
     end
@@ -725,6 +785,7 @@ local function stats_json()
         { "media_requests", g("media") },
         { "http_requests", g("http") },
         { "list_requests", g("list") },
+        { "redirect_requests", g("redirect") },
         { "other_requests", g("other") },
         { "body_bytes_sent", g("bytes") },
         { "faults_total", total },

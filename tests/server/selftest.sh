@@ -334,9 +334,32 @@ eq "long: Content-Range still claims the asked range" "$(hdr "$WORK/h" content-r
 check "long: starts with the right bytes" cmp -s <(head -c 100 "$WORK/body") <(slice "$BIG" 100 199)
 eq "faults are marked in the log" "$(tail -1 "$WORK/st-u/requests.log" | jget fault)" long
 
+# redirect: 307 to the same URI on the other of 127.0.0.1 and localhost
+ctl "config?fault_next=1&fault_kind=redirect"
+"${C[@]}" -D "$WORK/h" -o /dev/null "$(http_url one)"
+eq "redirect fault: 307 to localhost, same URI" "$(head -1 "$WORK/h" | cut -d' ' -f2) $(hdr "$WORK/h" location)" \
+    "307 ${EP/127.0.0.1/localhost}/http/$B/one"
+eq "redirect fault: the log has the Host" "$(tail -1 "$WORK/st-u/requests.log" | jget host)" "${EP#http://}"
+
 "${C[@]}" "$EP/_control/stats" >"$WORK/stats"
 eq "stats faults per kind" "$("${PY[@]}" field faults <"$WORK/stats")" \
-    '{"status": 0, "cut": 3, "stall": 1, "reset": 1, "long": 1}'
+    '{"status": 0, "cut": 3, "stall": 1, "reset": 1, "long": 1, "redirect": 1}'
+
+# The redirector: /redirect/CODE/N/PATH, N hops to /PATH (query kept)
+"${C[@]}" -D "$WORK/h" -o /dev/null "$EP/redirect/308/2/http/$B/one?x=1"
+eq "redirector: CODE to N-1" "$(head -1 "$WORK/h" | cut -d' ' -f2) $(hdr "$WORK/h" location)" \
+    "308 $EP/redirect/308/1/http/$B/one?x=1"
+eq "redirector: a decoy ETag" "$(hdr "$WORK/h" etag)" '"redirect-decoy"'
+out=$("${C[@]}" -L -o "$WORK/body" -w '%{num_redirects} %{url_effective}' "$EP/redirect/301/3/$(media_url one | cut -d/ -f4-)")
+eq "redirector: 3 hops to the object" "$out" "3 $(media_url one)"
+check "redirector: its bytes" cmp -s "$WORK/body" "$DATA/$B/one"
+"${C[@]}" -D "$WORK/h" -o /dev/null "$EP/redirect/302/loop-b/x/y"
+eq "redirector: loop-b to loop" "$(hdr "$WORK/h" location)" "$EP/redirect/302/loop/x/y"
+eq "redirector: a bad code is 400" "$("${C[@]}" -o /dev/null -w '%{http_code}' "$EP/redirect/200/1/x")" 400
+ctl "config?redirect_host=localhost:1"
+"${C[@]}" -D "$WORK/h" -o /dev/null "$EP/redirect/302/loop/x/y"
+eq "redirect_host knob" "$(hdr "$WORK/h" location)" "http://localhost:1/redirect/302/loop-b/x/y"
+eq "redirect_requests counted" "$("${C[@]}" "$EP/_control/stats" | jget redirect_requests)" 7
 ctl reset
 pid=$(cat "$WORK/st-u/nginx.pid")
 "$SERVER" stop --state "$WORK/st-u"
