@@ -302,7 +302,9 @@ const struct cli_command cli_cmd_cat = {
         "which\n"
         "reads ahead only once reads turn out sequential. --prefetch off "
         "reads each\n"
-        "piece only when asked for.",
+        "piece only when asked for. Either way nothing past --length is asked "
+        "of the\n"
+        "server.",
     .opts = cat_opts,
     .nopts = sizeof cat_opts / sizeof cat_opts[0],
     .defaults = cat_defaults,
