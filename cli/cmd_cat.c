@@ -128,6 +128,16 @@ static int cat_range(struct cat_job *j, const struct cli_range *r)
                  r->offset);
     return CLI_EXIT_FAIL;
   }
+  /* One range: its end is a promise, so that nothing past it is fetched
+   * ahead (a trace's ranges jump about: no promise). */
+  if (!j->a->trace) {
+    int status = gsr_set_read_end(j->file, r->offset + count);
+
+    if (status != GSR_OK) {
+      cli_fail_gsr(status, "cannot read %s", j->a->url);
+      return CLI_EXIT_FAIL;
+    }
+  }
   return copy_out(j, r->offset, count);
 }
 
@@ -292,7 +302,9 @@ const struct cli_command cli_cmd_cat = {
         "which\n"
         "reads ahead only once reads turn out sequential. --prefetch off "
         "reads each\n"
-        "piece only when asked for.",
+        "piece only when asked for. Either way nothing past --length is asked "
+        "of the\n"
+        "server.",
     .opts = cat_opts,
     .nopts = sizeof cat_opts / sizeof cat_opts[0],
     .defaults = cat_defaults,

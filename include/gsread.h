@@ -309,6 +309,13 @@ GSR_EXTERN int64_t gsr_seek(gsr_file file, int64_t offset, int whence);
 GSR_EXTERN int64_t gsr_tell(gsr_file file);
 /* The object's size, or a negative status. */
 GSR_EXTERN int64_t gsr_size(gsr_file file);
+/* A promise that reads stop before offset `end` (UINT64_MAX, the default:
+ * no promise): prefetching fetches nothing at or past it, and a stream
+ * asks the server for no byte past it (gsread cat --copy --length). A read
+ * past it breaks the promise: it is forgotten, and reads go on as without
+ * one (what was prefetched is dropped). gsr_sendfile promises its own
+ * range while it runs. Returns GSR_OK, GSR_EBADF, GSR_ECLOSED. */
+GSR_EXTERN int gsr_set_read_end(gsr_file file, uint64_t end);
 
 /* ---- Zero-copy reads ------------------------------------------------------
  * A slice is a reference to bytes held by the library: data[0..len) stays

@@ -116,6 +116,7 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
   atomic_init(&f->refs, 1);
   f->client = c;
   f->crc_pos = 0;
+  atomic_init(&f->read_end, UINT64_MAX);
   pthread_mutex_init(&f->reader_mu, NULL);
   pthread_mutex_init(&f->pos_mu, NULL);
   pthread_mutex_init(&f->mu, NULL);
@@ -359,6 +360,15 @@ int64_t gsr_size(gsr_file id) {
   int64_t size = (int64_t)f->obj->st.size;
   gsr__file_unref(f);
   return size;
+}
+
+int gsr_set_read_end(gsr_file id, uint64_t end) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  atomic_store(&f->read_end, end);
+  gsr__file_unref(f);
+  return GSR_OK;
 }
 
 int gsr_file_stats_get(gsr_file id, gsr_file_stats *out) {

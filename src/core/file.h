@@ -70,6 +70,9 @@ struct gsr__file {
   int closed;
   struct gsr__rfetch *inflight;
   struct gsr__stats stats;
+  /* gsr_set_read_end's promise: no read at or past it; UINT64_MAX: none.
+   * The prefetcher reads it at each read. */
+  atomic_uint_fast64_t read_end;
   /* Bytes/s one stream sustained when gsr_sendfile measured it (it left
    * its thread idle: the connection may be capped): the prefetcher's
    * probe then goes straight to trying blocks, and sendfile takes the

@@ -124,7 +124,6 @@ static int stream(struct sendfile *s, uint64_t off, uint64_t end,
     if (!gsr__rfetch_stream_reauth(rf)) break; /* a 401: resubmitted */
   }
   status = gsr__rfetch_wait(rf); /* done: does not block */
-  gsr__file_count_fetched(f, 0, s->written - base);
   if (stop && status == GSR_ECANCELED) {
     status = GSR_OK;
     *stopped_at = off + (s->written - base);
@@ -230,7 +229,12 @@ int gsr_sendfile(gsr_file id, int fd, int64_t offset, uint64_t count,
   }
   uint64_t end = count < size - off ? off + count : size;
   struct sendfile s = {.f = f, .fd = fd};
+  /* The range is a promise: what goes through the prefetcher stops at
+   * its end too. The caller's own promise is back afterwards (unless
+   * this range broke it). */
+  uint64_t promised = atomic_exchange(&f->read_end, end);
   status = send_range(&s, off, end);
+  atomic_store(&f->read_end, promised >= end ? promised : UINT64_MAX);
   const gsr_stat *st = &f->obj->st;
   if (status == GSR_OK && off == 0 && end == size && st->has_crc32c &&
       s.crc != st->crc32c)

@@ -115,6 +115,9 @@ static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
   req->on_headers = check_headers;
   req->on_headers_arg = obj;
   req->fetch = &rf->fetch;
+  /* Counted as they arrive, whoever takes them (bytes_fetched). */
+  req->rx_count[0] = &rf->file->stats.bytes_fetched;
+  req->rx_count[1] = &rf->file->client->bytes_fetched;
   return GSR_OK;
 }
 
@@ -158,11 +161,10 @@ static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
   return GSR_OK;
 }
 
+/* Counts the parts as requests (their bytes count as they arrive). */
 static void account(struct gsr__rfetch *rf) {
-  if (rf->stream) return; /* counted by stream_submit and its owner */
-  uint64_t bytes = 0;
-  for (int i = 0; i < rf->n_parts; i++) bytes += rf->reqs[i].received;
-  gsr__file_count_fetched(rf->file, (uint64_t)rf->n_parts, bytes);
+  if (rf->stream) return; /* counted by stream_send */
+  gsr__file_count_fetched(rf->file, (uint64_t)rf->n_parts, 0);
 }
 
 int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,

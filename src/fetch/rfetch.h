@@ -53,8 +53,8 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
  * request whose body goes to the segments ops hands out as the reader
  * makes room, or to its sink (see gsr__stream_ops in transport.h), on
  * transport t (NULL: the client's). Each submission (this one, a 401's)
- * counts one request in the file's stats; its bytes are the caller's to
- * count. Returns GSR_OK and *out, or a status (message set; nothing
+ * counts one request in the file's stats; its bytes count as they
+ * arrive, as every request's do. Returns GSR_OK and *out, or a status (message set; nothing
  * started). Wait for it only once it is done (gsr__rfetch_done): before,
  * it waits on its reader, or on the caller to drive t. */
 int gsr__rfetch_start_stream(struct gsr__file *f, uint64_t off, uint64_t len,

@@ -114,6 +114,8 @@ struct gsr__prefetcher {
   int run_reads;            /* reads in this run */
   struct gsr__pf_block *head, *tail;
   uint64_t sched_end;       /* end of the scheduled bytes */
+  uint64_t limit;           /* nothing is fetched at or past it: the
+                             * object's end, or the reader's promise */
   int failed;               /* a block failed: restart at the next read */
   uint64_t window, block;   /* current policy output */
   uint64_t held;            /* bytes in blocks now */
@@ -130,6 +132,12 @@ struct gsr__prefetcher {
   struct gsr__pf_stream *old_stream; /* the probe's stream, until its
                                       * last block is dropped */
 };
+
+/* ---- prefetcher.c */
+/* The end of what may be fetched ahead for a read of [off, off+len): the
+ * object's end, or the reader's promise if the read keeps it (a read
+ * past it breaks it: it is forgotten). */
+uint64_t gsr__prefetch_limit(struct gsr__file *f, uint64_t off, uint64_t len);
 
 /* ---- producer.c */
 /* Schedules blocks after sched_end until the window ahead of pos is full,
@@ -183,9 +191,6 @@ int gsr__stream_wait(struct gsr__pf_stream *s, uint64_t end, long timeout_ms);
  * of that time the I/O thread was not waiting for work. 0 before. */
 int gsr__stream_rate(struct gsr__pf_stream *s, int min_blocks, double *rate,
                      double *busy);
-/* Counts the landed bytes of b, a block of s being dropped, as fetched. */
-void gsr__stream_dropped(struct gsr__pf_stream *s,
-                         const struct gsr__pf_block *b);
 /* 1 if the request completed (all landed, failed or canceled). */
 int gsr__stream_done(struct gsr__pf_stream *s);
 /* For a stream that completed short: GSR_OK if it was submitted again

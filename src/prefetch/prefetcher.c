@@ -60,11 +60,31 @@ static void classify(struct gsr__file *f, struct gsr__prefetcher *p,
              p->run_reads, (unsigned long long)p->run_bytes);
 }
 
+/* The end of what may be fetched ahead for a read of [off, off+len): the
+ * object's, or the reader's promise (gsr_set_read_end). A read past the
+ * promise breaks it, and it is forgotten. */
+uint64_t gsr__prefetch_limit(struct gsr__file *f, uint64_t off, uint64_t len) {
+  uint64_t size = f->obj->st.size, promised = atomic_load(&f->read_end);
+  if (promised < off + len) {
+    uint64_t seen = promised;
+    atomic_compare_exchange_strong(&f->read_end, &seen, UINT64_MAX);
+    promised = UINT64_MAX;
+  }
+  return GSR__MIN(size, promised);
+}
+
 static int pf_read(struct gsr__file *f, void *state, uint64_t off,
                    uint64_t len, struct gsr__out *out) {
   struct gsr__prefetcher *p = state;
   uint64_t before = out->done;
   int status;
+  uint64_t limit = gsr__prefetch_limit(f, off, len);
+  if (limit != p->limit) {
+    /* A new end: a stream's request ends at the old one, so start over
+     * (rare: a promise made, changed or broken). */
+    restart(f, p, off);
+    p->limit = limit;
+  }
   classify(f, p, off);
   gsr__tracker_add(&p->tracker, len);
   p->run_reads++;

@@ -238,7 +238,7 @@ static void probe_note(struct gsr__file *f, struct gsr__prefetcher *p,
  * ones after it). */
 static int stream_fill(struct gsr__file *f, struct gsr__prefetcher *p,
                        uint64_t must) {
-  uint64_t size = f->obj->st.size, window, block;
+  uint64_t size = p->limit, window, block; /* the reader's end */
   gsr__stream_policy(f->max_prefetch, &window, &block);
   p->window = window;
   p->block = block;
@@ -296,7 +296,7 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
     return GSR_OK;
   if (now == GSR__PLAN_PROBE_STREAM || now == GSR__PLAN_STREAM)
     return stream_fill(f, p, must);
-  uint64_t size = f->obj->st.size;
+  uint64_t size = p->limit; /* the reader's end */
   struct gsr__window_in in = {
       .run_bytes = p->run_bytes,
       .promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL,
@@ -366,7 +366,6 @@ static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
       if (want > 0 && b->stream == p->stream)
         (void)gsr__producer_fill(f, p, want);
     }
-    gsr__stream_dropped(b->stream, b);
     if (b->stream == p->old_stream &&
         b->off + b->len == gsr__stream_end(p->old_stream)) {
       gsr__stream_free(p->old_stream); /* its last block */

@@ -217,12 +217,6 @@ int gsr__stream_rate(struct gsr__pf_stream *s, int min_blocks, double *rate,
   return ready;
 }
 
-void gsr__stream_dropped(struct gsr__pf_stream *s,
-                         const struct gsr__pf_block *b) {
-  uint64_t end = landed_to(s);
-  if (end > b->off) gsr__file_count_fetched(s->file, 0, GSR__MIN(end - b->off, b->len));
-}
-
 int gsr__stream_done(struct gsr__pf_stream *s) {
   return gsr__rfetch_done(s->rf);
 }

@@ -13,9 +13,14 @@
 #include "transport/transport.h"
 
 
-enum sink { SINK_NONE = 0, SINK_DST, SINK_BODY, SINK_ERRBODY, SINK_ABORT };
+/* SINK_EXCESS: the body ran past the range asked; what follows is only
+ * counted, and judged when the body ends. */
+enum sink { SINK_NONE = 0, SINK_DST, SINK_BODY, SINK_ERRBODY, SINK_ABORT,
+            SINK_EXCESS };
 
 #define ERRBODY_MAX (16 * 1024) /* error text kept from a failed response */
+/* Bytes past the range counted before giving up on the body's end. */
+#define EXCESS_MAX (64 * 1024)
 
 struct gsr__transport {
   struct gsr__transport_config cfg;
@@ -109,15 +114,37 @@ static void scatter(struct gsr__request *req, const char *p, size_t len) {
   }
 }
 
-/* Makes the stored bytes visible to a reader waiting on them. */
-static void publish_progress(struct gsr__request *req) {
-  atomic_store(&req->progress, req->received);
+/* Makes the stored bytes visible to a reader waiting on them. The last
+ * byte of the range is shown only once the body ended there (final, from
+ * finish): a reader that took it before the server's next bytes arrived
+ * would succeed where a body longer than asked must fail, whatever the
+ * timing. */
+static void publish_progress(struct gsr__request *req, int final) {
+  uint64_t shown = req->received;
+  if (!final && req->has_range && shown == req->range_len && shown > 0)
+    shown--;
+  atomic_store(&req->progress, shown);
   uint64_t want = atomic_load(&req->want);
-  if (want != 0 && req->received >= want) {
+  if (want != 0 && shown >= want) {
     pthread_mutex_lock(&req->fetch->mu);
     pthread_cond_broadcast(&req->fetch->cv);
     pthread_mutex_unlock(&req->fetch->mu);
   }
+}
+
+/* Body bytes this attempt asked for. */
+static uint64_t attempt_asked(const struct gsr__request *req) {
+  return req->range_len - req->attempt_received;
+}
+
+/* Sets the error for a body `extra` bytes longer than this attempt asked
+ * (the one message, from the headers or from the bytes). */
+static void set_too_long(struct gsr__request *req, uint64_t extra,
+                         const char *least) {
+  gsr__error_set(&req->err, GSR_EPROTO,
+                 "GET %s: server sent %s%llu bytes more than the %llu asked",
+                 req->url, least, (unsigned long long)extra,
+                 (unsigned long long)attempt_asked(req));
 }
 
 /* Checks a 2xx response against the range asked, before any byte lands. */
@@ -139,6 +166,13 @@ static int check_range(struct gsr__request *req) {
                      (unsigned long long)last,
                      (unsigned long long)r->cr_first,
                      (unsigned long long)r->cr_last);
+      return GSR_EPROTO;
+    }
+    /* A Content-Length past the range says the body is longer: known
+     * before any byte, so no reader can take the range and succeed. */
+    if (r->content_length >= 0 &&
+        (uint64_t)r->content_length > last - first + 1) {
+      set_too_long(req, (uint64_t)r->content_length - (last - first + 1), "");
       return GSR_EPROTO;
     }
     return GSR_OK;
@@ -180,52 +214,80 @@ static size_t header_cb(char *p, size_t size, size_t n, void *arg) {
   return len;
 }
 
+/* Counts body bytes received from the network (bytes_fetched). */
+static void count_rx(struct gsr__request *req, size_t len) {
+  for (int i = 0; i < 2; i++)
+    if (req->rx_count[i] != NULL) atomic_fetch_add(req->rx_count[i], len);
+}
+
+/* Bytes past the range: counted until the body ends (judge says how many)
+ * unless there are too many to wait for. 0 stops the transfer. */
+static int note_excess(struct gsr__request *req, size_t len) {
+  req->excess += len;
+  req->sink = SINK_EXCESS;
+  if (req->excess <= EXCESS_MAX) return 1;
+  set_too_long(req, req->excess, "at least ");
+  return 0;
+}
+
+/* Stores len body bytes, all within the range. Returns len, 0 to stop
+ * (req->err set), or CURL_WRITEFUNC_PAUSE. */
+static size_t land(struct gsr__request *req, char *p, size_t len) {
+  if (req->stream != NULL && req->stream->sink != NULL) {
+    if (req->first_byte_ns == 0) req->first_byte_ns = req->last_rx_ns;
+    if (req->stream->sink(req, req->stream_arg, p, len) != 0)
+      return 0; /* its error is set: final */
+    /* Time the sink spent (a slow consumer) is not the server's. */
+    req->last_rx_ns = gsr__now_ns();
+    req->received += len;
+    publish_progress(req, 0);
+    return len;
+  }
+  if (req->stream != NULL) {
+    size_t space = req->n_dst > 0 ? req->dst[0].len - req->dst_off : 0;
+    uint64_t fit = 0;
+    int room = len > space ? req->stream->room(req, req->stream_arg,
+                                               len - space, &fit)
+                           : GSR__ROOM_OK;
+    if (room == GSR__ROOM_PAUSE) {
+      req->paused = 1; /* libcurl keeps this chunk for later */
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    if (room == GSR__ROOM_END) { /* fill the last segments, stop */
+      scatter(req, p, space + (size_t)fit);
+      publish_progress(req, 0);
+      gsr__error_set(&req->err, GSR_ECANCELED,
+                     "GET %s: stream ended by its reader", req->url);
+      return 0;
+    }
+  }
+  if (req->first_byte_ns == 0) req->first_byte_ns = req->last_rx_ns;
+  scatter(req, p, len);
+  publish_progress(req, 0);
+  return len;
+}
+
 static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
   struct gsr__request *req = arg;
   size_t len = size * n;
   if (atomic_load_explicit(&req->cancel, memory_order_relaxed)) return 0;
   req->last_rx_ns = gsr__now_ns();
   switch (req->sink) {
-    case SINK_DST:
-      if (req->received + len > req->range_len) {
-        gsr__error_set(&req->err, GSR_EPROTO,
-                       "GET %s: response body longer than the %llu bytes "
-                       "asked", req->url,
-                       (unsigned long long)req->range_len);
-        return 0;
-      }
-      if (req->stream != NULL && req->stream->sink != NULL) {
-        if (req->first_byte_ns == 0) req->first_byte_ns = req->last_rx_ns;
-        if (req->stream->sink(req, req->stream_arg, p, len) != 0)
-          return 0; /* its error is set: final */
-        /* Time the sink spent (a slow consumer) is not the server's. */
-        req->last_rx_ns = gsr__now_ns();
-        req->received += len;
-        publish_progress(req);
-        return len;
-      }
-      if (req->stream != NULL) {
-        size_t space = req->n_dst > 0 ? req->dst[0].len - req->dst_off : 0;
-        uint64_t fit = 0;
-        int room = len > space ? req->stream->room(req, req->stream_arg,
-                                                   len - space, &fit)
-                               : GSR__ROOM_OK;
-        if (room == GSR__ROOM_PAUSE) {
-          req->paused = 1; /* libcurl keeps this chunk for later */
-          return CURL_WRITEFUNC_PAUSE;
-        }
-        if (room == GSR__ROOM_END) { /* fill the last segments, stop */
-          scatter(req, p, space + (size_t)fit);
-          publish_progress(req);
-          gsr__error_set(&req->err, GSR_ECANCELED,
-                         "GET %s: stream ended by its reader", req->url);
-          return 0;
-        }
-      }
-      if (req->first_byte_ns == 0) req->first_byte_ns = req->last_rx_ns;
-      scatter(req, p, len);
-      publish_progress(req);
+    case SINK_DST: {
+      /* The range's bytes land; any past it are only counted, in this
+       * chunk or a later one alike (the verdict is judge's). */
+      uint64_t left = req->range_len - req->received;
+      size_t take = len > left ? (size_t)left : len;
+      size_t r = take > 0 ? land(req, p, take) : 0;
+      if (r == CURL_WRITEFUNC_PAUSE) return r; /* delivered again later */
+      count_rx(req, len);
+      if (r != take) return 0;
+      if (take < len && !note_excess(req, len - take)) return 0;
       return len;
+    }
+    case SINK_EXCESS:
+      count_rx(req, len);
+      return note_excess(req, len) ? len : 0;
     case SINK_BODY:
       switch (body_append(req, p, len, req->body_max)) {
         case 0:
@@ -280,6 +342,12 @@ static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf,
                   int canceled) {
   req->retryable = 0;
   if (req->err.status != GSR_OK) return; /* set by a callback: final */
+  /* Bytes past the range are an error however the transfer ended (at the
+   * body's end, cut, or canceled by a reader that had enough). */
+  if (req->excess > 0) {
+    set_too_long(req, req->excess, rc == CURLE_OK ? "" : "at least ");
+    return;
+  }
   if (canceled) {
     gsr__error_set(&req->err, GSR_ECANCELED, "%s %s: canceled",
                    method_name(req), req->url);
@@ -526,6 +594,8 @@ static void finish(struct gsr__transport *t, struct gsr__request *req,
   }
   if (req->err.status != GSR_OK && req->retryable && req->attempts > 1)
     note_gave_up(t, req);
+  if (req->err.status == GSR_OK && has_dst(req))
+    publish_progress(req, 1); /* the body ended where asked */
   req->done_ns = gsr__now_ns();
   gsr__fetch_part_done(req->fetch, &req->err);
 }
@@ -613,6 +683,7 @@ static void start(struct gsr__transport *t, struct gsr__request *req) {
     gsr__response_reset(&req->resp);
     req->sink = SINK_NONE;
     req->body_len = 0;
+    req->excess = 0;
   }
   CURL *e = easy_take(t);
   if (e == NULL) {

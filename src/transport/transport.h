@@ -121,12 +121,16 @@ struct gsr__request {
    * at a time (gsr__redirect_decide); 0: none, a redirect is an error
    * naming its Location. http(s) only: gs:// requests never follow. */
   int max_redirects; /* at most GSR__MAX_REDIRECTS */
+  /* If set, every body byte received for the range (stored, sunk, or
+   * past it) is added to these as it arrives: bytes_fetched. */
+  atomic_uint_fast64_t *rx_count[2];
 
   /* Outputs, valid once the fetch counted this request done. */
   struct gsr__response resp;
   char *body;                 /* NUL-terminated; error bodies too */
   size_t body_len, body_cap;
   uint64_t received;          /* body bytes stored in dst (io thread) */
+  uint64_t excess;            /* body bytes past the range (io thread) */
   /* CRC32C of the bytes stored in each dst segment, computed as they
    * pass, while still in the CPU cache; written before progress is
    * published. gsr__request_crc gives the whole body's. */
@@ -136,7 +140,8 @@ struct gsr__request {
   char **hops;
   int n_hops;
   /* Published copy of received, so a reader may use the bytes that have
-   * arrived while the rest still streams in (see gsr__request_wait_bytes). */
+   * arrived while the rest still streams in (see gsr__request_wait_bytes);
+   * the range's last byte only once the body ended there. */
   atomic_uint_fast64_t progress;
   atomic_uint_fast64_t want;  /* a waiter wants this many bytes; 0: none */
   struct gsr__error err;

@@ -33,6 +33,7 @@ local FAULT_DEFAULTS = {
     fault_status = 503, fault_retry_after = 0, fault_ratio = 0,
     fault_kind = "status", fault_match = "", fault_on = "media",
     cut_at = -1, stall_ms = 2000, seed = 0, gzip_names = "", redirect_host = "",
+    long_extra = 1024, long_length = "true",
 }
 
 -- Credentials knobs (see token(), metadata() and the gate in api()).
@@ -50,7 +51,9 @@ local FAULT_KINDS = { status = true, cut = true, stall = true, reset = true, lon
 local REDIRECT_CODES = { ["301"] = true, ["302"] = true, ["303"] = true, ["307"] = true,
                          ["308"] = true }
 local FAULT_ON = { media = true, meta = true, all = true }
-local LONG_EXTRA = 1024   -- bytes appended by the "long" fault
+-- What the "long" fault's Content-Length says: the true (longer) length,
+-- the length asked (the extra bytes then lie past it), or none (chunked).
+local LONG_LENGTHS = { ["true"] = true, asked = true, none = true }
 local CHUNK = 1024 * 1024 -- hashing read size
 local SEND_CHUNK = 64 * 1024
 
@@ -243,7 +246,7 @@ end
 
 local KNOBS = { "ttfb_ms", "rate", "list_max", "fault_status", "fault_retry_after", "fault_ratio",
                 "fault_kind", "fault_match", "fault_on", "cut_at", "stall_ms", "seed", "gzip_names",
-                "redirect_host" }
+                "redirect_host", "long_extra", "long_length" }
 
 for _, k in ipairs(AUTH_KNOBS) do KNOBS[#KNOBS + 1] = k end
 
@@ -466,9 +469,15 @@ local function inject(kind, cfg, req, info, path)
         end
     end
 
-    local extra = (kind == "long") and LONG_EXTRA or 0
+    local extra = (kind == "long") and cfg.long_extra or 0
     ngx.status = status
-    ngx.header["Content-Length"] = total + extra
+    if kind ~= "long" or cfg.long_length == "true" then
+        ngx.header["Content-Length"] = total + extra
+    elseif cfg.long_length == "asked" then
+        ngx.header["Content-Length"] = total
+    else
+        ngx.header["Content-Length"] = nil -- HTTP/1.1: chunked
+    end
     ngx.send_headers()
     local part = (cfg.cut_at >= 0) and math.min(cfg.cut_at, total) or math.floor(total / 2)
     send_bytes(read, 0, part)
@@ -754,6 +763,8 @@ local PARSERS = {
     seed = num_in(0, 1e15, true),
     gzip_names = function(v) return v end,
     redirect_host = function(v) return v:match("^[%w%.%-]*:?%d*$") and v or nil end,
+    long_extra = num_in(1, 64 * 1024 * 1024, true),
+    long_length = function(v) return LONG_LENGTHS[v] and v or nil end,
     require_token = num_in(0, 1, true),
     token_ttl = num_in(1, 86400, true),
     fixed_token = function(v) return v end,

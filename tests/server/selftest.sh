@@ -360,6 +360,15 @@ ctl "config?redirect_host=localhost:1"
 "${C[@]}" -D "$WORK/h" -o /dev/null "$EP/redirect/302/loop/x/y"
 eq "redirect_host knob" "$(hdr "$WORK/h" location)" "http://localhost:1/redirect/302/loop-b/x/y"
 eq "redirect_requests counted" "$("${C[@]}" "$EP/_control/stats" | jget redirect_requests)" 7
+# long_extra / long_length: 11 bytes more, Content-Length saying the asked
+# size (curl stops there) or none (chunked: curl takes them all)
+ctl "config?fault_next=1&fault_kind=long&long_extra=11&long_length=asked"
+out=$("${C[@]}" -D "$WORK/h" -o /dev/null -w '%{http_code} %{size_download}' -H 'Range: bytes=100-199' "$(media_url big)")
+eq "long asked: Content-Length 100" "$out $(hdr "$WORK/h" content-length)" "206 100 100"
+ctl "config?fault_next=1&fault_kind=long&long_extra=11&long_length=none"
+out=$("${C[@]}" -D "$WORK/h" -o "$WORK/body" -w '%{http_code} %{size_download}' -H 'Range: bytes=100-199' "$(media_url big)")
+eq "long none: chunked, 111 bytes" "$out $(hdr "$WORK/h" transfer-encoding)" "206 111 chunked"
+check "long none: starts with the right bytes" cmp -s <(head -c 100 "$WORK/body") <(slice "$BIG" 100 199)
 ctl reset
 pid=$(cat "$WORK/st-u/nginx.pid")
 "$SERVER" stop --state "$WORK/st-u"

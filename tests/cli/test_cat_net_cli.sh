@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Tests of `gsread cat` against the local GCS server (started here, stopped
+# on exit): --stats' bytes_fetched equals the bytes the server sent, and
+# no more are sent than --length asks (cat and cat --copy, ranges and the
+# whole object); a body 11 bytes longer than asked fails every time, with
+# and without --copy, with the length announced or not (chunked).
+#
+# Usage: tests/cli/test_cat_net_cli.sh path/to/gsread
+# The last line printed is "N passed, M failed"; exit status 0 only if
+# nothing failed.
+#
+# SPDX-License-Identifier: MIT
+set -u
+
+if [ $# -ne 1 ] || [ ! -x "$1" ]; then
+  echo "usage: $0 path/to/gsread" >&2
+  exit 2
+fi
+BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+. "$(dirname "${BASH_SOURCE[0]}")/tally.sh" # before any cd
+SERVER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../server" && pwd)/gcs-server
+unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN
+export GSREAD_PLANS_FILE=
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-cat-net-cli.XXXXXX") || exit 2
+cleanup() {
+  "$SERVER" stop --state "$T/state" >/dev/null 2>&1
+  rm -rf "$T"
+}
+trap cleanup EXIT
+cd "$T" || exit 2
+
+eq() { if [ "$2" == "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi; }
+
+B=bkt
+D=$T/data/$B
+mkdir -p "$D"
+# Under the 24 MiB past which cat measures one stream against blocks
+# (a stream left for blocks is canceled with bytes on their way).
+head -c $((20 * 1024 * 1024 + 3)) /dev/urandom >"$D/obj"
+head -c $((2 * 1024 * 1024)) /dev/urandom >"$D/small"
+
+if ! EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile unshaped 2>"$T/err"); then
+  fail "server start"
+  tally
+  exit 1
+fi
+export STORAGE_EMULATOR_HOST=$EP
+ctl() { curl -s -o /dev/null "$EP/_control/$1"; }
+# Body bytes of the media requests the server logged after line $1.
+sent_since() {
+  sleep 0.2 # the log line is written as the request ends
+  tail -n +$(($1 + 1)) "$T/state/requests.log" |
+    grep '"kind":"media"' | grep -o '"body_bytes_sent":[0-9]*' |
+    awk -F: '{s += $2} END {print s + 0}'
+}
+
+# ---- bytes_fetched against the server's count
+# cat_exact NAME WANT ARGS...: the bytes written, --stats' bytes_fetched
+# and the server's body bytes are all WANT.
+cat_exact() {
+  local name=$1 want=$2 from
+  shift 2
+  from=$(wc -l <"$T/state/requests.log")
+  "$BIN" cat --anonymous --stats "$@" >out 2>"$T/err"
+  eq "$name: bytes written" "$(wc -c <out)" "$want"
+  eq "$name: bytes_fetched" \
+    "$(awk '$1 == "bytes_fetched:" {print $2}' "$T/err")" "$want"
+  eq "$name: server sent" "$(sent_since "$from")" "$want"
+}
+for mode in "" --copy; do
+  cat_exact "cat $mode 10000000" 10000000 $mode --length 10000000 "gs://$B/obj"
+  cat_exact "cat $mode range" 7000000 $mode --offset 1234567 --length 7000000 "gs://$B/obj"
+  cat_exact "cat $mode whole" $((20 * 1024 * 1024 + 3)) $mode "gs://$B/obj"
+done
+cat_exact "cat --copy blocks" 9000000 --copy --prefetch adaptive --io-size 1M \
+  --offset 5 --length 9000000 "gs://$B/obj"
+head -c $((1234567 + 7000000)) "$D/obj" | tail -c 7000000 >want
+"$BIN" cat --anonymous --copy --offset 1234567 --length 7000000 "gs://$B/obj" >out
+eq "cat --copy range bytes" "$(cmp -s out want && echo same)" same
+
+# ---- a body 11 bytes longer than asked: an error every time
+for length in true none; do
+  ctl reset
+  ctl "config?fault_kind=long&fault_ratio=1&long_extra=11&long_length=$length"
+  for mode in "" --copy; do
+    bad=0 msg=0
+    for i in $(seq 50); do
+      if "$BIN" cat --anonymous $mode "gs://$B/small" >/dev/null 2>"$T/err"; then
+        bad=$((bad + 1))
+      fi
+      grep -q 'server sent 11 bytes more than the [0-9]* asked' "$T/err" ||
+        msg=$((msg + 1))
+    done
+    eq "long ($length) cat $mode: runs that succeeded" "$bad" 0
+    eq "long ($length) cat $mode: runs without the message" "$msg" 0
+  done
+done
+ctl reset
+
+tally
