@@ -23,8 +23,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -394,7 +394,8 @@ static int resolve_dest(struct dl *d, struct dest *t) {
  * to exist (1) or is gone (0). t->tmp is not changed in between, so a
  * signal handler may unlink() it at any moment. */
 static void announce(const struct dl *d, const struct dest *t, int created) {
-  if (d->o->temp_file != NULL) d->o->temp_file(d->o->temp_file_arg, t->tmp, created);
+  if (d->o->temp_file != NULL)
+    d->o->temp_file(d->o->temp_file_arg, t->tmp, created);
 }
 
 /* Creates DIR/.BASE.gsread-PID-XXXXXX with O_EXCL. Not mkstemp: its mode
@@ -406,7 +407,7 @@ static int create_tmp(const struct dl *d, struct dest *t, int *fd) {
   static atomic_uint_fast64_t counter;
   static const char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  size_t n = strlen(t->final) + 48;
+  size_t n = strlen(t->final) + 48; /* ".", ".gsread-", a long, "-", sfx */
   if ((t->tmp = gsr__malloc(n)) == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory");
   for (int attempt = 0; attempt < 100; attempt++) {
