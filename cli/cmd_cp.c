@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -66,6 +68,83 @@ static void clear_progress(struct cp_run *r)
     fputs("\r\033[K", stderr);
     r->drew = 0;
   }
+}
+
+/* ---- Signals. SIGINT, SIGTERM and SIGHUP remove the temporary files of
+ * the copies in flight, then end the process by the same signal (the shell
+ * sees 128+N), as if we had not caught it.
+ *
+ * The library announces each temporary file (temp_file) from this thread,
+ * the main one, before it creates it, and withdraws it once it is renamed
+ * or removed. The handler does its work on the main thread only: there it
+ * cannot run between an announcement and the open() after it, so no file
+ * exists that the list misses. On any other thread (the library's I/O
+ * thread) it passes the signal on to the main thread. The list changes
+ * only while the main thread blocks the signals, so the handler never sees
+ * it half-changed. cp copies one object at a time: one entry is used. */
+#define CP_MAX_TEMPS 4
+static const char *volatile cp_temps[CP_MAX_TEMPS];
+static pthread_t cp_main;
+static sigset_t cp_sigs;
+
+/* Only async-signal-safe calls (pthread_equal is a comparison). */
+static void cp_on_signal(int sig)
+{
+  sigset_t one;
+
+  if (!pthread_equal(pthread_self(), cp_main)) {
+    int e = errno;
+    pthread_kill(cp_main, sig);
+    errno = e;
+    return;
+  }
+  for (int i = 0; i < CP_MAX_TEMPS; i++)
+    if (cp_temps[i])
+      unlink(cp_temps[i]);
+  /* Die by the signal itself: raised now, delivered (default action) as
+   * soon as it is unblocked, which the handler's own mask delays. */
+  signal(sig, SIG_DFL);
+  raise(sig);
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+  _exit(128 + sig); /* not reached */
+}
+
+static void cp_temp_file(void *arg, const char *path, int created)
+{
+  sigset_t old;
+
+  (void)arg;
+  pthread_sigmask(SIG_BLOCK, &cp_sigs, &old);
+  for (int i = 0; i < CP_MAX_TEMPS; i++) {
+    if (created ? cp_temps[i] == NULL
+                : cp_temps[i] && strcmp(cp_temps[i], path) == 0) {
+      cp_temps[i] = created ? path : NULL;
+      break;
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void cp_catch_signals(gsr_download_options *o)
+{
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction sa = {.sa_handler = cp_on_signal, .sa_flags = SA_RESTART};
+
+  cp_main = pthread_self();
+  sigemptyset(&cp_sigs);
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    sigaddset(&cp_sigs, sigs[i]);
+  sa.sa_mask = cp_sigs;
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction old;
+    /* One ignored on entry stays ignored (nohup; a background job of a
+     * shell without job control ignores SIGINT). */
+    if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+      sigaction(sigs[i], &sa, NULL);
+  }
+  o->temp_file = cp_temp_file;
 }
 
 /* One object to dest ("-": standard output). */
@@ -219,6 +298,7 @@ static int cp_run(const struct cli_args *a)
 
   r.dopts = a->download;
   r.dopts.concurrency = a->file.concurrency;
+  cp_catch_signals(&r.dopts);
   r.tty = !a->quiet && isatty(STDERR_FILENO);
   if (r.tty) {
     r.dopts.progress = on_progress;
@@ -274,15 +354,21 @@ const struct cli_command cli_cmd_cp = {
         "divided by the concurrency, within 8MiB..64MiB), --concurrency of "
         "them\n"
         "at once, written in place into a temporary file beside DEST\n"
-        "(.NAME.gsread-XXXXXX), which replaces DEST only once the whole "
+        "(.NAME.gsread-PID-XXXXXX), which replaces DEST only once the whole "
         "object's\n"
         "CRC32C matched the server's (or, for sources without one, its "
         "length).\n"
-        "On failure DEST is untouched and the temporary file removed. To "
-        "standard\n"
-        "output the parts are written in order and checked at the end (exit "
-        "1 on\n"
-        "a mismatch: discard what was written).\n"
+        "On failure, and on SIGINT, SIGTERM or SIGHUP, DEST is untouched and "
+        "the\n"
+        "temporary file removed; a signal then ends gsread as it would have "
+        "(exit\n"
+        "status 128+N). Temporary files of DEST left by a process that is "
+        "gone\n"
+        "(kill -9, a crash) are removed before the copy. To standard output "
+        "the\n"
+        "parts are written in order and checked at the end (exit 1 on a "
+        "mismatch:\n"
+        "discard what was written).\n"
         "\n"
         "--recursive copies every object under gs://BUCKET/PREFIX into the "
         "directory\n"

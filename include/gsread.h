@@ -400,11 +400,18 @@ GSR_EXTERN int gsr_close(gsr_file file);
  *    fetched as parts of part_size bytes, up to `concurrency` of them in
  *    flight, each written with pwrite at its offset as soon as it is in;
  *  - the bytes go to a temporary file beside the destination,
- *    ".NAME.gsread-XXXXXX" (created with mode 0666 minus the umask), which
- *    is renamed over the destination only after the whole object's CRC32C
- *    matched the server's (gs://), or, when the source publishes no
- *    checksum (http, file), after the length matched. On any failure the
- *    temporary file is removed and the destination is untouched.
+ *    ".NAME.gsread-PID-XXXXXX" (PID: this process; created with mode 0666
+ *    minus the umask), which is renamed over the destination only after
+ *    the whole object's CRC32C matched the server's (gs://), or, when the
+ *    source publishes no checksum (http, file), after the length matched.
+ *    On any failure the temporary file is removed and the destination is
+ *    untouched. A process killed meanwhile cannot remove it: see
+ *    temp_file below for signals; for the rest (SIGKILL, a crash), each
+ *    gsr_download first removes the ".NAME.gsread-PID-XXXXXX" files of its
+ *    destination whose PID is no running process (kill(PID, 0) fails with
+ *    ESRCH; files of live processes are kept). Processes in other PID
+ *    namespaces or on other hosts writing the same destination directory
+ *    are not seen: do not point concurrent copies from them at one DEST.
  *  - The file is not fsync'ed (as cp, curl and gsutil do not): the rename
  *    makes the copy appear whole or not at all, not durable across a crash.
  * Memory: at most concurrency x part_size bytes of buffers, charged to the
@@ -424,6 +431,15 @@ typedef struct gsr_download_options {
    * success. Must not call back into gsread. */
   void (*progress)(void *arg, uint64_t done, uint64_t total);
   void *progress_arg;
+  /* If set, called from the calling thread with the temporary file's path:
+   * created = 1 just before the file is created, created = 0 once it is
+   * gone (renamed over the destination, or removed). In between, path
+   * stays valid and unchanged, so a signal handler running on that thread
+   * may unlink() it (async-signal-safe) before the process ends, as
+   * gsread cp does on SIGINT, SIGTERM and SIGHUP. The library itself never
+   * touches signal handling. Must not call back into gsread. */
+  void (*temp_file)(void *arg, const char *path, int created);
+  void *temp_file_arg;
 } gsr_download_options;
 
 typedef struct gsr_download_stats {

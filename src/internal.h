@@ -79,6 +79,17 @@ void gsr__trace(struct gsr_client *c, const char *fmt, ...) GSR__PRINTF(2, 3);
     if ((c)->opts.trace != NULL) gsr__trace((c), __VA_ARGS__); \
   } while (0)
 
+/* ---- tempname.c: a download's temporary file, DIR/.NAME.gsread-PID-XXXXXX
+ * (NAME: the destination's last component; XXXXXX: GSR__TEMP_SFX_LEN
+ * random letters and digits). gsr__temp_name writes it for dest into buf:
+ * its length, or -1 if n is too small. gsr__temp_owner: 1 if the directory
+ * entry `entry` is such a file for a destination named `name`, with its
+ * owner's pid in *pid; else 0. */
+#define GSR__TEMP_SFX_LEN 6
+int gsr__temp_name(char *buf, size_t n, const char *dest, long pid,
+                   const char *sfx);
+int gsr__temp_owner(const char *entry, const char *name, long *pid);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t gsr__now_ns(void);
 

@@ -21,8 +21,10 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -399,31 +401,42 @@ static int resolve_dest(struct dl *d, struct dest *t) {
   return GSR_OK;
 }
 
-/* Creates DIR/.BASE.gsread-XXXXXX with O_EXCL. Not mkstemp: its mode is
- * 0600, and 0666 minus the umask (what cp gives a new file) can only be
- * had race-free from open's mode argument. */
-static int create_tmp(struct dest *t, int *fd) {
+/* Tells the caller (gsr_download_options.temp_file) that t->tmp is about
+ * to exist (1) or is gone (0). t->tmp is not changed in between, so a
+ * signal handler may unlink() it at any moment. */
+static void announce(const struct dl *d, const struct dest *t, int created) {
+  if (d->o->temp_file != NULL)
+    d->o->temp_file(d->o->temp_file_arg, t->tmp, created);
+}
+
+/* Creates DIR/.BASE.gsread-PID-XXXXXX with O_EXCL. Not mkstemp: its mode
+ * is 0600, and 0666 minus the umask (what cp gives a new file) can only be
+ * had race-free from open's mode argument. Announced before open(), so
+ * that no moment exists where the file is there and the caller does not
+ * know its name. */
+static int create_tmp(const struct dl *d, struct dest *t, int *fd) {
   static atomic_uint_fast64_t counter;
   static const char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  const char *slash = strrchr(t->final, '/');
-  size_t dlen = slash ? (size_t)(slash - t->final) + 1 : 0;
-  const char *base = t->final + dlen;
-  size_t n = strlen(t->final) + 32;
+  size_t n = strlen(t->final) + 48; /* ".", ".gsread-", a long, "-", sfx */
   if ((t->tmp = gsr__malloc(n)) == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory");
   for (int attempt = 0; attempt < 100; attempt++) {
     uint64_t x = gsr__now_ns() ^ ((uint64_t)getpid() << 32) ^
                  (atomic_fetch_add(&counter, 1) * 0x9E3779B97F4A7C15ull);
-    char sfx[7];
-    for (int i = 0; i < 6; i++) {
+    char sfx[GSR__TEMP_SFX_LEN + 1];
+    for (int i = 0; i < GSR__TEMP_SFX_LEN; i++) {
       x = x * 6364136223846793005ull + 1442695040888963407ull;
       sfx[i] = alphabet[(x >> 33) % (sizeof(alphabet) - 1)];
     }
-    sfx[6] = '\0';
-    snprintf(t->tmp, n, "%.*s.%s.gsread-%s", (int)dlen, t->final, base, sfx);
+    sfx[GSR__TEMP_SFX_LEN] = '\0';
+    gsr__temp_name(t->tmp, n, t->final, (long)getpid(), sfx);
+    announce(d, t, 1);
     *fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (*fd >= 0) return GSR_OK;
+    int e = errno;
+    announce(d, t, 0);
+    errno = e;
     if (errno != EEXIST) break;
   }
   int e = errno;
@@ -433,11 +446,47 @@ static int create_tmp(struct dest *t, int *fd) {
                   t->final, gsr__errno_text(e));
 }
 
+/* Removes the temporary files that copies to the same destination left
+ * behind in processes that are gone (SIGKILL, a crash): the owner's pid is
+ * in the name, and a file is removed only when kill(pid, 0) says there is
+ * no such process (ESRCH). A live owner (this process included), or one
+ * we may not signal (EPERM), keeps its file. Best effort: a directory we
+ * cannot read does not fail the copy (creating the temporary file will
+ * say why, if it is that). */
+static void remove_stale(const struct dl *d, const struct dest *t) {
+  const char *slash = strrchr(t->final, '/');
+  const char *base = slash ? slash + 1 : t->final;
+  char *dir = slash ? gsr__strndup(t->final, slash == t->final
+                                                 ? 1
+                                                 : (size_t)(slash - t->final))
+                    : gsr__strdup(".");
+  DIR *dh = dir ? opendir(dir) : NULL;
+  struct dirent *e;
+  if (dh != NULL) {
+    while ((e = readdir(dh)) != NULL) {
+      struct stat sb;
+      long pid;
+      if (!gsr__temp_owner(e->d_name, base, &pid) ||
+          kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+        continue;
+      if (fstatat(dirfd(dh), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISREG(sb.st_mode) && unlinkat(dirfd(dh), e->d_name, 0) == 0)
+        GSR__TRACE(d->c, "download: removed %s/%s (its process %ld is gone)",
+                   dir, e->d_name, pid);
+    }
+    closedir(dh);
+  }
+  gsr__free(dir);
+}
+
 static int body_file(struct dl *d, void *arg, gsr_download_stats *st) {
   struct dest *t = arg;
   struct stat sb;
   int status = resolve_dest(d, t);
-  if (status == GSR_OK) status = create_tmp(t, &d->fd);
+  if (status == GSR_OK) {
+    remove_stale(d, t);
+    status = create_tmp(d, t, &d->fd);
+  }
   if (status != GSR_OK) return status;
   /* Set the length first: the file has its final size at once (no growth
    * at every out-of-order pwrite) and a full disk shows up here. */
@@ -459,6 +508,7 @@ static int body_file(struct dl *d, void *arg, gsr_download_stats *st) {
     status = gsr__err(GSR_EIO, "cannot rename %s to %s: %s", t->tmp,
                       t->final, gsr__errno_text(errno));
   if (status != GSR_OK) unlink(t->tmp);
+  announce(d, t, 0);
   return status;
 }
 

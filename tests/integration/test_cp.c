@@ -1,7 +1,8 @@
 /* Integration tests of gsr_download, gsr_download_fd and gsr_list against
  * the local GCS server: byte-exact copies of several sizes and part
  * layouts, progress calls, DEST a directory, a stream, CRC mismatches and
- * failures that leave neither DEST nor a temporary file, faults survived,
+ * failures that leave neither DEST nor a temporary file, the temporary
+ * file announced and withdrawn, stale ones removed, faults survived,
  * http/file sources (length check only), listing pages, prefixes and
  * special names.
  *
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -287,6 +289,63 @@ static void test_crc_mismatch_leaves_nothing(void **state) {
   empty_dir();
 }
 
+/* gsr_download_options.temp_file: each temporary file is announced before
+ * it exists and withdrawn once it is gone, on success and on failure. */
+struct temp_events {
+  int n, created[4], existed[4];
+  char path[4][800];
+};
+
+static void on_temp(void *arg, const char *path, int created) {
+  struct temp_events *ev = arg;
+  if (ev->n == 4) return;
+  ev->created[ev->n] = created;
+  ev->existed[ev->n] = access(path, F_OK) == 0;
+  snprintf(ev->path[ev->n], sizeof(ev->path[0]), "%s", path);
+  ev->n++;
+}
+
+static void test_temp_file_announced(void **state) {
+  (void)state;
+  char url[512], path[700], want[800], stale[800], live[800];
+  gsr_download_options opts;
+  gs_url("five", url, sizeof(url));
+  snprintf(path, sizeof(path), "%s/five", dir);
+  snprintf(want, sizeof(want), "%s/.five.gsread-%ld-", dir, (long)getpid());
+  /* A stale file of a process that is gone goes; one of ours stays. */
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  assert_true(dead > 0);
+  waitpid(dead, NULL, 0);
+  snprintf(stale, sizeof(stale), "%s/.five.gsread-%ld-AAAAAA", dir, (long)dead);
+  snprintf(live, sizeof(live), "%s/.five.gsread-%ld-BBBBBB", dir, (long)getpid());
+  fclose(fopen(stale, "w"));
+  fclose(fopen(live, "w"));
+  for (int fail = 0; fail < 2; fail++) {
+    struct temp_events ev = {0};
+    gsr_download_options_init(&opts);
+    opts.part_size = MiB;
+    opts.temp_file = on_temp;
+    opts.temp_file_arg = &ev;
+    if (fail) assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 99), 0);
+    assert_int_equal(gsr_download(client, url, path, &opts, NULL),
+                     fail ? GSR_EINTEGRITY : GSR_OK);
+    assert_int_equal(ev.n, 2);
+    assert_int_equal(ev.created[0], 1);
+    assert_int_equal(ev.existed[0], 0); /* announced before it exists */
+    assert_int_equal(ev.created[1], 0);
+    assert_int_equal(ev.existed[1], 0); /* withdrawn once gone */
+    assert_string_equal(ev.path[0], ev.path[1]);
+    assert_memory_equal(ev.path[0], want, strlen(want));
+    assert_int_equal(access(ev.path[0], F_OK), -1);
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+  }
+  assert_int_equal(ts_put(&srv, BUCKET, "five", find("five")->data,
+                          find("five")->size), 0);
+  empty_dir();
+}
+
 static void test_faults_survived(void **state) {
   (void)state;
   static const char *const faults[] = {
@@ -466,6 +525,7 @@ int main(void) {
       cmocka_unit_test(test_overwrites_existing_dest),
       cmocka_unit_test(test_to_fd_in_order),
       cmocka_unit_test(test_crc_mismatch_leaves_nothing),
+      cmocka_unit_test(test_temp_file_announced),
       cmocka_unit_test(test_faults_survived),
       cmocka_unit_test(test_faults_fail_cleanly),
       cmocka_unit_test(test_http_and_file_sources),
