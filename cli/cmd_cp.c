@@ -28,6 +28,10 @@ struct cp_run {
   uint64_t bytes, requests, objects;
 };
 
+/* A progress line is on the terminal: the handler clears it, so the
+ * shell's prompt does not land behind it. */
+static volatile sig_atomic_t cp_line_shown;
+
 static void human(double v, char *buf, size_t n)
 {
   static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -60,6 +64,7 @@ static void on_progress(void *arg, uint64_t done, uint64_t total)
           eta);
   fflush(stderr);
   r->drew = 1;
+  cp_line_shown = 1;
 }
 
 static void clear_progress(struct cp_run *r)
@@ -67,6 +72,7 @@ static void clear_progress(struct cp_run *r)
   if (r->drew) {
     fputs("\r\033[K", stderr);
     r->drew = 0;
+    cp_line_shown = 0;
   }
 }
 
@@ -101,6 +107,9 @@ static void cp_on_signal(int sig)
   for (int i = 0; i < CP_MAX_TEMPS; i++)
     if (cp_temps[i])
       unlink(cp_temps[i]);
+  if (cp_line_shown && write(STDERR_FILENO, "\r\033[K", 4) < 0) {
+    /* nothing to do: we are ending anyway */
+  }
   /* Die by the signal itself: raised now, delivered (default action) as
    * soon as it is unblocked, which the handler's own mask delays. */
   signal(sig, SIG_DFL);
