@@ -411,7 +411,7 @@ static int create_tmp(struct dest *t, int *fd) {
     }
     sfx[6] = '\0';
     snprintf(t->tmp, n, "%.*s.%s.gsread-%s", (int)dlen, t->final, base, sfx);
-    *fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    *fd = gsr__open(t->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
     if (*fd >= 0) return GSR_OK;
     if (errno != EEXIST) break;
   }
