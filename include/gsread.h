@@ -9,6 +9,17 @@
  *    HTTP status, the server's text). The message is per thread, like errno:
  *    it stays until the next failing call on the same thread.
  *  - The library never prints, never exits and never aborts on bad input.
+ *  - Messages echo URLs and paths; one too long is shortened in the middle
+ *    (gsr_shorten_middle), so the reason at the end always shows.
+ *  - File descriptors: every descriptor the library opens (local files,
+ *    temporary files, connection sockets) is close-on-exec and numbered
+ *    3 or more, even if the caller closed fd 0, 1 or 2: a closed fd 1
+ *    stays closed, and nothing the library reads or writes goes through
+ *    it. libcurl makes a few descriptors of its own (its wakeup socketpair
+ *    in gsr_client_new, one per name lookup); while those are made, the
+ *    library holds any closed fd 0-2 on /dev/null for the length of that
+ *    call only, then closes it again. libcurl 7.88 does not make them
+ *    close-on-exec.
  *
  * SPDX-License-Identifier: MIT
  */
