@@ -13,10 +13,16 @@ static void print_human(const gsr_auth_info *ai)
 {
   printf("source:     %s\n", ai->source);
   printf("kind:       %s\n", ai->kind);
-  if (ai->detail[0])
-    printf("%-11s %s\n", ai->kind[0] == 'm' ? "host:" : "file:", ai->detail);
-  if (ai->account[0])
-    printf("account:    %s\n", ai->account);
+  if (ai->detail[0]) { /* a path or a host name: escaped, as names are */
+    printf("%-11s ", ai->kind[0] == 'm' ? "host:" : "file:");
+    cli_put_escaped(stdout, ai->detail);
+    putchar('\n');
+  }
+  if (ai->account[0]) {
+    fputs("account:    ", stdout);
+    cli_put_escaped(stdout, ai->account);
+    putchar('\n');
+  }
   if (ai->has_expiry) {
     char when[32];
     time_t t = (time_t)ai->expires_at;
@@ -86,8 +92,11 @@ static int auth_run(const struct cli_args *a)
     print_json(&ai, a->url, ok);
   else {
     print_human(&ai);
-    if (a->url && ok)
-      printf("access:     ok (%s)\n", a->url);
+    if (a->url && ok) {
+      fputs("access:     ok (", stdout);
+      cli_put_escaped(stdout, a->url);
+      fputs(")\n", stdout);
+    }
   }
   gsr_client_free(client);
   return a->url && !ok ? CLI_EXIT_FAIL : CLI_EXIT_OK;

@@ -16,9 +16,15 @@ struct ls_run {
   uint64_t objects, bytes;
 };
 
+/* Escaped (cli_put_escaped): one object is one line, whatever its name. */
 static void print_url(struct ls_run *r, const char *name)
 {
-  fprintf(stdout, "%.*s/%s", (int)r->bucket_len, r->bucket_url, name);
+  char bucket[256]; /* GCS bucket names are at most 222 bytes */
+
+  snprintf(bucket, sizeof bucket, "%.*s", (int)r->bucket_len, r->bucket_url);
+  cli_put_escaped(stdout, bucket);
+  fputc('/', stdout);
+  cli_put_escaped(stdout, name);
 }
 
 static void print_json(struct ls_run *r, const gsr_list_entry *e)
@@ -56,11 +62,16 @@ static int on_entry(void *arg, const gsr_list_entry *e)
     print_json(r, e);
   } else if (r->a->long_format) {
     /* gsutil ls -l's columns: size, time, URL (and the generation). */
-    if (e->is_prefix)
+    if (e->is_prefix) {
       printf("%12s  %-24s  %-19s  ", "", "", "");
-    else
-      printf("%12" PRIu64 "  %-24s  %19" PRId64 "  ", e->size, e->updated,
+    } else {
+      size_t ulen = strlen(e->updated);
+
+      printf("%12" PRIu64 "  ", e->size);
+      cli_put_escaped(stdout, e->updated); /* the server's text too */
+      printf("%*s  %19" PRId64 "  ", ulen < 24 ? (int)(24 - ulen) : 0, "",
              e->generation);
+    }
     print_url(r, e->name);
     fputc('\n', stdout);
   } else {

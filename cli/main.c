@@ -7,9 +7,12 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -120,12 +123,47 @@ static int run_help(int argc, char **argv)
   return CLI_EXIT_OK;
 }
 
+/* Which of fds 0-2 were closed when we started (bit 1 << fd). */
+static unsigned std_closed;
+
+/* A closed fd 0, 1 or 2 gets a placeholder before anything opens a
+ * descriptor: else the next one opened (a socket of the library's, a
+ * file) takes its number, and what we write to "standard output" goes
+ * into it. The placeholder is /dev/null opened the wrong way round
+ * (stdin write-only, stdout and stderr read-only), so reading or writing
+ * it fails with EBADF, as on the closed descriptor. */
+static void hold_std_fds(void)
+{
+  for (int fd = 0; fd < 3; fd++) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+      continue;
+    if (open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) != fd)
+      exit(CLI_EXIT_FAIL); /* no descriptor left: nothing can run */
+    std_closed |= 1u << fd;
+  }
+}
+
+static int stdout_is_closed(void)
+{
+  cli_fail_text(NULL, "standard output is closed");
+  return CLI_EXIT_FAIL;
+}
+
+/* What the command writes to stdout is what it is for, except for cp to
+ * a file (DEST not "-"). */
+static int writes_stdout(const struct cli_args *a)
+{
+  return strcmp(a->cmd, "cp") != 0 || strcmp(a->dest, "-") == 0;
+}
+
 /* stdout is buffered: a failed write of the help or of `stat` output
  * (disk full, closed pipe) only shows at the final flush. Exiting 0 after
  * losing output would lie to the caller. */
 static int finish(int status)
 {
   if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (std_closed & 2)
+      return stdout_is_closed();
     if (errno != EPIPE)
       cli_fail_errno(errno, "cannot write to standard output");
     return CLI_EXIT_FAIL;
@@ -159,6 +197,8 @@ static int dispatch(int argc, char **argv)
   rc = cli_parse_args(cmd, argc - 2, argv + 2, &args);
   if (rc != CLI_CONTINUE)
     return rc;
+  if ((std_closed & 2) && writes_stdout(&args))
+    return stdout_is_closed(); /* before anything is read */
   return cmd->run(&args);
 }
 
@@ -168,5 +208,6 @@ int main(int argc, char **argv)
    * status, not kill us with a signal halfway through a cleanup: with
    * SIGPIPE ignored, write() fails with EPIPE and we stop quietly. */
   signal(SIGPIPE, SIG_IGN);
+  hold_std_fds();
   return finish(dispatch(argc, argv));
 }

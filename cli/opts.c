@@ -77,7 +77,8 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                              "... or after this long (decimal seconds)", 0},
     [CLI_OPT_JSON] = {"json", NULL, "print one JSON object on one line", 0},
     [CLI_OPT_PART_SIZE] = {"part-size", "SIZE",
-                           "bytes per part (one request each)", 0},
+                           "bytes per part (one request each); at least "
+                           "256KiB, or 0", 0},
     [CLI_OPT_RECURSIVE] = {"recursive", NULL,
                            "everything under the prefix", 'r'},
     [CLI_OPT_LONG] = {"long", NULL, "also size, updated time and generation",
@@ -490,10 +491,21 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_JSON:
     a->json = 1;
     return CLI_CONTINUE;
-  case CLI_OPT_PART_SIZE:
-    /* The library's limit; a part is one buffer in memory. */
-    return parse_size(cmd, name, v, 0, (uint64_t)1 << 40,
-                      &a->download.part_size);
+  case CLI_OPT_PART_SIZE: {
+    /* The library's limits: a part is one buffer in memory, and one
+     * request (a tiny part is a request per few bytes). 0: automatic. */
+    char min[32];
+    int st = parse_size(cmd, name, v, 0, (uint64_t)1 << 40,
+                        &a->download.part_size);
+
+    if (st != CLI_CONTINUE || a->download.part_size == 0 ||
+        a->download.part_size >= GSR_DOWNLOAD_MIN_PART_SIZE)
+      return st;
+    cli_format_size(GSR_DOWNLOAD_MIN_PART_SIZE, min, sizeof min);
+    return cli_usage_error(cmd, "--part-size must be at least %s (one "
+                           "request per part), or 0 for automatic: '%s'",
+                           min, v);
+  }
   case CLI_OPT_RECURSIVE:
     a->recursive = 1;
     return CLI_CONTINUE;

@@ -8,18 +8,24 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
-/* Writes s with control bytes as \xNN: a newline or an escape sequence in
- * an object name must not break the one-line format or drive the terminal.
- * Bytes >= 0x80 pass through, so UTF-8 names stay readable. */
+/* Writes s with control bytes as \xNN and a backslash as \\: a newline
+ * or an escape sequence in an object name must not break the one-line
+ * format or drive the terminal, and a name that holds "\x0a" itself must
+ * not pass for one that holds a newline. Bytes >= 0x80 pass through, so
+ * UTF-8 names stay readable. The one escaping of names the tool has
+ * (stat, ls, messages). */
 void cli_put_escaped(FILE *out, const char *s)
 {
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (*p < 0x20 || *p == 0x7f)
       fprintf(out, "\\x%02x", *p);
+    else if (*p == '\\')
+      fputs("\\\\", out);
     else
       fputc(*p, out);
   }
@@ -29,9 +35,23 @@ void cli_put_escaped(FILE *out, const char *s)
 static void vreport(const char *detail, const char *fmt, va_list ap)
 {
   char what[1024];
+  va_list again;
+  int len;
 
-  /* A URL longer than the buffer is truncated; the message stays useful. */
-  vsnprintf(what, sizeof what, fmt, ap);
+  /* A URL or path too long for the line loses its middle, as in the
+   * library's messages (gsr_shorten_middle): what follows it stays. */
+  va_copy(again, ap);
+  len = vsnprintf(what, sizeof what, fmt, ap);
+  if (len > 0 && (size_t)len >= sizeof what) {
+    char *full = malloc((size_t)len + 1);
+
+    if (full) { /* else it stays cut at the end */
+      vsnprintf(full, (size_t)len + 1, fmt, again);
+      gsr_shorten_middle(what, sizeof what, full);
+      free(full);
+    }
+  }
+  va_end(again);
   fputs("gsread: ", stderr);
   cli_put_escaped(stderr, what);
   if (detail && *detail) {

@@ -35,7 +35,9 @@ int cli_client_new(const struct cli_args *args, gsr_client **client)
 static void print_trace(void *arg, const char *line)
 {
   (void)arg;
-  fprintf(stderr, "gsread: debug: %s\n", line);
+  fputs("gsread: debug: ", stderr);
+  cli_put_escaped(stderr, line); /* URLs and names in it */
+  fputc('\n', stderr);
 }
 
 void cli_apply_debug(const struct cli_args *args, gsr_client_options *o)

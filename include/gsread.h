@@ -9,6 +9,17 @@
  *    HTTP status, the server's text). The message is per thread, like errno:
  *    it stays until the next failing call on the same thread.
  *  - The library never prints, never exits and never aborts on bad input.
+ *  - Messages echo URLs and paths; one too long is shortened in the middle
+ *    (gsr_shorten_middle), so the reason at the end always shows.
+ *  - File descriptors: every descriptor the library opens (local files,
+ *    temporary files, connection sockets) is close-on-exec and numbered
+ *    3 or more, even if the caller closed fd 0, 1 or 2: a closed fd 1
+ *    stays closed, and nothing the library reads or writes goes through
+ *    it. libcurl makes a few descriptors of its own (its wakeup socketpair
+ *    in gsr_client_new, one per name lookup); while those are made, the
+ *    library holds any closed fd 0-2 on /dev/null for the length of that
+ *    call only, then closes it again. libcurl 7.88 does not make them
+ *    close-on-exec.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -73,6 +84,14 @@ GSR_EXTERN int gsr_status_is_retryable(int status);
 /* Message of the last failing call on this thread ("" if none). The pointer
  * stays valid until the next gsread call on this thread. */
 GSR_EXTERN const char *gsr_errmsg(void);
+/* Copies s into out (n bytes, NUL-terminated). If s does not fit, its
+ * middle is replaced with "\xe2\x80\xa6" (U+2026, UTF-8): its start
+ * fills a quarter of the room and its end the rest, never splitting a
+ * UTF-8 sequence. A message ends with why something failed and echoes
+ * URLs and paths of any length before that, so gsr_errmsg()'s messages
+ * are shortened this way (the reason always shows); a caller that prints
+ * one in a fixed buffer can do the same. Returns the length written. */
+GSR_EXTERN size_t gsr_shorten_middle(char *out, size_t n, const char *s);
 /* The library's version string ("0.1.0"). */
 GSR_EXTERN const char *gsr_version(void);
 
@@ -416,6 +435,10 @@ GSR_EXTERN int gsr_close(gsr_file file);
  *    makes the copy appear whole or not at all, not durable across a crash.
  * Memory: at most concurrency x part_size bytes of buffers, charged to the
  * client's memory budget; concurrency is lowered so that they fit it. */
+/* The smallest part_size gsr_download takes (0 aside): each part is one
+ * request, so a tiny one turns a copy into a request per few bytes. */
+#define GSR_DOWNLOAD_MIN_PART_SIZE ((uint64_t)256 * 1024)
+
 typedef struct gsr_download_options {
   int concurrency;    /* parts in flight; 0: the client's default (see
                        * gsr_file_options.concurrency); at most 256 */
@@ -423,7 +446,8 @@ typedef struct gsr_download_options {
    * divided by the concurrency, rounded up to a MiB and kept within 8 MiB
    * and 64 MiB (and within the budget divided by the concurrency): every
    * part costs one first-byte wait on its connection, so fewer, larger
-   * parts are faster. */
+   * parts are faster. Otherwise at least GSR_DOWNLOAD_MIN_PART_SIZE
+   * (GSR_EINVAL below it). */
   uint64_t part_size;
   /* If set, called from the calling thread with the bytes received so far
    * and the object's size: at the start, at most about 4 times a second

@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 #include "gsread.h"
 
@@ -53,6 +55,20 @@ int gsr__error_raise(const struct gsr__error *e);
  * 0, or -1 with errno set (EIO if a write took nothing). */
 int gsr__write_all(int fd, const void *buf, size_t n);
 int gsr__pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
+/* Descriptors of the library's own are close-on-exec and never 0, 1 or 2
+ * (the caller may have closed its standard ones: see gsread.h).
+ * gsr__fd_own moves fd (close-on-exec already) to 3 or above if it is
+ * below; returns the descriptor to use, or -1 with errno set (fd closed).
+ * gsr__open is open(2) with O_CLOEXEC, then gsr__fd_own. */
+int gsr__fd_own(int fd);
+int gsr__open(const char *path, int flags, mode_t mode);
+FILE *gsr__fopen_read(const char *path); /* "r", through gsr__open */
+/* Around libcurl calls that make descriptors we cannot number ourselves
+ * (curl_multi_init's wakeup socketpair, a name lookup's socketpair):
+ * holds each of fds 0-2 that is closed on /dev/null until the matching
+ * release. Holds nest, process-wide. */
+void gsr__std_hold(void);
+void gsr__std_release(void);
 
 /* ---- size.c */
 int gsr__parse_u64(const char *s, size_t len, uint64_t *out);

@@ -104,6 +104,7 @@ int gsr__token_fetch(const struct gsr__http_opts *o, const char *url,
   }
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  gsr__curl_own_sockets(e);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, err);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
@@ -121,7 +122,11 @@ int gsr__token_fetch(const struct gsr__http_opts *o, const char *url,
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
   }
+  /* curl_easy_perform makes a multi handle and a name lookup of its own,
+   * with descriptors we cannot number: see gsr__std_hold. */
+  gsr__std_hold();
   CURLcode rc = curl_easy_perform(e);
+  gsr__std_release();
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &http);
   if (b.oom) {
     status = gsr__err(GSR_ENOMEM, "out of memory");

@@ -34,7 +34,7 @@ void gsr__creds_clear(struct gsr__creds *c) {
 
 /* Reads the whole file; NULL and *status set on failure. */
 static char *slurp(const char *path, size_t *len, int *status) {
-  FILE *fp = fopen(path, "rb");
+  FILE *fp = gsr__fopen_read(path);
   if (fp == NULL) {
     *status = gsr__err(GSR_EAUTH, "credentials file '%s': %s", path,
                        gsr__errno_text(errno));

@@ -113,7 +113,7 @@ static int use_file(struct gsr__auth *a, const char *path, const char *source) {
  * clients elsewhere do not pay a DNS lookup and a timeout. */
 static int looks_like_gce(void) {
   char buf[128] = "";
-  FILE *fp = fopen("/sys/class/dmi/id/product_name", "r");
+  FILE *fp = gsr__fopen_read("/sys/class/dmi/id/product_name");
   if (fp == NULL) return 0;
   size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
   fclose(fp);

@@ -30,7 +30,7 @@ static int errno_status(int e) {
 
 static int local_open(struct gsr__object *obj) {
   struct stat sb;
-  obj->fd = open(obj->url.path, O_RDONLY | O_CLOEXEC);
+  obj->fd = gsr__open(obj->url.path, O_RDONLY, 0);
   if (obj->fd < 0)
     return gsr__err(errno_status(errno), "open %s: %s", obj->url.path,
                     gsr__errno_text(errno));

@@ -238,6 +238,11 @@ static int check_options(const gsr_download_options *o) {
     return gsr__err(GSR_EINVAL, "download: concurrency must be 0 to 256");
   if (o->part_size > ((uint64_t)1 << 40) || o->part_size > SIZE_MAX / 2)
     return gsr__err(GSR_EINVAL, "download: part_size is too large");
+  if (o->part_size != 0 && o->part_size < GSR_DOWNLOAD_MIN_PART_SIZE)
+    return gsr__err(GSR_EINVAL, "download: part_size %llu is below the "
+                    "minimum of %llu bytes (one request per part)",
+                    (unsigned long long)o->part_size,
+                    (unsigned long long)GSR_DOWNLOAD_MIN_PART_SIZE);
   return GSR_OK;
 }
 
@@ -432,7 +437,7 @@ static int create_tmp(const struct dl *d, struct dest *t, int *fd) {
     sfx[GSR__TEMP_SFX_LEN] = '\0';
     gsr__temp_name(t->tmp, n, t->final, (long)getpid(), sfx);
     announce(d, t, 1);
-    *fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    *fd = gsr__open(t->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
     if (*fd >= 0) return GSR_OK;
     int e = errno;
     announce(d, t, 0);

@@ -113,7 +113,7 @@ void gsr__plans_put(struct gsr__plans *ps, const char *url, int plan) {
 static int64_t wall_now(void) { return (int64_t)time(NULL); }
 
 int gsr__plans_load(struct gsr__plans *ps, const char *path) {
-  FILE *fp = fopen(path, "r");
+  FILE *fp = gsr__fopen_read(path);
   if (fp == NULL) return errno == ENOENT ? 0 : -1;
   char line[256], origin[160], plan[16];
   long long when;
@@ -180,8 +180,7 @@ static int make_parent(const char *path) {
 /* A new file of this user's only (O_EXCL, no symlink followed: the path
  * may be in a shared directory), for writing; NULL on failure. */
 static FILE *create_private(const char *tmp) {
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                0600);
+  int fd = gsr__open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
   if (fd < 0) return NULL;
   FILE *fp = fdopen(fd, "w");
   if (fp == NULL) {

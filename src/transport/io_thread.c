@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "transport/transport.h"
 
@@ -40,6 +41,7 @@ struct gsr__transport {
   atomic_uint_fast64_t retries, resumes;
   atomic_uint_fast64_t idle_ns;   /* time spent waiting in curl_multi_poll */
   int driven;                     /* no thread: gsr__transport_drive turns */
+  int std_holding;                /* a name lookup started: gsr__std_hold */
 };
 
 static const char *method_name(const struct gsr__request *req) {
@@ -439,16 +441,18 @@ static int plan_retry(struct gsr__transport *t, struct gsr__request *req) {
  * the message, so "HTTP 503" alone is not mistaken for a first attempt. */
 static void note_gave_up(struct gsr__transport *t, struct gsr__request *req) {
   const struct gsr__retry_policy *p = &t->cfg.retry;
-  size_t used = strlen(req->err.msg);
+  char was[sizeof(req->err.msg)]; /* set anew: a full message keeps its end */
   double secs = (double)(gsr__now_ns() - req->first_start_ns) / 1e9;
+  memcpy(was, req->err.msg, sizeof(was));
   if (req->attempts >= p->max_attempts)
-    snprintf(req->err.msg + used, sizeof(req->err.msg) - used,
-             " (gave up after %d attempts in %.1f s: retry_max_attempts)",
-             req->attempts, secs);
+    gsr__error_set(&req->err, req->err.status,
+                   "%s (gave up after %d attempts in %.1f s: "
+                   "retry_max_attempts)", was, req->attempts, secs);
   else
-    snprintf(req->err.msg + used, sizeof(req->err.msg) - used,
-             " (gave up after %d attempts in %.1f s: retry_deadline_ms %ld "
-             "reached)", req->attempts, secs, p->deadline_ms);
+    gsr__error_set(&req->err, req->err.status,
+                   "%s (gave up after %d attempts in %.1f s: "
+                   "retry_deadline_ms %ld reached)", was, req->attempts, secs,
+                   p->deadline_ms);
 }
 
 /* A hop to another origin carries no credentials: only the headers
@@ -608,6 +612,37 @@ static void finish_status(struct gsr__transport *t, struct gsr__request *req,
   finish(t, req, CURLE_OK, "");
 }
 
+/* Every connection socket libcurl opens: close-on-exec and numbered 3 or
+ * more (gsr__fd_own); libcurl's own socket() call sets neither. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose,
+                                 struct curl_sockaddr *a) {
+  (void)arg;
+  (void)purpose;
+  int fd = gsr__fd_own(socket(a->family, a->socktype | SOCK_CLOEXEC,
+                              a->protocol));
+  return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+/* A name lookup is about to start (inside curl_multi_perform, on the
+ * thread that drives t): libcurl's threaded resolver makes a socketpair
+ * for it, which we cannot number, so fds 0-2 are held until that
+ * curl_multi_perform returns (io_turn). */
+static int on_resolve(void *resolver, void *reserved, void *arg) {
+  struct gsr__transport *t = arg;
+  (void)resolver;
+  (void)reserved;
+  if (!t->std_holding) {
+    gsr__std_hold();
+    t->std_holding = 1;
+  }
+  return 0;
+}
+
+int gsr__curl_own_sockets(void *easy) {
+  return curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket) ==
+                 CURLE_OK ? 0 : -1;
+}
+
 /* Sets e up for req's attempt. Returns CURLE_OK, or the first option's
  * failure (its name in *what). */
 static CURLcode easy_setup(struct gsr__transport *t, struct gsr__request *req,
@@ -623,6 +658,9 @@ static CURLcode easy_setup(struct gsr__transport *t, struct gsr__request *req,
   SET(CURLOPT_URL, req->url);
   SET(CURLOPT_PRIVATE, req);
   SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  SET(CURLOPT_RESOLVER_START_FUNCTION, on_resolve);
+  SET(CURLOPT_RESOLVER_START_DATA, t);
   SET(CURLOPT_HTTPHEADER, req->headers);
   SET(CURLOPT_USERAGENT, t->user_agent);
   SET(CURLOPT_HEADERFUNCTION, header_cb);
@@ -849,6 +887,10 @@ static int io_turn(struct gsr__transport *t) {
   int wait_ms = start_due(t);
   int running = 0;
   curl_multi_perform(t->multi, &running);
+  if (t->std_holding) {
+    gsr__std_release();
+    t->std_holding = 0;
+  }
   reap_done(t);
   wait_ms = GSR__MIN(wait_ms, abort_stalled(t));
   if (t->delayed != NULL) wait_ms = GSR__MIN(wait_ms, start_due(t));
@@ -910,7 +952,9 @@ static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_A
 static int transport_new(const struct gsr__transport_config *cfg,
                          int driven, struct gsr__transport **out) {
   *out = NULL;
+  gsr__std_hold(); /* OpenSSL's first load opens its config file */
   pthread_once(&curl_once, curl_init_once);
+  gsr__std_release();
   if (curl_init_rc != CURLE_OK)
     return gsr__err(GSR_EIO, "libcurl failed to initialize: %s",
                     curl_easy_strerror(curl_init_rc));
@@ -922,7 +966,11 @@ static int transport_new(const struct gsr__transport_config *cfg,
   if (t->user_agent == NULL) goto fail_alloc;
   if (cfg->ca_bundle != NULL && (t->ca_bundle = gsr__strdup(cfg->ca_bundle)) == NULL)
     goto fail_alloc;
+  /* curl_multi_init makes its wakeup socketpair with socket numbers we
+   * cannot choose: none may land on a closed fd 0-2 of the caller's. */
+  gsr__std_hold();
   t->multi = curl_multi_init();
+  gsr__std_release();
   if (t->multi == NULL) goto fail_alloc;
   curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)cfg->max_connections);
   curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_connections);

@@ -204,6 +204,9 @@ struct gsr__retry_policy {
 
 int gsr__retry_http_transient(long status);
 int gsr__retry_curl_transient(int curl_code);
+/* Has the easy handle (a CURL *) open its sockets as the library's own
+ * descriptors: close-on-exec, never fds 0-2 (gsr__fd_own). 0 or -1. */
+int gsr__curl_own_sockets(void *easy);
 /* The gsr status for a failed libcurl transfer (CURLcode). */
 int gsr__status_for_curl(int curl_code);
 /* Delay before attempt number `attempt` (2 = the first retry): uniform in

@@ -249,6 +249,15 @@ static void test_to_fd_in_order(void **state) {
   assert_file_is(path, find("big"));
   assert_int_equal(empty_dir(), 1);
   assert_int_equal(gsr_download_fd(client, url, -1, NULL, NULL), GSR_EINVAL);
+  /* A part below the minimum (a request per byte for 1) is refused, with
+   * a message, before anything is fetched or created. */
+  opts.part_size = GSR_DOWNLOAD_MIN_PART_SIZE - 1;
+  snprintf(path, sizeof(path), "%s/tiny", dir);
+  assert_int_equal(gsr_download(client, url, path, &opts, NULL), GSR_EINVAL);
+  assert_non_null(strstr(gsr_errmsg(), "part_size"));
+  opts.part_size = 1;
+  assert_int_equal(gsr_download_fd(client, url, 1, &opts, NULL), GSR_EINVAL);
+  assert_int_equal(empty_dir(), 0); /* no DEST, no temporary file */
 }
 
 static void test_crc_mismatch_leaves_nothing(void **state) {
