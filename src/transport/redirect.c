@@ -100,31 +100,25 @@ static void append(char *out, size_t n, size_t *used, const char *fmt, ...) {
   if (k > 0) *used = GSR__MIN(*used + (size_t)k, n - 1);
 }
 
-/* Appends s to out (at *used, capacity n), at most max bytes of it: the
- * middle cut out as "…" if longer, control bytes as \xNN so a hostile
- * Location cannot reach a terminal raw. */
+/* Appends s to out (at *used, capacity n), at most max bytes of it:
+ * control bytes as \xNN, so a hostile Location cannot reach a terminal
+ * raw, then shortened in the middle as every message is
+ * (gsr_shorten_middle). */
 static void put_short(char *out, size_t n, size_t *used, const char *s,
                       size_t max) {
-  size_t len = strlen(s), head = len, tail = 0;
-  if (len > max) { /* keep the ends: scheme and host, then the file name */
-    head = max / 2;
-    tail = max - head - 3; /* "…" is 3 bytes of UTF-8 */
-    while (head > 0 && ((unsigned char)s[head] & 0xC0) == 0x80) head--;
-    while (tail > 0 && ((unsigned char)s[len - tail] & 0xC0) == 0x80) tail--;
-  }
-  for (size_t i = 0; i < len && *used + 5 < n; i++) {
-    if (i == head && tail < len - head) {
-      append(out, n, used, "\xE2\x80\xA6");
-      i = len - tail;
-      if (i >= len) break;
-    }
+  size_t len = strlen(s), k = 0;
+  char *esc = gsr__malloc(len * 4 + 1);
+  if (esc == NULL) return; /* the message goes without this URL */
+  for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c < 0x20 || c == 0x7f)
-      append(out, n, used, "\\x%02x", c);
+      k += (size_t)snprintf(esc + k, 5, "\\x%02x", c);
     else
-      out[(*used)++] = (char)c;
+      esc[k++] = (char)c;
   }
-  out[*used] = '\0';
+  esc[k] = '\0';
+  *used += gsr_shorten_middle(out + *used, GSR__MIN(max + 1, n - *used), esc);
+  gsr__free(esc);
 }
 
 void gsr__hops_text(char *out, size_t n, const char *const *hops, int count) {
