@@ -12,25 +12,9 @@
 # SPDX-License-Identifier: MIT
 set -u
 
-if [ $# -ne 1 ] || [ ! -x "$1" ]; then
-  echo "usage: $0 path/to/gsread" >&2
-  exit 2
-fi
-BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-. "$(dirname "${BASH_SOURCE[0]}")/tally.sh" # before any cd
-SERVER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../server" && pwd)/gcs-server
-unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN
-export GSREAD_PLANS_FILE=
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup cat-net-cli "$@"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-cat-net-cli.XXXXXX") || exit 2
-cleanup() {
-  "$SERVER" stop --state "$T/state" >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
-cd "$T" || exit 2
-
-eq() { if [ "$2" == "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi; }
 
 B=bkt
 D=$T/data/$B
@@ -40,11 +24,7 @@ mkdir -p "$D"
 head -c $((20 * 1024 * 1024 + 3)) /dev/urandom >"$D/obj"
 head -c $((2 * 1024 * 1024)) /dev/urandom >"$D/small"
 
-if ! EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile unshaped 2>"$T/err"); then
-  fail "server start"
-  tally
-  exit 1
-fi
+start_server
 export STORAGE_EMULATOR_HOST=$EP
 ctl() { curl -s -o /dev/null "$EP/_control/$1"; }
 # Body bytes of the media requests the server logged after line $1.

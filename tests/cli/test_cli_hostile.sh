@@ -17,26 +17,9 @@
 # SPDX-License-Identifier: MIT
 set -u
 
-if [ $# -ne 1 ] || [ ! -x "$1" ]; then
-  echo "usage: $0 path/to/gsread" >&2
-  exit 2
-fi
-BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-. "$(dirname "${BASH_SOURCE[0]}")/tally.sh" # before any cd
-SERVER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../server" && pwd)/gcs-server
-unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN
-export GSREAD_PLANS_FILE=
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup hostile-cli "$@"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-hostile-cli.XXXXXX") || exit 2
-cleanup() {
-  "$SERVER" stop --state "$T/state" >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
-cd "$T" || exit 2
-
-check() { local n=$1; shift; if "$@"; then pass; else fail "$n"; fi; }
-eq() { if [ "$2" == "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi; }
 # Requests the server logged so far.
 served() { wc -l <"$T/state/requests.log"; }
 
@@ -49,11 +32,7 @@ for n in "esc-$ESC[31mred$ESC[0m" $'nl-a\nb' 'back\slash'; do
   echo x >"$D/$n"
 done
 
-if ! EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile unshaped 2>"$T/err"); then
-  fail "server start"
-  tally
-  exit 1
-fi
+start_server
 export STORAGE_EMULATOR_HOST=$EP
 G=(timeout 30 "$BIN")
 mkdir out

@@ -12,30 +12,9 @@
 # SPDX-License-Identifier: MIT
 set -u
 
-if [ $# -ne 1 ] || [ ! -x "$1" ]; then
-  echo "usage: $0 path/to/gsread" >&2
-  exit 2
-fi
-BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-. "$(dirname "${BASH_SOURCE[0]}")/tally.sh" # before any cd
-SERVER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../server" && pwd)/gcs-server
-unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN
-# cat keeps no plans between runs here (nothing written to $HOME) except
-# where a test asks for it.
-export GSREAD_PLANS_FILE=
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup cp-cli "$@"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-cp-cli.XXXXXX") || exit 2
-cleanup() {
-  "$SERVER" stop --state "$T/state" >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
-cd "$T" || exit 2
-
-# check NAME COMMAND...: passes when COMMAND succeeds.
-check() { local n=$1; shift; if "$@"; then pass; else fail "$n"; fi; }
-# eq NAME GOT WANT
-eq() { if [ "$2" == "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi; }
 no_temps() { [ -z "$(find "$1" -name '.*.gsread-*' 2>/dev/null)" ]; }
 
 B=bkt
@@ -51,11 +30,7 @@ for n in "tree/x" "tree/a/y" "tree/a/b/z z" "tree/h#sh" "tree/q?1" "tree/p%41" \
 done
 for i in 1 2 3 4 5; do echo "$i" >"$D/dir/f$i"; done
 
-if ! EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile unshaped 2>"$T/err"); then
-  fail "server start"
-  tally
-  exit 1
-fi
+start_server
 G=("$BIN")
 export STORAGE_EMULATOR_HOST=$EP
 mkdir out

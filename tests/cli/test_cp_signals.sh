@@ -13,27 +13,10 @@
 # SPDX-License-Identifier: MIT
 set -u
 
-if [ $# -ne 1 ] || [ ! -x "$1" ]; then
-  echo "usage: $0 path/to/gsread" >&2
-  exit 2
-fi
-BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-. "$(dirname "${BASH_SOURCE[0]}")/tally.sh" # before any cd
-SERVER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../server" && pwd)/gcs-server
-unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN
-export GSREAD_PLANS_FILE=
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup cp-sig "$@"
 RUNS=${GSR_SIGNAL_RUNS:-4}
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-cp-sig.XXXXXX") || exit 2
-cleanup() {
-  "$SERVER" stop --state "$T/state" >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
-cd "$T" || exit 2
-
-check() { local n=$1; shift; if "$@"; then pass; else fail "$n"; fi; }
-eq() { if [ "$2" == "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi; }
 temps() { find "$1" -name '.*.gsread-*' 2>/dev/null; }
 
 B=bkt
@@ -43,11 +26,7 @@ head -c $((16 * 1024 * 1024)) /dev/urandom >"$D/big"
 for n in a b sub/c; do head -c $((3 * 1024 * 1024)) /dev/urandom >"$D/tree/$n"; done
 echo small >"$D/small"
 
-if ! EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile unshaped 2>"$T/err"); then
-  fail "server start"
-  tally
-  exit 1
-fi
+start_server
 export STORAGE_EMULATOR_HOST=$EP
 # 2 MiB/s per request (nginx gives somewhat more): big (2 parts of 8 MiB)
 # takes ~3 s, the tree's 3 objects ~1 s each, so every signal below (at

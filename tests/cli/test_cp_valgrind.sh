@@ -11,22 +11,8 @@
 # SPDX-License-Identifier: MIT
 set -u
 
-if [ $# -ne 1 ] || [ ! -x "$1" ]; then
-  echo "usage: $0 path/to/gsread" >&2
-  exit 2
-fi
-BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-. "$(dirname "${BASH_SOURCE[0]}")/tally.sh"
-SERVER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../server" && pwd)/gcs-server
-unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN
-export GSREAD_PLANS_FILE=
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-cp-vg.XXXXXX") || exit 2
-cleanup() {
-  "$SERVER" stop --state "$T/state" >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup cp-vg "$@"
 
 if ! command -v valgrind >/dev/null; then
   fail "valgrind is not installed (scripts/install-deps.sh)"
@@ -35,11 +21,7 @@ if ! command -v valgrind >/dev/null; then
 fi
 mkdir -p "$T/data/bkt"
 head -c $((256 * 1024 * 1024)) /dev/urandom >"$T/data/bkt/big"
-if ! EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile unshaped 2>"$T/err"); then
-  fail "server start"
-  tally
-  exit 1
-fi
+start_server
 export STORAGE_EMULATOR_HOST=$EP
 curl -s -o /dev/null "$EP/download/storage/v1/b/bkt/o/big?alt=media" # warm the page cache
 
