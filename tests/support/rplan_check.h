@@ -1,5 +1,5 @@
 /* The vectored-read planner's invariants, checked on a plan (shared by
- * tests/unit/test_ranges.c and tests/fuzz/fuzz_ranges.c). Returns NULL if
+ * tests/unit/test_rplan.c and tests/fuzz/fuzz_ranges.c). Returns NULL if
  * the plan of r[0..n) under lim is sound, else what is wrong:
  *  - spans are in order and disjoint, and no two neighbours could have
  *    been joined (the hole or the joined length is over its limit);
