@@ -60,6 +60,7 @@ enum cli_opt_id {
   CLI_OPT_MEMORY_BUDGET,
   CLI_OPT_STATS,
   CLI_OPT_TRACE,
+  CLI_OPT_RANGES,
   CLI_OPT_ZERO_COPY,
   CLI_OPT_DEBUG,
   CLI_OPT_COPY,
@@ -122,6 +123,7 @@ struct cli_args {
   int zero_copy;     /* --zero-copy: gsr_read_slices instead of gsr_read */
   int debug;         /* --debug: the library's decisions on stderr */
   const char *trace; /* --trace FILE, or NULL */
+  const char *ranges; /* --ranges FILE (gsr_read_ranges), or NULL */
   int has_pattern;     /* --pattern was given (it conflicts with --trace) */
   int has_concurrency; /* --concurrency was given */
   int has_prefetch;    /* --prefetch was given */
@@ -216,5 +218,6 @@ uint64_t cli_range_clamp(const struct cli_range *r, uint64_t size);
 
 /* stats.c */
 int cli_print_file_stats(FILE *out, gsr_file file);
+void cli_print_ranges_stats(FILE *out, const gsr_ranges_stats *s);
 
 #endif /* GSREAD_CLI_H */

@@ -1,5 +1,6 @@
 /* gsread cat: write an object, a byte range of it, or the ranges a trace
- * names, to standard output.
+ * (or a --ranges file, read in one vectored read) names, to standard
+ * output.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -180,10 +181,101 @@ static int cat_ranges(struct cat_job *j, const struct cli_range *r, size_t n)
   return rc;
 }
 
+/* --ranges: a batch of gsr_read_ranges holds its bytes until they are
+ * written, so a long file is read this many bytes (or ranges) at a time. */
+#define RANGES_BATCH_BYTES ((uint64_t)256 << 20)
+#define RANGES_BATCH_N ((size_t)1 << 20)
+
+/* Adds one call's counters to the run's. */
+static void ranges_stats_add(gsr_ranges_stats *t, const gsr_ranges_stats *s)
+{
+  t->ranges += s->ranges;
+  t->spans += s->spans;
+  t->requests += s->requests;
+  t->bytes_fetched += s->bytes_fetched;
+  t->hole_bytes += s->hole_bytes;
+  t->bytes_delivered += s->bytes_delivered;
+  t->failed += s->failed;
+  t->hole_limit = s->hole_limit;
+  t->span_limit = s->span_limit;
+  t->seconds += s->seconds;
+}
+
+/* Writes the slices of g[0..n) to stdout in order, CLI_MAX_SLICES per
+ * writev. Returns 0 or an errno value. */
+static int write_slices(const gsr_range *g, size_t n)
+{
+  struct iovec iov[CLI_MAX_SLICES];
+  int k = 0, err = 0;
+
+  for (size_t i = 0; i < n && !err; i++) {
+    if (g[i].slice.len == 0)
+      continue;
+    iov[k].iov_base = (void *)g[i].slice.data; /* writev only reads it */
+    iov[k++].iov_len = g[i].slice.len;
+    if (k == CLI_MAX_SLICES) {
+      err = cli_writev_all(STDOUT_FILENO, iov, k);
+      k = 0;
+    }
+  }
+  if (k > 0 && !err)
+    err = cli_writev_all(STDOUT_FILENO, iov, k);
+  return err;
+}
+
+/* --ranges: the ranges read with gsr_read_ranges, by reference (the
+ * library plans, coalesces and fetches them in parallel), then written
+ * in the file's order. */
+static int cat_vectored(struct cat_job *j, const struct cli_range *r,
+                        size_t n, gsr_ranges_stats *total)
+{
+  for (size_t i = 0; i < n;) {
+    size_t k = i;
+    uint64_t bytes = 0;
+    int err, status;
+
+    while (k < n && k - i < RANGES_BATCH_N &&
+           (k == i || bytes + cli_range_clamp(&r[k], j->size) <=
+                          RANGES_BATCH_BYTES))
+      bytes += cli_range_clamp(&r[k++], j->size);
+    gsr_range *g = calloc(k - i, sizeof *g);
+    gsr_ranges_options o;
+    gsr_ranges_stats st;
+
+    if (!g) {
+      cli_fail_errno(ENOMEM, "cannot allocate %zu ranges", k - i);
+      return CLI_EXIT_FAIL;
+    }
+    for (size_t m = 0; m < k - i; m++) {
+      g[m].offset = (int64_t)r[i + m].offset;
+      g[m].length = r[i + m].length;
+    }
+    gsr_ranges_options_init(&o);
+    if (j->a->has_concurrency)
+      o.concurrency = j->a->file.concurrency;
+    o.stats = &st;
+    status = gsr_read_ranges(j->file, g, k - i, &o);
+    ranges_stats_add(total, &st);
+    err = status == GSR_OK ? write_slices(g, k - i) : 0;
+    for (size_t m = 0; m < k - i; m++)
+      gsr_slice_release(&g[m].slice);
+    free(g);
+    if (status != GSR_OK) {
+      cli_fail_gsr(status, "cannot read %s (lines %zu to %zu of %s)",
+                   j->a->url, i + 1, k, j->a->ranges);
+      return CLI_EXIT_FAIL;
+    }
+    if (err)
+      return stdout_failed(err);
+    i = k;
+  }
+  return CLI_EXIT_OK;
+}
+
 /* The ranges to write: the trace's lines, or the single --offset/--length
  * range. */
 static int cat_file(const struct cli_args *a, gsr_file file,
-                    const struct cli_trace *trace)
+                    const struct cli_trace *trace, gsr_ranges_stats *rs)
 {
   struct cat_job j = {.a = a, .file = file};
   struct cli_range whole = {a->offset, a->has_length ? a->length
@@ -195,6 +287,8 @@ static int cat_file(const struct cli_args *a, gsr_file file,
     return CLI_EXIT_FAIL;
   }
   j.size = (uint64_t)size;
+  if (a->ranges)
+    return cat_vectored(&j, trace->ranges, trace->n, rs);
   if (a->trace)
     return cat_ranges(&j, trace->ranges, trace->n);
   return cat_ranges(&j, &whole, 1);
@@ -203,22 +297,25 @@ static int cat_file(const struct cli_args *a, gsr_file file,
 static int cat_run(const struct cli_args *a)
 {
   struct cli_trace trace = {0};
+  gsr_ranges_stats rs = {0};
   gsr_client *client;
   gsr_file file;
   int rc;
 
   /* The whole trace is checked before anything is opened or written. */
-  if (a->trace) {
-    rc = cli_trace_load(a->cmd, a->trace, &trace);
+  if (a->trace || a->ranges) {
+    rc = cli_trace_load(a->cmd, a->trace ? a->trace : a->ranges, &trace);
     if (rc != CLI_CONTINUE)
       return rc;
   }
   rc = cli_open(a, 1, &client, &file);
   if (rc == CLI_EXIT_OK) {
-    rc = cat_file(a, file, &trace);
+    rc = cat_file(a, file, &trace, &rs);
     /* Also after a failure: the counters tell how far it got. */
     if (a->stats && cli_print_file_stats(stderr, file) != GSR_OK)
       rc = CLI_EXIT_FAIL;
+    if (a->stats && a->ranges)
+      cli_print_ranges_stats(stderr, &rs);
     cli_close(client, file);
   }
   cli_trace_free(&trace);
@@ -244,14 +341,20 @@ static int cat_finish(struct cli_args *a)
   if (a->trace && (a->has_offset || a->has_length))
     return cli_usage_error(a->cmd, "--trace cannot be combined with "
                            "--offset or --length");
+  if (a->ranges && (a->trace || a->has_offset || a->has_length))
+    return cli_usage_error(a->cmd, "--ranges cannot be combined with "
+                           "--trace, --offset or --length");
   if (a->trace && !a->has_prefetch)
     a->file.prefetch = "adaptive";
+  if (a->ranges && !a->has_prefetch) /* no reader: nothing to read ahead */
+    a->file.prefetch = "off";
   return CLI_CONTINUE;
 }
 
 static const enum cli_opt_id cat_opts[] = {
     CLI_OPT_OFFSET,        CLI_OPT_LENGTH,        CLI_OPT_IO_SIZE,
     CLI_OPT_TRACE,         CLI_OPT_ZERO_COPY,     CLI_OPT_COPY,  CLI_OPT_DEBUG,     CLI_OPT_STATS,
+    CLI_OPT_RANGES,
     CLI_OPT_CACHE,         CLI_OPT_BLOCK_SIZE,    CLI_OPT_MAX_BLOCKS,
     CLI_OPT_CONCURRENCY,   CLI_OPT_MIN_PART_SIZE, CLI_OPT_PREFETCH,
     CLI_OPT_MAX_PREFETCH,  CLI_OPT_MEMORY_BUDGET, CLI_OPT_ENDPOINT,
@@ -277,6 +380,17 @@ const struct cli_command cli_cmd_cat = {
         "'OFFSET LENGTH' in decimal bytes (blank lines and '#' lines are "
         "skipped);\n"
         "for each, cat seeks there and writes those bytes, in order.\n"
+        "\n"
+        "--ranges FILE (same format) reads all the lines' ranges in one "
+        "vectored read\n"
+        "(gsr_read_ranges; up to 256 MiB of them at a time): sorted, "
+        "overlaps merged,\n"
+        "neighbours joined into one request while the hole between them "
+        "costs less\n"
+        "than a request, spans fetched in parallel; then writes them in the "
+        "file's\n"
+        "order. --stats adds its counters (ranges_*: spans, requests, hole "
+        "bytes).\n"
         "\n"
         "A single range is handed to the library whole (gsr_sendfile): "
         "where one\n"

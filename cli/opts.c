@@ -57,6 +57,9 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                        "stderr at the end", 0},
     [CLI_OPT_TRACE] = {"trace", "FILE",
                        "replay the 'OFFSET LENGTH' lines of FILE", 0},
+    [CLI_OPT_RANGES] = {"ranges", "FILE",
+                        "read FILE's 'OFFSET LENGTH' lines in one "
+                        "vectored read", 0},
     [CLI_OPT_ZERO_COPY] = {"zero-copy", NULL,
                            "no copy: gsr_read_slices (cat: gsr_sendfile "
                            "for one range)", 0},
@@ -537,6 +540,8 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
     return CLI_CONTINUE;
   case CLI_OPT_TRACE:
     return parse_string(cmd, name, v, &a->trace);
+  case CLI_OPT_RANGES:
+    return parse_string(cmd, name, v, &a->ranges);
   case CLI_OPT_CONCURRENCY:
   case CLI_OPT_PREFETCH:
   case CLI_OPT_MIN_PART_SIZE:

@@ -44,3 +44,20 @@ int cli_print_file_stats(FILE *out, gsr_file file)
   fprintf(out, "plan:               %s\n", s.plan);
   return GSR_OK;
 }
+
+/* `--stats` with --ranges: the vectored reads' counters (gsr_ranges_stats,
+ * summed over the calls), each key prefixed "ranges_" but the first. */
+void cli_print_ranges_stats(FILE *out, const gsr_ranges_stats *s)
+{
+  fprintf(out, "%-24s%" PRIu64 "\n", "ranges:", s->ranges);
+  fprintf(out, "%-24s%" PRIu64 "\n", "ranges_spans:", s->spans);
+  fprintf(out, "%-24s%" PRIu64 "\n", "ranges_requests:", s->requests);
+  fprintf(out, "%-24s%" PRIu64 "\n", "ranges_bytes_fetched:", s->bytes_fetched);
+  fprintf(out, "%-24s%" PRIu64 "\n", "ranges_hole_bytes:", s->hole_bytes);
+  fprintf(out, "%-24s%" PRIu64 "\n", "ranges_bytes_delivered:",
+          s->bytes_delivered);
+  fprintf(out, "%-24s%" PRIu64 "\n", "ranges_failed:", s->failed);
+  fprintf(out, "%-24s%" PRIu64 "\n", "ranges_hole_limit:", s->hole_limit);
+  fprintf(out, "%-24s%" PRIu64 "\n", "ranges_span_limit:", s->span_limit);
+  fprintf(out, "%-24s%.6f\n", "ranges_seconds:", s->seconds);
+}

@@ -381,6 +381,87 @@ GSR_EXTERN void gsr_slice_release(gsr_slice *slice);
 GSR_EXTERN int gsr_sendfile(gsr_file file, int fd, int64_t offset,
                             uint64_t count, uint64_t *written);
 
+/* ---- Vectored reads -------------------------------------------------------
+ * gsr_read_ranges reads many ranges of one file in one call (a Parquet
+ * footer's column chunks, Zarr chunks, a checkpoint's tensors). The ranges
+ * are sorted; overlapping and adjacent ones are merged; neighbours are
+ * joined into one request ("span") while the hole between them costs less
+ * to fetch than a request of its own: hole_limit = a connection's measured
+ * rate x its first-byte time (measured on this client's earlier range
+ * reads; 1 MiB before any). Spans are fetched in parallel, large ones in
+ * parts, and their bytes land straight in the ranges' buffers (holes are
+ * dropped as they arrive). See docs/ranges.md. */
+typedef struct gsr_range {
+  int64_t offset;  /* in: first byte (>= 0) */
+  uint64_t length; /* in: bytes asked (offset + length <= INT64_MAX) */
+  /* in: where the bytes go (length bytes of room), or NULL: they come
+   * back by reference in `slice`, held by the library. */
+  void *buf;
+  /* out: bytes delivered: length, fewer at the end of the object, 0 at or
+   * past it (or on failure). */
+  uint64_t delivered;
+  /* out: GSR_OK, or why this range failed (its span's failure, after the
+   * usual retries); the other ranges are unaffected. */
+  int status;
+  /* out: with buf NULL and delivered > 0, the bytes (one slice); release
+   * it with gsr_slice_release. Else empty. */
+  gsr_slice slice;
+} gsr_range;
+
+/* Counters of one gsr_read_ranges call. */
+typedef struct gsr_ranges_stats {
+  uint64_t ranges;          /* ranges asked (n) */
+  uint64_t spans;           /* spans planned and fetched */
+  uint64_t requests;        /* HTTP requests (a span split in parts counts
+                             * each; retries not counted), or preads */
+  uint64_t bytes_fetched;   /* bytes of the spans (holes included) */
+  uint64_t hole_bytes;      /* ... of which no range asked for: the waste */
+  uint64_t bytes_delivered; /* sum of the ranges' delivered */
+  uint64_t failed;          /* ranges whose status is not GSR_OK */
+  uint64_t hole_limit;      /* the limits the plan used */
+  uint64_t span_limit;
+  double seconds;           /* the call's wall time */
+} gsr_ranges_stats;
+
+typedef struct gsr_ranges_options {
+  /* Join two neighbouring ranges into one request when at most this many
+   * bytes lie between them. -1 (default): from the cost model (measured
+   * rate x first-byte time, 1 MiB before any measurement, at most 16 MiB;
+   * 0 for a local file, where a read costs no first-byte wait). */
+  int64_t hole_limit;
+  /* Stop joining when a span would exceed this many bytes (overlapping
+   * ranges longer than it are still one span, fetched in parts).
+   * 0 (default): 64 MiB. */
+  uint64_t span_limit;
+  /* Requests in flight at once (spans, or parts of a large span);
+   * 0 (default): the file's concurrency. At most 256. */
+  int concurrency;
+  /* If set, the call's counters are written here (also on failure). */
+  gsr_ranges_stats *stats;
+} gsr_ranges_options;
+
+/* Fills *opts with the defaults. Always call it before setting fields. */
+GSR_EXTERN void gsr_ranges_options_init(gsr_ranges_options *opts);
+
+/* Reads ranges[0..n) of file (opts may be NULL: defaults), each into its
+ * buf or as a slice, and sets each range's delivered, status and slice.
+ * Ranges may come in any order, overlap, repeat, be empty or lie past
+ * the end of the object; a million in one call is fine (time and memory
+ * O(n log n)). Memory: the by-reference ranges' bytes, one buffer per
+ * span, charged to the client's memory budget (counted, never refused;
+ * fewer spans run at once while it is spent); holes take none.
+ * Returns GSR_OK if every range was read; GSR_EINVAL, reading nothing,
+ * if an argument or a range is bad (the message names it; every range's
+ * status is then GSR_EINVAL); else the status of the first failed range
+ * in the caller's order (the message names it) while the other ranges
+ * hold their bytes: a failed span (after the usual retries, which resume
+ * mid-span) fails only its ranges. Closing the file cancels what is in
+ * flight (those ranges fail with GSR_ECANCELED or GSR_ECLOSED). Like
+ * gsr_pread: the position is untouched, any number of threads may call
+ * it at once. The bytes of a failed range's buf are unspecified. */
+GSR_EXTERN int gsr_read_ranges(gsr_file file, gsr_range *ranges, size_t n,
+                               const gsr_ranges_options *opts);
+
 /* ---- Statistics ----------------------------------------------------------*/
 typedef struct gsr_file_stats {
   uint64_t reads;            /* read calls that asked for bytes */

@@ -29,6 +29,10 @@ struct gsr_client {
   int default_concurrency;       /* from the environment, else 4 */
   int default_prefetch;          /* as gsr__file.prefetch, from the env */
   atomic_uint_fast64_t requests; /* counters over all files */
+  /* The link as gsr_read_ranges measured it (its cost model, ranges.h):
+   * one connection's bytes/s and first-byte seconds, moving averages;
+   * 0 until measured. */
+  _Atomic double link_rate, link_ttfb;
   atomic_uint_fast64_t bytes_fetched;
 };
 

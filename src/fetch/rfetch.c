@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <limits.h>
 #include <string.h>
 
 #include "auth/auth.h"
@@ -103,6 +104,42 @@ static void release_parts(struct gsr__rfetch *rf) {
   rf->reqs = NULL;
 }
 
+/* Reads a local file into a scatter list, skipping its holes; counts the
+ * preads and the bytes they read. */
+static int local_fill_sg(struct gsr__file *f, uint64_t off,
+                         const struct gsr__iov *segs, size_t n) {
+  uint64_t preads = 0, bytes = 0;
+  int status = GSR_OK;
+  for (size_t i = 0; i < n && status == GSR_OK; off += segs[i++].len) {
+    if (segs[i].base == NULL) continue;
+    status = f->obj->ops->pread(f->obj, segs[i].base, off, segs[i].len);
+    preads++;
+    bytes += segs[i].len;
+  }
+  atomic_fetch_add(&f->stats.requests, preads);
+  atomic_fetch_add(&f->stats.bytes_fetched, bytes);
+  return status;
+}
+
+/* Appends to rf->sg the segments of the next len bytes of the caller's
+ * scatter list (from segment *i, *used bytes into it), cutting the one
+ * that straddles the end. */
+static void sg_take(struct gsr__rfetch *rf, const struct gsr__iov *segs,
+                    size_t *i, size_t *used, uint64_t len) {
+  while (len > 0) {
+    const struct gsr__iov *v = &segs[*i];
+    size_t take = v->len - *used;
+    if (take > len) take = (size_t)len;
+    rf->sg[rf->n_sg].base = v->base != NULL ? v->base + *used : NULL;
+    rf->sg[rf->n_sg++].len = take;
+    len -= take;
+    if ((*used += take) == v->len) {
+      (*i)++;
+      *used = 0;
+    }
+  }
+}
+
 /* Builds req for bytes [first, first+len) of the file's object into
  * iov[0..n) (n 0: a stream's, whose segments come later). */
 static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
@@ -141,17 +178,27 @@ static void rearm(struct gsr__rfetch *rf) {
   pthread_mutex_unlock(&rf->fetch.mu);
 }
 
-/* Builds every part's request; on failure nothing is left allocated. */
+/* Builds every part's request; on failure nothing is left allocated.
+ * With segs (gsr__rfetch_start_sg), the parts land in rf->sg, cut from
+ * segs[0..n_segs) here. */
 static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
-                         int n_iov, uint64_t part_len) {
+                         int n_iov, const struct gsr__iov *segs,
+                         uint64_t part_len) {
+  size_t sg_i = 0, sg_used = 0;
   rf->reqs = gsr__calloc((size_t)rf->n_parts, sizeof(*rf->reqs));
   if (rf->reqs == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   for (int i = 0; i < rf->n_parts; i++) {
     uint64_t po = (uint64_t)i * part_len;
     uint64_t pl = i == rf->n_parts - 1 ? rf->len - po : part_len;
     struct gsr__iov part[GSR__REQ_IOV];
-    int k = sub_iov(iov, n_iov, po, pl, part);
+    int k = segs != NULL ? 0 : sub_iov(iov, n_iov, po, pl, part);
     int status = prepare_part(rf, &rf->reqs[i], rf->off + po, pl, part, k);
+    if (status == GSR_OK && segs != NULL) {
+      size_t first = rf->n_sg;
+      sg_take(rf, segs, &sg_i, &sg_used, pl);
+      rf->reqs[i].xdst = rf->sg + first;
+      rf->reqs[i].n_xdst = (int)(rf->n_sg - first);
+    }
     if (status != GSR_OK) {
       rf->n_parts = i + 1; /* clean up what was built, this one included */
       release_parts(rf);
@@ -167,10 +214,13 @@ static void account(struct gsr__rfetch *rf) {
   gsr__file_count_fetched(rf->file, (uint64_t)rf->n_parts, 0);
 }
 
-int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
-                      const struct gsr__iov *iov, int n_iov, int concurrency,
-                      uint64_t min_part, struct gsr__buf *hold,
-                      struct gsr__rfetch **out) {
+/* Both starts: iov[0..n_iov) (at most GSR__REQ_IOV, CRCs kept), or
+ * segs[0..n_segs) (any number, holes, no CRCs). */
+static int start(struct gsr__file *f, uint64_t off, uint64_t len,
+                 const struct gsr__iov *iov, int n_iov,
+                 const struct gsr__iov *segs, size_t n_segs, int concurrency,
+                 uint64_t min_part, struct gsr__buf *hold,
+                 struct gsr__rfetch **out) {
   uint64_t part_len;
   int status;
   *out = NULL;
@@ -183,28 +233,43 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
   rf->n_seg = n_iov;
   for (int i = 0; i < n_iov; i++) rf->seg_len[i] = iov[i].len;
   if (f->obj->ops->pread != NULL) { /* local: done before we return */
-    status = local_fill(f, off, iov, n_iov, &rf->crc, rf->seg_crc,
-                        markable(hold, iov, n_iov, 1));
+    if (segs != NULL) {
+      status = local_fill_sg(f, off, segs, n_segs);
+    } else {
+      status = local_fill(f, off, iov, n_iov, &rf->crc, rf->seg_crc,
+                          markable(hold, iov, n_iov, 1));
+      if (status == GSR_OK) {
+        atomic_fetch_add(&f->stats.requests, 1);
+        atomic_fetch_add(&f->stats.bytes_fetched, len);
+      }
+    }
     if (status != GSR_OK) {
       gsr__free(rf);
       return status;
     }
-    atomic_fetch_add(&f->stats.requests, 1);
-    atomic_fetch_add(&f->stats.bytes_fetched, len);
     rf->waited = 1;
     rf->hold = hold ? gsr__buf_ref(hold) : NULL;
     *out = rf;
     return GSR_OK;
   }
   rf->n_parts = gsr__split_range(len, concurrency, min_part, &part_len);
+  if (segs != NULL) { /* each part boundary cuts at most one segment */
+    rf->sg = gsr__malloc((n_segs + (size_t)rf->n_parts) * sizeof(*rf->sg));
+    if (rf->sg == NULL) {
+      gsr__free(rf);
+      return gsr__err(GSR_ENOMEM, "out of memory");
+    }
+  }
   if ((status = gsr__fetch_init(&rf->fetch, rf->n_parts)) != GSR_OK) {
+    gsr__free(rf->sg);
     gsr__free(rf);
     return status;
   }
-  if ((status = prepare_parts(rf, iov, n_iov, part_len)) != GSR_OK ||
+  if ((status = prepare_parts(rf, iov, n_iov, segs, part_len)) != GSR_OK ||
       (status = track(f, rf)) != GSR_OK) {
     if (rf->reqs) release_parts(rf);
     gsr__fetch_destroy(&rf->fetch);
+    gsr__free(rf->sg);
     gsr__free(rf);
     return status;
   }
@@ -221,6 +286,27 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
   for (int i = 0; i < rf->n_parts; i++) submit_part(rf, &rf->reqs[i]);
   *out = rf;
   return GSR_OK;
+}
+
+int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
+                      const struct gsr__iov *iov, int n_iov, int concurrency,
+                      uint64_t min_part, struct gsr__buf *hold,
+                      struct gsr__rfetch **out) {
+  return start(f, off, len, iov, n_iov, NULL, 0, concurrency, min_part, hold,
+               out);
+}
+
+int gsr__rfetch_start_sg(struct gsr__file *f, uint64_t off, uint64_t len,
+                         const struct gsr__iov *segs, size_t n_segs,
+                         int concurrency, uint64_t min_part,
+                         struct gsr__buf *hold, struct gsr__rfetch **out) {
+  *out = NULL;
+  /* A part's cursor over its segments is an int (the transport's). */
+  if (n_segs == 0 || n_segs > (size_t)INT_MAX - 1024)
+    return gsr__err(GSR_EINVAL, "%s: %zu segments in one fetch",
+                    f->obj->display, n_segs);
+  return start(f, off, len, NULL, 0, segs, n_segs, concurrency, min_part, hold,
+               out);
 }
 
 static int auth_refresh(struct gsr__rfetch *rf);
@@ -376,6 +462,8 @@ static int auth_retry(struct gsr__rfetch *rf) {
     struct gsr__iov iov[GSR__REQ_IOV];
     int n;
     uint32_t *marks;
+    const struct gsr__iov *xdst;
+    int n_xdst;
   } *saved = gsr__calloc((size_t)rf->n_parts, sizeof(*saved));
   if (saved == NULL) return 0;
   for (int i = 0; i < rf->n_parts; i++) {
@@ -384,6 +472,8 @@ static int auth_retry(struct gsr__rfetch *rf) {
     saved[i].len = r->range_len;
     saved[i].n = r->n_dst;
     saved[i].marks = r->marks;
+    saved[i].xdst = r->xdst;
+    saved[i].n_xdst = r->n_xdst;
     memcpy(saved[i].iov, r->dst, sizeof(r->dst));
   }
   /* Under f->mu, like close's cancel walk: the parts are rebuilt while
@@ -407,6 +497,8 @@ static int auth_retry(struct gsr__rfetch *rf) {
       continue;
     }
     req->marks = saved[i].marks;
+    req->xdst = saved[i].xdst;
+    req->n_xdst = saved[i].n_xdst;
     submit_part(rf, req);
   }
   pthread_mutex_unlock(&f->mu);
@@ -482,6 +574,7 @@ void gsr__rfetch_free(struct gsr__rfetch *rf) {
     gsr__fetch_destroy(&rf->fetch);
   }
   gsr__buf_unref(rf->hold);
+  gsr__free(rf->sg);
   gsr__free(rf);
 }
 

@@ -38,6 +38,10 @@ struct gsr__rfetch {
   int auth_retried;        /* the one retry after a 401 was made */
   uint64_t auth_retried_at; /* a stream's received bytes then */
   int stream;              /* a paced stream (gsr__rfetch_start_stream) */
+  /* gsr__rfetch_start_sg's scatter list, cut at the parts' boundaries
+   * (owned): each part's request lands in a stretch of it (xdst). */
+  struct gsr__iov *sg;
+  size_t n_sg;
   struct gsr__rfetch *next, *prev; /* the file's in-flight list */
 };
 
@@ -49,6 +53,15 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
                       const struct gsr__iov *iov, int n_iov, int concurrency,
                       uint64_t min_part, struct gsr__buf *hold,
                       struct gsr__rfetch **out);
+/* The same into a scatter list of any length, segs[0..n_segs) (lengths
+ * summing to len; copied, so the caller's array may go at once). A NULL
+ * base drops its bytes: the hole between two ranges of a vectored read
+ * (a local file skips them: no pread). No CRCs are computed (crc, seg_crc
+ * stay 0). A local file counts one request per pread. */
+int gsr__rfetch_start_sg(struct gsr__file *f, uint64_t off, uint64_t len,
+                         const struct gsr__iov *segs, size_t n_segs,
+                         int concurrency, uint64_t min_part,
+                         struct gsr__buf *hold, struct gsr__rfetch **out);
 /* Starts a paced stream of [off, off+len) of a network object: one
  * request whose body goes to the segments ops hands out as the reader
  * makes room, or to its sink (see gsr__stream_ops in transport.h), on

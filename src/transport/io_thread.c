@@ -89,7 +89,7 @@ static void land_crc(struct gsr__request *req, const char *p, size_t n) {
 
 /* 1 if a request stores its body in destination segments. */
 static int has_dst(const struct gsr__request *req) {
-  return req->n_dst > 0 || req->stream != NULL;
+  return req->n_dst > 0 || req->xdst != NULL || req->stream != NULL;
 }
 
 /* Copies body bytes to the destination segments, in order. The caller
@@ -97,11 +97,16 @@ static int has_dst(const struct gsr__request *req) {
 static void scatter(struct gsr__request *req, const char *p, size_t len) {
   req->received += len;
   while (len > 0) {
-    struct gsr__iov *v = &req->dst[req->dst_i];
+    const struct gsr__iov *v =
+        req->xdst != NULL ? &req->xdst[req->dst_i] : &req->dst[req->dst_i];
     size_t n = v->len - req->dst_off;
     if (n > len) n = len;
-    memcpy(v->base + req->dst_off, p, n);
-    land_crc(req, p, n);
+    if (req->xdst == NULL) {
+      memcpy(v->base + req->dst_off, p, n);
+      land_crc(req, p, n);
+    } else if (v->base != NULL) { /* NULL: a hole, dropped */
+      memcpy(v->base + req->dst_off, p, n);
+    }
     p += n;
     len -= n;
     req->dst_off += n;

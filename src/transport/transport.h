@@ -104,6 +104,12 @@ struct gsr__request {
   uint64_t range_len;
   struct gsr__iov dst[GSR__REQ_IOV]; /* body lands here: range_len bytes */
   int n_dst;                  /* 0: body kept in `body` (<= body_max) */
+  /* Or, with n_dst 0, the body scattered over xdst[0..n_xdst) in order:
+   * any number of segments (a vectored read's span), the array the
+   * submitter's until the fetch is done. A NULL base drops its bytes (a
+   * hole between ranges). No CRCs are computed (seg_crc, marks unused). */
+  const struct gsr__iov *xdst;
+  int n_xdst;
   size_t body_max;
   /* If set (one dst segment only): CRC32C checkpoints of dst[0], written
    * as bytes land: marks[k] = CRC32C of its first (k+1) x GSR__CRC_STRIDE

@@ -80,7 +80,7 @@ test_help() {
   for word in --offset --length --io-size --cache --block-size --endpoint \
     --ca-bundle --max-connections --stall-timeout --help "default: 16MiB" \
     --concurrency --prefetch --min-part-size --memory-budget --max-prefetch \
-    --max-blocks --stats --trace --zero-copy "default: sequential" \
+    --max-blocks --stats --trace --ranges --zero-copy "default: sequential" \
     "default: 5MiB" "default: 32"; do
     expect_out_has "gsread cat --help" "$word"
   done
@@ -469,6 +469,41 @@ test_cat_trace() {
     --trace trace-max
 }
 
+# cat --ranges: the same lines read in one vectored read (gsr_read_ranges),
+# written in the file's order; --stats adds its counters.
+test_cat_vectored() {
+  local f=f$((5 * 1024 * 1024 + 1)) size=$((5 * 1024 * 1024 + 1))
+  # Unsorted, overlapping, repeated, empty, past and straddling the end,
+  # adjacent, and one range larger than the rest together.
+  printf '%s\n' "# ranges" "4096 100" "0 10" "4100 50" "0 10" "12 0" \
+    "$((size - 5)) 100" "$((size + 10)) 5" "10 20" "1048576 3000000" \
+    "" "4150 7" >ranges
+  want_trace "$f" ranges >want
+  expect_cat "cat --ranges" want "$f" --ranges ranges
+  expect_cat "cat --ranges= with a file:// URL" want "file://$T/$f" \
+    --ranges="$T/ranges" --concurrency 2
+  run cat "$f" --ranges ranges --stats
+  if cmp -s want "$T/out" && grep -q '^ranges: *10$' "$T/err" &&
+    grep -q '^ranges_spans: *[1-9]' "$T/err" &&
+    grep -q '^ranges_failed: *0$' "$T/err" &&
+    grep -q "^ranges_bytes_delivered: *$(wc -c <want)\$" "$T/err"; then
+    pass
+  else
+    fail "cat --ranges --stats: rc=$rc, counters: $(grep ranges "$T/err" | tr '\n' ' ')"
+  fi
+  : >want
+  expect_cat "cat --ranges over an empty object" want f0 --ranges ranges
+  printf '0 10\n5 x\n' >ranges-bad
+  run cat "$f" --ranges ranges-bad
+  if [ "$rc" -eq 2 ] && [ ! -s "$T/out" ] && grep -qF "ranges-bad:2:" "$T/err"; then
+    pass
+  else
+    fail "cat --ranges with a bad line: rc=$rc, want 2 naming ranges-bad:2"
+  fi
+  expect_usage "ranges and trace" cat --ranges ranges --trace ranges "$f"
+  expect_usage "ranges and offset" cat --ranges ranges --offset 1 "$f"
+}
+
 # ---- bench ------------------------------------------------------------------
 
 # check_bench_json DESCRIPTION CHECKS: the last run printed exactly one
@@ -727,6 +762,7 @@ test_cat_whole
 test_cat_options
 test_cat_stats
 test_cat_trace
+test_cat_vectored
 test_bench
 test_cat_ranges
 test_stat

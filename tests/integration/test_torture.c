@@ -1,7 +1,7 @@
 /* Allocation-failure ("torture") test. A small scenario (client new; a
  * gs:// object on the local server, an http:// URL and a local file each
- * opened, read at a few ranges with pread, stat'ed and closed; client
- * free) is run once to count its N allocations, then N times more with
+ * opened, read at a few ranges with pread and with gsr_read_ranges,
+ * stat'ed and closed; client free) is run once to count its N allocations, then N times more with
  * the k-th allocation failing, k = 1..N, all in this one process.
  *
  * Every run must end cleanly: each call returns GSR_OK with the right
@@ -113,6 +113,38 @@ static void check_sendfile(struct tally *t, gsr_file f, const char *what) {
   close(fd);
 }
 
+/* gsr_read_ranges: overlapping, duplicate and by-reference ranges, holes
+ * joined, a span split in parts. Each range that says GSR_OK holds the
+ * right bytes, whatever the call returned. */
+static void check_ranges(struct tally *t, gsr_file f, const char *what) {
+  static unsigned char buf[4][200 * 1024];
+  gsr_range r[6] = {
+      {.offset = 5000, .length = 1000, .buf = buf[0]},
+      {.offset = 100, .length = 200 * 1024, .buf = NULL},
+      {.offset = 5500, .length = 1000, .buf = NULL},
+      {.offset = 300 * 1024, .length = 200 * 1024, .buf = buf[1]},
+      {.offset = 100, .length = 50, .buf = buf[2]},
+      {.offset = SIZE - 10, .length = 100, .buf = buf[3]},
+  };
+  gsr_ranges_options ro;
+  gsr_ranges_options_init(&ro);
+  ro.hole_limit = 64 * 1024;
+  int s = gsr_read_ranges(f, r, 6, &ro);
+  for (int i = 0; i < 6; i++) {
+    uint64_t off = (uint64_t)r[i].offset;
+    uint64_t want = off + r[i].length > SIZE ? SIZE - off : r[i].length;
+    const unsigned char *got = r[i].buf ? r[i].buf : r[i].slice.data;
+    if (r[i].status == GSR_OK &&
+        (r[i].delivered != want || memcmp(got, data + off, want) != 0))
+      fail_msg("%s: range %d delivered %llu or wrong bytes", what, i,
+               (unsigned long long)r[i].delivered);
+    if (s == GSR_OK && r[i].status != GSR_OK)
+      fail_msg("%s: range %d failed, the call did not", what, i);
+    gsr_slice_release(&r[i].slice);
+  }
+  note(t, s, "read_ranges");
+}
+
 /* prefetch: 0 off, 1 adaptive (blocks on 4 connections), 2 sequential on
  * one connection (the stream). */
 static void one_file(struct tally *t, gsr_client *c, const char *url,
@@ -134,6 +166,7 @@ static void one_file(struct tally *t, gsr_client *c, const char *url,
   check_pread(t, f, 0, 100, url);
   check_pread(t, f, 1000, 512 * 1024, url); /* split over 4 connections */
   check_pread(t, f, SIZE - 50, 100, url);   /* straddles the end */
+  if (!prefetch) check_ranges(t, f, url);
   if (prefetch) { /* sequential reads: the prefetcher schedules blocks */
     if (prefetch == 2) assert_int_equal(gsr_seek(f, 0, GSR_SEEK_SET), 0);
     unsigned char buf[64 * 1024];

@@ -1,0 +1,88 @@
+/* Vectored reads (gsr_read_ranges): the planner, a pure function, and the
+ * cost model that sets its hole limit. See docs/ranges.md.
+ *
+ * The plan: the ranges sorted by offset (the caller's indices kept);
+ * overlapping and adjacent ones merged into runs (a run's bytes are
+ * fetched once); neighbouring runs joined into one span (one request, or
+ * one split fetch) while the hole between them is at most hole_limit and
+ * the span stays within span_limit. A run is never cut: one longer than
+ * span_limit is a span of its own (fetched in parts).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef GSR_RANGES_H
+#define GSR_RANGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A range as the planner sees it: already clamped to the object (len 0:
+ * nothing to fetch). off + len must not overflow. */
+struct gsr__rplan_range {
+  uint64_t off, len;
+};
+
+struct gsr__rplan_limits {
+  uint64_t hole_limit; /* join runs whose hole is at most this */
+  uint64_t span_limit; /* ... if the joined span is at most this */
+};
+
+/* Bytes [off, off+len) of the object land in range `range`, at
+ * off - ranges[range].off. Segments of a span are in offset order; the
+ * gaps between them are the span's holes. */
+struct gsr__rseg {
+  uint64_t off, len;
+  size_t range;
+};
+
+struct gsr__rspan {
+  uint64_t off, len;
+  uint64_t hole_bytes;      /* bytes of the span no range asked for */
+  size_t first_seg, n_segs; /* its segments in plan.segs */
+  size_t first, n;          /* its ranges in plan.order */
+};
+
+struct gsr__rplan {
+  struct gsr__rspan *spans;
+  size_t n_spans;
+  struct gsr__rseg *segs;
+  size_t n_segs;
+  /* The non-empty ranges' indices, by offset (then longest first, then
+   * index): each span's ranges are a stretch of it. */
+  size_t *order;
+  size_t n_order;
+  /* Per range (all n): bytes [0, copied) of it are also an earlier
+   * range's (an overlap): they land there, and are copied over once the
+   * span is in. The rest, [copied, len), is this range's own segment. */
+  uint64_t *copied;
+  uint64_t bytes;      /* sum of the spans' lengths: what is fetched */
+  uint64_t hole_bytes; /* ... of which holes */
+};
+
+/* Plans r[0..n). Returns GSR_OK and fills *out (free it with
+ * gsr__rplan_free), or GSR_ENOMEM (message set; *out empty). Time
+ * O(n log n), memory O(n). */
+int gsr__rplan_build(const struct gsr__rplan_range *r, size_t n,
+                     const struct gsr__rplan_limits *lim,
+                     struct gsr__rplan *out);
+void gsr__rplan_free(struct gsr__rplan *p);
+
+/* The index in p->segs of the segment of span s that holds object byte
+ * off (a byte of one of its ranges, not of a hole). */
+size_t gsr__rplan_seg_at(const struct gsr__rplan *p, size_t s, uint64_t off);
+
+/* The cost model. A hole of h bytes on a connection already streaming
+ * costs h / rate seconds; a request of its own costs one first-byte wait.
+ * Fetching the hole is cheaper while h < rate x ttfb (rate: one
+ * connection's bytes/s; ttfb: seconds from request to first byte). Before
+ * any measurement (rate or ttfb <= 0): GSR__HOLE_DEFAULT. Kept within
+ * GSR__HOLE_MAX, so that one noisy measurement cannot make a span read
+ * most of an object. */
+#define GSR__HOLE_DEFAULT ((uint64_t)1 << 20)
+#define GSR__HOLE_MAX ((uint64_t)16 << 20)
+uint64_t gsr__rplan_hole_limit(double rate, double ttfb);
+/* Default span limit: bounds one span's memory (by-reference ranges) and
+ * keeps a long batch spread over several spans in flight. */
+#define GSR__SPAN_DEFAULT ((uint64_t)64 << 20)
+
+#endif /* GSR_RANGES_H */

@@ -1,0 +1,141 @@
+/* The vectored-read planner: sort, merge into runs, join runs into spans
+ * by cost. Pure: no I/O, no clock. See ranges.h.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetch/ranges.h"
+#include "internal.h"
+
+struct sorted {
+  uint64_t off, len;
+  size_t idx;
+};
+
+/* Offset first; at one offset the longest first (it takes the bytes, the
+ * others copy them); then the caller's order, so the plan is stable. */
+static int by_offset(const void *a, const void *b) {
+  const struct sorted *x = a, *y = b;
+  if (x->off != y->off) return x->off < y->off ? -1 : 1;
+  if (x->len != y->len) return x->len > y->len ? -1 : 1;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+void gsr__rplan_free(struct gsr__rplan *p) {
+  gsr__free(p->spans);
+  gsr__free(p->segs);
+  gsr__free(p->order);
+  gsr__free(p->copied);
+  memset(p, 0, sizeof(*p));
+}
+
+uint64_t gsr__rplan_hole_limit(double rate, double ttfb) {
+  if (!(rate > 0) || !(ttfb > 0)) return GSR__HOLE_DEFAULT;
+  double h = rate * ttfb;
+  if (h >= (double)GSR__HOLE_MAX) return GSR__HOLE_MAX;
+  return (uint64_t)h;
+}
+
+/* The state of one pass over the sorted ranges. */
+struct planner {
+  const struct gsr__rplan_limits *lim;
+  struct gsr__rplan *p;
+  int open;                   /* a span is open (the last of p->spans) */
+  uint64_t run_off, run_end;  /* the run being built */
+  size_t run_first_seg, run_first;
+};
+
+/* Ends the run being built: joins it to the open span if the hole costs
+ * less than a request and the span stays within its limit, else opens a
+ * new span with it. */
+static void close_run(struct planner *pl, size_t end_order) {
+  struct gsr__rplan *p = pl->p;
+  struct gsr__rspan *s = pl->open ? &p->spans[p->n_spans - 1] : NULL;
+  if (s != NULL && pl->run_off - (s->off + s->len) <= pl->lim->hole_limit &&
+      pl->run_end - s->off <= pl->lim->span_limit) {
+    uint64_t hole = pl->run_off - (s->off + s->len);
+    s->hole_bytes += hole;
+    p->hole_bytes += hole;
+    p->bytes += pl->run_end - (s->off + s->len);
+    s->len = pl->run_end - s->off;
+  } else {
+    s = &p->spans[p->n_spans++];
+    s->off = pl->run_off;
+    s->len = pl->run_end - pl->run_off;
+    s->hole_bytes = 0;
+    s->first_seg = pl->run_first_seg;
+    s->first = pl->run_first;
+    p->bytes += s->len;
+    pl->open = 1;
+  }
+  s->n_segs = p->n_segs - s->first_seg;
+  s->n = end_order - s->first;
+}
+
+int gsr__rplan_build(const struct gsr__rplan_range *r, size_t n,
+                     const struct gsr__rplan_limits *lim,
+                     struct gsr__rplan *out) {
+  memset(out, 0, sizeof(*out));
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) m += r[i].len > 0;
+  struct sorted *v = gsr__malloc((m ? m : 1) * sizeof(*v));
+  out->copied = gsr__calloc(n ? n : 1, sizeof(*out->copied));
+  out->order = gsr__malloc((m ? m : 1) * sizeof(*out->order));
+  out->segs = gsr__malloc((m ? m : 1) * sizeof(*out->segs));
+  out->spans = gsr__malloc((m ? m : 1) * sizeof(*out->spans));
+  if (v == NULL || out->copied == NULL || out->order == NULL ||
+      out->segs == NULL || out->spans == NULL) {
+    gsr__free(v);
+    gsr__rplan_free(out);
+    return gsr__err(GSR_ENOMEM, "out of memory planning %zu ranges", n);
+  }
+  m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (r[i].len > 0) v[m++] = (struct sorted){r[i].off, r[i].len, i};
+  qsort(v, m, sizeof(*v), by_offset);
+
+  struct planner pl = {.lim = lim, .p = out};
+  for (size_t k = 0; k < m; k++) {
+    uint64_t off = v[k].off, end = off + v[k].len;
+    if (k == 0 || off > pl.run_end) { /* a gap: a new run */
+      if (k > 0) close_run(&pl, k);
+      pl.run_off = off;
+      pl.run_end = off;
+      pl.run_first_seg = out->n_segs;
+      pl.run_first = k;
+    }
+    out->order[k] = v[k].idx;
+    /* off <= run_end: the run already holds [off, run_end). */
+    uint64_t own = GSR__MAX(off, pl.run_end);
+    out->copied[v[k].idx] = GSR__MIN(own, end) - off;
+    if (end > pl.run_end) {
+      out->segs[out->n_segs++] =
+          (struct gsr__rseg){pl.run_end, end - pl.run_end, v[k].idx};
+      pl.run_end = end;
+    }
+  }
+  if (m > 0) close_run(&pl, m);
+  out->n_order = m;
+  gsr__free(v);
+  /* The worst case (every range its own span) was allocated; give back
+   * what the joins saved. A failed shrink keeps the larger block. */
+  if (out->n_spans > 0 && out->n_spans < m) {
+    struct gsr__rspan *s =
+        gsr__realloc(out->spans, out->n_spans * sizeof(*out->spans));
+    if (s != NULL) out->spans = s;
+  }
+  return GSR_OK;
+}
+
+size_t gsr__rplan_seg_at(const struct gsr__rplan *p, size_t s, uint64_t off) {
+  const struct gsr__rspan *sp = &p->spans[s];
+  size_t lo = sp->first_seg, hi = sp->first_seg + sp->n_segs; /* [lo, hi) */
+  while (hi - lo > 1) { /* the last segment starting at or before off */
+    size_t mid = lo + (hi - lo) / 2;
+    if (p->segs[mid].off <= off) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,197 @@
+/* Unit tests of the vectored-read planner (src/fetch/ranges_plan.c):
+ * sorting with the caller's indices kept, merging overlaps and
+ * neighbours, joining by the hole limit, the span limit, the cost model,
+ * and random range sets checked against the invariants.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../support/rplan_check.h"
+#include "fetch/ranges.h"
+#include "internal.h"
+
+#define R(o, l) ((struct gsr__rplan_range){(o), (l)})
+
+static void plan(const struct gsr__rplan_range *r, size_t n, uint64_t hole,
+                 uint64_t span, struct gsr__rplan *p) {
+  struct gsr__rplan_limits lim = {hole, span};
+  assert_int_equal(gsr__rplan_build(r, n, &lim, p), GSR_OK);
+  const char *why = rplan_check(r, n, &lim, p);
+  if (why != NULL) fail_msg("plan unsound: %s", why);
+}
+
+static void test_empty(void **state) {
+  (void)state;
+  struct gsr__rplan p;
+  plan(NULL, 0, 100, 1000, &p);
+  assert_int_equal(p.n_spans, 0);
+  gsr__rplan_free(&p);
+  struct gsr__rplan_range zero[] = {R(5, 0), R(0, 0)};
+  plan(zero, 2, 100, 1000, &p);
+  assert_int_equal(p.n_spans, 0);
+  assert_int_equal(p.n_order, 0);
+  gsr__rplan_free(&p);
+}
+
+/* Unsorted ranges come out by offset, naming the caller's indices. */
+static void test_sorted_indices(void **state) {
+  (void)state;
+  struct gsr__rplan_range r[] = {R(300, 10), R(100, 10), R(200, 10)};
+  struct gsr__rplan p;
+  plan(r, 3, 0, 1000, &p);
+  assert_int_equal(p.n_spans, 3);
+  assert_int_equal(p.order[0], 1);
+  assert_int_equal(p.order[1], 2);
+  assert_int_equal(p.order[2], 0);
+  assert_int_equal(p.spans[0].off, 100);
+  assert_int_equal(p.segs[0].range, 1);
+  assert_int_equal(p.spans[2].off, 300);
+  assert_int_equal(p.bytes, 30);
+  assert_int_equal(p.hole_bytes, 0);
+  gsr__rplan_free(&p);
+}
+
+/* Overlapping, contained, duplicate and adjacent ranges: one span, each
+ * byte fetched once; the later ranges copy what they share. */
+static void test_overlaps(void **state) {
+  (void)state;
+  struct gsr__rplan_range r[] = {R(0, 100),  R(50, 100), R(60, 10),
+                                 R(0, 100),  R(150, 50), R(0, 0)};
+  struct gsr__rplan p;
+  plan(r, 6, 0, 1000, &p);
+  assert_int_equal(p.n_spans, 1);
+  assert_int_equal(p.spans[0].off, 0);
+  assert_int_equal(p.spans[0].len, 200);
+  assert_int_equal(p.spans[0].hole_bytes, 0);
+  assert_int_equal(p.n_segs, 3); /* 0-100, 100-150, 150-200 */
+  assert_int_equal(p.segs[0].range, 0); /* the first of the duplicates */
+  assert_int_equal(p.copied[0], 0);
+  assert_int_equal(p.copied[3], 100); /* the duplicate: all copied */
+  assert_int_equal(p.copied[1], 50);
+  assert_int_equal(p.copied[2], 10);
+  assert_int_equal(p.copied[4], 0);   /* adjacent: its own bytes */
+  assert_int_equal(p.copied[5], 0);
+  assert_int_equal(p.n_order, 5);
+  assert_int_equal(gsr__rplan_seg_at(&p, 0, 120), 1);
+  assert_int_equal(gsr__rplan_seg_at(&p, 0, 99), 0);
+  /* At one offset the longest range takes the bytes. */
+  struct gsr__rplan_range s[] = {R(10, 5), R(10, 20)};
+  gsr__rplan_free(&p);
+  plan(s, 2, 0, 1000, &p);
+  assert_int_equal(p.n_segs, 1);
+  assert_int_equal(p.segs[0].range, 1);
+  assert_int_equal(p.copied[0], 5);
+  gsr__rplan_free(&p);
+}
+
+/* Holes up to the limit are fetched; a larger one costs a request. */
+static void test_hole_limit(void **state) {
+  (void)state;
+  struct gsr__rplan_range r[] = {R(0, 10), R(20, 10), R(40, 10), R(61, 10)};
+  struct gsr__rplan p;
+  plan(r, 4, 10, 1000, &p);
+  assert_int_equal(p.n_spans, 2);
+  assert_int_equal(p.spans[0].len, 50);
+  assert_int_equal(p.spans[0].hole_bytes, 20);
+  assert_int_equal(p.spans[1].off, 61);
+  assert_int_equal(p.hole_bytes, 20);
+  assert_int_equal(p.bytes, 60);
+  gsr__rplan_free(&p);
+  plan(r, 4, 11, 1000, &p);
+  assert_int_equal(p.n_spans, 1);
+  assert_int_equal(p.hole_bytes, 31);
+  gsr__rplan_free(&p);
+  plan(r, 4, 0, 1000, &p);
+  assert_int_equal(p.n_spans, 4);
+  gsr__rplan_free(&p);
+}
+
+/* Joins stop at the span limit; a run longer than it stays whole. */
+static void test_span_limit(void **state) {
+  (void)state;
+  struct gsr__rplan_range r[] = {R(0, 10), R(15, 10), R(30, 10), R(45, 10),
+                                 R(100, 500), R(550, 100)};
+  struct gsr__rplan p;
+  plan(r, 6, 100, 40, &p);
+  assert_int_equal(p.n_spans, 3);
+  assert_int_equal(p.spans[0].len, 40);  /* 0-40: 55 would be over */
+  assert_int_equal(p.spans[1].off, 45);
+  assert_int_equal(p.spans[1].len, 10);  /* 45-650 would be over */
+  assert_int_equal(p.spans[2].off, 100);
+  assert_int_equal(p.spans[2].len, 550); /* one run: not cut */
+  assert_int_equal(p.spans[2].hole_bytes, 0);
+  gsr__rplan_free(&p);
+}
+
+/* The cost model: rate x first-byte time, a default before any
+ * measurement, a cap. */
+static void test_cost_model(void **state) {
+  (void)state;
+  assert_true(gsr__rplan_hole_limit(0, 0) == GSR__HOLE_DEFAULT);
+  assert_true(gsr__rplan_hole_limit(100e6, 0) == GSR__HOLE_DEFAULT);
+  uint64_t h = gsr__rplan_hole_limit(100e6, 0.001);
+  assert_true(h >= 99999 && h <= 100000);
+  h = gsr__rplan_hole_limit(220e6, 0.038); /* the GCS link */
+  assert_true(h >= 8359999 && h <= 8360000);
+  assert_true(gsr__rplan_hole_limit(1e12, 1) == GSR__HOLE_MAX);
+}
+
+/* Random range sets (duplicates, overlaps, empties, clustered offsets)
+ * under random limits: every plan sound. */
+static void test_random(void **state) {
+  (void)state;
+  uint64_t seed = 0x9e3779b97f4a7c15ull;
+  for (int round = 0; round < 2000; round++) {
+    size_t n = (size_t)(seed % 64);
+    struct gsr__rplan_range r[64];
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+      uint64_t x = seed >> 16;
+      r[i].off = x % 2000;
+      r[i].len = (x >> 12) % 7 == 0 ? 0 : (x >> 20) % 150;
+      if (i > 0 && (x >> 30) % 5 == 0) r[i] = r[i - 1]; /* duplicate */
+    }
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    struct gsr__rplan p;
+    plan(r, n, (seed >> 20) % 200, (seed >> 40) % 1000, &p);
+    uint64_t want = 0;
+    for (size_t i = 0; i < n; i++) want += r[i].len > 0;
+    assert_int_equal(p.n_order, want);
+    gsr__rplan_free(&p);
+  }
+}
+
+/* A million ranges: planned in one call (O(n log n)). */
+static void test_million(void **state) {
+  (void)state;
+  size_t n = 1000000;
+  struct gsr__rplan_range *r = malloc(n * sizeof(*r));
+  assert_non_null(r);
+  for (size_t i = 0; i < n; i++) /* reversed, every third one a gap */
+    r[i] = R((uint64_t)(n - i) * 100, i % 3 ? 100 : 50);
+  struct gsr__rplan p;
+  plan(r, n, 10, 1 << 20, &p);
+  assert_true(p.n_spans > 1);
+  assert_int_equal(p.n_order, n);
+  gsr__rplan_free(&p);
+  free(r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_empty),       cmocka_unit_test(test_sorted_indices),
+      cmocka_unit_test(test_overlaps),    cmocka_unit_test(test_hole_limit),
+      cmocka_unit_test(test_span_limit),  cmocka_unit_test(test_cost_model),
+      cmocka_unit_test(test_random),      cmocka_unit_test(test_million),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
