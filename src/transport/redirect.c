@@ -39,8 +39,9 @@ static int origin_of(const char *u, CURLU **h, char **scheme, char **host,
 }
 
 int gsr__same_origin(const char *a, const char *b) {
-  CURLU *ha, *hb;
-  char *sa, *na, *pa, *sb, *nb, *pb;
+  /* All NULL first: when a fails to parse, b's are never set, yet freed. */
+  CURLU *ha = NULL, *hb = NULL;
+  char *sa = NULL, *na = NULL, *pa = NULL, *sb = NULL, *nb = NULL, *pb = NULL;
   int ok = origin_of(a, &ha, &sa, &na, &pa) == 0 &&
            origin_of(b, &hb, &sb, &nb, &pb) == 0;
   int same = ok && strcasecmp(sa, sb) == 0 && strcasecmp(na, nb) == 0 &&

@@ -72,6 +72,10 @@ static void test_origins(void **state) {
   assert_true(gsr__same_origin("http://u:p@h/a", "http://h/b"));
   assert_false(gsr__same_origin("http://h/a", "https://h/a"));
   assert_false(gsr__same_origin("http://h/a", "http://h:8080/a"));
+  /* Unparsable on either side: another origin (and nothing freed that
+   * was never set). */
+  assert_false(gsr__same_origin("http://[bad", "http://h/a"));
+  assert_false(gsr__same_origin("http://h/a", "http://[bad"));
   assert_false(gsr__same_origin("http://127.0.0.1:9/a", "http://localhost:9/a"));
   assert_false(gsr__same_origin("http://h/a", "not a url"));
 }
