@@ -564,9 +564,12 @@ fsspec.register_implementation("gsread", GsreadFileSystem, clobber=True)
 
 
 # ---- Files --------------------------------------------------------------------
-def _unpickle_file(fs, path, opts, position, pin, closed):
+def _unpickle_file(fs, path, opts, position, pin, closed, details):
+    # Lazy: the file reopens at its first use in this process, so that an
+    # object replaced meanwhile is an ObjectChanged from that call, not a
+    # failure to unpickle.
     f = GsreadFile.__new__(GsreadFile)
-    f._setup(fs, path, opts, position, pin, closed)
+    f._setup(fs, path, opts, position, pin, closed, details)
     return f
 
 
@@ -580,9 +583,9 @@ class GsreadFile(io.BufferedIOBase):
 
     def __init__(self, fs, path, opts):
         super().__init__()
-        self._setup(fs, path, opts, 0, None, False)
+        self._setup(fs, path, opts, 0, None, False, None)
 
-    def _setup(self, fs, path, opts, position, pin, closed):
+    def _setup(self, fs, path, opts, position, pin, closed, details):
         self.fs, self.path, self.mode = fs, path, "rb"
         self._opts = opts
         self.blocksize = opts.get("block_size")
@@ -593,7 +596,10 @@ class GsreadFile(io.BufferedIOBase):
         if closed:
             super().close()
             return
-        self._reopen()
+        if details is None:
+            self._reopen()
+        else:
+            self.details, self.size = details, details["size"]
         _live_files.add(self)
 
     def _reopen(self):
@@ -633,7 +639,8 @@ class GsreadFile(io.BufferedIOBase):
         if not self.closed and self._pid == _proc.pid:
             self._pos = self._f.tell()
         return (_unpickle_file, (self.fs, self.path, self._opts, self._pos,
-                                 self._pin, self.closed))
+                                 self._pin, self.closed,
+                                 getattr(self, "details", None)))
 
     # -- io
     def readable(self):
