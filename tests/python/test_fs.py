@@ -513,3 +513,31 @@ def test_threads_read_in_parallel(server):
     took = time.monotonic() - t0
     assert out == [server.bytes(n) for n in ODD_NAMES[:4]]
     assert took < 1.5, f"4 threads took {took:.2f} s: the GIL was held"
+
+
+# ---- the install command of docs/python.md -------------------------------------------
+def test_pip_install_into_a_venv_offline(server, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    src = tmp_path / "src"  # a copy: pip's build leaves files beside setup.py
+    shutil.copytree(root, src, ignore=shutil.ignore_patterns(
+        "build*", ".git", "__pycache__", "*.egg-info", "results"))
+    venv = tmp_path / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages",
+                    str(venv)], check=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-build-isolation",
+                        "--no-index", str(src / "python")], capture_output=True,
+                       text=True, timeout=600, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    r = subprocess.run([str(venv / "bin" / "python"), "-c",
+                        "import fsspec, gsread\n"
+                        "print(gsread.__file__)\n"
+                        "print(fsspec.open('gsread://bkt/list/f05').open().read().decode())"],
+                       capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    path, data = r.stdout.split()
+    assert path.startswith(str(venv)) and data == "5"
