@@ -167,6 +167,12 @@ typedef struct gsr_client_options {
    * user name, password or custom header but If-Match. A loop, or one hop
    * too many, fails naming the hops. gs:// requests never follow. */
   int max_redirects;
+  /* A service-account key or authorized_user JSON file to take the
+   * credentials from, as $GOOGLE_APPLICATION_CREDENTIALS would name it,
+   * but for this client only (the Python layer's token="path"). Read at
+   * gsr_client_new. Ignored if access_token or anonymous is set. NULL
+   * (default): the credentials chain. */
+  const char *credentials_file;
 } gsr_client_options;
 
 /* Which credentials a client uses; never the token itself. */

@@ -6,7 +6,9 @@
 # whichever it measures faster; here 4 blocks) buy, next to the ceiling (4
 # parallel curl range requests). Those read 1 MiB at a time (cat --copy);
 # the last gsread lines are plain `gsread cat` (gsr_sendfile), measuring
-# its plan, then again starting with the plan it remembered.
+# its plan, then again starting with the plan it remembered. Then the same
+# object from Python: gsread's fsspec filesystem and fsspec's
+# HTTPFileSystem, in MB/s.
 # Then runs a few cells of the benchmark matrix if it is available.
 # Usage: scripts/demo.sh [--no-install]
 set -euo pipefail
@@ -62,6 +64,23 @@ S=$(GSREAD_PLANS_FILE="$WORK/plans" seconds "$GSREAD" cat "$URL" --stats 2>"$WOR
 printf '%-58s %10s %8s\n' "gsread cat again: $(plan), remembered (no probe)" "$(rate 1073741824 "$S")" "1 GiB"
 S=$(seconds ceiling)
 printf '%-58s %10s %8s\n' "ceiling: 4 parallel curl range requests, same server" "$(rate 1073741824 "$S")" "1 GiB"
+
+# The same object from Python (1 MiB f.read() calls, the read loop timed):
+# gsread's fsspec filesystem (python/, docs/python.md) beside fsspec's own
+# HTTPFileSystem on the stand-in's plain HTTP URL of the object.
+pyread() { PYTHONPATH="$ROOT/build/python" /usr/bin/python3 bench/py_read.py "$@" |
+  /usr/bin/python3 -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["MBps"])'; }
+printf '\n%-58s %10s %8s\n' "the same from Python: 1 MiB f.read() calls" "MB/s" "bytes"
+if ls build/python/gsread/_gsread*.so >/dev/null 2>&1; then
+  printf '%-58s %10s %8s\n' "gsread fsspec filesystem, prefetch=sequential" \
+    "$(pyread gsread "gsread://demo-bucket/1GiB.bin" --cache none --prefetch sequential)" "1 GiB"
+  printf '%-58s %10s %8s\n' "gsread fsspec filesystem, its defaults (readahead 5 MiB)" \
+    "$(pyread gsread "gsread://demo-bucket/1GiB.bin")" "1 GiB"
+else
+  echo "gsread's Python package was not built (python3-dev missing?): skipped"
+fi
+printf '%-58s %10s %8s\n' "fsspec HTTPFileSystem (its defaults), plain HTTP URL" \
+  "$(pyread http "$ENDPOINT/http/demo-bucket/1GiB.bin")" "1 GiB"
 
 if "$GSREAD" help bench >/dev/null 2>&1 && [ -x bench/matrix.sh ]; then
   echo

@@ -16,6 +16,11 @@ PKGS=(
   valgrind                                         # memcheck test (label valgrind)
   aria2 gnuplot-nox                                # benchmark peer (aria2c), charts
   python3-fsspec python3-aiohttp python3-requests  # benchmark peer (fsspec HTTPFileSystem)
+  # The Python package (python/, docs/python.md): its C extension and its
+  # tests with the libraries it serves: pandas, xarray/Zarr, h5py, Dask.
+  python3-dev python3-pytest python3-numpy python3-pandas
+  python3-dask python3-distributed python3-zarr python3-xarray python3-h5py
+  python3-venv python3-setuptools python3-pip       # pip install ./python into a venv
 )
 
 SUDO=""

@@ -2,7 +2,8 @@
 # Runs every test: installs what is missing (scripts/install-deps.sh), then
 # builds and runs the whole suite four ways:
 #   1. a normal optimized build (build/): everything, the fault tests on a
-#      512 MiB object, then test_read under valgrind memcheck
+#      512 MiB object, the Python package's pytest suite, then test_read
+#      under valgrind memcheck
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer, whole suite (build-asan/;
 #      the fault tests on 64 MiB, the allocation-failure tests)
 #   3. ThreadSanitizer, the tests labelled "concurrency" (build-tsan/)
@@ -25,13 +26,15 @@ status=0
 echo "== build: release"
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== test: release"
-(cd build && ctest --output-on-failure -j 2 -LE valgrind) || status=1
+(cd build && ctest --output-on-failure -j 2 -LE 'valgrind|python') || status=1
+echo "== test: release, the Python package (pytest: pandas, xarray/Zarr, h5py, Dask)"
+(cd build && ctest --output-on-failure -L python) || status=1
 echo "== test: release, valgrind memcheck"
 (cd build && ctest --output-on-failure -L valgrind) || status=1
 
 echo "== build: asan+ubsan"
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DGSR_SANITIZE=address,undefined
-echo "== test: asan+ubsan"
+echo "== test: asan+ubsan (not the Python package: /usr/bin/python3 cannot load an ASan-built extension)"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
    ctest --output-on-failure -j 2) || status=1

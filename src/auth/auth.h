@@ -33,6 +33,7 @@ enum gsr__auth_kind {
 struct gsr__auth_config {
   const char *access_token; /* client option; wins over everything */
   int anonymous;            /* client option: no credentials at all */
+  const char *credentials_file; /* client option: a key or ADC file */
   const char *ca_bundle;    /* for the token endpoint's TLS */
   const char *user_agent;
   long connect_timeout_ms;

@@ -129,6 +129,8 @@ static int resolve(struct gsr__auth *a, const struct gsr__auth_config *cfg) {
     a->source = "option";
     return GSR_OK;
   }
+  if (cfg->credentials_file != NULL && cfg->credentials_file[0] != '\0')
+    return use_file(a, cfg->credentials_file, "option");
   if ((v = getenv("GSREAD_ACCESS_TOKEN")) != NULL && v[0] != '\0')
     return set_static(a, v, "GSREAD_ACCESS_TOKEN");
   if ((v = getenv("GOOGLE_APPLICATION_CREDENTIALS")) != NULL && v[0] != '\0')

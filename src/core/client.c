@@ -146,7 +146,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   if (c == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   c->opts = *opts;
   c->opts.endpoint = c->opts.ca_bundle = c->opts.access_token = NULL;
-  c->opts.user_project = c->opts.plans_file = NULL;
+  c->opts.user_project = c->opts.plans_file = c->opts.credentials_file = NULL;
   c->opts.user_agent = gsr__strdup(opts->user_agent ? opts->user_agent
                                    : "gsread/" GSR_VERSION_STRING);
   if (c->opts.user_agent == NULL) {
@@ -175,6 +175,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   struct gsr__auth_config acfg = {
       .access_token = opts->access_token,
       .anonymous = opts->anonymous,
+      .credentials_file = opts->credentials_file,
       .ca_bundle = opts->ca_bundle,
       .user_agent = c->opts.user_agent,
       .connect_timeout_ms = opts->connect_timeout_ms,

@@ -577,6 +577,22 @@ static void test_authorized_user_via_gcloud_adc(void **state) {
   assert_string_equal(ai.kind, "authorized_user");
   assert_string_equal(ai.source, "GOOGLE_APPLICATION_CREDENTIALS");
   gsr_client_free(c);
+  /* The credentials_file option names the file for one client, before
+   * the environment's (here a file that does not exist). */
+  setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json", 1);
+  gsr_client_options o;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.credentials_file = user_json;
+  c = NULL;
+  s = gsr_client_new(&o, &c);
+  if (s != GSR_OK) fail_msg("client: %s", gsr_errmsg());
+  expect_ok(c);
+  info_of(c, &ai);
+  assert_string_equal(ai.kind, "authorized_user");
+  assert_string_equal(ai.source, "option");
+  assert_string_equal(ai.detail, user_json);
+  gsr_client_free(c);
   check_traces();
 }
 

@@ -1,0 +1,914 @@
+/* gsread._gsread: the CPython extension under gsread's fsspec layer.
+ *
+ * Built on the public API (include/gsread.h) only. Every call that can
+ * block (network, a file's lock, the I/O thread) runs with the GIL
+ * released, so Python threads (Dask's, a thread pool's) read in parallel.
+ * Objects remember the process that made them: after fork() the child has
+ * no I/O thread, so a Client or File of the parent refuses to be used
+ * there (OSError) and is dropped without being freed (freeing would wait
+ * on a thread that does not exist). The Python layer makes a new client
+ * in each process (gsread/fs.py).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gsread.h>
+
+PyMODINIT_FUNC PyInit__gsread(void);
+
+static PyObject *ObjectChanged; /* gsread.ObjectChanged(OSError) */
+
+/* ---- Errors ---------------------------------------------------------------
+ * One table: a gsread status -> the exception Python users catch. An errno
+ * of 0 means "no errno": the type is raised with the message alone. */
+struct errmap {
+  int status;
+  PyObject **type;
+  int err;
+};
+
+static PyObject *exc_oserror, *exc_valueerror, *exc_memoryerror;
+
+static const struct errmap ERRORS[] = {
+    {GSR_EINVAL, &exc_valueerror, 0},
+    {GSR_ENOMEM, &exc_memoryerror, 0},
+    {GSR_ENOENT, &exc_oserror, ENOENT},     /* FileNotFoundError */
+    {GSR_EACCES, &exc_oserror, EACCES},     /* PermissionError */
+    {GSR_EAUTH, &exc_oserror, EACCES},      /* PermissionError */
+    {GSR_ECHANGED, &ObjectChanged, ESTALE}, /* replaced under an open file */
+    {GSR_ERANGE, &exc_oserror, ERANGE},
+    {GSR_ENETWORK, &exc_oserror, ECONNABORTED}, /* ConnectionAbortedError */
+    {GSR_ETIMEDOUT, &exc_oserror, ETIMEDOUT},   /* TimeoutError */
+    {GSR_ECLOSED, &exc_valueerror, 0},          /* as io's closed files */
+    {GSR_EBADF, &exc_oserror, EBADF},
+    {GSR_EPROTO, &exc_oserror, EPROTO},
+    {GSR_EHTTP, &exc_oserror, EIO},
+    {GSR_EIO, &exc_oserror, EIO},
+    {GSR_ECANCELED, &exc_oserror, ECANCELED},
+    {GSR_EUNSUPPORTED, &exc_oserror, EOPNOTSUPP},
+    {GSR_ETLS, &exc_oserror, EPROTO},
+    {GSR_EINTEGRITY, &exc_oserror, EIO},
+};
+
+/* The exception for status with message msg, not raised (a new
+ * reference; NULL only if building it failed, with an error set). It
+ * carries .gsr_status, the code's name ("GSR_ENOENT"). */
+static PyObject *make_error(int status, const char *msg) {
+  PyObject *type = exc_oserror;
+  int err = EIO;
+  for (size_t i = 0; i < sizeof(ERRORS) / sizeof(ERRORS[0]); i++)
+    if (ERRORS[i].status == status) {
+      type = *ERRORS[i].type;
+      err = ERRORS[i].err;
+      break;
+    }
+  if (msg == NULL || msg[0] == '\0') msg = gsr_strerror(status);
+  PyObject *text = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "replace");
+  if (text == NULL) return NULL;
+  PyObject *exc;
+  if (err != 0)
+    /* OSError(errno, text) picks the subclass (FileNotFoundError...). */
+    exc = PyObject_CallFunction(type, "iO", err, text);
+  else
+    exc = PyObject_CallFunctionObjArgs(type, text, NULL);
+  Py_DECREF(text);
+  if (exc == NULL) return NULL;
+  PyObject *name = PyUnicode_FromString(gsr_status_name(status));
+  if (name == NULL || PyObject_SetAttrString(exc, "gsr_status", name) < 0) {
+    Py_XDECREF(name);
+    Py_DECREF(exc);
+    return NULL;
+  }
+  Py_DECREF(name);
+  return exc;
+}
+
+/* Raises the error of the last failing gsread call on this thread. */
+static PyObject *raise_status(int status) {
+  PyObject *exc = make_error(status, gsr_errmsg());
+  if (exc != NULL) {
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+  }
+  return NULL;
+}
+
+static PyObject *raise_forked(const char *what) {
+  PyErr_Format(PyExc_OSError,
+               "gsread: this %s was made in another process (before a fork); "
+               "make a new one in this process",
+               what);
+  return NULL;
+}
+
+/* ---- Client ---------------------------------------------------------------*/
+typedef struct {
+  PyObject_HEAD
+  gsr_client *client;
+  pid_t pid;
+} ClientObject;
+
+static PyTypeObject ClientType;
+
+/* Copies a str/None argument for the life of the call. */
+static int opt_str(PyObject *o, const char **out) {
+  if (o == NULL || o == Py_None) {
+    *out = NULL;
+    return 0;
+  }
+  if (!PyUnicode_Check(o)) {
+    PyErr_SetString(PyExc_TypeError, "expected str or None");
+    return -1;
+  }
+  *out = PyUnicode_AsUTF8(o);
+  return *out == NULL ? -1 : 0;
+}
+
+static int Client_init(ClientObject *self, PyObject *args, PyObject *kw) {
+  static char *names[] = {"endpoint",       "access_token",    "credentials_file",
+                          "anonymous",      "user_project",    "max_connections",
+                          "memory_budget",  "ca_bundle",       "user_agent",
+                          "retry_max_attempts", "stall_timeout_ms", NULL};
+  PyObject *endpoint = NULL, *token = NULL, *creds = NULL, *project = NULL,
+           *ca = NULL, *ua = NULL;
+  int anonymous = 0, max_connections = 0, retry_max_attempts = 0;
+  unsigned long long budget = 0;
+  long stall_ms = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOpOiKOOil", names, &endpoint,
+                                   &token, &creds, &anonymous, &project,
+                                   &max_connections, &budget, &ca, &ua,
+                                   &retry_max_attempts, &stall_ms))
+    return -1;
+  if (self->client != NULL) {
+    PyErr_SetString(PyExc_RuntimeError, "Client already initialized");
+    return -1;
+  }
+  gsr_client_options o;
+  gsr_client_options_init(&o);
+  if (opt_str(endpoint, &o.endpoint) < 0 || opt_str(token, &o.access_token) < 0 ||
+      opt_str(creds, &o.credentials_file) < 0 ||
+      opt_str(project, &o.user_project) < 0 || opt_str(ca, &o.ca_bundle) < 0 ||
+      opt_str(ua, &o.user_agent) < 0)
+    return -1;
+  o.anonymous = anonymous;
+  if (max_connections != 0) o.max_connections = max_connections;
+  if (retry_max_attempts != 0) o.retry_max_attempts = retry_max_attempts;
+  if (stall_ms != 0) o.stall_timeout_ms = stall_ms;
+  o.memory_budget = budget;
+  gsr_client *c = NULL;
+  int status;
+  Py_BEGIN_ALLOW_THREADS
+  status = gsr_client_new(&o, &c);
+  Py_END_ALLOW_THREADS
+  if (status != GSR_OK) {
+    raise_status(status);
+    return -1;
+  }
+  self->client = c;
+  self->pid = getpid();
+  return 0;
+}
+
+static void Client_dealloc(ClientObject *self) {
+  /* In a forked child the client's I/O thread does not exist: leak it. */
+  if (self->client != NULL && self->pid == getpid()) {
+    gsr_client *c = self->client;
+    Py_BEGIN_ALLOW_THREADS
+    gsr_client_free(c);
+    Py_END_ALLOW_THREADS
+  }
+  self->client = NULL;
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int client_ok(ClientObject *self) {
+  if (self->client == NULL) {
+    PyErr_SetString(PyExc_ValueError, "Client not initialized");
+    return 0;
+  }
+  if (self->pid != getpid()) {
+    raise_forked("Client");
+    return 0;
+  }
+  return 1;
+}
+
+/* ---- File -----------------------------------------------------------------*/
+typedef struct {
+  PyObject_HEAD
+  gsr_file file;
+  ClientObject *client; /* kept alive while the file is */
+  pid_t pid;
+  int closed;
+} FileObject;
+
+static PyTypeObject FileType;
+
+static int file_ok(FileObject *self) {
+  if (self->closed) {
+    PyErr_SetString(PyExc_ValueError, "I/O operation on closed file");
+    return 0;
+  }
+  if (self->pid != getpid()) {
+    raise_forked("File");
+    return 0;
+  }
+  return 1;
+}
+
+static PyObject *Client_open(ClientObject *self, PyObject *args, PyObject *kw) {
+  static char *names[] = {"url",        "cache_type",   "block_size",
+                          "concurrency", "prefetch",    "max_blocks",
+                          "max_prefetch", "min_part_size", NULL};
+  const char *url;
+  PyObject *cache = NULL, *prefetch = NULL;
+  unsigned long long block_size = 0, max_prefetch = 0, min_part = 0;
+  int concurrency = 0, max_blocks = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$OKiOiKK", names, &url, &cache,
+                                   &block_size, &concurrency, &prefetch,
+                                   &max_blocks, &max_prefetch, &min_part))
+    return NULL;
+  if (!client_ok(self)) return NULL;
+  gsr_file_options o;
+  gsr_file_options_init(&o);
+  if (opt_str(cache, &o.cache_type) < 0 || opt_str(prefetch, &o.prefetch) < 0)
+    return NULL;
+  if (block_size) o.block_size = block_size;
+  if (concurrency) o.concurrency = concurrency;
+  if (max_blocks) o.max_blocks = max_blocks;
+  if (max_prefetch) o.max_prefetch = max_prefetch;
+  if (min_part) o.min_part_size = min_part;
+  FileObject *f = PyObject_New(FileObject, &FileType);
+  if (f == NULL) return NULL;
+  f->file = GSR_FILE_INVALID;
+  f->client = NULL;
+  f->pid = getpid();
+  f->closed = 1;
+  gsr_file h = GSR_FILE_INVALID;
+  int status;
+  gsr_client *c = self->client;
+  Py_BEGIN_ALLOW_THREADS
+  status = gsr_open(c, url, &o, &h);
+  Py_END_ALLOW_THREADS
+  if (status != GSR_OK) {
+    Py_DECREF(f);
+    return raise_status(status);
+  }
+  f->file = h;
+  f->closed = 0;
+  Py_INCREF(self);
+  f->client = self;
+  return (PyObject *)f;
+}
+
+static void File_dealloc(FileObject *self) {
+  if (!self->closed && self->pid == getpid()) {
+    gsr_file h = self->file;
+    Py_BEGIN_ALLOW_THREADS
+    gsr_close(h);
+    Py_END_ALLOW_THREADS
+  }
+  self->closed = 1;
+  Py_XDECREF(self->client);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *File_close(FileObject *self, PyObject *unused) {
+  if (self->closed) Py_RETURN_NONE;
+  self->closed = 1;
+  if (self->pid != getpid()) Py_RETURN_NONE; /* the parent's: not ours */
+  gsr_file h = self->file;
+  Py_BEGIN_ALLOW_THREADS
+  gsr_close(h);
+  Py_END_ALLOW_THREADS
+  Py_RETURN_NONE;
+}
+
+/* bytes: at most want bytes (< 0: all) read at offset (-1: the position). */
+static PyObject *read_new(FileObject *self, Py_ssize_t want, int64_t offset) {
+  gsr_file h = self->file;
+  int64_t pos, size;
+  Py_BEGIN_ALLOW_THREADS
+  size = gsr_size(h);
+  pos = offset >= 0 ? offset : gsr_tell(h);
+  Py_END_ALLOW_THREADS
+  if (size < 0) return raise_status((int)size);
+  if (pos < 0) return raise_status((int)pos);
+  /* Never allocate past the end: read(1 << 40) of a small object is fine. */
+  int64_t left = pos < size ? size - pos : 0;
+  if (want < 0 || want > left) want = (Py_ssize_t)left;
+  PyObject *b = PyBytes_FromStringAndSize(NULL, want);
+  if (b == NULL) return NULL;
+  if (want == 0) return b;
+  char *p = PyBytes_AS_STRING(b);
+  int64_t n;
+  Py_BEGIN_ALLOW_THREADS
+  n = offset >= 0 ? gsr_pread(h, p, (size_t)want, offset)
+                  : gsr_read(h, p, (size_t)want);
+  Py_END_ALLOW_THREADS
+  if (n < 0) {
+    Py_DECREF(b);
+    return raise_status((int)n);
+  }
+  if (n < want && _PyBytes_Resize(&b, (Py_ssize_t)n) < 0) return NULL;
+  return b;
+}
+
+static PyObject *File_read(FileObject *self, PyObject *args) {
+  Py_ssize_t n = -1;
+  if (!PyArg_ParseTuple(args, "|n", &n)) return NULL;
+  if (!file_ok(self)) return NULL;
+  return read_new(self, n, -1);
+}
+
+static PyObject *File_pread(FileObject *self, PyObject *args) {
+  Py_ssize_t n;
+  long long off;
+  if (!PyArg_ParseTuple(args, "nL", &n, &off)) return NULL;
+  if (!file_ok(self)) return NULL;
+  if (off < 0) {
+    PyErr_SetString(PyExc_ValueError, "negative offset");
+    return NULL;
+  }
+  return read_new(self, n, (int64_t)off);
+}
+
+/* readinto(buffer) / preadinto(buffer, offset): the bytes land straight in
+ * the caller's buffer (any writable C-contiguous buffer). */
+static PyObject *into(FileObject *self, PyObject *args, int at) {
+  Py_buffer view;
+  long long off = -1;
+  if (at ? !PyArg_ParseTuple(args, "w*L", &view, &off)
+         : !PyArg_ParseTuple(args, "w*", &view))
+    return NULL;
+  if (!file_ok(self) || (at && off < 0)) {
+    if (at && off < 0 && !PyErr_Occurred())
+      PyErr_SetString(PyExc_ValueError, "negative offset");
+    PyBuffer_Release(&view);
+    return NULL;
+  }
+  gsr_file h = self->file;
+  int64_t n = 0;
+  if (view.len > 0) {
+    Py_BEGIN_ALLOW_THREADS
+    n = at ? gsr_pread(h, view.buf, (size_t)view.len, (int64_t)off)
+           : gsr_read(h, view.buf, (size_t)view.len);
+    Py_END_ALLOW_THREADS
+  }
+  PyBuffer_Release(&view);
+  if (n < 0) return raise_status((int)n);
+  return PyLong_FromLongLong(n);
+}
+
+static PyObject *File_readinto(FileObject *self, PyObject *args) {
+  return into(self, args, 0);
+}
+static PyObject *File_preadinto(FileObject *self, PyObject *args) {
+  return into(self, args, 1);
+}
+
+static PyObject *File_seek(FileObject *self, PyObject *args) {
+  long long off;
+  int whence = 0;
+  if (!PyArg_ParseTuple(args, "L|i", &off, &whence)) return NULL;
+  if (!file_ok(self)) return NULL;
+  gsr_file h = self->file;
+  int64_t r;
+  Py_BEGIN_ALLOW_THREADS
+  r = gsr_seek(h, (int64_t)off, whence);
+  Py_END_ALLOW_THREADS
+  if (r < 0) return raise_status((int)r);
+  return PyLong_FromLongLong(r);
+}
+
+static PyObject *File_tell(FileObject *self, PyObject *unused) {
+  if (!file_ok(self)) return NULL;
+  gsr_file h = self->file;
+  int64_t r;
+  Py_BEGIN_ALLOW_THREADS
+  r = gsr_tell(h);
+  Py_END_ALLOW_THREADS
+  if (r < 0) return raise_status((int)r);
+  return PyLong_FromLongLong(r);
+}
+
+static PyObject *File_set_read_end(FileObject *self, PyObject *args) {
+  unsigned long long end;
+  if (!PyArg_ParseTuple(args, "K", &end)) return NULL;
+  if (!file_ok(self)) return NULL;
+  gsr_file h = self->file;
+  int r;
+  Py_BEGIN_ALLOW_THREADS
+  r = gsr_set_read_end(h, end);
+  Py_END_ALLOW_THREADS
+  if (r < 0) return raise_status(r);
+  Py_RETURN_NONE;
+}
+
+static PyObject *hex_md5(const unsigned char *md5) {
+  char hex[33];
+  for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", md5[i]);
+  return PyUnicode_FromStringAndSize(hex, 32);
+}
+
+/* The metadata read at open, as a dict (no I/O). */
+static PyObject *File_stat(FileObject *self, PyObject *unused) {
+  if (!file_ok(self)) return NULL;
+  gsr_stat st;
+  int r = gsr_fstat(self->file, &st);
+  if (r < 0) return raise_status(r);
+  PyObject *crc = st.has_crc32c ? PyLong_FromUnsignedLong(st.crc32c)
+                                : (Py_INCREF(Py_None), Py_None);
+  PyObject *md5 = st.has_md5 ? hex_md5(st.md5) : (Py_INCREF(Py_None), Py_None);
+  if (crc == NULL || md5 == NULL) {
+    Py_XDECREF(crc);
+    Py_XDECREF(md5);
+    return NULL;
+  }
+  return Py_BuildValue(
+      "{s:K,s:L,s:L,s:s,s:N,s:N,s:s,s:s,s:L,s:s}", "size",
+      (unsigned long long)st.size, "generation", (long long)st.generation,
+      "metageneration", (long long)st.metageneration, "etag", st.etag,
+      "crc32c", crc, "md5", md5, "content_type", st.content_type, "updated",
+      st.updated, "mtime", (long long)st.mtime, "content_encoding",
+      st.content_encoding);
+}
+
+static PyObject *File_stats(FileObject *self, PyObject *unused) {
+  if (!file_ok(self)) return NULL;
+  gsr_file_stats s;
+  int r = gsr_file_stats_get(self->file, &s);
+  if (r < 0) return raise_status(r);
+  return Py_BuildValue(
+      "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:K,s:K,s:s}", "reads",
+      (unsigned long long)s.reads, "hits", (unsigned long long)s.hits, "misses",
+      (unsigned long long)s.misses, "requests", (unsigned long long)s.requests,
+      "bytes_fetched", (unsigned long long)s.bytes_fetched, "bytes_delivered",
+      (unsigned long long)s.bytes_delivered, "bytes_copied",
+      (unsigned long long)s.bytes_copied, "bytes_referenced",
+      (unsigned long long)s.bytes_referenced, "bytes_direct",
+      (unsigned long long)s.bytes_direct, "prefetched_unused",
+      (unsigned long long)s.prefetched_unused, "stalls",
+      (unsigned long long)s.stalls, "stall_seconds", s.stall_seconds, "window",
+      (unsigned long long)s.window, "peak_buffered",
+      (unsigned long long)s.peak_buffered, "plan", s.plan ? s.plan : "none");
+}
+
+static PyObject *File_size(FileObject *self, void *unused) {
+  if (!file_ok(self)) return NULL;
+  int64_t r = gsr_size(self->file);
+  if (r < 0) return raise_status((int)r);
+  return PyLong_FromLongLong(r);
+}
+
+static PyObject *File_closed(FileObject *self, void *unused) {
+  return PyBool_FromLong(self->closed);
+}
+
+/* ---- Ranges ---------------------------------------------------------------
+ * read_ranges: many (file, offset, length) reads at once, each one
+ * gsr_pread on a pool of C threads with the GIL released, every range
+ * landing in its own bytes object allocated beforehand. The Python layer
+ * reaches it through ONE function (gsread/fs.py: _read_ranges), so that
+ * it can move to gsr_read_ranges (vectored reads) in one place. */
+struct range_job {
+  gsr_file file;
+  int64_t offset;
+  char *dst;
+  size_t len;
+  int64_t got;   /* bytes read, or a negative status */
+  char *errmsg;  /* malloc'ed copy of gsr_errmsg() on failure */
+};
+
+struct range_pool {
+  struct range_job *jobs;
+  size_t n;
+  size_t next;
+  pthread_mutex_t mu;
+};
+
+static void *range_worker(void *arg) {
+  struct range_pool *p = arg;
+  for (;;) {
+    pthread_mutex_lock(&p->mu);
+    size_t i = p->next < p->n ? p->next++ : p->n;
+    pthread_mutex_unlock(&p->mu);
+    if (i >= p->n) return NULL;
+    struct range_job *j = &p->jobs[i];
+    j->got = j->len == 0 ? 0 : gsr_pread(j->file, j->dst, j->len, j->offset);
+    if (j->got < 0) j->errmsg = strdup(gsr_errmsg());
+  }
+}
+
+#define RANGE_THREADS 16
+
+static void run_ranges(struct range_pool *p) {
+  pthread_t th[RANGE_THREADS];
+  size_t want = p->n < RANGE_THREADS ? p->n : RANGE_THREADS, started = 0;
+  for (size_t i = 1; i < want; i++) /* the caller is worker 0 */
+    if (pthread_create(&th[started], NULL, range_worker, p) == 0) started++;
+  range_worker(p);
+  for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+}
+
+/* read_ranges(items) -> list: items is a sequence of (File, offset,
+ * length); each result is bytes (shorter at the end of the object) or the
+ * exception its read failed with (not raised). */
+static PyObject *mod_read_ranges(PyObject *mod, PyObject *arg) {
+  PyObject *seq = PySequence_Fast(arg, "read_ranges: expected a sequence");
+  if (seq == NULL) return NULL;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  PyObject *out = PyList_New(n);
+  struct range_job *jobs = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(*jobs));
+  if (out == NULL || jobs == NULL) {
+    Py_XDECREF(out);
+    PyMem_Free(jobs);
+    Py_DECREF(seq);
+    return PyErr_NoMemory();
+  }
+  PyObject *fail = NULL;
+  for (Py_ssize_t i = 0; i < n; i++) {
+    PyObject *f;
+    long long off;
+    Py_ssize_t len;
+    PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+    if (!PyArg_ParseTuple(item, "O!Ln;read_ranges: items are (File, offset, length)",
+                          &FileType, &f, &off, &len)) {
+      fail = out;
+      break;
+    }
+    if (off < 0 || len < 0) {
+      PyErr_SetString(PyExc_ValueError, "read_ranges: negative offset or length");
+      fail = out;
+      break;
+    }
+    if (!file_ok((FileObject *)f)) {
+      fail = out;
+      break;
+    }
+    PyObject *b = PyBytes_FromStringAndSize(NULL, len);
+    if (b == NULL) {
+      fail = out;
+      break;
+    }
+    PyList_SET_ITEM(out, i, b);
+    jobs[i] = (struct range_job){.file = ((FileObject *)f)->file,
+                                 .offset = off,
+                                 .dst = PyBytes_AS_STRING(b),
+                                 .len = (size_t)len};
+  }
+  if (fail == NULL) {
+    struct range_pool pool = {.jobs = jobs, .n = (size_t)n, .next = 0};
+    pthread_mutex_init(&pool.mu, NULL);
+    Py_BEGIN_ALLOW_THREADS
+    run_ranges(&pool);
+    Py_END_ALLOW_THREADS
+    pthread_mutex_destroy(&pool.mu);
+    for (Py_ssize_t i = 0; i < n && fail == NULL; i++) {
+      struct range_job *j = &jobs[i];
+      if (j->got < 0) {
+        PyObject *e = make_error((int)j->got, j->errmsg);
+        if (e == NULL) {
+          fail = out;
+          break;
+        }
+        PyList_SetItem(out, i, e); /* drops the bytes */
+      } else if ((size_t)j->got < j->len) {
+        /* Out of the list first: only a sole reference can be resized. */
+        PyObject *b = PyList_GET_ITEM(out, i);
+        PyList_SET_ITEM(out, i, NULL);
+        if (_PyBytes_Resize(&b, (Py_ssize_t)j->got) < 0) {
+          fail = out;
+          break;
+        }
+        PyList_SET_ITEM(out, i, b);
+      }
+    }
+  }
+  for (Py_ssize_t i = 0; i < n; i++) free(jobs[i].errmsg);
+  PyMem_Free(jobs);
+  Py_DECREF(seq);
+  if (fail != NULL) {
+    Py_DECREF(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* ---- Listing --------------------------------------------------------------
+ * The callback runs on this thread with the GIL released, so entries are
+ * gathered in C and turned into Python objects afterwards. */
+struct lentry {
+  char *name;
+  char *updated;
+  int is_prefix, has_crc32c;
+  uint64_t size;
+  int64_t generation;
+  uint32_t crc32c;
+};
+struct lacc {
+  struct lentry *v;
+  size_t n, cap;
+  size_t limit; /* stop after this many (0: no limit) */
+  int oom;
+};
+
+static int list_cb(void *arg, const gsr_list_entry *e) {
+  struct lacc *a = arg;
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? 2 * a->cap : 64;
+    struct lentry *v = realloc(a->v, cap * sizeof(*v));
+    if (v == NULL) {
+      a->oom = 1;
+      return 1;
+    }
+    a->v = v;
+    a->cap = cap;
+  }
+  struct lentry *d = &a->v[a->n];
+  d->name = strdup(e->name);
+  d->updated = strdup(e->updated ? e->updated : "");
+  if (d->name == NULL || d->updated == NULL) {
+    free(d->name);
+    free(d->updated);
+    a->oom = 1;
+    return 1;
+  }
+  d->is_prefix = e->is_prefix;
+  d->size = e->size;
+  d->generation = e->generation;
+  d->has_crc32c = e->has_crc32c;
+  d->crc32c = e->crc32c;
+  a->n++;
+  return a->limit != 0 && a->n >= a->limit;
+}
+
+/* list(url, recursive=False, limit=0) -> list of dicts (name, is_prefix,
+ * size, generation, updated, crc32c). limit > 0 stops after that many
+ * entries (an existence check of a prefix). */
+static PyObject *Client_list(ClientObject *self, PyObject *args, PyObject *kw) {
+  static char *names[] = {"url", "recursive", "limit", NULL};
+  const char *url;
+  int recursive = 0;
+  Py_ssize_t limit = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|pn", names, &url, &recursive,
+                                   &limit))
+    return NULL;
+  if (!client_ok(self)) return NULL;
+  struct lacc acc = {.limit = limit > 0 ? (size_t)limit : 0};
+  gsr_client *c = self->client;
+  int status;
+  Py_BEGIN_ALLOW_THREADS
+  status = gsr_list(c, url, recursive, list_cb, &acc);
+  Py_END_ALLOW_THREADS
+  PyObject *out = NULL;
+  if (acc.oom) {
+    PyErr_NoMemory();
+  } else if (status != GSR_OK &&
+             !(status == GSR_ECANCELED && acc.limit && acc.n >= acc.limit)) {
+    raise_status(status);
+  } else if ((out = PyList_New((Py_ssize_t)acc.n)) != NULL) {
+    for (size_t i = 0; i < acc.n; i++) {
+      struct lentry *e = &acc.v[i];
+      PyObject *crc = e->has_crc32c ? PyLong_FromUnsignedLong(e->crc32c)
+                                    : (Py_INCREF(Py_None), Py_None);
+      PyObject *d = crc == NULL ? NULL
+          : Py_BuildValue("{s:s,s:O,s:K,s:L,s:s,s:N}", "name", e->name,
+                          "is_prefix", e->is_prefix ? Py_True : Py_False,
+                          "size", (unsigned long long)e->size, "generation",
+                          (long long)e->generation, "updated", e->updated,
+                          "crc32c", crc);
+      if (d == NULL) {
+        Py_CLEAR(out);
+        break;
+      }
+      PyList_SET_ITEM(out, (Py_ssize_t)i, d);
+    }
+  }
+  for (size_t i = 0; i < acc.n; i++) {
+    free(acc.v[i].name);
+    free(acc.v[i].updated);
+  }
+  free(acc.v);
+  return out;
+}
+
+/* download(url, dest, concurrency=0, part_size=0) -> dict of its stats. */
+static PyObject *Client_download(ClientObject *self, PyObject *args,
+                                 PyObject *kw) {
+  static char *names[] = {"url", "dest", "concurrency", "part_size", NULL};
+  const char *url, *dest;
+  int concurrency = 0;
+  unsigned long long part = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|iK", names, &url, &dest,
+                                   &concurrency, &part))
+    return NULL;
+  if (!client_ok(self)) return NULL;
+  gsr_download_options o;
+  gsr_download_options_init(&o);
+  o.concurrency = concurrency;
+  o.part_size = part;
+  gsr_download_stats st;
+  memset(&st, 0, sizeof(st));
+  gsr_client *c = self->client;
+  int status;
+  Py_BEGIN_ALLOW_THREADS
+  status = gsr_download(c, url, dest, &o, &st);
+  Py_END_ALLOW_THREADS
+  if (status != GSR_OK) return raise_status(status);
+  return Py_BuildValue("{s:K,s:K,s:K,s:d,s:O,s:k}", "bytes",
+                       (unsigned long long)st.bytes, "requests",
+                       (unsigned long long)st.requests, "retries",
+                       (unsigned long long)st.retries, "seconds", st.seconds,
+                       "crc32c_verified",
+                       st.crc32c_verified ? Py_True : Py_False, "crc32c",
+                       (unsigned long)st.crc32c);
+}
+
+static PyObject *Client_auth_info(ClientObject *self, PyObject *unused) {
+  if (!client_ok(self)) return NULL;
+  gsr_auth_info ai;
+  gsr_client *c = self->client;
+  int status;
+  Py_BEGIN_ALLOW_THREADS
+  status = gsr_client_auth_info(c, &ai);
+  Py_END_ALLOW_THREADS
+  if (status != GSR_OK) return raise_status(status);
+  return Py_BuildValue("{s:s,s:s,s:s,s:s,s:O,s:L,s:L}", "kind", ai.kind,
+                       "source", ai.source, "detail", ai.detail, "account",
+                       ai.account, "has_expiry",
+                       ai.has_expiry ? Py_True : Py_False, "expires_at",
+                       (long long)ai.expires_at, "remaining",
+                       (long long)ai.remaining);
+}
+
+static PyObject *Client_stats(ClientObject *self, PyObject *unused) {
+  if (!client_ok(self)) return NULL;
+  gsr_client_stats s;
+  int r = gsr_client_stats_get(self->client, &s);
+  if (r < 0) return raise_status(r);
+  return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "requests",
+                       (unsigned long long)s.requests, "bytes_fetched",
+                       (unsigned long long)s.bytes_fetched, "buffered",
+                       (unsigned long long)s.buffered, "peak_buffered",
+                       (unsigned long long)s.peak_buffered, "budget",
+                       (unsigned long long)s.budget, "retries",
+                       (unsigned long long)s.retries, "resumes",
+                       (unsigned long long)s.resumes);
+}
+
+static PyObject *Client_pid(ClientObject *self, void *unused) {
+  return PyLong_FromLong((long)self->pid);
+}
+
+static PyMethodDef Client_methods[] = {
+    {"open", (PyCFunction)(void (*)(void))Client_open, METH_VARARGS | METH_KEYWORDS,
+     "open(url, *, cache_type=None, block_size=0, concurrency=0, prefetch=None,\n"
+     "     max_blocks=0, max_prefetch=0, min_part_size=0) -> File\n\n"
+     "Opens url (gs://, http(s)://, file://) pinned to its generation or ETag;\n"
+     "one metadata request. 0 or None: the library's default."},
+    {"list", (PyCFunction)(void (*)(void))Client_list, METH_VARARGS | METH_KEYWORDS,
+     "list(url, recursive=False, limit=0) -> list of dict\n\n"
+     "objects.list of gs://BUCKET[/PREFIX], every page; without recursive,\n"
+     "deeper names fold into prefix entries ending in '/'."},
+    {"download", (PyCFunction)(void (*)(void))Client_download,
+     METH_VARARGS | METH_KEYWORDS,
+     "download(url, dest, concurrency=0, part_size=0) -> dict\n\n"
+     "gsr_download: parallel parts into a temporary file renamed over dest\n"
+     "once the CRC32C (or length) matched."},
+    {"auth_info", (PyCFunction)Client_auth_info, METH_NOARGS,
+     "auth_info() -> dict: which credentials are used (never the token)."},
+    {"stats", (PyCFunction)Client_stats, METH_NOARGS,
+     "stats() -> dict: client-wide counters."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Client_getset[] = {
+    {"pid", (getter)Client_pid, NULL, "the process that made the client", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject ClientType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "gsread._gsread.Client",
+    .tp_basicsize = sizeof(ClientObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Client(*, endpoint=None, access_token=None, credentials_file=None,\n"
+              "       anonymous=False, user_project=None, max_connections=0,\n"
+              "       memory_budget=0, ca_bundle=None, user_agent=None,\n"
+              "       retry_max_attempts=0, stall_timeout_ms=0)\n\n"
+              "A gsread client: one I/O thread and a connection pool, shared by\n"
+              "every file opened on it. Usable only in the process that made it.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Client_init,
+    .tp_dealloc = (destructor)Client_dealloc,
+    .tp_methods = Client_methods,
+    .tp_getset = Client_getset,
+};
+
+static PyMethodDef File_methods[] = {
+    {"read", (PyCFunction)File_read, METH_VARARGS,
+     "read(n=-1) -> bytes: up to n bytes at the position (all to the end if n < 0)."},
+    {"readinto", (PyCFunction)File_readinto, METH_VARARGS,
+     "readinto(buffer) -> int: reads straight into a writable buffer."},
+    {"pread", (PyCFunction)File_pread, METH_VARARGS,
+     "pread(n, offset) -> bytes: at offset, the position untouched."},
+    {"preadinto", (PyCFunction)File_preadinto, METH_VARARGS,
+     "preadinto(buffer, offset) -> int"},
+    {"seek", (PyCFunction)File_seek, METH_VARARGS,
+     "seek(offset, whence=0) -> int: as lseek (no I/O)."},
+    {"tell", (PyCFunction)File_tell, METH_NOARGS, "tell() -> int"},
+    {"set_read_end", (PyCFunction)File_set_read_end, METH_VARARGS,
+     "set_read_end(end): a promise that reads stop before end."},
+    {"stat", (PyCFunction)File_stat, METH_NOARGS,
+     "stat() -> dict: the metadata read at open (no I/O)."},
+    {"stats", (PyCFunction)File_stats, METH_NOARGS, "stats() -> dict: counters."},
+    {"close", (PyCFunction)File_close, METH_NOARGS, "close(): idempotent."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef File_getset[] = {
+    {"size", (getter)File_size, NULL, "the object's size", NULL},
+    {"closed", (getter)File_closed, NULL, "True once closed", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject FileType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "gsread._gsread.File",
+    .tp_basicsize = sizeof(FileObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An object opened for reading (Client.open), pinned to one version.",
+    .tp_dealloc = (destructor)File_dealloc,
+    .tp_methods = File_methods,
+    .tp_getset = File_getset,
+};
+
+static PyObject *mod_parse_size(PyObject *mod, PyObject *arg) {
+  const char *s = PyUnicode_AsUTF8(arg);
+  if (s == NULL) return NULL;
+  uint64_t v;
+  int r = gsr_parse_size(s, &v);
+  if (r != GSR_OK) return raise_status(r);
+  return PyLong_FromUnsignedLongLong(v);
+}
+
+static PyObject *mod_error(PyObject *mod, PyObject *args) {
+  int status;
+  const char *msg = NULL;
+  if (!PyArg_ParseTuple(args, "i|z", &status, &msg)) return NULL;
+  return make_error(status, msg);
+}
+
+static PyMethodDef module_methods[] = {
+    {"read_ranges", (PyCFunction)mod_read_ranges, METH_O,
+     "read_ranges(items) -> list\n\n"
+     "items: (File, offset, length) tuples, read concurrently on C threads\n"
+     "with the GIL released. Each result is bytes (shorter at the end of\n"
+     "the object) or the exception its read failed with, not raised."},
+    {"parse_size", (PyCFunction)mod_parse_size, METH_O,
+     "parse_size(text) -> int: '64K', '1MiB', '5MB', '4096'."},
+    {"error", (PyCFunction)mod_error, METH_VARARGS,
+     "error(status, message=None) -> exception: the exception a gsread status\n"
+     "maps to (not raised)."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "gsread._gsread",
+    "gsread's C extension: the library's client, files, listing and copies.",
+    -1, module_methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__gsread(void) {
+  exc_oserror = PyExc_OSError;
+  exc_valueerror = PyExc_ValueError;
+  exc_memoryerror = PyExc_MemoryError;
+  if (PyType_Ready(&ClientType) < 0 || PyType_Ready(&FileType) < 0) return NULL;
+  PyObject *m = PyModule_Create(&module);
+  if (m == NULL) return NULL;
+  ObjectChanged = PyErr_NewExceptionWithDoc(
+      "gsread.ObjectChanged",
+      "The object was replaced (a new generation or ETag) while a file\n"
+      "pinned to its old version was open. A subclass of OSError (errno\n"
+      "ESTALE); reopen to read the new version.",
+      PyExc_OSError, NULL);
+  if (ObjectChanged == NULL) goto fail;
+  Py_INCREF(ObjectChanged);
+  if (PyModule_AddObject(m, "ObjectChanged", ObjectChanged) < 0) goto fail;
+  Py_INCREF(&ClientType);
+  if (PyModule_AddObject(m, "Client", (PyObject *)&ClientType) < 0) goto fail;
+  Py_INCREF(&FileType);
+  if (PyModule_AddObject(m, "File", (PyObject *)&FileType) < 0) goto fail;
+  if (PyModule_AddStringConstant(m, "library_version", gsr_version()) < 0)
+    goto fail;
+#define GSR__ADD(name, code, text)                                          \
+  if (PyModule_AddIntConstant(m, "GSR_" #name, code) < 0) goto fail;
+  GSR_STATUS_MAP(GSR__ADD)
+#undef GSR__ADD
+  return m;
+fail:
+  Py_DECREF(m);
+  return NULL;
+}
