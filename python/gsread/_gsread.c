@@ -475,11 +475,12 @@ static PyObject *File_closed(FileObject *self, void *unused) {
 }
 
 /* ---- Ranges ---------------------------------------------------------------
- * read_ranges: many (file, offset, length) reads at once, each one
- * gsr_pread on a pool of C threads with the GIL released, every range
- * landing in its own bytes object allocated beforehand. The Python layer
- * reaches it through ONE function (gsread/fs.py: _read_ranges), so that
- * it can move to gsr_read_ranges (vectored reads) in one place. */
+ * read_ranges: many (file, offset, length) reads at once. The ranges of
+ * each file go to one gsr_read_ranges call (sorted, merged and joined by
+ * cost, fetched in parallel, landing straight in their bytes objects;
+ * docs/ranges.md); the calls of different files run on a pool of C
+ * threads, all with the GIL released. The Python layer reaches it through
+ * one function (gsread/fs.py: _read_ranges). */
 struct range_job {
   gsr_file file;
   int64_t offset;
@@ -489,23 +490,56 @@ struct range_job {
   char *errmsg;  /* malloc'ed copy of gsr_errmsg() on failure */
 };
 
+/* One gsr_read_ranges call: the jobs at idx[0..n) (all of one file). */
+struct range_batch {
+  size_t *idx;
+  size_t n;
+};
+
 struct range_pool {
   struct range_job *jobs;
-  size_t n;
+  struct range_batch *batches;
+  size_t n_batches;
   size_t next;
   pthread_mutex_t mu;
 };
+
+/* Runs one batch; its ranges' results go back to their jobs. */
+#define UNSET 1 /* no gsr_status is positive */
+static void run_batch(struct range_job *jobs, const struct range_batch *b) {
+  gsr_range *r = calloc(b->n, sizeof(*r));
+  int status = GSR_ENOMEM;
+  const char *msg = "out of memory";
+  if (r != NULL) {
+    for (size_t k = 0; k < b->n; k++) {
+      struct range_job *j = &jobs[b->idx[k]];
+      r[k].offset = j->offset;
+      r[k].length = j->len;
+      r[k].buf = j->dst;
+      r[k].status = UNSET;
+    }
+    status = gsr_read_ranges(jobs[b->idx[0]].file, r, b->n, NULL);
+    msg = gsr_errmsg();
+  }
+  for (size_t k = 0; k < b->n; k++) {
+    struct range_job *j = &jobs[b->idx[k]];
+    /* A call that failed before it looked at the ranges (a closed file)
+     * leaves their statuses as they were: the call's is theirs. */
+    int st = r == NULL || r[k].status == UNSET ? status : r[k].status;
+    j->got = st == GSR_OK ? (int64_t)r[k].delivered : st;
+    if (st != GSR_OK) j->errmsg = strdup(msg);
+  }
+  free(r);
+}
 
 static void *range_worker(void *arg) {
   struct range_pool *p = arg;
   for (;;) {
     pthread_mutex_lock(&p->mu);
-    size_t i = p->next < p->n ? p->next++ : p->n;
+    size_t i = p->next < p->n_batches ? p->next++ : p->n_batches;
     pthread_mutex_unlock(&p->mu);
-    if (i >= p->n) return NULL;
-    struct range_job *j = &p->jobs[i];
-    j->got = j->len == 0 ? 0 : gsr_pread(j->file, j->dst, j->len, j->offset);
-    if (j->got < 0) j->errmsg = strdup(gsr_errmsg());
+    if (i >= p->n_batches) return NULL;
+    run_batch(p->jobs, &p->batches[i]);
   }
 }
 
@@ -513,11 +547,47 @@ static void *range_worker(void *arg) {
 
 static void run_ranges(struct range_pool *p) {
   pthread_t th[RANGE_THREADS];
-  size_t want = p->n < RANGE_THREADS ? p->n : RANGE_THREADS, started = 0;
+  size_t want = p->n_batches < RANGE_THREADS ? p->n_batches : RANGE_THREADS;
+  size_t started = 0;
   for (size_t i = 1; i < want; i++) /* the caller is worker 0 */
     if (pthread_create(&th[started], NULL, range_worker, p) == 0) started++;
   range_worker(p);
   for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+}
+
+/* Job indices ordered by file, so each file's jobs are one batch. */
+static struct range_job *sort_jobs;
+static int by_file(const void *a, const void *b) {
+  gsr_file fa = sort_jobs[*(const size_t *)a].file;
+  gsr_file fb = sort_jobs[*(const size_t *)b].file;
+  if (fa != fb) return fa < fb ? -1 : 1;
+  return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Groups jobs[0..n) into batches of one file each (called with the GIL
+ * held, which also guards sort_jobs). 0, or -1 out of memory. */
+static int make_batches(struct range_pool *p, size_t n, size_t **idx_out) {
+  size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+  struct range_batch *b = malloc((n ? n : 1) * sizeof(*b));
+  if (idx == NULL || b == NULL) {
+    free(idx);
+    free(b);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) idx[i] = i;
+  sort_jobs = p->jobs;
+  qsort(idx, n, sizeof(*idx), by_file);
+  sort_jobs = NULL;
+  size_t nb = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (i == 0 || p->jobs[idx[i]].file != p->jobs[idx[i - 1]].file)
+      b[nb++] = (struct range_batch){.idx = &idx[i], .n = 0};
+    b[nb - 1].n++;
+  }
+  p->batches = b;
+  p->n_batches = nb;
+  *idx_out = idx;
+  return 0;
 }
 
 /* read_ranges(items) -> list: items is a sequence of (File, offset,
@@ -566,8 +636,13 @@ static PyObject *mod_read_ranges(PyObject *mod, PyObject *arg) {
                                  .dst = PyBytes_AS_STRING(b),
                                  .len = (size_t)len};
   }
+  size_t *idx = NULL;
+  struct range_pool pool = {.jobs = jobs};
+  if (fail == NULL && make_batches(&pool, (size_t)n, &idx) != 0) {
+    PyErr_NoMemory();
+    fail = out;
+  }
   if (fail == NULL) {
-    struct range_pool pool = {.jobs = jobs, .n = (size_t)n, .next = 0};
     pthread_mutex_init(&pool.mu, NULL);
     Py_BEGIN_ALLOW_THREADS
     run_ranges(&pool);
@@ -595,6 +670,8 @@ static PyObject *mod_read_ranges(PyObject *mod, PyObject *arg) {
     }
   }
   for (Py_ssize_t i = 0; i < n; i++) free(jobs[i].errmsg);
+  free(idx);
+  free(pool.batches);
   PyMem_Free(jobs);
   Py_DECREF(seq);
   if (fail != NULL) {

@@ -439,9 +439,9 @@ class GsreadFileSystem(AbstractFileSystem):
     def _read_ranges(self, paths, starts, ends):
         """THE vectored read: every (path, start, end) at once, each a
         bytes or the exception it failed with. Distinct objects are opened
-        concurrently; the ranges go to the C extension's read_ranges, one
-        gsr_pread each on C threads with the GIL released (to be replaced
-        by gsr_read_ranges once vectored reads are in the library)."""
+        concurrently; the ranges go to the C extension's read_ranges: one
+        gsr_read_ranges call per object (joined by cost, fetched in
+        parallel), objects on C threads, the GIL released."""
         unique = list(dict.fromkeys(paths))
 
         def op(p):
@@ -485,7 +485,8 @@ class GsreadFileSystem(AbstractFileSystem):
         """Many ranges at once (concurrently). starts/ends may be scalars
         (the same for every path); on_error "return" puts each failure's
         exception in its place, "raise" raises the first. max_gap is
-        accepted for compatibility: ranges are never merged."""
+        accepted for compatibility and ignored: the library joins ranges
+        by the link's measured cost (docs/ranges.md)."""
         if isinstance(paths, str):
             paths = [paths]
         paths = [self._strip_protocol(p) for p in paths]

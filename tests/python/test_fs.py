@@ -189,6 +189,20 @@ def test_cat_ranges_run_concurrently(fs, server):
     assert took < 1.6, f"8 ranges took {took:.2f} s: not concurrent"
 
 
+def test_cat_ranges_vectored(fs, server):
+    # 200 small ranges of one object, 4 KiB apart: gsr_read_ranges joins
+    # them (holes far under the cost model's limit) into a few requests,
+    # where one GET per range would send 200.
+    big = server.bytes("big.bin")
+    starts = [i * 4096 for i in range(200)]
+    ends = [s + 100 for s in starts]
+    before = server.requests()
+    out = fs.cat_ranges([BIG] * 200, starts, ends)
+    sent = server.requests() - before  # the open's metadata GET too
+    assert out == [big[s:e] for s, e in zip(starts, ends)]
+    assert sent <= 5, f"200 ranges took {sent} requests: not vectored"
+
+
 def test_cat_many_objects(fs, server):
     out = fs.cat(f"gsread://{BUCKET}/odd/*")
     assert sorted(out) == sorted(f"{BUCKET}/{n}" for n in ODD_NAMES)
