@@ -51,6 +51,10 @@ struct bench_total {
  * after a failure it printed. */
 _Noreturn void bench_worker(const struct bench_plan *p, int index, int fd);
 
+/* bench_ranges.c: bench --ranges FILE, run in this process. */
+int bench_ranges_finish(struct cli_args *a);
+int bench_ranges_run(const struct cli_args *a);
+
 /* bench_out.c */
 void bench_print_json(const struct bench_plan *p, const struct bench_total *t);
 void bench_print_line(const struct bench_plan *p, const struct bench_total *t);

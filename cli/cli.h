@@ -61,6 +61,8 @@ enum cli_opt_id {
   CLI_OPT_STATS,
   CLI_OPT_TRACE,
   CLI_OPT_RANGES,
+  CLI_OPT_RANGES_MODE,
+  CLI_OPT_BATCH,
   CLI_OPT_ZERO_COPY,
   CLI_OPT_DEBUG,
   CLI_OPT_COPY,
@@ -96,6 +98,18 @@ enum cli_mode {
   CLI_MODE_PREFETCH    /* concurrency N, prefetch adaptive */
 };
 
+/* `bench --ranges-mode`: how the same ranges are read (bench_ranges.c). */
+enum cli_rmode {
+  CLI_RMODE_VECTORED,     /* gsr_read_ranges, one call per batch */
+  CLI_RMODE_PREAD,        /* one gsr_pread per range, in turn */
+  CLI_RMODE_PREAD_THREADS,/* the same from N threads at once */
+  CLI_RMODE_GET_PER_RANGE /* ... each one GET (concurrency 1): gcsfs */
+};
+struct cli_ranges_mode {
+  enum cli_rmode kind;
+  int threads; /* callers at once (vectored: 1, the library's own) */
+};
+
 /* Settings only `bench` has. */
 struct cli_bench_args {
   enum cli_pattern pattern;
@@ -104,6 +118,8 @@ struct cli_bench_args {
   int procs;
   uint64_t max_bytes;  /* per process */
   double max_seconds;  /* per process */
+  struct cli_ranges_mode ranges_mode; /* --ranges: how they are read */
+  size_t batch;        /* --ranges: most ranges per batch; 0: no limit */
 };
 
 /* The parsed command line. Library settings are kept in the library's own
@@ -215,6 +231,22 @@ struct cli_trace {
 int cli_trace_load(const char *cmd, const char *path, struct cli_trace *out);
 void cli_trace_free(struct cli_trace *t);
 uint64_t cli_range_clamp(const struct cli_range *r, uint64_t size);
+
+/* ranges.c: --ranges, shared by cat and bench. The end of the batch of
+ * r[0..n) that starts at i: at most max_n ranges (0: no limit of the
+ * caller's) and 256 MiB of them inside an object of `size` bytes, but
+ * always at least one range. */
+size_t cli_ranges_batch_end(const struct cli_range *r, size_t n, size_t i,
+                            uint64_t size, size_t max_n);
+/* Adds one call's counters to a run's (the limits: the last call's). */
+void cli_ranges_stats_add(gsr_ranges_stats *t, const gsr_ranges_stats *s);
+
+/* bench_ranges.c: --ranges-mode values. Parses text ("vectored", "pread",
+ * "pread-threads[=N]", "get-per-range[=N]") into *m: 0, or -1 if it is
+ * none of them. cli_ranges_mode_name writes it back the same way. */
+int cli_ranges_mode_parse(const char *text, struct cli_ranges_mode *m);
+void cli_ranges_mode_name(const struct cli_ranges_mode *m, char *buf,
+                          size_t n);
 
 /* stats.c */
 int cli_print_file_stats(FILE *out, gsr_file file);

@@ -251,6 +251,8 @@ static int bench_run(const struct cli_args *a)
   struct bench_total total;
   int rc = CLI_EXIT_OK;
 
+  if (a->ranges)
+    return bench_ranges_run(a);
   if (a->trace) {
     rc = cli_trace_load(a->cmd, a->trace, &trace);
     if (rc != CLI_CONTINUE)
@@ -290,11 +292,17 @@ static void bench_defaults(struct cli_args *a)
   a->bench.procs = 1;
   a->bench.max_bytes = (uint64_t)1024 * 1024 * 1024;
   a->bench.max_seconds = 10;
+  a->bench.ranges_mode.threads = 1; /* vectored: one call at a time */
 }
 
 /* The mode decides the library's concurrency and prefetch settings. */
 static int bench_finish(struct cli_args *a)
 {
+  if (a->ranges)
+    return bench_ranges_finish(a);
+  if (a->bench.ranges_mode.kind != CLI_RMODE_VECTORED || a->bench.batch)
+    return cli_usage_error(a->cmd, "--ranges-mode and --batch need "
+                           "--ranges");
   if (a->trace && a->has_pattern)
     return cli_usage_error(a->cmd, "--trace replaces --pattern; give one");
   if (a->trace)
@@ -320,6 +328,7 @@ static const enum cli_opt_id bench_opts[] = {
     CLI_OPT_CONCURRENCY,   CLI_OPT_CACHE,         CLI_OPT_BLOCK_SIZE,
     CLI_OPT_PROCS,         CLI_OPT_MAX_BYTES,     CLI_OPT_MAX_SECONDS,
     CLI_OPT_SEED,          CLI_OPT_TRACE,         CLI_OPT_ZERO_COPY,     CLI_OPT_DEBUG,
+    CLI_OPT_RANGES,        CLI_OPT_RANGES_MODE,   CLI_OPT_BATCH,
     CLI_OPT_JSON,          CLI_OPT_MAX_BLOCKS,    CLI_OPT_MIN_PART_SIZE,
     CLI_OPT_MAX_PREFETCH,  CLI_OPT_MEMORY_BUDGET, CLI_OPT_ENDPOINT,
     CLI_OPT_CA_BUNDLE,     CLI_OPT_MAX_CONNECTIONS, CLI_OPT_STALL_TIMEOUT,
@@ -362,7 +371,27 @@ const struct cli_command cli_cmd_bench = {
         "wasted_bytes\n"
         "(fetched but not read), stall_seconds. On a terminal, progress "
         "shows on\n"
-        "stderr.",
+        "stderr.\n"
+        "\n"
+        "--ranges FILE ('OFFSET LENGTH' lines, as for cat --ranges) reads "
+        "those ranges\n"
+        "once, in this process, in batches of --batch ranges (0: all) and "
+        "at most\n"
+        "256 MiB (a batch starts once the one before is in), one of four "
+        "ways:\n"
+        "  vectored           gsr_read_ranges, one call per batch\n"
+        "  pread              one gsr_pread per range, in turn\n"
+        "  pread-threads=N    the same from N threads at once (default 16)\n"
+        "  get-per-range=N    one GET per range (concurrency 1), N at a "
+        "time (4)\n"
+        "It reports seconds, mbps (delivered), requests, spans (vectored: "
+        "the plan's,\n"
+        "else the ranges), rounds (per batch, ceil(spans / requests in "
+        "flight)),\n"
+        "bytes_fetched, hole_bytes (fetched for no range) and "
+        "cpu_seconds_per_gib.\n"
+        "--pattern, --procs, --mode, --io-size and the --max-* bounds do "
+        "not apply.",
     .opts = bench_opts,
     .nopts = sizeof bench_opts / sizeof bench_opts[0],
     .defaults = bench_defaults,

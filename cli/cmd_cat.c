@@ -181,26 +181,6 @@ static int cat_ranges(struct cat_job *j, const struct cli_range *r, size_t n)
   return rc;
 }
 
-/* --ranges: a batch of gsr_read_ranges holds its bytes until they are
- * written, so a long file is read this many bytes (or ranges) at a time. */
-#define RANGES_BATCH_BYTES ((uint64_t)256 << 20)
-#define RANGES_BATCH_N ((size_t)1 << 20)
-
-/* Adds one call's counters to the run's. */
-static void ranges_stats_add(gsr_ranges_stats *t, const gsr_ranges_stats *s)
-{
-  t->ranges += s->ranges;
-  t->spans += s->spans;
-  t->requests += s->requests;
-  t->bytes_fetched += s->bytes_fetched;
-  t->hole_bytes += s->hole_bytes;
-  t->bytes_delivered += s->bytes_delivered;
-  t->failed += s->failed;
-  t->hole_limit = s->hole_limit;
-  t->span_limit = s->span_limit;
-  t->seconds += s->seconds;
-}
-
 /* Writes the slices of g[0..n) to stdout in order, CLI_MAX_SLICES per
  * writev. Returns 0 or an errno value. */
 static int write_slices(const gsr_range *g, size_t n)
@@ -230,14 +210,8 @@ static int cat_vectored(struct cat_job *j, const struct cli_range *r,
                         size_t n, gsr_ranges_stats *total)
 {
   for (size_t i = 0; i < n;) {
-    size_t k = i;
-    uint64_t bytes = 0;
+    size_t k = cli_ranges_batch_end(r, n, i, j->size, 0);
     int err, status;
-
-    while (k < n && k - i < RANGES_BATCH_N &&
-           (k == i || bytes + cli_range_clamp(&r[k], j->size) <=
-                          RANGES_BATCH_BYTES))
-      bytes += cli_range_clamp(&r[k++], j->size);
     gsr_range *g = calloc(k - i, sizeof *g);
     gsr_ranges_options o;
     gsr_ranges_stats st;
@@ -255,7 +229,7 @@ static int cat_vectored(struct cat_job *j, const struct cli_range *r,
       o.concurrency = j->a->file.concurrency;
     o.stats = &st;
     status = gsr_read_ranges(j->file, g, k - i, &o);
-    ranges_stats_add(total, &st);
+    cli_ranges_stats_add(total, &st);
     err = status == GSR_OK ? write_slices(g, k - i) : 0;
     for (size_t m = 0; m < k - i; m++)
       gsr_slice_release(&g[m].slice);

@@ -60,6 +60,12 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_RANGES] = {"ranges", "FILE",
                         "read FILE's 'OFFSET LENGTH' lines in one "
                         "vectored read", 0},
+    [CLI_OPT_RANGES_MODE] = {"ranges-mode", "M",
+                             "vectored, pread, pread-threads[=N] or "
+                             "get-per-range[=N]", 0},
+    [CLI_OPT_BATCH] = {"batch", "N",
+                       "most ranges per batch (0: all, 256 MiB at a "
+                       "time)", 0},
     [CLI_OPT_ZERO_COPY] = {"zero-copy", NULL,
                            "no copy: gsr_read_slices (cat: gsr_sendfile "
                            "for one range)", 0},
@@ -231,6 +237,12 @@ static const char *tool_default(enum cli_opt_id id, const struct cli_args *d,
     return buf;
   case CLI_OPT_MAX_SECONDS:
     snprintf(buf, n, "%g", d->bench.max_seconds);
+    return buf;
+  case CLI_OPT_RANGES_MODE:
+    cli_ranges_mode_name(&d->bench.ranges_mode, buf, n);
+    return buf;
+  case CLI_OPT_BATCH:
+    snprintf(buf, n, "%zu", d->bench.batch);
     return buf;
   case CLI_OPT_JSON:
     return "readable text";
@@ -418,6 +430,17 @@ static int apply_bench_option(const char *cmd, enum cli_opt_id id,
     return parse_size(cmd, name, v, 1, UINT64_MAX, &b->max_bytes);
   case CLI_OPT_MAX_SECONDS:
     return parse_seconds(cmd, name, v, &b->max_seconds);
+  case CLI_OPT_RANGES_MODE:
+    if (cli_ranges_mode_parse(v, &b->ranges_mode) != 0)
+      return cli_usage_error(cmd, "invalid value '%s' for --%s (vectored, "
+                             "pread, pread-threads[=N] or "
+                             "get-per-range[=N], N from 1 to 256)", v, name);
+    return CLI_CONTINUE;
+  case CLI_OPT_BATCH:
+    rc = parse_int(cmd, name, v, 0, INT_MAX, &n);
+    if (rc == CLI_CONTINUE)
+      b->batch = (size_t)n;
+    return rc;
   default:
     return rc;
   }
@@ -555,6 +578,8 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_PROCS:
   case CLI_OPT_MAX_BYTES:
   case CLI_OPT_MAX_SECONDS:
+  case CLI_OPT_RANGES_MODE:
+  case CLI_OPT_BATCH:
     return apply_bench_option(cmd, id, v, a);
   case CLI_OPT_HELP:
   case CLI_OPT__COUNT:
