@@ -57,7 +57,7 @@ PATTERNS=(parquet zarr)
 declare -A BATCH=([parquet]=0 [zarr]=100)
 
 . "$ROOT/bench/server.sh"
-bench_server rangesbench "$SIZE" obj --profile gcs
+bench_server rangesbench "$SIZE" obj --profile gcs --workers 4 # the server must not be the bound
 RAW="$WORK/results.jsonl"
 # Warm the page cache (the server reads the file), without the profile's
 # pacing in the way.
