@@ -391,11 +391,11 @@ GSR_EXTERN int gsr_sendfile(gsr_file file, int fd, int64_t offset,
  * gsr_read_ranges reads many ranges of one file in one call (a Parquet
  * footer's column chunks, Zarr chunks, a checkpoint's tensors). The ranges
  * are sorted; overlapping and adjacent ones are merged; neighbours are
- * joined into one request ("span") while the hole between them costs less
- * to fetch than a request of its own: hole_limit = a connection's measured
- * rate x its first-byte time (measured on this client's earlier range
- * reads; 1 MiB before any). Spans are fetched in parallel, large ones in
- * parts, and their bytes land straight in the ranges' buffers (holes are
+ * joined into one request ("span") while the hole between them costs at
+ * most 1/16 of the request it saves: hole_limit = a connection's measured
+ * rate x its first-byte time / 16 (measured on this client's earlier range
+ * reads; 512 KiB before any). Spans are fetched in parallel, the last
+ * ones in parts, and their bytes land straight in the ranges' buffers (holes are
  * dropped as they arrive). See docs/ranges.md. */
 typedef struct gsr_range {
   int64_t offset;  /* in: first byte (>= 0) */
@@ -432,7 +432,8 @@ typedef struct gsr_ranges_stats {
 typedef struct gsr_ranges_options {
   /* Join two neighbouring ranges into one request when at most this many
    * bytes lie between them. -1 (default): from the cost model (measured
-   * rate x first-byte time, 1 MiB before any measurement, at most 16 MiB;
+   * rate x first-byte time / 16, 512 KiB before any measurement, at most
+   * 16 MiB;
    * 0 for a local file, where a read costs no first-byte wait). */
   int64_t hole_limit;
   /* Stop joining when a span would exceed this many bytes (overlapping

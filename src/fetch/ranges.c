@@ -209,7 +209,9 @@ static void run_spans(struct call *c) {
   for (size_t s = 0; s < c->plan.n_spans; s++) {
     uint64_t part_len, refs = ref_bytes(c, s);
     int parts = c->local ? 1
-                         : gsr__split_range(c->plan.spans[s].len, c->conc,
+                         : gsr__split_range(c->plan.spans[s].len,
+                                            gsr__rplan_parts(
+                                                c->plan.n_spans - s, c->conc),
                                             c->f->min_part, &part_len);
     for (;;) {
       if (c->count == 0) {

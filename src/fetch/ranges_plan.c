@@ -33,9 +33,14 @@ void gsr__rplan_free(struct gsr__rplan *p) {
 
 uint64_t gsr__rplan_hole_limit(double rate, double ttfb) {
   if (!(rate > 0) || !(ttfb > 0)) return GSR__HOLE_DEFAULT;
-  double h = rate * ttfb;
+  double h = rate * ttfb / GSR__HOLE_MARGIN;
   if (h >= (double)GSR__HOLE_MAX) return GSR__HOLE_MAX;
   return (uint64_t)h;
+}
+
+int gsr__rplan_parts(size_t remaining, int conc) {
+  if (conc <= 1 || remaining >= (size_t)conc) return 1;
+  return conc - (int)remaining + 1;
 }
 
 /* The state of one pass over the sorted ranges. */

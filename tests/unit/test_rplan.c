@@ -138,11 +138,24 @@ static void test_cost_model(void **state) {
   (void)state;
   assert_true(gsr__rplan_hole_limit(0, 0) == GSR__HOLE_DEFAULT);
   assert_true(gsr__rplan_hole_limit(100e6, 0) == GSR__HOLE_DEFAULT);
-  uint64_t h = gsr__rplan_hole_limit(100e6, 0.001);
+  /* 1/16 of the break-even rate x ttfb: a join saves >= 15/16 of a wait. */
+  uint64_t h = gsr__rplan_hole_limit(100e6, 0.016);
   assert_true(h >= 99999 && h <= 100000);
   h = gsr__rplan_hole_limit(220e6, 0.038); /* the GCS link */
-  assert_true(h >= 8359999 && h <= 8360000);
+  assert_true(h >= 522499 && h <= 522500);
   assert_true(gsr__rplan_hole_limit(1e12, 1) == GSR__HOLE_MAX);
+}
+
+/* Spans split only where connections would idle: one part while the
+ * spans left fill the connections, then enough to fill the rest. */
+static void test_parts(void **state) {
+  (void)state;
+  assert_int_equal(gsr__rplan_parts(22, 4), 1);
+  assert_int_equal(gsr__rplan_parts(4, 4), 1);
+  assert_int_equal(gsr__rplan_parts(3, 4), 2);
+  assert_int_equal(gsr__rplan_parts(1, 4), 4);
+  assert_int_equal(gsr__rplan_parts(1, 1), 1);
+  assert_int_equal(gsr__rplan_parts(0, 0), 1);
 }
 
 /* Random range sets (duplicates, overlaps, empties, clustered offsets)
@@ -190,6 +203,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_empty),       cmocka_unit_test(test_sorted_indices),
       cmocka_unit_test(test_overlaps),    cmocka_unit_test(test_hole_limit),
+      cmocka_unit_test(test_parts),
       cmocka_unit_test(test_span_limit),  cmocka_unit_test(test_cost_model),
       cmocka_unit_test(test_random),      cmocka_unit_test(test_million),
   };
