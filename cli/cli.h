@@ -86,6 +86,7 @@ enum cli_opt_id {
   CLI_OPT_DIR_MODE,
   CLI_OPT_TTL,
   CLI_OPT_MAX_READAHEAD,
+  CLI_OPT_DIRECT_IO,
   CLI_OPT_HELP,
   CLI_OPT__COUNT
 };
@@ -122,6 +123,7 @@ struct cli_mount_args {
   unsigned file_mode, dir_mode; /* permission bits */
   long long ttl;                /* seconds listings and attributes live */
   uint64_t max_readahead;       /* the kernel's readahead per file */
+  int direct_io;                /* no page cache: reads go to the engine */
 };
 
 /* The parsed command line. Library settings are kept in the library's own

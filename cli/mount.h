@@ -77,6 +77,12 @@ int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e);
 int mount_proc_line(const char *line, const char *fstype, char *out,
                     size_t n);
 
+/* The device of a /proc/self/mountinfo line if its mount point is path:
+ * 1 and *major, *minor set, else 0. Read instead of stat(path), which on
+ * our own mount would wait on our own, not yet running, loop. */
+int mount_info_dev(const char *line, const char *path, unsigned *major,
+                   unsigned *minor);
+
 /* A small string-keyed table of cached results (listings, lookups), each
  * stamped with when it was fetched. */
 struct mount_entry {
@@ -111,6 +117,7 @@ struct mount_conf {
   unsigned file_mode, dir_mode; /* permission bits only */
   double ttl;                   /* seconds listings and attributes live */
   unsigned max_readahead;       /* the kernel's readahead, bytes */
+  int direct_io;                /* bypass the page cache */
   gsr_file_options file;        /* every open */
 };
 

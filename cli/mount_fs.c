@@ -490,6 +490,9 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
      * ask again (getattr on the open file answers the pinned size). */
     fuse_invalidate_path(fuse_get_context()->fuse, path);
   fi->fh = (uint64_t)(uintptr_t)mf;
+  /* --direct-io: no page cache, the reader's own read sizes reach the
+   * engine (faster sequential reads, no mmap; docs/mount.md). */
+  fi->direct_io = fs->conf.direct_io;
   return 0;
 }
 

@@ -255,19 +255,15 @@ int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e)
   return next > '/';
 }
 
-int mount_proc_line(const char *line, const char *fstype, char *out,
-                    size_t n)
+/* Copies the mount point field mnt, unescaped (the kernel writes space,
+ * tab, newline and backslash as \ooo), into out; 0 if it does not fit. */
+static int unescape_field(const char *mnt, char *out, size_t n)
 {
-  char dev[4096], mnt[4096], type[256];
   size_t w = 0;
 
-  if (sscanf(line, "%4095s %4095s %255s", dev, mnt, type) != 3 ||
-      strcmp(type, fstype) != 0)
-    return 0;
   for (const char *p = mnt; *p; p++) {
     char c = *p;
 
-    /* The kernel writes space, tab, newline and backslash as \ooo. */
     if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' &&
         p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
       c = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
@@ -278,6 +274,32 @@ int mount_proc_line(const char *line, const char *fstype, char *out,
     out[w++] = c;
   }
   out[w] = '\0';
+  return 1;
+}
+
+int mount_proc_line(const char *line, const char *fstype, char *out,
+                    size_t n)
+{
+  char dev[4096], mnt[4096], type[256];
+
+  if (sscanf(line, "%4095s %4095s %255s", dev, mnt, type) != 3 ||
+      strcmp(type, fstype) != 0)
+    return 0;
+  return unescape_field(mnt, out, n);
+}
+
+int mount_info_dev(const char *line, const char *path, unsigned *major,
+                   unsigned *minor)
+{
+  char mnt[4096], un[4096];
+  unsigned a, b;
+
+  /* "ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ..." */
+  if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, mnt) != 3 ||
+      !unescape_field(mnt, un, sizeof un) || strcmp(un, path) != 0)
+    return 0;
+  *major = a;
+  *minor = b;
   return 1;
 }
 

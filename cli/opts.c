@@ -103,6 +103,8 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                      "seconds listings and attributes are cached", 0},
     [CLI_OPT_MAX_READAHEAD] = {"max-readahead", "SIZE",
                                "the kernel's own readahead per file", 0},
+    [CLI_OPT_DIRECT_IO] = {"direct-io", NULL,
+                           "bypass the page cache (no mmap)", 0},
     [CLI_OPT_HELP] = {"help", NULL, "show this help and exit", 0},
 };
 
@@ -492,6 +494,9 @@ static int apply_mount_option(const char *cmd, enum cli_opt_id id,
     return parse_int(cmd, name, v, 0, 365LL * 86400, &m->ttl);
   case CLI_OPT_MAX_READAHEAD:
     return parse_size(cmd, name, v, 0, (uint64_t)1 << 30, &m->max_readahead);
+  case CLI_OPT_DIRECT_IO:
+    m->direct_io = 1;
+    return CLI_CONTINUE;
   default:
     return CLI_CONTINUE;
   }
@@ -625,6 +630,7 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_DIR_MODE:
   case CLI_OPT_TTL:
   case CLI_OPT_MAX_READAHEAD:
+  case CLI_OPT_DIRECT_IO:
     return apply_mount_option(cmd, id, v, a);
   case CLI_OPT_HELP:
   case CLI_OPT__COUNT:

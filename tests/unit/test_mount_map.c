@@ -159,6 +159,16 @@ static void test_proc_line(void **state) {
                                "fuse.gsread", out, 5));
 }
 
+static void test_info_dev(void **state) {
+  (void)state;
+  unsigned maj = 9, min = 9;
+  const char *l = "45 27 0:40 / /tmp/m\\040n ro,nosuid - fuse.gsread gs://b ro\n";
+  assert_true(mount_info_dev(l, "/tmp/m n", &maj, &min));
+  assert_true(maj == 0 && min == 40);
+  assert_false(mount_info_dev(l, "/tmp/m", &maj, &min));
+  assert_false(mount_info_dev("junk\n", "/tmp/m n", &maj, &min));
+}
+
 static void test_table(void **state) {
   (void)state;
   struct mount_table t;
@@ -196,7 +206,7 @@ int main(void) {
       cmocka_unit_test(test_errno),     cmocka_unit_test(test_time),
       cmocka_unit_test(test_child_name), cmocka_unit_test(test_dir),
       cmocka_unit_test(test_lookup),    cmocka_unit_test(test_proc_line),
-      cmocka_unit_test(test_table),
+      cmocka_unit_test(test_info_dev), cmocka_unit_test(test_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
