@@ -50,6 +50,10 @@ static void mount_defaults(struct cli_args *a)
   a->mount.file_mode = 0444;
   a->mount.dir_mode = 0555;
   a->mount.ttl = 60;
+  /* A reader blocked on a dead server should learn it within a minute
+   * or so (the read may wait for a prefetched block's retries, then
+   * retry itself), not after the library's two-minute deadline twice. */
+  a->client.retry_deadline_ms = 20000;
   /* What the readahead measurement kept (docs/mount.md): 1 MiB lets a
    * 1 MiB read reach the engine whole (exact for random readers), and
    * the engine's window does the rest; more kernel readahead, sent as

@@ -21,6 +21,7 @@
 #include <fuse.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,16 @@ struct mount_file {
   struct mount_file *prev, *next;
   gsr_file f;
   char *name; /* the object name, for the log */
+  /* When a read last failed after the library's retries (network,
+   * timeout), as monotonic seconds: see fs_read. */
+  _Atomic double failed_at;
 };
+
+/* After a failed readahead the kernel asks at once for the page it
+ * needed: within this many seconds of a read that failed after all its
+ * retries, reads of the same open file fail at once instead of retrying
+ * the same dead server all over again. */
+#define MOUNT_FAIL_FAST_S 2.0
 
 struct mount_fs {
   struct mount_conf conf;
@@ -462,6 +472,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
     return -ENOMEM;
   }
   free(url);
+  atomic_init(&mf->failed_at, -1e300);
   rc = gsr_open(fs->client, mf->name, &fs->conf.file, &mf->f);
   if (rc != GSR_OK) {
     rc = fail(rc, "cannot open", mf->name);
@@ -507,9 +518,14 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off,
   int64_t n;
 
   (void)path;
+  if (now_mono() - atomic_load(&mf->failed_at) < MOUNT_FAIL_FAST_S)
+    return -EIO;
   n = gsr_pread(mf->f, buf, size, off);
-  if (n < 0)
+  if (n < 0) {
+    if (gsr_status_is_retryable((int)n))
+      atomic_store(&mf->failed_at, now_mono());
     return fail((int)n, "cannot read", mf->name);
+  }
   return (int)n;
 }
 
