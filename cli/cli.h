@@ -80,6 +80,16 @@ enum cli_opt_id {
   CLI_OPT_ANONYMOUS,
   CLI_OPT_USER_PROJECT,
   CLI_OPT_NO_FOLLOW,
+  /* gsread mount (cmd_mount.c) */
+  CLI_OPT_FOREGROUND,
+  CLI_OPT_ALLOW_OTHER,
+  CLI_OPT_UID,
+  CLI_OPT_GID,
+  CLI_OPT_FILE_MODE,
+  CLI_OPT_DIR_MODE,
+  CLI_OPT_TTL,
+  CLI_OPT_MAX_READAHEAD,
+  CLI_OPT_DIRECT_IO,
   CLI_OPT_HELP,
   CLI_OPT__COUNT
 };
@@ -122,6 +132,17 @@ struct cli_bench_args {
   size_t batch;        /* --ranges: most ranges per batch; 0: no limit */
 };
 
+/* Settings only `mount` has. */
+struct cli_mount_args {
+  int foreground;
+  int allow_other;
+  long long uid, gid;           /* the owner every file shows */
+  unsigned file_mode, dir_mode; /* permission bits */
+  long long ttl;                /* seconds listings and attributes live */
+  uint64_t max_readahead;       /* the kernel's readahead per file */
+  int direct_io;                /* no page cache: reads go to the engine */
+};
+
 /* The parsed command line. Library settings are kept in the library's own
  * option structs, initialised with its defaults, so the tool never
  * duplicates a default the library owns. */
@@ -148,6 +169,7 @@ struct cli_args {
   int quiet;           /* cp: --quiet / -q */
   gsr_download_options download; /* cp: part size (concurrency: file's) */
   struct cli_bench_args bench;
+  struct cli_mount_args mount;
   gsr_client_options client;
   gsr_file_options file;
 };
@@ -177,6 +199,8 @@ extern const struct cli_command cli_cmd_bench;
 extern const struct cli_command cli_cmd_cp;
 extern const struct cli_command cli_cmd_ls;
 extern const struct cli_command cli_cmd_auth;
+extern const struct cli_command cli_cmd_mount;
+extern const struct cli_command cli_cmd_unmount;
 
 /* opts.c */
 int cli_parse_args(const struct cli_command *cmd, int argc, char **argv,

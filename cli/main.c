@@ -23,6 +23,8 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_stat,
     &cli_cmd_bench,
     &cli_cmd_auth,
+    &cli_cmd_mount,
+    &cli_cmd_unmount,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -39,6 +41,7 @@ static void print_usage(FILE *out)
 {
   fputs("Usage: gsread COMMAND [OPTIONS] URL\n"
         "       gsread cp [OPTIONS] URL DEST\n"
+        "       gsread mount [OPTIONS] gs://BUCKET[/PREFIX] MOUNTPOINT\n"
         "       gsread help [COMMAND]\n"
         "       gsread --version\n"
         "\n"

@@ -100,6 +100,21 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_NO_FOLLOW] = {"no-follow", NULL,
                            "fail on an http(s) redirect, naming its "
                            "Location", 0},
+    [CLI_OPT_FOREGROUND] = {"foreground", NULL,
+                             "stay in the foreground, log on stderr", 'f'},
+    [CLI_OPT_ALLOW_OTHER] = {"allow-other", NULL,
+                              "let other users read the mount", 0},
+    [CLI_OPT_UID] = {"uid", "N", "owner of every file and directory", 0},
+    [CLI_OPT_GID] = {"gid", "N", "group of every file and directory", 0},
+    [CLI_OPT_FILE_MODE] = {"file-mode", "OCTAL", "permissions of files", 0},
+    [CLI_OPT_DIR_MODE] = {"dir-mode", "OCTAL",
+                          "permissions of directories", 0},
+    [CLI_OPT_TTL] = {"ttl", "S",
+                     "seconds listings and attributes are cached", 0},
+    [CLI_OPT_MAX_READAHEAD] = {"max-readahead", "SIZE",
+                               "the kernel's own readahead per file", 0},
+    [CLI_OPT_DIRECT_IO] = {"direct-io", NULL,
+                           "bypass the page cache (no mmap)", 0},
     [CLI_OPT_HELP] = {"help", NULL, "show this help and exit", 0},
 };
 
@@ -246,6 +261,21 @@ static const char *tool_default(enum cli_opt_id id, const struct cli_args *d,
     return buf;
   case CLI_OPT_JSON:
     return "readable text";
+  case CLI_OPT_UID:
+  case CLI_OPT_GID:
+    return "the user who mounts";
+  case CLI_OPT_FILE_MODE:
+    snprintf(buf, n, "%04o", d->mount.file_mode);
+    return buf;
+  case CLI_OPT_DIR_MODE:
+    snprintf(buf, n, "%04o", d->mount.dir_mode);
+    return buf;
+  case CLI_OPT_TTL:
+    snprintf(buf, n, "%lld", d->mount.ttl);
+    return buf;
+  case CLI_OPT_MAX_READAHEAD:
+    cli_format_size(d->mount.max_readahead, buf, n);
+    return buf;
   case CLI_OPT_PART_SIZE:
     if (d->download.part_size == 0)
       return "0, the library's: size / concurrency,\n"
@@ -446,6 +476,59 @@ static int apply_bench_option(const char *cmd, enum cli_opt_id id,
   }
 }
 
+/* Permission bits in octal ("644", "0444"). */
+static int parse_mode(const char *cmd, const char *opt, const char *text,
+                      unsigned *out)
+{
+  unsigned v = 0;
+  size_t len = strlen(text);
+
+  if (len == 0 || len > 4 || strspn(text, "01234567") != len)
+    return cli_usage_error(cmd, "invalid mode '%s' for --%s (octal, e.g. "
+                           "444)", text, opt);
+  for (const char *p = text; *p; p++)
+    v = v * 8 + (unsigned)(*p - '0');
+  if (v > 0777)
+    return cli_usage_error(cmd, "--%s takes permission bits only (at most "
+                           "777)", opt);
+  *out = v;
+  return CLI_CONTINUE;
+}
+
+/* Stores the value of one of the options that only `mount` has. */
+static int apply_mount_option(const char *cmd, enum cli_opt_id id,
+                              const char *v, struct cli_args *a)
+{
+  const char *name = opt_defs[id].name;
+  struct cli_mount_args *m = &a->mount;
+
+  switch (id) {
+  case CLI_OPT_FOREGROUND:
+    m->foreground = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_ALLOW_OTHER:
+    m->allow_other = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_UID:
+    return parse_int(cmd, name, v, 0, 4294967294LL, &m->uid);
+  case CLI_OPT_GID:
+    return parse_int(cmd, name, v, 0, 4294967294LL, &m->gid);
+  case CLI_OPT_FILE_MODE:
+    return parse_mode(cmd, name, v, &m->file_mode);
+  case CLI_OPT_DIR_MODE:
+    return parse_mode(cmd, name, v, &m->dir_mode);
+  case CLI_OPT_TTL:
+    return parse_int(cmd, name, v, 0, 365LL * 86400, &m->ttl);
+  case CLI_OPT_MAX_READAHEAD:
+    return parse_size(cmd, name, v, 0, (uint64_t)1 << 30, &m->max_readahead);
+  case CLI_OPT_DIRECT_IO:
+    m->direct_io = 1;
+    return CLI_CONTINUE;
+  default:
+    return CLI_CONTINUE;
+  }
+}
+
 /* Stores the value of one of the library's file and client settings. */
 static int apply_library_option(const char *cmd, enum cli_opt_id id,
                                 const char *v, struct cli_args *a)
@@ -581,6 +664,16 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_RANGES_MODE:
   case CLI_OPT_BATCH:
     return apply_bench_option(cmd, id, v, a);
+  case CLI_OPT_FOREGROUND:
+  case CLI_OPT_ALLOW_OTHER:
+  case CLI_OPT_UID:
+  case CLI_OPT_GID:
+  case CLI_OPT_FILE_MODE:
+  case CLI_OPT_DIR_MODE:
+  case CLI_OPT_TTL:
+  case CLI_OPT_MAX_READAHEAD:
+  case CLI_OPT_DIRECT_IO:
+    return apply_mount_option(cmd, id, v, a);
   case CLI_OPT_HELP:
   case CLI_OPT__COUNT:
     break;

@@ -14,6 +14,8 @@ PKGS=(
   python3                                          # test scripts
   clang libclang-rt-14-dev                         # sanitizers and fuzzers
   valgrind                                         # memcheck test (label valgrind)
+  libfuse3-dev fuse3                               # gsread mount (fusermount3 for non-root)
+  fio rclone                                       # mount benchmark: fio, rclone mount as peer
   aria2 gnuplot-nox                                # benchmark peer (aria2c), charts
   python3-fsspec python3-aiohttp python3-requests  # benchmark peer (fsspec HTTPFileSystem)
   # The Python package (python/, docs/python.md): its C extension and its

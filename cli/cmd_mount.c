@@ -1,0 +1,509 @@
+/* gsread mount / gsread unmount: a read-only FUSE file system over
+ * gs://BUCKET[/PREFIX] (the operations are mount_fs.c).
+ *
+ * Start-up order, so that every error reaches the terminal: (background)
+ * fork, the child makes the client, checks that the bucket can be listed,
+ * mounts, and only then tells the waiting parent it may exit 0 and turns
+ * its log to syslog. Nothing forks after the client's I/O thread exists.
+ *
+ * Stopping: SIGINT, SIGTERM and SIGHUP are blocked in every thread and
+ * taken by one thread (sigwait), which closes every open gsread file (so
+ * reads waiting on the network return at once), ends the FUSE loop and
+ * wakes it. The main thread then unmounts and frees everything.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#define FUSE_USE_VERSION 312
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <fuse_opt.h>
+#include <limits.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "mount.h"
+
+/* The type /proc/self/mounts shows for our mounts ("fuse." + subtype). */
+#define MOUNT_FSTYPE "fuse.gsread"
+/* Worker threads of the FUSE loop: enough for many readers blocked on the
+ * network at once (the library's connections are the real limit). */
+#define MOUNT_MAX_THREADS 64
+
+static void mount_defaults(struct cli_args *a)
+{
+  /* Sequential readers get the window, random readers exact reads. */
+  a->file.prefetch = "adaptive";
+  a->mount.uid = getuid();
+  a->mount.gid = getgid();
+  a->mount.file_mode = 0444;
+  a->mount.dir_mode = 0555;
+  a->mount.ttl = 60;
+  /* A reader blocked on a dead server should learn it within a minute
+   * or so (the read may wait for a prefetched block's retries, then
+   * retry itself), not after the library's two-minute deadline twice. */
+  a->client.retry_deadline_ms = 20000;
+  /* What the readahead measurement kept (docs/mount.md): 1 MiB lets a
+   * 1 MiB read reach the engine whole (exact for random readers), and
+   * the engine's window does the rest; more kernel readahead, sent as
+   * parallel out-of-order requests, only confuses it. */
+  a->mount.max_readahead = 1024 * 1024;
+}
+
+static int mount_finish(struct cli_args *a)
+{
+  if (!a->dest)
+    return cli_usage_error(a->cmd, "missing MOUNTPOINT");
+  if (strncmp(a->url, "gs://", 5) != 0 || a->url[5] == '\0' ||
+      a->url[5] == '/')
+    return cli_usage_error(a->cmd, "mount needs a gs://BUCKET[/PREFIX] URL");
+  return CLI_CONTINUE;
+}
+
+/* ---- Signals ---------------------------------------------------------------*/
+
+struct stopper {
+  sigset_t set;
+  struct fuse *fuse;
+  struct mount_fs *fs;
+  pthread_t main;
+  atomic_int loop_done;
+};
+
+static void on_wake(int sig)
+{
+  (void)sig; /* only interrupts the loop's wait */
+}
+
+static void *stop_thread(void *arg)
+{
+  struct stopper *s = arg;
+  struct timespec pause = {0, 50 * 1000 * 1000};
+  int sig;
+
+  if (sigwait(&s->set, &sig) != 0 || atomic_load(&s->loop_done))
+    return NULL;
+  mount_log("%s: unmounting", strsignal(sig));
+  mount_fs_shutdown(s->fs);
+  fuse_exit(s->fuse);
+  /* The loop's main thread waits on a semaphore that only a signal
+   * interrupts; repeat, in case it was not waiting yet. */
+  while (!atomic_load(&s->loop_done)) {
+    pthread_kill(s->main, SIGUSR2);
+    nanosleep(&pause, NULL);
+  }
+  return NULL;
+}
+
+/* ---- mount -----------------------------------------------------------------*/
+
+static int on_probe_entry(void *arg, const gsr_list_entry *e)
+{
+  (void)arg;
+  (void)e;
+  return 1; /* one entry is proof enough */
+}
+
+/* The mount options for libfuse: read-only, the kernel checks the modes
+ * we show, our name in /proc/mounts. */
+static char *fuse_options(const struct cli_args *a)
+{
+  char *o = NULL;
+  /* fsname is a comma-separated option's value: show the URL only when
+   * it cannot break the list. */
+  const char *fsname =
+      strpbrk(a->url, ",\\") ? "gsread" : a->url;
+
+  if (asprintf(&o, "ro,default_permissions,subtype=gsread,fsname=%s%s",
+               fsname, a->mount.allow_other ? ",allow_other" : "") < 0)
+    return NULL;
+  return o;
+}
+
+/* Tells the waiting parent how start-up ended (background mode). */
+static void report_start(int fd, int status)
+{
+  char c = (char)('0' + status);
+
+  if (fd >= 0) {
+    if (write(fd, &c, 1) != 1) {
+      /* the parent is gone: nobody to tell */
+    }
+    close(fd);
+  }
+}
+
+/* The parent of a background mount: exits with the child's start-up
+ * status (the child printed any error itself). */
+static int wait_for_child(int fd, pid_t pid)
+{
+  char c;
+  ssize_t n;
+
+  do
+    n = read(fd, &c, 1);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n == 1 && c >= '0' && c <= '9')
+    return c - '0';
+  waitpid(pid, NULL, 0); /* died before saying: it printed why */
+  return CLI_EXIT_FAIL;
+}
+
+static void detach_stdio(void)
+{
+  int fd = open("/dev/null", O_RDWR);
+
+  if (fd >= 0) {
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2)
+      close(fd);
+  }
+  if (chdir("/") != 0) {
+    /* keeps the mount point's directory busy; harmless */
+  }
+}
+
+/* FUSE starts every mount's readahead at 128 KiB (the bdi default, which
+ * max_readahead can only lower); the mount's bdi takes more through sysfs,
+ * which only root may write. Elsewhere the 128 KiB stay: reads of more
+ * than that reach the engine in 128 KiB requests. */
+static void set_readahead(const char *mnt, uint64_t bytes, int debug)
+{
+  char path[128], line[8192];
+  unsigned maj = 0, min = 0;
+  int found = 0;
+  FILE *f = fopen("/proc/self/mountinfo", "r");
+
+  while (f && !found && fgets(line, sizeof line, f))
+    found = mount_info_dev(line, mnt, &maj, &min);
+  if (f)
+    fclose(f);
+  if (!found)
+    return;
+  snprintf(path, sizeof path, "/sys/class/bdi/%u:%u/read_ahead_kb", maj,
+           min);
+  f = fopen(path, "w");
+  if (f) {
+    int bad = fprintf(f, "%llu\n", (unsigned long long)(bytes / 1024)) < 0;
+
+    if (fclose(f) == 0 && !bad)
+      return;
+  }
+  if (debug)
+    mount_log("debug: cannot set the kernel's readahead (%s): %s", path,
+              strerror(errno));
+}
+
+/* Runs the mounted file system until it is unmounted or signalled. */
+static int serve(struct fuse *fuse, struct mount_fs *fs, sigset_t *set)
+{
+  struct stopper s = {.fuse = fuse, .fs = fs, .main = pthread_self()};
+  struct fuse_loop_config *lc = fuse_loop_cfg_create();
+  struct sigaction sa;
+  sigset_t wake;
+  pthread_t tid;
+  int rc;
+
+  s.set = *set;
+  atomic_init(&s.loop_done, 0);
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_wake; /* no SA_RESTART: the wait must end */
+  sigaction(SIGUSR2, &sa, NULL);
+  sigemptyset(&wake);
+  sigaddset(&wake, SIGUSR2);
+  pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+  if (!lc || pthread_create(&tid, NULL, stop_thread, &s) != 0) {
+    mount_log("cannot start: %s", strerror(ENOMEM));
+    fuse_loop_cfg_destroy(lc);
+    return CLI_EXIT_FAIL;
+  }
+  fuse_loop_cfg_set_max_threads(lc, MOUNT_MAX_THREADS);
+  rc = fuse_loop_mt(fuse, lc);
+  atomic_store(&s.loop_done, 1);
+  pthread_kill(tid, SIGTERM); /* ends its sigwait if no signal came */
+  pthread_join(tid, NULL);
+  fuse_loop_cfg_destroy(lc);
+  if (rc != 0 && rc != SIGINT && rc != SIGTERM && rc != SIGHUP)
+    mount_log("the FUSE loop ended with an error (%d)", rc);
+  return CLI_EXIT_OK;
+}
+
+static int mount_run(const struct cli_args *a)
+{
+  char mnt[PATH_MAX], *opts = NULL, *bucket = NULL, *prefix = NULL;
+  const char *slash = strchr(a->url + 5, '/');
+  struct mount_conf conf;
+  struct mount_fs *fs = NULL;
+  struct fuse *fuse = NULL;
+  struct stat st;
+  gsr_client *client = NULL;
+  gsr_client_options copts = a->client;
+  sigset_t set;
+  int pipefd[2] = {-1, -1}, rc, status = CLI_EXIT_FAIL;
+  char *argv[] = {"gsread", "-o", NULL, NULL};
+  struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+
+  if (!realpath(a->dest, mnt) || stat(mnt, &st) != 0) {
+    cli_fail_errno(errno, "cannot mount on %s", a->dest);
+    return CLI_EXIT_FAIL;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    cli_fail_errno(ENOTDIR, "cannot mount on %s", a->dest);
+    return CLI_EXIT_FAIL;
+  }
+  if (access("/dev/fuse", R_OK | W_OK) != 0) {
+    cli_fail_errno(errno, "cannot use /dev/fuse (is the fuse module "
+                   "loaded, and fuse3 installed?)");
+    return CLI_EXIT_FAIL;
+  }
+  /* "gs://b/p" mounts the directory "p/": the prefix always ends in '/'. */
+  bucket = strndup(a->url, slash ? (size_t)(slash - a->url) : strlen(a->url));
+  if (slash && slash[1])
+    prefix = strdup(slash + 1);
+  else
+    prefix = strdup("");
+  if (!bucket || !prefix)
+    goto out;
+  if (*prefix && prefix[strlen(prefix) - 1] != '/') {
+    char *p = NULL;
+
+    if (asprintf(&p, "%s/", prefix) < 0)
+      goto out;
+    free(prefix);
+    prefix = p;
+  }
+
+  if (!a->mount.foreground) {
+    pid_t pid;
+
+    if (pipe(pipefd) != 0 || (pid = fork()) < 0) {
+      cli_fail_errno(errno, "cannot start in the background");
+      goto out;
+    }
+    if (pid > 0) {
+      close(pipefd[1]);
+      free(bucket);
+      free(prefix);
+      return wait_for_child(pipefd[0], pid);
+    }
+    close(pipefd[0]);
+    pipefd[0] = -1;
+    setsid();
+  }
+
+  /* Prefetched blocks (256 KiB and up) come and go all the time, from
+   * many threads: with glibc's sliding mmap threshold, freed ones stay in
+   * the heaps and the process's memory grows past the budget, which
+   * counts only live blocks. A fixed threshold gives every block its own
+   * mapping, returned when freed (measured: docs/mount.md). */
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+
+  /* Blocked before any thread exists, so that all of them inherit it;
+   * unblocked again in this thread until the mount, so that a signal
+   * before then simply ends the process (nothing to clean up yet). */
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  cli_apply_debug(a, &copts);
+  rc = gsr_client_new(&copts, &client);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+  if (rc != GSR_OK) {
+    cli_fail_gsr(rc, "cannot start the client");
+    status = rc == GSR_EINVAL ? cli_usage_hint(a->cmd) : CLI_EXIT_FAIL;
+    goto out;
+  }
+  /* A missing bucket or refused credentials fail here, on the terminal,
+   * not later as EIO in a daemon's log. */
+  rc = gsr_list(client, a->url, 0, on_probe_entry, NULL);
+  if (rc != GSR_OK && rc != GSR_ECANCELED) {
+    cli_fail_gsr(rc, "cannot list %s", a->url);
+    goto out;
+  }
+
+  memset(&conf, 0, sizeof conf);
+  conf.bucket = bucket;
+  conf.prefix = prefix;
+  conf.uid = (uid_t)a->mount.uid;
+  conf.gid = (gid_t)a->mount.gid;
+  conf.file_mode = a->mount.file_mode;
+  conf.dir_mode = a->mount.dir_mode;
+  conf.ttl = (double)a->mount.ttl;
+  conf.max_readahead = (unsigned)a->mount.max_readahead;
+  conf.direct_io = a->mount.direct_io;
+  conf.file = a->file;
+  if (!(fs = mount_fs_new(&conf, client)) || !(opts = fuse_options(a))) {
+    cli_fail_errno(ENOMEM, "cannot mount %s", a->url);
+    goto out;
+  }
+  argv[2] = opts;
+  pthread_sigmask(SIG_BLOCK, &set, NULL); /* the stop thread takes them */
+  fuse = fuse_new(&args, mount_fs_ops(), sizeof(struct fuse_operations), fs);
+  if (!fuse) {
+    cli_fail_text("libfuse refused the options", "cannot mount %s", a->url);
+    goto out;
+  }
+  if (fuse_mount(fuse, mnt) != 0) {
+    /* libfuse said why on stderr ("fuse: ..."). */
+    cli_fail_text("the kernel refused the mount (see above)",
+                  "cannot mount %s on %s", a->url, mnt);
+    goto out;
+  }
+  set_readahead(mnt, a->mount.max_readahead, a->debug);
+  if (!a->mount.foreground) {
+    report_start(pipefd[1], CLI_EXIT_OK);
+    pipefd[1] = -1;
+    detach_stdio();
+    mount_log_to_syslog();
+  }
+  status = serve(fuse, fs, &set);
+  fuse_unmount(fuse);
+
+out:
+  report_start(pipefd[1], status);
+  fuse_opt_free_args(&args);
+  if (fuse)
+    fuse_destroy(fuse);
+  /* No FUSE thread is left: the files and the client can go. */
+  mount_fs_free(fs);
+  gsr_client_free(client);
+  free(opts);
+  free(bucket);
+  free(prefix);
+  return status;
+}
+
+static const enum cli_opt_id mount_opts[] = {
+    CLI_OPT_FOREGROUND,    CLI_OPT_ALLOW_OTHER,     CLI_OPT_UID,
+    CLI_OPT_GID,           CLI_OPT_FILE_MODE,       CLI_OPT_DIR_MODE,
+    CLI_OPT_TTL,           CLI_OPT_MAX_READAHEAD,   CLI_OPT_DIRECT_IO,
+    CLI_OPT_PREFETCH,
+    CLI_OPT_CONCURRENCY,   CLI_OPT_MAX_PREFETCH,    CLI_OPT_MEMORY_BUDGET,
+    CLI_OPT_MAX_CONNECTIONS, CLI_OPT_STALL_TIMEOUT, CLI_OPT_ENDPOINT,
+    CLI_OPT_CA_BUNDLE,     CLI_OPT_ANONYMOUS,       CLI_OPT_USER_PROJECT,
+    CLI_OPT_DEBUG,         CLI_OPT_HELP,
+};
+
+const struct cli_command cli_cmd_mount = {
+    .name = "mount",
+    .summary = "mount gs://BUCKET[/PREFIX] read-only on a directory (FUSE)",
+    .synopsis = "[OPTIONS] gs://BUCKET[/PREFIX] MOUNTPOINT",
+    .description =
+        "Mount the objects under PREFIX as a read-only file system: "
+        "directories are the\n"
+        "'/'-separated prefixes (zero-length \"dir/\" placeholders folded "
+        "in), files the\n"
+        "objects, with their size and update time. Each open is pinned to "
+        "the object's\n"
+        "generation: once it is replaced, reads of the open file fail with "
+        "ESTALE.\n"
+        "Sequential readers get the prefetch window, random readers exact "
+        "reads; all\n"
+        "open files share the client's memory budget and connections.\n"
+        "\n"
+        "Runs in the background once mounted (errors before that go to the "
+        "terminal,\n"
+        "later ones to syslog); -f stays in the foreground and logs on "
+        "stderr.\n"
+        "SIGINT, SIGTERM and SIGHUP unmount. 'gsread unmount MOUNTPOINT' "
+        "(or\n"
+        "fusermount3 -u) unmounts. Errors: ENOENT (no such object), EACCES\n"
+        "(permission denied), ESTALE (replaced while open), EIO (anything "
+        "else, after\n"
+        "the retries and the stall timeout; the log says what the server "
+        "said).\n"
+        "Details: docs/mount.md.",
+    .opts = mount_opts,
+    .nopts = sizeof mount_opts / sizeof mount_opts[0],
+    .takes_dest = 1,
+    .defaults = mount_defaults,
+    .finish = mount_finish,
+    .run = mount_run,
+};
+
+/* ---- unmount ---------------------------------------------------------------*/
+
+/* 1 if path is one of our mounts (as /proc/self/mounts says). */
+static int is_our_mount(const char *path)
+{
+  FILE *f = fopen("/proc/self/mounts", "r");
+  char line[8192], mnt[4096];
+  int found = 0;
+
+  if (!f)
+    return 0;
+  while (!found && fgets(line, sizeof line, f))
+    found = mount_proc_line(line, MOUNT_FSTYPE, mnt, sizeof mnt) &&
+            strcmp(mnt, path) == 0;
+  fclose(f);
+  return found;
+}
+
+static int unmount_run(const struct cli_args *a)
+{
+  char mnt[PATH_MAX];
+  pid_t pid;
+  int ws;
+
+  if (!realpath(a->url, mnt)) {
+    cli_fail_errno(errno, "cannot unmount %s", a->url);
+    return CLI_EXIT_FAIL;
+  }
+  /* Never detach anything else: as root, umount2 would. */
+  if (!is_our_mount(mnt)) {
+    cli_fail_text("not a gsread mount", "cannot unmount %s", mnt);
+    return CLI_EXIT_FAIL;
+  }
+  /* Lazy, like umount -l: the mount point is free at once; files still
+   * open keep reading until closed, then the file system exits. */
+  if (geteuid() == 0) {
+    if (umount2(mnt, MNT_DETACH) == 0)
+      return CLI_EXIT_OK;
+    cli_fail_errno(errno, "cannot unmount %s", mnt);
+    return CLI_EXIT_FAIL;
+  }
+  pid = fork();
+  if (pid == 0) {
+    execlp("fusermount3", "fusermount3", "-u", "-z", "--", mnt, (char *)NULL);
+    cli_fail_errno(errno, "cannot run fusermount3");
+    _exit(CLI_EXIT_FAIL);
+  }
+  if (pid < 0 || waitpid(pid, &ws, 0) < 0) {
+    cli_fail_errno(errno, "cannot unmount %s", mnt);
+    return CLI_EXIT_FAIL;
+  }
+  return WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+static const enum cli_opt_id unmount_opts[] = {CLI_OPT_HELP};
+
+const struct cli_command cli_cmd_unmount = {
+    .name = "unmount",
+    .summary = "unmount what gsread mount mounted",
+    .synopsis = "MOUNTPOINT",
+    .description =
+        "Detach a gsread mount at once, like umount -l: the directory is "
+        "free again;\n"
+        "files still open keep reading until they are closed, then the "
+        "mount's\n"
+        "process exits. As root, umount2(MNT_DETACH); else fusermount3 -u "
+        "-z.",
+    .opts = unmount_opts,
+    .nopts = sizeof unmount_opts / sizeof unmount_opts[0],
+    .run = unmount_run,
+};

@@ -1,0 +1,408 @@
+/* gsread mount: the decisions that need no FUSE, in one place and
+ * unit-tested (tests/unit/test_mount_map.c): statuses to errno, listing
+ * entries to directory children, lookups by prefix, the cache table,
+ * /proc/self/mounts lines.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mount.h"
+
+/* Longest file name the kernel takes (NAME_MAX). */
+#define MOUNT_NAME_MAX 255
+/* Buckets of a cache table: a fixed count keeps the table simple; chains
+ * stay short for the entry caps the file system uses. */
+#define MOUNT_TABLE_BUCKETS 16384
+
+int mount_errno(int status)
+{
+  switch (status) {
+  case GSR_OK:
+    return 0;
+  case GSR_ENOENT:
+    return ENOENT;
+  case GSR_EACCES:
+  case GSR_EAUTH:
+    return EACCES;
+  case GSR_ECHANGED:
+    /* The object behind the open file was replaced: the handle is stale,
+     * as on NFS. Reopening gives the new version. */
+    return ESTALE;
+  case GSR_ENOMEM:
+    return ENOMEM;
+  case GSR_EINVAL:
+    return EINVAL;
+  default:
+    /* Network, timeouts, stalls, HTTP errors, checksums: the caller can
+     * only retry; the log says what happened. */
+    return EIO;
+  }
+}
+
+int mount_status_logged(int status)
+{
+  /* A missing name is what every shell and loader probes for. */
+  return status != GSR_OK && status != GSR_ENOENT;
+}
+
+/* Parses exactly `digits` decimal digits at *p. */
+static int take_digits(const char **p, int digits, int *out)
+{
+  int v = 0;
+
+  for (int i = 0; i < digits; i++) {
+    if ((*p)[i] < '0' || (*p)[i] > '9')
+      return 0;
+    v = v * 10 + ((*p)[i] - '0');
+  }
+  *p += digits;
+  *out = v;
+  return 1;
+}
+
+static int take_char(const char **p, char c)
+{
+  if (**p != c)
+    return 0;
+  (*p)++;
+  return 1;
+}
+
+int64_t mount_parse_time(const char *text)
+{
+  const char *p = text;
+  struct tm tm;
+  int y, mo, d, h, mi, s, oh = 0, om = 0, sign = 0;
+  time_t t;
+
+  if (!p || !take_digits(&p, 4, &y) || !take_char(&p, '-') ||
+      !take_digits(&p, 2, &mo) || !take_char(&p, '-') ||
+      !take_digits(&p, 2, &d) || !(take_char(&p, 'T') || take_char(&p, 't')) ||
+      !take_digits(&p, 2, &h) || !take_char(&p, ':') ||
+      !take_digits(&p, 2, &mi) || !take_char(&p, ':') ||
+      !take_digits(&p, 2, &s))
+    return 0;
+  if (*p == '.')
+    for (p++; *p >= '0' && *p <= '9'; p++)
+      ; /* whole seconds are what stat shows */
+  if (*p == 'Z' || *p == 'z') {
+    p++;
+  } else if (*p == '+' || *p == '-') {
+    sign = *p == '+' ? 1 : -1;
+    p++;
+    if (!take_digits(&p, 2, &oh) || !take_char(&p, ':') ||
+        !take_digits(&p, 2, &om))
+      return 0;
+  } else {
+    return 0;
+  }
+  if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+      mi > 59 || s > 60)
+    return 0;
+  memset(&tm, 0, sizeof tm);
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  t = timegm(&tm);
+  if (t == (time_t)-1)
+    return 0;
+  return (int64_t)t - sign * (int64_t)(oh * 3600 + om * 60);
+}
+
+int mount_child_name(const char *dir, const char *name, int is_prefix,
+                     char *out, size_t n)
+{
+  size_t dlen = strlen(dir), len;
+  const char *rest;
+
+  if (strncmp(name, dir, dlen) != 0)
+    return 0;
+  rest = name + dlen;
+  len = strlen(rest);
+  if (is_prefix) {
+    if (len == 0 || rest[len - 1] != '/')
+      return 0;
+    len--; /* "sub/" is the directory "sub" */
+  }
+  /* "" is the directory's own placeholder object "dir/" (or a prefix
+   * "dir//"); a '/' left inside is no single component. */
+  if (len == 0 || len > MOUNT_NAME_MAX || len + 1 > n ||
+      memchr(rest, '/', len) != NULL)
+    return 0;
+  if ((len == 1 && rest[0] == '.') ||
+      (len == 2 && rest[0] == '.' && rest[1] == '.'))
+    return 0;
+  memcpy(out, rest, len);
+  out[len] = '\0';
+  return 1;
+}
+
+int mount_dir_add(struct mount_dir *d, const char *dir,
+                  const gsr_list_entry *e)
+{
+  char name[MOUNT_NAME_MAX + 1];
+  struct mount_node *nd;
+
+  if (!mount_child_name(dir, e->name, e->is_prefix, name, sizeof name))
+    return 0;
+  if (d->n == d->cap) {
+    size_t cap = d->cap ? d->cap * 2 : 64;
+    struct mount_node *v = realloc(d->v, cap * sizeof *v);
+
+    if (!v)
+      return -ENOMEM;
+    d->v = v;
+    d->cap = cap;
+  }
+  nd = &d->v[d->n];
+  memset(nd, 0, sizeof *nd);
+  if (!(nd->name = strdup(name)))
+    return -ENOMEM;
+  nd->is_dir = e->is_prefix;
+  if (!e->is_prefix) {
+    nd->size = e->size;
+    nd->generation = e->generation;
+    nd->mtime = mount_parse_time(e->updated);
+  }
+  d->n++;
+  return 0;
+}
+
+static int node_cmp(const void *a, const void *b)
+{
+  const struct mount_node *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+
+  /* Among equal names the directory comes first: it is the one kept. */
+  return c ? c : y->is_dir - x->is_dir;
+}
+
+void mount_dir_finish(struct mount_dir *d)
+{
+  size_t w = 0;
+
+  if (d->n > 1)
+    qsort(d->v, d->n, sizeof d->v[0], node_cmp);
+  for (size_t r = 0; r < d->n; r++) {
+    if (w > 0 && strcmp(d->v[w - 1].name, d->v[r].name) == 0) {
+      free(d->v[r].name);
+      continue;
+    }
+    d->v[w++] = d->v[r];
+  }
+  d->n = w;
+}
+
+const struct mount_node *mount_dir_find(const struct mount_dir *d,
+                                        const char *name)
+{
+  size_t lo = 0, hi = d->n;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(name, d->v[mid].name);
+
+    if (c == 0)
+      return &d->v[mid];
+    if (c < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return NULL;
+}
+
+void mount_dir_free(struct mount_dir *d)
+{
+  for (size_t i = 0; i < d->n; i++)
+    free(d->v[i].name);
+  free(d->v);
+  memset(d, 0, sizeof *d);
+}
+
+int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e)
+{
+  size_t nlen = strlen(l->name);
+  unsigned char next;
+
+  if (strncmp(e->name, l->name, nlen) != 0)
+    return strcmp(e->name, l->name) > 0; /* past every match */
+  next = (unsigned char)e->name[nlen];
+  if (next == '\0' && !e->is_prefix) {
+    l->found_file = 1;
+    memset(&l->file, 0, sizeof l->file);
+    l->file.size = e->size;
+    l->file.generation = e->generation;
+    l->file.mtime = mount_parse_time(e->updated);
+    return 0;
+  }
+  if (next == '/') {
+    /* The folded prefix "name/", or (without folding) an object below
+     * it or the placeholder itself: a directory either way. */
+    l->found_dir = 1;
+    return 1;
+  }
+  /* Names sort bytewise: once past "name/" nothing else can match.
+   * Before it ("name-x", "name.txt") the listing goes on. */
+  return next > '/';
+}
+
+/* Copies the mount point field mnt, unescaped (the kernel writes space,
+ * tab, newline and backslash as \ooo), into out; 0 if it does not fit. */
+static int unescape_field(const char *mnt, char *out, size_t n)
+{
+  size_t w = 0;
+
+  for (const char *p = mnt; *p; p++) {
+    char c = *p;
+
+    if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' &&
+        p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+      c = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+      p += 3;
+    }
+    if (w + 1 >= n)
+      return 0;
+    out[w++] = c;
+  }
+  out[w] = '\0';
+  return 1;
+}
+
+int mount_proc_line(const char *line, const char *fstype, char *out,
+                    size_t n)
+{
+  char dev[4096], mnt[4096], type[256];
+
+  if (sscanf(line, "%4095s %4095s %255s", dev, mnt, type) != 3 ||
+      strcmp(type, fstype) != 0)
+    return 0;
+  return unescape_field(mnt, out, n);
+}
+
+int mount_info_dev(const char *line, const char *path, unsigned *major,
+                   unsigned *minor)
+{
+  char mnt[4096], un[4096];
+  unsigned a, b;
+
+  /* "ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ..." */
+  if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, mnt) != 3 ||
+      !unescape_field(mnt, un, sizeof un) || strcmp(un, path) != 0)
+    return 0;
+  *major = a;
+  *minor = b;
+  return 1;
+}
+
+/* ---- The cache table -------------------------------------------------------*/
+
+static size_t hash_key(const char *key)
+{
+  size_t h = 1469598103934665603ull; /* FNV-1a */
+
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+    h = (h ^ *p) * 1099511628211ull;
+  return h % MOUNT_TABLE_BUCKETS;
+}
+
+static void entry_free(struct mount_entry *e)
+{
+  free(e->key);
+  free(e->node.name);
+  mount_dir_free(&e->dir);
+  free(e);
+}
+
+struct mount_entry *mount_table_get(struct mount_table *t, const char *key)
+{
+  if (!t->b)
+    return NULL;
+  for (struct mount_entry *e = t->b[hash_key(key)]; e; e = e->next)
+    if (strcmp(e->key, key) == 0)
+      return e;
+  return NULL;
+}
+
+void mount_table_del(struct mount_table *t, const char *key)
+{
+  struct mount_entry **pp;
+
+  if (!t->b)
+    return;
+  for (pp = &t->b[hash_key(key)]; *pp; pp = &(*pp)->next) {
+    if (strcmp((*pp)->key, key) == 0) {
+      struct mount_entry *e = *pp;
+
+      *pp = e->next;
+      entry_free(e);
+      t->n--;
+      return;
+    }
+  }
+}
+
+/* Drops the entries fetched before `before` (all of them: +infinity). */
+static void drop_older(struct mount_table *t, double before)
+{
+  for (size_t i = 0; i < t->nb; i++) {
+    struct mount_entry **pp = &t->b[i];
+
+    while (*pp) {
+      struct mount_entry *e = *pp;
+
+      if (e->at < before) {
+        *pp = e->next;
+        entry_free(e);
+        t->n--;
+      } else {
+        pp = &e->next;
+      }
+    }
+  }
+}
+
+struct mount_entry *mount_table_put(struct mount_table *t, const char *key,
+                                    size_t cap, double stale)
+{
+  struct mount_entry *e;
+  size_t h;
+
+  if (!t->b) {
+    t->b = calloc(MOUNT_TABLE_BUCKETS, sizeof *t->b);
+    if (!t->b)
+      return NULL;
+    t->nb = MOUNT_TABLE_BUCKETS;
+  }
+  mount_table_del(t, key);
+  if (t->n >= cap)
+    drop_older(t, stale);
+  if (t->n >= cap)
+    drop_older(t, 1e300); /* a cache may forget; memory stays bounded */
+  e = calloc(1, sizeof *e);
+  if (!e || !(e->key = strdup(key))) {
+    free(e);
+    return NULL;
+  }
+  h = hash_key(key);
+  e->next = t->b[h];
+  t->b[h] = e;
+  t->n++;
+  return e;
+}
+
+void mount_table_free(struct mount_table *t)
+{
+  if (t->b)
+    drop_older(t, 1e300);
+  free(t->b);
+  memset(t, 0, sizeof *t);
+}

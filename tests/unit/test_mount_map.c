@@ -1,0 +1,212 @@
+/* Unit tests of gsread mount's decisions (cli/mount_map.c): statuses to
+ * errno, listing entries to directory children (placeholders folded, a
+ * directory winning over an object of its name), lookups by prefix, RFC
+ * 3339 times, /proc/self/mounts lines and the cache table.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mount.h"
+
+static void test_errno(void **state) {
+  (void)state;
+  assert_int_equal(mount_errno(GSR_OK), 0);
+  assert_int_equal(mount_errno(GSR_ENOENT), ENOENT);
+  assert_int_equal(mount_errno(GSR_EACCES), EACCES);
+  assert_int_equal(mount_errno(GSR_EAUTH), EACCES);
+  assert_int_equal(mount_errno(GSR_ECHANGED), ESTALE);
+  assert_int_equal(mount_errno(GSR_ETIMEDOUT), EIO);
+  assert_int_equal(mount_errno(GSR_ENETWORK), EIO);
+  assert_int_equal(mount_errno(GSR_EHTTP), EIO);
+  assert_int_equal(mount_errno(GSR_EINTEGRITY), EIO);
+  assert_int_equal(mount_errno(GSR_ECLOSED), EIO);
+  assert_false(mount_status_logged(GSR_ENOENT));
+  assert_true(mount_status_logged(GSR_EACCES));
+  assert_true(mount_status_logged(GSR_ECHANGED));
+}
+
+static void test_time(void **state) {
+  (void)state;
+  assert_true(mount_parse_time("1970-01-01T00:00:00Z") == 0);
+  assert_true(mount_parse_time("2026-11-22T04:45:14.123Z") == 1795322714);
+  assert_true(mount_parse_time("2026-11-22T05:45:14+01:00") == 1795322714);
+  assert_true(mount_parse_time("2026-11-22T03:45:14.5-01:00") == 1795322714);
+  assert_true(mount_parse_time("") == 0);
+  assert_true(mount_parse_time(NULL) == 0);
+  assert_true(mount_parse_time("2026-11-22 04:45:14Z") == 0);
+  assert_true(mount_parse_time("2026-13-22T04:45:14Z") == 0);
+  assert_true(mount_parse_time("2026-11-22T04:45:14") == 0);
+}
+
+static int child(const char *dir, const char *name, int is_prefix,
+                 const char *want) {
+  char out[300];
+  int r = mount_child_name(dir, name, is_prefix, out, sizeof out);
+  if (r && want)
+    assert_string_equal(out, want);
+  return r;
+}
+
+static void test_child_name(void **state) {
+  (void)state;
+  assert_true(child("", "a", 0, "a"));
+  assert_true(child("", "d/", 1, "d"));
+  assert_true(child("d/", "d/x y#%é", 0, "x y#%é"));
+  assert_true(child("d/", "d/sub/", 1, "sub"));
+  /* the directory's own placeholder object */
+  assert_false(child("d/", "d/", 0, NULL));
+  assert_false(child("d/", "d/", 1, NULL));
+  assert_false(child("d/", "d//", 1, NULL)); /* "d//x": no name */
+  assert_false(child("d/", "e/x", 0, NULL)); /* outside */
+  assert_false(child("", ".", 0, NULL));
+  assert_false(child("", "../", 1, NULL));
+  assert_false(child("", "a/b", 0, NULL)); /* not one component */
+  char longname[300];
+  memset(longname, 'x', 256);
+  longname[256] = '\0';
+  assert_false(child("", longname, 0, NULL));
+  longname[255] = '\0';
+  assert_true(child("", longname, 0, longname));
+}
+
+static gsr_list_entry entry(const char *name, int is_prefix, uint64_t size) {
+  gsr_list_entry e;
+  memset(&e, 0, sizeof e);
+  e.name = name;
+  e.is_prefix = is_prefix;
+  e.size = size;
+  e.generation = 7;
+  e.updated = "2026-11-22T04:45:14Z";
+  return e;
+}
+
+static void test_dir(void **state) {
+  (void)state;
+  struct mount_dir d;
+  memset(&d, 0, sizeof d);
+  /* A listing of "p/", in GCS's name order: an object "p/a" and a
+   * directory "p/a/", the placeholder "p/", objects, prefixes. */
+  const char *names[] = {"p/", "p/a", "p/a-1", "p/a/", "p/b", "p/c/", "p/."};
+  int prefix[] = {0, 0, 0, 1, 0, 1, 0};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    gsr_list_entry e = entry(names[i], prefix[i], 10 + i);
+    assert_int_equal(mount_dir_add(&d, "p/", &e), 0);
+  }
+  mount_dir_finish(&d);
+  assert_int_equal(d.n, 4);
+  assert_string_equal(d.v[0].name, "a");
+  assert_true(d.v[0].is_dir); /* the directory wins */
+  assert_string_equal(d.v[1].name, "a-1");
+  assert_false(d.v[1].is_dir);
+  assert_true(d.v[1].size == 12);
+  assert_true(d.v[1].mtime == 1795322714);
+  assert_string_equal(d.v[2].name, "b");
+  assert_string_equal(d.v[3].name, "c");
+  assert_true(d.v[3].is_dir);
+  assert_non_null(mount_dir_find(&d, "b"));
+  assert_null(mount_dir_find(&d, "p"));
+  assert_null(mount_dir_find(&d, ""));
+  mount_dir_free(&d);
+}
+
+static void test_lookup(void **state) {
+  (void)state;
+  gsr_list_entry e;
+  struct mount_lookup l = {.name = "d/x"};
+
+  e = entry("d/x", 0, 5);
+  assert_int_equal(mount_lookup_entry(&l, &e), 0);
+  assert_true(l.found_file && l.file.size == 5);
+  e = entry("d/x-y", 0, 1); /* sorts before "d/x/": go on */
+  assert_int_equal(mount_lookup_entry(&l, &e), 0);
+  e = entry("d/x.txt", 0, 1);
+  assert_int_equal(mount_lookup_entry(&l, &e), 0);
+  e = entry("d/x/", 1, 0);
+  assert_int_equal(mount_lookup_entry(&l, &e), 1);
+  assert_true(l.found_dir);
+
+  struct mount_lookup m = {.name = "d/x"};
+  e = entry("d/xa", 0, 1); /* past "d/x/": stop, nothing found */
+  assert_int_equal(mount_lookup_entry(&m, &e), 1);
+  assert_false(m.found_file || m.found_dir);
+
+  struct mount_lookup p = {.name = "d/x"};
+  e = entry("d/x/", 0, 0); /* an unfolded placeholder is a directory */
+  assert_int_equal(mount_lookup_entry(&p, &e), 1);
+  assert_true(p.found_dir);
+  assert_false(p.found_file);
+}
+
+static void test_proc_line(void **state) {
+  (void)state;
+  char out[256];
+  assert_true(mount_proc_line("gs://b /tmp/m\\040n fuse.gsread ro 0 0\n",
+                              "fuse.gsread", out, sizeof out));
+  assert_string_equal(out, "/tmp/m n");
+  assert_false(mount_proc_line("/dev/sda1 / ext4 rw 0 0\n", "fuse.gsread",
+                               out, sizeof out));
+  assert_false(mount_proc_line("junk", "fuse.gsread", out, sizeof out));
+  assert_false(mount_proc_line("gs://b /a/very/long fuse.gsread ro 0 0",
+                               "fuse.gsread", out, 5));
+}
+
+static void test_info_dev(void **state) {
+  (void)state;
+  unsigned maj = 9, min = 9;
+  const char *l = "45 27 0:40 / /tmp/m\\040n ro,nosuid - fuse.gsread gs://b ro\n";
+  assert_true(mount_info_dev(l, "/tmp/m n", &maj, &min));
+  assert_true(maj == 0 && min == 40);
+  assert_false(mount_info_dev(l, "/tmp/m", &maj, &min));
+  assert_false(mount_info_dev("junk\n", "/tmp/m n", &maj, &min));
+}
+
+static void test_table(void **state) {
+  (void)state;
+  struct mount_table t;
+  memset(&t, 0, sizeof t);
+  assert_null(mount_table_get(&t, "a"));
+  struct mount_entry *e = mount_table_put(&t, "a", 3, 0);
+  assert_non_null(e);
+  e->at = 1;
+  e = mount_table_put(&t, "b", 3, 0);
+  e->at = 5;
+  e = mount_table_put(&t, "c", 3, 0);
+  e->at = 6;
+  assert_int_equal(t.n, 3);
+  /* Full: the ones fetched before 2 go first. */
+  e = mount_table_put(&t, "d", 3, 2);
+  e->at = 7;
+  assert_int_equal(t.n, 3);
+  assert_null(mount_table_get(&t, "a"));
+  assert_non_null(mount_table_get(&t, "b"));
+  /* Replacing keeps one entry per key. */
+  e = mount_table_put(&t, "b", 3, 0);
+  e->at = 8;
+  assert_int_equal(t.n, 3);
+  /* Full and nothing stale: everything goes. */
+  e = mount_table_put(&t, "e", 3, 0);
+  assert_int_equal(t.n, 1);
+  assert_non_null(mount_table_get(&t, "e"));
+  mount_table_del(&t, "e");
+  assert_int_equal(t.n, 0);
+  mount_table_free(&t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_errno),     cmocka_unit_test(test_time),
+      cmocka_unit_test(test_child_name), cmocka_unit_test(test_dir),
+      cmocka_unit_test(test_lookup),    cmocka_unit_test(test_proc_line),
+      cmocka_unit_test(test_info_dev), cmocka_unit_test(test_table),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
