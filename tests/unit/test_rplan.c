@@ -132,7 +132,7 @@ static void test_span_limit(void **state) {
   gsr__rplan_free(&p);
 }
 
-/* The cost model: rate x first-byte time, a default before any
+/* The cost model: rate x first-byte time / 16, a default before any
  * measurement, a cap. */
 static void test_cost_model(void **state) {
   (void)state;
