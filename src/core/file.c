@@ -132,12 +132,9 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
   return GSR_OK;
 }
 
-void gsr__file_count_fetched(struct gsr__file *f, uint64_t requests,
-                             uint64_t bytes) {
+void gsr__file_count_requests(struct gsr__file *f, uint64_t requests) {
   atomic_fetch_add(&f->stats.requests, requests);
   atomic_fetch_add(&f->client->requests, requests);
-  atomic_fetch_add(&f->stats.bytes_fetched, bytes);
-  atomic_fetch_add(&f->client->bytes_fetched, bytes);
 }
 
 void gsr__file_unref(struct gsr__file *f) {

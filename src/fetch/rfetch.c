@@ -211,7 +211,7 @@ static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
 /* Counts the parts as requests (their bytes count as they arrive). */
 static void account(struct gsr__rfetch *rf) {
   if (rf->stream) return; /* counted by stream_send */
-  gsr__file_count_fetched(rf->file, (uint64_t)rf->n_parts, 0);
+  gsr__file_count_requests(rf->file, (uint64_t)rf->n_parts);
 }
 
 /* Both starts: iov[0..n_iov) (at most GSR__REQ_IOV, CRCs kept), or
@@ -316,7 +316,7 @@ static int auth_refresh(struct gsr__rfetch *rf);
 static void stream_send(struct gsr__rfetch *rf) {
   rf->auth_gen = gsr__auth_generation(rf->file->client->auth);
   submit_part(rf, &rf->reqs[0]);
-  gsr__file_count_fetched(rf->file, 1, 0);
+  gsr__file_count_requests(rf->file, 1);
 }
 
 /* Builds and submits a stream's one request (also after a 401). */
