@@ -50,6 +50,8 @@ struct bench_total {
  * writes its result to fd. Never returns: _exit(0) after a report, 1
  * after a failure it printed. */
 _Noreturn void bench_worker(const struct bench_plan *p, int index, int fd);
+/* User + system CPU seconds of this process so far (all its threads). */
+double bench_cpu_seconds(void);
 
 /* bench_ranges.c: bench --ranges FILE, run in this process. */
 int bench_ranges_finish(struct cli_args *a);

@@ -271,6 +271,15 @@ static double timeval_seconds(struct timeval tv)
   return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+double bench_cpu_seconds(void)
+{
+  struct rusage ru;
+
+  if (getrusage(RUSAGE_SELF, &ru) != 0)
+    return 0;
+  return timeval_seconds(ru.ru_utime) + timeval_seconds(ru.ru_stime);
+}
+
 /* CPU time and peak RSS of this process alone: RUSAGE_SELF in the worker
  * counts its own threads (the client's I/O thread included), and a forked
  * child's ru_maxrss starts afresh, so nothing of the parent is in it. */

@@ -25,7 +25,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "bench.h"
 
@@ -268,20 +267,10 @@ static int batch_pread(struct rjob *j, size_t lo, size_t hi,
   return CLI_EXIT_OK;
 }
 
-static double cpu_now(void)
-{
-  struct rusage ru;
-
-  if (getrusage(RUSAGE_SELF, &ru) != 0)
-    return 0;
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
 /* Every batch, timed. */
 static int read_all(struct rjob *j, struct rtally *t)
 {
-  double t0 = cli_now(), c0 = cpu_now();
+  double t0 = cli_now(), c0 = bench_cpu_seconds();
   int rc = CLI_EXIT_OK;
 
   for (size_t i = 0; i < j->n && rc == CLI_EXIT_OK;) {
@@ -293,7 +282,7 @@ static int read_all(struct rjob *j, struct rtally *t)
     i = k;
   }
   t->wall = cli_now() - t0;
-  t->cpu = cpu_now() - c0;
+  t->cpu = bench_cpu_seconds() - c0;
   return rc;
 }
 
