@@ -220,7 +220,8 @@ static int run_parts(struct dl *d, const char *what) {
       }
       /* Wake when its next chunk is in, or it ended, or for progress. */
       struct gsr__request *r = &s->rf->reqs[0];
-      gsr__request_wait_bytes_for(r, gsr__download_wake_at(s->written, r->range_len), 50);
+      gsr__request_wait_bytes_for(
+          r, gsr__download_wake_at(s->written, r->range_len), 50);
     }
     progress(d, 0);
   }
