@@ -153,9 +153,12 @@ static int stdout_is_closed(void)
 }
 
 /* What the command writes to stdout is what it is for, except for cp to
- * a file (DEST not "-"). */
+ * a file (DEST not "-") and mount/unmount (a daemon, often started with
+ * stdout closed; its messages go to stderr or syslog). */
 static int writes_stdout(const struct cli_args *a)
 {
+  if (strcmp(a->cmd, "mount") == 0 || strcmp(a->cmd, "unmount") == 0)
+    return 0;
   return strcmp(a->cmd, "cp") != 0 || strcmp(a->dest, "-") == 0;
 }
 

@@ -58,6 +58,15 @@ eq "--version with stdout closed says so" "$(cat "$T/err")" \
 rc=0; "${G[@]}" cp -q "gs://$B/obj" out/cp1 <&- >&- 2>"$T/err" || rc=$?
 eq "cp to a file with stdin and stdout closed exits 0" "$rc" 0
 check "... and copies the bytes" cmp -s out/cp1 "$D/obj"
+# mount and unmount write nothing to stdout (a daemon is often started
+# with it closed): they run and fail for their own reasons here.
+mkdir -p mnt
+rc=0; "${G[@]}" unmount mnt >&- 2>"$T/err" || rc=$?
+eq "unmount with stdout closed: its own error" "$rc $(cat "$T/err")" \
+  "1 gsread: cannot unmount $T/mnt: not a gsread mount"
+rc=0; "${G[@]}" mount -f gs://no-such-bucket mnt >&- 2>"$T/err" || rc=$?
+eq "mount with stdout closed: its own error" "$rc $(cat "$T/err")" \
+  "1 gsread: cannot list gs://no-such-bucket: gs://no-such-bucket: no such bucket"
 # A closed stdin (nothing reads it) changes nothing.
 rc=0; "${G[@]}" cat "gs://$B/obj" <&- >out/cat1 2>"$T/err" || rc=$?
 eq "cat with stdin closed exits 0" "$rc" 0
