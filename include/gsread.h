@@ -150,13 +150,14 @@ typedef struct gsr_client_options {
   /* Requester pays: the project billed for the requests, sent as
    * userProject=... on every GCS request. NULL: none. */
   const char *user_project;
-  /* Where the prefetch probe's decisions persist (one stream or N blocks
-   * per server, each good for 10 minutes; docs/prefetch.md): read at
-   * gsr_client_new, written at gsr_client_free if a plan was decided
+  /* Where the engine's measured widths persist (the connections chosen
+   * per server for readers with concurrency 0, each good for 10 minutes;
+   * docs/prefetch.md): read at
+   * gsr_client_new, written at gsr_client_free if a width was chosen
    * (written whole, mode 0600, then renamed over; missing directories
    * made 0700; origins with credentials in them left out; what other
    * processes saved meanwhile kept). A file that cannot be read or written
-   * only costs a probe. NULL or "" (default): kept in memory, for this
+   * only costs a measurement. NULL or "" (default): kept in memory, for this
    * client's life. The CLI sets it (docs/cli.md). */
   const char *plans_file;
   /* Redirects (301, 302, 303, 307, 308) followed per http(s) request, as
@@ -249,16 +250,21 @@ typedef struct gsr_file_options {
   int max_blocks;
   /* Parallel connections for one fetch. A fetch of at least
    * 2 x min_part_size is split into up to this many parts, each written
-   * straight to its place. 0 (default): the client's default, which is
-   * $GSREAD_CONCURRENCY, else $DEFAULT_GCSFS_CONCURRENCY, else 4. */
+   * straight to its place; the prefetcher keeps this many connections
+   * carrying bytes. 0 (default): the client's default, which is
+   * $GSREAD_CONCURRENCY, else $DEFAULT_GCSFS_CONCURRENCY, else 4; with
+   * neither set, a reader that promised to be sequential (prefetch
+   * "sequential") gets a width chosen by measurement: from 4, two more
+   * connections at a time while each pair raises the rate by 10%, within
+   * max_prefetch and the client's max_connections / 2 (docs/prefetch.md).
+   * An explicit number is obeyed. */
   int concurrency;
   /* Smallest part of a split fetch; default 5 MiB (as gcsfs). */
   uint64_t min_part_size;
   /* Prefetching (see docs/prefetch.md): "off"; "adaptive" (read ahead
    * once three reads in a row were sequential); "sequential" (a promise,
    * like POSIX_FADV_SEQUENTIAL, that the reader goes front to back: read
-   * ahead from the first read and after every seek, over one request
-   * paced by the reader, or N blocks if measured faster);
+   * ahead from the first read and after every seek, at full width);
    * or NULL, the default: $GSREAD_PREFETCH (one of the three) if set, else
    * "adaptive" if $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1"
    * (gcsfs's variable), else "off". */
@@ -335,8 +341,8 @@ GSR_EXTERN int64_t gsr_tell(gsr_file file);
 /* The object's size, or a negative status. */
 GSR_EXTERN int64_t gsr_size(gsr_file file);
 /* A promise that reads stop before offset `end` (UINT64_MAX, the default:
- * no promise): prefetching fetches nothing at or past it, and a stream
- * asks the server for no byte past it (gsread cat --copy --length). A read
+ * no promise): prefetching fetches nothing at or past it (gsread cat
+ * --copy --length). A read
  * past it breaks the promise: it is forgotten, and reads go on as without
  * one (what was prefetched is dropped). gsr_sendfile promises its own
  * range while it runs. Returns GSR_OK, GSR_EBADF, GSR_ECLOSED. */
@@ -371,19 +377,17 @@ GSR_EXTERN void gsr_slice_release(gsr_slice *slice);
 /* Writes bytes [offset, offset + count) of the file to the file descriptor
  * fd, as write(2) would (fewer at the end of the object; count UINT64_MAX:
  * to the end); the file position is untouched. For a reader that only
- * passes bytes on (gsread cat): where one connection is fast enough, the
- * bytes go from the network to fd with no copy, on the calling thread and
- * a connection of its own; where it measures the thread idle, it tries
- * the rest through the file's prefetcher (N blocks), and keeps them if
- * they are faster (a link capped per connection), else goes back to the
- * one stream.
+ * passes bytes on (gsread cat): the range is read through the file's
+ * readers (its cache, its prefetcher: open the file with prefetch
+ * "sequential", as gsread cat does, for full width from the first byte)
+ * as slices, written out from the blocks the bytes landed in, with no
+ * copy of ours. The range is a promise (gsr_set_read_end) while it runs.
  * A range from 0 to the end is checked against the object's CRC32C.
  * *written (may be NULL) gets the bytes written, also on failure. Returns
  * GSR_OK, or a status: GSR_EIO if fd refused a write (then errno says
  * why, else it is 0; SIGPIPE is raised as by write(2) unless ignored),
  * GSR_EINTEGRITY (the bytes written must be discarded), or any read
- * error. Bytes that went straight from the network to fd count in the
- * file's bytes_direct. */
+ * error. */
 GSR_EXTERN int gsr_sendfile(gsr_file file, int fd, int64_t offset,
                             uint64_t count, uint64_t *written);
 
@@ -485,12 +489,14 @@ typedef struct gsr_file_stats {
   double stall_seconds;      /* time those reads waited */
   uint64_t window;           /* current prefetch window, bytes */
   uint64_t peak_buffered;    /* most bytes this file held at once */
-  /* How the prefetcher fetches ahead (a static string): "none" (nothing
-   * fetched ahead yet: random reads, or prefetch off), "probe" (measuring
-   * one stream against N blocks), "stream" (one connection, one request
-   * read as it goes) or "blocks" (N connections, a request per block).
-   * gsr_sendfile's own stream counts as "stream". docs/prefetch.md. */
+  /* The prefetcher's plan (a static string): "none" (nothing fetched
+   * ahead: random reads, or prefetch off), "ramp" (a sequential run of an
+   * adaptive reader, its window growing) or "full" (the whole window at
+   * full width). docs/prefetch.md. */
   const char *plan;
+  /* Connections the prefetcher keeps carrying bytes (its width); 0 while
+   * the plan is "none". */
+  int connections;
 } gsr_file_stats;
 
 /* Copies the file's counters. GSR_OK, GSR_EINVAL, GSR_EBADF, GSR_ECLOSED. */

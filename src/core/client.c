@@ -109,6 +109,7 @@ static void read_environment(gsr_client *c) {
   int n = env_int("GSREAD_CONCURRENCY", 1, 256);
   if (n < 0) n = env_int("DEFAULT_GCSFS_CONCURRENCY", 1, 256);
   c->default_concurrency = n > 0 ? n : 4;
+  c->concurrency_set = n > 0;
   const char *p = getenv("GSREAD_PREFETCH");
   const char *g = getenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING");
   int mode = p != NULL ? gsr__prefetch_mode(p) : -1;

@@ -24,9 +24,10 @@ struct gsr_client {
   struct gsr__transport_config tcfg; /* its settings (for driven ones) */
   char *ca_bundle;                   /* owned copy, or NULL */
   struct gsr__budget *budget;    /* prefetch memory, shared by all files */
-  struct gsr__plans *plans;      /* the prefetch probe's decisions */
+  struct gsr__plans *plans;      /* the widths the engine chose */
   char *plans_file;              /* where they persist (owned), or NULL */
   int default_concurrency;       /* from the environment, else 4 */
+  int concurrency_set;           /* ... from the environment: obeyed */
   int default_prefetch;          /* as gsr__file.prefetch, from the env */
   atomic_uint_fast64_t requests; /* counters over all files */
   /* The link as gsr_read_ranges measured it (its cost model, ranges.h):

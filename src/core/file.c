@@ -12,6 +12,7 @@
 
 #include "core/file.h"
 #include "fetch/rfetch.h"
+#include "prefetch/prefetch.h"
 
 #define DEFAULT_BLOCK (5u * 1024 * 1024)
 #define DEFAULT_MAX_PREFETCH (96u * 1024 * 1024)
@@ -45,6 +46,7 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   f->max_blocks = o->max_blocks;
   f->concurrency = o->concurrency ? o->concurrency
                                   : f->client->default_concurrency;
+  f->auto_width = o->concurrency == 0 && !f->client->concurrency_set;
   f->min_part = o->min_part_size;
   f->max_prefetch = o->max_prefetch ? o->max_prefetch : DEFAULT_MAX_PREFETCH;
   f->prefetch = o->prefetch == NULL ? f->client->default_prefetch
@@ -71,31 +73,13 @@ static int create_readers(struct gsr__file *f) {
   return status;
 }
 
-static void destroy_source(struct gsr__file *f) {
-  if (f->source && f->source->destroy && f->source_state)
-    f->source->destroy(f, f->source_state);
-  f->source_state = NULL;
-}
-
 static void destroy_readers(struct gsr__file *f) {
   if (f->cache && f->cache->destroy && f->cache_state)
     f->cache->destroy(f, f->cache_state);
   f->cache_state = NULL;
-  destroy_source(f);
-}
-
-int gsr__file_reset_source(struct gsr__file *f) {
-  int status = GSR_OK;
-  pthread_mutex_lock(&f->reader_mu);
-  destroy_source(f);
-  atomic_store(&f->stream_rate, 0.0);
-  if (f->source->create) status = f->source->create(f, &f->source_state);
-  if (status != GSR_OK) { /* no state, no prefetcher: still a reader */
-    f->source = &gsr__direct_reader;
-    f->source_state = NULL;
-  }
-  pthread_mutex_unlock(&f->reader_mu);
-  return status;
+  if (f->source && f->source->destroy && f->source_state)
+    f->source->destroy(f, f->source_state);
+  f->source_state = NULL;
 }
 
 int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
@@ -388,11 +372,8 @@ int gsr_file_stats_get(gsr_file id, gsr_file_stats *out) {
   out->stall_seconds = (double)atomic_load(&s->stall_ns) / 1e9;
   out->window = atomic_load(&s->window);
   out->peak_buffered = atomic_load(&s->peak_buffered);
-  static const char *const plans[] = {"none", "probe", "stream", "blocks"};
-  int plan = atomic_load(&s->plan);
-  out->plan = plan >= 0 && plan < (int)(sizeof(plans) / sizeof(plans[0]))
-                  ? plans[plan]
-                  : "none";
+  out->plan = gsr__plan_name(atomic_load(&s->plan));
+  out->connections = atomic_load(&s->width);
   gsr__file_unref(f);
   return GSR_OK;
 }

@@ -21,16 +21,8 @@ struct gsr__stats {
   atomic_uint_fast64_t reads, hits, misses, requests, bytes_fetched,
       bytes_delivered, bytes_copied, bytes_referenced, bytes_direct,
       prefetched_unused, stalls, stall_ns, window, peak_buffered;
-  atomic_int plan; /* enum gsr__fetch_plan */
-};
-
-/* How a file fetches ahead (gsr_file_stats.plan), set by the prefetcher
- * and gsr_sendfile. */
-enum gsr__fetch_plan {
-  GSR__FETCH_NONE = 0,
-  GSR__FETCH_PROBE,
-  GSR__FETCH_STREAM,
-  GSR__FETCH_BLOCKS,
+  atomic_int plan;  /* enum gsr__plan (prefetch/prefetch.h) */
+  atomic_int width; /* connections the engine keeps carrying bytes */
 };
 
 /* A file's prefetch option (gsr_file_options.prefetch). */
@@ -52,6 +44,8 @@ struct gsr__file {
   uint64_t block_size;
   int max_blocks;
   int concurrency;
+  int auto_width;         /* concurrency 0: the engine chooses the width
+                           * for a promised reader, by measurement */
   uint64_t min_part;
   int prefetch;           /* enum gsr__prefetch_mode */
   uint64_t max_prefetch;
@@ -73,11 +67,6 @@ struct gsr__file {
   /* gsr_set_read_end's promise: no read at or past it; UINT64_MAX: none.
    * The prefetcher reads it at each read. */
   atomic_uint_fast64_t read_end;
-  /* Bytes/s one stream sustained when gsr_sendfile measured it (it left
-   * its thread idle: the connection may be capped): the prefetcher's
-   * probe then goes straight to trying blocks, and sendfile takes the
-   * stream back if they lose. 0: not measured. */
-  _Atomic double stream_rate;
 };
 
 /* ---- handle.c: public handles <-> files. */
@@ -95,10 +84,6 @@ void gsr__handle_trim(void);
 
 /* ---- file.c */
 void gsr__file_unref(struct gsr__file *f);
-/* Drops the source reader's state (a prefetcher's blocks and fetches)
- * and starts it afresh, under reader_mu. GSR_OK, or GSR_ENOMEM (the file
- * then reads without prefetching). */
-int gsr__file_reset_source(struct gsr__file *f);
 /* gsr_pread_slices on a file; with want_crc, *crc is the CRC32C of the
  * bytes returned. */
 int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,

@@ -9,40 +9,16 @@
 #include "fetch/rfetch.h"
 #include "prefetch/prefetch.h"
 
-/* While the reader waits, look every few ms whether a block behind the
- * front one finished, so its connection gets the next block at once
- * instead of idling until the front block is in. */
+/* While the reader waits, look every few ms whether a block came within
+ * its lead of its end or finished, so that the next request goes out at
+ * once instead of when the front block is in. */
 #define REFILL_POLL_MS 3
-
-/* wait_block for a block of the stream: its bytes come in order on one
- * request, so only the stream's progress matters. */
-static int wait_stream_block(struct gsr__file *f, struct gsr__prefetcher *p,
-                             struct gsr__pf_block *b, uint64_t end) {
-  struct gsr__pf_stream *s = b->stream;
-  if (gsr__stream_wait(s, b->off + end, 0)) return GSR_OK;
-  uint64_t t0 = gsr__now_ns();
-  int status = GSR_OK;
-  atomic_fetch_add(&f->stats.stalls, 1);
-  while (!gsr__stream_wait(s, b->off + end, REFILL_POLL_MS)) {
-    if (gsr__stream_done(s)) {
-      /* It may have landed the bytes and ended since the wait returned. */
-      if (gsr__stream_wait(s, b->off + end, 0)) break;
-      if ((status = gsr__stream_failed(s)) != GSR_OK) break;
-    } else if ((status = gsr__producer_fill(
-                    f, p, gsr__stream_room_wanted(s))) != GSR_OK) {
-      break;
-    }
-  }
-  atomic_fetch_add(&f->stats.stall_ns, gsr__now_ns() - t0);
-  return status;
-}
 
 /* Waits until bytes [0, end) of block b (the front block) have arrived;
  * the rest may still be streaming in. Counts a stall if the reader had to
  * wait. */
 static int wait_block(struct gsr__file *f, struct gsr__prefetcher *p,
                       struct gsr__pf_block *b, uint64_t end) {
-  if (b->stream != NULL) return wait_stream_block(f, p, b, end);
   if (b->waited || b->rf->waited) return b->rf->status;
   struct gsr__request *req = &b->rf->reqs[0]; /* blocks are one request */
   if (atomic_load(&req->progress) >= end) return GSR_OK;
@@ -63,7 +39,6 @@ static int wait_block(struct gsr__file *f, struct gsr__prefetcher *p,
 /* The CRC32C of a block whose bytes have all arrived: computed by the I/O
  * thread as they came in (published before the progress that got us here). */
 static uint32_t block_crc(const struct gsr__pf_block *b) {
-  if (b->stream != NULL) return b->crc;
   return b->rf->reqs != NULL ? gsr__request_crc(&b->rf->reqs[0]) : b->rf->crc;
 }
 

@@ -1,10 +1,10 @@
-/* Remembered plans: how the probe (producer.c) chose to serve promised
- * readers of a server, one stream or N blocks, kept by the client for its
- * later files of the same origin (scheme://host:port), so that a job that
- * reads many large objects measures once, not once per object (on GCS the
- * probe's stream half costs each file its first 24 MiB at one
- * connection's rate). A decision older than PLAN_TTL_NS is measured again:
- * links change. With a plans file (gsr_client_options.plans_file) they
+/* Remembered plans: the width (connections) the engine chose by
+ * measurement for promised readers of a server (producer.c), kept by the
+ * client for its later files of the same origin (scheme://host:port), so
+ * that a job that reads many large objects measures once, not once per
+ * object (each step of the measurement costs a file 2 x width blocks at
+ * a width that may not pay). A decision older than PLAN_TTL_NS is
+ * measured again: links change. With a plans file (gsr_client_options.plans_file) they
  * outlive the client, so that a run of separate processes (gsread cat in
  * a shell loop) measures once too.
  *
@@ -29,7 +29,7 @@ struct gsr__plans {
   pthread_mutex_t mu;
   struct {
     char origin[160];
-    int plan;      /* enum gsr__pf_plan: STREAM or BLOCKS */
+    int width;     /* connections */
     uint64_t at;   /* when it was decided */
   } slot[PLAN_SLOTS];
   int dirty;       /* a plan was decided since the file was read */
@@ -79,17 +79,17 @@ static int take_slot(struct gsr__plans *ps) {
 
 int gsr__plans_get(struct gsr__plans *ps, const char *url) {
   size_t n = origin_len(url);
-  int plan = -1;
+  int width = -1;
   if (ps == NULL || n == 0) return -1;
   pthread_mutex_lock(&ps->mu);
   int i = find(ps, url, n);
   if (i >= 0 && gsr__now_ns() - ps->slot[i].at < PLAN_TTL_NS)
-    plan = ps->slot[i].plan;
+    width = ps->slot[i].width;
   pthread_mutex_unlock(&ps->mu);
-  return plan;
+  return width;
 }
 
-void gsr__plans_put(struct gsr__plans *ps, const char *url, int plan) {
+void gsr__plans_put(struct gsr__plans *ps, const char *url, int width) {
   size_t n = origin_len(url);
   if (ps == NULL || n == 0) return;
   pthread_mutex_lock(&ps->mu);
@@ -99,24 +99,25 @@ void gsr__plans_put(struct gsr__plans *ps, const char *url, int plan) {
     memcpy(ps->slot[i].origin, url, n);
     ps->slot[i].origin[n] = '\0';
   }
-  ps->slot[i].plan = plan;
+  ps->slot[i].width = width;
   ps->slot[i].at = gsr__now_ns();
   ps->dirty = 1;
   pthread_mutex_unlock(&ps->mu);
 }
 
-/* The file: a header line, then "ORIGIN stream|blocks UNIX_SECONDS" per
- * plan. Times on disk are the wall clock's; in memory, the monotonic
+/* The file: a header line, then "ORIGIN WIDTH UNIX_SECONDS" per plan. Times on disk are the wall clock's; in memory, the monotonic
  * clock's (the TTL must not jump with the wall clock). */
-#define PLANS_HEADER "gsread-plans 1"
+#define PLANS_HEADER "gsread-plans 2"
+#define MAX_WIDTH 512 /* the client's max_connections / 2 */
 
 static int64_t wall_now(void) { return (int64_t)time(NULL); }
 
 int gsr__plans_load(struct gsr__plans *ps, const char *path) {
   FILE *fp = gsr__fopen_read(path);
   if (fp == NULL) return errno == ENOENT ? 0 : -1;
-  char line[256], origin[160], plan[16];
+  char line[256], origin[160];
   long long when;
+  int width;
   int n = 0;
   uint64_t mono = gsr__now_ns();
   int64_t wall = wall_now();
@@ -127,14 +128,12 @@ int gsr__plans_load(struct gsr__plans *ps, const char *path) {
   }
   pthread_mutex_lock(&ps->mu);
   while (fgets(line, sizeof(line), fp) != NULL && n < PLAN_SLOTS) {
-    if (sscanf(line, "%159s %15s %lld", origin, plan, &when) != 3) continue;
-    int p = strcmp(plan, "stream") == 0   ? GSR__PLAN_STREAM
-            : strcmp(plan, "blocks") == 0 ? GSR__PLAN_BLOCKS
-                                          : -1;
-    /* Unknown, from the future, too old (compared so that no figure in
+    if (sscanf(line, "%159s %d %lld", origin, &width, &when) != 3) continue;
+    /* Out of range, from the future, too old (compared so that no figure in
      * the file can overflow), older than this boot, or not an origin. */
     int64_t ttl_s = (int64_t)(PLAN_TTL_NS / 1000000000ull);
-    if (p < 0 || when > wall || when <= wall - ttl_s) continue;
+    if (width < 1 || width > MAX_WIDTH || when > wall || when <= wall - ttl_s)
+      continue;
     int64_t age = wall - (int64_t)when; /* [0, the TTL) */
     if ((uint64_t)age * 1000000000ull > mono || strstr(origin, "://") == NULL)
       continue;
@@ -149,7 +148,7 @@ int gsr__plans_load(struct gsr__plans *ps, const char *path) {
       i = take_slot(ps);
       memcpy(ps->slot[i].origin, origin, len + 1);
     }
-    ps->slot[i].plan = p;
+    ps->slot[i].width = width;
     ps->slot[i].at = at;
     n++;
   }
@@ -219,8 +218,7 @@ int gsr__plans_save(struct gsr__plans *ps, const char *path) {
       continue;
     long long when = (long long)(wall - (int64_t)((mono - ps->slot[i].at) /
                                                   1000000000ull));
-    ok = fprintf(fp, "%s %s %lld\n", ps->slot[i].origin,
-                 ps->slot[i].plan == GSR__PLAN_BLOCKS ? "blocks" : "stream",
+    ok = fprintf(fp, "%s %d %lld\n", ps->slot[i].origin, ps->slot[i].width,
                  when) > 0;
   }
   if (fp != NULL && fclose(fp) != 0) ok = 0;

@@ -1,27 +1,21 @@
-/* The prefetch orchestrator (a source reader): classifies each read as
+/* The engine's orchestrator (a source reader): classifies each read as
  * sequential, a soft seek (forward or backward inside what is scheduled:
  * keep it) or a hard seek (anywhere else: cancel everything in flight at
  * once and start a new run), and recovers from a failed block by
  * restarting at the next read.
  *
- * The first two reads of a run are fetched exactly, straight into the
- * caller's buffer: a random reader, whose every read starts a run, never
- * gets prefetch or over-fetch. After the second sequential read the
- * producer keeps a window ahead. A file opened "sequential" skips both
- * the wait and the ramp: its reader promised to go front to back.
+ * Whether a read is fetched exactly or from the window is the policy's
+ * plan (policy.c): the first reads of a run are fetched exactly, straight
+ * into the caller's buffer, so a random reader, whose every read starts a
+ * run, never gets prefetch or over-fetch. A file opened "sequential"
+ * skips both the wait and the ramp: its reader promised to go front to
+ * back.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "core/file.h"
 #include "fetch/rfetch.h"
 #include "prefetch/prefetch.h"
-
-/* Reads a run must have before the prefetcher reads ahead of it. Two
- * adjacent reads happen by chance in random workloads (often, when reads
- * are large: 100 MiB reads of a 1 GiB object are adjacent one time in
- * ten); three in a row rarely do. A sequential reader loses one first-byte
- * wait to this. */
-#define RUN_READS_TO_PREFETCH 3
 
 static void restart(struct gsr__file *f, struct gsr__prefetcher *p,
                     uint64_t off) {
@@ -36,7 +30,6 @@ static void restart(struct gsr__file *f, struct gsr__prefetcher *p,
   p->pos = off;
   p->sched_end = off;
   p->failed = 0;
-  p->probe_from = off; /* a probe cut short by the seek goes on here */
 }
 
 static void classify(struct gsr__file *f, struct gsr__prefetcher *p,
@@ -88,8 +81,16 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off,
   classify(f, p, off);
   gsr__tracker_add(&p->tracker, len);
   p->run_reads++;
-  int promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL;
-  if (!promised && p->run_reads < RUN_READS_TO_PREFETCH && p->head == NULL) {
+  /* The policy's plan for this read: none reads exactly what was asked,
+   * straight into the caller's buffer (a random reader never gets
+   * prefetch or over-fetch). */
+  struct gsr__engine_in in = {
+      .promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL,
+      .run_reads = p->run_reads,
+  };
+  struct gsr__engine_out plan;
+  gsr__engine_policy(&in, &plan);
+  if (plan.plan == GSR__PLAN_NONE && p->head == NULL) {
     status = gsr__direct_reader.read(f, NULL, off, len, out);
   } else {
     status = gsr__producer_fill(f, p, off + len);
@@ -98,9 +99,11 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off,
   uint64_t got = out->done - before;
   p->pos = off + got;
   p->run_bytes += got;
-  /* Top up the window once the run is long enough. */
-  if (status == GSR_OK &&
-      (promised || p->run_reads >= RUN_READS_TO_PREFETCH - 1))
+  /* Top up the window once the run is long enough (the next read's
+   * policy may call for one). */
+  in.run_reads++;
+  gsr__engine_policy(&in, &plan);
+  if (status == GSR_OK && plan.plan != GSR__PLAN_NONE)
     status = gsr__producer_fill(f, p, 0);
   return status;
 }
@@ -108,17 +111,18 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off,
 static int pf_create(struct gsr__file *f, void **state) {
   struct gsr__prefetcher *p = gsr__calloc(1, sizeof(*p));
   if (p == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
-  /* A promised reader of a server the client already measured is served
-   * the way it was (plans.c). */
-  if (f->prefetch == GSR__PREFETCH_SEQUENTIAL && f->obj->media_url != NULL &&
-      f->concurrency > 1) {
-    int plan = gsr__plans_get(f->client->plans, f->obj->media_url);
-    if (plan >= 0) {
-      p->plan = plan;
-      GSR__TRACE(f->client, "prefetch %s: plan: %s (remembered for this "
-                 "server)", f->obj->display,
-                 plan == GSR__PLAN_BLOCKS ? "blocks" : "one stream");
-    }
+  p->width = f->concurrency;
+  /* A promised reader with no width asked for gets one chosen by
+   * measurement, or the one already chosen for this server (plans.c). */
+  if (f->auto_width && f->prefetch == GSR__PREFETCH_SEQUENTIAL) {
+    int known = f->obj->media_url != NULL
+                    ? gsr__plans_get(f->client->plans, f->obj->media_url)
+                    : -1;
+    p->auto_width = known < 1;
+    p->width = known >= 1 ? known : GSR__WIDTH_START;
+    GSR__TRACE(f->client, "engine %s: width %d (%s)", f->obj->display,
+               p->width, known >= 1 ? "chosen before for this server"
+                                    : "a start: chosen by measurement");
   }
   *state = p;
   return GSR_OK;
@@ -128,17 +132,6 @@ static void pf_destroy(struct gsr__file *f, void *state) {
   struct gsr__prefetcher *p = state;
   gsr__producer_drop_all(f, p);
   gsr__free(p);
-}
-
-uint64_t gsr__prefetch_scheduled_end(struct gsr__file *f) {
-  uint64_t end = 0;
-  pthread_mutex_lock(&f->reader_mu);
-  if (f->source == &gsr__prefetch_reader && f->source_state != NULL) {
-    const struct gsr__prefetcher *p = f->source_state;
-    end = p->sched_end;
-  }
-  pthread_mutex_unlock(&f->reader_mu);
-  return end;
 }
 
 const struct gsr__reader_ops gsr__prefetch_reader = {

@@ -57,20 +57,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(ps != NULL);
   int n = gsr__plans_load(ps, in);
   CHECK(n >= -1 && n <= 8);
-  if (size < strlen("gsread-plans 1") ||
-      memcmp(data, "gsread-plans 1", strlen("gsread-plans 1")) != 0)
+  if (size < strlen("gsread-plans 2") ||
+      memcmp(data, "gsread-plans 2", strlen("gsread-plans 2")) != 0)
     CHECK(n == -1);
   (void)gsr__plans_get(ps, "http://127.0.0.1:1/x");
 
-  /* A decision survives a save and a load. */
-  gsr__plans_put(ps, "http://fuzz.example:9/o", GSR__PLAN_BLOCKS);
+  /* A width survives a save and a load. */
+  gsr__plans_put(ps, "http://fuzz.example:9/o", 6);
   (void)unlink(out);
   CHECK(gsr__plans_save(ps, out) == 1);
   gsr__plans_free(ps);
   ps = gsr__plans_new();
   CHECK(ps != NULL);
   CHECK(gsr__plans_load(ps, out) >= 1);
-  CHECK(gsr__plans_get(ps, "http://fuzz.example:9/p") == GSR__PLAN_BLOCKS);
+  CHECK(gsr__plans_get(ps, "http://fuzz.example:9/p") == 6);
   gsr__plans_free(ps);
   return 0;
 }

@@ -278,7 +278,7 @@ static void test_status_names(void **state) {
     assert_string_not_equal(gsr_status_name(s), "GSR_UNKNOWN");
 }
 
-/* The probe's remembered plans are per origin (scheme://host:port):
+/* The widths remembered are per origin (scheme://host:port):
  * other paths of the same server share one, another port or scheme does
  * not; a later decision replaces an earlier one. */
 static void test_plans(void **state) {
@@ -286,39 +286,26 @@ static void test_plans(void **state) {
   struct gsr__plans *ps = gsr__plans_new();
   assert_non_null(ps);
   assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/download/x"), -1);
-  gsr__plans_put(ps, "https://storage.googleapis.com/download/a?alt=media", GSR__PLAN_BLOCKS);
-  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/download/b"), GSR__PLAN_BLOCKS);
-  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com"), GSR__PLAN_BLOCKS);
+  gsr__plans_put(ps, "https://storage.googleapis.com/download/a?alt=media", 6);
+  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/download/b"), 6);
+  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com"), 6);
   assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com:8443/x"), -1);
   assert_int_equal(gsr__plans_get(ps, "http://storage.googleapis.com/x"), -1);
   assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.co/x"), -1);
-  gsr__plans_put(ps, "http://127.0.0.1:9000/x", GSR__PLAN_STREAM);
-  assert_int_equal(gsr__plans_get(ps, "http://127.0.0.1:9000?q"), GSR__PLAN_STREAM);
-  gsr__plans_put(ps, "https://storage.googleapis.com/y", GSR__PLAN_STREAM);
-  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/z"), GSR__PLAN_STREAM);
+  gsr__plans_put(ps, "http://127.0.0.1:9000/x", 4);
+  assert_int_equal(gsr__plans_get(ps, "http://127.0.0.1:9000?q"), 4);
+  gsr__plans_put(ps, "https://storage.googleapis.com/y", 4);
+  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/z"), 4);
   /* More origins than slots: the oldest go, the newest stay. */
   char url[64];
   for (int i = 0; i < 20; i++) {
     snprintf(url, sizeof(url), "http://host%d/obj", i);
-    gsr__plans_put(ps, url, GSR__PLAN_BLOCKS);
+    gsr__plans_put(ps, url, 6);
   }
-  assert_int_equal(gsr__plans_get(ps, "http://host19/o"), GSR__PLAN_BLOCKS);
+  assert_int_equal(gsr__plans_get(ps, "http://host19/o"), 6);
   assert_int_equal(gsr__plans_get(ps, "http://host0/o"), -1);
   assert_int_equal(gsr__plans_get(ps, "no scheme"), -1);
   gsr__plans_free(ps);
-}
-
-/* The stream's window and blocks: 16 MiB in 4 by default, the file's cap
- * when smaller, never under two 256 KiB blocks. */
-static void test_stream_policy(void **state) {
-  (void)state;
-  uint64_t w, b;
-  gsr__stream_policy(96ull << 20, &w, &b);
-  assert_true(w == 16ull << 20 && b == 4ull << 20);
-  gsr__stream_policy(2ull << 20, &w, &b);
-  assert_true(w == 2ull << 20 && b == 512ull << 10);
-  gsr__stream_policy(1000, &w, &b);
-  assert_true(w == 512ull << 10 && b == 256ull << 10);
 }
 
 /* gsr_download's waiter: the next MiB, the part's last bytes, then only
@@ -332,9 +319,6 @@ static void test_download_wake_at(void **state) {
   assert_true(gsr__download_wake_at(0, 0) == UINT64_MAX);
 }
 
-/* The probe's verdict: figures as measured on the GCS profile (blocks by
- * ~3x) and the unshaped server (the stream), and the tie that a moment of
- * load made once on the GCS profile (measured again, once). */
 /* Plans saved to a file and read back by a fresh set: the directories
  * are made, an origin with credentials in it is not written, nothing new
  * writes nothing. */
@@ -346,9 +330,9 @@ static void test_plans_save_load(void **state) {
   struct gsr__plans *ps = gsr__plans_new();
   assert_int_equal(gsr__plans_save(ps, path), 0); /* nothing decided */
   assert_int_equal(access(path, F_OK), -1);
-  gsr__plans_put(ps, "http://h:2/download/x?alt=media", GSR__PLAN_STREAM);
-  gsr__plans_put(ps, "https://u:secret@h:3/o", GSR__PLAN_BLOCKS);
-  gsr__plans_put(ps, "https://storage.googleapis.com/o", GSR__PLAN_BLOCKS);
+  gsr__plans_put(ps, "http://h:2/download/x?alt=media", 4);
+  gsr__plans_put(ps, "https://u:secret@h:3/o", 6);
+  gsr__plans_put(ps, "https://storage.googleapis.com/o", 6);
   assert_int_equal(gsr__plans_save(ps, path), 1);
   assert_int_equal(gsr__plans_save(ps, path), 0); /* saved already */
   gsr__plans_free(ps);
@@ -363,21 +347,24 @@ static void test_plans_save_load(void **state) {
   assert_int_equal(lines, 3); /* the header and two plans */
   ps = gsr__plans_new();
   assert_int_equal(gsr__plans_load(ps, path), 2);
-  assert_int_equal(gsr__plans_get(ps, "http://h:2/other"), GSR__PLAN_STREAM);
+  assert_int_equal(gsr__plans_get(ps, "http://h:2/other"), 4);
   assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/b"),
-                   GSR__PLAN_BLOCKS);
+                   6);
   assert_int_equal(gsr__plans_get(ps, "https://u:secret@h:3/o"), -1);
   assert_int_equal(gsr__plans_get(ps, "http://h:9/o"), -1);
   gsr__plans_free(ps);
   /* Figures no clock gives: skipped, whatever their size. */
   fp = fopen(path, "w");
   assert_non_null(fp);
-  fprintf(fp, "gsread-plans 1\n"
-          "http://a:1 blocks -9223372036854775807\n"
-          "http://b:1 blocks 9223372036854775807\n"
-          "http://c:1 blocks 99999999999999999999\n"
+  fprintf(fp, "gsread-plans 2\n"
+          "http://a:1 6 -9223372036854775807\n"
+          "http://b:1 6 9223372036854775807\n"
+          "http://c:1 6 99999999999999999999\n"
           "http://d:1 sideways %lld\n"
-          "http://e:1 blocks\n", (long long)time(NULL));
+          "http://f:1 0 %lld\n"
+          "http://g:1 100000 %lld\n"
+          "http://e:1 6\n", (long long)time(NULL), (long long)time(NULL),
+          (long long)time(NULL));
   fclose(fp);
   ps = gsr__plans_new();
   assert_int_equal(gsr__plans_load(ps, path), 0);
@@ -399,60 +386,39 @@ static void test_plans_saves_merge(void **state) {
   assert_non_null(mkdtemp(dir));
   snprintf(path, sizeof(path), "%s/plans", dir);
   struct gsr__plans *a = gsr__plans_new(), *b = gsr__plans_new();
-  gsr__plans_put(b, "http://y:1/o", GSR__PLAN_BLOCKS);
-  gsr__plans_put(b, "http://x:1/o", GSR__PLAN_BLOCKS); /* older than a's */
+  gsr__plans_put(b, "http://y:1/o", 6);
+  gsr__plans_put(b, "http://x:1/o", 6); /* older than a's */
   sleep(2); /* past the file's one-second grain */
-  gsr__plans_put(a, "http://x:1/o", GSR__PLAN_STREAM);
-  gsr__plans_put(a, "http://z:1/o", GSR__PLAN_STREAM);
+  gsr__plans_put(a, "http://x:1/o", 4);
+  gsr__plans_put(a, "http://z:1/o", 4);
   assert_int_equal(gsr__plans_save(a, path), 1);
   assert_int_equal(gsr__plans_save(b, path), 1);
   struct gsr__plans *c = gsr__plans_new();
   assert_int_equal(gsr__plans_load(c, path), 3);
-  assert_int_equal(gsr__plans_get(c, "http://z:1/"), GSR__PLAN_STREAM);
-  assert_int_equal(gsr__plans_get(c, "http://y:1/"), GSR__PLAN_BLOCKS);
-  assert_int_equal(gsr__plans_get(c, "http://x:1/"), GSR__PLAN_STREAM);
+  assert_int_equal(gsr__plans_get(c, "http://z:1/"), 4);
+  assert_int_equal(gsr__plans_get(c, "http://y:1/"), 6);
+  assert_int_equal(gsr__plans_get(c, "http://x:1/"), 4);
   /* This process's newer decision wins over the file's. */
-  gsr__plans_put(a, "http://y:1/o", GSR__PLAN_STREAM);
+  gsr__plans_put(a, "http://y:1/o", 4);
   assert_int_equal(gsr__plans_save(a, path), 1);
   gsr__plans_free(c);
   c = gsr__plans_new();
   assert_int_equal(gsr__plans_load(c, path), 3);
-  assert_int_equal(gsr__plans_get(c, "http://y:1/"), GSR__PLAN_STREAM);
+  assert_int_equal(gsr__plans_get(c, "http://y:1/"), 4);
   /* Full: a new origin takes the oldest decision's slot. */
   char url[64];
   for (int i = 0; i < 8; i++) {
     snprintf(url, sizeof(url), "http://n%d:1/o", i);
-    gsr__plans_put(c, url, GSR__PLAN_BLOCKS);
+    gsr__plans_put(c, url, 6);
   }
-  assert_int_equal(gsr__plans_get(c, "http://n0:1/"), GSR__PLAN_BLOCKS);
-  assert_int_equal(gsr__plans_get(c, "http://n7:1/"), GSR__PLAN_BLOCKS);
+  assert_int_equal(gsr__plans_get(c, "http://n0:1/"), 6);
+  assert_int_equal(gsr__plans_get(c, "http://n7:1/"), 6);
   assert_int_equal(gsr__plans_get(c, "http://z:1/"), -1);
   gsr__plans_free(a);
   gsr__plans_free(b);
   gsr__plans_free(c);
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
   assert_int_equal(system(cmd), 0);
-}
-
-static void test_probe_verdict(void **state) {
-  (void)state;
-  double rate;
-  struct gsr__probe_in gcs = {4, 24.0 * 1048576, 0.044, 900e6, 215e6, 0};
-  assert_int_equal(gsr__probe_verdict(&gcs, &rate), GSR__PROBE_BLOCKS);
-  assert_true(rate > 600e6 && rate < 700e6);
-  struct gsr__probe_in fast = {4, 24.0 * 1048576, 0.009, 1000e6, 2000e6, 0};
-  assert_int_equal(gsr__probe_verdict(&fast, &rate), GSR__PROBE_STREAM);
-  struct gsr__probe_in tie = {4, 24.0 * 1048576, 0.044, 284e6, 215e6, 0};
-  assert_int_equal(gsr__probe_verdict(&tie, &rate), GSR__PROBE_AGAIN);
-  assert_true(rate < 1.25 * 215e6);
-  tie.round = 1; /* measured again: no third round */
-  assert_int_equal(gsr__probe_verdict(&tie, &rate), GSR__PROBE_STREAM);
-  tie.round = 0;
-  tie.aggregate = 2.5 * 215e6; /* N capped connections: ~N x, decided */
-  tie.ttfb = 1.0;              /* (but first bytes so slow they lose) */
-  assert_int_equal(gsr__probe_verdict(&tie, &rate), GSR__PROBE_STREAM);
-  struct gsr__probe_in none = {4, 24.0 * 1048576, 0.01, 0, 215e6, 0};
-  assert_int_equal(gsr__probe_verdict(&none, &rate), GSR__PROBE_STREAM);
 }
 
 int main(void) {
@@ -463,8 +429,7 @@ int main(void) {
       cmocka_unit_test(test_retry_delay),   cmocka_unit_test(test_metadata),      cmocka_unit_test(test_crc32c),
       cmocka_unit_test(test_status_names),
       cmocka_unit_test(test_download_wake_at),
-      cmocka_unit_test(test_plans),         cmocka_unit_test(test_stream_policy),
-      cmocka_unit_test(test_probe_verdict),
+      cmocka_unit_test(test_plans),
       cmocka_unit_test(test_plans_save_load),
       cmocka_unit_test(test_plans_saves_merge),
   };

@@ -1,0 +1,77 @@
+/* The engine's decisions, as pure functions of what was measured.
+ *
+ * Window: a promised reader gets the whole cap at once; an adaptive
+ * reader, once its run is long enough, a window 4 x the bytes it read
+ * sequentially (as Linux ramps its readahead), but never less than
+ * width x 2 minimum blocks, so that it runs at full width from its first
+ * blocks.
+ *
+ * Blocks and lead: the window is cut into 2 x width blocks, since each of
+ * the width connections carrying a block may have the next block's
+ * request already waiting for its first byte beside it. The next request
+ * goes out when a block has `lead` bytes left, lead being what one
+ * connection receives in one first-byte wait (rate x ttfb): its first
+ * byte then arrives as the block ends, and no connection idles through a
+ * first-byte wait. A block shorter than the lead would have its
+ * connection wait more than carry, so at full width blocks are at least
+ * the lead, and an automatic width is lowered to what the window holds.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "internal.h"
+#include "prefetch/prefetch.h"
+
+const char *gsr__plan_name(int plan) {
+  switch (plan) {
+  case GSR__PLAN_RAMP: return "ramp";
+  case GSR__PLAN_FULL: return "full";
+  default: return "none";
+  }
+}
+
+void gsr__engine_policy(const struct gsr__engine_in *in,
+                        struct gsr__engine_out *out) {
+  uint64_t io = in->avg_io ? in->avg_io : 1;
+  uint64_t cap = GSR__MAX(in->max_prefetch, 2 * io);
+  int width = in->width > 0 ? in->width : 1;
+  *out = (struct gsr__engine_out){.plan = GSR__PLAN_NONE, .width = width};
+  if (!in->promised && in->run_reads < GSR__RUN_READS_TO_PREFETCH) return;
+  uint64_t w = cap;
+  if (!in->promised) {
+    w = GSR__MAX(4 * in->run_bytes, 2 * io);
+    w = GSR__MAX(w, 2 * (uint64_t)width * GSR__MIN_BLOCK);
+    w = GSR__MIN(w, cap);
+  }
+  int full = in->promised || w >= cap;
+  double lead_bytes = in->rate * in->ttfb;
+  uint64_t lead = lead_bytes > 0 && lead_bytes < (double)UINT64_MAX / 2
+                      ? (uint64_t)lead_bytes
+                      : 0;
+  uint64_t block = w / (2 * (uint64_t)width);
+  if (full && in->auto_width && block < lead) {
+    block = lead;
+    uint64_t fit = w / (2 * block);
+    width = fit < 1 ? 1 : fit < (uint64_t)width ? (int)fit : width;
+  }
+  block = GSR__MAX(block, (uint64_t)GSR__MIN_BLOCK);
+  block = GSR__MIN(block, w);
+  if (lead == 0) lead = block / 2; /* nothing measured yet */
+  out->plan = full ? GSR__PLAN_FULL : GSR__PLAN_RAMP;
+  out->window = w;
+  out->block = block;
+  out->lead = GSR__MIN(lead, block);
+  out->width = width;
+}
+
+int gsr__width_next(const struct gsr__width_in *in, int *settled) {
+  *settled = 0;
+  if (in->prev_width > 0 && in->aggregate < GSR__WIDTH_GAIN * in->prev_aggregate) {
+    *settled = 1; /* the step did not pay: take it back */
+    return in->prev_width;
+  }
+  if (in->width + GSR__WIDTH_STEP > in->max) {
+    *settled = 1;
+    return in->width;
+  }
+  return in->width + GSR__WIDTH_STEP;
+}

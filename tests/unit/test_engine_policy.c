@@ -1,0 +1,165 @@
+/* Unit tests of the engine's decisions (src/prefetch/policy.c): the plan,
+ * window, block size, lead and width from what was measured, and the
+ * automatic width's steps.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include "prefetch/prefetch.h"
+
+#define MiB (1024ull * 1024)
+
+/* The GCS profile: 220 MiB/s per connection, 38 ms to the first byte. */
+#define GCS_RATE (220.0 * MiB)
+#define GCS_TTFB 0.038
+
+static struct gsr__engine_out policy(struct gsr__engine_in in) {
+  struct gsr__engine_out out;
+  gsr__engine_policy(&in, &out);
+  return out;
+}
+
+/* A random reader's first reads are fetched as asked; the third read in a
+ * row starts a ramp; a promised reader is at full width from its first. */
+static void test_plans(void **state) {
+  (void)state;
+  struct gsr__engine_in in = {.run_reads = 1, .avg_io = 64 * 1024,
+                              .max_prefetch = 96 * MiB, .width = 4};
+  assert_int_equal(policy(in).plan, GSR__PLAN_NONE);
+  in.run_reads = GSR__RUN_READS_TO_PREFETCH - 1;
+  assert_int_equal(policy(in).plan, GSR__PLAN_NONE);
+  assert_int_equal(policy(in).window, 0);
+  in.run_reads = GSR__RUN_READS_TO_PREFETCH;
+  assert_int_equal(policy(in).plan, GSR__PLAN_RAMP);
+  in.run_bytes = 1024 * MiB; /* a long run: the ramp reached its cap */
+  assert_int_equal(policy(in).plan, GSR__PLAN_FULL);
+  struct gsr__engine_in promised = {.promised = 1, .run_reads = 1,
+                                    .max_prefetch = 96 * MiB, .width = 4};
+  struct gsr__engine_out o = policy(promised);
+  assert_int_equal(o.plan, GSR__PLAN_FULL);
+  assert_true(o.window == 96 * MiB);
+  assert_string_equal(gsr__plan_name(GSR__PLAN_FULL), "full");
+  assert_string_equal(gsr__plan_name(GSR__PLAN_RAMP), "ramp");
+  assert_string_equal(gsr__plan_name(GSR__PLAN_NONE), "none");
+  assert_string_equal(gsr__plan_name(99), "none");
+}
+
+/* The window holds 2 x width blocks: each connection's block and the next
+ * one's request waiting beside it. Large reads raise the cap to 2 reads. */
+static void test_full_window(void **state) {
+  (void)state;
+  struct gsr__engine_in in = {.promised = 1, .avg_io = 16 * MiB,
+                              .max_prefetch = 96 * MiB, .width = 4};
+  struct gsr__engine_out o = policy(in);
+  assert_true(o.block == 12 * MiB);
+  assert_true(o.lead == 6 * MiB); /* nothing measured: half a block */
+  assert_int_equal(o.width, 4);
+  in.avg_io = 100 * MiB;
+  o = policy(in);
+  assert_true(o.window == 200 * MiB && o.block == 25 * MiB);
+  /* Measured: the lead is what one connection gets in one first-byte
+   * wait. */
+  in.avg_io = 1 * MiB;
+  in.rate = GCS_RATE;
+  in.ttfb = GCS_TTFB;
+  o = policy(in);
+  assert_true(o.lead > 8 * MiB && o.lead < 9 * MiB);
+  assert_true(o.block == 12 * MiB);
+  /* A tiny cap: blocks are never under the minimum, nor over the window. */
+  in.max_prefetch = 100 * 1024;
+  in.avg_io = 1000;
+  o = policy(in);
+  assert_true(o.window == 100 * 1024 && o.block == 100 * 1024);
+  assert_true(o.lead <= o.block);
+}
+
+/* An automatic width is lowered to what the window holds at blocks no
+ * shorter than the lead; an explicit one is obeyed, with smaller blocks. */
+static void test_width_fits_the_window(void **state) {
+  (void)state;
+  struct gsr__engine_in in = {.promised = 1, .avg_io = 1 * MiB,
+                              .max_prefetch = 96 * MiB, .width = 8,
+                              .rate = GCS_RATE, .ttfb = GCS_TTFB,
+                              .auto_width = 1};
+  struct gsr__engine_out o = policy(in);
+  assert_true(o.block >= o.lead);
+  assert_int_equal(o.width, 5); /* 96 MiB / (2 x 8.4 MiB) */
+  assert_true(2 * (uint64_t)o.width * o.block <= o.window);
+  in.auto_width = 0;
+  o = policy(in);
+  assert_int_equal(o.width, 8);
+  assert_true(o.block == 6 * MiB);
+  /* Nothing measured: the lead is unknown, the width stands. */
+  in.auto_width = 1;
+  in.rate = in.ttfb = 0;
+  assert_int_equal(policy(in).width, 8);
+}
+
+/* An adaptive reader's window grows 4 x its run, but from its first
+ * window holds width x 2 minimum blocks: full width at once. */
+static void test_ramp(void **state) {
+  (void)state;
+  struct gsr__engine_in in = {.run_reads = 3, .run_bytes = 3 * 65536,
+                              .avg_io = 65536, .max_prefetch = 96 * MiB,
+                              .width = 4};
+  struct gsr__engine_out o = policy(in);
+  assert_int_equal(o.plan, GSR__PLAN_RAMP);
+  assert_true(o.window == 8 * (uint64_t)GSR__MIN_BLOCK);
+  assert_true(o.block == GSR__MIN_BLOCK);
+  assert_true(o.window / o.block >= 2 * (uint64_t)o.width);
+  in.run_bytes = 8 * MiB;
+  o = policy(in);
+  assert_true(o.window == 32 * MiB && o.block == 4 * MiB);
+  /* The ramp never lowers the width: its blocks follow the window. */
+  in.rate = GCS_RATE;
+  in.ttfb = GCS_TTFB;
+  in.auto_width = 1;
+  assert_int_equal(policy(in).width, 4);
+}
+
+/* The automatic width: from 4, +2 while each step gains 10%, back to the
+ * last width that paid, never past the maximum. */
+static void test_width_steps(void **state) {
+  (void)state;
+  int settled;
+  struct gsr__width_in in = {.width = 4, .aggregate = 800e6, .max = 8};
+  assert_int_equal(gsr__width_next(&in, &settled), 6);
+  assert_false(settled);
+  in = (struct gsr__width_in){.width = 6, .aggregate = 1000e6,
+                              .prev_width = 4, .prev_aggregate = 800e6,
+                              .max = 8};
+  assert_int_equal(gsr__width_next(&in, &settled), 8);
+  assert_false(settled);
+  in.aggregate = 850e6; /* +6%: not worth two connections */
+  assert_int_equal(gsr__width_next(&in, &settled), 4);
+  assert_true(settled);
+  in.aggregate = 700e6; /* slower */
+  assert_int_equal(gsr__width_next(&in, &settled), 4);
+  assert_true(settled);
+  in = (struct gsr__width_in){.width = 8, .aggregate = 1300e6,
+                              .prev_width = 6, .prev_aggregate = 1000e6,
+                              .max = 8};
+  assert_int_equal(gsr__width_next(&in, &settled), 8); /* at the maximum */
+  assert_true(settled);
+  in = (struct gsr__width_in){.width = 4, .aggregate = 800e6, .max = 4};
+  assert_int_equal(gsr__width_next(&in, &settled), 4);
+  assert_true(settled);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_plans),
+      cmocka_unit_test(test_full_window),
+      cmocka_unit_test(test_width_fits_the_window),
+      cmocka_unit_test(test_ramp),
+      cmocka_unit_test(test_width_steps),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
