@@ -5,8 +5,8 @@
  * automatically, the aggregate at each width tried.
  *
  * What is bounded is bytes held (the window, the memory budget), not
- * requests: a block within `lead` bytes of its end no longer counts as
- * carrying, so the next request goes out beside it and its first byte
+ * requests: a block within `lead` bytes of its end no longer takes its
+ * connection, so the next request goes out beside it and its first byte
  * arrives as the block ends. At most 2 x width requests are in flight.
  *
  * SPDX-License-Identifier: MIT
@@ -181,14 +181,18 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
   if (p->head == NULL && p->sched_end < p->pos) p->sched_end = p->pos;
   uint64_t size = p->limit; /* the reader's end */
   uint64_t target = GSR__MIN(GSR__MAX(must, p->pos + w->window), size);
-  int flying = 0, carrying = 0;
+  /* A connection is taken by a block until the block comes within the
+   * lead of its end, and until its first byte arrived: a block shorter
+   * than the lead has its successor wait for that, so no more than
+   * width connections ever carry bytes at once. */
+  int flying = 0, taken = 0;
   for (const struct gsr__pf_block *b = p->head; b != NULL; b = b->next) {
     if (!in_flight(b)) continue;
+    uint64_t got = arrived(b);
     flying++;
-    carrying += b->len - arrived(b) > w->lead;
+    taken += got == 0 || b->len - got > w->lead;
   }
-  while (p->sched_end < target && carrying < w->width &&
-         flying < 2 * w->width) {
+  while (p->sched_end < target && taken < w->width && flying < 2 * w->width) {
     int demand = p->sched_end < must;
     /* Bytes a read is waiting for are fetched whatever the window and the
      * budget say, but only those: the overshoot is at most the reads'. */
@@ -198,7 +202,7 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
     if (status == 1) break;
     if (status != GSR_OK) return status;
     flying++;
-    carrying += len > w->lead;
+    taken++;
   }
   return GSR_OK;
 }

@@ -51,27 +51,32 @@ static void test_plans(void **state) {
   assert_string_equal(gsr__plan_name(99), "none");
 }
 
-/* The window holds 2 x width blocks: each connection's block and the next
- * one's request waiting beside it. Large reads raise the cap to 2 reads. */
+/* The window holds 2 x width + 2 blocks: each connection's block and the
+ * next one's request waiting beside it, and two landed ahead of the
+ * reader. Large reads raise the cap to 2 reads. */
 static void test_full_window(void **state) {
   (void)state;
   struct gsr__engine_in in = {.promised = 1, .avg_io = 16 * MiB,
                               .max_prefetch = 96 * MiB, .width = 4};
   struct gsr__engine_out o = policy(in);
-  assert_true(o.block == 12 * MiB);
-  assert_true(o.lead == 6 * MiB); /* nothing measured: half a block */
+  assert_true(o.block == 96 * MiB / 10);
+  assert_true(o.lead == o.block / 2); /* nothing measured: half a block */
   assert_int_equal(o.width, 4);
   in.avg_io = 100 * MiB;
   o = policy(in);
-  assert_true(o.window == 200 * MiB && o.block == 25 * MiB);
+  assert_true(o.window == 200 * MiB && o.block == 20 * MiB);
   /* Measured: the lead is what one connection gets in one first-byte
    * wait. */
   in.avg_io = 1 * MiB;
   in.rate = GCS_RATE;
   in.ttfb = GCS_TTFB;
   o = policy(in);
-  assert_true(o.lead > 8 * MiB && o.lead < 9 * MiB);
-  assert_true(o.block == 12 * MiB);
+  assert_true(o.lead > 8 * MiB && o.lead == o.block); /* 1.5 x 8.4 MiB */
+  assert_true(o.block == 96 * MiB / 10);
+  in.max_prefetch = 200 * MiB;
+  o = policy(in);
+  assert_true(o.lead > 12 * MiB && o.lead < 13 * MiB);
+  in.max_prefetch = 96 * MiB;
   /* A tiny cap: blocks are never under the minimum, nor over the window. */
   in.max_prefetch = 100 * 1024;
   in.avg_io = 1000;
@@ -90,19 +95,22 @@ static void test_width_fits_the_window(void **state) {
                               .auto_width = 1};
   struct gsr__engine_out o = policy(in);
   assert_true(o.block >= o.lead);
-  assert_int_equal(o.width, 5); /* 96 MiB / (2 x 8.4 MiB) */
-  assert_true(2 * (uint64_t)o.width * o.block <= o.window);
+  assert_int_equal(o.width, 4); /* 10 blocks of 8.4 MiB in 96 MiB */
+  assert_true((2 * (uint64_t)o.width + 2) * o.block <= o.window);
+  in.max_prefetch = 200 * MiB;
+  assert_int_equal(policy(in).width, 8); /* 22 fit: 8 asked */
+  in.max_prefetch = 96 * MiB;
   in.auto_width = 0;
   o = policy(in);
   assert_int_equal(o.width, 8);
-  assert_true(o.block == 6 * MiB);
+  assert_true(o.block == 96 * MiB / 18);
   /* Nothing measured: the lead is unknown, the width stands. */
   in.auto_width = 1;
   in.rate = in.ttfb = 0;
   assert_int_equal(policy(in).width, 8);
 }
 
-/* An adaptive reader's window grows 4 x its run, but from its first
+/* An adaptive reader's window grows 8 x its run, but from its first
  * window holds width x 2 minimum blocks: full width at once. */
 static void test_ramp(void **state) {
   (void)state;
@@ -114,9 +122,9 @@ static void test_ramp(void **state) {
   assert_true(o.window == 8 * (uint64_t)GSR__MIN_BLOCK);
   assert_true(o.block == GSR__MIN_BLOCK);
   assert_true(o.window / o.block >= 2 * (uint64_t)o.width);
-  in.run_bytes = 8 * MiB;
+  in.run_bytes = 5 * MiB;
   o = policy(in);
-  assert_true(o.window == 32 * MiB && o.block == 4 * MiB);
+  assert_true(o.window == 40 * MiB && o.block == 4 * MiB);
   /* The ramp never lowers the width: its blocks follow the window. */
   in.rate = GCS_RATE;
   in.ttfb = GCS_TTFB;
