@@ -510,8 +510,9 @@ GSR_EXTERN int gsr_close(gsr_file file);
 /* ---- Downloads -----------------------------------------------------------
  * gsr_download copies a whole object to a local file, fast and safely:
  *  - the object is opened (and pinned to its generation or ETag) once, then
- *    fetched as parts of part_size bytes, up to `concurrency` of them in
- *    flight, each written with pwrite at its offset as soon as it is in;
+ *    read front to back by the prefetcher, as a file opened with prefetch
+ *    "sequential" is (its window of blocks at full width from the first
+ *    byte), and written out in order as the blocks land;
  *  - the bytes go to a temporary file beside the destination,
  *    ".NAME.gsread-PID-XXXXXX" (PID: this process; created with mode 0666
  *    minus the umask), which is renamed over the destination only after
@@ -527,20 +528,21 @@ GSR_EXTERN int gsr_close(gsr_file file);
  *    are not seen: do not point concurrent copies from them at one DEST.
  *  - The file is not fsync'ed (as cp, curl and gsutil do not): the rename
  *    makes the copy appear whole or not at all, not durable across a crash.
- * Memory: at most concurrency x part_size bytes of buffers, charged to the
- * client's memory budget; concurrency is lowered so that they fit it. */
+ * Memory: the prefetcher's window (96 MiB by default; (2 x concurrency + 2)
+ * x part_size when part_size is given), charged to the client's memory
+ * budget. */
 /* The smallest part_size gsr_download takes (0 aside): each part is one
  * request, so a tiny one turns a copy into a request per few bytes. */
 #define GSR_DOWNLOAD_MIN_PART_SIZE ((uint64_t)256 * 1024)
 
 typedef struct gsr_download_options {
-  int concurrency;    /* parts in flight; 0: the client's default (see
-                       * gsr_file_options.concurrency); at most 256 */
-  /* Bytes per part (one request each). 0 (default): the object's size
-   * divided by the concurrency, rounded up to a MiB and kept within 8 MiB
-   * and 64 MiB (and within the budget divided by the concurrency): every
-   * part costs one first-byte wait on its connection, so fewer, larger
-   * parts are faster. Otherwise at least GSR_DOWNLOAD_MIN_PART_SIZE
+  int concurrency;    /* connections carrying bytes at once; 0: as
+                       * gsr_file_options.concurrency 0 (chosen by
+                       * measurement unless set in the environment); at
+                       * most 256 */
+  /* Bytes per request (the prefetcher's block). 0 (default): the
+   * prefetcher's choice, at least what one connection receives during one
+   * first-byte wait. Otherwise at least GSR_DOWNLOAD_MIN_PART_SIZE
    * (GSR_EINVAL below it). */
   uint64_t part_size;
   /* If set, called from the calling thread with the bytes received so far

@@ -95,10 +95,22 @@ void gsr__file_shutdown(struct gsr__file *f);
  * counted by the transport as they arrive: gsr__request.rx_count). */
 void gsr__file_count_requests(struct gsr__file *f, uint64_t requests);
 
-/* ---- download.c */
-/* The progress of a part's request at which gsr_download's waiter has
- * work again, given `written` of its `len` bytes written out: UINT64_MAX
- * once all are written (then only the request's end wakes it). */
-uint64_t gsr__download_wake_at(uint64_t written, uint64_t len);
+/* ---- sendfile.c: a range of a file written to a file descriptor,
+ * through the file's readers (gsr_sendfile, gsr_download). */
+struct gsr__send {
+  int fd;
+  const char *what; /* names fd in messages; NULL: "file descriptor N" */
+  /* Called at the start and at most 4 times a second; may be NULL. */
+  void (*progress)(void *arg, uint64_t done, uint64_t total);
+  void *progress_arg;
+  uint64_t written;  /* out: bytes written to fd, also on failure */
+  uint32_t crc;      /* out: their CRC32C */
+  int write_errno;   /* out: why fd refused a write, or 0 */
+};
+/* Writes [off, end) of f (end within the object) to s->fd, promising the
+ * range while it runs (gsr_set_read_end). GSR_OK or a status (message
+ * set). */
+int gsr__file_send(struct gsr__file *f, uint64_t off, uint64_t end,
+                   struct gsr__send *s);
 
 #endif /* GSR_FILE_H */

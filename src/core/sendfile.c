@@ -1,4 +1,5 @@
-/* gsr_sendfile: a byte range of a file to a file descriptor.
+/* gsr_sendfile: a byte range of a file to a file descriptor; also the
+ * loop behind gsr_download.
  *
  * The range is read through the file's readers, as any sequential reader
  * is (the engine, src/prefetch/, when the file prefetches), in pieces of
@@ -16,49 +17,69 @@
 #define PIECE ((size_t)16 << 20) /* bytes per read */
 #define MAX_SLICES 64
 
-struct sendfile {
-  struct gsr__file *f;
-  int fd;
-  uint64_t written;         /* bytes written to fd */
-  int write_errno;          /* why fd refused a write */
-  uint32_t crc;             /* CRC32C of the bytes written */
-};
+#define PROGRESS_NS (250u * 1000 * 1000) /* at most 4 calls a second */
 
 /* Writes the n slices out, releasing each; GSR_OK or GSR_EIO (message
  * set). */
-static int write_slices(struct sendfile *s, gsr_slice *sl, size_t n) {
+static int write_slices(struct gsr__file *f, struct gsr__send *s,
+                        gsr_slice *sl, size_t n) {
   int status = GSR_OK;
   for (size_t i = 0; i < n; i++) {
     if (status == GSR_OK && gsr__write_all(s->fd, sl[i].data, sl[i].len) != 0) {
       s->write_errno = errno;
-      status = gsr__err(GSR_EIO, "%s: cannot write to file descriptor %d: %s",
-                        s->f->obj->display, s->fd,
-                        gsr__errno_text(s->write_errno));
+      if (s->what != NULL)
+        status = gsr__err(GSR_EIO, "cannot write to %s: %s", s->what,
+                          gsr__errno_text(s->write_errno));
+      else
+        status = gsr__err(GSR_EIO, "%s: cannot write to file descriptor %d: "
+                          "%s", f->obj->display, s->fd,
+                          gsr__errno_text(s->write_errno));
     }
     gsr_slice_release(&sl[i]);
   }
   return status;
 }
 
-static int send_range(struct sendfile *s, uint64_t off, uint64_t end) {
+static void progress(struct gsr__send *s, uint64_t total, uint64_t *last) {
+  uint64_t now = gsr__now_ns();
+  if (s->progress == NULL || now - *last < PROGRESS_NS) return;
+  *last = now;
+  s->progress(s->progress_arg, s->written, total);
+}
+
+static int send_range(struct gsr__file *f, uint64_t off, uint64_t end,
+                      struct gsr__send *s) {
   gsr_slice sl[MAX_SLICES];
+  uint64_t last = 0;
+  progress(s, end - off, &last);
   while (off < end) {
     size_t n = 0;
     uint32_t crc = 0;
-    int64_t r = gsr__file_slice_read(s->f, (size_t)GSR__MIN(PIECE, end - off),
+    int64_t r = gsr__file_slice_read(f, (size_t)GSR__MIN(PIECE, end - off),
                                      (int64_t)off, sl, MAX_SLICES, &n, 1, &crc);
     if (r < 0) return (int)r;
     if (r == 0)
       return gsr__err(GSR_EINTEGRITY, "%s: the object ended at %llu, not at "
-                      "%llu", s->f->obj->display, (unsigned long long)off,
+                      "%llu", f->obj->display, (unsigned long long)off,
                       (unsigned long long)end);
-    int status = write_slices(s, sl, n);
+    int status = write_slices(f, s, sl, n);
     if (status != GSR_OK) return status;
     s->crc = gsr__crc32c_combine(s->crc, crc, (uint64_t)r);
     s->written += (uint64_t)r;
     off += (uint64_t)r;
+    progress(s, s->written + (end - off), &last);
   }
   return GSR_OK;
+}
+
+int gsr__file_send(struct gsr__file *f, uint64_t off, uint64_t end,
+                   struct gsr__send *s) {
+  /* The range is a promise: the prefetcher stops at its end. The
+   * caller's own promise is back afterwards (unless this range broke it). */
+  uint64_t promised = atomic_exchange(&f->read_end, end);
+  int status = send_range(f, off, end, s);
+  atomic_store(&f->read_end, promised >= end ? promised : UINT64_MAX);
+  return status;
 }
 
 int gsr_sendfile(gsr_file id, int fd, int64_t offset, uint64_t count,
@@ -78,12 +99,8 @@ int gsr_sendfile(gsr_file id, int fd, int64_t offset, uint64_t count,
     return GSR_OK;
   }
   uint64_t end = count < size - off ? off + count : size;
-  struct sendfile s = {.f = f, .fd = fd};
-  /* The range is a promise: the prefetcher stops at its end. The
-   * caller's own promise is back afterwards (unless this range broke it). */
-  uint64_t promised = atomic_exchange(&f->read_end, end);
-  status = send_range(&s, off, end);
-  atomic_store(&f->read_end, promised >= end ? promised : UINT64_MAX);
+  struct gsr__send s = {.fd = fd};
+  status = gsr__file_send(f, off, end, &s);
   const gsr_stat *st = &f->obj->st;
   if (status == GSR_OK && off == 0 && end == size && st->has_crc32c &&
       s.crc != st->crc32c)

@@ -62,6 +62,7 @@ void gsr__engine_policy(const struct gsr__engine_in *in,
     while (fit < width && slots(fit + 1) * block <= w) fit++;
     width = fit;
   }
+  block = block / GSR__BLOCK_ALIGN * GSR__BLOCK_ALIGN;
   block = GSR__MAX(block, (uint64_t)GSR__MIN_BLOCK);
   block = GSR__MIN(block, w);
   /* The margin covers the reader's few ms between looks at its blocks

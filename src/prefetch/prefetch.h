@@ -64,8 +64,10 @@ const char *gsr__plan_name(int plan);
  * are large: 100 MiB reads of a 1 GiB object are adjacent one time in
  * ten); three in a row rarely do. */
 #define GSR__RUN_READS_TO_PREFETCH 3
-/* The smallest block worth a request. */
+/* The smallest block worth a request; blocks are whole multiples of the
+ * alignment (requests that start on round offsets). */
 #define GSR__MIN_BLOCK (256u * 1024)
+#define GSR__BLOCK_ALIGN (64u * 1024)
 
 struct gsr__engine_in {
   int promised;         /* the reader promised to be sequential */

@@ -195,8 +195,12 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
   while (p->sched_end < target && taken < w->width && flying < 2 * w->width) {
     int demand = p->sched_end < must;
     /* Bytes a read is waiting for are fetched whatever the window and the
-     * budget say, but only those: the overshoot is at most the reads'. */
-    uint64_t len = GSR__MIN(w->block, (demand ? must : size) - p->sched_end);
+     * budget say; while the window ramps up, only those (the overshoot is
+     * at most the reads'), at full width in whole blocks (the window
+     * holds them: a block cut at the read's end would cost one more
+     * first-byte wait). */
+    uint64_t stop = demand && w->plan != GSR__PLAN_FULL ? must : size;
+    uint64_t len = GSR__MIN(w->block, stop - p->sched_end);
     if (!demand && p->held + len > w->window) break;
     int status = schedule(f, p, len, demand);
     if (status == 1) break;
@@ -211,9 +215,15 @@ static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
                  struct gsr__pf_block *b) {
   if (!b->waited && b->rf != NULL) {
     /* All bytes read: let curl finish cleanly and keep its connection
-     * alive. Else stop it, and wait so that what it received is known. */
-    if (b->used < b->len) gsr__rfetch_cancel(b->rf);
-    (void)gsr__rfetch_wait(b->rf);
+     * alive. Else stop it, and wait for the transport to let go so that
+     * what it received is known (without touching the thread's message:
+     * a failure being reported may be on its way out). */
+    if (b->used < b->len) {
+      gsr__rfetch_cancel(b->rf);
+      gsr__fetch_wait(&b->rf->fetch);
+    } else {
+      (void)gsr__rfetch_wait(b->rf);
+    }
   }
   uint64_t got = arrived(b);
   if (got > b->used) /* received and never read: waste */

@@ -308,17 +308,6 @@ static void test_plans(void **state) {
   gsr__plans_free(ps);
 }
 
-/* gsr_download's waiter: the next MiB, the part's last bytes, then only
- * the request's end (never a count already reached: that spun). */
-static void test_download_wake_at(void **state) {
-  (void)state;
-  uint64_t mib = 1u << 20;
-  assert_true(gsr__download_wake_at(0, 64 * mib) == mib);
-  assert_true(gsr__download_wake_at(63 * mib + 5, 64 * mib) == 64 * mib);
-  assert_true(gsr__download_wake_at(64 * mib, 64 * mib) == UINT64_MAX);
-  assert_true(gsr__download_wake_at(0, 0) == UINT64_MAX);
-}
-
 /* Plans saved to a file and read back by a fresh set: the directories
  * are made, an origin with credentials in it is not written, nothing new
  * writes nothing. */
@@ -428,7 +417,6 @@ int main(void) {
       cmocka_unit_test(test_content_range), cmocka_unit_test(test_header_lines),
       cmocka_unit_test(test_retry_delay),   cmocka_unit_test(test_metadata),      cmocka_unit_test(test_crc32c),
       cmocka_unit_test(test_status_names),
-      cmocka_unit_test(test_download_wake_at),
       cmocka_unit_test(test_plans),
       cmocka_unit_test(test_plans_save_load),
       cmocka_unit_test(test_plans_saves_merge),
