@@ -5,8 +5,9 @@
 # sets WORK, EP (the endpoint), MEDIA (the object's media URL, pinned to
 # its generation) and BENCH_SIZE. The metadata GET makes the server hash
 # the object once (cached by generation), so no timed run pays for it.
-# The server runs BENCH_WORKERS nginx workers (default 6: on the 2-core
-# machine 2 and 4 workers left 4 curls short of 4 x 220 MiB/s; see
+# The server runs BENCH_WORKERS nginx workers (default 4, one per curl of
+# the ceiling: on the 2-core machine 4 gave the highest and steadiest
+# 4-curl figures, 2, 6 and 8 lower medians or deeper dips; see
 # docs/server.md); a --workers among the options wins.
 #   bench_ceiling N
 # checks that the server is not the bound (below).
@@ -15,7 +16,7 @@
 # Every gsread cat of a benchmark starts cold, as a first run does: no
 # prefetch plan remembered from the run before (docs/cli.md).
 export GSREAD_PLANS_FILE=
-BENCH_WORKERS=${BENCH_WORKERS:-6}
+BENCH_WORKERS=${BENCH_WORKERS:-4}
 
 bench_server() {
   local tag=$1 size=$2 name=$3 gen
