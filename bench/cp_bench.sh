@@ -4,7 +4,9 @@
 # written at its offset (dd conv=notrunc). The local server runs the "gcs"
 # profile (38 ms to first byte, 220 MiB/s per connection); runs alternate
 # tools in one loop (drift hits all alike), medians of RUNS. Every tool's
-# copy is compared with the source once. Markdown table on stdout.
+# copy is compared with the source once. Markdown table on stdout, after
+# bench_ceiling 4's check that the server is not the bound (if it is,
+# every ratio is flagged).
 #
 # Usage: bench/cp_bench.sh [SIZE_MIB [RUNS]]   (defaults: 1024 MiB, 3 runs;
 #        256 for a quick check). Needs a release build in build/ (or
@@ -24,6 +26,7 @@ bench_server cpbench "$SIZE" "$OBJ" --profile gcs
 SRC=$WORK/data/bench/$OBJ
 mkdir -p "$WORK/out"
 cat "$SRC" >/dev/null # the source in the page cache for everyone
+bench_ceiling 4
 
 run_gsread() { # the defaults: part size = size / 4, at most 64 MiB
   STORAGE_EMULATOR_HOST=$EP "$GSREAD" cp -q --concurrency 4 "gs://bench/$OBJ" "$1"
@@ -69,8 +72,10 @@ for r in $(seq "$RUNS"); do
   done
 done
 
-python3 - "$SIZE_MIB" "$RUNS" "${TIMES[gsread]}" "${TIMES[gsread8]}" "${TIMES[aria2c]}" "${TIMES[curl4]}" <<'PY'
+python3 - "$SIZE_MIB" "$RUNS" "${TIMES[gsread]}" "${TIMES[gsread8]}" "${TIMES[aria2c]}" "${TIMES[curl4]}" "$ROOT/bench" <<'PY'
 import statistics, sys
+sys.path.insert(0, sys.argv[7])
+from ceiling import flag
 mib, runs = int(sys.argv[1]), int(sys.argv[2])
 rows = [("gsread cp --concurrency 4 (default parts: size/4, max 64 MiB; CRC32C checked, temp + rename)", sys.argv[3]),
         ("gsread cp --concurrency 4 --part-size 8M (same)", sys.argv[4]),
@@ -82,7 +87,7 @@ print(f"| tool ({mib} MiB object, gcs profile: 38 ms TTFB, 220 MiB/s per connect
 print("|---|---|---|---|")
 for name, xs in rows:
     m = statistics.median(xs)
-    print(f"| {name} | {m:.3f} | {mib / m:.0f} | {base / m:.2f}x |")
+    print(f"| {name} | {m:.3f} | {mib / m:.0f} | {base / m:.2f}x{flag()} |")
 print(f"\nruns: {runs}, alternated; all times (s): " +
       "; ".join(f"{k} {[round(x, 3) for x in xs]}" for k, (n, xs) in
                  zip(("gsread", "gsread-8M", "aria2c", "curl4"), rows)))

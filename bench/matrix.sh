@@ -8,8 +8,10 @@
 #   1. starts tests/server/gcs-server with the profile (own temp state dir,
 #      stopped on exit) and makes a test object of random bytes (1 GiB;
 #      256 MiB with --quick);
-#   2. measures the CEILING: curl over the whole object with 1 stream and
-#      with 4 parallel range streams (bench/peers.py);
+#   2. checks that the server is not the bound (bench_ceiling 4, from
+#      bench/server.sh; if it is, every ratio is flagged) and measures the
+#      CEILING: curl over the whole object with 1 stream and with 4
+#      parallel range streams (bench/peers.py);
 #   3. measures the PEERS: aria2c -x 4 -s 4, and fsspec's HTTPFileSystem
 #      (readahead cache, 5 MiB blocks, 1 MiB sequential reads);
 #   4. runs `gsread bench --json` for every cell: seq/rand x 64 KiB, 1 MiB,
@@ -158,7 +160,9 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$TMP/data/$BUCKET" "$OUT"
 head -c "$OBJECT_BYTES" /dev/urandom >"$TMP/data/$BUCKET/$OBJECT"
-EP=$("$ROOT/tests/server/gcs-server" start --data "$TMP/data" --state "$STATE" --profile "$PROFILE")
+. "$HERE/server.sh" # BENCH_WORKERS, bench_ceiling
+EP=$("$ROOT/tests/server/gcs-server" start --data "$TMP/data" --state "$STATE" \
+  --profile "$PROFILE" --workers "$BENCH_WORKERS")
 MEDIA_URL="$EP/download/storage/v1/b/$BUCKET/o/$OBJECT?alt=media"
 HTTP_URL="$EP/http/$BUCKET/$OBJECT"
 GS_URL="gs://$BUCKET/$OBJECT"
@@ -166,6 +170,7 @@ LOG=$STATE/requests.log
 # The first metadata request hashes the whole object (~1.7 s/GiB, the
 # worker busy meanwhile): pay for it now, not in the first measurement.
 curl -sS --fail -o /dev/null "$EP/storage/v1/b/$BUCKET/o/$OBJECT"
+MEDIA=$MEDIA_URL BENCH_SIZE=$OBJECT_BYTES bench_ceiling 4 >&2
 
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"

@@ -4,7 +4,9 @@
 # fio sequential reads (1 MiB and 16 MiB blocks, 1 and 4 jobs) and random
 # reads (64 KiB, 1 MiB) of one object, each cell on a fresh mount. Prints a
 # Markdown table: MB/s, bytes the server sent per byte asked, and the peak
-# RSS of the mount's process. Figures: BENCHMARKS.md.
+# RSS of the mount's process, after bench_ceiling 4's check that the
+# server is not the bound (if it is, every figure is flagged).
+# Figures: BENCHMARKS.md.
 #
 # Usage: bench/mount_bench.sh path/to/gsread [SIZE_MIB]   (root, /dev/fuse)
 # SPDX-License-Identifier: MIT
@@ -23,9 +25,13 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$T/data/bkt" "$M"
 head -c $((MIB * 1024 * 1024)) /dev/urandom >"$T/data/bkt/obj"
-EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile gcs)
+ROOT=$HERE/..
+. "$HERE/server.sh" # BENCH_WORKERS, bench_ceiling
+EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile gcs --workers "$BENCH_WORKERS")
 export STORAGE_EMULATOR_HOST=$EP GSREAD_PLANS_FILE=
 PY=/usr/bin/python3
+MEDIA="$EP/download/storage/v1/b/bkt/o/obj?alt=media" BENCH_SIZE=$((MIB * 1024 * 1024)) bench_ceiling 4
+FLAG=$($PY -c "import sys; sys.path.insert(0, '$HERE'); from ceiling import flag; print(flag())")
 sent() { curl -s "$EP/_control/stats" | $PY -c 'import json,sys; print(json.load(sys.stdin)["body_bytes_sent"])'; }
 # Peak RSS (VmHWM, KiB) of the process serving $M.
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -57,9 +63,9 @@ cell() {
   echo "$out" | $PY -c 'import json,sys
 j=json.load(sys.stdin)["jobs"][0]["read"]
 tool,name,s0,s1,rss=sys.argv[1:6]
-print("| %s | %s | %.1f | %.3f | %d |" % (tool, name, j["bw_bytes"]/1e6,
+print("| %s | %s | %.1f%s | %.3f | %d |" % (tool, name, j["bw_bytes"]/1e6, sys.argv[6],
       (int(s1)-int(s0))/j["io_bytes"], int(rss)//1024))' \
-    "$tool" "$name" "$s0" "$s1" "$(hwm "$MPID")"
+    "$tool" "$name" "$s0" "$s1" "$(hwm "$MPID")" "$FLAG"
   umount_it
   sleep 1
 }
@@ -70,8 +76,8 @@ for i in 1 2; do
   s0=$(sent); t0=$(date +%s.%N)
   /usr/bin/time -f %M -o "$T/cat.rss" "$BIN" cat gs://bkt/obj >/dev/null
   t1=$(date +%s.%N); s1=$(sent)
-  printf '| gsread cat | whole object (run %d) | %.1f | %.3f | %d |\n' "$i" \
-    "$(echo "$MIB * 1.048576 / ($t1 - $t0)" | bc -l)" \
+  printf '| gsread cat | whole object (run %d) | %.1f%s | %.3f | %d |\n' "$i" \
+    "$(echo "$MIB * 1.048576 / ($t1 - $t0)" | bc -l)" "$FLAG" \
     "$(echo "($s1 - $s0) / ($MIB * 1048576)" | bc -l)" $(($(cat "$T/cat.rss") / 1024))
 done
 for tool in gsread rclone; do

@@ -5,6 +5,8 @@ import json
 import statistics
 import sys
 
+from ceiling import flag
+
 MiB = 1 << 20
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 ceil = statistics.median(r["mbps"] for r in rows if r.get("cell") == "ceiling")
@@ -35,7 +37,7 @@ for (pat, io, mode), rs in sorted(cells.items(), key=lambda kv: (kv[0][0] != "se
     limit = 128 + 2 * io / MiB
     if pat == "seq":
         target, ok = ">= 0.90 x ceiling", mbps >= 0.9 * ceil
-        note = f"{mbps / ceil:.2f} x ceiling"
+        note = f"{mbps / ceil:.2f} x ceiling{flag(ceil)}"
     elif mode == "prefetch":
         base = med("mbps", cells[(pat, io, "default")])
         target = ">= 0.95 x default, fetched <= 1.05 x delivered"

@@ -11,10 +11,9 @@ import json
 import statistics
 import sys
 
+from ceiling import FLAG, server_bound, want
+
 MiB, GiB = 1 << 20, 1 << 30
-# The ceiling a quiet machine reaches under the gcs profile: 4 streams of
-# 220 MiB/s each, less 15% for HTTP, TCP and the first byte's 38 ms.
-CEILING_WANT = 0.85 * 4 * 220 * MiB / 1e6
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 meta = next((r for r in rows if r.get("tool") == "meta"), {})
@@ -42,8 +41,8 @@ def size(n):
 
 
 ceiling = statistics.median(ceilings) if ceilings else None
-low = ceiling is None or ceiling < CEILING_WANT
-mark = " †" if low else ""
+low = ceiling is None or server_bound(ceiling)
+mark = f" † ({FLAG})" if low else ""
 print(f"gcs profile, object {meta.get('object_size', 0) / GiB:g} GiB, medians of "
       f"{meta.get('reps')} round(s), cells bounded by {meta.get('max_seconds')} s or "
       f"one pass; {meta.get('cpus')} CPUs ({meta.get('cpu_model')}), load "
@@ -55,7 +54,7 @@ if ceiling is None:
     print("Ceiling: not measured. **† every ratio is flagged.**\n")
 else:
     print(f"Ceiling (4 parallel curl range streams): **{ceiling:.0f} MB/s** "
-          f"(median of {len(ceilings)}); want >= 0.85 x 4 x 220 MiB/s = {CEILING_WANT:.0f} MB/s: "
+          f"(median of {len(ceilings)}); want >= 0.85 x 4 x 220 MiB/s = {want() or 0:.0f} MB/s: "
           + ("**BELOW: † the machine was busy or too small; the ratios are not conclusive.**"
              if low else "met.") + "\n")
 

@@ -23,8 +23,8 @@
 # first-byte wait). Every mode's ratio is its wall time / that same bound,
 # so the ratios compare the modes; the target is vectored <= 1.15 with
 # hole bytes <= 5% of the delivered. If the ceiling is below
-# 0.85 x 4 x 220 MiB/s (the machine, not the server, limits it), every
-# ratio is flagged: the bound then measures the machine.
+# 0.85 x 4 x 220 MiB/s (bench_ceiling 4 at the start, or the rounds'
+# median), every ratio is flagged: the bound then measures the machine.
 #
 # Usage: bench/ranges_bench.sh [--quick] [--size BYTES] [--runs N]
 #                              [--out FILE.jsonl] [--gsread PATH]
@@ -57,7 +57,8 @@ PATTERNS=(parquet zarr)
 declare -A BATCH=([parquet]=0 [zarr]=100)
 
 . "$ROOT/bench/server.sh"
-bench_server rangesbench "$SIZE" obj --profile gcs --workers 4 # the server must not be the bound
+bench_server rangesbench "$SIZE" obj --profile gcs
+bench_ceiling 4 >&2
 RAW="$WORK/results.jsonl"
 # Warm the page cache (the server reads the file), without the profile's
 # pacing in the way.
@@ -90,19 +91,20 @@ for r in $(seq "$RUNS"); do
 done
 if [ -n "$OUT" ]; then cp "$RAW" "$OUT"; fi
 
-/usr/bin/python3 - "$RAW" "$SIZE" "$RUNS" <<'PY'
+/usr/bin/python3 - "$RAW" "$SIZE" "$RUNS" "$ROOT/bench" <<'PY'
 import json, os, statistics, sys
+sys.path.insert(0, sys.argv[4])
+from ceiling import FLAG, flag, server_bound
 MIB = 1024 * 1024
 TTFB = 0.038                      # the gcs profile's first-byte time
-WANT_CEILING = 0.85 * 4 * 220 * MIB
 raw, size, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 recs = [json.loads(l) for l in open(raw)]
 med = statistics.median
 ceil = med([r["bytes"] / r["seconds"] for r in recs if r.get("cell") == "ceiling"])
-low = ceil < WANT_CEILING
+low = server_bound(ceil / 1e6)
 print(f"4-curl ceiling: {ceil / MIB:.0f} MiB/s (median of {runs}); "
-      f"wanted >= 0.85 x 4 x 220 = {WANT_CEILING / MIB:.0f} MiB/s: "
-      + ("BELOW, every ratio is flagged (!): the machine limits the bound"
+      f"wanted >= 0.85 x 4 x 220 MiB/s (bench_ceiling): "
+      + (f"BELOW, every ratio is flagged ({FLAG}): the machine limits the bound"
          if low else "ok"))
 print(f"\nobject {size} bytes, gcs profile (38 ms, 220 MiB/s per request), "
       f"medians of {runs}; bound = vectored's bytes fetched / ceiling + "
@@ -125,16 +127,15 @@ for pat in ("parquet", "zarr"):
         m = lambda k: med([c[k] for c in cs])
         hole = m("hole_bytes") / m("bytes")
         ratio = m("seconds") / bound
-        flag = " (!)" if low else ""
         print(f"| {pat} | {mode} | {m('seconds'):.3f} | {m('mbps'):.1f} "
               f"| {m('requests'):.0f} | {m('spans'):.0f} | {m('rounds'):.0f} "
               f"| {100 * hole:.2f}% | {m('cpu_seconds_per_gib'):.3f} "
-              f"| {ratio:.2f}{flag} |")
+              f"| {ratio:.2f}{flag(ceil / 1e6)} |")
         if mode == "vectored":
             verdicts.append(f"{pat}: bound {bound:.3f} s; wall / bound "
                             f"{ratio:.2f} (target <= 1.15: "
                             f"{'met' if ratio <= 1.15 else 'NOT met'}"
-                            f"{', ceiling low' if low else ''}); hole bytes "
+                            f"{flag(ceil / 1e6)}); hole bytes "
                             f"{100 * hole:.2f}% of delivered (target <= 5%: "
                             f"{'met' if hole <= 0.05 else 'NOT met'})")
 print()

@@ -21,6 +21,8 @@ import shutil
 import subprocess
 import sys
 
+from ceiling import flag
+
 MIB = 1024 * 1024
 IO_SIZES = [(64 * 1024, "64 KiB"), (MIB, "1 MiB"), (16 * MIB, "16 MiB"),
             (100 * MIB, "100 MiB")]
@@ -220,7 +222,7 @@ def md_run(res):
         f"- Tools: {m.get('gsread', '?')}; "
         f"{' '.join((m.get('curl') or '?').split()[:2])}; "
         f"{m.get('aria2c', '?')}; fsspec {m.get('fsspec', '?')}",
-        f"- **Ceiling**: {num(ceil)} MB/s ({label})" if ceil else
+        f"- **Ceiling**: {num(ceil)} MB/s ({label}){flag(ceil)}" if ceil else
         "- Ceiling: not measured",
         "",
         "MB/s is 10^6 bytes/s. Memory is the peak RSS of each process, "
@@ -247,7 +249,7 @@ def md_peers(res):
         ratio = p["mbps"] / cell["mbps"] if cell and cell["mbps"] else None
         rows.append([
             p["label"], num(p["mbps"]),
-            num(p["mbps"] / ceil, 2) if ceil else "–",
+            num(p["mbps"] / ceil, 2) + flag(ceil) if ceil else "–",
             num(p["peak_rss_mb"]), num(per_gb(p["cpu_seconds"], p["bytes"]), 2),
             num(per_gb(p.get("requests"), p["bytes"])), num(waste_pct(p)),
             cell_label(key) if key else "–",
@@ -298,7 +300,7 @@ def md_detail(res, cache, procs):
                     continue
                 rows.append([
                     pattern, label, mode, num(r["mbps"]),
-                    num(r["mbps"] / ceil, 2) if ceil else "–",
+                    num(r["mbps"] / ceil, 2) + flag(ceil) if ceil else "–",
                     num(r["peak_rss_mb"]),
                     num(per_gb(r["cpu_seconds"], r["bytes"]), 2),
                     num(per_gb(r["requests"], r["bytes"])),

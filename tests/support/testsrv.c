@@ -256,6 +256,7 @@ int ts_media_log(struct ts_server *s, long from, struct ts_media_req *out,
     q->last = b;
     q->sent = (uint64_t)num_after(line, "\"body_bytes_sent\":");
     q->status = (int)num_after(line, "\"status\":");
+    q->connection = (long)num_after(line, "\"connection\":");
     q->end = num_after(line, "\"msec\":");
     q->start = q->end - num_after(line, "\"request_time\":");
   }

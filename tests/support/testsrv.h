@@ -67,12 +67,14 @@ long ts_log_lines(struct ts_server *s);
 int ts_log_line(struct ts_server *s, long k, char *out, size_t n);
 
 /* A media request from the log: the Range asked, the body bytes the
- * server sent, when it started and ended (seconds), its status. */
+ * server sent, when it started and ended (seconds), its status, the
+ * server's serial number of its connection. */
 struct ts_media_req {
   uint64_t first, last;
   uint64_t sent;
   double start, end;
   int status;
+  long connection;
 };
 /* The ranged media requests logged from line `from` on (in the order they
  * ended), at most max; returns how many. */
