@@ -121,7 +121,7 @@ struct gsr__pf_block {
   struct gsr__rfetch *rf;   /* its request */
   uint64_t submit_ns;       /* when it was scheduled */
   int width;                /* the width it was scheduled at */
-  int noted;                /* measured (producer.c) */
+  int first_noted, noted;   /* its first byte, its whole, measured */
   int waited;               /* rf finished and was checked */
   struct gsr__pf_block *next;
 };

@@ -94,17 +94,28 @@ static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
   }
 }
 
-/* Measures block b once its request completed well. */
+/* Measures block b: its first-byte wait as soon as its first byte is in
+ * (the first blocks' leads need it before any block completed), a first
+ * rate from its progress when none is known yet, and its rate once its
+ * request completed well. */
 static void note(struct gsr__file *f, struct gsr__prefetcher *p,
                  struct gsr__pf_block *b, const struct gsr__engine_in *in) {
-  if (b->noted || b->rf == NULL || b->rf->reqs == NULL ||
-      !gsr__rfetch_done(b->rf) || b->rf->reqs[0].err.status != GSR_OK)
-    return;
+  if (b->noted || b->rf == NULL || b->rf->reqs == NULL) return;
   const struct gsr__request *req = &b->rf->reqs[0];
+  /* first_byte_ns is stored before the progress that shows it. */
+  uint64_t got = atomic_load(&req->progress);
+  if (got > 0 && !b->first_noted && req->first_byte_ns > b->submit_ns) {
+    b->first_noted = 1;
+    p->ttfb = ewma(p->ttfb, (double)(req->first_byte_ns - b->submit_ns) / 1e9);
+  }
+  uint64_t now = gsr__now_ns();
+  if (p->rate == 0 && got >= MIN_RATE_BLOCK && b->first_noted &&
+      now > req->first_byte_ns)
+    p->rate = (double)got * 1e9 / (double)(now - req->first_byte_ns);
+  if (!gsr__rfetch_done(b->rf) || req->err.status != GSR_OK) return;
   b->noted = 1;
   if (req->first_byte_ns <= b->submit_ns || req->done_ns <= req->first_byte_ns)
     return;
-  p->ttfb = ewma(p->ttfb, (double)(req->first_byte_ns - b->submit_ns) / 1e9);
   if (b->len >= MIN_RATE_BLOCK)
     p->rate = ewma(p->rate, (double)b->len * 1e9 /
                                 (double)(req->done_ns - req->first_byte_ns));

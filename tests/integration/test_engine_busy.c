@@ -1,7 +1,7 @@
 /* A sequential read keeps every connection busy (issue 14, item 8): on
- * the gcs profile (38 ms to the first byte), a 64 MiB object read front
+ * the gcs profile (38 ms to the first byte), a 160 MiB object read front
  * to back with gsr_read of 1 MiB at concurrency 4, prefetch "sequential"
- * and max_prefetch 16 MiB, once cold (the client's first read of the
+ * and the default window, once cold (the client's first read of the
  * server) and once warm (its plan for the server known). From the
  * server's request log (tests/support/busy_check.h):
  *  (a) every request after the first N arrived before the response whose
@@ -33,7 +33,7 @@
 
 #define BUCKET "busy"
 #define MiB (1024ull * 1024)
-#define OBJ_SIZE (64 * MiB)
+#define OBJ_SIZE (160 * MiB)
 #define N 4
 #define TTFB 0.038      /* the gcs profile's first-byte time */
 #define TOLERANCE 0.015 /* 2-core noise, see above */
@@ -81,9 +81,10 @@ static void read_and_check(const char *label) {
   gsr_file_options_init(&fo);
   fo.concurrency = N;
   fo.prefetch = "sequential";
-  /* Blocks of at most a quarter of this each: the 64 MiB then span
-   * several blocks per connection, and hand-overs to judge. */
-  fo.max_prefetch = 16 * MiB;
+  /* The default window (96 MiB: blocks of about 9.6 MiB, 2 x 4 + 2 of
+   * them); it holds what 4 connections receive during a first-byte wait
+   * and a block, so the 160 MiB span several blocks per connection and
+   * hand-overs to judge. */
   assert_int_equal(gsr_open(client, "gs://" BUCKET "/obj", &fo, &f), GSR_OK);
   long base = ts_log_quiet(&srv, 60);
 
