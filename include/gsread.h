@@ -201,6 +201,9 @@ GSR_EXTERN int gsr_client_auth_info(gsr_client *client, gsr_auth_info *out);
 
 /* Client-wide counters. */
 typedef struct gsr_client_stats {
+  /* HTTP requests put on the wire for its files' bytes and its listings,
+   * as gsr_file_stats.requests counts them (retries and redirect hops
+   * included); not the opens' metadata requests, nor local preads. */
   uint64_t requests;
   uint64_t bytes_fetched;
   uint64_t buffered;      /* bytes held in buffers now */
@@ -474,7 +477,14 @@ typedef struct gsr_file_stats {
   uint64_t reads;            /* read calls that asked for bytes */
   uint64_t hits;             /* cache: reads served without a request */
   uint64_t misses;           /* cache: reads that needed a request */
-  uint64_t requests;         /* HTTP requests (or preads) sent */
+  /* HTTP requests put on the wire for this file's bytes, counted by the
+   * transport as libcurl sends each one: every attempt counts (a retry, a
+   * resumed body, a redirect hop, each part of a split fetch, each
+   * prefetched block, the stream), one canceled or refused a connection
+   * before it was sent does not; the open's metadata request is not
+   * counted. So it equals the server's count of media requests for the
+   * file. A local file: one per pread. */
+  uint64_t requests;
   uint64_t bytes_fetched;    /* bytes received from the backend */
   uint64_t bytes_delivered;  /* bytes handed to the caller */
   uint64_t bytes_copied;     /* ... of which copied into caller buffers */
@@ -556,7 +566,8 @@ typedef struct gsr_download_options {
 
 typedef struct gsr_download_stats {
   uint64_t bytes;       /* object bytes written */
-  uint64_t requests;    /* data requests (parts), retries not counted */
+  uint64_t requests;    /* data requests sent, retries included (as
+                         * gsr_file_stats.requests) */
   uint64_t retries;     /* attempts after the first, client-wide delta */
   double seconds;       /* open to rename */
   int crc32c_verified;  /* 1: checked against the server's CRC32C;

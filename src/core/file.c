@@ -132,11 +132,6 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
   return GSR_OK;
 }
 
-void gsr__file_count_requests(struct gsr__file *f, uint64_t requests) {
-  atomic_fetch_add(&f->stats.requests, requests);
-  atomic_fetch_add(&f->client->requests, requests);
-}
-
 void gsr__file_unref(struct gsr__file *f) {
   if (f == NULL || atomic_fetch_sub(&f->refs, 1) != 1) return;
   destroy_readers(f);

@@ -106,9 +106,6 @@ int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,
                              int want_crc, uint32_t *crc);
 /* Marks f closed and cancels its fetches (the caller drops its ref). */
 void gsr__file_shutdown(struct gsr__file *f);
-/* Counts network requests for f and its client (their body bytes are
- * counted by the transport as they arrive: gsr__request.rx_count). */
-void gsr__file_count_requests(struct gsr__file *f, uint64_t requests);
 
 /* ---- download.c */
 /* The progress of a part's request at which gsr_download's waiter has
