@@ -173,6 +173,13 @@ typedef struct gsr_client_options {
    * gsr_client_new. Ignored if access_token or anonymous is set. NULL
    * (default): the credentials chain. */
   const char *credentials_file;
+  /* The prefetch mode of files whose options leave prefetch NULL (see
+   * gsr_file_options.prefetch; a cache other than "none" still turns it
+   * off): "off", "adaptive" or "sequential". NULL (default):
+   * $GSREAD_PREFETCH (one of the three) if set, else "adaptive" if
+   * $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1" (gcsfs's
+   * variable), else "off". */
+  const char *prefetch;
 } gsr_client_options;
 
 /* Which credentials a client uses; never the token itself. */
@@ -261,10 +268,11 @@ typedef struct gsr_file_options {
    * once three reads in a row were sequential); "sequential" (a promise,
    * like POSIX_FADV_SEQUENTIAL, that the reader goes front to back: read
    * ahead from the first read and after every seek, over one request
-   * paced by the reader, or N blocks if measured faster);
-   * or NULL, the default: $GSREAD_PREFETCH (one of the three) if set, else
-   * "adaptive" if $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1"
-   * (gcsfs's variable), else "off". */
+   * paced by the reader, or N blocks if measured faster); "default": the
+   * client's mode (gsr_client_options.prefetch), whatever the cache;
+   * or NULL, the default: "off" if cache_type names a cache other than
+   * "none" (as gcsfs: the cache alone decides the requests, fsspec's
+   * exactly; set both to stack them), else the client's mode. */
   const char *prefetch;
   /* Most bytes this file may hold in prefetched blocks (the one being
    * read included); 0: default (96 MiB). Reads larger than half of it

@@ -41,6 +41,11 @@ enum gsr__prefetch_mode {
 };
 /* The mode named "off", "adaptive" or "sequential"; -1 for anything else. */
 int gsr__prefetch_mode(const char *name);
+/* A file's prefetch mode from its options (pure): the one prefetch names
+ * ("default": client_default); with prefetch NULL, off under a cache other
+ * than "none", else client_default. -1 for an unknown name. */
+int gsr__prefetch_pick(const char *prefetch, const char *cache,
+                       int client_default);
 
 struct gsr__file {
   atomic_int refs;

@@ -91,6 +91,34 @@ for fault in - fault_kind=status\&fault_next=2 fault_kind=cut\&fault_next=1; do
 done
 ctl reset
 
+# ---- cat --trace --cache X: the cache's requests alone (fsspec's), the
+# same as with --prefetch off, on every run; --prefetch adaptive stacks.
+ranges_since() {
+  sleep 0.2
+  tail -n +$(($1 + 1)) "$T/state/requests.log" | grep '"kind":"media"' |
+    grep -o '"range":"[^"]*"' | tr '\n' ' '
+}
+awk 'BEGIN { for (i = 0; i < 256; i++) print i * 65536, 65536;
+             for (i = 0; i < 40; i++) print 3000000 + i * 100000, 100000 }' >trace.txt
+for cache in readahead readahead_chunked; do
+  from=$(wc -l <"$T/state/requests.log")
+  "$BIN" cat --anonymous --trace trace.txt --cache $cache --prefetch off \
+    "gs://$B/obj" >want
+  ref=$(ranges_since "$from")
+  same=0
+  for i in 1 2 3; do
+    from=$(wc -l <"$T/state/requests.log")
+    "$BIN" cat --anonymous --trace trace.txt --cache $cache "gs://$B/obj" >out
+    [ "$(ranges_since "$from")" = "$ref" ] && cmp -s out want && same=$((same + 1))
+  done
+  eq "cat --trace --cache $cache: runs with the cache's requests alone" "$same" 3
+  from=$(wc -l <"$T/state/requests.log")
+  "$BIN" cat --anonymous --trace trace.txt --cache $cache --prefetch adaptive \
+    "gs://$B/obj" >out
+  check "cat --trace --cache $cache --prefetch adaptive: stacked" \
+    test "$(ranges_since "$from")" != "$ref"
+done
+
 # ---- a body 11 bytes longer than asked: an error every time
 for length in true none; do
   ctl reset
