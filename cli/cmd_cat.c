@@ -303,7 +303,9 @@ static int cat_run(const struct cli_args *a)
  * replay is any pattern, so it gets the adaptive prefetcher (cat_finish). */
 static void cat_defaults(struct cli_args *a)
 {
-  a->file.prefetch = "sequential";
+  /* The client's mode, not the file's: a --cache other than none then
+   * turns it off (the library's rule), --prefetch still wins. */
+  a->client.prefetch = "sequential";
   /* The bytes only pass through on their way to stdout: let the library
    * write them (gsr_sendfile), or writev its own buffers (slices, for a
    * trace), rather than copy them into ours. */
@@ -318,8 +320,8 @@ static int cat_finish(struct cli_args *a)
   if (a->ranges && (a->trace || a->has_offset || a->has_length))
     return cli_usage_error(a->cmd, "--ranges cannot be combined with "
                            "--trace, --offset or --length");
-  if (a->trace && !a->has_prefetch)
-    a->file.prefetch = "adaptive";
+  if (a->trace)
+    a->client.prefetch = "adaptive";
   if (a->ranges && !a->has_prefetch) /* no reader: nothing to read ahead */
     a->file.prefetch = "off";
   return CLI_CONTINUE;
@@ -392,7 +394,10 @@ const struct cli_command cli_cmd_cat = {
         "reads each\n"
         "piece only when asked for. Either way nothing past --length is asked "
         "of the\n"
-        "server.",
+        "server. A --cache other than none turns prefetching off unless "
+        "--prefetch is\n"
+        "given too (as gcsfs): the cache alone then decides the requests, "
+        "fsspec's.",
     .opts = cat_opts,
     .nopts = sizeof cat_opts / sizeof cat_opts[0],
     .defaults = cat_defaults,

@@ -190,6 +190,11 @@ static const char *library_default(enum cli_opt_id id,
   case CLI_OPT_PREFETCH:
     if (d->file.prefetch)
       return d->file.prefetch;
+    if (d->client.prefetch) {
+      snprintf(buf, n, "%s; off with a --cache other than none",
+               d->client.prefetch);
+      return buf;
+    }
     return "adaptive if $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING\n"
            "is true or 1, else off";
   case CLI_OPT_MIN_PART_SIZE:

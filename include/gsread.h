@@ -174,6 +174,13 @@ typedef struct gsr_client_options {
    * gsr_client_new. Ignored if access_token or anonymous is set. NULL
    * (default): the credentials chain. */
   const char *credentials_file;
+  /* The prefetch mode of files whose options leave prefetch NULL (see
+   * gsr_file_options.prefetch; a cache other than "none" still turns it
+   * off): "off", "adaptive" or "sequential". NULL (default):
+   * $GSREAD_PREFETCH (one of the three) if set, else "adaptive" if
+   * $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1" (gcsfs's
+   * variable), else "off". */
+  const char *prefetch;
 } gsr_client_options;
 
 /* Which credentials a client uses; never the token itself. */
@@ -202,6 +209,9 @@ GSR_EXTERN int gsr_client_auth_info(gsr_client *client, gsr_auth_info *out);
 
 /* Client-wide counters. */
 typedef struct gsr_client_stats {
+  /* HTTP requests put on the wire for its files' bytes and its listings,
+   * as gsr_file_stats.requests counts them (retries and redirect hops
+   * included); not the opens' metadata requests, nor local preads. */
   uint64_t requests;
   uint64_t bytes_fetched;
   uint64_t buffered;      /* bytes held in buffers now */
@@ -265,9 +275,11 @@ typedef struct gsr_file_options {
    * once three reads in a row were sequential); "sequential" (a promise,
    * like POSIX_FADV_SEQUENTIAL, that the reader goes front to back: read
    * ahead from the first read and after every seek, at full width);
-   * or NULL, the default: $GSREAD_PREFETCH (one of the three) if set, else
-   * "adaptive" if $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1"
-   * (gcsfs's variable), else "off". */
+   * "default": the
+   * client's mode (gsr_client_options.prefetch), whatever the cache;
+   * or NULL, the default: "off" if cache_type names a cache other than
+   * "none" (as gcsfs: the cache alone decides the requests, fsspec's
+   * exactly; set both to stack them), else the client's mode. */
   const char *prefetch;
   /* Most bytes this file may hold in prefetched blocks (the one being
    * read included); 0: default (96 MiB). Reads larger than half of it
@@ -478,7 +490,14 @@ typedef struct gsr_file_stats {
   uint64_t reads;            /* read calls that asked for bytes */
   uint64_t hits;             /* cache: reads served without a request */
   uint64_t misses;           /* cache: reads that needed a request */
-  uint64_t requests;         /* HTTP requests (or preads) sent */
+  /* HTTP requests put on the wire for this file's bytes, counted by the
+   * transport as libcurl sends each one: every attempt counts (a retry, a
+   * resumed body, a redirect hop, each part of a split fetch, each
+   * prefetched block, the stream), one canceled or refused a connection
+   * before it was sent does not; the open's metadata request is not
+   * counted. So it equals the server's count of media requests for the
+   * file. A local file: one per pread. */
+  uint64_t requests;
   uint64_t bytes_fetched;    /* bytes received from the backend */
   uint64_t bytes_delivered;  /* bytes handed to the caller */
   uint64_t bytes_copied;     /* ... of which copied into caller buffers */
@@ -564,7 +583,8 @@ typedef struct gsr_download_options {
 
 typedef struct gsr_download_stats {
   uint64_t bytes;       /* object bytes written */
-  uint64_t requests;    /* data requests (parts), retries not counted */
+  uint64_t requests;    /* data requests sent, retries included (as
+                         * gsr_file_stats.requests) */
   uint64_t retries;     /* attempts after the first, client-wide delta */
   double seconds;       /* open to rename */
   int crc32c_verified;  /* 1: checked against the server's CRC32C;

@@ -141,9 +141,10 @@ def file_options(cache_type=None, block_size=None, prefetch=None,
                  concurrency=None, max_blocks=None, max_prefetch=None):
     """The C file options of one open.
 
-    gcsfs's rule: an explicit cache_type turns the prefetcher off unless
-    prefetch is given too. Without either, the cache is "readahead" (gcsfs's
-    default) and prefetch is left to the library, which reads
+    gcsfs's rule, which the library applies: an explicit cache_type other
+    than "none" turns the prefetcher off unless prefetch is given too.
+    Without either, the cache is "readahead" (gcsfs's default, not the
+    caller's choice) and prefetch "default": the library's mode, from
     $GSREAD_PREFETCH or gcsfs's $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING.
     """
     explicit = cache_type is not None
@@ -154,10 +155,10 @@ def file_options(cache_type=None, block_size=None, prefetch=None,
         prefetch = "adaptive"
     elif prefetch is False:
         prefetch = "off"
-    if prefetch is None and explicit:
-        prefetch = "off"
     if prefetch is not None and prefetch not in PREFETCH_MODES:
         raise ValueError(f"prefetch {prefetch!r}: not one of {', '.join(PREFETCH_MODES)}")
+    if prefetch is None and not explicit:
+        prefetch = "default"
     o = {"cache_type": cache, "prefetch": prefetch,
          "block_size": _size(block_size, "block_size") or DEFAULT_BLOCK_SIZE}
     for k, v in (("concurrency", concurrency), ("max_blocks", max_blocks)):

@@ -156,9 +156,9 @@ static int list_page(gsr_client *c, const char *bucket, const char *prefix,
   gsr__free(url);
   if (status != GSR_OK) return status;
   req.body_max = PAGE_BODY_MAX;
+  req.tx_count[0] = &c->requests; /* each attempt sent, retries too */
   if ((status = gsr__client_authorize(c, &req)) == GSR_OK)
     status = gsr__transport_run(c->transport, &req);
-  atomic_fetch_add(&c->requests, 1);
   if (status == GSR_ENOENT)
     status = gsr__err(GSR_ENOENT, "gs://%s: no such bucket", bucket);
   if (status != GSR_OK) {

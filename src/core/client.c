@@ -87,6 +87,9 @@ static int check_options(const gsr_client_options *o) {
                     GSR__MAX_REDIRECTS, o->max_redirects);
   if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
     return gsr__err(GSR_EINVAL, "access token contains a line break");
+  if (o->prefetch != NULL && gsr__prefetch_mode(o->prefetch) < 0)
+    return gsr__err(GSR_EINVAL, "prefetch must be 'off', 'adaptive' or "
+                    "'sequential', not '%s'", o->prefetch);
   if (o->user_project != NULL &&
       (o->user_project[0] == '\0' || strlen(o->user_project) > 100))
     return gsr__err(GSR_EINVAL, "user_project must be 1 to 100 characters");
@@ -103,14 +106,16 @@ static int env_int(const char *name, int lo, int hi) {
   return (int)x;
 }
 
-/* gsread's own variables first, then gcsfs's, for users coming from it.
+/* The options first, then gsread's own variables, then gcsfs's, for users
+ * coming from it.
  * Like gcsfs, an unparsable value falls back to the default. */
 static void read_environment(gsr_client *c) {
   int n = env_int("GSREAD_CONCURRENCY", 1, 256);
   if (n < 0) n = env_int("DEFAULT_GCSFS_CONCURRENCY", 1, 256);
   c->default_concurrency = n > 0 ? n : 4;
   c->concurrency_set = n > 0;
-  const char *p = getenv("GSREAD_PREFETCH");
+  const char *p = c->opts.prefetch ? c->opts.prefetch
+                                   : getenv("GSREAD_PREFETCH");
   const char *g = getenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING");
   int mode = p != NULL ? gsr__prefetch_mode(p) : -1;
   if (p == NULL && g != NULL &&
@@ -157,6 +162,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   if ((status = resolve_endpoint(opts->endpoint, &c->endpoint)) != GSR_OK)
     goto fail;
   read_environment(c);
+  c->opts.prefetch = NULL; /* the caller's string: resolved just above */
   c->budget = gsr__budget_new(opts->memory_budget ? opts->memory_budget
                                                   : DEFAULT_BUDGET);
   if (c->budget == NULL) {

@@ -49,11 +49,11 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   f->auto_width = o->concurrency == 0 && !f->client->concurrency_set;
   f->min_part = o->min_part_size;
   f->max_prefetch = o->max_prefetch ? o->max_prefetch : DEFAULT_MAX_PREFETCH;
-  f->prefetch = o->prefetch == NULL ? f->client->default_prefetch
-                                    : gsr__prefetch_mode(o->prefetch);
+  f->prefetch = gsr__prefetch_pick(o->prefetch, cache,
+                                   f->client->default_prefetch);
   if (f->prefetch < 0)
-    return gsr__err(GSR_EINVAL, "prefetch must be 'off', 'adaptive' or "
-                    "'sequential', not '%s'", o->prefetch);
+    return gsr__err(GSR_EINVAL, "prefetch must be 'off', 'adaptive', "
+                    "'sequential' or 'default', not '%s'", o->prefetch);
   f->source = f->prefetch ? &gsr__prefetch_reader : &gsr__direct_reader;
   return GSR_OK;
 }
@@ -116,11 +116,6 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
   return GSR_OK;
 }
 
-void gsr__file_count_requests(struct gsr__file *f, uint64_t requests) {
-  atomic_fetch_add(&f->stats.requests, requests);
-  atomic_fetch_add(&f->client->requests, requests);
-}
-
 void gsr__file_unref(struct gsr__file *f) {
   if (f == NULL || atomic_fetch_sub(&f->refs, 1) != 1) return;
   destroy_readers(f);
@@ -170,6 +165,19 @@ int gsr__prefetch_mode(const char *name) {
   if (strcmp(name, "adaptive") == 0) return GSR__PREFETCH_ADAPTIVE;
   if (strcmp(name, "sequential") == 0) return GSR__PREFETCH_SEQUENTIAL;
   return -1;
+}
+
+/* A cache decides what to fetch; a prefetcher under it would fetch ahead
+ * of that on its own, and the requests on the wire would no longer be the
+ * cache's rules (nor the same from run to run). So, as gcsfs, naming a
+ * cache turns the prefetcher off unless the caller asks for both. */
+int gsr__prefetch_pick(const char *prefetch, const char *cache,
+                       int client_default) {
+  if (prefetch != NULL)
+    return strcmp(prefetch, "default") == 0 ? client_default
+                                            : gsr__prefetch_mode(prefetch);
+  if (cache != NULL && strcmp(cache, "none") != 0) return GSR__PREFETCH_OFF;
+  return client_default;
 }
 
 /* Checks and clamps a read at offset, then runs it through the readers.

@@ -33,6 +33,11 @@ enum gsr__prefetch_mode {
 };
 /* The mode named "off", "adaptive" or "sequential"; -1 for anything else. */
 int gsr__prefetch_mode(const char *name);
+/* A file's prefetch mode from its options (pure): the one prefetch names
+ * ("default": client_default); with prefetch NULL, off under a cache other
+ * than "none", else client_default. -1 for an unknown name. */
+int gsr__prefetch_pick(const char *prefetch, const char *cache,
+                       int client_default);
 
 struct gsr__file {
   atomic_int refs;
@@ -91,9 +96,6 @@ int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,
                              int want_crc, uint32_t *crc);
 /* Marks f closed and cancels its fetches (the caller drops its ref). */
 void gsr__file_shutdown(struct gsr__file *f);
-/* Counts network requests for f and its client (their body bytes are
- * counted by the transport as they arrive: gsr__request.rx_count). */
-void gsr__file_count_requests(struct gsr__file *f, uint64_t requests);
 
 /* ---- sendfile.c: a range of a file written to a file descriptor,
  * through the file's readers (gsr_sendfile, gsr_download). */

@@ -155,6 +155,9 @@ static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
   /* Counted as they arrive, whoever takes them (bytes_fetched). */
   req->rx_count[0] = &rf->file->stats.bytes_fetched;
   req->rx_count[1] = &rf->file->client->bytes_fetched;
+  /* Each attempt counted as it goes on the wire, retries too (requests). */
+  req->tx_count[0] = &rf->file->stats.requests;
+  req->tx_count[1] = &rf->file->client->requests;
   return GSR_OK;
 }
 
@@ -206,12 +209,6 @@ static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
     }
   }
   return GSR_OK;
-}
-
-/* Counts the parts as requests (their bytes count as they arrive). */
-static void account(struct gsr__rfetch *rf) {
-  if (rf->stream) return; /* counted by stream_send */
-  gsr__file_count_requests(rf->file, (uint64_t)rf->n_parts);
 }
 
 /* Both starts: iov[0..n_iov) (at most GSR__REQ_IOV, CRCs kept), or
@@ -311,12 +308,10 @@ int gsr__rfetch_start_sg(struct gsr__file *f, uint64_t off, uint64_t len,
 
 static int auth_refresh(struct gsr__rfetch *rf);
 
-/* Submits a stream's built request, noting the token it carries. It
- * counts as a request now; its bytes as its owner takes them. */
+/* Submits a stream's built request, noting the token it carries. */
 static void stream_send(struct gsr__rfetch *rf) {
   rf->auth_gen = gsr__auth_generation(rf->file->client->auth);
   submit_part(rf, &rf->reqs[0]);
-  gsr__file_count_requests(rf->file, 1);
 }
 
 /* Builds and submits a stream's one request (also after a 401). */
@@ -531,13 +526,11 @@ static void seg_crcs(struct gsr__rfetch *rf) {
 int gsr__rfetch_wait(struct gsr__rfetch *rf) {
   if (!rf->waited) {
     rf->status = gsr__fetch_wait(&rf->fetch);
-    account(rf);
     /* A stream's re-authorization is gsr__rfetch_stream_reauth's: waiting
      * here for a re-submitted stream would wait for its reader. */
     if (rf->status == GSR_EAUTH && rf->reqs != NULL && !rf->stream &&
         auth_retry(rf)) {
       rf->status = gsr__fetch_wait(&rf->fetch);
-      account(rf);
     }
     rf->waited = 1;
     if (rf->status == GSR_OK && !rf->stream) seg_crcs(rf);
@@ -567,7 +560,6 @@ void gsr__rfetch_free(struct gsr__rfetch *rf) {
     if (!rf->waited) {
       gsr__rfetch_cancel(rf);
       gsr__fetch_wait(&rf->fetch);
-      account(rf);
     }
     untrack(rf->file, rf);
     release_parts(rf);

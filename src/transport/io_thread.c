@@ -227,6 +227,20 @@ static void count_rx(struct gsr__request *req, size_t len) {
     if (req->rx_count[i] != NULL) atomic_fetch_add(req->rx_count[i], len);
 }
 
+/* libcurl has a connection for req's request and sends it now: the one
+ * place a request on the wire is counted (requests). */
+static int sent_cb(void *arg, char *primary_ip, char *local_ip,
+                   int primary_port, int local_port) {
+  struct gsr__request *req = arg;
+  (void)primary_ip;
+  (void)local_ip;
+  (void)primary_port;
+  (void)local_port;
+  for (int i = 0; i < 2; i++)
+    if (req->tx_count[i] != NULL) atomic_fetch_add(req->tx_count[i], 1);
+  return CURL_PREREQFUNC_OK;
+}
+
 /* Bytes past the range: counted until the body ends (judge says how many)
  * unless there are too many to wait for. 0 stops the transfer. */
 static int note_excess(struct gsr__request *req, size_t len) {
@@ -672,6 +686,8 @@ static CURLcode easy_setup(struct gsr__transport *t, struct gsr__request *req,
   SET(CURLOPT_HEADERDATA, req);
   SET(CURLOPT_WRITEFUNCTION, write_cb);
   SET(CURLOPT_WRITEDATA, req);
+  SET(CURLOPT_PREREQFUNCTION, sent_cb);
+  SET(CURLOPT_PREREQDATA, req);
   SET(CURLOPT_SSL_VERIFYPEER, 1L);
   SET(CURLOPT_SSL_VERIFYHOST, 2L);
   if (t->ca_bundle) SET(CURLOPT_CAINFO, t->ca_bundle);

@@ -130,6 +130,12 @@ struct gsr__request {
   /* If set, every body byte received for the range (stored, sunk, or
    * past it) is added to these as it arrives: bytes_fetched. */
   atomic_uint_fast64_t *rx_count[2];
+  /* If set, each HTTP request this one puts on the wire adds 1 to these:
+   * requests. Counted when libcurl has a connection for it and is about to
+   * send it, so the first attempt, every retry and every redirect hop
+   * count once each, and an attempt canceled or refused a connection
+   * before it was sent does not. */
+  atomic_uint_fast64_t *tx_count[2];
 
   /* Outputs, valid once the fetch counted this request done. */
   struct gsr__response resp;

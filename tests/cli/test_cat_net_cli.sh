@@ -3,7 +3,8 @@
 # on exit): --stats' bytes_fetched equals the bytes the server sent, and
 # no more are sent than --length asks (cat and cat --copy, ranges and the
 # whole object); a body 11 bytes longer than asked fails every time, with
-# and without --copy, with the length announced or not (chunked).
+# and without --copy, with the length announced or not (chunked); --stats'
+# requests equals the server's count of GETs, retries included.
 #
 # Usage: tests/cli/test_cat_net_cli.sh path/to/gsread
 # The last line printed is "N passed, M failed"; exit status 0 only if
@@ -58,6 +59,65 @@ cat_exact "cat --copy blocks" 9000000 --copy --prefetch adaptive --io-size 1M \
 head -c $((1234567 + 7000000)) "$D/obj" | tail -c 7000000 >want
 "$BIN" cat --anonymous --copy --offset 1234567 --length 7000000 "gs://$B/obj" >out
 eq "cat --copy range bytes" "$(cmp -s out want && echo same)" same
+
+# ---- --stats' requests against the server's count of media GETs
+# cat_requests NAME FAULT ARGS...: after the knobs FAULT (or "-"), cat's
+# requests equals the GETs the server logged, at least MIN of them.
+gets_since() {
+  sleep 0.2
+  tail -n +$(($1 + 1)) "$T/state/requests.log" |
+    grep '"kind":"media"' | grep -c '"method":"GET"'
+}
+cat_requests() {
+  local name=$1 fault=$2 min=$3 from got
+  shift 3
+  ctl reset
+  [ "$fault" = - ] || ctl "config?$fault"
+  from=$(wc -l <"$T/state/requests.log")
+  "$BIN" cat --anonymous --stats "$@" >out 2>"$T/err"
+  got=$(awk '$1 == "requests:" {print $2}' "$T/err")
+  eq "$name: requests = the server's GETs" "$got" "$(gets_since "$from")"
+  check "$name: at least $min requests" test "${got:-0}" -ge "$min"
+}
+printf '17 100000\n6291473 100000\n12582929 100000\n' >ranges.txt
+for fault in - fault_kind=status\&fault_next=2 fault_kind=cut\&fault_next=1; do
+  n=0
+  [ "$fault" = - ] || n=1
+  cat_requests "cat ($fault)" "$fault" $((1 + n)) --length 3000000 "gs://$B/obj"
+  cat_requests "cat --copy ($fault)" "$fault" $((1 + n)) --copy --prefetch off \
+    --offset 5 --length 12000000 "gs://$B/obj"
+  cat_requests "cat --ranges ($fault)" "$fault" $((3 + n)) --ranges ranges.txt \
+    "gs://$B/obj"
+done
+ctl reset
+
+# ---- cat --trace --cache X: the cache's requests alone (fsspec's), the
+# same as with --prefetch off, on every run; --prefetch adaptive stacks.
+ranges_since() {
+  sleep 0.2
+  tail -n +$(($1 + 1)) "$T/state/requests.log" | grep '"kind":"media"' |
+    grep -o '"range":"[^"]*"' | tr '\n' ' '
+}
+awk 'BEGIN { for (i = 0; i < 256; i++) print i * 65536, 65536;
+             for (i = 0; i < 40; i++) print 3000000 + i * 100000, 100000 }' >trace.txt
+for cache in readahead readahead_chunked; do
+  from=$(wc -l <"$T/state/requests.log")
+  "$BIN" cat --anonymous --trace trace.txt --cache $cache --prefetch off \
+    "gs://$B/obj" >want
+  ref=$(ranges_since "$from")
+  same=0
+  for i in 1 2 3; do
+    from=$(wc -l <"$T/state/requests.log")
+    "$BIN" cat --anonymous --trace trace.txt --cache $cache "gs://$B/obj" >out
+    [ "$(ranges_since "$from")" = "$ref" ] && cmp -s out want && same=$((same + 1))
+  done
+  eq "cat --trace --cache $cache: runs with the cache's requests alone" "$same" 3
+  from=$(wc -l <"$T/state/requests.log")
+  "$BIN" cat --anonymous --trace trace.txt --cache $cache --prefetch adaptive \
+    "gs://$B/obj" >out
+  check "cat --trace --cache $cache --prefetch adaptive: stacked" \
+    test "$(ranges_since "$from")" != "$ref"
+done
 
 # ---- a body 11 bytes longer than asked: an error every time
 for length in true none; do

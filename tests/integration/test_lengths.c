@@ -251,8 +251,114 @@ static void test_long_chunked(void **state) {
   long_runs("none");
 }
 
+/* ---- requests: what went on the wire, as the server counts it. */
+
+/* Media GETs the server logged from line `from` on, once it went quiet. */
+static long server_gets(long from) {
+  char line[8192];
+  long n = 0, end = ts_log_quiet(&srv, 150);
+  for (long k = from; k < end && ts_log_line(&srv, k, line, sizeof line) == 0;
+       k++)
+    if (strstr(line, "\"kind\":\"media\"") != NULL &&
+        strstr(line, "\"method\":\"GET\"") != NULL)
+      n++;
+  return n;
+}
+
+static uint64_t client_requests(gsr_client *c) {
+  gsr_client_stats cs;
+  assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
+  return cs.requests;
+}
+
+/* What a case did: the file's and the client's requests, after close. */
+static void expect_requests(const char *what, gsr_client *c, gsr_file f,
+                            long from, uint64_t client0, long at_least) {
+  gsr_file_stats st;
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+  assert_int_equal(gsr_close(f), GSR_OK);
+  long gets = server_gets(from);
+  printf("  %s: requests %llu, client %llu, server GETs %ld\n", what,
+         (unsigned long long)st.requests,
+         (unsigned long long)(client_requests(c) - client0), gets);
+  assert_true(gets >= at_least);
+  assert_int_equal(st.requests, gets);
+  assert_int_equal(client_requests(c) - client0, gets);
+}
+
+static gsr_file open_on(gsr_client *c, const char *prefetch) {
+  gsr_file_options fo;
+  gsr_file f;
+  gsr_file_options_init(&fo);
+  fo.prefetch = prefetch;
+  if (gsr_open(c, "gs://" BUCKET "/obj", &fo, &f) != GSR_OK)
+    fail_msg("open: %s", gsr_errmsg());
+  return f;
+}
+
+/* gsr_file_stats.requests and the client's equal the server's count of
+ * media GETs: a plain (split) read, reads whose attempts fail and are
+ * retried (503s, cut bodies resumed), and a vectored read with a retry. */
+static void test_requests_as_server_counts(void **state) {
+  (void)state;
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.anonymous = 1;
+  o.retry_initial_ms = 10;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  size_t len = 12 * MiB;
+  unsigned char *buf = malloc(len);
+  assert_non_null(buf);
+  static const char *const faults[] = {
+      NULL, "config?fault_kind=status&fault_next=3",
+      "config?fault_kind=cut&fault_next=2"};
+  for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+    for (int parts = 1; parts <= 2; parts++) { /* 3 MiB: 1; 12 MiB: 2 */
+      size_t n = parts == 1 ? 3 * MiB : len;
+      gsr_file f = open_on(c, "off");
+      long from = ts_log_lines(&srv);
+      uint64_t c0 = client_requests(c);
+      if (faults[i]) assert_int_equal(ts_control(&srv, faults[i]), 200);
+      assert_int_equal(gsr_pread(f, buf, n, 1000), (int64_t)n);
+      assert_memory_equal(buf, data + 1000, n);
+      char what[96];
+      snprintf(what, sizeof(what), "pread %zu, %s", n,
+               faults[i] ? faults[i] + 7 : "no fault");
+      expect_requests(what, c, f, from, c0, parts + (faults[i] ? 2 : 0));
+      assert_int_equal(ts_control(&srv, "reset"), 200);
+    }
+  }
+  /* Vectored: 3 spans far apart, the first attempt of one fails. */
+  for (int fault = 0; fault <= 1; fault++) {
+    gsr_range r[3];
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 3; i++) {
+      r[i].offset = (int64_t)(i * 6 * MiB + 17);
+      r[i].length = 100000;
+      r[i].buf = buf + (size_t)i * 100000;
+    }
+    gsr_file f = open_on(c, "off");
+    long from = ts_log_lines(&srv);
+    uint64_t c0 = client_requests(c);
+    if (fault)
+      assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_next=1"),
+                       200);
+    assert_int_equal(gsr_read_ranges(f, r, 3, NULL), GSR_OK);
+    for (int i = 0; i < 3; i++)
+      assert_memory_equal(r[i].buf, data + r[i].offset, 100000);
+    expect_requests(fault ? "vectored, one 503" : "vectored", c, f, from, c0,
+                    3 + fault);
+    assert_int_equal(ts_control(&srv, "reset"), 200);
+  }
+  free(buf);
+  gsr_client_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_requests_as_server_counts),
       cmocka_unit_test(test_read_counts_exact),
       cmocka_unit_test(test_sendfile_counts_exact),
       cmocka_unit_test(test_promise_broken),
