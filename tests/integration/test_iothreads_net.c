@@ -84,7 +84,7 @@ struct reader {
   int victim; /* closed by the racer mid-read */
   int closed_seen;
   uint64_t got;
-  char why[256];
+  char why[640];
 };
 
 static void *read_one(void *arg) {
@@ -153,7 +153,7 @@ static void test_sixteen_files_on_four_threads(void **state) {
     pthread_t th[N_FILES], closer;
     memset(rd, 0, sizeof(rd));
     for (int i = 0; i < N_FILES; i++) {
-      char url[256];
+      char url[1024];
       gsr_file_options fo;
       gsr_file_options_init(&fo);
       fo.concurrency = 4;
@@ -202,7 +202,7 @@ static void test_cancels_race_completions(void **state) {
     static unsigned char dst[N_FILES][PARTS][PART];
     unsigned seed = (unsigned)round + 3;
     for (int i = 0; i < N_FILES; i++) {
-      char url[256];
+      char url[1024];
       ts_http_url(&srv, BUCKET, names[i], url, sizeof(url));
       assert_int_equal(gsr__fetch_init(&fetch[i], PARTS), GSR_OK);
       for (int p = 0; p < PARTS; p++) {
