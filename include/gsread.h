@@ -96,8 +96,8 @@ GSR_EXTERN size_t gsr_shorten_middle(char *out, size_t n, const char *s);
 GSR_EXTERN const char *gsr_version(void);
 
 /* ---- Client ---------------------------------------------------------------
- * A client owns ONE I/O thread (libcurl multi), a bounded pool of keep-alive
- * connections and the settings below. It is thread-safe and meant to be
+ * A client owns its I/O threads (libcurl multi handles; io_threads below),
+ * a bounded pool of keep-alive connections and the settings below. It is thread-safe and meant to be
  * shared by every file a program opens. */
 typedef struct gsr_client gsr_client;
 
@@ -181,6 +181,14 @@ typedef struct gsr_client_options {
    * $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1" (gcsfs's
    * variable), else "off". */
   const char *prefetch;
+  /* I/O threads: each runs its own libcurl multi handle with an equal
+   * share of the max_connections pool, and every request goes to the one
+   * with the fewest in flight, so one file's parts and different files'
+   * requests spread over them. 0 (default): $GSREAD_IO_THREADS if set
+   * (1..256), else one per 4 connections of max_connections, at most the
+   * CPUs this process may use (sched_getaffinity), at least 1. Never more
+   * than max_connections. 1..256: that many. */
+  int io_threads;
 } gsr_client_options;
 
 /* Which credentials a client uses; never the token itself. */
@@ -219,6 +227,7 @@ typedef struct gsr_client_stats {
   uint64_t budget;        /* the memory budget */
   uint64_t retries;       /* request attempts after the first */
   uint64_t resumes;       /* ... that resumed a body cut short */
+  int io_threads;         /* I/O threads the client runs */
 } gsr_client_stats;
 GSR_EXTERN int gsr_client_stats_get(gsr_client *client, gsr_client_stats *out);
 
@@ -226,13 +235,13 @@ GSR_EXTERN int gsr_client_stats_get(gsr_client *client, gsr_client_stats *out);
  * fields may be appended in later versions. */
 GSR_EXTERN void gsr_client_options_init(gsr_client_options *opts);
 
-/* Creates a client and starts its I/O thread. opts may be NULL (defaults).
+/* Creates a client and starts its I/O threads. opts may be NULL (defaults).
  * Returns GSR_OK and sets *out, or GSR_EINVAL (bad option), GSR_ENOMEM,
  * GSR_EIO (the thread or libcurl could not start); *out is then NULL. */
 GSR_EXTERN int gsr_client_new(const gsr_client_options *opts,
                               gsr_client **out);
 
-/* Stops the I/O thread and frees the client. Files still open on it are
+/* Stops the I/O threads and frees the client. Files still open on it are
  * closed first (their handles then answer GSR_ECLOSED). NULL is a no-op.
  * Must not be called while another thread still uses the client. */
 GSR_EXTERN void gsr_client_free(gsr_client *client);

@@ -2,11 +2,13 @@
 # Runs every test: installs what is missing (scripts/install-deps.sh), then
 # builds and runs the whole suite four ways:
 #   1. a normal optimized build (build/): everything, the fault tests on a
-#      512 MiB object, the Python package's pytest suite, then test_read
-#      under valgrind memcheck
+#      512 MiB object, the net tests again at GSREAD_IO_THREADS=1 and 4,
+#      the Python package's pytest suite, then test_read under valgrind
+#      memcheck
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer, whole suite (build-asan/;
 #      the fault tests on 64 MiB, the allocation-failure tests)
-#   3. ThreadSanitizer, the tests labelled "concurrency" (build-tsan/)
+#   3. ThreadSanitizer, the tests labelled "concurrency" at 4 I/O threads
+#      (build-tsan/)
 #   4. the libFuzzer targets, 15 s each (build-fuzz/, clang, ASan+UBSan;
 #      everything else is built there too, for clang's warnings)
 # Exits non-zero if anything fails. Usage: scripts/test.sh [--no-install]
@@ -29,6 +31,14 @@ echo "== test: release"
 (cd build && ctest --output-on-failure -j 2 -LE 'valgrind|python') || status=1
 echo "== test: release, the Python package (pytest: pandas, xarray/Zarr, h5py, Dask)"
 (cd build && ctest --output-on-failure -L python) || status=1
+# The run above used the default I/O threads (2 on a 2-core machine: one
+# per 4 of 16 connections, at most the CPUs). The library's net tests again
+# at 1 and 4 (not the fault and torture runs, for time: ~3 min each).
+for k in 1 4; do
+  echo "== test: release, net tests at GSREAD_IO_THREADS=$k"
+  (cd build && GSREAD_IO_THREADS=$k ctest --output-on-failure -j 2 -L net \
+     -LE 'faults|torture|python|cli') || status=1
+done
 echo "== test: release, valgrind memcheck"
 (cd build && ctest --output-on-failure -L valgrind) || status=1
 
@@ -41,8 +51,8 @@ echo "== test: asan+ubsan (not the Python package: /usr/bin/python3 cannot load 
 
 echo "== build: tsan"
 build build-tsan -DCMAKE_BUILD_TYPE=Debug -DGSR_SANITIZE=thread
-echo "== test: tsan (concurrency tests)"
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+echo "== test: tsan (concurrency tests, 4 I/O threads)"
+(cd build-tsan && GSREAD_IO_THREADS=4 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
    ctest --output-on-failure -L concurrency) || status=1
 
 echo "== build: everything with clang, and the fuzzers"

@@ -1,9 +1,10 @@
 /* The client: validated settings, the GCS endpoint, and the transport that
- * owns the one I/O thread.
+ * owns the I/O threads.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,9 @@ static int check_options(const gsr_client_options *o) {
       o->retry_max_attempts > 100)
     return gsr__err(GSR_EINVAL, "bad retry options (delays >= 0, multiplier "
                     "1 to 100, attempts 1 to 100)");
+  if (o->io_threads < 0 || o->io_threads > 256)
+    return gsr__err(GSR_EINVAL, "io_threads must be 0 (auto) to 256, not %d",
+                    o->io_threads);
   if (o->max_redirects < 0 || o->max_redirects > GSR__MAX_REDIRECTS)
     return gsr__err(GSR_EINVAL, "max_redirects must be 0 to %d, not %d",
                     GSR__MAX_REDIRECTS, o->max_redirects);
@@ -106,6 +110,13 @@ static int env_int(const char *name, int lo, int hi) {
   return (int)x;
 }
 
+/* The CPUs this process may run on (0 if unknown: no bound). */
+static int usable_cpus(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
+  return CPU_COUNT(&set);
+}
+
 /* The options first, then gsread's own variables, then gcsfs's, for users
  * coming from it.
  * Like gcsfs, an unparsable value falls back to the default. */
@@ -123,6 +134,10 @@ static void read_environment(gsr_client *c) {
     mode = GSR__PREFETCH_ADAPTIVE;
   /* Like gcsfs, a value it does not know means off. */
   c->default_prefetch = mode < 0 ? GSR__PREFETCH_OFF : mode;
+  /* The one place GSREAD_IO_THREADS is read: the option, if set, wins. */
+  int threads = c->opts.io_threads;
+  if (threads == 0) threads = GSR__MAX(env_int("GSREAD_IO_THREADS", 1, 256), 0);
+  c->io_threads = gsr__io_threads(threads, usable_cpus(), c->opts.max_connections);
 }
 
 static void client_destroy(gsr_client *c) {
@@ -202,6 +217,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
       .stall_timeout_ms = opts->stall_timeout_ms,
       .request_timeout_ms = opts->request_timeout_ms,
       .max_connections = opts->max_connections,
+      .io_threads = c->io_threads,
       .retry = {.initial_ms = opts->retry_initial_ms,
                 .multiplier = opts->retry_multiplier,
                 .max_delay_ms = opts->retry_max_delay_ms,
@@ -284,6 +300,7 @@ int gsr_client_stats_get(gsr_client *c, gsr_client_stats *out) {
   gsr__transport_stats_get(c->transport, &ts);
   out->retries = ts.retries;
   out->resumes = ts.resumes;
+  out->io_threads = gsr__transport_threads(c->transport);
   return GSR_OK;
 }
 

@@ -1,4 +1,4 @@
-/* The client: settings, the transport (I/O thread) and, later, credentials
+/* The client: settings, the transport (I/O threads) and, later, credentials
  * and the memory budget, shared by every file opened on it.
  *
  * SPDX-License-Identifier: MIT
@@ -29,6 +29,7 @@ struct gsr_client {
   int default_concurrency;       /* from the environment, else 4 */
   int concurrency_set;           /* ... from the environment: obeyed */
   int default_prefetch;          /* as gsr__file.prefetch, from the env */
+  int io_threads;                /* the transport's (gsr__io_threads) */
   atomic_uint_fast64_t requests; /* counters over all files */
   /* The link as gsr_read_ranges measured it (its cost model, ranges.h):
    * one connection's bytes/s and first-byte seconds, moving averages;

@@ -1,5 +1,7 @@
-/* The I/O thread: one per client, running libcurl's multi interface.
- * Callers queue requests; this thread adds them to the multi handle, moves
+/* The I/O threads: a client's transport is a group of loops, each a
+ * thread running its own libcurl multi handle, wakeup and share of the
+ * connection pool. A request goes to the least-loaded loop (pick()).
+ * Callers queue requests; a loop adds them to its multi handle, moves
  * bytes straight from curl's receive buffer into each request's
  * destination, checks every response (status, Content-Range, length) and
  * completes the request's fetch exactly once.
@@ -23,7 +25,7 @@ enum sink { SINK_NONE = 0, SINK_DST, SINK_BODY, SINK_ERRBODY, SINK_ABORT,
 /* Bytes past the range counted before giving up on the body's end. */
 #define EXCESS_MAX (64 * 1024)
 
-struct gsr__transport {
+struct gsr__loop {
   struct gsr__transport_config cfg;
   char *user_agent, *ca_bundle;
   CURLM *multi;
@@ -40,6 +42,11 @@ struct gsr__transport {
   uint64_t rng;                   /* io: jitter */
   atomic_uint_fast64_t retries, resumes;
   atomic_uint_fast64_t idle_ns;   /* time spent waiting in curl_multi_poll */
+  atomic_int load;                /* requests submitted, not yet completed */
+  atomic_uint_fast64_t submitted_n; /* requests handed to it, ever */
+  /* When the wait in curl_multi_poll now under way began; 0: none. An
+   * idle loop may wait a second, and its idle time must show before. */
+  atomic_uint_fast64_t poll_since;
   int driven;                     /* no thread: gsr__transport_drive turns */
   int std_holding;                /* a name lookup started: gsr__std_hold */
 };
@@ -398,7 +405,7 @@ static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf,
                    (unsigned long long)req->range_len);
 }
 
-static CURL *easy_take(struct gsr__transport *t) {
+static CURL *easy_take(struct gsr__loop *t) {
   if (t->n_idle > 0) {
     CURL *e = t->idle_easy[--t->n_idle];
     curl_easy_reset(e);
@@ -407,7 +414,7 @@ static CURL *easy_take(struct gsr__transport *t) {
   return curl_easy_init();
 }
 
-static void easy_give(struct gsr__transport *t, CURL *e) {
+static void easy_give(struct gsr__loop *t, CURL *e) {
   if (t->n_idle == t->cap_idle) {
     int cap = t->cap_idle ? t->cap_idle * 2 : 16;
     CURL **v = gsr__realloc(t->idle_easy, (size_t)cap * sizeof(*v));
@@ -421,14 +428,14 @@ static void easy_give(struct gsr__transport *t, CURL *e) {
   t->idle_easy[t->n_idle++] = e;
 }
 
-static void active_link(struct gsr__transport *t, struct gsr__request *req) {
+static void active_link(struct gsr__loop *t, struct gsr__request *req) {
   req->prev = NULL;
   req->next = t->active;
   if (t->active) t->active->prev = req;
   t->active = req;
 }
 
-static void active_unlink(struct gsr__transport *t, struct gsr__request *req) {
+static void active_unlink(struct gsr__loop *t, struct gsr__request *req) {
   if (req->prev) req->prev->next = req->next;
   else t->active = req->next;
   if (req->next) req->next->prev = req->prev;
@@ -436,7 +443,7 @@ static void active_unlink(struct gsr__transport *t, struct gsr__request *req) {
 }
 
 /* 1 if req's failure should be retried, and when (sets due_ns). */
-static int plan_retry(struct gsr__transport *t, struct gsr__request *req) {
+static int plan_retry(struct gsr__loop *t, struct gsr__request *req) {
   const struct gsr__retry_policy *p = &t->cfg.retry;
   if (!req->retryable || req->attempts >= p->max_attempts)
     return 0;
@@ -458,7 +465,7 @@ static int plan_retry(struct gsr__transport *t, struct gsr__request *req) {
 
 /* A transient failure that is final because retrying ran out: says so in
  * the message, so "HTTP 503" alone is not mistaken for a first attempt. */
-static void note_gave_up(struct gsr__transport *t, struct gsr__request *req) {
+static void note_gave_up(struct gsr__loop *t, struct gsr__request *req) {
   const struct gsr__retry_policy *p = &t->cfg.retry;
   char was[sizeof(req->err.msg)]; /* set anew: a full message keeps its end */
   double secs = (double)(gsr__now_ns() - req->first_start_ns) / 1e9;
@@ -496,7 +503,7 @@ static int drop_credentials(struct gsr__request *req) {
  * URL, start it again) or sets req->err saying why not (0: final). Reads
  * the Location libcurl resolved from req->easy, which never follows one
  * itself. */
-static int take_hop(struct gsr__transport *t, struct gsr__request *req) {
+static int take_hop(struct gsr__loop *t, struct gsr__request *req) {
   const char *list[GSR__MAX_REDIRECTS + 2], *to = NULL, *what;
   char chain[460], loc[200];
   long s = req->resp.status;
@@ -575,7 +582,7 @@ static int take_hop(struct gsr__transport *t, struct gsr__request *req) {
  * canceled would complete with that transient failure, which the caller
  * was never meant to see. Set after this read, the flag is handled by
  * reap_cancelled, which takes the request off the delayed list. */
-static void finish(struct gsr__transport *t, struct gsr__request *req,
+static void finish(struct gsr__loop *t, struct gsr__request *req,
                    CURLcode rc, const char *ebuf) {
   int canceled = atomic_load(&req->cancel), hop = 0;
   if (req->easy != NULL) {
@@ -620,10 +627,11 @@ static void finish(struct gsr__transport *t, struct gsr__request *req,
   if (req->err.status == GSR_OK && has_dst(req))
     publish_progress(req, 1); /* the body ended where asked */
   req->done_ns = gsr__now_ns();
+  atomic_fetch_sub(&t->load, 1);
   gsr__fetch_part_done(req->fetch, &req->err);
 }
 
-static void finish_status(struct gsr__transport *t, struct gsr__request *req,
+static void finish_status(struct gsr__loop *t, struct gsr__request *req,
                           int status, const char *what) {
   if (req->err.status == GSR_OK)
     gsr__error_set(&req->err, status, "%s %s: %s", method_name(req),
@@ -647,7 +655,7 @@ static curl_socket_t open_socket(void *arg, curlsocktype purpose,
  * for it, which we cannot number, so fds 0-2 are held until that
  * curl_multi_perform returns (io_turn). */
 static int on_resolve(void *resolver, void *reserved, void *arg) {
-  struct gsr__transport *t = arg;
+  struct gsr__loop *t = arg;
   (void)resolver;
   (void)reserved;
   if (!t->std_holding) {
@@ -664,7 +672,7 @@ int gsr__curl_own_sockets(void *easy) {
 
 /* Sets e up for req's attempt. Returns CURLE_OK, or the first option's
  * failure (its name in *what). */
-static CURLcode easy_setup(struct gsr__transport *t, struct gsr__request *req,
+static CURLcode easy_setup(struct gsr__loop *t, struct gsr__request *req,
                            CURL *e, const char **what) {
   char range[64];
   CURLcode rc = CURLE_OK;
@@ -720,7 +728,7 @@ static CURLcode easy_setup(struct gsr__transport *t, struct gsr__request *req,
   return rc;
 }
 
-static void start(struct gsr__transport *t, struct gsr__request *req) {
+static void start(struct gsr__loop *t, struct gsr__request *req) {
   if (atomic_load(&req->cancel)) {
     /* A retry canceled after reap_cancelled looked: it ends canceled, not
      * with the failure it was waiting to retry. */
@@ -775,7 +783,7 @@ static void start(struct gsr__transport *t, struct gsr__request *req) {
   active_link(t, req);
 }
 
-static void reap_cancelled(struct gsr__transport *t, int all) {
+static void reap_cancelled(struct gsr__loop *t, int all) {
   struct gsr__request *req = t->active, *next, **link = &t->delayed;
   for (; req != NULL; req = next) {
     next = req->next;
@@ -797,7 +805,7 @@ static void reap_cancelled(struct gsr__transport *t, int all) {
 
 /* Starts the delayed retries that are due; returns the milliseconds until
  * the next one (at most 1000). */
-static int start_due(struct gsr__transport *t) {
+static int start_due(struct gsr__loop *t) {
   uint64_t now = gsr__now_ns(), next = now + 1000000000u;
   struct gsr__request *req, **link = &t->delayed;
   while ((req = *link) != NULL) {
@@ -823,7 +831,7 @@ static int start_due(struct gsr__transport *t) {
  * stays in charge; it also skips transfers still queued for a connection,
  * which are waiting, not stalled. Returns the milliseconds until the next
  * transfer could stall (at most 1000). */
-static int abort_stalled(struct gsr__transport *t) {
+static int abort_stalled(struct gsr__loop *t) {
   uint64_t now = gsr__now_ns(), limit, next = now + 1000000000u;
   struct gsr__request *req, *nx;
   if (t->cfg.stall_timeout_ms <= 0) return 1000;
@@ -845,7 +853,7 @@ static int abort_stalled(struct gsr__transport *t) {
 
 /* Un-pauses the streams whose reader made room. curl_easy_pause delivers
  * the chunk it kept at once, through write_cb, which may pause again. */
-static void resume_asked(struct gsr__transport *t) {
+static void resume_asked(struct gsr__loop *t) {
   struct gsr__request *req, *nx;
   for (req = t->active; req != NULL; req = nx) {
     nx = req->next;
@@ -863,7 +871,7 @@ static void resume_asked(struct gsr__transport *t) {
   }
 }
 
-static void reap_done(struct gsr__transport *t) {
+static void reap_done(struct gsr__loop *t) {
   CURLMsg *msg;
   int left;
   while ((msg = curl_multi_info_read(t->multi, &left)) != NULL) {
@@ -878,7 +886,7 @@ static void reap_done(struct gsr__transport *t) {
  * on, finish what is done, then wait (at most until the next retry or
  * stall check is due) for a socket or a wakeup. Returns 0 once stopping
  * (everything was canceled and finished). */
-static int io_turn(struct gsr__transport *t) {
+static int io_turn(struct gsr__loop *t) {
   pthread_mutex_lock(&t->mu);
   struct gsr__request *batch = t->submitted;
   t->submitted = NULL;
@@ -918,8 +926,10 @@ static int io_turn(struct gsr__transport *t) {
   /* A driven transport with nothing left returns to its caller at once. */
   if (t->driven && t->active == NULL && t->delayed == NULL) return 1;
   uint64_t t0 = gsr__now_ns();
+  atomic_store(&t->poll_since, t0);
   curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL);
   atomic_fetch_add(&t->idle_ns, gsr__now_ns() - t0);
+  atomic_store(&t->poll_since, 0);
   return 1;
 }
 
@@ -929,24 +939,16 @@ static void *io_main(void *arg) {
   return NULL;
 }
 
-void gsr__transport_drive(struct gsr__transport *t) { (void)io_turn(t); }
-
-uint64_t gsr__transport_idle_ns(struct gsr__transport *t) {
-  return atomic_load(&t->idle_ns);
-}
-
-void gsr__transport_stats_get(struct gsr__transport *t,
-                              struct gsr__transport_stats *out) {
-  out->retries = atomic_load(&t->retries);
-  out->resumes = atomic_load(&t->resumes);
-}
-
-int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req) {
+/* Queues req on loop t. GSR_OK, or GSR_ECLOSED when t is stopping. */
+static int loop_submit(struct gsr__loop *t, struct gsr__request *req) {
   pthread_mutex_lock(&t->mu);
   if (t->stopping) {
     pthread_mutex_unlock(&t->mu);
     return gsr__err(GSR_ECLOSED, "the client is shutting down");
   }
+  atomic_fetch_add(&t->load, 1); /* before finish() can take it off */
+  atomic_fetch_add(&t->submitted_n, 1);
+  atomic_store(&req->loop, t);
   req->next = t->submitted;
   t->submitted = req;
   pthread_mutex_unlock(&t->mu);
@@ -954,35 +956,23 @@ int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req) {
   return GSR_OK;
 }
 
-void gsr__transport_resume(struct gsr__transport *t, struct gsr__request *req) {
-  atomic_store(&req->resume, 1);
-  atomic_store(&t->resume_pending, 1);
-  curl_multi_wakeup(t->multi);
-}
-
-void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req) {
-  atomic_store(&req->cancel, 1);
-  atomic_store(&t->cancel_pending, 1);
-  curl_multi_wakeup(t->multi);
-}
-
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
 static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_ALL); }
 
-static int transport_new(const struct gsr__transport_config *cfg,
-                         int driven, struct gsr__transport **out) {
+static void loop_free(struct gsr__loop *t);
+
+/* One loop with cfg's settings and `conns` connections; its thread is
+ * started unless driven. */
+static int loop_new(const struct gsr__transport_config *cfg, int conns,
+                    int driven, struct gsr__loop **out) {
   *out = NULL;
-  gsr__std_hold(); /* OpenSSL's first load opens its config file */
-  pthread_once(&curl_once, curl_init_once);
-  gsr__std_release();
-  if (curl_init_rc != CURLE_OK)
-    return gsr__err(GSR_EIO, "libcurl failed to initialize: %s",
-                    curl_easy_strerror(curl_init_rc));
-  struct gsr__transport *t = gsr__calloc(1, sizeof(*t));
+  struct gsr__loop *t = gsr__calloc(1, sizeof(*t));
   if (t == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   t->cfg = *cfg;
-  t->rng = gsr__now_ns() | 1;
+  t->cfg.max_connections = conns;
+  t->rng = gsr__now_ns() ^ (uintptr_t)t;
+  t->rng |= 1;
   t->user_agent = gsr__strdup(cfg->user_agent);
   if (t->user_agent == NULL) goto fail_alloc;
   if (cfg->ca_bundle != NULL && (t->ca_bundle = gsr__strdup(cfg->ca_bundle)) == NULL)
@@ -993,9 +983,9 @@ static int transport_new(const struct gsr__transport_config *cfg,
   t->multi = curl_multi_init();
   gsr__std_release();
   if (t->multi == NULL) goto fail_alloc;
-  curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)cfg->max_connections);
-  curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_connections);
-  curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_connections);
+  curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)conns);
+  curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conns);
+  curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)conns);
   /* HTTP/2 is used when offered, but one stream per connection: a GCS
    * connection is rate-limited on its own, so parts multiplexed onto one
    * would share its limit (see docs/prefetch.md). */
@@ -1003,7 +993,7 @@ static int transport_new(const struct gsr__transport_config *cfg,
   if (pthread_mutex_init(&t->mu, NULL) != 0) goto fail_multi;
   t->driven = driven;
   if (!driven && pthread_create(&t->thread, NULL, io_main, t) != 0) {
-    gsr__err(GSR_EIO, "cannot start the I/O thread");
+    gsr__err(GSR_EIO, "cannot start an I/O thread");
     goto fail_mutex;
   }
   *out = t;
@@ -1025,6 +1015,171 @@ fail_alloc:
   return gsr__err(GSR_ENOMEM, "out of memory");
 }
 
+/* Stops t: cancels whatever is in flight, joins its thread (a driven one
+ * finishes its requests on this thread). */
+static void loop_stop(struct gsr__loop *t) {
+  pthread_mutex_lock(&t->mu);
+  t->stopping = 1;
+  pthread_mutex_unlock(&t->mu);
+  curl_multi_wakeup(t->multi);
+  if (t->driven) (void)io_turn(t); /* this thread is its I/O thread */
+  else pthread_join(t->thread, NULL);
+}
+
+static void loop_free(struct gsr__loop *t) {
+  for (int i = 0; i < t->n_idle; i++) curl_easy_cleanup(t->idle_easy[i]);
+  gsr__free(t->idle_easy);
+  curl_multi_cleanup(t->multi);
+  pthread_mutex_destroy(&t->mu);
+  gsr__free(t->user_agent);
+  gsr__free(t->ca_bundle);
+  gsr__free(t);
+}
+
+/* ---- The group: what the rest of the library calls a transport. */
+
+struct gsr__transport {
+  int n;                    /* loops, each with its own thread */
+  struct gsr__loop **loops;
+};
+
+int gsr__io_threads(int option, int cpus, int connections) {
+  int n;
+  if (connections < 1) connections = 1;
+  if (option > 0) {
+    n = option;
+  } else {
+    /* One thread carries about 4 busy connections at line rate before its
+     * core is the bound (BENCHMARKS.md); more threads than cores only
+     * take turns on them. */
+    n = (connections + GSR__CONNS_PER_THREAD - 1) / GSR__CONNS_PER_THREAD;
+    if (cpus >= 1 && n > cpus) n = cpus;
+  }
+  /* Each thread owns a share of the pool: one with no connection would
+   * only queue. */
+  if (n > connections) n = connections;
+  return n < 1 ? 1 : n;
+}
+
+int gsr__loop_connections(int connections, int n, int i) {
+  return connections / n + (i < connections % n ? 1 : 0);
+}
+
+/* The loop for a new request: the one with the fewest requests in
+ * flight; of equals, the first. Not round-robin: a lone sequential reader
+ * then stays on loop 0 and reuses its keep-alive connection (a new one
+ * costs a handshake and, on GCS, a slow start), while a burst of parts
+ * still spreads one per loop. */
+static struct gsr__loop *pick(struct gsr__transport *g) {
+  struct gsr__loop *best = g->loops[0];
+  int least = atomic_load(&best->load);
+  for (int i = 1; i < g->n && least > 0; i++) {
+    int l = atomic_load(&g->loops[i]->load);
+    if (l < least) {
+      least = l;
+      best = g->loops[i];
+    }
+  }
+  return best;
+}
+
+void gsr__transport_drive(struct gsr__transport *g) {
+  (void)io_turn(g->loops[0]);
+}
+
+/* t's idle time up to now, the wait under way included. The start is read
+ * on both sides of the total, so that a wait ending in between is never
+ * counted twice. */
+static uint64_t loop_idle_ns(struct gsr__loop *t) {
+  uint64_t s1, idle, s2;
+  do {
+    s1 = atomic_load(&t->poll_since);
+    idle = atomic_load(&t->idle_ns);
+    s2 = atomic_load(&t->poll_since);
+  } while (s1 != s2);
+  uint64_t now = gsr__now_ns();
+  return idle + (s1 != 0 && now > s1 ? now - s1 : 0);
+}
+
+uint64_t gsr__transport_idle_ns(struct gsr__transport *g) {
+  uint64_t sum = 0;
+  for (int i = 0; i < g->n; i++) sum += loop_idle_ns(g->loops[i]);
+  return sum / (uint64_t)g->n;
+}
+
+int gsr__transport_threads(const struct gsr__transport *g) { return g->n; }
+
+void gsr__transport_thread_load(struct gsr__transport *g, int i,
+                                uint64_t *submitted, int *in_flight) {
+  *submitted = atomic_load(&g->loops[i]->submitted_n);
+  *in_flight = atomic_load(&g->loops[i]->load);
+}
+
+void gsr__transport_stats_get(struct gsr__transport *g,
+                              struct gsr__transport_stats *out) {
+  out->retries = out->resumes = 0;
+  for (int i = 0; i < g->n; i++) {
+    out->retries += atomic_load(&g->loops[i]->retries);
+    out->resumes += atomic_load(&g->loops[i]->resumes);
+  }
+}
+
+int gsr__transport_submit(struct gsr__transport *g, struct gsr__request *req) {
+  return loop_submit(pick(g), req);
+}
+
+/* The loop req was last handed to; NULL before its first submit (then
+ * start() sees a raised flag: the loop is stored before the request is
+ * queued). */
+void gsr__transport_resume(struct gsr__transport *g, struct gsr__request *req) {
+  (void)g;
+  atomic_store(&req->resume, 1);
+  struct gsr__loop *t = atomic_load(&req->loop);
+  if (t == NULL) return;
+  atomic_store(&t->resume_pending, 1);
+  curl_multi_wakeup(t->multi);
+}
+
+void gsr__transport_cancel(struct gsr__transport *g, struct gsr__request *req) {
+  (void)g;
+  atomic_store(&req->cancel, 1);
+  struct gsr__loop *t = atomic_load(&req->loop);
+  if (t == NULL) return;
+  atomic_store(&t->cancel_pending, 1);
+  curl_multi_wakeup(t->multi);
+}
+
+static int transport_new(const struct gsr__transport_config *cfg,
+                         int driven, struct gsr__transport **out) {
+  *out = NULL;
+  gsr__std_hold(); /* OpenSSL's first load opens its config file */
+  pthread_once(&curl_once, curl_init_once);
+  gsr__std_release();
+  if (curl_init_rc != CURLE_OK)
+    return gsr__err(GSR_EIO, "libcurl failed to initialize: %s",
+                    curl_easy_strerror(curl_init_rc));
+  /* cfg->io_threads is the client's choice (gsr__io_threads); 0 is one. */
+  int n = driven || cfg->io_threads < 1
+              ? 1 : gsr__io_threads(cfg->io_threads, 0, cfg->max_connections);
+  struct gsr__transport *g = gsr__calloc(1, sizeof(*g));
+  if (g == NULL || (g->loops = gsr__calloc((size_t)n, sizeof(*g->loops))) == NULL) {
+    gsr__free(g);
+    return gsr__err(GSR_ENOMEM, "out of memory");
+  }
+  for (int i = 0; i < n; i++) {
+    int status = loop_new(cfg, gsr__loop_connections(cfg->max_connections, n, i),
+                          driven, &g->loops[i]);
+    if (status != GSR_OK) {
+      g->n = i;
+      gsr__transport_free(g);
+      return status;
+    }
+  }
+  g->n = n;
+  *out = g;
+  return GSR_OK;
+}
+
 int gsr__transport_new(const struct gsr__transport_config *cfg,
                        struct gsr__transport **out) {
   return transport_new(cfg, 0, out);
@@ -1035,19 +1190,19 @@ int gsr__transport_new_driven(const struct gsr__transport_config *cfg,
   return transport_new(cfg, 1, out);
 }
 
-void gsr__transport_free(struct gsr__transport *t) {
-  if (t == NULL) return;
-  pthread_mutex_lock(&t->mu);
-  t->stopping = 1;
-  pthread_mutex_unlock(&t->mu);
-  curl_multi_wakeup(t->multi);
-  if (t->driven) (void)io_turn(t); /* this thread is its I/O thread */
-  else pthread_join(t->thread, NULL);
-  for (int i = 0; i < t->n_idle; i++) curl_easy_cleanup(t->idle_easy[i]);
-  gsr__free(t->idle_easy);
-  curl_multi_cleanup(t->multi);
-  pthread_mutex_destroy(&t->mu);
-  gsr__free(t->user_agent);
-  gsr__free(t->ca_bundle);
-  gsr__free(t);
+void gsr__transport_free(struct gsr__transport *g) {
+  if (g == NULL) return;
+  /* Every loop stops taking requests before any is joined: a request
+   * resubmitted meanwhile (a 401's) is refused, not left on a loop that
+   * is gone. */
+  for (int i = 0; i < g->n; i++) {
+    struct gsr__loop *t = g->loops[i];
+    pthread_mutex_lock(&t->mu);
+    t->stopping = 1;
+    pthread_mutex_unlock(&t->mu);
+  }
+  for (int i = 0; i < g->n; i++) loop_stop(g->loops[i]);
+  for (int i = 0; i < g->n; i++) loop_free(g->loops[i]);
+  gsr__free(g->loops);
+  gsr__free(g);
 }

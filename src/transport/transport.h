@@ -1,10 +1,13 @@
-/* The transport: ONE I/O thread per client running libcurl's multi
- * interface, a bounded pool of keep-alive connections, and the request and
- * fetch nouns that carry work to it and results back.
+/* The transport: a group of I/O threads per client (gsr__io_threads),
+ * each running its own libcurl multi handle with its share of a bounded
+ * pool of keep-alive connections, and the request and fetch nouns that
+ * carry work to them and results back.
  *
- * Threads: only the I/O thread touches curl handles. Other threads reach it
- * through gsr__transport_submit/_cancel, which queue work and wake it with
- * curl_multi_wakeup (wakeups coalesce, so many submits cost one poll round).
+ * Threads: only a request's I/O thread touches its curl handle. Other
+ * threads reach it through gsr__transport_submit/_cancel/_resume, which
+ * queue work and wake that thread with curl_multi_wakeup (wakeups
+ * coalesce, so many submits cost one poll round). Each submit places the
+ * request on the least-loaded thread; a fetch's parts spread over them.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -19,6 +22,7 @@
 
 struct curl_slist;
 struct gsr__request;
+struct gsr__loop; /* one I/O thread (io_thread.c) */
 
 /* A fetch is what a caller waits on: one or more requests that together
  * fill a range. Each request completes it exactly once: done, failed, or
@@ -162,6 +166,7 @@ struct gsr__request {
                                * counts it) */
 
   /* Transport-private. */
+  _Atomic(struct gsr__loop *) loop; /* the thread it was last handed to */
   atomic_int cancel;
   atomic_int resume;          /* gsr__transport_resume asked */
   int paused;                 /* a stream waiting for room (io thread) */
@@ -236,7 +241,8 @@ struct gsr__transport_config {
   long connect_timeout_ms;
   long stall_timeout_ms;
   long request_timeout_ms;
-  int max_connections;
+  int max_connections;        /* in all, shared out among the threads */
+  int io_threads;             /* threads (gsr__io_threads); 0: one */
   struct gsr__retry_policy retry;
   void (*trace)(void *arg, const char *line); /* may be NULL */
   void *trace_arg;
@@ -250,7 +256,21 @@ struct gsr__transport_stats {
 void gsr__transport_stats_get(struct gsr__transport *t,
                               struct gsr__transport_stats *out);
 
-struct gsr__transport;
+/* About this many busy connections per I/O thread by default. */
+#define GSR__CONNS_PER_THREAD 4
+/* How many I/O threads a client runs (pure): `option` if > 0, else one
+ * per GSR__CONNS_PER_THREAD of `connections`, at most `cpus` (the CPUs
+ * this process may use; < 1: no bound); never more than `connections`,
+ * at least 1. */
+int gsr__io_threads(int option, int cpus, int connections);
+/* Thread i's share of `connections` among n (they sum to connections). */
+int gsr__loop_connections(int connections, int n, int i);
+/* The number of I/O threads t runs. */
+int gsr__transport_threads(const struct gsr__transport *t);
+/* Thread i's requests: handed to it over its life, and in flight now
+ * (submitted, not completed: each completes once, so it returns to 0). */
+void gsr__transport_thread_load(struct gsr__transport *t, int i,
+                                uint64_t *submitted, int *in_flight);
 
 int gsr__transport_new(const struct gsr__transport_config *cfg,
                        struct gsr__transport **out);
@@ -263,18 +283,19 @@ int gsr__transport_new_driven(const struct gsr__transport_config *cfg,
 /* One turn of a driven transport's I/O loop: waits (up to a second) for
  * something to do, does it. */
 void gsr__transport_drive(struct gsr__transport *t);
-/* Cancels whatever is in flight, stops and joins the I/O thread (a driven
- * transport: finishes its requests on this thread). */
+/* Cancels whatever is in flight, stops and joins the I/O threads (a
+ * driven transport: finishes its requests on this thread). */
 void gsr__transport_free(struct gsr__transport *t);
-/* Hands req to the I/O thread. Thread-safe. On failure (GSR_ECLOSED when
+/* Hands req to the least-loaded I/O thread. Thread-safe. On failure (GSR_ECLOSED when
  * the transport is stopping) the request's fetch is NOT counted. */
 int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req);
 /* Asks the I/O thread to abort req; its fetch then completes with
  * GSR_ECANCELED unless it already completed. Thread-safe; idempotent. */
 void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req);
-/* Nanoseconds the I/O thread has spent waiting for work since it started:
- * the difference over an interval, set against the interval, says how busy
- * it was (a thread never idle is the bound; more connections cannot help). */
+/* Nanoseconds the I/O threads have spent waiting for work since they
+ * started, averaged over them: the difference over an interval, set
+ * against the interval, says how busy they were (threads never idle are
+ * the bound; more connections cannot help). */
 uint64_t gsr__transport_idle_ns(struct gsr__transport *t);
 /* Un-pauses a stream once its room callback would say yes (thread-safe;
  * harmless if it is not paused). */
