@@ -86,7 +86,7 @@ static void print_usage(FILE *out)
         "which\n"
         "  GSREAD_TOKEN_URI        token endpoint instead of the key "
         "file's\n"
-        "  GSREAD_PLANS_FILE       where cat keeps the prefetch plan it "
+        "  GSREAD_PLANS_FILE       where cat keeps the connections it "
         "measured\n"
         "                          per server, for 10 minutes (default:\n"
         "                          $XDG_CACHE_HOME/gsread/plans or\n"

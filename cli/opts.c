@@ -41,7 +41,7 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_STALL_TIMEOUT] = {"stall-timeout", "MS",
                                "abort a transfer idle this many ms", 0},
     [CLI_OPT_CONCURRENCY] = {"concurrency", "N",
-                             "parallel connections for one fetch", 0},
+                             "connections carrying bytes at once", 0},
     [CLI_OPT_PREFETCH] = {"prefetch", "MODE",
                           "read ahead: off, adaptive or sequential", 0},
     [CLI_OPT_MIN_PART_SIZE] = {"min-part-size", "SIZE",
@@ -86,7 +86,7 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                              "... or after this long (decimal seconds)", 0},
     [CLI_OPT_JSON] = {"json", NULL, "print one JSON object on one line", 0},
     [CLI_OPT_PART_SIZE] = {"part-size", "SIZE",
-                           "bytes per part (one request each); at least "
+                           "bytes per request (a block); at least "
                            "256KiB, or 0", 0},
     [CLI_OPT_RECURSIVE] = {"recursive", NULL,
                            "everything under the prefix", 'r'},
@@ -184,7 +184,8 @@ static const char *library_default(enum cli_opt_id id,
   case CLI_OPT_CONCURRENCY:
     if (d->file.concurrency == 0)
       return "0, the library's: $GSREAD_CONCURRENCY,\n"
-             "else $DEFAULT_GCSFS_CONCURRENCY, else 4";
+             "else $DEFAULT_GCSFS_CONCURRENCY, else 4;\n"
+             "with neither, cat and cp measure it";
     snprintf(buf, n, "%d", d->file.concurrency);
     return buf;
   case CLI_OPT_PREFETCH:
@@ -283,8 +284,8 @@ static const char *tool_default(enum cli_opt_id id, const struct cli_args *d,
     return buf;
   case CLI_OPT_PART_SIZE:
     if (d->download.part_size == 0)
-      return "0, the library's: size / concurrency,\n"
-             "within 8MiB..64MiB";
+      return "0, the library's: at least what one\n"
+             "connection gets in a first-byte wait";
     cli_format_size(d->download.part_size, buf, n);
     return buf;
   default:

@@ -46,7 +46,7 @@ void cli_apply_debug(const struct cli_args *args, gsr_client_options *o)
     o->trace = print_trace;
 }
 
-/* The file gsread cat keeps the prefetch probe's decisions in, between
+/* The file gsread cat keeps the connections it measured per server in, between
  * runs: $GSREAD_PLANS_FILE ("" for none), else
  * $XDG_CACHE_HOME/gsread/plans or ~/.cache/gsread/plans (the library
  * makes the directory when it first writes). NULL for none. */

@@ -42,6 +42,7 @@ int cli_print_file_stats(FILE *out, gsr_file file)
   stat_line(out, "window", s.window);
   stat_line(out, "peak_buffered", s.peak_buffered);
   fprintf(out, "plan:               %s\n", s.plan);
+  fprintf(out, "connections:        %d\n", s.connections);
   return GSR_OK;
 }
 
