@@ -14,7 +14,8 @@
 
 #include "core/file.h"
 
-#define PIECE ((size_t)16 << 20) /* bytes per read */
+#define PIECE ((uint64_t)16 << 20) /* bytes per read, at most */
+#define MIN_PIECE ((uint64_t)1 << 20)
 #define MAX_SLICES 64
 
 #define PROGRESS_NS (250u * 1000 * 1000) /* at most 4 calls a second */
@@ -51,11 +52,14 @@ static int send_range(struct gsr__file *f, uint64_t off, uint64_t end,
                       struct gsr__send *s) {
   gsr_slice sl[MAX_SLICES];
   uint64_t last = 0;
+  /* Reads no larger than a quarter of the window: the window is sized for
+   * its reader's reads (policy.c), and this reader needs no buffer. */
+  uint64_t piece = GSR__MIN(PIECE, GSR__MAX(f->max_prefetch / 4, MIN_PIECE));
   progress(s, end - off, &last);
   while (off < end) {
     size_t n = 0;
     uint32_t crc = 0;
-    int64_t r = gsr__file_slice_read(f, (size_t)GSR__MIN(PIECE, end - off),
+    int64_t r = gsr__file_slice_read(f, (size_t)GSR__MIN(piece, end - off),
                                      (int64_t)off, sl, MAX_SLICES, &n, 1, &crc);
     if (r < 0) return (int)r;
     if (r == 0)

@@ -43,16 +43,32 @@ static void peak_update(atomic_uint_fast64_t *peak, uint64_t v) {
   }
 }
 
+/* What the policy decides from, now. */
+static struct gsr__engine_in engine_in(const struct gsr__file *f,
+                                       const struct gsr__prefetcher *p) {
+  return (struct gsr__engine_in){
+      .promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL,
+      /* The window is for the reads to come: the run's next read. */
+      .run_reads = p->run_reads + 1,
+      .run_bytes = p->run_bytes,
+      .avg_io = gsr__tracker_average(&p->tracker, 1024 * 1024),
+      .max_prefetch = f->max_prefetch,
+      .width = p->width,
+      .auto_width = p->auto_width,
+      .rate = p->rate,
+      .ttfb = p->ttfb,
+  };
+}
+
 /* The widest width this file may try: half the client's connections
  * (each may have a request waiting beside it), and what the window
  * holds at the measured lead. */
-static int width_max(const struct gsr__file *f, const struct gsr__prefetcher *p,
-                     const struct gsr__engine_in *in) {
-  struct gsr__engine_in wide = *in;
+static int width_max(const struct gsr__file *f,
+                     const struct gsr__prefetcher *p) {
+  struct gsr__engine_in wide = engine_in(f, p);
   struct gsr__engine_out out;
   wide.width = GSR__MAX(f->client->opts.max_connections / 2, 1);
   gsr__engine_policy(&wide, &out);
-  (void)p;
   return out.width;
 }
 
@@ -60,8 +76,7 @@ static int width_max(const struct gsr__file *f, const struct gsr__prefetcher *p,
  * current width completed, the file's aggregate since the first of them
  * decides the next width (gsr__width_next). */
 static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
-                       const struct gsr__pf_block *b,
-                       const struct gsr__engine_in *in) {
+                       const struct gsr__pf_block *b) {
   if (!p->auto_width || b->width != p->width) return;
   uint64_t now = gsr__now_ns(), fetched = atomic_load(&f->stats.bytes_fetched);
   if (p->step_blocks++ == 0) {
@@ -76,7 +91,7 @@ static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
                    (double)(now - p->step_t0),
       .prev_width = p->prev_width,
       .prev_aggregate = p->prev_aggregate,
-      .max = width_max(f, p, in),
+      .max = width_max(f, p),
   };
   int settled, next = gsr__width_next(&win, &settled);
   GSR__TRACE(f->client, "engine %s: width %d: %.0f MB/s all together%s; "
@@ -99,7 +114,7 @@ static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
  * rate from its progress when none is known yet, and its rate once its
  * request completed well. */
 static void note(struct gsr__file *f, struct gsr__prefetcher *p,
-                 struct gsr__pf_block *b, const struct gsr__engine_in *in) {
+                 struct gsr__pf_block *b) {
   if (b->noted || b->rf == NULL || b->rf->reqs == NULL) return;
   const struct gsr__request *req = &b->rf->reqs[0];
   /* first_byte_ns is stored before the progress that shows it. */
@@ -119,7 +134,7 @@ static void note(struct gsr__file *f, struct gsr__prefetcher *p,
   if (b->len >= MIN_RATE_BLOCK)
     p->rate = ewma(p->rate, (double)b->len * 1e9 /
                                 (double)(req->done_ns - req->first_byte_ns));
-  width_step(f, p, b, in);
+  width_step(f, p, b);
 }
 
 /* Schedules one block of len bytes at sched_end. */
@@ -166,24 +181,9 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
 
 int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
                        uint64_t must) {
-  struct gsr__engine_in in = {
-      .promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL,
-      /* The window is for the reads to come: the run's next read. */
-      .run_reads = p->run_reads + 1,
-      .run_bytes = p->run_bytes,
-      .avg_io = gsr__tracker_average(&p->tracker, 1024 * 1024),
-      .max_prefetch = f->max_prefetch,
-      .width = p->width,
-      .auto_width = p->auto_width,
-      .rate = p->rate,
-      .ttfb = p->ttfb,
-  };
   for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
-    note(f, p, b, &in);
-  in.width = p->width;
-  in.auto_width = p->auto_width;
-  in.rate = p->rate;
-  in.ttfb = p->ttfb;
+    note(f, p, b);
+  struct gsr__engine_in in = engine_in(f, p);
   gsr__engine_policy(&in, &p->now);
   const struct gsr__engine_out *w = &p->now;
   atomic_store(&f->stats.window, w->window);
@@ -236,6 +236,7 @@ static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
       (void)gsr__rfetch_wait(b->rf);
     }
   }
+  note(f, p, b); /* a block read at once is not seen by a fill */
   uint64_t got = arrived(b);
   if (got > b->used) /* received and never read: waste */
     atomic_fetch_add(&f->stats.prefetched_unused, got - b->used);

@@ -108,24 +108,30 @@ eq "ls of a missing bucket exits 1" "$rc" 1
 rc=0; "${G[@]}" ls "/tmp" 2>"$T/err" || rc=$?
 eq "ls of a local path is a usage error" "$rc" 2
 
-# ---- cat keeps the prefetch probe's plan between runs
-# (~/.cache/gsread/plans): the second run starts with blocks, no probe.
-curl -s -o /dev/null "$EP/_control/config?rate=30m" # capped: blocks win
+# ---- cat keeps the connections it measured between runs
+# (~/.cache/gsread/plans): the second run starts with them. Connections
+# capped at 30 MB/s: each pair added pays, up to max_connections / 2 = 8;
+# a small window (blocks of 768 KiB) settles it within the 64 MiB.
+curl -s -o /dev/null "$EP/_control/config?rate=30m"
 plans=$T/home/.cache/gsread/plans
-catp() { env -u GSREAD_PLANS_FILE HOME="$T/home" XDG_CACHE_HOME= "${G[@]}" cat "$@"; }
-rc=0; catp "gs://$B/big" >out/cat1 2>"$T/err" || rc=$?
+catp() { env -u GSREAD_PLANS_FILE HOME="$T/home" XDG_CACHE_HOME= "${G[@]}" cat --max-prefetch 8M "$@"; }
+rc=0; catp --debug "gs://$B/big" >out/cat1 2>"$T/err" || rc=$?
 eq "cat (capped) exit" "$rc" 0
 check "cat (capped) bytes" cmp -s out/cat1 "$D/big"
-check "cat wrote its plan to ~/.cache/gsread/plans" grep -q "^$EP blocks [0-9]*$" "$plans"
+check "cat (capped) measured widths" grep -q "width 6: .* (trying)" "$T/err"
+check "cat wrote its width to ~/.cache/gsread/plans" grep -Eq "^$EP (6|8) [0-9]+$" "$plans"
 rc=0; catp --debug "gs://$B/big" >out/cat2 2>"$T/err" || rc=$?
-eq "cat with a remembered plan exit" "$rc" 0
-check "cat with a remembered plan bytes" cmp -s out/cat2 "$D/big"
-check "the next cat starts with the plan" grep -q "plan: blocks (remembered for this server)" "$T/err"
+eq "cat with a remembered width exit" "$rc" 0
+check "cat with a remembered width bytes" cmp -s out/cat2 "$D/big"
+check "the next cat starts with the width" grep -Eq "width (6|8) \(chosen before for this server\)" "$T/err"
 rc=0; env HOME="$T/home2" XDG_CACHE_HOME= GSREAD_PLANS_FILE= "${G[@]}" cat \
   --debug "gs://$B/big" >out/cat3 2>"$T/err" || rc=$?
 eq "GSREAD_PLANS_FILE= exit" "$rc" 0
-check "GSREAD_PLANS_FILE=: measured" grep -q "plan: blocks (4 blocks" "$T/err"
+check "GSREAD_PLANS_FILE=: measured" grep -q "width 4 (a start: chosen by measurement)" "$T/err"
 check "GSREAD_PLANS_FILE=: nothing written" test ! -e "$T/home2"
+rc=0; catp --debug --concurrency 3 "gs://$B/big" >out/cat4 2>"$T/err" || rc=$?
+check "--concurrency is obeyed" grep -q "plan full, width 3," "$T/err"
+check "--concurrency measures nothing" test "$(grep -c "chosen" "$T/err")" = 0
 curl -s -o /dev/null "$EP/_control/reset"
 
 # ---- an object stored gzip-compressed (contentEncoding: gzip). Asked
