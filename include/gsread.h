@@ -512,7 +512,8 @@ typedef struct gsr_file_stats {
   uint64_t bytes_copied;     /* ... of which copied into caller buffers */
   uint64_t bytes_referenced; /* ... of which handed out as slices */
   uint64_t bytes_direct;     /* ... of which landed straight from the wire */
-  uint64_t prefetched_unused;/* prefetched bytes dropped without being read */
+  uint64_t prefetched_unused;/* prefetched bytes received and never read
+                             * (waste; cancelled transfers included) */
   uint64_t stalls;           /* reads that waited for prefetched bytes */
   double stall_seconds;      /* time those reads waited */
   uint64_t window;           /* current prefetch window, bytes */
