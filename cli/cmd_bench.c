@@ -319,12 +319,19 @@ static int bench_finish(struct cli_args *a)
     return cli_usage_error(a->cmd, "--concurrency must be at least 1 "
                            "(the cell records the number used)");
   }
-  a->file.prefetch = a->bench.mode == CLI_MODE_PREFETCH ? "adaptive" : "off";
+  if (a->has_prefetch && a->bench.mode != CLI_MODE_PREFETCH)
+    return cli_usage_error(a->cmd, "--prefetch needs --mode prefetch");
+  if (a->has_prefetch && strcmp(a->file.prefetch, "off") == 0)
+    return cli_usage_error(a->cmd, "--mode prefetch reads ahead: --prefetch "
+                           "adaptive or sequential");
+  if (!a->has_prefetch)
+    a->file.prefetch = a->bench.mode == CLI_MODE_PREFETCH ? "adaptive" : "off";
   return CLI_CONTINUE;
 }
 
 static const enum cli_opt_id bench_opts[] = {
     CLI_OPT_PATTERN,       CLI_OPT_IO_SIZE,       CLI_OPT_MODE,
+    CLI_OPT_PREFETCH,
     CLI_OPT_CONCURRENCY,   CLI_OPT_CACHE,         CLI_OPT_BLOCK_SIZE,
     CLI_OPT_PROCS,         CLI_OPT_MAX_BYTES,     CLI_OPT_MAX_SECONDS,
     CLI_OPT_SEED,          CLI_OPT_TRACE,         CLI_OPT_ZERO_COPY,     CLI_OPT_DEBUG,
@@ -361,7 +368,8 @@ const struct cli_command cli_cmd_bench = {
         "Modes, as in gcsfs's benchmark tables:\n"
         "  default     concurrency 1, prefetch off\n"
         "  concurrent  --concurrency N connections per fetch, prefetch off\n"
-        "  prefetch    adaptive prefetch with --concurrency N\n"
+        "  prefetch    adaptive prefetch with --concurrency N (--prefetch\n"
+        "              sequential: as a reader that promised to go front to back)\n"
         "\n"
         "Output: one line, or with --json one object with bytes, seconds "
         "(wall,\n"

@@ -1,14 +1,16 @@
 /* The engine's decisions, as pure functions of what was measured.
  *
  * Window: a promised reader gets the whole cap at once; an adaptive
- * reader, once its run is long enough, a window 8 x the bytes it read
- * sequentially (Linux ramps its readahead 4 x, then 2 x; here each step
- * costs a first-byte wait: 8 x reaches a 96 MiB cap in about 3), but
- * never less than width x 2 minimum blocks, so that it runs at full width
- * from its first blocks. What a reader that stops early wasted is at
- * most 8 x what it read.
+ * reader, once its run is long enough, a window GSR__RAMP x the bytes it
+ * read sequentially (Linux ramps its readahead 4 x, then 2 x; here each
+ * step costs a first-byte wait, and the reader only reads what landed, so
+ * the window about doubles per wait), but never less than width x 2
+ * minimum blocks, so that it runs at full width from its first blocks.
+ * What a reader that stops early wasted is at most GSR__RAMP x what it
+ * read, or those minimum blocks.
  *
- * Blocks and lead: the window is cut into 2 x width + 2 blocks, since each
+ * Blocks and lead: the window, less the read in progress (held until it
+ * is done), is cut into 2 x width + 2 blocks, since each
  * of the width connections carrying a block may have the next block's
  * request already waiting for its first byte beside it, while the reader
  * is still on blocks that landed before. The next request
@@ -46,7 +48,7 @@ void gsr__engine_policy(const struct gsr__engine_in *in,
   if (!in->promised && in->run_reads < GSR__RUN_READS_TO_PREFETCH) return;
   uint64_t w = cap;
   if (!in->promised) {
-    w = GSR__MAX(8 * in->run_bytes, 2 * io);
+    w = GSR__MAX(GSR__RAMP * in->run_bytes, 2 * io);
     w = GSR__MAX(w, 2 * (uint64_t)width * GSR__MIN_BLOCK);
     w = GSR__MIN(w, cap);
   }
@@ -55,11 +57,14 @@ void gsr__engine_policy(const struct gsr__engine_in *in,
   uint64_t lead = lead_bytes > 0 && lead_bytes < (double)UINT64_MAX / 2
                       ? (uint64_t)lead_bytes
                       : 0;
-  uint64_t block = w / slots(width);
+  /* The reader holds the blocks of the read in progress until it is
+   * done: the pipeline has the rest of the window. */
+  uint64_t avail = w - GSR__MIN(io, w / 2);
+  uint64_t block = avail / slots(width);
   if (full && in->auto_width && block < lead) {
     block = lead;
     int fit = 1;
-    while (fit < width && slots(fit + 1) * block <= w) fit++;
+    while (fit < width && slots(fit + 1) * block <= avail) fit++;
     width = fit;
   }
   block = block / GSR__BLOCK_ALIGN * GSR__BLOCK_ALIGN;

@@ -68,6 +68,8 @@ const char *gsr__plan_name(int plan);
  * alignment (requests that start on round offsets). */
 #define GSR__MIN_BLOCK (256u * 1024)
 #define GSR__BLOCK_ALIGN (64u * 1024)
+/* An adaptive reader's window: this many times its run (policy.c). */
+#define GSR__RAMP 16
 
 struct gsr__engine_in {
   int promised;         /* the reader promised to be sequential */

@@ -20,6 +20,14 @@
 #define GCS_RATE (220.0 * MiB)
 #define GCS_TTFB 0.038
 
+/* The block for window w, reads of io and the given width: the window
+ * less one read, in 2 x width + 2 whole 64 KiB pieces. */
+static uint64_t block_of(uint64_t w, uint64_t io, int width) {
+  uint64_t avail = w - (io < w / 2 ? io : w / 2);
+  uint64_t b = avail / (2 * (uint64_t)width + 2) / 65536 * 65536;
+  return b < GSR__MIN_BLOCK ? GSR__MIN_BLOCK : b;
+}
+
 static struct gsr__engine_out policy(struct gsr__engine_in in) {
   struct gsr__engine_out out;
   gsr__engine_policy(&in, &out);
@@ -59,12 +67,13 @@ static void test_full_window(void **state) {
   struct gsr__engine_in in = {.promised = 1, .avg_io = 16 * MiB,
                               .max_prefetch = 96 * MiB, .width = 4};
   struct gsr__engine_out o = policy(in);
-  assert_true(o.block == 9792 * 1024);
+  assert_true(o.block == block_of(96 * MiB, 16 * MiB, 4));
+  assert_true(o.block == 8 * MiB);
   assert_true(o.lead == o.block / 2); /* nothing measured: half a block */
   assert_int_equal(o.width, 4);
   in.avg_io = 100 * MiB;
   o = policy(in);
-  assert_true(o.window == 200 * MiB && o.block == 20 * MiB);
+  assert_true(o.window == 200 * MiB && o.block == 10 * MiB);
   /* Measured: the lead is what one connection gets in one first-byte
    * wait. */
   in.avg_io = 1 * MiB;
@@ -72,7 +81,7 @@ static void test_full_window(void **state) {
   in.ttfb = GCS_TTFB;
   o = policy(in);
   assert_true(o.lead > 8 * MiB && o.lead == o.block); /* 1.5 x 8.4 MiB */
-  assert_true(o.block == 9792 * 1024);
+  assert_true(o.block == block_of(96 * MiB, MiB, 4));
   in.max_prefetch = 200 * MiB;
   o = policy(in);
   assert_true(o.lead > 12 * MiB && o.lead < 13 * MiB);
@@ -96,21 +105,21 @@ static void test_width_fits_the_window(void **state) {
   struct gsr__engine_out o = policy(in);
   assert_true(o.block >= o.lead);
   assert_int_equal(o.width, 4); /* 10 blocks of 8.4 MiB in 96 MiB */
-  assert_true((2 * (uint64_t)o.width + 2) * o.block <= o.window);
+  assert_true((2 * (uint64_t)o.width + 2) * o.block <= o.window - MiB);
   in.max_prefetch = 200 * MiB;
   assert_int_equal(policy(in).width, 8); /* 22 fit: 8 asked */
   in.max_prefetch = 96 * MiB;
   in.auto_width = 0;
   o = policy(in);
   assert_int_equal(o.width, 8);
-  assert_true(o.block == 96 * MiB / 18 / 65536 * 65536);
+  assert_true(o.block == block_of(96 * MiB, MiB, 8));
   /* Nothing measured: the lead is unknown, the width stands. */
   in.auto_width = 1;
   in.rate = in.ttfb = 0;
   assert_int_equal(policy(in).width, 8);
 }
 
-/* An adaptive reader's window grows 8 x its run, but from its first
+/* An adaptive reader's window grows GSR__RAMP x its run, but from its first
  * window holds width x 2 minimum blocks: full width at once. */
 static void test_ramp(void **state) {
   (void)state;
@@ -119,12 +128,16 @@ static void test_ramp(void **state) {
                               .width = 4};
   struct gsr__engine_out o = policy(in);
   assert_int_equal(o.plan, GSR__PLAN_RAMP);
-  assert_true(o.window == 8 * (uint64_t)GSR__MIN_BLOCK);
+  assert_true(o.window == GSR__RAMP * 3 * 65536);
   assert_true(o.block == GSR__MIN_BLOCK);
   assert_true(o.window / o.block >= 2 * (uint64_t)o.width);
+  in.run_bytes = 65536; /* a short run: still width x 2 minimum blocks */
+  o = policy(in);
+  assert_true(o.window == 8 * (uint64_t)GSR__MIN_BLOCK);
   in.run_bytes = 5 * MiB;
   o = policy(in);
-  assert_true(o.window == 40 * MiB && o.block == 4 * MiB);
+  assert_true(o.window == GSR__RAMP * 5 * MiB);
+  assert_true(o.block == block_of(o.window, 65536, 4));
   /* The ramp never lowers the width: its blocks follow the window. */
   in.rate = GCS_RATE;
   in.ttfb = GCS_TTFB;
