@@ -210,7 +210,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
     status = gsr__err(GSR_ENOMEM, "out of memory");
     goto fail;
   }
-  c->tcfg = (struct gsr__transport_config){
+  struct gsr__transport_config tcfg = {
       .user_agent = c->opts.user_agent,
       .ca_bundle = c->ca_bundle,
       .connect_timeout_ms = opts->connect_timeout_ms,
@@ -226,7 +226,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
       .trace = opts->trace,
       .trace_arg = opts->trace_arg,
   };
-  if ((status = gsr__transport_new(&c->tcfg, &c->transport)) != GSR_OK)
+  if ((status = gsr__transport_new(&tcfg, &c->transport)) != GSR_OK)
     goto fail;
   if (opts->plans_file != NULL && opts->plans_file[0] != '\0') {
     if ((c->plans_file = gsr__strdup(opts->plans_file)) == NULL) {
@@ -311,8 +311,4 @@ void gsr__trace(gsr_client *c, const char *fmt, ...) {
   vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);
   c->opts.trace(c->opts.trace_arg, line);
-}
-
-int gsr__client_driven_transport(gsr_client *c, struct gsr__transport **out) {
-  return gsr__transport_new_driven(&c->tcfg, out);
 }

@@ -21,8 +21,7 @@ struct gsr_client {
   struct gsr__auth *auth;  /* credentials and the cached token */
   char *user_project;      /* requester pays: percent-encoded, or NULL */
   struct gsr__transport *transport;
-  struct gsr__transport_config tcfg; /* its settings (for driven ones) */
-  char *ca_bundle;                   /* owned copy, or NULL */
+  char *ca_bundle;               /* owned copy, or NULL */
   struct gsr__budget *budget;    /* prefetch memory, shared by all files */
   struct gsr__plans *plans;      /* the widths the engine chose */
   char *plans_file;              /* where they persist (owned), or NULL */
@@ -48,9 +47,5 @@ int gsr__client_authorize_gen(gsr_client *c, struct gsr__request *req,
 /* A GCS request with the token of generation gen got HTTP 401: drops that
  * token. Returns 1 if one retry with a new token makes sense. */
 int gsr__client_auth_refused(gsr_client *c, uint64_t gen);
-
-/* A transport with the client's settings and no thread of its own: the
- * caller's thread drives it (see gsr__transport_new_driven). */
-int gsr__client_driven_transport(gsr_client *c, struct gsr__transport **out);
 
 #endif /* GSR_CLIENT_H */

@@ -141,7 +141,7 @@ static void sg_take(struct gsr__rfetch *rf, const struct gsr__iov *segs,
 }
 
 /* Builds req for bytes [first, first+len) of the file's object into
- * iov[0..n) (n 0: a stream's, whose segments come later). */
+ * iov[0..n) (n 0: the caller sets xdst). */
 static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
                         uint64_t first, uint64_t len,
                         const struct gsr__iov *iov, int n) {
@@ -164,7 +164,7 @@ static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
 /* Hands req to the transport; if it is stopping, counts the part failed
  * (the fetch then completes without it). */
 static void submit_part(struct gsr__rfetch *rf, struct gsr__request *req) {
-  if (gsr__transport_submit(rf->transport, req) == GSR_OK)
+  if (gsr__transport_submit(rf->file->client->transport, req) == GSR_OK)
     return;
   struct gsr__error e;
   gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
@@ -224,7 +224,6 @@ static int start(struct gsr__file *f, uint64_t off, uint64_t len,
   struct gsr__rfetch *rf = gsr__calloc(1, sizeof(*rf));
   if (rf == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   rf->file = f;
-  rf->transport = f->client->transport;
   rf->off = off;
   rf->len = len;
   rf->n_seg = n_iov;
@@ -304,115 +303,6 @@ int gsr__rfetch_start_sg(struct gsr__file *f, uint64_t off, uint64_t len,
                     f->obj->display, n_segs);
   return start(f, off, len, NULL, 0, segs, n_segs, concurrency, min_part, hold,
                out);
-}
-
-static int auth_refresh(struct gsr__rfetch *rf);
-
-/* Submits a stream's built request, noting the token it carries. */
-static void stream_send(struct gsr__rfetch *rf) {
-  rf->auth_gen = gsr__auth_generation(rf->file->client->auth);
-  submit_part(rf, &rf->reqs[0]);
-}
-
-/* Builds and submits a stream's one request (also after a 401). */
-static int stream_submit(struct gsr__rfetch *rf,
-                         const struct gsr__stream_ops *ops, void *arg) {
-  struct gsr__request *req = &rf->reqs[0];
-  int status = prepare_part(rf, req, rf->off, rf->len, NULL, 0);
-  if (status != GSR_OK) return status;
-  req->stream = ops;
-  req->stream_arg = arg;
-  stream_send(rf);
-  return GSR_OK;
-}
-
-int gsr__rfetch_start_stream(struct gsr__file *f, uint64_t off, uint64_t len,
-                             const struct gsr__stream_ops *ops, void *arg,
-                             struct gsr__transport *t,
-                             struct gsr__rfetch **out) {
-  int status;
-  *out = NULL;
-  if (f->obj->ops->pread != NULL)
-    return gsr__err(GSR_EINVAL, "%s: a local file has no stream",
-                    f->obj->display);
-  struct gsr__rfetch *rf = gsr__calloc(1, sizeof(*rf));
-  if (rf == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
-  rf->file = f;
-  rf->transport = t != NULL ? t : f->client->transport;
-  rf->off = off;
-  rf->len = len;
-  rf->n_parts = 1;
-  rf->stream = 1;
-  if ((status = gsr__fetch_init(&rf->fetch, 1)) != GSR_OK) {
-    gsr__free(rf);
-    return status;
-  }
-  rf->reqs = gsr__calloc(1, sizeof(*rf->reqs));
-  if (rf->reqs == NULL) status = gsr__err(GSR_ENOMEM, "out of memory");
-  else if ((status = track(f, rf)) == GSR_OK &&
-           (status = stream_submit(rf, ops, arg)) != GSR_OK)
-    untrack(f, rf);
-  if (status != GSR_OK) {
-    if (rf->reqs) release_parts(rf);
-    gsr__fetch_destroy(&rf->fetch);
-    gsr__free(rf);
-    return status;
-  }
-  *out = rf;
-  return GSR_OK;
-}
-
-/* Gives a stream's request the headers of a fresh one (the refreshed
- * token's) and submits it again as it is: the transport resumes it after
- * the bytes it received, into the same destination, as it does a retry. */
-static int stream_resubmit(struct gsr__rfetch *rf) {
-  struct gsr__request *req = &rf->reqs[0], fresh;
-  struct gsr__object *obj = rf->file->obj;
-  memset(&fresh, 0, sizeof(fresh));
-  int status = obj->ops->prepare(obj, &fresh, rf->off, rf->len, NULL);
-  if (status == GSR_OK) {
-    gsr__request_swap_headers(req, &fresh);
-    stream_send(rf);
-  }
-  gsr__request_cleanup(&fresh);
-  return status;
-}
-
-int gsr__rfetch_stream_reauth(struct gsr__rfetch *rf) {
-  struct gsr__request *req = &rf->reqs[0];
-  const struct gsr__stream_ops *ops = req->stream;
-  void *arg = req->stream_arg;
-  if (!rf->stream || rf->waited || !gsr__rfetch_done(rf) ||
-      rf->fetch.err.status != GSR_EAUTH)
-    return 0;
-  /* One refresh per stretch of progress: a stream may outlive several
-   * tokens (an hour each), but a refresh that does not get it further is
-   * not tried again. */
-  if (rf->auth_retried && req->received > rf->auth_retried_at)
-    rf->auth_retried = 0;
-  if (!auth_refresh(rf)) return 0;
-  rf->auth_retried_at = req->received;
-  struct gsr__file *f = rf->file;
-  pthread_mutex_lock(&f->mu); /* like auth_retry: close cannot reach it */
-  int closed = f->closed;
-  if (!closed) {
-    int status;
-    if (req->received == 0) { /* from scratch */
-      gsr__request_cleanup(req);
-      rearm(rf);
-      status = stream_submit(rf, ops, arg);
-    } else { /* a resumed attempt: after the bytes already taken */
-      rearm(rf);
-      status = stream_resubmit(rf);
-    }
-    if (status != GSR_OK) {
-      struct gsr__error e;
-      gsr__error_set(&e, status, "%s", gsr_errmsg());
-      gsr__fetch_part_done(&rf->fetch, &e);
-    }
-  }
-  pthread_mutex_unlock(&f->mu);
-  return !closed;
 }
 
 int gsr__rfetch_done(struct gsr__rfetch *rf) {
@@ -526,14 +416,10 @@ static void seg_crcs(struct gsr__rfetch *rf) {
 int gsr__rfetch_wait(struct gsr__rfetch *rf) {
   if (!rf->waited) {
     rf->status = gsr__fetch_wait(&rf->fetch);
-    /* A stream's re-authorization is gsr__rfetch_stream_reauth's: waiting
-     * here for a re-submitted stream would wait for its reader. */
-    if (rf->status == GSR_EAUTH && rf->reqs != NULL && !rf->stream &&
-        auth_retry(rf)) {
+    if (rf->status == GSR_EAUTH && rf->reqs != NULL && auth_retry(rf))
       rf->status = gsr__fetch_wait(&rf->fetch);
-    }
     rf->waited = 1;
-    if (rf->status == GSR_OK && !rf->stream) seg_crcs(rf);
+    if (rf->status == GSR_OK) seg_crcs(rf);
     struct gsr__error *e = &rf->fetch.err;
     if (e->status == GSR_ENOENT) {
       /* The generation (or ETag) existed at open: it was replaced. */
@@ -551,7 +437,7 @@ int gsr__rfetch_wait(struct gsr__rfetch *rf) {
 
 void gsr__rfetch_cancel(struct gsr__rfetch *rf) {
   for (int i = 0; i < rf->n_parts && rf->reqs != NULL; i++)
-    gsr__transport_cancel(rf->transport, &rf->reqs[i]);
+    gsr__transport_cancel(rf->file->client->transport, &rf->reqs[i]);
 }
 
 void gsr__rfetch_free(struct gsr__rfetch *rf) {

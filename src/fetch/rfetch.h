@@ -23,7 +23,6 @@ int gsr__split_range(uint64_t len, int concurrency, uint64_t min_part,
 struct gsr__rfetch {
   struct gsr__fetch fetch;
   struct gsr__file *file;
-  struct gsr__transport *transport; /* the client's, or a driven one */
   uint64_t off, len;
   int n_parts;
   struct gsr__request *reqs;
@@ -36,8 +35,6 @@ struct gsr__rfetch {
   uint32_t seg_crc[GSR__REQ_IOV];
   uint64_t auth_gen;       /* generation of the token the parts carry */
   int auth_retried;        /* the one retry after a 401 was made */
-  uint64_t auth_retried_at; /* a stream's received bytes then */
-  int stream;              /* a paced stream (gsr__rfetch_start_stream) */
   /* gsr__rfetch_start_sg's scatter list, cut at the parts' boundaries
    * (owned): each part's request lands in a stretch of it (xdst). */
   struct gsr__iov *sg;
@@ -62,22 +59,6 @@ int gsr__rfetch_start_sg(struct gsr__file *f, uint64_t off, uint64_t len,
                          const struct gsr__iov *segs, size_t n_segs,
                          int concurrency, uint64_t min_part,
                          struct gsr__buf *hold, struct gsr__rfetch **out);
-/* Starts a paced stream of [off, off+len) of a network object: one
- * request whose body goes to the segments ops hands out as the reader
- * makes room, or to its sink (see gsr__stream_ops in transport.h), on
- * transport t (NULL: the client's). Each submission (this one, a 401's)
- * counts one request in the file's stats; its bytes count as they
- * arrive, as every request's do. Returns GSR_OK and *out, or a status (message set; nothing
- * started). Wait for it only once it is done (gsr__rfetch_done): before,
- * it waits on its reader, or on the caller to drive t. */
-int gsr__rfetch_start_stream(struct gsr__file *f, uint64_t off, uint64_t len,
-                             const struct gsr__stream_ops *ops, void *arg,
-                             struct gsr__transport *t,
-                             struct gsr__rfetch **out);
-/* A stream that ended with HTTP 401 (before its first byte, or on an
- * attempt that resumed it after a cut): refreshes the token and submits
- * it again, from where it stopped, without waiting. 1 if re-submitted. */
-int gsr__rfetch_stream_reauth(struct gsr__rfetch *rf);
 /* 1 if every part completed (never blocks). */
 int gsr__rfetch_done(struct gsr__rfetch *rf);
 /* Blocks until done; returns the status and sets this thread's message on

@@ -34,20 +34,14 @@ struct gsr__loop {
   struct gsr__request *submitted; /* synced: queued, not yet started */
   int stopping;                   /* synced */
   atomic_int cancel_pending;      /* a cancel flag was raised */
-  atomic_int resume_pending;      /* a resume flag was raised */
   struct gsr__request *active;    /* io: requests added to the multi */
   CURL **idle_easy;               /* io: easy handles kept for reuse */
   int n_idle, cap_idle;
   struct gsr__request *delayed;   /* io: retries waiting for their time */
   uint64_t rng;                   /* io: jitter */
   atomic_uint_fast64_t retries, resumes;
-  atomic_uint_fast64_t idle_ns;   /* time spent waiting in curl_multi_poll */
   atomic_int load;                /* requests submitted, not yet completed */
   atomic_uint_fast64_t submitted_n; /* requests handed to it, ever */
-  /* When the wait in curl_multi_poll now under way began; 0: none. An
-   * idle loop may wait a second, and its idle time must show before. */
-  atomic_uint_fast64_t poll_since;
-  int driven;                     /* no thread: gsr__transport_drive turns */
   int std_holding;                /* a name lookup started: gsr__std_hold */
 };
 
@@ -96,11 +90,11 @@ static void land_crc(struct gsr__request *req, const char *p, size_t n) {
 
 /* 1 if a request stores its body in destination segments. */
 static int has_dst(const struct gsr__request *req) {
-  return req->n_dst > 0 || req->xdst != NULL || req->stream != NULL;
+  return req->n_dst > 0 || req->xdst != NULL;
 }
 
 /* Copies body bytes to the destination segments, in order. The caller
- * checked that they fit (a stream: that its room callback said so). */
+ * checked that they fit. */
 static void scatter(struct gsr__request *req, const char *p, size_t len) {
   req->received += len;
   while (len > 0) {
@@ -118,12 +112,8 @@ static void scatter(struct gsr__request *req, const char *p, size_t len) {
     len -= n;
     req->dst_off += n;
     if (req->dst_off == v->len) {
-      if (req->stream != NULL) { /* record it, take the next segment */
-        req->stream->next(req, req->stream_arg);
-      } else {
-        req->dst_i++;
-        req->dst_off = 0;
-      }
+      req->dst_i++;
+      req->dst_off = 0;
     }
   }
 }
@@ -258,41 +248,11 @@ static int note_excess(struct gsr__request *req, size_t len) {
   return 0;
 }
 
-/* Stores len body bytes, all within the range. Returns len, 0 to stop
- * (req->err set), or CURL_WRITEFUNC_PAUSE. */
-static size_t land(struct gsr__request *req, char *p, size_t len) {
-  if (req->stream != NULL && req->stream->sink != NULL) {
-    if (req->first_byte_ns == 0) req->first_byte_ns = req->last_rx_ns;
-    if (req->stream->sink(req, req->stream_arg, p, len) != 0)
-      return 0; /* its error is set: final */
-    /* Time the sink spent (a slow consumer) is not the server's. */
-    req->last_rx_ns = gsr__now_ns();
-    req->received += len;
-    publish_progress(req, 0);
-    return len;
-  }
-  if (req->stream != NULL) {
-    size_t space = req->n_dst > 0 ? req->dst[0].len - req->dst_off : 0;
-    uint64_t fit = 0;
-    int room = len > space ? req->stream->room(req, req->stream_arg,
-                                               len - space, &fit)
-                           : GSR__ROOM_OK;
-    if (room == GSR__ROOM_PAUSE) {
-      req->paused = 1; /* libcurl keeps this chunk for later */
-      return CURL_WRITEFUNC_PAUSE;
-    }
-    if (room == GSR__ROOM_END) { /* fill the last segments, stop */
-      scatter(req, p, space + (size_t)fit);
-      publish_progress(req, 0);
-      gsr__error_set(&req->err, GSR_ECANCELED,
-                     "GET %s: stream ended by its reader", req->url);
-      return 0;
-    }
-  }
+/* Stores len body bytes, all within the range. */
+static void land(struct gsr__request *req, char *p, size_t len) {
   if (req->first_byte_ns == 0) req->first_byte_ns = req->last_rx_ns;
   scatter(req, p, len);
   publish_progress(req, 0);
-  return len;
 }
 
 static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
@@ -306,10 +266,8 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
        * chunk or a later one alike (the verdict is judge's). */
       uint64_t left = req->range_len - req->received;
       size_t take = len > left ? (size_t)left : len;
-      size_t r = take > 0 ? land(req, p, take) : 0;
-      if (r == CURL_WRITEFUNC_PAUSE) return r; /* delivered again later */
+      if (take > 0) land(req, p, take);
       count_rx(req, len);
-      if (r != take) return 0;
       if (take < len && !note_excess(req, len - take)) return 0;
       return len;
     }
@@ -610,13 +568,6 @@ static void finish(struct gsr__loop *t, struct gsr__request *req,
     return;
   }
   judge(req, rc, ebuf, canceled);
-  /* A stream lives as long as its reader takes: one that broke after it
-   * made progress gets a fresh retry budget (count and deadline), as the
-   * next block's request would. Without progress it runs out as usual. */
-  if (req->stream != NULL && req->received > req->attempt_received) {
-    req->attempts = 1;
-    req->first_start_ns = gsr__now_ns();
-  }
   if (req->err.status != GSR_OK && !canceled && plan_retry(t, req)) {
     req->next = t->delayed;
     t->delayed = req;
@@ -705,11 +656,9 @@ static CURLcode easy_setup(struct gsr__loop *t, struct gsr__request *req,
   SET(CURLOPT_BUFFERSIZE, 512L * 1024);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   SET(CURLOPT_CONNECTTIMEOUT_MS, t->cfg.connect_timeout_ms);
-  /* A stream may stay paused for as long as its reader pauses: curl's own
-   * clocks would count that; the stall watchdog does not. */
-  if (t->cfg.request_timeout_ms > 0 && req->stream == NULL)
+  if (t->cfg.request_timeout_ms > 0)
     SET(CURLOPT_TIMEOUT_MS, t->cfg.request_timeout_ms);
-  if (t->cfg.stall_timeout_ms > 0 && req->stream == NULL) {
+  if (t->cfg.stall_timeout_ms > 0) {
     /* Before its first byte a transfer is judged by curl: under 1 byte/s
      * for this long is a stall. After it, abort_stalled() is (see there). */
     long secs = (t->cfg.stall_timeout_ms + 999) / 1000;
@@ -759,10 +708,7 @@ static void start(struct gsr__loop *t, struct gsr__request *req) {
   }
   req->curl_err[0] = '\0';
   req->attempt_received = req->received;
-  /* The watchdog arms at this attempt's first byte; a stream's at once
-   * (curl's low-speed check is off for it). */
-  req->last_rx_ns = req->stream != NULL ? gsr__now_ns() : 0;
-  req->paused = 0;
+  req->last_rx_ns = 0; /* the watchdog arms at this attempt's first byte */
   const char *what = "";
   CURLcode rc = easy_setup(t, req, e, &what);
   CURLMcode mc = rc == CURLE_OK ? curl_multi_add_handle(t->multi, e) : CURLM_OK;
@@ -838,7 +784,7 @@ static int abort_stalled(struct gsr__loop *t) {
   limit = (uint64_t)t->cfg.stall_timeout_ms * 1000000u;
   for (req = t->active; req != NULL; req = nx) {
     nx = req->next; /* finish() relinks req */
-    if (req->last_rx_ns == 0 || req->paused) continue;
+    if (req->last_rx_ns == 0) continue;
     uint64_t due = req->last_rx_ns + limit;
     if (due > now) {
       if (due < next) next = due;
@@ -849,26 +795,6 @@ static int abort_stalled(struct gsr__loop *t) {
     finish(t, req, CURLE_OPERATION_TIMEDOUT, req->curl_err);
   }
   return (int)((next - now + 999999) / 1000000);
-}
-
-/* Un-pauses the streams whose reader made room. curl_easy_pause delivers
- * the chunk it kept at once, through write_cb, which may pause again. */
-static void resume_asked(struct gsr__loop *t) {
-  struct gsr__request *req, *nx;
-  for (req = t->active; req != NULL; req = nx) {
-    nx = req->next;
-    if (!atomic_exchange(&req->resume, 0) || !req->paused) continue;
-    req->paused = 0;
-    req->last_rx_ns = gsr__now_ns(); /* the watchdog restarts its clock */
-    CURLcode rc = curl_easy_pause(req->easy, CURLPAUSE_CONT);
-    if (rc == CURLE_ABORTED_BY_CALLBACK && req->err.status == GSR_OK)
-      /* No callback of ours aborts: libcurl says this when it could not
-       * update its socket bookkeeping, which fails only for memory. */
-      gsr__error_set(&req->err, GSR_ENOMEM,
-                     "GET %s: out of memory resuming the transfer", req->url);
-    if (rc != CURLE_OK) /* write_cb refused the chunk, or curl failed */
-      finish(t, req, rc, req->curl_err);
-  }
 }
 
 static void reap_done(struct gsr__loop *t) {
@@ -912,7 +838,6 @@ static int io_turn(struct gsr__loop *t) {
     return 0;
   }
   if (atomic_exchange(&t->cancel_pending, 0)) reap_cancelled(t, 0);
-  if (atomic_exchange(&t->resume_pending, 0)) resume_asked(t);
   int wait_ms = start_due(t);
   int running = 0;
   curl_multi_perform(t->multi, &running);
@@ -923,13 +848,7 @@ static int io_turn(struct gsr__loop *t) {
   reap_done(t);
   wait_ms = GSR__MIN(wait_ms, abort_stalled(t));
   if (t->delayed != NULL) wait_ms = GSR__MIN(wait_ms, start_due(t));
-  /* A driven transport with nothing left returns to its caller at once. */
-  if (t->driven && t->active == NULL && t->delayed == NULL) return 1;
-  uint64_t t0 = gsr__now_ns();
-  atomic_store(&t->poll_since, t0);
   curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL);
-  atomic_fetch_add(&t->idle_ns, gsr__now_ns() - t0);
-  atomic_store(&t->poll_since, 0);
   return 1;
 }
 
@@ -962,10 +881,10 @@ static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_A
 
 static void loop_free(struct gsr__loop *t);
 
-/* One loop with cfg's settings and `conns` connections; its thread is
- * started unless driven. */
+/* One loop with cfg's settings and `conns` connections, its thread
+ * started. */
 static int loop_new(const struct gsr__transport_config *cfg, int conns,
-                    int driven, struct gsr__loop **out) {
+                    struct gsr__loop **out) {
   *out = NULL;
   struct gsr__loop *t = gsr__calloc(1, sizeof(*t));
   if (t == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
@@ -991,8 +910,7 @@ static int loop_new(const struct gsr__transport_config *cfg, int conns,
    * would share its limit (see docs/prefetch.md). */
   curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
   if (pthread_mutex_init(&t->mu, NULL) != 0) goto fail_multi;
-  t->driven = driven;
-  if (!driven && pthread_create(&t->thread, NULL, io_main, t) != 0) {
+  if (pthread_create(&t->thread, NULL, io_main, t) != 0) {
     gsr__err(GSR_EIO, "cannot start an I/O thread");
     goto fail_mutex;
   }
@@ -1015,15 +933,13 @@ fail_alloc:
   return gsr__err(GSR_ENOMEM, "out of memory");
 }
 
-/* Stops t: cancels whatever is in flight, joins its thread (a driven one
- * finishes its requests on this thread). */
+/* Stops t: cancels whatever is in flight, joins its thread. */
 static void loop_stop(struct gsr__loop *t) {
   pthread_mutex_lock(&t->mu);
   t->stopping = 1;
   pthread_mutex_unlock(&t->mu);
   curl_multi_wakeup(t->multi);
-  if (t->driven) (void)io_turn(t); /* this thread is its I/O thread */
-  else pthread_join(t->thread, NULL);
+  pthread_join(t->thread, NULL);
 }
 
 static void loop_free(struct gsr__loop *t) {
@@ -1083,30 +999,6 @@ static struct gsr__loop *pick(struct gsr__transport *g) {
   return best;
 }
 
-void gsr__transport_drive(struct gsr__transport *g) {
-  (void)io_turn(g->loops[0]);
-}
-
-/* t's idle time up to now, the wait under way included. The start is read
- * on both sides of the total, so that a wait ending in between is never
- * counted twice. */
-static uint64_t loop_idle_ns(struct gsr__loop *t) {
-  uint64_t s1, idle, s2;
-  do {
-    s1 = atomic_load(&t->poll_since);
-    idle = atomic_load(&t->idle_ns);
-    s2 = atomic_load(&t->poll_since);
-  } while (s1 != s2);
-  uint64_t now = gsr__now_ns();
-  return idle + (s1 != 0 && now > s1 ? now - s1 : 0);
-}
-
-uint64_t gsr__transport_idle_ns(struct gsr__transport *g) {
-  uint64_t sum = 0;
-  for (int i = 0; i < g->n; i++) sum += loop_idle_ns(g->loops[i]);
-  return sum / (uint64_t)g->n;
-}
-
 int gsr__transport_threads(const struct gsr__transport *g) { return g->n; }
 
 void gsr__transport_thread_load(struct gsr__transport *g, int i,
@@ -1131,15 +1023,6 @@ int gsr__transport_submit(struct gsr__transport *g, struct gsr__request *req) {
 /* The loop req was last handed to; NULL before its first submit (then
  * start() sees a raised flag: the loop is stored before the request is
  * queued). */
-void gsr__transport_resume(struct gsr__transport *g, struct gsr__request *req) {
-  (void)g;
-  atomic_store(&req->resume, 1);
-  struct gsr__loop *t = atomic_load(&req->loop);
-  if (t == NULL) return;
-  atomic_store(&t->resume_pending, 1);
-  curl_multi_wakeup(t->multi);
-}
-
 void gsr__transport_cancel(struct gsr__transport *g, struct gsr__request *req) {
   (void)g;
   atomic_store(&req->cancel, 1);
@@ -1149,8 +1032,8 @@ void gsr__transport_cancel(struct gsr__transport *g, struct gsr__request *req) {
   curl_multi_wakeup(t->multi);
 }
 
-static int transport_new(const struct gsr__transport_config *cfg,
-                         int driven, struct gsr__transport **out) {
+int gsr__transport_new(const struct gsr__transport_config *cfg,
+                       struct gsr__transport **out) {
   *out = NULL;
   gsr__std_hold(); /* OpenSSL's first load opens its config file */
   pthread_once(&curl_once, curl_init_once);
@@ -1159,7 +1042,7 @@ static int transport_new(const struct gsr__transport_config *cfg,
     return gsr__err(GSR_EIO, "libcurl failed to initialize: %s",
                     curl_easy_strerror(curl_init_rc));
   /* cfg->io_threads is the client's choice (gsr__io_threads); 0 is one. */
-  int n = driven || cfg->io_threads < 1
+  int n = cfg->io_threads < 1
               ? 1 : gsr__io_threads(cfg->io_threads, 0, cfg->max_connections);
   struct gsr__transport *g = gsr__calloc(1, sizeof(*g));
   if (g == NULL || (g->loops = gsr__calloc((size_t)n, sizeof(*g->loops))) == NULL) {
@@ -1168,7 +1051,7 @@ static int transport_new(const struct gsr__transport_config *cfg,
   }
   for (int i = 0; i < n; i++) {
     int status = loop_new(cfg, gsr__loop_connections(cfg->max_connections, n, i),
-                          driven, &g->loops[i]);
+                          &g->loops[i]);
     if (status != GSR_OK) {
       g->n = i;
       gsr__transport_free(g);
@@ -1178,16 +1061,6 @@ static int transport_new(const struct gsr__transport_config *cfg,
   g->n = n;
   *out = g;
   return GSR_OK;
-}
-
-int gsr__transport_new(const struct gsr__transport_config *cfg,
-                       struct gsr__transport **out) {
-  return transport_new(cfg, 0, out);
-}
-
-int gsr__transport_new_driven(const struct gsr__transport_config *cfg,
-                              struct gsr__transport **out) {
-  return transport_new(cfg, 1, out);
 }
 
 void gsr__transport_free(struct gsr__transport *g) {

@@ -94,12 +94,6 @@ void gsr__request_cleanup(struct gsr__request *req) {
   req->n_hops = 0;
 }
 
-void gsr__request_swap_headers(struct gsr__request *a, struct gsr__request *b) {
-  struct curl_slist *h = a->headers;
-  a->headers = b->headers;
-  b->headers = h;
-}
-
 /* Copies s (up to the first newline) into out, trimmed. */
 static void first_line(const char *s, char *out, size_t n) {
   while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') s++;

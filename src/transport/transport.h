@@ -4,7 +4,7 @@
  * carry work to them and results back.
  *
  * Threads: only a request's I/O thread touches its curl handle. Other
- * threads reach it through gsr__transport_submit/_cancel/_resume, which
+ * threads reach it through gsr__transport_submit/_cancel, which
  * queue work and wake that thread with curl_multi_wakeup (wakeups
  * coalesce, so many submits cost one poll round). Each submit places the
  * request on the least-loaded thread; a fetch's parts spread over them.
@@ -71,31 +71,6 @@ struct gsr__iov {
  * abort the transfer. Used to check the pinned version. */
 typedef int (*gsr__headers_cb)(struct gsr__request *req, void *arg);
 
-/* A paced stream: one request whose body (range_len bytes) is longer than
- * any destination, handed to it one segment at a time, as the reader makes
- * room. dst[0] (n_dst 1) is the segment being filled, n_dst 0 none. Both
- * calls run on the I/O thread.
- *   room: a chunk of body needs `need` bytes beyond what dst[0] has left.
- *         Returns GSR__ROOM_OK if that many are queued (installing dst[0]
- *         if n_dst is 0); GSR__ROOM_PAUSE: the transfer pauses (libcurl
- *         keeps the chunk) until gsr__transport_resume; GSR__ROOM_END:
- *         no more segments will come: the *fit bytes queued are filled
- *         and the transfer ends (GSR_ECANCELED).
- *   next: dst[0] is full (its CRC32C in seg_crc[0]): record it and install
- *         the next queued segment (dst_off 0, seg_crc[0] 0, marks), or
- *         set n_dst 0.
- * Or, instead of both, a sink that consumes the body where libcurl holds
- * it (no copy, no CRC by the transport): returns 0, or -1 with req->err
- * set to end the transfer (not retried). It may block: the stall watchdog
- * does not count the time it takes. */
-enum { GSR__ROOM_OK, GSR__ROOM_PAUSE, GSR__ROOM_END };
-struct gsr__stream_ops {
-  int (*room)(struct gsr__request *req, void *arg, uint64_t need,
-              uint64_t *fit);
-  void (*next)(struct gsr__request *req, void *arg);
-  int (*sink)(struct gsr__request *req, void *arg, const char *p, size_t len);
-};
-
 /* One HTTP exchange. The submitter fills the inputs, then the request
  * belongs to the transport until its fetch counts it done. */
 struct gsr__request {
@@ -121,11 +96,6 @@ struct gsr__request {
   uint32_t *marks;
   gsr__headers_cb on_headers;
   void *on_headers_arg;
-  /* If set, the body is a paced stream (see gsr__stream_ops). Such a
-   * transfer has no whole-request timeout and is judged by the stall
-   * watchdog from its start; time spent paused does not count. */
-  const struct gsr__stream_ops *stream;
-  void *stream_arg;
   struct gsr__fetch *fetch;
   /* Redirects (301, 302, 303, 307, 308) this request may follow, one hop
    * at a time (gsr__redirect_decide); 0: none, a redirect is an error
@@ -156,7 +126,7 @@ struct gsr__request {
   char **hops;
   int n_hops;
   /* Published copy of received, so a reader may use the bytes that have
-   * arrived while the rest still streams in (see gsr__request_wait_bytes);
+   * arrived while the rest still streams in (see gsr__request_wait_bytes_for);
    * the range's last byte only once the body ended there. */
   atomic_uint_fast64_t progress;
   atomic_uint_fast64_t want;  /* a waiter wants this many bytes; 0: none */
@@ -168,8 +138,6 @@ struct gsr__request {
   /* Transport-private. */
   _Atomic(struct gsr__loop *) loop; /* the thread it was last handed to */
   atomic_int cancel;
-  atomic_int resume;          /* gsr__transport_resume asked */
-  int paused;                 /* a stream waiting for room (io thread) */
   int sink;
   int dst_i;                  /* write cursor: segment, offset in it */
   size_t dst_off;
@@ -201,9 +169,6 @@ void gsr__request_set_range_iov(struct gsr__request *req, uint64_t first,
                                 uint64_t len, const struct gsr__iov *iov,
                                 int n);
 void gsr__request_cleanup(struct gsr__request *req);
-/* Swaps the two requests' headers (a re-authorized request takes a fresh
- * one's; the old ones go with the fresh request's cleanup). */
-void gsr__request_swap_headers(struct gsr__request *a, struct gsr__request *b);
 /* The server's error text from an error body: GCS's JSON error.message,
  * else the body's first line; "" if none. Writes at most n bytes. */
 void gsr__request_server_message(const struct gsr__request *req, char *out,
@@ -274,17 +239,7 @@ void gsr__transport_thread_load(struct gsr__transport *t, int i,
 
 int gsr__transport_new(const struct gsr__transport_config *cfg,
                        struct gsr__transport **out);
-/* A transport without a thread: the caller's thread is its I/O thread,
- * one gsr__transport_drive at a time (for a transfer whose sink may block
- * without holding up anyone else's). Its requests' waits must not block
- * before they are done: drive until gsr__rfetch_done instead. */
-int gsr__transport_new_driven(const struct gsr__transport_config *cfg,
-                              struct gsr__transport **out);
-/* One turn of a driven transport's I/O loop: waits (up to a second) for
- * something to do, does it. */
-void gsr__transport_drive(struct gsr__transport *t);
-/* Cancels whatever is in flight, stops and joins the I/O threads (a
- * driven transport: finishes its requests on this thread). */
+/* Cancels whatever is in flight, stops and joins the I/O threads. */
 void gsr__transport_free(struct gsr__transport *t);
 /* Hands req to the least-loaded I/O thread. Thread-safe. On failure (GSR_ECLOSED when
  * the transport is stopping) the request's fetch is NOT counted. */
@@ -292,14 +247,6 @@ int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req);
 /* Asks the I/O thread to abort req; its fetch then completes with
  * GSR_ECANCELED unless it already completed. Thread-safe; idempotent. */
 void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req);
-/* Nanoseconds the I/O threads have spent waiting for work since they
- * started, averaged over them: the difference over an interval, set
- * against the interval, says how busy they were (threads never idle are
- * the bound; more connections cannot help). */
-uint64_t gsr__transport_idle_ns(struct gsr__transport *t);
-/* Un-pauses a stream once its room callback would say yes (thread-safe;
- * harmless if it is not paused). */
-void gsr__transport_resume(struct gsr__transport *t, struct gsr__request *req);
 /* Blocks until req has stored at least n body bytes, or completed, or
  * timeout_ms passed (< 0: no limit); its fetch's mutex and condition
  * variable are used, so the fetch must hold this one request. Returns the

@@ -390,12 +390,12 @@ static void test_401_refreshes_once_and_retries(void **state) {
   check_traces();
 }
 
-/* A stream (prefetch "sequential" on one connection) refused before its
- * first byte refreshes the token and is submitted again, without the
- * reader seeing the 401. */
-/* Opens gs://BUCKET/name read as one stream (prefetch "sequential" on
- * one connection). */
-static gsr_file open_stream(gsr_client *c, const char *name) {
+/* A prefetched block (prefetch "sequential" on one connection) refused
+ * before its first byte refreshes the token and is submitted again,
+ * without the reader seeing the 401. */
+/* Opens gs://BUCKET/name for the engine (prefetch "sequential" on one
+ * connection). */
+static gsr_file open_sequential(gsr_client *c, const char *name) {
   char url[200];
   gsr_file_options o;
   gsr_file f;
@@ -421,11 +421,11 @@ static void read_rest(gsr_file f, unsigned char *buf, int64_t got,
   if (memcmp(buf, want, (size_t)size) != 0) fail_msg("wrong bytes");
 }
 
-static void test_401_on_a_stream_refreshes_and_resubmits(void **state) {
+static void test_401_on_a_block_refreshes_and_resubmits(void **state) {
   (void)state;
   setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
   gsr_client *c = new_client(NULL, 0, NULL);
-  gsr_file f = open_stream(c, "small");
+  gsr_file f = open_sequential(c, "small");
   control("revoke", NULL);
   unsigned char *buf = malloc(SMALL_SIZE);
   read_rest(f, buf, 0, SMALL_SIZE, small_data);
@@ -433,23 +433,23 @@ static void test_401_on_a_stream_refreshes_and_resubmits(void **state) {
   assert_int_equal(stat_of("auth_failures"), 1);
   gsr_file_stats st;
   assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
-  assert_int_equal(st.requests, 2); /* the refused stream and its resubmission */
+  assert_int_equal(st.requests, 2); /* the refused block and its resubmission */
   gsr_close(f);
   free(buf);
   gsr_client_free(c);
   check_traces();
 }
 
-/* A stream that stalls after 1 MiB (the server sleeps), with the token
+/* A block that stalls after 1 MiB (the server sleeps), with the token
  * revoked meanwhile: the stall watchdog's resumed attempt gets a 401; the
- * stream refreshes the token and resumes after the bytes it had (not from
- * the start, which would hand the reader bytes twice). */
+ * block refreshes the token and is fetched again into the same buffer,
+ * the reader getting every byte once. */
 static gsr_client *stall_client(void) {
   return client_with(NULL, 0, NULL, 1000);
 }
 
-/* The log since `base`: the stream from 0, its resumed attempt refused,
- * and the same resumed range served with the new token. */
+/* The log since `base`: a resumed attempt refused, and a range that
+ * holds it served with the new token. */
 static void expect_resumed_after_401(long base) {
   struct ts_media_req q[8];
   ts_log_quiet(&srv, 200);
@@ -457,18 +457,20 @@ static void expect_resumed_after_401(long base) {
   int refused = -1, served = -1;
   for (int i = 0; i < n; i++) {
     if (q[i].status == 401 && q[i].first > 0) refused = i;
-    else if (q[i].status == 206 && q[i].first > 0) served = i;
+    else if (q[i].status == 206 && refused >= 0 &&
+             q[i].first <= q[refused].first && q[i].last >= q[refused].last)
+      served = i;
   }
-  if (refused < 0 || served < 0 || q[served].first != q[refused].first)
-    fail_msg("no refused resume followed by the same range served (%d "
+  if (served < 0)
+    fail_msg("no refused resume followed by its range served (%d "
              "requests)", n);
 }
 
-static void test_401_on_a_resumed_stream(void **state) {
+static void test_401_on_a_resumed_block(void **state) {
   (void)state;
   setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
   gsr_client *c = stall_client();
-  gsr_file f = open_stream(c, "big");
+  gsr_file f = open_sequential(c, "big");
   knob("fault_kind=stall&fault_on=media&cut_at=1048576&stall_ms=5000&"
        "fault_next=1");
   long base = ts_log_quiet(&srv, 0);
@@ -483,60 +485,6 @@ static void test_401_on_a_resumed_stream(void **state) {
   gsr_close(f);
   expect_resumed_after_401(base);
   free(buf);
-  gsr_client_free(c);
-  check_traces();
-}
-
-/* gsr_sendfile's stream, the same way. A pipe paces it: the revoke comes
- * once the reader has the first 64 KiB, before the server stalls. */
-struct drain {
-  int fd;
-  unsigned char *buf;
-  size_t got;
-};
-
-static void *drain_pipe(void *p) {
-  struct drain *d = p;
-  ssize_t n;
-  int revoked = 0;
-  while ((n = read(d->fd, d->buf + d->got, BIG_SIZE + 1 - d->got)) > 0) {
-    d->got += (size_t)n;
-    if (!revoked && d->got >= 65536) {
-      control("revoke", NULL);
-      revoked = 1;
-    }
-  }
-  return NULL;
-}
-
-static void test_401_on_a_resumed_sendfile(void **state) {
-  (void)state;
-  setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
-  gsr_client *c = stall_client();
-  gsr_file f;
-  assert_int_equal(gsr_open(c, "gs://" BUCKET "/big", NULL, &f), GSR_OK);
-  knob("fault_kind=stall&fault_on=media&cut_at=1048576&stall_ms=5000&"
-       "fault_next=1");
-  long base = ts_log_quiet(&srv, 0);
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  struct drain d = {fds[0], malloc(BIG_SIZE + 1), 0};
-  pthread_t th;
-  pthread_create(&th, NULL, drain_pipe, &d);
-  uint64_t written = 0;
-  int rc = gsr_sendfile(f, fds[1], 0, UINT64_MAX, &written);
-  if (rc != GSR_OK) fail_msg("sendfile: %s", gsr_errmsg());
-  close(fds[1]);
-  pthread_join(th, NULL);
-  close(fds[0]);
-  assert_int_equal(written, BIG_SIZE);
-  assert_int_equal(d.got, BIG_SIZE);
-  if (memcmp(d.buf, big_data, BIG_SIZE) != 0) fail_msg("wrong bytes");
-  assert_int_equal(stat_of("tokens_issued"), 2);
-  assert_int_equal(stat_of("auth_failures"), 1);
-  gsr_close(f);
-  expect_resumed_after_401(base);
-  free(d.buf);
   gsr_client_free(c);
   check_traces();
 }
@@ -781,9 +729,8 @@ int main(void) {
       cmocka_unit_test_setup(test_service_account_key, reset),
       cmocka_unit_test_setup(test_refresh_before_expiry, reset),
       cmocka_unit_test_setup(test_401_refreshes_once_and_retries, reset),
-      cmocka_unit_test_setup(test_401_on_a_stream_refreshes_and_resubmits, reset),
-      cmocka_unit_test_setup(test_401_on_a_resumed_stream, reset),
-      cmocka_unit_test_setup(test_401_on_a_resumed_sendfile, reset),
+      cmocka_unit_test_setup(test_401_on_a_block_refreshes_and_resubmits, reset),
+      cmocka_unit_test_setup(test_401_on_a_resumed_block, reset),
       cmocka_unit_test_setup(test_authorized_user_via_gcloud_adc, reset),
       cmocka_unit_test_setup(test_metadata_server, reset),
       cmocka_unit_test_setup(test_bad_key_files, reset),

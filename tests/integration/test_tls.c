@@ -3,9 +3,7 @@
  * (verification is always on), and go over HTTP/2 when the server offers
  * it, the parts of a split fetch each on its own connection (a GCS
  * connection is rate-limited on its own: streams multiplexed onto one
- * would share its limit); a prefetch stream paused by its reader over
- * HTTP/2 resumes and delivers every byte; so does gsr_sendfile's stream
- * on its own transport.
+ * would share its limit); gsr_sendfile delivers every byte over HTTP/2.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -92,39 +90,6 @@ static void expect_one_media_request_over_http2(long before) {
   assert_int_equal(media, 1);
 }
 
-/* The prefetcher's stream (one request paced by the reader, paused with
- * CURL_WRITEFUNC_PAUSE) over HTTP/2: a reader that sleeps with a small
- * window open gets every byte, from one request. */
-static void test_paused_stream_over_http2(void **state) {
-  (void)state;
-  gsr_client *c = client(srv.ca_pem);
-  gsr_file_options o;
-  gsr_file f;
-  gsr_file_options_init(&o);
-  o.prefetch = "sequential";
-  o.concurrency = 1;
-  o.max_prefetch = 1024 * 1024;
-  long before = ts_log_lines(&srv);
-  assert_int_equal(gsr_open(c, "gs://tls-bucket/obj", &o, &f), GSR_OK);
-  unsigned char *buf = malloc(SIZE);
-  int64_t got = 0, n = 1;
-  while (n > 0) {
-    n = gsr_read(f, buf + got, 300000);
-    if (n < 0) fail_msg("read at %lld: %s", (long long)got, gsr_errmsg());
-    got += n;
-    if (got == 300000) usleep(300000); /* the transfer pauses meanwhile */
-  }
-  assert_int_equal(got, SIZE);
-  assert_memory_equal(buf, data, SIZE);
-  gsr_file_stats st;
-  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
-  assert_int_equal(st.requests, 1);
-  gsr_close(f);
-  gsr_client_free(c);
-  free(buf);
-  expect_one_media_request_over_http2(before);
-}
-
 static void test_parts_use_separate_http2_connections(void **state) {
   (void)state;
   gsr_client *c = client(srv.ca_pem);
@@ -164,9 +129,8 @@ static void test_parts_use_separate_http2_connections(void **state) {
               conns[1] != conns[2]);
 }
 
-/* gsr_sendfile's stream runs on a transport of its own (the caller's
- * thread): the same TLS settings (the CA bundle) and HTTP/2, every byte
- * to the fd. */
+/* gsr_sendfile through the engine: the client's TLS settings (the CA
+ * bundle) and HTTP/2, every byte to the fd. */
 static void test_sendfile_over_http2(void **state) {
   (void)state;
   gsr_client *c = client(srv.ca_pem);
@@ -207,7 +171,6 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tls_with_ca_bundle),
       cmocka_unit_test(test_parts_use_separate_http2_connections),
-      cmocka_unit_test(test_paused_stream_over_http2),
       cmocka_unit_test(test_sendfile_over_http2),
       cmocka_unit_test(test_tls_verification_is_always_on),
   };

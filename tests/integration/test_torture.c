@@ -91,8 +91,8 @@ static void check_pread(struct tally *t, gsr_file f, uint64_t off, size_t len,
   free(buf);
 }
 
-/* gsr_sendfile of a range to a temporary file (its own transport, the
- * stream's sink): the right bytes, or an error. */
+/* gsr_sendfile of a range to a temporary file (through the engine's
+ * blocks): the right bytes, or an error. */
 static void check_sendfile(struct tally *t, gsr_file f, const char *what) {
   char path[] = "/tmp/gsread-torture-XXXXXX";
   int fd = mkstemp(path);

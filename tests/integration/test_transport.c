@@ -1,13 +1,15 @@
 /* The transport's retry and cancel interplay, against the local server.
  *
- * A driven transport (the test's own thread is its I/O thread) makes the
- * order of events exact: a request fails with a retryable 503, waits on
- * the delayed list, and is canceled at a chosen moment. Whatever the
- * moment, a canceled request must complete with GSR_ECANCELED, never with
- * the transient failure it was waiting to retry: a reader whose file is
- * closed under it would otherwise see a network error it was never meant
- * to (this is how test_faults' "close in a fault storm" failed, once in
- * about ten runs under ThreadSanitizer).
+ * A request fails with a retryable 503 and is canceled at an exact moment:
+ * from the transport's trace callback, which runs on the I/O thread as the
+ * retry is planned (before the request joins the delayed list), so no
+ * timing decides the order of events. The 503 carries a Retry-After, so
+ * the retry is not due before the I/O loop has looked for cancels.
+ * Whatever the moment, a canceled request must complete with
+ * GSR_ECANCELED, never with the transient failure it was waiting to retry:
+ * a reader whose file is closed under it would otherwise see a network
+ * error it was never meant to (this is how test_faults' "close in a fault
+ * storm" failed, once in about ten runs under ThreadSanitizer).
  *
  * And a failure of curl's own (a name that does not resolve) is retried
  * like any transient one.
@@ -23,7 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -33,7 +35,6 @@
 #define BUCKET "transport-bucket"
 #define OBJECT "obj"
 #define SIZE (256 * 1024)
-#define BACKOFF_MS 50 /* the first retry waits at most this long */
 
 static struct ts_server srv;
 static unsigned char *data;
@@ -57,25 +58,47 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* One request for SIZE bytes of url, on a driven transport. */
+/* What the trace callback does when the retry is planned. */
+enum on_retry { KEEP, CANCEL, FLAG_ONLY };
+
+/* One request for SIZE bytes of url, on a transport of its own. */
 struct rig {
   struct gsr__transport *t;
   struct gsr__fetch fetch;
   struct gsr__request req;
   unsigned char *buf;
+  enum on_retry on_retry;
+  atomic_int planned; /* retries planned */
 };
 
+/* On the I/O thread: plan_retry traces each retry it plans. */
+static void on_trace(void *arg, const char *line) {
+  struct rig *r = arg;
+  if (strncmp(line, "retry in ", 9) != 0) return;
+  atomic_fetch_add(&r->planned, 1);
+  if (r->on_retry == CANCEL) {
+    gsr__transport_cancel(r->t, &r->req);
+  } else if (r->on_retry == FLAG_ONLY) {
+    /* The flag as another thread's store lands, before the note that
+     * makes the I/O loop look for cancels. */
+    atomic_store(&r->req.cancel, 1);
+  }
+}
+
 static void rig_start(struct rig *r, const char *url,
-                      struct gsr__retry_policy retry) {
+                      struct gsr__retry_policy retry, enum on_retry on) {
+  memset(r, 0, sizeof(*r));
+  r->on_retry = on;
   struct gsr__transport_config cfg = {
       .user_agent = "gsread-test",
       .connect_timeout_ms = 5000, /* a resolver that does not answer too */
       .stall_timeout_ms = 5000,
       .max_connections = 4,
       .retry = retry,
+      .trace = on_trace,
+      .trace_arg = r,
   };
-  memset(r, 0, sizeof(*r));
-  assert_int_equal(gsr__transport_new_driven(&cfg, &r->t), GSR_OK);
+  assert_int_equal(gsr__transport_new(&cfg, &r->t), GSR_OK);
   assert_int_equal(gsr__fetch_init(&r->fetch, 1), GSR_OK);
   assert_int_equal(gsr__request_init(&r->req, GSR__GET, url), GSR_OK);
   r->buf = malloc(SIZE);
@@ -85,40 +108,33 @@ static void rig_start(struct rig *r, const char *url,
   assert_int_equal(gsr__transport_submit(r->t, &r->req), GSR_OK);
 }
 
-/* The object, whose first media request answers 503 (transient). */
-static void rig_start_503(struct rig *r) {
+/* The object, whose first media request answers 503 (transient) with
+ * Retry-After: retry_after_s (0: none). */
+static void rig_start_503(struct rig *r, int retry_after_s, enum on_retry on) {
+  char knobs[200];
   assert_int_equal(ts_control(&srv, "reset"), 200);
-  assert_int_equal(
-      ts_control(&srv, "config?fault_kind=status&fault_status=503&fault_next=1"),
-      200);
+  snprintf(knobs, sizeof(knobs),
+           "config?fault_kind=status&fault_status=503&fault_next=1"
+           "&fault_retry_after=%d", retry_after_s);
+  assert_int_equal(ts_control(&srv, knobs), 200);
   rig_start(r, media_url,
-            (struct gsr__retry_policy){.initial_ms = BACKOFF_MS,
+            (struct gsr__retry_policy){.initial_ms = 50,
                                        .multiplier = 2.0,
                                        .max_delay_ms = 1000,
                                        .max_attempts = 5,
-                                       .deadline_ms = 20000});
+                                       .deadline_ms = 20000},
+            on);
 }
 
-static int rig_pending(struct rig *r) {
-  pthread_mutex_lock(&r->fetch.mu);
-  int p = r->fetch.pending;
-  pthread_mutex_unlock(&r->fetch.mu);
-  return p;
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Drives until the 503 came back and a retry is planned (due_ns is set on
- * this, the I/O, thread, so reading it here is not a race). */
-static void rig_until_retry_planned(struct rig *r) {
-  for (int i = 0; i < 100 && r->req.due_ns == 0 && rig_pending(r); i++)
-    gsr__transport_drive(r->t);
-  if (r->req.due_ns == 0)
-    fail_msg("no retry was planned (pending %d, status %d: %s)",
-             rig_pending(r), r->fetch.err.status, r->fetch.err.msg);
-}
-
+/* Waits for the request to complete; its status. */
 static int rig_finish(struct rig *r) {
-  for (int i = 0; i < 100 && rig_pending(r); i++) gsr__transport_drive(r->t);
-  if (rig_pending(r)) fail_msg("the request never completed");
+  gsr__fetch_wait(&r->fetch);
   return r->fetch.err.status;
 }
 
@@ -133,26 +149,29 @@ static void rig_free(struct rig *r) {
 static void test_retry_after_503(void **state) {
   (void)state;
   struct rig r;
-  rig_start_503(&r);
-  rig_until_retry_planned(&r);
+  rig_start_503(&r, 0, KEEP);
   int s = rig_finish(&r);
   if (s != GSR_OK) fail_msg("retry failed: %s", r.fetch.err.msg);
   assert_memory_equal(r.buf, data, SIZE);
+  assert_int_equal(atomic_load(&r.planned), 1);
   assert_int_equal(r.req.attempts, 2);
   rig_free(&r);
 }
 
 /* Canceled while it waits for its retry: reap_cancelled takes it off the
- * delayed list. */
+ * delayed list at once, long before the retry is due. */
 static void test_cancel_during_backoff(void **state) {
   (void)state;
   struct rig r;
-  rig_start_503(&r);
-  rig_until_retry_planned(&r);
-  gsr__transport_cancel(r.t, &r.req);
+  double t0 = now_s();
+  rig_start_503(&r, 10, CANCEL);
   int s = rig_finish(&r);
+  double took = now_s() - t0;
   if (s != GSR_ECANCELED)
     fail_msg("ended with %s: %s", gsr_status_name(s), r.fetch.err.msg);
+  assert_int_equal(atomic_load(&r.planned), 1);
+  assert_int_equal(r.req.attempts, 1);
+  if (took > 5.0) fail_msg("canceled after %.1f s: when the retry was due", took);
   rig_free(&r);
 }
 
@@ -164,10 +183,7 @@ static void test_cancel_during_backoff(void **state) {
 static void test_cancel_seen_when_the_retry_starts(void **state) {
   (void)state;
   struct rig r;
-  rig_start_503(&r);
-  rig_until_retry_planned(&r);
-  atomic_store(&r.req.cancel, 1);
-  usleep((BACKOFF_MS + 20) * 1000); /* the retry is due */
+  rig_start_503(&r, 1, FLAG_ONLY);
   int s = rig_finish(&r);
   if (s != GSR_ECANCELED)
     fail_msg("ended with %s: %s", gsr_status_name(s), r.fetch.err.msg);
@@ -188,7 +204,8 @@ static void test_unresolvable_host_is_retried(void **state) {
                                        .multiplier = 2.0,
                                        .max_delay_ms = 50,
                                        .max_attempts = 3,
-                                       .deadline_ms = 60000});
+                                       .deadline_ms = 60000},
+            KEEP);
   int s = rig_finish(&r);
   print_message("%s: %s\n", gsr_status_name(s), r.fetch.err.msg);
   /* No lookup answer at all (no resolver here) is a timeout instead. */
