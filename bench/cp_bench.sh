@@ -28,13 +28,21 @@ mkdir -p "$WORK/out"
 cat "$SRC" >/dev/null # the source in the page cache for everyone
 bench_ceiling 4
 
-run_gsread() { # the defaults: part size = size / 4, at most 64 MiB
+run_gsread() { # the defaults: connections chosen by measurement (cold)
+  STORAGE_EMULATOR_HOST=$EP GSREAD_PLANS_FILE= "$GSREAD" cp -q "gs://bench/$OBJ" "$1"
+}
+run_gsread4() {
   STORAGE_EMULATOR_HOST=$EP "$GSREAD" cp -q --concurrency 4 "gs://bench/$OBJ" "$1"
 }
-# Small parts: one first-byte wait (38 ms in the gcs profile) per 8 MiB.
+# Small blocks: 8 MiB, about what one connection gets in one first-byte
+# wait (38 ms in the gcs profile).
 run_gsread8() {
   STORAGE_EMULATOR_HOST=$EP "$GSREAD" cp -q --concurrency 4 --part-size 8M \
     "gs://bench/$OBJ" "$1"
+}
+# GSREAD_BASE (another build, e.g. the previous commit's) at 4 connections.
+run_base4() {
+  STORAGE_EMULATOR_HOST=$EP "$GSREAD_BASE" cp -q --concurrency 4 "gs://bench/$OBJ" "$1"
 }
 run_aria2c() {
   aria2c -q -x 4 -s 4 --allow-overwrite=true --auto-file-renaming=false \
@@ -53,7 +61,8 @@ run_curl4() {
   for i in "${pids[@]}"; do wait "$i"; done
 }
 
-TOOLS=(gsread gsread8 aria2c curl4)
+TOOLS=(gsread gsread4 gsread8 aria2c curl4)
+if [ -n "${GSREAD_BASE:-}" ]; then TOOLS+=(base4); fi
 declare -A TIMES
 for r in $(seq "$RUNS"); do
   for tool in "${TOOLS[@]}"; do
@@ -72,17 +81,19 @@ for r in $(seq "$RUNS"); do
   done
 done
 
-python3 - "$SIZE_MIB" "$RUNS" "${TIMES[gsread]}" "${TIMES[gsread8]}" "${TIMES[aria2c]}" "${TIMES[curl4]}" "$ROOT/bench" <<'PY'
+python3 - "$SIZE_MIB" "$RUNS" "$ROOT/bench" "${TIMES[gsread]}" "${TIMES[gsread4]}" "${TIMES[gsread8]}" "${TIMES[aria2c]}" "${TIMES[curl4]}" "${TIMES[base4]:-}" <<'PY'
 import statistics, sys
-sys.path.insert(0, sys.argv[7])
+sys.path.insert(0, sys.argv[3])
 from ceiling import flag
 mib, runs = int(sys.argv[1]), int(sys.argv[2])
-rows = [("gsread cp --concurrency 4 (default parts: size/4, max 64 MiB; CRC32C checked, temp + rename)", sys.argv[3]),
-        ("gsread cp --concurrency 4 --part-size 8M (same)", sys.argv[4]),
-        ("aria2c -x 4 -s 4", sys.argv[5]),
-        ("4 x curl -r (parallel ranges, dd at offsets)", sys.argv[6])]
-rows = [(n, [float(x) for x in t.split()]) for n, t in rows]
-base = statistics.median(rows[2][1])
+names = ["gsread cp (defaults: connections measured; CRC32C checked, temp + rename)",
+         "gsread cp --concurrency 4 (same)",
+         "gsread cp --concurrency 4 --part-size 8M (same)",
+         "aria2c -x 4 -s 4",
+         "4 x curl -r (parallel ranges, dd at offsets)",
+         "$GSREAD_BASE cp --concurrency 4"]
+rows = [(n, [float(x) for x in t.split()]) for n, t in zip(names, sys.argv[4:]) if t.strip()]
+base = statistics.median(rows[3][1])
 print(f"| tool ({mib} MiB object, gcs profile: 38 ms TTFB, 220 MiB/s per connection) | median s | MiB/s | vs aria2c |")
 print("|---|---|---|---|")
 for name, xs in rows:
@@ -90,5 +101,5 @@ for name, xs in rows:
     print(f"| {name} | {m:.3f} | {mib / m:.0f} | {base / m:.2f}x{flag()} |")
 print(f"\nruns: {runs}, alternated; all times (s): " +
       "; ".join(f"{k} {[round(x, 3) for x in xs]}" for k, (n, xs) in
-                 zip(("gsread", "gsread-8M", "aria2c", "curl4"), rows)))
+                 zip(("gsread", "gsread-c4", "gsread-8M", "aria2c", "curl4", "base-c4"), rows)))
 PY
