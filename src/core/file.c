@@ -49,6 +49,12 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   f->auto_width = o->concurrency == 0 && !f->client->concurrency_set;
   f->min_part = o->min_part_size;
   f->max_prefetch = o->max_prefetch ? o->max_prefetch : DEFAULT_MAX_PREFETCH;
+  /* A window the caller did not size may grow, for a measured width, to
+   * what the client's budget allows (policy.c; the budget still holds
+   * across files: blocks past it wait). */
+  f->max_window = o->max_prefetch ? f->max_prefetch
+                                  : GSR__MAX(f->max_prefetch,
+                                             f->client->budget->limit);
   f->prefetch = gsr__prefetch_pick(o->prefetch, cache,
                                    f->client->default_prefetch);
   if (f->prefetch < 0)

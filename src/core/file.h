@@ -54,6 +54,8 @@ struct gsr__file {
   uint64_t min_part;
   int prefetch;           /* enum gsr__prefetch_mode */
   uint64_t max_prefetch;
+  uint64_t max_window;    /* what the window may grow to for a width
+                           * chosen by measurement */
   /* Readers. */
   const struct gsr__reader_ops *cache, *source;
   void *cache_state, *source_state;

@@ -62,6 +62,13 @@ void gsr__engine_policy(const struct gsr__engine_in *in,
   uint64_t avail = w - GSR__MIN(io, w / 2);
   uint64_t block = avail / slots(width);
   if (full && in->auto_width && block < lead) {
+    /* Blocks of the lead: the window grows to hold them, within
+     * max_window, and the width is what it then holds. */
+    uint64_t read = w - avail;
+    uint64_t grown = GSR__MIN(slots(width) * lead + read,
+                              GSR__MAX(in->max_window, w));
+    w = GSR__MAX(w, grown);
+    avail = w - read;
     block = lead;
     int fit = 1;
     while (fit < width && slots(fit + 1) * block <= avail) fit++;

@@ -77,6 +77,8 @@ struct gsr__engine_in {
   uint64_t run_bytes;   /* bytes read sequentially in it */
   uint64_t avg_io;      /* average read size */
   uint64_t max_prefetch;/* the file's cap on bytes held */
+  uint64_t max_window;  /* ... raised to hold an automatic width, up to
+                         * this (the file's cap if the caller set it) */
   int width;            /* connections that should carry bytes at once */
   int auto_width;       /* chosen by measurement: may be lowered to what
                          * the window holds (an explicit one is obeyed) */

@@ -53,6 +53,7 @@ static struct gsr__engine_in engine_in(const struct gsr__file *f,
       .run_bytes = p->run_bytes,
       .avg_io = gsr__tracker_average(&p->tracker, 1024 * 1024),
       .max_prefetch = f->max_prefetch,
+      .max_window = f->max_window,
       .width = p->width,
       .auto_width = p->auto_width,
       .rate = p->rate,
@@ -72,19 +73,21 @@ static int width_max(const struct gsr__file *f,
   return out.width;
 }
 
-/* One step of the automatic width: once 2 x width blocks scheduled at the
- * current width completed, the file's aggregate since the first of them
- * decides the next width (gsr__width_next). */
+/* One step of the automatic width: once 3 x width blocks scheduled at the
+ * current width completed, the file's aggregate over the last 2 x width
+ * of them decides the next width (gsr__width_next). */
 static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
                        const struct gsr__pf_block *b) {
   if (!p->auto_width || b->width != p->width) return;
   uint64_t now = gsr__now_ns(), fetched = atomic_load(&f->stats.bytes_fetched);
-  if (p->step_blocks++ == 0) {
+  /* The first `width` blocks at a width carry the change (the ramp, or
+   * the blocks of the width before): measured from the next. */
+  if (++p->step_blocks == p->width) {
     p->step_t0 = now;
     p->step_bytes = fetched;
     return;
   }
-  if (p->step_blocks <= 2 * p->width || now <= p->step_t0) return;
+  if (p->step_blocks <= 3 * p->width || now <= p->step_t0) return;
   struct gsr__width_in win = {
       .width = p->width,
       .aggregate = (double)(fetched - p->step_bytes) * 1e9 /

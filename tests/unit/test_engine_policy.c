@@ -106,6 +106,13 @@ static void test_width_fits_the_window(void **state) {
   assert_true(o.block >= o.lead);
   assert_int_equal(o.width, 4); /* 10 blocks of 8.4 MiB in 96 MiB */
   assert_true((2 * (uint64_t)o.width + 2) * o.block <= o.window - MiB);
+  /* The window may grow for the width, within max_window. */
+  in.max_window = 128 * MiB;
+  o = policy(in);
+  assert_int_equal(o.width, 6); /* 14 blocks of 8.4 MiB in 128 MiB */
+  assert_true(o.window > 96 * MiB && o.window <= 128 * MiB);
+  assert_true((2 * (uint64_t)o.width + 2) * o.block <= o.window - MiB);
+  in.max_window = 0;
   in.max_prefetch = 200 * MiB;
   assert_int_equal(policy(in).width, 8); /* 22 fit: 8 asked */
   in.max_prefetch = 96 * MiB;
