@@ -302,6 +302,7 @@ static void test_seeks(void **state) {
   gsr_file_stats st = stats_of(f);
   gsr_close(f);                               /* cancels C's blocks */
   gsr_client_free(c);
+  free(buf);
   ts_log_quiet(&srv, 900); /* the cancelled ones end after their wait */
   assert_int_equal(ts_control(&srv, "reset"), 200);
   assert_true(st.prefetched_unused > 0);
@@ -368,6 +369,7 @@ static void test_soft_seeks_over_small_blocks(void **state) {
   gsr_file_stats st = stats_of(f);
   gsr_close(f);
   gsr_client_free(c);
+  free(buf);
   if (k.soft != 39 || k.hard != 0) /* every read after a skip */
     fail_msg("%d soft seeks, %d hard ones; want 39 soft", k.soft, k.hard);
   log_quiet();
