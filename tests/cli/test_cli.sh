@@ -370,7 +370,7 @@ expect_stats() {
     fi
   done
   case $(stats_value plan) in
-    none | probe | stream | blocks) ;;
+    none | ramp | full) ;;
     *) fail "$desc: no plan in --stats ('$(stats_value plan)')"; ok=0 ;;
   esac
   [ "$ok" = 1 ] || return

@@ -1,0 +1,838 @@
+/* Integration tests of the sequential engine (src/prefetch/) with readers
+ * that promised to be sequential (prefetch "sequential"), against the
+ * local GCS server: exact bytes for whole reads in odd pieces, copied and
+ * as slices, with the server's log tiling the object; a slow reader holds
+ * at most the window and is never taken for a stall; soft seeks keep
+ * blocks, hard seeks and close cancel them (the server's log shows them
+ * cut short); a body cut short, or stalled, resumes where it broke, also
+ * past the retry budget; the whole-object CRC32C passes and catches a
+ * corrupted byte; byte-exact random read/seek mixes at widths 1, 4, 16
+ * and automatic; the automatic width steps up on a link capped per
+ * connection and is remembered per server (in the client, and in a plans
+ * file); an explicit width is obeyed; the memory budget holds with 16
+ * files read at once.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gsread.h"
+#include "testsrv.h"
+
+#define BUCKET "engine-bucket"
+#define MiB (1024ull * 1024)
+#define OBJ_SIZE (40 * MiB + 4321)
+/* The object the automatic width is measured on: long enough for its
+ * steps at 4, 6 and 8 connections (each 2 x width + 1 blocks). */
+#define WIDE_SIZE (96 * MiB + 99)
+/* Its window: blocks of 1.6, 1.1 and 0.9 MiB at widths 4, 6 and 8. */
+#define WIDE_WINDOW (16 * MiB)
+
+static struct ts_server srv;
+static gsr_client *client;
+static unsigned char *data, *wide;
+
+static int setup(void **state) {
+  (void)state;
+  /* The automatic width is chosen only when the environment names none. */
+  unsetenv("GSREAD_CONCURRENCY");
+  unsetenv("DEFAULT_GCSFS_CONCURRENCY");
+  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
+  data = ts_random_bytes(OBJ_SIZE, 77);
+  wide = ts_random_bytes(WIDE_SIZE, 78);
+  if (ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE) != 0 ||
+      ts_put(&srv, BUCKET, "wide", wide, WIDE_SIZE) != 0)
+    return -1;
+  gsr_client_options o;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  return gsr_client_new(&o, &client);
+}
+
+static int teardown(void **state) {
+  (void)state;
+  gsr_client_free(client);
+  ts_server_stop(&srv);
+  free(data);
+  free(wide);
+  return 0;
+}
+
+/* The engine's width decisions from the debug trace: "width N (a start:
+ * ...)", "... (chosen before for this server)", "... (trying)",
+ * "... (chosen)". */
+struct widths {
+  pthread_mutex_t mu;
+  char text[4096];
+};
+
+static void on_trace(void *arg, const char *line) {
+  struct widths *w = arg;
+  const char *at = strstr(line, "engine ");
+  if (at == NULL || strstr(line, "schedule ") != NULL ||
+      strstr(line, "width ") == NULL)
+    return;
+  pthread_mutex_lock(&w->mu);
+  size_t used = strlen(w->text);
+  snprintf(w->text + used, sizeof(w->text) - used, "%s\n", at);
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* A client of the test server; 0 (or NULL) leaves an option at its
+ * default. */
+static gsr_client *client_of(long stall_timeout_ms, long retry_initial_ms,
+                             struct widths *trace, const char *plans_file) {
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.plans_file = plans_file;
+  if (stall_timeout_ms) o.stall_timeout_ms = stall_timeout_ms;
+  if (retry_initial_ms) o.retry_initial_ms = retry_initial_ms;
+  if (trace) {
+    o.trace = on_trace;
+    o.trace_arg = trace;
+  }
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  return c;
+}
+
+static gsr_client *new_client(long stall_timeout_ms, long retry_initial_ms) {
+  return client_of(stall_timeout_ms, retry_initial_ms, NULL, NULL);
+}
+
+/* A promised reader of name at this width (0: automatic) and cap (0: the
+ * default). */
+static gsr_file open_seq(gsr_client *c, const char *name, int concurrency,
+                         uint64_t max_prefetch) {
+  gsr_file_options o;
+  gsr_file f;
+  char url[256];
+  gsr_file_options_init(&o);
+  o.concurrency = concurrency;
+  o.prefetch = "sequential";
+  o.max_prefetch = max_prefetch;
+  snprintf(url, sizeof(url), "gs://" BUCKET "/%s", name);
+  if (gsr_open(c, url, &o, &f) != GSR_OK) fail_msg("open: %s", gsr_errmsg());
+  return f;
+}
+
+static gsr_file open_obj(gsr_client *c, int concurrency, uint64_t max_prefetch) {
+  return open_seq(c, "obj", concurrency, max_prefetch);
+}
+
+static long log_quiet(void) { return ts_log_quiet(&srv, 100); }
+
+static gsr_file_stats stats_of(gsr_file f) {
+  gsr_file_stats st;
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+  return st;
+}
+
+static void check_pread(gsr_file f, uint64_t off, size_t len, unsigned char *buf) {
+  int64_t n = gsr_pread(f, buf, len, (int64_t)off);
+  size_t want = off >= OBJ_SIZE ? 0 : (len < OBJ_SIZE - off ? len : OBJ_SIZE - off);
+  if (n != (int64_t)want)
+    fail_msg("pread %llu+%zu: %lld (%s)", (unsigned long long)off, len,
+             (long long)n, gsr_errmsg());
+  if (want && memcmp(buf, data + off, want) != 0)
+    fail_msg("wrong bytes at %llu+%zu", (unsigned long long)off, len);
+}
+
+/* Reads f (an object whose bytes are obj[0, size)) from its position to
+ * the end, `piece` bytes at a time, copied or as slices, comparing every
+ * byte; returns the last result (0 at the end, or the failure). */
+static int64_t read_all(gsr_file f, const unsigned char *obj, uint64_t size,
+                        size_t piece, int slices) {
+  unsigned char *buf = malloc(piece);
+  int64_t n = 1, pos = gsr_tell(f);
+  while (n > 0) {
+    if (slices) {
+      gsr_slice s[16];
+      size_t ns = 0;
+      n = gsr_read_slices(f, piece, s, 16, &ns);
+      int64_t at = pos;
+      for (size_t i = 0; i < ns; i++) {
+        if (memcmp(s[i].data, obj + at, s[i].len) != 0)
+          fail_msg("wrong slice bytes at %lld", (long long)at);
+        at += (int64_t)s[i].len;
+        gsr_slice_release(&s[i]);
+      }
+    } else {
+      n = gsr_read(f, buf, piece);
+      if (n > 0 && memcmp(buf, obj + pos, (size_t)n) != 0)
+        fail_msg("wrong bytes at %lld+%lld", (long long)pos, (long long)n);
+    }
+    if (n > 0) pos += n;
+  }
+  if (n == 0 && pos != (int64_t)size)
+    fail_msg("ended at %lld of %llu", (long long)pos, (unsigned long long)size);
+  free(buf);
+  return n;
+}
+
+static int64_t read_to_end(gsr_file f, size_t piece, int slices) {
+  return read_all(f, data, OBJ_SIZE, piece, slices);
+}
+
+static int by_first(const void *a, const void *b) {
+  const struct ts_media_req *x = a, *y = b;
+  return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The server's media requests since base tile [0, size) (each byte asked
+ * once, in order of offset) and each was sent whole. Returns how many. */
+static int expect_tiled(long base, uint64_t size) {
+  struct ts_media_req q[256];
+  log_quiet();
+  int n = ts_media_log(&srv, base, q, 256);
+  assert_true(n > 0 && n < 256);
+  qsort(q, (size_t)n, sizeof(q[0]), by_first);
+  uint64_t next = 0;
+  for (int i = 0; i < n; i++) {
+    if (q[i].first != next)
+      fail_msg("request %d starts at %llu, want %llu", i,
+               (unsigned long long)q[i].first, (unsigned long long)next);
+    if (q[i].sent != q[i].last - q[i].first + 1)
+      fail_msg("request %llu-%llu sent %llu", (unsigned long long)q[i].first,
+               (unsigned long long)q[i].last, (unsigned long long)q[i].sent);
+    next = q[i].last + 1;
+  }
+  assert_int_equal(next, size);
+  return n;
+}
+
+/* A whole read, in pieces that cut the blocks anywhere, copied and as
+ * slices: every byte delivered once, every byte fetched once (the
+ * server's log tiles the object), within the window, at full width. */
+static void test_whole_reads(void **state) {
+  (void)state;
+  const size_t pieces[] = {777777, 16 * MiB, 4096};
+  for (size_t p = 0; p < 3; p++)
+    for (int slices = 0; slices < 2; slices++) {
+      long base = log_quiet();
+      gsr_file f = open_obj(client, 4, 16 * MiB);
+      assert_int_equal(read_to_end(f, pieces[p], slices), 0);
+      gsr_file_stats st = stats_of(f);
+      gsr_close(f);
+      assert_int_equal(st.bytes_fetched, OBJ_SIZE);
+      assert_int_equal(st.bytes_delivered, OBJ_SIZE);
+      assert_int_equal(st.prefetched_unused, 0);
+      assert_string_equal(st.plan, "full");
+      assert_int_equal(st.connections, 4);
+      /* The window (raised to 2 x a read larger than half of it). */
+      uint64_t window = 16 * MiB > 2 * pieces[p] ? 16 * MiB : 2 * pieces[p];
+      if (st.peak_buffered > window)
+        fail_msg("piece %zu: peak %llu, window %llu", pieces[p],
+                 (unsigned long long)st.peak_buffered,
+                 (unsigned long long)window);
+      int n = expect_tiled(base, OBJ_SIZE);
+      assert_int_equal(st.requests, (uint64_t)n);
+    }
+}
+
+/* A reader slower than the network: the window fills and waits for it
+ * (nothing past it is fetched), no request is left half done while the
+ * reader sleeps longer than the stall timeout, so none is taken for a
+ * stall: no retry, every request sent whole. */
+static void test_slow_reader_holds_the_window(void **state) {
+  (void)state;
+  gsr_client *c = new_client(300, 0);
+  long base = log_quiet();
+  gsr_file f = open_obj(c, 4, MiB);
+  unsigned char *buf = malloc(MiB);
+  uint64_t off = 0;
+  for (int i = 0; i < 3; i++) {
+    check_pread(f, off, 64 * 1024, buf);
+    off += 64 * 1024;
+    usleep(700 * 1000);
+    gsr_file_stats st = stats_of(f);
+    assert_int_equal(st.window, MiB);
+    /* What it fetched ahead is at most the window past what it read. */
+    assert_true(st.bytes_fetched <= off + MiB);
+  }
+  assert_int_equal(gsr_seek(f, (int64_t)off, GSR_SEEK_SET), (int64_t)off);
+  assert_int_equal(read_to_end(f, 300000, 0), 0);
+  gsr_file_stats st = stats_of(f);
+  gsr_close(f);
+  assert_true(st.peak_buffered <= MiB);
+  gsr_client_stats cs;
+  assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
+  assert_int_equal(cs.retries, 0);
+  gsr_client_free(c);
+  expect_tiled(base, OBJ_SIZE);
+  free(buf);
+}
+
+/* A soft seek (forward or back inside what is scheduled) keeps the
+ * blocks: no request starts at it. A hard seek cancels the blocks in
+ * flight, and close cancels what is left: each request made to wait for
+ * its first byte (ttfb_ms) and cancelled meanwhile sent far less than it
+ * asked. A 12 MiB window keeps the three runs' requests apart: A in
+ * [0, 16 MiB), C in [16 MiB, 30 MiB), B after. */
+static void test_seeks(void **state) {
+  (void)state;
+  gsr_client *c = new_client(0, 0);
+  gsr_file f = open_obj(c, 2, 12 * MiB);
+  long base = log_quiet();
+  assert_int_equal(ts_control(&srv, "config?ttfb_ms=400"), 200);
+  unsigned char *buf = malloc(MiB);
+  check_pread(f, 0, MiB, buf);                /* run A, at 0 */
+  check_pread(f, MiB + 300000, MiB, buf);     /* soft seek forward */
+  check_pread(f, 2 * MiB + 100000, 100, buf); /* soft seek back */
+  /* Before each cancel, a pause: the requests that went out when the
+   * run's first blocks landed are on the wire by then, waiting. */
+  usleep(150 * 1000);
+  check_pread(f, 30 * MiB + 5, MiB, buf);     /* hard seek: run B */
+  check_pread(f, 31 * MiB + 5, MiB, buf);
+  usleep(150 * 1000);
+  check_pread(f, 16 * MiB + 7, 4096, buf);    /* hard seek back: run C */
+  usleep(150 * 1000);
+  gsr_file_stats st = stats_of(f);
+  gsr_close(f);                               /* cancels C's blocks */
+  gsr_client_free(c);
+  free(buf);
+  ts_log_quiet(&srv, 900); /* the cancelled ones end after their wait */
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_true(st.prefetched_unused > 0);
+  struct ts_media_req q[64];
+  int n = ts_media_log(&srv, base, q, 64);
+  int starts[3] = {0, 0, 0}, cancelled[3] = {0, 0, 0};
+  for (int i = 0; i < n; i++) {
+    uint64_t first = q[i].first, len = q[i].last - q[i].first + 1;
+    if (first == MiB + 300000 || first == 2 * MiB + 100000)
+      fail_msg("a soft seek started a request at %llu", (unsigned long long)first);
+    int run = first < 16 * MiB ? 0 : first >= 30 * MiB ? 1 : 2;
+    starts[run] += first == 0 || first == 30 * MiB + 5 || first == 16 * MiB + 7;
+    if (q[i].sent < len / 2) cancelled[run]++;
+  }
+  for (int run = 0; run < 3; run++) {
+    assert_int_equal(starts[run], 1); /* each run's first block, once */
+    if (cancelled[run] < 1) {
+      for (int i = 0; i < n; i++)
+        printf("  %llu-%llu sent %llu, %.3f-%.3f\n", (unsigned long long)q[i].first,
+               (unsigned long long)q[i].last, (unsigned long long)q[i].sent,
+               q[i].start, q[i].end);
+      fail_msg("run %d: nothing cancelled (%d requests)", run, n);
+    }
+  }
+}
+
+/* The kinds of reads the debug trace names ("read at N: soft seek
+ * forward", ...). */
+struct kinds {
+  pthread_mutex_t mu;
+  int soft, hard;
+};
+
+static void count_kinds(void *arg, const char *line) {
+  struct kinds *k = arg;
+  pthread_mutex_lock(&k->mu);
+  k->soft += strstr(line, ": soft seek") != NULL;
+  k->hard += strstr(line, ": hard seek") != NULL;
+  pthread_mutex_unlock(&k->mu);
+}
+
+/* Soft seeks forward over blocks still landing, with the smallest blocks
+ * (a 1 MiB window at width 4: 256 KiB blocks, the whole window
+ * scheduled after each read): every one is soft, the
+ * skipped bytes are counted, nothing is fetched twice. */
+static void test_soft_seeks_over_small_blocks(void **state) {
+  (void)state;
+  struct kinds k = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.trace = count_kinds;
+  o.trace_arg = &k;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  long base = log_quiet();
+  gsr_file f = open_obj(c, 4, MiB);
+  unsigned char *buf = malloc(MiB);
+  uint64_t off = 0;
+  for (int i = 0; i < 60 && off < OBJ_SIZE; i++) {
+    check_pread(f, off, 1000, buf);
+    off += 1000 + (uint64_t)(i % 3) * 100000; /* forward, inside the window */
+  }
+  gsr_file_stats st = stats_of(f);
+  gsr_close(f);
+  gsr_client_free(c);
+  free(buf);
+  if (k.soft != 39 || k.hard != 0) /* every read after a skip */
+    fail_msg("%d soft seeks, %d hard ones; want 39 soft", k.soft, k.hard);
+  log_quiet();
+  struct ts_media_req q[256];
+  int n = ts_media_log(&srv, base, q, 256);
+  assert_true(n > 0 && n < 256);
+  qsort(q, (size_t)n, sizeof(q[0]), by_first);
+  for (int i = 1; i < n; i++) /* soft seeks: no byte asked twice */
+    assert_true(q[i].first > q[i - 1].last);
+  assert_true(st.prefetched_unused > 0); /* skipped bytes are counted */
+}
+
+/* A block's body cut short is resumed from the byte where it broke, to
+ * the block's end: the server saw the block asked, cut, and its rest
+ * asked once. */
+static void test_cut_body_resumes(void **state) {
+  (void)state;
+  gsr_file f = open_obj(client, 1, 0);
+  long base = log_quiet();
+  /* The first block (the first read's 8 MiB) is cut. */
+  assert_int_equal(ts_control(&srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"), 200);
+  assert_int_equal(read_to_end(f, 8 * MiB, 0), 0);
+  gsr_close(f);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  log_quiet();
+  struct ts_media_req q[16];
+  int n = ts_media_log(&srv, base, q, 16);
+  assert_true(n >= 3 && n < 16); /* the cut block, its rest, the others */
+  qsort(q, (size_t)n, sizeof(q[0]), by_first);
+  assert_int_equal(q[0].first, 0);
+  assert_int_equal(q[0].sent, 3000001);
+  assert_true(q[0].last > 3000001);
+  assert_int_equal(q[1].first, 3000001);
+  assert_int_equal(q[1].last, q[0].last); /* the rest of the same block */
+  assert_int_equal(q[1].sent, q[1].last - q[1].first + 1);
+  uint64_t next = q[1].last + 1;
+  for (int i = 2; i < n; i++) {
+    assert_int_equal(q[i].first, next);
+    assert_int_equal(q[i].sent, q[i].last - q[i].first + 1);
+    next = q[i].last + 1;
+  }
+  assert_int_equal(next, OBJ_SIZE);
+}
+
+/* A block whose body stops mid-way (the reader waiting for it) is aborted
+ * by the stall watchdog and resumed where it stopped. */
+static void test_stalled_body_resumes(void **state) {
+  (void)state;
+  gsr_client *c = new_client(400, 0);
+  gsr_file f = open_obj(c, 1, 0);
+  long base = log_quiet();
+  assert_int_equal(ts_control(&srv, "config?fault_kind=stall&stall_ms=3000&cut_at=5000000&fault_next=1"), 200);
+  int64_t n = read_to_end(f, 8 * MiB, 0); /* the first block stalls */
+  if (n != 0) fail_msg("read: %lld (%s)", (long long)n, gsr_errmsg());
+  gsr_close(f);
+  gsr_client_stats cs;
+  assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
+  assert_true(cs.retries >= 1 && cs.resumes >= 1);
+  gsr_client_free(c);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  ts_log_quiet(&srv, 3500); /* the stalled response ends on the server */
+  struct ts_media_req q[16];
+  int k = ts_media_log(&srv, base, q, 16);
+  int resumed = 0;
+  for (int i = 0; i < k; i++) resumed += q[i].first == 5000000;
+  assert_int_equal(resumed, 1);
+}
+
+/* A block whose body breaks again and again, making progress each time,
+ * is resumed every time: the retry budget (8 attempts) counts breaks
+ * without progress, not a long block's whole life. One 32 MiB block cut
+ * every 3000000 bytes is 12 requests. */
+static void test_resumes_past_the_retry_budget(void **state) {
+  (void)state;
+  gsr_client *c = new_client(0, 5);
+  gsr_file f = open_obj(c, 1, 128 * MiB); /* blocks of 32 MiB */
+  long base = log_quiet();
+  assert_int_equal(ts_control(&srv, "config?fault_kind=cut&cut_at=3000000&fault_ratio=1"), 200);
+  int64_t n = read_to_end(f, MiB, 0);
+  gsr_close(f);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  if (n != 0) fail_msg("read: %lld (%s)", (long long)n, gsr_errmsg());
+  gsr_client_free(c);
+  log_quiet();
+  struct ts_media_req q[64];
+  int k = ts_media_log(&srv, base, q, 64);
+  assert_true(k < 64);
+  qsort(q, (size_t)k, sizeof(q[0]), by_first);
+  int of_first_block = 0;
+  uint64_t next = 0;
+  for (int i = 0; i < k; i++) {
+    uint64_t len = q[i].last - q[i].first + 1;
+    assert_int_equal(q[i].first, next); /* each resumes where one broke */
+    assert_int_equal(q[i].sent, len < 3000000 ? len : 3000000);
+    next = q[i].first + q[i].sent;
+    of_first_block += q[i].last == 32 * MiB - 1;
+  }
+  assert_int_equal(next, OBJ_SIZE);
+  assert_int_equal(of_first_block, (int)((32 * MiB + 2999999) / 3000000));
+}
+
+/* The whole-object CRC32C over blocks, read in pieces that cut them
+ * anywhere: intact passes, a byte corrupted late fails. */
+static void test_whole_object_crc32c(void **state) {
+  (void)state;
+  for (int corrupt = 0; corrupt < 2; corrupt++) {
+    if (corrupt)
+      assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "obj", (long)OBJ_SIZE - 99999), 0);
+    for (int slices = 0; slices < 2; slices++) {
+      gsr_file f = open_obj(client, 4, 0);
+      unsigned char *buf = malloc(MiB);
+      int64_t n = 1;
+      while (n > 0) {
+        if (slices) {
+          gsr_slice s[16];
+          size_t ns = 0;
+          n = gsr_read_slices(f, 777777, s, 16, &ns);
+          for (size_t i = 0; i < ns; i++) gsr_slice_release(&s[i]);
+        } else {
+          n = gsr_read(f, buf, 777777);
+        }
+      }
+      if (corrupt ? n != GSR_EINTEGRITY : n != 0)
+        fail_msg("%s, %s object: %lld (%s)", slices ? "slices" : "copy",
+                 corrupt ? "corrupt" : "intact", (long long)n, gsr_errmsg());
+      free(buf);
+      gsr_close(f);
+    }
+  }
+  assert_int_equal(ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE), 0);
+}
+
+/* A reader that breaks its promise (random seeks and sizes, positional
+ * and at the file's position, copied and as slices) still gets exact
+ * bytes, at every width: 1, 4, 16 and automatic (a fresh client, so that
+ * it starts from nothing remembered). */
+static void random_mix(int concurrency, uint64_t seed) {
+  gsr_client *c = new_client(0, 0);
+  gsr_file f = open_obj(c, concurrency, 8 * MiB);
+  unsigned char *buf = malloc(4 * MiB);
+  uint64_t rng = seed, off = 0;
+  for (int i = 0; i < 300; i++) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    unsigned r = (unsigned)(rng >> 33);
+    size_t len = 1 + r % (3 * MiB);
+    if (r % 11 == 0) off = r % (OBJ_SIZE + 1000);            /* jump */
+    else if (r % 11 == 1) off += r % (2 * MiB);              /* skip ahead */
+    else if (r % 11 == 2 && off > 100000) off -= r % 100000; /* step back */
+    if (off > OBJ_SIZE) off = OBJ_SIZE; /* a seek there is fine, past not */
+    if (r % 3 == 0) {
+      check_pread(f, off, len, buf);
+    } else {
+      assert_int_equal(gsr_seek(f, (int64_t)off, GSR_SEEK_SET), (int64_t)off);
+      size_t want = len < OBJ_SIZE - off ? len : OBJ_SIZE - off;
+      if (r % 3 == 1) {
+        int64_t n = gsr_read(f, buf, len);
+        if (n != (int64_t)want || memcmp(buf, data + off, want) != 0)
+          fail_msg("read %llu+%zu: %lld (%s)", (unsigned long long)off, len,
+                   (long long)n, gsr_errmsg());
+      } else {
+        gsr_slice s[8];
+        size_t ns = 0;
+        int64_t n = gsr_read_slices(f, len, s, 8, &ns), at = (int64_t)off;
+        if (n < 0 || (n == 0 && want != 0) || (uint64_t)n > want)
+          fail_msg("slices %llu+%zu: %lld (%s)", (unsigned long long)off,
+                   len, (long long)n, gsr_errmsg());
+        for (size_t k = 0; k < ns; k++) {
+          if (memcmp(s[k].data, data + at, s[k].len) != 0)
+            fail_msg("wrong slice bytes at %lld", (long long)at);
+          at += (int64_t)s[k].len;
+          gsr_slice_release(&s[k]);
+        }
+        assert_int_equal(at, (int64_t)off + n);
+        len = (size_t)n; /* fewer if the slice array filled */
+      }
+    }
+    off += len;
+    if (off > OBJ_SIZE) off = r % OBJ_SIZE;
+  }
+  gsr_file_stats st = stats_of(f);
+  gsr_close(f);
+  gsr_client_free(c);
+  if (concurrency > 0 && st.connections != 0 && st.connections != concurrency)
+    fail_msg("width %d, asked %d", st.connections, concurrency);
+  free(buf);
+}
+
+static void test_random_mix_c1(void **state) { (void)state; random_mix(1, 11); }
+static void test_random_mix_c4(void **state) { (void)state; random_mix(4, 12); }
+static void test_random_mix_c16(void **state) { (void)state; random_mix(16, 13); }
+static void test_random_mix_auto(void **state) { (void)state; random_mix(0, 14); }
+
+static void *seq_reader(void *arg) {
+  int concurrency = (int)(intptr_t)arg;
+  gsr_file f = open_obj(client, concurrency, 4 * MiB);
+  int64_t n = read_to_end(f, 1000000, concurrency % 2);
+  gsr_close(f);
+  return (void *)(intptr_t)(n == 0);
+}
+
+/* Eight files read by eight threads at once over one I/O thread, at
+ * widths 1 to 4 and automatic. */
+static void test_threads(void **state) {
+  (void)state;
+  pthread_t t[8];
+  for (int i = 0; i < 8; i++)
+    pthread_create(&t[i], NULL, seq_reader, (void *)(intptr_t)(i % 5));
+  for (int i = 0; i < 8; i++) {
+    void *ok;
+    pthread_join(t[i], &ok);
+    assert_true(ok != NULL);
+  }
+}
+
+/* Connections capped per connection, with a first-byte wait (GCS caps
+ * them too): the client is not the bound at 8 connections. ThreadSanitizer
+ * slows the client to where it would be, so lower there. */
+#if defined(__SANITIZE_THREAD__)
+#define CAPPED "config?rate=5m&ttfb_ms=20"
+#else
+#define CAPPED "config?rate=16m&ttfb_ms=20"
+#endif
+
+/* Reads the wide object to its end; returns its stats. */
+static gsr_file_stats read_wide(gsr_client *c, int concurrency) {
+  gsr_file f = open_seq(c, "wide", concurrency, WIDE_WINDOW);
+  assert_int_equal(read_all(f, wide, WIDE_SIZE, MiB, 1), 0);
+  gsr_file_stats st = stats_of(f);
+  gsr_close(f);
+  return st;
+}
+
+/* Reads the first 8 MiB of obj at the automatic width; returns its
+ * stats. */
+static gsr_file_stats read_head(gsr_client *c) {
+  gsr_file f = open_obj(c, 0, 8 * MiB);
+  unsigned char *buf = malloc(MiB);
+  for (uint64_t off = 0; off < 8 * MiB; off += MiB) check_pread(f, off, MiB, buf);
+  gsr_file_stats st = stats_of(f);
+  gsr_close(f);
+  free(buf);
+  return st;
+}
+
+/* The width in a trace line "width N (why)" for why, or -1. */
+static int traced_width(const char *text, const char *why) {
+  char pat[64];
+  snprintf(pat, sizeof(pat), " (%s)", why);
+  for (const char *at = strstr(text, pat); at != NULL; at = strstr(at + 1, pat)) {
+    const char *w = at;
+    while (w > text && w[-1] != ' ') w--; /* back to the number */
+    if (w - text >= 6 && strncmp(w - 6, "width ", 6) == 0) return atoi(w);
+  }
+  return -1;
+}
+
+static void read_text(const char *path, char *out, size_t n) {
+  FILE *fp = fopen(path, "r");
+  assert_non_null(fp);
+  size_t k = fread(out, 1, n - 1, fp);
+  out[k] = '\0';
+  fclose(fp);
+}
+
+static void write_text(const char *path, const char *text) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(text, fp);
+  fclose(fp);
+}
+
+/* The automatic width on a link capped per connection: from 4, it steps
+ * up (each pair of connections pays) and settles above 4; the client's
+ * next file of the server starts at the width chosen, and so does a fresh
+ * client that reads the plans file the first one wrote ("gsread-plans 2",
+ * then "ORIGIN WIDTH SECONDS"). */
+static void test_auto_width_steps_up_and_is_remembered(void **state) {
+  (void)state;
+  char path[600], text[1024], want[300];
+  snprintf(path, sizeof(path), "%s/plans-auto/gsread/plans", srv.root);
+  struct widths t = {PTHREAD_MUTEX_INITIALIZER, ""};
+  gsr_client *c = client_of(0, 0, &t, path);
+  assert_int_equal(ts_control(&srv, CAPPED), 200);
+  gsr_file_stats st = read_wide(c, 0);
+  int chosen = traced_width(t.text, "chosen");
+  if (st.connections <= 4 || chosen <= 4 ||
+      traced_width(t.text, "a start: chosen by measurement") != 4)
+    fail_msg("connections %d, chosen %d; trace:\n%s", st.connections, chosen,
+             t.text);
+  assert_int_equal(st.connections, chosen);
+  /* The client's next file of this server: no measuring, the width. */
+  t.text[0] = '\0';
+  st = read_head(c);
+  assert_int_equal(st.connections, chosen);
+  assert_int_equal(traced_width(t.text, "chosen before for this server"), chosen);
+  if (strstr(t.text, "(trying)") != NULL) fail_msg("measured again:\n%s", t.text);
+  gsr_client_free(c); /* writes the file, making its directories */
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  read_text(path, text, sizeof(text));
+  snprintf(want, sizeof(want), "gsread-plans 2\n%s %d ", srv.endpoint, chosen);
+  if (strncmp(text, want, strlen(want)) != 0) fail_msg("plans file:\n%s", text);
+  long long when = strtoll(text + strlen(want), NULL, 10);
+  assert_true(when <= (long long)time(NULL) && when > (long long)time(NULL) - 60);
+  /* A fresh client (the next gsread process) starts with it. */
+  t.text[0] = '\0';
+  c = client_of(0, 0, &t, path);
+  st = read_head(c);
+  gsr_client_free(c);
+  assert_int_equal(st.connections, chosen);
+  assert_int_equal(traced_width(t.text, "chosen before for this server"), chosen);
+}
+
+/* A plans file is taken when fresh and of this version: a width from it
+ * is used as is; one too old or from the future, a file of the old
+ * version ("gsread-plans 1", a plan name per line) or not a plans file is
+ * ignored: the width is measured from 4 again, nothing fails. */
+static void test_plans_file(void **state) {
+  (void)state;
+  char path[600], line[600];
+  snprintf(path, sizeof(path), "%s/plans-file", srv.root);
+  const long long now = (long long)time(NULL);
+  struct {
+    const char *fmt;
+    long long when;
+    int width; /* the width the reader starts at */
+  } cases[] = {
+      {"gsread-plans 2\n%s 6 %lld\n", now, 6},
+      {"gsread-plans 2\n%s 10 %lld\n", now - 60, 10},
+      {"gsread-plans 2\n%s 6 %lld\n", now - 700, 4},  /* past 10 minutes */
+      {"gsread-plans 2\n%s 6 %lld\n", now + 3600, 4}, /* the future */
+      {"gsread-plans 1\n%s blocks %lld\n", now, 4},   /* the old format */
+      {"not a plans file\n%s 6 %lld\n", now, 4},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    snprintf(line, sizeof(line), cases[i].fmt, srv.endpoint, cases[i].when);
+    write_text(path, line);
+    struct widths t = {PTHREAD_MUTEX_INITIALIZER, ""};
+    gsr_client *c = client_of(0, 0, &t, path);
+    gsr_file_stats st = read_head(c);
+    gsr_client_free(c);
+    int remembered = traced_width(t.text, "chosen before for this server");
+    if (cases[i].width == 4 ? remembered != -1 ||
+                                  traced_width(t.text, "a start: chosen by measurement") != 4
+                            : remembered != cases[i].width)
+      fail_msg("case %zu (%s): trace:\n%s", i, line, t.text);
+    if (cases[i].width != 4) assert_int_equal(st.connections, cases[i].width);
+  }
+}
+
+/* The largest number of the requests q[0..n) that were open at once
+ * (from their start and end on the server, ms). A request whose last
+ * byte the client has is done for the engine a little before the server
+ * logs its end: 5 ms of it are not counted. */
+static int most_open(const struct ts_media_req *q, int n) {
+  int most = 0;
+  for (int i = 0; i < n; i++) {
+    int open = 0;
+    for (int j = 0; j < n; j++)
+      open += q[j].start <= q[i].start && q[i].start < q[j].end - 0.005;
+    most = open > most ? open : most;
+  }
+  return most;
+}
+
+/* An explicit width is obeyed on the same capped link, where more would
+ * pay: nothing measured, the width it asked for, at most 2 x width
+ * requests open at once on the server and at least width. So is one
+ * from $GSREAD_CONCURRENCY, read by the client. */
+static void test_explicit_width_is_obeyed(void **state) {
+  (void)state;
+  for (int env = 0; env < 2; env++) {
+    struct widths t = {PTHREAD_MUTEX_INITIALIZER, ""};
+    if (env) setenv("GSREAD_CONCURRENCY", "3", 1);
+    gsr_client *c = client_of(0, 0, &t, NULL);
+    unsetenv("GSREAD_CONCURRENCY");
+    int width = env ? 3 : 6;
+    long base = log_quiet();
+    assert_int_equal(ts_control(&srv, CAPPED), 200);
+    gsr_file_stats st = read_wide(c, env ? 0 : width);
+    gsr_client_free(c);
+    assert_int_equal(ts_control(&srv, "reset"), 200);
+    assert_int_equal(st.connections, width);
+    if (strstr(t.text, "(trying)") != NULL || strstr(t.text, "(chosen") != NULL ||
+        strstr(t.text, "(a start") != NULL)
+      fail_msg("width %d measured:\n%s", width, t.text);
+    log_quiet();
+    struct ts_media_req q[256];
+    int n = ts_media_log(&srv, base, q, 256);
+    assert_true(n > 2 * width && n < 256);
+    int most = most_open(q, n);
+    if (most < width || most > 2 * width)
+      fail_msg("width %d: %d requests open at once", width, most);
+  }
+}
+
+static gsr_client *budget_client;
+#define BUDGET (24 * MiB)
+#define BUDGET_READ (256 * 1024)
+
+static void *budget_reader(void *arg) {
+  int i = (int)(intptr_t)arg, errors = 0;
+  gsr_file f = open_obj(budget_client, i % 2 ? 4 : 0, 16 * MiB);
+  unsigned char *buf = malloc(BUDGET_READ);
+  uint64_t start = (uint64_t)i * MiB;
+  for (uint64_t off = start; off < start + 20 * MiB; off += BUDGET_READ) {
+    int64_t n = gsr_pread(f, buf, BUDGET_READ, (int64_t)off);
+    if (n != BUDGET_READ || memcmp(buf, data + off, BUDGET_READ) != 0) errors++;
+  }
+  gsr_file_stats st = stats_of(f);
+  if (st.peak_buffered > 16 * MiB + BUDGET_READ) errors++;
+  gsr_close(f);
+  free(buf);
+  return (void *)(intptr_t)errors;
+}
+
+/* Sixteen promised readers at once (widths 4 and automatic, each window
+ * 16 MiB) on a client with a 24 MiB budget: the blocks read ahead stay
+ * within it; only the bytes the reads wait for may exceed it. */
+static void test_memory_budget_16_files(void **state) {
+  (void)state;
+  gsr_client_options o;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.memory_budget = BUDGET;
+  assert_int_equal(gsr_client_new(&o, &budget_client), GSR_OK);
+  pthread_t t[16];
+  for (int i = 0; i < 16; i++)
+    pthread_create(&t[i], NULL, budget_reader, (void *)(intptr_t)i);
+  for (int i = 0; i < 16; i++) {
+    void *errors;
+    pthread_join(t[i], &errors);
+    assert_int_equal((intptr_t)errors, 0);
+  }
+  gsr_client_stats cs;
+  assert_int_equal(gsr_client_stats_get(budget_client, &cs), GSR_OK);
+  assert_int_equal(cs.budget, BUDGET);
+  if (cs.peak_buffered > BUDGET + 16 * BUDGET_READ)
+    fail_msg("peak %llu over the budget %llu", (unsigned long long)cs.peak_buffered,
+             (unsigned long long)BUDGET);
+  assert_true(cs.peak_buffered > BUDGET / 2); /* the budget was the bound */
+  assert_int_equal(cs.buffered, 0);
+  gsr_client_free(budget_client);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_whole_reads),
+      cmocka_unit_test(test_slow_reader_holds_the_window),
+      cmocka_unit_test(test_seeks),
+      cmocka_unit_test(test_soft_seeks_over_small_blocks),
+      cmocka_unit_test(test_cut_body_resumes),
+      cmocka_unit_test(test_stalled_body_resumes),
+      cmocka_unit_test(test_resumes_past_the_retry_budget),
+      cmocka_unit_test(test_whole_object_crc32c),
+      cmocka_unit_test(test_random_mix_c1),
+      cmocka_unit_test(test_random_mix_c4),
+      cmocka_unit_test(test_random_mix_c16),
+      cmocka_unit_test(test_random_mix_auto),
+      cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_auto_width_steps_up_and_is_remembered),
+      cmocka_unit_test(test_plans_file),
+      cmocka_unit_test(test_explicit_width_is_obeyed),
+      cmocka_unit_test(test_memory_budget_16_files),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
