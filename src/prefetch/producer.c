@@ -140,12 +140,19 @@ static void note(struct gsr__file *f, struct gsr__prefetcher *p,
   width_step(f, p, b);
 }
 
-/* Schedules one block of len bytes at sched_end. */
+/* Schedules one block of len bytes at sched_end, within the budget; if
+ * it does not fit and a read waits for its first `needed` bytes (> 0),
+ * those alone, charged whatever the budget says. 1 if nothing was
+ * scheduled (the budget is spent: wait). */
 static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
-                    uint64_t len, int demand) {
+                    uint64_t len, uint64_t needed) {
   struct gsr__budget *budget = f->client->budget;
-  if (demand) gsr__budget_charge(budget, len);
-  else if (!gsr__budget_try(budget, len)) return 1; /* budget spent: wait */
+  int demand = needed > 0;
+  if (!gsr__budget_try(budget, len)) {
+    if (!demand) return 1;
+    len = needed;
+    gsr__budget_charge(budget, len);
+  }
   struct gsr__pf_block *b = gsr__calloc(1, sizeof(*b));
   struct gsr__buf *buf = gsr__buf_new((size_t)len, budget);
   if (b == NULL || buf == NULL) {
@@ -207,16 +214,19 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
     taken += got == 0 || b->len - got > w->lead;
   }
   while (p->sched_end < target && taken < w->width && flying < 2 * w->width) {
-    int demand = p->sched_end < must;
     /* Bytes a read is waiting for are fetched whatever the window and the
-     * budget say; while the window ramps up, only those (the overshoot is
-     * at most the reads'), at full width in whole blocks (the window
-     * holds them: a block cut at the read's end would cost one more
+     * budget say, but only those: the overshoot is at most the reads'.
+     * At full width, where the window and the budget have room, the
+     * whole block (cut at the read's end, it would cost one more
      * first-byte wait). */
-    uint64_t stop = demand && w->plan != GSR__PLAN_FULL ? must : size;
-    uint64_t len = GSR__MIN(w->block, stop - p->sched_end);
-    if (!demand && p->held + len > w->window) break;
-    int status = schedule(f, p, len, demand);
+    uint64_t len = GSR__MIN(w->block, size - p->sched_end);
+    uint64_t needed = p->sched_end < must
+                          ? GSR__MIN(len, must - p->sched_end)
+                          : 0;
+    if (needed > 0 && (w->plan != GSR__PLAN_FULL || p->held + len > w->window))
+      len = needed;
+    if (needed == 0 && p->held + len > w->window) break;
+    int status = schedule(f, p, len, needed);
     if (status == 1) break;
     if (status != GSR_OK) return status;
     flying++;

@@ -568,6 +568,14 @@ static void finish(struct gsr__loop *t, struct gsr__request *req,
     return;
   }
   judge(req, rc, ebuf, canceled);
+  /* A body that broke after it made progress gets a fresh retry budget
+   * (count and deadline), as the next block's request would: a large
+   * block on a flaky link goes on while bytes come. Without progress it
+   * runs out as usual (and progress is bounded by the range). */
+  if (req->err.status != GSR_OK && req->received > req->attempt_received) {
+    req->attempts = 1;
+    req->first_start_ns = gsr__now_ns();
+  }
   if (req->err.status != GSR_OK && !canceled && plan_retry(t, req)) {
     req->next = t->delayed;
     t->delayed = req;
