@@ -557,9 +557,9 @@ GSR_EXTERN int gsr_close(gsr_file file);
  *    are not seen: do not point concurrent copies from them at one DEST.
  *  - The file is not fsync'ed (as cp, curl and gsutil do not): the rename
  *    makes the copy appear whole or not at all, not durable across a crash.
- * Memory: the prefetcher's window (96 MiB by default; (2 x concurrency + 2)
- * x part_size when part_size is given), charged to the client's memory
- * budget. */
+ * Memory: the prefetcher's window (96 MiB by default; at least
+ * (2 x concurrency + 2) x part_size when part_size is given), charged to
+ * the client's memory budget. */
 /* The smallest part_size gsr_download takes (0 aside): each part is one
  * request, so a tiny one turns a copy into a request per few bytes. */
 #define GSR_DOWNLOAD_MIN_PART_SIZE ((uint64_t)256 * 1024)

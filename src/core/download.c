@@ -58,7 +58,7 @@ static int check_options(const gsr_download_options *o) {
 }
 
 /* Opens the object for the engine. part_size, if given, is the engine's
- * block: its window is then 2 x concurrency + 2 of them (policy.c). */
+ * block: its window then holds 2 x width + 2 of them (policy.c). */
 static int dl_open(struct dl *d, gsr_client *c, const char *url,
                    const gsr_download_options *o, gsr_file *id) {
   gsr_file_options fo;
@@ -66,13 +66,9 @@ static int dl_open(struct dl *d, gsr_client *c, const char *url,
   gsr_file_options_init(&fo);
   fo.prefetch = "sequential";
   fo.concurrency = o->concurrency;
-  if (o->part_size != 0) {
-    uint64_t n = o->concurrency ? (uint64_t)o->concurrency
-                                : (uint64_t)c->default_concurrency;
-    fo.max_prefetch = o->part_size * (2 * n + 2);
-  }
   if ((status = gsr_open(c, url, &fo, id)) != GSR_OK) return status;
   if ((status = gsr__handle_get(*id, &d->f)) != GSR_OK) return status;
+  d->f->block = o->part_size; /* before the first read: the engine's */
   d->c = c;
   d->o = o;
   d->size = d->f->obj->st.size;

@@ -56,6 +56,8 @@ struct gsr__file {
   uint64_t max_prefetch;
   uint64_t max_window;    /* what the window may grow to for a width
                            * chosen by measurement */
+  uint64_t block;         /* the engine's bytes per request; 0: its own
+                           * choice (gsr_download's part_size) */
   /* Readers. */
   const struct gsr__reader_ops *cache, *source;
   void *cache_state, *source_state;

@@ -75,6 +75,10 @@ void gsr__engine_policy(const struct gsr__engine_in *in,
     width = fit;
   }
   block = block / GSR__BLOCK_ALIGN * GSR__BLOCK_ALIGN;
+  if (in->block > 0) { /* the caller's: the window holds its blocks */
+    block = in->block;
+    w = GSR__MAX(w, slots(width) * block + (w - avail));
+  }
   block = GSR__MAX(block, (uint64_t)GSR__MIN_BLOCK);
   block = GSR__MIN(block, w);
   /* The margin covers the reader's few ms between looks at its blocks

@@ -80,6 +80,8 @@ struct gsr__engine_in {
   uint64_t max_window;  /* ... raised to hold an automatic width, up to
                          * this (the file's cap if the caller set it) */
   int width;            /* connections that should carry bytes at once */
+  uint64_t block;       /* bytes per request the caller chose; 0: the
+                         * policy's (the window then holds its blocks) */
   int auto_width;       /* chosen by measurement: may be lowered to what
                          * the window holds (an explicit one is obeyed) */
   double rate;          /* measured bytes/s of one connection; 0: unknown */

@@ -87,6 +87,11 @@ static void test_full_window(void **state) {
   assert_true(o.lead > 12 * MiB && o.lead < 13 * MiB);
   in.max_prefetch = 96 * MiB;
   /* A tiny cap: blocks are never under the minimum, nor over the window. */
+  /* The caller's block is kept as it is, and the window holds it. */
+  in.block = 3 * MiB + 1;
+  o = policy(in);
+  assert_true(o.block == 3 * MiB + 1 && o.window >= 10 * o.block);
+  in.block = 0;
   in.max_prefetch = 100 * 1024;
   in.avg_io = 1000;
   o = policy(in);
