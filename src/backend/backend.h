@@ -7,7 +7,8 @@
 #ifndef GSR_BACKEND_H
 #define GSR_BACKEND_H
 
-#include "core/client.h"
+#include "auth/auth.h"
+#include "base/client.h"
 #include "transport/transport.h"
 
 enum gsr__scheme { GSR__SCHEME_GS, GSR__SCHEME_HTTP, GSR__SCHEME_FILE };
@@ -70,5 +71,14 @@ extern const struct gsr__backend_ops gsr__local_ops;
 /* Opens the object a URL names (one request at most). */
 int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out);
 void gsr__object_close(struct gsr__object *obj);
+
+/* ---- gcs.c: credentials on GCS requests (the 401 policy is GCS's). */
+/* Adds the Authorization header (if any) to req, fetching or refreshing
+ * the token first if needed; *gen, if not NULL, gets the token's
+ * generation (for gsr__gcs_refused). */
+int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req, uint64_t *gen);
+/* A GCS request with the token of generation gen got HTTP 401: drops that
+ * token. Returns 1 if one retry with a new token makes sense. */
+int gsr__gcs_refused(gsr_client *c, uint64_t gen);
 
 #endif /* GSR_BACKEND_H */

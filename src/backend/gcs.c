@@ -116,13 +116,30 @@ done:
   return status;
 }
 
+int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req,
+                       uint64_t *gen) {
+  char *hdr = NULL;
+  int status = gsr__auth_header(c->auth, &hdr, gen);
+  if (status == GSR_OK && hdr != NULL)
+    status = gsr__request_add_header(req, hdr);
+  if (hdr != NULL) { /* the request keeps its own copy */
+    memset(hdr, 0, strlen(hdr));
+    gsr__free(hdr);
+  }
+  return status;
+}
+
+int gsr__gcs_refused(gsr_client *c, uint64_t gen) {
+  return gsr__auth_invalidate(c->auth, gen);
+}
+
 /* One metadata GET; *gen gets the generation of the token it sent. */
 static int get_metadata(struct gsr__object *obj, const char *url,
                         struct gsr__request *req, uint64_t *gen) {
   int status = gsr__request_init(req, GSR__GET, url);
   if (status != GSR_OK) return status;
   req->body_max = 1024 * 1024;
-  status = gsr__client_authorize_gen(obj->client, req, gen);
+  status = gsr__gcs_authorize(obj->client, req, gen);
   if (status == GSR_OK)
     status = gsr__transport_run(obj->client->transport, req);
   return status;
@@ -144,7 +161,7 @@ static int gcs_open(struct gsr__object *obj) {
   /* A token refused (revoked, or expired in flight): one refresh, one
    * retry; a second 401 is the answer. */
   if (status == GSR_EAUTH && req.resp.status == 401 &&
-      gsr__client_auth_refused(c, gen)) {
+      gsr__gcs_refused(c, gen)) {
     gsr__request_cleanup(&req);
     status = get_metadata(obj, url, &req, &gen);
   }
@@ -181,7 +198,7 @@ static int gcs_prepare(struct gsr__object *obj, struct gsr__request *req,
   if (strcasecmp(obj->st.content_encoding, "gzip") == 0 &&
       (status = gsr__request_add_header(req, "Accept-Encoding: gzip")) != GSR_OK)
     return status;
-  return gsr__client_authorize(obj->client, req);
+  return gsr__gcs_authorize(obj->client, req, NULL);
 }
 
 static int gcs_check_headers(struct gsr__object *obj,

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
-#include "core/file.h"
+#include "read/file.h"
 #include "fetch/rfetch.h"
 
 /* I/O thread: a data response must still describe the pinned object. */
@@ -321,7 +321,7 @@ static int auth_refresh(struct gsr__rfetch *rf) {
   if (rf->auth_retried || f->obj->ops != &gsr__gcs_ops) return 0;
   for (int i = 0; i < rf->n_parts; i++)
     if (rf->reqs[i].resp.status == 401) got401 = 1;
-  if (!got401 || !gsr__client_auth_refused(f->client, rf->auth_gen)) return 0;
+  if (!got401 || !gsr__gcs_refused(f->client, rf->auth_gen)) return 0;
   rf->auth_retried = 1;
   /* Refresh now, outside f->mu: it may wait on the token endpoint, and
    * close must not wait for that. The parts then find it cached. */

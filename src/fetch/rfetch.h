@@ -8,7 +8,7 @@
 #ifndef GSR_RFETCH_H
 #define GSR_RFETCH_H
 
-#include "buf/buf.h"
+#include "base/buf.h"
 #include "transport/transport.h"
 
 struct gsr__file;
