@@ -28,8 +28,6 @@ api:       base transport auth backend fetch read
 # Problems being worked off, one substring of the problem's first line a
 # line; each is printed but does not fail the check. Keep it empty.
 TOLERATED='
-src/fetch/rfetch.c
-cycle between 2 files (src/transport/io_thread.c
 '
 # Usage: tests/layers.sh [source root]; exits 0 when the tree is clean.
 # Needs /usr/bin/python3.

@@ -45,6 +45,7 @@ struct gsr__object {
   char *media_url; /* network: where data requests go */
   char *pin;       /* network: precondition header, e.g. If-Match */
   int fd;          /* local: the open file */
+  int local;       /* decided once, at open: read with pread, not HTTP */
 };
 
 struct gsr__backend_ops {
@@ -62,6 +63,14 @@ struct gsr__backend_ops {
   int (*pread)(struct gsr__object *obj, void *dst, uint64_t off,
                uint64_t len);
   void (*close)(struct gsr__object *obj);
+  /* Backends with credentials (GCS; else NULL): the generation of those
+   * requests carry now, and, for a request carrying generation *gen that
+   * failed, whether they were renewed (*gen updated) so that the same
+   * request prepared again may succeed. The policy (GCS: HTTP 401, one
+   * refresh) is the backend's; the fetch only resubmits. */
+  uint64_t (*auth_generation)(struct gsr__object *obj);
+  int (*reauthorize)(struct gsr__object *obj, const struct gsr__request *req,
+                     uint64_t *gen);
 };
 
 extern const struct gsr__backend_ops gsr__gcs_ops;
@@ -75,10 +84,7 @@ void gsr__object_close(struct gsr__object *obj);
 /* ---- gcs.c: credentials on GCS requests (the 401 policy is GCS's). */
 /* Adds the Authorization header (if any) to req, fetching or refreshing
  * the token first if needed; *gen, if not NULL, gets the token's
- * generation (for gsr__gcs_refused). */
+ * generation. */
 int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req, uint64_t *gen);
-/* A GCS request with the token of generation gen got HTTP 401: drops that
- * token. Returns 1 if one retry with a new token makes sense. */
-int gsr__gcs_refused(gsr_client *c, uint64_t gen);
 
 #endif /* GSR_BACKEND_H */

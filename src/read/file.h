@@ -12,9 +12,8 @@
 #include <stdatomic.h>
 
 #include "backend/backend.h"
+#include "fetch/rfetch.h"
 #include "read/reader.h"
-
-struct gsr__rfetch;
 
 /* Counters, updated from any thread. */
 struct gsr__stats {
@@ -67,9 +66,8 @@ struct gsr__file {
    * CRC32C of what they delivered; compared at the end of the object. */
   uint64_t crc_pos;          /* next offset expected; UINT64_MAX: off */
   uint32_t crc;
-  pthread_mutex_t mu;        /* guards closed and inflight */
-  int closed;
-  struct gsr__rfetch *inflight;
+  struct gsr__rtarget fetch; /* its range fetches' view of it; closed and
+                             * the fetches in flight, under fetch.mu */
   struct gsr__stats stats;
   /* gsr_set_read_end's promise: no read at or past it; UINT64_MAX: none.
    * The prefetcher reads it at each read. */

@@ -183,7 +183,7 @@ static void start_span(struct call *c, size_t s, uint64_t refs, int parts) {
     at = seg->off + seg->len;
   }
   struct gsr__rfetch *rf;
-  int status = gsr__rfetch_start_sg(c->f, sp->off, sp->len, iov, k, parts,
+  int status = gsr__rfetch_start_sg(&c->f->fetch, sp->off, sp->len, iov, k, parts,
                                     c->f->min_part, buf, &rf);
   gsr__free(iov);
   c->st.spans++;
@@ -326,7 +326,7 @@ int gsr_read_ranges(gsr_file id, gsr_range *ranges, size_t n,
     c->r = ranges;
     c->n = n;
     c->err_at = SIZE_MAX;
-    c->local = c->f->obj->ops->pread != NULL;
+    c->local = c->f->obj->local;
     c->conc = opts->concurrency ? opts->concurrency : c->f->concurrency;
     c->conc = GSR__MIN(GSR__MAX(c->conc, 1), MAX_CONCURRENCY);
     c->st.ranges = n;

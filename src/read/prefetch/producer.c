@@ -167,7 +167,7 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
   b->len = len;
   b->width = p->width;
   struct gsr__iov one = {buf->data, (size_t)len};
-  int status = gsr__rfetch_start(f, p->sched_end, len, &one, 1, 1, len, buf,
+  int status = gsr__rfetch_start(&f->fetch, p->sched_end, len, &one, 1, 1, len, buf,
                                  &b->rf);
   if (status != GSR_OK) {
     gsr__buf_unref(buf);
