@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 /* What kind of credential is in use. */
 enum gsr__auth_kind {

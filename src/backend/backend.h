@@ -7,7 +7,8 @@
 #ifndef GSR_BACKEND_H
 #define GSR_BACKEND_H
 
-#include "core/client.h"
+#include "auth/auth.h"
+#include "base/client.h"
 #include "transport/transport.h"
 
 enum gsr__scheme { GSR__SCHEME_GS, GSR__SCHEME_HTTP, GSR__SCHEME_FILE };
@@ -44,6 +45,7 @@ struct gsr__object {
   char *media_url; /* network: where data requests go */
   char *pin;       /* network: precondition header, e.g. If-Match */
   int fd;          /* local: the open file */
+  int local;       /* decided once, at open: read with pread, not HTTP */
 };
 
 struct gsr__backend_ops {
@@ -61,6 +63,14 @@ struct gsr__backend_ops {
   int (*pread)(struct gsr__object *obj, void *dst, uint64_t off,
                uint64_t len);
   void (*close)(struct gsr__object *obj);
+  /* Backends with credentials (GCS; else NULL): the generation of those
+   * requests carry now, and, for a request carrying generation *gen that
+   * failed, whether they were renewed (*gen updated) so that the same
+   * request prepared again may succeed. The policy (GCS: HTTP 401, one
+   * refresh) is the backend's; the fetch only resubmits. */
+  uint64_t (*auth_generation)(struct gsr__object *obj);
+  int (*reauthorize)(struct gsr__object *obj, const struct gsr__request *req,
+                     uint64_t *gen);
 };
 
 extern const struct gsr__backend_ops gsr__gcs_ops;
@@ -70,5 +80,11 @@ extern const struct gsr__backend_ops gsr__local_ops;
 /* Opens the object a URL names (one request at most). */
 int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out);
 void gsr__object_close(struct gsr__object *obj);
+
+/* ---- gcs.c: credentials on GCS requests (the 401 policy is GCS's). */
+/* Adds the Authorization header (if any) to req, fetching or refreshing
+ * the token first if needed; *gen, if not NULL, gets the token's
+ * generation. */
+int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req, uint64_t *gen);
 
 #endif /* GSR_BACKEND_H */

@@ -116,13 +116,34 @@ done:
   return status;
 }
 
+int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req,
+                       uint64_t *gen) {
+  char *hdr = NULL;
+  int status = gsr__auth_header(c->auth, &hdr, gen);
+  if (status == GSR_OK && hdr != NULL)
+    status = gsr__request_add_header(req, hdr);
+  if (hdr != NULL) { /* the request keeps its own copy */
+    memset(hdr, 0, strlen(hdr));
+    gsr__free(hdr);
+  }
+  return status;
+}
+
+/* The one place that decides a refused GCS request may go again: HTTP
+ * 401 and a token that can be replaced (dropped here). */
+static int refused(struct gsr__object *obj, const struct gsr__request *req,
+                   uint64_t gen) {
+  return req->resp.status == 401 &&
+         gsr__auth_invalidate(obj->client->auth, gen);
+}
+
 /* One metadata GET; *gen gets the generation of the token it sent. */
 static int get_metadata(struct gsr__object *obj, const char *url,
                         struct gsr__request *req, uint64_t *gen) {
   int status = gsr__request_init(req, GSR__GET, url);
   if (status != GSR_OK) return status;
   req->body_max = 1024 * 1024;
-  status = gsr__client_authorize_gen(obj->client, req, gen);
+  status = gsr__gcs_authorize(obj->client, req, gen);
   if (status == GSR_OK)
     status = gsr__transport_run(obj->client->transport, req);
   return status;
@@ -143,8 +164,7 @@ static int gcs_open(struct gsr__object *obj) {
   status = get_metadata(obj, url, &req, &gen);
   /* A token refused (revoked, or expired in flight): one refresh, one
    * retry; a second 401 is the answer. */
-  if (status == GSR_EAUTH && req.resp.status == 401 &&
-      gsr__client_auth_refused(c, gen)) {
+  if (status == GSR_EAUTH && refused(obj, &req, gen)) {
     gsr__request_cleanup(&req);
     status = get_metadata(obj, url, &req, &gen);
   }
@@ -181,7 +201,7 @@ static int gcs_prepare(struct gsr__object *obj, struct gsr__request *req,
   if (strcasecmp(obj->st.content_encoding, "gzip") == 0 &&
       (status = gsr__request_add_header(req, "Accept-Encoding: gzip")) != GSR_OK)
     return status;
-  return gsr__client_authorize(obj->client, req);
+  return gsr__gcs_authorize(obj->client, req, NULL);
 }
 
 static int gcs_check_headers(struct gsr__object *obj,
@@ -197,9 +217,31 @@ static int gcs_check_headers(struct gsr__object *obj,
   return GSR_OK;
 }
 
+static uint64_t gcs_auth_generation(struct gsr__object *obj) {
+  return gsr__auth_generation(obj->client->auth);
+}
+
+/* A data request refused: the token is refreshed now, on the caller's
+ * thread (it may wait on the token endpoint), so that the resubmitted
+ * request finds it cached. */
+static int gcs_reauthorize(struct gsr__object *obj,
+                           const struct gsr__request *req, uint64_t *gen) {
+  if (!refused(obj, req, *gen)) return 0;
+  char *hdr = NULL;
+  if (gsr__auth_header(obj->client->auth, &hdr, gen) != GSR_OK)
+    return 0; /* keep the 401: the refresh's own failure says less */
+  if (hdr != NULL) {
+    memset(hdr, 0, strlen(hdr));
+    gsr__free(hdr);
+  }
+  return 1;
+}
+
 const struct gsr__backend_ops gsr__gcs_ops = {
     .name = "gcs",
     .open = gcs_open,
     .prepare = gcs_prepare,
     .check_headers = gcs_check_headers,
+    .auth_generation = gcs_auth_generation,
+    .reauthorize = gcs_reauthorize,
 };

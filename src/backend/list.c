@@ -157,7 +157,7 @@ static int list_page(gsr_client *c, const char *bucket, const char *prefix,
   if (status != GSR_OK) return status;
   req.body_max = PAGE_BODY_MAX;
   req.tx_count[0] = &c->requests; /* each attempt sent, retries too */
-  if ((status = gsr__client_authorize(c, &req)) == GSR_OK)
+  if ((status = gsr__gcs_authorize(c, &req, NULL)) == GSR_OK)
     status = gsr__transport_run(c->transport, &req);
   if (status == GSR_ENOENT)
     status = gsr__err(GSR_ENOENT, "gs://%s: no such bucket", bucket);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fetch/ranges.h"
-#include "internal.h"
+#include "base/internal.h"
 
 struct sorted {
   uint64_t off, len;

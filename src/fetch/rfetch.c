@@ -5,8 +5,6 @@
 #include <limits.h>
 #include <string.h>
 
-#include "auth/auth.h"
-#include "core/file.h"
 #include "fetch/rfetch.h"
 
 /* I/O thread: a data response must still describe the pinned object. */
@@ -57,11 +55,11 @@ static struct gsr__buf *markable(struct gsr__buf *hold,
 
 /* Reads a local file into iov. With mark, the one segment's CRC comes from
  * the checkpoints it writes (one pass over the bytes, not two). */
-static int local_fill(struct gsr__file *f, uint64_t off,
+static int local_fill(struct gsr__rtarget *t, uint64_t off,
                       const struct gsr__iov *iov, int n, uint32_t *crc,
                       uint32_t *seg_crc, struct gsr__buf *mark) {
   for (int i = 0; i < n; i++) {
-    int status = f->obj->ops->pread(f->obj, iov[i].base, off, iov[i].len);
+    int status = t->obj->ops->pread(t->obj, iov[i].base, off, iov[i].len);
     if (status != GSR_OK) return status;
     if (mark != NULL) {
       gsr__buf_mark(mark, iov[i].len);
@@ -75,27 +73,27 @@ static int local_fill(struct gsr__file *f, uint64_t off,
   return GSR_OK;
 }
 
-static int track(struct gsr__file *f, struct gsr__rfetch *rf) {
-  pthread_mutex_lock(&f->mu);
-  int closed = f->closed;
+static int track(struct gsr__rtarget *t, struct gsr__rfetch *rf) {
+  pthread_mutex_lock(&t->mu);
+  int closed = t->closed;
   if (!closed) {
     rf->prev = NULL;
-    rf->next = f->inflight;
-    if (f->inflight) f->inflight->prev = rf;
-    f->inflight = rf;
+    rf->next = t->inflight;
+    if (t->inflight) t->inflight->prev = rf;
+    t->inflight = rf;
   }
-  pthread_mutex_unlock(&f->mu);
-  return closed ? gsr__err(GSR_ECLOSED, "%s: file is closed", f->obj->display)
+  pthread_mutex_unlock(&t->mu);
+  return closed ? gsr__err(GSR_ECLOSED, "%s: file is closed", t->obj->display)
                 : GSR_OK;
 }
 
-static void untrack(struct gsr__file *f, struct gsr__rfetch *rf) {
-  pthread_mutex_lock(&f->mu);
+static void untrack(struct gsr__rtarget *t, struct gsr__rfetch *rf) {
+  pthread_mutex_lock(&t->mu);
   if (rf->prev) rf->prev->next = rf->next;
-  else if (f->inflight == rf) f->inflight = rf->next;
+  else if (t->inflight == rf) t->inflight = rf->next;
   if (rf->next) rf->next->prev = rf->prev;
   rf->next = rf->prev = NULL;
-  pthread_mutex_unlock(&f->mu);
+  pthread_mutex_unlock(&t->mu);
 }
 
 static void release_parts(struct gsr__rfetch *rf) {
@@ -106,18 +104,18 @@ static void release_parts(struct gsr__rfetch *rf) {
 
 /* Reads a local file into a scatter list, skipping its holes; counts the
  * preads and the bytes they read. */
-static int local_fill_sg(struct gsr__file *f, uint64_t off,
+static int local_fill_sg(struct gsr__rtarget *t, uint64_t off,
                          const struct gsr__iov *segs, size_t n) {
   uint64_t preads = 0, bytes = 0;
   int status = GSR_OK;
   for (size_t i = 0; i < n && status == GSR_OK; off += segs[i++].len) {
     if (segs[i].base == NULL) continue;
-    status = f->obj->ops->pread(f->obj, segs[i].base, off, segs[i].len);
+    status = t->obj->ops->pread(t->obj, segs[i].base, off, segs[i].len);
     preads++;
     bytes += segs[i].len;
   }
-  atomic_fetch_add(&f->stats.requests, preads);
-  atomic_fetch_add(&f->stats.bytes_fetched, bytes);
+  atomic_fetch_add(t->requests[0], preads);
+  atomic_fetch_add(t->bytes_fetched[0], bytes);
   return status;
 }
 
@@ -145,7 +143,7 @@ static void sg_take(struct gsr__rfetch *rf, const struct gsr__iov *segs,
 static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
                         uint64_t first, uint64_t len,
                         const struct gsr__iov *iov, int n) {
-  struct gsr__object *obj = rf->file->obj;
+  struct gsr__object *obj = rf->target->obj;
   int status = obj->ops->prepare(obj, req, first, len, NULL);
   if (status != GSR_OK) return status;
   gsr__request_set_range_iov(req, first, len, iov, n);
@@ -153,22 +151,22 @@ static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
   req->on_headers_arg = obj;
   req->fetch = &rf->fetch;
   /* Counted as they arrive, whoever takes them (bytes_fetched). */
-  req->rx_count[0] = &rf->file->stats.bytes_fetched;
-  req->rx_count[1] = &rf->file->client->bytes_fetched;
+  req->rx_count[0] = rf->target->bytes_fetched[0];
+  req->rx_count[1] = rf->target->bytes_fetched[1];
   /* Each attempt counted as it goes on the wire, retries too (requests). */
-  req->tx_count[0] = &rf->file->stats.requests;
-  req->tx_count[1] = &rf->file->client->requests;
+  req->tx_count[0] = rf->target->requests[0];
+  req->tx_count[1] = rf->target->requests[1];
   return GSR_OK;
 }
 
 /* Hands req to the transport; if it is stopping, counts the part failed
  * (the fetch then completes without it). */
 static void submit_part(struct gsr__rfetch *rf, struct gsr__request *req) {
-  if (gsr__transport_submit(rf->file->client->transport, req) == GSR_OK)
+  if (gsr__transport_submit(rf->target->transport, req) == GSR_OK)
     return;
   struct gsr__error e;
   gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
-                 rf->file->obj->display);
+                 rf->target->obj->display);
   gsr__fetch_part_done(&rf->fetch, &e);
 }
 
@@ -213,7 +211,7 @@ static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
 
 /* Both starts: iov[0..n_iov) (at most GSR__REQ_IOV, CRCs kept), or
  * segs[0..n_segs) (any number, holes, no CRCs). */
-static int start(struct gsr__file *f, uint64_t off, uint64_t len,
+static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                  const struct gsr__iov *iov, int n_iov,
                  const struct gsr__iov *segs, size_t n_segs, int concurrency,
                  uint64_t min_part, struct gsr__buf *hold,
@@ -223,20 +221,20 @@ static int start(struct gsr__file *f, uint64_t off, uint64_t len,
   *out = NULL;
   struct gsr__rfetch *rf = gsr__calloc(1, sizeof(*rf));
   if (rf == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
-  rf->file = f;
+  rf->target = t;
   rf->off = off;
   rf->len = len;
   rf->n_seg = n_iov;
   for (int i = 0; i < n_iov; i++) rf->seg_len[i] = iov[i].len;
-  if (f->obj->ops->pread != NULL) { /* local: done before we return */
+  if (t->obj->local) { /* done before we return */
     if (segs != NULL) {
-      status = local_fill_sg(f, off, segs, n_segs);
+      status = local_fill_sg(t, off, segs, n_segs);
     } else {
-      status = local_fill(f, off, iov, n_iov, &rf->crc, rf->seg_crc,
+      status = local_fill(t, off, iov, n_iov, &rf->crc, rf->seg_crc,
                           markable(hold, iov, n_iov, 1));
       if (status == GSR_OK) {
-        atomic_fetch_add(&f->stats.requests, 1);
-        atomic_fetch_add(&f->stats.bytes_fetched, len);
+        atomic_fetch_add(t->requests[0], 1);
+        atomic_fetch_add(t->bytes_fetched[0], len);
       }
     }
     if (status != GSR_OK) {
@@ -262,7 +260,7 @@ static int start(struct gsr__file *f, uint64_t off, uint64_t len,
     return status;
   }
   if ((status = prepare_parts(rf, iov, n_iov, segs, part_len)) != GSR_OK ||
-      (status = track(f, rf)) != GSR_OK) {
+      (status = track(t, rf)) != GSR_OK) {
     if (rf->reqs) release_parts(rf);
     gsr__fetch_destroy(&rf->fetch);
     gsr__free(rf->sg);
@@ -274,25 +272,26 @@ static int start(struct gsr__file *f, uint64_t off, uint64_t len,
     rf->reqs[0].marks = mark->marks;
     mark->marked = 1;
   }
-  /* The token the parts carry: read after they took it (a refresh in
-   * between only makes a later 401 drop a newer token: one extra refresh,
-   * never a retry with the refused one). */
-  rf->auth_gen = gsr__auth_generation(f->client->auth);
+  /* The credentials the parts carry: read after they took them (a refresh
+   * in between only makes a later 401 drop a newer token: one extra
+   * refresh, never a retry with the refused one). */
+  if (t->obj->ops->auth_generation != NULL)
+    rf->auth_gen = t->obj->ops->auth_generation(t->obj);
   rf->hold = hold ? gsr__buf_ref(hold) : NULL;
   for (int i = 0; i < rf->n_parts; i++) submit_part(rf, &rf->reqs[i]);
   *out = rf;
   return GSR_OK;
 }
 
-int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
+int gsr__rfetch_start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                       const struct gsr__iov *iov, int n_iov, int concurrency,
                       uint64_t min_part, struct gsr__buf *hold,
                       struct gsr__rfetch **out) {
-  return start(f, off, len, iov, n_iov, NULL, 0, concurrency, min_part, hold,
+  return start(t, off, len, iov, n_iov, NULL, 0, concurrency, min_part, hold,
                out);
 }
 
-int gsr__rfetch_start_sg(struct gsr__file *f, uint64_t off, uint64_t len,
+int gsr__rfetch_start_sg(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                          const struct gsr__iov *segs, size_t n_segs,
                          int concurrency, uint64_t min_part,
                          struct gsr__buf *hold, struct gsr__rfetch **out) {
@@ -300,8 +299,8 @@ int gsr__rfetch_start_sg(struct gsr__file *f, uint64_t off, uint64_t len,
   /* A part's cursor over its segments is an int (the transport's). */
   if (n_segs == 0 || n_segs > (size_t)INT_MAX - 1024)
     return gsr__err(GSR_EINVAL, "%s: %zu segments in one fetch",
-                    f->obj->display, n_segs);
-  return start(f, off, len, NULL, 0, segs, n_segs, concurrency, min_part, hold,
+                    t->obj->display, n_segs);
+  return start(t, off, len, NULL, 0, segs, n_segs, concurrency, min_part, hold,
                out);
 }
 
@@ -313,35 +312,24 @@ int gsr__rfetch_done(struct gsr__rfetch *rf) {
   return done;
 }
 
-/* 1 if a part got HTTP 401 from GCS, the fetch was not retried yet and
- * a refreshed token is now cached for the parts to take. */
-static int auth_refresh(struct gsr__rfetch *rf) {
-  struct gsr__file *f = rf->file;
-  int got401 = 0;
-  if (rf->auth_retried || f->obj->ops != &gsr__gcs_ops) return 0;
+/* 1 if the backend renewed the credentials a refused part carried (GCS:
+ * a 401 and a token refreshed), once per fetch: the parts may go again. */
+static int reauthorized(struct gsr__rfetch *rf) {
+  struct gsr__object *obj = rf->target->obj;
+  if (rf->auth_retried || obj->ops->reauthorize == NULL) return 0;
   for (int i = 0; i < rf->n_parts; i++)
-    if (rf->reqs[i].resp.status == 401) got401 = 1;
-  if (!got401 || !gsr__client_auth_refused(f->client, rf->auth_gen)) return 0;
-  rf->auth_retried = 1;
-  /* Refresh now, outside f->mu: it may wait on the token endpoint, and
-   * close must not wait for that. The parts then find it cached. */
-  char *hdr = NULL;
-  if (gsr__auth_header(f->client->auth, &hdr, &rf->auth_gen) != GSR_OK)
-    return 0; /* keep the 401: the refresh's own failure says less */
-  if (hdr != NULL) {
-    memset(hdr, 0, strlen(hdr));
-    gsr__free(hdr);
-  }
-  return 1;
+    if (obj->ops->reauthorize(obj, &rf->reqs[i], &rf->auth_gen))
+      return rf->auth_retried = 1;
+  return 0;
 }
 
-/* After a fetch failed with GSR_EAUTH: if a part got HTTP 401 from GCS
- * and the credentials can be refreshed, gets a new token and re-submits
- * every part once (above the transport, which knows nothing of tokens).
+/* After a fetch failed with GSR_EAUTH: if the backend renewed the
+ * credentials, re-submits every part once (above the transport, which
+ * knows nothing of tokens).
  * The parts rewrite the same destination bytes. Returns 1 if re-submitted. */
 static int auth_retry(struct gsr__rfetch *rf) {
-  struct gsr__file *f = rf->file;
-  if (!auth_refresh(rf)) return 0;
+  struct gsr__rtarget *t = rf->target;
+  if (!reauthorized(rf)) return 0;
   struct saved_part {
     uint64_t first, len;
     struct gsr__iov iov[GSR__REQ_IOV];
@@ -363,9 +351,9 @@ static int auth_retry(struct gsr__rfetch *rf) {
   }
   /* Under f->mu, like close's cancel walk: the parts are rebuilt while
    * nobody else can reach them. */
-  pthread_mutex_lock(&f->mu);
-  if (f->closed) {
-    pthread_mutex_unlock(&f->mu);
+  pthread_mutex_lock(&t->mu);
+  if (t->closed) {
+    pthread_mutex_unlock(&t->mu);
     gsr__free(saved);
     return 0;
   }
@@ -386,7 +374,7 @@ static int auth_retry(struct gsr__rfetch *rf) {
     req->n_xdst = saved[i].n_xdst;
     submit_part(rf, req);
   }
-  pthread_mutex_unlock(&f->mu);
+  pthread_mutex_unlock(&t->mu);
   gsr__free(saved);
   return 1;
 }
@@ -427,7 +415,7 @@ int gsr__rfetch_wait(struct gsr__rfetch *rf) {
       memcpy(msg, e->msg, sizeof(msg));
       gsr__error_set(e, GSR_ECHANGED,
                      "%s changed or was deleted since it was opened (%s)",
-                     rf->file->obj->display, msg);
+                     rf->target->obj->display, msg);
       rf->status = GSR_ECHANGED;
     }
   }
@@ -437,7 +425,7 @@ int gsr__rfetch_wait(struct gsr__rfetch *rf) {
 
 void gsr__rfetch_cancel(struct gsr__rfetch *rf) {
   for (int i = 0; i < rf->n_parts && rf->reqs != NULL; i++)
-    gsr__transport_cancel(rf->file->client->transport, &rf->reqs[i]);
+    gsr__transport_cancel(rf->target->transport, &rf->reqs[i]);
 }
 
 void gsr__rfetch_free(struct gsr__rfetch *rf) {
@@ -447,7 +435,7 @@ void gsr__rfetch_free(struct gsr__rfetch *rf) {
       gsr__rfetch_cancel(rf);
       gsr__fetch_wait(&rf->fetch);
     }
-    untrack(rf->file, rf);
+    untrack(rf->target, rf);
     release_parts(rf);
     gsr__fetch_destroy(&rf->fetch);
   }
@@ -456,11 +444,11 @@ void gsr__rfetch_free(struct gsr__rfetch *rf) {
   gsr__free(rf);
 }
 
-int gsr__rfetch_run(struct gsr__file *f, uint64_t off, uint64_t len,
+int gsr__rfetch_run(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                     const struct gsr__iov *iov, int n_iov, int concurrency,
                     uint64_t min_part, uint32_t *crc, uint32_t *seg_crc) {
   struct gsr__rfetch *rf;
-  int status = gsr__rfetch_start(f, off, len, iov, n_iov, concurrency,
+  int status = gsr__rfetch_start(t, off, len, iov, n_iov, concurrency,
                                  min_part, NULL, &rf);
   if (status != GSR_OK) return status;
   status = gsr__rfetch_wait(rf);

@@ -1,17 +1,35 @@
 /* Range fetches: bytes [off, off+len) of a file's object into a
  * destination, split into up to N parts fetched in parallel, each part
  * written by the I/O thread straight into its place (no join copy).
- * Local files are read with pread at start.
+ * Local files are read with pread at start. A 401 is the backend's to
+ * judge (backend ops reauthorize); the fetch only resubmits.
  *
  * SPDX-License-Identifier: MIT
  */
 #ifndef GSR_RFETCH_H
 #define GSR_RFETCH_H
 
-#include "buf/buf.h"
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "backend/backend.h"
+#include "base/buf.h"
 #include "transport/transport.h"
 
-struct gsr__file;
+struct gsr__rfetch;
+
+/* What range fetches need of the file they read for (the file fills it at
+ * open): no client, no file, no statistics beyond the counters named. */
+struct gsr__rtarget {
+  struct gsr__object *obj;
+  struct gsr__transport *transport;
+  /* Network: each attempt counted in both as it goes on the wire, bytes
+   * in both as they arrive. Local: in [0] only, per pread. */
+  atomic_uint_fast64_t *requests[2], *bytes_fetched[2];
+  pthread_mutex_t mu; /* guards closed and inflight */
+  int closed;
+  struct gsr__rfetch *inflight; /* so close can cancel them */
+};
 
 /* How a range of len bytes is split: returns the number of parts n (>= 1)
  * and the length of each but the last (which takes the remainder) in
@@ -22,7 +40,7 @@ int gsr__split_range(uint64_t len, int concurrency, uint64_t min_part,
 
 struct gsr__rfetch {
   struct gsr__fetch fetch;
-  struct gsr__file *file;
+  struct gsr__rtarget *target;
   uint64_t off, len;
   int n_parts;
   struct gsr__request *reqs;
@@ -33,20 +51,20 @@ struct gsr__rfetch {
   int n_seg;               /* the destination's segments, and the CRC32C */
   size_t seg_len[GSR__REQ_IOV]; /* of each, once waited with OK */
   uint32_t seg_crc[GSR__REQ_IOV];
-  uint64_t auth_gen;       /* generation of the token the parts carry */
-  int auth_retried;        /* the one retry after a 401 was made */
+  uint64_t auth_gen;       /* generation of the credentials the parts carry */
+  int auth_retried;        /* the one resubmission the backend allowed */
   /* gsr__rfetch_start_sg's scatter list, cut at the parts' boundaries
    * (owned): each part's request lands in a stretch of it (xdst). */
   struct gsr__iov *sg;
   size_t n_sg;
-  struct gsr__rfetch *next, *prev; /* the file's in-flight list */
+  struct gsr__rfetch *next, *prev; /* the target's in-flight list */
 };
 
 /* Starts fetching [off, off+len) into iov[0..n_iov) (n_iov <= GSR__REQ_IOV;
  * lengths sum to len) with up to concurrency parts of at least min_part.
  * hold, if given, gets a reference released when the fetch is freed.
  * Returns GSR_OK and *out, or a status (message set; nothing started). */
-int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
+int gsr__rfetch_start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                       const struct gsr__iov *iov, int n_iov, int concurrency,
                       uint64_t min_part, struct gsr__buf *hold,
                       struct gsr__rfetch **out);
@@ -55,7 +73,7 @@ int gsr__rfetch_start(struct gsr__file *f, uint64_t off, uint64_t len,
  * base drops its bytes: the hole between two ranges of a vectored read
  * (a local file skips them: no pread). No CRCs are computed (crc, seg_crc
  * stay 0). A local file counts one request per pread. */
-int gsr__rfetch_start_sg(struct gsr__file *f, uint64_t off, uint64_t len,
+int gsr__rfetch_start_sg(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                          const struct gsr__iov *segs, size_t n_segs,
                          int concurrency, uint64_t min_part,
                          struct gsr__buf *hold, struct gsr__rfetch **out);
@@ -71,7 +89,7 @@ void gsr__rfetch_cancel(struct gsr__rfetch *rf);
 void gsr__rfetch_free(struct gsr__rfetch *rf);
 
 /* Fetch and wait in one call. */
-int gsr__rfetch_run(struct gsr__file *f, uint64_t off, uint64_t len,
+int gsr__rfetch_run(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                     const struct gsr__iov *iov, int n_iov, int concurrency,
                     uint64_t min_part, uint32_t *crc, uint32_t *seg_crc);
 

@@ -1087,3 +1087,18 @@ void gsr__transport_free(struct gsr__transport *g) {
   gsr__free(g->loops);
   gsr__free(g);
 }
+
+/* Here, beside submit, so that requests (request.c) do not depend on the
+ * threads that carry them. */
+int gsr__transport_run(struct gsr__transport *t, struct gsr__request *req) {
+  struct gsr__fetch f;
+  int status = gsr__fetch_init(&f, 1);
+  if (status != GSR_OK) return status;
+  req->fetch = &f;
+  status = gsr__transport_submit(t, req);
+  if (status == GSR_OK) status = gsr__fetch_wait(&f);
+  if (status != GSR_OK && f.err.status != GSR_OK) gsr__error_raise(&f.err);
+  req->fetch = NULL;
+  gsr__fetch_destroy(&f);
+  return status;
+}

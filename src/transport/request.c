@@ -154,16 +154,3 @@ uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
   pthread_mutex_unlock(&f->mu);
   return atomic_load(&req->progress);
 }
-
-int gsr__transport_run(struct gsr__transport *t, struct gsr__request *req) {
-  struct gsr__fetch f;
-  int status = gsr__fetch_init(&f, 1);
-  if (status != GSR_OK) return status;
-  req->fetch = &f;
-  status = gsr__transport_submit(t, req);
-  if (status == GSR_OK) status = gsr__fetch_wait(&f);
-  if (status != GSR_OK && f.err.status != GSR_OK) gsr__error_raise(&f.err);
-  req->fetch = NULL;
-  gsr__fetch_destroy(&f);
-  return status;
-}

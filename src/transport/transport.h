@@ -18,7 +18,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 struct curl_slist;
 struct gsr__request;

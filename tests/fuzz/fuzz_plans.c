@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "prefetch/prefetch.h"
+#include "read/prefetch/prefetch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

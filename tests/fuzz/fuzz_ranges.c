@@ -17,7 +17,7 @@
 
 #include "../support/rplan_check.h"
 #include "fetch/ranges.h"
-#include "internal.h"
+#include "base/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

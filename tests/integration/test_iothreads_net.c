@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "core/client.h"
+#include "base/client.h"
 #include "gsread.h"
 #include "testsrv.h"
 #include "transport/transport.h"

@@ -40,7 +40,7 @@
 
 #include <curl/curl.h>
 
-#include "internal.h" /* the hook and gsr__malloc & co. (gsread_static) */
+#include "base/internal.h" /* the hook and gsr__malloc & co. (gsread_static) */
 #include "testsrv.h"
 
 #define BUCKET "torture-bucket"

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "buf/buf.h"
-#include "internal.h"
+#include "base/buf.h"
+#include "base/internal.h"
 
 static unsigned char *bytes(size_t n, uint32_t seed) {
   unsigned char *p = malloc(n ? n : 1);

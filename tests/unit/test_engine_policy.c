@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
-#include "prefetch/prefetch.h"
+#include "base/internal.h"
+#include "read/prefetch/prefetch.h"
 
 #define MiB (1024ull * 1024)
 

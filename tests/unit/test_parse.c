@@ -17,8 +17,8 @@
 
 #include "backend/backend.h"
 #include "transport/transport.h"
-#include "prefetch/prefetch.h"
-#include "core/file.h"
+#include "read/prefetch/prefetch.h"
+#include "read/file.h"
 
 int gsr__gcs_parse_metadata(const char *json, size_t len, gsr_stat *st,
                             char *why, size_t n);

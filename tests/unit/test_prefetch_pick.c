@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "core/file.h"
+#include "read/file.h"
 
 enum { OFF = GSR__PREFETCH_OFF, ADA = GSR__PREFETCH_ADAPTIVE,
        SEQ = GSR__PREFETCH_SEQUENTIAL };

@@ -17,7 +17,7 @@
 
 #include "../support/rplan_check.h"
 #include "fetch/ranges.h"
-#include "internal.h"
+#include "base/internal.h"
 
 #define R(o, l) ((struct gsr__rplan_range){(o), (l)})
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 static void test_name(void **state) {
   (void)state;

@@ -1,0 +1,103 @@
+/* Writing whole buffers to file descriptors: write(2) and pwrite(2) may
+ * take fewer bytes than asked, or be interrupted by a signal. Opening the
+ * library's own descriptors out of the caller's way (fds 0-2).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "base/internal.h"
+
+/* Both loops in one: positioned (pwrite at off, advancing) or not. */
+static int write_loop(int fd, const void *buf, size_t n, int positioned,
+                      uint64_t off) {
+  const unsigned char *p = buf;
+  while (n > 0) {
+    ssize_t w = positioned ? pwrite(fd, p, n, (off_t)off) : write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      if (w == 0) errno = EIO; /* took nothing: would loop for ever */
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+    off += (uint64_t)w;
+  }
+  return 0;
+}
+
+int gsr__write_all(int fd, const void *buf, size_t n) {
+  return write_loop(fd, buf, n, 0, 0);
+}
+
+int gsr__pwrite_all(int fd, const void *buf, size_t n, uint64_t off) {
+  return write_loop(fd, buf, n, 1, off);
+}
+
+/* ---- The library's own descriptors. A caller may have closed fds 0-2;
+ * a descriptor of ours numbered there would stand in for its standard
+ * input, output or error, and its next write(1) would go into our socket.
+ * So every descriptor gsread makes is close-on-exec and numbered 3 or
+ * more. */
+
+int gsr__fd_own(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return moved;
+}
+
+int gsr__open(const char *path, int flags, mode_t mode) {
+  return gsr__fd_own(open(path, flags | O_CLOEXEC, mode));
+}
+
+FILE *gsr__fopen_read(const char *path) {
+  int fd = gsr__open(path, O_RDONLY, 0);
+  if (fd < 0) return NULL;
+  FILE *fp = fdopen(fd, "r");
+  if (fp == NULL) {
+    int e = errno;
+    close(fd);
+    errno = e;
+  }
+  return fp;
+}
+
+/* One hold for the whole process, counted: two threads holding at once
+ * must not see each other's /dev/null as the caller's descriptor, and the
+ * first to release must not free a number the other still needs held. */
+static pthread_mutex_t std_mu = PTHREAD_MUTEX_INITIALIZER;
+static int std_users;
+static int std_held[3];
+
+void gsr__std_hold(void) {
+  pthread_mutex_lock(&std_mu);
+  if (std_users++ == 0) {
+    for (;;) { /* open() takes the lowest free number: each closed one */
+      int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+      if (fd < 0) break;
+      if (fd > 2) {
+        close(fd);
+        break;
+      }
+      std_held[fd] = 1;
+    }
+  }
+  pthread_mutex_unlock(&std_mu);
+}
+
+void gsr__std_release(void) {
+  pthread_mutex_lock(&std_mu);
+  if (--std_users == 0) {
+    for (int fd = 0; fd < 3; fd++) {
+      if (std_held[fd]) close(fd);
+      std_held[fd] = 0;
+    }
+  }
+  pthread_mutex_unlock(&std_mu);
+}

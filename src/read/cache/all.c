@@ -1,0 +1,48 @@
+/* Cache "all": fsspec's AllBytes. The whole object is fetched once, at
+ * the first read (fsspec fetches at open; we keep open at one request),
+ * then every read is served from that one chunk.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "read/cache/cache.h"
+
+struct ac {
+  struct gsr__buf *all;
+};
+
+static int ac_read(struct gsr__file *f, void *state, uint64_t off,
+                   uint64_t len, struct gsr__out *out) {
+  struct ac *ac = state;
+  if (ac->all == NULL) {
+    uint64_t size = f->obj->st.size;
+    atomic_fetch_add(&f->stats.misses, 1);
+    int status = gsr__chunk_fetch(f, 0, &size, 1, &ac->all);
+    if (status != GSR_OK) return status;
+    gsr__cache_held(f, size);
+  } else {
+    atomic_fetch_add(&f->stats.hits, 1);
+  }
+  gsr__out_put(f, out, ac->all, (size_t)off, len);
+  return GSR_OK;
+}
+
+static int ac_create(struct gsr__file *f, void **state) {
+  if ((*state = gsr__calloc(1, sizeof(struct ac))) == NULL)
+    return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
+  return GSR_OK;
+}
+
+static void ac_destroy(struct gsr__file *f, void *state) {
+  struct ac *ac = state;
+  (void)f;
+  gsr__buf_unref(ac->all);
+  gsr__free(ac);
+}
+
+const struct gsr__reader_ops gsr__cache_all = {
+    .name = "all",
+    .create = ac_create,
+    .read = ac_read,
+    .destroy = ac_destroy,
+    .stateful = 1,
+};

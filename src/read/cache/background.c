@@ -1,0 +1,73 @@
+/* Cache "background": fsspec's BackgroundBlockCache. The block table of
+ * "blockcache", plus: after each read, the block after the last one it
+ * touched is fetched in the background (an async range fetch) if it
+ * exists, is not in the table and no background fetch is running. A read
+ * that needs that block waits for it; close cancels it.
+ *
+ * The block takes its LRU slot when its fetch starts, not when a later
+ * read collects it as in fsspec: what the table holds then never depends
+ * on how fast the network was, only on the reads.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "read/cache/blocks.h"
+#include "fetch/rfetch.h"
+
+/* A finished background fetch is collected (fsspec does it at the start
+ * of the next read; we also do it before starting the next one, as the
+ * read itself may have taken long enough), which frees the way for the
+ * next. A failed one is dropped quietly: a read that needs the block
+ * fetches it itself. */
+static void bg_collect(struct gsr__blocks *t) {
+  for (int i = 0; i < t->n && t->inflight > 0; i++) {
+    struct gsr__blk *e = &t->v[i];
+    if (e->rf != NULL && gsr__rfetch_done(e->rf) &&
+        gsr__blocks_join(t, e) != GSR_OK)
+      i--; /* entry i was removed: its slot holds another one now */
+  }
+}
+
+/* Starts fetching block idx in the background if the rules allow it and
+ * the budget has room (it is a prefetch: it waits for nobody). */
+static void bg_start(struct gsr__file *f, struct gsr__blocks *t, uint64_t idx) {
+  bg_collect(t);
+  if (idx >= t->count || t->inflight > 0 || gsr__blocks_find(t, idx) != NULL)
+    return;
+  uint64_t len = gsr__blocks_len(t, idx);
+  if (!gsr__budget_try(f->client->budget, len)) return;
+  struct gsr__buf *buf = gsr__buf_new((size_t)len, f->client->budget);
+  if (buf == NULL) return;
+  struct gsr__iov iov = {buf->data, (size_t)len};
+  struct gsr__rfetch *rf;
+  if (gsr__rfetch_start(&f->fetch, idx * t->bs, len, &iov, 1, f->concurrency,
+                        f->min_part, buf, &rf) != GSR_OK) {
+    gsr__buf_unref(buf); /* e.g. the file is closing */
+    return;
+  }
+  atomic_fetch_add(&f->stats.misses, 1); /* fsspec counts it as a fetch */
+  gsr__blocks_insert(t, idx, buf, rf, 0, 0); /* keeps nothing: never fails */
+  gsr__cache_held(f, t->held);
+}
+
+static int bg_read(struct gsr__file *f, void *state, uint64_t off,
+                   uint64_t len, struct gsr__out *out) {
+  struct gsr__blocks *t = state;
+  uint64_t fetched, before = out->done;
+  bg_collect(t);
+  int status = gsr__blocks_read(f, t, off, len, out, &fetched);
+  if (status != GSR_OK) return status;
+  if (fetched == 0) atomic_fetch_add(&f->stats.hits, 1);
+  /* The block after the last one touched; fsspec's end // bs is one block
+   * further when the read ends on a block boundary. */
+  uint64_t end = off + (out->done - before);
+  if (end > off) bg_start(f, t, (end - 1) / t->bs + 1);
+  return GSR_OK;
+}
+
+const struct gsr__reader_ops gsr__cache_background = {
+    .name = "background",
+    .create = gsr__blocks_create,
+    .read = bg_read,
+    .destroy = gsr__blocks_destroy,
+    .stateful = 1,
+};

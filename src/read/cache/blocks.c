@@ -1,0 +1,133 @@
+/* The LRU block table shared by "blockcache" and "background". See
+ * blocks.h. Lookups scan the table: it holds max_blocks entries (32 by
+ * default), and every hit is followed by a copy or a slice of up to a
+ * whole block, which dwarfs the scan.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "read/cache/blocks.h"
+#include "fetch/rfetch.h"
+
+int gsr__blocks_create(struct gsr__file *f, void **state) {
+  struct gsr__blocks *t = gsr__calloc(1, sizeof(*t));
+  if (t == NULL) return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
+  t->bs = f->block_size;
+  t->size = f->obj->st.size;
+  t->count = t->size / t->bs + (t->size % t->bs != 0);
+  /* No more slots than the object has blocks: a huge max_blocks costs
+   * nothing then, and eviction is the same (the table never fills). */
+  t->max = (uint64_t)f->max_blocks < t->count ? f->max_blocks : (int)t->count;
+  if (t->max < 1) t->max = 1;
+  t->v = gsr__calloc((size_t)t->max, sizeof(*t->v));
+  if (t->v == NULL) {
+    gsr__free(t);
+    return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
+  }
+  *state = t;
+  return GSR_OK;
+}
+
+/* Lets go of entry i and fills its slot with the last entry. */
+static void blk_remove(struct gsr__blocks *t, int i) {
+  struct gsr__blk *e = &t->v[i];
+  if (e->rf != NULL) { /* cancels it if still running */
+    gsr__rfetch_free(e->rf);
+    t->inflight--;
+  }
+  t->held -= e->buf->cap;
+  gsr__buf_unref(e->buf);
+  t->v[i] = t->v[--t->n];
+}
+
+void gsr__blocks_destroy(struct gsr__file *f, void *state) {
+  struct gsr__blocks *t = state;
+  (void)f;
+  while (t->n > 0) blk_remove(t, t->n - 1);
+  gsr__free(t->v);
+  gsr__free(t);
+}
+
+uint64_t gsr__blocks_len(const struct gsr__blocks *t, uint64_t idx) {
+  return GSR__MIN(t->bs, t->size - idx * t->bs);
+}
+
+struct gsr__blk *gsr__blocks_find(struct gsr__blocks *t, uint64_t idx) {
+  for (int i = 0; i < t->n; i++)
+    if (t->v[i].idx == idx) return &t->v[i];
+  return NULL;
+}
+
+/* The LRU entry outside (keep_lo, keep_hi], or -1. */
+static int blk_victim(const struct gsr__blocks *t, uint64_t keep_lo,
+                      uint64_t keep_hi) {
+  int best = -1;
+  for (int i = 0; i < t->n; i++) {
+    uint64_t idx = t->v[i].idx;
+    if (idx > keep_lo && idx <= keep_hi) continue;
+    if (best < 0 || t->v[i].stamp < t->v[best].stamp) best = i;
+  }
+  return best;
+}
+
+int gsr__blocks_insert(struct gsr__blocks *t, uint64_t idx,
+                       struct gsr__buf *buf, struct gsr__rfetch *rf,
+                       uint64_t keep_lo, uint64_t keep_hi) {
+  if (t->n == t->max) {
+    int i = blk_victim(t, keep_lo, keep_hi);
+    if (i < 0) return -1;
+    blk_remove(t, i);
+  }
+  t->v[t->n++] = (struct gsr__blk){idx, ++t->clock, buf, rf};
+  t->held += buf->cap;
+  if (rf != NULL) t->inflight++;
+  return 0;
+}
+
+int gsr__blocks_join(struct gsr__blocks *t, struct gsr__blk *e) {
+  if (e->rf == NULL) return GSR_OK;
+  int status = gsr__rfetch_wait(e->rf);
+  gsr__rfetch_free(e->rf);
+  e->rf = NULL;
+  t->inflight--;
+  if (status != GSR_OK) blk_remove(t, (int)(e - t->v));
+  return status;
+}
+
+/* A reference to block b's chunk: from the table (joining a background
+ * fetch of it), else fetched now and added, keeping (b, last]. A failed
+ * background fetch is dropped and the block fetched again here. */
+static int blk_get(struct gsr__file *f, struct gsr__blocks *t, uint64_t b,
+                   uint64_t last, struct gsr__buf **buf, uint64_t *fetched) {
+  struct gsr__blk *e = gsr__blocks_find(t, b);
+  if (e != NULL && gsr__blocks_join(t, e) == GSR_OK) {
+    e->stamp = ++t->clock;
+    *buf = gsr__buf_ref(e->buf);
+    return GSR_OK;
+  }
+  uint64_t len = gsr__blocks_len(t, b);
+  int status = gsr__chunk_fetch(f, b * t->bs, &len, 1, buf);
+  if (status != GSR_OK) return status;
+  atomic_fetch_add(&f->stats.misses, 1);
+  (*fetched)++;
+  if (gsr__blocks_insert(t, b, gsr__buf_ref(*buf), NULL, b, last) != 0)
+    gsr__buf_unref(*buf); /* no room: serve it once, keep nothing */
+  gsr__cache_held(f, t->held);
+  return GSR_OK;
+}
+
+int gsr__blocks_read(struct gsr__file *f, struct gsr__blocks *t, uint64_t off,
+                     uint64_t len, struct gsr__out *out, uint64_t *fetched) {
+  uint64_t end = off + len, last = (end - 1) / t->bs;
+  *fetched = 0;
+  for (uint64_t b = off / t->bs; b <= last && !gsr__out_full(out); b++) {
+    struct gsr__buf *buf;
+    int status = blk_get(f, t, b, last, &buf, fetched);
+    if (status != GSR_OK) return status;
+    uint64_t first = b * t->bs;
+    uint64_t from = GSR__MAX(off, first);
+    uint64_t to = GSR__MIN(end, first + gsr__blocks_len(t, b));
+    gsr__out_put(f, out, buf, (size_t)(from - first), to - from);
+    gsr__buf_unref(buf);
+  }
+  return GSR_OK;
+}

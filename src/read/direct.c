@@ -1,0 +1,58 @@
+/* The direct source: every read is one range fetch (split over the file's
+ * connections), written straight into the destination. In copy mode that
+ * is the caller's buffer: the bytes are copied once, from curl's receive
+ * buffer to their final place. In slice mode it is a fresh buffer.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "read/file.h"
+#include "fetch/rfetch.h"
+
+static int direct_read(struct gsr__file *f, void *state, uint64_t off,
+                       uint64_t len, struct gsr__out *out) {
+  (void)state;
+  if (out->slices == NULL) {
+    struct gsr__iov part[GSR__REQ_IOV];
+    int k = 0;
+    uint64_t at = out->done, left = len;
+    for (int i = 0; i < out->n_iov && left > 0; i++) { /* the iov tail */
+      if (at >= out->iov[i].len) {
+        at -= out->iov[i].len;
+        continue;
+      }
+      size_t n = out->iov[i].len - (size_t)at;
+      if (n > left) n = (size_t)left;
+      part[k].base = out->iov[i].base + at;
+      part[k++].len = n;
+      left -= n;
+      at = 0;
+    }
+    uint32_t crc;
+    int whole = out->done == 0; /* then part[] is out->iov, segment by segment */
+    int status = gsr__rfetch_run(&f->fetch, off, len, part, k, f->concurrency,
+                                 f->min_part, &crc,
+                                 whole ? out->seg_crc : NULL);
+    out->seg_crc_ok = status == GSR_OK && whole;
+    if (status != GSR_OK) return status;
+    if (!out->internal) atomic_fetch_add(&f->stats.bytes_direct, len);
+    gsr__out_landed(out, len, crc);
+    return GSR_OK;
+  }
+  if (out->n_slices == out->max_slices) return GSR_OK;
+  gsr__budget_charge(f->client->budget, len);
+  struct gsr__buf *b = gsr__buf_new((size_t)len, f->client->budget);
+  if (b == NULL) return gsr__err(GSR_ENOMEM, "out of memory (%llu bytes)",
+                                 (unsigned long long)len);
+  struct gsr__iov one = {b->data, (size_t)len};
+  uint32_t crc;
+  int status = gsr__rfetch_run(&f->fetch, off, len, &one, 1, f->concurrency,
+                               f->min_part, &crc, NULL);
+  if (status == GSR_OK) gsr__out_put_crc(f, out, b, 0, len, crc);
+  gsr__buf_unref(b);
+  return status;
+}
+
+const struct gsr__reader_ops gsr__direct_reader = {
+    .name = "direct",
+    .read = direct_read,
+};

@@ -1,0 +1,401 @@
+/* The file API: open, stat, read, pread, seek, the zero-copy calls, stats
+ * and close. A read is checked and clamped to the object here, then handed
+ * to the file's cache reader, which draws on its source (direct range
+ * fetches, or the prefetcher).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "read/file.h"
+#include "fetch/rfetch.h"
+#include "read/prefetch/prefetch.h"
+
+#define DEFAULT_BLOCK (5u * 1024 * 1024)
+#define DEFAULT_MAX_PREFETCH (96u * 1024 * 1024)
+
+void gsr_file_options_init(gsr_file_options *o) {
+  if (o == NULL) return;
+  memset(o, 0, sizeof(*o));
+  o->cache_type = "none";
+  o->block_size = DEFAULT_BLOCK;
+  o->max_blocks = 32;
+  o->concurrency = 0;
+  o->min_part_size = DEFAULT_BLOCK;
+}
+
+/* Resolves and checks the options into f. */
+static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
+  const char *cache = o->cache_type ? o->cache_type : "none";
+  if (strcmp(cache, "readahead_v2") == 0) cache = "readahead_chunked";
+  if ((f->cache = gsr__cache_lookup(cache)) == NULL)
+    return gsr__err(GSR_EINVAL, "unknown cache type '%s' (none, readahead, "
+                    "readahead_chunked, blockcache, background, first, all, "
+                    "bytes)", cache);
+  snprintf(f->cache_name, sizeof(f->cache_name), "%s", cache);
+  if (o->block_size == 0) return gsr__err(GSR_EINVAL, "block_size must be > 0");
+  if (o->max_blocks < 1) return gsr__err(GSR_EINVAL, "max_blocks must be >= 1");
+  if (o->concurrency < 0 || o->concurrency > 256)
+    return gsr__err(GSR_EINVAL, "concurrency must be 0 (default) to 256");
+  if (o->min_part_size == 0)
+    return gsr__err(GSR_EINVAL, "min_part_size must be > 0");
+  f->block_size = o->block_size;
+  f->max_blocks = o->max_blocks;
+  f->concurrency = o->concurrency ? o->concurrency
+                                  : f->client->default_concurrency;
+  f->auto_width = o->concurrency == 0 && !f->client->concurrency_set;
+  f->min_part = o->min_part_size;
+  f->max_prefetch = o->max_prefetch ? o->max_prefetch : DEFAULT_MAX_PREFETCH;
+  /* A window the caller did not size may grow, for a measured width, to
+   * what the client's budget allows (policy.c; the budget still holds
+   * across files: blocks past it wait). */
+  f->max_window = o->max_prefetch ? f->max_prefetch
+                                  : GSR__MAX(f->max_prefetch,
+                                             f->client->budget->limit);
+  f->prefetch = gsr__prefetch_pick(o->prefetch, cache,
+                                   f->client->default_prefetch);
+  if (f->prefetch < 0)
+    return gsr__err(GSR_EINVAL, "prefetch must be 'off', 'adaptive', "
+                    "'sequential' or 'default', not '%s'", o->prefetch);
+  f->source = f->prefetch ? &gsr__prefetch_reader : &gsr__direct_reader;
+  return GSR_OK;
+}
+
+/* Local files are read in the caller's thread with pread: a prefetcher
+ * would only add a copy, so they always use the direct source. */
+/* What the file's range fetches need: its object, the transport, the
+ * file's and the client's counters. */
+static int fetch_target(struct gsr__file *f) {
+  f->fetch.obj = f->obj;
+  f->fetch.transport = f->client->transport;
+  f->fetch.requests[0] = &f->stats.requests;
+  f->fetch.requests[1] = &f->client->requests;
+  f->fetch.bytes_fetched[0] = &f->stats.bytes_fetched;
+  f->fetch.bytes_fetched[1] = &f->client->bytes_fetched;
+  return GSR_OK;
+}
+
+static int pick_source(struct gsr__file *f) {
+  if (f->obj->local) f->source = &gsr__direct_reader;
+  return GSR_OK;
+}
+
+static int create_readers(struct gsr__file *f) {
+  int status = GSR_OK;
+  if (f->source->create) status = f->source->create(f, &f->source_state);
+  if (status == GSR_OK && f->cache->create)
+    status = f->cache->create(f, &f->cache_state);
+  return status;
+}
+
+static void destroy_readers(struct gsr__file *f) {
+  if (f->cache && f->cache->destroy && f->cache_state)
+    f->cache->destroy(f, f->cache_state);
+  f->cache_state = NULL;
+  if (f->source && f->source->destroy && f->source_state)
+    f->source->destroy(f, f->source_state);
+  f->source_state = NULL;
+}
+
+int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
+             gsr_file *out) {
+  gsr_file_options defaults;
+  struct gsr__file *f;
+  int status;
+  if (out == NULL) return gsr__err(GSR_EINVAL, "gsr_open: out is NULL");
+  *out = GSR_FILE_INVALID;
+  if (c == NULL) return gsr__err(GSR_EINVAL, "gsr_open: client is NULL");
+  if (url == NULL) return gsr__err(GSR_EINVAL, "gsr_open: url is NULL");
+  if (opts == NULL) {
+    gsr_file_options_init(&defaults);
+    opts = &defaults;
+  }
+  if ((f = gsr__calloc(1, sizeof(*f))) == NULL)
+    return gsr__err(GSR_ENOMEM, "out of memory");
+  atomic_init(&f->refs, 1);
+  f->client = c;
+  f->crc_pos = 0;
+  atomic_init(&f->read_end, UINT64_MAX);
+  pthread_mutex_init(&f->reader_mu, NULL);
+  pthread_mutex_init(&f->pos_mu, NULL);
+  pthread_mutex_init(&f->fetch.mu, NULL);
+  if ((status = apply_options(f, opts)) != GSR_OK ||
+      (status = gsr__object_open(c, url, &f->obj)) != GSR_OK ||
+      (status = fetch_target(f)) != GSR_OK ||
+      (status = pick_source(f)) != GSR_OK ||
+      (status = create_readers(f)) != GSR_OK ||
+      (status = gsr__handle_add(f)) != GSR_OK) {
+    gsr__file_unref(f);
+    return status;
+  }
+  *out = f->id;
+  return GSR_OK;
+}
+
+void gsr__file_unref(struct gsr__file *f) {
+  if (f == NULL || atomic_fetch_sub(&f->refs, 1) != 1) return;
+  destroy_readers(f);
+  gsr__object_close(f->obj);
+  pthread_mutex_destroy(&f->reader_mu);
+  pthread_mutex_destroy(&f->pos_mu);
+  pthread_mutex_destroy(&f->fetch.mu);
+  gsr__free(f);
+}
+
+void gsr__file_shutdown(struct gsr__file *f) {
+  pthread_mutex_lock(&f->fetch.mu);
+  f->fetch.closed = 1;
+  for (struct gsr__rfetch *rf = f->fetch.inflight; rf != NULL; rf = rf->next)
+    gsr__rfetch_cancel(rf);
+  pthread_mutex_unlock(&f->fetch.mu);
+  if (f->source && f->source->cancel) f->source->cancel(f, f->source_state);
+  if (f->cache && f->cache->cancel) f->cache->cancel(f, f->cache_state);
+}
+
+int gsr_close(gsr_file id) {
+  struct gsr__file *f;
+  int status = gsr__handle_remove(id, &f);
+  if (status != GSR_OK) return status;
+  gsr__file_shutdown(f);
+  gsr__file_unref(f);
+  return GSR_OK;
+}
+
+int gsr_fstat(gsr_file id, gsr_stat *st) {
+  struct gsr__file *f;
+  if (st == NULL) return gsr__err(GSR_EINVAL, "gsr_fstat: st is NULL");
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  *st = f->obj->st;
+  gsr__file_unref(f);
+  return GSR_OK;
+}
+
+int gsr__prefetch_mode(const char *name) {
+  if (strcmp(name, "off") == 0) return GSR__PREFETCH_OFF;
+  if (strcmp(name, "adaptive") == 0) return GSR__PREFETCH_ADAPTIVE;
+  if (strcmp(name, "sequential") == 0) return GSR__PREFETCH_SEQUENTIAL;
+  return -1;
+}
+
+/* A cache decides what to fetch; a prefetcher under it would fetch ahead
+ * of that on its own, and the requests on the wire would no longer be the
+ * cache's rules (nor the same from run to run). So, as gcsfs, naming a
+ * cache turns the prefetcher off unless the caller asks for both. */
+int gsr__prefetch_pick(const char *prefetch, const char *cache,
+                       int client_default) {
+  if (prefetch != NULL)
+    return strcmp(prefetch, "default") == 0 ? client_default
+                                            : gsr__prefetch_mode(prefetch);
+  if (cache != NULL && strcmp(cache, "none") != 0) return GSR__PREFETCH_OFF;
+  return client_default;
+}
+
+/* Checks and clamps a read at offset, then runs it through the readers.
+ * Returns the count delivered or a negative status. */
+static int64_t read_at(struct gsr__file *f, struct gsr__out *out, size_t n,
+                       int64_t offset) {
+  uint64_t size = f->obj->st.size;
+  if (offset < 0)
+    return gsr__err(GSR_EINVAL, "negative offset %lld", (long long)offset);
+  if ((uint64_t)n > (uint64_t)INT64_MAX)
+    return gsr__err(GSR_EINVAL, "length %zu exceeds INT64_MAX", n);
+  if (n == 0 || (uint64_t)offset >= size) return 0;
+  uint64_t len = GSR__MIN((uint64_t)n, size - (uint64_t)offset);
+  int locked = f->cache->stateful || f->source->stateful;
+  if (locked) pthread_mutex_lock(&f->reader_mu);
+  int status = f->cache->read(f, f->cache_state, (uint64_t)offset, len, out);
+  if (locked) pthread_mutex_unlock(&f->reader_mu);
+  if (status != GSR_OK) {
+    gsr__out_abandon(out);
+    return status;
+  }
+  atomic_fetch_add(&f->stats.reads, 1);
+  atomic_fetch_add(&f->stats.bytes_delivered, out->done);
+  return (int64_t)out->done;
+}
+
+static int64_t copy_read(struct gsr__file *f, void *buf, size_t n,
+                         int64_t offset, int want_crc, uint32_t *crc) {
+  struct gsr__out out;
+  *crc = 0;
+  if (buf == NULL && n > 0) return gsr__err(GSR_EINVAL, "buffer is NULL");
+  gsr__out_copy_init(&out, buf, n);
+  out.want_crc = want_crc;
+  int64_t r = read_at(f, &out, n, offset);
+  *crc = out.crc;
+  return r;
+}
+
+int64_t gsr_pread(gsr_file id, void *buf, size_t n, int64_t offset) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  uint32_t crc = 0;
+  int64_t r = copy_read(f, buf, n, offset, 0, &crc);
+  gsr__file_unref(f);
+  return r;
+}
+
+/* 1 if a gsr_read at off continues the whole-object check (or starts it,
+ * at 0): its bytes' CRC32C is then worth keeping. */
+static int crc_wanted(struct gsr__file *f, uint64_t off) {
+  return f->obj->st.has_crc32c && (off == 0 || f->crc_pos == off);
+}
+
+/* Adds n bytes read at off, whose CRC32C is crc, to the whole-object
+ * check; at the end of the object compares with the server's CRC32C.
+ * Returns GSR_OK or GSR_EINTEGRITY. */
+static int crc_feed(struct gsr__file *f, uint64_t off, uint32_t crc,
+                    uint64_t n) {
+  const gsr_stat *st = &f->obj->st;
+  if (!crc_wanted(f, off)) {
+    f->crc_pos = UINT64_MAX;
+    return GSR_OK;
+  }
+  if (off == 0) f->crc = 0; /* a read from the start (re)starts it */
+  f->crc = gsr__crc32c_combine(f->crc, crc, n);
+  f->crc_pos = off + n;
+  if (f->crc_pos != st->size || f->crc == st->crc32c) return GSR_OK;
+  f->crc_pos = UINT64_MAX;
+  return gsr__err(GSR_EINTEGRITY, "%s: CRC32C of the bytes read is %08x, the "
+                  "server's is %08x: the data is corrupt", f->obj->display,
+                  f->crc, st->crc32c);
+}
+
+int64_t gsr_read(gsr_file id, void *buf, size_t n) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  pthread_mutex_lock(&f->pos_mu);
+  uint32_t crc = 0;
+  int want = crc_wanted(f, (uint64_t)f->pos); /* pos is never negative */
+  int64_t r = copy_read(f, buf, n, f->pos, want, &crc);
+  if (r > 0) {
+    status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
+    f->pos += r;
+    if (status != GSR_OK) r = status;
+  }
+  pthread_mutex_unlock(&f->pos_mu);
+  gsr__file_unref(f);
+  return r;
+}
+
+int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,
+                             gsr_slice *out, size_t max, size_t *count,
+                             int want_crc, uint32_t *crc) {
+  struct gsr__out o;
+  if (count == NULL || (out == NULL && max > 0))
+    return gsr__err(GSR_EINVAL, "slice array or count is NULL");
+  *count = 0;
+  if (max == 0 && n > 0) return gsr__err(GSR_EINVAL, "max_slices is 0");
+  gsr__out_slices_init(&o, out, max);
+  o.want_crc = want_crc;
+  int64_t r = read_at(f, &o, n, offset);
+  *count = r > 0 ? o.n_slices : 0;
+  *crc = o.crc;
+  return r;
+}
+
+int64_t gsr_pread_slices(gsr_file id, size_t n, int64_t offset,
+                         gsr_slice *out, size_t max, size_t *count) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  uint32_t crc = 0;
+  int64_t r = gsr__file_slice_read(f, n, offset, out, max, count, 0, &crc);
+  gsr__file_unref(f);
+  return r;
+}
+
+int64_t gsr_read_slices(gsr_file id, size_t n, gsr_slice *out, size_t max,
+                        size_t *count) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  pthread_mutex_lock(&f->pos_mu);
+  uint32_t crc = 0;
+  int want = crc_wanted(f, (uint64_t)f->pos); /* pos is never negative */
+  int64_t r = gsr__file_slice_read(f, n, f->pos, out, max, count, want, &crc);
+  if (r > 0) status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
+  if (r > 0) f->pos += r;
+  if (status != GSR_OK) {
+    for (size_t i = 0; i < *count; i++) gsr_slice_release(&out[i]);
+    *count = 0;
+    r = status;
+  }
+  pthread_mutex_unlock(&f->pos_mu);
+  gsr__file_unref(f);
+  return r;
+}
+
+int64_t gsr_seek(gsr_file id, int64_t offset, int whence) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  pthread_mutex_lock(&f->pos_mu);
+  int64_t base = whence == GSR_SEEK_SET   ? 0
+                 : whence == GSR_SEEK_CUR ? f->pos
+                 : whence == GSR_SEEK_END ? (int64_t)f->obj->st.size
+                                          : -1;
+  int64_t r;
+  if (base < 0)
+    r = gsr__err(GSR_EINVAL, "bad whence %d", whence);
+  else if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0)
+    r = gsr__err(GSR_EINVAL, "seek to %lld%+lld is out of range",
+                 (long long)base, (long long)offset);
+  else
+    r = f->pos = base + offset;
+  pthread_mutex_unlock(&f->pos_mu);
+  gsr__file_unref(f);
+  return r;
+}
+
+int64_t gsr_tell(gsr_file id) { return gsr_seek(id, 0, GSR_SEEK_CUR); }
+
+int64_t gsr_size(gsr_file id) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  int64_t size = (int64_t)f->obj->st.size;
+  gsr__file_unref(f);
+  return size;
+}
+
+int gsr_set_read_end(gsr_file id, uint64_t end) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  atomic_store(&f->read_end, end);
+  gsr__file_unref(f);
+  return GSR_OK;
+}
+
+int gsr_file_stats_get(gsr_file id, gsr_file_stats *out) {
+  struct gsr__file *f;
+  if (out == NULL) return gsr__err(GSR_EINVAL, "gsr_file_stats_get: out is NULL");
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  const struct gsr__stats *s = &f->stats;
+  out->reads = atomic_load(&s->reads);
+  out->hits = atomic_load(&s->hits);
+  out->misses = atomic_load(&s->misses);
+  out->requests = atomic_load(&s->requests);
+  out->bytes_fetched = atomic_load(&s->bytes_fetched);
+  out->bytes_delivered = atomic_load(&s->bytes_delivered);
+  out->bytes_copied = atomic_load(&s->bytes_copied);
+  out->bytes_referenced = atomic_load(&s->bytes_referenced);
+  out->bytes_direct = atomic_load(&s->bytes_direct);
+  out->prefetched_unused = atomic_load(&s->prefetched_unused);
+  out->stalls = atomic_load(&s->stalls);
+  out->stall_seconds = (double)atomic_load(&s->stall_ns) / 1e9;
+  out->window = atomic_load(&s->window);
+  out->peak_buffered = atomic_load(&s->peak_buffered);
+  out->plan = gsr__plan_name(atomic_load(&s->plan));
+  out->connections = atomic_load(&s->width);
+  gsr__file_unref(f);
+  return GSR_OK;
+}

@@ -1,0 +1,120 @@
+/* An open file: one pinned object, a position, its readers (cache over
+ * source), its statistics, and the range fetches in flight for it (so
+ * close can cancel them). Shared between threads by reference count; the
+ * handle registry maps public handles to it.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef GSR_FILE_H
+#define GSR_FILE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "backend/backend.h"
+#include "fetch/rfetch.h"
+#include "read/reader.h"
+
+/* Counters, updated from any thread. */
+struct gsr__stats {
+  atomic_uint_fast64_t reads, hits, misses, requests, bytes_fetched,
+      bytes_delivered, bytes_copied, bytes_referenced, bytes_direct,
+      prefetched_unused, stalls, stall_ns, window, peak_buffered;
+  atomic_int plan;  /* enum gsr__plan (prefetch/prefetch.h) */
+  atomic_int width; /* connections the engine keeps carrying bytes */
+};
+
+/* A file's prefetch option (gsr_file_options.prefetch). */
+enum gsr__prefetch_mode {
+  GSR__PREFETCH_OFF,
+  GSR__PREFETCH_ADAPTIVE,   /* once reads turn out sequential */
+  GSR__PREFETCH_SEQUENTIAL, /* from the first read: the reader promised */
+};
+/* The mode named "off", "adaptive" or "sequential"; -1 for anything else. */
+int gsr__prefetch_mode(const char *name);
+/* A file's prefetch mode from its options (pure): the one prefetch names
+ * ("default": client_default); with prefetch NULL, off under a cache other
+ * than "none", else client_default. -1 for an unknown name. */
+int gsr__prefetch_pick(const char *prefetch, const char *cache,
+                       int client_default);
+
+struct gsr__file {
+  atomic_int refs;
+  gsr_file id;
+  gsr_client *client;
+  struct gsr__object *obj;
+  /* Options, resolved at open. */
+  char cache_name[32];
+  uint64_t block_size;
+  int max_blocks;
+  int concurrency;
+  int auto_width;         /* concurrency 0: the engine chooses the width
+                           * for a promised reader, by measurement */
+  uint64_t min_part;
+  int prefetch;           /* enum gsr__prefetch_mode */
+  uint64_t max_prefetch;
+  uint64_t max_window;    /* what the window may grow to for a width
+                           * chosen by measurement */
+  uint64_t block;         /* the engine's bytes per request; 0: its own
+                           * choice (gsr_download's part_size) */
+  /* Readers. */
+  const struct gsr__reader_ops *cache, *source;
+  void *cache_state, *source_state;
+  pthread_mutex_t reader_mu; /* serializes stateful readers */
+  pthread_mutex_t pos_mu;    /* serializes gsr_read/gsr_seek; guards pos
+                              * and the CRC fields */
+  int64_t pos;
+  /* Whole-object check: while gsr_read calls run from 0 in order, the
+   * CRC32C of what they delivered; compared at the end of the object. */
+  uint64_t crc_pos;          /* next offset expected; UINT64_MAX: off */
+  uint32_t crc;
+  struct gsr__rtarget fetch; /* its range fetches' view of it; closed and
+                             * the fetches in flight, under fetch.mu */
+  struct gsr__stats stats;
+  /* gsr_set_read_end's promise: no read at or past it; UINT64_MAX: none.
+   * The prefetcher reads it at each read. */
+  atomic_uint_fast64_t read_end;
+};
+
+/* ---- handle.c: public handles <-> files. */
+/* Registers f (one reference moves to the registry); sets f->id. */
+int gsr__handle_add(struct gsr__file *f);
+/* Finds a live file and takes a reference. GSR_OK, GSR_EBADF (never a
+ * handle) or GSR_ECLOSED (closed). Message set on failure. */
+int gsr__handle_get(gsr_file id, struct gsr__file **out);
+/* Unregisters id; hands the registry's reference to the caller. */
+int gsr__handle_remove(gsr_file id, struct gsr__file **out);
+/* Unregisters the first live file of client c, or returns NULL. */
+struct gsr__file *gsr__handle_remove_any(gsr_client *c);
+/* Frees the table when no file is open (so leak checkers see nothing). */
+void gsr__handle_trim(void);
+
+/* ---- file.c */
+void gsr__file_unref(struct gsr__file *f);
+/* gsr_pread_slices on a file; with want_crc, *crc is the CRC32C of the
+ * bytes returned. */
+int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,
+                             gsr_slice *out, size_t max, size_t *count,
+                             int want_crc, uint32_t *crc);
+/* Marks f closed and cancels its fetches (the caller drops its ref). */
+void gsr__file_shutdown(struct gsr__file *f);
+
+/* ---- sendfile.c: a range of a file written to a file descriptor,
+ * through the file's readers (gsr_sendfile, gsr_download). */
+struct gsr__send {
+  int fd;
+  const char *what; /* names fd in messages; NULL: "file descriptor N" */
+  /* Called at the start and at most 4 times a second; may be NULL. */
+  void (*progress)(void *arg, uint64_t done, uint64_t total);
+  void *progress_arg;
+  uint64_t written;  /* out: bytes written to fd, also on failure */
+  uint32_t crc;      /* out: their CRC32C */
+  int write_errno;   /* out: why fd refused a write, or 0 */
+};
+/* Writes [off, end) of f (end within the object) to s->fd, promising the
+ * range while it runs (gsr_set_read_end). GSR_OK or a status (message
+ * set). */
+int gsr__file_send(struct gsr__file *f, uint64_t off, uint64_t end,
+                   struct gsr__send *s);
+
+#endif /* GSR_FILE_H */

@@ -1,0 +1,112 @@
+/* Delivering bytes to a read's destination: a copy into caller memory, or
+ * a slice that holds a reference. Counted in the file's stats.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "read/file.h"
+
+void gsr__out_copy_init(struct gsr__out *o, void *dst, size_t len) {
+  memset(o, 0, sizeof(*o));
+  o->iov[0].base = dst;
+  o->iov[0].len = len;
+  o->n_iov = 1;
+}
+
+void gsr__out_slices_init(struct gsr__out *o, gsr_slice *s, size_t max) {
+  memset(o, 0, sizeof(*o));
+  o->slices = s;
+  o->max_slices = max;
+}
+
+void gsr__out_internal_init(struct gsr__out *o, const struct gsr__iov *iov,
+                            int n) {
+  memset(o, 0, sizeof(*o));
+  for (int i = 0; i < n; i++) o->iov[i] = iov[i];
+  o->n_iov = n;
+  o->internal = 1;
+}
+
+/* Copies src into the iov segments starting at byte `at` of the whole. */
+static void copy_to_iov(struct gsr__out *o, uint64_t at, const unsigned char *src,
+                        uint64_t len) {
+  for (int i = 0; i < o->n_iov && len > 0; i++) {
+    if (at >= o->iov[i].len) {
+      at -= o->iov[i].len;
+      continue;
+    }
+    size_t n = o->iov[i].len - (size_t)at;
+    if (n > len) n = (size_t)len;
+    memcpy(o->iov[i].base + at, src, n);
+    src += n;
+    len -= n;
+    at = 0;
+  }
+}
+
+/* known: the CRC of the bytes, or NULL to compute it (right after the
+ * copy, while they are still in the cache). */
+static uint64_t put(struct gsr__file *f, struct gsr__out *o,
+                    struct gsr__buf *b, size_t at, uint64_t len,
+                    const uint32_t *known) {
+  if (len == 0) return 0;
+  if (o->slices != NULL) {
+    if (o->n_slices == o->max_slices) return 0;
+    gsr_slice *s = &o->slices[o->n_slices++];
+    s->data = b->data + at;
+    s->len = (size_t)len;
+    s->owner = gsr__buf_ref(b);
+    atomic_fetch_add(&f->stats.bytes_referenced, len);
+  } else {
+    copy_to_iov(o, o->done, b->data + at, len);
+    if (!o->internal) atomic_fetch_add(&f->stats.bytes_copied, len);
+  }
+  if (o->want_crc) {
+    if (known == NULL && at == 0 && len == b->cap && b->has_crc)
+      known = &b->crc; /* computed by the I/O thread as it arrived */
+    /* Else from the checkpoints the I/O thread wrote, if it did. */
+    uint32_t c = known ? *known : gsr__buf_crc(b, at, (size_t)len);
+    o->crc = gsr__crc32c_combine(o->crc, c, len);
+  }
+  o->done += len;
+  return len;
+}
+
+uint64_t gsr__out_put(struct gsr__file *f, struct gsr__out *o,
+                      struct gsr__buf *b, size_t at, uint64_t len) {
+  return put(f, o, b, at, len, NULL);
+}
+
+uint64_t gsr__out_put_crc(struct gsr__file *f, struct gsr__out *o,
+                          struct gsr__buf *b, size_t at, uint64_t len,
+                          uint32_t crc) {
+  return put(f, o, b, at, len, &crc);
+}
+
+void gsr__out_landed(struct gsr__out *o, uint64_t len, uint32_t crc) {
+  if (o->want_crc) o->crc = gsr__crc32c_combine(o->crc, crc, len);
+  o->done += len;
+}
+
+void gsr__out_abandon(struct gsr__out *o) {
+  for (size_t i = 0; o->slices != NULL && i < o->n_slices; i++)
+    gsr_slice_release(&o->slices[i]);
+  o->n_slices = 0;
+  o->done = 0;
+}
+
+void gsr_slice_release(gsr_slice *s) {
+  if (s == NULL || s->owner == NULL) return;
+  gsr__buf_unref(s->owner);
+  s->owner = NULL;
+  s->data = NULL;
+  s->len = 0;
+}
+
+/* Here, not in file.c: a cache's way down must not depend on what opens
+ * the caches. */
+int gsr__source_read(struct gsr__file *f, uint64_t off, uint64_t len,
+                     struct gsr__out *out) {
+  return f->source->read(f, f->source_state, off, len, out);
+}

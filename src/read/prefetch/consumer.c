@@ -1,0 +1,95 @@
+/* The consumer: hands bytes from prefetched blocks to the reader, copied
+ * once into its buffer or as slices (references, no copy), waiting only
+ * for the block that holds the next byte. Every block it finishes makes
+ * room for the producer to schedule the next one at once.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "read/file.h"
+#include "fetch/rfetch.h"
+#include "read/prefetch/prefetch.h"
+
+/* While the reader waits, look every few ms whether a block came within
+ * its lead of its end or finished, so that the next request goes out at
+ * once instead of when the front block is in. */
+#define REFILL_POLL_MS 3
+
+/* Waits until bytes [0, end) of block b (the front block) have arrived;
+ * the rest may still be streaming in. Counts a stall if the reader had to
+ * wait. */
+static int wait_block(struct gsr__file *f, struct gsr__prefetcher *p,
+                      struct gsr__pf_block *b, uint64_t end) {
+  if (b->waited || b->rf->waited) return b->rf->status;
+  struct gsr__request *req = &b->rf->reqs[0]; /* blocks are one request */
+  if (atomic_load(&req->progress) >= end) return GSR_OK;
+  uint64_t t0 = gsr__now_ns(), got;
+  atomic_fetch_add(&f->stats.stalls, 1);
+  while ((got = gsr__request_wait_bytes_for(req, end, REFILL_POLL_MS)) < end &&
+         !gsr__rfetch_done(b->rf)) {
+    int status = gsr__producer_fill(f, p, 0);
+    if (status != GSR_OK) return status;
+  }
+  atomic_fetch_add(&f->stats.stall_ns, gsr__now_ns() - t0);
+  if (got >= end) return GSR_OK;
+  int status = gsr__rfetch_wait(b->rf); /* it ended early: why? */
+  if (status == GSR_OK) b->waited = 1;
+  return status;
+}
+
+/* The CRC32C of a block whose bytes have all arrived: computed by the I/O
+ * thread as they came in (published before the progress that got us here). */
+static uint32_t block_crc(const struct gsr__pf_block *b) {
+  return b->rf->reqs != NULL ? gsr__request_crc(&b->rf->reqs[0]) : b->rf->crc;
+}
+
+int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
+                       uint64_t off, uint64_t len, struct gsr__out *out) {
+  uint64_t cur = off, end = off + len;
+  while (cur < end) {
+    struct gsr__pf_block *b = p->head;
+    if (b != NULL && cur >= b->off + b->len) { /* used up: make room */
+      gsr__producer_pop(f, p);
+      int status = gsr__producer_fill(f, p, end);
+      if (status != GSR_OK) return status;
+      continue;
+    }
+    if (b == NULL || b->off > cur) {
+      int status = gsr__producer_fill(f, p, end);
+      if (status != GSR_OK) return status;
+      if (p->head == NULL || p->head->off > cur)
+        return gsr__err(GSR_EIO, "prefetch: no block covers offset %llu",
+                        (unsigned long long)cur);
+      continue;
+    }
+    uint64_t at = cur - b->off;
+    uint64_t n = GSR__MIN(end - cur, b->len - at);
+    int status = wait_block(f, p, b, at + n);
+    if (status != GSR_OK) {
+      p->failed = 1;
+      return status;
+    }
+    uint64_t got = at == 0 && n == b->len
+                       ? gsr__out_put_crc(f, out, b->buf, 0, n, block_crc(b))
+                       : gsr__out_put(f, out, b->buf, (size_t)at, n);
+    if (got == 0) break; /* the caller's slice array is full */
+    cur += got;
+    if (at + got > b->used) b->used = at + got;
+  }
+  /* A block read to its end makes room for the next one at once. */
+  if (p->head != NULL && p->head->used == p->head->len) {
+    gsr__producer_pop(f, p);
+    return gsr__producer_fill(f, p, 0);
+  }
+  return GSR_OK;
+}
+
+void gsr__consumer_skip(struct gsr__file *f, struct gsr__prefetcher *p,
+                        uint64_t off) {
+  while (p->head != NULL && p->head->off + p->head->len <= off)
+    gsr__producer_pop(f, p);
+  struct gsr__pf_block *b = p->head;
+  if (b != NULL && off > b->off + b->used) {
+    atomic_fetch_add(&f->stats.prefetched_unused, off - b->off - b->used);
+    b->used = off - b->off;
+  }
+}

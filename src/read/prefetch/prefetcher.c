@@ -1,0 +1,145 @@
+/* The engine's orchestrator (a source reader): classifies each read as
+ * sequential, a soft seek (forward or backward inside what is scheduled:
+ * keep it) or a hard seek (anywhere else: cancel everything in flight at
+ * once and start a new run), and recovers from a failed block by
+ * restarting at the next read.
+ *
+ * Whether a read is fetched exactly or from the window is the policy's
+ * plan (policy.c): the first reads of a run are fetched exactly, straight
+ * into the caller's buffer, so a random reader, whose every read starts a
+ * run, never gets prefetch or over-fetch. A file opened "sequential"
+ * skips both the wait and the ramp: its reader promised to go front to
+ * back.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "read/file.h"
+#include "fetch/rfetch.h"
+#include "read/prefetch/prefetch.h"
+
+static void restart(struct gsr__file *f, struct gsr__prefetcher *p,
+                    uint64_t off) {
+  if (p->head != NULL)
+    GSR__TRACE(f->client, "prefetch %s: cancel %llu scheduled bytes from %llu",
+               f->obj->display, (unsigned long long)(p->sched_end - p->head->off),
+               (unsigned long long)p->head->off);
+  gsr__producer_drop_all(f, p);
+  gsr__tracker_clear(&p->tracker);
+  p->run_reads = 0;
+  p->run_bytes = 0;
+  p->pos = off;
+  p->sched_end = off;
+  p->failed = 0;
+}
+
+static void classify(struct gsr__file *f, struct gsr__prefetcher *p,
+                     uint64_t off) {
+  const char *kind;
+  if (p->failed) {
+    kind = "restart after error";
+    restart(f, p, off);
+  } else if (off == p->pos) {
+    kind = "sequential";
+  } else if (p->head != NULL && off >= p->head->off && off < p->sched_end) {
+    kind = off > p->pos ? "soft seek forward" : "soft seek back";
+    if (off > p->pos) gsr__consumer_skip(f, p, off);
+    p->pos = off;
+  } else {
+    kind = "hard seek";
+    restart(f, p, off);
+  }
+  GSR__TRACE(f->client, "prefetch %s: read at %llu: %s (run %d reads, %llu "
+             "bytes)", f->obj->display, (unsigned long long)off, kind,
+             p->run_reads, (unsigned long long)p->run_bytes);
+}
+
+/* The end of what may be fetched ahead for a read of [off, off+len): the
+ * object's, or the reader's promise (gsr_set_read_end). A read past the
+ * promise breaks it, and it is forgotten. */
+uint64_t gsr__prefetch_limit(struct gsr__file *f, uint64_t off, uint64_t len) {
+  uint64_t size = f->obj->st.size, promised = atomic_load(&f->read_end);
+  if (promised < off + len) {
+    uint64_t seen = promised;
+    atomic_compare_exchange_strong(&f->read_end, &seen, UINT64_MAX);
+    promised = UINT64_MAX;
+  }
+  return GSR__MIN(size, promised);
+}
+
+static int pf_read(struct gsr__file *f, void *state, uint64_t off,
+                   uint64_t len, struct gsr__out *out) {
+  struct gsr__prefetcher *p = state;
+  uint64_t before = out->done;
+  int status;
+  uint64_t limit = gsr__prefetch_limit(f, off, len);
+  if (limit != p->limit) {
+    /* A new end: a stream's request ends at the old one, so start over
+     * (rare: a promise made, changed or broken). */
+    restart(f, p, off);
+    p->limit = limit;
+  }
+  classify(f, p, off);
+  gsr__tracker_add(&p->tracker, len);
+  p->run_reads++;
+  /* The policy's plan for this read: none reads exactly what was asked,
+   * straight into the caller's buffer (a random reader never gets
+   * prefetch or over-fetch). */
+  struct gsr__engine_in in = {
+      .promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL,
+      .run_reads = p->run_reads,
+  };
+  struct gsr__engine_out plan;
+  gsr__engine_policy(&in, &plan);
+  if (plan.plan == GSR__PLAN_NONE && p->head == NULL) {
+    status = gsr__direct_reader.read(f, NULL, off, len, out);
+  } else {
+    status = gsr__producer_fill(f, p, off + len);
+    if (status == GSR_OK) status = gsr__consumer_take(f, p, off, len, out);
+  }
+  uint64_t got = out->done - before;
+  p->pos = off + got;
+  p->run_bytes += got;
+  /* Top up the window once the run is long enough (the next read's
+   * policy may call for one). */
+  in.run_reads++;
+  gsr__engine_policy(&in, &plan);
+  if (status == GSR_OK && plan.plan != GSR__PLAN_NONE)
+    status = gsr__producer_fill(f, p, 0);
+  return status;
+}
+
+static int pf_create(struct gsr__file *f, void **state) {
+  struct gsr__prefetcher *p = gsr__calloc(1, sizeof(*p));
+  if (p == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  p->width = f->concurrency;
+  /* A promised reader with no width asked for gets one chosen by
+   * measurement, or the one already chosen for this server (plans.c). */
+  if (f->auto_width && f->prefetch == GSR__PREFETCH_SEQUENTIAL) {
+    int known = f->obj->media_url != NULL
+                    ? gsr__plans_get(f->client->plans, f->obj->media_url)
+                    : -1;
+    p->auto_width = known < 1;
+    p->width = known >= 1 ? known : GSR__WIDTH_START;
+    GSR__TRACE(f->client, "engine %s: width %d (%s)", f->obj->display,
+               p->width, known >= 1 ? "chosen before for this server"
+                                    : "a start: chosen by measurement");
+  }
+  *state = p;
+  return GSR_OK;
+}
+
+static void pf_destroy(struct gsr__file *f, void *state) {
+  struct gsr__prefetcher *p = state;
+  gsr__producer_drop_all(f, p);
+  gsr__free(p);
+}
+
+const struct gsr__reader_ops gsr__prefetch_reader = {
+    .name = "prefetch",
+    .create = pf_create,
+    .read = pf_read,
+    /* No cancel op: close cancels every fetch the file tracks, blocks
+     * included. */
+    .destroy = pf_destroy,
+    .stateful = 1,
+};

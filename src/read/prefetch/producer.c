@@ -1,0 +1,276 @@
+/* The producer: schedules blocks (one request each) to keep the window
+ * ahead of the reader full and `width` connections carrying bytes at
+ * once, and measures the blocks as they complete: each connection's rate
+ * and first-byte wait (the policy's lead), and, while the width is chosen
+ * automatically, the aggregate at each width tried.
+ *
+ * What is bounded is bytes held (the window, the memory budget), not
+ * requests: a block within `lead` bytes of its end no longer takes its
+ * connection, so the next request goes out beside it and its first byte
+ * arrives as the block ends. At most 2 x width requests are in flight.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "read/file.h"
+#include "fetch/rfetch.h"
+#include "read/prefetch/prefetch.h"
+
+/* Running averages of the measurements: a quarter of each new one. */
+#define EWMA 0.25
+/* Blocks smaller than this time their first-byte wait but not a rate:
+ * their transfer is too short to tell. */
+#define MIN_RATE_BLOCK (1024u * 1024)
+
+static double ewma(double avg, double v) {
+  return avg > 0 ? avg + EWMA * (v - avg) : v;
+}
+
+static uint64_t arrived(const struct gsr__pf_block *b) {
+  if (b->rf == NULL || b->rf->reqs == NULL) return b->len;
+  uint64_t got = atomic_load(&b->rf->reqs[0].progress);
+  return GSR__MIN(got, b->len);
+}
+
+/* A block whose request has not ended. */
+static int in_flight(const struct gsr__pf_block *b) {
+  if (b->waited || b->rf == NULL || b->rf->waited) return 0;
+  return arrived(b) < b->len && !gsr__rfetch_done(b->rf);
+}
+
+static void peak_update(atomic_uint_fast64_t *peak, uint64_t v) {
+  uint_fast64_t cur = atomic_load(peak);
+  while (v > cur && !atomic_compare_exchange_weak(peak, &cur, v)) {
+  }
+}
+
+/* What the policy decides from, now. */
+static struct gsr__engine_in engine_in(const struct gsr__file *f,
+                                       const struct gsr__prefetcher *p) {
+  return (struct gsr__engine_in){
+      .promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL,
+      /* The window is for the reads to come: the run's next read. */
+      .run_reads = p->run_reads + 1,
+      .run_bytes = p->run_bytes,
+      .avg_io = gsr__tracker_average(&p->tracker, 1024 * 1024),
+      .max_prefetch = f->max_prefetch,
+      .max_window = f->max_window,
+      .width = p->width,
+      .block = f->block,
+      .auto_width = p->auto_width,
+      .rate = p->rate,
+      .ttfb = p->ttfb,
+  };
+}
+
+/* The widest width this file may try: half the client's connections
+ * (each may have a request waiting beside it), and what the window
+ * holds at the measured lead. */
+static int width_max(const struct gsr__file *f,
+                     const struct gsr__prefetcher *p) {
+  struct gsr__engine_in wide = engine_in(f, p);
+  struct gsr__engine_out out;
+  wide.width = GSR__MAX(f->client->opts.max_connections / 2, 1);
+  gsr__engine_policy(&wide, &out);
+  return out.width;
+}
+
+/* One step of the automatic width: once 3 x width blocks scheduled at the
+ * current width completed, the file's aggregate over the last 2 x width
+ * of them decides the next width (gsr__width_next). */
+static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
+                       const struct gsr__pf_block *b) {
+  if (!p->auto_width || b->width != p->width) return;
+  uint64_t now = gsr__now_ns(), fetched = atomic_load(&f->stats.bytes_fetched);
+  /* The first `width` blocks at a width carry the change (the ramp, or
+   * the blocks of the width before): measured from the next. */
+  if (++p->step_blocks == p->width) {
+    p->step_t0 = now;
+    p->step_bytes = fetched;
+    return;
+  }
+  if (p->step_blocks <= 3 * p->width || now <= p->step_t0) return;
+  struct gsr__width_in win = {
+      .width = p->width,
+      .aggregate = (double)(fetched - p->step_bytes) * 1e9 /
+                   (double)(now - p->step_t0),
+      .prev_width = p->prev_width,
+      .prev_aggregate = p->prev_aggregate,
+      .max = width_max(f, p),
+  };
+  int settled, next = gsr__width_next(&win, &settled);
+  GSR__TRACE(f->client, "engine %s: width %d: %.0f MB/s all together%s; "
+             "width %d%s", f->obj->display, p->width, win.aggregate / 1e6,
+             win.prev_width ? "" : " (the first measured)", next,
+             settled ? " (chosen)" : " (trying)");
+  p->prev_width = p->width;
+  p->prev_aggregate = win.aggregate;
+  p->width = next;
+  p->step_blocks = 0;
+  if (settled) {
+    p->auto_width = 0;
+    if (f->obj->media_url != NULL)
+      gsr__plans_put(f->client->plans, f->obj->media_url, next);
+  }
+}
+
+/* Measures block b: its first-byte wait as soon as its first byte is in
+ * (the first blocks' leads need it before any block completed), a first
+ * rate from its progress when none is known yet, and its rate once its
+ * request completed well. */
+static void note(struct gsr__file *f, struct gsr__prefetcher *p,
+                 struct gsr__pf_block *b) {
+  if (b->noted || b->rf == NULL || b->rf->reqs == NULL) return;
+  const struct gsr__request *req = &b->rf->reqs[0];
+  /* first_byte_ns is stored before the progress that shows it. */
+  uint64_t got = atomic_load(&req->progress);
+  if (got > 0 && !b->first_noted && req->first_byte_ns > b->submit_ns) {
+    b->first_noted = 1;
+    p->ttfb = ewma(p->ttfb, (double)(req->first_byte_ns - b->submit_ns) / 1e9);
+  }
+  uint64_t now = gsr__now_ns();
+  if (p->rate == 0 && got >= MIN_RATE_BLOCK && b->first_noted &&
+      now > req->first_byte_ns)
+    p->rate = (double)got * 1e9 / (double)(now - req->first_byte_ns);
+  if (!gsr__rfetch_done(b->rf) || req->err.status != GSR_OK) return;
+  b->noted = 1;
+  if (req->first_byte_ns <= b->submit_ns || req->done_ns <= req->first_byte_ns)
+    return;
+  if (b->len >= MIN_RATE_BLOCK)
+    p->rate = ewma(p->rate, (double)b->len * 1e9 /
+                                (double)(req->done_ns - req->first_byte_ns));
+  width_step(f, p, b);
+}
+
+/* Schedules one block of len bytes at sched_end, within the budget; if
+ * it does not fit and a read waits for its first `needed` bytes (> 0),
+ * those alone, charged whatever the budget says. 1 if nothing was
+ * scheduled (the budget is spent: wait). */
+static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
+                    uint64_t len, uint64_t needed) {
+  struct gsr__budget *budget = f->client->budget;
+  int demand = needed > 0;
+  if (!gsr__budget_try(budget, len)) {
+    if (!demand) return 1;
+    len = needed;
+    gsr__budget_charge(budget, len);
+  }
+  struct gsr__pf_block *b = gsr__calloc(1, sizeof(*b));
+  struct gsr__buf *buf = gsr__buf_new((size_t)len, budget);
+  if (b == NULL || buf == NULL) {
+    gsr__free(b);
+    gsr__buf_unref(buf);
+    return gsr__err(GSR_ENOMEM, "out of memory (prefetch block of %llu bytes)",
+                    (unsigned long long)len);
+  }
+  b->buf = buf; /* the block's reference; a fetch holds its own */
+  b->submit_ns = gsr__now_ns();
+  b->off = p->sched_end;
+  b->len = len;
+  b->width = p->width;
+  struct gsr__iov one = {buf->data, (size_t)len};
+  int status = gsr__rfetch_start(&f->fetch, p->sched_end, len, &one, 1, 1, len, buf,
+                                 &b->rf);
+  if (status != GSR_OK) {
+    gsr__buf_unref(buf);
+    gsr__free(b);
+    return status;
+  }
+  if (p->tail) p->tail->next = b;
+  else p->head = b;
+  p->tail = b;
+  GSR__TRACE(f->client, "engine %s: schedule %llu+%llu%s (plan %s, width %d, "
+             "window %llu, lead %llu, held %llu)", f->obj->display,
+             (unsigned long long)p->sched_end, (unsigned long long)len,
+             demand ? " for the read" : " ahead", gsr__plan_name(p->now.plan),
+             p->now.width, (unsigned long long)p->now.window,
+             (unsigned long long)p->now.lead, (unsigned long long)p->held + len);
+  p->sched_end += len;
+  p->held += len;
+  peak_update(&f->stats.peak_buffered, p->held);
+  return GSR_OK;
+}
+
+int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
+                       uint64_t must) {
+  for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
+    note(f, p, b);
+  struct gsr__engine_in in = engine_in(f, p);
+  gsr__engine_policy(&in, &p->now);
+  const struct gsr__engine_out *w = &p->now;
+  atomic_store(&f->stats.window, w->window);
+  atomic_store(&f->stats.plan, w->plan);
+  atomic_store(&f->stats.width, w->plan == GSR__PLAN_NONE ? 0 : w->width);
+  if (p->head == NULL && p->sched_end < p->pos) p->sched_end = p->pos;
+  uint64_t size = p->limit; /* the reader's end */
+  uint64_t target = GSR__MIN(GSR__MAX(must, p->pos + w->window), size);
+  /* A connection is taken by a block until the block comes within the
+   * lead of its end, and until its first byte arrived: a block shorter
+   * than the lead has its successor wait for that, so no more than
+   * width connections ever carry bytes at once. */
+  int flying = 0, taken = 0;
+  for (const struct gsr__pf_block *b = p->head; b != NULL; b = b->next) {
+    if (!in_flight(b)) continue;
+    uint64_t got = arrived(b);
+    flying++;
+    taken += got == 0 || b->len - got > w->lead;
+  }
+  while (p->sched_end < target && taken < w->width && flying < 2 * w->width) {
+    /* Bytes a read is waiting for are fetched whatever the window and the
+     * budget say, but only those: the overshoot is at most the reads'.
+     * At full width, where the window and the budget have room, the
+     * whole block (cut at the read's end, it would cost one more
+     * first-byte wait). */
+    uint64_t len = GSR__MIN(w->block, size - p->sched_end);
+    uint64_t needed = p->sched_end < must
+                          ? GSR__MIN(len, must - p->sched_end)
+                          : 0;
+    if (needed > 0 && (w->plan != GSR__PLAN_FULL || p->held + len > w->window))
+      len = needed;
+    if (needed == 0 && p->held + len > w->window) break;
+    int status = schedule(f, p, len, needed);
+    if (status == 1) break;
+    if (status != GSR_OK) return status;
+    flying++;
+    taken++;
+  }
+  return GSR_OK;
+}
+
+static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
+                 struct gsr__pf_block *b) {
+  if (!b->waited && b->rf != NULL) {
+    /* All bytes read: let curl finish cleanly and keep its connection
+     * alive. Else stop it, and wait for the transport to let go so that
+     * what it received is known (without touching the thread's message:
+     * a failure being reported may be on its way out). */
+    if (b->used < b->len) {
+      gsr__rfetch_cancel(b->rf);
+      gsr__fetch_wait(&b->rf->fetch);
+    } else {
+      (void)gsr__rfetch_wait(b->rf);
+    }
+  }
+  note(f, p, b); /* a block read at once is not seen by a fill */
+  uint64_t got = arrived(b);
+  if (got > b->used) /* received and never read: waste */
+    atomic_fetch_add(&f->stats.prefetched_unused, got - b->used);
+  gsr__rfetch_free(b->rf);
+  gsr__buf_unref(b->buf);
+  p->held -= b->len;
+  gsr__free(b);
+}
+
+void gsr__producer_pop(struct gsr__file *f, struct gsr__prefetcher *p) {
+  struct gsr__pf_block *b = p->head;
+  if (b == NULL) return;
+  p->head = b->next;
+  if (p->head == NULL) p->tail = NULL;
+  drop(f, p, b);
+}
+
+void gsr__producer_drop_all(struct gsr__file *f, struct gsr__prefetcher *p) {
+  /* Cancel every fetch first, so they all stop at once. */
+  for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
+    if (!b->waited && b->rf != NULL) gsr__rfetch_cancel(b->rf);
+  while (p->head != NULL) gsr__producer_pop(f, p);
+}

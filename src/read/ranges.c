@@ -1,0 +1,365 @@
+/* gsr_read_ranges: check the ranges, plan them (ranges_plan.c), fetch the
+ * spans up to the concurrency with their bytes scattered straight into
+ * the ranges' buffers (holes dropped by the I/O thread), copy overlaps,
+ * hand out slices, measure the link for the next plan. See ranges.h and
+ * docs/ranges.md.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "base/client.h"
+#include "read/file.h"
+#include "fetch/ranges.h"
+#include "fetch/rfetch.h"
+
+#define MAX_CONCURRENCY 256
+/* Responses at least this long give a rate worth keeping: shorter ones
+ * arrive in one burst and would measure the server's buffers. */
+#define RATE_MIN_BYTES ((uint64_t)1 << 20)
+
+void gsr_ranges_options_init(gsr_ranges_options *o) {
+  if (o == NULL) return;
+  memset(o, 0, sizeof(*o));
+  o->hole_limit = -1;
+}
+
+/* A span in flight. */
+struct job {
+  size_t span;
+  struct gsr__rfetch *rf;
+  struct gsr__buf *buf; /* its by-reference ranges' bytes, or NULL */
+  int parts;
+};
+
+struct call {
+  struct gsr__file *f;
+  gsr_range *r;
+  size_t n;
+  struct gsr__rplan_range *in; /* the ranges clamped to the object */
+  struct gsr__rplan plan;
+  unsigned char **land;        /* where each range's bytes land */
+  int local;
+  int conc;
+  gsr_ranges_stats st;
+  size_t err_at;               /* the first failed range (caller's order) */
+  struct gsr__error err;       /* ... and its message */
+  struct job jobs[MAX_CONCURRENCY]; /* a FIFO: head, count */
+  int head, count, parts;
+};
+
+/* Moving average of a link measurement (a benign race between callers:
+ * either update wins). */
+static void ewma(_Atomic double *v, double sample) {
+  double old = atomic_load(v);
+  atomic_store(v, old > 0 ? 0.75 * old + 0.25 * sample : sample);
+}
+
+/* What a span's requests say about the link: first-byte time of every
+ * first attempt, rate of the long ones. */
+static void measure(struct call *c, const struct gsr__rfetch *rf) {
+  gsr_client *cl = c->f->client;
+  for (int i = 0; i < rf->n_parts; i++) {
+    const struct gsr__request *q = &rf->reqs[i];
+    if (q->attempts != 1 || q->first_byte_ns <= q->first_start_ns ||
+        q->first_start_ns == 0 || q->err.status != GSR_OK)
+      continue;
+    ewma(&cl->link_ttfb, (double)(q->first_byte_ns - q->first_start_ns) / 1e9);
+    if (q->received >= RATE_MIN_BYTES && q->done_ns > q->first_byte_ns)
+      ewma(&cl->link_rate, (double)q->received * 1e9 /
+                               (double)(q->done_ns - q->first_byte_ns));
+  }
+}
+
+/* Fails every range of span s with e (the first failure, in the caller's
+ * order, keeps its message). */
+static void fail_span(struct call *c, size_t s, const struct gsr__error *e) {
+  const struct gsr__rspan *sp = &c->plan.spans[s];
+  for (size_t j = sp->first; j < sp->first + sp->n; j++) {
+    size_t i = c->plan.order[j];
+    c->r[i].status = e->status;
+    if (i < c->err_at) {
+      c->err_at = i;
+      c->err = *e;
+    }
+  }
+}
+
+static void fail_span_here(struct call *c, size_t s, int status) {
+  struct gsr__error e;
+  gsr__error_set(&e, status, "%s", gsr_errmsg());
+  fail_span(c, s, &e);
+}
+
+/* A span is in: copy each overlap from where it landed, deliver. */
+static void deliver(struct call *c, size_t s, struct gsr__buf *buf) {
+  const struct gsr__rplan *p = &c->plan;
+  const struct gsr__rspan *sp = &p->spans[s];
+  for (size_t j = sp->first; j < sp->first + sp->n; j++) {
+    size_t i = p->order[j];
+    uint64_t at = c->in[i].off, end = at + p->copied[i];
+    while (at < end) { /* other ranges' segments hold these bytes */
+      const struct gsr__rseg *g = &p->segs[gsr__rplan_seg_at(p, s, at)];
+      uint64_t k = GSR__MIN(end, g->off + g->len) - at;
+      memcpy(c->land[i] + (at - c->in[i].off),
+             c->land[g->range] + (at - c->in[g->range].off), (size_t)k);
+      at += k;
+    }
+    gsr_range *r = &c->r[i];
+    r->delivered = c->in[i].len;
+    if (r->buf == NULL) {
+      r->slice.data = c->land[i];
+      r->slice.len = (size_t)c->in[i].len;
+      r->slice.owner = gsr__buf_ref(buf);
+    }
+  }
+}
+
+/* Waits for the oldest span in flight and settles its ranges. */
+static void reap(struct call *c) {
+  struct job *j = &c->jobs[c->head];
+  c->head = (c->head + 1) % MAX_CONCURRENCY;
+  c->count--;
+  c->parts -= j->parts;
+  if (gsr__rfetch_wait(j->rf) == GSR_OK) {
+    if (!c->local) measure(c, j->rf);
+    deliver(c, j->span, j->buf);
+  } else {
+    fail_span(c, j->span, &j->rf->fetch.err);
+  }
+  gsr__rfetch_free(j->rf);
+  gsr__buf_unref(j->buf);
+}
+
+/* The bytes span s's by-reference ranges need. */
+static uint64_t ref_bytes(const struct call *c, size_t s) {
+  const struct gsr__rspan *sp = &c->plan.spans[s];
+  uint64_t bytes = 0;
+  for (size_t j = sp->first; j < sp->first + sp->n; j++) {
+    size_t i = c->plan.order[j];
+    if (c->r[i].buf == NULL) bytes += c->in[i].len;
+  }
+  return bytes;
+}
+
+/* Starts span s: its by-reference ranges get their place in one buffer
+ * (bytes already charged to the budget), its segments and holes become
+ * the fetch's scatter list. */
+static void start_span(struct call *c, size_t s, uint64_t refs, int parts) {
+  const struct gsr__rplan *p = &c->plan;
+  const struct gsr__rspan *sp = &p->spans[s];
+  struct gsr__buf *buf = NULL;
+  struct gsr__iov *iov = NULL;
+  if (refs > 0) {
+    buf = gsr__buf_new((size_t)refs, c->f->client->budget);
+    if (buf == NULL) {
+      gsr__err(GSR_ENOMEM, "out of memory (%llu bytes)",
+               (unsigned long long)refs);
+      fail_span_here(c, s, GSR_ENOMEM);
+      return;
+    }
+    uint64_t at = 0;
+    for (size_t j = sp->first; j < sp->first + sp->n; j++) {
+      size_t i = p->order[j];
+      if (c->r[i].buf != NULL) continue;
+      c->land[i] = buf->data + at;
+      at += c->in[i].len;
+    }
+  }
+  iov = gsr__malloc(2 * sp->n_segs * sizeof(*iov));
+  if (iov == NULL) {
+    gsr__buf_unref(buf);
+    fail_span_here(c, s, gsr__err(GSR_ENOMEM, "out of memory"));
+    return;
+  }
+  size_t k = 0;
+  uint64_t at = sp->off;
+  for (size_t g = sp->first_seg; g < sp->first_seg + sp->n_segs; g++) {
+    const struct gsr__rseg *seg = &p->segs[g];
+    if (seg->off > at) iov[k++] = (struct gsr__iov){NULL, seg->off - at};
+    iov[k++] = (struct gsr__iov){
+        c->land[seg->range] + (seg->off - c->in[seg->range].off), seg->len};
+    at = seg->off + seg->len;
+  }
+  struct gsr__rfetch *rf;
+  int status = gsr__rfetch_start_sg(&c->f->fetch, sp->off, sp->len, iov, k, parts,
+                                    c->f->min_part, buf, &rf);
+  gsr__free(iov);
+  c->st.spans++;
+  c->st.requests += c->local ? sp->n_segs : (uint64_t)parts;
+  c->st.bytes_fetched += c->local ? sp->len - sp->hole_bytes : sp->len;
+  c->st.hole_bytes += c->local ? 0 : sp->hole_bytes;
+  if (status != GSR_OK) {
+    gsr__buf_unref(buf);
+    fail_span_here(c, s, status);
+    return;
+  }
+  struct job *j = &c->jobs[(c->head + c->count) % MAX_CONCURRENCY];
+  *j = (struct job){s, rf, buf, c->local ? 1 : rf->n_parts};
+  c->count++;
+  c->parts += j->parts;
+}
+
+/* Fetches every span: the next one starts once its parts fit in the
+ * concurrency and its by-reference bytes in the budget (or nothing else
+ * is in flight: a demand read always proceeds). */
+static void run_spans(struct call *c) {
+  struct gsr__budget *budget = c->f->client->budget;
+  for (size_t s = 0; s < c->plan.n_spans; s++) {
+    uint64_t part_len, refs = ref_bytes(c, s);
+    int parts = c->local ? 1
+                         : gsr__split_range(c->plan.spans[s].len,
+                                            gsr__rplan_parts(
+                                                c->plan.n_spans - s, c->conc),
+                                            c->f->min_part, &part_len);
+    for (;;) {
+      if (c->count == 0) {
+        if (refs > 0) gsr__budget_charge(budget, refs);
+        break;
+      }
+      if (c->parts + parts <= c->conc &&
+          (refs == 0 || gsr__budget_try(budget, refs)))
+        break;
+      reap(c);
+    }
+    start_span(c, s, refs, parts);
+  }
+  while (c->count > 0) reap(c);
+}
+
+/* Checks the arguments; on failure every range's status is GSR_EINVAL. */
+static int check(gsr_range *r, size_t n, const gsr_ranges_options *o) {
+  int status = GSR_OK;
+  if (r == NULL && n > 0)
+    return gsr__err(GSR_EINVAL, "gsr_read_ranges: ranges is NULL");
+  if (n > (size_t)INT_MAX / 4)
+    status = gsr__err(GSR_EINVAL, "gsr_read_ranges: %zu ranges (at most %d "
+                      "in one call)", n, INT_MAX / 4);
+  else if (o->hole_limit < -1)
+    status = gsr__err(GSR_EINVAL, "gsr_read_ranges: hole_limit %lld (-1: "
+                      "from the cost model, or >= 0)",
+                      (long long)o->hole_limit);
+  else if (o->concurrency < 0 || o->concurrency > MAX_CONCURRENCY)
+    status = gsr__err(GSR_EINVAL, "gsr_read_ranges: concurrency %d (0: the "
+                      "file's, or 1 to %d)", o->concurrency, MAX_CONCURRENCY);
+  for (size_t i = 0; i < n && status == GSR_OK; i++) {
+    if (r[i].offset < 0)
+      status = gsr__err(GSR_EINVAL, "gsr_read_ranges: range %zu: negative "
+                        "offset %lld", i, (long long)r[i].offset);
+    else if (r[i].length > (uint64_t)(INT64_MAX - r[i].offset))
+      status = gsr__err(GSR_EINVAL, "gsr_read_ranges: range %zu: offset %lld "
+                        "+ length %llu exceeds INT64_MAX", i,
+                        (long long)r[i].offset,
+                        (unsigned long long)r[i].length);
+  }
+  for (size_t i = 0; i < n; i++) {
+    r[i].delivered = 0;
+    r[i].status = status;
+    memset(&r[i].slice, 0, sizeof(r[i].slice));
+  }
+  return status;
+}
+
+/* The limits of this call's plan. */
+static void limits(struct call *c, const gsr_ranges_options *o,
+                   struct gsr__rplan_limits *lim) {
+  gsr_client *cl = c->f->client;
+  lim->span_limit = o->span_limit ? o->span_limit : GSR__SPAN_DEFAULT;
+  if (o->hole_limit >= 0)
+    lim->hole_limit = (uint64_t)o->hole_limit;
+  else if (c->local) /* a pread has no first-byte wait to save */
+    lim->hole_limit = 0;
+  else
+    lim->hole_limit = gsr__rplan_hole_limit(atomic_load(&cl->link_rate),
+                                            atomic_load(&cl->link_ttfb));
+  c->st.hole_limit = lim->hole_limit;
+  c->st.span_limit = lim->span_limit;
+}
+
+/* Plans and fetches; the counters and the ranges' results are set. */
+static int read_ranges(struct call *c, const gsr_ranges_options *o) {
+  size_t n = c->n;
+  uint64_t size = c->f->obj->st.size;
+  struct gsr__rplan_limits lim;
+  c->in = gsr__malloc((n ? n : 1) * sizeof(*c->in));
+  c->land = gsr__malloc((n ? n : 1) * sizeof(*c->land));
+  if (c->in == NULL || c->land == NULL)
+    return gsr__err(GSR_ENOMEM, "out of memory for %zu ranges", n);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t off = (uint64_t)c->r[i].offset;
+    c->in[i].off = off;
+    c->in[i].len = off >= size ? 0 : GSR__MIN(c->r[i].length, size - off);
+    c->land[i] = c->r[i].buf;
+  }
+  limits(c, o, &lim);
+  int status = gsr__rplan_build(c->in, n, &lim, &c->plan);
+  if (status != GSR_OK) return status;
+  GSR__TRACE(c->f->client, "%s: %zu ranges -> %zu spans, %llu bytes, %llu in "
+             "holes (hole limit %llu, span limit %llu)", c->f->obj->display,
+             n, c->plan.n_spans, (unsigned long long)c->plan.bytes,
+             (unsigned long long)c->plan.hole_bytes,
+             (unsigned long long)lim.hole_limit,
+             (unsigned long long)lim.span_limit);
+  run_spans(c);
+  return GSR_OK;
+}
+
+int gsr_read_ranges(gsr_file id, gsr_range *ranges, size_t n,
+                    const gsr_ranges_options *opts) {
+  gsr_ranges_options defaults;
+  uint64_t t0 = gsr__now_ns();
+  if (opts == NULL) {
+    gsr_ranges_options_init(&defaults);
+    opts = &defaults;
+  }
+  if (opts->stats != NULL) memset(opts->stats, 0, sizeof(*opts->stats));
+  int status = check(ranges, n, opts);
+  if (status != GSR_OK) return status;
+  struct call *c = gsr__calloc(1, sizeof(*c));
+  if (c == NULL) {
+    for (size_t i = 0; i < n; i++) ranges[i].status = GSR_ENOMEM;
+    return gsr__err(GSR_ENOMEM, "out of memory");
+  }
+  status = gsr__handle_get(id, &c->f);
+  if (status == GSR_OK) {
+    c->r = ranges;
+    c->n = n;
+    c->err_at = SIZE_MAX;
+    c->local = c->f->obj->local;
+    c->conc = opts->concurrency ? opts->concurrency : c->f->concurrency;
+    c->conc = GSR__MIN(GSR__MAX(c->conc, 1), MAX_CONCURRENCY);
+    c->st.ranges = n;
+    status = read_ranges(c, opts);
+  }
+  /* Settle: the ranges' results, the first failure, the counters. */
+  for (size_t i = 0; i < n; i++) {
+    if (status != GSR_OK) ranges[i].status = status; /* nothing was read */
+    if (ranges[i].status != GSR_OK) c->st.failed++;
+    c->st.bytes_delivered += ranges[i].delivered;
+  }
+  if (status == GSR_OK && c->err_at != SIZE_MAX) {
+    const gsr_range *r = &ranges[c->err_at];
+    status = gsr__err(c->err.status, "range %zu (offset %lld, length %llu): "
+                      "%s", c->err_at, (long long)r->offset,
+                      (unsigned long long)r->length, c->err.msg);
+  }
+  if (c->f != NULL) {
+    struct gsr__stats *fs = &c->f->stats;
+    uint64_t refs = 0;
+    for (size_t i = 0; i < n; i++)
+      if (ranges[i].buf == NULL) refs += ranges[i].delivered;
+    atomic_fetch_add(&fs->reads, 1);
+    atomic_fetch_add(&fs->bytes_delivered, c->st.bytes_delivered);
+    atomic_fetch_add(&fs->bytes_referenced, refs);
+    atomic_fetch_add(&fs->bytes_copied, c->st.bytes_delivered - refs);
+    gsr__file_unref(c->f);
+  }
+  c->st.seconds = (double)(gsr__now_ns() - t0) / 1e9;
+  if (opts->stats != NULL) *opts->stats = c->st;
+  gsr__rplan_free(&c->plan);
+  gsr__free(c->in);
+  gsr__free(c->land);
+  gsr__free(c);
+  return status;
+}

@@ -1,0 +1,118 @@
+/* gsr_sendfile: a byte range of a file to a file descriptor; also the
+ * loop behind gsr_download.
+ *
+ * The range is read through the file's readers, as any sequential reader
+ * is (the engine, src/prefetch/, when the file prefetches), in pieces of
+ * slices, and each slice is written out from the block it landed in: no
+ * buffer of our own and no copy. The range is promised while it runs, so
+ * nothing past it is fetched.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "read/file.h"
+
+#define PIECE ((uint64_t)16 << 20) /* bytes per read, at most */
+#define MIN_PIECE ((uint64_t)1 << 20)
+#define MAX_SLICES 64
+
+#define PROGRESS_NS (250u * 1000 * 1000) /* at most 4 calls a second */
+
+/* Writes the n slices out, releasing each; GSR_OK or GSR_EIO (message
+ * set). */
+static int write_slices(struct gsr__file *f, struct gsr__send *s,
+                        gsr_slice *sl, size_t n) {
+  int status = GSR_OK;
+  for (size_t i = 0; i < n; i++) {
+    if (status == GSR_OK && gsr__write_all(s->fd, sl[i].data, sl[i].len) != 0) {
+      s->write_errno = errno;
+      if (s->what != NULL)
+        status = gsr__err(GSR_EIO, "cannot write to %s: %s", s->what,
+                          gsr__errno_text(s->write_errno));
+      else
+        status = gsr__err(GSR_EIO, "%s: cannot write to file descriptor %d: "
+                          "%s", f->obj->display, s->fd,
+                          gsr__errno_text(s->write_errno));
+    }
+    gsr_slice_release(&sl[i]);
+  }
+  return status;
+}
+
+static void progress(struct gsr__send *s, uint64_t total, uint64_t *last) {
+  uint64_t now = gsr__now_ns();
+  if (s->progress == NULL || now - *last < PROGRESS_NS) return;
+  *last = now;
+  s->progress(s->progress_arg, s->written, total);
+}
+
+static int send_range(struct gsr__file *f, uint64_t off, uint64_t end,
+                      struct gsr__send *s) {
+  gsr_slice sl[MAX_SLICES];
+  uint64_t last = 0;
+  /* Reads no larger than a quarter of the window: the window is sized for
+   * its reader's reads (policy.c), and this reader needs no buffer. */
+  uint64_t piece = GSR__MIN(PIECE, GSR__MAX(f->max_prefetch / 4, MIN_PIECE));
+  progress(s, end - off, &last);
+  while (off < end) {
+    size_t n = 0;
+    uint32_t crc = 0;
+    int64_t r = gsr__file_slice_read(f, (size_t)GSR__MIN(piece, end - off),
+                                     (int64_t)off, sl, MAX_SLICES, &n, 1, &crc);
+    if (r < 0) return (int)r;
+    if (r == 0)
+      return gsr__err(GSR_EINTEGRITY, "%s: the object ended at %llu, not at "
+                      "%llu", f->obj->display, (unsigned long long)off,
+                      (unsigned long long)end);
+    int status = write_slices(f, s, sl, n);
+    if (status != GSR_OK) return status;
+    s->crc = gsr__crc32c_combine(s->crc, crc, (uint64_t)r);
+    s->written += (uint64_t)r;
+    off += (uint64_t)r;
+    progress(s, s->written + (end - off), &last);
+  }
+  return GSR_OK;
+}
+
+int gsr__file_send(struct gsr__file *f, uint64_t off, uint64_t end,
+                   struct gsr__send *s) {
+  /* The range is a promise: the prefetcher stops at its end. The
+   * caller's own promise is back afterwards (unless this range broke it). */
+  uint64_t promised = atomic_exchange(&f->read_end, end);
+  int status = send_range(f, off, end, s);
+  atomic_store(&f->read_end, promised >= end ? promised : UINT64_MAX);
+  return status;
+}
+
+int gsr_sendfile(gsr_file id, int fd, int64_t offset, uint64_t count,
+                 uint64_t *written) {
+  struct gsr__file *f;
+  if (written != NULL) *written = 0;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  if (offset < 0 || fd < 0) {
+    gsr__file_unref(f);
+    return gsr__err(GSR_EINVAL, "gsr_sendfile: %s is negative",
+                    offset < 0 ? "offset" : "fd");
+  }
+  uint64_t size = f->obj->st.size, off = (uint64_t)offset;
+  if (off >= size || count == 0) {
+    gsr__file_unref(f);
+    return GSR_OK;
+  }
+  uint64_t end = count < size - off ? off + count : size;
+  struct gsr__send s = {.fd = fd};
+  status = gsr__file_send(f, off, end, &s);
+  const gsr_stat *st = &f->obj->st;
+  if (status == GSR_OK && off == 0 && end == size && st->has_crc32c &&
+      s.crc != st->crc32c)
+    status = gsr__err(GSR_EINTEGRITY, "%s: CRC32C of the bytes written is "
+                      "%08x, the server's is %08x: the data is corrupt",
+                      f->obj->display, s.crc, st->crc32c);
+  if (written != NULL) *written = s.written;
+  gsr__file_unref(f);
+  errno = s.write_errno; /* 0 unless fd refused a write (gsread.h) */
+  return status;
+}
