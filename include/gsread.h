@@ -67,6 +67,7 @@ extern "C" {
   XX(ETLS, -17, "TLS error")                                                  \
   XX(EINTEGRITY, -18, "checksum mismatch")
 
+/* clang-format off: it cannot see the map's commas and indents the last. */
 typedef enum gsr_status {
   GSR_OK = 0,
 #define GSR__XX(name, code, text) GSR_##name = code,
@@ -74,6 +75,7 @@ typedef enum gsr_status {
 #undef GSR__XX
   GSR__STATUS_LAST = -19
 } gsr_status;
+/* clang-format on */
 
 /* Short description of a status ("object not found"); never NULL. */
 GSR_EXTERN const char *gsr_strerror(int status);

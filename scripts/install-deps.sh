@@ -13,6 +13,7 @@ PKGS=(
   curl                                             # ceiling benchmark, test helpers
   python3                                          # test scripts
   clang libclang-rt-14-dev                         # sanitizers and fuzzers
+  clang-format-14 black                            # the format check (scripts/check-format.sh)
   valgrind                                         # memcheck test (label valgrind)
   libfuse3-dev fuse3                               # gsread mount (fusermount3 for non-root)
   fio rclone                                       # mount benchmark: fio, rclone mount as peer
