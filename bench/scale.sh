@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Scale benchmark (issue 15): for N in $NS connections, against tests/server
+# How far does one process scale with connections? For N in $NS connections, against tests/server
 # (unshaped and gcs profiles, one nginx worker per CPU):
 #   - N parallel curls, each a range of 1/N of the object;
 #   - one gsread process reading the object with N connections
-#     (gsread cat --concurrency N --max-connections N);
+#     (gsread cat --concurrency N --max-connections 2N: N carry bytes, and
+#     each may have the next request waiting for its first byte beside it);
 #   - P = cores/2 gsread processes at once, each the whole object with
 #     N/P connections (at least 1);
 # each with its throughput, the gsread cells with the client's CPU seconds
@@ -80,7 +81,7 @@ gsreads() {
   t0=$(now)
   for ((i = 0; i < p; i++)); do
     STORAGE_EMULATOR_HOST="$EP" "$TIME" -f "%U %S" -o "$WORK/cpu.$i" \
-      "$GSREAD" cat "gs://bench/obj" --concurrency "$c" --max-connections "$c" \
+      "$GSREAD" cat "gs://bench/obj" --concurrency "$c" --max-connections "$((2 * c))" \
       "${EXTRA[@]}" >/dev/null & pids+=($!)
   done
   wait "${pids[@]}"
