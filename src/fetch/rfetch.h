@@ -39,7 +39,7 @@ int gsr__split_range(uint64_t len, int concurrency, uint64_t min_part,
                      uint64_t *part_len);
 
 struct gsr__rfetch {
-  struct gsr__fetch fetch;
+  struct gsr__completion completion;
   struct gsr__rtarget *target;
   uint64_t off, len;
   int n_parts;

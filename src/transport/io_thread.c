@@ -4,7 +4,7 @@
  * Callers queue requests; a loop adds them to its multi handle, moves
  * bytes straight from curl's receive buffer into each request's
  * destination, checks every response (status, Content-Range, length) and
- * completes the request's fetch exactly once.
+ * completes the request's completion exactly once.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -130,9 +130,9 @@ static void publish_progress(struct gsr__request *req, int final) {
   atomic_store(&req->progress, shown);
   uint64_t want = atomic_load(&req->want);
   if (want != 0 && shown >= want) {
-    pthread_mutex_lock(&req->fetch->mu);
-    pthread_cond_broadcast(&req->fetch->cv);
-    pthread_mutex_unlock(&req->fetch->mu);
+    pthread_mutex_lock(&req->completion->mu);
+    pthread_cond_broadcast(&req->completion->cv);
+    pthread_mutex_unlock(&req->completion->mu);
   }
 }
 
@@ -587,7 +587,7 @@ static void finish(struct gsr__loop *t, struct gsr__request *req,
     publish_progress(req, 1); /* the body ended where asked */
   req->done_ns = gsr__now_ns();
   atomic_fetch_sub(&t->load, 1);
-  gsr__fetch_part_done(req->fetch, &req->err);
+  gsr__completion_done(req->completion, &req->err);
 }
 
 static void finish_status(struct gsr__loop *t, struct gsr__request *req,
@@ -1091,14 +1091,14 @@ void gsr__transport_free(struct gsr__transport *g) {
 /* Here, beside submit, so that requests (request.c) do not depend on the
  * threads that carry them. */
 int gsr__transport_run(struct gsr__transport *t, struct gsr__request *req) {
-  struct gsr__fetch f;
-  int status = gsr__fetch_init(&f, 1);
+  struct gsr__completion f;
+  int status = gsr__completion_init(&f, 1);
   if (status != GSR_OK) return status;
-  req->fetch = &f;
+  req->completion = &f;
   status = gsr__transport_submit(t, req);
-  if (status == GSR_OK) status = gsr__fetch_wait(&f);
+  if (status == GSR_OK) status = gsr__completion_wait(&f);
   if (status != GSR_OK && f.err.status != GSR_OK) gsr__error_raise(&f.err);
-  req->fetch = NULL;
-  gsr__fetch_destroy(&f);
+  req->completion = NULL;
+  gsr__completion_destroy(&f);
   return status;
 }

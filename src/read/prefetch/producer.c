@@ -168,7 +168,7 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
   b->len = len;
   b->width = p->width;
   struct gsr__iov one = {buf->data, (size_t)len};
-  int status = gsr__rfetch_start(&f->fetch, p->sched_end, len, &one, 1, 1, len, buf,
+  int status = gsr__rfetch_start(&f->target, p->sched_end, len, &one, 1, 1, len, buf,
                                  &b->rf);
   if (status != GSR_OK) {
     gsr__buf_unref(buf);
@@ -245,7 +245,7 @@ static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
      * a failure being reported may be on its way out). */
     if (b->used < b->len) {
       gsr__rfetch_cancel(b->rf);
-      gsr__fetch_wait(&b->rf->fetch);
+      gsr__completion_wait(&b->rf->completion);
     } else {
       (void)gsr__rfetch_wait(b->rf);
     }
