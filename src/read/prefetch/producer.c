@@ -109,7 +109,7 @@ static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
   if (settled) {
     p->auto_width = 0;
     if (f->obj->media_url != NULL)
-      gsr__plans_put(f->client->plans, f->obj->media_url, next);
+      gsr__widths_put(f->client->widths, f->obj->media_url, next);
   }
 }
 
