@@ -213,7 +213,7 @@ static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
  * segs[0..n_segs) (any number, holes, no CRCs). */
 static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                  const struct gsr__iov *iov, int n_iov,
-                 const struct gsr__iov *segs, size_t n_segs, int concurrency,
+                 const struct gsr__iov *segs, size_t n_segs, int max_parts,
                  uint64_t min_part, struct gsr__buf *hold,
                  struct gsr__rfetch **out) {
   uint64_t part_len;
@@ -246,7 +246,7 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
     *out = rf;
     return GSR_OK;
   }
-  rf->n_parts = gsr__split_range(len, concurrency, min_part, &part_len);
+  rf->n_parts = gsr__split_range(len, max_parts, min_part, &part_len);
   if (segs != NULL) { /* each part boundary cuts at most one segment */
     rf->sg = gsr__malloc((n_segs + (size_t)rf->n_parts) * sizeof(*rf->sg));
     if (rf->sg == NULL) {
@@ -284,23 +284,23 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
 }
 
 int gsr__rfetch_start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                      const struct gsr__iov *iov, int n_iov, int concurrency,
+                      const struct gsr__iov *iov, int n_iov, int max_parts,
                       uint64_t min_part, struct gsr__buf *hold,
                       struct gsr__rfetch **out) {
-  return start(t, off, len, iov, n_iov, NULL, 0, concurrency, min_part, hold,
+  return start(t, off, len, iov, n_iov, NULL, 0, max_parts, min_part, hold,
                out);
 }
 
 int gsr__rfetch_start_sg(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                          const struct gsr__iov *segs, size_t n_segs,
-                         int concurrency, uint64_t min_part,
+                         int max_parts, uint64_t min_part,
                          struct gsr__buf *hold, struct gsr__rfetch **out) {
   *out = NULL;
   /* A part's cursor over its segments is an int (the transport's). */
   if (n_segs == 0 || n_segs > (size_t)INT_MAX - 1024)
     return gsr__err(GSR_EINVAL, "%s: %zu segments in one fetch",
                     t->obj->display, n_segs);
-  return start(t, off, len, NULL, 0, segs, n_segs, concurrency, min_part, hold,
+  return start(t, off, len, NULL, 0, segs, n_segs, max_parts, min_part, hold,
                out);
 }
 
@@ -445,10 +445,10 @@ void gsr__rfetch_free(struct gsr__rfetch *rf) {
 }
 
 int gsr__rfetch_run(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                    const struct gsr__iov *iov, int n_iov, int concurrency,
+                    const struct gsr__iov *iov, int n_iov, int max_parts,
                     uint64_t min_part, uint32_t *crc, uint32_t *seg_crc) {
   struct gsr__rfetch *rf;
-  int status = gsr__rfetch_start(t, off, len, iov, n_iov, concurrency,
+  int status = gsr__rfetch_start(t, off, len, iov, n_iov, max_parts,
                                  min_part, NULL, &rf);
   if (status != GSR_OK) return status;
   status = gsr__rfetch_wait(rf);

@@ -73,7 +73,7 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off,
   int status;
   uint64_t limit = gsr__prefetch_limit(f, off, len);
   if (limit != p->limit) {
-    /* A new end: a stream's request ends at the old one, so start over
+    /* A new end: the blocks were cut for the old one, so start over
      * (rare: a promise made, changed or broken). */
     restart(f, p, off);
     p->limit = limit;
