@@ -8,6 +8,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
@@ -264,6 +265,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
     case SINK_DST: {
       /* The range's bytes land; any past it are only counted, in this
        * chunk or a later one alike (the verdict is judge's). */
+      assert(req->received <= req->range_len); /* bytes past it are excess */
       uint64_t left = req->range_len - req->received;
       size_t take = len > left ? (size_t)left : len;
       if (take > 0) land(req, p, take);

@@ -1,7 +1,8 @@
-/* Requests (one HTTP exchange) and fetches (what a caller waits on).
+/* Requests (one HTTP exchange) and completions (what a caller waits on).
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <string.h>
@@ -28,6 +29,7 @@ void gsr__completion_destroy(struct gsr__completion *f) {
 
 void gsr__completion_done(struct gsr__completion *f, const struct gsr__error *e) {
   pthread_mutex_lock(&f->mu);
+  assert(f->pending > 0); /* each request counts itself exactly once */
   if (e->status != GSR_OK && f->err.status == GSR_OK) f->err = *e;
   if (--f->pending == 0) pthread_cond_broadcast(&f->cv);
   pthread_mutex_unlock(&f->mu);
