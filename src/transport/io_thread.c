@@ -403,7 +403,7 @@ static void active_unlink(struct gsr__loop *t, struct gsr__request *req) {
 }
 
 /* 1 if req's failure should be retried, and when (sets due_ns). */
-static int plan_retry(struct gsr__loop *t, struct gsr__request *req) {
+static int decide_retry(struct gsr__loop *t, struct gsr__request *req) {
   const struct gsr__retry_policy *p = &t->cfg.retry;
   if (!req->retryable || req->attempts >= p->max_attempts)
     return 0;
@@ -578,7 +578,7 @@ static void finish(struct gsr__loop *t, struct gsr__request *req,
     req->attempts = 1;
     req->first_start_ns = gsr__now_ns();
   }
-  if (req->err.status != GSR_OK && !canceled && plan_retry(t, req)) {
+  if (req->err.status != GSR_OK && !canceled && decide_retry(t, req)) {
     req->next = t->delayed;
     t->delayed = req;
     return;
