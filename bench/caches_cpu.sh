@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3's benchmark: CPU seconds per GB delivered for the readahead,
+# What does each cache mode cost in CPU? CPU seconds per GB delivered for the readahead,
 # readahead_chunked and zero-copy paths (and "none" as the floor), block
 # sizes 5 MiB and 100 MiB with reads of the block size (aligned), a 1 GiB
 # object on the UNSHAPED local server, one connection, medians of ROUNDS.

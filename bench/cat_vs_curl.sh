@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 2's benchmark: `gsread cat` of a 1 GiB object from the UNSHAPED
+# Is `gsread cat` as fast as curl? `gsread cat` of a 1 GiB object from the UNSHAPED
 # local server to /dev/null against `curl -o /dev/null` of the same media
 # URL, alternated in one run, medians of 5. Prints a markdown table.
 # Usage: bench/cat_vs_curl.sh [RUNS]   (needs a release build in build/)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 17's benchmark: gsread through Python against the C path and
+# What does Python cost? gsread through Python against the C path and
 # fsspec's HTTPFileSystem, on the local GCS stand-in (gcs profile: 38 ms to
 # the first byte, 220 MiB/s per request), in one run:
 #

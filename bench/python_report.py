@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench/python_bench.sh's JSON lines -> its Markdown report: per cell the
 medians of MB/s and CPU seconds per GiB, the ratios of each Python reader
-to the C cell, and issue 17's targets for gsread through Python: MB/s at
+to the C cell, and the targets for gsread through Python: MB/s at
 least 0.9x the C cell at 1 MiB and above, 0.75x at 64 KiB, CPU per GiB at
 most 1.2x. Then the Dask runs. Python standard library only.
 

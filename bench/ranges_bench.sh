@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 16's benchmark: vectored reads (gsr_read_ranges) against the same
+# Do vectored reads pay? gsr_read_ranges against the same
 # ranges read the ways a reader without them does, under the "gcs" profile
 # of the local server (38 ms to the first byte, 220 MiB/s per request).
 #
@@ -16,7 +16,7 @@
 # over the whole object); a round runs every cell once, RUNS rounds, and
 # the table shows medians.
 #
-# The bound of a pattern (issue 16): bytes the vectored read fetched /
+# The bound of a pattern: bytes the vectored read fetched /
 # the ceiling rate + 38 ms per round of spans, where a round is
 # ceil(spans / concurrency) per batch (the batches run one after another;
 # within one, at most `concurrency` spans are in flight, each paying one

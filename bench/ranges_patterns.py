@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 16's two read patterns, as 'OFFSET LENGTH' lines (gsread cat
+"""Two read patterns (Parquet-like, Zarr-like), as 'OFFSET LENGTH' lines (gsread cat
 --ranges / bench --ranges), from a fixed seed.
 
   parquet SIZE   a 64 KiB footer at the end of the object, read first;
@@ -14,7 +14,7 @@
                  smaller than their sum), in the order drawn; read in
                  batches of 100 (bench --batch 100).
 
-Sizes are the issue's for a 1 GiB object and scale with SIZE / 1 GiB
+Sizes are for a 1 GiB object and scale with SIZE / 1 GiB
 (at least 4 KiB each); --quick also cuts the counts (4 row groups, 200
 chunks), for a short run on a small object.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How far does one process scale with connections? For N in $NS connections, against tests/server
+# How does throughput scale with connections and processes? For N in $NS connections, against tests/server
 # (unshaped and gcs profiles, one nginx worker per CPU):
 #   - N parallel curls, each a range of 1/N of the object;
 #   - one gsread process reading the object with N connections

@@ -225,8 +225,8 @@ void cli_fail_text(const char *detail, const char *fmt, ...)
 /* session.c */
 /* session.c: sets the trace callback when --debug was given. */
 void cli_apply_debug(const struct cli_args *args, gsr_client_options *o);
-/* Creates the client (with plans set, keeping the prefetch probe's
- * decisions between runs: $GSREAD_PLANS_FILE, else ~/.cache/gsread/plans)
+/* Creates the client (with the plans file set, keeping the widths the
+ * engine chose between runs: $GSREAD_PLANS_FILE, else ~/.cache/gsread/plans)
  * and opens args->url. */
 int cli_open(const struct cli_args *args, int plans, gsr_client **client,
              gsr_file *file);

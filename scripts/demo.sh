@@ -2,11 +2,10 @@
 # The demo: starts the local GCS stand-in with the "gcs" profile (38 ms to
 # the first byte, 220 MiB/s per connection), creates a 1 GiB object, and
 # reads it with gsread four ways to show what concurrency and prefetching
-# (adaptive, and sequential as cat uses it: one paced stream or 4 blocks,
-# whichever it measures faster; here 4 blocks) buy, next to the ceiling (4
+# (adaptive, and sequential as cat uses it) buy, next to the ceiling (4
 # parallel curl range requests). Those read 1 MiB at a time (cat --copy);
 # the last gsread lines are plain `gsread cat` (gsr_sendfile), measuring
-# its plan, then again starting with the plan it remembered. Then the same
+# its width, then again starting with the width it remembered. Then the same
 # object from Python: gsread's fsspec filesystem and fsspec's
 # HTTPFileSystem, in MB/s.
 # Then runs a few cells of the benchmark matrix if it is available.

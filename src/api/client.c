@@ -143,7 +143,7 @@ static void read_environment(gsr_client *c) {
 static void client_destroy(gsr_client *c) {
   gsr__transport_free(c->transport);
   gsr__budget_unref(c->budget);
-  gsr__plans_free(c->plans);
+  gsr__widths_free(c->widths);
   gsr__free(c->endpoint);
   gsr__auth_free(c->auth);
   gsr__free(c->user_project);
@@ -184,7 +184,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
     status = gsr__err(GSR_ENOMEM, "out of memory");
     goto fail;
   }
-  if ((c->plans = gsr__plans_new()) == NULL) {
+  if ((c->widths = gsr__widths_new()) == NULL) {
     status = gsr__err(GSR_ENOMEM, "out of memory");
     goto fail;
   }
@@ -234,7 +234,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
       goto fail;
     }
     /* A cache: a file that cannot be read costs a probe, not the client. */
-    int n = gsr__plans_load(c->plans, c->plans_file);
+    int n = gsr__widths_load(c->widths, c->plans_file);
     if (n < 0)
       GSR__TRACE(c, "plans: cannot read %s: ignored", c->plans_file);
     else if (n > 0)
@@ -254,7 +254,7 @@ void gsr_client_free(gsr_client *c) {
     gsr__file_shutdown(f);
     gsr__file_unref(f);
   }
-  if (c->plans_file != NULL && gsr__plans_save(c->plans, c->plans_file) < 0)
+  if (c->plans_file != NULL && gsr__widths_save(c->widths, c->plans_file) < 0)
     GSR__TRACE(c, "plans: cannot write %s: %s", c->plans_file,
                gsr__errno_text(errno));
   client_destroy(c);

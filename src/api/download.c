@@ -1,5 +1,5 @@
 /* gsr_download and gsr_download_fd: a whole object to a local file (via a
- * temporary file renamed once verified) or to a stream.
+ * temporary file renamed once verified) or to a file descriptor.
  *
  * The object is read as every sequential reader is, by the engine
  * (src/prefetch/): a file opened with prefetch "sequential", its window
@@ -136,7 +136,7 @@ static int download(gsr_client *c, const char *url,
   return status;
 }
 
-/* ---- To a stream. */
+/* ---- To a file descriptor. */
 
 static int body_fd(struct dl *d, void *arg, gsr_download_stats *st) {
   d->fd = *(int *)arg;

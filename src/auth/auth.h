@@ -1,5 +1,5 @@
 /* Credentials for gs:// requests: which source to use (Google's Application
- * Default Credentials order), and a per-client access token that is fetched,
+ * Default Credentials order), and a per-client access token that is obtained,
  * cached and refreshed before it expires.
  *
  * Secrets (access tokens, private keys, refresh tokens, client secrets)
@@ -52,22 +52,22 @@ int gsr__auth_new(const struct gsr__auth_config *cfg, struct gsr__auth **out);
 void gsr__auth_free(struct gsr__auth *a);
 
 /* The header line "Authorization: Bearer ..." to send now, as a copy the
- * caller frees, or NULL in *out for anonymous. Fetches or refreshes the
+ * caller frees, or NULL in *out for anonymous. Obtains or refreshes the
  * token if needed (blocking this thread; concurrent callers share one
  * refresh). *gen, if not NULL, gets the token's generation, for
  * gsr__auth_invalidate. Returns GSR_OK or a status (message set). */
 int gsr__auth_header(struct gsr__auth *a, char **out, uint64_t *gen);
 
 /* The token of generation gen was refused (HTTP 401): forget it so that the
- * next gsr__auth_header fetches a new one. A later generation is kept (a
- * refresh already happened). Returns 1 if a new token can be fetched (so a
+ * next gsr__auth_header obtains a new one. A later generation is kept (a
+ * refresh already happened). Returns 1 if a new token can be obtained (so a
  * retry makes sense), 0 if not (static token, anonymous). */
 int gsr__auth_invalidate(struct gsr__auth *a, uint64_t gen);
 
 /* The current generation (0 before the first token). */
 uint64_t gsr__auth_generation(struct gsr__auth *a);
 
-/* Fills the public description (resolving the source and fetching a token
+/* Fills the public description (resolving the source and obtaining a token
  * first, so the lifetime is known). */
 int gsr__auth_info(struct gsr__auth *a, gsr_auth_info *out);
 
@@ -114,7 +114,7 @@ struct gsr__http_opts {
   long connect_timeout_ms;
   long timeout_ms;
 };
-int gsr__token_fetch(const struct gsr__http_opts *o, const char *url,
+int gsr__token_request(const struct gsr__http_opts *o, const char *url,
                      const char *form, const char *header, const char *what,
                      struct gsr__token *out);
 /* A form value percent-encoded (caller frees; NULL on ENOMEM). */

@@ -56,7 +56,7 @@ struct gsr__auth {
   uint64_t gen;            /* bumped on every new token */
   int64_t expires_at;      /* wall clock, ms; 0: unknown/never */
   int64_t refresh_at;      /* refresh from here on (ms) */
-  int refreshing;          /* a thread is fetching */
+  int refreshing;          /* a thread is obtaining one */
   uint64_t failures;       /* refreshes that failed */
   struct gsr__error last_err; /* the last one's message, for its waiters */
 };
@@ -219,9 +219,9 @@ void gsr__auth_free(struct gsr__auth *a) {
   gsr__free(a);
 }
 
-/* Fetches a new token for kind (without the lock: it blocks on the
+/* Obtains a new token for kind (without the lock: it blocks on the
  * network). Only reads fields that never change after resolution. */
-static int fetch(struct gsr__auth *a, enum gsr__auth_kind kind,
+static int obtain(struct gsr__auth *a, enum gsr__auth_kind kind,
                  struct gsr__token *tok) {
   char what[600];
   char *form = NULL;
@@ -241,7 +241,7 @@ static int fetch(struct gsr__auth *a, enum gsr__auth_kind kind,
     gsr__free(jwt);
     gsr__free(enc);
     if (form == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
-    status = gsr__token_fetch(&a->http, a->token_uri, form, NULL, what, tok);
+    status = gsr__token_request(&a->http, a->token_uri, form, NULL, what, tok);
   } else if (kind == GSR__AUTH_USER) {
     char *id = gsr__form_encode(a->creds.client_id);
     char *sec = gsr__form_encode(a->creds.client_secret);
@@ -258,7 +258,7 @@ static int fetch(struct gsr__auth *a, enum gsr__auth_kind kind,
     gsr__free(sec);
     gsr__free(rt);
     if (form == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
-    status = gsr__token_fetch(&a->http, a->token_uri, form, NULL, what, tok);
+    status = gsr__token_request(&a->http, a->token_uri, form, NULL, what, tok);
   } else { /* metadata server */
     char url[1024];
     struct gsr__http_opts o = a->http;
@@ -268,7 +268,7 @@ static int fetch(struct gsr__auth *a, enum gsr__auth_kind kind,
       o.connect_timeout_ms = PROBE_TIMEOUT_MS;
       o.timeout_ms = 4 * PROBE_TIMEOUT_MS;
     }
-    return gsr__token_fetch(&o, url, NULL, "Metadata-Flavor: Google", what,
+    return gsr__token_request(&o, url, NULL, "Metadata-Flavor: Google", what,
                             tok);
   }
   if (form != NULL) {
@@ -290,7 +290,7 @@ static int refresh_locked(struct gsr__auth *a) {
   a->refreshing = 1;
   pthread_mutex_unlock(&a->mu);
   uint64_t t0 = gsr__now_ns();
-  int status = fetch(a, kind, &tok);
+  int status = obtain(a, kind, &tok);
   char *hdr = NULL;
   if (status == GSR_OK) {
     size_t n = strlen(tok.access_token) + 32;

@@ -4,6 +4,7 @@
  */
 #include "base/buf.h"
 
+#include <assert.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -29,7 +30,9 @@ void gsr__budget_charge(struct gsr__budget *b, uint64_t n) {
 }
 
 void gsr__budget_release(struct gsr__budget *b, uint64_t n) {
-  atomic_fetch_sub(&b->used, n);
+  uint_fast64_t before = atomic_fetch_sub(&b->used, n);
+  assert(before >= n); /* released only what was charged */
+  (void)before;
 }
 
 struct gsr__budget *gsr__budget_new(uint64_t limit) {
@@ -140,7 +143,9 @@ struct gsr__buf *gsr__buf_new(size_t cap, struct gsr__budget *budget) {
 }
 
 struct gsr__buf *gsr__buf_ref(struct gsr__buf *b) {
-  atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+  int before = atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+  assert(before >= 1); /* only a holder may take another reference */
+  (void)before;
   return b;
 }
 

@@ -14,7 +14,7 @@
 #include "base/internal.h"
 
 struct gsr__auth;
-struct gsr__plans;
+struct gsr__widths;
 struct gsr__transport;
 
 struct gsr_client {
@@ -25,7 +25,7 @@ struct gsr_client {
   struct gsr__transport *transport;
   char *ca_bundle;               /* owned copy, or NULL */
   struct gsr__budget *budget;    /* prefetch memory, shared by all files */
-  struct gsr__plans *plans;      /* the widths the engine chose */
+  struct gsr__widths *widths;     /* the widths the engine chose */
   char *plans_file;              /* where they persist (owned), or NULL */
   int default_concurrency;       /* from the environment, else 4 */
   int concurrency_set;           /* ... from the environment: obeyed */

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,27 @@ uint64_t gsr__rplan_hole_limit(double rate, double ttfb) {
 int gsr__rplan_parts(size_t remaining, int conc) {
   if (conc <= 1 || remaining >= (size_t)conc) return 1;
   return conc - (int)remaining + 1;
+}
+
+/* What the plan promises its users: spans in offset order, apart; each
+ * span's segments in offset order, apart, inside it. */
+static void check_plan(const struct gsr__rplan *p) {
+#ifndef NDEBUG
+  for (size_t s = 0; s < p->n_spans; s++) {
+    const struct gsr__rspan *sp = &p->spans[s];
+    assert(sp->n_segs >= 1 && sp->first_seg + sp->n_segs <= p->n_segs);
+    assert(s == 0 || p->spans[s - 1].off + p->spans[s - 1].len < sp->off);
+    uint64_t at = sp->off, holes = 0;
+    for (size_t g = sp->first_seg; g < sp->first_seg + sp->n_segs; g++) {
+      assert(p->segs[g].off >= at && p->segs[g].len > 0);
+      holes += p->segs[g].off - at;
+      at = p->segs[g].off + p->segs[g].len;
+    }
+    assert(at == sp->off + sp->len && holes == sp->hole_bytes);
+  }
+#else
+  (void)p;
+#endif
 }
 
 /* The state of one pass over the sorted ranges. */
@@ -123,6 +145,7 @@ int gsr__rplan_build(const struct gsr__rplan_range *r, size_t n,
   }
   if (m > 0) close_run(&pl, m);
   out->n_order = m;
+  check_plan(out);
   gsr__free(v);
   /* The worst case (every range its own span) was allocated; give back
    * what the joins saved. A failed shrink keeps the larger block. */

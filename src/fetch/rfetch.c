@@ -149,7 +149,7 @@ static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
   gsr__request_set_range_iov(req, first, len, iov, n);
   req->on_headers = check_headers;
   req->on_headers_arg = obj;
-  req->fetch = &rf->fetch;
+  req->completion = &rf->completion;
   /* Counted as they arrive, whoever takes them (bytes_fetched). */
   req->rx_count[0] = rf->target->bytes_fetched[0];
   req->rx_count[1] = rf->target->bytes_fetched[1];
@@ -167,16 +167,16 @@ static void submit_part(struct gsr__rfetch *rf, struct gsr__request *req) {
   struct gsr__error e;
   gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
                  rf->target->obj->display);
-  gsr__fetch_part_done(&rf->fetch, &e);
+  gsr__completion_done(&rf->completion, &e);
 }
 
 /* Re-arms a completed fetch in place for its parts to be submitted again
  * (its mutex and condvar stay). */
 static void rearm(struct gsr__rfetch *rf) {
-  pthread_mutex_lock(&rf->fetch.mu);
-  rf->fetch.pending = rf->n_parts;
-  memset(&rf->fetch.err, 0, sizeof(rf->fetch.err));
-  pthread_mutex_unlock(&rf->fetch.mu);
+  pthread_mutex_lock(&rf->completion.mu);
+  rf->completion.pending = rf->n_parts;
+  memset(&rf->completion.err, 0, sizeof(rf->completion.err));
+  pthread_mutex_unlock(&rf->completion.mu);
 }
 
 /* Builds every part's request; on failure nothing is left allocated.
@@ -213,7 +213,7 @@ static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
  * segs[0..n_segs) (any number, holes, no CRCs). */
 static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                  const struct gsr__iov *iov, int n_iov,
-                 const struct gsr__iov *segs, size_t n_segs, int concurrency,
+                 const struct gsr__iov *segs, size_t n_segs, int max_parts,
                  uint64_t min_part, struct gsr__buf *hold,
                  struct gsr__rfetch **out) {
   uint64_t part_len;
@@ -246,7 +246,7 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
     *out = rf;
     return GSR_OK;
   }
-  rf->n_parts = gsr__split_range(len, concurrency, min_part, &part_len);
+  rf->n_parts = gsr__split_range(len, max_parts, min_part, &part_len);
   if (segs != NULL) { /* each part boundary cuts at most one segment */
     rf->sg = gsr__malloc((n_segs + (size_t)rf->n_parts) * sizeof(*rf->sg));
     if (rf->sg == NULL) {
@@ -254,7 +254,7 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
       return gsr__err(GSR_ENOMEM, "out of memory");
     }
   }
-  if ((status = gsr__fetch_init(&rf->fetch, rf->n_parts)) != GSR_OK) {
+  if ((status = gsr__completion_init(&rf->completion, rf->n_parts)) != GSR_OK) {
     gsr__free(rf->sg);
     gsr__free(rf);
     return status;
@@ -262,7 +262,7 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
   if ((status = prepare_parts(rf, iov, n_iov, segs, part_len)) != GSR_OK ||
       (status = track(t, rf)) != GSR_OK) {
     if (rf->reqs) release_parts(rf);
-    gsr__fetch_destroy(&rf->fetch);
+    gsr__completion_destroy(&rf->completion);
     gsr__free(rf->sg);
     gsr__free(rf);
     return status;
@@ -284,31 +284,31 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
 }
 
 int gsr__rfetch_start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                      const struct gsr__iov *iov, int n_iov, int concurrency,
+                      const struct gsr__iov *iov, int n_iov, int max_parts,
                       uint64_t min_part, struct gsr__buf *hold,
                       struct gsr__rfetch **out) {
-  return start(t, off, len, iov, n_iov, NULL, 0, concurrency, min_part, hold,
+  return start(t, off, len, iov, n_iov, NULL, 0, max_parts, min_part, hold,
                out);
 }
 
 int gsr__rfetch_start_sg(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                          const struct gsr__iov *segs, size_t n_segs,
-                         int concurrency, uint64_t min_part,
+                         int max_parts, uint64_t min_part,
                          struct gsr__buf *hold, struct gsr__rfetch **out) {
   *out = NULL;
   /* A part's cursor over its segments is an int (the transport's). */
   if (n_segs == 0 || n_segs > (size_t)INT_MAX - 1024)
     return gsr__err(GSR_EINVAL, "%s: %zu segments in one fetch",
                     t->obj->display, n_segs);
-  return start(t, off, len, NULL, 0, segs, n_segs, concurrency, min_part, hold,
+  return start(t, off, len, NULL, 0, segs, n_segs, max_parts, min_part, hold,
                out);
 }
 
 int gsr__rfetch_done(struct gsr__rfetch *rf) {
   if (rf->waited) return 1;
-  pthread_mutex_lock(&rf->fetch.mu);
-  int done = rf->fetch.pending == 0;
-  pthread_mutex_unlock(&rf->fetch.mu);
+  pthread_mutex_lock(&rf->completion.mu);
+  int done = rf->completion.pending == 0;
+  pthread_mutex_unlock(&rf->completion.mu);
   return done;
 }
 
@@ -366,7 +366,7 @@ static int auth_retry(struct gsr__rfetch *rf) {
     if (status != GSR_OK) {
       struct gsr__error e;
       gsr__error_set(&e, status, "%s", gsr_errmsg());
-      gsr__fetch_part_done(&rf->fetch, &e);
+      gsr__completion_done(&rf->completion, &e);
       continue;
     }
     req->marks = saved[i].marks;
@@ -403,12 +403,12 @@ static void seg_crcs(struct gsr__rfetch *rf) {
 
 int gsr__rfetch_wait(struct gsr__rfetch *rf) {
   if (!rf->waited) {
-    rf->status = gsr__fetch_wait(&rf->fetch);
+    rf->status = gsr__completion_wait(&rf->completion);
     if (rf->status == GSR_EAUTH && rf->reqs != NULL && auth_retry(rf))
-      rf->status = gsr__fetch_wait(&rf->fetch);
+      rf->status = gsr__completion_wait(&rf->completion);
     rf->waited = 1;
     if (rf->status == GSR_OK) seg_crcs(rf);
-    struct gsr__error *e = &rf->fetch.err;
+    struct gsr__error *e = &rf->completion.err;
     if (e->status == GSR_ENOENT) {
       /* The generation (or ETag) existed at open: it was replaced. */
       char msg[sizeof(e->msg)];
@@ -419,7 +419,7 @@ int gsr__rfetch_wait(struct gsr__rfetch *rf) {
       rf->status = GSR_ECHANGED;
     }
   }
-  if (rf->status != GSR_OK) gsr__error_raise(&rf->fetch.err);
+  if (rf->status != GSR_OK) gsr__error_raise(&rf->completion.err);
   return rf->status;
 }
 
@@ -433,11 +433,11 @@ void gsr__rfetch_free(struct gsr__rfetch *rf) {
   if (rf->reqs != NULL) { /* network fetch */
     if (!rf->waited) {
       gsr__rfetch_cancel(rf);
-      gsr__fetch_wait(&rf->fetch);
+      gsr__completion_wait(&rf->completion);
     }
     untrack(rf->target, rf);
     release_parts(rf);
-    gsr__fetch_destroy(&rf->fetch);
+    gsr__completion_destroy(&rf->completion);
   }
   gsr__buf_unref(rf->hold);
   gsr__free(rf->sg);
@@ -445,10 +445,10 @@ void gsr__rfetch_free(struct gsr__rfetch *rf) {
 }
 
 int gsr__rfetch_run(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                    const struct gsr__iov *iov, int n_iov, int concurrency,
+                    const struct gsr__iov *iov, int n_iov, int max_parts,
                     uint64_t min_part, uint32_t *crc, uint32_t *seg_crc) {
   struct gsr__rfetch *rf;
-  int status = gsr__rfetch_start(t, off, len, iov, n_iov, concurrency,
+  int status = gsr__rfetch_start(t, off, len, iov, n_iov, max_parts,
                                  min_part, NULL, &rf);
   if (status != GSR_OK) return status;
   status = gsr__rfetch_wait(rf);

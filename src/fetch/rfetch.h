@@ -34,12 +34,12 @@ struct gsr__rtarget {
 /* How a range of len bytes is split: returns the number of parts n (>= 1)
  * and the length of each but the last (which takes the remainder) in
  * *part_len. A range is split only when it is at least 2 x min_part, into
- * at most concurrency parts of at least min_part. */
-int gsr__split_range(uint64_t len, int concurrency, uint64_t min_part,
+ * at most max_parts parts of at least min_part. */
+int gsr__split_range(uint64_t len, int max_parts, uint64_t min_part,
                      uint64_t *part_len);
 
 struct gsr__rfetch {
-  struct gsr__fetch fetch;
+  struct gsr__completion completion;
   struct gsr__rtarget *target;
   uint64_t off, len;
   int n_parts;
@@ -61,11 +61,11 @@ struct gsr__rfetch {
 };
 
 /* Starts fetching [off, off+len) into iov[0..n_iov) (n_iov <= GSR__REQ_IOV;
- * lengths sum to len) with up to concurrency parts of at least min_part.
+ * lengths sum to len) with up to max_parts parts of at least min_part.
  * hold, if given, gets a reference released when the fetch is freed.
  * Returns GSR_OK and *out, or a status (message set; nothing started). */
 int gsr__rfetch_start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                      const struct gsr__iov *iov, int n_iov, int concurrency,
+                      const struct gsr__iov *iov, int n_iov, int max_parts,
                       uint64_t min_part, struct gsr__buf *hold,
                       struct gsr__rfetch **out);
 /* The same into a scatter list of any length, segs[0..n_segs) (lengths
@@ -75,7 +75,7 @@ int gsr__rfetch_start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
  * stay 0). A local file counts one request per pread. */
 int gsr__rfetch_start_sg(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                          const struct gsr__iov *segs, size_t n_segs,
-                         int concurrency, uint64_t min_part,
+                         int max_parts, uint64_t min_part,
                          struct gsr__buf *hold, struct gsr__rfetch **out);
 /* 1 if every part completed (never blocks). */
 int gsr__rfetch_done(struct gsr__rfetch *rf);
@@ -90,7 +90,7 @@ void gsr__rfetch_free(struct gsr__rfetch *rf);
 
 /* Fetch and wait in one call. */
 int gsr__rfetch_run(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                    const struct gsr__iov *iov, int n_iov, int concurrency,
+                    const struct gsr__iov *iov, int n_iov, int max_parts,
                     uint64_t min_part, uint32_t *crc, uint32_t *seg_crc);
 
 #endif /* GSR_RFETCH_H */

@@ -1,7 +1,7 @@
 /* How one range is split into parts for parallel connections.
  *
  * gcsfs splits any range of at least min_part (5 MiB) into
- * min(concurrency, len / min_part) parts. We split only ranges of at least
+ * min(max_parts, len / min_part) parts. We split only ranges of at least
  * 2 x min_part: a part below min_part costs a request and a first-byte
  * wait for too little data, and gcsfs's own rule gives the same answer
  * there (len / min_part == 1).
@@ -10,13 +10,13 @@
  */
 #include "fetch/rfetch.h"
 
-int gsr__split_range(uint64_t len, int concurrency, uint64_t min_part,
+int gsr__split_range(uint64_t len, int max_parts, uint64_t min_part,
                      uint64_t *part_len) {
   uint64_t n = 1;
   if (min_part == 0) min_part = 1;
-  if (concurrency > 1 && len >= 2 * min_part) {
+  if (max_parts > 1 && len >= 2 * min_part) {
     n = len / min_part;
-    if (n > (uint64_t)concurrency) n = (uint64_t)concurrency;
+    if (n > (uint64_t)max_parts) n = (uint64_t)max_parts;
   }
   *part_len = len / n;
   return (int)n;

@@ -29,7 +29,7 @@ static int direct_read(struct gsr__file *f, void *state, uint64_t off,
     }
     uint32_t crc;
     int whole = out->done == 0; /* then part[] is out->iov, segment by segment */
-    int status = gsr__rfetch_run(&f->fetch, off, len, part, k, f->concurrency,
+    int status = gsr__rfetch_run(&f->target, off, len, part, k, f->concurrency,
                                  f->min_part, &crc,
                                  whole ? out->seg_crc : NULL);
     out->seg_crc_ok = status == GSR_OK && whole;
@@ -45,7 +45,7 @@ static int direct_read(struct gsr__file *f, void *state, uint64_t off,
                                  (unsigned long long)len);
   struct gsr__iov one = {b->data, (size_t)len};
   uint32_t crc;
-  int status = gsr__rfetch_run(&f->fetch, off, len, &one, 1, f->concurrency,
+  int status = gsr__rfetch_run(&f->target, off, len, &one, 1, f->concurrency,
                                f->min_part, &crc, NULL);
   if (status == GSR_OK) gsr__out_put_crc(f, out, b, 0, len, crc);
   gsr__buf_unref(b);

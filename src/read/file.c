@@ -69,12 +69,12 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
 /* What the file's range fetches need: its object, the transport, the
  * file's and the client's counters. */
 static int fetch_target(struct gsr__file *f) {
-  f->fetch.obj = f->obj;
-  f->fetch.transport = f->client->transport;
-  f->fetch.requests[0] = &f->stats.requests;
-  f->fetch.requests[1] = &f->client->requests;
-  f->fetch.bytes_fetched[0] = &f->stats.bytes_fetched;
-  f->fetch.bytes_fetched[1] = &f->client->bytes_fetched;
+  f->target.obj = f->obj;
+  f->target.transport = f->client->transport;
+  f->target.requests[0] = &f->stats.requests;
+  f->target.requests[1] = &f->client->requests;
+  f->target.bytes_fetched[0] = &f->stats.bytes_fetched;
+  f->target.bytes_fetched[1] = &f->client->bytes_fetched;
   return GSR_OK;
 }
 
@@ -121,7 +121,7 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
   atomic_init(&f->read_end, UINT64_MAX);
   pthread_mutex_init(&f->reader_mu, NULL);
   pthread_mutex_init(&f->pos_mu, NULL);
-  pthread_mutex_init(&f->fetch.mu, NULL);
+  pthread_mutex_init(&f->target.mu, NULL);
   if ((status = apply_options(f, opts)) != GSR_OK ||
       (status = gsr__object_open(c, url, &f->obj)) != GSR_OK ||
       (status = fetch_target(f)) != GSR_OK ||
@@ -141,16 +141,16 @@ void gsr__file_unref(struct gsr__file *f) {
   gsr__object_close(f->obj);
   pthread_mutex_destroy(&f->reader_mu);
   pthread_mutex_destroy(&f->pos_mu);
-  pthread_mutex_destroy(&f->fetch.mu);
+  pthread_mutex_destroy(&f->target.mu);
   gsr__free(f);
 }
 
 void gsr__file_shutdown(struct gsr__file *f) {
-  pthread_mutex_lock(&f->fetch.mu);
-  f->fetch.closed = 1;
-  for (struct gsr__rfetch *rf = f->fetch.inflight; rf != NULL; rf = rf->next)
+  pthread_mutex_lock(&f->target.mu);
+  f->target.closed = 1;
+  for (struct gsr__rfetch *rf = f->target.inflight; rf != NULL; rf = rf->next)
     gsr__rfetch_cancel(rf);
-  pthread_mutex_unlock(&f->fetch.mu);
+  pthread_mutex_unlock(&f->target.mu);
   if (f->source && f->source->cancel) f->source->cancel(f, f->source_state);
   if (f->cache && f->cache->cancel) f->cache->cancel(f, f->cache_state);
 }

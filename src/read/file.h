@@ -68,8 +68,8 @@ struct gsr__file {
    * CRC32C of what they delivered; compared at the end of the object. */
   uint64_t crc_pos;          /* next offset expected; UINT64_MAX: off */
   uint32_t crc;
-  struct gsr__rtarget fetch; /* its range fetches' view of it; closed and
-                             * the fetches in flight, under fetch.mu */
+  struct gsr__rtarget target; /* its range fetches' view of it; closed and
+                             * the fetches in flight, under target.mu */
   struct gsr__stats stats;
   /* gsr_set_read_end's promise: no read at or past it; UINT64_MAX: none.
    * The prefetcher reads it at each read. */

@@ -126,7 +126,7 @@ static void reap(struct call *c) {
     if (!c->local) measure(c, j->rf);
     deliver(c, j->span, j->buf);
   } else {
-    fail_span(c, j->span, &j->rf->fetch.err);
+    fail_span(c, j->span, &j->rf->completion.err);
   }
   gsr__rfetch_free(j->rf);
   gsr__buf_unref(j->buf);
@@ -183,7 +183,7 @@ static void start_span(struct call *c, size_t s, uint64_t refs, int parts) {
     at = seg->off + seg->len;
   }
   struct gsr__rfetch *rf;
-  int status = gsr__rfetch_start_sg(&c->f->fetch, sp->off, sp->len, iov, k, parts,
+  int status = gsr__rfetch_start_sg(&c->f->target, sp->off, sp->len, iov, k, parts,
                                     c->f->min_part, buf, &rf);
   gsr__free(iov);
   c->st.spans++;

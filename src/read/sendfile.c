@@ -2,7 +2,7 @@
  * loop behind gsr_download.
  *
  * The range is read through the file's readers, as any sequential reader
- * is (the engine, src/prefetch/, when the file prefetches), in pieces of
+ * is (the engine, src/read/prefetch/, when the file prefetches), in pieces of
  * slices, and each slice is written out from the block it landed in: no
  * buffer of our own and no copy. The range is promised while it runs, so
  * nothing past it is fetched.

@@ -4,10 +4,11 @@
  * Callers queue requests; a loop adds them to its multi handle, moves
  * bytes straight from curl's receive buffer into each request's
  * destination, checks every response (status, Content-Range, length) and
- * completes the request's fetch exactly once.
+ * completes the request's completion exactly once.
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
@@ -130,9 +131,9 @@ static void publish_progress(struct gsr__request *req, int final) {
   atomic_store(&req->progress, shown);
   uint64_t want = atomic_load(&req->want);
   if (want != 0 && shown >= want) {
-    pthread_mutex_lock(&req->fetch->mu);
-    pthread_cond_broadcast(&req->fetch->cv);
-    pthread_mutex_unlock(&req->fetch->mu);
+    pthread_mutex_lock(&req->completion->mu);
+    pthread_cond_broadcast(&req->completion->cv);
+    pthread_mutex_unlock(&req->completion->mu);
   }
 }
 
@@ -264,6 +265,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
     case SINK_DST: {
       /* The range's bytes land; any past it are only counted, in this
        * chunk or a later one alike (the verdict is judge's). */
+      assert(req->received <= req->range_len); /* bytes past it are excess */
       uint64_t left = req->range_len - req->received;
       size_t take = len > left ? (size_t)left : len;
       if (take > 0) land(req, p, take);
@@ -401,7 +403,7 @@ static void active_unlink(struct gsr__loop *t, struct gsr__request *req) {
 }
 
 /* 1 if req's failure should be retried, and when (sets due_ns). */
-static int plan_retry(struct gsr__loop *t, struct gsr__request *req) {
+static int decide_retry(struct gsr__loop *t, struct gsr__request *req) {
   const struct gsr__retry_policy *p = &t->cfg.retry;
   if (!req->retryable || req->attempts >= p->max_attempts)
     return 0;
@@ -576,7 +578,7 @@ static void finish(struct gsr__loop *t, struct gsr__request *req,
     req->attempts = 1;
     req->first_start_ns = gsr__now_ns();
   }
-  if (req->err.status != GSR_OK && !canceled && plan_retry(t, req)) {
+  if (req->err.status != GSR_OK && !canceled && decide_retry(t, req)) {
     req->next = t->delayed;
     t->delayed = req;
     return;
@@ -587,7 +589,7 @@ static void finish(struct gsr__loop *t, struct gsr__request *req,
     publish_progress(req, 1); /* the body ended where asked */
   req->done_ns = gsr__now_ns();
   atomic_fetch_sub(&t->load, 1);
-  gsr__fetch_part_done(req->fetch, &req->err);
+  gsr__completion_done(req->completion, &req->err);
 }
 
 static void finish_status(struct gsr__loop *t, struct gsr__request *req,
@@ -1091,14 +1093,14 @@ void gsr__transport_free(struct gsr__transport *g) {
 /* Here, beside submit, so that requests (request.c) do not depend on the
  * threads that carry them. */
 int gsr__transport_run(struct gsr__transport *t, struct gsr__request *req) {
-  struct gsr__fetch f;
-  int status = gsr__fetch_init(&f, 1);
+  struct gsr__completion f;
+  int status = gsr__completion_init(&f, 1);
   if (status != GSR_OK) return status;
-  req->fetch = &f;
+  req->completion = &f;
   status = gsr__transport_submit(t, req);
-  if (status == GSR_OK) status = gsr__fetch_wait(&f);
+  if (status == GSR_OK) status = gsr__completion_wait(&f);
   if (status != GSR_OK && f.err.status != GSR_OK) gsr__error_raise(&f.err);
-  req->fetch = NULL;
-  gsr__fetch_destroy(&f);
+  req->completion = NULL;
+  gsr__completion_destroy(&f);
   return status;
 }

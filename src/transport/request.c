@@ -1,7 +1,8 @@
-/* Requests (one HTTP exchange) and fetches (what a caller waits on).
+/* Requests (one HTTP exchange) and completions (what a caller waits on).
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 
 #include "transport/transport.h"
 
-int gsr__fetch_init(struct gsr__fetch *f, int parts) {
+int gsr__completion_init(struct gsr__completion *f, int parts) {
   memset(f, 0, sizeof(*f));
   if (pthread_mutex_init(&f->mu, NULL) != 0)
     return gsr__err(GSR_ENOMEM, "cannot create a mutex");
@@ -21,19 +22,20 @@ int gsr__fetch_init(struct gsr__fetch *f, int parts) {
   return GSR_OK;
 }
 
-void gsr__fetch_destroy(struct gsr__fetch *f) {
+void gsr__completion_destroy(struct gsr__completion *f) {
   pthread_cond_destroy(&f->cv);
   pthread_mutex_destroy(&f->mu);
 }
 
-void gsr__fetch_part_done(struct gsr__fetch *f, const struct gsr__error *e) {
+void gsr__completion_done(struct gsr__completion *f, const struct gsr__error *e) {
   pthread_mutex_lock(&f->mu);
+  assert(f->pending > 0); /* each request counts itself exactly once */
   if (e->status != GSR_OK && f->err.status == GSR_OK) f->err = *e;
   if (--f->pending == 0) pthread_cond_broadcast(&f->cv);
   pthread_mutex_unlock(&f->mu);
 }
 
-int gsr__fetch_wait(struct gsr__fetch *f) {
+int gsr__completion_wait(struct gsr__completion *f) {
   pthread_mutex_lock(&f->mu);
   while (f->pending > 0) pthread_cond_wait(&f->cv, &f->mu);
   int status = f->err.status;
@@ -133,7 +135,7 @@ uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
                                      long timeout_ms) {
   uint64_t got = atomic_load(&req->progress);
   if (got >= n) return got;
-  struct gsr__fetch *f = req->fetch;
+  struct gsr__completion *f = req->completion;
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
   if (timeout_ms >= 0) {

@@ -1,13 +1,13 @@
 /* The transport: a group of I/O threads per client (gsr__io_threads),
  * each running its own libcurl multi handle with its share of a bounded
- * pool of keep-alive connections, and the request and fetch nouns that
+ * pool of keep-alive connections, and the request and completion nouns that
  * carry work to them and results back.
  *
  * Threads: only a request's I/O thread touches its curl handle. Other
  * threads reach it through gsr__transport_submit/_cancel, which
  * queue work and wake that thread with curl_multi_wakeup (wakeups
  * coalesce, so many submits cost one poll round). Each submit places the
- * request on the least-loaded thread; a fetch's parts spread over them.
+ * request on the least-loaded thread; the parts of a range fetch spread over them.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -24,22 +24,22 @@ struct curl_slist;
 struct gsr__request;
 struct gsr__loop; /* one I/O thread (io_thread.c) */
 
-/* A fetch is what a caller waits on: one or more requests that together
+/* A completion is what a caller waits on: one or more requests that together
  * fill a range. Each request completes it exactly once: done, failed, or
  * GSR_ECANCELED. The first failure is kept. */
-struct gsr__fetch {
+struct gsr__completion {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int pending;
   struct gsr__error err;
 };
-int gsr__fetch_init(struct gsr__fetch *f, int parts);
-void gsr__fetch_destroy(struct gsr__fetch *f);
-/* Counts one part done (the transport calls it once per request). */
-void gsr__fetch_part_done(struct gsr__fetch *f, const struct gsr__error *e);
-/* Blocks until every part completed; returns the first failure or GSR_OK
+int gsr__completion_init(struct gsr__completion *f, int parts);
+void gsr__completion_destroy(struct gsr__completion *f);
+/* Counts one request done (the transport calls it once per request). */
+void gsr__completion_done(struct gsr__completion *f, const struct gsr__error *e);
+/* Blocks until every request completed; returns the first failure or GSR_OK
  * (the message stays in f->err). */
-int gsr__fetch_wait(struct gsr__fetch *f);
+int gsr__completion_wait(struct gsr__completion *f);
 
 /* Parsed response headers. */
 struct gsr__response {
@@ -72,7 +72,7 @@ struct gsr__iov {
 typedef int (*gsr__headers_cb)(struct gsr__request *req, void *arg);
 
 /* One HTTP exchange. The submitter fills the inputs, then the request
- * belongs to the transport until its fetch counts it done. */
+ * belongs to the transport until its completion counts it done. */
 struct gsr__request {
   /* Inputs. */
   enum gsr__method method;
@@ -85,7 +85,7 @@ struct gsr__request {
   int n_dst;                  /* 0: body kept in `body` (<= body_max) */
   /* Or, with n_dst 0, the body scattered over xdst[0..n_xdst) in order:
    * any number of segments (a vectored read's span), the array the
-   * submitter's until the fetch is done. A NULL base drops its bytes (a
+   * submitter's until the completion is done. A NULL base drops its bytes (a
    * hole between ranges). No CRCs are computed (seg_crc, marks unused). */
   const struct gsr__iov *xdst;
   int n_xdst;
@@ -96,7 +96,7 @@ struct gsr__request {
   uint32_t *marks;
   gsr__headers_cb on_headers;
   void *on_headers_arg;
-  struct gsr__fetch *fetch;
+  struct gsr__completion *completion;
   /* Redirects (301, 302, 303, 307, 308) this request may follow, one hop
    * at a time (gsr__redirect_decide); 0: none, a redirect is an error
    * naming its Location. http(s) only: gs:// requests never follow. */
@@ -111,7 +111,7 @@ struct gsr__request {
    * before it was sent does not. */
   atomic_uint_fast64_t *tx_count[2];
 
-  /* Outputs, valid once the fetch counted this request done. */
+  /* Outputs, valid once the completion counted this request done. */
   struct gsr__response resp;
   char *body;                 /* NUL-terminated; error bodies too */
   size_t body_len, body_cap;
@@ -132,7 +132,7 @@ struct gsr__request {
   atomic_uint_fast64_t want;  /* a waiter wants this many bytes; 0: none */
   struct gsr__error err;
   uint64_t first_byte_ns;     /* when the first body byte landed */
-  uint64_t done_ns;           /* when it completed (set before the fetch
+  uint64_t done_ns;           /* when it completed (set before the completion
                                * counts it) */
 
   /* Transport-private. */
@@ -242,14 +242,14 @@ int gsr__transport_new(const struct gsr__transport_config *cfg,
 /* Cancels whatever is in flight, stops and joins the I/O threads. */
 void gsr__transport_free(struct gsr__transport *t);
 /* Hands req to the least-loaded I/O thread. Thread-safe. On failure (GSR_ECLOSED when
- * the transport is stopping) the request's fetch is NOT counted. */
+ * the transport is stopping) the request's completion is NOT counted. */
 int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req);
-/* Asks the I/O thread to abort req; its fetch then completes with
+/* Asks the I/O thread to abort req; its completion then counts it with
  * GSR_ECANCELED unless it already completed. Thread-safe; idempotent. */
 void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req);
 /* Blocks until req has stored at least n body bytes, or completed, or
- * timeout_ms passed (< 0: no limit); its fetch's mutex and condition
- * variable are used, so the fetch must hold this one request. Returns the
+ * timeout_ms passed (< 0: no limit); its completion's mutex and condition
+ * variable are used, so the completion must hold this one request. Returns the
  * bytes stored so far. */
 uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
                                      long timeout_ms);

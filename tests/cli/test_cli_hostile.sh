@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests of the CLI against a hostile but fair user (issue #20), with the
+# Tests of the CLI against a hostile but fair user, with the
 # local GCS server (started here, stopped on exit):
 #  - closed standard output: "standard output is closed", exit 1, nothing
 #    read from the server, no hang; closed stdin and stdout where they are

@@ -1,7 +1,7 @@
-/* libFuzzer target: the plans file reader (gsr__plans_load, plans.c), fed
+/* libFuzzer target: the plans file reader (gsr__widths_load, widths.c), fed
  * any bytes as the file. It must never crash or overflow, load at most
  * the 8 slots, load nothing from a file without the header, and answer
- * lookups afterwards; a plan put then saved and loaded again by a fresh
+ * lookups afterwards; a width put then saved and loaded again by a fresh
  * set comes back.
  *
  * SPDX-License-Identifier: MIT
@@ -53,24 +53,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(fwrite(data, 1, size, fp) == size);
   CHECK(fclose(fp) == 0);
 
-  struct gsr__plans *ps = gsr__plans_new();
+  struct gsr__widths *ps = gsr__widths_new();
   CHECK(ps != NULL);
-  int n = gsr__plans_load(ps, in);
+  int n = gsr__widths_load(ps, in);
   CHECK(n >= -1 && n <= 8);
   if (size < strlen("gsread-plans 2") ||
       memcmp(data, "gsread-plans 2", strlen("gsread-plans 2")) != 0)
     CHECK(n == -1);
-  (void)gsr__plans_get(ps, "http://127.0.0.1:1/x");
+  (void)gsr__widths_get(ps, "http://127.0.0.1:1/x");
 
   /* A width survives a save and a load. */
-  gsr__plans_put(ps, "http://fuzz.example:9/o", 6);
+  gsr__widths_put(ps, "http://fuzz.example:9/o", 6);
   (void)unlink(out);
-  CHECK(gsr__plans_save(ps, out) == 1);
-  gsr__plans_free(ps);
-  ps = gsr__plans_new();
+  CHECK(gsr__widths_save(ps, out) == 1);
+  gsr__widths_free(ps);
+  ps = gsr__widths_new();
   CHECK(ps != NULL);
-  CHECK(gsr__plans_load(ps, out) >= 1);
-  CHECK(gsr__plans_get(ps, "http://fuzz.example:9/p") == 6);
-  gsr__plans_free(ps);
+  CHECK(gsr__widths_load(ps, out) >= 1);
+  CHECK(gsr__widths_get(ps, "http://fuzz.example:9/p") == 6);
+  gsr__widths_free(ps);
   return 0;
 }

@@ -1,4 +1,4 @@
-/* A sequential read keeps every connection busy (issue 14, item 8): on
+/* A sequential read keeps every connection busy: on
  * the gcs profile (38 ms to the first byte), a 160 MiB object read front
  * to back with gsr_read of 1 MiB at concurrency 4, prefetch "sequential"
  * and the default window, once cold (the client's first read of the

@@ -198,18 +198,18 @@ static void test_cancels_race_completions(void **state) {
   enum { PARTS = 4, PART = 64 * 1024 };
   for (int round = 0; round < 40; round++) {
     struct gsr__request reqs[N_FILES][PARTS];
-    struct gsr__fetch fetch[N_FILES];
+    struct gsr__completion done[N_FILES];
     static unsigned char dst[N_FILES][PARTS][PART];
     unsigned seed = (unsigned)round + 3;
     for (int i = 0; i < N_FILES; i++) {
       char url[1024];
       ts_http_url(&srv, BUCKET, names[i], url, sizeof(url));
-      assert_int_equal(gsr__fetch_init(&fetch[i], PARTS), GSR_OK);
+      assert_int_equal(gsr__completion_init(&done[i], PARTS), GSR_OK);
       for (int p = 0; p < PARTS; p++) {
         struct gsr__request *r = &reqs[i][p];
         assert_int_equal(gsr__request_init(r, GSR__GET, url), GSR_OK);
         gsr__request_set_range(r, (uint64_t)p * PART * 5, PART, dst[i][p]);
-        r->fetch = &fetch[i];
+        r->completion = &done[i];
         assert_int_equal(gsr__transport_submit(t, r), GSR_OK);
       }
     }
@@ -222,9 +222,9 @@ static void test_cancels_race_completions(void **state) {
           gsr__transport_cancel(t, &reqs[i][p]);
         }
     for (int i = 0; i < N_FILES; i++) {
-      int st = gsr__fetch_wait(&fetch[i]);
+      int st = gsr__completion_wait(&done[i]);
       if (st != GSR_OK && st != GSR_ECANCELED)
-        fail_msg("fetch %d: %d %s", i, st, fetch[i].err.msg);
+        fail_msg("fetch %d: %d %s", i, st, done[i].err.msg);
       for (int p = 0; p < PARTS; p++) {
         struct gsr__request *r = &reqs[i][p];
         if (r->err.status == GSR_OK &&
@@ -235,7 +235,7 @@ static void test_cancels_race_completions(void **state) {
     assert_all_completed_once(t);
     for (int i = 0; i < N_FILES; i++) {
       for (int p = 0; p < PARTS; p++) gsr__request_cleanup(&reqs[i][p]);
-      gsr__fetch_destroy(&fetch[i]);
+      gsr__completion_destroy(&done[i]);
     }
   }
 }

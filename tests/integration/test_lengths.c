@@ -25,9 +25,7 @@
 
 #define BUCKET "lengths"
 #define MiB ((uint64_t)1024 * 1024)
-/* Under the 24 MiB after which one stream is measured against blocks (a
- * stream the probe retires is canceled mid-flight, and the bytes then on
- * their way are the server's count, not the client's). */
+/* An odd size: the object's end falls inside a block. */
 #define OBJ_SIZE (20 * MiB + 777)
 #define LONG_RUNS 50
 #define SMALL_SIZE (3 * MiB + 5)

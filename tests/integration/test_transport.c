@@ -64,7 +64,7 @@ enum on_retry { KEEP, CANCEL, FLAG_ONLY };
 /* One request for SIZE bytes of url, on a transport of its own. */
 struct rig {
   struct gsr__transport *t;
-  struct gsr__fetch fetch;
+  struct gsr__completion completion;
   struct gsr__request req;
   unsigned char *buf;
   enum on_retry on_retry;
@@ -99,12 +99,12 @@ static void rig_start(struct rig *r, const char *url,
       .trace_arg = r,
   };
   assert_int_equal(gsr__transport_new(&cfg, &r->t), GSR_OK);
-  assert_int_equal(gsr__fetch_init(&r->fetch, 1), GSR_OK);
+  assert_int_equal(gsr__completion_init(&r->completion, 1), GSR_OK);
   assert_int_equal(gsr__request_init(&r->req, GSR__GET, url), GSR_OK);
   r->buf = malloc(SIZE);
   assert_non_null(r->buf);
   gsr__request_set_range(&r->req, 0, SIZE, r->buf);
-  r->req.fetch = &r->fetch;
+  r->req.completion = &r->completion;
   assert_int_equal(gsr__transport_submit(r->t, &r->req), GSR_OK);
 }
 
@@ -134,14 +134,14 @@ static double now_s(void) {
 
 /* Waits for the request to complete; its status. */
 static int rig_finish(struct rig *r) {
-  gsr__fetch_wait(&r->fetch);
-  return r->fetch.err.status;
+  gsr__completion_wait(&r->completion);
+  return r->completion.err.status;
 }
 
 static void rig_free(struct rig *r) {
   gsr__transport_free(r->t);
   gsr__request_cleanup(&r->req);
-  gsr__fetch_destroy(&r->fetch);
+  gsr__completion_destroy(&r->completion);
   free(r->buf);
 }
 
@@ -151,7 +151,7 @@ static void test_retry_after_503(void **state) {
   struct rig r;
   rig_start_503(&r, 0, KEEP);
   int s = rig_finish(&r);
-  if (s != GSR_OK) fail_msg("retry failed: %s", r.fetch.err.msg);
+  if (s != GSR_OK) fail_msg("retry failed: %s", r.completion.err.msg);
   assert_memory_equal(r.buf, data, SIZE);
   assert_int_equal(atomic_load(&r.planned), 1);
   assert_int_equal(r.req.attempts, 2);
@@ -168,7 +168,7 @@ static void test_cancel_during_backoff(void **state) {
   int s = rig_finish(&r);
   double took = now_s() - t0;
   if (s != GSR_ECANCELED)
-    fail_msg("ended with %s: %s", gsr_status_name(s), r.fetch.err.msg);
+    fail_msg("ended with %s: %s", gsr_status_name(s), r.completion.err.msg);
   assert_int_equal(atomic_load(&r.planned), 1);
   assert_int_equal(r.req.attempts, 1);
   if (took > 5.0) fail_msg("canceled after %.1f s: when the retry was due", took);
@@ -186,7 +186,7 @@ static void test_cancel_seen_when_the_retry_starts(void **state) {
   rig_start_503(&r, 1, FLAG_ONLY);
   int s = rig_finish(&r);
   if (s != GSR_ECANCELED)
-    fail_msg("ended with %s: %s", gsr_status_name(s), r.fetch.err.msg);
+    fail_msg("ended with %s: %s", gsr_status_name(s), r.completion.err.msg);
   assert_int_equal(r.req.attempts, 1); /* the retry never went out */
   rig_free(&r);
 }
@@ -207,13 +207,13 @@ static void test_unresolvable_host_is_retried(void **state) {
                                        .deadline_ms = 60000},
             KEEP);
   int s = rig_finish(&r);
-  print_message("%s: %s\n", gsr_status_name(s), r.fetch.err.msg);
+  print_message("%s: %s\n", gsr_status_name(s), r.completion.err.msg);
   /* No lookup answer at all (no resolver here) is a timeout instead. */
   if (s != GSR_ENETWORK && s != GSR_ETIMEDOUT)
-    fail_msg("ended with %s: %s", gsr_status_name(s), r.fetch.err.msg);
+    fail_msg("ended with %s: %s", gsr_status_name(s), r.completion.err.msg);
   assert_int_equal(r.req.attempts, 3);
-  if (strstr(r.fetch.err.msg, "gave up after 3 attempts") == NULL)
-    fail_msg("message: %s", r.fetch.err.msg);
+  if (strstr(r.completion.err.msg, "gave up after 3 attempts") == NULL)
+    fail_msg("message: %s", r.completion.err.msg);
   rig_free(&r);
 }
 

@@ -1,7 +1,7 @@
 /* Do a sequential read's connections stay busy? A pure check of the GETs
  * the server logged for one object (tests/server's requests.log: msec is
  * when a response ended, request_time how long before that its request
- * arrived). Issue 14, item 8.
+ * arrived).
  *
  * For a read at concurrency N with first-byte time ttfb:
  *  (a) hand-over: order the requests by arrival and the responses by end;

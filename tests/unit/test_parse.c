@@ -283,29 +283,29 @@ static void test_status_names(void **state) {
  * not; a later decision replaces an earlier one. */
 static void test_plans(void **state) {
   (void)state;
-  struct gsr__plans *ps = gsr__plans_new();
+  struct gsr__widths *ps = gsr__widths_new();
   assert_non_null(ps);
-  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/download/x"), -1);
-  gsr__plans_put(ps, "https://storage.googleapis.com/download/a?alt=media", 6);
-  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/download/b"), 6);
-  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com"), 6);
-  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com:8443/x"), -1);
-  assert_int_equal(gsr__plans_get(ps, "http://storage.googleapis.com/x"), -1);
-  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.co/x"), -1);
-  gsr__plans_put(ps, "http://127.0.0.1:9000/x", 4);
-  assert_int_equal(gsr__plans_get(ps, "http://127.0.0.1:9000?q"), 4);
-  gsr__plans_put(ps, "https://storage.googleapis.com/y", 4);
-  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/z"), 4);
+  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com/download/x"), -1);
+  gsr__widths_put(ps, "https://storage.googleapis.com/download/a?alt=media", 6);
+  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com/download/b"), 6);
+  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com"), 6);
+  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com:8443/x"), -1);
+  assert_int_equal(gsr__widths_get(ps, "http://storage.googleapis.com/x"), -1);
+  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.co/x"), -1);
+  gsr__widths_put(ps, "http://127.0.0.1:9000/x", 4);
+  assert_int_equal(gsr__widths_get(ps, "http://127.0.0.1:9000?q"), 4);
+  gsr__widths_put(ps, "https://storage.googleapis.com/y", 4);
+  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com/z"), 4);
   /* More origins than slots: the oldest go, the newest stay. */
   char url[64];
   for (int i = 0; i < 20; i++) {
     snprintf(url, sizeof(url), "http://host%d/obj", i);
-    gsr__plans_put(ps, url, 6);
+    gsr__widths_put(ps, url, 6);
   }
-  assert_int_equal(gsr__plans_get(ps, "http://host19/o"), 6);
-  assert_int_equal(gsr__plans_get(ps, "http://host0/o"), -1);
-  assert_int_equal(gsr__plans_get(ps, "no scheme"), -1);
-  gsr__plans_free(ps);
+  assert_int_equal(gsr__widths_get(ps, "http://host19/o"), 6);
+  assert_int_equal(gsr__widths_get(ps, "http://host0/o"), -1);
+  assert_int_equal(gsr__widths_get(ps, "no scheme"), -1);
+  gsr__widths_free(ps);
 }
 
 /* Plans saved to a file and read back by a fresh set: the directories
@@ -316,15 +316,15 @@ static void test_plans_save_load(void **state) {
   char dir[] = "/tmp/gsread-plans-XXXXXX", path[300], line[300];
   assert_non_null(mkdtemp(dir));
   snprintf(path, sizeof(path), "%s/a/b/plans", dir);
-  struct gsr__plans *ps = gsr__plans_new();
-  assert_int_equal(gsr__plans_save(ps, path), 0); /* nothing decided */
+  struct gsr__widths *ps = gsr__widths_new();
+  assert_int_equal(gsr__widths_save(ps, path), 0); /* nothing decided */
   assert_int_equal(access(path, F_OK), -1);
-  gsr__plans_put(ps, "http://h:2/download/x?alt=media", 4);
-  gsr__plans_put(ps, "https://u:secret@h:3/o", 6);
-  gsr__plans_put(ps, "https://storage.googleapis.com/o", 6);
-  assert_int_equal(gsr__plans_save(ps, path), 1);
-  assert_int_equal(gsr__plans_save(ps, path), 0); /* saved already */
-  gsr__plans_free(ps);
+  gsr__widths_put(ps, "http://h:2/download/x?alt=media", 4);
+  gsr__widths_put(ps, "https://u:secret@h:3/o", 6);
+  gsr__widths_put(ps, "https://storage.googleapis.com/o", 6);
+  assert_int_equal(gsr__widths_save(ps, path), 1);
+  assert_int_equal(gsr__widths_save(ps, path), 0); /* saved already */
+  gsr__widths_free(ps);
   FILE *fp = fopen(path, "r");
   assert_non_null(fp);
   int lines = 0;
@@ -334,14 +334,14 @@ static void test_plans_save_load(void **state) {
   }
   fclose(fp);
   assert_int_equal(lines, 3); /* the header and two plans */
-  ps = gsr__plans_new();
-  assert_int_equal(gsr__plans_load(ps, path), 2);
-  assert_int_equal(gsr__plans_get(ps, "http://h:2/other"), 4);
-  assert_int_equal(gsr__plans_get(ps, "https://storage.googleapis.com/b"),
+  ps = gsr__widths_new();
+  assert_int_equal(gsr__widths_load(ps, path), 2);
+  assert_int_equal(gsr__widths_get(ps, "http://h:2/other"), 4);
+  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com/b"),
                    6);
-  assert_int_equal(gsr__plans_get(ps, "https://u:secret@h:3/o"), -1);
-  assert_int_equal(gsr__plans_get(ps, "http://h:9/o"), -1);
-  gsr__plans_free(ps);
+  assert_int_equal(gsr__widths_get(ps, "https://u:secret@h:3/o"), -1);
+  assert_int_equal(gsr__widths_get(ps, "http://h:9/o"), -1);
+  gsr__widths_free(ps);
   /* Figures no clock gives: skipped, whatever their size. */
   fp = fopen(path, "w");
   assert_non_null(fp);
@@ -355,13 +355,13 @@ static void test_plans_save_load(void **state) {
           "http://e:1 6\n", (long long)time(NULL), (long long)time(NULL),
           (long long)time(NULL));
   fclose(fp);
-  ps = gsr__plans_new();
-  assert_int_equal(gsr__plans_load(ps, path), 0);
-  gsr__plans_free(ps);
-  ps = gsr__plans_new();
+  ps = gsr__widths_new();
+  assert_int_equal(gsr__widths_load(ps, path), 0);
+  gsr__widths_free(ps);
+  ps = gsr__widths_new();
   snprintf(line, sizeof(line), "%s/none", dir);
-  assert_int_equal(gsr__plans_load(ps, line), 0); /* no file: no plans */
-  gsr__plans_free(ps);
+  assert_int_equal(gsr__widths_load(ps, line), 0); /* no file: no plans */
+  gsr__widths_free(ps);
   snprintf(line, sizeof(line), "rm -rf '%s'", dir);
   assert_int_equal(system(line), 0);
 }
@@ -374,38 +374,38 @@ static void test_plans_saves_merge(void **state) {
   char dir[] = "/tmp/gsread-plans-XXXXXX", path[300], cmd[340];
   assert_non_null(mkdtemp(dir));
   snprintf(path, sizeof(path), "%s/plans", dir);
-  struct gsr__plans *a = gsr__plans_new(), *b = gsr__plans_new();
-  gsr__plans_put(b, "http://y:1/o", 6);
-  gsr__plans_put(b, "http://x:1/o", 6); /* older than a's */
+  struct gsr__widths *a = gsr__widths_new(), *b = gsr__widths_new();
+  gsr__widths_put(b, "http://y:1/o", 6);
+  gsr__widths_put(b, "http://x:1/o", 6); /* older than a's */
   sleep(2); /* past the file's one-second grain */
-  gsr__plans_put(a, "http://x:1/o", 4);
-  gsr__plans_put(a, "http://z:1/o", 4);
-  assert_int_equal(gsr__plans_save(a, path), 1);
-  assert_int_equal(gsr__plans_save(b, path), 1);
-  struct gsr__plans *c = gsr__plans_new();
-  assert_int_equal(gsr__plans_load(c, path), 3);
-  assert_int_equal(gsr__plans_get(c, "http://z:1/"), 4);
-  assert_int_equal(gsr__plans_get(c, "http://y:1/"), 6);
-  assert_int_equal(gsr__plans_get(c, "http://x:1/"), 4);
+  gsr__widths_put(a, "http://x:1/o", 4);
+  gsr__widths_put(a, "http://z:1/o", 4);
+  assert_int_equal(gsr__widths_save(a, path), 1);
+  assert_int_equal(gsr__widths_save(b, path), 1);
+  struct gsr__widths *c = gsr__widths_new();
+  assert_int_equal(gsr__widths_load(c, path), 3);
+  assert_int_equal(gsr__widths_get(c, "http://z:1/"), 4);
+  assert_int_equal(gsr__widths_get(c, "http://y:1/"), 6);
+  assert_int_equal(gsr__widths_get(c, "http://x:1/"), 4);
   /* This process's newer decision wins over the file's. */
-  gsr__plans_put(a, "http://y:1/o", 4);
-  assert_int_equal(gsr__plans_save(a, path), 1);
-  gsr__plans_free(c);
-  c = gsr__plans_new();
-  assert_int_equal(gsr__plans_load(c, path), 3);
-  assert_int_equal(gsr__plans_get(c, "http://y:1/"), 4);
+  gsr__widths_put(a, "http://y:1/o", 4);
+  assert_int_equal(gsr__widths_save(a, path), 1);
+  gsr__widths_free(c);
+  c = gsr__widths_new();
+  assert_int_equal(gsr__widths_load(c, path), 3);
+  assert_int_equal(gsr__widths_get(c, "http://y:1/"), 4);
   /* Full: a new origin takes the oldest decision's slot. */
   char url[64];
   for (int i = 0; i < 8; i++) {
     snprintf(url, sizeof(url), "http://n%d:1/o", i);
-    gsr__plans_put(c, url, 6);
+    gsr__widths_put(c, url, 6);
   }
-  assert_int_equal(gsr__plans_get(c, "http://n0:1/"), 6);
-  assert_int_equal(gsr__plans_get(c, "http://n7:1/"), 6);
-  assert_int_equal(gsr__plans_get(c, "http://z:1/"), -1);
-  gsr__plans_free(a);
-  gsr__plans_free(b);
-  gsr__plans_free(c);
+  assert_int_equal(gsr__widths_get(c, "http://n0:1/"), 6);
+  assert_int_equal(gsr__widths_get(c, "http://n7:1/"), 6);
+  assert_int_equal(gsr__widths_get(c, "http://z:1/"), -1);
+  gsr__widths_free(a);
+  gsr__widths_free(b);
+  gsr__widths_free(c);
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
   assert_int_equal(system(cmd), 0);
 }

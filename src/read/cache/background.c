@@ -39,7 +39,7 @@ static void bg_start(struct gsr__file *f, struct gsr__blocks *t, uint64_t idx) {
   if (buf == NULL) return;
   struct gsr__iov iov = {buf->data, (size_t)len};
   struct gsr__rfetch *rf;
-  if (gsr__rfetch_start(&f->fetch, idx * t->bs, len, &iov, 1, f->concurrency,
+  if (gsr__rfetch_start(&f->target, idx * t->bs, len, &iov, 1, f->concurrency,
                         f->min_part, buf, &rf) != GSR_OK) {
     gsr__buf_unref(buf); /* e.g. the file is closing */
     return;

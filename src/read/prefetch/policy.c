@@ -23,6 +23,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
+
 #include "base/internal.h"
 #include "read/prefetch/prefetch.h"
 
@@ -89,6 +91,9 @@ void gsr__engine_policy(const struct gsr__engine_in *in,
   out->block = block;
   out->lead = GSR__MIN(lead, block);
   out->width = width;
+  /* The window holds a block; the width is at most what was asked. */
+  assert(width >= 1 && width <= GSR__MAX(in->width, 1));
+  assert(block <= w && out->lead <= block);
 }
 
 int gsr__width_next(const struct gsr__width_in *in, int *settled) {

@@ -11,7 +11,7 @@
  *   producer.c    scheduling blocks to keep the window full and every
  *                 connection busy; measuring them as they complete
  *   consumer.c    handing bytes from ready blocks to the reader
- *   plans.c       the widths chosen, remembered per server by the client
+ *   widths.c       the widths chosen, remembered per server by the client
  *   prefetcher.c  the orchestrator: sequential / soft seek / hard seek,
  *                 errors, close
  *
@@ -177,24 +177,24 @@ void gsr__producer_drop_all(struct gsr__file *f, struct gsr__prefetcher *p);
 /* Drops the head block (consumed or skipped). */
 void gsr__producer_pop(struct gsr__file *f, struct gsr__prefetcher *p);
 
-/* ---- plans.c (thread-safe) */
-struct gsr__plans;
+/* ---- widths.c (thread-safe) */
+struct gsr__widths;
 /* NULL on allocation failure. */
-struct gsr__plans *gsr__plans_new(void);
-void gsr__plans_free(struct gsr__plans *ps);
+struct gsr__widths *gsr__widths_new(void);
+void gsr__widths_free(struct gsr__widths *ps);
 /* The width chosen for url's origin, or -1 if none (or too old). */
-int gsr__plans_get(struct gsr__plans *ps, const char *url);
-void gsr__plans_put(struct gsr__plans *ps, const char *url, int width);
-/* Adds the plans of file path that are still fresh (an origin already
- * known keeps its plan unless the file's is newer). Returns how many were
+int gsr__widths_get(struct gsr__widths *ps, const char *url);
+void gsr__widths_put(struct gsr__widths *ps, const char *url, int width);
+/* Adds the widths of file path that are still fresh (an origin already
+ * known keeps its width unless the file's is newer). Returns how many were
  * taken, 0 if there is no such file, -1 if it cannot be read or is not a
  * plans file. */
-int gsr__plans_load(struct gsr__plans *ps, const char *path);
-/* Writes the fresh plans to path (a temporary file renamed over it) if any
+int gsr__widths_load(struct gsr__widths *ps, const char *path);
+/* Writes the fresh widths to path (a temporary file renamed over it) if any
  * was decided since the load, merged with what the file holds now (other
- * processes' plans survive). Returns 1 if written, 0 if there was nothing
+ * processes' widths survive). Returns 1 if written, 0 if there was nothing
  * new, -1 on failure (errno set). */
-int gsr__plans_save(struct gsr__plans *ps, const char *path);
+int gsr__widths_save(struct gsr__widths *ps, const char *path);
 
 /* ---- consumer.c */
 /* Delivers [off, off+len) from the blocks into out (waiting for blocks

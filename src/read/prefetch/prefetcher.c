@@ -73,7 +73,7 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off,
   int status;
   uint64_t limit = gsr__prefetch_limit(f, off, len);
   if (limit != p->limit) {
-    /* A new end: a stream's request ends at the old one, so start over
+    /* A new end: the blocks were cut for the old one, so start over
      * (rare: a promise made, changed or broken). */
     restart(f, p, off);
     p->limit = limit;
@@ -113,10 +113,10 @@ static int pf_create(struct gsr__file *f, void **state) {
   if (p == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   p->width = f->concurrency;
   /* A promised reader with no width asked for gets one chosen by
-   * measurement, or the one already chosen for this server (plans.c). */
+   * measurement, or the one already chosen for this server (widths.c). */
   if (f->auto_width && f->prefetch == GSR__PREFETCH_SEQUENTIAL) {
     int known = f->obj->media_url != NULL
-                    ? gsr__plans_get(f->client->plans, f->obj->media_url)
+                    ? gsr__widths_get(f->client->widths, f->obj->media_url)
                     : -1;
     p->auto_width = known < 1;
     p->width = known >= 1 ? known : GSR__WIDTH_START;

@@ -11,6 +11,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
+
 #include "read/file.h"
 #include "fetch/rfetch.h"
 #include "read/prefetch/prefetch.h"
@@ -109,7 +111,7 @@ static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
   if (settled) {
     p->auto_width = 0;
     if (f->obj->media_url != NULL)
-      gsr__plans_put(f->client->plans, f->obj->media_url, next);
+      gsr__widths_put(f->client->widths, f->obj->media_url, next);
   }
 }
 
@@ -168,7 +170,7 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
   b->len = len;
   b->width = p->width;
   struct gsr__iov one = {buf->data, (size_t)len};
-  int status = gsr__rfetch_start(&f->fetch, p->sched_end, len, &one, 1, 1, len, buf,
+  int status = gsr__rfetch_start(&f->target, p->sched_end, len, &one, 1, 1, len, buf,
                                  &b->rf);
   if (status != GSR_OK) {
     gsr__buf_unref(buf);
@@ -190,6 +192,26 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
   return GSR_OK;
 }
 
+/* The block list's invariants: blocks are contiguous and ordered, end at
+ * sched_end, and held is the sum of their lengths. */
+static void check_blocks(const struct gsr__prefetcher *p) {
+#ifndef NDEBUG
+  uint64_t sum = 0;
+  const struct gsr__pf_block *last = NULL;
+  for (const struct gsr__pf_block *b = p->head; b != NULL; b = b->next) {
+    assert(b->len > 0 && b->used <= b->len);
+    assert(last == NULL || b->off == last->off + last->len);
+    sum += b->len;
+    last = b;
+  }
+  assert(last == p->tail);
+  assert(last == NULL || last->off + last->len == p->sched_end);
+  assert(sum == p->held);
+#else
+  (void)p;
+#endif
+}
+
 int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
                        uint64_t must) {
   for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
@@ -197,10 +219,13 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
   struct gsr__engine_in in = engine_in(f, p);
   gsr__engine_policy(&in, &p->now);
   const struct gsr__engine_out *w = &p->now;
+  assert(w->width >= 1 && w->block > 0 && w->lead <= w->block);
   atomic_store(&f->stats.window, w->window);
   atomic_store(&f->stats.plan, w->plan);
   atomic_store(&f->stats.width, w->plan == GSR__PLAN_NONE ? 0 : w->width);
   if (p->head == NULL && p->sched_end < p->pos) p->sched_end = p->pos;
+  check_blocks(p);
+  assert(p->sched_end >= p->pos); /* blocks are never all behind the reader */
   uint64_t size = p->limit; /* the reader's end */
   uint64_t target = GSR__MIN(GSR__MAX(must, p->pos + w->window), size);
   /* A connection is taken by a block until the block comes within the
@@ -233,6 +258,7 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
     flying++;
     taken++;
   }
+  check_blocks(p);
   return GSR_OK;
 }
 
@@ -245,7 +271,7 @@ static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
      * a failure being reported may be on its way out). */
     if (b->used < b->len) {
       gsr__rfetch_cancel(b->rf);
-      gsr__fetch_wait(&b->rf->fetch);
+      gsr__completion_wait(&b->rf->completion);
     } else {
       (void)gsr__rfetch_wait(b->rf);
     }
@@ -256,6 +282,7 @@ static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
     atomic_fetch_add(&f->stats.prefetched_unused, got - b->used);
   gsr__rfetch_free(b->rf);
   gsr__buf_unref(b->buf);
+  assert(p->held >= b->len);
   p->held -= b->len;
   gsr__free(b);
 }
@@ -273,4 +300,5 @@ void gsr__producer_drop_all(struct gsr__file *f, struct gsr__prefetcher *p) {
   for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
     if (!b->waited && b->rf != NULL) gsr__rfetch_cancel(b->rf);
   while (p->head != NULL) gsr__producer_pop(f, p);
+  assert(p->held == 0);
 }

@@ -1,9 +1,9 @@
-/* Remembered plans: the width (connections) the engine chose by
+/* Remembered widths: the width (connections) the engine chose by
  * measurement for promised readers of a server (producer.c), kept by the
  * client for its later files of the same origin (scheme://host:port), so
  * that a job that reads many large objects measures once, not once per
  * object (each step of the measurement costs a file 2 x width blocks at
- * a width that may not pay). A decision older than PLAN_TTL_NS is
+ * a width that may not pay). A decision older than WIDTH_TTL_NS is
  * measured again: links change. With a plans file (gsr_client_options.plans_file) they
  * outlive the client, so that a run of separate processes (gsread cat in
  * a shell loop) measures once too.
@@ -22,21 +22,21 @@
 
 #include "read/prefetch/prefetch.h"
 
-#define PLAN_SLOTS 8
-#define PLAN_TTL_NS (600ull * 1000000000ull)
+#define WIDTH_SLOTS 8
+#define WIDTH_TTL_NS (600ull * 1000000000ull)
 
-struct gsr__plans {
+struct gsr__widths {
   pthread_mutex_t mu;
   struct {
     char origin[160];
     int width;     /* connections */
     uint64_t at;   /* when it was decided */
-  } slot[PLAN_SLOTS];
-  int dirty;       /* a plan was decided since the file was read */
+  } slot[WIDTH_SLOTS];
+  int dirty;       /* a width was decided since the file was read */
 };
 
-struct gsr__plans *gsr__plans_new(void) {
-  struct gsr__plans *ps = gsr__calloc(1, sizeof(*ps));
+struct gsr__widths *gsr__widths_new(void) {
+  struct gsr__widths *ps = gsr__calloc(1, sizeof(*ps));
   if (ps != NULL && pthread_mutex_init(&ps->mu, NULL) != 0) {
     gsr__free(ps);
     return NULL;
@@ -44,7 +44,7 @@ struct gsr__plans *gsr__plans_new(void) {
   return ps;
 }
 
-void gsr__plans_free(struct gsr__plans *ps) {
+void gsr__widths_free(struct gsr__widths *ps) {
   if (ps == NULL) return;
   pthread_mutex_destroy(&ps->mu);
   gsr__free(ps);
@@ -56,11 +56,11 @@ static size_t origin_len(const char *url) {
   const char *p = strstr(url, "://");
   if (p == NULL) return 0;
   size_t n = (size_t)(p + 3 - url) + strcspn(p + 3, "/?#");
-  return n < sizeof(((struct gsr__plans *)0)->slot[0].origin) ? n : 0;
+  return n < sizeof(((struct gsr__widths *)0)->slot[0].origin) ? n : 0;
 }
 
-static int find(struct gsr__plans *ps, const char *url, size_t n) {
-  for (int i = 0; i < PLAN_SLOTS; i++)
+static int find(struct gsr__widths *ps, const char *url, size_t n) {
+  for (int i = 0; i < WIDTH_SLOTS; i++)
     if (strncmp(ps->slot[i].origin, url, n) == 0 &&
         ps->slot[i].origin[n] == '\0')
       return i;
@@ -68,28 +68,28 @@ static int find(struct gsr__plans *ps, const char *url, size_t n) {
 }
 
 /* The slot a new origin takes: a free one, else the oldest decision's. */
-static int take_slot(struct gsr__plans *ps) {
+static int take_slot(struct gsr__widths *ps) {
   int oldest = 0;
-  for (int i = 0; i < PLAN_SLOTS; i++) {
+  for (int i = 0; i < WIDTH_SLOTS; i++) {
     if (ps->slot[i].origin[0] == '\0') return i;
     if (ps->slot[i].at < ps->slot[oldest].at) oldest = i;
   }
   return oldest;
 }
 
-int gsr__plans_get(struct gsr__plans *ps, const char *url) {
+int gsr__widths_get(struct gsr__widths *ps, const char *url) {
   size_t n = origin_len(url);
   int width = -1;
   if (ps == NULL || n == 0) return -1;
   pthread_mutex_lock(&ps->mu);
   int i = find(ps, url, n);
-  if (i >= 0 && gsr__now_ns() - ps->slot[i].at < PLAN_TTL_NS)
+  if (i >= 0 && gsr__now_ns() - ps->slot[i].at < WIDTH_TTL_NS)
     width = ps->slot[i].width;
   pthread_mutex_unlock(&ps->mu);
   return width;
 }
 
-void gsr__plans_put(struct gsr__plans *ps, const char *url, int width) {
+void gsr__widths_put(struct gsr__widths *ps, const char *url, int width) {
   size_t n = origin_len(url);
   if (ps == NULL || n == 0) return;
   pthread_mutex_lock(&ps->mu);
@@ -105,14 +105,14 @@ void gsr__plans_put(struct gsr__plans *ps, const char *url, int width) {
   pthread_mutex_unlock(&ps->mu);
 }
 
-/* The file: a header line, then "ORIGIN WIDTH UNIX_SECONDS" per plan. Times on disk are the wall clock's; in memory, the monotonic
+/* The file: a header line, then "ORIGIN WIDTH UNIX_SECONDS" per width. Times on disk are the wall clock's; in memory, the monotonic
  * clock's (the TTL must not jump with the wall clock). */
 #define PLANS_HEADER "gsread-plans 2"
 #define MAX_WIDTH 512 /* the client's max_connections / 2 */
 
 static int64_t wall_now(void) { return (int64_t)time(NULL); }
 
-int gsr__plans_load(struct gsr__plans *ps, const char *path) {
+int gsr__widths_load(struct gsr__widths *ps, const char *path) {
   FILE *fp = gsr__fopen_read(path);
   if (fp == NULL) return errno == ENOENT ? 0 : -1;
   char line[256], origin[160];
@@ -127,11 +127,11 @@ int gsr__plans_load(struct gsr__plans *ps, const char *path) {
     return -1; /* not ours, or another version: ignored (and replaced) */
   }
   pthread_mutex_lock(&ps->mu);
-  while (fgets(line, sizeof(line), fp) != NULL && n < PLAN_SLOTS) {
+  while (fgets(line, sizeof(line), fp) != NULL && n < WIDTH_SLOTS) {
     if (sscanf(line, "%159s %d %lld", origin, &width, &when) != 3) continue;
     /* Out of range, from the future, too old (compared so that no figure in
      * the file can overflow), older than this boot, or not an origin. */
-    int64_t ttl_s = (int64_t)(PLAN_TTL_NS / 1000000000ull);
+    int64_t ttl_s = (int64_t)(WIDTH_TTL_NS / 1000000000ull);
     if (width < 1 || width > MAX_WIDTH || when > wall || when <= wall - ttl_s)
       continue;
     int64_t age = wall - (int64_t)when; /* [0, the TTL) */
@@ -140,7 +140,7 @@ int gsr__plans_load(struct gsr__plans *ps, const char *path) {
     size_t len = strlen(origin);
     uint64_t at = mono - (uint64_t)age * 1000000000ull;
     int i = find(ps, origin, len);
-    /* An origin known here keeps its plan unless the file's is newer by
+    /* An origin known here keeps its width unless the file's is newer by
      * more than the file's one-second grain (another process decided
      * since); within it, this process's own decision stands. */
     if (i >= 0 && at <= ps->slot[i].at + 1000000000ull) continue;
@@ -189,7 +189,7 @@ static FILE *create_private(const char *tmp) {
   return fp;
 }
 
-int gsr__plans_save(struct gsr__plans *ps, const char *path) {
+int gsr__widths_save(struct gsr__widths *ps, const char *path) {
   static atomic_uint seq; /* two clients of one process saving at once */
   char tmp[4096];
   if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
@@ -202,7 +202,7 @@ int gsr__plans_save(struct gsr__plans *ps, const char *path) {
   /* What other processes wrote since this one read the file (their
    * origins, their newer decisions) is kept, not overwritten. Only a save
    * that lands between this read and the rename below is lost. */
-  (void)gsr__plans_load(ps, path);
+  (void)gsr__widths_load(ps, path);
   pthread_mutex_lock(&ps->mu);
   FILE *fp = create_private(tmp);
   if (fp == NULL && errno == ENOENT && make_parent(path) == 0)
@@ -210,11 +210,11 @@ int gsr__plans_save(struct gsr__plans *ps, const char *path) {
   int ok = fp != NULL && fprintf(fp, PLANS_HEADER "\n") > 0;
   uint64_t mono = gsr__now_ns();
   int64_t wall = wall_now();
-  for (int i = 0; ok && i < PLAN_SLOTS; i++) {
+  for (int i = 0; ok && i < WIDTH_SLOTS; i++) {
     /* Not an origin with credentials in it ("user:pass@host"): they would
      * be on disk. */
     if (ps->slot[i].origin[0] == '\0' || strchr(ps->slot[i].origin, '@') ||
-        mono - ps->slot[i].at >= PLAN_TTL_NS)
+        mono - ps->slot[i].at >= WIDTH_TTL_NS)
       continue;
     long long when = (long long)(wall - (int64_t)((mono - ps->slot[i].at) /
                                                   1000000000ull));

@@ -86,7 +86,7 @@ static void clean(char *dst, size_t n, const char *s) {
   dst[k] = '\0';
 }
 
-int gsr__token_fetch(const struct gsr__http_opts *o, const char *url,
+int gsr__token_request(const struct gsr__http_opts *o, const char *url,
                      const char *form, const char *header, const char *what,
                      struct gsr__token *out) {
   struct body b = {0};
