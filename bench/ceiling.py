@@ -32,7 +32,7 @@ def server_bound(ceiling_mbps=None):
 
 
 def flag(ceiling_mbps=None):
-    """" (FLAG: ...)" for a ratio against this ceiling, else ""."""
+    """ " (FLAG: ...)" for a ratio against this ceiling, else ""."""
     return f" ({FLAG})" if server_bound(ceiling_mbps) else ""
 
 
@@ -40,6 +40,7 @@ if __name__ == "__main__":
     # bench_ceiling: N RATE MBPS... -> "median want bound" (want "-": none)
     import statistics
     import sys
+
     n, rate = int(sys.argv[1]), int(sys.argv[2])
     mbps = statistics.median(float(x) for x in sys.argv[3:])
     w = want_mbps(n, rate)

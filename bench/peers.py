@@ -118,15 +118,25 @@ def record(tool, label, args, wall, rss, cpu, nbytes, log, **extra):
     """One result line with gsread bench's keys."""
     requests, fetched = log.totals()
     rec = {
-        "tool": tool, "label": label, "url": args.url,
-        "pattern": "seq", "io_size": None, "mode": "peer", "cache": None,
-        "block_size": None, "concurrency": 1, "prefetch": None, "procs": 1,
-        "bytes": nbytes, "seconds": round(wall, 6),
+        "tool": tool,
+        "label": label,
+        "url": args.url,
+        "pattern": "seq",
+        "io_size": None,
+        "mode": "peer",
+        "cache": None,
+        "block_size": None,
+        "concurrency": 1,
+        "prefetch": None,
+        "procs": 1,
+        "bytes": nbytes,
+        "seconds": round(wall, 6),
         "mbps": round(nbytes / wall / 1e6, 3) if wall > 0 else 0.0,
-        "peak_rss_mb": round(rss / MIB, 3), "cpu_seconds": round(cpu, 6),
-        "requests": requests, "bytes_fetched": fetched,
-        "wasted_bytes": max(0, fetched - nbytes) if fetched is not None
-        else None,
+        "peak_rss_mb": round(rss / MIB, 3),
+        "cpu_seconds": round(cpu, 6),
+        "requests": requests,
+        "bytes_fetched": fetched,
+        "wasted_bytes": max(0, fetched - nbytes) if fetched is not None else None,
         "stall_seconds": None,
     }
     rec.update(extra)
@@ -147,8 +157,7 @@ def split_ranges(size, n):
 def cmd_ceiling(args):
     log = LogWindow(args.log)
     run = Run()
-    base = ["curl", "-sS", "--fail", "-o", "/dev/null",
-            "-w", "%{size_download}"]
+    base = ["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{size_download}"]
     if args.streams == 1:
         run.start(base + [args.url])
     else:
@@ -160,20 +169,49 @@ def cmd_ceiling(args):
     nbytes = sum(int(out) for _, out in results)
     if nbytes != args.size:
         fail(f"curl read {nbytes} bytes, want {args.size}")
-    label = "curl, 1 stream" if args.streams == 1 else \
-        f"curl, {args.streams} parallel range streams"
-    record("curl", label, args, wall, rss, cpu, nbytes, log,
-           concurrency=args.streams, streams=args.streams, procs=args.streams)
+    label = (
+        "curl, 1 stream"
+        if args.streams == 1
+        else f"curl, {args.streams} parallel range streams"
+    )
+    record(
+        "curl",
+        label,
+        args,
+        wall,
+        rss,
+        cpu,
+        nbytes,
+        log,
+        concurrency=args.streams,
+        streams=args.streams,
+        procs=args.streams,
+    )
 
 
 def cmd_aria2c(args):
     log = LogWindow(args.log)
     with tempfile.TemporaryDirectory(dir=args.tmp) as d:
         run = Run()
-        run.start(["aria2c", "-q", "-x", "4", "-s", "4",
-                   "--file-allocation=none", "--allow-overwrite=true",
-                   "--auto-file-renaming=false", "--check-certificate=false",
-                   "-d", d, "-o", "obj", args.url])
+        run.start(
+            [
+                "aria2c",
+                "-q",
+                "-x",
+                "4",
+                "-s",
+                "4",
+                "--file-allocation=none",
+                "--allow-overwrite=true",
+                "--auto-file-renaming=false",
+                "--check-certificate=false",
+                "-d",
+                d,
+                "-o",
+                "obj",
+                args.url,
+            ]
+        )
         wall, rss, cpu, results = run.wait()
         path = os.path.join(d, "obj")
         nbytes = os.path.getsize(path) if os.path.exists(path) else 0
@@ -181,16 +219,35 @@ def cmd_aria2c(args):
         fail(f"aria2c failed with status {results[0][0]}")
     if nbytes != args.size:
         fail(f"aria2c wrote {nbytes} bytes, want {args.size}")
-    record("aria2c", "aria2c -x 4 -s 4", args, wall, rss, cpu, nbytes, log,
-           concurrency=4, streams=4)
+    record(
+        "aria2c",
+        "aria2c -x 4 -s 4",
+        args,
+        wall,
+        rss,
+        cpu,
+        nbytes,
+        log,
+        concurrency=4,
+        streams=4,
+    )
 
 
 def cmd_fsspec(args):
     log = LogWindow(args.log)
     run = Run()
-    run.start([args.python, "-c", FSSPEC_CHILD, args.url, str(args.io_size),
-               str(args.block_size), str(args.max_bytes),
-               str(args.max_seconds)])
+    run.start(
+        [
+            args.python,
+            "-c",
+            FSSPEC_CHILD,
+            args.url,
+            str(args.io_size),
+            str(args.block_size),
+            str(args.max_bytes),
+            str(args.max_seconds),
+        ]
+    )
     wall, rss, cpu, results = run.wait()
     rc, out = results[0]
     if rc != 0:
@@ -198,11 +255,22 @@ def cmd_fsspec(args):
     child = json.loads(out.strip().splitlines()[-1])
     # Timed like gsread's cells: the read loop, with opens, but not the
     # interpreter's start-up and imports (wall_seconds has those).
-    record("fsspec", "fsspec HTTPFileSystem, readahead", args,
-           child["seconds"], rss, cpu, child["bytes"], log,
-           io_size=args.io_size, cache="readahead",
-           block_size=args.block_size, opens=child["opens"],
-           wall_seconds=round(wall, 6), version=child["fsspec"])
+    record(
+        "fsspec",
+        "fsspec HTTPFileSystem, readahead",
+        args,
+        child["seconds"],
+        rss,
+        cpu,
+        child["bytes"],
+        log,
+        io_size=args.io_size,
+        cache="readahead",
+        block_size=args.block_size,
+        opens=child["opens"],
+        wall_seconds=round(wall, 6),
+        version=child["fsspec"],
+    )
 
 
 def main():
@@ -216,19 +284,22 @@ def main():
         if name == "ceiling":
             s.add_argument("--streams", type=int, default=1)
         if name == "aria2c":
-            s.add_argument("--tmp", default=None,
-                           help="where the download goes (then deleted)")
+            s.add_argument(
+                "--tmp", default=None, help="where the download goes (then deleted)"
+            )
         if name == "fsspec":
-            s.add_argument("--python", default="/usr/bin/python3"
-                           if os.path.exists("/usr/bin/python3")
-                           else sys.executable)
+            s.add_argument(
+                "--python",
+                default="/usr/bin/python3"
+                if os.path.exists("/usr/bin/python3")
+                else sys.executable,
+            )
             s.add_argument("--io-size", type=int, default=MIB)
             s.add_argument("--block-size", type=int, default=5 * MIB)
             s.add_argument("--max-bytes", type=int, default=1024 * MIB)
             s.add_argument("--max-seconds", type=float, default=10)
     args = p.parse_args()
-    {"ceiling": cmd_ceiling, "aria2c": cmd_aria2c,
-     "fsspec": cmd_fsspec}[args.cmd](args)
+    {"ceiling": cmd_ceiling, "aria2c": cmd_aria2c, "fsspec": cmd_fsspec}[args.cmd](args)
 
 
 if __name__ == "__main__":

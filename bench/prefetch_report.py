@@ -25,7 +25,11 @@ for r in rows:
     mode = r.get("mode")
     if mode == "prefetch":
         mode = f"prefetch {r['prefetch']}"
-    key = ("cat", 0, "defaults") if r.get("cell") == "cat" else (r["pattern"], r["io_size"], mode)
+    key = (
+        ("cat", 0, "defaults")
+        if r.get("cell") == "cat"
+        else (r["pattern"], r["io_size"], mode)
+    )
     cells.setdefault((r["build"],) + key, []).append(r)
 
 
@@ -42,15 +46,23 @@ def cpu_per_gib(rs):
 
 
 n4 = sum(1 for r in rows if r.get("cell") == "ceiling4")
-print(f"Ceilings (parallel curl range requests covering the object, same server, "
-      f"same run, median of {n4}): 4 curls **{c4:.0f} MB/s**{flag(c4)}, "
-      f"8 curls **{c8:.0f} MB/s**\n")
-print("| pattern | io | mode | MB/s | target | met | fetched / delivered | peak RSS MiB (limit) | CPU s/GiB (base) | requests |")
+print(
+    f"Ceilings (parallel curl range requests covering the object, same server, "
+    f"same run, median of {n4}): 4 curls **{c4:.0f} MB/s**{flag(c4)}, "
+    f"8 curls **{c8:.0f} MB/s**\n"
+)
+print(
+    "| pattern | io | mode | MB/s | target | met | fetched / delivered | peak RSS MiB (limit) | CPU s/GiB (base) | requests |"
+)
 print("|---|---|---|---|---|---|---|---|---|---|")
 order = {"seq": 0, "cat": 1, "rand": 2}
-print("CPU s/GiB: user+sys of the client per GiB delivered; (base): the same "
-      "cell with $GSREAD_BASE in the same run.\n")
-for (build, pat, io, mode), rs in sorted(cells.items(), key=lambda kv: (order[kv[0][1]], kv[0][2], kv[0][3])):
+print(
+    "CPU s/GiB: user+sys of the client per GiB delivered; (base): the same "
+    "cell with $GSREAD_BASE in the same run.\n"
+)
+for (build, pat, io, mode), rs in sorted(
+    cells.items(), key=lambda kv: (order[kv[0][1]], kv[0][2], kv[0][3])
+):
     if build != "new":
         continue
     mbps = med("mbps", rs)
@@ -59,10 +71,17 @@ for (build, pat, io, mode), rs in sorted(cells.items(), key=lambda kv: (order[kv
     cpu = f"{cpu_per_gib(rs):.2f}" + (f" ({cpu_per_gib(base):.2f})" if base else "")
     was = f", base {med('mbps', base):.0f}" if base else ""
     limit = 128 + 2 * io / MiB
-    fetched = f"{med('bytes_fetched', rs) / max(med('bytes', rs), 1):.3f}" if "bytes_fetched" in rs[0] else "-"
+    fetched = (
+        f"{med('bytes_fetched', rs) / max(med('bytes', rs), 1):.3f}"
+        if "bytes_fetched" in rs[0]
+        else "-"
+    )
     reqs = f"{med('requests', rs):.0f}" if "requests" in rs[0] else "-"
     if pat == "seq":
-        target, ok = ">= 0.95 x 4 curls, RSS <= 128 MiB + 2 x io", mbps >= 0.95 * c4 and rss <= limit
+        target, ok = (
+            ">= 0.95 x 4 curls, RSS <= 128 MiB + 2 x io",
+            mbps >= 0.95 * c4 and rss <= limit,
+        )
         note = f"{mbps / c4:.2f} x 4 curls{flag(c4)}{was}"
         lim = f"{limit:.0f}"
     elif pat == "cat":
@@ -78,5 +97,7 @@ for (build, pat, io, mode), rs in sorted(cells.items(), key=lambda kv: (order[kv
         lim = "-"
     else:
         target, ok, note, lim = "(baseline)", True, "", "-"
-    print(f"| {pat} | {size(io)} | {mode} | {mbps:.0f} ({note}) | {target} | "
-          f"{'yes' if ok else 'NO'} | {fetched} | {rss:.0f} ({lim}) | {cpu} | {reqs} |")
+    print(
+        f"| {pat} | {size(io)} | {mode} | {mbps:.0f} ({note}) | {target} | "
+        f"{'yes' if ok else 'NO'} | {fetched} | {rss:.0f} ({lim}) | {cpu} | {reqs} |"
+    )

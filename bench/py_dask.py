@@ -40,16 +40,30 @@ def digits(values, width):
 
 
 def csv_bytes(rng, first_id, n):
-    cols = [digits(np.arange(first_id, first_id + n), 10),
-            digits(rng.integers(0, 1_000_000, n), 6),
-            digits(rng.integers(0, 10_000, n), 4),
-            np.frombuffer(b"0." * n, dtype=np.uint8).reshape(n, 2),
-            digits(rng.integers(0, 1_000_000, n), 6),
-            rng.integers(97, 123, (n, 6), dtype=np.uint8)]
+    cols = [
+        digits(np.arange(first_id, first_id + n), 10),
+        digits(rng.integers(0, 1_000_000, n), 6),
+        digits(rng.integers(0, 10_000, n), 4),
+        np.frombuffer(b"0." * n, dtype=np.uint8).reshape(n, 2),
+        digits(rng.integers(0, 1_000_000, n), 6),
+        rng.integers(97, 123, (n, 6), dtype=np.uint8),
+    ]
     comma = np.full((n, 1), ord(","), dtype=np.uint8)
-    row = np.hstack([cols[0], comma, cols[1], comma, cols[2], comma,
-                     cols[3], cols[4], comma, cols[5],
-                     np.full((n, 1), ord("\n"), dtype=np.uint8)])
+    row = np.hstack(
+        [
+            cols[0],
+            comma,
+            cols[1],
+            comma,
+            cols[2],
+            comma,
+            cols[3],
+            cols[4],
+            comma,
+            cols[5],
+            np.full((n, 1), ord("\n"), dtype=np.uint8),
+        ]
+    )
     assert row.shape[1] == ROW
     return row.tobytes()
 
@@ -72,9 +86,18 @@ def make(a):
         total += os.path.getsize(path)
         first += n
         files += 1
-    print(json.dumps({"tool": "csv", "files": files, "bytes": total,
-                      "rows": rows_total, "seed": a.seed,
-                      "seconds": round(time.monotonic() - t0, 3)}))
+    print(
+        json.dumps(
+            {
+                "tool": "csv",
+                "files": files,
+                "bytes": total,
+                "rows": rows_total,
+                "seed": a.seed,
+                "seconds": round(time.monotonic() - t0, 3),
+            }
+        )
+    )
 
 
 def run(a):
@@ -86,15 +109,21 @@ def run(a):
 
     fs = gsread.GsreadFileSystem()
     nbytes = sum(fs.size(p) for p in fs.glob(a.gsread))
-    readers = {"gsread": lambda: dd.read_csv(a.gsread),
-               "http": lambda: dd.read_csv(a.http)}
+    readers = {
+        "gsread": lambda: dd.read_csv(a.gsread),
+        "http": lambda: dd.read_csv(a.http),
+    }
 
     def measure(df):
         return dask.compute(df.shape[0], df["a"].sum())
 
-    with LocalCluster(n_workers=a.workers, threads_per_worker=1,
-                      processes=True, dashboard_address=None,
-                      silence_logs=40) as cluster, Client(cluster, timeout=60):
+    with LocalCluster(
+        n_workers=a.workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=40,
+    ) as cluster, Client(cluster, timeout=60):
         # Both readers once on one partition, untimed: the workers import
         # gsread, aiohttp and the rest before the first measurement.
         for r in readers.values():
@@ -107,14 +136,24 @@ def run(a):
                 rows, total_a = measure(readers[kind]())
                 secs = time.monotonic() - t0
                 results.setdefault(kind, set()).add((int(rows), int(total_a)))
-                print(json.dumps({
-                    "tool": "dask", "reader": kind, "rep": rep + 1,
-                    "workers": a.workers, "threads_per_worker": 1,
-                    "bytes": nbytes, "rows": int(rows),
-                    "seconds": round(secs, 3),
-                    "MBps": round(nbytes / 1e6 / secs, 1),
-                    "dask": dask.__version__, "fsspec": fsspec.__version__}),
-                    flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "tool": "dask",
+                            "reader": kind,
+                            "rep": rep + 1,
+                            "workers": a.workers,
+                            "threads_per_worker": 1,
+                            "bytes": nbytes,
+                            "rows": int(rows),
+                            "seconds": round(secs, 3),
+                            "MBps": round(nbytes / 1e6 / secs, 1),
+                            "dask": dask.__version__,
+                            "fsspec": fsspec.__version__,
+                        }
+                    ),
+                    flush=True,
+                )
     if len({v for s in results.values() for v in s}) != 1:
         sys.exit(f"py_dask.py: the readers disagree: {results}")
 

@@ -82,9 +82,14 @@ def main():
         ap.error("--pattern rand needs --max-bytes or --max-seconds")
     if a.kind == "gsread":
         import gsread
+
         fs = gsread.GsreadFileSystem()
-        opts = {"cache_type": a.cache, "prefetch": a.prefetch,
-                "concurrency": a.concurrency, "block_size": a.block_size}
+        opts = {
+            "cache_type": a.cache,
+            "prefetch": a.prefetch,
+            "concurrency": a.concurrency,
+            "block_size": a.block_size,
+        }
         fs.client  # made before the clock starts, like the HTTP session below
     else:
         fs = fsspec.filesystem("http")
@@ -99,8 +104,9 @@ def main():
     deadline = t0 + a.max_seconds if a.max_seconds else None
 
     def more():
-        return (not a.max_bytes or total < a.max_bytes) and \
-            (deadline is None or time.monotonic() < deadline)
+        return (not a.max_bytes or total < a.max_bytes) and (
+            deadline is None or time.monotonic() < deadline
+        )
 
     while more():
         with fs.open(a.url, "rb", **opts) as f:
@@ -121,12 +127,25 @@ def main():
     secs = time.monotonic() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    print(json.dumps({"tool": a.kind, "bytes": total, "seconds": round(secs, 3),
-                      "MBps": round(total / 1e6 / secs, 1) if secs else 0,
-                      "cpu_seconds": round(cpu, 3), "loop": a.loop, "io": a.io,
-                      "pattern": a.pattern, "reads": reads, "opens": opens,
-                      "options": opts, "peak_rss_mb": round(r1.ru_maxrss / 1024, 1),
-                      "fsspec": fsspec.__version__}))
+    print(
+        json.dumps(
+            {
+                "tool": a.kind,
+                "bytes": total,
+                "seconds": round(secs, 3),
+                "MBps": round(total / 1e6 / secs, 1) if secs else 0,
+                "cpu_seconds": round(cpu, 3),
+                "loop": a.loop,
+                "io": a.io,
+                "pattern": a.pattern,
+                "reads": reads,
+                "opens": opens,
+                "options": opts,
+                "peak_rss_mb": round(r1.ru_maxrss / 1024, 1),
+                "fsspec": fsspec.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

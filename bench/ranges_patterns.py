@@ -37,13 +37,11 @@ def parquet(size, rng, quick):
     footer = min(64 * KIB, size // 16)
     groups, columns = (4 if quick else 20), 10
     lo, hi = scaled(64 * KIB, size), scaled(8 * MIB, size)
-    lens = [[rng.randint(lo, hi) for _ in range(columns)]
-            for _ in range(groups)]
+    lens = [[rng.randint(lo, hi) for _ in range(columns)] for _ in range(groups)]
     room = size - footer
     total = sum(map(sum, lens))
     if total > 0.9 * room:
-        lens = [[max(1, n * int(0.9 * room) // total) for n in g]
-                for g in lens]
+        lens = [[max(1, n * int(0.9 * room) // total) for n in g] for g in lens]
         total = sum(map(sum, lens))
     # The free space, cut at random into one gap before each row group.
     cuts = sorted(rng.randint(0, room - total) for _ in range(groups - 1))
@@ -80,9 +78,11 @@ def main():
         p.error("SIZE must be at least 4 MiB")
     rng = random.Random(a.seed)
     ranges = (parquet if a.kind == "parquet" else zarr)(a.size, rng, a.quick)
-    print(f"# {a.kind}, object {a.size} bytes, seed {a.seed}"
-          f"{', quick' if a.quick else ''}: {len(ranges)} ranges, "
-          f"{sum(n for _, n in ranges)} bytes")
+    print(
+        f"# {a.kind}, object {a.size} bytes, seed {a.seed}"
+        f"{', quick' if a.quick else ''}: {len(ranges)} ranges, "
+        f"{sum(n for _, n in ranges)} bytes"
+    )
     for off, n in ranges:
         print(off, n)
 

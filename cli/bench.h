@@ -24,26 +24,26 @@ struct bench_plan {
  * worker is a fork of the same program, so the layout is the same). Small
  * enough (< PIPE_BUF) that each write arrives whole. */
 struct bench_result {
-  uint64_t bytes;             /* bytes the reads returned */
-  uint64_t reads;             /* read calls */
-  uint64_t opens;             /* files opened: 1 + reopen cycles */
-  uint64_t requests;          /* gsr_file_stats, summed over the opens */
+  uint64_t bytes;    /* bytes the reads returned */
+  uint64_t reads;    /* read calls */
+  uint64_t opens;    /* files opened: 1 + reopen cycles */
+  uint64_t requests; /* gsr_file_stats, summed over the opens */
   uint64_t bytes_fetched;
   uint64_t prefetched_unused;
-  uint64_t bytes_copied;      /* where the delivered bytes came from */
+  uint64_t bytes_copied; /* where the delivered bytes came from */
   uint64_t bytes_referenced;
   uint64_t bytes_direct;
   double stall_seconds;
-  double seconds;             /* open to end of the reads */
-  double cpu_seconds;         /* user + system, every thread */
-  uint64_t peak_rss;          /* bytes: ru_maxrss of the worker itself */
+  double seconds;     /* open to end of the reads */
+  double cpu_seconds; /* user + system, every thread */
+  uint64_t peak_rss;  /* bytes: ru_maxrss of the worker itself */
 };
 
 /* The aggregate the parent prints. */
 struct bench_total {
-  struct bench_result sum;    /* sums (peak_rss: of each worker's peak) */
-  uint64_t wasted;            /* sum of max(0, fetched - delivered) */
-  double wall;                /* first fork to the last worker done */
+  struct bench_result sum; /* sums (peak_rss: of each worker's peak) */
+  uint64_t wasted;         /* sum of max(0, fetched - delivered) */
+  double wall;             /* first fork to the last worker done */
 };
 
 /* bench_proc.c: runs one worker (index 0..procs-1) in a forked child and

@@ -14,19 +14,16 @@
 
 #define MIB (1024.0 * 1024.0)
 
-static double mbps(const struct bench_total *t)
-{
+static double mbps(const struct bench_total *t) {
   return t->wall > 0 ? (double)t->sum.bytes / t->wall / 1e6 : 0.0;
 }
 
-static const char *prefetch_name(const struct cli_args *a)
-{
+static const char *prefetch_name(const struct cli_args *a) {
   return a->file.prefetch ? a->file.prefetch : "default";
 }
 
 /* What was measured: the cell's coordinates. */
-static void json_settings(const struct bench_plan *p)
-{
+static void json_settings(const struct bench_plan *p) {
   const struct cli_args *a = p->a;
 
   fputs("{\"tool\":\"gsread\",\"version\":", stdout);
@@ -54,8 +51,7 @@ static void json_settings(const struct bench_plan *p)
 
 /* Exactly one object on one line, so results can be appended to a
  * .jsonl file and read back one per line. */
-void bench_print_json(const struct bench_plan *p, const struct bench_total *t)
-{
+void bench_print_json(const struct bench_plan *p, const struct bench_total *t) {
   const struct bench_result *s = &t->sum;
 
   json_settings(p);
@@ -66,14 +62,13 @@ void bench_print_json(const struct bench_plan *p, const struct bench_total *t)
          ",\"prefetched_unused\":%" PRIu64 ",\"bytes_copied\":%" PRIu64
          ",\"bytes_referenced\":%" PRIu64 ",\"bytes_direct\":%" PRIu64
          ",\"stall_seconds\":%.6f}\n",
-         s->bytes, t->wall, mbps(t), (double)s->peak_rss / MIB,
-         s->cpu_seconds, s->reads, s->opens, s->requests, s->bytes_fetched,
-         t->wasted, s->prefetched_unused, s->bytes_copied,
-         s->bytes_referenced, s->bytes_direct, s->stall_seconds);
+         s->bytes, t->wall, mbps(t), (double)s->peak_rss / MIB, s->cpu_seconds,
+         s->reads, s->opens, s->requests, s->bytes_fetched, t->wasted,
+         s->prefetched_unused, s->bytes_copied, s->bytes_referenced,
+         s->bytes_direct, s->stall_seconds);
 }
 
-void bench_print_line(const struct bench_plan *p, const struct bench_total *t)
-{
+void bench_print_line(const struct bench_plan *p, const struct bench_total *t) {
   const struct cli_args *a = p->a;
   const struct bench_result *s = &t->sum;
   char io[32];
@@ -86,8 +81,8 @@ void bench_print_line(const struct bench_plan *p, const struct bench_total *t)
          "%d process%s: %" PRIu64 " bytes in %.2f s = %.1f MB/s; "
          "peak RSS %.1f MiB, CPU %.2f s, %" PRIu64 " requests, "
          "%.1f%% wasted, stalled %.2f s\n",
-         cli_pattern_name(a->bench.pattern), io,
-         cli_mode_name(a->bench.mode), a->file.concurrency, prefetch_name(a),
+         cli_pattern_name(a->bench.pattern), io, cli_mode_name(a->bench.mode),
+         a->file.concurrency, prefetch_name(a),
          a->file.cache_type ? a->file.cache_type : "none", a->bench.procs,
          a->bench.procs == 1 ? "" : "es", s->bytes, t->wall, mbps(t),
          (double)s->peak_rss / MIB, s->cpu_seconds, s->requests, waste,
@@ -95,8 +90,7 @@ void bench_print_line(const struct bench_plan *p, const struct bench_total *t)
 }
 
 /* "\r" and erase-to-end-of-line redraw the line in place. */
-void bench_progress(double elapsed, uint64_t bytes)
-{
+void bench_progress(double elapsed, uint64_t bytes) {
   double rate = elapsed > 0 ? (double)bytes / elapsed / 1e6 : 0.0;
 
   fprintf(stderr, "\rbench: %.1f s, %.1f MB, %.1f MB/s\033[K", elapsed,
@@ -104,8 +98,7 @@ void bench_progress(double elapsed, uint64_t bytes)
   fflush(stderr);
 }
 
-void bench_progress_clear(void)
-{
+void bench_progress_clear(void) {
   fputs("\r\033[K", stderr);
   fflush(stderr);
 }

@@ -45,16 +45,14 @@ static const struct rmode_def {
     [CLI_RMODE_GET_PER_RANGE] = {"get-per-range", 4, 0, 1},
 };
 
-int cli_ranges_mode_parse(const char *text, struct cli_ranges_mode *m)
-{
+int cli_ranges_mode_parse(const char *text, struct cli_ranges_mode *m) {
   for (size_t k = 0; k < sizeof rmodes / sizeof rmodes[0]; k++) {
     const struct rmode_def *d = &rmodes[k];
     size_t len = strlen(d->name);
     const char *p = text + len;
     long v = 0;
 
-    if (strncmp(text, d->name, len) != 0 || (*p != '\0' && *p != '='))
-      continue;
+    if (strncmp(text, d->name, len) != 0 || (*p != '\0' && *p != '=')) continue;
     if (*p == '\0') {
       m->kind = (enum cli_rmode)k;
       m->threads = d->default_threads ? d->default_threads : 1;
@@ -62,10 +60,8 @@ int cli_ranges_mode_parse(const char *text, struct cli_ranges_mode *m)
     }
     if (!d->default_threads || p[1] < '1' || p[1] > '9' || strlen(p) > 4)
       return -1;
-    for (p++; *p >= '0' && *p <= '9'; p++)
-      v = v * 10 + (*p - '0');
-    if (*p != '\0' || v > MAX_THREADS)
-      return -1;
+    for (p++; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
+    if (*p != '\0' || v > MAX_THREADS) return -1;
     m->kind = (enum cli_rmode)k;
     m->threads = (int)v;
     return 0;
@@ -74,8 +70,7 @@ int cli_ranges_mode_parse(const char *text, struct cli_ranges_mode *m)
 }
 
 void cli_ranges_mode_name(const struct cli_ranges_mode *m, char *buf,
-                          size_t n)
-{
+                          size_t n) {
   const struct rmode_def *d = &rmodes[m->kind];
 
   if (d->default_threads)
@@ -84,27 +79,29 @@ void cli_ranges_mode_name(const struct cli_ranges_mode *m, char *buf,
     snprintf(buf, n, "%s", d->name);
 }
 
-int bench_ranges_finish(struct cli_args *a)
-{
+int bench_ranges_finish(struct cli_args *a) {
   const struct rmode_def *d = &rmodes[a->bench.ranges_mode.kind];
 
   if (a->trace || a->has_pattern)
     return cli_usage_error(a->cmd, "--ranges replaces --trace and "
-                           "--pattern; give one");
+                                   "--pattern; give one");
   if (a->bench.procs != 1 || a->bench.mode != CLI_MODE_DEFAULT)
-    return cli_usage_error(a->cmd, "--ranges runs in one process and "
+    return cli_usage_error(a->cmd,
+                           "--ranges runs in one process and "
                            "takes --ranges-mode, not --procs or --mode");
   if (a->zero_copy)
     return cli_usage_error(a->cmd, "--ranges reads into buffers; "
-                           "--zero-copy does not apply");
+                                   "--zero-copy does not apply");
   if (a->file.concurrency == 0)
     return cli_usage_error(a->cmd, "--concurrency must be at least 1 "
-                           "(the result records the number used)");
+                                   "(the result records the number used)");
   if (d->one_request) {
     /* The mode is one GET per range: a split range would not be. */
     if (a->has_concurrency && a->file.concurrency != 1)
-      return cli_usage_error(a->cmd, "--ranges-mode %s reads each range "
-                             "with one request (concurrency 1)", d->name);
+      return cli_usage_error(a->cmd,
+                             "--ranges-mode %s reads each range "
+                             "with one request (concurrency 1)",
+                             d->name);
     a->file.concurrency = 1;
   }
   if (!a->has_prefetch) /* no reader: nothing to read ahead */
@@ -145,13 +142,9 @@ struct rtally {
   gsr_file_stats before, after;
 };
 
-static uint64_t ceil_div(uint64_t a, uint64_t b)
-{
-  return (a + b - 1) / b;
-}
+static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
-static int batch_failed(const struct rjob *j, int64_t status, size_t line)
-{
+static int batch_failed(const struct rjob *j, int64_t status, size_t line) {
   if (status < 0)
     cli_fail_gsr(status, "cannot read %s (range %zu of %s)", j->a->url,
                  line + 1, j->a->ranges);
@@ -163,8 +156,7 @@ static int batch_failed(const struct rjob *j, int64_t status, size_t line)
 
 /* r[lo..hi) with one gsr_read_ranges call. */
 static int batch_vectored(struct rjob *j, size_t lo, size_t hi,
-                          struct rtally *t)
-{
+                          struct rtally *t) {
   gsr_ranges_options o;
   gsr_ranges_stats st;
   int status;
@@ -182,8 +174,7 @@ static int batch_vectored(struct rjob *j, size_t lo, size_t hi,
   status = gsr_read_ranges(j->file, j->g, hi - lo, &o);
   if (status != GSR_OK) {
     for (size_t i = lo; i < hi; i++)
-      if (j->g[i - lo].status != GSR_OK)
-        return batch_failed(j, status, i);
+      if (j->g[i - lo].status != GSR_OK) return batch_failed(j, status, i);
     return batch_failed(j, status, lo);
   }
   t->delivered += st.bytes_delivered;
@@ -195,8 +186,7 @@ static int batch_vectored(struct rjob *j, size_t lo, size_t hi,
   return CLI_EXIT_OK;
 }
 
-static void note_failure(struct rjob *j, int64_t status, size_t i)
-{
+static void note_failure(struct rjob *j, int64_t status, size_t i) {
   pthread_mutex_lock(&j->lock);
   if (!atomic_load(&j->failed)) {
     j->status = status;
@@ -207,8 +197,7 @@ static void note_failure(struct rjob *j, int64_t status, size_t i)
 }
 
 /* A pread thread: takes the batch's next range until none is left. */
-static void *pread_worker(void *arg)
-{
+static void *pread_worker(void *arg) {
   struct rjob *j = arg;
 
   for (;;) {
@@ -216,11 +205,9 @@ static void *pread_worker(void *arg)
     uint64_t len;
     int64_t got;
 
-    if (i >= j->hi || atomic_load(&j->failed))
-      return NULL;
+    if (i >= j->hi || atomic_load(&j->failed)) return NULL;
     len = cli_range_clamp(&j->r[i], j->size);
-    if (len == 0)
-      continue;
+    if (len == 0) continue;
     got = gsr_pread(j->file, j->arena + j->place[i], (size_t)len,
                     (int64_t)j->r[i].offset);
     if (got == (int64_t)len)
@@ -231,9 +218,7 @@ static void *pread_worker(void *arg)
 }
 
 /* r[lo..hi) with gsr_pread from the mode's threads (this one included). */
-static int batch_pread(struct rjob *j, size_t lo, size_t hi,
-                       struct rtally *t)
-{
+static int batch_pread(struct rjob *j, size_t lo, size_t hi, struct rtally *t) {
   pthread_t tid[MAX_THREADS];
   int started = 0, err = 0;
   uint64_t nonempty = 0;
@@ -245,22 +230,19 @@ static int batch_pread(struct rjob *j, size_t lo, size_t hi,
   atomic_store(&j->delivered, 0);
   for (; started < j->a->bench.ranges_mode.threads - 1; started++) {
     err = pthread_create(&tid[started], NULL, pread_worker, j);
-    if (err != 0)
-      break;
+    if (err != 0) break;
   }
   if (err != 0)
     note_failure(j, GSR_ENOMEM, lo); /* stops the ones started */
   else
     pread_worker(j);
-  for (int k = 0; k < started; k++)
-    pthread_join(tid[k], NULL);
+  for (int k = 0; k < started; k++) pthread_join(tid[k], NULL);
   if (err != 0) {
     /* Fewer threads than the mode says would be a wrong measurement. */
     cli_fail_errno(err, "cannot start pread thread %d", started + 2);
     return CLI_EXIT_FAIL;
   }
-  if (atomic_load(&j->failed))
-    return batch_failed(j, j->status, j->failed_at);
+  if (atomic_load(&j->failed)) return batch_failed(j, j->status, j->failed_at);
   t->delivered += atomic_load(&j->delivered);
   t->spans += nonempty;
   t->rounds += ceil_div(nonempty, (uint64_t)j->a->bench.ranges_mode.threads);
@@ -268,14 +250,12 @@ static int batch_pread(struct rjob *j, size_t lo, size_t hi,
 }
 
 /* Every batch, timed. */
-static int read_all(struct rjob *j, struct rtally *t)
-{
+static int read_all(struct rjob *j, struct rtally *t) {
   double t0 = cli_now(), c0 = bench_cpu_seconds();
   int rc = CLI_EXIT_OK;
 
   for (size_t i = 0; i < j->n && rc == CLI_EXIT_OK;) {
-    size_t k = cli_ranges_batch_end(j->r, j->n, i, j->size,
-                                    j->a->bench.batch);
+    size_t k = cli_ranges_batch_end(j->r, j->n, i, j->size, j->a->bench.batch);
 
     rc = j->mode->vectored ? batch_vectored(j, i, k, t)
                            : batch_pread(j, i, k, t);
@@ -289,17 +269,14 @@ static int read_all(struct rjob *j, struct rtally *t)
 /* Lays each batch's ranges out one after the other in the arena (place),
  * and sizes the arena and j->g for the largest batch. Returns the bytes
  * inside the object of all ranges, or UINT64_MAX if out of memory. */
-static uint64_t lay_out(struct rjob *j)
-{
+static uint64_t lay_out(struct rjob *j) {
   uint64_t total = 0, arena = 1;
   size_t most = 1;
 
   j->place = malloc((j->n ? j->n : 1) * sizeof *j->place);
-  if (!j->place)
-    return UINT64_MAX;
+  if (!j->place) return UINT64_MAX;
   for (size_t i = 0; i < j->n;) {
-    size_t k = cli_ranges_batch_end(j->r, j->n, i, j->size,
-                                    j->a->bench.batch);
+    size_t k = cli_ranges_batch_end(j->r, j->n, i, j->size, j->a->bench.batch);
     uint64_t at = 0;
 
     for (size_t m = i; m < k; m++) {
@@ -313,8 +290,7 @@ static uint64_t lay_out(struct rjob *j)
   }
   j->arena = malloc((size_t)arena);
   j->g = calloc(most, sizeof *j->g);
-  if (!j->arena || !j->g)
-    return UINT64_MAX;
+  if (!j->arena || !j->g) return UINT64_MAX;
   /* Page faults are no part of any mode's cost. */
   memset(j->arena, 0, (size_t)arena);
   return total;
@@ -324,8 +300,7 @@ static uint64_t lay_out(struct rjob *j)
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
-static void print_result(const struct rjob *j, const struct rtally *t)
-{
+static void print_result(const struct rjob *j, const struct rtally *t) {
   const struct cli_args *a = j->a;
   uint64_t requests = t->after.requests - t->before.requests;
   uint64_t fetched = t->after.bytes_fetched - t->before.bytes_fetched;
@@ -340,8 +315,8 @@ static void print_result(const struct rjob *j, const struct rtally *t)
            " spans, %" PRIu64 " rounds, %" PRIu64 " bytes fetched, %" PRIu64
            " hole bytes, CPU %.3f s (%.3f s/GiB)\n",
            a->ranges, j->n, mode, a->bench.batch, a->file.concurrency,
-           t->delivered, t->wall, mbps, requests, t->spans, t->rounds,
-           fetched, t->hole_bytes, t->cpu, cpu_gib);
+           t->delivered, t->wall, mbps, requests, t->spans, t->rounds, fetched,
+           t->hole_bytes, t->cpu, cpu_gib);
     return;
   }
   fputs("{\"tool\":\"gsread\",\"version\":", stdout);
@@ -359,24 +334,21 @@ static void print_result(const struct rjob *j, const struct rtally *t)
          ",\"hole_limit\":%" PRIu64 ",\"span_limit\":%" PRIu64 "}\n",
          mode, a->bench.ranges_mode.threads, a->bench.batch,
          a->file.concurrency, j->size, j->n, t->delivered, t->wall, mbps,
-         t->cpu, cpu_gib, requests, t->spans, t->rounds, fetched,
-         t->hole_bytes, t->hole_limit, t->span_limit);
+         t->cpu, cpu_gib, requests, t->spans, t->rounds, fetched, t->hole_bytes,
+         t->hole_limit, t->span_limit);
 }
 
 /* ---- Entry ---------------------------------------------------------------*/
 
-static int file_stats(const struct rjob *j, gsr_file_stats *out)
-{
+static int file_stats(const struct rjob *j, gsr_file_stats *out) {
   int status = gsr_file_stats_get(j->file, out);
 
-  if (status == GSR_OK)
-    return CLI_EXIT_OK;
+  if (status == GSR_OK) return CLI_EXIT_OK;
   cli_fail_gsr(status, "cannot get the counters of %s", j->a->url);
   return CLI_EXIT_FAIL;
 }
 
-static int run_open(struct rjob *j, const struct cli_trace *trace)
-{
+static int run_open(struct rjob *j, const struct cli_trace *trace) {
   struct rtally t;
   int64_t s = gsr_size(j->file);
   uint64_t total;
@@ -396,35 +368,31 @@ static int run_open(struct rjob *j, const struct cli_trace *trace)
     return CLI_EXIT_FAIL;
   }
   if (total == 0) {
-    cli_fail_text("no range has bytes inside the object",
-                  "cannot benchmark %s", j->a->url);
+    cli_fail_text("no range has bytes inside the object", "cannot benchmark %s",
+                  j->a->url);
     return CLI_EXIT_FAIL;
   }
   rc = file_stats(j, &t.before);
-  if (rc == CLI_EXIT_OK)
-    rc = read_all(j, &t);
-  if (rc == CLI_EXIT_OK)
-    rc = file_stats(j, &t.after);
+  if (rc == CLI_EXIT_OK) rc = read_all(j, &t);
+  if (rc == CLI_EXIT_OK) rc = file_stats(j, &t.after);
   if (rc == CLI_EXIT_OK && t.delivered != total) {
-    cli_fail_text("fewer bytes than asked", "cannot benchmark %s: %" PRIu64
-                  " of %" PRIu64 " bytes delivered", j->a->url, t.delivered,
-                  total);
+    cli_fail_text("fewer bytes than asked",
+                  "cannot benchmark %s: %" PRIu64 " of %" PRIu64
+                  " bytes delivered",
+                  j->a->url, t.delivered, total);
     rc = CLI_EXIT_FAIL;
   }
-  if (rc == CLI_EXIT_OK)
-    print_result(j, &t);
+  if (rc == CLI_EXIT_OK) print_result(j, &t);
   return rc;
 }
 
-int bench_ranges_run(const struct cli_args *a)
-{
+int bench_ranges_run(const struct cli_args *a) {
   struct cli_trace trace = {0};
   struct rjob j;
   gsr_client *client;
   int rc = cli_trace_load(a->cmd, a->ranges, &trace);
 
-  if (rc != CLI_CONTINUE)
-    return rc;
+  if (rc != CLI_CONTINUE) return rc;
   if (trace.n == 0) {
     cli_trace_free(&trace);
     return cli_usage_error(a->cmd, "%s has no ranges", a->ranges);

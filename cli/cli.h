@@ -110,10 +110,10 @@ enum cli_mode {
 
 /* `bench --ranges-mode`: how the same ranges are read (bench_ranges.c). */
 enum cli_rmode {
-  CLI_RMODE_VECTORED,     /* gsr_read_ranges, one call per batch */
-  CLI_RMODE_PREAD,        /* one gsr_pread per range, in turn */
-  CLI_RMODE_PREAD_THREADS,/* the same from N threads at once */
-  CLI_RMODE_GET_PER_RANGE /* ... each one GET (concurrency 1): gcsfs */
+  CLI_RMODE_VECTORED,      /* gsr_read_ranges, one call per batch */
+  CLI_RMODE_PREAD,         /* one gsr_pread per range, in turn */
+  CLI_RMODE_PREAD_THREADS, /* the same from N threads at once */
+  CLI_RMODE_GET_PER_RANGE  /* ... each one GET (concurrency 1): gcsfs */
 };
 struct cli_ranges_mode {
   enum cli_rmode kind;
@@ -126,10 +126,10 @@ struct cli_bench_args {
   enum cli_mode mode;
   uint64_t seed;
   int procs;
-  uint64_t max_bytes;  /* per process */
-  double max_seconds;  /* per process */
+  uint64_t max_bytes;                 /* per process */
+  double max_seconds;                 /* per process */
   struct cli_ranges_mode ranges_mode; /* --ranges: how they are read */
-  size_t batch;        /* --ranges: most ranges per batch; 0: no limit */
+  size_t batch; /* --ranges: most ranges per batch; 0: no limit */
 };
 
 /* Settings only `mount` has. */
@@ -149,18 +149,18 @@ struct cli_mount_args {
 struct cli_args {
   const char *cmd; /* the command's name, for "Try 'gsread CMD --help'" */
   const char *url;
-  const char *dest;  /* cp: the second positional argument */
+  const char *dest; /* cp: the second positional argument */
   uint64_t offset;
   uint64_t length;
   int has_offset;
   int has_length; /* 0: read to the end of the object */
   uint64_t io_size;
   int json;
-  int stats;         /* --stats: the file's counters on stderr at the end */
-  int zero_copy;     /* --zero-copy: gsr_read_slices instead of gsr_read */
-  int debug;         /* --debug: the library's decisions on stderr */
-  const char *trace; /* --trace FILE, or NULL */
-  const char *ranges; /* --ranges FILE (gsr_read_ranges), or NULL */
+  int stats;           /* --stats: the file's counters on stderr at the end */
+  int zero_copy;       /* --zero-copy: gsr_read_slices instead of gsr_read */
+  int debug;           /* --debug: the library's decisions on stderr */
+  const char *trace;   /* --trace FILE, or NULL */
+  const char *ranges;  /* --ranges FILE (gsr_read_ranges), or NULL */
   int has_pattern;     /* --pattern was given (it conflicts with --trace) */
   int has_concurrency; /* --concurrency was given */
   int has_prefetch;    /* --prefetch was given */
@@ -181,7 +181,7 @@ struct cli_command {
   const char *description; /* printed by `gsread NAME --help` */
   const enum cli_opt_id *opts;
   size_t nopts;
-  int takes_dest; /* a second positional argument (cp's DEST) */
+  int takes_dest;   /* a second positional argument (cp's DEST) */
   int url_optional; /* the URL may be left out (auth) */
   /* The command's own defaults, set over the library's before parsing
    * (and shown by its --help); NULL: none. */
@@ -269,8 +269,7 @@ void cli_ranges_stats_add(gsr_ranges_stats *t, const gsr_ranges_stats *s);
  * "pread-threads[=N]", "get-per-range[=N]") into *m: 0, or -1 if it is
  * none of them. cli_ranges_mode_name writes it back the same way. */
 int cli_ranges_mode_parse(const char *text, struct cli_ranges_mode *m);
-void cli_ranges_mode_name(const struct cli_ranges_mode *m, char *buf,
-                          size_t n);
+void cli_ranges_mode_name(const struct cli_ranges_mode *m, char *buf, size_t n);
 
 /* stats.c */
 int cli_print_file_stats(FILE *out, gsr_file file);

@@ -9,8 +9,7 @@
 
 #include "cli.h"
 
-static void print_human(const gsr_auth_info *ai)
-{
+static void print_human(const gsr_auth_info *ai) {
   printf("source:     %s\n", ai->source);
   printf("kind:       %s\n", ai->kind);
   if (ai->detail[0]) { /* a path or a host name: escaped, as names are */
@@ -37,8 +36,7 @@ static void print_human(const gsr_auth_info *ai)
   }
 }
 
-static void print_json(const gsr_auth_info *ai, const char *url, int ok)
-{
+static void print_json(const gsr_auth_info *ai, const char *url, int ok) {
   fputs("{\"source\":", stdout);
   cli_json_string(stdout, ai->source);
   fputs(",\"kind\":", stdout);
@@ -60,8 +58,7 @@ static void print_json(const gsr_auth_info *ai, const char *url, int ok)
   fputs("}\n", stdout);
 }
 
-static int auth_run(const struct cli_args *a)
-{
+static int auth_run(const struct cli_args *a) {
   gsr_client *client;
   gsr_client_options copts = a->client;
   gsr_auth_info ai;

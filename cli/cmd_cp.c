@@ -22,9 +22,9 @@ struct cp_run {
   const struct cli_args *a;
   gsr_client *client;
   gsr_download_options dopts;
-  int tty;           /* progress lines on stderr */
-  int drew;          /* a progress line is showing: clear it first */
-  double t0;         /* start of the current object */
+  int tty;   /* progress lines on stderr */
+  int drew;  /* a progress line is showing: clear it first */
+  double t0; /* start of the current object */
   uint64_t bytes, requests, objects;
 };
 
@@ -32,8 +32,7 @@ struct cp_run {
  * shell's prompt does not land behind it. */
 static volatile sig_atomic_t cp_line_shown;
 
-static void human(double v, char *buf, size_t n)
-{
+static void human(double v, char *buf, size_t n) {
   static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   size_t u = 0;
 
@@ -45,30 +44,26 @@ static void human(double v, char *buf, size_t n)
 }
 
 /* The library calls this at most ~4 times a second from our thread. */
-static void on_progress(void *arg, uint64_t done, uint64_t total)
-{
+static void on_progress(void *arg, uint64_t done, uint64_t total) {
   struct cp_run *r = arg;
   double secs = cli_now() - r->t0;
   double rate = secs > 0 ? (double)done / secs : 0;
   char d[32], t[32], eta[32] = "--";
 
-  if (!r->tty)
-    return;
+  if (!r->tty) return;
   human((double)done, d, sizeof d);
   human((double)total, t, sizeof t);
   if (rate > 0 && done < total)
     snprintf(eta, sizeof eta, "%.0fs", (double)(total - done) / rate);
   else if (done >= total)
     snprintf(eta, sizeof eta, "0s");
-  fprintf(stderr, "\r\033[K%s / %s  %.1f MB/s  ETA %s", d, t, rate / 1e6,
-          eta);
+  fprintf(stderr, "\r\033[K%s / %s  %.1f MB/s  ETA %s", d, t, rate / 1e6, eta);
   fflush(stderr);
   r->drew = 1;
   cp_line_shown = 1;
 }
 
-static void clear_progress(struct cp_run *r)
-{
+static void clear_progress(struct cp_run *r) {
   if (r->drew) {
     fputs("\r\033[K", stderr);
     r->drew = 0;
@@ -94,8 +89,7 @@ static pthread_t cp_main;
 static sigset_t cp_sigs;
 
 /* Only async-signal-safe calls (pthread_equal is a comparison). */
-static void cp_on_signal(int sig)
-{
+static void cp_on_signal(int sig) {
   sigset_t one;
 
   if (!pthread_equal(pthread_self(), cp_main)) {
@@ -105,8 +99,7 @@ static void cp_on_signal(int sig)
     return;
   }
   for (int i = 0; i < CP_MAX_TEMPS; i++)
-    if (cp_temps[i])
-      unlink(cp_temps[i]);
+    if (cp_temps[i]) unlink(cp_temps[i]);
   if (cp_line_shown && write(STDERR_FILENO, "\r\033[K", 4) < 0) {
     /* nothing to do: we are ending anyway */
   }
@@ -120,8 +113,7 @@ static void cp_on_signal(int sig)
   _exit(128 + sig); /* not reached */
 }
 
-static void cp_temp_file(void *arg, const char *path, int created)
-{
+static void cp_temp_file(void *arg, const char *path, int created) {
   sigset_t old;
 
   (void)arg;
@@ -136,8 +128,7 @@ static void cp_temp_file(void *arg, const char *path, int created)
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-static void cp_catch_signals(gsr_download_options *o)
-{
+static void cp_catch_signals(gsr_download_options *o) {
   static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
   struct sigaction sa = {.sa_handler = cp_on_signal, .sa_flags = SA_RESTART};
 
@@ -157,8 +148,7 @@ static void cp_catch_signals(gsr_download_options *o)
 }
 
 /* One object to dest ("-": standard output). */
-static int copy_one(struct cp_run *r, const char *url, const char *dest)
-{
+static int copy_one(struct cp_run *r, const char *url, const char *dest) {
   gsr_download_stats st;
   int rc;
 
@@ -186,47 +176,40 @@ struct names {
   size_t n, cap;
 };
 
-static int collect(void *arg, const gsr_list_entry *e)
-{
+static int collect(void *arg, const gsr_list_entry *e) {
   struct names *l = arg;
 
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 64;
     char **v = realloc(l->v, cap * sizeof *v);
-    if (!v)
-      return 1;
+    if (!v) return 1;
     l->v = v;
     l->cap = cap;
   }
-  if (!(l->v[l->n] = strdup(e->name)))
-    return 1;
+  if (!(l->v[l->n] = strdup(e->name))) return 1;
   l->n++;
   return 0;
 }
 
 /* A relative path we may create under DEST: no absolute path, no empty,
  * "." or ".." component (an object named "../x" must not escape DEST). */
-static int safe_relative(const char *rel)
-{
+static int safe_relative(const char *rel) {
   const char *p = rel;
 
-  if (*rel == '\0' || *rel == '/')
-    return 0;
+  if (*rel == '\0' || *rel == '/') return 0;
   while (*p) {
     size_t len = strcspn(p, "/");
     if (len == 0 || (len == 1 && p[0] == '.') ||
         (len == 2 && p[0] == '.' && p[1] == '.'))
       return 0;
     p += len;
-    if (*p == '/')
-      p++;
+    if (*p == '/') p++;
   }
   return p[-1] != '/';
 }
 
 /* mkdir -p of the directories above path (not path itself). */
-static int make_parents(char *path)
-{
+static int make_parents(char *path) {
   for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
     *s = '\0';
     int rc = mkdir(path, 0777);
@@ -240,8 +223,7 @@ static int make_parents(char *path)
   return 0;
 }
 
-static int copy_tree(struct cp_run *r)
-{
+static int copy_tree(struct cp_run *r) {
   const char *url = r->a->url, *dest = r->a->dest;
   const char *bucket_end, *slash;
   struct names l = {0};
@@ -250,7 +232,7 @@ static int copy_tree(struct cp_run *r)
 
   if (strncmp(url, "gs://", 5) != 0)
     return cli_usage_error(r->a->cmd, "--recursive needs a gs://BUCKET"
-                           "[/PREFIX] URL");
+                                      "[/PREFIX] URL");
   bucket_end = strchr(url + 5, '/');
   /* gs://b/dir/ copies what is inside dir/; gs://b/dir copies dir itself
    * (and dir2...): names keep what follows the prefix's last '/'. */
@@ -281,8 +263,7 @@ static int copy_tree(struct cp_run *r)
         cli_fail_text("not a safe relative path", "skipping %s", name);
     } else {
       rel += (*rel == '/');
-      snprintf(src, blen + strlen(name) + 2, "%.*s/%s", (int)blen, url,
-               name);
+      snprintf(src, blen + strlen(name) + 2, "%.*s/%s", (int)blen, url, name);
       snprintf(dst, strlen(dest) + strlen(rel) + 2, "%s/%s", dest, rel);
       if (make_parents(dst) != 0) {
         cli_fail_errno(errno, "cannot create the directories of %s", dst);
@@ -294,14 +275,12 @@ static int copy_tree(struct cp_run *r)
     free(src);
     free(dst);
   }
-  for (size_t i = 0; i < l.n; i++)
-    free(l.v[i]);
+  for (size_t i = 0; i < l.n; i++) free(l.v[i]);
   free(l.v);
   return status;
 }
 
-static int cp_run(const struct cli_args *a)
-{
+static int cp_run(const struct cli_args *a) {
   struct cp_run r = {.a = a};
   int status;
 
@@ -313,40 +292,39 @@ static int cp_run(const struct cli_args *a)
     r.dopts.progress = on_progress;
     r.dopts.progress_arg = &r;
   }
-  if ((status = cli_client_new(a, &r.client)) != CLI_EXIT_OK)
-    return status;
+  if ((status = cli_client_new(a, &r.client)) != CLI_EXIT_OK) return status;
   double t0 = cli_now();
   status = a->recursive ? copy_tree(&r) : copy_one(&r, a->url, a->dest);
   double secs = cli_now() - t0;
   if (status == CLI_EXIT_OK && !a->quiet) {
-    fprintf(stderr, "gsread: copied %" PRIu64 " bytes in %.2f s "
+    fprintf(stderr,
+            "gsread: copied %" PRIu64 " bytes in %.2f s "
             "(%.1f MB/s, %" PRIu64 " requests)",
             r.bytes, secs, secs > 0 ? (double)r.bytes / secs / 1e6 : 0.0,
             r.requests);
-    if (a->recursive)
-      fprintf(stderr, ", %" PRIu64 " objects", r.objects);
+    if (a->recursive) fprintf(stderr, ", %" PRIu64 " objects", r.objects);
     fputc('\n', stderr);
   }
   gsr_client_free(r.client);
   return status;
 }
 
-static int cp_finish(struct cli_args *a)
-{
+static int cp_finish(struct cli_args *a) {
   if (!a->dest)
     return cli_usage_error(a->cmd, "missing DEST (a file, a directory, or "
-                           "- for standard output)");
+                                   "- for standard output)");
   if (a->recursive && strcmp(a->dest, "-") == 0)
     return cli_usage_error(a->cmd, "--recursive needs a directory as DEST, "
-                           "not -");
+                                   "not -");
   return CLI_CONTINUE;
 }
 
 static const enum cli_opt_id cp_opts[] = {
-    CLI_OPT_CONCURRENCY,   CLI_OPT_PART_SIZE,      CLI_OPT_RECURSIVE,
-    CLI_OPT_QUIET,         CLI_OPT_MEMORY_BUDGET,  CLI_OPT_ENDPOINT,
-    CLI_OPT_CA_BUNDLE,     CLI_OPT_MAX_CONNECTIONS, CLI_OPT_STALL_TIMEOUT,
-    CLI_OPT_ANONYMOUS, CLI_OPT_USER_PROJECT, CLI_OPT_NO_FOLLOW, CLI_OPT_HELP,
+    CLI_OPT_CONCURRENCY, CLI_OPT_PART_SIZE,       CLI_OPT_RECURSIVE,
+    CLI_OPT_QUIET,       CLI_OPT_MEMORY_BUDGET,   CLI_OPT_ENDPOINT,
+    CLI_OPT_CA_BUNDLE,   CLI_OPT_MAX_CONNECTIONS, CLI_OPT_STALL_TIMEOUT,
+    CLI_OPT_ANONYMOUS,   CLI_OPT_USER_PROJECT,    CLI_OPT_NO_FOLLOW,
+    CLI_OPT_HELP,
 };
 
 const struct cli_command cli_cmd_cp = {

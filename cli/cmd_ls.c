@@ -17,8 +17,7 @@ struct ls_run {
 };
 
 /* Escaped (cli_put_escaped): one object is one line, whatever its name. */
-static void print_url(struct ls_run *r, const char *name)
-{
+static void print_url(struct ls_run *r, const char *name) {
   char bucket[256]; /* GCS bucket names are at most 222 bytes */
 
   snprintf(bucket, sizeof bucket, "%.*s", (int)r->bucket_len, r->bucket_url);
@@ -27,8 +26,7 @@ static void print_url(struct ls_run *r, const char *name)
   cli_put_escaped(stdout, name);
 }
 
-static void print_json(struct ls_run *r, const gsr_list_entry *e)
-{
+static void print_json(struct ls_run *r, const gsr_list_entry *e) {
   char url[2200];
 
   snprintf(url, sizeof url, "%.*s/%s", (int)r->bucket_len, r->bucket_url,
@@ -45,13 +43,11 @@ static void print_json(struct ls_run *r, const gsr_list_entry *e)
          ",\"updated\":",
          e->size, e->generation);
   cli_json_string(stdout, e->updated);
-  if (e->has_crc32c)
-    printf(",\"crc32c\":\"%08x\"", (unsigned)e->crc32c);
+  if (e->has_crc32c) printf(",\"crc32c\":\"%08x\"", (unsigned)e->crc32c);
   fputs("}\n", stdout);
 }
 
-static int on_entry(void *arg, const gsr_list_entry *e)
-{
+static int on_entry(void *arg, const gsr_list_entry *e) {
   struct ls_run *r = arg;
 
   if (!e->is_prefix) {
@@ -82,8 +78,7 @@ static int on_entry(void *arg, const gsr_list_entry *e)
   return ferror(stdout) ? 1 : 0;
 }
 
-static int ls_run(const struct cli_args *a)
-{
+static int ls_run(const struct cli_args *a) {
   struct ls_run r = {.a = a, .bucket_url = a->url};
   gsr_client *client;
   const char *slash;
@@ -93,8 +88,7 @@ static int ls_run(const struct cli_args *a)
     return cli_usage_error(a->cmd, "ls needs a gs://BUCKET[/PREFIX] URL");
   slash = strchr(a->url + 5, '/');
   r.bucket_len = slash ? (size_t)(slash - a->url) : strlen(a->url);
-  if ((status = cli_client_new(a, &client)) != CLI_EXIT_OK)
-    return status;
+  if ((status = cli_client_new(a, &client)) != CLI_EXIT_OK) return status;
   rc = gsr_list(client, a->url, a->recursive, on_entry, &r);
   if (rc == GSR_ECANCELED && ferror(stdout)) {
     status = CLI_EXIT_FAIL; /* main() reports the write error */
@@ -110,8 +104,8 @@ static int ls_run(const struct cli_args *a)
 }
 
 static const enum cli_opt_id ls_opts[] = {
-    CLI_OPT_LONG,      CLI_OPT_RECURSIVE,       CLI_OPT_JSON,
-    CLI_OPT_ENDPOINT,  CLI_OPT_CA_BUNDLE,       CLI_OPT_STALL_TIMEOUT,
+    CLI_OPT_LONG,      CLI_OPT_RECURSIVE,    CLI_OPT_JSON,
+    CLI_OPT_ENDPOINT,  CLI_OPT_CA_BUNDLE,    CLI_OPT_STALL_TIMEOUT,
     CLI_OPT_ANONYMOUS, CLI_OPT_USER_PROJECT, CLI_OPT_HELP,
 };
 

@@ -41,8 +41,7 @@
  * network at once (the library's connections are the real limit). */
 #define MOUNT_MAX_THREADS 64
 
-static void mount_defaults(struct cli_args *a)
-{
+static void mount_defaults(struct cli_args *a) {
   /* Sequential readers get the window, random readers exact reads. */
   a->file.prefetch = "adaptive";
   a->mount.uid = getuid();
@@ -61,17 +60,15 @@ static void mount_defaults(struct cli_args *a)
   a->mount.max_readahead = 1024 * 1024;
 }
 
-static int mount_finish(struct cli_args *a)
-{
-  if (!a->dest)
-    return cli_usage_error(a->cmd, "missing MOUNTPOINT");
-  if (strncmp(a->url, "gs://", 5) != 0 || a->url[5] == '\0' ||
-      a->url[5] == '/')
+static int mount_finish(struct cli_args *a) {
+  if (!a->dest) return cli_usage_error(a->cmd, "missing MOUNTPOINT");
+  if (strncmp(a->url, "gs://", 5) != 0 || a->url[5] == '\0' || a->url[5] == '/')
     return cli_usage_error(a->cmd, "mount needs a gs://BUCKET[/PREFIX] URL");
   return CLI_CONTINUE;
 }
 
-/* ---- Signals ---------------------------------------------------------------*/
+/* ---- Signals
+ * ---------------------------------------------------------------*/
 
 struct stopper {
   sigset_t set;
@@ -81,19 +78,16 @@ struct stopper {
   atomic_int loop_done;
 };
 
-static void on_wake(int sig)
-{
+static void on_wake(int sig) {
   (void)sig; /* only interrupts the loop's wait */
 }
 
-static void *stop_thread(void *arg)
-{
+static void *stop_thread(void *arg) {
   struct stopper *s = arg;
   struct timespec pause = {0, 50 * 1000 * 1000};
   int sig;
 
-  if (sigwait(&s->set, &sig) != 0 || atomic_load(&s->loop_done))
-    return NULL;
+  if (sigwait(&s->set, &sig) != 0 || atomic_load(&s->loop_done)) return NULL;
   mount_log("%s: unmounting", strsignal(sig));
   mount_fs_shutdown(s->fs);
   fuse_exit(s->fuse);
@@ -106,10 +100,10 @@ static void *stop_thread(void *arg)
   return NULL;
 }
 
-/* ---- mount -----------------------------------------------------------------*/
+/* ---- mount
+ * -----------------------------------------------------------------*/
 
-static int on_probe_entry(void *arg, const gsr_list_entry *e)
-{
+static int on_probe_entry(void *arg, const gsr_list_entry *e) {
   (void)arg;
   (void)e;
   return 1; /* one entry is proof enough */
@@ -117,23 +111,20 @@ static int on_probe_entry(void *arg, const gsr_list_entry *e)
 
 /* The mount options for libfuse: read-only, the kernel checks the modes
  * we show, our name in /proc/mounts. */
-static char *fuse_options(const struct cli_args *a)
-{
+static char *fuse_options(const struct cli_args *a) {
   char *o = NULL;
   /* fsname is a comma-separated option's value: show the URL only when
    * it cannot break the list. */
-  const char *fsname =
-      strpbrk(a->url, ",\\") ? "gsread" : a->url;
+  const char *fsname = strpbrk(a->url, ",\\") ? "gsread" : a->url;
 
-  if (asprintf(&o, "ro,default_permissions,subtype=gsread,fsname=%s%s",
-               fsname, a->mount.allow_other ? ",allow_other" : "") < 0)
+  if (asprintf(&o, "ro,default_permissions,subtype=gsread,fsname=%s%s", fsname,
+               a->mount.allow_other ? ",allow_other" : "") < 0)
     return NULL;
   return o;
 }
 
 /* Tells the waiting parent how start-up ended (background mode). */
-static void report_start(int fd, int status)
-{
+static void report_start(int fd, int status) {
   char c = (char)('0' + status);
 
   if (fd >= 0) {
@@ -146,31 +137,26 @@ static void report_start(int fd, int status)
 
 /* The parent of a background mount: exits with the child's start-up
  * status (the child printed any error itself). */
-static int wait_for_child(int fd, pid_t pid)
-{
+static int wait_for_child(int fd, pid_t pid) {
   char c;
   ssize_t n;
 
-  do
-    n = read(fd, &c, 1);
+  do n = read(fd, &c, 1);
   while (n < 0 && errno == EINTR);
   close(fd);
-  if (n == 1 && c >= '0' && c <= '9')
-    return c - '0';
+  if (n == 1 && c >= '0' && c <= '9') return c - '0';
   waitpid(pid, NULL, 0); /* died before saying: it printed why */
   return CLI_EXIT_FAIL;
 }
 
-static void detach_stdio(void)
-{
+static void detach_stdio(void) {
   int fd = open("/dev/null", O_RDWR);
 
   if (fd >= 0) {
     dup2(fd, 0);
     dup2(fd, 1);
     dup2(fd, 2);
-    if (fd > 2)
-      close(fd);
+    if (fd > 2) close(fd);
   }
   if (chdir("/") != 0) {
     /* keeps the mount point's directory busy; harmless */
@@ -181,8 +167,7 @@ static void detach_stdio(void)
  * max_readahead can only lower); the mount's bdi takes more through sysfs,
  * which only root may write. Elsewhere the 128 KiB stay: reads of more
  * than that reach the engine in 128 KiB requests. */
-static void set_readahead(const char *mnt, uint64_t bytes, int debug)
-{
+static void set_readahead(const char *mnt, uint64_t bytes, int debug) {
   char path[128], line[8192];
   unsigned maj = 0, min = 0;
   int found = 0;
@@ -190,18 +175,14 @@ static void set_readahead(const char *mnt, uint64_t bytes, int debug)
 
   while (f && !found && fgets(line, sizeof line, f))
     found = mount_info_dev(line, mnt, &maj, &min);
-  if (f)
-    fclose(f);
-  if (!found)
-    return;
-  snprintf(path, sizeof path, "/sys/class/bdi/%u:%u/read_ahead_kb", maj,
-           min);
+  if (f) fclose(f);
+  if (!found) return;
+  snprintf(path, sizeof path, "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
   f = fopen(path, "w");
   if (f) {
     int bad = fprintf(f, "%llu\n", (unsigned long long)(bytes / 1024)) < 0;
 
-    if (fclose(f) == 0 && !bad)
-      return;
+    if (fclose(f) == 0 && !bad) return;
   }
   if (debug)
     mount_log("debug: cannot set the kernel's readahead (%s): %s", path,
@@ -209,8 +190,7 @@ static void set_readahead(const char *mnt, uint64_t bytes, int debug)
 }
 
 /* Runs the mounted file system until it is unmounted or signalled. */
-static int serve(struct fuse *fuse, struct mount_fs *fs, sigset_t *set)
-{
+static int serve(struct fuse *fuse, struct mount_fs *fs, sigset_t *set) {
   struct stopper s = {.fuse = fuse, .fs = fs, .main = pthread_self()};
   struct fuse_loop_config *lc = fuse_loop_cfg_create();
   struct sigaction sa;
@@ -242,8 +222,7 @@ static int serve(struct fuse *fuse, struct mount_fs *fs, sigset_t *set)
   return CLI_EXIT_OK;
 }
 
-static int mount_run(const struct cli_args *a)
-{
+static int mount_run(const struct cli_args *a) {
   char mnt[PATH_MAX], *opts = NULL, *bucket = NULL, *prefix = NULL;
   const char *slash = strchr(a->url + 5, '/');
   struct mount_conf conf;
@@ -267,7 +246,7 @@ static int mount_run(const struct cli_args *a)
   }
   if (access("/dev/fuse", R_OK | W_OK) != 0) {
     cli_fail_errno(errno, "cannot use /dev/fuse (is the fuse module "
-                   "loaded, and fuse3 installed?)");
+                          "loaded, and fuse3 installed?)");
     return CLI_EXIT_FAIL;
   }
   /* "gs://b/p" mounts the directory "p/": the prefix always ends in '/'. */
@@ -276,13 +255,11 @@ static int mount_run(const struct cli_args *a)
     prefix = strdup(slash + 1);
   else
     prefix = strdup("");
-  if (!bucket || !prefix)
-    goto out;
+  if (!bucket || !prefix) goto out;
   if (*prefix && prefix[strlen(prefix) - 1] != '/') {
     char *p = NULL;
 
-    if (asprintf(&p, "%s/", prefix) < 0)
-      goto out;
+    if (asprintf(&p, "%s/", prefix) < 0) goto out;
     free(prefix);
     prefix = p;
   }
@@ -377,8 +354,7 @@ static int mount_run(const struct cli_args *a)
 out:
   report_start(pipefd[1], status);
   fuse_opt_free_args(&args);
-  if (fuse)
-    fuse_destroy(fuse);
+  if (fuse) fuse_destroy(fuse);
   /* No FUSE thread is left: the files and the client can go. */
   mount_fs_free(fs);
   gsr_client_free(client);
@@ -392,11 +368,10 @@ static const enum cli_opt_id mount_opts[] = {
     CLI_OPT_FOREGROUND,    CLI_OPT_ALLOW_OTHER,     CLI_OPT_UID,
     CLI_OPT_GID,           CLI_OPT_FILE_MODE,       CLI_OPT_DIR_MODE,
     CLI_OPT_TTL,           CLI_OPT_MAX_READAHEAD,   CLI_OPT_DIRECT_IO,
-    CLI_OPT_PREFETCH,
-    CLI_OPT_CONCURRENCY,   CLI_OPT_MAX_PREFETCH,    CLI_OPT_MEMORY_BUDGET,
-    CLI_OPT_MAX_CONNECTIONS, CLI_OPT_STALL_TIMEOUT, CLI_OPT_ENDPOINT,
-    CLI_OPT_CA_BUNDLE,     CLI_OPT_ANONYMOUS,       CLI_OPT_USER_PROJECT,
-    CLI_OPT_DEBUG,         CLI_OPT_HELP,
+    CLI_OPT_PREFETCH,      CLI_OPT_CONCURRENCY,     CLI_OPT_MAX_PREFETCH,
+    CLI_OPT_MEMORY_BUDGET, CLI_OPT_MAX_CONNECTIONS, CLI_OPT_STALL_TIMEOUT,
+    CLI_OPT_ENDPOINT,      CLI_OPT_CA_BUNDLE,       CLI_OPT_ANONYMOUS,
+    CLI_OPT_USER_PROJECT,  CLI_OPT_DEBUG,           CLI_OPT_HELP,
 };
 
 const struct cli_command cli_cmd_mount = {
@@ -436,17 +411,16 @@ const struct cli_command cli_cmd_mount = {
     .run = mount_run,
 };
 
-/* ---- unmount ---------------------------------------------------------------*/
+/* ---- unmount
+ * ---------------------------------------------------------------*/
 
 /* 1 if path is one of our mounts (as /proc/self/mounts says). */
-static int is_our_mount(const char *path)
-{
+static int is_our_mount(const char *path) {
   FILE *f = fopen("/proc/self/mounts", "r");
   char line[8192], mnt[4096];
   int found = 0;
 
-  if (!f)
-    return 0;
+  if (!f) return 0;
   while (!found && fgets(line, sizeof line, f))
     found = mount_proc_line(line, MOUNT_FSTYPE, mnt, sizeof mnt) &&
             strcmp(mnt, path) == 0;
@@ -454,8 +428,7 @@ static int is_our_mount(const char *path)
   return found;
 }
 
-static int unmount_run(const struct cli_args *a)
-{
+static int unmount_run(const struct cli_args *a) {
   char mnt[PATH_MAX];
   pid_t pid;
   int ws;
@@ -472,8 +445,7 @@ static int unmount_run(const struct cli_args *a)
   /* Lazy, like umount -l: the mount point is free at once; files still
    * open keep reading until closed, then the file system exits. */
   if (geteuid() == 0) {
-    if (umount2(mnt, MNT_DETACH) == 0)
-      return CLI_EXIT_OK;
+    if (umount2(mnt, MNT_DETACH) == 0) return CLI_EXIT_OK;
     cli_fail_errno(errno, "cannot unmount %s", mnt);
     return CLI_EXIT_FAIL;
   }

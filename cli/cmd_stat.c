@@ -11,36 +11,30 @@
 /* GCS shows crc32c as the base64 of its 4 big-endian bytes (the
  * "crc32c" field of the JSON API, `gsutil hash`); printing that form lets
  * users compare with what the console shows. Writes 8 chars + NUL. */
-static void crc32c_base64(uint32_t crc, char out[9])
-{
+static void crc32c_base64(uint32_t crc, char out[9]) {
   static const char b64[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   /* 32 bits + 4 zero bits of padding = six 6-bit groups, then "==". */
   uint64_t bits = (uint64_t)crc << 4;
 
-  for (int i = 0; i < 6; i++)
-    out[i] = b64[(bits >> (6 * (5 - i))) & 0x3f];
+  for (int i = 0; i < 6; i++) out[i] = b64[(bits >> (6 * (5 - i))) & 0x3f];
   out[6] = '=';
   out[7] = '=';
   out[8] = '\0';
 }
 
-static void md5_hex(const unsigned char md5[16], char out[33])
-{
-  for (int i = 0; i < 16; i++)
-    snprintf(out + 2 * i, 3, "%02x", md5[i]);
+static void md5_hex(const unsigned char md5[16], char out[33]) {
+  for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", md5[i]);
 }
 
 /* One "key:   value" line; keys padded so the values line up. */
-static void human_line(const char *key, const char *value)
-{
+static void human_line(const char *key, const char *value) {
   printf("%s:%*s", key, (int)(17 - strlen(key)), "");
   cli_put_escaped(stdout, *value ? value : "-");
   putchar('\n');
 }
 
-static void print_human(const char *url, const gsr_stat *st)
-{
+static void print_human(const char *url, const gsr_stat *st) {
   char num[32], text[64], hex[33], b64[9];
 
   human_line("url", url);
@@ -63,16 +57,14 @@ static void print_human(const char *url, const gsr_stat *st)
   }
   human_line("crc32c", text);
   hex[0] = '\0';
-  if (st->has_md5)
-    md5_hex(st->md5, hex);
+  if (st->has_md5) md5_hex(st->md5, hex);
   human_line("md5", hex);
   human_line("content_type", st->content_type);
   human_line("content_encoding", st->content_encoding);
   human_line("updated", st->updated);
 }
 
-static void print_json(const char *url, const gsr_stat *st)
-{
+static void print_json(const char *url, const gsr_stat *st) {
   char hex[33];
 
   fputs("{\"url\":", stdout);
@@ -102,15 +94,13 @@ static void print_json(const char *url, const gsr_stat *st)
   fputs("}\n", stdout);
 }
 
-static int stat_run(const struct cli_args *a)
-{
+static int stat_run(const struct cli_args *a) {
   gsr_client *client;
   gsr_file file;
   gsr_stat st;
   int rc = cli_open(a, 0, &client, &file);
 
-  if (rc != CLI_EXIT_OK)
-    return rc;
+  if (rc != CLI_EXIT_OK) return rc;
   rc = gsr_fstat(file, &st);
   if (rc != GSR_OK) {
     cli_fail_gsr(rc, "cannot stat %s", a->url);
@@ -127,9 +117,11 @@ static int stat_run(const struct cli_args *a)
 }
 
 static const enum cli_opt_id stat_opts[] = {
-    CLI_OPT_JSON,          CLI_OPT_ENDPOINT, CLI_OPT_CA_BUNDLE,
-    CLI_OPT_MAX_CONNECTIONS, CLI_OPT_STALL_TIMEOUT, CLI_OPT_ANONYMOUS,
-    CLI_OPT_USER_PROJECT,  CLI_OPT_NO_FOLLOW, CLI_OPT_HELP,
+    CLI_OPT_JSON,          CLI_OPT_ENDPOINT,
+    CLI_OPT_CA_BUNDLE,     CLI_OPT_MAX_CONNECTIONS,
+    CLI_OPT_STALL_TIMEOUT, CLI_OPT_ANONYMOUS,
+    CLI_OPT_USER_PROJECT,  CLI_OPT_NO_FOLLOW,
+    CLI_OPT_HELP,
 };
 
 const struct cli_command cli_cmd_stat = {

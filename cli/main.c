@@ -17,28 +17,19 @@
 #include "cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cli_cmd_cat,
-    &cli_cmd_cp,
-    &cli_cmd_ls,
-    &cli_cmd_stat,
-    &cli_cmd_bench,
-    &cli_cmd_auth,
-    &cli_cmd_mount,
-    &cli_cmd_unmount,
+    &cli_cmd_cat,   &cli_cmd_cp,   &cli_cmd_ls,    &cli_cmd_stat,
+    &cli_cmd_bench, &cli_cmd_auth, &cli_cmd_mount, &cli_cmd_unmount,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static const struct cli_command *find_command(const char *name)
-{
+static const struct cli_command *find_command(const char *name) {
   for (size_t i = 0; i < NCOMMANDS; i++) {
-    if (strcmp(commands[i]->name, name) == 0)
-      return commands[i];
+    if (strcmp(commands[i]->name, name) == 0) return commands[i];
   }
   return NULL;
 }
 
-static void print_usage(FILE *out)
-{
+static void print_usage(FILE *out) {
   fputs("Usage: gsread COMMAND [OPTIONS] URL\n"
         "       gsread cp [OPTIONS] URL DEST\n"
         "       gsread mount [OPTIONS] gs://BUCKET[/PREFIX] MOUNTPOINT\n"
@@ -61,10 +52,11 @@ static void print_usage(FILE *out)
         out);
   gsr_client_options defaults; /* the library's limit, not a copy of it */
   gsr_client_options_init(&defaults);
-  fprintf(out, "                          (redirects followed, up to %d, "
-          "unless --no-follow)\n", defaults.max_redirects);
-  fputs(
-        "  file:///PATH, PATH      a local file\n"
+  fprintf(out,
+          "                          (redirects followed, up to %d, "
+          "unless --no-follow)\n",
+          defaults.max_redirects);
+  fputs("  file:///PATH, PATH      a local file\n"
         "\n"
         "Environment:\n"
         "  STORAGE_EMULATOR_HOST   GCS endpoint to use instead of\n"
@@ -105,8 +97,7 @@ static void print_usage(FILE *out)
 }
 
 /* `gsread help [COMMAND]` (also `gsread --help [COMMAND]`). */
-static int run_help(int argc, char **argv)
-{
+static int run_help(int argc, char **argv) {
   const struct cli_command *cmd;
 
   if (argc == 0) {
@@ -120,8 +111,7 @@ static int run_help(int argc, char **argv)
     return CLI_EXIT_OK;
   }
   cmd = find_command(argv[0]);
-  if (!cmd)
-    return cli_usage_error(NULL, "unknown command '%s'", argv[0]);
+  if (!cmd) return cli_usage_error(NULL, "unknown command '%s'", argv[0]);
   cli_print_command_help(cmd, stdout);
   return CLI_EXIT_OK;
 }
@@ -135,19 +125,16 @@ static unsigned std_closed;
  * into it. The placeholder is /dev/null opened the wrong way round
  * (stdin write-only, stdout and stderr read-only), so reading or writing
  * it fails with EBADF, as on the closed descriptor. */
-static void hold_std_fds(void)
-{
+static void hold_std_fds(void) {
   for (int fd = 0; fd < 3; fd++) {
-    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
-      continue;
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
     if (open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) != fd)
       exit(CLI_EXIT_FAIL); /* no descriptor left: nothing can run */
     std_closed |= 1u << fd;
   }
 }
 
-static int stdout_is_closed(void)
-{
+static int stdout_is_closed(void) {
   cli_fail_text(NULL, "standard output is closed");
   return CLI_EXIT_FAIL;
 }
@@ -155,21 +142,17 @@ static int stdout_is_closed(void)
 /* What the command writes to stdout is what it is for, except for cp to
  * a file (DEST not "-") and mount/unmount (a daemon, often started with
  * stdout closed; its messages go to stderr or syslog). */
-static int writes_stdout(const struct cli_args *a)
-{
-  if (strcmp(a->cmd, "mount") == 0 || strcmp(a->cmd, "unmount") == 0)
-    return 0;
+static int writes_stdout(const struct cli_args *a) {
+  if (strcmp(a->cmd, "mount") == 0 || strcmp(a->cmd, "unmount") == 0) return 0;
   return strcmp(a->cmd, "cp") != 0 || strcmp(a->dest, "-") == 0;
 }
 
 /* stdout is buffered: a failed write of the help or of `stat` output
  * (disk full, closed pipe) only shows at the final flush. Exiting 0 after
  * losing output would lie to the caller. */
-static int finish(int status)
-{
+static int finish(int status) {
   if (fflush(stdout) != 0 || ferror(stdout)) {
-    if (std_closed & 2)
-      return stdout_is_closed();
+    if (std_closed & 2) return stdout_is_closed();
     if (errno != EPIPE)
       cli_fail_errno(errno, "cannot write to standard output");
     return CLI_EXIT_FAIL;
@@ -177,15 +160,13 @@ static int finish(int status)
   return status;
 }
 
-static int dispatch(int argc, char **argv)
-{
+static int dispatch(int argc, char **argv) {
   const char *word;
   const struct cli_command *cmd;
   struct cli_args args;
   int rc;
 
-  if (argc < 2)
-    return cli_usage_error(NULL, "missing command");
+  if (argc < 2) return cli_usage_error(NULL, "missing command");
   word = argv[1];
   if (!strcmp(word, "--help") || !strcmp(word, "-h") || !strcmp(word, "help"))
     return run_help(argc - 2, argv + 2);
@@ -195,21 +176,17 @@ static int dispatch(int argc, char **argv)
     printf("gsread %s\n", gsr_version());
     return CLI_EXIT_OK;
   }
-  if (word[0] == '-')
-    return cli_usage_error(NULL, "unknown option '%s'", word);
+  if (word[0] == '-') return cli_usage_error(NULL, "unknown option '%s'", word);
   cmd = find_command(word);
-  if (!cmd)
-    return cli_usage_error(NULL, "unknown command '%s'", word);
+  if (!cmd) return cli_usage_error(NULL, "unknown command '%s'", word);
   rc = cli_parse_args(cmd, argc - 2, argv + 2, &args);
-  if (rc != CLI_CONTINUE)
-    return rc;
+  if (rc != CLI_CONTINUE) return rc;
   if ((std_closed & 2) && writes_stdout(&args))
     return stdout_is_closed(); /* before anything is read */
   return cmd->run(&args);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   /* A reader that goes away (gsread cat ... | head) must end us with a
    * status, not kill us with a signal halfway through a cleanup: with
    * SIGPIPE ignored, write() fails with EPIPE and we stop quietly. */

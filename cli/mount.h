@@ -62,10 +62,10 @@ void mount_dir_free(struct mount_dir *d);
  * placeholders). Feed it the listing's entries in order; it says when the
  * rest cannot matter. */
 struct mount_lookup {
-  const char *name; /* the object name looked up, no trailing '/' */
-  int found_file;   /* an object named exactly `name` */
-  int found_dir;    /* the prefix "name/" (objects below it, or the
-                     * zero-length placeholder "name/") */
+  const char *name;       /* the object name looked up, no trailing '/' */
+  int found_file;         /* an object named exactly `name` */
+  int found_dir;          /* the prefix "name/" (objects below it, or the
+                           * zero-length placeholder "name/") */
   struct mount_node file; /* found_file: its attributes (name unset) */
 };
 /* 0: go on listing; 1: stop, nothing further can match. */
@@ -74,8 +74,7 @@ int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e);
 /* The mount point field of a /proc/self/mounts line whose file system
  * type is `fstype`, unescaped (\040 is a space) into out; 1 if the line
  * is such a mount, else 0. */
-int mount_proc_line(const char *line, const char *fstype, char *out,
-                    size_t n);
+int mount_proc_line(const char *line, const char *fstype, char *out, size_t n);
 
 /* The device of a /proc/self/mountinfo line if its mount point is path:
  * 1 and *major, *minor set, else 0. Read instead of stat(path), which on
@@ -88,11 +87,11 @@ int mount_info_dev(const char *line, const char *path, unsigned *major,
 struct mount_entry {
   struct mount_entry *next;
   char *key;
-  double at;             /* when fetched (monotonic seconds) */
-  int exists;            /* lookups: 0 = no such file or directory */
+  double at;              /* when fetched (monotonic seconds) */
+  int exists;             /* lookups: 0 = no such file or directory */
   struct mount_node node; /* lookups: what exists (name unset) */
-  struct mount_dir dir;  /* listings */
-  int64_t generation;    /* opens: the generation the last open saw */
+  struct mount_dir dir;   /* listings */
+  int64_t generation;     /* opens: the generation the last open saw */
 };
 struct mount_table {
   struct mount_entry **b;
@@ -107,7 +106,8 @@ struct mount_entry *mount_table_put(struct mount_table *t, const char *key,
 void mount_table_del(struct mount_table *t, const char *key);
 void mount_table_free(struct mount_table *t);
 
-/* ---- mount_fs.c: the file system -------------------------------------------*/
+/* ---- mount_fs.c: the file system
+ * -------------------------------------------*/
 
 struct mount_conf {
   const char *bucket; /* "gs://BUCKET" */

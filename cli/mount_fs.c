@@ -58,8 +58,8 @@ struct mount_file {
 struct mount_fs {
   struct mount_conf conf;
   gsr_client *client;
-  time_t started; /* directories' times */
-  pthread_mutex_t mu; /* guards everything below */
+  time_t started;             /* directories' times */
+  pthread_mutex_t mu;         /* guards everything below */
   struct mount_table lookups; /* object name -> exists? attributes */
   struct mount_table dirs;    /* directory prefix -> listing */
   struct mount_table gens;    /* object name -> generation last opened */
@@ -67,18 +67,17 @@ struct mount_fs {
   int closing;                /* shutting down: no new opens */
 };
 
-/* ---- Log -------------------------------------------------------------------*/
+/* ---- Log
+ * -------------------------------------------------------------------*/
 
 static int log_syslog;
 
-void mount_log_to_syslog(void)
-{
+void mount_log_to_syslog(void) {
   openlog("gsread", LOG_PID, LOG_DAEMON);
   log_syslog = 1;
 }
 
-void mount_log(const char *fmt, ...)
-{
+void mount_log(const char *fmt, ...) {
   char line[2048];
   va_list ap;
 
@@ -97,8 +96,7 @@ void mount_log(const char *fmt, ...)
 
 /* Logs a failed call (the library's message names the server's answer)
  * and returns its negative errno for FUSE. */
-static int fail(int status, const char *what, const char *name)
-{
+static int fail(int status, const char *what, const char *name) {
   if (mount_status_logged(status)) {
     const char *msg = gsr_errmsg();
 
@@ -108,29 +106,26 @@ static int fail(int status, const char *what, const char *name)
   return -mount_errno(status);
 }
 
-/* ---- Helpers ---------------------------------------------------------------*/
+/* ---- Helpers
+ * ---------------------------------------------------------------*/
 
-static double now_mono(void)
-{
+static double now_mono(void) {
   struct timespec ts;
 
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static struct mount_fs *fs_of_context(void)
-{
+static struct mount_fs *fs_of_context(void) {
   return fuse_get_context()->private_data;
 }
 
 /* a + b + c in one new string; NULL if out of memory. */
-static char *join3(const char *a, const char *b, const char *c)
-{
+static char *join3(const char *a, const char *b, const char *c) {
   size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
   char *s = malloc(la + lb + lc + 1);
 
-  if (!s)
-    return NULL;
+  if (!s) return NULL;
   memcpy(s, a, la);
   memcpy(s + la, b, lb);
   memcpy(s + la + lb, c, lc + 1);
@@ -138,13 +133,11 @@ static char *join3(const char *a, const char *b, const char *c)
 }
 
 static int fresh(const struct mount_fs *fs, const struct mount_entry *e,
-                 double now)
-{
+                 double now) {
   return e && now - e->at < fs->conf.ttl;
 }
 
-static void fill_dir(const struct mount_fs *fs, struct stat *st)
-{
+static void fill_dir(const struct mount_fs *fs, struct stat *st) {
   memset(st, 0, sizeof *st);
   st->st_mode = S_IFDIR | fs->conf.dir_mode;
   st->st_nlink = 2;
@@ -154,8 +147,7 @@ static void fill_dir(const struct mount_fs *fs, struct stat *st)
 }
 
 static void fill_node(const struct mount_fs *fs, const struct mount_node *n,
-                      struct stat *st)
-{
+                      struct stat *st) {
   if (n->is_dir) {
     fill_dir(fs, st);
     return;
@@ -171,7 +163,8 @@ static void fill_node(const struct mount_fs *fs, const struct mount_node *n,
   st->st_mtime = st->st_ctime = st->st_atime = (time_t)n->mtime;
 }
 
-/* ---- Listings --------------------------------------------------------------*/
+/* ---- Listings
+ * --------------------------------------------------------------*/
 
 struct list_run {
   struct mount_dir *d;
@@ -179,8 +172,7 @@ struct list_run {
   int err;
 };
 
-static int on_list_entry(void *arg, const gsr_list_entry *e)
-{
+static int on_list_entry(void *arg, const gsr_list_entry *e) {
   struct list_run *r = arg;
 
   r->err = mount_dir_add(r->d, r->dir, e);
@@ -188,15 +180,13 @@ static int on_list_entry(void *arg, const gsr_list_entry *e)
 }
 
 /* Lists the directory whose prefix is dir into *d (finished). */
-static int list_dir(struct mount_fs *fs, const char *dir, struct mount_dir *d)
-{
+static int list_dir(struct mount_fs *fs, const char *dir, struct mount_dir *d) {
   struct list_run r = {.d = d, .dir = dir};
   char *url = join3(fs->conf.bucket, "/", dir);
   int rc;
 
   memset(d, 0, sizeof *d);
-  if (!url)
-    return -ENOMEM;
+  if (!url) return -ENOMEM;
   rc = gsr_list(fs->client, url, 0, on_list_entry, &r);
   if (r.err) {
     rc = 0;
@@ -215,22 +205,19 @@ static int list_dir(struct mount_fs *fs, const char *dir, struct mount_dir *d)
   return 0;
 }
 
-static int on_lookup_entry(void *arg, const gsr_list_entry *e)
-{
+static int on_lookup_entry(void *arg, const gsr_list_entry *e) {
   return mount_lookup_entry(arg, e);
 }
 
 /* One name, by a listing with the name as prefix (see mount_map.c):
  * 0 and *out filled, -ENOENT, or another negative errno. */
 static int lookup_name(struct mount_fs *fs, const char *name,
-                       struct mount_node *out)
-{
+                       struct mount_node *out) {
   struct mount_lookup l = {.name = name};
   char *url = join3(fs->conf.bucket, "/", name);
   int rc;
 
-  if (!url)
-    return -ENOMEM;
+  if (!url) return -ENOMEM;
   rc = gsr_list(fs->client, url, 0, on_lookup_entry, &l);
   if (rc != GSR_OK && rc != GSR_ECANCELED) {
     rc = fail(rc, "cannot look up", url);
@@ -250,10 +237,10 @@ static int lookup_name(struct mount_fs *fs, const char *name,
   return -ENOENT;
 }
 
-/* ---- Operations ------------------------------------------------------------*/
+/* ---- Operations
+ * ------------------------------------------------------------*/
 
-static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
-{
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
   struct mount_fs *fs = fs_of_context();
 
   /* The kernel caches what we answer for as long as we do. */
@@ -276,8 +263,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 }
 
 static int fs_getattr(const char *path, struct stat *st,
-                      struct fuse_file_info *fi)
-{
+                      struct fuse_file_info *fi) {
   struct mount_fs *fs = fs_of_context();
   const char *slash, *base;
   char *name = NULL, *dir = NULL;
@@ -325,16 +311,14 @@ static int fs_getattr(const char *path, struct stat *st,
   if (fresh(fs, e, now)) {
     const struct mount_node *n = mount_dir_find(&e->dir, base);
 
-    if (n)
-      fill_node(fs, n, st);
+    if (n) fill_node(fs, n, st);
     rc = n ? 0 : -ENOENT;
     pthread_mutex_unlock(&fs->mu);
     goto out;
   }
   e = mount_table_get(&fs->lookups, name);
   if (fresh(fs, e, now)) {
-    if (e->exists)
-      fill_node(fs, &e->node, st);
+    if (e->exists) fill_node(fs, &e->node, st);
     rc = e->exists ? 0 : -ENOENT;
     pthread_mutex_unlock(&fs->mu);
     goto out;
@@ -352,8 +336,7 @@ static int fs_getattr(const char *path, struct stat *st,
       e->node = node;
     }
     pthread_mutex_unlock(&fs->mu);
-    if (rc == 0)
-      fill_node(fs, &node, st);
+    if (rc == 0) fill_node(fs, &node, st);
   }
 out:
   free(name);
@@ -363,8 +346,7 @@ out:
 
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
                       off_t off, struct fuse_file_info *fi,
-                      enum fuse_readdir_flags flags)
-{
+                      enum fuse_readdir_flags flags) {
   struct mount_fs *fs = fs_of_context();
   const char *rel = path + 1;
   char *dir;
@@ -372,14 +354,14 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
   struct mount_dir d;
   double now = now_mono();
   int rc = 0;
-  enum fuse_fill_dir_flags fill =
-      (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0;
+  enum fuse_fill_dir_flags fill = (flags & FUSE_READDIR_PLUS)
+                                      ? FUSE_FILL_DIR_PLUS
+                                      : 0;
 
   (void)off;
   (void)fi;
   dir = *rel ? join3(fs->conf.prefix, rel, "/") : strdup(fs->conf.prefix);
-  if (!dir)
-    return -ENOMEM;
+  if (!dir) return -ENOMEM;
   pthread_mutex_lock(&fs->mu);
   e = mount_table_get(&fs->dirs, dir);
   if (!fresh(fs, e, now)) {
@@ -409,8 +391,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
     struct stat st;
 
     fill_node(fs, &e->dir.v[i], &st);
-    if (filler(buf, e->dir.v[i].name, &st, 0, fill) != 0)
-      break;
+    if (filler(buf, e->dir.v[i].name, &st, 0, fill) != 0) break;
   }
   pthread_mutex_unlock(&fs->mu);
   free(dir);
@@ -420,9 +401,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 /* After an open found a new generation: forget what was cached about the
  * name, so that stat shows the new size. Returns 1 if the kernel's view
  * (attributes, pages) must be dropped too. */
-static int note_generation(struct mount_fs *fs, const char *name,
-                           int64_t gen, double now)
-{
+static int note_generation(struct mount_fs *fs, const char *name, int64_t gen,
+                           double now) {
   struct mount_entry *e;
   int known = 0, same = 0;
 
@@ -444,30 +424,26 @@ static int note_generation(struct mount_fs *fs, const char *name,
     char *dir = strndup(name, slash ? (size_t)(slash - name + 1) : 0);
 
     mount_table_del(&fs->lookups, name);
-    if (dir)
-      mount_table_del(&fs->dirs, dir);
+    if (dir) mount_table_del(&fs->dirs, dir);
     free(dir);
   }
   pthread_mutex_unlock(&fs->mu);
   return known && same ? 0 : known ? -1 : 1;
 }
 
-static int fs_open(const char *path, struct fuse_file_info *fi)
-{
+static int fs_open(const char *path, struct fuse_file_info *fi) {
   struct mount_fs *fs = fs_of_context();
   struct mount_file *mf;
   char *url;
   gsr_stat gs;
   int rc, seen;
 
-  if ((fi->flags & O_ACCMODE) != O_RDONLY)
-    return -EROFS;
+  if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EROFS;
   mf = calloc(1, sizeof *mf);
   url = join3(fs->conf.bucket, "/", fs->conf.prefix);
   if (!mf || !url || !(mf->name = join3(url, path + 1, ""))) {
     free(url);
-    if (mf)
-      free(mf->name);
+    if (mf) free(mf->name);
     free(mf);
     return -ENOMEM;
   }
@@ -512,14 +488,12 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 }
 
 static int fs_read(const char *path, char *buf, size_t size, off_t off,
-                   struct fuse_file_info *fi)
-{
+                   struct fuse_file_info *fi) {
   struct mount_file *mf = (struct mount_file *)(uintptr_t)fi->fh;
   int64_t n;
 
   (void)path;
-  if (now_mono() - atomic_load(&mf->failed_at) < MOUNT_FAIL_FAST_S)
-    return -EIO;
+  if (now_mono() - atomic_load(&mf->failed_at) < MOUNT_FAIL_FAST_S) return -EIO;
   n = gsr_pread(mf->f, buf, size, off);
   if (n < 0) {
     if (gsr_status_is_retryable((int)n))
@@ -529,8 +503,7 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off,
   return (int)n;
 }
 
-static int fs_release(const char *path, struct fuse_file_info *fi)
-{
+static int fs_release(const char *path, struct fuse_file_info *fi) {
   struct mount_fs *fs = fs_of_context();
   struct mount_file *mf = (struct mount_file *)(uintptr_t)fi->fh;
 
@@ -545,8 +518,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
   return 0;
 }
 
-static int fs_statfs(const char *path, struct statvfs *sv)
-{
+static int fs_statfs(const char *path, struct statvfs *sv) {
   (void)path;
   memset(sv, 0, sizeof *sv);
   sv->f_bsize = 1 << 20;
@@ -566,18 +538,13 @@ static const struct fuse_operations ops = {
     .statfs = fs_statfs,
 };
 
-const struct fuse_operations *mount_fs_ops(void)
-{
-  return &ops;
-}
+const struct fuse_operations *mount_fs_ops(void) { return &ops; }
 
 struct mount_fs *mount_fs_new(const struct mount_conf *conf,
-                              gsr_client *client)
-{
+                              gsr_client *client) {
   struct mount_fs *fs = calloc(1, sizeof *fs);
 
-  if (!fs)
-    return NULL;
+  if (!fs) return NULL;
   fs->conf = *conf;
   fs->client = client;
   fs->started = time(NULL);
@@ -586,22 +553,18 @@ struct mount_fs *mount_fs_new(const struct mount_conf *conf,
   return fs;
 }
 
-void mount_fs_shutdown(struct mount_fs *fs)
-{
+void mount_fs_shutdown(struct mount_fs *fs) {
   pthread_mutex_lock(&fs->mu);
   fs->closing = 1;
   /* gsr_close cancels the file's transfers; a gsr_pread running on it
    * returns at once. release() still frees the entry later. */
-  for (struct mount_file *mf = fs->files.next; mf != &fs->files;
-       mf = mf->next)
+  for (struct mount_file *mf = fs->files.next; mf != &fs->files; mf = mf->next)
     gsr_close(mf->f);
   pthread_mutex_unlock(&fs->mu);
 }
 
-void mount_fs_free(struct mount_fs *fs)
-{
-  if (!fs)
-    return;
+void mount_fs_free(struct mount_fs *fs) {
+  if (!fs) return;
   while (fs->files.next != &fs->files) {
     struct mount_file *mf = fs->files.next;
 

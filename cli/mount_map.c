@@ -19,8 +19,7 @@
  * stay short for the entry caps the file system uses. */
 #define MOUNT_TABLE_BUCKETS 16384
 
-int mount_errno(int status)
-{
+int mount_errno(int status) {
   switch (status) {
   case GSR_OK:
     return 0;
@@ -44,20 +43,17 @@ int mount_errno(int status)
   }
 }
 
-int mount_status_logged(int status)
-{
+int mount_status_logged(int status) {
   /* A missing name is what every shell and loader probes for. */
   return status != GSR_OK && status != GSR_ENOENT;
 }
 
 /* Parses exactly `digits` decimal digits at *p. */
-static int take_digits(const char **p, int digits, int *out)
-{
+static int take_digits(const char **p, int digits, int *out) {
   int v = 0;
 
   for (int i = 0; i < digits; i++) {
-    if ((*p)[i] < '0' || (*p)[i] > '9')
-      return 0;
+    if ((*p)[i] < '0' || (*p)[i] > '9') return 0;
     v = v * 10 + ((*p)[i] - '0');
   }
   *p += digits;
@@ -65,16 +61,13 @@ static int take_digits(const char **p, int digits, int *out)
   return 1;
 }
 
-static int take_char(const char **p, char c)
-{
-  if (**p != c)
-    return 0;
+static int take_char(const char **p, char c) {
+  if (**p != c) return 0;
   (*p)++;
   return 1;
 }
 
-int64_t mount_parse_time(const char *text)
-{
+int64_t mount_parse_time(const char *text) {
   const char *p = text;
   struct tm tm;
   int y, mo, d, h, mi, s, oh = 0, om = 0, sign = 0;
@@ -101,8 +94,8 @@ int64_t mount_parse_time(const char *text)
   } else {
     return 0;
   }
-  if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-      mi > 59 || s > 60)
+  if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+      s > 60)
     return 0;
   memset(&tm, 0, sizeof tm);
   tm.tm_year = y - 1900;
@@ -112,24 +105,20 @@ int64_t mount_parse_time(const char *text)
   tm.tm_min = mi;
   tm.tm_sec = s;
   t = timegm(&tm);
-  if (t == (time_t)-1)
-    return 0;
+  if (t == (time_t)-1) return 0;
   return (int64_t)t - sign * (int64_t)(oh * 3600 + om * 60);
 }
 
 int mount_child_name(const char *dir, const char *name, int is_prefix,
-                     char *out, size_t n)
-{
+                     char *out, size_t n) {
   size_t dlen = strlen(dir), len;
   const char *rest;
 
-  if (strncmp(name, dir, dlen) != 0)
-    return 0;
+  if (strncmp(name, dir, dlen) != 0) return 0;
   rest = name + dlen;
   len = strlen(rest);
   if (is_prefix) {
-    if (len == 0 || rest[len - 1] != '/')
-      return 0;
+    if (len == 0 || rest[len - 1] != '/') return 0;
     len--; /* "sub/" is the directory "sub" */
   }
   /* "" is the directory's own placeholder object "dir/" (or a prefix
@@ -146,8 +135,7 @@ int mount_child_name(const char *dir, const char *name, int is_prefix,
 }
 
 int mount_dir_add(struct mount_dir *d, const char *dir,
-                  const gsr_list_entry *e)
-{
+                  const gsr_list_entry *e) {
   char name[MOUNT_NAME_MAX + 1];
   struct mount_node *nd;
 
@@ -157,15 +145,13 @@ int mount_dir_add(struct mount_dir *d, const char *dir,
     size_t cap = d->cap ? d->cap * 2 : 64;
     struct mount_node *v = realloc(d->v, cap * sizeof *v);
 
-    if (!v)
-      return -ENOMEM;
+    if (!v) return -ENOMEM;
     d->v = v;
     d->cap = cap;
   }
   nd = &d->v[d->n];
   memset(nd, 0, sizeof *nd);
-  if (!(nd->name = strdup(name)))
-    return -ENOMEM;
+  if (!(nd->name = strdup(name))) return -ENOMEM;
   nd->is_dir = e->is_prefix;
   if (!e->is_prefix) {
     nd->size = e->size;
@@ -176,8 +162,7 @@ int mount_dir_add(struct mount_dir *d, const char *dir,
   return 0;
 }
 
-static int node_cmp(const void *a, const void *b)
-{
+static int node_cmp(const void *a, const void *b) {
   const struct mount_node *x = a, *y = b;
   int c = strcmp(x->name, y->name);
 
@@ -185,12 +170,10 @@ static int node_cmp(const void *a, const void *b)
   return c ? c : y->is_dir - x->is_dir;
 }
 
-void mount_dir_finish(struct mount_dir *d)
-{
+void mount_dir_finish(struct mount_dir *d) {
   size_t w = 0;
 
-  if (d->n > 1)
-    qsort(d->v, d->n, sizeof d->v[0], node_cmp);
+  if (d->n > 1) qsort(d->v, d->n, sizeof d->v[0], node_cmp);
   for (size_t r = 0; r < d->n; r++) {
     if (w > 0 && strcmp(d->v[w - 1].name, d->v[r].name) == 0) {
       free(d->v[r].name);
@@ -202,16 +185,14 @@ void mount_dir_finish(struct mount_dir *d)
 }
 
 const struct mount_node *mount_dir_find(const struct mount_dir *d,
-                                        const char *name)
-{
+                                        const char *name) {
   size_t lo = 0, hi = d->n;
 
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     int c = strcmp(name, d->v[mid].name);
 
-    if (c == 0)
-      return &d->v[mid];
+    if (c == 0) return &d->v[mid];
     if (c < 0)
       hi = mid;
     else
@@ -220,16 +201,13 @@ const struct mount_node *mount_dir_find(const struct mount_dir *d,
   return NULL;
 }
 
-void mount_dir_free(struct mount_dir *d)
-{
-  for (size_t i = 0; i < d->n; i++)
-    free(d->v[i].name);
+void mount_dir_free(struct mount_dir *d) {
+  for (size_t i = 0; i < d->n; i++) free(d->v[i].name);
   free(d->v);
   memset(d, 0, sizeof *d);
 }
 
-int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e)
-{
+int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e) {
   size_t nlen = strlen(l->name);
   unsigned char next;
 
@@ -257,8 +235,7 @@ int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e)
 
 /* Copies the mount point field mnt, unescaped (the kernel writes space,
  * tab, newline and backslash as \ooo), into out; 0 if it does not fit. */
-static int unescape_field(const char *mnt, char *out, size_t n)
-{
+static int unescape_field(const char *mnt, char *out, size_t n) {
   size_t w = 0;
 
   for (const char *p = mnt; *p; p++) {
@@ -269,17 +246,14 @@ static int unescape_field(const char *mnt, char *out, size_t n)
       c = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
       p += 3;
     }
-    if (w + 1 >= n)
-      return 0;
+    if (w + 1 >= n) return 0;
     out[w++] = c;
   }
   out[w] = '\0';
   return 1;
 }
 
-int mount_proc_line(const char *line, const char *fstype, char *out,
-                    size_t n)
-{
+int mount_proc_line(const char *line, const char *fstype, char *out, size_t n) {
   char dev[4096], mnt[4096], type[256];
 
   if (sscanf(line, "%4095s %4095s %255s", dev, mnt, type) != 3 ||
@@ -289,8 +263,7 @@ int mount_proc_line(const char *line, const char *fstype, char *out,
 }
 
 int mount_info_dev(const char *line, const char *path, unsigned *major,
-                   unsigned *minor)
-{
+                   unsigned *minor) {
   char mnt[4096], un[4096];
   unsigned a, b;
 
@@ -303,10 +276,10 @@ int mount_info_dev(const char *line, const char *path, unsigned *major,
   return 1;
 }
 
-/* ---- The cache table -------------------------------------------------------*/
+/* ---- The cache table
+ * -------------------------------------------------------*/
 
-static size_t hash_key(const char *key)
-{
+static size_t hash_key(const char *key) {
   size_t h = 1469598103934665603ull; /* FNV-1a */
 
   for (const unsigned char *p = (const unsigned char *)key; *p; p++)
@@ -314,30 +287,24 @@ static size_t hash_key(const char *key)
   return h % MOUNT_TABLE_BUCKETS;
 }
 
-static void entry_free(struct mount_entry *e)
-{
+static void entry_free(struct mount_entry *e) {
   free(e->key);
   free(e->node.name);
   mount_dir_free(&e->dir);
   free(e);
 }
 
-struct mount_entry *mount_table_get(struct mount_table *t, const char *key)
-{
-  if (!t->b)
-    return NULL;
+struct mount_entry *mount_table_get(struct mount_table *t, const char *key) {
+  if (!t->b) return NULL;
   for (struct mount_entry *e = t->b[hash_key(key)]; e; e = e->next)
-    if (strcmp(e->key, key) == 0)
-      return e;
+    if (strcmp(e->key, key) == 0) return e;
   return NULL;
 }
 
-void mount_table_del(struct mount_table *t, const char *key)
-{
+void mount_table_del(struct mount_table *t, const char *key) {
   struct mount_entry **pp;
 
-  if (!t->b)
-    return;
+  if (!t->b) return;
   for (pp = &t->b[hash_key(key)]; *pp; pp = &(*pp)->next) {
     if (strcmp((*pp)->key, key) == 0) {
       struct mount_entry *e = *pp;
@@ -351,8 +318,7 @@ void mount_table_del(struct mount_table *t, const char *key)
 }
 
 /* Drops the entries fetched before `before` (all of them: +infinity). */
-static void drop_older(struct mount_table *t, double before)
-{
+static void drop_older(struct mount_table *t, double before) {
   for (size_t i = 0; i < t->nb; i++) {
     struct mount_entry **pp = &t->b[i];
 
@@ -371,20 +337,17 @@ static void drop_older(struct mount_table *t, double before)
 }
 
 struct mount_entry *mount_table_put(struct mount_table *t, const char *key,
-                                    size_t cap, double stale)
-{
+                                    size_t cap, double stale) {
   struct mount_entry *e;
   size_t h;
 
   if (!t->b) {
     t->b = calloc(MOUNT_TABLE_BUCKETS, sizeof *t->b);
-    if (!t->b)
-      return NULL;
+    if (!t->b) return NULL;
     t->nb = MOUNT_TABLE_BUCKETS;
   }
   mount_table_del(t, key);
-  if (t->n >= cap)
-    drop_older(t, stale);
+  if (t->n >= cap) drop_older(t, stale);
   if (t->n >= cap)
     drop_older(t, 1e300); /* a cache may forget; memory stays bounded */
   e = calloc(1, sizeof *e);
@@ -399,10 +362,8 @@ struct mount_entry *mount_table_put(struct mount_table *t, const char *key,
   return e;
 }
 
-void mount_table_free(struct mount_table *t)
-{
-  if (t->b)
-    drop_older(t, 1e300);
+void mount_table_free(struct mount_table *t) {
+  if (t->b) drop_older(t, 1e300);
   free(t->b);
   memset(t, 0, sizeof *t);
 }

@@ -22,7 +22,7 @@ struct opt_def {
   const char *name; /* without the leading "--" */
   const char *arg;  /* placeholder of the value; NULL for a flag */
   const char *help;
-  char short_name;  /* the one-letter form ("-l"), or 0 */
+  char short_name; /* the one-letter form ("-l"), or 0 */
 };
 
 static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
@@ -54,27 +54,34 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                                "most bytes the client holds prefetched", 0},
     [CLI_OPT_STATS] = {"stats", NULL,
                        "print the file's counters and prefetch plan on "
-                       "stderr at the end", 0},
+                       "stderr at the end",
+                       0},
     [CLI_OPT_TRACE] = {"trace", "FILE",
                        "replay the 'OFFSET LENGTH' lines of FILE", 0},
     [CLI_OPT_RANGES] = {"ranges", "FILE",
                         "read FILE's 'OFFSET LENGTH' lines in one "
-                        "vectored read", 0},
+                        "vectored read",
+                        0},
     [CLI_OPT_RANGES_MODE] = {"ranges-mode", "M",
                              "vectored, pread, pread-threads[=N] or "
-                             "get-per-range[=N]", 0},
+                             "get-per-range[=N]",
+                             0},
     [CLI_OPT_BATCH] = {"batch", "N",
                        "most ranges per batch (0: all, 256 MiB at a "
-                       "time)", 0},
+                       "time)",
+                       0},
     [CLI_OPT_ZERO_COPY] = {"zero-copy", NULL,
                            "no copy: gsr_read_slices (cat: gsr_sendfile "
-                           "for one range)", 0},
+                           "for one range)",
+                           0},
     [CLI_OPT_COPY] = {"copy", NULL,
                       "read with gsr_read into one io-size buffer instead "
-                      "of slices", 0},
+                      "of slices",
+                      0},
     [CLI_OPT_DEBUG] = {"debug", NULL,
                        "print the library's decisions on stderr (prefetch "
-                       "window, blocks, seeks, retries)", 0},
+                       "window, blocks, seeks, retries)",
+                       0},
     [CLI_OPT_PATTERN] = {"pattern", "P", "seq or rand", 0},
     [CLI_OPT_MODE] = {"mode", "M", "default, concurrent or prefetch", 0},
     [CLI_OPT_SEED] = {"seed", "S", "seed of the random offsets", 0},
@@ -87,9 +94,10 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_JSON] = {"json", NULL, "print one JSON object on one line", 0},
     [CLI_OPT_PART_SIZE] = {"part-size", "SIZE",
                            "bytes per request (a block); at least "
-                           "256KiB, or 0", 0},
-    [CLI_OPT_RECURSIVE] = {"recursive", NULL,
-                           "everything under the prefix", 'r'},
+                           "256KiB, or 0",
+                           0},
+    [CLI_OPT_RECURSIVE] = {"recursive", NULL, "everything under the prefix",
+                           'r'},
     [CLI_OPT_LONG] = {"long", NULL, "also size, updated time and generation",
                       'l'},
     [CLI_OPT_QUIET] = {"quiet", NULL, "no progress, no summary line", 'q'},
@@ -99,22 +107,22 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                               "requester pays: the project billed", 0},
     [CLI_OPT_NO_FOLLOW] = {"no-follow", NULL,
                            "fail on an http(s) redirect, naming its "
-                           "Location", 0},
+                           "Location",
+                           0},
     [CLI_OPT_FOREGROUND] = {"foreground", NULL,
-                             "stay in the foreground, log on stderr", 'f'},
+                            "stay in the foreground, log on stderr", 'f'},
     [CLI_OPT_ALLOW_OTHER] = {"allow-other", NULL,
-                              "let other users read the mount", 0},
+                             "let other users read the mount", 0},
     [CLI_OPT_UID] = {"uid", "N", "owner of every file and directory", 0},
     [CLI_OPT_GID] = {"gid", "N", "group of every file and directory", 0},
     [CLI_OPT_FILE_MODE] = {"file-mode", "OCTAL", "permissions of files", 0},
-    [CLI_OPT_DIR_MODE] = {"dir-mode", "OCTAL",
-                          "permissions of directories", 0},
-    [CLI_OPT_TTL] = {"ttl", "S",
-                     "seconds listings and attributes are cached", 0},
+    [CLI_OPT_DIR_MODE] = {"dir-mode", "OCTAL", "permissions of directories", 0},
+    [CLI_OPT_TTL] = {"ttl", "S", "seconds listings and attributes are cached",
+                     0},
     [CLI_OPT_MAX_READAHEAD] = {"max-readahead", "SIZE",
                                "the kernel's own readahead per file", 0},
-    [CLI_OPT_DIRECT_IO] = {"direct-io", NULL,
-                           "bypass the page cache (no mmap)", 0},
+    [CLI_OPT_DIRECT_IO] = {"direct-io", NULL, "bypass the page cache (no mmap)",
+                           0},
     [CLI_OPT_HELP] = {"help", NULL, "show this help and exit", 0},
 };
 
@@ -130,15 +138,9 @@ static const char *const mode_names[] = {
     [CLI_MODE_PREFETCH] = "prefetch",
 };
 
-const char *cli_pattern_name(enum cli_pattern p)
-{
-  return pattern_names[p];
-}
+const char *cli_pattern_name(enum cli_pattern p) { return pattern_names[p]; }
 
-const char *cli_mode_name(enum cli_mode m)
-{
-  return mode_names[m];
-}
+const char *cli_mode_name(enum cli_mode m) { return mode_names[m]; }
 
 /* ---- Values --------------------------------------------------------------*/
 
@@ -146,13 +148,11 @@ static void init_args(const struct cli_command *cmd, struct cli_args *a);
 
 /* Prints a byte count the way a user would type it ("5MiB"), so a default
  * shown in the help can be pasted back as an option value. */
-void cli_format_size(uint64_t v, char *buf, size_t n)
-{
+void cli_format_size(uint64_t v, char *buf, size_t n) {
   static const char *const units[] = {"", "KiB", "MiB", "GiB", "TiB"};
   size_t u = 0;
 
-  while (u + 1 < sizeof units / sizeof units[0] && v >= 1024 &&
-         v % 1024 == 0) {
+  while (u + 1 < sizeof units / sizeof units[0] && v >= 1024 && v % 1024 == 0) {
     v /= 1024;
     u++;
   }
@@ -161,19 +161,15 @@ void cli_format_size(uint64_t v, char *buf, size_t n)
 
 /* A size whose 0 means "the library decides": the header documents those
  * defaults, but the API has no way to ask for them. */
-static const char *size_or_library(uint64_t v, char *buf, size_t n)
-{
-  if (v == 0)
-    return "0, the library's default";
+static const char *size_or_library(uint64_t v, char *buf, size_t n) {
+  if (v == 0) return "0, the library's default";
   cli_format_size(v, buf, n);
   return buf;
 }
 
 /* Defaults of the settings only the library knows, as shown in the help. */
-static const char *library_default(enum cli_opt_id id,
-                                   const struct cli_args *d, char *buf,
-                                   size_t n)
-{
+static const char *library_default(enum cli_opt_id id, const struct cli_args *d,
+                                   char *buf, size_t n) {
   switch (id) {
   case CLI_OPT_CACHE:
     return d->file.cache_type ? d->file.cache_type
@@ -189,8 +185,7 @@ static const char *library_default(enum cli_opt_id id,
     snprintf(buf, n, "%d", d->file.concurrency);
     return buf;
   case CLI_OPT_PREFETCH:
-    if (d->file.prefetch)
-      return d->file.prefetch;
+    if (d->file.prefetch) return d->file.prefetch;
     if (d->client.prefetch) {
       snprintf(buf, n, "%s; off with a --cache other than none",
                d->client.prefetch);
@@ -209,8 +204,7 @@ static const char *library_default(enum cli_opt_id id,
     snprintf(buf, n, "%d", d->file.max_blocks);
     return buf;
   case CLI_OPT_ENDPOINT:
-    if (d->client.endpoint)
-      return d->client.endpoint;
+    if (d->client.endpoint) return d->client.endpoint;
     return "$STORAGE_EMULATOR_HOST if set,\n"
            "else https://storage.googleapis.com";
   case CLI_OPT_CA_BUNDLE:
@@ -231,8 +225,7 @@ static const char *library_default(enum cli_opt_id id,
 
 /* Defaults of the tool's own settings, as shown in the help. */
 static const char *tool_default(enum cli_opt_id id, const struct cli_args *d,
-                                char *buf, size_t n)
-{
+                                char *buf, size_t n) {
   switch (id) {
   case CLI_OPT_OFFSET:
     return "0";
@@ -298,8 +291,7 @@ static const char *tool_default(enum cli_opt_id id, const struct cli_args *d,
  * command's, so the help cannot drift from what a run uses. NULL: the
  * option has no default worth showing (flags, --trace). */
 static const char *opt_default(const struct cli_command *cmd,
-                               enum cli_opt_id id, char *buf, size_t n)
-{
+                               enum cli_opt_id id, char *buf, size_t n) {
   struct cli_args d;
 
   init_args(cmd, &d);
@@ -326,8 +318,7 @@ static const char *opt_default(const struct cli_command *cmd,
 /* gsr_parse_size with the tool's limits on top: a size must also fit the
  * type it ends up in (max), and zero may be meaningless (min 1). */
 static int parse_size(const char *cmd, const char *opt, const char *text,
-                      uint64_t min, uint64_t max, uint64_t *out)
-{
+                      uint64_t min, uint64_t max, uint64_t *out) {
   uint64_t v;
 
   if (gsr_parse_size(text, &v) != GSR_OK)
@@ -337,8 +328,7 @@ static int parse_size(const char *cmd, const char *opt, const char *text,
                            text, opt);
   if (v < min)
     return cli_usage_error(cmd, "--%s must be at least %" PRIu64, opt, min);
-  if (v > max)
-    return cli_usage_error(cmd, "--%s is too large: %s", opt, text);
+  if (v > max) return cli_usage_error(cmd, "--%s is too large: %s", opt, text);
   *out = v;
   return CLI_CONTINUE;
 }
@@ -346,8 +336,7 @@ static int parse_size(const char *cmd, const char *opt, const char *text,
 /* A plain decimal integer in [min, max]; strtoll alone would accept
  * leading spaces, a sign and trailing junk. */
 static int parse_int(const char *cmd, const char *opt, const char *text,
-                     long long min, long long max, long long *out)
-{
+                     long long min, long long max, long long *out) {
   char *end;
   long long v;
 
@@ -358,8 +347,8 @@ static int parse_int(const char *cmd, const char *opt, const char *text,
   if (*end != '\0')
     return cli_usage_error(cmd, "invalid number '%s' for --%s", text, opt);
   if (errno == ERANGE || v < min || v > max)
-    return cli_usage_error(cmd, "--%s must be between %lld and %lld", opt,
-                           min, max);
+    return cli_usage_error(cmd, "--%s must be between %lld and %lld", opt, min,
+                           max);
   *out = v;
   return CLI_CONTINUE;
 }
@@ -367,8 +356,7 @@ static int parse_int(const char *cmd, const char *opt, const char *text,
 /* Strings are passed to the library as is; an empty one is almost surely
  * a shell mistake (--endpoint "$UNSET_VAR"), so say so now. */
 static int parse_string(const char *cmd, const char *opt, const char *text,
-                        const char **out)
-{
+                        const char **out) {
   if (*text == '\0')
     return cli_usage_error(cmd, "--%s needs a non-empty value", opt);
   *out = text;
@@ -379,8 +367,7 @@ static int parse_string(const char *cmd, const char *opt, const char *text,
  * (--pattern, --mode) are checked here; the library's (--cache,
  * --prefetch) by the library, which owns their list. */
 static int parse_choice(const char *cmd, const char *opt, const char *text,
-                        const char *const *names, size_t n, int *out)
-{
+                        const char *const *names, size_t n, int *out) {
   for (size_t i = 0; i < n; i++) {
     if (strcmp(text, names[i]) == 0) {
       *out = (int)i;
@@ -388,8 +375,8 @@ static int parse_choice(const char *cmd, const char *opt, const char *text,
     }
   }
   if (n == 2)
-    return cli_usage_error(cmd, "invalid value '%s' for --%s (%s or %s)",
-                           text, opt, names[0], names[1]);
+    return cli_usage_error(cmd, "invalid value '%s' for --%s (%s or %s)", text,
+                           opt, names[0], names[1]);
   return cli_usage_error(cmd, "invalid value '%s' for --%s (%s, %s or %s)",
                          text, opt, names[0], names[1], names[2]);
 }
@@ -397,43 +384,42 @@ static int parse_choice(const char *cmd, const char *opt, const char *text,
 /* Seconds as DIGITS[.DIGITS], more than 0 and at most a day: strtod alone
  * would take "inf", "1e3", hex and leading spaces. */
 static int parse_seconds(const char *cmd, const char *opt, const char *text,
-                         double *out)
-{
+                         double *out) {
   const char *p = text;
   double v;
 
-  while (*p >= '0' && *p <= '9')
-    p++;
+  while (*p >= '0' && *p <= '9') p++;
   if (p > text && *p == '.' && p[1] >= '0' && p[1] <= '9')
     for (p++; *p >= '0' && *p <= '9'; p++)
       ;
   if (p == text || *p != '\0')
-    return cli_usage_error(cmd, "invalid number of seconds '%s' for --%s "
-                           "(e.g. 10, 0.5)", text, opt);
+    return cli_usage_error(cmd,
+                           "invalid number of seconds '%s' for --%s "
+                           "(e.g. 10, 0.5)",
+                           text, opt);
   v = strtod(text, NULL);
   if (v <= 0 || v > 86400)
-    return cli_usage_error(cmd, "--%s must be more than 0 and at most "
-                           "86400", opt);
+    return cli_usage_error(cmd,
+                           "--%s must be more than 0 and at most "
+                           "86400",
+                           opt);
   *out = v;
   return CLI_CONTINUE;
 }
 
 /* parse_int into an int. */
 static int parse_int_to(const char *cmd, const char *opt, const char *text,
-                        long long min, long long max, int *out)
-{
+                        long long min, long long max, int *out) {
   long long n;
   int rc = parse_int(cmd, opt, text, min, max, &n);
 
-  if (rc == CLI_CONTINUE)
-    *out = (int)n;
+  if (rc == CLI_CONTINUE) *out = (int)n;
   return rc;
 }
 
 /* Stores the value of one of the options that only `bench` has. */
 static int apply_bench_option(const char *cmd, enum cli_opt_id id,
-                              const char *v, struct cli_args *a)
-{
+                              const char *v, struct cli_args *a) {
   const char *name = opt_defs[id].name;
   struct cli_bench_args *b = &a->bench;
   long long n;
@@ -450,13 +436,11 @@ static int apply_bench_option(const char *cmd, enum cli_opt_id id,
     return rc;
   case CLI_OPT_MODE:
     rc = parse_choice(cmd, name, v, mode_names, 3, &choice);
-    if (rc == CLI_CONTINUE)
-      b->mode = (enum cli_mode)choice;
+    if (rc == CLI_CONTINUE) b->mode = (enum cli_mode)choice;
     return rc;
   case CLI_OPT_SEED:
     rc = parse_int(cmd, name, v, 0, LLONG_MAX, &n);
-    if (rc == CLI_CONTINUE)
-      b->seed = (uint64_t)n;
+    if (rc == CLI_CONTINUE) b->seed = (uint64_t)n;
     return rc;
   case CLI_OPT_PROCS:
     /* Each process is a client with its own I/O thread and buffers: a
@@ -468,14 +452,15 @@ static int apply_bench_option(const char *cmd, enum cli_opt_id id,
     return parse_seconds(cmd, name, v, &b->max_seconds);
   case CLI_OPT_RANGES_MODE:
     if (cli_ranges_mode_parse(v, &b->ranges_mode) != 0)
-      return cli_usage_error(cmd, "invalid value '%s' for --%s (vectored, "
+      return cli_usage_error(cmd,
+                             "invalid value '%s' for --%s (vectored, "
                              "pread, pread-threads[=N] or "
-                             "get-per-range[=N], N from 1 to 256)", v, name);
+                             "get-per-range[=N], N from 1 to 256)",
+                             v, name);
     return CLI_CONTINUE;
   case CLI_OPT_BATCH:
     rc = parse_int(cmd, name, v, 0, INT_MAX, &n);
-    if (rc == CLI_CONTINUE)
-      b->batch = (size_t)n;
+    if (rc == CLI_CONTINUE) b->batch = (size_t)n;
     return rc;
   default:
     return rc;
@@ -484,27 +469,28 @@ static int apply_bench_option(const char *cmd, enum cli_opt_id id,
 
 /* Permission bits in octal ("644", "0444"). */
 static int parse_mode(const char *cmd, const char *opt, const char *text,
-                      unsigned *out)
-{
+                      unsigned *out) {
   unsigned v = 0;
   size_t len = strlen(text);
 
   if (len == 0 || len > 4 || strspn(text, "01234567") != len)
-    return cli_usage_error(cmd, "invalid mode '%s' for --%s (octal, e.g. "
-                           "444)", text, opt);
-  for (const char *p = text; *p; p++)
-    v = v * 8 + (unsigned)(*p - '0');
+    return cli_usage_error(cmd,
+                           "invalid mode '%s' for --%s (octal, e.g. "
+                           "444)",
+                           text, opt);
+  for (const char *p = text; *p; p++) v = v * 8 + (unsigned)(*p - '0');
   if (v > 0777)
-    return cli_usage_error(cmd, "--%s takes permission bits only (at most "
-                           "777)", opt);
+    return cli_usage_error(cmd,
+                           "--%s takes permission bits only (at most "
+                           "777)",
+                           opt);
   *out = v;
   return CLI_CONTINUE;
 }
 
 /* Stores the value of one of the options that only `mount` has. */
 static int apply_mount_option(const char *cmd, enum cli_opt_id id,
-                              const char *v, struct cli_args *a)
-{
+                              const char *v, struct cli_args *a) {
   const char *name = opt_defs[id].name;
   struct cli_mount_args *m = &a->mount;
 
@@ -537,8 +523,7 @@ static int apply_mount_option(const char *cmd, enum cli_opt_id id,
 
 /* Stores the value of one of the library's file and client settings. */
 static int apply_library_option(const char *cmd, enum cli_opt_id id,
-                                const char *v, struct cli_args *a)
-{
+                                const char *v, struct cli_args *a) {
   const char *name = opt_defs[id].name;
 
   switch (id) {
@@ -556,8 +541,7 @@ static int apply_library_option(const char *cmd, enum cli_opt_id id,
   case CLI_OPT_MAX_BLOCKS:
     return parse_int_to(cmd, name, v, 1, INT_MAX, &a->file.max_blocks);
   case CLI_OPT_MEMORY_BUDGET:
-    return parse_size(cmd, name, v, 0, UINT64_MAX,
-                      &a->client.memory_budget);
+    return parse_size(cmd, name, v, 0, UINT64_MAX, &a->client.memory_budget);
   default:
     return CLI_CONTINUE;
   }
@@ -565,8 +549,7 @@ static int apply_library_option(const char *cmd, enum cli_opt_id id,
 
 /* Stores the value of one option into *a. */
 static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
-                        struct cli_args *a)
-{
+                        struct cli_args *a) {
   const char *name = opt_defs[id].name;
   long long n;
   int rc;
@@ -582,8 +565,7 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_IO_SIZE:
     /* gsr_read takes a size_t that must not exceed INT64_MAX. */
     return parse_size(cmd, name, v, 1,
-                      SIZE_MAX < INT64_MAX ? SIZE_MAX : INT64_MAX,
-                      &a->io_size);
+                      SIZE_MAX < INT64_MAX ? SIZE_MAX : INT64_MAX, &a->io_size);
   case CLI_OPT_CACHE:
     return parse_string(cmd, name, v, &a->file.cache_type);
   case CLI_OPT_BLOCK_SIZE:
@@ -595,13 +577,11 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_MAX_CONNECTIONS:
     /* The upper bound is the library's to enforce; it may change. */
     rc = parse_int(cmd, name, v, 1, INT_MAX, &n);
-    if (rc == CLI_CONTINUE)
-      a->client.max_connections = (int)n;
+    if (rc == CLI_CONTINUE) a->client.max_connections = (int)n;
     return rc;
   case CLI_OPT_STALL_TIMEOUT:
     rc = parse_int(cmd, name, v, 1, LONG_MAX, &n);
-    if (rc == CLI_CONTINUE)
-      a->client.stall_timeout_ms = (long)n;
+    if (rc == CLI_CONTINUE) a->client.stall_timeout_ms = (long)n;
     return rc;
   case CLI_OPT_JSON:
     a->json = 1;
@@ -617,7 +597,8 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
         a->download.part_size >= GSR_DOWNLOAD_MIN_PART_SIZE)
       return st;
     cli_format_size(GSR_DOWNLOAD_MIN_PART_SIZE, min, sizeof min);
-    return cli_usage_error(cmd, "--part-size must be at least %s (one "
+    return cli_usage_error(cmd,
+                           "--part-size must be at least %s (one "
                            "request per part), or 0 for automatic: '%s'",
                            min, v);
   }
@@ -690,8 +671,7 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
 /* ---- Parsing -------------------------------------------------------------*/
 
 /* The option called name[0..len) in the global table, or -1. */
-static int find_opt(const char *name, size_t len)
-{
+static int find_opt(const char *name, size_t len) {
   for (int id = 0; id < CLI_OPT__COUNT; id++) {
     if (strlen(opt_defs[id].name) == len &&
         memcmp(opt_defs[id].name, name, len) == 0)
@@ -700,19 +680,16 @@ static int find_opt(const char *name, size_t len)
   return -1;
 }
 
-static int cmd_accepts(const struct cli_command *cmd, int id)
-{
+static int cmd_accepts(const struct cli_command *cmd, int id) {
   for (size_t i = 0; i < cmd->nopts; i++) {
-    if ((int)cmd->opts[i] == id)
-      return 1;
+    if ((int)cmd->opts[i] == id) return 1;
   }
   return 0;
 }
 
 /* The flag cmd accepts whose one-letter form is c, or -1. Only flags have
  * one (no "-p VALUE" forms to parse). */
-static int find_short(const struct cli_command *cmd, char c)
-{
+static int find_short(const struct cli_command *cmd, char c) {
   for (int id = 0; id < CLI_OPT__COUNT; id++) {
     if (opt_defs[id].short_name == c && !opt_defs[id].arg &&
         cmd_accepts(cmd, id))
@@ -722,17 +699,15 @@ static int find_short(const struct cli_command *cmd, char c)
 }
 
 /* --help stops parsing: the help is all the user gets, with status 0. */
-static int show_help(const struct cli_command *cmd)
-{
+static int show_help(const struct cli_command *cmd) {
   cli_print_command_help(cmd, stdout);
   return CLI_EXIT_OK;
 }
 
 /* Handles argv[*i], a "--name" or "--name=value" word; may consume the
  * next word as the value. */
-static int parse_long_opt(const struct cli_command *cmd, int argc,
-                          char **argv, int *i, struct cli_args *a)
-{
+static int parse_long_opt(const struct cli_command *cmd, int argc, char **argv,
+                          int *i, struct cli_args *a) {
   const char *word = argv[*i];
   const char *name = word + 2;
   const char *eq = strchr(name, '=');
@@ -741,13 +716,12 @@ static int parse_long_opt(const struct cli_command *cmd, int argc,
   const char *value;
 
   if (id < 0)
-    return cli_usage_error(cmd->name, "unknown option '%.*s'",
-                           (int)(len + 2), word);
+    return cli_usage_error(cmd->name, "unknown option '%.*s'", (int)(len + 2),
+                           word);
   if (!cmd_accepts(cmd, id))
     return cli_usage_error(cmd->name, "'%s' does not take --%s", cmd->name,
                            opt_defs[id].name);
-  if (id == CLI_OPT_HELP)
-    return show_help(cmd);
+  if (id == CLI_OPT_HELP) return show_help(cmd);
   if (!opt_defs[id].arg) {
     if (eq)
       return cli_usage_error(cmd->name, "option '--%s' takes no value",
@@ -768,8 +742,7 @@ static int parse_long_opt(const struct cli_command *cmd, int argc,
 }
 
 static int take_positional(const struct cli_command *cmd, const char *word,
-                           struct cli_args *a)
-{
+                           struct cli_args *a) {
   if (a->url && cmd->takes_dest && !a->dest) {
     a->dest = word;
     return CLI_CONTINUE;
@@ -780,24 +753,21 @@ static int take_positional(const struct cli_command *cmd, const char *word,
   return CLI_CONTINUE;
 }
 
-static void init_args(const struct cli_command *cmd, struct cli_args *a)
-{
+static void init_args(const struct cli_command *cmd, struct cli_args *a) {
   memset(a, 0, sizeof *a);
   a->cmd = cmd->name;
   a->io_size = CLI_DEFAULT_IO_SIZE;
   gsr_client_options_init(&a->client);
   gsr_file_options_init(&a->file);
   gsr_download_options_init(&a->download);
-  if (cmd->defaults)
-    cmd->defaults(a);
+  if (cmd->defaults) cmd->defaults(a);
 }
 
 /* Parses the words after the command name. Returns CLI_CONTINUE with *a
  * filled in, or an exit status: CLI_EXIT_OK after printing the help,
  * CLI_EXIT_USAGE after printing the problem. */
 int cli_parse_args(const struct cli_command *cmd, int argc, char **argv,
-                   struct cli_args *a)
-{
+                   struct cli_args *a) {
   int only_positionals = 0;
   int rc = CLI_CONTINUE;
 
@@ -812,8 +782,8 @@ int cli_parse_args(const struct cli_command *cmd, int argc, char **argv,
     else if (strcmp(w, "-h") == 0 && cmd_accepts(cmd, CLI_OPT_HELP))
       rc = show_help(cmd);
     else if (w[1] != '-' && w[2] == '\0' && find_short(cmd, w[1]) >= 0)
-      rc = apply_option(cmd->name, (enum cli_opt_id)find_short(cmd, w[1]),
-                        NULL, a);
+      rc = apply_option(cmd->name, (enum cli_opt_id)find_short(cmd, w[1]), NULL,
+                        a);
     else if (w[1] == '-')
       rc = parse_long_opt(cmd, argc, argv, &i, a);
     else
@@ -821,8 +791,7 @@ int cli_parse_args(const struct cli_command *cmd, int argc, char **argv,
   }
   if (rc == CLI_CONTINUE && !a->url && !cmd->url_optional)
     rc = cli_usage_error(cmd->name, "missing URL");
-  if (rc == CLI_CONTINUE && cmd->finish)
-    rc = cmd->finish(a);
+  if (rc == CLI_CONTINUE && cmd->finish) rc = cmd->finish(a);
   return rc;
 }
 
@@ -833,8 +802,7 @@ int cli_parse_args(const struct cli_command *cmd, int argc, char **argv,
 
 /* "(default: ...)" on lines of its own under the explanation; a newline in
  * a long default continues it under the text after "(default: ". */
-static void print_default_below(const char *def, FILE *out)
-{
+static void print_default_below(const char *def, FILE *out) {
   fprintf(out, "\n%*s(default: ", HELP_COLUMN, "");
   for (; *def; def++) {
     if (*def == '\n')
@@ -846,8 +814,7 @@ static void print_default_below(const char *def, FILE *out)
 }
 
 static void print_opt_help(const struct cli_command *cmd, enum cli_opt_id id,
-                           FILE *out)
-{
+                           FILE *out) {
   const struct opt_def *d = &opt_defs[id];
   char left[64], buf[64];
   const char *def = opt_default(cmd, id, buf, sizeof buf);
@@ -873,8 +840,7 @@ static void print_opt_help(const struct cli_command *cmd, enum cli_opt_id id,
     print_default_below(def, out);
 }
 
-void cli_print_command_help(const struct cli_command *cmd, FILE *out)
-{
+void cli_print_command_help(const struct cli_command *cmd, FILE *out) {
   fprintf(out, "Usage: gsread %s %s\n\n%s\n", cmd->name, cmd->synopsis,
           cmd->description);
   fputs("\nOptions:\n", out);

@@ -19,8 +19,7 @@
  * not pass for one that holds a newline. Bytes >= 0x80 pass through, so
  * UTF-8 names stay readable. The one escaping of names the tool has
  * (stat, ls, messages). */
-void cli_put_escaped(FILE *out, const char *s)
-{
+void cli_put_escaped(FILE *out, const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (*p < 0x20 || *p == 0x7f)
       fprintf(out, "\\x%02x", *p);
@@ -32,8 +31,7 @@ void cli_put_escaped(FILE *out, const char *s)
 }
 
 /* Prints "gsread: <fmt...>: <detail>" as one line. */
-static void vreport(const char *detail, const char *fmt, va_list ap)
-{
+static void vreport(const char *detail, const char *fmt, va_list ap) {
   char what[1024];
   va_list again;
   int len;
@@ -62,8 +60,7 @@ static void vreport(const char *detail, const char *fmt, va_list ap)
 }
 
 /* The second line of every usage error; returns the usage exit status. */
-int cli_usage_hint(const char *cmd)
-{
+int cli_usage_hint(const char *cmd) {
   if (cmd)
     fprintf(stderr, "Try 'gsread %s --help'.\n", cmd);
   else
@@ -71,8 +68,7 @@ int cli_usage_hint(const char *cmd)
   return CLI_EXIT_USAGE;
 }
 
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
 
   va_start(ap, fmt);
@@ -83,20 +79,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 /* The library's message names what failed in detail (URL, HTTP status,
  * server text); it must be read before the next gsread call replaces it. */
-void cli_fail_gsr(int64_t status, const char *fmt, ...)
-{
+void cli_fail_gsr(int64_t status, const char *fmt, ...) {
   const char *detail = gsr_errmsg();
   va_list ap;
 
-  if (!detail || !*detail)
-    detail = gsr_strerror((int)status);
+  if (!detail || !*detail) detail = gsr_strerror((int)status);
   va_start(ap, fmt);
   vreport(detail, fmt, ap);
   va_end(ap);
 }
 
-void cli_fail_errno(int err, const char *fmt, ...)
-{
+void cli_fail_errno(int err, const char *fmt, ...) {
   va_list ap;
 
   va_start(ap, fmt);
@@ -104,8 +97,7 @@ void cli_fail_errno(int err, const char *fmt, ...)
   va_end(ap);
 }
 
-void cli_fail_text(const char *detail, const char *fmt, ...)
-{
+void cli_fail_text(const char *detail, const char *fmt, ...) {
   va_list ap;
 
   va_start(ap, fmt);

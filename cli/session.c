@@ -11,14 +11,12 @@
  * value, which only the command line supplies: the library checks what the
  * tool cannot know (cache types, URL syntax, connection limits), but it is
  * still a usage error (exit 2), not a failed operation. */
-static int open_failure(const struct cli_args *args, int rc)
-{
+static int open_failure(const struct cli_args *args, int rc) {
   return rc == GSR_EINVAL ? cli_usage_hint(args->cmd) : CLI_EXIT_FAIL;
 }
 
 /* Creates the client alone; prints the reason on failure. */
-int cli_client_new(const struct cli_args *args, gsr_client **client)
-{
+int cli_client_new(const struct cli_args *args, gsr_client **client) {
   gsr_client_options copts = args->client;
   int rc;
 
@@ -32,33 +30,28 @@ int cli_client_new(const struct cli_args *args, gsr_client **client)
 }
 
 /* --debug: the library's trace lines, one per decision, on stderr. */
-static void print_trace(void *arg, const char *line)
-{
+static void print_trace(void *arg, const char *line) {
   (void)arg;
   fputs("gsread: debug: ", stderr);
   cli_put_escaped(stderr, line); /* URLs and names in it */
   fputc('\n', stderr);
 }
 
-void cli_apply_debug(const struct cli_args *args, gsr_client_options *o)
-{
-  if (args->debug)
-    o->trace = print_trace;
+void cli_apply_debug(const struct cli_args *args, gsr_client_options *o) {
+  if (args->debug) o->trace = print_trace;
 }
 
 /* The file gsread cat keeps the connections it measured per server in, between
  * runs: $GSREAD_PLANS_FILE ("" for none), else
  * $XDG_CACHE_HOME/gsread/plans or ~/.cache/gsread/plans (the library
  * makes the directory when it first writes). NULL for none. */
-static const char *plans_file(char *buf, size_t n)
-{
+static const char *plans_file(char *buf, size_t n) {
   const char *env = getenv("GSREAD_PLANS_FILE");
   const char *xdg = getenv("XDG_CACHE_HOME");
   const char *home = getenv("HOME");
   int len;
 
-  if (env != NULL)
-    return env[0] != '\0' ? env : NULL;
+  if (env != NULL) return env[0] != '\0' ? env : NULL;
   if (xdg != NULL && xdg[0] == '/')
     len = snprintf(buf, n, "%s/gsread/plans", xdg);
   else if (home != NULL && home[0] == '/')
@@ -71,8 +64,7 @@ static const char *plans_file(char *buf, size_t n)
 /* Creates the client and opens args->url. On failure prints the reason,
  * frees what was made and returns an exit status; *client is then NULL. */
 int cli_open(const struct cli_args *args, int plans, gsr_client **client,
-             gsr_file *file)
-{
+             gsr_file *file) {
   gsr_client_options copts = args->client;
   char path[4096];
   int rc;
@@ -102,9 +94,7 @@ int cli_open(const struct cli_args *args, int plans, gsr_client **client,
   return CLI_EXIT_OK;
 }
 
-void cli_close(gsr_client *client, gsr_file file)
-{
-  if (file != GSR_FILE_INVALID)
-    gsr_close(file);
+void cli_close(gsr_client *client, gsr_file file) {
+  if (file != GSR_FILE_INVALID) gsr_close(file);
   gsr_client_free(client);
 }

@@ -11,15 +11,13 @@
 
 #include "cli.h"
 
-static void stat_line(FILE *out, const char *key, uint64_t v)
-{
+static void stat_line(FILE *out, const char *key, uint64_t v) {
   fprintf(out, "%s:%*s%" PRIu64 "\n", key, (int)(19 - strlen(key)), "", v);
 }
 
 /* Prints every counter of file to out. Returns GSR_OK, or the library's
  * status after reporting it. */
-int cli_print_file_stats(FILE *out, gsr_file file)
-{
+int cli_print_file_stats(FILE *out, gsr_file file) {
   gsr_file_stats s;
   int rc = gsr_file_stats_get(file, &s);
 
@@ -48,15 +46,14 @@ int cli_print_file_stats(FILE *out, gsr_file file)
 
 /* `--stats` with --ranges: the vectored reads' counters (gsr_ranges_stats,
  * summed over the calls), each key prefixed "ranges_" but the first. */
-void cli_print_ranges_stats(FILE *out, const gsr_ranges_stats *s)
-{
+void cli_print_ranges_stats(FILE *out, const gsr_ranges_stats *s) {
   fprintf(out, "%-24s%" PRIu64 "\n", "ranges:", s->ranges);
   fprintf(out, "%-24s%" PRIu64 "\n", "ranges_spans:", s->spans);
   fprintf(out, "%-24s%" PRIu64 "\n", "ranges_requests:", s->requests);
   fprintf(out, "%-24s%" PRIu64 "\n", "ranges_bytes_fetched:", s->bytes_fetched);
   fprintf(out, "%-24s%" PRIu64 "\n", "ranges_hole_bytes:", s->hole_bytes);
-  fprintf(out, "%-24s%" PRIu64 "\n", "ranges_bytes_delivered:",
-          s->bytes_delivered);
+  fprintf(out, "%-24s%" PRIu64 "\n",
+          "ranges_bytes_delivered:", s->bytes_delivered);
   fprintf(out, "%-24s%" PRIu64 "\n", "ranges_failed:", s->failed);
   fprintf(out, "%-24s%" PRIu64 "\n", "ranges_hole_limit:", s->hole_limit);
   fprintf(out, "%-24s%" PRIu64 "\n", "ranges_span_limit:", s->span_limit);

@@ -16,27 +16,21 @@
 
 #include "cli.h"
 
-static int is_blank(char c)
-{
-  return c == ' ' || c == '\t';
-}
+static int is_blank(char c) { return c == ' ' || c == '\t'; }
 
 /* A decimal number at *p (digits only: no sign, no suffix) that is at
  * most max. Advances *p past it. Returns 0 if there is none or it is too
  * large. */
 static int take_number(const char **p, const char *end, uint64_t max,
-                       uint64_t *out)
-{
+                       uint64_t *out) {
   const char *s = *p;
   uint64_t v = 0;
 
-  if (s == end || *s < '0' || *s > '9')
-    return 0;
+  if (s == end || *s < '0' || *s > '9') return 0;
   for (; s < end && *s >= '0' && *s <= '9'; s++) {
     unsigned d = (unsigned)(*s - '0');
 
-    if (v > (max - d) / 10)
-      return 0;
+    if (v > (max - d) / 10) return 0;
     v = v * 10 + d;
   }
   *p = s;
@@ -44,47 +38,37 @@ static int take_number(const char **p, const char *end, uint64_t max,
   return 1;
 }
 
-static const char *skip_blanks(const char *p, const char *end)
-{
-  while (p < end && is_blank(*p))
-    p++;
+static const char *skip_blanks(const char *p, const char *end) {
+  while (p < end && is_blank(*p)) p++;
   return p;
 }
 
 /* Parses line[0..len). Returns 1 with *r set, 0 for a line to skip, -1
  * if it is malformed. len counts every byte, so a NUL inside the line is
  * junk rather than a silent end. */
-static int parse_line(const char *line, size_t len, struct cli_range *r)
-{
+static int parse_line(const char *line, size_t len, struct cli_range *r) {
   const char *end = line + len;
   const char *p;
 
-  while (end > line && (end[-1] == '\n' || end[-1] == '\r'))
-    end--;
+  while (end > line && (end[-1] == '\n' || end[-1] == '\r')) end--;
   p = skip_blanks(line, end);
-  if (p == end || *p == '#')
-    return 0;
+  if (p == end || *p == '#') return 0;
   /* gsr_seek takes an int64_t offset. */
-  if (!take_number(&p, end, INT64_MAX, &r->offset))
-    return -1;
-  if (p == end || !is_blank(*p))
-    return -1;
+  if (!take_number(&p, end, INT64_MAX, &r->offset)) return -1;
+  if (p == end || !is_blank(*p)) return -1;
   p = skip_blanks(p, end);
-  if (!take_number(&p, end, UINT64_MAX, &r->length))
-    return -1;
+  if (!take_number(&p, end, UINT64_MAX, &r->length)) return -1;
   return skip_blanks(p, end) == end ? 1 : -1;
 }
 
 /* Appends r to t, growing the array by doubling. Returns 0 or ENOMEM. */
 static int push_range(struct cli_trace *t, size_t *cap,
-                      const struct cli_range *r)
-{
+                      const struct cli_range *r) {
   if (t->n == *cap) {
     size_t ncap = *cap ? *cap * 2 : 256;
     struct cli_range *grown = realloc(t->ranges, ncap * sizeof *grown);
 
-    if (!grown)
-      return ENOMEM;
+    if (!grown) return ENOMEM;
     t->ranges = grown;
     *cap = ncap;
   }
@@ -94,8 +78,7 @@ static int push_range(struct cli_trace *t, size_t *cap,
 
 /* A trace that was named right but cannot be read (memory, disk) is a
  * failure of the run, exit 1, unlike a malformed one. */
-static int io_failure(int err, const char *what, const char *path)
-{
+static int io_failure(int err, const char *what, const char *path) {
   cli_fail_errno(err, "%s %s", what, path);
   return CLI_EXIT_FAIL;
 }
@@ -103,8 +86,7 @@ static int io_failure(int err, const char *what, const char *path)
 /* Reads every line of f into *t. Returns CLI_CONTINUE or an exit status
  * (the problem already reported). */
 static int read_lines(const char *cmd, const char *path, FILE *f,
-                      struct cli_trace *t)
-{
+                      struct cli_trace *t) {
   char *line = NULL;
   size_t linecap = 0, cap = 0;
   unsigned long lineno = 0;
@@ -133,8 +115,7 @@ static int read_lines(const char *cmd, const char *path, FILE *f,
 /* Loads the trace at path. Returns CLI_CONTINUE with *out filled (free it
  * with cli_trace_free), or an exit status: a trace that cannot be opened
  * or has a malformed line is a bad command-line value, so exit 2. */
-int cli_trace_load(const char *cmd, const char *path, struct cli_trace *out)
-{
+int cli_trace_load(const char *cmd, const char *path, struct cli_trace *out) {
   FILE *f = fopen(path, "r");
   int rc;
 
@@ -144,13 +125,11 @@ int cli_trace_load(const char *cmd, const char *path, struct cli_trace *out)
                            strerror(errno));
   rc = read_lines(cmd, path, f, out);
   fclose(f);
-  if (rc != CLI_CONTINUE)
-    cli_trace_free(out);
+  if (rc != CLI_CONTINUE) cli_trace_free(out);
   return rc;
 }
 
-void cli_trace_free(struct cli_trace *t)
-{
+void cli_trace_free(struct cli_trace *t) {
   free(t->ranges);
   t->ranges = NULL;
   t->n = 0;
@@ -159,9 +138,7 @@ void cli_trace_free(struct cli_trace *t)
 /* How many bytes of r lie inside an object of the given size: a range
  * that runs past the end stops there, one that starts past it is empty
  * (as with cat --offset/--length). */
-uint64_t cli_range_clamp(const struct cli_range *r, uint64_t size)
-{
-  if (r->offset >= size)
-    return 0;
+uint64_t cli_range_clamp(const struct cli_range *r, uint64_t size) {
+  if (r->offset >= size) return 0;
   return r->length < size - r->offset ? r->length : size - r->offset;
 }

@@ -47,24 +47,24 @@ extern "C" {
 #define GSR_VERSION_STRING "0.1.0"
 
 /* The error list. Codes are appended, never removed or renumbered. */
-#define GSR_STATUS_MAP(XX)                                                    \
-  XX(EINVAL, -1, "invalid argument")                                          \
-  XX(ENOMEM, -2, "out of memory")                                             \
-  XX(ENOENT, -3, "object not found")                                          \
-  XX(EACCES, -4, "permission denied")                                         \
-  XX(ECHANGED, -5, "object changed since it was opened")                      \
-  XX(ERANGE, -6, "range not satisfiable")                                     \
-  XX(ENETWORK, -7, "network error")                                           \
-  XX(ETIMEDOUT, -8, "timed out")                                              \
-  XX(ECLOSED, -9, "file is closed")                                           \
-  XX(EBADF, -10, "not a valid file handle")                                   \
-  XX(EPROTO, -11, "invalid response from server")                             \
-  XX(EHTTP, -12, "unexpected HTTP status")                                    \
-  XX(EIO, -13, "local I/O error")                                             \
-  XX(ECANCELED, -14, "operation canceled")                                    \
-  XX(EUNSUPPORTED, -15, "not supported")                                      \
-  XX(EAUTH, -16, "authentication required or failed")                         \
-  XX(ETLS, -17, "TLS error")                                                  \
+#define GSR_STATUS_MAP(XX)                               \
+  XX(EINVAL, -1, "invalid argument")                     \
+  XX(ENOMEM, -2, "out of memory")                        \
+  XX(ENOENT, -3, "object not found")                     \
+  XX(EACCES, -4, "permission denied")                    \
+  XX(ECHANGED, -5, "object changed since it was opened") \
+  XX(ERANGE, -6, "range not satisfiable")                \
+  XX(ENETWORK, -7, "network error")                      \
+  XX(ETIMEDOUT, -8, "timed out")                         \
+  XX(ECLOSED, -9, "file is closed")                      \
+  XX(EBADF, -10, "not a valid file handle")              \
+  XX(EPROTO, -11, "invalid response from server")        \
+  XX(EHTTP, -12, "unexpected HTTP status")               \
+  XX(EIO, -13, "local I/O error")                        \
+  XX(ECANCELED, -14, "operation canceled")               \
+  XX(EUNSUPPORTED, -15, "not supported")                 \
+  XX(EAUTH, -16, "authentication required or failed")    \
+  XX(ETLS, -17, "TLS error")                             \
   XX(EINTEGRITY, -18, "checksum mismatch")
 
 /* clang-format off: it cannot see the map's commas and indents the last. */
@@ -73,7 +73,7 @@ typedef enum gsr_status {
 #define GSR__XX(name, code, text) GSR_##name = code,
   GSR_STATUS_MAP(GSR__XX)
 #undef GSR__XX
-  GSR__STATUS_LAST = -19
+      GSR__STATUS_LAST = -19
 } gsr_status;
 /* clang-format on */
 
@@ -99,8 +99,8 @@ GSR_EXTERN const char *gsr_version(void);
 
 /* ---- Client ---------------------------------------------------------------
  * A client owns its I/O threads (libcurl multi handles; io_threads below),
- * a bounded pool of keep-alive connections and the settings below. It is thread-safe and meant to be
- * shared by every file a program opens. */
+ * a bounded pool of keep-alive connections and the settings below. It is
+ * thread-safe and meant to be shared by every file a program opens. */
 typedef struct gsr_client gsr_client;
 
 typedef struct gsr_client_options {
@@ -240,8 +240,7 @@ GSR_EXTERN void gsr_client_options_init(gsr_client_options *opts);
 /* Creates a client and starts its I/O threads. opts may be NULL (defaults).
  * Returns GSR_OK and sets *out, or GSR_EINVAL (bad option), GSR_ENOMEM,
  * GSR_EIO (the thread or libcurl could not start); *out is then NULL. */
-GSR_EXTERN int gsr_client_new(const gsr_client_options *opts,
-                              gsr_client **out);
+GSR_EXTERN int gsr_client_new(const gsr_client_options *opts, gsr_client **out);
 
 /* Stops the I/O threads and frees the client. Files still open on it are
  * closed first (their handles then answer GSR_ECLOSED). NULL is a no-op.
@@ -340,10 +339,11 @@ GSR_EXTERN int gsr_fstat(gsr_file file, gsr_stat *st);
  * position. When gsr_read (or gsr_read_slices) calls read the object from
  * offset 0 to its end in order, the CRC32C of the bytes is computed as they
  * go and compared with the server's (GCS metadata): a mismatch makes the
- * read that reaches the end return GSR_EINTEGRITY, never success. Returns the count read: n, fewer only at end of object, 0 at or
- * past the end or when n is 0 (no I/O then). On failure returns a negative
- * gsr_status and the position is unchanged. n must not exceed INT64_MAX.
- * Calls on one file are serialized; use gsr_pread for parallel reads. */
+ * read that reaches the end return GSR_EINTEGRITY, never success. Returns the
+ * count read: n, fewer only at end of object, 0 at or past the end or when n is
+ * 0 (no I/O then). On failure returns a negative gsr_status and the position is
+ * unchanged. n must not exceed INT64_MAX. Calls on one file are serialized; use
+ * gsr_pread for parallel reads. */
 GSR_EXTERN int64_t gsr_read(gsr_file file, void *buf, size_t n);
 
 /* Like gsr_read at an explicit offset, without using or moving the file
@@ -422,8 +422,8 @@ GSR_EXTERN int gsr_sendfile(gsr_file file, int fd, int64_t offset,
  * most 1/16 of the request it saves: hole_limit = a connection's measured
  * rate x its first-byte time / 16 (measured on this client's earlier range
  * reads; 512 KiB before any). Spans are fetched in parallel, the last
- * ones in parts, and their bytes land straight in the ranges' buffers (holes are
- * dropped as they arrive). See docs/ranges.md. */
+ * ones in parts, and their bytes land straight in the ranges' buffers (holes
+ * are dropped as they arrive). See docs/ranges.md. */
 typedef struct gsr_range {
   int64_t offset;  /* in: first byte (>= 0) */
   uint64_t length; /* in: bytes asked (offset + length <= INT64_MAX) */
@@ -453,7 +453,7 @@ typedef struct gsr_ranges_stats {
   uint64_t failed;          /* ranges whose status is not GSR_OK */
   uint64_t hole_limit;      /* the limits the plan used */
   uint64_t span_limit;
-  double seconds;           /* the call's wall time */
+  double seconds; /* the call's wall time */
 } gsr_ranges_stats;
 
 typedef struct gsr_ranges_options {
@@ -498,9 +498,9 @@ GSR_EXTERN int gsr_read_ranges(gsr_file file, gsr_range *ranges, size_t n,
 
 /* ---- Statistics ----------------------------------------------------------*/
 typedef struct gsr_file_stats {
-  uint64_t reads;            /* read calls that asked for bytes */
-  uint64_t hits;             /* cache: reads served without a request */
-  uint64_t misses;           /* cache: reads that needed a request */
+  uint64_t reads;  /* read calls that asked for bytes */
+  uint64_t hits;   /* cache: reads served without a request */
+  uint64_t misses; /* cache: reads that needed a request */
   /* HTTP requests put on the wire for this file's bytes, counted by the
    * transport as libcurl sends each one: every attempt counts (a retry, a
    * resumed body, a redirect hop, each part of a split fetch, each
@@ -509,17 +509,17 @@ typedef struct gsr_file_stats {
    * counted. So it equals the server's count of media requests for the
    * file. A local file: one per pread. */
   uint64_t requests;
-  uint64_t bytes_fetched;    /* bytes received from the backend */
-  uint64_t bytes_delivered;  /* bytes handed to the caller */
-  uint64_t bytes_copied;     /* ... of which copied into caller buffers */
-  uint64_t bytes_referenced; /* ... of which handed out as slices */
-  uint64_t bytes_direct;     /* ... of which landed straight from the wire */
-  uint64_t prefetched_unused;/* prefetched bytes received and never read
-                             * (waste; cancelled transfers included) */
-  uint64_t stalls;           /* reads that waited for prefetched bytes */
-  double stall_seconds;      /* time those reads waited */
-  uint64_t window;           /* current prefetch window, bytes */
-  uint64_t peak_buffered;    /* most bytes this file held at once */
+  uint64_t bytes_fetched;     /* bytes received from the backend */
+  uint64_t bytes_delivered;   /* bytes handed to the caller */
+  uint64_t bytes_copied;      /* ... of which copied into caller buffers */
+  uint64_t bytes_referenced;  /* ... of which handed out as slices */
+  uint64_t bytes_direct;      /* ... of which landed straight from the wire */
+  uint64_t prefetched_unused; /* prefetched bytes received and never read
+                               * (waste; cancelled transfers included) */
+  uint64_t stalls;            /* reads that waited for prefetched bytes */
+  double stall_seconds;       /* time those reads waited */
+  uint64_t window;            /* current prefetch window, bytes */
+  uint64_t peak_buffered;     /* most bytes this file held at once */
   /* The prefetcher's plan (a static string): "none" (nothing fetched
    * ahead: random reads, or prefetch off), "ramp" (a sequential run of an
    * adaptive reader, its window growing) or "full" (the whole window at
@@ -567,10 +567,10 @@ GSR_EXTERN int gsr_close(gsr_file file);
 #define GSR_DOWNLOAD_MIN_PART_SIZE ((uint64_t)256 * 1024)
 
 typedef struct gsr_download_options {
-  int concurrency;    /* connections carrying bytes at once; 0: as
-                       * gsr_file_options.concurrency 0 (chosen by
-                       * measurement unless set in the environment); at
-                       * most 256 */
+  int concurrency; /* connections carrying bytes at once; 0: as
+                    * gsr_file_options.concurrency 0 (chosen by
+                    * measurement unless set in the environment); at
+                    * most 256 */
   /* Bytes per request (the prefetcher's block). 0 (default): the
    * prefetcher's choice, at least what one connection receives during one
    * first-byte wait. Otherwise at least GSR_DOWNLOAD_MIN_PART_SIZE
@@ -594,14 +594,14 @@ typedef struct gsr_download_options {
 } gsr_download_options;
 
 typedef struct gsr_download_stats {
-  uint64_t bytes;       /* object bytes written */
-  uint64_t requests;    /* data requests sent, retries included (as
-                         * gsr_file_stats.requests) */
-  uint64_t retries;     /* attempts after the first, client-wide delta */
-  double seconds;       /* open to rename */
-  int crc32c_verified;  /* 1: checked against the server's CRC32C;
-                         * 0: only the length was checked */
-  uint32_t crc32c;      /* CRC32C of the bytes written */
+  uint64_t bytes;      /* object bytes written */
+  uint64_t requests;   /* data requests sent, retries included (as
+                        * gsr_file_stats.requests) */
+  uint64_t retries;    /* attempts after the first, client-wide delta */
+  double seconds;      /* open to rename */
+  int crc32c_verified; /* 1: checked against the server's CRC32C;
+                        * 0: only the length was checked */
+  uint32_t crc32c;     /* CRC32C of the bytes written */
 } gsr_download_stats;
 
 /* Fills *opts with the defaults. Always call it before setting fields. */
@@ -638,12 +638,12 @@ GSR_EXTERN int gsr_download_fd(gsr_client *client, const char *url, int fd,
  * entry (is_prefix = 1, name ending in '/'). Entries come in name order,
  * objects and directories merged. */
 typedef struct gsr_list_entry {
-  const char *name;     /* the full object name (or prefix), valid only
-                         * during the callback */
-  int is_prefix;        /* 1: a directory (only size 0, no other fields) */
+  const char *name; /* the full object name (or prefix), valid only
+                     * during the callback */
+  int is_prefix;    /* 1: a directory (only size 0, no other fields) */
   uint64_t size;
   int64_t generation;
-  const char *updated;  /* RFC 3339, "" if unknown */
+  const char *updated; /* RFC 3339, "" if unknown */
   int has_crc32c;
   uint32_t crc32c;
 } gsr_list_entry;

@@ -29,13 +29,24 @@ class BuildWithCMake(build_ext):
 
     def build_extension(self, ext):
         bdir = os.path.join(os.path.abspath(self.build_temp), "libgsread")
-        subprocess.check_call(["cmake", "-S", ROOT, "-B", bdir, "-G", "Ninja",
-                               "-DCMAKE_BUILD_TYPE=Release",
-                               "-DGSR_BUILD_TESTS=OFF"])
+        subprocess.check_call(
+            [
+                "cmake",
+                "-S",
+                ROOT,
+                "-B",
+                bdir,
+                "-G",
+                "Ninja",
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DGSR_BUILD_TESTS=OFF",
+            ]
+        )
         subprocess.check_call(["cmake", "--build", bdir, "--target", "gsread_static"])
         libs = subprocess.check_output(
             ["pkg-config", "--libs", "libcurl", "json-c", "libisal", "libcrypto"],
-            text=True)
+            text=True,
+        )
         ext.include_dirs.append(os.path.join(ROOT, "include"))
         ext.extra_objects.append(os.path.join(bdir, "libgsread.a"))
         ext.extra_link_args += shlex.split(libs) + ["-pthread"]
@@ -46,12 +57,16 @@ setup(
     name="gsread",
     version=version(),
     description="Google Cloud Storage for Python through gsread's C engine "
-                "(an fsspec filesystem)",
+    "(an fsspec filesystem)",
     packages=["gsread"],
     package_dir={"gsread": os.path.relpath(os.path.join(HERE, "gsread"))},
-    ext_modules=[Extension("gsread._gsread", [os.path.relpath(
-        os.path.join(HERE, "gsread", "_gsread.c"))],
-        extra_compile_args=["-std=c11", "-D_GNU_SOURCE"])],
+    ext_modules=[
+        Extension(
+            "gsread._gsread",
+            [os.path.relpath(os.path.join(HERE, "gsread", "_gsread.c"))],
+            extra_compile_args=["-std=c11", "-D_GNU_SOURCE"],
+        )
+    ],
     cmdclass={"build_ext": BuildWithCMake},
     install_requires=["fsspec>=2022.11"],
     python_requires=">=3.9",

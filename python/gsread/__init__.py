@@ -25,5 +25,10 @@ from ._gsread import ObjectChanged, library_version
 from .fs import GsreadFile, GsreadFileSystem, register_gs
 
 __version__ = library_version
-__all__ = ["GsreadFileSystem", "GsreadFile", "ObjectChanged", "register_gs",
-           "__version__"]
+__all__ = [
+    "GsreadFileSystem",
+    "GsreadFile",
+    "ObjectChanged",
+    "register_gs",
+    "__version__",
+]

@@ -72,7 +72,8 @@ static PyObject *make_error(int status, const char *msg) {
       break;
     }
   if (msg == NULL || msg[0] == '\0') msg = gsr_strerror(status);
-  PyObject *text = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "replace");
+  PyObject *text = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg),
+                                        "replace");
   if (text == NULL) return NULL;
   PyObject *exc;
   if (err != 0)
@@ -134,10 +135,10 @@ static int opt_str(PyObject *o, const char **out) {
 }
 
 static int Client_init(ClientObject *self, PyObject *args, PyObject *kw) {
-  static char *names[] = {"endpoint",       "access_token",    "credentials_file",
-                          "anonymous",      "user_project",    "max_connections",
-                          "memory_budget",  "ca_bundle",       "user_agent",
-                          "retry_max_attempts", "stall_timeout_ms", NULL};
+  static char *names[] = {
+      "endpoint",     "access_token",       "credentials_file", "anonymous",
+      "user_project", "max_connections",    "memory_budget",    "ca_bundle",
+      "user_agent",   "retry_max_attempts", "stall_timeout_ms", NULL};
   PyObject *endpoint = NULL, *token = NULL, *creds = NULL, *project = NULL,
            *ca = NULL, *ua = NULL;
   int anonymous = 0, max_connections = 0, retry_max_attempts = 0;
@@ -154,7 +155,8 @@ static int Client_init(ClientObject *self, PyObject *args, PyObject *kw) {
   }
   gsr_client_options o;
   gsr_client_options_init(&o);
-  if (opt_str(endpoint, &o.endpoint) < 0 || opt_str(token, &o.access_token) < 0 ||
+  if (opt_str(endpoint, &o.endpoint) < 0 ||
+      opt_str(token, &o.access_token) < 0 ||
       opt_str(creds, &o.credentials_file) < 0 ||
       opt_str(project, &o.user_project) < 0 || opt_str(ca, &o.ca_bundle) < 0 ||
       opt_str(ua, &o.user_agent) < 0)
@@ -226,8 +228,8 @@ static int file_ok(FileObject *self) {
 }
 
 static PyObject *Client_open(ClientObject *self, PyObject *args, PyObject *kw) {
-  static char *names[] = {"url",        "cache_type",   "block_size",
-                          "concurrency", "prefetch",    "max_blocks",
+  static char *names[] = {"url",          "cache_type",    "block_size",
+                          "concurrency",  "prefetch",      "max_blocks",
                           "max_prefetch", "min_part_size", NULL};
   const char *url;
   PyObject *cache = NULL, *prefetch = NULL;
@@ -437,10 +439,9 @@ static PyObject *File_stat(FileObject *self, PyObject *unused) {
   return Py_BuildValue(
       "{s:K,s:L,s:L,s:s,s:N,s:N,s:s,s:s,s:L,s:s}", "size",
       (unsigned long long)st.size, "generation", (long long)st.generation,
-      "metageneration", (long long)st.metageneration, "etag", st.etag,
-      "crc32c", crc, "md5", md5, "content_type", st.content_type, "updated",
-      st.updated, "mtime", (long long)st.mtime, "content_encoding",
-      st.content_encoding);
+      "metageneration", (long long)st.metageneration, "etag", st.etag, "crc32c",
+      crc, "md5", md5, "content_type", st.content_type, "updated", st.updated,
+      "mtime", (long long)st.mtime, "content_encoding", st.content_encoding);
 }
 
 static PyObject *File_stats(FileObject *self, PyObject *unused) {
@@ -486,8 +487,8 @@ struct range_job {
   int64_t offset;
   char *dst;
   size_t len;
-  int64_t got;   /* bytes read, or a negative status */
-  char *errmsg;  /* malloc'ed copy of gsr_errmsg() on failure */
+  int64_t got;  /* bytes read, or a negative status */
+  char *errmsg; /* malloc'ed copy of gsr_errmsg() on failure */
 };
 
 /* One gsr_read_ranges call: the jobs at idx[0..n) (all of one file). */
@@ -611,13 +612,15 @@ static PyObject *mod_read_ranges(PyObject *mod, PyObject *arg) {
     long long off;
     Py_ssize_t len;
     PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-    if (!PyArg_ParseTuple(item, "O!Ln;read_ranges: items are (File, offset, length)",
+    if (!PyArg_ParseTuple(item,
+                          "O!Ln;read_ranges: items are (File, offset, length)",
                           &FileType, &f, &off, &len)) {
       fail = out;
       break;
     }
     if (off < 0 || len < 0) {
-      PyErr_SetString(PyExc_ValueError, "read_ranges: negative offset or length");
+      PyErr_SetString(PyExc_ValueError,
+                      "read_ranges: negative offset or length");
       fail = out;
       break;
     }
@@ -758,12 +761,14 @@ static PyObject *Client_list(ClientObject *self, PyObject *args, PyObject *kw) {
       struct lentry *e = &acc.v[i];
       PyObject *crc = e->has_crc32c ? PyLong_FromUnsignedLong(e->crc32c)
                                     : (Py_INCREF(Py_None), Py_None);
-      PyObject *d = crc == NULL ? NULL
-          : Py_BuildValue("{s:s,s:O,s:K,s:L,s:s,s:N}", "name", e->name,
-                          "is_prefix", e->is_prefix ? Py_True : Py_False,
-                          "size", (unsigned long long)e->size, "generation",
-                          (long long)e->generation, "updated", e->updated,
-                          "crc32c", crc);
+      PyObject *d = crc == NULL
+                        ? NULL
+                        : Py_BuildValue("{s:s,s:O,s:K,s:L,s:s,s:N}", "name",
+                                        e->name, "is_prefix",
+                                        e->is_prefix ? Py_True : Py_False,
+                                        "size", (unsigned long long)e->size,
+                                        "generation", (long long)e->generation,
+                                        "updated", e->updated, "crc32c", crc);
       if (d == NULL) {
         Py_CLEAR(out);
         break;
@@ -802,13 +807,12 @@ static PyObject *Client_download(ClientObject *self, PyObject *args,
   status = gsr_download(c, url, dest, &o, &st);
   Py_END_ALLOW_THREADS
   if (status != GSR_OK) return raise_status(status);
-  return Py_BuildValue("{s:K,s:K,s:K,s:d,s:O,s:k}", "bytes",
-                       (unsigned long long)st.bytes, "requests",
-                       (unsigned long long)st.requests, "retries",
-                       (unsigned long long)st.retries, "seconds", st.seconds,
-                       "crc32c_verified",
-                       st.crc32c_verified ? Py_True : Py_False, "crc32c",
-                       (unsigned long)st.crc32c);
+  return Py_BuildValue(
+      "{s:K,s:K,s:K,s:d,s:O,s:k}", "bytes", (unsigned long long)st.bytes,
+      "requests", (unsigned long long)st.requests, "retries",
+      (unsigned long long)st.retries, "seconds", st.seconds, "crc32c_verified",
+      st.crc32c_verified ? Py_True : Py_False, "crc32c",
+      (unsigned long)st.crc32c);
 }
 
 static PyObject *Client_auth_info(ClientObject *self, PyObject *unused) {
@@ -820,12 +824,11 @@ static PyObject *Client_auth_info(ClientObject *self, PyObject *unused) {
   status = gsr_client_auth_info(c, &ai);
   Py_END_ALLOW_THREADS
   if (status != GSR_OK) return raise_status(status);
-  return Py_BuildValue("{s:s,s:s,s:s,s:s,s:O,s:L,s:L}", "kind", ai.kind,
-                       "source", ai.source, "detail", ai.detail, "account",
-                       ai.account, "has_expiry",
-                       ai.has_expiry ? Py_True : Py_False, "expires_at",
-                       (long long)ai.expires_at, "remaining",
-                       (long long)ai.remaining);
+  return Py_BuildValue(
+      "{s:s,s:s,s:s,s:s,s:O,s:L,s:L}", "kind", ai.kind, "source", ai.source,
+      "detail", ai.detail, "account", ai.account, "has_expiry",
+      ai.has_expiry ? Py_True : Py_False, "expires_at",
+      (long long)ai.expires_at, "remaining", (long long)ai.remaining);
 }
 
 static PyObject *Client_stats(ClientObject *self, PyObject *unused) {
@@ -848,12 +851,14 @@ static PyObject *Client_pid(ClientObject *self, void *unused) {
 }
 
 static PyMethodDef Client_methods[] = {
-    {"open", (PyCFunction)(void (*)(void))Client_open, METH_VARARGS | METH_KEYWORDS,
+    {"open", (PyCFunction)(void (*)(void))Client_open,
+     METH_VARARGS | METH_KEYWORDS,
      "open(url, *, cache_type=None, block_size=0, concurrency=0, prefetch=None,\n"
      "     max_blocks=0, max_prefetch=0, min_part_size=0) -> File\n\n"
      "Opens url (gs://, http(s)://, file://) pinned to its generation or ETag;\n"
      "one metadata request. 0 or None: the library's default."},
-    {"list", (PyCFunction)(void (*)(void))Client_list, METH_VARARGS | METH_KEYWORDS,
+    {"list", (PyCFunction)(void (*)(void))Client_list,
+     METH_VARARGS | METH_KEYWORDS,
      "list(url, recursive=False, limit=0) -> list of dict\n\n"
      "objects.list of gs://BUCKET[/PREFIX], every page; without recursive,\n"
      "deeper names fold into prefix entries ending in '/'."},
@@ -876,12 +881,13 @@ static PyTypeObject ClientType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "gsread._gsread.Client",
     .tp_basicsize = sizeof(ClientObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Client(*, endpoint=None, access_token=None, credentials_file=None,\n"
-              "       anonymous=False, user_project=None, max_connections=0,\n"
-              "       memory_budget=0, ca_bundle=None, user_agent=None,\n"
-              "       retry_max_attempts=0, stall_timeout_ms=0)\n\n"
-              "A gsread client: one I/O thread and a connection pool, shared by\n"
-              "every file opened on it. Usable only in the process that made it.",
+    .tp_doc =
+        "Client(*, endpoint=None, access_token=None, credentials_file=None,\n"
+        "       anonymous=False, user_project=None, max_connections=0,\n"
+        "       memory_budget=0, ca_bundle=None, user_agent=None,\n"
+        "       retry_max_attempts=0, stall_timeout_ms=0)\n\n"
+        "A gsread client: one I/O thread and a connection pool, shared by\n"
+        "every file opened on it. Usable only in the process that made it.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Client_init,
     .tp_dealloc = (destructor)Client_dealloc,
@@ -905,7 +911,8 @@ static PyMethodDef File_methods[] = {
      "set_read_end(end): a promise that reads stop before end."},
     {"stat", (PyCFunction)File_stat, METH_NOARGS,
      "stat() -> dict: the metadata read at open (no I/O)."},
-    {"stats", (PyCFunction)File_stats, METH_NOARGS, "stats() -> dict: counters."},
+    {"stats", (PyCFunction)File_stats, METH_NOARGS,
+     "stats() -> dict: counters."},
     {"close", (PyCFunction)File_close, METH_NOARGS, "close(): idempotent."},
     {NULL, NULL, 0, NULL}};
 
@@ -918,7 +925,8 @@ static PyTypeObject FileType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "gsread._gsread.File",
     .tp_basicsize = sizeof(FileObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "An object opened for reading (Client.open), pinned to one version.",
+    .tp_doc =
+        "An object opened for reading (Client.open), pinned to one version.",
     .tp_dealloc = (destructor)File_dealloc,
     .tp_methods = File_methods,
     .tp_getset = File_getset,
@@ -954,9 +962,15 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "gsread._gsread",
+    PyModuleDef_HEAD_INIT,
+    "gsread._gsread",
     "gsread's C extension: the library's client, files, listing and copies.",
-    -1, module_methods, NULL, NULL, NULL, NULL};
+    -1,
+    module_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL};
 
 PyMODINIT_FUNC PyInit__gsread(void) {
   exc_oserror = PyExc_OSError;
@@ -980,7 +994,7 @@ PyMODINIT_FUNC PyInit__gsread(void) {
   if (PyModule_AddObject(m, "File", (PyObject *)&FileType) < 0) goto fail;
   if (PyModule_AddStringConstant(m, "library_version", gsr_version()) < 0)
     goto fail;
-#define GSR__ADD(name, code, text)                                          \
+#define GSR__ADD(name, code, text) \
   if (PyModule_AddIntConstant(m, "GSR_" #name, code) < 0) goto fail;
   GSR_STATUS_MAP(GSR__ADD)
 #undef GSR__ADD

@@ -23,8 +23,17 @@ from ._gsread import ObjectChanged
 MiB = 1 << 20
 DEFAULT_BLOCK_SIZE = 5 * MiB  # as gcsfs
 DEFAULT_CACHE_TYPE = "readahead"  # as gcsfs and fsspec
-CACHE_TYPES = ("none", "readahead", "readahead_chunked", "readahead_v2",
-               "blockcache", "background", "first", "all", "bytes")
+CACHE_TYPES = (
+    "none",
+    "readahead",
+    "readahead_chunked",
+    "readahead_v2",
+    "blockcache",
+    "background",
+    "first",
+    "all",
+    "bytes",
+)
 PREFETCH_MODES = ("off", "adaptive", "sequential")
 # Opens of distinct objects at once (cat of many keys, cat_ranges).
 OPEN_THREADS = 16
@@ -79,9 +88,15 @@ def _size(value, what):
     raise ValueError(f"{what}: expected an int or a size string")
 
 
-def client_options(token=None, project=None, requester_pays=False,
-                   endpoint_url=None, max_connections=None, memory_budget=None,
-                   ca_bundle=None):
+def client_options(
+    token=None,
+    project=None,
+    requester_pays=False,
+    endpoint_url=None,
+    max_connections=None,
+    memory_budget=None,
+    ca_bundle=None,
+):
     """The C client's options from gcsfs-style storage options.
 
     token: None or "google_default" or "cloud": the credentials chain
@@ -99,24 +114,30 @@ def client_options(token=None, project=None, requester_pays=False,
     elif isinstance(token, (str, os.PathLike)):
         path = os.fspath(token)
         if token in ("browser", "cache"):
-            raise ValueError(f"token={token!r} (interactive gcsfs login) is not "
-                             "supported: use gcloud's application default "
-                             "credentials, a key file or 'anon'")
+            raise ValueError(
+                f"token={token!r} (interactive gcsfs login) is not "
+                "supported: use gcloud's application default "
+                "credentials, a key file or 'anon'"
+            )
         if not os.path.isfile(path):
-            raise FileNotFoundError(errno.ENOENT,
-                                    "token: no such credentials file", path)
+            raise FileNotFoundError(
+                errno.ENOENT, "token: no such credentials file", path
+            )
         o["credentials_file"] = os.path.abspath(path)
     elif isinstance(token, dict):
-        if set(token) <= {"access_token", "token", "expires_in", "token_type"} and \
-                ("access_token" in token or "token" in token):
+        if set(token) <= {"access_token", "token", "expires_in", "token_type"} and (
+            "access_token" in token or "token" in token
+        ):
             o["access_token"] = str(token.get("access_token", token.get("token")))
         elif "type" in token:
             # Frozen for hashing; written out when the client is made.
             o["credentials_info"] = json.dumps(token, sort_keys=True)
         else:
-            raise ValueError("token: a dict must be a service-account or "
-                             "authorized_user JSON (with 'type') or hold "
-                             "'access_token'")
+            raise ValueError(
+                "token: a dict must be a service-account or "
+                "authorized_user JSON (with 'type') or hold "
+                "'access_token'"
+            )
     else:
         # Never the value itself: it may be a secret.
         raise ValueError(f"token: unsupported type {type(token).__name__}")
@@ -137,8 +158,14 @@ def client_options(token=None, project=None, requester_pays=False,
     return o
 
 
-def file_options(cache_type=None, block_size=None, prefetch=None,
-                 concurrency=None, max_blocks=None, max_prefetch=None):
+def file_options(
+    cache_type=None,
+    block_size=None,
+    prefetch=None,
+    concurrency=None,
+    max_blocks=None,
+    max_prefetch=None,
+):
     """The C file options of one open.
 
     gcsfs's rule, which the library applies: an explicit cache_type other
@@ -156,11 +183,16 @@ def file_options(cache_type=None, block_size=None, prefetch=None,
     elif prefetch is False:
         prefetch = "off"
     if prefetch is not None and prefetch not in PREFETCH_MODES:
-        raise ValueError(f"prefetch {prefetch!r}: not one of {', '.join(PREFETCH_MODES)}")
+        raise ValueError(
+            f"prefetch {prefetch!r}: not one of {', '.join(PREFETCH_MODES)}"
+        )
     if prefetch is None and not explicit:
         prefetch = "default"
-    o = {"cache_type": cache, "prefetch": prefetch,
-         "block_size": _size(block_size, "block_size") or DEFAULT_BLOCK_SIZE}
+    o = {
+        "cache_type": cache,
+        "prefetch": prefetch,
+        "block_size": _size(block_size, "block_size") or DEFAULT_BLOCK_SIZE,
+    }
     for k, v in (("concurrency", concurrency), ("max_blocks", max_blocks)):
         if v is not None:
             if int(v) < 0:
@@ -220,23 +252,26 @@ def _file_info(path, st):
     """fsspec's info dict (with gcsfs's names) from a stat dict."""
     crc = st.get("crc32c")
     md5 = st.get("md5")
-    out = {"name": path, "size": st["size"], "type": "file",
-           "bucket": _split(path)[0],
-           "generation": str(st["generation"]),
-           "metageneration": str(st.get("metageneration", 0)),
-           "etag": st.get("etag", ""),
-           "crc32c": None if crc is None else _b64(crc.to_bytes(4, "big")),
-           "md5Hash": None if md5 is None else _b64(bytes.fromhex(md5)),
-           "md5": md5,
-           "contentType": st.get("content_type", ""),
-           "updated": st.get("updated", ""),
-           "contentEncoding": st.get("content_encoding", "")}
+    out = {
+        "name": path,
+        "size": st["size"],
+        "type": "file",
+        "bucket": _split(path)[0],
+        "generation": str(st["generation"]),
+        "metageneration": str(st.get("metageneration", 0)),
+        "etag": st.get("etag", ""),
+        "crc32c": None if crc is None else _b64(crc.to_bytes(4, "big")),
+        "md5Hash": None if md5 is None else _b64(bytes.fromhex(md5)),
+        "md5": md5,
+        "contentType": st.get("content_type", ""),
+        "updated": st.get("updated", ""),
+        "contentEncoding": st.get("content_encoding", ""),
+    }
     return out
 
 
 def _dir_info(path):
-    return {"name": path, "size": 0, "type": "directory",
-            "bucket": _split(path)[0]}
+    return {"name": path, "size": 0, "type": "directory", "bucket": _split(path)[0]}
 
 
 def _clamp(start, end, size):
@@ -284,29 +319,60 @@ class GsreadFileSystem(AbstractFileSystem):
     # fsspec's own: no directory listing cache to go stale.
     cachable = True
 
-    def __init__(self, token=None, project=None, requester_pays=False,
-                 endpoint_url=None, block_size=None, cache_type=None,
-                 concurrency=None, prefetch=None, memory_budget=None,
-                 max_connections=None, max_blocks=None, max_prefetch=None,
-                 ca_bundle=None, default_block_size=None,
-                 default_cache_type=None, **kwargs):
+    def __init__(
+        self,
+        token=None,
+        project=None,
+        requester_pays=False,
+        endpoint_url=None,
+        block_size=None,
+        cache_type=None,
+        concurrency=None,
+        prefetch=None,
+        memory_budget=None,
+        max_connections=None,
+        max_blocks=None,
+        max_prefetch=None,
+        ca_bundle=None,
+        default_block_size=None,
+        default_cache_type=None,
+        **kwargs,
+    ):
         # gcsfs options that do not apply (consistency, timeouts, session
         # arguments...) are accepted and ignored, as fsspec does.
-        for k in ("consistency", "cache_timeout", "secure_serialize",
-                  "check_connection", "requests_timeout", "timeout",
-                  "session_kwargs", "default_location", "version_aware",
-                  "access", "asynchronous", "loop"):
+        for k in (
+            "consistency",
+            "cache_timeout",
+            "secure_serialize",
+            "check_connection",
+            "requests_timeout",
+            "timeout",
+            "session_kwargs",
+            "default_location",
+            "version_aware",
+            "access",
+            "asynchronous",
+            "loop",
+        ):
             kwargs.pop(k, None)
         super().__init__(**kwargs)
         self._client_opts = client_options(
-            token=token, project=project, requester_pays=requester_pays,
-            endpoint_url=endpoint_url, max_connections=max_connections,
-            memory_budget=memory_budget, ca_bundle=ca_bundle)
+            token=token,
+            project=project,
+            requester_pays=requester_pays,
+            endpoint_url=endpoint_url,
+            max_connections=max_connections,
+            memory_budget=memory_budget,
+            ca_bundle=ca_bundle,
+        )
         self._file_defaults = {
             "cache_type": cache_type if cache_type is not None else default_cache_type,
             "block_size": block_size if block_size is not None else default_block_size,
-            "prefetch": prefetch, "concurrency": concurrency,
-            "max_blocks": max_blocks, "max_prefetch": max_prefetch}
+            "prefetch": prefetch,
+            "concurrency": concurrency,
+            "max_blocks": max_blocks,
+            "max_prefetch": max_prefetch,
+        }
         file_options(**self._file_defaults)  # bad options fail here, not later
 
     # -- the client, made lazily in each process
@@ -323,7 +389,7 @@ class GsreadFileSystem(AbstractFileSystem):
         path = fsspec.utils.stringify_path(path)
         for p in cls.protocol:
             if path.startswith(p + "://"):
-                path = path[len(p) + 3:]
+                path = path[len(p) + 3 :]
                 break
         return path.lstrip("/").rstrip("/")
 
@@ -384,11 +450,15 @@ class GsreadFileSystem(AbstractFileSystem):
     @staticmethod
     def _entry_info(bucket, e):
         crc = e.get("crc32c")
-        return {"name": bucket + "/" + e["name"], "size": e["size"],
-                "type": "file", "bucket": bucket,
-                "generation": str(e["generation"]),
-                "crc32c": None if crc is None else _b64(crc.to_bytes(4, "big")),
-                "updated": e["updated"]}
+        return {
+            "name": bucket + "/" + e["name"],
+            "size": e["size"],
+            "type": "file",
+            "bucket": bucket,
+            "generation": str(e["generation"]),
+            "crc32c": None if crc is None else _b64(crc.to_bytes(4, "big")),
+            "updated": e["updated"],
+        }
 
     def find(self, path, maxdepth=None, withdirs=False, detail=False, **kwargs):
         """Every object under path: one recursive (paged) listing."""
@@ -403,17 +473,24 @@ class GsreadFileSystem(AbstractFileSystem):
         except FileNotFoundError:
             entries = []
         for e in entries:
-            rel = e["name"][len(prefix):]
+            rel = e["name"][len(prefix) :]
             parts = rel.rstrip("/").split("/")
-            if rel and not rel.endswith("/") and (maxdepth is None or len(parts) <= maxdepth):
+            if (
+                rel
+                and not rel.endswith("/")
+                and (maxdepth is None or len(parts) <= maxdepth)
+            ):
                 out[bucket + "/" + e["name"]] = self._entry_info(bucket, e)
             if withdirs:
                 dirs = parts if rel.endswith("/") else parts[:-1]
                 for i in range(1, len(dirs) + 1):
                     if maxdepth is not None and i > maxdepth:
                         break
-                    d = path + "/" + "/".join(dirs[:i]) if key else \
-                        bucket + "/" + "/".join(dirs[:i])
+                    d = (
+                        path + "/" + "/".join(dirs[:i])
+                        if key
+                        else bucket + "/" + "/".join(dirs[:i])
+                    )
                     out.setdefault(d, _dir_info(d))
         if not out and key:
             try:
@@ -431,6 +508,7 @@ class GsreadFileSystem(AbstractFileSystem):
 
     def modified(self, path):
         import datetime
+
         upd = self.info(path).get("updated")
         if not upd:
             raise NotImplementedError("no update time")
@@ -481,8 +559,9 @@ class GsreadFileSystem(AbstractFileSystem):
             raise r
         return r
 
-    def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return",
-                   **kwargs):
+    def cat_ranges(
+        self, paths, starts, ends, max_gap=None, on_error="return", **kwargs
+    ):
         """Many ranges at once (concurrently). starts/ends may be scalars
         (the same for every path); on_error "return" puts each failure's
         exception in its place, "raise" raises the first. max_gap is
@@ -512,8 +591,11 @@ class GsreadFileSystem(AbstractFileSystem):
         """Whole objects; several at once when given several (a list, a
         glob, recursive), as {path: bytes}, like fsspec's."""
         paths = self.expand_path(path, recursive=recursive)
-        if len(paths) > 1 or isinstance(path, list) or \
-                paths[0] != self._strip_protocol(path):
+        if (
+            len(paths) > 1
+            or isinstance(path, list)
+            or paths[0] != self._strip_protocol(path)
+        ):
             res = self._read_ranges(paths, [None] * len(paths), [None] * len(paths))
             out = {}
             for p, r in zip(paths, res):
@@ -538,20 +620,36 @@ class GsreadFileSystem(AbstractFileSystem):
         if self.isdir(rpath):
             os.makedirs(lpath, exist_ok=True)
             return
-        st = self.client.download(_gs_url(rpath), os.fspath(lpath),
-                                  concurrency=int(kwargs.get("concurrency") or 0))
+        st = self.client.download(
+            _gs_url(rpath),
+            os.fspath(lpath),
+            concurrency=int(kwargs.get("concurrency") or 0),
+        )
         if callback is not None:
             callback.set_size(st["bytes"])
             callback.relative_update(st["bytes"])
 
-    def _open(self, path, mode="rb", block_size=None, autocommit=True,
-              cache_options=None, cache_type=None, prefetch=None,
-              concurrency=None, **kwargs):
+    def _open(
+        self,
+        path,
+        mode="rb",
+        block_size=None,
+        autocommit=True,
+        cache_options=None,
+        cache_type=None,
+        prefetch=None,
+        concurrency=None,
+        **kwargs,
+    ):
         if mode != "rb":
             raise NotImplementedError("gsread is read-only: mode must be 'rb'")
-        opts = self._options(cache_type=cache_type, block_size=block_size,
-                             prefetch=prefetch, concurrency=concurrency,
-                             max_blocks=(cache_options or {}).get("maxblocks"))
+        opts = self._options(
+            cache_type=cache_type,
+            block_size=block_size,
+            prefetch=prefetch,
+            concurrency=concurrency,
+            max_blocks=(cache_options or {}).get("maxblocks"),
+        )
         return GsreadFile(self, self._strip_protocol(path), opts)
 
 
@@ -610,9 +708,11 @@ class GsreadFile(io.BufferedIOBase):
         pin = (st["generation"], st["etag"])
         if self._pin is not None and pin != self._pin:
             f.close()
-            e = ObjectChanged(errno.ESTALE,
-                              f"gs://{self.path}: replaced since it was opened "
-                              f"(generation {self._pin[0]}, now {pin[0]})")
+            e = ObjectChanged(
+                errno.ESTALE,
+                f"gs://{self.path}: replaced since it was opened "
+                f"(generation {self._pin[0]}, now {pin[0]})",
+            )
             e.gsr_status = "GSR_ECHANGED"
             raise e
         if self._pos:
@@ -640,9 +740,18 @@ class GsreadFile(io.BufferedIOBase):
     def __reduce__(self):
         if not self.closed and self._pid == _proc.pid:
             self._pos = self._f.tell()
-        return (_unpickle_file, (self.fs, self.path, self._opts, self._pos,
-                                 self._pin, self.closed,
-                                 getattr(self, "details", None)))
+        return (
+            _unpickle_file,
+            (
+                self.fs,
+                self.path,
+                self._opts,
+                self._pos,
+                self._pin,
+                self.closed,
+                getattr(self, "details", None),
+            ),
+        )
 
     # -- io
     def readable(self):
@@ -680,7 +789,7 @@ class GsreadFile(io.BufferedIOBase):
                 break
             i = data.find(b"\n")
             if i >= 0:
-                data = data[:i + 1]
+                data = data[: i + 1]
             chunks.append(data)
             got += len(data)
             if i >= 0:

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/auth.h"
+#include "backend/backend.h"
 #include "base/client.h"
 #include "read/file.h"
 #include "read/prefetch/prefetch.h"
-#include "auth/auth.h"
-#include "backend/backend.h"
 #include "transport/transport.h"
 
 #define DEFAULT_ENDPOINT "https://storage.googleapis.com"
@@ -37,7 +37,8 @@ void gsr_client_options_init(gsr_client_options *o) {
 }
 
 static int has_http_scheme(const char *s) {
-  return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
+  return strncasecmp(s, "http://", 7) == 0 ||
+         strncasecmp(s, "https://", 8) == 0;
 }
 
 /* The endpoint from the option, $STORAGE_EMULATOR_HOST or the default,
@@ -82,7 +83,7 @@ static int check_options(const gsr_client_options *o) {
       o->retry_multiplier > 100.0 || o->retry_max_attempts < 1 ||
       o->retry_max_attempts > 100)
     return gsr__err(GSR_EINVAL, "bad retry options (delays >= 0, multiplier "
-                    "1 to 100, attempts 1 to 100)");
+                                "1 to 100, attempts 1 to 100)");
   if (o->io_threads < 0 || o->io_threads > 256)
     return gsr__err(GSR_EINVAL, "io_threads must be 0 (auto) to 256, not %d",
                     o->io_threads);
@@ -92,8 +93,10 @@ static int check_options(const gsr_client_options *o) {
   if (o->access_token != NULL && strpbrk(o->access_token, "\r\n") != NULL)
     return gsr__err(GSR_EINVAL, "access token contains a line break");
   if (o->prefetch != NULL && gsr__prefetch_mode(o->prefetch) < 0)
-    return gsr__err(GSR_EINVAL, "prefetch must be 'off', 'adaptive' or "
-                    "'sequential', not '%s'", o->prefetch);
+    return gsr__err(GSR_EINVAL,
+                    "prefetch must be 'off', 'adaptive' or "
+                    "'sequential', not '%s'",
+                    o->prefetch);
   if (o->user_project != NULL &&
       (o->user_project[0] == '\0' || strlen(o->user_project) > 100))
     return gsr__err(GSR_EINVAL, "user_project must be 1 to 100 characters");
@@ -137,7 +140,8 @@ static void read_environment(gsr_client *c) {
   /* The one place GSREAD_IO_THREADS is read: the option, if set, wins. */
   int threads = c->opts.io_threads;
   if (threads == 0) threads = GSR__MAX(env_int("GSREAD_IO_THREADS", 1, 256), 0);
-  c->io_threads = gsr__io_threads(threads, usable_cpus(), c->opts.max_connections);
+  c->io_threads = gsr__io_threads(threads, usable_cpus(),
+                                  c->opts.max_connections);
 }
 
 static void client_destroy(gsr_client *c) {
@@ -168,8 +172,8 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   c->opts = *opts;
   c->opts.endpoint = c->opts.ca_bundle = c->opts.access_token = NULL;
   c->opts.user_project = c->opts.plans_file = c->opts.credentials_file = NULL;
-  c->opts.user_agent = gsr__strdup(opts->user_agent ? opts->user_agent
-                                   : "gsread/" GSR_VERSION_STRING);
+  c->opts.user_agent = gsr__strdup(
+      opts->user_agent ? opts->user_agent : "gsread/" GSR_VERSION_STRING);
   if (c->opts.user_agent == NULL) {
     status = gsr__err(GSR_ENOMEM, "out of memory");
     goto fail;
@@ -226,8 +230,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
       .trace = opts->trace,
       .trace_arg = opts->trace_arg,
   };
-  if ((status = gsr__transport_new(&tcfg, &c->transport)) != GSR_OK)
-    goto fail;
+  if ((status = gsr__transport_new(&tcfg, &c->transport)) != GSR_OK) goto fail;
   if (opts->plans_file != NULL && opts->plans_file[0] != '\0') {
     if ((c->plans_file = gsr__strdup(opts->plans_file)) == NULL) {
       status = gsr__err(GSR_ENOMEM, "out of memory");

@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "read/file.h"
 #include "fetch/rfetch.h"
+#include "read/file.h"
 
 void gsr_download_options_init(gsr_download_options *o) {
   if (o == NULL) return;
@@ -38,7 +38,8 @@ struct dl {
 
 /* Writes the whole object to d->fd. */
 static int run(struct dl *d, const char *what) {
-  d->send = (struct gsr__send){.fd = d->fd, .what = what,
+  d->send = (struct gsr__send){.fd = d->fd,
+                               .what = what,
                                .progress = d->o->progress,
                                .progress_arg = d->o->progress_arg};
   return gsr__file_send(d->f, 0, d->size, &d->send);
@@ -50,7 +51,8 @@ static int check_options(const gsr_download_options *o) {
   if (o->part_size > ((uint64_t)1 << 40) || o->part_size > SIZE_MAX / 2)
     return gsr__err(GSR_EINVAL, "download: part_size is too large");
   if (o->part_size != 0 && o->part_size < GSR_DOWNLOAD_MIN_PART_SIZE)
-    return gsr__err(GSR_EINVAL, "download: part_size %llu is below the "
+    return gsr__err(GSR_EINVAL,
+                    "download: part_size %llu is below the "
                     "minimum of %llu bytes (one request per part)",
                     (unsigned long long)o->part_size,
                     (unsigned long long)GSR_DOWNLOAD_MIN_PART_SIZE);
@@ -91,7 +93,8 @@ static int verify(struct dl *d, const char *what, gsr_download_stats *st) {
                     (unsigned long long)d->size);
   if (os->has_crc32c) {
     if (d->send.crc != os->crc32c)
-      return gsr__err(GSR_EINTEGRITY, "%s: CRC32C mismatch: the server "
+      return gsr__err(GSR_EINTEGRITY,
+                      "%s: CRC32C mismatch: the server "
                       "published %08x, the %s bytes hash to %08x",
                       d->f->obj->display, os->crc32c, what, d->send.crc);
     st->crc32c_verified = 1;
@@ -126,12 +129,12 @@ static int download(gsr_client *c, const char *url,
   gsr_client_stats_get(c, &cs0);
   status = dl_open(&d, c, url, o, &id);
   if (status == GSR_OK) status = body(&d, arg, st);
-  if (d.f != NULL)
-    st->requests = atomic_load(&d.f->stats.requests);
+  if (d.f != NULL) st->requests = atomic_load(&d.f->stats.requests);
   gsr_client_stats_get(c, &cs1);
   st->retries = cs1.retries - cs0.retries;
   st->seconds = (double)(gsr__now_ns() - t0) / 1e9;
-  if (status == GSR_OK && o->progress) o->progress(o->progress_arg, d.size, d.size);
+  if (status == GSR_OK && o->progress)
+    o->progress(o->progress_arg, d.size, d.size);
   dl_close(&d, id);
   return status;
 }
@@ -176,9 +179,10 @@ static int resolve_dest(struct dl *d, struct dest *t) {
   if (stat(t->path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
     const char *base = object_basename(d->f->obj, namebuf, sizeof(namebuf));
     if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-      return gsr__err(GSR_EINVAL, "%s is a directory and %s has no file name "
-                      "to give the copy: name the file", t->path,
-                      d->f->obj->display);
+      return gsr__err(GSR_EINVAL,
+                      "%s is a directory and %s has no file name "
+                      "to give the copy: name the file",
+                      t->path, d->f->obj->display);
     size_t n = strlen(t->path) + strlen(base) + 2;
     if ((t->final = gsr__malloc(n)) == NULL)
       return gsr__err(GSR_ENOMEM, "out of memory");
@@ -255,8 +259,8 @@ static void remove_stale(const struct dl *d, const struct dest *t) {
     while ((e = readdir(dh)) != NULL) {
       struct stat sb;
       long pid;
-      if (!gsr__temp_owner(e->d_name, base, &pid) ||
-          kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+      if (!gsr__temp_owner(e->d_name, base, &pid) || kill((pid_t)pid, 0) == 0 ||
+          errno != ESRCH)
         continue;
       if (fstatat(dirfd(dh), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
           S_ISREG(sb.st_mode) && unlinkat(dirfd(dh), e->d_name, 0) == 0)
@@ -284,8 +288,8 @@ static int body_file(struct dl *d, void *arg, gsr_download_stats *st) {
                       (unsigned long long)d->size, gsr__errno_text(errno));
   if (status == GSR_OK) status = run(d, t->tmp);
   if (status == GSR_OK) status = verify(d, "downloaded", st);
-  if (status == GSR_OK && (fstat(d->fd, &sb) != 0 ||
-                           (uint64_t)sb.st_size != d->size))
+  if (status == GSR_OK &&
+      (fstat(d->fd, &sb) != 0 || (uint64_t)sb.st_size != d->size))
     status = gsr__err(GSR_EINTEGRITY, "%s: the file is not %llu bytes long",
                       t->tmp, (unsigned long long)d->size);
   /* close() reports delayed write errors (NFS, quota): check it. */
@@ -294,8 +298,8 @@ static int body_file(struct dl *d, void *arg, gsr_download_stats *st) {
                       gsr__errno_text(errno));
   d->fd = -1;
   if (status == GSR_OK && rename(t->tmp, t->final) != 0)
-    status = gsr__err(GSR_EIO, "cannot rename %s to %s: %s", t->tmp,
-                      t->final, gsr__errno_text(errno));
+    status = gsr__err(GSR_EIO, "cannot rename %s to %s: %s", t->tmp, t->final,
+                      gsr__errno_text(errno));
   if (status != GSR_OK) unlink(t->tmp);
   announce(d, t, 0);
   return status;

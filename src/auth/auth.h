@@ -31,10 +31,10 @@ enum gsr__auth_kind {
 };
 
 struct gsr__auth_config {
-  const char *access_token; /* client option; wins over everything */
-  int anonymous;            /* client option: no credentials at all */
+  const char *access_token;     /* client option; wins over everything */
+  int anonymous;                /* client option: no credentials at all */
   const char *credentials_file; /* client option: a key or ADC file */
-  const char *ca_bundle;    /* for the token endpoint's TLS */
+  const char *ca_bundle;        /* for the token endpoint's TLS */
   const char *user_agent;
   long connect_timeout_ms;
   void (*trace)(void *arg, const char *line);
@@ -83,14 +83,14 @@ void gsr__token_clear(struct gsr__token *t);
 /* Credentials read from a JSON file (key or ADC). Strings owned. */
 struct gsr__creds {
   enum gsr__auth_kind kind;
-  char *path;            /* the file, for messages */
-  char *client_email;    /* service account: iss; not a secret */
-  char *private_key;     /* service account: PEM (secret) */
-  char *private_key_id;  /* service account: JWT "kid" */
-  char *token_uri;       /* where to exchange */
-  char *client_id;       /* authorized_user */
-  char *client_secret;   /* authorized_user (secret) */
-  char *refresh_token;   /* authorized_user (secret) */
+  char *path;           /* the file, for messages */
+  char *client_email;   /* service account: iss; not a secret */
+  char *private_key;    /* service account: PEM (secret) */
+  char *private_key_id; /* service account: JWT "kid" */
+  char *token_uri;      /* where to exchange */
+  char *client_id;      /* authorized_user */
+  char *client_secret;  /* authorized_user (secret) */
+  char *refresh_token;  /* authorized_user (secret) */
 };
 void gsr__creds_clear(struct gsr__creds *c);
 /* Reads and checks a key or authorized_user file. GSR_OK, GSR_EAUTH (the
@@ -99,8 +99,8 @@ int gsr__creds_load(const char *path, struct gsr__creds *out);
 
 /* Builds the signed assertion "header.claims.signature" (RS256) for a
  * service account. Caller frees. GSR_OK, GSR_EAUTH, GSR_ENOMEM. */
-int gsr__jwt_assertion(const struct gsr__creds *c, const char *aud,
-                       int64_t now, char **out);
+int gsr__jwt_assertion(const struct gsr__creds *c, const char *aud, int64_t now,
+                       char **out);
 /* base64url without padding. Caller frees; NULL on ENOMEM. */
 char *gsr__base64url(const unsigned char *p, size_t n);
 
@@ -115,8 +115,8 @@ struct gsr__http_opts {
   long timeout_ms;
 };
 int gsr__token_request(const struct gsr__http_opts *o, const char *url,
-                     const char *form, const char *header, const char *what,
-                     struct gsr__token *out);
+                       const char *form, const char *header, const char *what,
+                       struct gsr__token *out);
 /* A form value percent-encoded (caller frees; NULL on ENOMEM). */
 char *gsr__form_encode(const char *s);
 

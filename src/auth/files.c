@@ -102,20 +102,26 @@ int gsr__creds_load(const char *path, struct gsr__creds *out) {
     out->private_key = field(root, "private_key", &oom);
     out->private_key_id = field(root, "private_key_id", &oom);
     out->token_uri = field(root, "token_uri", &oom);
-    if (out->client_email == NULL) missing = "client_email";
-    else if (out->private_key == NULL) missing = "private_key";
+    if (out->client_email == NULL)
+      missing = "client_email";
+    else if (out->private_key == NULL)
+      missing = "private_key";
   } else if (strcmp(type, "authorized_user") == 0) {
     out->kind = GSR__AUTH_USER;
     out->client_id = field(root, "client_id", &oom);
     out->client_secret = field(root, "client_secret", &oom);
     out->refresh_token = field(root, "refresh_token", &oom);
     out->token_uri = field(root, "token_uri", &oom);
-    if (out->client_id == NULL) missing = "client_id";
-    else if (out->client_secret == NULL) missing = "client_secret";
-    else if (out->refresh_token == NULL) missing = "refresh_token";
+    if (out->client_id == NULL)
+      missing = "client_id";
+    else if (out->client_secret == NULL)
+      missing = "client_secret";
+    else if (out->refresh_token == NULL)
+      missing = "refresh_token";
   } else {
     /* The type is a short keyword, not a secret: naming it helps. */
-    status = gsr__err(GSR_EAUTH, "credentials file '%s': type \"%.40s\" is "
+    status = gsr__err(GSR_EAUTH,
+                      "credentials file '%s': type \"%.40s\" is "
                       "not supported (service_account, authorized_user)",
                       path, type);
   }
@@ -123,8 +129,8 @@ int gsr__creds_load(const char *path, struct gsr__creds *out) {
   if (oom) {
     status = gsr__err(GSR_ENOMEM, "out of memory");
   } else if (status == GSR_OK && missing != NULL) {
-    status = gsr__err(GSR_EAUTH, "credentials file '%s': no \"%s\" field",
-                      path, missing);
+    status = gsr__err(GSR_EAUTH, "credentials file '%s': no \"%s\" field", path,
+                      missing);
   } else if (status == GSR_OK && out->token_uri == NULL) {
     if ((out->token_uri = gsr__strdup(DEFAULT_TOKEN_URI)) == NULL)
       status = gsr__err(GSR_ENOMEM, "out of memory");

@@ -28,7 +28,8 @@ char *gsr__base64url(const unsigned char *p, size_t n) {
     *o++ = tab[v & 63];
   }
   if (i < n) { /* 1 or 2 bytes left; no '=' padding in JWTs */
-    uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+    uint32_t v = (uint32_t)p[i] << 16 |
+                 (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
     *o++ = tab[v >> 18 & 63];
     *o++ = tab[v >> 12 & 63];
     if (i + 1 < n) *o++ = tab[v >> 6 & 63];
@@ -70,21 +71,25 @@ static int sign_rs256(const struct gsr__creds *c, const char *data,
   if (bio == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
   if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
-    status = gsr__err(GSR_EAUTH, "credentials file '%s': \"private_key\" is "
-                      "not a PEM RSA private key", c->path);
+    status = gsr__err(GSR_EAUTH,
+                      "credentials file '%s': \"private_key\" is "
+                      "not a PEM RSA private key",
+                      c->path);
     goto done;
   }
   md = EVP_MD_CTX_new();
   size_t n = 0;
   if (md == NULL ||
       EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
-      EVP_DigestSign(md, NULL, &n, (const unsigned char *)data,
-                     strlen(data)) != 1 ||
+      EVP_DigestSign(md, NULL, &n, (const unsigned char *)data, strlen(data)) !=
+          1 ||
       (*sig = gsr__malloc(n)) == NULL ||
-      EVP_DigestSign(md, *sig, &n, (const unsigned char *)data,
-                     strlen(data)) != 1) {
-    status = gsr__err(GSR_EAUTH, "credentials file '%s': signing the token "
-                      "request failed", c->path);
+      EVP_DigestSign(md, *sig, &n, (const unsigned char *)data, strlen(data)) !=
+          1) {
+    status = gsr__err(GSR_EAUTH,
+                      "credentials file '%s': signing the token "
+                      "request failed",
+                      c->path);
     gsr__free(*sig);
     *sig = NULL;
     goto done;
@@ -97,16 +102,16 @@ done:
   return status;
 }
 
-int gsr__jwt_assertion(const struct gsr__creds *c, const char *aud,
-                       int64_t now, char **out) {
+int gsr__jwt_assertion(const struct gsr__creds *c, const char *aud, int64_t now,
+                       char **out) {
   char kid[256], iss[512], audq[1024], buf[2048];
   *out = NULL;
   json_escape(kid, sizeof(kid), c->private_key_id ? c->private_key_id : "");
   json_escape(iss, sizeof(iss), c->client_email);
   json_escape(audq, sizeof(audq), aud);
   if (c->private_key_id != NULL)
-    snprintf(buf, sizeof(buf), "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
-             kid);
+    snprintf(buf, sizeof(buf),
+             "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", kid);
   else
     snprintf(buf, sizeof(buf), "{\"alg\":\"RS256\",\"typ\":\"JWT\"}");
   char *h = b64_str(buf);

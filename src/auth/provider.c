@@ -46,23 +46,22 @@ struct gsr__auth {
   char *metadata_host;     /* for METADATA / UNRESOLVED: host[:port] */
   char *token_uri;         /* effective endpoint (override applied) */
   struct gsr__http_opts http;
-  char *ua;                /* owned copy of the user agent */
-  char *ca;                /* owned copy of the CA bundle path */
+  char *ua; /* owned copy of the user agent */
+  char *ca; /* owned copy of the CA bundle path */
   void (*trace)(void *arg, const char *line);
   void *trace_arg;
 
   /* The cached token, guarded by mu. */
-  char *header;            /* "Authorization: Bearer ..." or NULL */
-  uint64_t gen;            /* bumped on every new token */
-  int64_t expires_at;      /* wall clock, ms; 0: unknown/never */
-  int64_t refresh_at;      /* refresh from here on (ms) */
-  int refreshing;          /* a thread is obtaining one */
-  uint64_t failures;       /* refreshes that failed */
+  char *header;               /* "Authorization: Bearer ..." or NULL */
+  uint64_t gen;               /* bumped on every new token */
+  int64_t expires_at;         /* wall clock, ms; 0: unknown/never */
+  int64_t refresh_at;         /* refresh from here on (ms) */
+  int refreshing;             /* a thread is obtaining one */
+  uint64_t failures;          /* refreshes that failed */
   struct gsr__error last_err; /* the last one's message, for its waiters */
 };
 
-static void trace(struct gsr__auth *a, const char *fmt, ...)
-    GSR__PRINTF(2, 3);
+static void trace(struct gsr__auth *a, const char *fmt, ...) GSR__PRINTF(2, 3);
 static void trace(struct gsr__auth *a, const char *fmt, ...) {
   if (a->trace == NULL) return;
   char line[512];
@@ -123,7 +122,8 @@ static int looks_like_gce(void) {
 
 static int resolve(struct gsr__auth *a, const struct gsr__auth_config *cfg) {
   const char *v;
-  if (cfg->access_token != NULL) return set_static(a, cfg->access_token, "option");
+  if (cfg->access_token != NULL)
+    return set_static(a, cfg->access_token, "option");
   if (cfg->anonymous) {
     a->kind = GSR__AUTH_ANONYMOUS;
     a->source = "option";
@@ -139,7 +139,8 @@ static int resolve(struct gsr__auth *a, const struct gsr__auth_config *cfg) {
   const char *dir = getenv("CLOUDSDK_CONFIG"), *home = getenv("HOME");
   path[0] = '\0';
   if (dir != NULL && dir[0] != '\0')
-    snprintf(path, sizeof(path), "%s/application_default_credentials.json", dir);
+    snprintf(path, sizeof(path), "%s/application_default_credentials.json",
+             dir);
   else if (home != NULL && home[0] != '\0')
     snprintf(path, sizeof(path),
              "%s/.config/gcloud/application_default_credentials.json", home);
@@ -174,8 +175,9 @@ int gsr__auth_new(const struct gsr__auth_config *cfg, struct gsr__auth **out) {
   }
   a->trace = cfg->trace;
   a->trace_arg = cfg->trace_arg;
-  a->http.connect_timeout_ms =
-      cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
+  a->http.connect_timeout_ms = cfg->connect_timeout_ms > 0
+                                   ? cfg->connect_timeout_ms
+                                   : 10000;
   a->http.timeout_ms = FETCH_TIMEOUT_MS;
   int status = GSR_OK;
   if ((cfg->user_agent && (a->ua = gsr__strdup(cfg->user_agent)) == NULL) ||
@@ -189,9 +191,9 @@ int gsr__auth_new(const struct gsr__auth_config *cfg, struct gsr__auth **out) {
     return status;
   }
   trace(a, "auth: source %s (%s)", a->source,
-        a->kind == GSR__AUTH_UNRESOLVED ? "metadata server, not yet probed"
+        a->kind == GSR__AUTH_UNRESOLVED  ? "metadata server, not yet probed"
         : a->kind == GSR__AUTH_ANONYMOUS ? "anonymous"
-        : a->kind == GSR__AUTH_STATIC ? "fixed access token"
+        : a->kind == GSR__AUTH_STATIC    ? "fixed access token"
         : a->kind == GSR__AUTH_SERVICE_ACCOUNT ? "service account key"
                                                : "authorized_user");
   *out = a;
@@ -222,7 +224,7 @@ void gsr__auth_free(struct gsr__auth *a) {
 /* Obtains a new token for kind (without the lock: it blocks on the
  * network). Only reads fields that never change after resolution. */
 static int obtain(struct gsr__auth *a, enum gsr__auth_kind kind,
-                 struct gsr__token *tok) {
+                  struct gsr__token *tok) {
   char what[600];
   char *form = NULL;
   int status;
@@ -249,9 +251,12 @@ static int obtain(struct gsr__auth *a, enum gsr__auth_kind kind,
     snprintf(what, sizeof(what), "authorized_user token (file '%s')",
              a->creds.path);
     if (id && sec && rt &&
-        (form = gsr__malloc(strlen(id) + strlen(sec) + strlen(rt) + 80)) != NULL)
-      sprintf(form, "client_id=%s&client_secret=%s&refresh_token=%s"
-              "&grant_type=refresh_token", id, sec, rt);
+        (form = gsr__malloc(strlen(id) + strlen(sec) + strlen(rt) + 80)) !=
+            NULL)
+      sprintf(form,
+              "client_id=%s&client_secret=%s&refresh_token=%s"
+              "&grant_type=refresh_token",
+              id, sec, rt);
     if (sec) memset(sec, 0, strlen(sec));
     if (rt) memset(rt, 0, strlen(rt));
     gsr__free(id);
@@ -269,7 +274,7 @@ static int obtain(struct gsr__auth *a, enum gsr__auth_kind kind,
       o.timeout_ms = 4 * PROBE_TIMEOUT_MS;
     }
     return gsr__token_request(&o, url, NULL, "Metadata-Flavor: Google", what,
-                            tok);
+                              tok);
   }
   if (form != NULL) {
     memset(form, 0, strlen(form)); /* held the secrets */
@@ -326,11 +331,13 @@ static int refresh_locked(struct gsr__auth *a) {
     a->gen++;
     int64_t now = wall_ms(), life_ms = (int64_t)life * 1000;
     int64_t margin = life_ms / 10 < MAX_MARGIN_S * 1000 ? life_ms / 10
-                                                         : MAX_MARGIN_S * 1000;
+                                                        : MAX_MARGIN_S * 1000;
     a->expires_at = now + life_ms;
     a->refresh_at = now + life_ms - margin;
-    trace(a, "auth: new token from %s, generation %llu, expires in %ld s "
-          "(fetched in %.0f ms)", a->source, (unsigned long long)a->gen, life,
+    trace(a,
+          "auth: new token from %s, generation %llu, expires in %ld s "
+          "(fetched in %.0f ms)",
+          a->source, (unsigned long long)a->gen, life,
           (double)(gsr__now_ns() - t0) / 1e6);
   }
   pthread_cond_broadcast(&a->cv);
@@ -398,12 +405,17 @@ uint64_t gsr__auth_generation(struct gsr__auth *a) {
 
 static const char *kind_name(enum gsr__auth_kind k) {
   switch (k) {
-    case GSR__AUTH_STATIC: return "access_token";
-    case GSR__AUTH_SERVICE_ACCOUNT: return "service_account";
-    case GSR__AUTH_USER: return "authorized_user";
-    case GSR__AUTH_METADATA:
-    case GSR__AUTH_UNRESOLVED: return "metadata";
-    default: return "anonymous";
+  case GSR__AUTH_STATIC:
+    return "access_token";
+  case GSR__AUTH_SERVICE_ACCOUNT:
+    return "service_account";
+  case GSR__AUTH_USER:
+    return "authorized_user";
+  case GSR__AUTH_METADATA:
+  case GSR__AUTH_UNRESOLVED:
+    return "metadata";
+  default:
+    return "anonymous";
   }
 }
 

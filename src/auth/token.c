@@ -36,7 +36,8 @@ char *gsr__form_encode(const char *s) {
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-        (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+        (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+        c == '~') {
       *o++ = (char)c;
     } else {
       *o++ = '%';
@@ -87,8 +88,8 @@ static void clean(char *dst, size_t n, const char *s) {
 }
 
 int gsr__token_request(const struct gsr__http_opts *o, const char *url,
-                     const char *form, const char *header, const char *what,
-                     struct gsr__token *out) {
+                       const char *form, const char *header, const char *what,
+                       struct gsr__token *out) {
   struct body b = {0};
   struct curl_slist *hdrs = NULL;
   struct json_object *root = NULL;
@@ -150,8 +151,10 @@ int gsr__token_request(const struct gsr__http_opts *o, const char *url,
   }
   const char *tok = jstr(root, "access_token");
   if (tok == NULL || tok[0] == '\0' || strpbrk(tok, "\r\n") != NULL) {
-    status = gsr__err(GSR_EPROTO, "%s: %s %s: the answer has no valid "
-                      "\"access_token\"", what, form ? "POST" : "GET", url);
+    status = gsr__err(GSR_EPROTO,
+                      "%s: %s %s: the answer has no valid "
+                      "\"access_token\"",
+                      what, form ? "POST" : "GET", url);
     goto done;
   }
   struct json_object *v;

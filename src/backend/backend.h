@@ -60,8 +60,7 @@ struct gsr__backend_ops {
    * thread). May be NULL. */
   int (*check_headers)(struct gsr__object *obj, struct gsr__request *req);
   /* Local backend: reads exactly len bytes. NULL for network. */
-  int (*pread)(struct gsr__object *obj, void *dst, uint64_t off,
-               uint64_t len);
+  int (*pread)(struct gsr__object *obj, void *dst, uint64_t off, uint64_t len);
   void (*close)(struct gsr__object *obj);
   /* Backends with credentials (GCS; else NULL): the generation of those
    * requests carry now, and, for a request carrying generation *gen that

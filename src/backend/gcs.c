@@ -22,8 +22,8 @@ static char *object_url(struct gsr__object *obj, const char *prefix,
                strlen(o) + strlen(query) + 16;
     url = gsr__malloc(n);
     if (url != NULL)
-      snprintf(url, n, "%s/%s/b/%s/o/%s%s", obj->client->endpoint, prefix, b,
-               o, query);
+      snprintf(url, n, "%s/%s/b/%s/o/%s%s", obj->client->endpoint, prefix, b, o,
+               query);
   }
   gsr__free(b);
   gsr__free(o);
@@ -116,8 +116,7 @@ done:
   return status;
 }
 
-int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req,
-                       uint64_t *gen) {
+int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req, uint64_t *gen) {
   char *hdr = NULL;
   int status = gsr__auth_header(c->auth, &hdr, gen);
   if (status == GSR_OK && hdr != NULL)
@@ -173,8 +172,7 @@ static int gcs_open(struct gsr__object *obj) {
     char why[128];
     status = gsr__gcs_parse_metadata(req.body ? req.body : "", req.body_len,
                                      &obj->st, why, sizeof(why));
-    if (status != GSR_OK)
-      gsr__err(status, "GET %s: %s", req.url, why);
+    if (status != GSR_OK) gsr__err(status, "GET %s: %s", req.url, why);
   }
   if (status == GSR_OK) {
     snprintf(query, sizeof(query), "?alt=media&generation=%lld%s%s",
@@ -199,7 +197,8 @@ static int gcs_prepare(struct gsr__object *obj, struct gsr__request *req,
    * gets the stored bytes, ranges honoured. libcurl is not asked to
    * decode (CURLOPT_ACCEPT_ENCODING stays unset). */
   if (strcasecmp(obj->st.content_encoding, "gzip") == 0 &&
-      (status = gsr__request_add_header(req, "Accept-Encoding: gzip")) != GSR_OK)
+      (status = gsr__request_add_header(req, "Accept-Encoding: gzip")) !=
+          GSR_OK)
     return status;
   return gsr__gcs_authorize(obj->client, req, NULL);
 }
@@ -210,8 +209,7 @@ static int gcs_check_headers(struct gsr__object *obj,
   if (g >= 0 && g != obj->st.generation) {
     gsr__error_set(&req->err, GSR_ECHANGED,
                    "%s: server sent generation %lld, file is pinned to %lld",
-                   obj->display, (long long)g,
-                   (long long)obj->st.generation);
+                   obj->display, (long long)g, (long long)obj->st.generation);
     return GSR_ECHANGED;
   }
   return GSR_OK;

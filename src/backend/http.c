@@ -52,8 +52,8 @@ static int probe_with_range(struct gsr__object *obj) {
   if (status != GSR_OK) return status;
   gsr__request_set_range(&req, 0, 1, &byte);
   status = gsr__transport_run(obj->client->transport, &req);
-  if (status == GSR_OK && (!req.resp.has_content_range ||
-                           req.resp.cr_total == UINT64_MAX))
+  if (status == GSR_OK &&
+      (!req.resp.has_content_range || req.resp.cr_total == UINT64_MAX))
     status = gsr__err(GSR_EPROTO, "GET %s: no object size in the response",
                       obj->url.href);
   if (status == GSR_OK) {
@@ -76,8 +76,7 @@ static int http_open(struct gsr__object *obj) {
     obj->st.size = (uint64_t)req.resp.content_length;
     fill_stat(obj, &req.resp); /* the final response's: its ETag pins */
   }
-  int fallback = (status == GSR_OK && !have_len) || code == 405 ||
-                 code == 501;
+  int fallback = (status == GSR_OK && !have_len) || code == 405 || code == 501;
   if (status == GSR_OK || fallback) {
     int s2 = set_media_url(obj, req.url);
     if (s2 != GSR_OK) status = s2, fallback = 0;

@@ -15,14 +15,16 @@
 
 #include "backend/backend.h"
 
-#define PAGE_SIZE 1000          /* GCS's default and maximum */
+#define PAGE_SIZE 1000            /* GCS's default and maximum */
 #define PAGE_BODY_MAX (64u << 20) /* a page of 1000 items is ~1 MiB */
 
 /* "gs://BUCKET[/PREFIX]" -> bucket and prefix (owned). */
 static int parse_list_url(const char *url, char **bucket, char **prefix) {
   if (strncmp(url, "gs://", 5) != 0)
-    return gsr__err(GSR_EINVAL, "cannot list '%s': only gs://BUCKET[/PREFIX] "
-                    "URLs can be listed", url);
+    return gsr__err(GSR_EINVAL,
+                    "cannot list '%s': only gs://BUCKET[/PREFIX] "
+                    "URLs can be listed",
+                    url);
   const char *b = url + 5, *slash = strchr(b, '/');
   size_t blen = slash ? (size_t)(slash - b) : strlen(b);
   *bucket = gsr__strndup(b, blen);
@@ -47,9 +49,9 @@ static char *page_url(gsr_client *c, const char *bucket, const char *prefix,
                (t ? strlen(t) : 0) + (up ? strlen(up) : 0) + 160;
     if ((url = gsr__malloc(n)) != NULL)
       snprintf(url, n, "%s/storage/v1/b/%s/o?prefix=%s%s&maxResults=%d%s%s%s%s",
-               c->endpoint, b, p, recursive ? "" : "&delimiter=%2F",
-               PAGE_SIZE, t ? "&pageToken=" : "", t ? t : "",
-               up ? "&userProject=" : "", up ? up : "");
+               c->endpoint, b, p, recursive ? "" : "&delimiter=%2F", PAGE_SIZE,
+               t ? "&pageToken=" : "", t ? t : "", up ? "&userProject=" : "",
+               up ? up : "");
   }
   gsr__free(b);
   gsr__free(p);
@@ -76,7 +78,8 @@ static int u64_field(struct json_object *o, const char *key, uint64_t *out) {
     return 0;
   }
   const char *s = json_object_is_type(v, json_type_string)
-                      ? json_object_get_string(v) : NULL;
+                      ? json_object_get_string(v)
+                      : NULL;
   return s ? gsr__parse_u64(s, strlen(s), out) : -1;
 }
 
@@ -107,8 +110,10 @@ static int emit_page(struct json_object *root, const char *where,
   json_object_object_get_ex(root, "prefixes", &prefixes);
   if ((items && !json_object_is_type(items, json_type_array)) ||
       (prefixes && !json_object_is_type(prefixes, json_type_array)))
-    return gsr__err(GSR_EPROTO, "%s: \"items\" or \"prefixes\" is not an "
-                    "array", where);
+    return gsr__err(GSR_EPROTO,
+                    "%s: \"items\" or \"prefixes\" is not an "
+                    "array",
+                    where);
   size_t ni = items ? json_object_array_length(items) : 0;
   size_t np = prefixes ? json_object_array_length(prefixes) : 0;
   size_t i = 0, p = 0;
@@ -121,8 +126,8 @@ static int emit_page(struct json_object *root, const char *where,
         return gsr__err(GSR_EPROTO, "%s: a prefix is not a string", where);
       pname = json_object_get_string(v);
     }
-    struct json_object *it =
-        i < ni ? json_object_array_get_idx(items, i) : NULL;
+    struct json_object *it = i < ni ? json_object_array_get_idx(items, i)
+                                    : NULL;
     const char *iname = it ? str_field(it, "name") : NULL;
     if (it != NULL && iname == NULL)
       return gsr__err(GSR_EPROTO, "%s: an item has no name", where);
@@ -166,9 +171,10 @@ static int list_page(gsr_client *c, const char *bucket, const char *prefix,
     return status;
   }
   struct json_tokener *tok = json_tokener_new();
-  struct json_object *root =
-      tok ? json_tokener_parse_ex(tok, req.body ? req.body : "",
-                                  (int)req.body_len) : NULL;
+  struct json_object *root = tok ? json_tokener_parse_ex(
+                                       tok, req.body ? req.body : "",
+                                       (int)req.body_len)
+                                 : NULL;
   gsr__free(*token);
   *token = NULL;
   if (tok == NULL) {

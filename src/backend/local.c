@@ -15,16 +15,16 @@
 
 static int errno_status(int e) {
   switch (e) {
-    case ENOENT:
-    case ENOTDIR:
-      return GSR_ENOENT;
-    case EACCES:
-    case EPERM:
-      return GSR_EACCES;
-    case ENOMEM:
-      return GSR_ENOMEM;
-    default:
-      return GSR_EIO;
+  case ENOENT:
+  case ENOTDIR:
+    return GSR_ENOENT;
+  case EACCES:
+  case EPERM:
+    return GSR_EACCES;
+  case ENOMEM:
+    return GSR_ENOMEM;
+  default:
+    return GSR_EIO;
   }
 }
 
@@ -43,8 +43,7 @@ static int local_open(struct gsr__object *obj) {
   obj->st.mtime = (int64_t)sb.st_mtime;
   struct tm tm;
   gmtime_r(&sb.st_mtime, &tm);
-  strftime(obj->st.updated, sizeof(obj->st.updated), "%Y-%m-%dT%H:%M:%SZ",
-           &tm);
+  strftime(obj->st.updated, sizeof(obj->st.updated), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return GSR_OK;
 }
 
@@ -59,9 +58,10 @@ static int local_pread(struct gsr__object *obj, void *dst, uint64_t off,
       return gsr__err(errno_status(errno), "read %s: %s", obj->url.path,
                       gsr__errno_text(errno));
     if (n == 0)
-      return gsr__err(GSR_ECHANGED, "read %s: file shrank below %llu bytes "
-                      "since it was opened", obj->url.path,
-                      (unsigned long long)obj->st.size);
+      return gsr__err(GSR_ECHANGED,
+                      "read %s: file shrank below %llu bytes "
+                      "since it was opened",
+                      obj->url.path, (unsigned long long)obj->st.size);
     p += n;
     off += (uint64_t)n;
     len -= (uint64_t)n;

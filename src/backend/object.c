@@ -6,8 +6,7 @@
 
 #include "backend/backend.h"
 
-int gsr__object_open(gsr_client *c, const char *url,
-                     struct gsr__object **out) {
+int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out) {
   struct gsr__object *obj = gsr__calloc(1, sizeof(*obj));
   int status;
   *out = NULL;

@@ -10,8 +10,7 @@
 
 static int is_unreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-         c == '~';
+         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 char *gsr__percent_encode(const char *s, size_t len) {
@@ -81,8 +80,11 @@ static int object_name_valid(const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
   while (p < end) {
     unsigned char c = *p;
-    int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2
-              : (c >> 3) == 30 ? 3 : -1;
+    int extra = c < 0x80         ? 0
+                : (c >> 5) == 6  ? 1
+                : (c >> 4) == 14 ? 2
+                : (c >> 3) == 30 ? 3
+                                 : -1;
     if (c == 0 || c == '\r' || c == '\n' || extra < 0) return 0;
     if (end - p <= extra) return 0;
     for (int i = 1; i <= extra; i++)
@@ -100,12 +102,14 @@ static int parse_gs(const char *rest, struct gsr__url *u, const char *text) {
   u->bucket = gsr__strndup(rest, (size_t)(slash - rest));
   if (u->bucket == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   if (!gsr__bucket_name_valid(u->bucket))
-    return gsr__err(GSR_EINVAL, "bad URL '%s': invalid bucket name '%s'",
-                    text, u->bucket);
+    return gsr__err(GSR_EINVAL, "bad URL '%s': invalid bucket name '%s'", text,
+                    u->bucket);
   size_t olen = strlen(slash + 1);
   if (olen > 1024 || !object_name_valid(slash + 1, olen))
-    return gsr__err(GSR_EINVAL, "bad URL '%s': object names are 1 to 1024 "
-                    "bytes of UTF-8 without CR or LF", text);
+    return gsr__err(GSR_EINVAL,
+                    "bad URL '%s': object names are 1 to 1024 "
+                    "bytes of UTF-8 without CR or LF",
+                    text);
   u->object = gsr__strdup(slash + 1);
   if (u->object == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   u->scheme = GSR__SCHEME_GS;
@@ -150,8 +154,10 @@ static int parse_any(const char *text, struct gsr__url *u) {
     u->scheme = GSR__SCHEME_HTTP;
     return GSR_OK;
   }
-  return gsr__err(GSR_EINVAL, "unsupported URL scheme in '%s' (use gs://, "
-                  "http://, https://, file:// or a path)", text);
+  return gsr__err(GSR_EINVAL,
+                  "unsupported URL scheme in '%s' (use gs://, "
+                  "http://, https://, file:// or a path)",
+                  text);
 }
 
 int gsr__url_parse(const char *text, struct gsr__url *u) {

@@ -87,7 +87,8 @@ static int pool_give(struct gsr__budget *b, struct gsr__buf *buf) {
   for (int i = n; i < GSR__POOL_SLOTS; i++) b->pool[i] = NULL;
   if (n == GSR__POOL_SLOTS) {
     evicted = b->pool[0];
-    memmove(&b->pool[0], &b->pool[1], sizeof(b->pool[0]) * (GSR__POOL_SLOTS - 1));
+    memmove(&b->pool[0], &b->pool[1],
+            sizeof(b->pool[0]) * (GSR__POOL_SLOTS - 1));
     n--;
   }
   b->pool[n] = buf;

@@ -56,7 +56,7 @@ struct gsr__buf {
   atomic_int refs;
   struct gsr__budget *budget; /* charged for cap bytes (holds a ref) */
   size_t cap;
-  int has_crc;    /* crc is the CRC32C of all cap bytes (set once filled) */
+  int has_crc; /* crc is the CRC32C of all cap bytes (set once filled) */
   uint32_t crc;
   /* marks[k] = CRC32C of data[0, (k+1) x GSR__CRC_STRIDE); NULL for small
    * buffers. Valid for the landed bytes only when marked is set (by whoever

@@ -25,7 +25,7 @@ struct gsr_client {
   struct gsr__transport *transport;
   char *ca_bundle;               /* owned copy, or NULL */
   struct gsr__budget *budget;    /* prefetch memory, shared by all files */
-  struct gsr__widths *widths;     /* the widths the engine chose */
+  struct gsr__widths *widths;    /* the widths the engine chose */
   char *plans_file;              /* where they persist (owned), or NULL */
   int default_concurrency;       /* from the environment, else 4 */
   int concurrency_set;           /* ... from the environment: obeyed */

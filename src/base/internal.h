@@ -78,8 +78,7 @@ uint32_t gsr__crc32c(uint32_t crc, const void *buf, size_t len);
 /* The CRC32C of A followed by B, from crc1 = CRC(A), crc2 = CRC(B) and
  * len2 = |B|, without the bytes (powers of x modulo the polynomial, as
  * zlib 1.2.12+ does; about 1 us). */
-uint32_t gsr__crc32c_combine(uint32_t crc1, uint32_t crc2,
-                             uint64_t len2);
+uint32_t gsr__crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
 /* CRC32C checkpoints (see buf.h): the I/O thread records the CRC32C of
  * every prefix of a whole number of strides of a buffer it fills. */
 #define GSR__CRC_STRIDE ((size_t)256 * 1024)
@@ -90,8 +89,8 @@ int gsr__base64_decode(const char *s, unsigned char *out, size_t n_out);
  * callback, if it has one (cheap test first: tracing off costs a branch). */
 struct gsr_client;
 void gsr__trace(struct gsr_client *c, const char *fmt, ...) GSR__PRINTF(2, 3);
-#define GSR__TRACE(c, ...)                               \
-  do {                                                   \
+#define GSR__TRACE(c, ...)                                     \
+  do {                                                         \
     if ((c)->opts.trace != NULL) gsr__trace((c), __VA_ARGS__); \
   } while (0)
 

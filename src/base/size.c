@@ -52,8 +52,10 @@ int gsr_parse_size(const char *text, uint64_t *out) {
     return gsr__err(GSR_EINVAL, "size: NULL argument");
   while (isdigit((unsigned char)text[ndigits])) ndigits++;
   if (gsr__parse_u64(text, ndigits, &v) != 0)
-    return gsr__err(GSR_EINVAL, "bad size '%s': expected digits with an "
-                    "optional suffix such as 64K, 1MiB or 5MB", text);
+    return gsr__err(GSR_EINVAL,
+                    "bad size '%s': expected digits with an "
+                    "optional suffix such as 64K, 1MiB or 5MB",
+                    text);
   const char *suf = text + ndigits;
   for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
     if (strcasecmp(suf, suffixes[i].name) != 0) continue;
@@ -62,6 +64,8 @@ int gsr_parse_size(const char *text, uint64_t *out) {
     *out = v * suffixes[i].mult;
     return GSR_OK;
   }
-  return gsr__err(GSR_EINVAL, "bad size suffix in '%s' (use K, KiB, KB, M, "
-                  "MiB, MB, G, GiB, GB, T, TiB, TB or none)", text);
+  return gsr__err(GSR_EINVAL,
+                  "bad size suffix in '%s' (use K, KiB, KB, M, "
+                  "MiB, MB, G, GiB, GB, T, TiB, TB or none)",
+                  text);
 }

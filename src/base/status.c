@@ -14,29 +14,29 @@ static _Thread_local char thread_msg[1024];
 
 const char *gsr_strerror(int status) {
   switch (status) {
-    case GSR_OK:
-      return "success";
+  case GSR_OK:
+    return "success";
 #define XX(name, code, text) \
   case GSR_##name:           \
     return text;
-      GSR_STATUS_MAP(XX)
+    GSR_STATUS_MAP(XX)
 #undef XX
-    default:
-      return "unknown status";
+  default:
+    return "unknown status";
   }
 }
 
 const char *gsr_status_name(int status) {
   switch (status) {
-    case GSR_OK:
-      return "GSR_OK";
+  case GSR_OK:
+    return "GSR_OK";
 #define XX(name, code, text) \
   case GSR_##name:           \
     return "GSR_" #name;
-      GSR_STATUS_MAP(XX)
+    GSR_STATUS_MAP(XX)
 #undef XX
-    default:
-      return "GSR_UNKNOWN";
+  default:
+    return "GSR_UNKNOWN";
   }
 }
 
@@ -123,7 +123,8 @@ void gsr__error_set(struct gsr__error *e, int status, const char *fmt, ...) {
 }
 
 int gsr__error_raise(const struct gsr__error *e) {
-  if (e->status != GSR_OK) snprintf(thread_msg, sizeof(thread_msg), "%s", e->msg);
+  if (e->status != GSR_OK)
+    snprintf(thread_msg, sizeof(thread_msg), "%s", e->msg);
   return e->status;
 }
 

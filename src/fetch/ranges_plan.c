@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fetch/ranges.h"
 #include "base/internal.h"
+#include "fetch/ranges.h"
 
 struct sorted {
   uint64_t off, len;
@@ -69,8 +69,8 @@ static void check_plan(const struct gsr__rplan *p) {
 struct planner {
   const struct gsr__rplan_limits *lim;
   struct gsr__rplan *p;
-  int open;                   /* a span is open (the last of p->spans) */
-  uint64_t run_off, run_end;  /* the run being built */
+  int open;                  /* a span is open (the last of p->spans) */
+  uint64_t run_off, run_end; /* the run being built */
   size_t run_first_seg, run_first;
 };
 
@@ -138,8 +138,8 @@ int gsr__rplan_build(const struct gsr__rplan_range *r, size_t n,
     uint64_t own = GSR__MAX(off, pl.run_end);
     out->copied[v[k].idx] = GSR__MIN(own, end) - off;
     if (end > pl.run_end) {
-      out->segs[out->n_segs++] =
-          (struct gsr__rseg){pl.run_end, end - pl.run_end, v[k].idx};
+      out->segs[out->n_segs++] = (struct gsr__rseg){pl.run_end,
+                                                    end - pl.run_end, v[k].idx};
       pl.run_end = end;
     }
   }
@@ -150,8 +150,8 @@ int gsr__rplan_build(const struct gsr__rplan_range *r, size_t n,
   /* The worst case (every range its own span) was allocated; give back
    * what the joins saved. A failed shrink keeps the larger block. */
   if (out->n_spans > 0 && out->n_spans < m) {
-    struct gsr__rspan *s =
-        gsr__realloc(out->spans, out->n_spans * sizeof(*out->spans));
+    struct gsr__rspan *s = gsr__realloc(out->spans,
+                                        out->n_spans * sizeof(*out->spans));
     if (s != NULL) out->spans = s;
   }
   return GSR_OK;
@@ -162,8 +162,10 @@ size_t gsr__rplan_seg_at(const struct gsr__rplan *p, size_t s, uint64_t off) {
   size_t lo = sp->first_seg, hi = sp->first_seg + sp->n_segs; /* [lo, hi) */
   while (hi - lo > 1) { /* the last segment starting at or before off */
     size_t mid = lo + (hi - lo) / 2;
-    if (p->segs[mid].off <= off) lo = mid;
-    else hi = mid;
+    if (p->segs[mid].off <= off)
+      lo = mid;
+    else
+      hi = mid;
   }
   return lo;
 }

@@ -89,8 +89,10 @@ static int track(struct gsr__rtarget *t, struct gsr__rfetch *rf) {
 
 static void untrack(struct gsr__rtarget *t, struct gsr__rfetch *rf) {
   pthread_mutex_lock(&t->mu);
-  if (rf->prev) rf->prev->next = rf->next;
-  else if (t->inflight == rf) t->inflight = rf->next;
+  if (rf->prev)
+    rf->prev->next = rf->next;
+  else if (t->inflight == rf)
+    t->inflight = rf->next;
   if (rf->next) rf->next->prev = rf->prev;
   rf->next = rf->prev = NULL;
   pthread_mutex_unlock(&t->mu);
@@ -162,8 +164,7 @@ static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
 /* Hands req to the transport; if it is stopping, counts the part failed
  * (the fetch then completes without it). */
 static void submit_part(struct gsr__rfetch *rf, struct gsr__request *req) {
-  if (gsr__transport_submit(rf->target->transport, req) == GSR_OK)
-    return;
+  if (gsr__transport_submit(rf->target->transport, req) == GSR_OK) return;
   struct gsr__error e;
   gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
                  rf->target->obj->display);
@@ -448,8 +449,8 @@ int gsr__rfetch_run(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                     const struct gsr__iov *iov, int n_iov, int max_parts,
                     uint64_t min_part, uint32_t *crc, uint32_t *seg_crc) {
   struct gsr__rfetch *rf;
-  int status = gsr__rfetch_start(t, off, len, iov, n_iov, max_parts,
-                                 min_part, NULL, &rf);
+  int status = gsr__rfetch_start(t, off, len, iov, n_iov, max_parts, min_part,
+                                 NULL, &rf);
   if (status != GSR_OK) return status;
   status = gsr__rfetch_wait(rf);
   if (crc != NULL) *crc = rf->crc;

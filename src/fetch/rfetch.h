@@ -44,15 +44,15 @@ struct gsr__rfetch {
   uint64_t off, len;
   int n_parts;
   struct gsr__request *reqs;
-  struct gsr__buf *hold;   /* kept alive until the transport let go */
-  int waited;              /* gsr__rfetch_wait ran */
-  int status;              /* valid once waited */
-  uint32_t crc;            /* CRC32C of the range, once waited with OK */
-  int n_seg;               /* the destination's segments, and the CRC32C */
+  struct gsr__buf *hold;        /* kept alive until the transport let go */
+  int waited;                   /* gsr__rfetch_wait ran */
+  int status;                   /* valid once waited */
+  uint32_t crc;                 /* CRC32C of the range, once waited with OK */
+  int n_seg;                    /* the destination's segments, and the CRC32C */
   size_t seg_len[GSR__REQ_IOV]; /* of each, once waited with OK */
   uint32_t seg_crc[GSR__REQ_IOV];
-  uint64_t auth_gen;       /* generation of the credentials the parts carry */
-  int auth_retried;        /* the one resubmission the backend allowed */
+  uint64_t auth_gen; /* generation of the credentials the parts carry */
+  int auth_retried;  /* the one resubmission the backend allowed */
   /* gsr__rfetch_start_sg's scatter list, cut at the parts' boundaries
    * (owned): each part's request lands in a stretch of it (xdst). */
   struct gsr__iov *sg;

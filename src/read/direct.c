@@ -5,8 +5,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "read/file.h"
 #include "fetch/rfetch.h"
+#include "read/file.h"
 
 static int direct_read(struct gsr__file *f, void *state, uint64_t off,
                        uint64_t len, struct gsr__out *out) {
@@ -28,7 +28,8 @@ static int direct_read(struct gsr__file *f, void *state, uint64_t off,
       at = 0;
     }
     uint32_t crc;
-    int whole = out->done == 0; /* then part[] is out->iov, segment by segment */
+    int whole = out->done ==
+                0; /* then part[] is out->iov, segment by segment */
     int status = gsr__rfetch_run(&f->target, off, len, part, k, f->concurrency,
                                  f->min_part, &crc,
                                  whole ? out->seg_crc : NULL);
@@ -41,8 +42,9 @@ static int direct_read(struct gsr__file *f, void *state, uint64_t off,
   if (out->n_slices == out->max_slices) return GSR_OK;
   gsr__budget_charge(f->client->budget, len);
   struct gsr__buf *b = gsr__buf_new((size_t)len, f->client->budget);
-  if (b == NULL) return gsr__err(GSR_ENOMEM, "out of memory (%llu bytes)",
-                                 (unsigned long long)len);
+  if (b == NULL)
+    return gsr__err(GSR_ENOMEM, "out of memory (%llu bytes)",
+                    (unsigned long long)len);
   struct gsr__iov one = {b->data, (size_t)len};
   uint32_t crc;
   int status = gsr__rfetch_run(&f->target, off, len, &one, 1, f->concurrency,

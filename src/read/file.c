@@ -10,8 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "read/file.h"
 #include "fetch/rfetch.h"
+#include "read/file.h"
 #include "read/prefetch/prefetch.h"
 
 #define DEFAULT_BLOCK (5u * 1024 * 1024)
@@ -32,9 +32,11 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   const char *cache = o->cache_type ? o->cache_type : "none";
   if (strcmp(cache, "readahead_v2") == 0) cache = "readahead_chunked";
   if ((f->cache = gsr__cache_lookup(cache)) == NULL)
-    return gsr__err(GSR_EINVAL, "unknown cache type '%s' (none, readahead, "
+    return gsr__err(GSR_EINVAL,
+                    "unknown cache type '%s' (none, readahead, "
                     "readahead_chunked, blockcache, background, first, all, "
-                    "bytes)", cache);
+                    "bytes)",
+                    cache);
   snprintf(f->cache_name, sizeof(f->cache_name), "%s", cache);
   if (o->block_size == 0) return gsr__err(GSR_EINVAL, "block_size must be > 0");
   if (o->max_blocks < 1) return gsr__err(GSR_EINVAL, "max_blocks must be >= 1");
@@ -52,14 +54,16 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   /* A window the caller did not size may grow, for a measured width, to
    * what the client's budget allows (policy.c; the budget still holds
    * across files: blocks past it wait). */
-  f->max_window = o->max_prefetch ? f->max_prefetch
-                                  : GSR__MAX(f->max_prefetch,
-                                             f->client->budget->limit);
+  f->max_window = o->max_prefetch
+                      ? f->max_prefetch
+                      : GSR__MAX(f->max_prefetch, f->client->budget->limit);
   f->prefetch = gsr__prefetch_pick(o->prefetch, cache,
                                    f->client->default_prefetch);
   if (f->prefetch < 0)
-    return gsr__err(GSR_EINVAL, "prefetch must be 'off', 'adaptive', "
-                    "'sequential' or 'default', not '%s'", o->prefetch);
+    return gsr__err(GSR_EINVAL,
+                    "prefetch must be 'off', 'adaptive', "
+                    "'sequential' or 'default', not '%s'",
+                    o->prefetch);
   f->source = f->prefetch ? &gsr__prefetch_reader : &gsr__direct_reader;
   return GSR_OK;
 }
@@ -261,9 +265,10 @@ static int crc_feed(struct gsr__file *f, uint64_t off, uint32_t crc,
   f->crc_pos = off + n;
   if (f->crc_pos != st->size || f->crc == st->crc32c) return GSR_OK;
   f->crc_pos = UINT64_MAX;
-  return gsr__err(GSR_EINTEGRITY, "%s: CRC32C of the bytes read is %08x, the "
-                  "server's is %08x: the data is corrupt", f->obj->display,
-                  f->crc, st->crc32c);
+  return gsr__err(GSR_EINTEGRITY,
+                  "%s: CRC32C of the bytes read is %08x, the "
+                  "server's is %08x: the data is corrupt",
+                  f->obj->display, f->crc, st->crc32c);
 }
 
 int64_t gsr_read(gsr_file id, void *buf, size_t n) {
@@ -300,8 +305,8 @@ int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,
   return r;
 }
 
-int64_t gsr_pread_slices(gsr_file id, size_t n, int64_t offset,
-                         gsr_slice *out, size_t max, size_t *count) {
+int64_t gsr_pread_slices(gsr_file id, size_t n, int64_t offset, gsr_slice *out,
+                         size_t max, size_t *count) {
   struct gsr__file *f;
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
@@ -376,7 +381,8 @@ int gsr_set_read_end(gsr_file id, uint64_t end) {
 
 int gsr_file_stats_get(gsr_file id, gsr_file_stats *out) {
   struct gsr__file *f;
-  if (out == NULL) return gsr__err(GSR_EINVAL, "gsr_file_stats_get: out is NULL");
+  if (out == NULL)
+    return gsr__err(GSR_EINVAL, "gsr_file_stats_get: out is NULL");
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
   const struct gsr__stats *s = &f->stats;

@@ -48,15 +48,15 @@ struct gsr__file {
   uint64_t block_size;
   int max_blocks;
   int concurrency;
-  int auto_width;         /* concurrency 0: the engine chooses the width
-                           * for a promised reader, by measurement */
+  int auto_width; /* concurrency 0: the engine chooses the width
+                   * for a promised reader, by measurement */
   uint64_t min_part;
-  int prefetch;           /* enum gsr__prefetch_mode */
+  int prefetch; /* enum gsr__prefetch_mode */
   uint64_t max_prefetch;
-  uint64_t max_window;    /* what the window may grow to for a width
-                           * chosen by measurement */
-  uint64_t block;         /* the engine's bytes per request; 0: its own
-                           * choice (gsr_download's part_size) */
+  uint64_t max_window; /* what the window may grow to for a width
+                        * chosen by measurement */
+  uint64_t block;      /* the engine's bytes per request; 0: its own
+                        * choice (gsr_download's part_size) */
   /* Readers. */
   const struct gsr__reader_ops *cache, *source;
   void *cache_state, *source_state;
@@ -66,10 +66,10 @@ struct gsr__file {
   int64_t pos;
   /* Whole-object check: while gsr_read calls run from 0 in order, the
    * CRC32C of what they delivered; compared at the end of the object. */
-  uint64_t crc_pos;          /* next offset expected; UINT64_MAX: off */
+  uint64_t crc_pos; /* next offset expected; UINT64_MAX: off */
   uint32_t crc;
   struct gsr__rtarget target; /* its range fetches' view of it; closed and
-                             * the fetches in flight, under target.mu */
+                               * the fetches in flight, under target.mu */
   struct gsr__stats stats;
   /* gsr_set_read_end's promise: no read at or past it; UINT64_MAX: none.
    * The prefetcher reads it at each read. */
@@ -107,9 +107,9 @@ struct gsr__send {
   /* Called at the start and at most 4 times a second; may be NULL. */
   void (*progress)(void *arg, uint64_t done, uint64_t total);
   void *progress_arg;
-  uint64_t written;  /* out: bytes written to fd, also on failure */
-  uint32_t crc;      /* out: their CRC32C */
-  int write_errno;   /* out: why fd refused a write, or 0 */
+  uint64_t written; /* out: bytes written to fd, also on failure */
+  uint32_t crc;     /* out: their CRC32C */
+  int write_errno;  /* out: why fd refused a write, or 0 */
 };
 /* Writes [off, end) of f (end within the object) to s->fd, promising the
  * range while it runs (gsr_set_read_end). GSR_OK or a status (message

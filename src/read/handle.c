@@ -19,7 +19,7 @@ struct slot {
 };
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct slot *slots;   /* index 0 unused: handle 0 is invalid */
+static struct slot *slots; /* index 0 unused: handle 0 is invalid */
 static uint32_t n_slots, cap_slots;
 static uint64_t last_serial; /* serials issued: 1..last_serial */
 

@@ -29,8 +29,8 @@ void gsr__out_internal_init(struct gsr__out *o, const struct gsr__iov *iov,
 }
 
 /* Copies src into the iov segments starting at byte `at` of the whole. */
-static void copy_to_iov(struct gsr__out *o, uint64_t at, const unsigned char *src,
-                        uint64_t len) {
+static void copy_to_iov(struct gsr__out *o, uint64_t at,
+                        const unsigned char *src, uint64_t len) {
   for (int i = 0; i < o->n_iov && len > 0; i++) {
     if (at >= o->iov[i].len) {
       at -= o->iov[i].len;
@@ -47,9 +47,8 @@ static void copy_to_iov(struct gsr__out *o, uint64_t at, const unsigned char *sr
 
 /* known: the CRC of the bytes, or NULL to compute it (right after the
  * copy, while they are still in the cache). */
-static uint64_t put(struct gsr__file *f, struct gsr__out *o,
-                    struct gsr__buf *b, size_t at, uint64_t len,
-                    const uint32_t *known) {
+static uint64_t put(struct gsr__file *f, struct gsr__out *o, struct gsr__buf *b,
+                    size_t at, uint64_t len, const uint32_t *known) {
   if (len == 0) return 0;
   if (o->slices != NULL) {
     if (o->n_slices == o->max_slices) return 0;

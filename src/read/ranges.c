@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "base/client.h"
-#include "read/file.h"
 #include "fetch/ranges.h"
 #include "fetch/rfetch.h"
+#include "read/file.h"
 
 #define MAX_CONCURRENCY 256
 /* Responses at least this long give a rate worth keeping: shorter ones
@@ -39,12 +39,12 @@ struct call {
   size_t n;
   struct gsr__rplan_range *in; /* the ranges clamped to the object */
   struct gsr__rplan plan;
-  unsigned char **land;        /* where each range's bytes land */
+  unsigned char **land; /* where each range's bytes land */
   int local;
   int conc;
   gsr_ranges_stats st;
-  size_t err_at;               /* the first failed range (caller's order) */
-  struct gsr__error err;       /* ... and its message */
+  size_t err_at;         /* the first failed range (caller's order) */
+  struct gsr__error err; /* ... and its message */
   struct job jobs[MAX_CONCURRENCY]; /* a FIFO: head, count */
   int head, count, parts;
 };
@@ -67,8 +67,8 @@ static void measure(struct call *c, const struct gsr__rfetch *rf) {
       continue;
     ewma(&cl->link_ttfb, (double)(q->first_byte_ns - q->first_start_ns) / 1e9);
     if (q->received >= RATE_MIN_BYTES && q->done_ns > q->first_byte_ns)
-      ewma(&cl->link_rate, (double)q->received * 1e9 /
-                               (double)(q->done_ns - q->first_byte_ns));
+      ewma(&cl->link_rate,
+           (double)q->received * 1e9 / (double)(q->done_ns - q->first_byte_ns));
   }
 }
 
@@ -183,8 +183,8 @@ static void start_span(struct call *c, size_t s, uint64_t refs, int parts) {
     at = seg->off + seg->len;
   }
   struct gsr__rfetch *rf;
-  int status = gsr__rfetch_start_sg(&c->f->target, sp->off, sp->len, iov, k, parts,
-                                    c->f->min_part, buf, &rf);
+  int status = gsr__rfetch_start_sg(&c->f->target, sp->off, sp->len, iov, k,
+                                    parts, c->f->min_part, buf, &rf);
   gsr__free(iov);
   c->st.spans++;
   c->st.requests += c->local ? sp->n_segs : (uint64_t)parts;
@@ -209,10 +209,10 @@ static void run_spans(struct call *c) {
   for (size_t s = 0; s < c->plan.n_spans; s++) {
     uint64_t part_len, refs = ref_bytes(c, s);
     int parts = c->local ? 1
-                         : gsr__split_range(c->plan.spans[s].len,
-                                            gsr__rplan_parts(
-                                                c->plan.n_spans - s, c->conc),
-                                            c->f->min_part, &part_len);
+                         : gsr__split_range(
+                               c->plan.spans[s].len,
+                               gsr__rplan_parts(c->plan.n_spans - s, c->conc),
+                               c->f->min_part, &part_len);
     for (;;) {
       if (c->count == 0) {
         if (refs > 0) gsr__budget_charge(budget, refs);
@@ -234,23 +234,31 @@ static int check(gsr_range *r, size_t n, const gsr_ranges_options *o) {
   if (r == NULL && n > 0)
     return gsr__err(GSR_EINVAL, "gsr_read_ranges: ranges is NULL");
   if (n > (size_t)INT_MAX / 4)
-    status = gsr__err(GSR_EINVAL, "gsr_read_ranges: %zu ranges (at most %d "
-                      "in one call)", n, INT_MAX / 4);
+    status = gsr__err(GSR_EINVAL,
+                      "gsr_read_ranges: %zu ranges (at most %d "
+                      "in one call)",
+                      n, INT_MAX / 4);
   else if (o->hole_limit < -1)
-    status = gsr__err(GSR_EINVAL, "gsr_read_ranges: hole_limit %lld (-1: "
+    status = gsr__err(GSR_EINVAL,
+                      "gsr_read_ranges: hole_limit %lld (-1: "
                       "from the cost model, or >= 0)",
                       (long long)o->hole_limit);
   else if (o->concurrency < 0 || o->concurrency > MAX_CONCURRENCY)
-    status = gsr__err(GSR_EINVAL, "gsr_read_ranges: concurrency %d (0: the "
-                      "file's, or 1 to %d)", o->concurrency, MAX_CONCURRENCY);
+    status = gsr__err(GSR_EINVAL,
+                      "gsr_read_ranges: concurrency %d (0: the "
+                      "file's, or 1 to %d)",
+                      o->concurrency, MAX_CONCURRENCY);
   for (size_t i = 0; i < n && status == GSR_OK; i++) {
     if (r[i].offset < 0)
-      status = gsr__err(GSR_EINVAL, "gsr_read_ranges: range %zu: negative "
-                        "offset %lld", i, (long long)r[i].offset);
+      status = gsr__err(GSR_EINVAL,
+                        "gsr_read_ranges: range %zu: negative "
+                        "offset %lld",
+                        i, (long long)r[i].offset);
     else if (r[i].length > (uint64_t)(INT64_MAX - r[i].offset))
-      status = gsr__err(GSR_EINVAL, "gsr_read_ranges: range %zu: offset %lld "
-                        "+ length %llu exceeds INT64_MAX", i,
-                        (long long)r[i].offset,
+      status = gsr__err(GSR_EINVAL,
+                        "gsr_read_ranges: range %zu: offset %lld "
+                        "+ length %llu exceeds INT64_MAX",
+                        i, (long long)r[i].offset,
                         (unsigned long long)r[i].length);
   }
   for (size_t i = 0; i < n; i++) {
@@ -295,12 +303,13 @@ static int read_ranges(struct call *c, const gsr_ranges_options *o) {
   limits(c, o, &lim);
   int status = gsr__rplan_build(c->in, n, &lim, &c->plan);
   if (status != GSR_OK) return status;
-  GSR__TRACE(c->f->client, "%s: %zu ranges -> %zu spans, %llu bytes, %llu in "
-             "holes (hole limit %llu, span limit %llu)", c->f->obj->display,
-             n, c->plan.n_spans, (unsigned long long)c->plan.bytes,
-             (unsigned long long)c->plan.hole_bytes,
-             (unsigned long long)lim.hole_limit,
-             (unsigned long long)lim.span_limit);
+  GSR__TRACE(
+      c->f->client,
+      "%s: %zu ranges -> %zu spans, %llu bytes, %llu in "
+      "holes (hole limit %llu, span limit %llu)",
+      c->f->obj->display, n, c->plan.n_spans, (unsigned long long)c->plan.bytes,
+      (unsigned long long)c->plan.hole_bytes,
+      (unsigned long long)lim.hole_limit, (unsigned long long)lim.span_limit);
   run_spans(c);
   return GSR_OK;
 }
@@ -340,8 +349,10 @@ int gsr_read_ranges(gsr_file id, gsr_range *ranges, size_t n,
   }
   if (status == GSR_OK && c->err_at != SIZE_MAX) {
     const gsr_range *r = &ranges[c->err_at];
-    status = gsr__err(c->err.status, "range %zu (offset %lld, length %llu): "
-                      "%s", c->err_at, (long long)r->offset,
+    status = gsr__err(c->err.status,
+                      "range %zu (offset %lld, length %llu): "
+                      "%s",
+                      c->err_at, (long long)r->offset,
                       (unsigned long long)r->length, c->err.msg);
   }
   if (c->f != NULL) {

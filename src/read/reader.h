@@ -25,11 +25,11 @@ struct gsr__out {
   int n_iov;
   gsr_slice *slices; /* non-NULL: slice mode */
   size_t max_slices, n_slices;
-  uint64_t done;     /* bytes delivered so far */
-  int internal;      /* a cache filling its own buffers: not caller bytes */
-  int want_crc;      /* keep crc: the file checks the whole object */
-  uint32_t crc;      /* CRC32C of the bytes delivered so far */
-  int seg_crc_ok;    /* a direct fetch filled iov from its start: */
+  uint64_t done;  /* bytes delivered so far */
+  int internal;   /* a cache filling its own buffers: not caller bytes */
+  int want_crc;   /* keep crc: the file checks the whole object */
+  uint32_t crc;   /* CRC32C of the bytes delivered so far */
+  int seg_crc_ok; /* a direct fetch filled iov from its start: */
   uint32_t seg_crc[GSR__REQ_IOV]; /* the CRC32C of each segment */
 };
 

@@ -22,8 +22,8 @@
 
 /* Writes the n slices out, releasing each; GSR_OK or GSR_EIO (message
  * set). */
-static int write_slices(struct gsr__file *f, struct gsr__send *s,
-                        gsr_slice *sl, size_t n) {
+static int write_slices(struct gsr__file *f, struct gsr__send *s, gsr_slice *sl,
+                        size_t n) {
   int status = GSR_OK;
   for (size_t i = 0; i < n; i++) {
     if (status == GSR_OK && gsr__write_all(s->fd, sl[i].data, sl[i].len) != 0) {
@@ -32,8 +32,10 @@ static int write_slices(struct gsr__file *f, struct gsr__send *s,
         status = gsr__err(GSR_EIO, "cannot write to %s: %s", s->what,
                           gsr__errno_text(s->write_errno));
       else
-        status = gsr__err(GSR_EIO, "%s: cannot write to file descriptor %d: "
-                          "%s", f->obj->display, s->fd,
+        status = gsr__err(GSR_EIO,
+                          "%s: cannot write to file descriptor %d: "
+                          "%s",
+                          f->obj->display, s->fd,
                           gsr__errno_text(s->write_errno));
     }
     gsr_slice_release(&sl[i]);
@@ -63,8 +65,10 @@ static int send_range(struct gsr__file *f, uint64_t off, uint64_t end,
                                      (int64_t)off, sl, MAX_SLICES, &n, 1, &crc);
     if (r < 0) return (int)r;
     if (r == 0)
-      return gsr__err(GSR_EINTEGRITY, "%s: the object ended at %llu, not at "
-                      "%llu", f->obj->display, (unsigned long long)off,
+      return gsr__err(GSR_EINTEGRITY,
+                      "%s: the object ended at %llu, not at "
+                      "%llu",
+                      f->obj->display, (unsigned long long)off,
                       (unsigned long long)end);
     int status = write_slices(f, s, sl, n);
     if (status != GSR_OK) return status;
@@ -108,7 +112,8 @@ int gsr_sendfile(gsr_file id, int fd, int64_t offset, uint64_t count,
   const gsr_stat *st = &f->obj->st;
   if (status == GSR_OK && off == 0 && end == size && st->has_crc32c &&
       s.crc != st->crc32c)
-    status = gsr__err(GSR_EINTEGRITY, "%s: CRC32C of the bytes written is "
+    status = gsr__err(GSR_EINTEGRITY,
+                      "%s: CRC32C of the bytes written is "
                       "%08x, the server's is %08x: the data is corrupt",
                       f->obj->display, s.crc, st->crc32c);
   if (written != NULL) *written = s.written;

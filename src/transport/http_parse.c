@@ -69,8 +69,7 @@ static void parse_status_line(struct gsr__response *resp, const char *line,
   size_t n = digits_len(sp, len - (size_t)(sp - line));
   /* RFC 9110: three digits, 100 to 599 ("026" is not a status). Anything
    * else leaves 0, which the transport treats as a bad response. */
-  if (n == 3 && gsr__parse_u64(sp, 3, &code) == 0 && code >= 100 &&
-      code <= 599)
+  if (n == 3 && gsr__parse_u64(sp, 3, &code) == 0 && code >= 100 && code <= 599)
     resp->status = (long)code;
 }
 
@@ -86,9 +85,9 @@ static void parse_field(struct gsr__response *resp, const char *name,
 #define IS(s) (nlen == sizeof(s) - 1 && strncasecmp(name, s, nlen) == 0)
   if (IS("content-range")) {
     copy_value(tmp, sizeof(tmp), v, vlen);
-    resp->has_content_range =
-        gsr__parse_content_range(tmp, &resp->cr_first, &resp->cr_last,
-                                 &resp->cr_total) == 0;
+    resp->has_content_range = gsr__parse_content_range(tmp, &resp->cr_first,
+                                                       &resp->cr_last,
+                                                       &resp->cr_total) == 0;
   } else if (IS("content-length")) {
     parse_number(v, vlen, &resp->content_length);
   } else if (IS("x-goog-generation")) {
@@ -104,8 +103,7 @@ static void parse_field(struct gsr__response *resp, const char *name,
     size_t used = strlen(resp->goog_hash);
     if (used > 0 && used + 1 < sizeof(resp->goog_hash))
       resp->goog_hash[used++] = ',';
-    copy_value(resp->goog_hash + used, sizeof(resp->goog_hash) - used, v,
-               vlen);
+    copy_value(resp->goog_hash + used, sizeof(resp->goog_hash) - used, v, vlen);
   } else if (IS("content-type")) {
     copy_value(resp->content_type, sizeof(resp->content_type), v, vlen);
   } else if (IS("last-modified")) {

@@ -16,11 +16,16 @@
 
 #include "transport/transport.h"
 
-
 /* SINK_EXCESS: the body ran past the range asked; what follows is only
  * counted, and judged when the body ends. */
-enum sink { SINK_NONE = 0, SINK_DST, SINK_BODY, SINK_ERRBODY, SINK_ABORT,
-            SINK_EXCESS };
+enum sink {
+  SINK_NONE = 0,
+  SINK_DST,
+  SINK_BODY,
+  SINK_ERRBODY,
+  SINK_ABORT,
+  SINK_EXCESS
+};
 
 #define ERRBODY_MAX (16 * 1024) /* error text kept from a failed response */
 /* Bytes past the range counted before giving up on the body's end. */
@@ -38,12 +43,12 @@ struct gsr__loop {
   struct gsr__request *active;    /* io: requests added to the multi */
   CURL **idle_easy;               /* io: easy handles kept for reuse */
   int n_idle, cap_idle;
-  struct gsr__request *delayed;   /* io: retries waiting for their time */
-  uint64_t rng;                   /* io: jitter */
+  struct gsr__request *delayed; /* io: retries waiting for their time */
+  uint64_t rng;                 /* io: jitter */
   atomic_uint_fast64_t retries, resumes;
-  atomic_int load;                /* requests submitted, not yet completed */
+  atomic_int load;                  /* requests submitted, not yet completed */
   atomic_uint_fast64_t submitted_n; /* requests handed to it, ever */
-  int std_holding;                /* a name lookup started: gsr__std_hold */
+  int std_holding;                  /* a name lookup started: gsr__std_hold */
 };
 
 static const char *method_name(const struct gsr__request *req) {
@@ -99,8 +104,8 @@ static int has_dst(const struct gsr__request *req) {
 static void scatter(struct gsr__request *req, const char *p, size_t len) {
   req->received += len;
   while (len > 0) {
-    const struct gsr__iov *v =
-        req->xdst != NULL ? &req->xdst[req->dst_i] : &req->dst[req->dst_i];
+    const struct gsr__iov *v = req->xdst != NULL ? &req->xdst[req->dst_i]
+                                                 : &req->dst[req->dst_i];
     size_t n = v->len - req->dst_off;
     if (n > len) n = len;
     if (req->xdst == NULL) {
@@ -126,8 +131,7 @@ static void scatter(struct gsr__request *req, const char *p, size_t len) {
  * timing. */
 static void publish_progress(struct gsr__request *req, int final) {
   uint64_t shown = req->received;
-  if (!final && req->has_range && shown == req->range_len && shown > 0)
-    shown--;
+  if (!final && req->has_range && shown == req->range_len && shown > 0) shown--;
   atomic_store(&req->progress, shown);
   uint64_t want = atomic_load(&req->want);
   if (want != 0 && shown >= want) {
@@ -168,8 +172,7 @@ static int check_range(struct gsr__request *req) {
       gsr__error_set(&req->err, GSR_EPROTO,
                      "GET %s: asked bytes %llu-%llu, server sent %llu-%llu",
                      req->url, (unsigned long long)first,
-                     (unsigned long long)last,
-                     (unsigned long long)r->cr_first,
+                     (unsigned long long)last, (unsigned long long)r->cr_first,
                      (unsigned long long)r->cr_last);
       return GSR_EPROTO;
     }
@@ -262,65 +265,65 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
   if (atomic_load_explicit(&req->cancel, memory_order_relaxed)) return 0;
   req->last_rx_ns = gsr__now_ns();
   switch (req->sink) {
-    case SINK_DST: {
-      /* The range's bytes land; any past it are only counted, in this
-       * chunk or a later one alike (the verdict is judge's). */
-      assert(req->received <= req->range_len); /* bytes past it are excess */
-      uint64_t left = req->range_len - req->received;
-      size_t take = len > left ? (size_t)left : len;
-      if (take > 0) land(req, p, take);
-      count_rx(req, len);
-      if (take < len && !note_excess(req, len - take)) return 0;
+  case SINK_DST: {
+    /* The range's bytes land; any past it are only counted, in this
+     * chunk or a later one alike (the verdict is judge's). */
+    assert(req->received <= req->range_len); /* bytes past it are excess */
+    uint64_t left = req->range_len - req->received;
+    size_t take = len > left ? (size_t)left : len;
+    if (take > 0) land(req, p, take);
+    count_rx(req, len);
+    if (take < len && !note_excess(req, len - take)) return 0;
+    return len;
+  }
+  case SINK_EXCESS:
+    count_rx(req, len);
+    return note_excess(req, len) ? len : 0;
+  case SINK_BODY:
+    switch (body_append(req, p, len, req->body_max)) {
+    case 0:
       return len;
-    }
-    case SINK_EXCESS:
-      count_rx(req, len);
-      return note_excess(req, len) ? len : 0;
-    case SINK_BODY:
-      switch (body_append(req, p, len, req->body_max)) {
-        case 0:
-          return len;
-        case -1:
-          gsr__error_set(&req->err, GSR_EPROTO,
-                         "GET %s: response larger than %zu bytes", req->url,
-                         req->body_max);
-          return 0;
-        default:
-          gsr__error_set(&req->err, GSR_ENOMEM,
-                         "GET %s: out of memory for the response", req->url);
-          return 0;
-      }
-    case SINK_ERRBODY: /* keep the beginning of the text, drop the rest */
-      body_append(req, p, len, ERRBODY_MAX);
-      return len;
-    default:
+    case -1:
+      gsr__error_set(&req->err, GSR_EPROTO,
+                     "GET %s: response larger than %zu bytes", req->url,
+                     req->body_max);
       return 0;
+    default:
+      gsr__error_set(&req->err, GSR_ENOMEM,
+                     "GET %s: out of memory for the response", req->url);
+      return 0;
+    }
+  case SINK_ERRBODY: /* keep the beginning of the text, drop the rest */
+    body_append(req, p, len, ERRBODY_MAX);
+    return len;
+  default:
+    return 0;
   }
 }
 
 /* Maps an HTTP error status to a gsr status. */
 static int status_for_http(long s) {
   switch (s) {
-    case 401:
-      return GSR_EAUTH;
-    case 403:
-      return GSR_EACCES;
-    case 404:
-    case 410:
-      return GSR_ENOENT;
-    case 412:
-      return GSR_ECHANGED;
-    case 416:
-      return GSR_ERANGE;
-    case 408:
-    case 429:
-    case 500:
-    case 502:
-    case 503:
-    case 504:
-      return GSR_ENETWORK;
-    default:
-      return GSR_EHTTP;
+  case 401:
+    return GSR_EAUTH;
+  case 403:
+    return GSR_EACCES;
+  case 404:
+  case 410:
+    return GSR_ENOENT;
+  case 412:
+    return GSR_ECHANGED;
+  case 416:
+    return GSR_ERANGE;
+  case 408:
+  case 429:
+  case 500:
+  case 502:
+  case 503:
+  case 504:
+    return GSR_ENETWORK;
+  default:
+    return GSR_EHTTP;
   }
 }
 
@@ -396,8 +399,10 @@ static void active_link(struct gsr__loop *t, struct gsr__request *req) {
 }
 
 static void active_unlink(struct gsr__loop *t, struct gsr__request *req) {
-  if (req->prev) req->prev->next = req->next;
-  else t->active = req->next;
+  if (req->prev)
+    req->prev->next = req->next;
+  else
+    t->active = req->next;
   if (req->next) req->next->prev = req->prev;
   req->next = req->prev = NULL;
 }
@@ -405,18 +410,17 @@ static void active_unlink(struct gsr__loop *t, struct gsr__request *req) {
 /* 1 if req's failure should be retried, and when (sets due_ns). */
 static int decide_retry(struct gsr__loop *t, struct gsr__request *req) {
   const struct gsr__retry_policy *p = &t->cfg.retry;
-  if (!req->retryable || req->attempts >= p->max_attempts)
-    return 0;
+  if (!req->retryable || req->attempts >= p->max_attempts) return 0;
   long delay = gsr__retry_delay_ms(p, req->attempts + 1,
                                    req->resp.retry_after_s, &t->rng);
   uint64_t due = gsr__now_ns() + (uint64_t)delay * 1000000u;
-  if (due > req->first_start_ns + (uint64_t)p->deadline_ms * 1000000u)
-    return 0;
+  if (due > req->first_start_ns + (uint64_t)p->deadline_ms * 1000000u) return 0;
   req->due_ns = due;
   if (t->cfg.trace != NULL) {
     char line[700];
-    snprintf(line, sizeof(line), "retry in %ld ms (attempt %d, %llu bytes kept): %s",
-             delay, req->attempts + 1, (unsigned long long)req->received,
+    snprintf(line, sizeof(line),
+             "retry in %ld ms (attempt %d, %llu bytes kept): %s", delay,
+             req->attempts + 1, (unsigned long long)req->received,
              req->err.msg);
     t->cfg.trace(t->cfg.trace_arg, line);
   }
@@ -433,12 +437,13 @@ static void note_gave_up(struct gsr__loop *t, struct gsr__request *req) {
   if (req->attempts >= p->max_attempts)
     gsr__error_set(&req->err, req->err.status,
                    "%s (gave up after %d attempts in %.1f s: "
-                   "retry_max_attempts)", was, req->attempts, secs);
+                   "retry_max_attempts)",
+                   was, req->attempts, secs);
   else
     gsr__error_set(&req->err, req->err.status,
                    "%s (gave up after %d attempts in %.1f s: "
-                   "retry_deadline_ms %ld reached)", was, req->attempts, secs,
-                   p->deadline_ms);
+                   "retry_deadline_ms %ld reached)",
+                   was, req->attempts, secs, p->deadline_ms);
 }
 
 /* A hop to another origin carries no credentials: only the headers
@@ -516,8 +521,10 @@ static int take_hop(struct gsr__loop *t, struct gsr__request *req) {
       (cross && drop_credentials(req) != GSR_OK)) {
     gsr__free(next);
     gsr__free(url);
-    gsr__error_set(&req->err, GSR_ENOMEM, "%s %s: out of memory following "
-                   "a redirect", method_name(req), chain);
+    gsr__error_set(&req->err, GSR_ENOMEM,
+                   "%s %s: out of memory following "
+                   "a redirect",
+                   method_name(req), chain);
     return 0;
   }
   req->hops[req->n_hops++] = next;
@@ -542,8 +549,8 @@ static int take_hop(struct gsr__loop *t, struct gsr__request *req) {
  * canceled would complete with that transient failure, which the caller
  * was never meant to see. Set after this read, the flag is handled by
  * reap_cancelled, which takes the request off the delayed list. */
-static void finish(struct gsr__loop *t, struct gsr__request *req,
-                   CURLcode rc, const char *ebuf) {
+static void finish(struct gsr__loop *t, struct gsr__request *req, CURLcode rc,
+                   const char *ebuf) {
   int canceled = atomic_load(&req->cancel), hop = 0;
   if (req->easy != NULL) {
     if (!canceled && rc == CURLE_OK && req->err.status == GSR_OK &&
@@ -595,8 +602,8 @@ static void finish(struct gsr__loop *t, struct gsr__request *req,
 static void finish_status(struct gsr__loop *t, struct gsr__request *req,
                           int status, const char *what) {
   if (req->err.status == GSR_OK)
-    gsr__error_set(&req->err, status, "%s %s: %s", method_name(req),
-                   req->url, what);
+    gsr__error_set(&req->err, status, "%s %s: %s", method_name(req), req->url,
+                   what);
   finish(t, req, CURLE_OK, "");
 }
 
@@ -606,8 +613,8 @@ static curl_socket_t open_socket(void *arg, curlsocktype purpose,
                                  struct curl_sockaddr *a) {
   (void)arg;
   (void)purpose;
-  int fd = gsr__fd_own(socket(a->family, a->socktype | SOCK_CLOEXEC,
-                              a->protocol));
+  int fd = gsr__fd_own(
+      socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
   return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
@@ -628,7 +635,9 @@ static int on_resolve(void *resolver, void *reserved, void *arg) {
 
 int gsr__curl_own_sockets(void *easy) {
   return curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket) ==
-                 CURLE_OK ? 0 : -1;
+                 CURLE_OK
+             ? 0
+             : -1;
 }
 
 /* Sets e up for req's attempt. Returns CURLE_OK, or the first option's
@@ -637,11 +646,10 @@ static CURLcode easy_setup(struct gsr__loop *t, struct gsr__request *req,
                            CURL *e, const char **what) {
   char range[64];
   CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                      \
-  do {                                                     \
-    if (rc == CURLE_OK &&                                  \
-        (rc = curl_easy_setopt(e, opt, val)) != CURLE_OK)  \
-      *what = #opt;                                        \
+#define SET(opt, val)                                                       \
+  do {                                                                      \
+    if (rc == CURLE_OK && (rc = curl_easy_setopt(e, opt, val)) != CURLE_OK) \
+      *what = #opt;                                                         \
   } while (0)
   SET(CURLOPT_URL, req->url);
   SET(CURLOPT_PRIVATE, req);
@@ -887,7 +895,9 @@ static int loop_submit(struct gsr__loop *t, struct gsr__request *req) {
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_ALL); }
+static void curl_init_once(void) {
+  curl_init_rc = curl_global_init(CURL_GLOBAL_ALL);
+}
 
 static void loop_free(struct gsr__loop *t);
 
@@ -904,7 +914,8 @@ static int loop_new(const struct gsr__transport_config *cfg, int conns,
   t->rng |= 1;
   t->user_agent = gsr__strdup(cfg->user_agent);
   if (t->user_agent == NULL) goto fail_alloc;
-  if (cfg->ca_bundle != NULL && (t->ca_bundle = gsr__strdup(cfg->ca_bundle)) == NULL)
+  if (cfg->ca_bundle != NULL &&
+      (t->ca_bundle = gsr__strdup(cfg->ca_bundle)) == NULL)
     goto fail_alloc;
   /* curl_multi_init makes its wakeup socketpair with socket numbers we
    * cannot choose: none may land on a closed fd 0-2 of the caller's. */
@@ -965,7 +976,7 @@ static void loop_free(struct gsr__loop *t) {
 /* ---- The group: what the rest of the library calls a transport. */
 
 struct gsr__transport {
-  int n;                    /* loops, each with its own thread */
+  int n; /* loops, each with its own thread */
   struct gsr__loop **loops;
 };
 
@@ -1053,15 +1064,17 @@ int gsr__transport_new(const struct gsr__transport_config *cfg,
                     curl_easy_strerror(curl_init_rc));
   /* cfg->io_threads is the client's choice (gsr__io_threads); 0 is one. */
   int n = cfg->io_threads < 1
-              ? 1 : gsr__io_threads(cfg->io_threads, 0, cfg->max_connections);
+              ? 1
+              : gsr__io_threads(cfg->io_threads, 0, cfg->max_connections);
   struct gsr__transport *g = gsr__calloc(1, sizeof(*g));
-  if (g == NULL || (g->loops = gsr__calloc((size_t)n, sizeof(*g->loops))) == NULL) {
+  if (g == NULL ||
+      (g->loops = gsr__calloc((size_t)n, sizeof(*g->loops))) == NULL) {
     gsr__free(g);
     return gsr__err(GSR_ENOMEM, "out of memory");
   }
   for (int i = 0; i < n; i++) {
-    int status = loop_new(cfg, gsr__loop_connections(cfg->max_connections, n, i),
-                          &g->loops[i]);
+    int status = loop_new(
+        cfg, gsr__loop_connections(cfg->max_connections, n, i), &g->loops[i]);
     if (status != GSR_OK) {
       g->n = i;
       gsr__transport_free(g);

@@ -69,8 +69,8 @@ enum gsr__hop gsr__redirect_decide(const char *const *hops, int n,
 int gsr__redirect_keeps_header(const char *line) {
   /* An allowlist: what describes the request, never who asks. A token, a
    * cookie or an API key in any custom header stays with its origin. */
-  static const char *const keep[] = {"If-Match:", "If-None-Match:",
-                                     "If-Unmodified-Since:", "Accept:"};
+  static const char *const keep[] = {
+      "If-Match:", "If-None-Match:", "If-Unmodified-Since:", "Accept:"};
   for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
     if (strncasecmp(line, keep[i], strlen(keep[i])) == 0) return 1;
   return 0;

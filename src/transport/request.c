@@ -27,7 +27,8 @@ void gsr__completion_destroy(struct gsr__completion *f) {
   pthread_mutex_destroy(&f->mu);
 }
 
-void gsr__completion_done(struct gsr__completion *f, const struct gsr__error *e) {
+void gsr__completion_done(struct gsr__completion *f,
+                          const struct gsr__error *e) {
   pthread_mutex_lock(&f->mu);
   assert(f->pending > 0); /* each request counts itself exactly once */
   if (e->status != GSR_OK && f->err.status == GSR_OK) f->err = *e;
@@ -149,8 +150,10 @@ uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
   pthread_mutex_lock(&f->mu);
   atomic_store(&req->want, n);
   while ((got = atomic_load(&req->progress)) < n && f->pending > 0) {
-    if (timeout_ms < 0) pthread_cond_wait(&f->cv, &f->mu);
-    else if (pthread_cond_timedwait(&f->cv, &f->mu, &until) != 0) break;
+    if (timeout_ms < 0)
+      pthread_cond_wait(&f->cv, &f->mu);
+    else if (pthread_cond_timedwait(&f->cv, &f->mu, &until) != 0)
+      break;
   }
   atomic_store(&req->want, 0);
   pthread_mutex_unlock(&f->mu);

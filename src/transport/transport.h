@@ -7,7 +7,8 @@
  * threads reach it through gsr__transport_submit/_cancel, which
  * queue work and wake that thread with curl_multi_wakeup (wakeups
  * coalesce, so many submits cost one poll round). Each submit places the
- * request on the least-loaded thread; the parts of a range fetch spread over them.
+ * request on the least-loaded thread; the parts of a range fetch spread over
+ * them.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -36,14 +37,15 @@ struct gsr__completion {
 int gsr__completion_init(struct gsr__completion *f, int parts);
 void gsr__completion_destroy(struct gsr__completion *f);
 /* Counts one request done (the transport calls it once per request). */
-void gsr__completion_done(struct gsr__completion *f, const struct gsr__error *e);
+void gsr__completion_done(struct gsr__completion *f,
+                          const struct gsr__error *e);
 /* Blocks until every request completed; returns the first failure or GSR_OK
  * (the message stays in f->err). */
 int gsr__completion_wait(struct gsr__completion *f);
 
 /* Parsed response headers. */
 struct gsr__response {
-  long status;               /* HTTP status of the final response */
+  long status; /* HTTP status of the final response */
   int has_content_range;
   uint64_t cr_first, cr_last; /* Content-Range: bytes first-last/total */
   uint64_t cr_total;          /* UINT64_MAX when '*' */
@@ -79,10 +81,10 @@ struct gsr__request {
   char *url;                  /* owned; freed by gsr__request_cleanup */
   struct curl_slist *headers; /* owned */
   int has_range;
-  uint64_t range_first;       /* Range: bytes=first-(first+range_len-1) */
+  uint64_t range_first; /* Range: bytes=first-(first+range_len-1) */
   uint64_t range_len;
   struct gsr__iov dst[GSR__REQ_IOV]; /* body lands here: range_len bytes */
-  int n_dst;                  /* 0: body kept in `body` (<= body_max) */
+  int n_dst;                         /* 0: body kept in `body` (<= body_max) */
   /* Or, with n_dst 0, the body scattered over xdst[0..n_xdst) in order:
    * any number of segments (a vectored read's span), the array the
    * submitter's until the completion is done. A NULL base drops its bytes (a
@@ -113,10 +115,10 @@ struct gsr__request {
 
   /* Outputs, valid once the completion counted this request done. */
   struct gsr__response resp;
-  char *body;                 /* NUL-terminated; error bodies too */
+  char *body; /* NUL-terminated; error bodies too */
   size_t body_len, body_cap;
-  uint64_t received;          /* body bytes stored in dst (io thread) */
-  uint64_t excess;            /* body bytes past the range (io thread) */
+  uint64_t received; /* body bytes stored in dst (io thread) */
+  uint64_t excess;   /* body bytes past the range (io thread) */
   /* CRC32C of the bytes stored in each dst segment, computed as they
    * pass, while still in the CPU cache; written before progress is
    * published. gsr__request_crc gives the whole body's. */
@@ -129,24 +131,24 @@ struct gsr__request {
    * arrived while the rest still streams in (see gsr__request_wait_bytes_for);
    * the range's last byte only once the body ended there. */
   atomic_uint_fast64_t progress;
-  atomic_uint_fast64_t want;  /* a waiter wants this many bytes; 0: none */
+  atomic_uint_fast64_t want; /* a waiter wants this many bytes; 0: none */
   struct gsr__error err;
-  uint64_t first_byte_ns;     /* when the first body byte landed */
-  uint64_t done_ns;           /* when it completed (set before the completion
-                               * counts it) */
+  uint64_t first_byte_ns; /* when the first body byte landed */
+  uint64_t done_ns;       /* when it completed (set before the completion
+                           * counts it) */
 
   /* Transport-private. */
   _Atomic(struct gsr__loop *) loop; /* the thread it was last handed to */
   atomic_int cancel;
   int sink;
-  int dst_i;                  /* write cursor: segment, offset in it */
+  int dst_i; /* write cursor: segment, offset in it */
   size_t dst_off;
-  int attempts;               /* attempts started */
-  uint64_t attempt_received;  /* received when this attempt started */
-  int retryable;              /* the last failure may be retried */
-  int hop_pending;            /* the next start follows a redirect */
-  uint64_t first_start_ns;    /* when the first attempt started */
-  uint64_t due_ns;            /* when a delayed retry may start */
+  int attempts;              /* attempts started */
+  uint64_t attempt_received; /* received when this attempt started */
+  int retryable;             /* the last failure may be retried */
+  int hop_pending;           /* the next start follows a redirect */
+  uint64_t first_start_ns;   /* when the first attempt started */
+  uint64_t due_ns;           /* when a delayed retry may start */
   /* When this attempt last received a byte (header or body); 0 until the
    * first one. The I/O thread's stall watchdog reads it. */
   uint64_t last_rx_ns;
@@ -177,11 +179,11 @@ void gsr__request_server_message(const struct gsr__request *req, char *out,
 /* Retries of transient failures (connection errors, timeouts, 408, 429,
  * 500, 502, 503, 504, bodies cut short). */
 struct gsr__retry_policy {
-  long initial_ms;     /* first backoff cap */
-  double multiplier;   /* cap growth per attempt */
-  long max_delay_ms;   /* backoff cap limit */
-  int max_attempts;    /* attempts in all, the first included */
-  long deadline_ms;    /* no retry starts later than this after the first */
+  long initial_ms;   /* first backoff cap */
+  double multiplier; /* cap growth per attempt */
+  long max_delay_ms; /* backoff cap limit */
+  int max_attempts;  /* attempts in all, the first included */
+  long deadline_ms;  /* no retry starts later than this after the first */
 };
 
 int gsr__retry_http_transient(long status);
@@ -206,8 +208,8 @@ struct gsr__transport_config {
   long connect_timeout_ms;
   long stall_timeout_ms;
   long request_timeout_ms;
-  int max_connections;        /* in all, shared out among the threads */
-  int io_threads;             /* threads (gsr__io_threads); 0: one */
+  int max_connections; /* in all, shared out among the threads */
+  int io_threads;      /* threads (gsr__io_threads); 0: one */
   struct gsr__retry_policy retry;
   void (*trace)(void *arg, const char *line); /* may be NULL */
   void *trace_arg;
@@ -241,8 +243,9 @@ int gsr__transport_new(const struct gsr__transport_config *cfg,
                        struct gsr__transport **out);
 /* Cancels whatever is in flight, stops and joins the I/O threads. */
 void gsr__transport_free(struct gsr__transport *t);
-/* Hands req to the least-loaded I/O thread. Thread-safe. On failure (GSR_ECLOSED when
- * the transport is stopping) the request's completion is NOT counted. */
+/* Hands req to the least-loaded I/O thread. Thread-safe. On failure
+ * (GSR_ECLOSED when the transport is stopping) the request's completion is NOT
+ * counted. */
 int gsr__transport_submit(struct gsr__transport *t, struct gsr__request *req);
 /* Asks the I/O thread to abort req; its completion then counts it with
  * GSR_ECANCELED unless it already completed. Thread-safe; idempotent. */

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "../support/rplan_check.h"
-#include "fetch/ranges.h"
 #include "base/internal.h"
+#include "fetch/ranges.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,8 +18,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c) \
-  do {           \
+#define CHECK(c)       \
+  do {                 \
     if (!(c)) abort(); \
   } while (0)
 
@@ -27,11 +27,20 @@ static const struct {
   const char *suffix;
   uint64_t mult;
 } units[] = {
-    {"", 1},           {"B", 1},
-    {"K", 1ull << 10}, {"KiB", 1ull << 10}, {"KB", 1000ull},
-    {"M", 1ull << 20}, {"MiB", 1ull << 20}, {"MB", 1000000ull},
-    {"G", 1ull << 30}, {"GiB", 1ull << 30}, {"GB", 1000000000ull},
-    {"T", 1ull << 40}, {"TiB", 1ull << 40}, {"TB", 1000000000000ull},
+    {"", 1},
+    {"B", 1},
+    {"K", 1ull << 10},
+    {"KiB", 1ull << 10},
+    {"KB", 1000ull},
+    {"M", 1ull << 20},
+    {"MiB", 1ull << 20},
+    {"MB", 1000000ull},
+    {"G", 1ull << 30},
+    {"GiB", 1ull << 30},
+    {"GB", 1000000000ull},
+    {"T", 1ull << 40},
+    {"TiB", 1ull << 40},
+    {"TB", 1000000000000ull},
 };
 #define N_UNITS (sizeof(units) / sizeof(units[0]))
 

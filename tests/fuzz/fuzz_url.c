@@ -20,15 +20,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c) \
-  do {           \
+#define CHECK(c)       \
+  do {                 \
     if (!(c)) abort(); \
   } while (0)
 
 static int unreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-         c == '~';
+         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 static int upper_hex(char c) {
@@ -44,34 +43,34 @@ static void check_parse(const char *text) {
     return;
   }
   switch (u.scheme) {
-    case GSR__SCHEME_GS: {
-      CHECK(u.bucket && u.object && !u.href && !u.path);
-      CHECK(gsr__bucket_name_valid(u.bucket));
-      size_t blen = strlen(u.bucket), olen = strlen(u.object);
-      CHECK(olen >= 1 && olen <= 1024);
-      /* "gs://" + bucket + "/" + object is the text again. */
-      CHECK(strncasecmp(text, "gs://", 5) == 0);
-      CHECK(strncmp(text + 5, u.bucket, blen) == 0);
-      CHECK(text[5 + blen] == '/');
-      CHECK(strcmp(text + 6 + blen, u.object) == 0);
-      /* What the GCS backend will send decodes back to the name. */
-      char *enc = gsr__percent_encode(u.object, olen);
-      CHECK(enc != NULL);
-      CHECK(gsr__percent_decode(enc) == 0 && strcmp(enc, u.object) == 0);
-      gsr__free(enc);
-      break;
-    }
-    case GSR__SCHEME_HTTP:
-      CHECK(u.href && !u.bucket && !u.object && !u.path);
-      CHECK(strcmp(u.href, text) == 0);
-      CHECK(strpbrk(u.href, " \r\n\t") == NULL);
-      break;
-    case GSR__SCHEME_FILE:
-      CHECK(u.path && !u.bucket && !u.object && !u.href);
-      CHECK(u.path[0] != '\0');
-      break;
-    default:
-      abort();
+  case GSR__SCHEME_GS: {
+    CHECK(u.bucket && u.object && !u.href && !u.path);
+    CHECK(gsr__bucket_name_valid(u.bucket));
+    size_t blen = strlen(u.bucket), olen = strlen(u.object);
+    CHECK(olen >= 1 && olen <= 1024);
+    /* "gs://" + bucket + "/" + object is the text again. */
+    CHECK(strncasecmp(text, "gs://", 5) == 0);
+    CHECK(strncmp(text + 5, u.bucket, blen) == 0);
+    CHECK(text[5 + blen] == '/');
+    CHECK(strcmp(text + 6 + blen, u.object) == 0);
+    /* What the GCS backend will send decodes back to the name. */
+    char *enc = gsr__percent_encode(u.object, olen);
+    CHECK(enc != NULL);
+    CHECK(gsr__percent_decode(enc) == 0 && strcmp(enc, u.object) == 0);
+    gsr__free(enc);
+    break;
+  }
+  case GSR__SCHEME_HTTP:
+    CHECK(u.href && !u.bucket && !u.object && !u.path);
+    CHECK(strcmp(u.href, text) == 0);
+    CHECK(strpbrk(u.href, " \r\n\t") == NULL);
+    break;
+  case GSR__SCHEME_FILE:
+    CHECK(u.path && !u.bucket && !u.object && !u.href);
+    CHECK(u.path[0] != '\0');
+    break;
+  default:
+    abort();
   }
   gsr__url_cleanup(&u);
   CHECK(!u.bucket && !u.object && !u.href && !u.path);

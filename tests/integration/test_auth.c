@@ -60,9 +60,13 @@ static void trace_cb(void *arg, const char *line) {
 /* Nothing secret in text: issued tokens all start "ya29.", and the
  * authorized_user secrets and the key have fixed markers. */
 static void assert_no_secret(const char *what, const char *text) {
-  static const char *secrets[] = {"ya29.", "Bearer", "PRIVATE KEY",
-                                  "test-refresh-token", "test-client-secret",
-                                  "fixed-secret-token", "assertion="};
+  static const char *secrets[] = {"ya29.",
+                                  "Bearer",
+                                  "PRIVATE KEY",
+                                  "test-refresh-token",
+                                  "test-client-secret",
+                                  "fixed-secret-token",
+                                  "assertion="};
   if (text == NULL) return;
   for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
     if (strstr(text, secrets[i]) != NULL)
@@ -130,14 +134,18 @@ static void write_sa_json(const char *path, const char *pem,
   assert_non_null(in);
   assert_non_null(out);
   fprintf(out, "{\"type\":\"service_account\",\"project_id\":\"test-project\","
-          "\"private_key_id\":\"k1\",\"private_key\":\"");
+               "\"private_key_id\":\"k1\",\"private_key\":\"");
   int c;
   while ((c = fgetc(in)) != EOF) {
-    if (c == '\n') fputs("\\n", out);
-    else fputc(c, out);
+    if (c == '\n')
+      fputs("\\n", out);
+    else
+      fputc(c, out);
   }
-  fprintf(out, "\",\"client_email\":\"" EMAIL "\",\"client_id\":\"1\","
-          "\"token_uri\":\"%s\"}\n", token_uri);
+  fprintf(out,
+          "\",\"client_email\":\"" EMAIL "\",\"client_id\":\"1\","
+          "\"token_uri\":\"%s\"}\n",
+          token_uri);
   fclose(in);
   fclose(out);
 }
@@ -409,8 +417,8 @@ static gsr_file open_sequential(gsr_client *c, const char *name) {
 
 /* Reads f from `got` to its end (size bytes) into buf in 1 MiB calls and
  * checks the bytes against want. */
-static void read_rest(gsr_file f, unsigned char *buf, int64_t got,
-                      int64_t size, const unsigned char *want) {
+static void read_rest(gsr_file f, unsigned char *buf, int64_t got, int64_t size,
+                      const unsigned char *want) {
   int64_t n = 1;
   while (n > 0 && got < size) {
     n = gsr_read(f, buf + got, 1 << 20);
@@ -456,14 +464,16 @@ static void expect_resumed_after_401(long base) {
   int n = ts_media_log(&srv, base, q, 8);
   int refused = -1, served = -1;
   for (int i = 0; i < n; i++) {
-    if (q[i].status == 401 && q[i].first > 0) refused = i;
+    if (q[i].status == 401 && q[i].first > 0)
+      refused = i;
     else if (q[i].status == 206 && refused >= 0 &&
              q[i].first <= q[refused].first && q[i].last >= q[refused].last)
       served = i;
   }
   if (served < 0)
     fail_msg("no refused resume followed by its range served (%d "
-             "requests)", n);
+             "requests)",
+             n);
 }
 
 static void test_401_on_a_resumed_block(void **state) {
@@ -602,8 +612,8 @@ static void test_bad_key_files(void **state) {
   assert_non_null(strstr(gsr_errmsg(), "private_key"));
   /* A private key that is not one: found when signing, naming the file. */
   write_file(path, "{\"type\":\"service_account\",\"client_email\":\"x@y\","
-             "\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nAAAA\\n"
-             "-----END PRIVATE KEY-----\\n\"}");
+                   "\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nAAAA\\n"
+                   "-----END PRIVATE KEY-----\\n\"}");
   c = new_client(NULL, 0, NULL);
   assert_int_equal(read_small(c), GSR_EAUTH);
   assert_non_null(strstr(gsr_errmsg(), path));
@@ -729,7 +739,8 @@ int main(void) {
       cmocka_unit_test_setup(test_service_account_key, reset),
       cmocka_unit_test_setup(test_refresh_before_expiry, reset),
       cmocka_unit_test_setup(test_401_refreshes_once_and_retries, reset),
-      cmocka_unit_test_setup(test_401_on_a_block_refreshes_and_resubmits, reset),
+      cmocka_unit_test_setup(test_401_on_a_block_refreshes_and_resubmits,
+                             reset),
       cmocka_unit_test_setup(test_401_on_a_resumed_block, reset),
       cmocka_unit_test_setup(test_authorized_user_via_gcloud_adc, reset),
       cmocka_unit_test_setup(test_metadata_server, reset),

@@ -112,9 +112,10 @@ static void log_drain(void) {
 /* ---- Reference model: which ranges each cache fetches -------------------- */
 
 enum ctype { RA, RAC, BLOCK, BG, FIRST, ALL, BYTES };
-static const char *const cnames[] = {"readahead", "readahead_chunked",
-                                     "blockcache", "background", "first",
-                                     "all", "bytes"};
+static const char *const cnames[] = {"readahead",  "readahead_chunked",
+                                     "blockcache", "background",
+                                     "first",      "all",
+                                     "bytes"};
 
 #define MAXB 64
 struct model {
@@ -125,8 +126,8 @@ struct model {
   uint64_t start, end; /* readahead, bytes: the window */
   int loaded;          /* first, all */
   uint64_t idx[MAXB], stamp[MAXB], clock;
-  int n;               /* blocks held */
-  int pend;            /* background: a fetch maybe not collected yet */
+  int n;    /* blocks held */
+  int pend; /* background: a fetch maybe not collected yet */
   uint64_t pend_idx;
   uint64_t hits, misses, requests, bytes;
 };
@@ -283,13 +284,23 @@ static void model_read(struct model *m, uint64_t off, size_t n,
   if (n == 0 || off >= m->size) return;
   uint64_t end = off + min64(n, m->size - off);
   switch (m->type) {
-    case RA:
-    case RAC: m_readahead(m, off, end, rl); break;
-    case BLOCK:
-    case BG: m_blocks(m, off, end, rl); break;
-    case FIRST: m_first(m, off, end, rl); break;
-    case ALL: m_all(m, rl); break;
-    case BYTES: m_bytes(m, off, end, rl); break;
+  case RA:
+  case RAC:
+    m_readahead(m, off, end, rl);
+    break;
+  case BLOCK:
+  case BG:
+    m_blocks(m, off, end, rl);
+    break;
+  case FIRST:
+    m_first(m, off, end, rl);
+    break;
+  case ALL:
+    m_all(m, rl);
+    break;
+  case BYTES:
+    m_bytes(m, off, end, rl);
+    break;
   }
   uint64_t next = (end - 1) / m->bs + 1;
   if (m->type == BG && next < m->count && mb_find(m, next) < 0) {
@@ -383,11 +394,16 @@ static void do_read(gsr_file f, int kind, int64_t *fpos, uint64_t off,
   size_t ns = 0;
   if ((kind == 1 || kind == 3) && *fpos != (int64_t)off)
     assert_int_equal(gsr_seek(f, (int64_t)off, GSR_SEEK_SET), (int64_t)off);
-  if (kind == 0) n = gsr_pread(f, buf, len, (int64_t)off);
-  else if (kind == 1) n = gsr_read(f, buf, len);
-  else if (kind == 2) n = gsr_pread_slices(f, len, (int64_t)off, sl, MAX_SLICES, &ns);
-  else n = gsr_read_slices(f, len, sl, MAX_SLICES, &ns);
-  if (n < 0) fail_msg("read %llu+%zu: %s", (unsigned long long)off, len, gsr_errmsg());
+  if (kind == 0)
+    n = gsr_pread(f, buf, len, (int64_t)off);
+  else if (kind == 1)
+    n = gsr_read(f, buf, len);
+  else if (kind == 2)
+    n = gsr_pread_slices(f, len, (int64_t)off, sl, MAX_SLICES, &ns);
+  else
+    n = gsr_read_slices(f, len, sl, MAX_SLICES, &ns);
+  if (n < 0)
+    fail_msg("read %llu+%zu: %s", (unsigned long long)off, len, gsr_errmsg());
   size_t want = off >= o->size ? 0 : (size_t)min64(len, o->size - off);
   assert_int_equal(n, (int64_t)want);
   if (kind == 1 || kind == 3) *fpos = (int64_t)off + n;
@@ -463,8 +479,8 @@ static void expect_all_freed(void) {
 static void run_model(enum ctype type, const struct cfg *c, uint64_t seed,
                       struct rlist *rec) {
   const struct ts_object *o = find(c->obj);
-  struct model m = {.type = type, .size = o->size, .bs = c->bs,
-                    .maxb = c->maxb};
+  struct model m = {
+      .type = type, .size = o->size, .bs = c->bs, .maxb = c->maxb};
   m.count = (o->size + c->bs - 1) / c->bs;
   unsigned char *buf = malloc(c->maxlen + 1);
   gsr_slice *sl = calloc(MAX_SLICES, sizeof(*sl));
@@ -508,12 +524,30 @@ static void run_all_cfgs(enum ctype type) {
   print_message("%-18s %.2f s\n", cnames[type], now_s() - t0);
 }
 
-static void test_model_readahead(void **state) { (void)state; run_all_cfgs(RA); }
-static void test_model_readahead_chunked(void **state) { (void)state; run_all_cfgs(RAC); }
-static void test_model_blockcache(void **state) { (void)state; run_all_cfgs(BLOCK); }
-static void test_model_first(void **state) { (void)state; run_all_cfgs(FIRST); }
-static void test_model_all(void **state) { (void)state; run_all_cfgs(ALL); }
-static void test_model_bytes(void **state) { (void)state; run_all_cfgs(BYTES); }
+static void test_model_readahead(void **state) {
+  (void)state;
+  run_all_cfgs(RA);
+}
+static void test_model_readahead_chunked(void **state) {
+  (void)state;
+  run_all_cfgs(RAC);
+}
+static void test_model_blockcache(void **state) {
+  (void)state;
+  run_all_cfgs(BLOCK);
+}
+static void test_model_first(void **state) {
+  (void)state;
+  run_all_cfgs(FIRST);
+}
+static void test_model_all(void **state) {
+  (void)state;
+  run_all_cfgs(ALL);
+}
+static void test_model_bytes(void **state) {
+  (void)state;
+  run_all_cfgs(BYTES);
+}
 static void test_model_background(void **state) {
   (void)state;
   bg_races = bg_started = 0;
@@ -538,7 +572,8 @@ static void test_readahead_twins(void **state) {
   }
 }
 
-/* ---- Default options: the cache alone, fsspec's requests ------------------ */
+/* ---- Default options: the cache alone, fsspec's requests ------------------
+ */
 
 /* A client whose files prefetch by default (as $GSREAD_PREFETCH or gcsfs's
  * variable would make them) opens files with default options but a cache:
@@ -554,11 +589,13 @@ static void test_cache_default_options_exact(void **state) {
   co.endpoint = srv.endpoint;
   co.prefetch = "adaptive";
   assert_int_equal(gsr_client_new(&co, &pc), GSR_OK);
-  static const struct { uint64_t off, len, count; } trace[] = {
-      {0, 64 * 1024, 200},           /* 12.5 MiB front to back */
-      {3 * MiB + 5, 100000, 30},     /* a seek back, then on */
-      {20 * MiB, 256 * 1024, 60},    /* a jump, 15 MiB on */
-      {40 * MiB - 1000, 4096, 1},    /* the end */
+  static const struct {
+    uint64_t off, len, count;
+  } trace[] = {
+      {0, 64 * 1024, 200},        /* 12.5 MiB front to back */
+      {3 * MiB + 5, 100000, 30},  /* a seek back, then on */
+      {20 * MiB, 256 * 1024, 60}, /* a jump, 15 MiB on */
+      {40 * MiB - 1000, 4096, 1}, /* the end */
   };
   size_t bufsz = 256 * 1024;
   unsigned char *buf = malloc(bufsz);
@@ -612,7 +649,8 @@ static void test_cache_default_options_exact(void **state) {
   gsr_client_free(pc);
 }
 
-/* ---- Zero-copy ------------------------------------------------------------ */
+/* ---- Zero-copy ------------------------------------------------------------
+ */
 
 static void get_stats(gsr_file f, gsr_file_stats *st) {
   assert_int_equal(gsr_file_stats_get(f, st), GSR_OK);
@@ -650,7 +688,8 @@ static void test_zero_copy_chunked(void **state) {
   void *ahead = NULL;
   for (int i = 0; i < 40; i++) { /* any alignment inside one chunk */
     uint64_t off = 1100 + rnd(&x) % 4000, len = 1 + rnd(&x) % (5196 - off);
-    assert_int_equal(gsr_pread_slices(f, len, (int64_t)off, s, 4, &n), (int64_t)len);
+    assert_int_equal(gsr_pread_slices(f, len, (int64_t)off, s, 4, &n),
+                     (int64_t)len);
     assert_int_equal(n, 1);
     if (ahead == NULL) ahead = s[0].owner;
     assert_ptr_equal(s[0].owner, ahead); /* the same chunk, referenced */
@@ -704,7 +743,9 @@ static void test_slices_outlive_everything(void **state) {
     size_t lens[8] = {100, 300, 2000, 10, 900, 100, 50, 3000};
     for (int i = 0; i < 8; i++) {
       int64_t want = (int64_t)min64(lens[i], o->size - offs[i]);
-      assert_int_equal(gsr_pread_slices(f, lens[i], (int64_t)offs[i], s[i], 16, &n[i]), want);
+      assert_int_equal(
+          gsr_pread_slices(f, lens[i], (int64_t)offs[i], s[i], 16, &n[i]),
+          want);
     }
     assert_int_equal(gsr_close(f), GSR_OK);
     for (int i = 0; i < 8; i++) {
@@ -731,11 +772,12 @@ static void test_readahead_partial_hit_copies(void **state) {
   gsr_slice s[4];
   size_t n;
   for (int chunked = 0; chunked < 2; chunked++) {
-    gsr_file f = open_cache(o->name, chunked ? "readahead_chunked" : "readahead",
-                            1000, 32, "off");
+    gsr_file f = open_cache(
+        o->name, chunked ? "readahead_chunked" : "readahead", 1000, 32, "off");
     assert_int_equal(gsr_pread_slices(f, 100, 0, s, 4, &n), 100); /* [0,1100) */
     gsr_slice_release(&s[0]);
-    assert_int_equal(gsr_pread_slices(f, 500, 1000, s, 4, &n), 500); /* partial */
+    assert_int_equal(gsr_pread_slices(f, 500, 1000, s, 4, &n),
+                     500); /* partial */
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
       assert_memory_equal(s[i].data, o->data + 1000 + at, s[i].len);
@@ -771,7 +813,8 @@ static void test_short_slices(void **state) {
   gsr_slice_release(&s[1]);
   gsr_close(f);
   f = open_cache(o->name, "readahead_chunked", 100, 32, "off");
-  assert_int_equal(gsr_pread_slices(f, 10, 0, s, 2, &n), 10); /* [0,10)+[10,110) */
+  assert_int_equal(gsr_pread_slices(f, 10, 0, s, 2, &n),
+                   10); /* [0,10)+[10,110) */
   gsr_slice_release(&s[0]);
   assert_int_equal(gsr_pread_slices(f, 200, 5, s, 1, &n), 5); /* tail only */
   assert_memory_equal(s[0].data, o->data + 5, 5);
@@ -793,7 +836,8 @@ static void random_reads(gsr_file f, const struct ts_object *o, uint64_t seed,
     size_t len = (size_t)(rnd(&x) % maxlen);
     int64_t n = gsr_pread(f, buf, len, (int64_t)off);
     size_t want = off >= o->size ? 0 : (size_t)min64(len, o->size - off);
-    if (n != (int64_t)want) fail_msg("pread: %lld, %s", (long long)n, gsr_errmsg());
+    if (n != (int64_t)want)
+      fail_msg("pread: %lld, %s", (long long)n, gsr_errmsg());
     assert_true(want == 0 || memcmp(buf, o->data + off, want) == 0);
     pos = off + want;
   }
@@ -816,7 +860,8 @@ static void stats_case(const char *cache, int maxb, const struct rd *reads,
   gsr_file f = open_cache(o->name, cache, 100, maxb, "off");
   for (int i = 0; i < nreads; i++) {
     int64_t want = (int64_t)min64(reads[i].len, o->size - reads[i].off);
-    assert_int_equal(gsr_pread(f, buf, reads[i].len, (int64_t)reads[i].off), want);
+    assert_int_equal(gsr_pread(f, buf, reads[i].len, (int64_t)reads[i].off),
+                     want);
     assert_memory_equal(buf, o->data + reads[i].off, (size_t)want);
   }
   get_stats(f, &st);
@@ -866,7 +911,8 @@ static void test_background_close_while_fetching(void **state) {
   double took = now_s() - t0;
   assert_int_equal(ts_control(&srv, "reset"), 200);
   assert_memory_equal(buf, o->data, 10);
-  if (took > 0.4) fail_msg("close waited %.3f s for the background fetch", took);
+  if (took > 0.4)
+    fail_msg("close waited %.3f s for the background fetch", took);
   expect_all_freed();
   /* The read's block; then the canceled one, if it had reached the server
    * (which logs it when its delay ends). */
@@ -1030,7 +1076,10 @@ static void test_alias_and_errors(void **state) {
   assert_int_equal(st.requests, 1);
   /* A failed fetch is an error (403: not retried), and the cache still
    * works afterwards. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=403&fault_next=1"), 200);
+  assert_int_equal(
+      ts_control(&srv,
+                 "config?fault_kind=status&fault_status=403&fault_next=1"),
+      200);
   assert_int_equal(gsr_pread(f, buf, 10, 500), GSR_EACCES);
   assert_int_equal(gsr_pread(f, buf, 10, 60), 10); /* the old window stays */
   assert_memory_equal(buf, find("o1000")->data + 60, 10);
@@ -1042,7 +1091,8 @@ static void test_alias_and_errors(void **state) {
   log_drain();
 }
 
-/* ---- Allocation failures -------------------------------------------------- */
+/* ---- Allocation failures --------------------------------------------------
+ */
 
 uint64_t gsr__alloc_fail_at(uint64_t k); /* the library's test hook */
 
@@ -1061,8 +1111,9 @@ static void failing_reads(gsr_file f, int must_work) {
   for (size_t i = 0; i < sizeof(rds) / sizeof(rds[0]); i++) {
     size_t n = 0, want = (size_t)min64(rds[i].len, o->size - rds[i].off);
     int64_t got = rds[i].slices
-        ? gsr_pread_slices(f, rds[i].len, (int64_t)rds[i].off, s, 16, &n)
-        : gsr_pread(f, buf, rds[i].len, (int64_t)rds[i].off);
+                      ? gsr_pread_slices(f, rds[i].len, (int64_t)rds[i].off, s,
+                                         16, &n)
+                      : gsr_pread(f, buf, rds[i].len, (int64_t)rds[i].off);
     if (got < 0 && !must_work) continue;
     assert_int_equal(got, (int64_t)want);
     size_t at = 0;
@@ -1098,7 +1149,8 @@ static void test_alloc_failures(void **state) {
   log_drain();
 }
 
-/* ---- Setup ---------------------------------------------------------------- */
+/* ---- Setup ----------------------------------------------------------------
+ */
 
 static int setup(void **state) {
   (void)state;

@@ -168,8 +168,8 @@ static void copy_ok(const char *name, uint64_t part, int conc) {
     assert_int_equal(st.requests, (o->size + part - 1) / part + st.retries);
   } else {
     assert_true(st.requests >= (o->size > 0));
-    assert_true(st.requests <= (o->size + 256 * 1024 - 1) / (256 * 1024) +
-                                   st.retries + 1);
+    assert_true(st.requests <=
+                (o->size + 256 * 1024 - 1) / (256 * 1024) + st.retries + 1);
   }
   /* First call at 0, last at total, never backwards, not a flood. */
   assert_true(pr.calls >= 2);
@@ -195,8 +195,9 @@ static void test_copies_byte_exact(void **state) {
 
 static void test_special_names(void **state) {
   (void)state;
-  const char *names[] = {"with space", "hash#frag", "q?x=1&y", "pct%41%",
-                         "plus+sign", "utf8-\xc3\xa9t\xc3\xa9-\xe6\x97\xa5"};
+  const char *names[] = {"with space", "hash#frag",
+                         "q?x=1&y",    "pct%41%",
+                         "plus+sign",  "utf8-\xc3\xa9t\xc3\xa9-\xe6\x97\xa5"};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
     copy_ok(names[i], 0, 0);
 }
@@ -295,8 +296,8 @@ static void test_crc_mismatch_leaves_nothing(void **state) {
   assert_int_equal(gsr_download_fd(client, url, fd, &opts, NULL),
                    GSR_EINTEGRITY);
   close(fd);
-  assert_int_equal(ts_put(&srv, BUCKET, "five", find("five")->data,
-                          find("five")->size), 0);
+  assert_int_equal(
+      ts_put(&srv, BUCKET, "five", find("five")->data, find("five")->size), 0);
   empty_dir();
 }
 
@@ -329,7 +330,8 @@ static void test_temp_file_announced(void **state) {
   assert_true(dead > 0);
   waitpid(dead, NULL, 0);
   snprintf(stale, sizeof(stale), "%s/.five.gsread-%ld-AAAAAA", dir, (long)dead);
-  snprintf(live, sizeof(live), "%s/.five.gsread-%ld-BBBBBB", dir, (long)getpid());
+  snprintf(live, sizeof(live), "%s/.five.gsread-%ld-BBBBBB", dir,
+           (long)getpid());
   fclose(fopen(stale, "w"));
   fclose(fopen(live, "w"));
   for (int fail = 0; fail < 2; fail++) {
@@ -338,7 +340,8 @@ static void test_temp_file_announced(void **state) {
     opts.part_size = MiB;
     opts.temp_file = on_temp;
     opts.temp_file_arg = &ev;
-    if (fail) assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 99), 0);
+    if (fail)
+      assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 99), 0);
     assert_int_equal(gsr_download(client, url, path, &opts, NULL),
                      fail ? GSR_EINTEGRITY : GSR_OK);
     assert_int_equal(ev.n, 2);
@@ -352,8 +355,8 @@ static void test_temp_file_announced(void **state) {
     assert_int_equal(access(stale, F_OK), -1);
     assert_int_equal(access(live, F_OK), 0);
   }
-  assert_int_equal(ts_put(&srv, BUCKET, "five", find("five")->data,
-                          find("five")->size), 0);
+  assert_int_equal(
+      ts_put(&srv, BUCKET, "five", find("five")->data, find("five")->size), 0);
   empty_dir();
 }
 
@@ -369,8 +372,7 @@ static void test_faults_survived(void **state) {
     assert_int_equal(ts_control(&srv, faults[i]), 200);
     copy_ok("big", 8 * MiB, 4);
     char stats[2048];
-    assert_int_equal(ts_control_body(&srv, "stats", stats, sizeof(stats)),
-                     200);
+    assert_int_equal(ts_control_body(&srv, "stats", stats, sizeof(stats)), 200);
     assert_true(ts_stats_get(stats, "faults_total") >= 3);
   }
   assert_int_equal(ts_control(&srv, "reset"), 200);
@@ -522,8 +524,7 @@ static void test_list_bucket_and_special_names(void **state) {
   /* Errors. */
   assert_int_equal(gsr_list(client, "gs://no-such-bucket", 1, on_entry, &l),
                    GSR_ENOENT);
-  assert_int_equal(gsr_list(client, "http://x/y", 1, on_entry, &l),
-                   GSR_EINVAL);
+  assert_int_equal(gsr_list(client, "http://x/y", 1, on_entry, &l), GSR_EINVAL);
   assert_int_equal(gsr_list(client, "gs://Bad_Bucket!", 1, on_entry, &l),
                    GSR_EINVAL);
 }

@@ -128,7 +128,8 @@ static gsr_file open_seq(gsr_client *c, const char *name, int concurrency,
   return f;
 }
 
-static gsr_file open_obj(gsr_client *c, int concurrency, uint64_t max_prefetch) {
+static gsr_file open_obj(gsr_client *c, int concurrency,
+                         uint64_t max_prefetch) {
   return open_seq(c, "obj", concurrency, max_prefetch);
 }
 
@@ -140,9 +141,11 @@ static gsr_file_stats stats_of(gsr_file f) {
   return st;
 }
 
-static void check_pread(gsr_file f, uint64_t off, size_t len, unsigned char *buf) {
+static void check_pread(gsr_file f, uint64_t off, size_t len,
+                        unsigned char *buf) {
   int64_t n = gsr_pread(f, buf, len, (int64_t)off);
-  size_t want = off >= OBJ_SIZE ? 0 : (len < OBJ_SIZE - off ? len : OBJ_SIZE - off);
+  size_t want = off >= OBJ_SIZE ? 0
+                                : (len < OBJ_SIZE - off ? len : OBJ_SIZE - off);
   if (n != (int64_t)want)
     fail_msg("pread %llu+%zu: %lld (%s)", (unsigned long long)off, len,
              (long long)n, gsr_errmsg());
@@ -294,13 +297,13 @@ static void test_seeks(void **state) {
   /* Before each cancel, a pause: the requests that went out when the
    * run's first blocks landed are on the wire by then, waiting. */
   usleep(150 * 1000);
-  check_pread(f, 30 * MiB + 5, MiB, buf);     /* hard seek: run B */
+  check_pread(f, 30 * MiB + 5, MiB, buf); /* hard seek: run B */
   check_pread(f, 31 * MiB + 5, MiB, buf);
   usleep(150 * 1000);
-  check_pread(f, 16 * MiB + 7, 4096, buf);    /* hard seek back: run C */
+  check_pread(f, 16 * MiB + 7, 4096, buf); /* hard seek back: run C */
   usleep(150 * 1000);
   gsr_file_stats st = stats_of(f);
-  gsr_close(f);                               /* cancels C's blocks */
+  gsr_close(f); /* cancels C's blocks */
   gsr_client_free(c);
   free(buf);
   ts_log_quiet(&srv, 900); /* the cancelled ones end after their wait */
@@ -312,7 +315,8 @@ static void test_seeks(void **state) {
   for (int i = 0; i < n; i++) {
     uint64_t first = q[i].first, len = q[i].last - q[i].first + 1;
     if (first == MiB + 300000 || first == 2 * MiB + 100000)
-      fail_msg("a soft seek started a request at %llu", (unsigned long long)first);
+      fail_msg("a soft seek started a request at %llu",
+               (unsigned long long)first);
     int run = first < 16 * MiB ? 0 : first >= 30 * MiB ? 1 : 2;
     starts[run] += first == 0 || first == 30 * MiB + 5 || first == 16 * MiB + 7;
     if (q[i].sent < len / 2) cancelled[run]++;
@@ -321,9 +325,9 @@ static void test_seeks(void **state) {
     assert_int_equal(starts[run], 1); /* each run's first block, once */
     if (cancelled[run] < 1) {
       for (int i = 0; i < n; i++)
-        printf("  %llu-%llu sent %llu, %.3f-%.3f\n", (unsigned long long)q[i].first,
-               (unsigned long long)q[i].last, (unsigned long long)q[i].sent,
-               q[i].start, q[i].end);
+        printf("  %llu-%llu sent %llu, %.3f-%.3f\n",
+               (unsigned long long)q[i].first, (unsigned long long)q[i].last,
+               (unsigned long long)q[i].sent, q[i].start, q[i].end);
       fail_msg("run %d: nothing cancelled (%d requests)", run, n);
     }
   }
@@ -390,7 +394,9 @@ static void test_cut_body_resumes(void **state) {
   gsr_file f = open_obj(client, 1, 0);
   long base = log_quiet();
   /* The first block (the first read's 8 MiB) is cut. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"), 200);
+  assert_int_equal(
+      ts_control(&srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"),
+      200);
   assert_int_equal(read_to_end(f, 8 * MiB, 0), 0);
   gsr_close(f);
   assert_int_equal(ts_control(&srv, "reset"), 200);
@@ -421,7 +427,11 @@ static void test_stalled_body_resumes(void **state) {
   gsr_client *c = new_client(400, 0);
   gsr_file f = open_obj(c, 1, 0);
   long base = log_quiet();
-  assert_int_equal(ts_control(&srv, "config?fault_kind=stall&stall_ms=3000&cut_at=5000000&fault_next=1"), 200);
+  assert_int_equal(
+      ts_control(
+          &srv,
+          "config?fault_kind=stall&stall_ms=3000&cut_at=5000000&fault_next=1"),
+      200);
   int64_t n = read_to_end(f, 8 * MiB, 0); /* the first block stalls */
   if (n != 0) fail_msg("read: %lld (%s)", (long long)n, gsr_errmsg());
   gsr_close(f);
@@ -447,7 +457,9 @@ static void test_resumes_past_the_retry_budget(void **state) {
   gsr_client *c = new_client(0, 5);
   gsr_file f = open_obj(c, 1, 128 * MiB); /* blocks of about 32 MiB */
   long base = log_quiet();
-  assert_int_equal(ts_control(&srv, "config?fault_kind=cut&cut_at=3000000&fault_ratio=1"), 200);
+  assert_int_equal(
+      ts_control(&srv, "config?fault_kind=cut&cut_at=3000000&fault_ratio=1"),
+      200);
   int64_t n = read_to_end(f, MiB, 0);
   gsr_close(f);
   assert_int_equal(ts_control(&srv, "reset"), 200);
@@ -478,7 +490,8 @@ static void test_whole_object_crc32c(void **state) {
   (void)state;
   for (int corrupt = 0; corrupt < 2; corrupt++) {
     if (corrupt)
-      assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "obj", (long)OBJ_SIZE - 99999), 0);
+      assert_int_equal(
+          ts_corrupt_in_place(&srv, BUCKET, "obj", (long)OBJ_SIZE - 99999), 0);
     for (int slices = 0; slices < 2; slices++) {
       gsr_file f = open_obj(client, 4, 0);
       unsigned char *buf = malloc(MiB);
@@ -516,9 +529,12 @@ static void random_mix(int concurrency, uint64_t seed) {
     rng = rng * 6364136223846793005ull + 1442695040888963407ull;
     unsigned r = (unsigned)(rng >> 33);
     size_t len = 1 + r % (3 * MiB);
-    if (r % 11 == 0) off = r % (OBJ_SIZE + 1000);            /* jump */
-    else if (r % 11 == 1) off += r % (2 * MiB);              /* skip ahead */
-    else if (r % 11 == 2 && off > 100000) off -= r % 100000; /* step back */
+    if (r % 11 == 0)
+      off = r % (OBJ_SIZE + 1000); /* jump */
+    else if (r % 11 == 1)
+      off += r % (2 * MiB); /* skip ahead */
+    else if (r % 11 == 2 && off > 100000)
+      off -= r % 100000;                /* step back */
     if (off > OBJ_SIZE) off = OBJ_SIZE; /* a seek there is fine, past not */
     if (r % 3 == 0) {
       check_pread(f, off, len, buf);
@@ -535,8 +551,8 @@ static void random_mix(int concurrency, uint64_t seed) {
         size_t ns = 0;
         int64_t n = gsr_read_slices(f, len, s, 8, &ns), at = (int64_t)off;
         if (n < 0 || (n == 0 && want != 0) || (uint64_t)n > want)
-          fail_msg("slices %llu+%zu: %lld (%s)", (unsigned long long)off,
-                   len, (long long)n, gsr_errmsg());
+          fail_msg("slices %llu+%zu: %lld (%s)", (unsigned long long)off, len,
+                   (long long)n, gsr_errmsg());
         for (size_t k = 0; k < ns; k++) {
           if (memcmp(s[k].data, data + at, s[k].len) != 0)
             fail_msg("wrong slice bytes at %lld", (long long)at);
@@ -558,10 +574,22 @@ static void random_mix(int concurrency, uint64_t seed) {
   free(buf);
 }
 
-static void test_random_mix_c1(void **state) { (void)state; random_mix(1, 11); }
-static void test_random_mix_c4(void **state) { (void)state; random_mix(4, 12); }
-static void test_random_mix_c16(void **state) { (void)state; random_mix(16, 13); }
-static void test_random_mix_auto(void **state) { (void)state; random_mix(0, 14); }
+static void test_random_mix_c1(void **state) {
+  (void)state;
+  random_mix(1, 11);
+}
+static void test_random_mix_c4(void **state) {
+  (void)state;
+  random_mix(4, 12);
+}
+static void test_random_mix_c16(void **state) {
+  (void)state;
+  random_mix(16, 13);
+}
+static void test_random_mix_auto(void **state) {
+  (void)state;
+  random_mix(0, 14);
+}
 
 static void *seq_reader(void *arg) {
   int concurrency = (int)(intptr_t)arg;
@@ -608,7 +636,8 @@ static gsr_file_stats read_wide(gsr_client *c, int concurrency) {
 static gsr_file_stats read_head(gsr_client *c) {
   gsr_file f = open_obj(c, 0, 8 * MiB);
   unsigned char *buf = malloc(MiB);
-  for (uint64_t off = 0; off < 8 * MiB; off += MiB) check_pread(f, off, MiB, buf);
+  for (uint64_t off = 0; off < 8 * MiB; off += MiB)
+    check_pread(f, off, MiB, buf);
   gsr_file_stats st = stats_of(f);
   gsr_close(f);
   free(buf);
@@ -619,7 +648,8 @@ static gsr_file_stats read_head(gsr_client *c) {
 static int traced_width(const char *text, const char *why) {
   char pat[64];
   snprintf(pat, sizeof(pat), " (%s)", why);
-  for (const char *at = strstr(text, pat); at != NULL; at = strstr(at + 1, pat)) {
+  for (const char *at = strstr(text, pat); at != NULL;
+       at = strstr(at + 1, pat)) {
     const char *w = at;
     while (w > text && w[-1] != ' ') w--; /* back to the number */
     if (w - text >= 6 && strncmp(w - 6, "width ", 6) == 0) return atoi(w);
@@ -665,22 +695,26 @@ static void test_auto_width_steps_up_and_is_remembered(void **state) {
   t.text[0] = '\0';
   st = read_head(c);
   assert_int_equal(st.connections, chosen);
-  assert_int_equal(traced_width(t.text, "chosen before for this server"), chosen);
-  if (strstr(t.text, "(trying)") != NULL) fail_msg("measured again:\n%s", t.text);
+  assert_int_equal(traced_width(t.text, "chosen before for this server"),
+                   chosen);
+  if (strstr(t.text, "(trying)") != NULL)
+    fail_msg("measured again:\n%s", t.text);
   gsr_client_free(c); /* writes the file, making its directories */
   assert_int_equal(ts_control(&srv, "reset"), 200);
   read_text(path, text, sizeof(text));
   snprintf(want, sizeof(want), "gsread-plans 2\n%s %d ", srv.endpoint, chosen);
   if (strncmp(text, want, strlen(want)) != 0) fail_msg("plans file:\n%s", text);
   long long when = strtoll(text + strlen(want), NULL, 10);
-  assert_true(when <= (long long)time(NULL) && when > (long long)time(NULL) - 60);
+  assert_true(when <= (long long)time(NULL) &&
+              when > (long long)time(NULL) - 60);
   /* A fresh client (the next gsread process) starts with it. */
   t.text[0] = '\0';
   c = client_of(0, 0, &t, path);
   st = read_head(c);
   gsr_client_free(c);
   assert_int_equal(st.connections, chosen);
-  assert_int_equal(traced_width(t.text, "chosen before for this server"), chosen);
+  assert_int_equal(traced_width(t.text, "chosen before for this server"),
+                   chosen);
 }
 
 /* A plans file is taken when fresh and of this version: a width from it
@@ -712,9 +746,10 @@ static void test_plans_file(void **state) {
     gsr_file_stats st = read_head(c);
     gsr_client_free(c);
     int remembered = traced_width(t.text, "chosen before for this server");
-    if (cases[i].width == 4 ? remembered != -1 ||
-                                  traced_width(t.text, "a start: chosen by measurement") != 4
-                            : remembered != cases[i].width)
+    if (cases[i].width == 4
+            ? remembered != -1 ||
+                  traced_width(t.text, "a start: chosen by measurement") != 4
+            : remembered != cases[i].width)
       fail_msg("case %zu (%s): trace:\n%s", i, line, t.text);
     if (cases[i].width != 4) assert_int_equal(st.connections, cases[i].width);
   }
@@ -753,8 +788,8 @@ static void test_explicit_width_is_obeyed(void **state) {
     gsr_client_free(c);
     assert_int_equal(ts_control(&srv, "reset"), 200);
     assert_int_equal(st.connections, width);
-    if (strstr(t.text, "(trying)") != NULL || strstr(t.text, "(chosen") != NULL ||
-        strstr(t.text, "(a start") != NULL)
+    if (strstr(t.text, "(trying)") != NULL ||
+        strstr(t.text, "(chosen") != NULL || strstr(t.text, "(a start") != NULL)
       fail_msg("width %d measured:\n%s", width, t.text);
     log_quiet();
     struct ts_media_req q[256];
@@ -808,8 +843,8 @@ static void test_memory_budget_16_files(void **state) {
   assert_int_equal(gsr_client_stats_get(budget_client, &cs), GSR_OK);
   assert_int_equal(cs.budget, BUDGET);
   if (cs.peak_buffered > BUDGET + 16 * BUDGET_READ)
-    fail_msg("peak %llu over the budget %llu", (unsigned long long)cs.peak_buffered,
-             (unsigned long long)BUDGET);
+    fail_msg("peak %llu over the budget %llu",
+             (unsigned long long)cs.peak_buffered, (unsigned long long)BUDGET);
   assert_true(cs.peak_buffered > BUDGET / 2); /* the budget was the bound */
   assert_int_equal(cs.buffered, 0);
   gsr_client_free(budget_client);

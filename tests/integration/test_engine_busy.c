@@ -68,7 +68,8 @@ static int connections(const struct ts_media_req *q, int n) {
   int k = 0;
   for (int i = 0; i < n; i++) {
     int seen = 0;
-    for (int j = 0; j < i && !seen; j++) seen = q[j].connection == q[i].connection;
+    for (int j = 0; j < i && !seen; j++)
+      seen = q[j].connection == q[i].connection;
     k += !seen;
   }
   return k;
@@ -93,10 +94,12 @@ static void read_and_check(const char *label) {
   uint64_t off = 0;
   for (;;) {
     int64_t got = gsr_read(f, buf, MiB);
-    if (got < 0) fail_msg("read at %llu: %s", (unsigned long long)off, gsr_errmsg());
+    if (got < 0)
+      fail_msg("read at %llu: %s", (unsigned long long)off, gsr_errmsg());
     if (got == 0) break;
     if (memcmp(buf, data + off, (size_t)got) != 0)
-      fail_msg("wrong bytes at %llu+%lld", (unsigned long long)off, (long long)got);
+      fail_msg("wrong bytes at %llu+%lld", (unsigned long long)off,
+               (long long)got);
     off += (uint64_t)got;
   }
   free(buf);
@@ -129,7 +132,8 @@ static void read_and_check(const char *label) {
            100 * b.short_fraction);
   print_message("engine_busy, %s: %s\n", label, summary);
   if (b.late > 0)
-    fail_msg("%s: (a) requests sent only after a connection ended: %s", label, summary);
+    fail_msg("%s: (a) requests sent only after a connection ended: %s", label,
+             summary);
   if (b.longest_short > TTFB + TOLERANCE)
     fail_msg("%s: (b) fewer than %d connections carried bytes for too long: %s",
              label, N, summary);

@@ -175,7 +175,8 @@ static void run_one(const struct fault_case *fc, int prefetch,
   r->requests = fs.requests;
   r->bytes = pos;
   printf("  %-32s prefetch %-3s faults %3lld retries %3llu resumes %3llu "
-         "%6.2f s\n", fc->label, prefetch ? "on" : "off", r->faults,
+         "%6.2f s\n",
+         fc->label, prefetch ? "on" : "off", r->faults,
          (unsigned long long)r->retries, (unsigned long long)r->resumes,
          r->seconds);
   fflush(stdout);
@@ -195,7 +196,8 @@ static void run_one(const struct fault_case *fc, int prefetch,
   }
   assert_true(r->faults >= 1);
   assert_true(ts_stats_get(stats, key) == r->faults);
-  if (strcmp(fc->kind, "reset") != 0) assert_true(r->retries >= (uint64_t)r->faults);
+  if (strcmp(fc->kind, "reset") != 0)
+    assert_true(r->retries >= (uint64_t)r->faults);
   /* A cut or stalled body continues after its last byte, never restarts. */
   if (strcmp(fc->kind, "cut") == 0 || strcmp(fc->kind, "stall") == 0)
     assert_true(r->resumes >= (uint64_t)r->faults);
@@ -211,7 +213,8 @@ static void write_table(FILE *out) {
                "---: |\n");
   for (size_t i = 0; i < n_results; i++) {
     const struct run_result *r = &results[i];
-    fprintf(out, "| %s | %s | %lld | %llu | %llu | %llu | %llu | %.2f | %.0f |\n",
+    fprintf(out,
+            "| %s | %s | %lld | %llu | %llu | %llu | %llu | %.2f | %.0f |\n",
             r->c->label, r->prefetch ? "adaptive" : "off", r->faults,
             (unsigned long long)r->retries, (unsigned long long)r->resumes,
             (unsigned long long)r->requests, (unsigned long long)r->bytes,
@@ -243,7 +246,8 @@ static void test_retry_after_is_honoured(void **state) {
   control_ok("reset");
   gsr_client *c = new_client(20, 10, 60000);
   gsr_file f = open_file(c, 0);
-  control_ok("config?fault_kind=status&fault_status=429&fault_retry_after=1&fault_next=1");
+  control_ok(
+      "config?fault_kind=status&fault_status=429&fault_retry_after=1&fault_next=1");
   double t0 = now_s();
   assert_int_equal(gsr_pread(f, buf, MiB, 12345), MiB);
   double dt = now_s() - t0;
@@ -309,8 +313,8 @@ static void test_permanent_failure_ends_at_deadline(void **state) {
       n = gsr_read(f, buf, IO_SIZE);
       dt = now_s() - t0;
     }
-    expect_deadline_failure(n, dt, prefetch ? "read, prefetch on"
-                                            : "read, prefetch off");
+    expect_deadline_failure(
+        n, dt, prefetch ? "read, prefetch on" : "read, prefetch off");
     gsr_client_stats_get(c, &cs);
     assert_true(cs.retries - before >= 2); /* it did retry until then */
     /* The failure is not sticky: once the server recovers, so does the
@@ -323,7 +327,8 @@ static void test_permanent_failure_ends_at_deadline(void **state) {
     gsr_close(f);
   }
   /* Metadata too: open fails the same way. */
-  control_ok("config?fault_kind=status&fault_status=503&fault_ratio=1&fault_on=meta");
+  control_ok(
+      "config?fault_kind=status&fault_status=503&fault_ratio=1&fault_on=meta");
   gsr_file g = GSR_FILE_INVALID;
   double t0 = now_s();
   int s = gsr_open(c, url, NULL, &g);
@@ -338,9 +343,9 @@ static void test_permanent_failure_ends_at_deadline(void **state) {
 
 struct reader {
   gsr_file f;
-  int64_t last;   /* the status the reader ended with */
-  int64_t bytes;  /* good bytes it read */
-  char msg[512];  /* gsr_errmsg() when it ended with an error */
+  int64_t last;  /* the status the reader ended with */
+  int64_t bytes; /* good bytes it read */
+  char msg[512]; /* gsr_errmsg() when it ended with an error */
 };
 
 static void *reader_main(void *arg) {
@@ -389,7 +394,8 @@ static void test_close_during_fault_storm(void **state) {
     }
     double t0 = now_s();
     assert_int_equal(gsr_close(a), GSR_OK);
-    expect_prompt(now_s() - t0, k ? "close after reads (cuts)" : "close after reads (stalls)");
+    expect_prompt(now_s() - t0, k ? "close after reads (cuts)"
+                                  : "close after reads (stalls)");
     assert_int_equal(gsr_read(a, buf, 10), GSR_ECLOSED);
 
     /* 2. Close while another thread is inside gsr_read. */

@@ -53,10 +53,10 @@ static int teardown(void **state) {
 /* While fd 1 is closed, cmocka cannot print: the first failure is kept
  * here and asserted once fd 1 is back. */
 static char failure[512];
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond) && failure[0] == '\0')                     \
-      snprintf(failure, sizeof(failure), __VA_ARGS__);     \
+#define CHECK(cond, ...)                               \
+  do {                                                 \
+    if (!(cond) && failure[0] == '\0')                 \
+      snprintf(failure, sizeof(failure), __VA_ARGS__); \
   } while (0)
 
 static void check_fd1_closed(const char *when) {
@@ -183,8 +183,10 @@ static void run_closed(int all) {
   close(out);
   /* Opened only now: while fd 1 was closed, the test's open would take it. */
   int dfd = open(dest, O_RDONLY | O_CLOEXEC);
-  if (dfd >= 0) file_equals(dfd, "gsr_download");
-  else CHECK(0, "the download's file is missing");
+  if (dfd >= 0)
+    file_equals(dfd, "gsr_download");
+  else
+    CHECK(0, "the download's file is missing");
   if (dfd >= 0) close(dfd);
   assert_string_equal(failure, "");
 }

@@ -69,8 +69,10 @@ static void assert_all_completed_once(struct gsr__transport *t) {
       uint64_t sub;
       int flight;
       gsr__transport_thread_load(t, i, &sub, &flight);
-      if (flight < 0) fail_msg("thread %d: %d in flight: a request completed "
-                               "twice", i, flight);
+      if (flight < 0)
+        fail_msg("thread %d: %d in flight: a request completed "
+                 "twice",
+                 i, flight);
       busy |= flight > 0;
     }
     if (busy) usleep(10000);

@@ -104,7 +104,8 @@ static void read_exact(const char *prefetch, uint64_t off, uint64_t len,
   for (uint64_t at = off; at < off + len;) {
     size_t want = (size_t)(off + len - at < io ? off + len - at : io);
     int64_t got = gsr_read(f, buf, want);
-    if (got <= 0) fail_msg("read at %llu: %s", (unsigned long long)at, gsr_errmsg());
+    if (got <= 0)
+      fail_msg("read at %llu: %s", (unsigned long long)at, gsr_errmsg());
     assert_memory_equal(buf, data + at, (size_t)got);
     at += (uint64_t)got;
   }
@@ -115,8 +116,8 @@ static void read_exact(const char *prefetch, uint64_t off, uint64_t len,
   assert_int_equal(gsr_close(f), GSR_OK);
   uint64_t sent = server_sent(from);
   printf("  %s %llu+%llu io %zu: fetched %llu, delivered %llu, server sent "
-         "%llu (%llu before close), plan %s\n", prefetch,
-         (unsigned long long)off, (unsigned long long)len, io,
+         "%llu (%llu before close), plan %s\n",
+         prefetch, (unsigned long long)off, (unsigned long long)len, io,
          (unsigned long long)st.bytes_fetched,
          (unsigned long long)st.bytes_delivered, (unsigned long long)sent,
          (unsigned long long)sent_open, st.plan);
@@ -133,9 +134,9 @@ static void test_read_counts_exact(void **state) {
   read_exact("sequential", 123457, 7 * MiB + 3, 1 * MiB);
   read_exact("sequential", 0, OBJ_SIZE, 16 * MiB); /* the whole object */
   read_exact("sequential", 5 * MiB, OBJ_SIZE - 5 * MiB, 64 * 1024);
-  read_exact("adaptive", 0, 10000000, 1 * MiB);    /* blocks */
+  read_exact("adaptive", 0, 10000000, 1 * MiB); /* blocks */
   read_exact("adaptive", 4097, 12 * MiB, 256 * 1024);
-  read_exact("off", 1000, 12 * MiB, 12 * MiB);     /* split over 4 parts */
+  read_exact("off", 1000, 12 * MiB, 12 * MiB); /* split over 4 parts */
   read_exact("off", 0, OBJ_SIZE, 3 * MiB);
 }
 
@@ -193,7 +194,8 @@ static void test_promise_broken(void **state) {
 
 static void expect_too_long(int rc, const char *what, int run) {
   const char *msg = gsr_errmsg();
-  if (rc != GSR_EPROTO || strstr(msg, "server sent 11 bytes more than the") == NULL)
+  if (rc != GSR_EPROTO ||
+      strstr(msg, "server sent 11 bytes more than the") == NULL)
     fail_msg("%s, run %d: status %d (%s), want GSR_EPROTO naming 11 bytes",
              what, run, rc, rc == GSR_OK ? "success" : msg);
 }
@@ -202,8 +204,10 @@ static void expect_too_long(int rc, const char *what, int run) {
  * sequential read of it in pieces (cat --copy), one gsr_pread. */
 static void long_runs(const char *length) {
   char cfg[160];
-  snprintf(cfg, sizeof(cfg), "config?fault_kind=long&fault_ratio=1&"
-           "long_extra=11&long_length=%s", length);
+  snprintf(cfg, sizeof(cfg),
+           "config?fault_kind=long&fault_ratio=1&"
+           "long_extra=11&long_length=%s",
+           length);
   assert_int_equal(ts_control(&srv, "reset"), 200);
   assert_int_equal(ts_control(&srv, cfg), 200);
   size_t io = 1 * MiB;
@@ -309,9 +313,9 @@ static void test_requests_as_server_counts(void **state) {
   size_t len = 12 * MiB;
   unsigned char *buf = malloc(len);
   assert_non_null(buf);
-  static const char *const faults[] = {
-      NULL, "config?fault_kind=status&fault_next=3",
-      "config?fault_kind=cut&fault_next=2"};
+  static const char *const faults[] = {NULL,
+                                       "config?fault_kind=status&fault_next=3",
+                                       "config?fault_kind=cut&fault_next=2"};
   for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
     for (int parts = 1; parts <= 2; parts++) { /* 3 MiB: 1; 12 MiB: 2 */
       size_t n = parts == 1 ? 3 * MiB : len;
@@ -341,8 +345,8 @@ static void test_requests_as_server_counts(void **state) {
     long from = ts_log_lines(&srv);
     uint64_t c0 = client_requests(c);
     if (fault)
-      assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_next=1"),
-                       200);
+      assert_int_equal(
+          ts_control(&srv, "config?fault_kind=status&fault_next=1"), 200);
     assert_int_equal(gsr_read_ranges(f, r, 3, NULL), GSR_OK);
     for (int i = 0; i < 3; i++)
       assert_memory_equal(r[i].buf, data + r[i].offset, 100000);

@@ -64,12 +64,14 @@ static gsr_file open_pf(gsr_client *c, int concurrency, const char *prefetch,
 
 static long log_quiet(void) { return ts_log_quiet(&srv, 60); }
 
-static void check_read(gsr_file f, uint64_t off, size_t len, unsigned char *buf) {
+static void check_read(gsr_file f, uint64_t off, size_t len,
+                       unsigned char *buf) {
   int64_t n = gsr_pread(f, buf, len, (int64_t)off);
-  size_t want = off >= OBJ_SIZE ? 0 : (len < OBJ_SIZE - off ? len : OBJ_SIZE - off);
-  if (n != (int64_t)want) fail_msg("pread %llu+%zu: %lld (%s)",
-                                   (unsigned long long)off, len, (long long)n,
-                                   gsr_errmsg());
+  size_t want = off >= OBJ_SIZE ? 0
+                                : (len < OBJ_SIZE - off ? len : OBJ_SIZE - off);
+  if (n != (int64_t)want)
+    fail_msg("pread %llu+%zu: %lld (%s)", (unsigned long long)off, len,
+             (long long)n, gsr_errmsg());
   if (want && memcmp(buf, data + off, want) != 0)
     fail_msg("wrong bytes at %llu+%zu", (unsigned long long)off, len);
 }
@@ -82,7 +84,8 @@ static void random_mix(int concurrency, uint64_t seed) {
   for (int i = 0; i < 400; i++) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     int kind = (int)((x >> 33) % 10);
-    size_t len = (size_t)((x >> 40) % (kind < 2 ? 8 * MiB : 300000)) + (kind == 9 ? 0 : 1);
+    size_t len = (size_t)((x >> 40) % (kind < 2 ? 8 * MiB : 300000)) +
+                 (kind == 9 ? 0 : 1);
     if (kind < 6) {
       /* sequential */
     } else if (kind < 8) {
@@ -100,18 +103,27 @@ static void random_mix(int concurrency, uint64_t seed) {
   free(buf);
 }
 
-static void test_random_mix_c1(void **state) { (void)state; random_mix(1, 1); }
-static void test_random_mix_c4(void **state) { (void)state; random_mix(4, 2); }
-static void test_random_mix_c16(void **state) { (void)state; random_mix(16, 3); }
+static void test_random_mix_c1(void **state) {
+  (void)state;
+  random_mix(1, 1);
+}
+static void test_random_mix_c4(void **state) {
+  (void)state;
+  random_mix(4, 2);
+}
+static void test_random_mix_c16(void **state) {
+  (void)state;
+  random_mix(16, 3);
+}
 
 static void test_concurrent_split(void **state) {
   (void)state;
   gsr_file f = open_pf(client, 4, "off", 0);
   unsigned char *buf = malloc(40 * MiB);
   long base = log_quiet();
-  check_read(f, 1000, 20 * MiB, buf);   /* 4 parts of 5 MiB */
-  check_read(f, 0, 9 * MiB, buf);       /* below 2 x 5 MiB: one request */
-  check_read(f, 3, 40 * MiB, buf);      /* 4 parts of 10 MiB */
+  check_read(f, 1000, 20 * MiB, buf); /* 4 parts of 5 MiB */
+  check_read(f, 0, 9 * MiB, buf);     /* below 2 x 5 MiB: one request */
+  check_read(f, 3, 40 * MiB, buf);    /* 4 parts of 10 MiB */
   log_quiet();
   struct ts_media_req q[16];
   int n = ts_media_log(&srv, base, q, 16);
@@ -145,8 +157,9 @@ static void test_random_reader_costs_one_request_per_read(void **state) {
   int nq = ts_media_log(&srv, base, q, 256);
   if (nq != 200)
     for (int i = 0; i < nq; i++)
-      fprintf(stderr, "%d: %llu-%llu sent %llu\n", i, (unsigned long long)q[i].first,
-              (unsigned long long)q[i].last, (unsigned long long)q[i].sent);
+      fprintf(stderr, "%d: %llu-%llu sent %llu\n", i,
+              (unsigned long long)q[i].first, (unsigned long long)q[i].last,
+              (unsigned long long)q[i].sent);
   assert_int_equal(nq, 200);
   gsr_file_stats st;
   gsr_file_stats_get(f, &st);
@@ -214,7 +227,7 @@ static void test_hard_seek_and_close_cancel(void **state) {
   gsr_file f = open_pf(client, 1, "adaptive", 0);
   unsigned char *buf = malloc(2 * MiB);
   long base = log_quiet();
-  check_read(f, 0, 2 * MiB, buf); /* first two reads: exact; then a */
+  check_read(f, 0, 2 * MiB, buf);       /* first two reads: exact; then a */
   check_read(f, 2 * MiB, 2 * MiB, buf); /* window is scheduled */
   check_read(f, 4 * MiB, 2 * MiB, buf);
   gsr_file_stats st;
@@ -238,8 +251,10 @@ static void test_hard_seek_and_close_cancel(void **state) {
               (unsigned long long)q[i].first, (unsigned long long)q[i].last,
               (unsigned long long)q[i].sent, q[i].status);
     if (q[i].sent >= q[i].last - q[i].first + 1) continue;
-    if (q[i].first < 30 * MiB) cut_before++;
-    else cut_after++;
+    if (q[i].first < 30 * MiB)
+      cut_before++;
+    else
+      cut_after++;
   }
   assert_true(cut_before >= 1); /* prefetches aborted by the hard seek */
   assert_true(cut_after >= 1);  /* and by close */
@@ -267,7 +282,8 @@ static void *budget_reader(void *p) {
   uint64_t start = (uint64_t)a->idx * MiB;
   for (uint64_t off = start; off < start + 12 * MiB; off += 256 * 1024) {
     int64_t n = gsr_pread(f, buf, 256 * 1024, (int64_t)off);
-    if (n != 256 * 1024 || memcmp(buf, data + off, 256 * 1024) != 0) a->errors++;
+    if (n != 256 * 1024 || memcmp(buf, data + off, 256 * 1024) != 0)
+      a->errors++;
   }
   gsr_close(f);
   free(buf);
@@ -306,7 +322,10 @@ static void test_failed_prefetch_surfaces_then_recovers(void **state) {
   check_read(f, 0, 512 * 1024, buf);
   check_read(f, 512 * 1024, 512 * 1024, buf); /* window scheduled */
   /* Every request from now fails with 503 until reset. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=503&fault_ratio=1"), 200);
+  assert_int_equal(
+      ts_control(&srv,
+                 "config?fault_kind=status&fault_status=503&fault_ratio=1"),
+      200);
   int64_t n = 0;
   for (uint64_t off = MiB; off < 40 * MiB && n >= 0; off += 512 * 1024)
     n = gsr_pread(f, buf, 512 * 1024, (int64_t)off);
@@ -371,7 +390,7 @@ static void test_sequential_promise_prefetches_at_once(void **state) {
     if (m == 0) {
       assert_true(st.window == 0); /* one read is no evidence yet */
     } else {
-      assert_true(st.window == 8 * MiB); /* the whole window, no ramp */
+      assert_true(st.window == 8 * MiB);   /* the whole window, no ramp */
       assert_true(st.peak_buffered > MiB); /* and blocks beyond the read */
     }
     check_read(f, 30 * MiB, MiB, buf); /* a hard seek */
@@ -382,7 +401,8 @@ static void test_sequential_promise_prefetches_at_once(void **state) {
     int n = ts_media_log(&srv, base, q, 64);
     uint64_t asked_after_seek = 0;
     for (int i = 0; i < n; i++)
-      if (q[i].first >= 30 * MiB) asked_after_seek += q[i].last - q[i].first + 1;
+      if (q[i].first >= 30 * MiB)
+        asked_after_seek += q[i].last - q[i].first + 1;
     if (m == 0)
       assert_true(asked_after_seek == MiB); /* exactly the read */
     else
@@ -406,14 +426,16 @@ static void test_environment_defaults(void **state) {
   assert_int_equal(gsr_open(c, "gs://" BUCKET "/obj", NULL, &f), GSR_OK);
   unsigned char *buf = malloc(MiB);
   long base = log_quiet();
-  for (uint64_t off = 0; off < 8 * MiB; off += 512 * 1024) check_read(f, off, 512 * 1024, buf);
+  for (uint64_t off = 0; off < 8 * MiB; off += 512 * 1024)
+    check_read(f, off, 512 * 1024, buf);
   gsr_file_stats st;
   gsr_file_stats_get(f, &st);
   assert_true(st.window > 0); /* prefetching was on */
   gsr_close(f);
   log_quiet();
   struct ts_media_req q[64];
-  assert_true(ts_media_log(&srv, base, q, 64) < 16); /* fewer requests than reads */
+  assert_true(ts_media_log(&srv, base, q, 64) <
+              16); /* fewer requests than reads */
   gsr_client_free(c);
   /* gsread's own variable, with the sequential promise: a window at the
    * first read already. */
@@ -454,7 +476,8 @@ static void test_debug_trace(void **state) {
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
   gsr_file f = open_pf(c, 2, "adaptive", 0);
   unsigned char *buf = malloc(MiB);
-  for (uint64_t off = 0; off < 4 * MiB; off += 256 * 1024) check_read(f, off, 256 * 1024, buf);
+  for (uint64_t off = 0; off < 4 * MiB; off += 256 * 1024)
+    check_read(f, off, 256 * 1024, buf);
   check_read(f, 30 * MiB, 1000, buf);
   gsr_close(f);
   gsr_client_free(c);

@@ -49,9 +49,12 @@ static void control_ok(const char *path) {
 
 /* The URL of name at backend k: 0 gs://, 1 http://, 2 file://. */
 static void url_of(int k, const char *name, char *out, size_t n) {
-  if (k == 0) snprintf(out, n, "gs://%s/%s", BUCKET, name);
-  else if (k == 1) ts_http_url(&srv, BUCKET, name, out, n);
-  else snprintf(out, n, "file://%s/%s/%s", srv.data, BUCKET, name);
+  if (k == 0)
+    snprintf(out, n, "gs://%s/%s", BUCKET, name);
+  else if (k == 1)
+    ts_http_url(&srv, BUCKET, name, out, n);
+  else
+    snprintf(out, n, "file://%s/%s/%s", srv.data, BUCKET, name);
 }
 
 static gsr_client *new_client(int attempts) {
@@ -100,14 +103,14 @@ static void check_ranges(const struct ts_object *o, gsr_range *r, size_t n,
                          const char *what) {
   for (size_t i = 0; i < n; i++) {
     uint64_t off = (uint64_t)r[i].offset;
-    uint64_t want = off >= o->size ? 0
+    uint64_t want = off >= o->size                ? 0
                     : r[i].length < o->size - off ? r[i].length
                                                   : o->size - off;
     if (r[i].status != GSR_OK)
       fail_msg("%s: range %zu: %s", what, i, gsr_status_name(r[i].status));
     if (r[i].delivered != want)
-      fail_msg("%s: range %zu (%llu+%llu): delivered %llu, want %llu", what,
-               i, (unsigned long long)off, (unsigned long long)r[i].length,
+      fail_msg("%s: range %zu (%llu+%llu): delivered %llu, want %llu", what, i,
+               (unsigned long long)off, (unsigned long long)r[i].length,
                (unsigned long long)r[i].delivered, (unsigned long long)want);
     const unsigned char *got = r[i].buf ? r[i].buf : r[i].slice.data;
     if (r[i].buf == NULL) {
@@ -158,9 +161,14 @@ static void random_sets(int backend, int sets) {
     gsr_ranges_options_init(&ro);
     ro.stats = &st;
     switch (rnd(&x) % 4) {
-      case 0: ro.hole_limit = 0; break;
-      case 1: ro.hole_limit = (int64_t)(rnd(&x) % (512 * 1024)); break;
-      default: break; /* the cost model */
+    case 0:
+      ro.hole_limit = 0;
+      break;
+    case 1:
+      ro.hole_limit = (int64_t)(rnd(&x) % (512 * 1024));
+      break;
+    default:
+      break; /* the cost model */
     }
     if (rnd(&x) % 3 == 0) ro.span_limit = 1 + rnd(&x) % (1 * MiB);
     if (rnd(&x) % 3 == 0) ro.concurrency = 1 + (int)(rnd(&x) % 8);
@@ -345,7 +353,8 @@ static void test_faults_mid_span(void **state) {
   gsr_range r[40];
   for (int i = 0; i < 40; i++) /* 4 spans of 10 ranges with holes */
     r[i] = (gsr_range){.offset = (int64_t)((i / 10) * MiB + (i % 10) * 6000),
-                       .length = 4096, .buf = i % 3 ? buf[i] : NULL};
+                       .length = 4096,
+                       .buf = i % 3 ? buf[i] : NULL};
   gsr_ranges_options ro;
   gsr_ranges_stats st;
   gsr_ranges_options_init(&ro);
@@ -417,7 +426,8 @@ static void test_close_cancels(void **state) {
   static unsigned char buf[32][512 * 1024];
   for (int i = 0; i < 16; i++)
     r[i] = (gsr_range){.offset = (int64_t)i * 1024 * 1024 + 1,
-                       .length = 512 * 1024, .buf = i % 2 ? buf[i / 2] : NULL};
+                       .length = 512 * 1024,
+                       .buf = i % 2 ? buf[i / 2] : NULL};
   for (int i = 16; i < 64; i++) r[i] = (gsr_range){.offset = 0};
   control_ok("config?rate=64k");
   struct closer c = {f, r, 16, 0, 0};
@@ -447,7 +457,8 @@ static void *worker(void *arg) {
     gsr_range r[16];
     for (int i = 0; i < 16; i++)
       r[i] = (gsr_range){.offset = (int64_t)(rnd(&x) % o->size),
-                         .length = rnd(&x) % 50000, .buf = NULL};
+                         .length = rnd(&x) % 50000,
+                         .buf = NULL};
     if (gsr_read_ranges(w->f, r, 16, NULL) != GSR_OK) w->failures++;
     for (int i = 0; i < 16; i++) {
       uint64_t off = (uint64_t)r[i].offset;
@@ -499,7 +510,8 @@ static void test_million(void **state) {
     gsr_file f = open_on(client, url, 0);
     for (size_t i = 0; i < n; i++) { /* backwards, every 100th by reference */
       size_t j = n - 1 - i;
-      r[i] = (gsr_range){.offset = (int64_t)(j * 16), .length = 8,
+      r[i] = (gsr_range){.offset = (int64_t)(j * 16),
+                         .length = 8,
                          .buf = i % 100 ? buf + j * 8 : NULL};
     }
     gsr_ranges_options ro;
@@ -510,8 +522,7 @@ static void test_million(void **state) {
     int s = gsr_read_ranges(f, r, n, &ro);
     if (s != GSR_OK) fail_msg("million: %s", gsr_errmsg());
     print_message("million ranges (%s): %.2f s, %llu spans, %llu requests\n",
-                  k ? "file" : "gs", now_s() - t0,
-                  (unsigned long long)st.spans,
+                  k ? "file" : "gs", now_s() - t0, (unsigned long long)st.spans,
                   (unsigned long long)st.requests);
     check_ranges(o, r, n, "million");
     assert_int_equal(st.bytes_delivered, n * 8);

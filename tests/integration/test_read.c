@@ -5,6 +5,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,7 +82,8 @@ static int teardown(void **state) {
 static gsr_file open_ok(const char *url) {
   gsr_file f;
   int s = gsr_open(client, url, NULL, &f);
-  if (s != GSR_OK) fail_msg("open %s: %s: %s", url, gsr_strerror(s), gsr_errmsg());
+  if (s != GSR_OK)
+    fail_msg("open %s: %s: %s", url, gsr_strerror(s), gsr_errmsg());
   return f;
 }
 
@@ -145,8 +146,10 @@ static void test_random_preads(void **state) {
   uint64_t x = 42;
   for (int k = 0; k < 2; k++) {
     char url[1024];
-    if (k == 0) gs_url(o->name, url, sizeof(url));
-    else ts_http_url(&srv, BUCKET, o->name, url, sizeof(url));
+    if (k == 0)
+      gs_url(o->name, url, sizeof(url));
+    else
+      ts_http_url(&srv, BUCKET, o->name, url, sizeof(url));
     gsr_file f = open_ok(url);
     for (int i = 0; i < 1500; i++) {
       x = x * 6364136223846793005ull + 1442695040888963407ull;
@@ -154,9 +157,12 @@ static void test_random_preads(void **state) {
       size_t len = (size_t)((x >> 40) % 70000);
       if (i % 50 == 0) off = o->size - len / 2; /* straddle EOF */
       int64_t n = gsr_pread(f, buf, len, (int64_t)off);
-      size_t want = off >= o->size ? 0 : (len < o->size - off ? len : (size_t)(o->size - off));
-      if (n < 0) fail_msg("%s pread %llu+%zu: %s", schemes[k],
-                          (unsigned long long)off, len, gsr_errmsg());
+      size_t want = off >= o->size
+                        ? 0
+                        : (len < o->size - off ? len : (size_t)(o->size - off));
+      if (n < 0)
+        fail_msg("%s pread %llu+%zu: %s", schemes[k], (unsigned long long)off,
+                 len, gsr_errmsg());
       assert_int_equal(n, (int64_t)want);
       assert_true(want == 0 || memcmp(buf, o->data + off, want) == 0);
     }
@@ -175,14 +181,15 @@ static void test_eof_and_zero_length(void **state) {
   assert_int_equal(gsr_read(f, buf, 0), 0);
   assert_int_equal(gsr_pread(f, buf, 0, 10), 0);
   assert_int_equal(gsr_pread(f, NULL, 0, 10), 0);
-  assert_int_equal(gsr_pread(f, buf, 10, 4095), 0);     /* at EOF */
-  assert_int_equal(gsr_pread(f, buf, 10, 1 << 30), 0);  /* past EOF */
-  assert_int_equal(log_settle(before), before);         /* no I/O */
-  assert_int_equal(gsr_pread(f, buf, 10, 4090), 5);     /* straddles */
+  assert_int_equal(gsr_pread(f, buf, 10, 4095), 0);    /* at EOF */
+  assert_int_equal(gsr_pread(f, buf, 10, 1 << 30), 0); /* past EOF */
+  assert_int_equal(log_settle(before), before);        /* no I/O */
+  assert_int_equal(gsr_pread(f, buf, 10, 4090), 5);    /* straddles */
   assert_memory_equal(buf, o->data + 4090, 5);
   assert_int_equal(gsr_pread(f, buf, 10, -1), GSR_EINVAL);
   assert_int_equal(gsr_pread(f, NULL, 10, 0), GSR_EINVAL);
-  assert_int_equal(gsr_pread(f, buf, SIZE_MAX, 0), GSR_EINVAL); /* > INT64_MAX */
+  assert_int_equal(gsr_pread(f, buf, SIZE_MAX, 0),
+                   GSR_EINVAL); /* > INT64_MAX */
   assert_int_equal(gsr_pread(f, buf, 10, INT64_MIN), GSR_EINVAL);
   assert_int_equal(gsr_seek(f, 5000, GSR_SEEK_SET), 5000);
   assert_int_equal(gsr_read(f, buf, 10), 0);
@@ -332,7 +339,8 @@ static void test_object_replaced_while_open(void **state) {
   assert_int_equal(gsr_pread(f1, buf, 100, 0), 100);
   assert_int_equal(gsr_pread(f2, buf, 100, 0), 100);
   /* nginx's ETag holds the mtime in whole seconds: cross a second so the
-   * same-size new version gets a new ETag (the generation uses microseconds). */
+   * same-size new version gets a new ETag (the generation uses microseconds).
+   */
   usleep(1100000);
   assert_int_equal(ts_put(&srv, BUCKET, "replaced", v2, 5000), 0);
   assert_int_equal(gsr_pread(f1, buf, 100, 100), GSR_ECHANGED);
@@ -375,11 +383,15 @@ static void test_bad_bodies_are_errors_without_retries(void **state) {
   int64_t n = gsr_pread(f, buf, 4 * MiB, 0);
   assert_true(n == GSR_ENETWORK || n == GSR_EPROTO);
   /* A body longer than the range asked. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=long&fault_next=1"), 200);
+  assert_int_equal(ts_control(&srv, "config?fault_kind=long&fault_next=1"),
+                   200);
   n = gsr_pread(f, buf, 1000, 10);
   assert_true(n == GSR_EPROTO || n == GSR_ENETWORK);
   /* A 503: the status and the server's text are in the message. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=503&fault_next=1"), 200);
+  assert_int_equal(
+      ts_control(&srv,
+                 "config?fault_kind=status&fault_status=503&fault_next=1"),
+      200);
   n = gsr_pread(f, buf, 1000, 10);
   assert_int_equal(n, GSR_ENETWORK);
   assert_non_null(strstr(gsr_errmsg(), "503"));
@@ -419,21 +431,31 @@ static void test_transient_faults_are_retried_and_resumed(void **state) {
     assert_memory_equal(buf, o->data, o->size);
   }
   gsr_client_stats_get(c, &cs);
-  assert_true(cs.retries >= 5); /* curl itself may redo a reset reused connection */
+  assert_true(cs.retries >=
+              5); /* curl itself may redo a reset reused connection */
   assert_true(cs.resumes >= 2); /* the cut bodies continued, not restarted */
   /* Metadata requests are retried too. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=500&fault_on=meta&fault_next=2"), 200);
+  assert_int_equal(
+      ts_control(
+          &srv,
+          "config?fault_kind=status&fault_status=500&fault_on=meta&fault_next=2"),
+      200);
   gsr_file g;
   assert_int_equal(gsr_open(c, url, NULL, &g), GSR_OK);
   gsr_close(g);
   /* Non-transient: fails at once, no retry. */
   uint64_t before = (gsr_client_stats_get(c, &cs), cs.retries);
-  assert_int_equal(ts_control(&srv, "config?fault_on=media&fault_kind=status&fault_status=403&fault_next=1"), 200);
+  assert_int_equal(
+      ts_control(
+          &srv,
+          "config?fault_on=media&fault_kind=status&fault_status=403&fault_next=1"),
+      200);
   assert_int_equal(gsr_pread(f, buf, 100, 0), GSR_EACCES);
   gsr_client_stats_get(c, &cs);
   assert_true(cs.retries == before);
   /* A body longer than asked is never taken for a transient fault. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=long&fault_next=1"), 200);
+  assert_int_equal(ts_control(&srv, "config?fault_kind=long&fault_next=1"),
+                   200);
   assert_int_equal(gsr_pread(f, buf, 1000, 10), GSR_EPROTO);
   assert_int_equal(ts_control(&srv, "reset"), 200);
   gsr_close(f);
@@ -449,7 +471,11 @@ static void test_permanent_failure_ends_at_the_deadline(void **state) {
   gsr_file f;
   gs_url("small", url, sizeof(url));
   assert_int_equal(gsr_open(c, url, NULL, &f), GSR_OK);
-  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=503&fault_retry_after=0&fault_ratio=1"), 200);
+  assert_int_equal(
+      ts_control(
+          &srv,
+          "config?fault_kind=status&fault_status=503&fault_retry_after=0&fault_ratio=1"),
+      200);
   assert_int_equal(gsr_pread(f, buf, 100, 0), GSR_ENETWORK);
   assert_non_null(strstr(gsr_errmsg(), "503"));
   assert_int_equal(ts_control(&srv, "reset"), 200);
@@ -507,8 +533,9 @@ static int64_t read_to_end(gsr_file f, unsigned char *buf, size_t piece,
  * corrupted object. */
 static void test_whole_object_crc32c_through_caches(void **state) {
   (void)state;
-  const char *caches[] = {"none", "readahead", "readahead_chunked",
-                          "blockcache", "background", "first", "all", "bytes"};
+  const char *caches[] = {"none",       "readahead",  "readahead_chunked",
+                          "blockcache", "background", "first",
+                          "all",        "bytes"};
   struct ts_object *o = find("five");
   unsigned char *buf = malloc(o->size);
   char url[512];
@@ -516,7 +543,8 @@ static void test_whole_object_crc32c_through_caches(void **state) {
   for (int corrupt = 0; corrupt < 2; corrupt++) {
     gsr_file probe = open_ok(url); /* the server caches the CRC now */
     gsr_close(probe);
-    if (corrupt) assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 1234), 0);
+    if (corrupt)
+      assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 1234), 0);
     for (size_t c = 0; c < sizeof(caches) / sizeof(*caches); c++)
       for (int slices = 0; slices < 2; slices++) {
         gsr_file_options fo;
@@ -553,8 +581,8 @@ static void test_whole_object_crc32c_through_prefetch(void **state) {
     gsr_file probe = open_ok(url); /* the server caches the CRC now */
     gsr_close(probe);
     if (corrupt)
-      assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five",
-                                           (long)o->size - 100000), 0);
+      assert_int_equal(
+          ts_corrupt_in_place(&srv, BUCKET, "five", (long)o->size - 100000), 0);
     for (size_t p = 0; p < 2; p++)
       for (int slices = 0; slices < 2; slices++) {
         gsr_file_options fo;
@@ -567,8 +595,7 @@ static void test_whole_object_crc32c_through_prefetch(void **state) {
         if (corrupt ? n != GSR_EINTEGRITY : n != 0)
           fail_msg("prefetch, %zu-byte reads, %s, %s object: %lld (%s)",
                    pieces[p], slices ? "slices" : "copy",
-                   corrupt ? "corrupt" : "intact", (long long)n,
-                   gsr_errmsg());
+                   corrupt ? "corrupt" : "intact", (long long)n, gsr_errmsg());
         gsr_file_stats st;
         assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
         assert_true(st.window > 0); /* the prefetcher served it */

@@ -177,10 +177,9 @@ static void test_six_hops_are_too_many(void **state) {
   (void)state;
   char url[512];
   chain_url("307", "6", "small", url, sizeof(url));
-  const char *needles[] = {"too many redirects (more than 5)",
-                           "/307/6/http/rbkt/small -> ",
-                           "/307/1/http/rbkt/small -> ",
-                           "/http/rbkt/small: too many", NULL};
+  const char *needles[] = {
+      "too many redirects (more than 5)", "/307/6/http/rbkt/small -> ",
+      "/307/1/http/rbkt/small -> ", "/http/rbkt/small: too many", NULL};
   expect_open_fails(client, url, GSR_EHTTP, needles);
   /* A client allowing 6 reads it. */
   gsr_client *c = new_client(6, NULL);

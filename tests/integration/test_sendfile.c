@@ -179,8 +179,8 @@ static void *drain_pipe(void *arg) {
 
 /* Sends [off, off+count) through a pipe to a reader thread; returns
  * sendfile's status, checks the bytes when it succeeded. */
-static int send_to_pipe(gsr_file f, uint64_t off, uint64_t count,
-                        uint64_t want, long pause_at, long pause_ms) {
+static int send_to_pipe(gsr_file f, uint64_t off, uint64_t count, uint64_t want,
+                        long pause_at, long pause_ms) {
   int p[2];
   assert_int_equal(pipe(p), 0);
   struct drain d = {p[0], malloc(want + 1), want, 0, pause_at, pause_ms};
@@ -194,8 +194,10 @@ static int send_to_pipe(gsr_file f, uint64_t off, uint64_t count,
   if (rc == GSR_OK) {
     assert_int_equal(written, want);
     if (d.len != want)
-      fail_msg("pipe got %zu bytes, want %llu", d.len, (unsigned long long)want);
-    if (want && memcmp(d.got, data + off, want) != 0) fail_msg("pipe bytes differ");
+      fail_msg("pipe got %zu bytes, want %llu", d.len,
+               (unsigned long long)want);
+    if (want && memcmp(d.got, data + off, want) != 0)
+      fail_msg("pipe bytes differ");
   }
   free(d.got);
   return rc;
@@ -209,10 +211,12 @@ static void test_ranges_to_a_pipe(void **state) {
   gsr_client *c = new_client(0);
   gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 4, 0);
   long base = log_quiet();
-  assert_int_equal(send_to_pipe(f, 1000, 5 * MiB + 3, 5 * MiB + 3, 0, 0), GSR_OK);
+  assert_int_equal(send_to_pipe(f, 1000, 5 * MiB + 3, 5 * MiB + 3, 0, 0),
+                   GSR_OK);
   expect_tiled(base, 1000, 1000 + 5 * MiB + 3);
   assert_int_equal(send_to_pipe(f, OBJ_SIZE - 777, 5000, 777, 0, 0), GSR_OK);
-  assert_int_equal(send_to_pipe(f, OBJ_SIZE - 10, UINT64_MAX, 10, 0, 0), GSR_OK);
+  assert_int_equal(send_to_pipe(f, OBJ_SIZE - 10, UINT64_MAX, 10, 0, 0),
+                   GSR_OK);
   assert_int_equal(send_to_pipe(f, OBJ_SIZE, 10, 0, 0, 0), GSR_OK);
   assert_int_equal(send_to_pipe(f, OBJ_SIZE + 5, 10, 0, 0, 0), GSR_OK);
   assert_int_equal(send_to_pipe(f, 5, 0, 0, 0, 0), GSR_OK);
@@ -244,7 +248,9 @@ static void test_slow_consumer_is_not_a_stall(void **state) {
 static void test_cut_body_resumes(void **state) {
   (void)state;
   gsr_client *c = new_client(0);
-  assert_int_equal(ts_control(&srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"), 200);
+  assert_int_equal(
+      ts_control(&srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"),
+      200);
   long base = log_quiet();
   gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 1, 0);
   int fd = temp_fd();
@@ -276,7 +282,8 @@ static void test_cut_body_resumes(void **state) {
  * check fails; a range is not checked. */
 static void test_corrupt_object_is_caught(void **state) {
   (void)state;
-  assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "obj", (long)OBJ_SIZE - 99999), 0);
+  assert_int_equal(
+      ts_corrupt_in_place(&srv, BUCKET, "obj", (long)OBJ_SIZE - 99999), 0);
   gsr_client *c = new_client(0);
   gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 4, 0);
   int fd = temp_fd();

@@ -53,7 +53,8 @@ static gsr_client *client(const char *ca) {
 static void read_all(gsr_client *c, const char *url) {
   gsr_file f;
   unsigned char *buf = malloc(SIZE);
-  if (gsr_open(c, url, NULL, &f) != GSR_OK) fail_msg("%s: %s", url, gsr_errmsg());
+  if (gsr_open(c, url, NULL, &f) != GSR_OK)
+    fail_msg("%s: %s", url, gsr_errmsg());
   assert_int_equal(gsr_pread(f, buf, SIZE, 0), SIZE);
   assert_memory_equal(buf, data, SIZE);
   gsr_close(f);

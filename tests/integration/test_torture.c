@@ -1,8 +1,9 @@
 /* Allocation-failure ("torture") test. A small scenario (client new; a
  * gs:// object on the local server, an http:// URL and a local file each
  * opened, read at a few ranges with pread and with gsr_read_ranges,
- * stat'ed and closed; client free) is run once to count its N allocations, then N times more with
- * the k-th allocation failing, k = 1..N, all in this one process.
+ * stat'ed and closed; client free) is run once to count its N allocations, then
+ * N times more with the k-th allocation failing, k = 1..N, all in this one
+ * process.
  *
  * Every run must end cleanly: each call returns GSR_OK with the right
  * bytes, or GSR_ENOMEM; never a crash, a hang (an alarm kills a run that
@@ -207,7 +208,7 @@ static void scenario(struct tally *t) {
 }
 
 static volatile sig_atomic_t alarm_k; /* the k of the run in progress */
-static char stop_cmd[1200];            /* stops the server, then exit 2 */
+static char stop_cmd[1200];           /* stops the server, then exit 2 */
 
 /* A run that outlives RUN_ALARM_S has hung: say which k, stop the server
  * (exec: no teardown will run) and fail the whole test. Only
@@ -217,7 +218,8 @@ static void on_alarm(int sig) {
   size_t n = strlen(msg), d = 0;
   unsigned long k = (unsigned long)alarm_k;
   (void)sig;
-  do digits[d++] = (char)('0' + k % 10); while ((k /= 10) > 0 && d < 20);
+  do digits[d++] = (char)('0' + k % 10);
+  while ((k /= 10) > 0 && d < 20);
   while (d > 0) msg[n++] = digits[--d];
   memcpy(msg + n, " hung\n", 6);
   if (write(2, msg, n + 6) < 0) _exit(3);
@@ -232,7 +234,10 @@ static uint64_t run(uint64_t k, struct tally *t) {
   alarm_k = (sig_atomic_t)k;
   /* One 503 for the first media request, so the retry path runs too. This
    * control request goes through curl, so it comes before the count. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=503&fault_next=1"), 200);
+  assert_int_equal(
+      ts_control(&srv,
+                 "config?fault_kind=status&fault_status=503&fault_next=1"),
+      200);
   alarm(RUN_ALARM_S);
   gsr__alloc_fail_at(k);
   scenario(t);

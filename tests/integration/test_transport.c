@@ -46,8 +46,8 @@ static int setup(void **state) {
   data = ts_random_bytes(SIZE, 20261122);
   if (data == NULL || ts_put(&srv, BUCKET, OBJECT, data, SIZE) != 0) return -1;
   snprintf(media_url, sizeof(media_url),
-           "%s/download/storage/v1/b/%s/o/%s?alt=media", srv.endpoint,
-           BUCKET, OBJECT);
+           "%s/download/storage/v1/b/%s/o/%s?alt=media", srv.endpoint, BUCKET,
+           OBJECT);
   return 0;
 }
 
@@ -115,7 +115,8 @@ static void rig_start_503(struct rig *r, int retry_after_s, enum on_retry on) {
   assert_int_equal(ts_control(&srv, "reset"), 200);
   snprintf(knobs, sizeof(knobs),
            "config?fault_kind=status&fault_status=503&fault_next=1"
-           "&fault_retry_after=%d", retry_after_s);
+           "&fault_retry_after=%d",
+           retry_after_s);
   assert_int_equal(ts_control(&srv, knobs), 200);
   rig_start(r, media_url,
             (struct gsr__retry_policy){.initial_ms = 50,
@@ -171,7 +172,8 @@ static void test_cancel_during_backoff(void **state) {
     fail_msg("ended with %s: %s", gsr_status_name(s), r.completion.err.msg);
   assert_int_equal(atomic_load(&r.planned), 1);
   assert_int_equal(r.req.attempts, 1);
-  if (took > 5.0) fail_msg("canceled after %.1f s: when the retry was due", took);
+  if (took > 5.0)
+    fail_msg("canceled after %.1f s: when the retry was due", took);
   rig_free(&r);
 }
 

@@ -19,8 +19,16 @@ import pytest
 HERE = Path(__file__).resolve().parent
 SERVER = HERE.parent / "server" / "gcs-server"
 BUCKET = "bkt"
-ODD_NAMES = ["odd/a b", "odd/h#sh", "odd/q?1", "odd/p%41", "odd/plus+",
-             "odd/utf8-été-日", "odd/semi;colon", "odd/tilde~x"]
+ODD_NAMES = [
+    "odd/a b",
+    "odd/h#sh",
+    "odd/q?1",
+    "odd/p%41",
+    "odd/plus+",
+    "odd/utf8-été-日",
+    "odd/semi;colon",
+    "odd/tilde~x",
+]
 
 
 class Server:
@@ -39,8 +47,9 @@ class Server:
 
     def control(self, what):
         """GET /_control/WHAT (e.g. 'config?fault_next=1'); the JSON."""
-        with urllib.request.urlopen(f"{self.endpoint}/_control/{what}",
-                                    timeout=30) as r:
+        with urllib.request.urlopen(
+            f"{self.endpoint}/_control/{what}", timeout=30
+        ) as r:
             return json.loads(r.read())
 
     def requests(self):
@@ -74,22 +83,30 @@ def _make_data(b):
     # CSV files for pandas and Dask: 4 files of 3000 rows.
     for i in range(4):
         rows = ["id,value,name"]
-        rows += ["%d,%.3f,n%d" % (i * 3000 + j, rnd.random() * 1000, j % 17)
-                 for j in range(3000)]
+        rows += [
+            "%d,%.3f,n%d" % (i * 3000 + j, rnd.random() * 1000, j % 17)
+            for j in range(3000)
+        ]
         _write(b / "data" / ("%d.csv" % i), ("\n".join(rows) + "\n").encode())
     # Records for dask.bytes.read_bytes with a delimiter.
-    recs = b"".join(b"record-%06d:%s\n" % (i, b"r" * rnd.randrange(0, 200))
-                    for i in range(20000))
+    recs = b"".join(
+        b"record-%06d:%s\n" % (i, b"r" * rnd.randrange(0, 200)) for i in range(20000)
+    )
     _write(b / "records.txt", recs)
     # A Zarr store (xarray) and an HDF5 file, written by the real libraries.
     import numpy as np
     import xarray as xr
+
     ds = xr.Dataset(
-        {"temp": (("t", "x"), np.arange(40 * 30, dtype="f4").reshape(40, 30)),
-         "flag": (("t",), np.arange(40) % 3 == 0)},
-        coords={"t": np.arange(40), "x": np.linspace(0, 1, 30)})
+        {
+            "temp": (("t", "x"), np.arange(40 * 30, dtype="f4").reshape(40, 30)),
+            "flag": (("t",), np.arange(40) % 3 == 0),
+        },
+        coords={"t": np.arange(40), "x": np.linspace(0, 1, 30)},
+    )
     ds.to_zarr(str(b / "store.zarr"), encoding={"temp": {"chunks": (10, 15)}})
     import h5py
+
     with h5py.File(b / "test.h5", "w") as h:
         h["matrix"] = np.arange(200 * 300, dtype="f8").reshape(200, 300)
         h["group/ints"] = np.arange(1000, dtype="i4")
@@ -101,9 +118,21 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("gcs")
     srv = Server(root)
     _make_data(srv.bucket)
-    r = subprocess.run([str(SERVER), "start", "--data", str(srv.data),
-                        "--state", str(srv.state), "--profile", "unshaped"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            str(SERVER),
+            "start",
+            "--data",
+            str(srv.data),
+            "--state",
+            str(srv.state),
+            "--profile",
+            "unshaped",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if r.returncode != 0:
         pytest.fail(f"gcs-server start failed: {r.stderr}")
     srv.endpoint = r.stdout.strip()
@@ -111,17 +140,26 @@ def server(tmp_path_factory):
     # subprocesses of the pickling tests) talks to the stand-in.
     os.environ["STORAGE_EMULATOR_HOST"] = srv.endpoint
     os.environ["GSREAD_PLANS_FILE"] = ""  # nothing written to $HOME
-    for v in ("GSREAD_ACCESS_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS",
-              "GSREAD_PREFETCH", "USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING",
-              "GSREAD_CONCURRENCY", "DEFAULT_GCSFS_CONCURRENCY",
-              "CLOUDSDK_CONFIG", "GCE_METADATA_HOST"):
+    for v in (
+        "GSREAD_ACCESS_TOKEN",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GSREAD_PREFETCH",
+        "USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING",
+        "GSREAD_CONCURRENCY",
+        "DEFAULT_GCSFS_CONCURRENCY",
+        "CLOUDSDK_CONFIG",
+        "GCE_METADATA_HOST",
+    ):
         os.environ.pop(v, None)
     os.environ["HOME"] = str(root)  # no gcloud credentials of the user's
     try:
         yield srv
     finally:
-        subprocess.run([str(SERVER), "stop", "--state", str(srv.state)],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [str(SERVER), "stop", "--state", str(srv.state)],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -135,6 +173,7 @@ def _reset_knobs(request):
 @pytest.fixture
 def fs(server):
     import gsread
+
     return gsread.GsreadFileSystem(skip_instance_cache=True)
 
 
@@ -144,7 +183,12 @@ def run_python(code, *args, env=None, timeout=120):
     non-zero exit."""
     e = dict(os.environ)
     e.update(env or {})
-    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
-                       text=True, timeout=timeout, env=e)
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=e,
+    )
     assert r.returncode == 0, f"child failed ({r.returncode}):\n{r.stderr}"
     return r

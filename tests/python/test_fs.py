@@ -29,14 +29,17 @@ BIG = f"{BUCKET}/big.bin"
 def test_registered_at_import_and_by_entry_point(server):
     assert isinstance(fsspec.filesystem("gsread"), gsread.GsreadFileSystem)
     from importlib.metadata import entry_points
+
     eps = [e for e in entry_points(group="fsspec.specs") if e.name == "gsread"]
     assert [e.value for e in eps] == ["gsread.fs:GsreadFileSystem"]
     # fsspec finds it through the entry point alone, before any import.
-    r = run_python("import fsspec, sys\n"
-                   "assert 'gsread' not in sys.modules\n"
-                   "fs = fsspec.filesystem('gsread')\n"
-                   "assert 'gsread' in sys.modules\n"
-                   "print(type(fs).__module__, fs.cat_file('bkt/empty'))")
+    r = run_python(
+        "import fsspec, sys\n"
+        "assert 'gsread' not in sys.modules\n"
+        "fs = fsspec.filesystem('gsread')\n"
+        "assert 'gsread' in sys.modules\n"
+        "print(type(fs).__module__, fs.cat_file('bkt/empty'))"
+    )
     assert r.stdout.split() == ["gsread.fs", "b''"]
 
 
@@ -51,14 +54,27 @@ def test_register_gs_only_when_asked(server):
         "gsread.register_gs()\n"
         "fs = fsspec.filesystem('gs')\n"
         "assert isinstance(fs, gsread.GsreadFileSystem)\n"
-        "with fsspec.open('gs://bkt/odd/a b') as f: print(len(f.read()))\n")
+        "with fsspec.open('gs://bkt/odd/a b') as f: print(len(f.read()))\n"
+    )
     assert int(r.stdout) == len(server.bytes("odd/a b"))
 
 
 # ---- bytes ------------------------------------------------------------------
-@pytest.mark.parametrize("cache", [None, "none", "readahead", "readahead_chunked",
-                                   "readahead_v2", "blockcache", "background",
-                                   "first", "all", "bytes"])
+@pytest.mark.parametrize(
+    "cache",
+    [
+        None,
+        "none",
+        "readahead",
+        "readahead_chunked",
+        "readahead_v2",
+        "blockcache",
+        "background",
+        "first",
+        "all",
+        "bytes",
+    ],
+)
 def test_sequential_reads_byte_exact(fs, server, cache):
     want = server.bytes("big.bin")
     for io_size in (1, 4096, 65536, 1 << 20, 5 * (1 << 20) + 3):
@@ -147,8 +163,17 @@ def test_readline_and_iteration(fs, server):
 def test_cat_file_ranges(fs, server):
     want = server.bytes("small.bin")
     n = len(want)
-    cases = [(None, None), (0, 10), (10, None), (-100, None), (5, -5),
-             (n - 3, n + 100), (n + 5, None), (20, 10), (-n - 50, 4)]
+    cases = [
+        (None, None),
+        (0, 10),
+        (10, None),
+        (-100, None),
+        (5, -5),
+        (n - 3, n + 100),
+        (n + 5, None),
+        (20, 10),
+        (-n - 50, 4),
+    ]
     for s, e in cases:
         py = slice(s, e)
         assert fs.cat_file(f"gsread://{SMALL}", start=s, end=e) == want[py], (s, e)
@@ -161,8 +186,13 @@ def test_cat_ranges(fs, server):
     starts = [0, 5 << 20, -10, 100, 12 << 20]
     ends = [10, (11 << 20) + 5, None, 200, None]
     out = fs.cat_ranges(paths, starts, ends)
-    assert out == [small[:10], big[5 << 20:(11 << 20) + 5], small[-10:],
-                   big[100:200], big[12 << 20:]]
+    assert out == [
+        small[:10],
+        big[5 << 20 : (11 << 20) + 5],
+        small[-10:],
+        big[100:200],
+        big[12 << 20 :],
+    ]
     # Scalar starts and ends apply to every path (fsspec 2022.11's default
     # put the starts in place of the ends).
     assert fs.cat_ranges([SMALL, BIG], 3, 8) == [small[3:8], big[3:8]]
@@ -181,11 +211,12 @@ def test_cat_ranges_run_concurrently(fs, server):
     # at least 2.4 s (+ the open); at once, about 0.6 s.
     server.control("config?ttfb_ms=300")
     t0 = time.monotonic()
-    out = fs.cat_ranges([BIG] * 8, [i * 1000 for i in range(8)],
-                        [i * 1000 + 10 for i in range(8)])
+    out = fs.cat_ranges(
+        [BIG] * 8, [i * 1000 for i in range(8)], [i * 1000 + 10 for i in range(8)]
+    )
     took = time.monotonic() - t0
     big = server.bytes("big.bin")
-    assert out == [big[i * 1000:i * 1000 + 10] for i in range(8)]
+    assert out == [big[i * 1000 : i * 1000 + 10] for i in range(8)]
     assert took < 1.6, f"8 ranges took {took:.2f} s: not concurrent"
 
 
@@ -223,8 +254,9 @@ def test_odd_names(fs, server):
         assert fs.info(p)["size"] == len(server.bytes(n))
         with fs.open(p) as f:
             assert f.read() == server.bytes(n)
-    assert sorted(fs.ls(f"{BUCKET}/odd", detail=False)) == \
-        sorted(f"{BUCKET}/{n}" for n in ODD_NAMES)
+    assert sorted(fs.ls(f"{BUCKET}/odd", detail=False)) == sorted(
+        f"{BUCKET}/{n}" for n in ODD_NAMES
+    )
 
 
 def test_get_file(fs, server, tmp_path):
@@ -247,7 +279,9 @@ def test_info_and_ukey(fs, server):
     assert i["md5"] == hashlib.md5(data).hexdigest()
     assert base64.b64decode(i["md5Hash"]) == hashlib.md5(data).digest()
     assert len(base64.b64decode(i["crc32c"])) == 4
-    meta = json.load(fsspec.open(f"{server.endpoint}/storage/v1/b/{BUCKET}/o/small.bin").open())
+    meta = json.load(
+        fsspec.open(f"{server.endpoint}/storage/v1/b/{BUCKET}/o/small.bin").open()
+    )
     assert i["crc32c"] == meta["crc32c"] and i["generation"] == meta["generation"]
     assert i["updated"] == meta["updated"]
     assert fs.ukey(SMALL) == meta["generation"]
@@ -279,12 +313,17 @@ def test_ls_find_glob_paged(fs, server):
     assert fs.find(f"{BUCKET}/list") == names + [f"{BUCKET}/list/sub/deep/z"]
     assert fs.find(f"{BUCKET}/list", maxdepth=1) == names
     assert fs.find(f"{BUCKET}/list", withdirs=True)[-3:] == [
-        f"{BUCKET}/list/sub", f"{BUCKET}/list/sub/deep", f"{BUCKET}/list/sub/deep/z"]
+        f"{BUCKET}/list/sub",
+        f"{BUCKET}/list/sub/deep",
+        f"{BUCKET}/list/sub/deep/z",
+    ]
     assert fs.find(SMALL) == [SMALL]
     assert fs.find(f"{BUCKET}/nothing-here") == []
     assert fs.glob(f"gsread://{BUCKET}/list/f1*") == names[10:20]
     assert fs.glob(f"{BUCKET}/list/**/z") == [f"{BUCKET}/list/sub/deep/z"]
-    assert fs.glob(f"{BUCKET}/data/*.csv") == [f"{BUCKET}/data/{i}.csv" for i in range(4)]
+    assert fs.glob(f"{BUCKET}/data/*.csv") == [
+        f"{BUCKET}/data/{i}.csv" for i in range(4)
+    ]
     assert fs.ls(SMALL, detail=False) == [SMALL]
     with pytest.raises(FileNotFoundError):
         fs.ls(f"{BUCKET}/nothing-here")
@@ -342,8 +381,9 @@ def test_object_changed_under_an_open_file(fs, server):
 
 def test_no_token_in_messages(server):
     server.control("config?require_token=1")
-    fs = gsread.GsreadFileSystem(token={"access_token": "secret-token-4711"},
-                                 skip_instance_cache=True)
+    fs = gsread.GsreadFileSystem(
+        token={"access_token": "secret-token-4711"}, skip_instance_cache=True
+    )
     with pytest.raises(PermissionError) as e:
         fs.cat_file(SMALL)
     assert "401" in str(e.value) and "secret-token-4711" not in str(e.value)
@@ -359,10 +399,13 @@ def test_token_options(server, tmp_path):
     anon = gsread.GsreadFileSystem(token="anon", skip_instance_cache=True)
     with pytest.raises(PermissionError):
         anon.cat_file(SMALL)
-    user = {"type": "authorized_user", "client_id": "test-client-id",
-            "client_secret": "test-client-secret",
-            "refresh_token": "test-refresh-token",
-            "token_uri": f"{server.endpoint}/token"}
+    user = {
+        "type": "authorized_user",
+        "client_id": "test-client-id",
+        "client_secret": "test-client-secret",
+        "refresh_token": "test-refresh-token",
+        "token_uri": f"{server.endpoint}/token",
+    }
     path = tmp_path / "user.json"
     path.write_text(json.dumps(user))
     for token in (str(path), user):  # a path, and a dict of the same
@@ -370,12 +413,14 @@ def test_token_options(server, tmp_path):
         assert fs.cat_file(SMALL, 0, 5) == server.bytes("small.bin")[:5]
         assert fs.client.auth_info()["kind"] == "authorized_user"
     server.control("config?fixed_token=tok-123")
-    fs = gsread.GsreadFileSystem(token={"access_token": "tok-123"},
-                                 skip_instance_cache=True)
+    fs = gsread.GsreadFileSystem(
+        token={"access_token": "tok-123"}, skip_instance_cache=True
+    )
     assert fs.cat_file(SMALL, 0, 5) == server.bytes("small.bin")[:5]
     with pytest.raises(FileNotFoundError):
-        gsread.GsreadFileSystem(token=str(tmp_path / "missing.json"),
-                                skip_instance_cache=True)
+        gsread.GsreadFileSystem(
+            token=str(tmp_path / "missing.json"), skip_instance_cache=True
+        )
 
 
 def test_requester_pays_and_endpoint(server, monkeypatch):
@@ -383,16 +428,17 @@ def test_requester_pays_and_endpoint(server, monkeypatch):
     plain = gsread.GsreadFileSystem(skip_instance_cache=True)
     with pytest.raises(OSError):
         plain.cat_file(SMALL, 0, 1)
-    for kw in ({"requester_pays": "proj-9"},
-               {"requester_pays": True, "project": "proj-9"}):
+    for kw in (
+        {"requester_pays": "proj-9"},
+        {"requester_pays": True, "project": "proj-9"},
+    ):
         fs = gsread.GsreadFileSystem(skip_instance_cache=True, **kw)
         assert fs.cat_file(SMALL, 0, 4) == server.bytes("small.bin")[:4]
     with pytest.raises(ValueError):
         gsread.GsreadFileSystem(requester_pays=True, skip_instance_cache=True)
     server.control("reset")
     monkeypatch.delenv("STORAGE_EMULATOR_HOST")
-    fs = gsread.GsreadFileSystem(endpoint_url=server.endpoint,
-                                 skip_instance_cache=True)
+    fs = gsread.GsreadFileSystem(endpoint_url=server.endpoint, skip_instance_cache=True)
     assert fs.cat_file(SMALL, 0, 4) == server.bytes("small.bin")[:4]
 
 
@@ -401,8 +447,9 @@ def test_block_size_and_explicit_cache(fs, server):
         f.read(10)
         s = f.stats()
         assert s["requests"] == 1 and s["bytes_fetched"] == 10 + 65536
-    fs2 = gsread.GsreadFileSystem(block_size=100_000, cache_type="readahead",
-                                  skip_instance_cache=True)
+    fs2 = gsread.GsreadFileSystem(
+        block_size=100_000, cache_type="readahead", skip_instance_cache=True
+    )
     with fs2.open(SMALL) as f:
         f.read(10)
         assert f.stats()["bytes_fetched"] == 100_010
@@ -430,8 +477,13 @@ print(json.dumps(out))
 
 
 def test_gcsfs_environment_variables(server):
-    r = run_python(PREFETCH_CHILD, env={"USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING": "true",
-                                        "DEFAULT_GCSFS_CONCURRENCY": "1"})
+    r = run_python(
+        PREFETCH_CHILD,
+        env={
+            "USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING": "true",
+            "DEFAULT_GCSFS_CONCURRENCY": "1",
+        },
+    )
     out = json.loads(r.stdout)
     # The prefetcher runs by gcsfs's variable, and an explicit cache turns
     # it off unless prefetch is given too.
@@ -444,8 +496,9 @@ def test_gcsfs_environment_variables(server):
 
 # ---- processes, pickling, threads -------------------------------------------------
 def test_filesystem_pickles_by_options(server):
-    fs = gsread.GsreadFileSystem(block_size=123456, requester_pays="p",
-                                 skip_instance_cache=True)
+    fs = gsread.GsreadFileSystem(
+        block_size=123456, requester_pays="p", skip_instance_cache=True
+    )
     fs2 = pickle.loads(pickle.dumps(fs))
     assert fs2.storage_options == fs.storage_options
     assert fs2._client_opts == fs._client_opts
@@ -464,13 +517,19 @@ except OSError as e:
 def test_open_file_pickles_into_a_subprocess(fs, server):
     import subprocess
     import sys
+
     want = server.bytes("small.bin")
     with fs.open(SMALL, cache_type="blockcache") as f:
         f.seek(777)
         state = pickle.dumps(f).hex()
         assert f.read(5) == want[777:782]  # the original goes on
-    r = subprocess.run([sys.executable, "-c", UNPICKLE_CHILD], input=state + "\n",
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", UNPICKLE_CHILD],
+        input=state + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     pos, data = r.stdout.split()
     assert int(pos) == 777 and bytes.fromhex(data) == want[777:827]
@@ -480,8 +539,13 @@ def test_open_file_pickles_into_a_subprocess(fs, server):
         state = pickle.dumps(f).hex()
     time.sleep(0.01)
     server.replace("list/f02", b"new")
-    r = subprocess.run([sys.executable, "-c", UNPICKLE_CHILD], input=state + "\n",
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", UNPICKLE_CHILD],
+        input=state + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.stdout.split() == ["ObjectChanged", str(errno.ESTALE)], r.stderr
     server.replace("list/f02", b"2")
 
@@ -538,23 +602,52 @@ def test_pip_install_into_a_venv_offline(server, tmp_path):
     import subprocess
     import sys
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[2]
     src = tmp_path / "src"  # a copy: pip's build leaves files beside setup.py
-    shutil.copytree(root, src, ignore=shutil.ignore_patterns(
-        "build*", ".git", "__pycache__", "*.egg-info", "results"))
+    shutil.copytree(
+        root,
+        src,
+        ignore=shutil.ignore_patterns(
+            "build*", ".git", "__pycache__", "*.egg-info", "results"
+        ),
+    )
     venv = tmp_path / "venv"
-    subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages",
-                    str(venv)], check=True, timeout=120)
+    subprocess.run(
+        ["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)],
+        check=True,
+        timeout=120,
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    r = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-build-isolation",
-                        "--no-index", str(src / "python")], capture_output=True,
-                       text=True, timeout=600, env=env, cwd=tmp_path)
+    r = subprocess.run(
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "--no-build-isolation",
+            "--no-index",
+            str(src / "python"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    r = subprocess.run([str(venv / "bin" / "python"), "-c",
-                        "import fsspec, gsread\n"
-                        "print(gsread.__file__)\n"
-                        "print(fsspec.open('gsread://bkt/list/f05').open().read().decode())"],
-                       capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    r = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import fsspec, gsread\n"
+            "print(gsread.__file__)\n"
+            "print(fsspec.open('gsread://bkt/list/f05').open().read().decode())",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     path, data = r.stdout.split()
     assert path.startswith(str(venv)) and data == "5"

@@ -70,11 +70,17 @@ def check_meta(path, bucket, name):
         "md5Hash": md5,
         "crc32c": crc,
     }
-    errs = [f"{k}: got {doc.get(k)!r}, want {v!r}" for k, v in want.items() if doc.get(k) != v]
+    errs = [
+        f"{k}: got {doc.get(k)!r}, want {v!r}"
+        for k, v in want.items()
+        if doc.get(k) != v
+    ]
     gen = doc.get("generation")
     if not (isinstance(gen, str) and gen.isdigit()):
         errs.append(f"generation not a digit string: {gen!r}")
-    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", str(doc.get("updated"))):
+    if not re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", str(doc.get("updated"))
+    ):
         errs.append(f"updated not RFC 3339 UTC: {doc.get('updated')!r}")
     if errs:
         fail(errs)
@@ -88,8 +94,16 @@ def field(dotted):
     print(v if not isinstance(v, (dict, list)) else json.dumps(v))
 
 
-LOG_FIELDS = {"method", "request_uri", "range", "status", "body_bytes_sent",
-              "request_time", "connection", "connection_requests"}
+LOG_FIELDS = {
+    "method",
+    "request_uri",
+    "range",
+    "status",
+    "body_bytes_sent",
+    "request_time",
+    "connection",
+    "connection_requests",
+}
 
 
 def check_log(path):

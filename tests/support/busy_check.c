@@ -25,8 +25,8 @@ static int cmp_edge(const void *a, const void *b) {
 }
 
 /* (b): the stretches of [w0, w1) with fewer than conc carrying. */
-static void sweep(const struct edge *e, int ne, int conc, double w0,
-                  double w1, struct busy_report *o) {
+static void sweep(const struct edge *e, int ne, int conc, double w0, double w1,
+                  struct busy_report *o) {
   int count = 0;
   double run = 0, run_at = 0;
   for (int i = 0; i < ne; i++) {

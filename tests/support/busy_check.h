@@ -34,21 +34,21 @@ struct busy_req {
 };
 
 struct busy_report {
-  int n;               /* responses */
+  int n; /* responses */
   /* (a) */
-  int handed_over;     /* requests k >= N that arrived in time */
-  int late;            /* requests k >= N that did not */
-  int first_late;      /* the first such k (arrival order), or -1 */
-  double worst_late;   /* the most seconds a request came after its
-                        * response k - N ended (0 if none did) */
+  int handed_over;   /* requests k >= N that arrived in time */
+  int late;          /* requests k >= N that did not */
+  int first_late;    /* the first such k (arrival order), or -1 */
+  double worst_late; /* the most seconds a request came after its
+                      * response k - N ended (0 if none did) */
   /* (b) */
-  double block_s;      /* one block's transfer time (median) */
+  double block_s;                  /* one block's transfer time (median) */
   double window_start, window_end; /* the window (0 and 0 if empty) */
-  double longest_short;     /* longest stretch with < N carrying, s */
-  double longest_short_at;  /* when it began */
-  double short_total;       /* total time with < N carrying, s */
-  double short_fraction;    /* short_total / the window's length (0 if
-                             * the window is empty) */
+  double longest_short;            /* longest stretch with < N carrying, s */
+  double longest_short_at;         /* when it began */
+  double short_total;              /* total time with < N carrying, s */
+  double short_fraction;           /* short_total / the window's length (0 if
+                                    * the window is empty) */
 };
 
 /* Checks r[0..n) (any order) for concurrency conc >= 1. Returns 0, or -1

@@ -44,7 +44,8 @@ static inline const char *rplan_check(const struct gsr__rplan_range *r,
     if (s > 0) {
       const struct gsr__rspan *pr = &p->spans[s - 1];
       uint64_t pend = pr->off + pr->len;
-      if (sp->off <= pend) why = "spans overlap, touch or are out of order";
+      if (sp->off <= pend)
+        why = "spans overlap, touch or are out of order";
       else if (sp->off - pend <= lim->hole_limit &&
                end - pr->off <= lim->span_limit)
         why = "two spans could have been joined";
@@ -105,8 +106,8 @@ static inline const char *rplan_check(const struct gsr__rplan_range *r,
     else if (bytes != p->bytes || holes != p->hole_bytes)
       why = "totals do not add up";
     for (size_t i = 0; i < n && why == NULL; i++)
-      if (r[i].len > 0 && (!seen[i] ||
-                           (own[i] == (size_t)-1) != (p->copied[i] == r[i].len)))
+      if (r[i].len > 0 &&
+          (!seen[i] || (own[i] == (size_t)-1) != (p->copied[i] == r[i].len)))
         why = "a range is not covered";
   }
   free(seen);

@@ -246,7 +246,8 @@ int ts_media_log(struct ts_server *s, long from, struct ts_media_req *out,
                  int max) {
   char line[8192];
   int n = 0;
-  for (long k = from; n < max && ts_log_line(s, k, line, sizeof line) == 0; k++) {
+  for (long k = from; n < max && ts_log_line(s, k, line, sizeof line) == 0;
+       k++) {
     if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
     const char *r = strstr(line, "\"range\":\"bytes=");
     unsigned long long a = 0, b = 0;
@@ -277,8 +278,8 @@ void ts_http_url(struct ts_server *s, const char *bucket, const char *name,
   snprintf(out, n, "%s/http/%s/%s", s->endpoint, bucket, name);
 }
 
-int ts_put_objects(struct ts_server *s, const char *bucket,
-                   struct ts_object *o, size_t n, uint64_t seed) {
+int ts_put_objects(struct ts_server *s, const char *bucket, struct ts_object *o,
+                   size_t n, uint64_t seed) {
   for (size_t i = 0; i < n; i++) {
     o[i].data = ts_random_bytes(o[i].size, seed + i);
     if (o[i].data == NULL ||

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 struct ts_server {
-  char root[256];     /* temp dir holding data/ and state/ */
+  char root[256]; /* temp dir holding data/ and state/ */
   char data[300];
   char state[300];
   char endpoint[128]; /* http://127.0.0.1:PORT */
@@ -45,8 +45,8 @@ struct ts_object {
 };
 /* Gives each of o[0..n) pseudo-random bytes (seeded seed + its index) and
  * puts it in bucket. Returns 0 or -1. */
-int ts_put_objects(struct ts_server *s, const char *bucket,
-                   struct ts_object *o, size_t n, uint64_t seed);
+int ts_put_objects(struct ts_server *s, const char *bucket, struct ts_object *o,
+                   size_t n, uint64_t seed);
 void ts_free_objects(struct ts_object *o, size_t n);
 /* The object called name in o[0..n), or NULL. */
 struct ts_object *ts_find_object(struct ts_object *o, size_t n,
@@ -56,8 +56,7 @@ struct ts_object *ts_find_object(struct ts_object *o, size_t n,
 int ts_control(struct ts_server *s, const char *path);
 /* The same, keeping the answer's body (NUL-terminated, cut to n-1 bytes)
  * in out: for /_control/stats and /_control/config. */
-int ts_control_body(struct ts_server *s, const char *path, char *out,
-                    size_t n);
+int ts_control_body(struct ts_server *s, const char *path, char *out, size_t n);
 /* A counter from a /_control/stats body: the number after "key": (the
  * first occurrence), or -1 if absent. */
 long long ts_stats_get(const char *stats_json, const char *key);

@@ -88,8 +88,8 @@ static void test_one_stall(void **state) {
   make_log(r, 40, TTFB);
   for (int k = 20; k < 40; k++) r[k].start += 0.010; /* a 10 ms gap at 20 */
   for (int k = 20; k < 40; k++) r[k].end += 0.010;
-  for (int k = 24; k < 40; k++) r[k].start = r[k - N].end - TTFB,
-                                r[k].end = r[k].start + TTFB + BLOCK;
+  for (int k = 24; k < 40; k++)
+    r[k].start = r[k - N].end - TTFB, r[k].end = r[k].start + TTFB + BLOCK;
   check(r, 40, &o);
   assert_int_equal(o.late, 0); /* still sent before response 16 ended */
   assert_true(o.longest_short > 0.0099 && o.longest_short < 0.0101);

@@ -101,8 +101,9 @@ static void test_checkpoint_ranges(void **state) {
   struct gsr__buf *b = marked_buf(cap);
   /* Ends on, just before and just after stride boundaries, inside one
    * stride, across many, the whole buffer and the tail past the last. */
-  const size_t pts[] = {0, 1, s - 1, s, s + 1, 2 * s, 3 * s + 77,
-                        5 * s, 8 * s + 1, 9 * s, 9 * s + 1, cap - 1, cap};
+  const size_t pts[] = {0,         1,          s - 1, s,         s + 1,
+                        2 * s,     3 * s + 77, 5 * s, 8 * s + 1, 9 * s,
+                        9 * s + 1, cap - 1,    cap};
   size_t n = sizeof(pts) / sizeof(pts[0]);
   for (size_t i = 0; i < n; i++)
     for (size_t j = i; j < n; j++) {

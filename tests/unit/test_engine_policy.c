@@ -38,8 +38,10 @@ static struct gsr__engine_out policy(struct gsr__engine_in in) {
  * row starts a ramp; a promised reader is at full width from its first. */
 static void test_plans(void **state) {
   (void)state;
-  struct gsr__engine_in in = {.run_reads = 1, .avg_io = 64 * 1024,
-                              .max_prefetch = 96 * MiB, .width = 4};
+  struct gsr__engine_in in = {.run_reads = 1,
+                              .avg_io = 64 * 1024,
+                              .max_prefetch = 96 * MiB,
+                              .width = 4};
   assert_int_equal(policy(in).plan, GSR__PLAN_NONE);
   in.run_reads = GSR__RUN_READS_TO_PREFETCH - 1;
   assert_int_equal(policy(in).plan, GSR__PLAN_NONE);
@@ -48,8 +50,8 @@ static void test_plans(void **state) {
   assert_int_equal(policy(in).plan, GSR__PLAN_RAMP);
   in.run_bytes = 1024 * MiB; /* a long run: the ramp reached its cap */
   assert_int_equal(policy(in).plan, GSR__PLAN_FULL);
-  struct gsr__engine_in promised = {.promised = 1, .run_reads = 1,
-                                    .max_prefetch = 96 * MiB, .width = 4};
+  struct gsr__engine_in promised = {
+      .promised = 1, .run_reads = 1, .max_prefetch = 96 * MiB, .width = 4};
   struct gsr__engine_out o = policy(promised);
   assert_int_equal(o.plan, GSR__PLAN_FULL);
   assert_true(o.window == 96 * MiB);
@@ -64,8 +66,8 @@ static void test_plans(void **state) {
  * reader. Large reads raise the cap to 2 reads. */
 static void test_full_window(void **state) {
   (void)state;
-  struct gsr__engine_in in = {.promised = 1, .avg_io = 16 * MiB,
-                              .max_prefetch = 96 * MiB, .width = 4};
+  struct gsr__engine_in in = {
+      .promised = 1, .avg_io = 16 * MiB, .max_prefetch = 96 * MiB, .width = 4};
   struct gsr__engine_out o = policy(in);
   assert_true(o.block == block_of(96 * MiB, 16 * MiB, 4));
   assert_true(o.block == 8 * MiB);
@@ -103,9 +105,12 @@ static void test_full_window(void **state) {
  * shorter than the lead; an explicit one is obeyed, with smaller blocks. */
 static void test_width_fits_the_window(void **state) {
   (void)state;
-  struct gsr__engine_in in = {.promised = 1, .avg_io = 1 * MiB,
-                              .max_prefetch = 96 * MiB, .width = 8,
-                              .rate = GCS_RATE, .ttfb = GCS_TTFB,
+  struct gsr__engine_in in = {.promised = 1,
+                              .avg_io = 1 * MiB,
+                              .max_prefetch = 96 * MiB,
+                              .width = 8,
+                              .rate = GCS_RATE,
+                              .ttfb = GCS_TTFB,
                               .auto_width = 1};
   struct gsr__engine_out o = policy(in);
   assert_true(o.block >= o.lead);
@@ -135,8 +140,10 @@ static void test_width_fits_the_window(void **state) {
  * window holds width x 2 minimum blocks: full width at once. */
 static void test_ramp(void **state) {
   (void)state;
-  struct gsr__engine_in in = {.run_reads = 3, .run_bytes = 3 * 65536,
-                              .avg_io = 65536, .max_prefetch = 96 * MiB,
+  struct gsr__engine_in in = {.run_reads = 3,
+                              .run_bytes = 3 * 65536,
+                              .avg_io = 65536,
+                              .max_prefetch = 96 * MiB,
                               .width = 4};
   struct gsr__engine_out o = policy(in);
   assert_int_equal(o.plan, GSR__PLAN_RAMP);
@@ -165,8 +172,10 @@ static void test_width_steps(void **state) {
   struct gsr__width_in in = {.width = 4, .aggregate = 800e6, .max = 8};
   assert_int_equal(gsr__width_next(&in, &settled), 6);
   assert_false(settled);
-  in = (struct gsr__width_in){.width = 6, .aggregate = 1000e6,
-                              .prev_width = 4, .prev_aggregate = 800e6,
+  in = (struct gsr__width_in){.width = 6,
+                              .aggregate = 1000e6,
+                              .prev_width = 4,
+                              .prev_aggregate = 800e6,
                               .max = 8};
   assert_int_equal(gsr__width_next(&in, &settled), 8);
   assert_false(settled);
@@ -176,8 +185,10 @@ static void test_width_steps(void **state) {
   in.aggregate = 700e6; /* slower */
   assert_int_equal(gsr__width_next(&in, &settled), 4);
   assert_true(settled);
-  in = (struct gsr__width_in){.width = 8, .aggregate = 1300e6,
-                              .prev_width = 6, .prev_aggregate = 1000e6,
+  in = (struct gsr__width_in){.width = 8,
+                              .aggregate = 1300e6,
+                              .prev_width = 6,
+                              .prev_aggregate = 1000e6,
                               .max = 8};
   assert_int_equal(gsr__width_next(&in, &settled), 8); /* at the maximum */
   assert_true(settled);

@@ -43,17 +43,15 @@ static void test_decide(void **state) {
                    GSR__HOP_NO_LOCATION);
   assert_int_equal(gsr__redirect_decide(hops, 1, "", 5, &cross),
                    GSR__HOP_NO_LOCATION);
-  assert_int_equal(gsr__redirect_decide(hops, 1, b, 0, &cross),
-                   GSR__HOP_OFF);
+  assert_int_equal(gsr__redirect_decide(hops, 1, b, 0, &cross), GSR__HOP_OFF);
   assert_int_equal(gsr__redirect_decide(hops, 1, "ftp://h/x", 5, &cross),
                    GSR__HOP_SCHEME);
-  assert_int_equal(gsr__redirect_decide(hops, 1, "file:///etc/passwd", 5,
-                                        &cross), GSR__HOP_SCHEME);
+  assert_int_equal(
+      gsr__redirect_decide(hops, 1, "file:///etc/passwd", 5, &cross),
+      GSR__HOP_SCHEME);
   /* Back to any URL visited: a loop, itself included. */
-  assert_int_equal(gsr__redirect_decide(hops, 2, a, 5, &cross),
-                   GSR__HOP_LOOP);
-  assert_int_equal(gsr__redirect_decide(hops, 1, a, 5, &cross),
-                   GSR__HOP_LOOP);
+  assert_int_equal(gsr__redirect_decide(hops, 2, a, 5, &cross), GSR__HOP_LOOP);
+  assert_int_equal(gsr__redirect_decide(hops, 1, a, 5, &cross), GSR__HOP_LOOP);
   /* max 2: two hops taken (three URLs) is the end. */
   assert_int_equal(gsr__redirect_decide(hops, 2, "http://h:1/d", 2, &cross),
                    GSR__HOP_FOLLOW);
@@ -68,7 +66,8 @@ static void test_decide(void **state) {
 static void test_origins(void **state) {
   (void)state;
   assert_true(gsr__same_origin("http://h/a", "http://h:80/b?x"));
-  assert_true(gsr__same_origin("https://H.example/a", "https://h.example:443/"));
+  assert_true(
+      gsr__same_origin("https://H.example/a", "https://h.example:443/"));
   assert_true(gsr__same_origin("http://u:p@h/a", "http://h/b"));
   assert_false(gsr__same_origin("http://h/a", "https://h/a"));
   assert_false(gsr__same_origin("http://h/a", "http://h:8080/a"));
@@ -76,7 +75,8 @@ static void test_origins(void **state) {
    * was never set). */
   assert_false(gsr__same_origin("http://[bad", "http://h/a"));
   assert_false(gsr__same_origin("http://h/a", "http://[bad"));
-  assert_false(gsr__same_origin("http://127.0.0.1:9/a", "http://localhost:9/a"));
+  assert_false(
+      gsr__same_origin("http://127.0.0.1:9/a", "http://localhost:9/a"));
   assert_false(gsr__same_origin("http://h/a", "not a url"));
 }
 

@@ -51,8 +51,7 @@ static int child(const char *dir, const char *name, int is_prefix,
                  const char *want) {
   char out[300];
   int r = mount_child_name(dir, name, is_prefix, out, sizeof out);
-  if (r && want)
-    assert_string_equal(out, want);
+  if (r && want) assert_string_equal(out, want);
   return r;
 }
 
@@ -152,8 +151,8 @@ static void test_proc_line(void **state) {
   assert_true(mount_proc_line("gs://b /tmp/m\\040n fuse.gsread ro 0 0\n",
                               "fuse.gsread", out, sizeof out));
   assert_string_equal(out, "/tmp/m n");
-  assert_false(mount_proc_line("/dev/sda1 / ext4 rw 0 0\n", "fuse.gsread",
-                               out, sizeof out));
+  assert_false(mount_proc_line("/dev/sda1 / ext4 rw 0 0\n", "fuse.gsread", out,
+                               sizeof out));
   assert_false(mount_proc_line("junk", "fuse.gsread", out, sizeof out));
   assert_false(mount_proc_line("gs://b /a/very/long fuse.gsread ro 0 0",
                                "fuse.gsread", out, 5));
@@ -162,7 +161,8 @@ static void test_proc_line(void **state) {
 static void test_info_dev(void **state) {
   (void)state;
   unsigned maj = 9, min = 9;
-  const char *l = "45 27 0:40 / /tmp/m\\040n ro,nosuid - fuse.gsread gs://b ro\n";
+  const char *l =
+      "45 27 0:40 / /tmp/m\\040n ro,nosuid - fuse.gsread gs://b ro\n";
   assert_true(mount_info_dev(l, "/tmp/m n", &maj, &min));
   assert_true(maj == 0 && min == 40);
   assert_false(mount_info_dev(l, "/tmp/m", &maj, &min));
@@ -203,10 +203,10 @@ static void test_table(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_errno),     cmocka_unit_test(test_time),
+      cmocka_unit_test(test_errno),      cmocka_unit_test(test_time),
       cmocka_unit_test(test_child_name), cmocka_unit_test(test_dir),
-      cmocka_unit_test(test_lookup),    cmocka_unit_test(test_proc_line),
-      cmocka_unit_test(test_info_dev), cmocka_unit_test(test_table),
+      cmocka_unit_test(test_lookup),     cmocka_unit_test(test_proc_line),
+      cmocka_unit_test(test_info_dev),   cmocka_unit_test(test_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

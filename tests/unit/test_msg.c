@@ -26,8 +26,7 @@ static void test_fits_unchanged(void **state) {
   assert_int_equal(gsr_shorten_middle(out, sizeof(out), "short"), 5);
   assert_string_equal(out, "short");
   /* 15 bytes fit a 16-byte buffer exactly. */
-  assert_int_equal(gsr_shorten_middle(out, sizeof(out), "abcdefghijklmno"),
-                   15);
+  assert_int_equal(gsr_shorten_middle(out, sizeof(out), "abcdefghijklmno"), 15);
   assert_string_equal(out, "abcdefghijklmno");
   assert_int_equal(gsr_shorten_middle(out, sizeof(out), ""), 0);
   assert_string_equal(out, "");
@@ -99,9 +98,8 @@ static void test_library_messages(void **state) {
   assert_non_null(path);
   memset(path, 'p', plen);
   path[plen] = '\0';
-  assert_int_equal(gsr__err(GSR_EIO, "open /%s: %s", path,
-                            "File name too long"),
-                   GSR_EIO);
+  assert_int_equal(
+      gsr__err(GSR_EIO, "open /%s: %s", path, "File name too long"), GSR_EIO);
   const char *m = gsr_errmsg();
   const char *end = ": File name too long";
   assert_true(strlen(m) > strlen(end));

@@ -16,9 +16,9 @@
 #include <cmocka.h>
 
 #include "backend/backend.h"
-#include "transport/transport.h"
-#include "read/prefetch/prefetch.h"
 #include "read/file.h"
+#include "read/prefetch/prefetch.h"
+#include "transport/transport.h"
 
 int gsr__gcs_parse_metadata(const char *json, size_t len, gsr_stat *st,
                             char *why, size_t n);
@@ -132,10 +132,20 @@ static void test_urls(void **state) {
   assert_string_equal(u.path, "relative/path");
   gsr__url_cleanup(&u);
 
-  const char *bad[] = {"", "gs://", "gs://bkt", "gs://bkt/", "gs://B/o",
-                       "gs://ab/o", "s3://b/o", "http://", "http:///x",
-                       "file://host/x", "file:///a%zz", "gs://bkt/a\nb",
-                       "gs://bkt/\xff", "http://h/a b"};
+  const char *bad[] = {"",
+                       "gs://",
+                       "gs://bkt",
+                       "gs://bkt/",
+                       "gs://B/o",
+                       "gs://ab/o",
+                       "s3://b/o",
+                       "http://",
+                       "http:///x",
+                       "file://host/x",
+                       "file:///a%zz",
+                       "gs://bkt/a\nb",
+                       "gs://bkt/\xff",
+                       "http://h/a b"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     assert_int_equal(gsr__url_parse(bad[i], &u), GSR_EINVAL);
     assert_null(u.bucket);
@@ -156,9 +166,16 @@ static void test_content_range(void **state) {
   assert_int_equal(gsr__parse_content_range("bytes 5-5/*", &a, &b, &t), 0);
   assert_true(t == UINT64_MAX);
   assert_int_equal(gsr__parse_content_range("BYTES 1-2/3", &a, &b, &t), 0);
-  const char *bad[] = {"", "bytes", "bytes 1-/2", "bytes -1/2", "bytes 5-4/9",
-                       "bytes 0-9/9", "bytes 0-9/", "bytes 0-9/10x",
-                       "items 0-1/2", "bytes */100",
+  const char *bad[] = {"",
+                       "bytes",
+                       "bytes 1-/2",
+                       "bytes -1/2",
+                       "bytes 5-4/9",
+                       "bytes 0-9/9",
+                       "bytes 0-9/",
+                       "bytes 0-9/10x",
+                       "items 0-1/2",
+                       "bytes */100",
                        "bytes 0-99999999999999999999/1"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     assert_int_equal(gsr__parse_content_range(bad[i], &a, &b, &t), -1);
@@ -206,8 +223,10 @@ static void test_header_lines(void **state) {
 
 static void test_retry_delay(void **state) {
   (void)state;
-  struct gsr__retry_policy p = {.initial_ms = 100, .multiplier = 2.0,
-                                .max_delay_ms = 1000, .max_attempts = 8,
+  struct gsr__retry_policy p = {.initial_ms = 100,
+                                .multiplier = 2.0,
+                                .max_delay_ms = 1000,
+                                .max_attempts = 8,
                                 .deadline_ms = 60000};
   uint64_t rng = 1;
   for (int i = 0; i < 1000; i++) {
@@ -241,16 +260,22 @@ static void test_metadata(void **state) {
   assert_true(st.has_md5 && st.md5[0] == 0xd4 && st.md5[15] == 0x7e);
   assert_string_equal(st.content_type, "text/plain");
   assert_true(st.mtime == 1704164645);
-  const char *bad[] = {"", "[]", "{", "{\"size\":\"x\",\"generation\":\"1\"}",
-                       "{\"size\":\"1\"}", "{\"size\":\"-1\",\"generation\":\"1\"}",
+  const char *bad[] = {"",
+                       "[]",
+                       "{",
+                       "{\"size\":\"x\",\"generation\":\"1\"}",
+                       "{\"size\":\"1\"}",
+                       "{\"size\":\"-1\",\"generation\":\"1\"}",
                        "{\"size\":\"1\",\"generation\":\"0\"}"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    assert_int_equal(gsr__gcs_parse_metadata(bad[i], strlen(bad[i]), &st, why,
-                                             128), GSR_EPROTO);
+    assert_int_equal(
+        gsr__gcs_parse_metadata(bad[i], strlen(bad[i]), &st, why, 128),
+        GSR_EPROTO);
   /* Unparsable hashes are simply unknown, not an error. */
-  const char *nohash = "{\"size\":\"1\",\"generation\":\"5\",\"crc32c\":\"!!\"}";
-  assert_int_equal(gsr__gcs_parse_metadata(nohash, strlen(nohash), &st, why,
-                                           128), GSR_OK);
+  const char *nohash =
+      "{\"size\":\"1\",\"generation\":\"5\",\"crc32c\":\"!!\"}";
+  assert_int_equal(
+      gsr__gcs_parse_metadata(nohash, strlen(nohash), &st, why, 128), GSR_OK);
   assert_false(st.has_crc32c);
 }
 
@@ -285,11 +310,14 @@ static void test_plans(void **state) {
   (void)state;
   struct gsr__widths *ps = gsr__widths_new();
   assert_non_null(ps);
-  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com/download/x"), -1);
+  assert_int_equal(
+      gsr__widths_get(ps, "https://storage.googleapis.com/download/x"), -1);
   gsr__widths_put(ps, "https://storage.googleapis.com/download/a?alt=media", 6);
-  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com/download/b"), 6);
+  assert_int_equal(
+      gsr__widths_get(ps, "https://storage.googleapis.com/download/b"), 6);
   assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com"), 6);
-  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com:8443/x"), -1);
+  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com:8443/x"),
+                   -1);
   assert_int_equal(gsr__widths_get(ps, "http://storage.googleapis.com/x"), -1);
   assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.co/x"), -1);
   gsr__widths_put(ps, "http://127.0.0.1:9000/x", 4);
@@ -330,30 +358,31 @@ static void test_plans_save_load(void **state) {
   int lines = 0;
   while (fgets(line, sizeof(line), fp) != NULL) {
     lines++;
-    if (strstr(line, "secret") != NULL) fail_msg("credentials on disk: %s", line);
+    if (strstr(line, "secret") != NULL)
+      fail_msg("credentials on disk: %s", line);
   }
   fclose(fp);
   assert_int_equal(lines, 3); /* the header and two plans */
   ps = gsr__widths_new();
   assert_int_equal(gsr__widths_load(ps, path), 2);
   assert_int_equal(gsr__widths_get(ps, "http://h:2/other"), 4);
-  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com/b"),
-                   6);
+  assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com/b"), 6);
   assert_int_equal(gsr__widths_get(ps, "https://u:secret@h:3/o"), -1);
   assert_int_equal(gsr__widths_get(ps, "http://h:9/o"), -1);
   gsr__widths_free(ps);
   /* Figures no clock gives: skipped, whatever their size. */
   fp = fopen(path, "w");
   assert_non_null(fp);
-  fprintf(fp, "gsread-plans 2\n"
+  fprintf(fp,
+          "gsread-plans 2\n"
           "http://a:1 6 -9223372036854775807\n"
           "http://b:1 6 9223372036854775807\n"
           "http://c:1 6 99999999999999999999\n"
           "http://d:1 sideways %lld\n"
           "http://f:1 0 %lld\n"
           "http://g:1 100000 %lld\n"
-          "http://e:1 6\n", (long long)time(NULL), (long long)time(NULL),
-          (long long)time(NULL));
+          "http://e:1 6\n",
+          (long long)time(NULL), (long long)time(NULL), (long long)time(NULL));
   fclose(fp);
   ps = gsr__widths_new();
   assert_int_equal(gsr__widths_load(ps, path), 0);
@@ -377,7 +406,7 @@ static void test_plans_saves_merge(void **state) {
   struct gsr__widths *a = gsr__widths_new(), *b = gsr__widths_new();
   gsr__widths_put(b, "http://y:1/o", 6);
   gsr__widths_put(b, "http://x:1/o", 6); /* older than a's */
-  sleep(2); /* past the file's one-second grain */
+  sleep(2);                              /* past the file's one-second grain */
   gsr__widths_put(a, "http://x:1/o", 4);
   gsr__widths_put(a, "http://z:1/o", 4);
   assert_int_equal(gsr__widths_save(a, path), 1);
@@ -412,10 +441,15 @@ static void test_plans_saves_merge(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sizes),         cmocka_unit_test(test_percent_encode),
-      cmocka_unit_test(test_bucket_names),  cmocka_unit_test(test_urls),
-      cmocka_unit_test(test_content_range), cmocka_unit_test(test_header_lines),
-      cmocka_unit_test(test_retry_delay),   cmocka_unit_test(test_metadata),      cmocka_unit_test(test_crc32c),
+      cmocka_unit_test(test_sizes),
+      cmocka_unit_test(test_percent_encode),
+      cmocka_unit_test(test_bucket_names),
+      cmocka_unit_test(test_urls),
+      cmocka_unit_test(test_content_range),
+      cmocka_unit_test(test_header_lines),
+      cmocka_unit_test(test_retry_delay),
+      cmocka_unit_test(test_metadata),
+      cmocka_unit_test(test_crc32c),
       cmocka_unit_test(test_status_names),
       cmocka_unit_test(test_plans),
       cmocka_unit_test(test_plans_save_load),

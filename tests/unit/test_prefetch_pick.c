@@ -15,8 +15,11 @@
 
 #include "read/file.h"
 
-enum { OFF = GSR__PREFETCH_OFF, ADA = GSR__PREFETCH_ADAPTIVE,
-       SEQ = GSR__PREFETCH_SEQUENTIAL };
+enum {
+  OFF = GSR__PREFETCH_OFF,
+  ADA = GSR__PREFETCH_ADAPTIVE,
+  SEQ = GSR__PREFETCH_SEQUENTIAL
+};
 
 static void test_no_cache_takes_the_clients(void **state) {
   (void)state;
@@ -28,9 +31,10 @@ static void test_no_cache_takes_the_clients(void **state) {
 }
 
 static void test_a_cache_turns_it_off(void **state) {
-  static const char *const caches[] = {"readahead", "readahead_chunked",
-                                       "blockcache", "background", "first",
-                                       "all", "bytes"};
+  static const char *const caches[] = {"readahead",  "readahead_chunked",
+                                       "blockcache", "background",
+                                       "first",      "all",
+                                       "bytes"};
   (void)state;
   for (size_t i = 0; i < sizeof(caches) / sizeof(caches[0]); i++)
     for (int d = OFF; d <= SEQ; d++)

@@ -16,8 +16,8 @@
 #include <cmocka.h>
 
 #include "../support/rplan_check.h"
-#include "fetch/ranges.h"
 #include "base/internal.h"
+#include "fetch/ranges.h"
 
 #define R(o, l) ((struct gsr__rplan_range){(o), (l)})
 
@@ -64,21 +64,21 @@ static void test_sorted_indices(void **state) {
  * byte fetched once; the later ranges copy what they share. */
 static void test_overlaps(void **state) {
   (void)state;
-  struct gsr__rplan_range r[] = {R(0, 100),  R(50, 100), R(60, 10),
-                                 R(0, 100),  R(150, 50), R(0, 0)};
+  struct gsr__rplan_range r[] = {R(0, 100), R(50, 100), R(60, 10),
+                                 R(0, 100), R(150, 50), R(0, 0)};
   struct gsr__rplan p;
   plan(r, 6, 0, 1000, &p);
   assert_int_equal(p.n_spans, 1);
   assert_int_equal(p.spans[0].off, 0);
   assert_int_equal(p.spans[0].len, 200);
   assert_int_equal(p.spans[0].hole_bytes, 0);
-  assert_int_equal(p.n_segs, 3); /* 0-100, 100-150, 150-200 */
+  assert_int_equal(p.n_segs, 3);        /* 0-100, 100-150, 150-200 */
   assert_int_equal(p.segs[0].range, 0); /* the first of the duplicates */
   assert_int_equal(p.copied[0], 0);
   assert_int_equal(p.copied[3], 100); /* the duplicate: all copied */
   assert_int_equal(p.copied[1], 50);
   assert_int_equal(p.copied[2], 10);
-  assert_int_equal(p.copied[4], 0);   /* adjacent: its own bytes */
+  assert_int_equal(p.copied[4], 0); /* adjacent: its own bytes */
   assert_int_equal(p.copied[5], 0);
   assert_int_equal(p.n_order, 5);
   assert_int_equal(gsr__rplan_seg_at(&p, 0, 120), 1);
@@ -118,14 +118,14 @@ static void test_hole_limit(void **state) {
 /* Joins stop at the span limit; a run longer than it stays whole. */
 static void test_span_limit(void **state) {
   (void)state;
-  struct gsr__rplan_range r[] = {R(0, 10), R(15, 10), R(30, 10), R(45, 10),
-                                 R(100, 500), R(550, 100)};
+  struct gsr__rplan_range r[] = {R(0, 10),  R(15, 10),   R(30, 10),
+                                 R(45, 10), R(100, 500), R(550, 100)};
   struct gsr__rplan p;
   plan(r, 6, 100, 40, &p);
   assert_int_equal(p.n_spans, 3);
-  assert_int_equal(p.spans[0].len, 40);  /* 0-40: 55 would be over */
+  assert_int_equal(p.spans[0].len, 40); /* 0-40: 55 would be over */
   assert_int_equal(p.spans[1].off, 45);
-  assert_int_equal(p.spans[1].len, 10);  /* 45-650 would be over */
+  assert_int_equal(p.spans[1].len, 10); /* 45-650 would be over */
   assert_int_equal(p.spans[2].off, 100);
   assert_int_equal(p.spans[2].len, 550); /* one run: not cut */
   assert_int_equal(p.spans[2].hole_bytes, 0);
@@ -201,11 +201,11 @@ static void test_million(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_empty),       cmocka_unit_test(test_sorted_indices),
-      cmocka_unit_test(test_overlaps),    cmocka_unit_test(test_hole_limit),
-      cmocka_unit_test(test_parts),
-      cmocka_unit_test(test_span_limit),  cmocka_unit_test(test_cost_model),
-      cmocka_unit_test(test_random),      cmocka_unit_test(test_million),
+      cmocka_unit_test(test_empty),      cmocka_unit_test(test_sorted_indices),
+      cmocka_unit_test(test_overlaps),   cmocka_unit_test(test_hole_limit),
+      cmocka_unit_test(test_parts),      cmocka_unit_test(test_span_limit),
+      cmocka_unit_test(test_cost_model), cmocka_unit_test(test_random),
+      cmocka_unit_test(test_million),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,9 +17,9 @@
 static void test_name(void **state) {
   (void)state;
   char buf[64];
-  assert_int_equal(gsr__temp_name(buf, sizeof buf, "dir/sub/f.bin", 4242,
-                                  "Ab3xYz"),
-                   (int)strlen("dir/sub/.f.bin.gsread-4242-Ab3xYz"));
+  assert_int_equal(
+      gsr__temp_name(buf, sizeof buf, "dir/sub/f.bin", 4242, "Ab3xYz"),
+      (int)strlen("dir/sub/.f.bin.gsread-4242-Ab3xYz"));
   assert_string_equal(buf, "dir/sub/.f.bin.gsread-4242-Ab3xYz");
   gsr__temp_name(buf, sizeof buf, "f", 1, "AAAAAA");
   assert_string_equal(buf, ".f.gsread-1-AAAAAA");
@@ -48,7 +48,7 @@ static void test_owner(void **state) {
   owner_is(buf + 2, "f.bin", 31337);
   owner_is(".f.gsread-1-AAAAAA", "f", 1);
   owner_is(".f.gsread-2147483647-AAAAAA", "f", 2147483647);
-  owner_is("..gsread-5-AAAAAA", "", 5);           /* odd, but exact */
+  owner_is("..gsread-5-AAAAAA", "", 5); /* odd, but exact */
   owner_is(".x.gsread-1-AB.gsread-9-zzzzzz", "x.gsread-1-AB", 9);
   /* Another destination's, even one whose name starts the same. */
   not_ours(".f.gsread-12-AAAAAA", "g");
@@ -58,17 +58,17 @@ static void test_owner(void **state) {
   /* The old form without a pid, and anything near it: never ours. */
   not_ours(".f.gsread-AAAAAA", "f");
   not_ours(".f.gsread--AAAAAA", "f");
-  not_ours(".f.gsread-0-AAAAAA", "f");            /* no pid 0 */
-  not_ours(".f.gsread-012-AAAAAA", "f");          /* leading zero */
-  not_ours(".f.gsread-2147483648-AAAAAA", "f");   /* past a pid_t */
+  not_ours(".f.gsread-0-AAAAAA", "f");          /* no pid 0 */
+  not_ours(".f.gsread-012-AAAAAA", "f");        /* leading zero */
+  not_ours(".f.gsread-2147483648-AAAAAA", "f"); /* past a pid_t */
   not_ours(".f.gsread-99999999999-AAAAAA", "f");
   not_ours(".f.gsread-+12-AAAAAA", "f");
-  not_ours(".f.gsread-12-AAAAA", "f");            /* suffix too short */
-  not_ours(".f.gsread-12-AAAAAAA", "f");          /* too long */
+  not_ours(".f.gsread-12-AAAAA", "f");   /* suffix too short */
+  not_ours(".f.gsread-12-AAAAAAA", "f"); /* too long */
   not_ours(".f.gsread-12-AAA.AA", "f");
   not_ours(".f.gsread-12-AAAAAA~", "f");
   not_ours(".f.gsread-12AAAAAA", "f");
-  not_ours("f.gsread-12-AAAAAA", "f");            /* no leading dot */
+  not_ours("f.gsread-12-AAAAAA", "f"); /* no leading dot */
   not_ours(".f.gsreadx12-AAAAAA", "f");
   not_ours(".f", "f");
   not_ours("", "f");

@@ -10,8 +10,8 @@ struct ac {
   struct gsr__buf *all;
 };
 
-static int ac_read(struct gsr__file *f, void *state, uint64_t off,
-                   uint64_t len, struct gsr__out *out) {
+static int ac_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
+                   struct gsr__out *out) {
   struct ac *ac = state;
   if (ac->all == NULL) {
     uint64_t size = f->obj->st.size;

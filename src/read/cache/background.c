@@ -10,8 +10,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "read/cache/blocks.h"
 #include "fetch/rfetch.h"
+#include "read/cache/blocks.h"
 
 /* A finished background fetch is collected (fsspec does it at the start
  * of the next read; we also do it before starting the next one, as the
@@ -44,13 +44,13 @@ static void bg_start(struct gsr__file *f, struct gsr__blocks *t, uint64_t idx) {
     gsr__buf_unref(buf); /* e.g. the file is closing */
     return;
   }
-  atomic_fetch_add(&f->stats.misses, 1); /* fsspec counts it as a fetch */
+  atomic_fetch_add(&f->stats.misses, 1);     /* fsspec counts it as a fetch */
   gsr__blocks_insert(t, idx, buf, rf, 0, 0); /* keeps nothing: never fails */
   gsr__cache_held(f, t->held);
 }
 
-static int bg_read(struct gsr__file *f, void *state, uint64_t off,
-                   uint64_t len, struct gsr__out *out) {
+static int bg_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
+                   struct gsr__out *out) {
   struct gsr__blocks *t = state;
   uint64_t fetched, before = out->done;
   bg_collect(t);

@@ -7,8 +7,8 @@
  */
 #include "read/cache/blocks.h"
 
-static int bc_read(struct gsr__file *f, void *state, uint64_t off,
-                   uint64_t len, struct gsr__out *out) {
+static int bc_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
+                   struct gsr__out *out) {
   uint64_t fetched;
   int status = gsr__blocks_read(f, state, off, len, out, &fetched);
   if (status == GSR_OK && fetched == 0) atomic_fetch_add(&f->stats.hits, 1);

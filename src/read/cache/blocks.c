@@ -10,7 +10,8 @@
 
 int gsr__blocks_create(struct gsr__file *f, void **state) {
   struct gsr__blocks *t = gsr__calloc(1, sizeof(*t));
-  if (t == NULL) return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
+  if (t == NULL)
+    return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
   t->bs = f->block_size;
   t->size = f->obj->st.size;
   t->count = t->size / t->bs + (t->size % t->bs != 0);

@@ -14,18 +14,18 @@
 
 struct gsr__blk {
   uint64_t idx;
-  uint64_t stamp;          /* last use; the smallest is the LRU block */
+  uint64_t stamp; /* last use; the smallest is the LRU block */
   struct gsr__buf *buf;
-  struct gsr__rfetch *rf;  /* non-NULL: a background fetch still fills buf */
+  struct gsr__rfetch *rf; /* non-NULL: a background fetch still fills buf */
 };
 
 struct gsr__blocks {
-  struct gsr__blk *v;      /* max entries, n used, in no order */
+  struct gsr__blk *v; /* max entries, n used, in no order */
   int n, max;
   uint64_t clock;
   uint64_t bs, size, count; /* block size, object size, number of blocks */
-  int inflight;            /* entries whose rf is set */
-  uint64_t held;           /* bytes in the table's chunks */
+  int inflight;             /* entries whose rf is set */
+  uint64_t held;            /* bytes in the table's chunks */
 };
 
 /* A new, empty table for file f: the create op of both caches' readers.

@@ -15,9 +15,9 @@
 #include "read/cache/cache.h"
 
 struct bc {
-  int has;                /* self.start / self.end are not None */
-  uint64_t start, end;    /* self.start, self.end */
-  struct gsr__buf *buf;   /* self.cache is buf->data[at, at + end - start) */
+  int has;              /* self.start / self.end are not None */
+  uint64_t start, end;  /* self.start, self.end */
+  struct gsr__buf *buf; /* self.cache is buf->data[at, at + end - start) */
   size_t at;
 };
 

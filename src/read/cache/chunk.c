@@ -45,8 +45,8 @@ int gsr__chunk_fetch(struct gsr__file *f, uint64_t off, const uint64_t *lens,
   int status = GSR_OK, made = 0;
   while (made < n && made < GSR__REQ_IOV && status == GSR_OK) {
     status = gsr__chunk_alloc(f, lens[made], &bufs[made]);
-    if (status == GSR_OK) iov[made] = (struct gsr__iov){bufs[made]->data,
-                                                        (size_t)lens[made]};
+    if (status == GSR_OK)
+      iov[made] = (struct gsr__iov){bufs[made]->data, (size_t)lens[made]};
     made++;
   }
   uint32_t seg_crc[GSR__REQ_IOV];

@@ -32,8 +32,8 @@ static int fc_first_wide(struct gsr__file *f, struct fc *fc, uint64_t off,
   return GSR_OK;
 }
 
-static int fc_read(struct gsr__file *f, void *state, uint64_t off,
-                   uint64_t len, struct gsr__out *out) {
+static int fc_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
+                   struct gsr__out *out) {
   struct fc *fc = state;
   uint64_t end = off + len, bs = fc_len(f);
   if (off >= bs) { /* past the first block: pass-through */
@@ -50,7 +50,8 @@ static int fc_read(struct gsr__file *f, void *state, uint64_t off,
     return GSR_OK;
   }
   atomic_fetch_add(end > bs ? &f->stats.misses : &f->stats.hits, 1);
-  if (gsr__out_put(f, out, fc->head, (size_t)off, GSR__MIN(end, bs) - off) == 0 ||
+  if (gsr__out_put(f, out, fc->head, (size_t)off, GSR__MIN(end, bs) - off) ==
+          0 ||
       end <= bs)
     return GSR_OK;
   return gsr__source_read(f, bs, end - bs, out); /* the overflow */

@@ -70,8 +70,8 @@ static int ra_partial(struct gsr__file *f, struct ra *ra, uint64_t off,
   return status;
 }
 
-static int ra_read(struct gsr__file *f, void *state, uint64_t off,
-                   uint64_t len, struct gsr__out *out) {
+static int ra_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
+                   struct gsr__out *out) {
   struct ra *ra = state;
   uint64_t end = off + len;
   if (ra->buf != NULL && off >= ra->start && end <= ra->end) {

@@ -12,7 +12,7 @@
 struct rac {
   struct gsr__buf *chunk[2]; /* [requested part, read-ahead part] */
   uint64_t off[2], len[2];
-  int n;                     /* chunks held: 0, 1 (at EOF) or 2 */
+  int n; /* chunks held: 0, 1 (at EOF) or 2 */
 };
 
 static uint64_t rac_start(const struct rac *rc) { return rc->off[0]; }
@@ -45,8 +45,7 @@ static void rac_drop(struct rac *rc) {
  * as two chunks that replace the window. */
 static int rac_replace(struct gsr__file *f, struct rac *rc, uint64_t from,
                        uint64_t to) {
-  uint64_t lens[2] = {to - from,
-                      GSR__MIN(f->block_size, f->obj->st.size - to)};
+  uint64_t lens[2] = {to - from, GSR__MIN(f->block_size, f->obj->st.size - to)};
   struct gsr__buf *bufs[2];
   int n = lens[1] > 0 ? 2 : 1;
   /* The window is replaced either way: drop it first, so its memory can

@@ -5,8 +5,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "read/file.h"
 #include "fetch/rfetch.h"
+#include "read/file.h"
 #include "read/prefetch/prefetch.h"
 
 /* While the reader waits, look every few ms whether a block came within

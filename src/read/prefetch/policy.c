@@ -35,9 +35,12 @@ static uint64_t slots(int width) { return 2 * (uint64_t)width + 2; }
 
 const char *gsr__plan_name(int plan) {
   switch (plan) {
-  case GSR__PLAN_RAMP: return "ramp";
-  case GSR__PLAN_FULL: return "full";
-  default: return "none";
+  case GSR__PLAN_RAMP:
+    return "ramp";
+  case GSR__PLAN_FULL:
+    return "full";
+  default:
+    return "none";
   }
 }
 
@@ -98,7 +101,8 @@ void gsr__engine_policy(const struct gsr__engine_in *in,
 
 int gsr__width_next(const struct gsr__width_in *in, int *settled) {
   *settled = 0;
-  if (in->prev_width > 0 && in->aggregate < GSR__WIDTH_GAIN * in->prev_aggregate) {
+  if (in->prev_width > 0 &&
+      in->aggregate < GSR__WIDTH_GAIN * in->prev_aggregate) {
     *settled = 1; /* the step did not pay: take it back */
     return in->prev_width;
   }

@@ -72,30 +72,30 @@ const char *gsr__plan_name(int plan);
 #define GSR__RAMP 16
 
 struct gsr__engine_in {
-  int promised;         /* the reader promised to be sequential */
-  int run_reads;        /* reads in the current sequential run */
-  uint64_t run_bytes;   /* bytes read sequentially in it */
-  uint64_t avg_io;      /* average read size */
-  uint64_t max_prefetch;/* the file's cap on bytes held */
-  uint64_t max_window;  /* ... raised to hold an automatic width, up to
-                         * this (the file's cap if the caller set it) */
-  int width;            /* connections that should carry bytes at once */
-  uint64_t block;       /* bytes per request the caller chose; 0: the
-                         * policy's (the window then holds its blocks) */
-  int auto_width;       /* chosen by measurement: may be lowered to what
-                         * the window holds (an explicit one is obeyed) */
-  double rate;          /* measured bytes/s of one connection; 0: unknown */
-  double ttfb;          /* measured first-byte wait, seconds; 0: unknown */
+  int promised;          /* the reader promised to be sequential */
+  int run_reads;         /* reads in the current sequential run */
+  uint64_t run_bytes;    /* bytes read sequentially in it */
+  uint64_t avg_io;       /* average read size */
+  uint64_t max_prefetch; /* the file's cap on bytes held */
+  uint64_t max_window;   /* ... raised to hold an automatic width, up to
+                          * this (the file's cap if the caller set it) */
+  int width;             /* connections that should carry bytes at once */
+  uint64_t block;        /* bytes per request the caller chose; 0: the
+                          * policy's (the window then holds its blocks) */
+  int auto_width;        /* chosen by measurement: may be lowered to what
+                          * the window holds (an explicit one is obeyed) */
+  double rate;           /* measured bytes/s of one connection; 0: unknown */
+  double ttfb;           /* measured first-byte wait, seconds; 0: unknown */
 };
 struct gsr__engine_out {
-  int plan;             /* enum gsr__plan */
-  uint64_t window;      /* most bytes held: in flight and landed */
-  uint64_t block;       /* bytes per request */
-  uint64_t lead;        /* a block with this many bytes still to come is
-                         * followed at once by the next request, on
-                         * another connection: its first byte then comes
-                         * as this block ends */
-  int width;            /* the width the window holds: at most in.width */
+  int plan;        /* enum gsr__plan */
+  uint64_t window; /* most bytes held: in flight and landed */
+  uint64_t block;  /* bytes per request */
+  uint64_t lead;   /* a block with this many bytes still to come is
+                    * followed at once by the next request, on
+                    * another connection: its first byte then comes
+                    * as this block ends */
+  int width;       /* the width the window holds: at most in.width */
 };
 void gsr__engine_policy(const struct gsr__engine_in *in,
                         struct gsr__engine_out *out);
@@ -109,11 +109,11 @@ void gsr__engine_policy(const struct gsr__engine_in *in,
 #define GSR__WIDTH_STEP 2
 #define GSR__WIDTH_GAIN 1.10
 struct gsr__width_in {
-  int width;            /* the width just measured */
-  double aggregate;     /* its bytes/s, all connections together */
-  int prev_width;       /* the one measured before it; 0: none */
+  int width;        /* the width just measured */
+  double aggregate; /* its bytes/s, all connections together */
+  int prev_width;   /* the one measured before it; 0: none */
   double prev_aggregate;
-  int max;              /* max_connections and what the window holds */
+  int max; /* max_connections and what the window holds */
 };
 int gsr__width_next(const struct gsr__width_in *in, int *settled);
 
@@ -122,35 +122,35 @@ int gsr__width_next(const struct gsr__width_in *in, int *settled);
 /* A block: one request's worth of bytes. */
 struct gsr__pf_block {
   uint64_t off, len;
-  uint64_t used;            /* bytes consumed or skipped from the front */
+  uint64_t used; /* bytes consumed or skipped from the front */
   struct gsr__buf *buf;
-  struct gsr__rfetch *rf;   /* its request */
-  uint64_t submit_ns;       /* when it was scheduled */
-  int width;                /* the width it was scheduled at */
-  int first_noted, noted;   /* its first byte, its whole, measured */
-  int waited;               /* rf finished and was checked */
+  struct gsr__rfetch *rf; /* its request */
+  uint64_t submit_ns;     /* when it was scheduled */
+  int width;              /* the width it was scheduled at */
+  int first_noted, noted; /* its first byte, its whole, measured */
+  int waited;             /* rf finished and was checked */
   struct gsr__pf_block *next;
 };
 
 struct gsr__prefetcher {
   struct gsr__tracker tracker;
-  uint64_t pos;             /* where a sequential read would start */
-  uint64_t run_bytes;       /* bytes read sequentially in this run */
-  int run_reads;            /* reads in this run */
+  uint64_t pos;       /* where a sequential read would start */
+  uint64_t run_bytes; /* bytes read sequentially in this run */
+  int run_reads;      /* reads in this run */
   struct gsr__pf_block *head, *tail;
-  uint64_t sched_end;       /* end of the scheduled bytes */
-  uint64_t limit;           /* nothing is fetched at or past it: the
-                             * object's end, or the reader's promise */
-  int failed;               /* a block failed: restart at the next read */
-  uint64_t held;            /* bytes in blocks now */
+  uint64_t sched_end;         /* end of the scheduled bytes */
+  uint64_t limit;             /* nothing is fetched at or past it: the
+                               * object's end, or the reader's promise */
+  int failed;                 /* a block failed: restart at the next read */
+  uint64_t held;              /* bytes in blocks now */
   struct gsr__engine_out now; /* the policy's latest output */
   /* Measurements of completed blocks (kept across seeks). */
-  double rate, ttfb;        /* running averages; 0: none yet */
+  double rate, ttfb; /* running averages; 0: none yet */
   /* Automatic width (GSR__WIDTH_*): the width in use, whether it is
    * chosen, and the aggregate of blocks scheduled at it, from the first
    * first byte to the last byte. */
   int width;
-  int auto_width;           /* still choosing */
+  int auto_width; /* still choosing */
   int prev_width;
   double prev_aggregate;
   int step_blocks;

@@ -13,15 +13,16 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "read/file.h"
 #include "fetch/rfetch.h"
+#include "read/file.h"
 #include "read/prefetch/prefetch.h"
 
 static void restart(struct gsr__file *f, struct gsr__prefetcher *p,
                     uint64_t off) {
   if (p->head != NULL)
     GSR__TRACE(f->client, "prefetch %s: cancel %llu scheduled bytes from %llu",
-               f->obj->display, (unsigned long long)(p->sched_end - p->head->off),
+               f->obj->display,
+               (unsigned long long)(p->sched_end - p->head->off),
                (unsigned long long)p->head->off);
   gsr__producer_drop_all(f, p);
   gsr__tracker_clear(&p->tracker);
@@ -48,9 +49,11 @@ static void classify(struct gsr__file *f, struct gsr__prefetcher *p,
     kind = "hard seek";
     restart(f, p, off);
   }
-  GSR__TRACE(f->client, "prefetch %s: read at %llu: %s (run %d reads, %llu "
-             "bytes)", f->obj->display, (unsigned long long)off, kind,
-             p->run_reads, (unsigned long long)p->run_bytes);
+  GSR__TRACE(f->client,
+             "prefetch %s: read at %llu: %s (run %d reads, %llu "
+             "bytes)",
+             f->obj->display, (unsigned long long)off, kind, p->run_reads,
+             (unsigned long long)p->run_bytes);
 }
 
 /* The end of what may be fetched ahead for a read of [off, off+len): the
@@ -66,8 +69,8 @@ uint64_t gsr__prefetch_limit(struct gsr__file *f, uint64_t off, uint64_t len) {
   return GSR__MIN(size, promised);
 }
 
-static int pf_read(struct gsr__file *f, void *state, uint64_t off,
-                   uint64_t len, struct gsr__out *out) {
+static int pf_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
+                   struct gsr__out *out) {
   struct gsr__prefetcher *p = state;
   uint64_t before = out->done;
   int status;
@@ -120,9 +123,9 @@ static int pf_create(struct gsr__file *f, void **state) {
                     : -1;
     p->auto_width = known < 1;
     p->width = known >= 1 ? known : GSR__WIDTH_START;
-    GSR__TRACE(f->client, "engine %s: width %d (%s)", f->obj->display,
-               p->width, known >= 1 ? "chosen before for this server"
-                                    : "a start: chosen by measurement");
+    GSR__TRACE(f->client, "engine %s: width %d (%s)", f->obj->display, p->width,
+               known >= 1 ? "chosen before for this server"
+                          : "a start: chosen by measurement");
   }
   *state = p;
   return GSR_OK;

@@ -13,8 +13,8 @@
  */
 #include <assert.h>
 
-#include "read/file.h"
 #include "fetch/rfetch.h"
+#include "read/file.h"
 #include "read/prefetch/prefetch.h"
 
 /* Running averages of the measurements: a quarter of each new one. */
@@ -100,8 +100,10 @@ static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
       .max = width_max(f, p),
   };
   int settled, next = gsr__width_next(&win, &settled);
-  GSR__TRACE(f->client, "engine %s: width %d: %.0f MB/s all together%s; "
-             "width %d%s", f->obj->display, p->width, win.aggregate / 1e6,
+  GSR__TRACE(f->client,
+             "engine %s: width %d: %.0f MB/s all together%s; "
+             "width %d%s",
+             f->obj->display, p->width, win.aggregate / 1e6,
              win.prev_width ? "" : " (the first measured)", next,
              settled ? " (chosen)" : " (trying)");
   p->prev_width = p->width;
@@ -170,22 +172,26 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
   b->len = len;
   b->width = p->width;
   struct gsr__iov one = {buf->data, (size_t)len};
-  int status = gsr__rfetch_start(&f->target, p->sched_end, len, &one, 1, 1, len, buf,
-                                 &b->rf);
+  int status = gsr__rfetch_start(&f->target, p->sched_end, len, &one, 1, 1, len,
+                                 buf, &b->rf);
   if (status != GSR_OK) {
     gsr__buf_unref(buf);
     gsr__free(b);
     return status;
   }
-  if (p->tail) p->tail->next = b;
-  else p->head = b;
+  if (p->tail)
+    p->tail->next = b;
+  else
+    p->head = b;
   p->tail = b;
-  GSR__TRACE(f->client, "engine %s: schedule %llu+%llu%s (plan %s, width %d, "
-             "window %llu, lead %llu, held %llu)", f->obj->display,
-             (unsigned long long)p->sched_end, (unsigned long long)len,
-             demand ? " for the read" : " ahead", gsr__plan_name(p->now.plan),
-             p->now.width, (unsigned long long)p->now.window,
-             (unsigned long long)p->now.lead, (unsigned long long)p->held + len);
+  GSR__TRACE(f->client,
+             "engine %s: schedule %llu+%llu%s (plan %s, width %d, "
+             "window %llu, lead %llu, held %llu)",
+             f->obj->display, (unsigned long long)p->sched_end,
+             (unsigned long long)len, demand ? " for the read" : " ahead",
+             gsr__plan_name(p->now.plan), p->now.width,
+             (unsigned long long)p->now.window, (unsigned long long)p->now.lead,
+             (unsigned long long)p->held + len);
   p->sched_end += len;
   p->held += len;
   peak_update(&f->stats.peak_buffered, p->held);
@@ -214,8 +220,7 @@ static void check_blocks(const struct gsr__prefetcher *p) {
 
 int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
                        uint64_t must) {
-  for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
-    note(f, p, b);
+  for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next) note(f, p, b);
   struct gsr__engine_in in = engine_in(f, p);
   gsr__engine_policy(&in, &p->now);
   const struct gsr__engine_out *w = &p->now;
@@ -226,7 +231,7 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
   if (p->head == NULL && p->sched_end < p->pos) p->sched_end = p->pos;
   check_blocks(p);
   assert(p->sched_end >= p->pos); /* blocks are never all behind the reader */
-  uint64_t size = p->limit; /* the reader's end */
+  uint64_t size = p->limit;       /* the reader's end */
   uint64_t target = GSR__MIN(GSR__MAX(must, p->pos + w->window), size);
   /* A connection is taken by a block until the block comes within the
    * lead of its end, and until its first byte arrived: a block shorter
@@ -246,9 +251,8 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
      * whole block (cut at the read's end, it would cost one more
      * first-byte wait). */
     uint64_t len = GSR__MIN(w->block, size - p->sched_end);
-    uint64_t needed = p->sched_end < must
-                          ? GSR__MIN(len, must - p->sched_end)
-                          : 0;
+    uint64_t needed = p->sched_end < must ? GSR__MIN(len, must - p->sched_end)
+                                          : 0;
     if (needed > 0 && (w->plan != GSR__PLAN_FULL || p->held + len > w->window))
       len = needed;
     if (needed == 0 && p->held + len > w->window) break;

@@ -9,8 +9,10 @@
 #include "read/prefetch/prefetch.h"
 
 void gsr__tracker_add(struct gsr__tracker *t, uint64_t size) {
-  if (t->n == GSR__TRACKER_LEN) t->sum -= t->sizes[t->next];
-  else t->n++;
+  if (t->n == GSR__TRACKER_LEN)
+    t->sum -= t->sizes[t->next];
+  else
+    t->n++;
   t->sizes[t->next] = size;
   t->sum += size;
   t->next = (t->next + 1) % GSR__TRACKER_LEN;

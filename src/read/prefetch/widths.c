@@ -4,9 +4,9 @@
  * that a job that reads many large objects measures once, not once per
  * object (each step of the measurement costs a file 2 x width blocks at
  * a width that may not pay). A decision older than WIDTH_TTL_NS is
- * measured again: links change. With a plans file (gsr_client_options.plans_file) they
- * outlive the client, so that a run of separate processes (gsread cat in
- * a shell loop) measures once too.
+ * measured again: links change. With a plans file
+ * (gsr_client_options.plans_file) they outlive the client, so that a run of
+ * separate processes (gsread cat in a shell loop) measures once too.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -29,10 +29,10 @@ struct gsr__widths {
   pthread_mutex_t mu;
   struct {
     char origin[160];
-    int width;     /* connections */
-    uint64_t at;   /* when it was decided */
+    int width;   /* connections */
+    uint64_t at; /* when it was decided */
   } slot[WIDTH_SLOTS];
-  int dirty;       /* a width was decided since the file was read */
+  int dirty; /* a width was decided since the file was read */
 };
 
 struct gsr__widths *gsr__widths_new(void) {
@@ -105,8 +105,9 @@ void gsr__widths_put(struct gsr__widths *ps, const char *url, int width) {
   pthread_mutex_unlock(&ps->mu);
 }
 
-/* The file: a header line, then "ORIGIN WIDTH UNIX_SECONDS" per width. Times on disk are the wall clock's; in memory, the monotonic
- * clock's (the TTL must not jump with the wall clock). */
+/* The file: a header line, then "ORIGIN WIDTH UNIX_SECONDS" per width. Times on
+ * disk are the wall clock's; in memory, the monotonic clock's (the TTL must not
+ * jump with the wall clock). */
 #define PLANS_HEADER "gsread-plans 2"
 #define MAX_WIDTH 512 /* the client's max_connections / 2 */
 
