@@ -111,13 +111,13 @@ eq "ls of a local path is a usage error" "$rc" 2
 # ---- cat keeps the width it measured between runs
 # (~/.cache/gsread/plans, "gsread-plans 2": "ORIGIN WIDTH SECONDS"): the
 # second run starts with it, measuring nothing. Connections capped, so
-# that more of them pay; reads of 1 MiB and a 16 MiB window (blocks of
-# 1.6 MiB at width 4), so that the measurement's steps (2 x width + 1
-# blocks each) fit in the object.
+# that more of them pay; reads of 1 MiB and an 8 MiB window (blocks of
+# 768 KiB at width 4), so that the measurement's steps (3 x width blocks
+# each: 4, 6, 8) fit well within the object.
 curl -s -o /dev/null "$EP/_control/config?rate=30m"
 plans=$T/home/.cache/gsread/plans
 catp() { env -u GSREAD_PLANS_FILE -u GSREAD_CONCURRENCY HOME="$T/home" XDG_CACHE_HOME= \
-  "${G[@]}" cat --copy --io-size 1M --max-prefetch 16M "$@"; }
+  "${G[@]}" cat --copy --io-size 1M --max-prefetch 8M "$@"; }
 rc=0; catp "gs://$B/big" >out/cat1 2>"$T/err" || rc=$?
 eq "cat (capped) exit" "$rc" 0
 check "cat (capped) bytes" cmp -s out/cat1 "$D/big"

@@ -119,7 +119,7 @@ mnt_stop() {
 rc=0; timeout 30 "$BIN" mount "gs://nosuchbucket" "$M" 2>"$T/err" || rc=$?
 eq "background mount of a missing bucket exits 1" "$rc" 1
 check "... saying why on the terminal" grep -q "cannot list gs://nosuchbucket" "$T/err"
-check "... and mounts nothing" test "$(grep -c fuse.gsread /proc/self/mounts)" = 0
+check "... and mounts nothing" test "$(grep -c " $M fuse.gsread" /proc/self/mounts)" = 0
 rc=0; timeout 30 "$BIN" mount "gs://$B" "$D/big" 2>"$T/err" || rc=$?
 eq "a file as mount point exits 1" "$rc" 1
 rc=0; timeout 30 "$BIN" mount "gs://$B" 2>"$T/err" || rc=$?
