@@ -86,4 +86,8 @@ void gsr__object_close(struct gsr__object *obj);
  * generation. */
 int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req, uint64_t *gen);
 
+/* ---- list.c: gsr_list's work (its arguments checked, not NULL). */
+int gsr__list(gsr_client *c, const char *url, int recursive, gsr_list_cb cb,
+              void *arg);
+
 #endif /* GSR_BACKEND_H */
