@@ -346,35 +346,15 @@ static int auth_retry(struct gsr__rfetch *rf) {
   return 1;
 }
 
-/* The CRC32C of each destination segment and of the whole range, from
- * the parts' per-segment CRCs: parts cut the destination in order and a
- * part's segment never straddles two of the destination's. */
-static void seg_crcs(struct gsr__rfetch *rf) {
-  int j = 0;
-  size_t used = 0; /* bytes of segment j accounted so far */
-  memset(rf->seg_crc, 0, sizeof(rf->seg_crc));
-  rf->crc = 0;
-  for (int i = 0; i < rf->n_parts; i++) {
-    const struct gsr__request *req = &rf->reqs[i];
-    for (int k = 0; k < req->n_dst; k++) {
-      size_t n = req->dst[k].len;
-      rf->seg_crc[j] = gsr__crc32c_combine(rf->seg_crc[j], req->seg_crc[k], n);
-      rf->crc = gsr__crc32c_combine(rf->crc, req->seg_crc[k], n);
-      if ((used += n) == rf->seg_len[j] && j + 1 < rf->n_seg) {
-        j++;
-        used = 0;
-      }
-    }
-  }
-}
-
 int gsr__rfetch_wait(struct gsr__rfetch *rf) {
   if (!rf->waited) {
     rf->status = gsr__completion_wait(&rf->completion);
     if (rf->status == GSR_EAUTH && rf->reqs != NULL && auth_retry(rf))
       rf->status = gsr__completion_wait(&rf->completion);
     rf->waited = 1;
-    if (rf->status == GSR_OK) seg_crcs(rf);
+    if (rf->status == GSR_OK)
+      gsr__seg_crcs(rf->reqs, rf->n_parts, rf->seg_len, rf->n_seg, rf->seg_crc,
+                    &rf->crc);
     struct gsr__error *e = &rf->completion.err;
     if (e->status == GSR_ENOENT) {
       /* The generation (or ETag) existed at open: it was replaced. */
