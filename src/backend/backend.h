@@ -59,8 +59,19 @@ struct gsr__backend_ops {
   /* Checks a data response's headers against the pinned version (I/O
    * thread). May be NULL. */
   int (*check_headers)(struct gsr__object *obj, struct gsr__request *req);
-  /* Local backend: reads exactly len bytes. NULL for network. */
-  int (*pread)(struct gsr__object *obj, void *dst, uint64_t off, uint64_t len);
+  /* Local backend (NULL for network), in the caller's thread: reads the
+   * bytes at off into iov[0..n), setting each segment's CRC32C in seg_crc
+   * and combining them into *crc. With mark (a buffer whose data is
+   * iov[0]'s, n 1), the CRC comes from the checkpoints it writes: one pass
+   * over the bytes, not two. */
+  int (*fill)(struct gsr__object *obj, uint64_t off, const struct gsr__iov *iov,
+              int n, uint32_t *crc, uint32_t *seg_crc, struct gsr__buf *mark);
+  /* Local backend: reads the bytes at off into a scatter list, skipping
+   * its holes (base NULL); *preads and *bytes: the reads made and the
+   * bytes they read, also on failure. */
+  int (*fill_sg)(struct gsr__object *obj, uint64_t off,
+                 const struct gsr__iov *segs, size_t n, uint64_t *preads,
+                 uint64_t *bytes);
   void (*close)(struct gsr__object *obj);
   /* Backends with credentials (GCS; else NULL): the generation of those
    * requests carry now, and, for a request carrying generation *gen that
@@ -85,5 +96,9 @@ void gsr__object_close(struct gsr__object *obj);
  * the token first if needed; *gen, if not NULL, gets the token's
  * generation. */
 int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req, uint64_t *gen);
+
+/* ---- list.c: gsr_list's work (its arguments checked, not NULL). */
+int gsr__list(gsr_client *c, const char *url, int recursive, gsr_list_cb cb,
+              void *arg);
 
 #endif /* GSR_BACKEND_H */

@@ -1,4 +1,5 @@
-/* gsr_list: objects.list of the GCS JSON API, page after page.
+/* The work of gsr_list (api/list.c): objects.list of the GCS JSON API,
+ * page after page.
  *
  * GET {endpoint}/storage/v1/b/{bucket}/o?prefix=P[&delimiter=/]
  *     &maxResults=1000[&pageToken=T]
@@ -194,11 +195,9 @@ static int list_page(gsr_client *c, const char *bucket, const char *prefix,
   return status;
 }
 
-int gsr_list(gsr_client *c, const char *url, int recursive, gsr_list_cb cb,
-             void *arg) {
+int gsr__list(gsr_client *c, const char *url, int recursive, gsr_list_cb cb,
+              void *arg) {
   char *bucket = NULL, *prefix = NULL, *token = NULL;
-  if (c == NULL || url == NULL || cb == NULL)
-    return gsr__err(GSR_EINVAL, "gsr_list: client, url or callback is NULL");
   int status = parse_list_url(url, &bucket, &prefix);
   while (status == GSR_OK) {
     status = list_page(c, bucket, prefix, recursive, &token, cb, arg);

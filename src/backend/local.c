@@ -69,6 +69,38 @@ static int local_pread(struct gsr__object *obj, void *dst, uint64_t off,
   return GSR_OK;
 }
 
+static int local_fill(struct gsr__object *obj, uint64_t off,
+                      const struct gsr__iov *iov, int n, uint32_t *crc,
+                      uint32_t *seg_crc, struct gsr__buf *mark) {
+  for (int i = 0; i < n; i++) {
+    int status = local_pread(obj, iov[i].base, off, iov[i].len);
+    if (status != GSR_OK) return status;
+    if (mark != NULL) {
+      gsr__buf_mark(mark, iov[i].len);
+      seg_crc[i] = gsr__buf_crc(mark, 0, iov[i].len);
+    } else {
+      seg_crc[i] = gsr__crc32c(0, iov[i].base, iov[i].len);
+    }
+    *crc = gsr__crc32c_combine(*crc, seg_crc[i], iov[i].len);
+    off += iov[i].len;
+  }
+  return GSR_OK;
+}
+
+static int local_fill_sg(struct gsr__object *obj, uint64_t off,
+                         const struct gsr__iov *segs, size_t n,
+                         uint64_t *preads, uint64_t *bytes) {
+  int status = GSR_OK;
+  *preads = *bytes = 0;
+  for (size_t i = 0; i < n && status == GSR_OK; off += segs[i++].len) {
+    if (segs[i].base == NULL) continue;
+    status = local_pread(obj, segs[i].base, off, segs[i].len);
+    (*preads)++;
+    *bytes += segs[i].len;
+  }
+  return status;
+}
+
 static void local_close(struct gsr__object *obj) {
   if (obj->fd >= 0) close(obj->fd);
   obj->fd = -1;
@@ -77,6 +109,7 @@ static void local_close(struct gsr__object *obj) {
 const struct gsr__backend_ops gsr__local_ops = {
     .name = "file",
     .open = local_open,
-    .pread = local_pread,
+    .fill = local_fill,
+    .fill_sg = local_fill_sg,
     .close = local_close,
 };

@@ -53,26 +53,6 @@ static struct gsr__buf *markable(struct gsr__buf *hold,
   return hold;
 }
 
-/* Reads a local file into iov. With mark, the one segment's CRC comes from
- * the checkpoints it writes (one pass over the bytes, not two). */
-static int local_fill(struct gsr__rtarget *t, uint64_t off,
-                      const struct gsr__iov *iov, int n, uint32_t *crc,
-                      uint32_t *seg_crc, struct gsr__buf *mark) {
-  for (int i = 0; i < n; i++) {
-    int status = t->obj->ops->pread(t->obj, iov[i].base, off, iov[i].len);
-    if (status != GSR_OK) return status;
-    if (mark != NULL) {
-      gsr__buf_mark(mark, iov[i].len);
-      seg_crc[i] = gsr__buf_crc(mark, 0, iov[i].len);
-    } else {
-      seg_crc[i] = gsr__crc32c(0, iov[i].base, iov[i].len);
-    }
-    *crc = gsr__crc32c_combine(*crc, seg_crc[i], iov[i].len);
-    off += iov[i].len;
-  }
-  return GSR_OK;
-}
-
 static int track(struct gsr__rtarget *t, struct gsr__rfetch *rf) {
   pthread_mutex_lock(&t->mu);
   int closed = t->closed;
@@ -102,23 +82,6 @@ static void release_parts(struct gsr__rfetch *rf) {
   for (int i = 0; i < rf->n_parts; i++) gsr__request_cleanup(&rf->reqs[i]);
   gsr__free(rf->reqs);
   rf->reqs = NULL;
-}
-
-/* Reads a local file into a scatter list, skipping its holes; counts the
- * preads and the bytes they read. */
-static int local_fill_sg(struct gsr__rtarget *t, uint64_t off,
-                         const struct gsr__iov *segs, size_t n) {
-  uint64_t preads = 0, bytes = 0;
-  int status = GSR_OK;
-  for (size_t i = 0; i < n && status == GSR_OK; off += segs[i++].len) {
-    if (segs[i].base == NULL) continue;
-    status = t->obj->ops->pread(t->obj, segs[i].base, off, segs[i].len);
-    preads++;
-    bytes += segs[i].len;
-  }
-  atomic_fetch_add(t->requests[0], preads);
-  atomic_fetch_add(t->bytes_fetched[0], bytes);
-  return status;
 }
 
 /* Appends to rf->sg the segments of the next len bytes of the caller's
@@ -229,10 +192,13 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
   for (int i = 0; i < n_iov; i++) rf->seg_len[i] = iov[i].len;
   if (t->obj->local) { /* done before we return */
     if (segs != NULL) {
-      status = local_fill_sg(t, off, segs, n_segs);
+      uint64_t preads, bytes;
+      status = t->obj->ops->fill_sg(t->obj, off, segs, n_segs, &preads, &bytes);
+      atomic_fetch_add(t->requests[0], preads);
+      atomic_fetch_add(t->bytes_fetched[0], bytes);
     } else {
-      status = local_fill(t, off, iov, n_iov, &rf->crc, rf->seg_crc,
-                          markable(hold, iov, n_iov, 1));
+      status = t->obj->ops->fill(t->obj, off, iov, n_iov, &rf->crc, rf->seg_crc,
+                                 markable(hold, iov, n_iov, 1));
       if (status == GSR_OK) {
         atomic_fetch_add(t->requests[0], 1);
         atomic_fetch_add(t->bytes_fetched[0], len);
@@ -380,35 +346,15 @@ static int auth_retry(struct gsr__rfetch *rf) {
   return 1;
 }
 
-/* The CRC32C of each destination segment and of the whole range, from
- * the parts' per-segment CRCs: parts cut the destination in order and a
- * part's segment never straddles two of the destination's. */
-static void seg_crcs(struct gsr__rfetch *rf) {
-  int j = 0;
-  size_t used = 0; /* bytes of segment j accounted so far */
-  memset(rf->seg_crc, 0, sizeof(rf->seg_crc));
-  rf->crc = 0;
-  for (int i = 0; i < rf->n_parts; i++) {
-    const struct gsr__request *req = &rf->reqs[i];
-    for (int k = 0; k < req->n_dst; k++) {
-      size_t n = req->dst[k].len;
-      rf->seg_crc[j] = gsr__crc32c_combine(rf->seg_crc[j], req->seg_crc[k], n);
-      rf->crc = gsr__crc32c_combine(rf->crc, req->seg_crc[k], n);
-      if ((used += n) == rf->seg_len[j] && j + 1 < rf->n_seg) {
-        j++;
-        used = 0;
-      }
-    }
-  }
-}
-
 int gsr__rfetch_wait(struct gsr__rfetch *rf) {
   if (!rf->waited) {
     rf->status = gsr__completion_wait(&rf->completion);
     if (rf->status == GSR_EAUTH && rf->reqs != NULL && auth_retry(rf))
       rf->status = gsr__completion_wait(&rf->completion);
     rf->waited = 1;
-    if (rf->status == GSR_OK) seg_crcs(rf);
+    if (rf->status == GSR_OK)
+      gsr__seg_crcs(rf->reqs, rf->n_parts, rf->seg_len, rf->n_seg, rf->seg_crc,
+                    &rf->crc);
     struct gsr__error *e = &rf->completion.err;
     if (e->status == GSR_ENOENT) {
       /* The generation (or ETag) existed at open: it was replaced. */

@@ -93,4 +93,13 @@ int gsr__rfetch_run(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                     const struct gsr__iov *iov, int n_iov, int max_parts,
                     uint64_t min_part, uint32_t *crc, uint32_t *seg_crc);
 
+/* ---- segcrc.c: the CRC32C of each of a fetch's destination segments
+ * (seg_len[0..n_seg)) and of the whole range, from its parts'
+ * per-segment CRCs (reqs[0..n_reqs)): parts cut the destination in order
+ * and a part's segment never straddles two of the destination's.
+ * seg_crc has GSR__REQ_IOV entries. */
+void gsr__seg_crcs(const struct gsr__request *reqs, int n_reqs,
+                   const size_t *seg_len, int n_seg, uint32_t *seg_crc,
+                   uint32_t *crc);
+
 #endif /* GSR_RFETCH_H */

@@ -1,7 +1,8 @@
-/* The file API: open, stat, read, pread, seek, the zero-copy calls, stats
- * and close. A read is checked and clamped to the object here, then handed
- * to the file's cache reader, which draws on its source (direct range
- * fetches, or the prefetcher).
+/* Open files: open, read, pread, seek, the zero-copy reads, stats and
+ * close, behind the public calls of api/file.c (which look the handle up
+ * and check the arguments). A read is clamped to the object here, then
+ * handed to the file's cache reader, which draws on its source (direct
+ * range fetches, or the prefetcher).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -14,18 +15,7 @@
 #include "read/file.h"
 #include "read/prefetch/prefetch.h"
 
-#define DEFAULT_BLOCK (5u * 1024 * 1024)
 #define DEFAULT_MAX_PREFETCH (96u * 1024 * 1024)
-
-void gsr_file_options_init(gsr_file_options *o) {
-  if (o == NULL) return;
-  memset(o, 0, sizeof(*o));
-  o->cache_type = "none";
-  o->block_size = DEFAULT_BLOCK;
-  o->max_blocks = 32;
-  o->concurrency = 0;
-  o->min_part_size = DEFAULT_BLOCK;
-}
 
 /* Resolves and checks the options into f. */
 static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
@@ -104,19 +94,11 @@ static void destroy_readers(struct gsr__file *f) {
   f->source_state = NULL;
 }
 
-int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
-             gsr_file *out) {
-  gsr_file_options defaults;
+int gsr__file_open(gsr_client *c, const char *url, const gsr_file_options *opts,
+                   struct gsr__file **out) {
   struct gsr__file *f;
   int status;
-  if (out == NULL) return gsr__err(GSR_EINVAL, "gsr_open: out is NULL");
-  *out = GSR_FILE_INVALID;
-  if (c == NULL) return gsr__err(GSR_EINVAL, "gsr_open: client is NULL");
-  if (url == NULL) return gsr__err(GSR_EINVAL, "gsr_open: url is NULL");
-  if (opts == NULL) {
-    gsr_file_options_init(&defaults);
-    opts = &defaults;
-  }
+  *out = NULL;
   if ((f = gsr__calloc(1, sizeof(*f))) == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory");
   atomic_init(&f->refs, 1);
@@ -130,12 +112,11 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
       (status = gsr__object_open(c, url, &f->obj)) != GSR_OK ||
       (status = fetch_target(f)) != GSR_OK ||
       (status = pick_source(f)) != GSR_OK ||
-      (status = create_readers(f)) != GSR_OK ||
-      (status = gsr__handle_add(f)) != GSR_OK) {
+      (status = create_readers(f)) != GSR_OK) {
     gsr__file_unref(f);
     return status;
   }
-  *out = f->id;
+  *out = f;
   return GSR_OK;
 }
 
@@ -157,25 +138,6 @@ void gsr__file_shutdown(struct gsr__file *f) {
   pthread_mutex_unlock(&f->target.mu);
   if (f->source && f->source->cancel) f->source->cancel(f, f->source_state);
   if (f->cache && f->cache->cancel) f->cache->cancel(f, f->cache_state);
-}
-
-int gsr_close(gsr_file id) {
-  struct gsr__file *f;
-  int status = gsr__handle_remove(id, &f);
-  if (status != GSR_OK) return status;
-  gsr__file_shutdown(f);
-  gsr__file_unref(f);
-  return GSR_OK;
-}
-
-int gsr_fstat(gsr_file id, gsr_stat *st) {
-  struct gsr__file *f;
-  if (st == NULL) return gsr__err(GSR_EINVAL, "gsr_fstat: st is NULL");
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
-  *st = f->obj->st;
-  gsr__file_unref(f);
-  return GSR_OK;
 }
 
 int gsr__prefetch_mode(const char *name) {
@@ -234,14 +196,10 @@ static int64_t copy_read(struct gsr__file *f, void *buf, size_t n,
   return r;
 }
 
-int64_t gsr_pread(gsr_file id, void *buf, size_t n, int64_t offset) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
+int64_t gsr__file_pread(struct gsr__file *f, void *buf, size_t n,
+                        int64_t offset) {
   uint32_t crc = 0;
-  int64_t r = copy_read(f, buf, n, offset, 0, &crc);
-  gsr__file_unref(f);
-  return r;
+  return copy_read(f, buf, n, offset, 0, &crc);
 }
 
 /* 1 if a gsr_read at off continues the whole-object check (or starts it,
@@ -271,10 +229,8 @@ static int crc_feed(struct gsr__file *f, uint64_t off, uint32_t crc,
                   f->obj->display, f->crc, st->crc32c);
 }
 
-int64_t gsr_read(gsr_file id, void *buf, size_t n) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
+int64_t gsr__file_read(struct gsr__file *f, void *buf, size_t n) {
+  int status;
   pthread_mutex_lock(&f->pos_mu);
   uint32_t crc = 0;
   int want = crc_wanted(f, (uint64_t)f->pos); /* pos is never negative */
@@ -285,7 +241,6 @@ int64_t gsr_read(gsr_file id, void *buf, size_t n) {
     if (status != GSR_OK) r = status;
   }
   pthread_mutex_unlock(&f->pos_mu);
-  gsr__file_unref(f);
   return r;
 }
 
@@ -305,22 +260,9 @@ int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,
   return r;
 }
 
-int64_t gsr_pread_slices(gsr_file id, size_t n, int64_t offset, gsr_slice *out,
-                         size_t max, size_t *count) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
-  uint32_t crc = 0;
-  int64_t r = gsr__file_slice_read(f, n, offset, out, max, count, 0, &crc);
-  gsr__file_unref(f);
-  return r;
-}
-
-int64_t gsr_read_slices(gsr_file id, size_t n, gsr_slice *out, size_t max,
-                        size_t *count) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
+int64_t gsr__file_read_slices(struct gsr__file *f, size_t n, gsr_slice *out,
+                              size_t max, size_t *count) {
+  int status = GSR_OK;
   pthread_mutex_lock(&f->pos_mu);
   uint32_t crc = 0;
   int want = crc_wanted(f, (uint64_t)f->pos); /* pos is never negative */
@@ -328,19 +270,15 @@ int64_t gsr_read_slices(gsr_file id, size_t n, gsr_slice *out, size_t max,
   if (r > 0) status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
   if (r > 0) f->pos += r;
   if (status != GSR_OK) {
-    for (size_t i = 0; i < *count; i++) gsr_slice_release(&out[i]);
+    for (size_t i = 0; i < *count; i++) gsr__slice_release(&out[i]);
     *count = 0;
     r = status;
   }
   pthread_mutex_unlock(&f->pos_mu);
-  gsr__file_unref(f);
   return r;
 }
 
-int64_t gsr_seek(gsr_file id, int64_t offset, int whence) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
+int64_t gsr__file_seek(struct gsr__file *f, int64_t offset, int whence) {
   pthread_mutex_lock(&f->pos_mu);
   int64_t base = whence == GSR_SEEK_SET   ? 0
                  : whence == GSR_SEEK_CUR ? f->pos
@@ -355,36 +293,10 @@ int64_t gsr_seek(gsr_file id, int64_t offset, int whence) {
   else
     r = f->pos = base + offset;
   pthread_mutex_unlock(&f->pos_mu);
-  gsr__file_unref(f);
   return r;
 }
 
-int64_t gsr_tell(gsr_file id) { return gsr_seek(id, 0, GSR_SEEK_CUR); }
-
-int64_t gsr_size(gsr_file id) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
-  int64_t size = (int64_t)f->obj->st.size;
-  gsr__file_unref(f);
-  return size;
-}
-
-int gsr_set_read_end(gsr_file id, uint64_t end) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
-  atomic_store(&f->read_end, end);
-  gsr__file_unref(f);
-  return GSR_OK;
-}
-
-int gsr_file_stats_get(gsr_file id, gsr_file_stats *out) {
-  struct gsr__file *f;
-  if (out == NULL)
-    return gsr__err(GSR_EINVAL, "gsr_file_stats_get: out is NULL");
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
+void gsr__file_stats(struct gsr__file *f, gsr_file_stats *out) {
   const struct gsr__stats *s = &f->stats;
   out->reads = atomic_load(&s->reads);
   out->hits = atomic_load(&s->hits);
@@ -402,6 +314,4 @@ int gsr_file_stats_get(gsr_file id, gsr_file_stats *out) {
   out->peak_buffered = atomic_load(&s->peak_buffered);
   out->plan = gsr__plan_name(atomic_load(&s->plan));
   out->connections = atomic_load(&s->width);
-  gsr__file_unref(f);
-  return GSR_OK;
 }

@@ -89,8 +89,22 @@ struct gsr__file *gsr__handle_remove_any(gsr_client *c);
 /* Frees the table when no file is open (so leak checkers see nothing). */
 void gsr__handle_trim(void);
 
-/* ---- file.c */
+/* ---- file.c: the work of the public file calls (api/file.c looks the
+ * handle up and checks the arguments). Each returns what its gsr_ call
+ * does (gsread.h). */
+/* A new file of client c for url, with its readers (opts not NULL); not
+ * yet registered. GSR_OK or a status (message set). */
+int gsr__file_open(gsr_client *c, const char *url, const gsr_file_options *opts,
+                   struct gsr__file **out);
 void gsr__file_unref(struct gsr__file *f);
+int64_t gsr__file_pread(struct gsr__file *f, void *buf, size_t n,
+                        int64_t offset);
+/* gsr_read: at the file's position, with the whole-object CRC32C check. */
+int64_t gsr__file_read(struct gsr__file *f, void *buf, size_t n);
+int64_t gsr__file_read_slices(struct gsr__file *f, size_t n, gsr_slice *out,
+                              size_t max, size_t *count);
+int64_t gsr__file_seek(struct gsr__file *f, int64_t offset, int whence);
+void gsr__file_stats(struct gsr__file *f, gsr_file_stats *out);
 /* gsr_pread_slices on a file; with want_crc, *crc is the CRC32C of the
  * bytes returned. */
 int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,
@@ -116,5 +130,20 @@ struct gsr__send {
  * set). */
 int gsr__file_send(struct gsr__file *f, uint64_t off, uint64_t end,
                    struct gsr__send *s);
+/* gsr_sendfile's work, its arguments checked (off, fd not negative): the
+ * range clamped to the object, written, and checked against the object's
+ * CRC32C when whole. *write_errno: why fd refused a write, or 0. */
+int gsr__file_sendfile(struct gsr__file *f, int fd, uint64_t off,
+                       uint64_t count, uint64_t *written, int *write_errno);
+
+/* ---- ranges.c: gsr_read_ranges. */
+#define GSR__RANGES_MAX_CONCURRENCY 256
+/* Checks the arguments; sets every range's results to the status (GSR_OK
+ * or GSR_EINVAL, message set). */
+int gsr__ranges_check(gsr_range *r, size_t n, const gsr_ranges_options *o);
+/* gsr_read_ranges on a file, its arguments checked; t0: when the call
+ * began (gsr__now_ns), for the stats. */
+int gsr__file_read_ranges(struct gsr__file *f, gsr_range *ranges, size_t n,
+                          const gsr_ranges_options *opts, uint64_t t0);
 
 #endif /* GSR_FILE_H */

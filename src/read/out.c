@@ -90,12 +90,12 @@ void gsr__out_landed(struct gsr__out *o, uint64_t len, uint32_t crc) {
 
 void gsr__out_abandon(struct gsr__out *o) {
   for (size_t i = 0; o->slices != NULL && i < o->n_slices; i++)
-    gsr_slice_release(&o->slices[i]);
+    gsr__slice_release(&o->slices[i]);
   o->n_slices = 0;
   o->done = 0;
 }
 
-void gsr_slice_release(gsr_slice *s) {
+void gsr__slice_release(gsr_slice *s) {
   if (s == NULL || s->owner == NULL) return;
   gsr__buf_unref(s->owner);
   s->owner = NULL;

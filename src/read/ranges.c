@@ -1,8 +1,8 @@
-/* gsr_read_ranges: check the ranges, plan them (ranges_plan.c), fetch the
- * spans up to the concurrency with their bytes scattered straight into
- * the ranges' buffers (holes dropped by the I/O thread), copy overlaps,
- * hand out slices, measure the link for the next plan. See ranges.h and
- * docs/ranges.md.
+/* The work of gsr_read_ranges (api/file.c): check the ranges, plan them
+ * (ranges_plan.c), fetch the spans up to the concurrency with their bytes
+ * scattered straight into the ranges' buffers (holes dropped by the I/O
+ * thread), copy overlaps, hand out slices, measure the link for the next plan.
+ * See ranges.h and docs/ranges.md.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -14,16 +14,10 @@
 #include "fetch/rfetch.h"
 #include "read/file.h"
 
-#define MAX_CONCURRENCY 256
+#define MAX_CONCURRENCY GSR__RANGES_MAX_CONCURRENCY
 /* Responses at least this long give a rate worth keeping: shorter ones
  * arrive in one burst and would measure the server's buffers. */
 #define RATE_MIN_BYTES ((uint64_t)1 << 20)
-
-void gsr_ranges_options_init(gsr_ranges_options *o) {
-  if (o == NULL) return;
-  memset(o, 0, sizeof(*o));
-  o->hole_limit = -1;
-}
 
 /* A span in flight. */
 struct job {
@@ -228,8 +222,7 @@ static void run_spans(struct call *c) {
   while (c->count > 0) reap(c);
 }
 
-/* Checks the arguments; on failure every range's status is GSR_EINVAL. */
-static int check(gsr_range *r, size_t n, const gsr_ranges_options *o) {
+int gsr__ranges_check(gsr_range *r, size_t n, const gsr_ranges_options *o) {
   int status = GSR_OK;
   if (r == NULL && n > 0)
     return gsr__err(GSR_EINVAL, "gsr_read_ranges: ranges is NULL");
@@ -314,33 +307,22 @@ static int read_ranges(struct call *c, const gsr_ranges_options *o) {
   return GSR_OK;
 }
 
-int gsr_read_ranges(gsr_file id, gsr_range *ranges, size_t n,
-                    const gsr_ranges_options *opts) {
-  gsr_ranges_options defaults;
-  uint64_t t0 = gsr__now_ns();
-  if (opts == NULL) {
-    gsr_ranges_options_init(&defaults);
-    opts = &defaults;
-  }
-  if (opts->stats != NULL) memset(opts->stats, 0, sizeof(*opts->stats));
-  int status = check(ranges, n, opts);
-  if (status != GSR_OK) return status;
+int gsr__file_read_ranges(struct gsr__file *f, gsr_range *ranges, size_t n,
+                          const gsr_ranges_options *opts, uint64_t t0) {
   struct call *c = gsr__calloc(1, sizeof(*c));
   if (c == NULL) {
     for (size_t i = 0; i < n; i++) ranges[i].status = GSR_ENOMEM;
     return gsr__err(GSR_ENOMEM, "out of memory");
   }
-  status = gsr__handle_get(id, &c->f);
-  if (status == GSR_OK) {
-    c->r = ranges;
-    c->n = n;
-    c->err_at = SIZE_MAX;
-    c->local = c->f->obj->local;
-    c->conc = opts->concurrency ? opts->concurrency : c->f->concurrency;
-    c->conc = GSR__MIN(GSR__MAX(c->conc, 1), MAX_CONCURRENCY);
-    c->st.ranges = n;
-    status = read_ranges(c, opts);
-  }
+  c->f = f;
+  c->r = ranges;
+  c->n = n;
+  c->err_at = SIZE_MAX;
+  c->local = f->obj->local;
+  c->conc = opts->concurrency ? opts->concurrency : f->concurrency;
+  c->conc = GSR__MIN(GSR__MAX(c->conc, 1), MAX_CONCURRENCY);
+  c->st.ranges = n;
+  int status = read_ranges(c, opts);
   /* Settle: the ranges' results, the first failure, the counters. */
   for (size_t i = 0; i < n; i++) {
     if (status != GSR_OK) ranges[i].status = status; /* nothing was read */
@@ -355,17 +337,14 @@ int gsr_read_ranges(gsr_file id, gsr_range *ranges, size_t n,
                       c->err_at, (long long)r->offset,
                       (unsigned long long)r->length, c->err.msg);
   }
-  if (c->f != NULL) {
-    struct gsr__stats *fs = &c->f->stats;
-    uint64_t refs = 0;
-    for (size_t i = 0; i < n; i++)
-      if (ranges[i].buf == NULL) refs += ranges[i].delivered;
-    atomic_fetch_add(&fs->reads, 1);
-    atomic_fetch_add(&fs->bytes_delivered, c->st.bytes_delivered);
-    atomic_fetch_add(&fs->bytes_referenced, refs);
-    atomic_fetch_add(&fs->bytes_copied, c->st.bytes_delivered - refs);
-    gsr__file_unref(c->f);
-  }
+  struct gsr__stats *fs = &f->stats;
+  uint64_t refs = 0;
+  for (size_t i = 0; i < n; i++)
+    if (ranges[i].buf == NULL) refs += ranges[i].delivered;
+  atomic_fetch_add(&fs->reads, 1);
+  atomic_fetch_add(&fs->bytes_delivered, c->st.bytes_delivered);
+  atomic_fetch_add(&fs->bytes_referenced, refs);
+  atomic_fetch_add(&fs->bytes_copied, c->st.bytes_delivered - refs);
   c->st.seconds = (double)(gsr__now_ns() - t0) / 1e9;
   if (opts->stats != NULL) *opts->stats = c->st;
   gsr__rplan_free(&c->plan);

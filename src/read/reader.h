@@ -33,6 +33,8 @@ struct gsr__out {
   uint32_t seg_crc[GSR__REQ_IOV]; /* the CRC32C of each segment */
 };
 
+/* gsr_slice_release (api/file.c): drops a slice's reference. */
+void gsr__slice_release(gsr_slice *s);
 void gsr__out_copy_init(struct gsr__out *o, void *dst, size_t len);
 void gsr__out_slices_init(struct gsr__out *o, gsr_slice *s, size_t max);
 /* A copy-mode out over the given segments, for a cache's own buffers. */

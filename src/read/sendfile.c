@@ -1,5 +1,5 @@
-/* gsr_sendfile: a byte range of a file to a file descriptor; also the
- * loop behind gsr_download.
+/* A byte range of a file to a file descriptor: the work of gsr_sendfile
+ * (api/file.c) and the loop behind gsr_download.
  *
  * The range is read through the file's readers, as any sequential reader
  * is (the engine, src/read/prefetch/, when the file prefetches), in pieces of
@@ -38,7 +38,7 @@ static int write_slices(struct gsr__file *f, struct gsr__send *s, gsr_slice *sl,
                           f->obj->display, s->fd,
                           gsr__errno_text(s->write_errno));
     }
-    gsr_slice_release(&sl[i]);
+    gsr__slice_release(&sl[i]);
   }
   return status;
 }
@@ -90,25 +90,13 @@ int gsr__file_send(struct gsr__file *f, uint64_t off, uint64_t end,
   return status;
 }
 
-int gsr_sendfile(gsr_file id, int fd, int64_t offset, uint64_t count,
-                 uint64_t *written) {
-  struct gsr__file *f;
-  if (written != NULL) *written = 0;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
-  if (offset < 0 || fd < 0) {
-    gsr__file_unref(f);
-    return gsr__err(GSR_EINVAL, "gsr_sendfile: %s is negative",
-                    offset < 0 ? "offset" : "fd");
-  }
-  uint64_t size = f->obj->st.size, off = (uint64_t)offset;
-  if (off >= size || count == 0) {
-    gsr__file_unref(f);
-    return GSR_OK;
-  }
+int gsr__file_sendfile(struct gsr__file *f, int fd, uint64_t off,
+                       uint64_t count, uint64_t *written, int *write_errno) {
+  uint64_t size = f->obj->st.size;
+  if (off >= size || count == 0) return GSR_OK;
   uint64_t end = count < size - off ? off + count : size;
   struct gsr__send s = {.fd = fd};
-  status = gsr__file_send(f, off, end, &s);
+  int status = gsr__file_send(f, off, end, &s);
   const gsr_stat *st = &f->obj->st;
   if (status == GSR_OK && off == 0 && end == size && st->has_crc32c &&
       s.crc != st->crc32c)
@@ -116,8 +104,7 @@ int gsr_sendfile(gsr_file id, int fd, int64_t offset, uint64_t count,
                       "%s: CRC32C of the bytes written is "
                       "%08x, the server's is %08x: the data is corrupt",
                       f->obj->display, s.crc, st->crc32c);
-  if (written != NULL) *written = s.written;
-  gsr__file_unref(f);
-  errno = s.write_errno; /* 0 unless fd refused a write (gsread.h) */
+  *written = s.written;
+  *write_errno = s.write_errno;
   return status;
 }

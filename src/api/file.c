@@ -1,0 +1,196 @@
+/* The public calls on open files: each looks its handle up (holding a
+ * reference for the call) and checks its arguments; the work is the read
+ * layer's (read/file.c, read/sendfile.c, read/ranges.c, read/out.c).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "read/file.h"
+
+#define DEFAULT_BLOCK (5u * 1024 * 1024)
+
+void gsr_file_options_init(gsr_file_options *o) {
+  if (o == NULL) return;
+  memset(o, 0, sizeof(*o));
+  o->cache_type = "none";
+  o->block_size = DEFAULT_BLOCK;
+  o->max_blocks = 32;
+  o->concurrency = 0;
+  o->min_part_size = DEFAULT_BLOCK;
+}
+
+void gsr_ranges_options_init(gsr_ranges_options *o) {
+  if (o == NULL) return;
+  memset(o, 0, sizeof(*o));
+  o->hole_limit = -1;
+}
+
+int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
+             gsr_file *out) {
+  gsr_file_options defaults;
+  struct gsr__file *f;
+  int status;
+  if (out == NULL) return gsr__err(GSR_EINVAL, "gsr_open: out is NULL");
+  *out = GSR_FILE_INVALID;
+  if (c == NULL) return gsr__err(GSR_EINVAL, "gsr_open: client is NULL");
+  if (url == NULL) return gsr__err(GSR_EINVAL, "gsr_open: url is NULL");
+  if (opts == NULL) {
+    gsr_file_options_init(&defaults);
+    opts = &defaults;
+  }
+  if ((status = gsr__file_open(c, url, opts, &f)) != GSR_OK) return status;
+  if ((status = gsr__handle_add(f)) != GSR_OK) {
+    gsr__file_unref(f);
+    return status;
+  }
+  *out = f->id;
+  return GSR_OK;
+}
+
+int gsr_close(gsr_file id) {
+  struct gsr__file *f;
+  int status = gsr__handle_remove(id, &f);
+  if (status != GSR_OK) return status;
+  gsr__file_shutdown(f);
+  gsr__file_unref(f);
+  return GSR_OK;
+}
+
+int gsr_fstat(gsr_file id, gsr_stat *st) {
+  struct gsr__file *f;
+  if (st == NULL) return gsr__err(GSR_EINVAL, "gsr_fstat: st is NULL");
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  *st = f->obj->st;
+  gsr__file_unref(f);
+  return GSR_OK;
+}
+
+int64_t gsr_pread(gsr_file id, void *buf, size_t n, int64_t offset) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  int64_t r = gsr__file_pread(f, buf, n, offset);
+  gsr__file_unref(f);
+  return r;
+}
+
+int64_t gsr_read(gsr_file id, void *buf, size_t n) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  int64_t r = gsr__file_read(f, buf, n);
+  gsr__file_unref(f);
+  return r;
+}
+
+int64_t gsr_pread_slices(gsr_file id, size_t n, int64_t offset, gsr_slice *out,
+                         size_t max, size_t *count) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  uint32_t crc = 0;
+  int64_t r = gsr__file_slice_read(f, n, offset, out, max, count, 0, &crc);
+  gsr__file_unref(f);
+  return r;
+}
+
+int64_t gsr_read_slices(gsr_file id, size_t n, gsr_slice *out, size_t max,
+                        size_t *count) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  int64_t r = gsr__file_read_slices(f, n, out, max, count);
+  gsr__file_unref(f);
+  return r;
+}
+
+void gsr_slice_release(gsr_slice *s) { gsr__slice_release(s); }
+
+int64_t gsr_seek(gsr_file id, int64_t offset, int whence) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  int64_t r = gsr__file_seek(f, offset, whence);
+  gsr__file_unref(f);
+  return r;
+}
+
+int64_t gsr_tell(gsr_file id) { return gsr_seek(id, 0, GSR_SEEK_CUR); }
+
+int64_t gsr_size(gsr_file id) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  int64_t size = (int64_t)f->obj->st.size;
+  gsr__file_unref(f);
+  return size;
+}
+
+int gsr_set_read_end(gsr_file id, uint64_t end) {
+  struct gsr__file *f;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  atomic_store(&f->read_end, end);
+  gsr__file_unref(f);
+  return GSR_OK;
+}
+
+int gsr_file_stats_get(gsr_file id, gsr_file_stats *out) {
+  struct gsr__file *f;
+  if (out == NULL)
+    return gsr__err(GSR_EINVAL, "gsr_file_stats_get: out is NULL");
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  gsr__file_stats(f, out);
+  gsr__file_unref(f);
+  return GSR_OK;
+}
+
+int gsr_sendfile(gsr_file id, int fd, int64_t offset, uint64_t count,
+                 uint64_t *written) {
+  struct gsr__file *f;
+  uint64_t done = 0;
+  int write_errno = 0;
+  if (written != NULL) *written = 0;
+  int status = gsr__handle_get(id, &f);
+  if (status != GSR_OK) return status;
+  if (offset < 0 || fd < 0) {
+    gsr__file_unref(f);
+    return gsr__err(GSR_EINVAL, "gsr_sendfile: %s is negative",
+                    offset < 0 ? "offset" : "fd");
+  }
+  status = gsr__file_sendfile(f, fd, (uint64_t)offset, count, &done,
+                              &write_errno);
+  if (written != NULL) *written = done;
+  gsr__file_unref(f);
+  errno = write_errno; /* 0 unless fd refused a write (gsread.h) */
+  return status;
+}
+
+int gsr_read_ranges(gsr_file id, gsr_range *ranges, size_t n,
+                    const gsr_ranges_options *opts) {
+  gsr_ranges_options defaults;
+  struct gsr__file *f;
+  uint64_t t0 = gsr__now_ns();
+  if (opts == NULL) {
+    gsr_ranges_options_init(&defaults);
+    opts = &defaults;
+  }
+  if (opts->stats != NULL) memset(opts->stats, 0, sizeof(*opts->stats));
+  int status = gsr__ranges_check(ranges, n, opts);
+  if (status != GSR_OK) return status;
+  if ((status = gsr__handle_get(id, &f)) != GSR_OK) {
+    for (size_t i = 0; i < n; i++) ranges[i].status = status;
+    if (opts->stats != NULL) {
+      opts->stats->failed = n;
+      opts->stats->seconds = (double)(gsr__now_ns() - t0) / 1e9;
+    }
+    return status;
+  }
+  status = gsr__file_read_ranges(f, ranges, n, opts, t0);
+  gsr__file_unref(f);
+  return status;
+}
