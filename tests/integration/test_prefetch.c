@@ -478,7 +478,9 @@ static void test_debug_trace(void **state) {
   unsigned char *buf = malloc(MiB);
   for (uint64_t off = 0; off < 4 * MiB; off += 256 * 1024)
     check_read(f, off, 256 * 1024, buf);
-  check_read(f, 30 * MiB, 1000, buf);
+  /* Back before every block held: a hard seek, whatever the window
+   * reached (a jump ahead may land inside it: a soft seek). */
+  check_read(f, 0, 1000, buf);
   gsr_close(f);
   gsr_client_free(c);
   assert_true(t.sequential >= 10 && t.schedule >= 2 && t.hard_seek == 1);
