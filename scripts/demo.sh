@@ -19,7 +19,7 @@ echo "== building (release)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 GSREAD="$ROOT/build/gsread"
-# Each read measures its plan afresh (a later gsread cat would start with
+# Each cat measures its width afresh (a later gsread cat would start with
 # the one remembered in ~/.cache/gsread/plans: docs/cli.md).
 export GSREAD_PLANS_FILE=
 
@@ -53,14 +53,14 @@ printf '%-58s %10s %8s\n' "no prefetch, 1 connection (gcsfs's old default)" "$(r
 S=$(seconds "$GSREAD" cat "$URL" --copy --io-size 1M --prefetch adaptive --concurrency 4)
 printf '%-58s %10s %8s\n' "adaptive prefetch, 4 connections" "$(rate 1073741824 "$S")" "1 GiB"
 S=$(seconds "$GSREAD" cat "$URL" --copy --io-size 1M --prefetch sequential --concurrency 4)
-printf '%-58s %10s %8s\n' "sequential: measures 1 stream vs 4 blocks" "$(rate 1073741824 "$S")" "1 GiB"
-# Plain cat twice with one plans file: the first measures (and writes the
-# plan it chose), the second starts with it. --stats says which it was.
-plan() { sed -n 's/^plan: *//p' "$WORK/stats"; }
+printf '%-58s %10s %8s\n' "sequential (a promise): full width at once, 4 connections" "$(rate 1073741824 "$S")" "1 GiB"
+# Plain cat twice with one plans file: the first measures its width (and
+# writes it), the second starts with it. --stats says which it was.
+plan() { sed -n 's/^connections: *//p' "$WORK/stats"; }
 S=$(GSREAD_PLANS_FILE="$WORK/plans" seconds "$GSREAD" cat "$URL" --stats 2>"$WORK/stats")
-printf '%-58s %10s %8s\n' "gsread cat, its defaults (gsr_sendfile; measured: $(plan))" "$(rate 1073741824 "$S")" "1 GiB"
+printf '%-58s %10s %8s\n' "gsread cat, its defaults (measured: $(plan) connections)" "$(rate 1073741824 "$S")" "1 GiB"
 S=$(GSREAD_PLANS_FILE="$WORK/plans" seconds "$GSREAD" cat "$URL" --stats 2>"$WORK/stats")
-printf '%-58s %10s %8s\n' "gsread cat again: $(plan), remembered (no probe)" "$(rate 1073741824 "$S")" "1 GiB"
+printf '%-58s %10s %8s\n' "gsread cat again: $(plan) connections, remembered" "$(rate 1073741824 "$S")" "1 GiB"
 S=$(seconds ceiling)
 printf '%-58s %10s %8s\n' "ceiling: 4 parallel curl range requests, same server" "$(rate 1073741824 "$S")" "1 GiB"
 
