@@ -91,15 +91,9 @@ static int verify(struct dl *d, const char *what, gsr_download_stats *st) {
     return gsr__err(GSR_EINTEGRITY, "%s: got %llu bytes of %llu",
                     d->f->obj->display, (unsigned long long)d->send.written,
                     (unsigned long long)d->size);
-  if (os->has_crc32c) {
-    if (d->send.crc != os->crc32c)
-      return gsr__err(GSR_EINTEGRITY,
-                      "%s: CRC32C mismatch: the server "
-                      "published %08x, the %s bytes hash to %08x",
-                      d->f->obj->display, os->crc32c, what, d->send.crc);
-    st->crc32c_verified = 1;
-  }
-  return GSR_OK;
+  int status = gsr__file_check_crc(d->f, d->send.crc, what);
+  if (status == GSR_OK) st->crc32c_verified = os->has_crc32c;
+  return status;
 }
 
 typedef int (*dl_body)(struct dl *d, void *arg, gsr_download_stats *st);

@@ -223,10 +223,17 @@ static int crc_feed(struct gsr__file *f, uint64_t off, uint32_t crc,
   f->crc_pos = off + n;
   if (f->crc_pos != st->size || f->crc == st->crc32c) return GSR_OK;
   f->crc_pos = UINT64_MAX;
+  return gsr__file_check_crc(f, f->crc, "read");
+}
+
+int gsr__file_check_crc(const struct gsr__file *f, uint32_t crc,
+                        const char *what) {
+  const gsr_stat *st = &f->obj->st;
+  if (!st->has_crc32c || crc == st->crc32c) return GSR_OK;
   return gsr__err(GSR_EINTEGRITY,
-                  "%s: CRC32C of the bytes read is %08x, the "
-                  "server's is %08x: the data is corrupt",
-                  f->obj->display, f->crc, st->crc32c);
+                  "%s: CRC32C of the bytes %s is %08x, the server's is "
+                  "%08x: the data is corrupt",
+                  f->obj->display, what, crc, st->crc32c);
 }
 
 int64_t gsr__file_read(struct gsr__file *f, void *buf, size_t n) {

@@ -130,6 +130,12 @@ struct gsr__send {
  * set). */
 int gsr__file_send(struct gsr__file *f, uint64_t off, uint64_t end,
                    struct gsr__send *s);
+
+/* The whole-object check: GSR_OK if crc, the CRC32C of the whole object's
+ * bytes as `what` (read, written, downloaded), matches the server's (or
+ * the server published none), else GSR_EINTEGRITY with the message set. */
+int gsr__file_check_crc(const struct gsr__file *f, uint32_t crc,
+                        const char *what);
 /* gsr_sendfile's work, its arguments checked (off, fd not negative): the
  * range clamped to the object, written, and checked against the object's
  * CRC32C when whole. *write_errno: why fd refused a write, or 0. */

@@ -53,11 +53,11 @@ static void progress(struct gsr__send *s, uint64_t total, uint64_t *last) {
 static int send_range(struct gsr__file *f, uint64_t off, uint64_t end,
                       struct gsr__send *s) {
   gsr_slice sl[MAX_SLICES];
-  uint64_t last = 0;
+  uint64_t last = 0, total = end - off;
   /* Reads no larger than a quarter of the window: the window is sized for
    * its reader's reads (policy.c), and this reader needs no buffer. */
   uint64_t piece = GSR__MIN(PIECE, GSR__MAX(f->max_prefetch / 4, MIN_PIECE));
-  progress(s, end - off, &last);
+  progress(s, total, &last);
   while (off < end) {
     size_t n = 0;
     uint32_t crc = 0;
@@ -75,7 +75,7 @@ static int send_range(struct gsr__file *f, uint64_t off, uint64_t end,
     s->crc = gsr__crc32c_combine(s->crc, crc, (uint64_t)r);
     s->written += (uint64_t)r;
     off += (uint64_t)r;
-    progress(s, s->written + (end - off), &last);
+    progress(s, total, &last);
   }
   return GSR_OK;
 }
@@ -97,13 +97,8 @@ int gsr__file_sendfile(struct gsr__file *f, int fd, uint64_t off,
   uint64_t end = count < size - off ? off + count : size;
   struct gsr__send s = {.fd = fd};
   int status = gsr__file_send(f, off, end, &s);
-  const gsr_stat *st = &f->obj->st;
-  if (status == GSR_OK && off == 0 && end == size && st->has_crc32c &&
-      s.crc != st->crc32c)
-    status = gsr__err(GSR_EINTEGRITY,
-                      "%s: CRC32C of the bytes written is "
-                      "%08x, the server's is %08x: the data is corrupt",
-                      f->obj->display, s.crc, st->crc32c);
+  if (status == GSR_OK && off == 0 && end == size)
+    status = gsr__file_check_crc(f, s.crc, "written");
   *written = s.written;
   *write_errno = s.write_errno;
   return status;
