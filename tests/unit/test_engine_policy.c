@@ -48,6 +48,10 @@ static void test_plans(void **state) {
   assert_int_equal(policy(in).window, 0);
   in.run_reads = GSR__RUN_READS_TO_PREFETCH;
   assert_int_equal(policy(in).plan, GSR__PLAN_RAMP);
+  /* The same rule, asked alone (the orchestrator's question). */
+  assert_false(gsr__plan_reads_ahead(0, GSR__RUN_READS_TO_PREFETCH - 1));
+  assert_true(gsr__plan_reads_ahead(0, GSR__RUN_READS_TO_PREFETCH));
+  assert_true(gsr__plan_reads_ahead(1, 1));
   in.run_bytes = 1024 * MiB; /* a long run: the ramp reached its cap */
   assert_int_equal(policy(in).plan, GSR__PLAN_FULL);
   struct gsr__engine_in promised = {

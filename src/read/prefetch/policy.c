@@ -44,13 +44,17 @@ const char *gsr__plan_name(int plan) {
   }
 }
 
+int gsr__plan_reads_ahead(int promised, int run_reads) {
+  return promised || run_reads >= GSR__RUN_READS_TO_PREFETCH;
+}
+
 void gsr__engine_policy(const struct gsr__engine_in *in,
                         struct gsr__engine_out *out) {
   uint64_t io = in->avg_io ? in->avg_io : 1;
   uint64_t cap = GSR__MAX(in->max_prefetch, 2 * io);
   int width = in->width > 0 ? in->width : 1;
   *out = (struct gsr__engine_out){.plan = GSR__PLAN_NONE, .width = width};
-  if (!in->promised && in->run_reads < GSR__RUN_READS_TO_PREFETCH) return;
+  if (!gsr__plan_reads_ahead(in->promised, in->run_reads)) return;
   uint64_t w = cap;
   if (!in->promised) {
     w = GSR__MAX(GSR__RAMP * in->run_bytes, 2 * io);

@@ -58,6 +58,10 @@ enum gsr__plan {
 };
 /* "none", "ramp" or "full". */
 const char *gsr__plan_name(int plan);
+/* 1 if the read that is the run_reads'th of its run gets a window (the
+ * plan is not none): a promised reader's always, an adaptive reader's
+ * from GSR__RUN_READS_TO_PREFETCH on. */
+int gsr__plan_reads_ahead(int promised, int run_reads);
 
 /* Reads a run must have before an adaptive reader gets a window. Two
  * adjacent reads happen by chance in random workloads (often, when reads

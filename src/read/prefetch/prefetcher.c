@@ -87,13 +87,8 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
   /* The policy's plan for this read: none reads exactly what was asked,
    * straight into the caller's buffer (a random reader never gets
    * prefetch or over-fetch). */
-  struct gsr__engine_in in = {
-      .promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL,
-      .run_reads = p->run_reads,
-  };
-  struct gsr__engine_out plan;
-  gsr__engine_policy(&in, &plan);
-  if (plan.plan == GSR__PLAN_NONE && p->head == NULL) {
+  int promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL;
+  if (!gsr__plan_reads_ahead(promised, p->run_reads) && p->head == NULL) {
     status = gsr__direct_reader.read(f, NULL, off, len, out);
   } else {
     status = gsr__producer_fill(f, p, off + len);
@@ -103,10 +98,8 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
   p->pos = off + got;
   p->run_bytes += got;
   /* Top up the window once the run is long enough (the next read's
-   * policy may call for one). */
-  in.run_reads++;
-  gsr__engine_policy(&in, &plan);
-  if (status == GSR_OK && plan.plan != GSR__PLAN_NONE)
+   * plan may call for one). */
+  if (status == GSR_OK && gsr__plan_reads_ahead(promised, p->run_reads + 1))
     status = gsr__producer_fill(f, p, 0);
   return status;
 }
