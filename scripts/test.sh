@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing (scripts/install-deps.sh), checks
-# the sources' format (scripts/check-format.sh), then builds and runs the
-# whole suite four ways:
+# the sources' format (scripts/check-format.sh), builds Release with gcc and
+# clang (a packager's build), then builds and runs the whole suite four ways:
 #   1. a normal optimized build (build/): everything, the fault tests on a
 #      512 MiB object, the net tests again at GSREAD_IO_THREADS=1 and 4,
 #      the Python package's pytest suite, then test_read under valgrind
@@ -21,7 +21,7 @@ if [ "${1:-}" != "--no-install" ]; then bash scripts/install-deps.sh; fi
 JOBS=$(nproc 2>/dev/null || echo 2)
 build() { # dir, extra cmake args...
   local dir=$1; shift
-  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake -S . -B "$dir" -G Ninja -DGSR_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j "$JOBS"
 }
 
@@ -30,6 +30,13 @@ status=0
 # run but hides no test result. Fixed by scripts/format.sh.
 echo "== format check (scripts/check-format.sh)"
 bash scripts/check-format.sh || status=1
+
+# A packager's build: Release (-O3), gcc and clang. Built here with
+# -Werror so that a warning -O3 alone finds fails our run, while a user's
+# build (GSR_WERROR off, the default) never stops on one.
+echo "== build: Release with gcc and with clang (-O3, warnings are errors here)"
+build build-rel-gcc -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc || status=1
+build build-rel-clang -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang || status=1
 
 echo "== build: release"
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -63,7 +70,7 @@ echo "== test: tsan (concurrency tests, 4 I/O threads)"
 echo "== build: everything with clang, and the fuzzers"
 # All targets, not only the fuzzers: clang's -Wall -Wextra -Werror then
 # guards the CLI and the tests too (it warns where gcc does not).
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+cmake -S . -B build-fuzz -G Ninja -DGSR_WERROR=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
   -DGSR_SANITIZE=address,undefined -DGSR_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j "$JOBS"
 echo "== test: fuzzers"

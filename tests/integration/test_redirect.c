@@ -71,8 +71,9 @@ static int reset(void **state) {
 }
 
 static void control(const char *q) {
-  char path[256];
-  snprintf(path, sizeof(path), "config?%s", q);
+  char path[512];
+  int n = snprintf(path, sizeof(path), "config?%s", q);
+  if (n < 0 || (size_t)n >= sizeof(path)) fail_msg("control query too long");
   if (ts_control(&srv, path) != 200) fail_msg("control %s failed", q);
 }
 
