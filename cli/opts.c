@@ -185,6 +185,10 @@ static const char *library_default(enum cli_opt_id id, const struct cli_args *d,
     snprintf(buf, n, "%d", d->file.concurrency);
     return buf;
   case CLI_OPT_PREFETCH:
+    /* bench's mode decides (cmd_bench.c): --prefetch only tunes
+     * --mode prefetch, which reads ahead adaptively unless told. */
+    if (strcmp(d->cmd, "bench") == 0)
+      return "adaptive (with --mode prefetch, the only\nmode it is for)";
     if (d->file.prefetch) return d->file.prefetch;
     if (d->client.prefetch) {
       snprintf(buf, n, "%s; off with a --cache other than none",

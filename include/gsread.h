@@ -504,7 +504,7 @@ typedef struct gsr_file_stats {
   /* HTTP requests put on the wire for this file's bytes, counted by the
    * transport as libcurl sends each one: every attempt counts (a retry, a
    * resumed body, a redirect hop, each part of a split fetch, each
-   * prefetched block, the stream), one canceled or refused a connection
+   * prefetched block), one canceled or refused a connection
    * before it was sent does not; the open's metadata request is not
    * counted. So it equals the server's count of media requests for the
    * file. A local file: one per pread. */

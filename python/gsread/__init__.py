@@ -12,7 +12,7 @@
 
 GsreadFileSystem is an fsspec filesystem (protocol "gsread", registered at
 import and through the "fsspec.specs" entry point). Its files read through
-libgsread: one I/O thread per process, concurrent ranged reads, gsread's
+libgsread: one client and its I/O threads per process, concurrent ranged reads, gsread's
 caches and prefetcher, every object pinned to its generation. See
 docs/python.md for the options, the errors and how it behaves in Dask.
 
