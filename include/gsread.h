@@ -347,7 +347,13 @@ GSR_EXTERN int gsr_fstat(gsr_file file, gsr_stat *st);
 GSR_EXTERN int64_t gsr_read(gsr_file file, void *buf, size_t n);
 
 /* Like gsr_read at an explicit offset, without using or moving the file
- * position. Any number of threads may call it on one file at once.
+ * position. Any number of threads may call it on one file at once, and
+ * with the prefetcher and no cache (cache_type "none") their network
+ * waits overlap: a read the prefetcher fetches exactly (a random read)
+ * holds no lock of the file while its bytes travel; reads served from the
+ * prefetch window, and every read through a cache other than "none",
+ * take the file's reader lock in turn (the window's and the cache's state
+ * are one per file: open a file per thread for parallel cached reads).
  * A negative offset is GSR_EINVAL. */
 GSR_EXTERN int64_t gsr_pread(gsr_file file, void *buf, size_t n,
                              int64_t offset);

@@ -328,6 +328,76 @@ static void test_threads_pread_one_file(void **state) {
   gsr_close(f);
 }
 
+struct overlap_arg {
+  gsr_file f;
+  const struct ts_object *o;
+  int seed, errors;
+};
+
+/* Three 1 MiB preads at random places, each checked. */
+static void *pread_1m_thread(void *p) {
+  struct overlap_arg *a = p;
+  unsigned char *buf = malloc(MiB);
+  uint64_t x = (uint64_t)a->seed * 2654435761u;
+  for (int i = 0; i < 3; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t off = ((x >> 11) % (a->o->size / MiB - 1)) * MiB +
+                   (x >> 40) % 4096;
+    int64_t n = gsr_pread(a->f, buf, MiB, (int64_t)off);
+    if (n != (int64_t)MiB || memcmp(buf, a->o->data + off, MiB) != 0)
+      a->errors++;
+  }
+  free(buf);
+  return NULL;
+}
+
+/* The most media requests the server was serving at one moment. */
+static int max_overlap(const struct ts_media_req *q, int n) {
+  int best = 0;
+  for (int i = 0; i < n; i++) {
+    int at = 0; /* requests running when q[i] started */
+    for (int j = 0; j < n; j++)
+      if (q[j].start <= q[i].start && q[j].end > q[i].start) at++;
+    if (at > best) best = at;
+  }
+  return best;
+}
+
+/* Random preads from 16 threads on one handle, the prefetcher on (each
+ * read is a seek: fetched exactly): they run at once, not one first-byte
+ * wait after another. Before the engine let go of its lock during exact
+ * reads the server never saw two at a time. */
+static void test_threads_pread_one_handle_in_parallel(void **state) {
+  (void)state;
+  enum { T = 16 };
+  char url[512];
+  gs_url("big", url, sizeof(url));
+  gsr_file_options o;
+  gsr_file_options_init(&o);
+  o.prefetch = "adaptive";
+  gsr_file f;
+  assert_int_equal(gsr_open(client, url, &o, &f), GSR_OK);
+  assert_int_equal(ts_control(&srv, "config?ttfb_ms=150"), 200);
+  long base = ts_log_lines(&srv);
+  pthread_t t[T];
+  struct overlap_arg a[T];
+  for (int i = 0; i < T; i++) {
+    a[i] = (struct overlap_arg){f, find("big"), i + 1, 0};
+    pthread_create(&t[i], NULL, pread_1m_thread, &a[i]);
+  }
+  for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
+  ts_log_quiet(&srv, 300);
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  for (int i = 0; i < T; i++) assert_int_equal(a[i].errors, 0);
+  struct ts_media_req q[4 * T * 3];
+  int n = ts_media_log(&srv, base, q, 4 * T * 3);
+  assert_true(n >= T * 3);
+  int most = max_overlap(q, n);
+  if (most < T / 2)
+    fail_msg("16 threads on one handle: at most %d requests at once", most);
+  gsr_close(f);
+}
+
 static void test_object_replaced_while_open(void **state) {
   (void)state;
   char gs[512], http[1024], buf[100];
@@ -702,6 +772,7 @@ int main(void) {
       cmocka_unit_test(test_not_found_and_bad_handles),
       cmocka_unit_test(test_stat),
       cmocka_unit_test(test_threads_pread_one_file),
+      cmocka_unit_test(test_threads_pread_one_handle_in_parallel),
       cmocka_unit_test(test_object_replaced_while_open),
       cmocka_unit_test(test_bad_bodies_are_errors_without_retries),
       cmocka_unit_test(test_transient_faults_are_retried_and_resumed),

@@ -13,6 +13,9 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
+#include <pthread.h>
+
 #include "fetch/rfetch.h"
 #include "read/file.h"
 #include "read/prefetch/prefetch.h"
@@ -69,6 +72,39 @@ uint64_t gsr__prefetch_limit(struct gsr__file *f, uint64_t off, uint64_t len) {
   return GSR__MIN(size, promised);
 }
 
+/* After a read at off that delivered got bytes (status: how it ended):
+ * the run moves on, and the window is topped up once the run is long
+ * enough (the next read's plan may call for one). */
+static int advance(struct gsr__file *f, struct gsr__prefetcher *p, uint64_t off,
+                   uint64_t got, int status) {
+  p->pos = off + got;
+  p->run_bytes += got;
+  int promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL;
+  if (status == GSR_OK && gsr__plan_reads_ahead(promised, p->run_reads + 1))
+    status = gsr__producer_fill(f, p, 0);
+  return status;
+}
+
+/* A read the plan fetches exactly, with nothing scheduled: it needs none
+ * of the engine's state while its bytes travel. So, unless a stateful
+ * cache above relies on the reader lock (read_at, file.c), the lock is let
+ * go during the fetch: other threads' reads of the same file (a random
+ * reader's every read comes here) run at once instead of waiting a
+ * first-byte time each. The run advances by the bytes delivered only if no
+ * other read moved it meanwhile; if one did, this reader's next read is
+ * classified against that one's position, as a seek. */
+static int exact_read(struct gsr__file *f, struct gsr__prefetcher *p,
+                      uint64_t off, uint64_t len, struct gsr__out *out) {
+  uint64_t before = out->done;
+  int unlock = !f->cache->stateful;
+  assert(p->head == NULL);
+  if (unlock) pthread_mutex_unlock(&f->reader_mu);
+  int status = gsr__direct_reader.read(f, NULL, off, len, out);
+  if (unlock) pthread_mutex_lock(&f->reader_mu);
+  if (p->pos != off) return status; /* another read moved the run */
+  return advance(f, p, off, out->done - before, status);
+}
+
 static int pf_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
                    struct gsr__out *out) {
   struct gsr__prefetcher *p = state;
@@ -88,20 +124,11 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
    * straight into the caller's buffer (a random reader never gets
    * prefetch or over-fetch). */
   int promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL;
-  if (!gsr__plan_reads_ahead(promised, p->run_reads) && p->head == NULL) {
-    status = gsr__direct_reader.read(f, NULL, off, len, out);
-  } else {
-    status = gsr__producer_fill(f, p, off + len);
-    if (status == GSR_OK) status = gsr__consumer_take(f, p, off, len, out);
-  }
-  uint64_t got = out->done - before;
-  p->pos = off + got;
-  p->run_bytes += got;
-  /* Top up the window once the run is long enough (the next read's
-   * plan may call for one). */
-  if (status == GSR_OK && gsr__plan_reads_ahead(promised, p->run_reads + 1))
-    status = gsr__producer_fill(f, p, 0);
-  return status;
+  if (!gsr__plan_reads_ahead(promised, p->run_reads) && p->head == NULL)
+    return exact_read(f, p, off, len, out);
+  status = gsr__producer_fill(f, p, off + len);
+  if (status == GSR_OK) status = gsr__consumer_take(f, p, off, len, out);
+  return advance(f, p, off, out->done - before, status);
 }
 
 static int pf_create(struct gsr__file *f, void **state) {
