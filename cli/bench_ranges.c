@@ -104,6 +104,9 @@ int bench_ranges_finish(struct cli_args *a) {
                              d->name);
     a->file.concurrency = 1;
   }
+  /* Vectored at its defaults is the library's width, from the plan (the
+   * result records the width it chose). */
+  if (d->vectored && !a->has_concurrency) a->file.concurrency = 0;
   if (!a->has_prefetch) /* no reader: nothing to read ahead */
     a->file.prefetch = "off";
   return CLI_CONTINUE;
@@ -138,6 +141,7 @@ struct rtally {
   uint64_t rounds; /* per batch: ceil(spans / requests in flight) */
   uint64_t hole_bytes;
   uint64_t hole_limit, span_limit; /* vectored: the last call's */
+  int width;                       /* requests in flight: the last call's */
   double wall, cpu;
   gsr_file_stats before, after;
 };
@@ -179,7 +183,8 @@ static int batch_vectored(struct rjob *j, size_t lo, size_t hi,
   }
   t->delivered += st.bytes_delivered;
   t->spans += st.spans;
-  t->rounds += ceil_div(st.spans, (uint64_t)j->a->file.concurrency);
+  t->width = st.concurrency;
+  t->rounds += ceil_div(st.spans, (uint64_t)st.concurrency);
   t->hole_bytes += st.hole_bytes;
   t->hole_limit = st.hole_limit;
   t->span_limit = st.span_limit;
@@ -314,9 +319,9 @@ static void print_result(const struct rjob *j, const struct rtally *t) {
            " bytes in %.3f s = %.1f MB/s; %" PRIu64 " requests, %" PRIu64
            " spans, %" PRIu64 " rounds, %" PRIu64 " bytes fetched, %" PRIu64
            " hole bytes, CPU %.3f s (%.3f s/GiB)\n",
-           a->ranges, j->n, mode, a->bench.batch, a->file.concurrency,
-           t->delivered, t->wall, mbps, requests, t->spans, t->rounds, fetched,
-           t->hole_bytes, t->cpu, cpu_gib);
+           a->ranges, j->n, mode, a->bench.batch, t->width, t->delivered,
+           t->wall, mbps, requests, t->spans, t->rounds, fetched, t->hole_bytes,
+           t->cpu, cpu_gib);
     return;
   }
   fputs("{\"tool\":\"gsread\",\"version\":", stdout);
@@ -332,10 +337,9 @@ static void print_result(const struct rjob *j, const struct rtally *t) {
          ",\"requests\":%" PRIu64 ",\"spans\":%" PRIu64 ",\"rounds\":%" PRIu64
          ",\"bytes_fetched\":%" PRIu64 ",\"hole_bytes\":%" PRIu64
          ",\"hole_limit\":%" PRIu64 ",\"span_limit\":%" PRIu64 "}\n",
-         mode, a->bench.ranges_mode.threads, a->bench.batch,
-         a->file.concurrency, j->size, j->n, t->delivered, t->wall, mbps,
-         t->cpu, cpu_gib, requests, t->spans, t->rounds, fetched, t->hole_bytes,
-         t->hole_limit, t->span_limit);
+         mode, a->bench.ranges_mode.threads, a->bench.batch, t->width, j->size,
+         j->n, t->delivered, t->wall, mbps, t->cpu, cpu_gib, requests, t->spans,
+         t->rounds, fetched, t->hole_bytes, t->hole_limit, t->span_limit);
 }
 
 /* ---- Entry ---------------------------------------------------------------*/
@@ -355,6 +359,7 @@ static int run_open(struct rjob *j, const struct cli_trace *trace) {
   int rc;
 
   memset(&t, 0, sizeof t);
+  t.width = j->a->file.concurrency; /* the pread modes' */
   if (s < 0) {
     cli_fail_gsr(s, "cannot get the size of %s", j->a->url);
     return CLI_EXIT_FAIL;

@@ -459,7 +459,8 @@ typedef struct gsr_ranges_stats {
   uint64_t failed;          /* ranges whose status is not GSR_OK */
   uint64_t hole_limit;      /* the limits the plan used */
   uint64_t span_limit;
-  double seconds; /* the call's wall time */
+  double seconds;  /* the call's wall time */
+  int concurrency; /* requests it kept in flight at most (its width) */
 } gsr_ranges_stats;
 
 typedef struct gsr_ranges_options {
@@ -474,7 +475,12 @@ typedef struct gsr_ranges_options {
    * 0 (default): 64 MiB. */
   uint64_t span_limit;
   /* Requests in flight at once (spans, or parts of a large span);
-   * 0 (default): the file's concurrency. At most 256. */
+   * 0 (default): the file's concurrency if it was set (option or
+   * $GSREAD_CONCURRENCY), else chosen from the plan: the fewest requests
+   * whose modelled time (a first-byte wait per span beyond the width, the
+   * bytes over the width's connections at the measured rate) is within
+   * 10% of the pool's (max_connections); before any measurement, one per
+   * span, within the pool. At most 256. */
   int concurrency;
   /* If set, the call's counters are written here (also on failure). */
   gsr_ranges_stats *stats;

@@ -87,6 +87,9 @@ size_t gsr__rplan_seg_at(const struct gsr__rplan *p, size_t s, uint64_t off);
 #define GSR__HOLE_MARGIN 16
 #define GSR__HOLE_DEFAULT ((uint64_t)512 << 10)
 #define GSR__HOLE_MAX ((uint64_t)16 << 20)
+/* gsr__rplan_width: a width within this factor of the pool's time is as
+ * good as the pool (the engine's width steps ask 10% of each pair, too). */
+#define GSR__WIDTH_TOLERANCE 1.10
 uint64_t gsr__rplan_hole_limit(double rate, double ttfb);
 /* Default span limit: bounds one span's memory (by-reference ranges) and
  * keeps a long batch spread over several spans in flight. */
@@ -97,5 +100,14 @@ uint64_t gsr__rplan_hole_limit(double rate, double ttfb);
  * wait more), else enough to fill the connections the last spans leave
  * idle. At least 1. */
 int gsr__rplan_parts(size_t remaining, int conc);
+/* How many requests a vectored read keeps in flight when the caller did
+ * not say (pure): the fewest whose modelled time, ceil(spans / w)
+ * first-byte waits plus bytes / (w x rate), is within 10% of the time at
+ * max (the pool). Spans beyond w wait a first-byte time each, so a plan of
+ * many spans wants many requests; bytes beyond a span per connection are
+ * split into parts. Nothing measured yet (rate or ttfb 0): a request per
+ * span, at least `least`, at most max. */
+int gsr__rplan_width(size_t spans, uint64_t bytes, double rate, double ttfb,
+                     int least, int max);
 
 #endif /* GSR_RANGES_H */

@@ -44,6 +44,29 @@ int gsr__rplan_parts(size_t remaining, int conc) {
   return conc - (int)remaining + 1;
 }
 
+static double width_time(size_t spans, uint64_t bytes, double rate, double ttfb,
+                         int w) {
+  double waits = (double)((spans + (size_t)w - 1) / (size_t)w);
+  return waits * ttfb + (double)bytes / ((double)w * rate);
+}
+
+int gsr__rplan_width(size_t spans, uint64_t bytes, double rate, double ttfb,
+                     int least, int max) {
+  if (max < 1) max = 1;
+  if (spans == 0) return 1;
+  if (!(rate > 0) || !(ttfb > 0)) {
+    size_t w = GSR__MAX(spans, (size_t)GSR__MAX(least, 1));
+    return (int)GSR__MIN(w, (size_t)max);
+  }
+  double best = width_time(spans, bytes, rate, ttfb, max);
+  int w = 1;
+  while (w < max &&
+         width_time(spans, bytes, rate, ttfb, w) > GSR__WIDTH_TOLERANCE * best)
+    w++;
+  assert(w >= 1 && w <= max);
+  return w;
+}
+
 /* What the plan promises its users: spans in offset order, apart; each
  * span's segments in offset order, apart, inside it. */
 static void check_plan(const struct gsr__rplan *p) {

@@ -278,6 +278,21 @@ static void limits(struct call *c, const gsr_ranges_options *o,
   c->st.span_limit = lim->span_limit;
 }
 
+/* The requests in flight: the caller's concurrency, else the file's
+ * when it was set (option or environment), else what the plan's spans
+ * and the measured link call for, within the pool. */
+static void width(struct call *c) {
+  struct gsr__file *f = c->f;
+  gsr_client *cl = f->client;
+  if (c->conc == 0 && !f->auto_width) c->conc = f->concurrency;
+  if (c->conc == 0)
+    c->conc = gsr__rplan_width(
+        c->plan.n_spans, c->plan.bytes, atomic_load(&cl->link_rate),
+        atomic_load(&cl->link_ttfb), f->concurrency, cl->opts.max_connections);
+  c->conc = GSR__MIN(GSR__MAX(c->conc, 1), MAX_CONCURRENCY);
+  c->st.concurrency = c->conc;
+}
+
 /* Plans and fetches; the counters and the ranges' results are set. */
 static int read_ranges(struct call *c, const gsr_ranges_options *o) {
   size_t n = c->n;
@@ -296,6 +311,7 @@ static int read_ranges(struct call *c, const gsr_ranges_options *o) {
   limits(c, o, &lim);
   int status = gsr__rplan_build(c->in, n, &lim, &c->plan);
   if (status != GSR_OK) return status;
+  width(c);
   GSR__TRACE(
       c->f->client,
       "%s: %zu ranges -> %zu spans, %llu bytes, %llu in "
@@ -319,8 +335,7 @@ int gsr__file_read_ranges(struct gsr__file *f, gsr_range *ranges, size_t n,
   c->n = n;
   c->err_at = SIZE_MAX;
   c->local = f->obj->local;
-  c->conc = opts->concurrency ? opts->concurrency : f->concurrency;
-  c->conc = GSR__MIN(GSR__MAX(c->conc, 1), MAX_CONCURRENCY);
+  c->conc = opts->concurrency; /* 0: from the plan (read_ranges) */
   c->st.ranges = n;
   int status = read_ranges(c, opts);
   /* Settle: the ranges' results, the first failure, the counters. */

@@ -171,18 +171,6 @@ static void test_random_reader_costs_one_request_per_read(void **state) {
   free(buf);
 }
 
-/* Largest number of requests whose [start, end] overlap. */
-static int max_overlap(const struct ts_media_req *q, int n) {
-  int best = 0;
-  for (int i = 0; i < n; i++) {
-    int c = 0;
-    for (int j = 0; j < n; j++)
-      if (q[j].start <= q[i].start + 1e-4 && q[j].end > q[i].start + 1e-4) c++;
-    if (c > best) best = c;
-  }
-  return best;
-}
-
 static void test_sequential_window_grows_within_n(void **state) {
   (void)state;
   /* Shape the server so requests overlap in time. */
@@ -211,7 +199,7 @@ static void test_sequential_window_grows_within_n(void **state) {
   int n = ts_media_log(&srv, base, q, 512);
   assert_true(n > 4);
   /* Never more than N taken and N more waiting beside them. */
-  assert_true(max_overlap(q, n) <= 2 * 3);
+  assert_true(ts_media_max_overlap(q, n) <= 2 * 3);
   /* Ranges asked never overlap: no byte is fetched twice. */
   for (int i = 0; i < n; i++)
     for (int j = i + 1; j < n; j++)

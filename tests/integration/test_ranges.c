@@ -282,6 +282,55 @@ static void test_log_matches_plan(void **state) {
 
 /* Bad input: GSR_EINVAL naming the range, nothing read; EOF and empty
  * ranges; n 0; a closed handle. */
+/* 64 ranges 256 KiB apart, never joined: 64 spans. At its defaults the
+ * call keeps as many requests in flight as the pool has (16), not the
+ * file's 4, and the server sees them at once; a concurrency the caller set
+ * (the file's, here) still wins. */
+static void test_width_from_plan(void **state) {
+  (void)state;
+  enum { N = 64 };
+  struct ts_object *o = find("big");
+  char url[1024];
+  url_of(0, o->name, url, sizeof(url));
+  gsr_client *c = new_client(4); /* nothing measured yet */
+  static unsigned char buf[N][1000];
+  gsr_range r[N];
+  for (int round = 0; round < 2; round++) {
+    gsr_file_options fo;
+    gsr_file f;
+    gsr_file_options_init(&fo);
+    if (round == 1) fo.concurrency = 3;
+    if (gsr_open(c, url, &fo, &f) != GSR_OK) fail_msg("%s", gsr_errmsg());
+    for (int i = 0; i < N; i++)
+      r[i] = (gsr_range){
+          .offset = (int64_t)i * 256 * 1024 + 7, .length = 1000, .buf = buf[i]};
+    gsr_ranges_options ro;
+    gsr_ranges_stats st;
+    gsr_ranges_options_init(&ro);
+    ro.hole_limit = 0;
+    ro.stats = &st;
+    control_ok("config?ttfb_ms=150");
+    long base = log_now();
+    assert_int_equal(gsr_read_ranges(f, r, N, &ro), GSR_OK);
+    long end = log_now();
+    control_ok("reset");
+    check_ranges(o, r, N, "width");
+    assert_int_equal(st.spans, N);
+    struct ts_media_req q[2 * N];
+    int n = ts_media_log(&srv, base, q, 2 * N);
+    assert_int_equal(n, (int)(end - base));
+    int most = ts_media_max_overlap(q, n);
+    if (round == 0 && (st.concurrency != 16 || most < 12))
+      fail_msg("defaults: width %d, at most %d requests at once",
+               st.concurrency, most);
+    if (round == 1 && (st.concurrency != 3 || most > 3))
+      fail_msg("concurrency 3: width %d, at most %d requests at once",
+               st.concurrency, most);
+    gsr_close(f);
+  }
+  gsr_client_free(c);
+}
+
 static void test_bad_input_and_eof(void **state) {
   (void)state;
   struct ts_object *o = find("obj");
@@ -536,6 +585,7 @@ static void test_million(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_log_matches_plan),
+      cmocka_unit_test(test_width_from_plan),
       cmocka_unit_test(test_bad_input_and_eof),
       cmocka_unit_test(test_random_gs),
       cmocka_unit_test(test_random_http),

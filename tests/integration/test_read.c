@@ -351,18 +351,6 @@ static void *pread_1m_thread(void *p) {
   return NULL;
 }
 
-/* The most media requests the server was serving at one moment. */
-static int max_overlap(const struct ts_media_req *q, int n) {
-  int best = 0;
-  for (int i = 0; i < n; i++) {
-    int at = 0; /* requests running when q[i] started */
-    for (int j = 0; j < n; j++)
-      if (q[j].start <= q[i].start && q[j].end > q[i].start) at++;
-    if (at > best) best = at;
-  }
-  return best;
-}
-
 /* Random preads from 16 threads on one handle, the prefetcher on (each
  * read is a seek: fetched exactly): they run at once, not one first-byte
  * wait after another. Before the engine let go of its lock during exact
@@ -392,7 +380,7 @@ static void test_threads_pread_one_handle_in_parallel(void **state) {
   struct ts_media_req q[4 * T * 3];
   int n = ts_media_log(&srv, base, q, 4 * T * 3);
   assert_true(n >= T * 3);
-  int most = max_overlap(q, n);
+  int most = ts_media_max_overlap(q, n);
   if (most < T / 2)
     fail_msg("16 threads on one handle: at most %d requests at once", most);
   gsr_close(f);

@@ -302,3 +302,15 @@ struct ts_object *ts_find_object(struct ts_object *o, size_t n,
     if (strcmp(o[i].name, name) == 0) return &o[i];
   return NULL;
 }
+
+int ts_media_max_overlap(const struct ts_media_req *q, int n) {
+  int best = 0;
+  for (int i = 0; i < n; i++) {
+    int at = 0; /* requests running when q[i] started */
+    for (int j = 0; j < n; j++)
+      if (q[j].start <= q[i].start + 0.0005 && q[j].end > q[i].start + 0.0015)
+        at++;
+    if (at > best) best = at;
+  }
+  return best;
+}

@@ -79,6 +79,10 @@ struct ts_media_req {
  * ended), at most max; returns how many. */
 int ts_media_log(struct ts_server *s, long from, struct ts_media_req *out,
                  int max);
+/* The most of the n requests the server was serving at one moment. The
+ * log has millisecond times: one that ended in the millisecond another
+ * began is not counted as overlapping it. */
+int ts_media_max_overlap(const struct ts_media_req *q, int n);
 /* Waits until the log stopped growing for quiet_ms; returns its length. */
 long ts_log_quiet(struct ts_server *s, int quiet_ms);
 /* "gs://bucket/name" etc. into out. */

@@ -158,6 +158,41 @@ static void test_parts(void **state) {
   assert_int_equal(gsr__rplan_parts(0, 0), 1);
 }
 
+/* The vectored read's width: many spans over a link with first-byte
+ * waits want the pool; one small span wants one request; nothing measured
+ * means a request per span within the pool, at least the file's. */
+static void test_width(void **state) {
+  (void)state;
+  const double gcs_rate = 220.0 * 1024 * 1024, gcs_ttfb = 0.038;
+  /* Zarr-like: 252 spans, 160 MB: a first-byte wait per round dominates. */
+  int w = gsr__rplan_width(252, 160000000, gcs_rate, gcs_ttfb, 4, 16);
+  assert_true(w >= 14 && w <= 16);
+  /* Parquet-like: 42 spans of about 4 MB. */
+  w = gsr__rplan_width(42, 170000000, gcs_rate, gcs_ttfb, 4, 16);
+  assert_true(w >= 12 && w <= 16);
+  /* One 1 MiB span: the first-byte wait is the time; more connections
+   * save a few ms of 43. */
+  assert_true(gsr__rplan_width(1, 1 << 20, gcs_rate, gcs_ttfb, 4, 16) <= 2);
+  /* Two huge spans: the bytes want every connection (parts). */
+  w = gsr__rplan_width(2, (uint64_t)2 << 30, gcs_rate, gcs_ttfb, 4, 16);
+  assert_true(w >= 15);
+  /* A pool of one. */
+  assert_int_equal(gsr__rplan_width(252, 160000000, gcs_rate, gcs_ttfb, 4, 1),
+                   1);
+  /* Nothing measured. */
+  assert_int_equal(gsr__rplan_width(252, 160000000, 0, 0, 4, 16), 16);
+  assert_int_equal(gsr__rplan_width(2, 1000, 0, 0.038, 4, 16), 4);
+  assert_int_equal(gsr__rplan_width(9, 1000, gcs_rate, 0, 4, 16), 9);
+  assert_int_equal(gsr__rplan_width(0, 0, 0, 0, 4, 16), 1);
+  assert_int_equal(gsr__rplan_width(5, 1000, 0, 0, 4, 0), 1);
+  /* Never above the pool, never below one, whatever the link. */
+  for (int spans = 1; spans < 600; spans += 37)
+    for (double t = 0.001; t < 2; t *= 3) {
+      w = gsr__rplan_width((size_t)spans, (uint64_t)spans << 20, 1e8, t, 4, 64);
+      assert_true(w >= 1 && w <= 64);
+    }
+}
+
 /* Random range sets (duplicates, overlaps, empties, clustered offsets)
  * under random limits: every plan sound. */
 static void test_random(void **state) {
@@ -203,9 +238,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_empty),      cmocka_unit_test(test_sorted_indices),
       cmocka_unit_test(test_overlaps),   cmocka_unit_test(test_hole_limit),
-      cmocka_unit_test(test_parts),      cmocka_unit_test(test_span_limit),
-      cmocka_unit_test(test_cost_model), cmocka_unit_test(test_random),
-      cmocka_unit_test(test_million),
+      cmocka_unit_test(test_parts),      cmocka_unit_test(test_width),
+      cmocka_unit_test(test_span_limit), cmocka_unit_test(test_cost_model),
+      cmocka_unit_test(test_random),     cmocka_unit_test(test_million),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
