@@ -508,6 +508,21 @@ GSR_EXTERN void gsr_ranges_options_init(gsr_ranges_options *opts);
 GSR_EXTERN int gsr_read_ranges(gsr_file file, gsr_range *ranges, size_t n,
                                const gsr_ranges_options *opts);
 
+/* gsr_read_ranges over several files of one client: ranges[i] is read
+ * from files[i] (a file may appear any number of times, in any order).
+ * Each file's ranges are planned as gsr_read_ranges plans them, and every
+ * file's spans are fetched under one width (opts->concurrency, else
+ * chosen from all the plans together) and one memory budget: many small
+ * objects cost a round of first-byte waits per width, not per object.
+ * A handle that is not open (GSR_EBADF, GSR_ECLOSED) or of another
+ * client (GSR_EINVAL) fails its own ranges only. Returns GSR_OK when every
+ * range succeeded, else the status of the first failed range in the
+ * caller's order (the message names it); each range has its own status.
+ * opts->stats sums the call (ranges of handles not open count as
+ * failed). Thread-safe as gsr_read_ranges. */
+GSR_EXTERN int gsr_read_ranges_files(const gsr_file *files, gsr_range *ranges,
+                                     size_t n, const gsr_ranges_options *opts);
+
 /* ---- Statistics ----------------------------------------------------------*/
 typedef struct gsr_file_stats {
   uint64_t reads;  /* read calls that asked for bytes */

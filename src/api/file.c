@@ -170,6 +170,75 @@ int gsr_sendfile(gsr_file id, int fd, int64_t offset, uint64_t count,
   return status;
 }
 
+int gsr_read_ranges_files(const gsr_file *ids, gsr_range *ranges, size_t n,
+                          const gsr_ranges_options *opts) {
+  gsr_ranges_options defaults;
+  uint64_t t0 = gsr__now_ns();
+  if (opts == NULL) {
+    gsr_ranges_options_init(&defaults);
+    opts = &defaults;
+  }
+  if (opts->stats != NULL) memset(opts->stats, 0, sizeof(*opts->stats));
+  if (ids == NULL && n > 0)
+    return gsr__err(GSR_EINVAL, "gsr_read_ranges_files: files is NULL");
+  int status = gsr__ranges_check(ranges, n, opts);
+  if (status != GSR_OK) return status;
+  struct gsr__file **files = gsr__calloc(n ? n : 1, sizeof(*files));
+  if (files == NULL) {
+    for (size_t i = 0; i < n; i++) ranges[i].status = GSR_ENOMEM;
+    return gsr__err(GSR_ENOMEM, "out of memory");
+  }
+  /* A handle that is not open fails its ranges only; a run of ranges of
+   * one file takes one reference. */
+  size_t bad = 0, first_bad = SIZE_MAX;
+  int bad_status = GSR_OK;
+  struct gsr__error bad_err = {0};
+  gsr_client *client = NULL;
+  for (size_t i = 0; i < n; i++) {
+    int s = GSR_OK;
+    if (i > 0 && ids[i] == ids[i - 1] && files[i - 1] != NULL)
+      files[i] = files[i - 1];
+    else if ((s = gsr__handle_get(ids[i], &files[i])) == GSR_OK &&
+             client != NULL && files[i]->client != client) {
+      gsr__file_unref(files[i]);
+      files[i] = NULL;
+      s = gsr__err(GSR_EINVAL,
+                   "gsr_read_ranges_files: range %zu: its file belongs to "
+                   "another client",
+                   i);
+    }
+    if (files[i] != NULL) {
+      if (client == NULL) client = files[i]->client;
+      continue;
+    }
+    ranges[i].status = s;
+    bad++;
+    if (first_bad == SIZE_MAX) {
+      first_bad = i;
+      bad_status = s;
+      gsr__error_set(&bad_err, s, "%s", gsr_errmsg());
+    }
+  }
+  status = gsr__files_read_ranges(files, ranges, n, opts, t0);
+  for (size_t i = 0; i < n; i++)
+    if (files[i] != NULL && (i == 0 || files[i] != files[i - 1]))
+      gsr__file_unref(files[i]);
+  gsr__free(files);
+  if (opts->stats != NULL) {
+    opts->stats->ranges += bad;
+    opts->stats->failed += bad;
+  }
+  /* The first failure in the caller's order names the call's status. */
+  if (first_bad != SIZE_MAX) {
+    int later = status != GSR_OK;
+    for (size_t i = 0; later && i < first_bad; i++)
+      if (ranges[i].status != GSR_OK) later = 0;
+    if (status == GSR_OK || later)
+      status = gsr__err(bad_status, "range %zu: %s", first_bad, bad_err.msg);
+  }
+  return status;
+}
+
 int gsr_read_ranges(gsr_file id, gsr_range *ranges, size_t n,
                     const gsr_ranges_options *opts) {
   gsr_ranges_options defaults;

@@ -151,5 +151,11 @@ int gsr__ranges_check(gsr_range *r, size_t n, const gsr_ranges_options *o);
  * began (gsr__now_ns), for the stats. */
 int gsr__file_read_ranges(struct gsr__file *f, gsr_range *ranges, size_t n,
                           const gsr_ranges_options *opts, uint64_t t0);
+/* gsr_read_ranges_files: ranges[i] of files[i] (NULL: not read, its
+ * status already set), planned per file and fetched under one width, the
+ * arguments checked. */
+int gsr__files_read_ranges(struct gsr__file **files, gsr_range *ranges,
+                           size_t n, const gsr_ranges_options *opts,
+                           uint64_t t0);
 
 #endif /* GSR_FILE_H */

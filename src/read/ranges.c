@@ -1,12 +1,16 @@
-/* The work of gsr_read_ranges (api/file.c): check the ranges, plan them
- * (ranges_plan.c), fetch the spans up to the concurrency with their bytes
- * scattered straight into the ranges' buffers (holes dropped by the I/O
- * thread), copy overlaps, hand out slices, measure the link for the next plan.
- * See ranges.h and docs/ranges.md.
+/* The work of gsr_read_ranges and gsr_read_ranges_files (api/file.c):
+ * check the ranges, plan each file's (ranges_plan.c), fetch the spans of
+ * every file under one width with their bytes scattered straight into
+ * the ranges' buffers (holes dropped by the I/O thread), copy overlaps,
+ * hand out slices, measure the link for the next plan. See ranges.h and
+ * docs/ranges.md.
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/client.h"
@@ -19,26 +23,35 @@
  * arrive in one burst and would measure the server's buffers. */
 #define RATE_MIN_BYTES ((uint64_t)1 << 20)
 
+struct call;
+
 /* A span in flight. */
 struct job {
+  struct call *c; /* the file's call it belongs to */
   size_t span;
   struct gsr__rfetch *rf;
   struct gsr__buf *buf; /* its by-reference ranges' bytes, or NULL */
   int parts;
 };
 
+/* One file's share of a call: its ranges, their plan, its results. */
 struct call {
   struct gsr__file *f;
   gsr_range *r;
   size_t n;
+  size_t *index; /* r[i] is the caller's ranges[index[i]]; NULL: the same */
   struct gsr__rplan_range *in; /* the ranges clamped to the object */
   struct gsr__rplan plan;
   unsigned char **land; /* where each range's bytes land */
   int local;
-  int conc;
   gsr_ranges_stats st;
-  size_t err_at;         /* the first failed range (caller's order) */
+  size_t err_at;         /* the first failed range (its r's order) */
   struct gsr__error err; /* ... and its message */
+};
+
+/* The spans in flight, of every file of the call, under one width. */
+struct sched {
+  int conc;
   struct job jobs[MAX_CONCURRENCY]; /* a FIFO: head, count */
   int head, count, parts;
 };
@@ -111,11 +124,12 @@ static void deliver(struct call *c, size_t s, struct gsr__buf *buf) {
 }
 
 /* Waits for the oldest span in flight and settles its ranges. */
-static void reap(struct call *c) {
-  struct job *j = &c->jobs[c->head];
-  c->head = (c->head + 1) % MAX_CONCURRENCY;
-  c->count--;
-  c->parts -= j->parts;
+static void reap(struct sched *q) {
+  struct job *j = &q->jobs[q->head];
+  struct call *c = j->c;
+  q->head = (q->head + 1) % MAX_CONCURRENCY;
+  q->count--;
+  q->parts -= j->parts;
   if (gsr__rfetch_wait(j->rf) == GSR_OK) {
     if (!c->local) measure(c, j->rf);
     deliver(c, j->span, j->buf);
@@ -140,7 +154,8 @@ static uint64_t ref_bytes(const struct call *c, size_t s) {
 /* Starts span s: its by-reference ranges get their place in one buffer
  * (bytes already charged to the budget), its segments and holes become
  * the fetch's scatter list. */
-static void start_span(struct call *c, size_t s, uint64_t refs, int parts) {
+static void start_span(struct sched *q, struct call *c, size_t s, uint64_t refs,
+                       int parts) {
   const struct gsr__rplan *p = &c->plan;
   const struct gsr__rspan *sp = &p->spans[s];
   struct gsr__buf *buf = NULL;
@@ -189,37 +204,46 @@ static void start_span(struct call *c, size_t s, uint64_t refs, int parts) {
     fail_span_here(c, s, status);
     return;
   }
-  struct job *j = &c->jobs[(c->head + c->count) % MAX_CONCURRENCY];
-  *j = (struct job){s, rf, buf, c->local ? 1 : rf->n_parts};
-  c->count++;
-  c->parts += j->parts;
+  struct job *j = &q->jobs[(q->head + q->count) % MAX_CONCURRENCY];
+  *j = (struct job){c, s, rf, buf, c->local ? 1 : rf->n_parts};
+  assert(q->count < MAX_CONCURRENCY);
+  q->count++;
+  q->parts += j->parts;
 }
 
-/* Fetches every span: the next one starts once its parts fit in the
- * concurrency and its by-reference bytes in the budget (or nothing else
- * is in flight: a demand read always proceeds). */
-static void run_spans(struct call *c) {
-  struct gsr__budget *budget = c->f->client->budget;
-  for (size_t s = 0; s < c->plan.n_spans; s++) {
-    uint64_t part_len, refs = ref_bytes(c, s);
-    int parts = c->local ? 1
-                         : gsr__split_range(
-                               c->plan.spans[s].len,
-                               gsr__rplan_parts(c->plan.n_spans - s, c->conc),
-                               c->f->min_part, &part_len);
-    for (;;) {
-      if (c->count == 0) {
-        if (refs > 0) gsr__budget_charge(budget, refs);
-        break;
+/* Fetches every span of every file, file after file: the next one starts
+ * once its parts fit in the width and its by-reference bytes in the
+ * budget (or nothing else is in flight: a demand read always proceeds).
+ * The last spans of all are split into parts where connections would
+ * otherwise idle. */
+static void run_spans(struct sched *q, struct call *calls, size_t k,
+                      size_t total_spans) {
+  size_t started = 0;
+  for (size_t ci = 0; ci < k; ci++) {
+    struct call *c = &calls[ci];
+    struct gsr__budget *budget = c->f->client->budget;
+    for (size_t s = 0; s < c->plan.n_spans; s++, started++) {
+      uint64_t part_len, refs = ref_bytes(c, s);
+      int parts = c->local
+                      ? 1
+                      : gsr__split_range(
+                            c->plan.spans[s].len,
+                            gsr__rplan_parts(total_spans - started, q->conc),
+                            c->f->min_part, &part_len);
+      for (;;) {
+        if (q->count == 0) {
+          if (refs > 0) gsr__budget_charge(budget, refs);
+          break;
+        }
+        if (q->parts + parts <= q->conc &&
+            (refs == 0 || gsr__budget_try(budget, refs)))
+          break;
+        reap(q);
       }
-      if (c->parts + parts <= c->conc &&
-          (refs == 0 || gsr__budget_try(budget, refs)))
-        break;
-      reap(c);
+      start_span(q, c, s, refs, parts);
     }
-    start_span(c, s, refs, parts);
   }
-  while (c->count > 0) reap(c);
+  while (q->count > 0) reap(q);
 }
 
 int gsr__ranges_check(gsr_range *r, size_t n, const gsr_ranges_options *o) {
@@ -278,26 +302,37 @@ static void limits(struct call *c, const gsr_ranges_options *o,
   c->st.span_limit = lim->span_limit;
 }
 
-/* The requests in flight: the caller's concurrency, else the file's
- * when it was set (option or environment), else what the plan's spans
- * and the measured link call for, within the pool. */
-static void width(struct call *c) {
-  struct gsr__file *f = c->f;
-  gsr_client *cl = f->client;
-  if (c->conc == 0 && !f->auto_width) c->conc = f->concurrency;
-  if (c->conc == 0)
-    c->conc = gsr__rplan_width(
-        c->plan.n_spans, c->plan.bytes, atomic_load(&cl->link_rate),
-        atomic_load(&cl->link_ttfb), f->concurrency, cl->opts.max_connections);
-  c->conc = GSR__MIN(GSR__MAX(c->conc, 1), MAX_CONCURRENCY);
-  c->st.concurrency = c->conc;
+/* The requests in flight: the caller's concurrency, else the files' when
+ * each was set (option or environment; the largest), else what the
+ * plans' spans and the measured link call for, within the pool. */
+static int width(const struct call *calls, size_t k,
+                 const gsr_ranges_options *o) {
+  if (o->concurrency) return o->concurrency;
+  int all_set = 1, most = 1;
+  size_t spans = 0;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < k; i++) {
+    const struct gsr__file *f = calls[i].f;
+    all_set = all_set && !f->auto_width;
+    most = GSR__MAX(most, f->concurrency);
+    spans += calls[i].plan.n_spans;
+    bytes += calls[i].plan.bytes;
+  }
+  if (all_set) return most;
+  gsr_client *cl = calls[0].f->client;
+  return gsr__rplan_width(spans, bytes, atomic_load(&cl->link_rate),
+                          atomic_load(&cl->link_ttfb), most,
+                          cl->opts.max_connections);
 }
 
-/* Plans and fetches; the counters and the ranges' results are set. */
-static int read_ranges(struct call *c, const gsr_ranges_options *o) {
+/* Clamps and plans one file's ranges. */
+static int plan(struct call *c, const gsr_ranges_options *o) {
   size_t n = c->n;
   uint64_t size = c->f->obj->st.size;
   struct gsr__rplan_limits lim;
+  c->err_at = SIZE_MAX;
+  c->local = c->f->obj->local;
+  c->st.ranges = n;
   c->in = gsr__malloc((n ? n : 1) * sizeof(*c->in));
   c->land = gsr__malloc((n ? n : 1) * sizeof(*c->land));
   if (c->in == NULL || c->land == NULL)
@@ -311,7 +346,6 @@ static int read_ranges(struct call *c, const gsr_ranges_options *o) {
   limits(c, o, &lim);
   int status = gsr__rplan_build(c->in, n, &lim, &c->plan);
   if (status != GSR_OK) return status;
-  width(c);
   GSR__TRACE(
       c->f->client,
       "%s: %zu ranges -> %zu spans, %llu bytes, %llu in "
@@ -319,8 +353,92 @@ static int read_ranges(struct call *c, const gsr_ranges_options *o) {
       c->f->obj->display, n, c->plan.n_spans, (unsigned long long)c->plan.bytes,
       (unsigned long long)c->plan.hole_bytes,
       (unsigned long long)lim.hole_limit, (unsigned long long)lim.span_limit);
-  run_spans(c);
   return GSR_OK;
+}
+
+/* One file's results: the ranges' statuses (status: the plan's, if it
+ * failed), its counters; the first failure (its r's order) named in
+ * *msg_status and the message when it is the call's first. */
+static void settle(struct call *c, int status) {
+  struct gsr__file *f = c->f;
+  for (size_t i = 0; i < c->n; i++) {
+    if (status != GSR_OK) c->r[i].status = status; /* nothing was read */
+    if (c->r[i].status != GSR_OK) c->st.failed++;
+    c->st.bytes_delivered += c->r[i].delivered;
+  }
+  struct gsr__stats *fs = &f->stats;
+  uint64_t refs = 0;
+  for (size_t i = 0; i < c->n; i++)
+    if (c->r[i].buf == NULL) refs += c->r[i].delivered;
+  atomic_fetch_add(&fs->reads, 1);
+  atomic_fetch_add(&fs->bytes_delivered, c->st.bytes_delivered);
+  atomic_fetch_add(&fs->bytes_referenced, refs);
+  atomic_fetch_add(&fs->bytes_copied, c->st.bytes_delivered - refs);
+}
+
+static void add_stats(gsr_ranges_stats *to, const gsr_ranges_stats *st) {
+  to->ranges += st->ranges;
+  to->spans += st->spans;
+  to->requests += st->requests;
+  to->bytes_fetched += st->bytes_fetched;
+  to->hole_bytes += st->hole_bytes;
+  to->bytes_delivered += st->bytes_delivered;
+  to->failed += st->failed;
+  to->hole_limit = st->hole_limit;
+  to->span_limit = st->span_limit;
+}
+
+static void call_free(struct call *c) {
+  gsr__rplan_free(&c->plan);
+  gsr__free(c->in);
+  gsr__free(c->land);
+  gsr__free(c->index);
+}
+
+/* The calls planned, run under one width, settled. Returns GSR_OK, the
+ * first failed range's status with its message (the caller's order), or
+ * a failure that read nothing. */
+static int run_calls(struct call *calls, size_t k, const gsr_ranges_options *o,
+                     uint64_t t0) {
+  struct sched *q = gsr__calloc(1, sizeof(*q));
+  int status = q == NULL ? gsr__err(GSR_ENOMEM, "out of memory") : GSR_OK;
+  size_t total_spans = 0;
+  for (size_t i = 0; i < k && status == GSR_OK; i++) {
+    status = plan(&calls[i], o);
+    total_spans += calls[i].plan.n_spans;
+  }
+  if (status == GSR_OK) {
+    q->conc = GSR__MIN(GSR__MAX(width(calls, k, o), 1), MAX_CONCURRENCY);
+    run_spans(q, calls, k, total_spans);
+  }
+  gsr_ranges_stats st;
+  memset(&st, 0, sizeof(st));
+  size_t err_at = SIZE_MAX;
+  const struct call *err_call = NULL;
+  for (size_t i = 0; i < k; i++) {
+    struct call *c = &calls[i];
+    settle(c, status);
+    add_stats(&st, &c->st);
+    if (status != GSR_OK || c->err_at == SIZE_MAX) continue;
+    size_t at = c->index ? c->index[c->err_at] : c->err_at;
+    if (at < err_at) {
+      err_at = at;
+      err_call = c;
+    }
+  }
+  if (err_call != NULL) {
+    const gsr_range *r = &err_call->r[err_call->err_at];
+    status = gsr__err(err_call->err.status,
+                      "range %zu (offset %lld, length %llu): "
+                      "%s",
+                      err_at, (long long)r->offset,
+                      (unsigned long long)r->length, err_call->err.msg);
+  }
+  st.concurrency = q ? q->conc : 0;
+  st.seconds = (double)(gsr__now_ns() - t0) / 1e9;
+  if (o->stats != NULL) *o->stats = st;
+  gsr__free(q);
+  return status;
 }
 
 int gsr__file_read_ranges(struct gsr__file *f, gsr_range *ranges, size_t n,
@@ -330,41 +448,73 @@ int gsr__file_read_ranges(struct gsr__file *f, gsr_range *ranges, size_t n,
     for (size_t i = 0; i < n; i++) ranges[i].status = GSR_ENOMEM;
     return gsr__err(GSR_ENOMEM, "out of memory");
   }
-  c->f = f;
-  c->r = ranges;
-  c->n = n;
-  c->err_at = SIZE_MAX;
-  c->local = f->obj->local;
-  c->conc = opts->concurrency; /* 0: from the plan (read_ranges) */
-  c->st.ranges = n;
-  int status = read_ranges(c, opts);
-  /* Settle: the ranges' results, the first failure, the counters. */
-  for (size_t i = 0; i < n; i++) {
-    if (status != GSR_OK) ranges[i].status = status; /* nothing was read */
-    if (ranges[i].status != GSR_OK) c->st.failed++;
-    c->st.bytes_delivered += ranges[i].delivered;
-  }
-  if (status == GSR_OK && c->err_at != SIZE_MAX) {
-    const gsr_range *r = &ranges[c->err_at];
-    status = gsr__err(c->err.status,
-                      "range %zu (offset %lld, length %llu): "
-                      "%s",
-                      c->err_at, (long long)r->offset,
-                      (unsigned long long)r->length, c->err.msg);
-  }
-  struct gsr__stats *fs = &f->stats;
-  uint64_t refs = 0;
-  for (size_t i = 0; i < n; i++)
-    if (ranges[i].buf == NULL) refs += ranges[i].delivered;
-  atomic_fetch_add(&fs->reads, 1);
-  atomic_fetch_add(&fs->bytes_delivered, c->st.bytes_delivered);
-  atomic_fetch_add(&fs->bytes_referenced, refs);
-  atomic_fetch_add(&fs->bytes_copied, c->st.bytes_delivered - refs);
-  c->st.seconds = (double)(gsr__now_ns() - t0) / 1e9;
-  if (opts->stats != NULL) *opts->stats = c->st;
-  gsr__rplan_free(&c->plan);
-  gsr__free(c->in);
-  gsr__free(c->land);
+  *c = (struct call){.f = f, .r = ranges, .n = n};
+  int status = run_calls(c, 1, opts, t0);
+  call_free(c);
   gsr__free(c);
+  return status;
+}
+
+static int by_file(const void *a, const void *b, void *files) {
+  struct gsr__file *const *fs = files;
+  size_t i = *(const size_t *)a, j = *(const size_t *)b;
+  uintptr_t x = (uintptr_t)fs[i], y = (uintptr_t)fs[j];
+  if (x != y) return x < y ? -1 : 1;
+  return i < j ? -1 : i > j;
+}
+
+int gsr__files_read_ranges(struct gsr__file **files, gsr_range *ranges,
+                           size_t n, const gsr_ranges_options *opts,
+                           uint64_t t0) {
+  size_t *order = gsr__malloc((n ? n : 1) * sizeof(*order));
+  if (order == NULL) {
+    for (size_t i = 0; i < n; i++)
+      if (files[i] != NULL) ranges[i].status = GSR_ENOMEM;
+    return gsr__err(GSR_ENOMEM, "out of memory");
+  }
+  size_t k = 0, m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (files[i] != NULL) order[m++] = i;
+  qsort_r(order, m, sizeof(*order), by_file, files);
+  for (size_t i = 0; i < m; i++)
+    k += i == 0 || files[order[i]] != files[order[i - 1]];
+  struct call *calls = gsr__calloc(k ? k : 1, sizeof(*calls));
+  int status = calls == NULL ? gsr__err(GSR_ENOMEM, "out of memory") : GSR_OK;
+  /* Each file's ranges gathered (copies of the caller's), in the caller's
+   * order. */
+  for (size_t i = 0, ci = 0; i < m && status == GSR_OK; ci++) {
+    size_t j = i;
+    while (j < m && files[order[j]] == files[order[i]]) j++;
+    struct call *c = &calls[ci];
+    c->f = files[order[i]];
+    c->n = j - i;
+    c->r = gsr__malloc(c->n * sizeof(*c->r));
+    c->index = gsr__malloc(c->n * sizeof(*c->index));
+    if (c->r == NULL || c->index == NULL)
+      status = gsr__err(GSR_ENOMEM, "out of memory");
+    for (size_t x = 0; x < c->n && status == GSR_OK; x++) {
+      c->index[x] = order[i + x];
+      c->r[x] = ranges[order[i + x]];
+    }
+    i = j;
+  }
+  if (status == GSR_OK) {
+    status = run_calls(calls, k, opts, t0);
+    for (size_t ci = 0; ci < k; ci++) /* the results, back in place */
+      for (size_t x = 0; x < calls[ci].n; x++) {
+        gsr_range *to = &ranges[calls[ci].index[x]];
+        to->delivered = calls[ci].r[x].delivered;
+        to->status = calls[ci].r[x].status;
+        to->slice = calls[ci].r[x].slice;
+      }
+  } else {
+    for (size_t i = 0; i < m; i++) ranges[order[i]].status = status;
+  }
+  for (size_t ci = 0; calls != NULL && ci < k; ci++) {
+    gsr__free(calls[ci].r);
+    call_free(&calls[ci]);
+  }
+  gsr__free(calls);
+  gsr__free(order);
   return status;
 }

@@ -30,10 +30,21 @@ static struct ts_server srv;
 static gsr_client *client;
 
 static struct ts_object objects[] = {
-    {"obj", 3 * MiB + 12345, NULL},
-    {"empty", 0, NULL},
-    {"big", 16 * MiB, NULL},
+    {"obj", 3 * MiB + 12345, NULL}, {"empty", 0, NULL},
+    {"big", 16 * MiB, NULL},        {"many/00", 200000, NULL},
+    {"many/01", 200001, NULL},      {"many/02", 200002, NULL},
+    {"many/03", 200003, NULL},      {"many/04", 200004, NULL},
+    {"many/05", 200005, NULL},      {"many/06", 200006, NULL},
+    {"many/07", 200007, NULL},      {"many/08", 200008, NULL},
+    {"many/09", 200009, NULL},      {"many/10", 200010, NULL},
+    {"many/11", 200011, NULL},      {"many/12", 200012, NULL},
+    {"many/13", 200013, NULL},      {"many/14", 200014, NULL},
+    {"many/15", 200015, NULL},      {"many/16", 200016, NULL},
+    {"many/17", 200017, NULL},      {"many/18", 200018, NULL},
+    {"many/19", 200019, NULL},
 };
+#define N_MANY 20
+#define FIRST_MANY 3
 #define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
 
 static struct ts_object *find(const char *name) {
@@ -543,6 +554,86 @@ static void test_threads(void **state) {
   gsr_close(f);
 }
 
+/* gsr_read_ranges_files: 20 objects x 5 ranges, interleaved across the
+ * files, in one call. Every range gets its object's bytes; each file's
+ * ranges are planned apart (5 spans each: 100 requests, the server's
+ * count); the spans of all files share one width (16 from the pool, not a
+ * file's 4), seen at once by the server. A closed handle and one of
+ * another client fail their own ranges only, and the call's status is the
+ * first failure in the caller's order. */
+static void test_many_files(void **state) {
+  (void)state;
+  enum { PER = 5, N = N_MANY * PER };
+  gsr_client *c = new_client(4), *other = new_client(4);
+  gsr_file fs[N_MANY];
+  char url[1024];
+  for (int k = 0; k < N_MANY; k++) {
+    url_of(0, objects[FIRST_MANY + k].name, url, sizeof(url));
+    fs[k] = open_on(c, url, 0);
+  }
+  static unsigned char buf[N + 2][3000];
+  gsr_file ids[N + 2];
+  gsr_range r[N + 2];
+  for (int i = 0; i < N; i++) { /* range i: file i % 20, part i / 20 */
+    int k = i % N_MANY, part = i / N_MANY;
+    ids[i] = fs[k];
+    r[i] = (gsr_range){.offset = part * 40000 + k,
+                       .length = 3000,
+                       .buf = part == 2 ? NULL : buf[i]};
+  }
+  gsr_ranges_options ro;
+  gsr_ranges_stats st;
+  gsr_ranges_options_init(&ro);
+  ro.hole_limit = 0;
+  ro.stats = &st;
+  control_ok("config?ttfb_ms=150");
+  long base = log_now();
+  assert_int_equal(gsr_read_ranges_files(ids, r, N, &ro), GSR_OK);
+  long end = log_now();
+  control_ok("reset");
+  for (int i = 0; i < N; i++)
+    check_ranges(&objects[FIRST_MANY + i % N_MANY], &r[i], 1, "many files");
+  assert_int_equal(st.ranges, N);
+  assert_int_equal(st.spans, N);
+  assert_int_equal(st.failed, 0);
+  assert_int_equal(st.bytes_delivered, (uint64_t)N * 3000);
+  assert_int_equal(end - base, N); /* one request per span */
+  struct ts_media_req q[2 * N];
+  int n = ts_media_log(&srv, base, q, 2 * N);
+  int most = ts_media_max_overlap(q, n);
+  if (st.concurrency != 16 || most < 12)
+    fail_msg("20 files: width %d, at most %d requests at once", st.concurrency,
+             most);
+
+  /* A closed handle (range 1) and another client's file (range N + 1). */
+  url_of(0, "obj", url, sizeof(url));
+  gsr_file closed = open_on(c, url, 0), foreign = open_on(other, url, 0);
+  gsr_close(closed);
+  ids[1] = closed;
+  ids[N] = fs[0];
+  r[N] = (gsr_range){.offset = 5, .length = 3000, .buf = buf[N]};
+  ids[N + 1] = foreign;
+  r[N + 1] = (gsr_range){.offset = 0, .length = 3000, .buf = buf[N + 1]};
+  int status = gsr_read_ranges_files(ids, r, N + 2, &ro);
+  assert_true(status == GSR_ECLOSED || status == GSR_EBADF);
+  assert_non_null(strstr(gsr_errmsg(), "range 1"));
+  assert_int_equal(r[1].status, status);
+  assert_int_equal(r[N + 1].status, GSR_EINVAL);
+  assert_int_equal(st.failed, 2);
+  assert_int_equal(st.ranges, N + 2);
+  for (int i = 0; i < N + 1; i++)
+    if (i != 1)
+      check_ranges(&objects[FIRST_MANY + (i == N ? 0 : i % N_MANY)], &r[i], 1,
+                   "beside a closed handle");
+  /* Bad arguments. */
+  assert_int_equal(gsr_read_ranges_files(NULL, r, 1, NULL), GSR_EINVAL);
+  assert_int_equal(gsr_read_ranges_files(ids, r, 0, NULL), GSR_OK);
+  gsr_close(foreign);
+  for (int k = 0; k < N_MANY; k++) gsr_close(fs[k]);
+  gsr_client_free(other);
+  gsr_client_free(c);
+}
+
 /* A million ranges in one call: 8 bytes every 16, by gs:// (one span's
  * scatter list of two million segments, holes dropped by the I/O thread)
  * and by file:// (preads). */
@@ -593,6 +684,7 @@ int main(void) {
       cmocka_unit_test(test_faults_mid_span),
       cmocka_unit_test(test_close_cancels),
       cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_many_files),
       cmocka_unit_test(test_million),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
