@@ -304,7 +304,10 @@ GSR_EXTERN void gsr_file_options_init(gsr_file_options *opts);
  *   gs://BUCKET/OBJECT     (GCS JSON API; the object name is taken verbatim,
  *                           any bytes allowed; it is percent-encoded here)
  *   http://... https://... (any server that supports Range requests)
- *   file:///path, or a plain path
+ *   file:///path, or a plain path (a regular file whose size is its
+ *                           length: a FIFO, a device, a socket or a /proc
+ *                           file is GSR_EINVAL, and opening one never
+ *                           blocks)
  * Costs at most one request (the object's metadata, or a HEAD).
  * Returns GSR_OK and sets *out, or GSR_EINVAL (bad URL or options),
  * GSR_ENOENT, GSR_EACCES, GSR_EAUTH, GSR_ENETWORK, GSR_ETIMEDOUT, GSR_ETLS,

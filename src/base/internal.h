@@ -51,7 +51,8 @@ void gsr__error_set(struct gsr__error *e, int status, const char *fmt, ...)
 /* Publishes e as this thread's message; returns e->status. */
 int gsr__error_raise(const struct gsr__error *e);
 
-/* ---- fdio.c: all of buf to fd (retrying short writes and EINTR).
+/* ---- fdio.c: all of buf to fd (retrying short writes and EINTR, and
+ * waiting in poll(2) while a non-blocking fd answers EAGAIN).
  * 0, or -1 with errno set (EIO if a write took nothing). */
 int gsr__write_all(int fd, const void *buf, size_t n);
 int gsr__pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
@@ -62,7 +63,13 @@ int gsr__pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
  * gsr__open is open(2) with O_CLOEXEC, then gsr__fd_own. */
 int gsr__fd_own(int fd);
 int gsr__open(const char *path, int flags, mode_t mode);
-FILE *gsr__fopen_read(const char *path); /* "r", through gsr__open */
+/* A regular file for reading, never blocking in open(2) (a FIFO would wait
+ * for a writer): the descriptor, or -1 with errno set: EISDIR for a
+ * directory, EINVAL for anything else that is not a regular file (a FIFO,
+ * a device, a socket). */
+int gsr__open_regular(const char *path);
+/* "r", through gsr__open_regular (the same errno values). */
+FILE *gsr__fopen_read(const char *path);
 /* Around libcurl calls that make descriptors we cannot number ourselves
  * (curl_multi_init's wakeup socketpair, a name lookup's socketpair):
  * holds each of fds 0-2 that is closed on /dev/null until the matching

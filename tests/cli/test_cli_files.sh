@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The CLI and the files around it, with the local GCS server (started
+# here, stopped on exit):
+#  - local files that are not regular (a FIFO, a device, /proc's files),
+#    and a FIFO named as the credentials or the plans file: a clear error
+#    at once, never a hang, never 0 bytes with exit 0;
+#  - a non-blocking standard output (a parent set O_NONBLOCK on a pipe):
+#    cat, cp to - and cat of a local file wait while the pipe is full;
+#  - names with C1 control characters (U+0080-U+009F): escaped by ls;
+#  - cp to a destination that is not a regular file (a device, a FIFO, a
+#    symlink to one): written into, as cp(1) does, never replaced;
+#  - long names: cp names the copy after the real last component; cp -r
+#    skips a leading empty component, copies a 255-byte component, goes on
+#    past a failed object and names every failure; an empty name in a
+#    listing;
+#  - an object whose size does not fit 63 bits: refused at open.
+#
+# Usage: tests/cli/test_cli_files.sh path/to/gsread
+# The last line printed is "N passed, M failed"; exit status 0 only if
+# nothing failed.
+#
+# SPDX-License-Identifier: MIT
+set -u
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup files-cli "$@"
+
+B=fbk
+D=$T/data/$B
+mkdir -p "$D"
+head -c 3000000 /dev/urandom >"$D/obj"
+start_server
+export STORAGE_EMULATOR_HOST=$EP
+G=(timeout 30 "$BIN")
+mkdir out
+mkfifo fifo
+
+# ---- local files that are not regular: refused at once
+for f in fifo /dev/null /proc/self/status; do
+  rc=0; out=$("${G[@]}" cat "$f" 2>"$T/err") || rc=$?
+  eq "cat $f is refused, not a hang or 0 bytes" "$rc" 2
+  check "cat $f says why" grep -q "regular file\|holds 0 bytes but has data" "$T/err"
+done
+rc=0; GOOGLE_APPLICATION_CREDENTIALS=$T/fifo "${G[@]}" stat "gs://$B/obj" \
+  >/dev/null 2>"$T/err" || rc=$?
+eq "a FIFO as the credentials file fails, no hang" "$rc" 1
+check "... and says why" grep -q "not a regular file" "$T/err"
+rc=0; GSREAD_PLANS_FILE=$T/fifo "${G[@]}" cat "$D/obj" >out/plans 2>"$T/err" || rc=$?
+eq "a FIFO as the plans file is ignored, no hang" "$rc" 0
+check "... the cat is whole" cmp -s out/plans "$D/obj"
+check "... and the FIFO is still a FIFO" test -p fifo
+
+# ---- a non-blocking standard output: the writes wait, they do not fail.
+# The reader sleeps first, so the pipe (64 KiB) is full for a while.
+nonblock() {
+  /usr/bin/python3 -c '
+import fcntl, os, sys
+fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK)
+os.execv(sys.argv[1], sys.argv[1:])' "$@"
+}
+for c in "cat gs://$B/obj" "cp -q gs://$B/obj -" "cat $D/obj" \
+  "cat --copy gs://$B/obj"; do
+  # shellcheck disable=SC2086 # c is split into its words on purpose
+  nonblock "$BIN" $c 2>"$T/err" | (sleep 1; cat >out/nb)
+  rc=${PIPESTATUS[0]}
+  eq "$c to a non-blocking pipe exits 0" "$rc" 0
+  check "$c to a non-blocking pipe writes every byte" cmp -s out/nb "$D/obj"
+done
+
+tally
