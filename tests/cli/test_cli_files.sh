@@ -29,6 +29,11 @@ B=fbk
 D=$T/data/$B
 mkdir -p "$D"
 head -c 3000000 /dev/urandom >"$D/obj"
+C1=$'c1-\xc2\x9b31mred'    # U+009B, a CSI to a UTF-8 terminal
+RAW=$'raw-\x9b31mred'        # 0x9b alone: a CSI to an 8-bit terminal
+UTF=$'utf-\xc3\xa9t\xc3\xa9' # "été": printed as it is
+mkdir -p "$T/data/c1bk"
+for n in "$C1" "$RAW" "$UTF"; do echo x >"$T/data/c1bk/$n"; done
 start_server
 export STORAGE_EMULATOR_HOST=$EP
 G=(timeout 30 "$BIN")
@@ -66,5 +71,20 @@ for c in "cat gs://$B/obj" "cp -q gs://$B/obj -" "cat $D/obj" \
   eq "$c to a non-blocking pipe exits 0" "$rc" 0
   check "$c to a non-blocking pipe writes every byte" cmp -s out/nb "$D/obj"
 done
+
+# ---- C1 control characters in names: escaped, other UTF-8 kept
+"${G[@]}" ls gs://c1bk/ >out/ls 2>"$T/err"
+eq "ls escapes C1 (c2 9b) and bytes that are not UTF-8" "$(cat out/ls)" \
+  "gs://c1bk/c1-\\xc2\\x9b31mred
+gs://c1bk/raw-\\x9b31mred
+gs://c1bk/$UTF"
+"${G[@]}" ls -l gs://c1bk/ >out/ls 2>"$T/err"
+no_c1() { ! LC_ALL=C grep -q $'\xc2\x9b' "$1"; }
+check "ls -l has no C1 byte" no_c1 out/ls
+"${G[@]}" ls --json gs://c1bk/ >out/ls 2>"$T/err"
+check "ls --json has no C1 byte" no_c1 out/ls
+check "... it is \\u009b" grep -q 'c1-\\u009b31mred' out/ls
+rc=0; "${G[@]}" stat "gs://c1bk/$C1-missing" 2>"$T/err" || rc=$?
+check "a message escapes C1 too" grep -qF 'c1-\xc2\x9b31mred-missing' "$T/err"
 
 tally
