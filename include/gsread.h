@@ -562,6 +562,11 @@ GSR_EXTERN int gsr_close(gsr_file file);
  *    are not seen: do not point concurrent copies from them at one DEST.
  *  - The file is not fsync'ed (as cp, curl and gsutil do not): the rename
  *    makes the copy appear whole or not at all, not durable across a crash.
+ *  - A destination that exists and is not a regular file (a device such as
+ *    /dev/null, a FIFO, or a symlink to one) is written into in order, as
+ *    cp(1) does, with no temporary file: it is never replaced. A FIFO's
+ *    open waits for its reader. The checks are the same; on a failure
+ *    what was written stays written.
  * Memory: the prefetcher's window (96 MiB by default; at least
  * (2 x concurrency + 2) x part_size when part_size is given), charged to
  * the client's memory budget. */

@@ -266,10 +266,29 @@ static void remove_stale(const struct dl *d, const struct dest *t) {
   gsr__free(dir);
 }
 
+/* A destination that is there and not a regular file (a device, a FIFO,
+ * or a symlink to one): written into, as cp(1) does, never replaced by a
+ * renamed file. Opening a FIFO waits for its reader, as cp's does. */
+static int body_special(struct dl *d, struct dest *t, gsr_download_stats *st) {
+  d->fd = gsr__open(t->final, O_WRONLY, 0);
+  if (d->fd < 0)
+    return gsr__err(GSR_EIO, "cannot open %s: %s", t->final,
+                    gsr__errno_text(errno));
+  int status = run(d, t->final);
+  if (status == GSR_OK) status = verify(d, "written", st);
+  if (close(d->fd) != 0 && status == GSR_OK)
+    status = gsr__err(GSR_EIO, "cannot write %s: %s", t->final,
+                      gsr__errno_text(errno));
+  d->fd = -1;
+  return status;
+}
+
 static int body_file(struct dl *d, void *arg, gsr_download_stats *st) {
   struct dest *t = arg;
   struct stat sb;
   int status = resolve_dest(d, t);
+  if (status == GSR_OK && stat(t->final, &sb) == 0 && !S_ISREG(sb.st_mode))
+    return body_special(d, t, st);
   if (status == GSR_OK) {
     remove_stale(d, t);
     status = create_tmp(d, t, &d->fd);

@@ -87,4 +87,25 @@ check "... it is \\u009b" grep -q 'c1-\\u009b31mred' out/ls
 rc=0; "${G[@]}" stat "gs://c1bk/$C1-missing" 2>"$T/err" || rc=$?
 check "a message escapes C1 too" grep -qF 'c1-\xc2\x9b31mred-missing' "$T/err"
 
+# ---- cp into what is not a regular file: written into, never replaced.
+# (Never the real /dev/null itself: a gsread that renames over DEST would
+# replace it for the whole machine. A symlink to it is safe either way.)
+ln -s /dev/null out/null
+rc=0; "${G[@]}" cp -q "gs://$B/obj" out/null 2>"$T/err" || rc=$?
+eq "cp to a symlink to /dev/null exits 0" "$rc" 0
+check "... the symlink is still there" test -L out/null
+check "... and /dev/null is still a device" test -c /dev/null
+ln -s "$T/fifo" out/fifolink
+for dest in fifo out/fifolink; do
+  timeout 20 cat fifo >out/fromfifo &
+  reader=$!
+  rc=0; "${G[@]}" cp -q "gs://$B/obj" "$dest" 2>"$T/err" || rc=$?
+  wait "$reader"
+  eq "cp to $dest (a FIFO) exits 0" "$rc" 0
+  check "... the reader got every byte" cmp -s out/fromfifo "$D/obj"
+  check "... and it is still a FIFO" test -p "$dest"
+done
+ls -a >out/names
+check "... no temporary file left" sh -c "! grep -q gsread- out/names"
+
 tally
