@@ -548,12 +548,13 @@ GSR_EXTERN int gsr_close(gsr_file file);
  *    "sequential" is (its window of blocks at full width from the first
  *    byte), and written out in order as the blocks land;
  *  - the bytes go to a temporary file beside the destination,
- *    ".NAME.gsread-PID-XXXXXX" (PID: this process; created with mode 0666
- *    minus the umask), which is renamed over the destination only after
- *    the whole object's CRC32C matched the server's (gs://), or, when the
- *    source publishes no checksum (http, file), after the length matched.
- *    On any failure the temporary file is removed and the destination is
- *    untouched. A process killed meanwhile cannot remove it: see
+ *    ".NAME.gsread-PID-XXXXXX" (PID: this process; NAME: the destination's
+ *    name, its first 229 bytes if longer, so that it fits NAME_MAX;
+ *    created with mode 0666 minus the umask), which is renamed over the
+ * destination only after the whole object's CRC32C matched the server's
+ * (gs://), or, when the source publishes no checksum (http, file), after the
+ * length matched. On any failure the temporary file is removed and the
+ * destination is untouched. A process killed meanwhile cannot remove it: see
  *    temp_file below for signals; for the rest (SIGKILL, a crash), each
  *    gsr_download first removes the ".NAME.gsread-PID-XXXXXX" files of its
  *    destination whose PID is no running process (kill(PID, 0) fails with
@@ -617,7 +618,8 @@ GSR_EXTERN void gsr_download_options_init(gsr_download_options *opts);
 
 /* Downloads the object at url (any URL gsr_open takes) to dest_path. If
  * dest_path is an existing directory, the file inside it is named after
- * the last '/'-separated component of the object's name (or URL path).
+ * the last '/'-separated component of the object's name (or URL path),
+ * whole (one longer than the file system takes fails: GSR_EIO).
  * opts and stats may be NULL. Returns GSR_OK, or what gsr_open returns,
  * GSR_EINTEGRITY (checksum or length mismatch), GSR_EIO (local file
  * error, message names the path and errno text), GSR_ECHANGED, network

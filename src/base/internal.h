@@ -102,8 +102,9 @@ void gsr__trace(struct gsr_client *c, const char *fmt, ...) GSR__PRINTF(2, 3);
   } while (0)
 
 /* ---- tempname.c: a download's temporary file, DIR/.NAME.gsread-PID-XXXXXX
- * (NAME: the destination's last component; XXXXXX: GSR__TEMP_SFX_LEN
- * random letters and digits). gsr__temp_name writes it for dest into buf:
+ * (NAME: the destination's last component, its first bytes only when the
+ * whole would not fit in NAME_MAX; XXXXXX: GSR__TEMP_SFX_LEN random
+ * letters and digits). gsr__temp_name writes it for dest into buf:
  * its length, or -1 if n is too small. gsr__temp_owner: 1 if the directory
  * entry `entry` is such a file for a destination named `name`, with its
  * owner's pid in *pid; else 0. */

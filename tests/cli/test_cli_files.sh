@@ -34,6 +34,18 @@ RAW=$'raw-\x9b31mred'        # 0x9b alone: a CSI to an 8-bit terminal
 UTF=$'utf-\xc3\xa9t\xc3\xa9' # "été": printed as it is
 mkdir -p "$T/data/c1bk"
 for n in "$C1" "$RAW" "$UTF"; do echo x >"$T/data/c1bk/$n"; done
+# Long paths: a local path of 1300 bytes (six 200-byte directories; a
+# gs:// name is at most 1024), a last component of 250 bytes.
+LB=longbk
+DIR200=$(printf 'd%.0s' {1..200})
+LONGDIR=$DIR200/$DIR200/$DIR200/$DIR200/$DIR200/$DIR200
+NAME250=$(printf 'n%.0s' {1..250})
+mkdir -p "$T/deep/$LONGDIR" "$T/data/$LB/tree"
+echo deep >"$T/deep/$LONGDIR/last.txt"
+echo long >"$T/data/$LB/tree/$NAME250"
+echo abs >"$T/data/$LB/tree/abs.txt"
+echo bad >"$T/data/$LB/tree/bad"
+echo fine >"$T/data/$LB/tree/fine"
 start_server
 export STORAGE_EMULATOR_HOST=$EP
 G=(timeout 30 "$BIN")
@@ -107,5 +119,48 @@ for dest in fifo out/fifolink; do
 done
 ls -a >out/names
 check "... no temporary file left" sh -c "! grep -q gsread- out/names"
+
+# ---- long paths: the real last component, whatever the length
+knob() { curl -sf "$EP/_control/config?$1" >/dev/null || fail "knob $1"; }
+mkdir out/long
+rc=0; "${G[@]}" cp -q "$T/deep/$LONGDIR/last.txt" out/long/ 2>"$T/err" || rc=$?
+eq "cp of a 1300-byte path into a directory exits 0" "$rc" 0
+eq "... named after its last component" "$(ls out/long)" "last.txt"
+# cp -r: a 250-byte component is copied (its temporary name fits); a name
+# with a leading '/' is skipped, not folded onto another; a failed object
+# does not stop the others, and is named again at the end.
+knob "list_extra=1&list_extra_name=/tree/abs.txt"
+knob "fault_kind=status&fault_status=403&fault_match=tree/bad&fault_ratio=1"
+rc=0; "${G[@]}" cp -r -q "gs://$LB/tree/" out/tree 2>"$T/err" || rc=$?
+knob "list_extra=0&fault_ratio=0"
+eq "cp -r with a failed object exits 1" "$rc" 1
+check "... copies the 250-byte name" cmp -s "out/tree/$NAME250" "$T/data/$LB/tree/$NAME250"
+check "... copies the objects after the failed one" cmp -s out/tree/fine "$T/data/$LB/tree/fine"
+check "... names the failure at the end" \
+  sh -c "tail -1 '$T/err' | grep -q 'not copied: gs://$LB/tree/bad: 1 of 5 objects were not copied'"
+check "... skips /tree/abs.txt (a leading empty component)" \
+  grep -q "skipping /tree/abs.txt: not a safe relative path" "$T/err"
+eq "... and abs.txt is the object abs.txt" "$(cat out/tree/abs.txt)" abs
+ls -a out/tree >out/names
+check "... no temporary file left" sh -c "! grep -q gsread- out/names"
+
+# ---- an empty name in a listing (a hostile server's): skipped, no crash
+knob "list_extra=1&list_extra_name="
+rc=0; "${G[@]}" cp -r -q "gs://$LB" out/empty 2>"$T/err" || rc=$?
+knob "list_extra=0"
+eq "cp -r of a listing with an empty name exits 0" "$rc" 0
+check "... and skips it" grep -q "skipping : not a safe relative path" "$T/err"
+check "... copying the rest" cmp -s out/empty/tree/fine "$T/data/$LB/tree/fine"
+
+# ---- a size past 2^63-1: refused at open
+knob "meta_size=9223372036854775808"
+for c in "cat" "stat" "cp -q"; do
+  args=($c "gs://$B/obj")
+  [ "$c" = "cp -q" ] && args+=(out/huge)
+  rc=0; "${G[@]}" "${args[@]}" >/dev/null 2>"$T/err" || rc=$?
+  eq "$c of an object of 2^63 bytes exits 1" "$rc" 1
+  check "... and says why" grep -q "past the largest gsread can address" "$T/err"
+done
+knob "meta_size="
 
 tally
