@@ -249,9 +249,12 @@ GSR_EXTERN void gsr_client_free(gsr_client *client);
 
 /* ---- Files ----------------------------------------------------------------
  * A file is one object opened for reading, pinned at open to one version:
- * its GCS generation, or its HTTP ETag. If the object is replaced while the
- * file is open, reads fail with GSR_ECHANGED; bytes of two versions are
- * never mixed.
+ * its GCS generation, or its HTTP strong ETag, or, from a server that sends
+ * none (a weak W/"..." ETag pins no bytes), its Last-Modified date (to the
+ * second). If the object is replaced while the file is open, reads fail
+ * with GSR_ECHANGED; bytes of two versions are never mixed. A server that
+ * sends neither validator can be read only in one request for the whole
+ * object: any other read fails with GSR_EPROTO.
  *
  * Files are named by handles, not pointers: a handle that was closed (or
  * never opened) is detected and answers GSR_ECLOSED or GSR_EBADF, never a
@@ -319,12 +322,16 @@ typedef struct gsr_stat {
   uint64_t size;
   int64_t generation;     /* GCS generation; 0 if the backend has none */
   int64_t metageneration; /* GCS metageneration; 0 if none */
-  char etag[128];         /* HTTP ETag as sent (quotes kept), or "" */
+  char etag[128];         /* HTTP ETag as sent (quotes kept), or "" when none or
+                           * longer than 127 bytes (the file is pinned to the
+                           * whole of it all the same) */
   int has_crc32c;         /* 1 if crc32c is known */
   uint32_t crc32c;        /* CRC32C (Castagnoli) of the whole object */
   int has_md5;            /* 1 if md5 is known */
   unsigned char md5[16];
-  char content_type[128]; /* "" if unknown */
+  char content_type[128]; /* "" if unknown or longer than 127 bytes:
+                           * texts are whole or "", never cut (a cut
+                           * could end inside a UTF-8 sequence) */
   char updated[40];       /* RFC 3339 time of last update, or "" */
   int64_t mtime;          /* the same as seconds since the epoch, or 0 */
   /* GCS contentEncoding ("gzip": stored compressed), or "". gsread reads

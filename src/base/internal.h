@@ -27,6 +27,10 @@ void *gsr__calloc(size_t count, size_t n);
 void *gsr__realloc(void *p, size_t n);
 char *gsr__strdup(const char *s);
 char *gsr__strndup(const char *s, size_t n);
+/* Copies src (NULL: "") into dst[0..n) whole, or, when it does not fit,
+ * makes dst "": a cut value would be another value (an ETag that matches
+ * nothing, a text cut inside a UTF-8 sequence). 1 if copied whole. */
+int gsr__copy_whole(char *dst, size_t n, const char *src);
 void gsr__free(void *p);
 /* Test hook: fail the k-th allocation from now (1-based); 0 disables.
  * Returns the number of allocations counted since the last call. */
