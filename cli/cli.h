@@ -236,6 +236,10 @@ int cli_client_new(const struct cli_args *args, gsr_client **client);
 
 /* json.c */
 void cli_json_string(FILE *out, const char *s);
+/* Length of the well-formed UTF-8 sequence starting at s (1 for ASCII),
+ * or 0 if the bytes there are not UTF-8 (stray continuation byte,
+ * overlong form, surrogate, beyond U+10FFFF, cut short by the NUL). */
+size_t cli_utf8_len(const unsigned char *s);
 
 /* output.c: write everything or fail with an errno value (0 = done). */
 struct iovec;

@@ -223,12 +223,51 @@ static int make_parents(char *path) {
   return 0;
 }
 
+/* One object of a listing to its place under DEST. Returns the exit
+ * status (its failure reported); a name that is skipped is no failure. */
+static int copy_entry(struct cp_run *r, const char *name, size_t strip,
+                      size_t blen) {
+  const char *url = r->a->url, *dest = r->a->dest;
+  size_t nlen = strlen(name);
+  const char *rel = name + (strip < nlen ? strip : nlen);
+  char *src, *dst;
+  int status = CLI_EXIT_OK;
+
+  if (strip >= nlen || !safe_relative(rel)) {
+    /* "dir/" placeholder objects, or names that would climb out or fold
+     * onto another ("/a" and "a", "a//b" and "a/b"). */
+    if (nlen == 0 || name[nlen - 1] != '/')
+      cli_fail_text("not a safe relative path", "skipping %s", name);
+    return CLI_EXIT_OK;
+  }
+  src = malloc(blen + nlen + 2);
+  dst = malloc(strlen(dest) + strlen(rel) + 2);
+  if (!src || !dst) {
+    cli_fail_errno(ENOMEM, "cannot copy %s", name);
+    status = CLI_EXIT_FAIL;
+  } else {
+    snprintf(src, blen + nlen + 2, "%.*s/%s", (int)blen, url, name);
+    snprintf(dst, strlen(dest) + strlen(rel) + 2, "%s/%s", dest, rel);
+    if (make_parents(dst) != 0) {
+      cli_fail_errno(errno, "cannot create the directories of %s", dst);
+      status = CLI_EXIT_FAIL;
+    } else {
+      status = copy_one(r, src, dst);
+    }
+  }
+  free(src);
+  free(dst);
+  return status;
+}
+
+/* Every object under the prefix, each on its own: one that fails does not
+ * stop the others; the failures are named again at the end. */
 static int copy_tree(struct cp_run *r) {
   const char *url = r->a->url, *dest = r->a->dest;
   const char *bucket_end, *slash;
-  struct names l = {0};
+  struct names l = {0}, failed = {0};
   int rc, status = CLI_EXIT_OK;
-  size_t strip;
+  size_t strip, blen;
 
   if (strncmp(url, "gs://", 5) != 0)
     return cli_usage_error(r->a->cmd, "--recursive needs a gs://BUCKET"
@@ -247,36 +286,24 @@ static int copy_tree(struct cp_run *r) {
     cli_fail_errno(errno, "cannot create directory %s", dest);
     status = CLI_EXIT_FAIL;
   }
+  blen = bucket_end ? (size_t)(bucket_end - url) : strlen(url);
   for (size_t i = 0; i < l.n && status == CLI_EXIT_OK; i++) {
-    const char *name = l.v[i];
-    const char *rel = name + strip;
-    size_t blen = bucket_end ? (size_t)(bucket_end - url) : strlen(url);
-    char *src = malloc(blen + strlen(name) + 2);
-    char *dst = malloc(strlen(dest) + strlen(rel) + 2);
-
-    if (!src || !dst) {
-      cli_fail_errno(ENOMEM, "cannot copy %s", name);
-      status = CLI_EXIT_FAIL;
-    } else if (strip > strlen(name) || !safe_relative(rel + (*rel == '/'))) {
-      /* "dir/" placeholder objects, or names that would climb out. */
-      if (name[strlen(name) - 1] != '/')
-        cli_fail_text("not a safe relative path", "skipping %s", name);
-    } else {
-      rel += (*rel == '/');
-      snprintf(src, blen + strlen(name) + 2, "%.*s/%s", (int)blen, url, name);
-      snprintf(dst, strlen(dest) + strlen(rel) + 2, "%s/%s", dest, rel);
-      if (make_parents(dst) != 0) {
-        cli_fail_errno(errno, "cannot create the directories of %s", dst);
-        status = CLI_EXIT_FAIL;
-      } else {
-        status = copy_one(r, src, dst);
-      }
-    }
-    free(src);
-    free(dst);
+    if (copy_entry(r, l.v[i], strip, blen) == CLI_EXIT_OK) continue;
+    gsr_list_entry e = {.name = l.v[i]};
+    if (collect(&failed, &e) != 0) status = CLI_EXIT_FAIL; /* out of memory */
+  }
+  if (failed.n > 0) {
+    char what[64];
+    snprintf(what, sizeof what, "%zu of %zu objects were not copied", failed.n,
+             l.n);
+    for (size_t i = 0; i < failed.n; i++)
+      cli_fail_text(what, "not copied: %.*s/%s", (int)blen, url, failed.v[i]);
+    status = CLI_EXIT_FAIL;
   }
   for (size_t i = 0; i < l.n; i++) free(l.v[i]);
   free(l.v);
+  for (size_t i = 0; i < failed.n; i++) free(failed.v[i]);
+  free(failed.v);
   return status;
 }
 
@@ -355,14 +382,20 @@ const struct cli_command cli_cmd_cp = {
         "the\n"
         "parts are written in order and checked at the end (exit 1 on a "
         "mismatch:\n"
-        "discard what was written).\n"
+        "discard what was written); so is a DEST that is a device or a FIFO "
+        "(or a\n"
+        "symlink to one), as cp(1) writes it: it is never replaced.\n"
         "\n"
         "--recursive copies every object under gs://BUCKET/PREFIX into the "
         "directory\n"
         "DEST, recreating the sub-paths: gs://b/dir/ puts dir/x at DEST/x, "
         "gs://b/dir\n"
-        "puts it at DEST/dir/x. Names with '.' or '..' components are "
-        "skipped.\n"
+        "puts it at DEST/dir/x. Names with '.', '..' or empty components "
+        "(a leading\n"
+        "'/' too: /a would land on a) are skipped. An object that fails does "
+        "not stop\n"
+        "the others: the failures are named again at the end, exit status "
+        "1.\n"
         "\n"
         "On a terminal, progress (bytes, rate, ETA) is shown on stderr; a "
         "summary\n"

@@ -1,4 +1,5 @@
-/* JSON string output for `gsread stat --json`.
+/* JSON string output for `gsread stat --json`, and the UTF-8 decoding it
+ * shares with the escaping of names (report.c).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -6,10 +7,7 @@
 
 #include "cli.h"
 
-/* Length of the well-formed UTF-8 sequence starting at s, or 0 if the
- * bytes there are not UTF-8 (stray continuation byte, overlong form,
- * surrogate, beyond U+10FFFF, cut short by the terminating NUL). */
-static size_t utf8_len(const unsigned char *s) {
+size_t cli_utf8_len(const unsigned char *s) {
   size_t n;
   uint32_t cp, min;
 
@@ -32,15 +30,15 @@ static size_t utf8_len(const unsigned char *s) {
 }
 
 /* Writes s as a JSON string literal. Quotes, backslashes and control
- * characters are escaped; UTF-8 passes through. Object names and paths may
- * hold bytes that are not UTF-8, which JSON cannot carry: each such byte
- * becomes U+FFFD, so the output always parses. */
+ * characters (C1 too, which a terminal would obey) are escaped; UTF-8 passes
+ * through. Object names and paths may hold bytes that are not UTF-8, which JSON
+ * cannot carry: each such byte becomes U+FFFD, so the output always parses. */
 void cli_json_string(FILE *out, const char *s) {
   const unsigned char *p = (const unsigned char *)s;
 
   fputc('"', out);
   while (*p) {
-    size_t n = utf8_len(p);
+    size_t n = cli_utf8_len(p);
 
     if (n == 0) {
       fputs("\\ufffd", out);
@@ -72,6 +70,8 @@ void cli_json_string(FILE *out, const char *s) {
     default:
       if (*p < 0x20)
         fprintf(out, "\\u%04x", *p);
+      else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) /* C1: U+0080-9F */
+        fprintf(out, "\\u%04x", p[1]);
       else
         fwrite(p, 1, n, out);
     }

@@ -13,20 +13,31 @@
 
 #include "cli.h"
 
-/* Writes s with control bytes as \xNN and a backslash as \\: a newline
- * or an escape sequence in an object name must not break the one-line
- * format or drive the terminal, and a name that holds "\x0a" itself must
- * not pass for one that holds a newline. Bytes >= 0x80 pass through, so
- * UTF-8 names stay readable. The one escaping of names the tool has
- * (stat, ls, messages). */
+/* Writes s with control characters as \xNN and a backslash as \\: a
+ * newline or an escape sequence in an object name must not break the
+ * one-line format or drive the terminal, and a name that holds "\x0a"
+ * itself must not pass for one that holds a newline. The control
+ * characters are C0 (bytes below 0x20), DEL, and C1 (U+0080-U+009F, UTF-8
+ * c2 80 to c2 9f: c2 9b is a CSI to a UTF-8 terminal); a byte that is not
+ * part of well-formed UTF-8 is escaped too (a lone 0x9b is CSI to an
+ * 8-bit one). Other UTF-8 passes through, so names stay readable. The one
+ * escaping of names the tool has (stat, ls, the mount's log, messages). */
 void cli_put_escaped(FILE *out, const char *s) {
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p < 0x20 || *p == 0x7f)
-      fprintf(out, "\\x%02x", *p);
-    else if (*p == '\\')
+  const unsigned char *p = (const unsigned char *)s;
+
+  while (*p) {
+    size_t n = cli_utf8_len(p);
+    int c1 = n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+
+    if (n == 0 || c1 || *p < 0x20 || *p == 0x7f) {
+      n = n ? n : 1;
+      for (size_t i = 0; i < n; i++) fprintf(out, "\\x%02x", p[i]);
+    } else if (*p == '\\') {
       fputs("\\\\", out);
-    else
-      fputc(*p, out);
+    } else {
+      fwrite(p, 1, n, out);
+    }
+    p += n;
   }
 }
 

@@ -249,9 +249,12 @@ GSR_EXTERN void gsr_client_free(gsr_client *client);
 
 /* ---- Files ----------------------------------------------------------------
  * A file is one object opened for reading, pinned at open to one version:
- * its GCS generation, or its HTTP ETag. If the object is replaced while the
- * file is open, reads fail with GSR_ECHANGED; bytes of two versions are
- * never mixed.
+ * its GCS generation, or its HTTP strong ETag, or, from a server that sends
+ * none (a weak W/"..." ETag pins no bytes), its Last-Modified date (to the
+ * second). If the object is replaced while the file is open, reads fail
+ * with GSR_ECHANGED; bytes of two versions are never mixed. A server that
+ * sends neither validator can be read only in one request for the whole
+ * object: any other read fails with GSR_EPROTO.
  *
  * Files are named by handles, not pointers: a handle that was closed (or
  * never opened) is detected and answers GSR_ECLOSED or GSR_EBADF, never a
@@ -304,7 +307,10 @@ GSR_EXTERN void gsr_file_options_init(gsr_file_options *opts);
  *   gs://BUCKET/OBJECT     (GCS JSON API; the object name is taken verbatim,
  *                           any bytes allowed; it is percent-encoded here)
  *   http://... https://... (any server that supports Range requests)
- *   file:///path, or a plain path
+ *   file:///path, or a plain path (a regular file whose size is its
+ *                           length: a FIFO, a device, a socket or a /proc
+ *                           file is GSR_EINVAL, and opening one never
+ *                           blocks)
  * Costs at most one request (the object's metadata, or a HEAD).
  * Returns GSR_OK and sets *out, or GSR_EINVAL (bad URL or options),
  * GSR_ENOENT, GSR_EACCES, GSR_EAUTH, GSR_ENETWORK, GSR_ETIMEDOUT, GSR_ETLS,
@@ -316,12 +322,16 @@ typedef struct gsr_stat {
   uint64_t size;
   int64_t generation;     /* GCS generation; 0 if the backend has none */
   int64_t metageneration; /* GCS metageneration; 0 if none */
-  char etag[128];         /* HTTP ETag as sent (quotes kept), or "" */
+  char etag[128];         /* HTTP ETag as sent (quotes kept), or "" when none or
+                           * longer than 127 bytes (the file is pinned to the
+                           * whole of it all the same) */
   int has_crc32c;         /* 1 if crc32c is known */
   uint32_t crc32c;        /* CRC32C (Castagnoli) of the whole object */
   int has_md5;            /* 1 if md5 is known */
   unsigned char md5[16];
-  char content_type[128]; /* "" if unknown */
+  char content_type[128]; /* "" if unknown or longer than 127 bytes:
+                           * texts are whole or "", never cut (a cut
+                           * could end inside a UTF-8 sequence) */
   char updated[40];       /* RFC 3339 time of last update, or "" */
   int64_t mtime;          /* the same as seconds since the epoch, or 0 */
   /* GCS contentEncoding ("gzip": stored compressed), or "". gsread reads
@@ -572,12 +582,13 @@ GSR_EXTERN int gsr_close(gsr_file file);
  *    "sequential" is (its window of blocks at full width from the first
  *    byte), and written out in order as the blocks land;
  *  - the bytes go to a temporary file beside the destination,
- *    ".NAME.gsread-PID-XXXXXX" (PID: this process; created with mode 0666
- *    minus the umask), which is renamed over the destination only after
- *    the whole object's CRC32C matched the server's (gs://), or, when the
- *    source publishes no checksum (http, file), after the length matched.
- *    On any failure the temporary file is removed and the destination is
- *    untouched. A process killed meanwhile cannot remove it: see
+ *    ".NAME.gsread-PID-XXXXXX" (PID: this process; NAME: the destination's
+ *    name, its first 229 bytes if longer, so that it fits NAME_MAX;
+ *    created with mode 0666 minus the umask), which is renamed over the
+ * destination only after the whole object's CRC32C matched the server's
+ * (gs://), or, when the source publishes no checksum (http, file), after the
+ * length matched. On any failure the temporary file is removed and the
+ * destination is untouched. A process killed meanwhile cannot remove it: see
  *    temp_file below for signals; for the rest (SIGKILL, a crash), each
  *    gsr_download first removes the ".NAME.gsread-PID-XXXXXX" files of its
  *    destination whose PID is no running process (kill(PID, 0) fails with
@@ -586,6 +597,11 @@ GSR_EXTERN int gsr_close(gsr_file file);
  *    are not seen: do not point concurrent copies from them at one DEST.
  *  - The file is not fsync'ed (as cp, curl and gsutil do not): the rename
  *    makes the copy appear whole or not at all, not durable across a crash.
+ *  - A destination that exists and is not a regular file (a device such as
+ *    /dev/null, a FIFO, or a symlink to one) is written into in order, as
+ *    cp(1) does, with no temporary file: it is never replaced. A FIFO's
+ *    open waits for its reader. The checks are the same; on a failure
+ *    what was written stays written.
  * Memory: the prefetcher's window (96 MiB by default; at least
  * (2 x concurrency + 2) x part_size when part_size is given), charged to
  * the client's memory budget. */
@@ -636,7 +652,8 @@ GSR_EXTERN void gsr_download_options_init(gsr_download_options *opts);
 
 /* Downloads the object at url (any URL gsr_open takes) to dest_path. If
  * dest_path is an existing directory, the file inside it is named after
- * the last '/'-separated component of the object's name (or URL path).
+ * the last '/'-separated component of the object's name (or URL path),
+ * whole (one longer than the file system takes fails: GSR_EIO).
  * opts and stats may be NULL. Returns GSR_OK, or what gsr_open returns,
  * GSR_EINTEGRITY (checksum or length mismatch), GSR_EIO (local file
  * error, message names the path and errno text), GSR_ECHANGED, network

@@ -422,6 +422,12 @@ static PyObject *hex_md5(const unsigned char *md5) {
   return PyUnicode_FromStringAndSize(hex, 32);
 }
 
+/* A server's text (an http header may carry any byte): bytes that are not
+ * UTF-8 become U+FFFD instead of failing the whole call. */
+static PyObject *server_text(const char *s) {
+  return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+}
+
 /* The metadata read at open, as a dict (no I/O). */
 static PyObject *File_stat(FileObject *self, PyObject *unused) {
   if (!file_ok(self)) return NULL;
@@ -431,17 +437,24 @@ static PyObject *File_stat(FileObject *self, PyObject *unused) {
   PyObject *crc = st.has_crc32c ? PyLong_FromUnsignedLong(st.crc32c)
                                 : (Py_INCREF(Py_None), Py_None);
   PyObject *md5 = st.has_md5 ? hex_md5(st.md5) : (Py_INCREF(Py_None), Py_None);
-  if (crc == NULL || md5 == NULL) {
+  PyObject *etag = server_text(st.etag), *ctype = server_text(st.content_type);
+  PyObject *updated = server_text(st.updated);
+  PyObject *cenc = server_text(st.content_encoding);
+  if (!crc || !md5 || !etag || !ctype || !updated || !cenc) {
     Py_XDECREF(crc);
     Py_XDECREF(md5);
+    Py_XDECREF(etag);
+    Py_XDECREF(ctype);
+    Py_XDECREF(updated);
+    Py_XDECREF(cenc);
     return NULL;
   }
   return Py_BuildValue(
-      "{s:K,s:L,s:L,s:s,s:N,s:N,s:s,s:s,s:L,s:s}", "size",
+      "{s:K,s:L,s:L,s:N,s:N,s:N,s:N,s:N,s:L,s:N}", "size",
       (unsigned long long)st.size, "generation", (long long)st.generation,
-      "metageneration", (long long)st.metageneration, "etag", st.etag, "crc32c",
-      crc, "md5", md5, "content_type", st.content_type, "updated", st.updated,
-      "mtime", (long long)st.mtime, "content_encoding", st.content_encoding);
+      "metageneration", (long long)st.metageneration, "etag", etag, "crc32c",
+      crc, "md5", md5, "content_type", ctype, "updated", updated, "mtime",
+      (long long)st.mtime, "content_encoding", cenc);
 }
 
 static PyObject *File_stats(FileObject *self, PyObject *unused) {

@@ -155,33 +155,37 @@ struct dest {
   char *tmp;   /* the temporary file, once created */
 };
 
-/* The last '/'-component of the object's name or URL path ("" if none). */
-static const char *object_basename(const struct gsr__object *obj, char *buf,
-                                   size_t n) {
+/* The last '/'-component of the object's name or URL path (before its
+ * query or fragment), of any length: where it starts, its length in
+ * *len (0 if none). */
+static const char *object_basename(const struct gsr__object *obj, size_t *len) {
   const char *name = obj->url.object ? obj->url.object
                      : obj->url.path ? obj->url.path
                                      : obj->url.href;
-  size_t len = strcspn(name, obj->url.href == name ? "?#" : "");
-  snprintf(buf, n, "%.*s", (int)len, name);
-  char *slash = strrchr(buf, '/');
-  return slash ? slash + 1 : buf;
+  size_t end = strcspn(name, obj->url.href == name ? "?#" : "");
+  size_t start = end;
+  while (start > 0 && name[start - 1] != '/') start--;
+  *len = end - start;
+  return name + start;
 }
 
 static int resolve_dest(struct dl *d, struct dest *t) {
   struct stat sb;
-  char namebuf[1100];
   if (stat(t->path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-    const char *base = object_basename(d->f->obj, namebuf, sizeof(namebuf));
-    if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+    size_t blen;
+    const char *base = object_basename(d->f->obj, &blen);
+    if (blen == 0 || (blen == 1 && base[0] == '.') ||
+        (blen == 2 && base[0] == '.' && base[1] == '.'))
       return gsr__err(GSR_EINVAL,
                       "%s is a directory and %s has no file name "
                       "to give the copy: name the file",
                       t->path, d->f->obj->display);
-    size_t n = strlen(t->path) + strlen(base) + 2;
+    size_t n = strlen(t->path) + blen + 2;
     if ((t->final = gsr__malloc(n)) == NULL)
       return gsr__err(GSR_ENOMEM, "out of memory");
     int slash = t->path[strlen(t->path) - 1] == '/';
-    snprintf(t->final, n, "%s%s%s", t->path, slash ? "" : "/", base);
+    snprintf(t->final, n, "%s%s%.*s", t->path, slash ? "" : "/", (int)blen,
+             base);
   } else if ((t->final = gsr__strdup(t->path)) == NULL) {
     return gsr__err(GSR_ENOMEM, "out of memory");
   }
@@ -266,10 +270,29 @@ static void remove_stale(const struct dl *d, const struct dest *t) {
   gsr__free(dir);
 }
 
+/* A destination that is there and not a regular file (a device, a FIFO,
+ * or a symlink to one): written into, as cp(1) does, never replaced by a
+ * renamed file. Opening a FIFO waits for its reader, as cp's does. */
+static int body_special(struct dl *d, struct dest *t, gsr_download_stats *st) {
+  d->fd = gsr__open(t->final, O_WRONLY, 0);
+  if (d->fd < 0)
+    return gsr__err(GSR_EIO, "cannot open %s: %s", t->final,
+                    gsr__errno_text(errno));
+  int status = run(d, t->final);
+  if (status == GSR_OK) status = verify(d, "written", st);
+  if (close(d->fd) != 0 && status == GSR_OK)
+    status = gsr__err(GSR_EIO, "cannot write %s: %s", t->final,
+                      gsr__errno_text(errno));
+  d->fd = -1;
+  return status;
+}
+
 static int body_file(struct dl *d, void *arg, gsr_download_stats *st) {
   struct dest *t = arg;
   struct stat sb;
   int status = resolve_dest(d, t);
+  if (status == GSR_OK && stat(t->final, &sb) == 0 && !S_ISREG(sb.st_mode))
+    return body_special(d, t, st);
   if (status == GSR_OK) {
     remove_stale(d, t);
     status = create_tmp(d, t, &d->fd);

@@ -37,7 +37,8 @@ static char *slurp(const char *path, size_t *len, int *status) {
   FILE *fp = gsr__fopen_read(path);
   if (fp == NULL) {
     *status = gsr__err(GSR_EAUTH, "credentials file '%s': %s", path,
-                       gsr__errno_text(errno));
+                       errno == EINVAL ? "not a regular file"
+                                       : gsr__errno_text(errno));
     return NULL;
   }
   char *buf = gsr__malloc(MAX_FILE + 1);

@@ -43,7 +43,9 @@ struct gsr__object {
   gsr_stat st;
   char *display;   /* the URL for messages */
   char *media_url; /* network: where data requests go */
-  char *pin;       /* network: precondition header, e.g. If-Match */
+  char *pin;       /* network: precondition header, e.g. If-Match; NULL:
+                    * none (http: no validator, one request only) */
+  size_t pin_at;   /* where the validator's value starts in pin */
   int fd;          /* local: the open file */
   int local;       /* decided once, at open: read with pread, not HTTP */
 };

@@ -52,10 +52,6 @@ static int json_u64(struct json_object *root, const char *key, uint64_t *out) {
   return gsr__parse_u64(s, strlen(s), out);
 }
 
-static void copy_str(char *dst, size_t n, const char *src) {
-  if (src != NULL) snprintf(dst, n, "%s", src);
-}
-
 /* "2024-01-02T03:04:05.678Z" -> seconds since the epoch (0 if unparsable). */
 static int64_t rfc3339_seconds(const char *s) {
   struct tm tm;
@@ -102,12 +98,12 @@ int gsr__gcs_parse_metadata(const char *json, size_t len, gsr_stat *st,
                  (uint32_t)c4[2] << 8 | c4[3];
   }
   if (md5 != NULL && gsr__base64_decode(md5, st->md5, 16) == 0) st->has_md5 = 1;
-  copy_str(st->etag, sizeof(st->etag), json_str(root, "etag"));
-  copy_str(st->content_type, sizeof(st->content_type),
-           json_str(root, "contentType"));
-  copy_str(st->content_encoding, sizeof(st->content_encoding),
-           json_str(root, "contentEncoding"));
-  copy_str(st->updated, sizeof(st->updated), json_str(root, "updated"));
+  gsr__copy_whole(st->etag, sizeof(st->etag), json_str(root, "etag"));
+  gsr__copy_whole(st->content_type, sizeof(st->content_type),
+                  json_str(root, "contentType"));
+  gsr__copy_whole(st->content_encoding, sizeof(st->content_encoding),
+                  json_str(root, "contentEncoding"));
+  gsr__copy_whole(st->updated, sizeof(st->updated), json_str(root, "updated"));
   st->mtime = rfc3339_seconds(json_str(root, "updated"));
   status = GSR_OK;
 done:

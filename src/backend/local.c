@@ -30,15 +30,31 @@ static int errno_status(int e) {
 
 static int local_open(struct gsr__object *obj) {
   struct stat sb;
-  obj->fd = gsr__open(obj->url.path, O_RDONLY, 0);
+  char byte;
+  obj->fd = gsr__open_regular(obj->url.path);
+  if (obj->fd < 0 && errno == EISDIR)
+    return gsr__err(GSR_EINVAL, "%s is a directory", obj->url.path);
+  /* A FIFO, a device or a socket has no size and no offsets to read at;
+   * a FIFO would also block (open waits for a writer, reads for data). */
+  if (obj->fd < 0 && errno == EINVAL)
+    return gsr__err(GSR_EINVAL,
+                    "%s is not a regular file (a FIFO, a device or a "
+                    "socket): gsread reads regular files only",
+                    obj->url.path);
   if (obj->fd < 0)
     return gsr__err(errno_status(errno), "open %s: %s", obj->url.path,
                     gsr__errno_text(errno));
   if (fstat(obj->fd, &sb) != 0)
     return gsr__err(GSR_EIO, "stat %s: %s", obj->url.path,
                     gsr__errno_text(errno));
-  if (S_ISDIR(sb.st_mode))
-    return gsr__err(GSR_EINVAL, "%s is a directory", obj->url.path);
+  /* /proc's files say 0 bytes and have some: their size is not their
+   * length, so reads by offset and size would return nothing. */
+  if (sb.st_size == 0 && pread(obj->fd, &byte, 1, 0) == 1)
+    return gsr__err(GSR_EINVAL,
+                    "%s says it holds 0 bytes but has data (a /proc or "
+                    "/sys file?): gsread reads files whose size is their "
+                    "length",
+                    obj->url.path);
   obj->st.size = (uint64_t)sb.st_size;
   obj->st.mtime = (int64_t)sb.st_mtime;
   struct tm tm;

@@ -25,6 +25,13 @@ int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out) {
   obj->display = gsr__strdup(url);
   status = obj->display ? obj->ops->open(obj)
                         : gsr__err(GSR_ENOMEM, "out of memory");
+  /* Offsets are int64_t (gsr_seek, gsr_pread, gsr_size's result): a size
+   * beyond INT64_MAX could not be read to its end. Only a server's claim. */
+  if (status == GSR_OK && obj->st.size > INT64_MAX)
+    status = gsr__err(GSR_EPROTO,
+                      "%s: the server gives a size of %llu bytes, past the "
+                      "largest gsread can address (2^63-1)",
+                      obj->display, (unsigned long long)obj->st.size);
   if (status != GSR_OK) {
     gsr__object_close(obj);
     return status;

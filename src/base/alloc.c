@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,15 @@ void *gsr__calloc(size_t count, size_t n) {
 void *gsr__realloc(void *p, size_t n) {
   if (alloc_should_fail()) return NULL;
   return realloc(p, n ? n : 1);
+}
+
+int gsr__copy_whole(char *dst, size_t n, const char *src) {
+  size_t len = src ? strlen(src) : 0;
+  assert(n > 0);
+  if (len >= n) len = 0;
+  if (len > 0) memcpy(dst, src, len);
+  dst[len] = '\0';
+  return len > 0 || src == NULL || *src == '\0';
 }
 
 char *gsr__strndup(const char *s, size_t n) {

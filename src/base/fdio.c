@@ -1,12 +1,16 @@
 /* Writing whole buffers to file descriptors: write(2) and pwrite(2) may
- * take fewer bytes than asked, or be interrupted by a signal. Opening the
- * library's own descriptors out of the caller's way (fds 0-2).
+ * take fewer bytes than asked, be interrupted by a signal, or, on a
+ * descriptor the caller made non-blocking, take nothing for now. Opening
+ * the library's own descriptors out of the caller's way (fds 0-2), and
+ * files that must be regular without ever blocking in open(2).
  *
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/internal.h"
@@ -18,6 +22,13 @@ static int write_loop(int fd, const void *buf, size_t n, int positioned,
   while (n > 0) {
     ssize_t w = positioned ? pwrite(fd, p, n, (off_t)off) : write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      /* A non-blocking descriptor (a parent set O_NONBLOCK on a pipe):
+       * full for now, not failed. Wait until it takes bytes again. */
+      struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+      if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return -1;
+      continue;
+    }
     if (w <= 0) {
       if (w == 0) errno = EIO; /* took nothing: would loop for ever */
       return -1;
@@ -56,8 +67,28 @@ int gsr__open(const char *path, int flags, mode_t mode) {
   return gsr__fd_own(open(path, flags | O_CLOEXEC, mode));
 }
 
+int gsr__open_regular(const char *path) {
+  struct stat sb;
+  /* O_NONBLOCK: opening a FIFO for reading waits for a writer; a
+   * regular file's reads ignore the flag. */
+  int fd = gsr__open(path, O_RDONLY | O_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  int e = fstat(fd, &sb) != 0    ? errno
+          : S_ISDIR(sb.st_mode)  ? EISDIR
+          : !S_ISREG(sb.st_mode) ? EINVAL
+                                 : 0;
+  if (e == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+    e = errno;
+  if (e != 0) {
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
 FILE *gsr__fopen_read(const char *path) {
-  int fd = gsr__open(path, O_RDONLY, 0);
+  int fd = gsr__open_regular(path);
   if (fd < 0) return NULL;
   FILE *fp = fdopen(fd, "r");
   if (fp == NULL) {

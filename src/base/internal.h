@@ -27,6 +27,10 @@ void *gsr__calloc(size_t count, size_t n);
 void *gsr__realloc(void *p, size_t n);
 char *gsr__strdup(const char *s);
 char *gsr__strndup(const char *s, size_t n);
+/* Copies src (NULL: "") into dst[0..n) whole, or, when it does not fit,
+ * makes dst "": a cut value would be another value (an ETag that matches
+ * nothing, a text cut inside a UTF-8 sequence). 1 if copied whole. */
+int gsr__copy_whole(char *dst, size_t n, const char *src);
 void gsr__free(void *p);
 /* Test hook: fail the k-th allocation from now (1-based); 0 disables.
  * Returns the number of allocations counted since the last call. */
@@ -51,7 +55,8 @@ void gsr__error_set(struct gsr__error *e, int status, const char *fmt, ...)
 /* Publishes e as this thread's message; returns e->status. */
 int gsr__error_raise(const struct gsr__error *e);
 
-/* ---- fdio.c: all of buf to fd (retrying short writes and EINTR).
+/* ---- fdio.c: all of buf to fd (retrying short writes and EINTR, and
+ * waiting in poll(2) while a non-blocking fd answers EAGAIN).
  * 0, or -1 with errno set (EIO if a write took nothing). */
 int gsr__write_all(int fd, const void *buf, size_t n);
 int gsr__pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
@@ -62,7 +67,13 @@ int gsr__pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
  * gsr__open is open(2) with O_CLOEXEC, then gsr__fd_own. */
 int gsr__fd_own(int fd);
 int gsr__open(const char *path, int flags, mode_t mode);
-FILE *gsr__fopen_read(const char *path); /* "r", through gsr__open */
+/* A regular file for reading, never blocking in open(2) (a FIFO would wait
+ * for a writer): the descriptor, or -1 with errno set: EISDIR for a
+ * directory, EINVAL for anything else that is not a regular file (a FIFO,
+ * a device, a socket). */
+int gsr__open_regular(const char *path);
+/* "r", through gsr__open_regular (the same errno values). */
+FILE *gsr__fopen_read(const char *path);
 /* Around libcurl calls that make descriptors we cannot number ourselves
  * (curl_multi_init's wakeup socketpair, a name lookup's socketpair):
  * holds each of fds 0-2 that is closed on /dev/null until the matching
@@ -95,8 +106,9 @@ void gsr__trace(struct gsr_client *c, const char *fmt, ...) GSR__PRINTF(2, 3);
   } while (0)
 
 /* ---- tempname.c: a download's temporary file, DIR/.NAME.gsread-PID-XXXXXX
- * (NAME: the destination's last component; XXXXXX: GSR__TEMP_SFX_LEN
- * random letters and digits). gsr__temp_name writes it for dest into buf:
+ * (NAME: the destination's last component, its first bytes only when the
+ * whole would not fit in NAME_MAX; XXXXXX: GSR__TEMP_SFX_LEN random
+ * letters and digits). gsr__temp_name writes it for dest into buf:
  * its length, or -1 if n is too small. gsr__temp_owner: 1 if the directory
  * entry `entry` is such a file for a destination named `name`, with its
  * owner's pid in *pid; else 0. */

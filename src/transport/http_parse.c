@@ -52,9 +52,10 @@ int gsr__parse_content_range(const char *v, uint64_t *first, uint64_t *last,
   return 0;
 }
 
-/* Copies the trimmed value into dst (truncating at n-1). */
+/* Copies the trimmed value into dst whole, or leaves dst "" when it does
+ * not fit: a cut ETag or date would be another one. */
 static void copy_value(char *dst, size_t n, const char *v, size_t len) {
-  size_t k = len < n - 1 ? len : n - 1;
+  size_t k = len < n ? len : 0;
   memcpy(dst, v, k);
   dst[k] = '\0';
 }
@@ -101,9 +102,11 @@ static void parse_field(struct gsr__response *resp, const char *name,
   } else if (IS("x-goog-hash")) {
     /* GCS may send several x-goog-hash lines; keep them comma-joined. */
     size_t used = strlen(resp->goog_hash);
-    if (used > 0 && used + 1 < sizeof(resp->goog_hash))
+    if (used > 0 && used + 1 + vlen < sizeof(resp->goog_hash))
       resp->goog_hash[used++] = ',';
-    copy_value(resp->goog_hash + used, sizeof(resp->goog_hash) - used, v, vlen);
+    if (used == 0 || resp->goog_hash[used - 1] == ',')
+      copy_value(resp->goog_hash + used, sizeof(resp->goog_hash) - used, v,
+                 vlen);
   } else if (IS("content-type")) {
     copy_value(resp->content_type, sizeof(resp->content_type), v, vlen);
   } else if (IS("last-modified")) {

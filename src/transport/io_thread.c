@@ -410,7 +410,9 @@ static void active_unlink(struct gsr__loop *t, struct gsr__request *req) {
 /* 1 if req's failure should be retried, and when (sets due_ns). */
 static int decide_retry(struct gsr__loop *t, struct gsr__request *req) {
   const struct gsr__retry_policy *p = &t->cfg.retry;
-  if (!req->retryable || req->attempts >= p->max_attempts) return 0;
+  if (!req->retryable || req->attempts >= p->max_attempts ||
+      (req->no_resume && req->received > 0))
+    return 0;
   long delay = gsr__retry_delay_ms(p, req->attempts + 1,
                                    req->resp.retry_after_s, &t->rng);
   uint64_t due = gsr__now_ns() + (uint64_t)delay * 1000000u;

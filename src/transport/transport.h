@@ -44,6 +44,10 @@ void gsr__completion_done(struct gsr__completion *f,
 int gsr__completion_wait(struct gsr__completion *f);
 
 /* Parsed response headers. */
+/* The longest ETag kept (with its quotes and NUL): longer ones are taken
+ * as none. Servers send tens of bytes; GCS, about 20. */
+#define GSR__ETAG_MAX 512
+
 struct gsr__response {
   long status; /* HTTP status of the final response */
   int has_content_range;
@@ -52,7 +56,8 @@ struct gsr__response {
   int64_t content_length;     /* -1 if absent */
   int64_t goog_generation;    /* x-goog-generation, -1 if absent */
   long retry_after_s;         /* Retry-After in seconds, -1 if absent */
-  char etag[128];
+  /* Header values, each whole or "" (absent, or too long to keep whole). */
+  char etag[GSR__ETAG_MAX];
   char goog_hash[160];
   char content_type[128];
   char last_modified[64];
@@ -103,6 +108,9 @@ struct gsr__request {
    * at a time (gsr__redirect_decide); 0: none, a redirect is an error
    * naming its Location. http(s) only: gs:// requests never follow. */
   int max_redirects; /* at most GSR__MAX_REDIRECTS */
+  /* A body cut short is not resumed (nothing pins the version the rest
+   * would come from): the request fails once bytes arrived. */
+  int no_resume;
   /* If set, every body byte received for the range (stored, sunk, or
    * past it) is added to these as it arrives: bytes_fetched. */
   atomic_uint_fast64_t *rx_count[2];

@@ -11,6 +11,7 @@ import os
 import pickle
 import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import fsspec
@@ -272,6 +273,19 @@ def test_get_file(fs, server, tmp_path):
 
 
 # ---- metadata and listing ------------------------------------------------------
+def test_long_content_type(fs, server):
+    """A contentType too long for the library's 127 bytes, whose 127th byte
+    falls inside a UTF-8 sequence, is left out rather than cut: info and
+    open work (a cut one raised UnicodeDecodeError)."""
+    ct = "a" * 126 + "\u00e9"
+    server.control("config?content_type=" + urllib.parse.quote(ct))
+    assert fs.info(SMALL)["contentType"] == ""
+    with fs.open(SMALL) as f:
+        assert f.read(4) == server.bytes("small.bin")[:4]
+    server.control("config?content_type=" + urllib.parse.quote("text/\u00e9"))
+    assert fs.info(SMALL)["contentType"] == "text/\u00e9"
+
+
 def test_info_and_ukey(fs, server):
     data = server.bytes("small.bin")
     i = fs.info(f"gsread://{SMALL}")

@@ -34,6 +34,9 @@ local FAULT_DEFAULTS = {
     fault_kind = "status", fault_match = "", fault_on = "media",
     cut_at = -1, stall_ms = 2000, seed = 0, gzip_names = "", redirect_host = "",
     long_extra = 1024, long_length = "true",
+    -- A server's quirks: see docs/server.md, "Quirks".
+    http_etag = "nginx", http_last_modified = 1, content_type = "application/octet-stream",
+    meta_size = "", list_extra = 0, list_extra_name = "",
 }
 
 -- Credentials knobs (see token(), metadata() and the gate in api()).
@@ -54,6 +57,9 @@ local FAULT_ON = { media = true, meta = true, all = true }
 -- What the "long" fault's Content-Length says: the true (longer) length,
 -- the length asked (the extra bytes then lie past it), or none (chunked).
 local LONG_LENGTHS = { ["true"] = true, asked = true, none = true }
+-- What /http's ETag is: nginx's own (strong), none, nginx's made weak
+-- (W/"..."), or nginx's behind 150 more bytes (it still changes with the file).
+local HTTP_ETAGS = { nginx = true, none = true, weak = true, long = true }
 local CHUNK = 1024 * 1024 -- hashing read size
 local SEND_CHUNK = 64 * 1024
 
@@ -196,6 +202,11 @@ local function escape(s) -- encode everything but RFC 3986 unreserved characters
     return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
 end
 
+-- An ETag ("...") made 150 bytes longer, still changing with the file.
+local function long_etag(etag)
+    return '"' .. string.rep("e", 150) .. etag:sub(2)
+end
+
 local function json_str(s)
     return '"' .. s:gsub('[%c"\\]', function(c)
         if c == '"' or c == "\\" then return "\\" .. c end
@@ -246,7 +257,8 @@ end
 
 local KNOBS = { "ttfb_ms", "rate", "list_max", "fault_status", "fault_retry_after", "fault_ratio",
                 "fault_kind", "fault_match", "fault_on", "cut_at", "stall_ms", "seed", "gzip_names",
-                "redirect_host", "long_extra", "long_length" }
+                "redirect_host", "long_extra", "long_length", "http_etag", "http_last_modified",
+                "content_type", "meta_size", "list_extra", "list_extra_name" }
 
 for _, k in ipairs(AUTH_KNOBS) do KNOBS[#KNOBS + 1] = k end
 
@@ -529,6 +541,7 @@ local function serve_transcoded(info, path)
 end
 
 metadata_json = function(req, info, path)
+    local cfg = config()
     local crc, md5 = get_hashes(path, info)
     local base = ngx.var.scheme .. "://" .. (ngx.var.http_host or ("127.0.0.1:" .. ngx.var.server_port))
     local ename = escape(req.name)
@@ -543,10 +556,10 @@ metadata_json = function(req, info, path)
         { "bucket", req.bucket },
         { "generation", info.gen },
         { "metageneration", "1" },
-        { "contentType", "application/octet-stream" },
-        { "contentEncoding", gzip_encoded(config(), req.name) and "gzip" or nil },
+        { "contentType", cfg.content_type },
+        { "contentEncoding", gzip_encoded(cfg, req.name) and "gzip" or nil },
         { "storageClass", "STANDARD" },
-        { "size", tostring(info.size) },
+        { "size", cfg.meta_size ~= "" and cfg.meta_size or tostring(info.size) },
         { "md5Hash", md5 or "" },
         { "crc32c", crc or "" },
         { "etag", ngx.encode_base64(info.gen) },
@@ -622,6 +635,13 @@ function M.api()
         end
         ngx.var.gcs_encoding = "gzip" -- served as stored, marked so
         ngx.var.gcs_stored_encoding = "gzip"
+    end
+    if cfg.http_etag == "long" and ngx.var.http_if_match then
+        -- nginx checks If-Match before the header filter lengthens its
+        -- ETag: the long one is checked here, strictly, as nginx would.
+        local want = long_etag(string.format('"%x-%x"', info.mtime, info.size))
+        if ngx.var.http_if_match ~= want then return reply_error(412, "Precondition Failed") end
+        ngx.req.clear_header("If-Match")
     end
     ngx.var.gcs_path = path
     ngx.var.gcs_gen = info.gen
@@ -712,6 +732,13 @@ function M.list(req, cfg)
     end
 
     local items, prefixes, n, next_token, entries_last = {}, {}, 0, nil, nil
+    if cfg.list_extra == 1 and not after and #files > 0 then
+        -- A hostile server's item, whatever its name (empty too), out of
+        -- order and outside the prefix, with the first file's metadata.
+        local body = metadata_json({ bucket = req.bucket, name = cfg.list_extra_name },
+                                   files[1].info, files[1].path)
+        items[#items + 1] = body:gsub("\n$", "")
+    end
     for _, e in ipairs(entries) do
         if not after or e.key > after then
             if n == max then next_token = ngx.encode_base64(entries_last); break end
@@ -765,6 +792,12 @@ local PARSERS = {
     redirect_host = function(v) return v:match("^[%w%.%-]*:?%d*$") and v or nil end,
     long_extra = num_in(1, 64 * 1024 * 1024, true),
     long_length = function(v) return LONG_LENGTHS[v] and v or nil end,
+    http_etag = function(v) return HTTP_ETAGS[v] and v or nil end,
+    http_last_modified = num_in(0, 1, true),
+    content_type = function(v) return v end,
+    meta_size = function(v) return (v == "" or v:match("^%d+$")) and v or nil end,
+    list_extra = num_in(0, 1, true),
+    list_extra_name = function(v) return v end,
     require_token = num_in(0, 1, true),
     token_ttl = num_in(1, 86400, true),
     fixed_token = function(v) return v end,
@@ -953,6 +986,22 @@ function M.metadata()
         return reply(403, "Missing Metadata-Flavor: Google header\n", "text/plain")
     end
     return issue_token(config(), "metadata_tokens")
+end
+
+-- The header filter of the bytes /http and media requests get
+-- (/_gcs_file): the quirks of a server's validators and Content-Type. It
+-- runs before nginx's own If-Match and If-Unmodified-Since checks, which
+-- so see the headers as changed here, as a server that sent them would.
+function M.file_headers()
+    local cfg = config()
+    local etag = ngx.header["ETag"]
+    if cfg.http_etag == "none" then ngx.header["ETag"] = nil
+    elseif etag and cfg.http_etag == "weak" then ngx.header["ETag"] = "W/" .. etag
+    elseif etag and cfg.http_etag == "long" then ngx.header["ETag"] = long_etag(etag) end
+    if cfg.http_last_modified == 0 then ngx.header["Last-Modified"] = nil end
+    if cfg.content_type ~= FAULT_DEFAULTS.content_type then
+        ngx.header["Content-Type"] = cfg.content_type
+    end
 end
 
 function M.log()

@@ -221,6 +221,35 @@ static void test_header_lines(void **state) {
   assert_int_equal(r.content_length, -1);
 }
 
+/* A value too long for its field is left out whole, never cut: a cut ETag
+ * would pin nothing (412 on every read), a cut text could end inside a
+ * UTF-8 sequence. An ETag of up to GSR__ETAG_MAX - 1 bytes is kept. */
+static void test_header_whole_or_none(void **state) {
+  (void)state;
+  struct gsr__response r;
+  char line[2 * GSR__ETAG_MAX];
+  gsr__response_reset(&r);
+  feed(&r, "HTTP/1.1 200 OK\r\n");
+  memset(line, 0, sizeof line);
+  memcpy(line, "ETag: \"", 7);
+  memset(line + 7, 'e', GSR__ETAG_MAX - 3);
+  strcat(line, "\"\r\n");
+  feed(&r, line); /* GSR__ETAG_MAX - 1 bytes with its quotes: kept */
+  assert_int_equal(strlen(r.etag), GSR__ETAG_MAX - 1);
+  memset(line + 7, 'e', GSR__ETAG_MAX - 2);
+  strcpy(line + 7 + GSR__ETAG_MAX - 2, "\"\r\n");
+  feed(&r, line); /* one more: none */
+  assert_string_equal(r.etag, "");
+  memset(line, 0, sizeof line);
+  memcpy(line, "Content-Type: ", 14);
+  memset(line + 14, 'a', 126);
+  strcat(line, "\xc3\xa9\r\n"); /* 128 bytes, "é" last */
+  feed(&r, line);
+  assert_string_equal(r.content_type, "");
+  feed(&r, "Content-Type: text/\xc3\xa9\r\n");
+  assert_string_equal(r.content_type, "text/\xc3\xa9");
+}
+
 static void test_retry_delay(void **state) {
   (void)state;
   struct gsr__retry_policy p = {.initial_ms = 100,
@@ -447,6 +476,7 @@ int main(void) {
       cmocka_unit_test(test_urls),
       cmocka_unit_test(test_content_range),
       cmocka_unit_test(test_header_lines),
+      cmocka_unit_test(test_header_whole_or_none),
       cmocka_unit_test(test_retry_delay),
       cmocka_unit_test(test_metadata),
       cmocka_unit_test(test_crc32c),

@@ -4,10 +4,12 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -75,10 +77,33 @@ static void test_owner(void **state) {
   not_ours(".f.gsread-notes", "f");
 }
 
+/* A destination name of any legal length (up to NAME_MAX) has a
+ * temporary name that is itself legal, and that gsr__temp_owner knows. */
+static void test_long_name(void **state) {
+  (void)state;
+  char name[NAME_MAX + 1], dest[NAME_MAX + 8], buf[2 * NAME_MAX];
+  long pid;
+  for (size_t len = 200; len <= NAME_MAX; len++) {
+    memset(name, 'n', len);
+    name[len] = '\0';
+    snprintf(dest, sizeof dest, "d/%s", name);
+    int n = gsr__temp_name(buf, sizeof buf, dest, 2147483647, "Ab3xYz");
+    assert_true(n > 0);
+    assert_true(strlen(buf + 2) <= NAME_MAX);
+    assert_int_equal(strncmp(buf, "d/.nnnnnnnnnn", 13), 0);
+    assert_int_equal(gsr__temp_owner(buf + 2, name, &pid), 1);
+    assert_int_equal(pid, 2147483647);
+    gsr__temp_name(buf, sizeof buf, dest, 7, "Ab3xYz");
+    assert_int_equal(gsr__temp_owner(buf + 2, name, &pid), 1);
+    assert_int_equal(pid, 7);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_name),
       cmocka_unit_test(test_owner),
+      cmocka_unit_test(test_long_name),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -200,6 +200,13 @@ int gsr__widths_save(struct gsr__widths *ps, const char *path) {
   int dirty = ps->dirty;
   pthread_mutex_unlock(&ps->mu);
   if (!dirty) return 0;
+  /* A FIFO or a device named as the plans file is the user's: never
+   * replaced by ours. */
+  struct stat sb;
+  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    errno = EINVAL;
+    return -1;
+  }
   /* What other processes wrote since this one read the file (their
    * origins, their newer decisions) is kept, not overwritten. Only a save
    * that lands between this read and the rename below is lost. */
