@@ -108,6 +108,10 @@ int gsr__gcs_parse_metadata(const char *json, size_t len, gsr_stat *st,
   copy_str(st->content_encoding, sizeof(st->content_encoding),
            json_str(root, "contentEncoding"));
   copy_str(st->updated, sizeof(st->updated), json_str(root, "updated"));
+  copy_str(st->storage_class, sizeof(st->storage_class),
+           json_str(root, "storageClass"));
+  copy_str(st->time_created, sizeof(st->time_created),
+           json_str(root, "timeCreated"));
   st->mtime = rfc3339_seconds(json_str(root, "updated"));
   status = GSR_OK;
 done:
