@@ -397,10 +397,9 @@ def _gcsfs_module():
     return gcsfs
 
 
-def _with_writes(method):
-    """A write: handed to gcsfs's method of the same name (paths with the
-    protocol stripped), the listing cache dropped for what it touched."""
-    name = method.__name__
+def _write_method(name):
+    """GsreadFileSystem.NAME, a write: gcsfs's method of that name (see
+    _writer), then the listing cache forgets the paths it was given."""
 
     def write(self, *args, **kwargs):
         fs = self._writer(f"{name}()")
@@ -412,9 +411,28 @@ def _with_writes(method):
                     if isinstance(p, (str, os.PathLike)):
                         self.invalidate_cache(self._strip_protocol(os.fspath(p)))
 
-    write.__name__ = name
-    write.__doc__ = f"{name}: a write, done by gcsfs (see WritesNeedGcsfs)."
+    write.__name__ = write.__qualname__ = name
+    write.__doc__ = f"{name}: a write, done by gcsfs (WritesNeedGcsfs without it)."
     return write
+
+
+# The writes a gsread filesystem hands to gcsfs, besides open in a write
+# mode (GsreadFileSystem._open).
+WRITES = (
+    "pipe_file",
+    "pipe",
+    "put_file",
+    "put",
+    "rm_file",
+    "rm",
+    "rmdir",
+    "cp_file",
+    "copy",
+    "mv",
+    "mkdir",
+    "makedirs",
+    "touch",
+)
 
 
 # ---- The filesystem -----------------------------------------------------------
@@ -917,57 +935,9 @@ class GsreadFileSystem(AbstractFileSystem):
             self.__dict__["_gcsfs"] = fs
         return fs
 
-    @_with_writes
-    def pipe_file(self, path, value, **kwargs):
-        pass
 
-    @_with_writes
-    def pipe(self, path, value=None, **kwargs):
-        pass
-
-    @_with_writes
-    def put_file(self, lpath, rpath, **kwargs):
-        pass
-
-    @_with_writes
-    def put(self, lpath, rpath, recursive=False, **kwargs):
-        pass
-
-    @_with_writes
-    def rm_file(self, path):
-        pass
-
-    @_with_writes
-    def rm(self, path, recursive=False, maxdepth=None):
-        pass
-
-    @_with_writes
-    def rmdir(self, path):
-        pass
-
-    @_with_writes
-    def cp_file(self, path1, path2, **kwargs):
-        pass
-
-    @_with_writes
-    def copy(self, path1, path2, recursive=False, **kwargs):
-        pass
-
-    @_with_writes
-    def mv(self, path1, path2, recursive=False, maxdepth=None, **kwargs):
-        pass
-
-    @_with_writes
-    def mkdir(self, path, create_parents=True, **kwargs):
-        pass
-
-    @_with_writes
-    def makedirs(self, path, exist_ok=False):
-        pass
-
-    @_with_writes
-    def touch(self, path, truncate=True, **kwargs):
-        pass
+for _name in WRITES:
+    setattr(GsreadFileSystem, _name, _write_method(_name))
 
 
 def writes_backend():
