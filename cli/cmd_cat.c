@@ -266,13 +266,13 @@ static int cat_run(const struct cli_args *a) {
 }
 
 /* cat reads front to back, the very pattern prefetching is for: while one
- * piece is written out, the next is already on its way. So cat turns it on
- * unless told otherwise, although the library's default is off, and says
- * so up front ("sequential"): no exact first reads, no ramp. A --trace
+ * piece is written out, the next is already on its way. So cat promises
+ * it up front ("sequential", not the library's "adaptive" default): no
+ * exact first reads, no ramp. A --trace
  * replay is any pattern, so it gets the adaptive prefetcher (cat_finish). */
 static void cat_defaults(struct cli_args *a) {
-  /* The client's mode, not the file's: a --cache other than none then
-   * turns it off (the library's rule), --prefetch still wins. */
+  /* The client's mode, not the file's: a --cache then turns it off (the
+   * library's rule), --prefetch still wins. */
   a->client.prefetch = "sequential";
   /* The bytes only pass through on their way to stdout: let the library
    * write them (gsr_sendfile), or writev its own buffers (slices, for a
@@ -337,7 +337,7 @@ const struct cli_command cli_cmd_cat = {
         "\n"
         "cat reads front to back with prefetching on (--prefetch "
         "sequential,\n"
-        "although the library's default is off): blocks of the object are "
+        "not the library's default, adaptive): blocks of the object are "
         "fetched\n"
         "over --concurrency connections at once, the next block's request "
         "sent\n"
@@ -357,7 +357,7 @@ const struct cli_command cli_cmd_cat = {
         "reads each\n"
         "piece only when asked for. Either way nothing past --length is asked "
         "of the\n"
-        "server. A --cache other than none turns prefetching off unless "
+        "server. A --cache (none too) turns prefetching off unless "
         "--prefetch is\n"
         "given too (as gcsfs): the cache alone then decides the requests, "
         "fsspec's.",

@@ -191,12 +191,12 @@ static const char *library_default(enum cli_opt_id id, const struct cli_args *d,
       return "adaptive (with --mode prefetch, the only\nmode it is for)";
     if (d->file.prefetch) return d->file.prefetch;
     if (d->client.prefetch) {
-      snprintf(buf, n, "%s; off with a --cache other than none",
-               d->client.prefetch);
+      snprintf(buf, n, "%s; off with any --cache", d->client.prefetch);
       return buf;
     }
-    return "adaptive if $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING\n"
-           "is true or 1, else off";
+    return "adaptive (off with any --cache, or if\n"
+           "$USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is set\n"
+           "and not true or 1)";
   case CLI_OPT_MIN_PART_SIZE:
     cli_format_size(d->file.min_part_size, buf, n);
     return buf;

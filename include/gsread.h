@@ -176,12 +176,12 @@ typedef struct gsr_client_options {
    * gsr_client_new. Ignored if access_token or anonymous is set. NULL
    * (default): the credentials chain. */
   const char *credentials_file;
-  /* The prefetch mode of files whose options leave prefetch NULL (see
-   * gsr_file_options.prefetch; a cache other than "none" still turns it
-   * off): "off", "adaptive" or "sequential". NULL (default):
-   * $GSREAD_PREFETCH (one of the three) if set, else "adaptive" if
-   * $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING is "true" or "1" (gcsfs's
-   * variable), else "off". */
+  /* The prefetch mode of files whose options leave prefetch and
+   * cache_type NULL (see gsr_file_options.prefetch; a named cache still
+   * turns it off): "off", "adaptive" or "sequential". NULL (default):
+   * $GSREAD_PREFETCH (one of the three) if set, else gcsfs's
+   * $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING as gcsfs >= 2026.8.0 reads it:
+   * unset, "true" or "1" (any case): "adaptive"; anything else: "off". */
   const char *prefetch;
   /* I/O threads: each runs its own libcurl multi handle with an equal
    * share of the max_connections pool, and every request goes to the one
@@ -263,9 +263,16 @@ typedef uint64_t gsr_file;
 #define GSR_FILE_INVALID ((gsr_file)0)
 
 typedef struct gsr_file_options {
-  /* Cache strategy (see docs/caches.md): "none" (default: every read
-   * fetches exactly its bytes), "readahead", "readahead_chunked" (alias
-   * "readahead_v2"), "blockcache", "background", "first", "all", "bytes". */
+  /* Cache strategy (see docs/caches.md): "none" (every read fetches
+   * exactly its bytes), "readahead", "readahead_chunked" (alias
+   * "readahead_v2"), "blockcache", "background", "first", "all", "bytes".
+   * NULL (default): "none", with the client's prefetch mode (gcsfs's
+   * default: no cache, the adaptive prefetcher). Whatever the cache, a
+   * gsr_read or gsr_pread into the caller's buffer that runs to the end
+   * of the object and is at least block_size and 16 MiB long skips the
+   * cache and
+   * the prefetcher: its bytes land straight in the buffer, never held
+   * twice. */
   const char *cache_type;
   /* Block size of the caches; default 5 MiB (as gcsfs). */
   uint64_t block_size;
@@ -290,9 +297,9 @@ typedef struct gsr_file_options {
    * ahead from the first read and after every seek, at full width);
    * "default": the
    * client's mode (gsr_client_options.prefetch), whatever the cache;
-   * or NULL, the default: "off" if cache_type names a cache other than
-   * "none" (as gcsfs: the cache alone decides the requests, fsspec's
-   * exactly; set both to stack them), else the client's mode. */
+   * or NULL, the default: "off" if cache_type names a cache, "none"
+   * included (as gcsfs: an explicit cache alone decides the requests,
+   * fsspec's exactly; set both to stack them), else the client's mode. */
   const char *prefetch;
   /* Most bytes this file may hold in prefetched blocks (the one being
    * read included); 0: default (96 MiB). Reads larger than half of it
@@ -339,6 +346,8 @@ typedef struct gsr_stat {
    * read compressed (with Accept-Encoding: gzip, so that GCS neither
    * decompresses it nor ignores the byte ranges). */
   char content_encoding[32];
+  char storage_class[32]; /* GCS storageClass ("STANDARD"...), or "" */
+  char time_created[40];  /* GCS timeCreated, RFC 3339, or "" */
 } gsr_stat;
 
 /* The metadata read at open (no I/O). Returns GSR_OK, GSR_EINVAL (st NULL),
@@ -690,6 +699,16 @@ typedef struct gsr_list_entry {
   const char *updated; /* RFC 3339, "" if unknown */
   int has_crc32c;
   uint32_t crc32c;
+  /* The rest of the object's listing entry, as GCS sent it ("" or 0 if
+   * absent; every string valid only during the callback): what gcsfs's
+   * entries carry under the same names. */
+  int64_t metageneration;
+  const char *etag;
+  const char *md5_hash;     /* base64, as "md5Hash" */
+  const char *content_type; /* "contentType" */
+  const char *content_encoding;
+  const char *storage_class; /* "storageClass" */
+  const char *time_created;  /* "timeCreated", RFC 3339 */
 } gsr_list_entry;
 
 /* Called once per entry from the calling thread; return 0 to go on,

@@ -5,11 +5,14 @@
 
 Offline, with Debian's packages (fsspec, setuptools, wheel): the library is
 built by the project's CMake (its static archive, in pip's build directory)
-and linked into the extension, so nothing else needs installing.
+and linked into the extension, so nothing else needs installing: neither
+libfuse3 (the mount is the CLI's) nor ninja (make does, if ninja is absent).
+The CLI is not part of it: docs/python.md says how to get `gsread`.
 """
 import os
 import re
 import shlex
+import shutil
 import subprocess
 
 from setuptools import Extension, setup
@@ -29,20 +32,15 @@ class BuildWithCMake(build_ext):
 
     def build_extension(self, ext):
         bdir = os.path.join(os.path.abspath(self.build_temp), "libgsread")
+        generator = ["-G", "Ninja"] if shutil.which("ninja") else []
         subprocess.check_call(
-            [
-                "cmake",
-                "-S",
-                ROOT,
-                "-B",
-                bdir,
-                "-G",
-                "Ninja",
-                "-DCMAKE_BUILD_TYPE=Release",
-                "-DGSR_BUILD_TESTS=OFF",
-            ]
+            ["cmake", "-S", ROOT, "-B", bdir]
+            + generator
+            + ["-DCMAKE_BUILD_TYPE=Release", "-DGSR_BUILD_TESTS=OFF"]
         )
-        subprocess.check_call(["cmake", "--build", bdir, "--target", "gsread_static"])
+        subprocess.check_call(
+            ["cmake", "--build", bdir, "--target", "gsread_static", "--parallel"]
+        )
         libs = subprocess.check_output(
             ["pkg-config", "--libs", "libcurl", "json-c", "libisal", "libcrypto"],
             text=True,

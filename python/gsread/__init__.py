@@ -9,6 +9,7 @@
     pd.read_csv("gsread://bkt/data.csv")
 
     gsread.register_gs()                      # gs:// too, from now on
+                                              # (writes: gcsfs, if installed)
 
 GsreadFileSystem is an fsspec filesystem (protocol "gsread", registered at
 import and through the "fsspec.specs" entry point). Its files read through
@@ -22,13 +23,21 @@ OSError, errno ESTALE) when an object is replaced under an open file. Each
 carries .gsr_status, the library's code ("GSR_ENOENT").
 """
 from ._gsread import ObjectChanged, library_version
-from .fs import GsreadFile, GsreadFileSystem, register_gs
+from .fs import (
+    GsreadFile,
+    GsreadFileSystem,
+    WritesNeedGcsfs,
+    register_gs,
+    writes_backend,
+)
 
 __version__ = library_version
 __all__ = [
     "GsreadFileSystem",
     "GsreadFile",
     "ObjectChanged",
+    "WritesNeedGcsfs",
     "register_gs",
+    "writes_backend",
     "__version__",
 ]

@@ -440,21 +440,27 @@ static PyObject *File_stat(FileObject *self, PyObject *unused) {
   PyObject *etag = server_text(st.etag), *ctype = server_text(st.content_type);
   PyObject *updated = server_text(st.updated);
   PyObject *cenc = server_text(st.content_encoding);
-  if (!crc || !md5 || !etag || !ctype || !updated || !cenc) {
+  PyObject *sclass = server_text(st.storage_class);
+  PyObject *created = server_text(st.time_created);
+  if (!crc || !md5 || !etag || !ctype || !updated || !cenc || !sclass ||
+      !created) {
     Py_XDECREF(crc);
     Py_XDECREF(md5);
     Py_XDECREF(etag);
     Py_XDECREF(ctype);
     Py_XDECREF(updated);
     Py_XDECREF(cenc);
+    Py_XDECREF(sclass);
+    Py_XDECREF(created);
     return NULL;
   }
   return Py_BuildValue(
-      "{s:K,s:L,s:L,s:N,s:N,s:N,s:N,s:N,s:L,s:N}", "size",
+      "{s:K,s:L,s:L,s:N,s:N,s:N,s:N,s:N,s:L,s:N,s:N,s:N}", "size",
       (unsigned long long)st.size, "generation", (long long)st.generation,
       "metageneration", (long long)st.metageneration, "etag", etag, "crc32c",
       crc, "md5", md5, "content_type", ctype, "updated", updated, "mtime",
-      (long long)st.mtime, "content_encoding", cenc);
+      (long long)st.mtime, "content_encoding", cenc, "storage_class", sclass,
+      "time_created", created);
 }
 
 static PyObject *File_stats(FileObject *self, PyObject *unused) {
@@ -700,12 +706,23 @@ static PyObject *mod_read_ranges(PyObject *mod, PyObject *arg) {
 /* ---- Listing --------------------------------------------------------------
  * The callback runs on this thread with the GIL released, so entries are
  * gathered in C and turned into Python objects afterwards. */
+/* The string fields of an entry, copied out of the callback. */
+#define LENTRY_STRS(X)                   \
+  X(name, "name")                        \
+  X(updated, "updated")                  \
+  X(etag, "etag")                        \
+  X(md5_hash, "md5Hash")                 \
+  X(content_type, "contentType")         \
+  X(content_encoding, "contentEncoding") \
+  X(storage_class, "storageClass")       \
+  X(time_created, "timeCreated")
 struct lentry {
-  char *name;
-  char *updated;
+#define LENTRY_FIELD(f, key) char *f;
+  LENTRY_STRS(LENTRY_FIELD)
+#undef LENTRY_FIELD
   int is_prefix, has_crc32c;
   uint64_t size;
-  int64_t generation;
+  int64_t generation, metageneration;
   uint32_t crc32c;
 };
 struct lacc {
@@ -714,6 +731,12 @@ struct lacc {
   size_t limit; /* stop after this many (0: no limit) */
   int oom;
 };
+
+static void lentry_free(struct lentry *d) {
+#define LENTRY_FREE(f, key) free(d->f);
+  LENTRY_STRS(LENTRY_FREE)
+#undef LENTRY_FREE
+}
 
 static int list_cb(void *arg, const gsr_list_entry *e) {
   struct lacc *a = arg;
@@ -728,26 +751,55 @@ static int list_cb(void *arg, const gsr_list_entry *e) {
     a->cap = cap;
   }
   struct lentry *d = &a->v[a->n];
-  d->name = strdup(e->name);
-  d->updated = strdup(e->updated ? e->updated : "");
-  if (d->name == NULL || d->updated == NULL) {
-    free(d->name);
-    free(d->updated);
+  int failed = 0;
+#define LENTRY_COPY(f, key)        \
+  d->f = strdup(e->f ? e->f : ""); \
+  failed |= d->f == NULL;
+  LENTRY_STRS(LENTRY_COPY)
+#undef LENTRY_COPY
+  if (failed) {
+    lentry_free(d);
     a->oom = 1;
     return 1;
   }
   d->is_prefix = e->is_prefix;
   d->size = e->size;
   d->generation = e->generation;
+  d->metageneration = e->metageneration;
   d->has_crc32c = e->has_crc32c;
   d->crc32c = e->crc32c;
   a->n++;
   return a->limit != 0 && a->n >= a->limit;
 }
 
-/* list(url, recursive=False, limit=0) -> list of dicts (name, is_prefix,
- * size, generation, updated, crc32c). limit > 0 stops after that many
- * entries (an existence check of a prefix). */
+/* One entry as a dict: name, is_prefix, size, generation, metageneration,
+ * crc32c (int or None), and the strings under GCS's names (updated, etag,
+ * md5Hash, contentType, contentEncoding, storageClass, timeCreated). */
+static PyObject *lentry_dict(const struct lentry *e) {
+  PyObject *crc = e->has_crc32c ? PyLong_FromUnsignedLong(e->crc32c)
+                                : (Py_INCREF(Py_None), Py_None);
+  if (crc == NULL) return NULL;
+  PyObject *d = Py_BuildValue("{s:O,s:K,s:L,s:L,s:N}", "is_prefix",
+                              e->is_prefix ? Py_True : Py_False, "size",
+                              (unsigned long long)e->size, "generation",
+                              (long long)e->generation, "metageneration",
+                              (long long)e->metageneration, "crc32c", crc);
+  if (d == NULL) return NULL;
+#define LENTRY_SET(f, key)                                             \
+  if (d != NULL) {                                                     \
+    PyObject *v = PyUnicode_DecodeUTF8(e->f, (Py_ssize_t)strlen(e->f), \
+                                       "surrogateescape");             \
+    if (v == NULL || PyDict_SetItemString(d, key, v) < 0) Py_CLEAR(d); \
+    Py_XDECREF(v);                                                     \
+  }
+  LENTRY_STRS(LENTRY_SET)
+#undef LENTRY_SET
+  return d;
+}
+
+/* list(url, recursive=False, limit=0) -> list of dicts (lentry_dict).
+ * limit > 0 stops after that many entries (an existence check of a
+ * prefix). */
 static PyObject *Client_list(ClientObject *self, PyObject *args, PyObject *kw) {
   static char *names[] = {"url", "recursive", "limit", NULL};
   const char *url;
@@ -771,17 +823,7 @@ static PyObject *Client_list(ClientObject *self, PyObject *args, PyObject *kw) {
     raise_status(status);
   } else if ((out = PyList_New((Py_ssize_t)acc.n)) != NULL) {
     for (size_t i = 0; i < acc.n; i++) {
-      struct lentry *e = &acc.v[i];
-      PyObject *crc = e->has_crc32c ? PyLong_FromUnsignedLong(e->crc32c)
-                                    : (Py_INCREF(Py_None), Py_None);
-      PyObject *d = crc == NULL
-                        ? NULL
-                        : Py_BuildValue("{s:s,s:O,s:K,s:L,s:s,s:N}", "name",
-                                        e->name, "is_prefix",
-                                        e->is_prefix ? Py_True : Py_False,
-                                        "size", (unsigned long long)e->size,
-                                        "generation", (long long)e->generation,
-                                        "updated", e->updated, "crc32c", crc);
+      PyObject *d = lentry_dict(&acc.v[i]);
       if (d == NULL) {
         Py_CLEAR(out);
         break;
@@ -789,10 +831,7 @@ static PyObject *Client_list(ClientObject *self, PyObject *args, PyObject *kw) {
       PyList_SET_ITEM(out, (Py_ssize_t)i, d);
     }
   }
-  for (size_t i = 0; i < acc.n; i++) {
-    free(acc.v[i].name);
-    free(acc.v[i].updated);
-  }
+  for (size_t i = 0; i < acc.n; i++) lentry_free(&acc.v[i]);
   free(acc.v);
   return out;
 }

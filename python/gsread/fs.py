@@ -5,9 +5,11 @@ the GIL released; this module maps fsspec's calls onto it and owns the
 decisions that are Python's: options, paths, errors, processes, pickling.
 """
 import base64
+import datetime
 import errno
 import io
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -20,9 +22,19 @@ from fsspec.spec import AbstractFileSystem
 from . import _gsread
 from ._gsread import ObjectChanged
 
+logger = logging.getLogger("gsread")
+
 MiB = 1 << 20
 DEFAULT_BLOCK_SIZE = 5 * MiB  # as gcsfs
-DEFAULT_CACHE_TYPE = "readahead"  # as gcsfs and fsspec
+# None: the library's default, gcsfs's since 2026.8.0: no cache and the
+# adaptive prefetcher (unless $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING says
+# otherwise). Any cache named turns the prefetcher off, as in gcsfs.
+DEFAULT_CACHE_TYPE = None
+# fsspec caches gsread has no twin of, read through the nearest of its own:
+# "mmap" keeps every block it fetched (a block cache), "parts" serves the
+# parts it was given (cache_options["data"], as fsspec.parquet passes) and
+# reads anything else from the object.
+CACHE_ALIASES = {"mmap": "blockcache", "parts": "none"}
 CACHE_TYPES = (
     "none",
     "readahead",
@@ -158,6 +170,14 @@ def client_options(
     return o
 
 
+def _gcsfs_truthy(value):
+    """gcsfs's reading of use_experimental_adaptive_prefetching: a str is
+    true if "true" or "1" (any case), anything else by bool()."""
+    if isinstance(value, str):
+        return value.lower() in ("true", "1")
+    return bool(value)
+
+
 def file_options(
     cache_type=None,
     block_size=None,
@@ -165,19 +185,22 @@ def file_options(
     concurrency=None,
     max_blocks=None,
     max_prefetch=None,
+    use_experimental_adaptive_prefetching=None,
 ):
     """The C file options of one open.
 
-    gcsfs's rule, which the library applies: an explicit cache_type other
-    than "none" turns the prefetcher off unless prefetch is given too.
-    Without either, the cache is "readahead" (gcsfs's default, not the
-    caller's choice) and prefetch "default": the library's mode, from
-    $GSREAD_PREFETCH or gcsfs's $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING.
+    gcsfs's rules (2026.8.0), which the library applies: with no
+    cache_type, no cache and the client's prefetch mode (adaptive unless
+    $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING says otherwise, or the
+    use_experimental_adaptive_prefetching keyword); a cache_type named
+    ("none" too) turns the prefetcher off unless prefetch is given too.
     """
-    explicit = cache_type is not None
-    cache = DEFAULT_CACHE_TYPE if cache_type is None else cache_type
-    if cache not in CACHE_TYPES:
-        raise ValueError(f"cache_type {cache!r}: not one of {', '.join(CACHE_TYPES)}")
+    cache = CACHE_ALIASES.get(cache_type, cache_type)
+    if cache is not None and cache not in CACHE_TYPES:
+        raise ValueError(
+            f"cache_type {cache_type!r}: not one of "
+            f"{', '.join(CACHE_TYPES + tuple(CACHE_ALIASES))}"
+        )
     if prefetch is True:
         prefetch = "adaptive"
     elif prefetch is False:
@@ -186,8 +209,16 @@ def file_options(
         raise ValueError(
             f"prefetch {prefetch!r}: not one of {', '.join(PREFETCH_MODES)}"
         )
-    if prefetch is None and not explicit:
-        prefetch = "default"
+    if (
+        prefetch is None
+        and cache is None
+        and use_experimental_adaptive_prefetching is not None
+    ):
+        prefetch = (
+            "adaptive"
+            if _gcsfs_truthy(use_experimental_adaptive_prefetching)
+            else "off"
+        )
     o = {
         "cache_type": cache,
         "prefetch": prefetch,
@@ -248,30 +279,86 @@ def _b64(data):
     return base64.b64encode(data).decode("ascii")
 
 
-def _file_info(path, st):
-    """fsspec's info dict (with gcsfs's names) from a stat dict."""
-    crc = st.get("crc32c")
-    md5 = st.get("md5")
+def _timestamp(text):
+    """gcsfs's mtime/ctime: an RFC 3339 time as an aware datetime (UTC)."""
+    if not text:
+        return None
+    t = text[:-1] + "+00:00" if text.endswith("Z") else text
+    if "." in t:  # fromisoformat wants 3 or 6 fraction digits
+        head, _, rest = t.partition(".")
+        frac, sign, tz = rest.partition("+")
+        t = f"{head}.{(frac + '000000')[:6]}{sign}{tz}"
+    try:
+        return datetime.datetime.fromisoformat(t)
+    except ValueError:
+        return None
+
+
+def _object_info(bucket, name, m):
+    """An object's info as gcsfs gives it: the object resource's keys
+    (from the listing or the metadata read at open; those GCS did not send
+    left out), size an int, name with the bucket, type "file", mtime and
+    ctime as datetimes. m: the C layer's fields under GCS's names."""
+    gen = str(m["generation"])
     out = {
-        "name": path,
-        "size": st["size"],
-        "type": "file",
-        "bucket": _split(path)[0],
-        "generation": str(st["generation"]),
-        "metageneration": str(st.get("metageneration", 0)),
-        "etag": st.get("etag", ""),
-        "crc32c": None if crc is None else _b64(crc.to_bytes(4, "big")),
-        "md5Hash": None if md5 is None else _b64(bytes.fromhex(md5)),
-        "md5": md5,
-        "contentType": st.get("content_type", ""),
-        "updated": st.get("updated", ""),
-        "contentEncoding": st.get("content_encoding", ""),
+        "kind": "storage#object",
+        "id": f"{bucket}/{name}/{gen}",
+        "name": f"{bucket}/{name}",
+        "bucket": bucket,
+        "generation": gen,
+        "metageneration": str(m.get("metageneration") or 1),
     }
+    for k in ("contentType", "contentEncoding", "storageClass"):
+        if m.get(k):
+            out[k] = m[k]
+    out["size"] = int(m["size"])
+    if m.get("md5Hash"):
+        out["md5Hash"] = m["md5Hash"]
+    if m.get("crc32c") is not None:
+        out["crc32c"] = _b64(m["crc32c"].to_bytes(4, "big"))
+    for k in ("etag", "timeCreated", "updated"):
+        if m.get(k):
+            out[k] = m[k]
+    out["type"] = "file"
+    if m.get("updated"):
+        out["mtime"] = _timestamp(m["updated"])
+    if m.get("timeCreated"):
+        out["ctime"] = _timestamp(m["timeCreated"])
     return out
 
 
+def _file_info(path, st):
+    """gcsfs's info of an object from a stat dict (the metadata at open)."""
+    bucket, name = _split(path)
+    md5 = st.get("md5")
+    return _object_info(
+        bucket,
+        name,
+        {
+            "generation": st["generation"],
+            "metageneration": st.get("metageneration"),
+            "contentType": st.get("content_type"),
+            "contentEncoding": st.get("content_encoding"),
+            "storageClass": st.get("storage_class"),
+            "size": st["size"],
+            "md5Hash": md5 and _b64(bytes.fromhex(md5)),
+            "crc32c": st.get("crc32c"),
+            "etag": st.get("etag"),
+            "timeCreated": st.get("time_created"),
+            "updated": st.get("updated"),
+        },
+    )
+
+
 def _dir_info(path):
-    return {"name": path, "size": 0, "type": "directory", "bucket": _split(path)[0]}
+    """A "directory" (a prefix, or a bucket) as gcsfs gives it."""
+    return {
+        "bucket": _split(path)[0],
+        "name": path,
+        "size": 0,
+        "storageClass": "DIRECTORY",
+        "type": "directory",
+    }
 
 
 def _clamp(start, end, size):
@@ -287,6 +374,67 @@ def _clamp(start, end, size):
     return start, max(0, end - start)
 
 
+class WritesNeedGcsfs(NotImplementedError):
+    """A write (open for writing, pipe, put, rm, cp_file, mv, mkdir...) on a
+    gsread filesystem while gcsfs is not installed: gsread only reads, and
+    hands writes to gcsfs when it is there."""
+
+
+def _writes_hint(what):
+    return (
+        f"gsread reads only: {what} is a write, which gsread hands to gcsfs "
+        "when gcsfs is installed (pip install gcsfs, same credentials and "
+        "endpoint); it is not installed here"
+    )
+
+
+def _gcsfs_module():
+    """gcsfs if installed, else None (imported once, on the first write)."""
+    try:
+        import gcsfs
+    except ImportError:
+        return None
+    return gcsfs
+
+
+def _write_method(name):
+    """GsreadFileSystem.NAME, a write: gcsfs's method of that name (see
+    _writer), then the listing cache forgets the paths it was given."""
+
+    def write(self, *args, **kwargs):
+        fs = self._writer(f"{name}()")
+        try:
+            return getattr(fs, name)(*args, **kwargs)
+        finally:
+            for a in args[:2]:
+                for p in a if isinstance(a, (list, tuple, dict)) else [a]:
+                    if isinstance(p, (str, os.PathLike)):
+                        self.invalidate_cache(self._strip_protocol(os.fspath(p)))
+
+    write.__name__ = write.__qualname__ = name
+    write.__doc__ = f"{name}: a write, done by gcsfs (WritesNeedGcsfs without it)."
+    return write
+
+
+# The writes a gsread filesystem hands to gcsfs, besides open in a write
+# mode (GsreadFileSystem._open).
+WRITES = (
+    "pipe_file",
+    "pipe",
+    "put_file",
+    "put",
+    "rm_file",
+    "rm",
+    "rmdir",
+    "cp_file",
+    "copy",
+    "mv",
+    "mkdir",
+    "makedirs",
+    "touch",
+)
+
+
 # ---- The filesystem -----------------------------------------------------------
 class GsreadFileSystem(AbstractFileSystem):
     """fsspec filesystem over gsread: gsread://BUCKET/OBJECT.
@@ -300,23 +448,30 @@ class GsreadFileSystem(AbstractFileSystem):
       endpoint_url    GCS JSON API endpoint (default $STORAGE_EMULATOR_HOST,
                       else https://storage.googleapis.com)
       block_size      cache block size, bytes or "8M" (default 5 MiB)
-      cache_type      default cache of open(): none, readahead (default),
+      cache_type      default cache of open(): none by default, with the
+                      adaptive prefetcher (gcsfs's default); readahead,
                       readahead_chunked/readahead_v2, blockcache,
-                      background, first, all, bytes
-      concurrency     connections per fetch (default $GSREAD_CONCURRENCY,
-                      $DEFAULT_GCSFS_CONCURRENCY, else 4)
+                      background, first, all, bytes, mmap, parts. Naming
+                      one turns the prefetcher off, as in gcsfs.
+      concurrency     connections per fetch, cat_ranges too (default
+                      $GSREAD_CONCURRENCY, $DEFAULT_GCSFS_CONCURRENCY,
+                      else 4)
       prefetch        "off", "adaptive", "sequential" (default
-                      $GSREAD_PREFETCH, gcsfs's
-                      $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING, else off; an
-                      explicit cache_type turns it off unless given)
+                      $GSREAD_PREFETCH, else gcsfs's
+                      $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING: adaptive
+                      unless it is set and not true/1)
+      use_experimental_adaptive_prefetching   gcsfs's keyword, as gcsfs
+                      reads it (ignored under a cache_type)
+      use_listings_cache, listings_expiry_time, max_paths   fsspec's
+                      listing cache (on, no expiry, by default)
       memory_budget   bytes of prefetched data per process (default 256 MiB)
       max_connections connection pool per process (default 16)
       max_blocks, max_prefetch, ca_bundle   see docs/python.md
+    Writes go to gcsfs when it is installed (WritesNeedGcsfs otherwise).
     """
 
     protocol = ("gsread", "gs", "gcs")
     root_marker = ""
-    # fsspec's own: no directory listing cache to go stale.
     cachable = True
 
     def __init__(
@@ -336,6 +491,7 @@ class GsreadFileSystem(AbstractFileSystem):
         ca_bundle=None,
         default_block_size=None,
         default_cache_type=None,
+        use_experimental_adaptive_prefetching=None,
         **kwargs,
     ):
         # gcsfs options that do not apply (consistency, timeouts, session
@@ -365,6 +521,17 @@ class GsreadFileSystem(AbstractFileSystem):
             memory_budget=memory_budget,
             ca_bundle=ca_bundle,
         )
+        # What gcsfs gets for writes: the same credentials and endpoint.
+        self._gcsfs_opts = {
+            k: v
+            for k, v in (
+                ("token", token),
+                ("project", project),
+                ("requester_pays", requester_pays or None),
+                ("endpoint_url", endpoint_url),
+            )
+            if v is not None
+        }
         self._file_defaults = {
             "cache_type": cache_type if cache_type is not None else default_cache_type,
             "block_size": block_size if block_size is not None else default_block_size,
@@ -372,6 +539,9 @@ class GsreadFileSystem(AbstractFileSystem):
             "concurrency": concurrency,
             "max_blocks": max_blocks,
             "max_prefetch": max_prefetch,
+            "use_experimental_adaptive_prefetching": (
+                use_experimental_adaptive_prefetching
+            ),
         }
         file_options(**self._file_defaults)  # bad options fail here, not later
 
@@ -398,15 +568,44 @@ class GsreadFileSystem(AbstractFileSystem):
         o.update({k: v for k, v in given.items() if v is not None})
         return file_options(**o)
 
-    def _raw_open(self, path, **given):
-        return self.client.open(_gs_url(path), **self._options(**given))
+    # -- the listing cache (fsspec's DirCache, self.dircache): a directory's
+    # listing, kept per instance; info, size, ukey, exists, isdir and
+    # checksum answer from it. Writes through this filesystem drop what
+    # they touch; invalidate_cache() drops the rest.
+    def invalidate_cache(self, path=None):
+        if path is None:
+            self.dircache.clear()
+        else:
+            path = self._strip_protocol(path)
+            while path:
+                self.dircache.pop(path, None)
+                path = self._parent(path)
+        super().invalidate_cache(path)
+
+    def _cached_info(self, path):
+        """path's info from a listing already made; None if none covers
+        it; FileNotFoundError if its directory was listed without it."""
+        if path in self.dircache:
+            return _dir_info(path)
+        try:
+            listing = self.dircache[self._parent(path)]
+        except KeyError:
+            return None
+        for e in listing:
+            if e["name"] == path:
+                return e
+        raise FileNotFoundError(errno.ENOENT, "No such object", path)
 
     # -- metadata
-    def info(self, path, **kwargs):
+    def info(self, path, refresh=False, **kwargs):
         path = self._strip_protocol(path)
         bucket, key = _split(path)
         if not bucket:
             raise ValueError("gsread: listing buckets is not supported")
+        if not refresh and key:
+            cached = self._cached_info(path)
+            if cached is not None:
+                return cached
         if key:
             try:
                 f = self.client.open(_gs_url(path), cache_type="none", prefetch="off")
@@ -425,73 +624,121 @@ class GsreadFileSystem(AbstractFileSystem):
             return _dir_info(path)  # an empty bucket (list raised if none)
         raise FileNotFoundError(errno.ENOENT, "No such object", path)
 
-    def ls(self, path, detail=True, **kwargs):
-        path = self._strip_protocol(path)
+    def _list_dir(self, path):
+        """One directory's entries (objects and prefixes, gcsfs's infos),
+        listed now and kept in the listing cache."""
         bucket, key = _split(path)
-        if not bucket:
-            raise ValueError("gsread: listing buckets is not supported")
         prefix = key + "/" if key else ""
         out = []
         for e in self.client.list(_gs_url(bucket + "/" + prefix)):
             name = e["name"]
             if name == prefix:
                 continue  # a "directory placeholder" object
-            full = bucket + "/" + name.rstrip("/")
             if e["is_prefix"]:
-                out.append(_dir_info(full))
+                out.append(_dir_info(bucket + "/" + name.rstrip("/")))
             else:
-                out.append(self._entry_info(bucket, e))
-        if not out and key:
-            out = [self.info(path)]  # a file, or FileNotFoundError
-            if out[0]["type"] == "directory":
-                out = []
-        return out if detail else [o["name"] for o in out]
+                out.append(_object_info(bucket, name, e))
+        if out or not key:
+            self.dircache[path] = out
+        return out
 
-    @staticmethod
-    def _entry_info(bucket, e):
-        crc = e.get("crc32c")
-        return {
-            "name": bucket + "/" + e["name"],
-            "size": e["size"],
-            "type": "file",
-            "bucket": bucket,
-            "generation": str(e["generation"]),
-            "crc32c": None if crc is None else _b64(crc.to_bytes(4, "big")),
-            "updated": e["updated"],
-        }
-
-    def find(self, path, maxdepth=None, withdirs=False, detail=False, **kwargs):
-        """Every object under path: one recursive (paged) listing."""
+    def ls(self, path, detail=False, refresh=False, **kwargs):
+        """A directory's entries: names, or gcsfs's infos with detail=True
+        (gcsfs's default is names too). From the listing cache unless
+        refresh."""
         path = self._strip_protocol(path)
+        if not _split(path)[0]:
+            raise ValueError("gsread: listing buckets is not supported")
+        out = None
+        if not refresh:
+            if path in self.dircache:
+                out = self.dircache[path]
+            else:
+                cached = self._cached_info(path)
+                if cached is not None and cached["type"] == "file":
+                    out = [cached]
+        if out is None:
+            out = self._list_dir(path)
+            if not out and _split(path)[1]:
+                out = [self.info(path)]  # a file, or FileNotFoundError
+                if out[0]["type"] == "directory":
+                    out = []
+        return list(out) if detail else [o["name"] for o in out]
+
+    def _walk_cache(self, path):
+        """Everything under path from the listing cache: (files, dirs) as
+        {name: info}, or None unless path and every directory under it are
+        in the cache."""
+        files, dirs, todo = {}, {}, [path]
+        while todo:
+            try:
+                listing = self.dircache[todo.pop()]
+            except KeyError:
+                return None
+            for e in listing:
+                if e["type"] == "directory":
+                    dirs[e["name"]] = e
+                    todo.append(e["name"])
+                else:
+                    files[e["name"]] = e
+        return files, dirs
+
+    def _walk_listing(self, path):
+        """Everything under path from one recursive (paged) listing, which
+        fills the listing cache for path and every directory in it:
+        (files, dirs) as {name: info}."""
         bucket, key = _split(path)
-        if maxdepth is not None and maxdepth < 1:
-            raise ValueError("maxdepth must be at least 1")
         prefix = key + "/" if key else ""
-        out = {}
         try:
             entries = self.client.list(_gs_url(bucket + "/" + prefix), recursive=True)
         except FileNotFoundError:
             entries = []
+        files, dirs, children = {}, {}, {}
+
+        def add_dir(d):
+            # d and every directory between it and path.
+            while d != path and d not in dirs:
+                dirs[d] = _dir_info(d)
+                par = self._parent(d)
+                children.setdefault(par, []).append(dirs[d])
+                d = par
+
         for e in entries:
-            rel = e["name"][len(prefix) :]
-            parts = rel.rstrip("/").split("/")
-            if (
-                rel
-                and not rel.endswith("/")
-                and (maxdepth is None or len(parts) <= maxdepth)
-            ):
-                out[bucket + "/" + e["name"]] = self._entry_info(bucket, e)
-            if withdirs:
-                dirs = parts if rel.endswith("/") else parts[:-1]
-                for i in range(1, len(dirs) + 1):
-                    if maxdepth is not None and i > maxdepth:
-                        break
-                    d = (
-                        path + "/" + "/".join(dirs[:i])
-                        if key
-                        else bucket + "/" + "/".join(dirs[:i])
-                    )
-                    out.setdefault(d, _dir_info(d))
+            full = bucket + "/" + e["name"]
+            if e["name"].endswith("/"):  # a directory placeholder object
+                if full.rstrip("/") != path:
+                    add_dir(full.rstrip("/"))
+                continue
+            inf = _object_info(bucket, e["name"], e)
+            files[full] = inf
+            par = self._parent(full)
+            children.setdefault(par, []).append(inf)
+            if par != path:
+                add_dir(par)
+        if entries:
+            for d in [path] + list(dirs):
+                self.dircache[d] = sorted(children.get(d, []), key=lambda i: i["name"])
+        return files, dirs
+
+    def find(self, path, maxdepth=None, withdirs=False, detail=False, **kwargs):
+        """Every object under path: from the listing cache if it holds the
+        whole tree, else one recursive (paged) listing, which fills it."""
+        path = self._strip_protocol(path)
+        key = _split(path)[1]
+        if maxdepth is not None and maxdepth < 1:
+            raise ValueError("maxdepth must be at least 1")
+        walked = None if kwargs.get("refresh") else self._walk_cache(path)
+        files, dirs = walked if walked is not None else self._walk_listing(path)
+        depth = path.count("/") + 1 if path else 0
+
+        def within(n):
+            return maxdepth is None or n.count("/") + 1 - depth <= maxdepth
+
+        out = {n: i for n, i in files.items() if within(n)}
+        if withdirs:
+            out.update((n, i) for n, i in dirs.items() if within(n))
+            if files or dirs or not key:
+                out[path] = _dir_info(path)  # as fsspec's: the root too
         if not out and key:
             try:
                 inf = self.info(path)
@@ -507,12 +754,10 @@ class GsreadFileSystem(AbstractFileSystem):
         return self.info(path)["generation"]
 
     def modified(self, path):
-        import datetime
-
-        upd = self.info(path).get("updated")
-        if not upd:
+        mtime = self.info(path).get("mtime")
+        if mtime is None:
             raise NotImplementedError("no update time")
-        return datetime.datetime.fromisoformat(upd.replace("Z", "+00:00"))
+        return mtime
 
     # -- bytes
     def _read_ranges(self, paths, starts, ends):
@@ -520,12 +765,17 @@ class GsreadFileSystem(AbstractFileSystem):
         bytes or the exception it failed with. Distinct objects are opened
         concurrently; the ranges go to the C extension's read_ranges: one
         gsr_read_ranges call per object (joined by cost, fetched in
-        parallel), objects on C threads, the GIL released."""
+        parallel up to the filesystem's concurrency), objects on C
+        threads, the GIL released."""
         unique = list(dict.fromkeys(paths))
+        conc = self._file_defaults["concurrency"]
+        extra = {"concurrency": int(conc)} if conc else {}
 
         def op(p):
             try:
-                return self.client.open(_gs_url(p), cache_type="none", prefetch="off")
+                return self.client.open(
+                    _gs_url(p), cache_type="none", prefetch="off", **extra
+                )
             except Exception as e:  # one result per range, never a crash
                 return e
 
@@ -589,10 +839,14 @@ class GsreadFileSystem(AbstractFileSystem):
 
     def cat(self, path, recursive=False, on_error="raise", **kwargs):
         """Whole objects; several at once when given several (a list, a
-        glob, recursive), as {path: bytes}, like fsspec's."""
+        glob, recursive), as {path: bytes}, like fsspec's. A prefix with
+        recursive=True gives the objects under it (its directories hold
+        no bytes), as gcsfs."""
         paths = self.expand_path(path, recursive=recursive)
+        if recursive:
+            paths = [p for p in paths if not self.isdir(p)]
         if (
-            len(paths) > 1
+            len(paths) != 1
             or isinstance(path, list)
             or paths[0] != self._strip_protocol(path)
         ):
@@ -639,38 +893,126 @@ class GsreadFileSystem(AbstractFileSystem):
         cache_type=None,
         prefetch=None,
         concurrency=None,
+        use_experimental_adaptive_prefetching=None,
         **kwargs,
     ):
         if mode != "rb":
-            raise NotImplementedError("gsread is read-only: mode must be 'rb'")
+            fs = self._writer(f"open(mode={mode!r})")
+            self.invalidate_cache(self._strip_protocol(path))
+            return fs._open(
+                self._strip_protocol(path),
+                mode=mode,
+                block_size=block_size,
+                autocommit=autocommit,
+                cache_options=cache_options,
+                **kwargs,
+            )
+        cache_options = cache_options or {}
         opts = self._options(
             cache_type=cache_type,
             block_size=block_size,
             prefetch=prefetch,
             concurrency=concurrency,
-            max_blocks=(cache_options or {}).get("maxblocks"),
+            max_blocks=cache_options.get("maxblocks"),
+            use_experimental_adaptive_prefetching=(
+                use_experimental_adaptive_prefetching
+            ),
         )
-        return GsreadFile(self, self._strip_protocol(path), opts)
+        parts = cache_options.get("data") if cache_type == "parts" else None
+        return GsreadFile(self, self._strip_protocol(path), opts, parts=parts)
+
+    # -- writes: gcsfs's, when installed
+    def _writer(self, what):
+        """The gcsfs filesystem that does this one's writes (same
+        credentials and endpoint), made at the first write;
+        WritesNeedGcsfs if gcsfs is not installed."""
+        fs = self.__dict__.get("_gcsfs")
+        if fs is None:
+            gcsfs = _gcsfs_module()
+            if gcsfs is None:
+                raise WritesNeedGcsfs(_writes_hint(what))
+            fs = gcsfs.GCSFileSystem(**self._gcsfs_opts)
+            self.__dict__["_gcsfs"] = fs
+        return fs
+
+
+for _name in WRITES:
+    setattr(GsreadFileSystem, _name, _write_method(_name))
+
+
+def writes_backend():
+    """Who does gs:// writes: "gcsfs VERSION", or None (not installed)."""
+    gcsfs = _gcsfs_module()
+    if gcsfs is None:
+        return None
+    return f"gcsfs {getattr(gcsfs, '__version__', '(unknown version)')}"
 
 
 def register_gs():
     """Makes gs:// (and gcs://) URLs use gsread, from now on in this process,
-    in place of gcsfs. gsread:// works without it."""
+    in place of gcsfs. gsread:// works without it. Reads go through gsread;
+    writes go to gcsfs if it is installed, else raise WritesNeedGcsfs.
+    Returns (and logs, at INFO on the "gsread" logger) a line saying which
+    it did."""
     fsspec.register_implementation("gs", GsreadFileSystem, clobber=True)
     fsspec.register_implementation("gcs", GsreadFileSystem, clobber=True)
+    w = writes_backend()
+    if w is None:
+        msg = (
+            "gs:// and gcs:// now read through gsread; writes raise "
+            "WritesNeedGcsfs (gcsfs is not installed: pip install gcsfs "
+            "to write through it)"
+        )
+    else:
+        msg = f"gs:// and gcs:// now read through gsread; writes go to {w}"
+    logger.info(msg)
+    return msg
 
 
 fsspec.register_implementation("gsread", GsreadFileSystem, clobber=True)
 
 
 # ---- Files --------------------------------------------------------------------
-def _unpickle_file(fs, path, opts, position, pin, closed, details):
+def _unpickle_file(fs, path, opts, position, pin, closed, details, parts=None):
     # Lazy: the file reopens at its first use in this process, so that an
     # object replaced meanwhile is an ObjectChanged from that call, not a
     # failure to unpickle.
     f = GsreadFile.__new__(GsreadFile)
-    f._setup(fs, path, opts, position, pin, closed, details)
+    f._setup(fs, path, opts, position, pin, closed, details, parts)
     return f
+
+
+class FileCache:
+    """What fsspec's f.cache answers (its name, blocksize, size and
+    counters), from the C file's counters: the bytes are in the library's
+    cache, not here."""
+
+    def __init__(self, file):
+        self._file = file
+        self.name = file._opts.get("cache_type") or "none"
+        self.blocksize = file.blocksize
+        self.size = file.size
+
+    def _stats(self):
+        return self._file.stats()
+
+    @property
+    def hit_count(self):
+        return self._stats()["hits"]
+
+    @property
+    def miss_count(self):
+        return self._stats()["misses"]
+
+    @property
+    def total_requested_bytes(self):
+        return self._stats()["bytes_fetched"]
+
+    def __repr__(self):
+        return (
+            f"<gsread cache {self.name}: block size {self.blocksize}, "
+            f"size {self.size}>"
+        )
 
 
 class GsreadFile(io.BufferedIOBase):
@@ -681,13 +1023,20 @@ class GsreadFile(io.BufferedIOBase):
     process (forked or unpickled), it reopens there, at that position, and
     raises ObjectChanged if the object changed meanwhile."""
 
-    def __init__(self, fs, path, opts):
+    def __init__(self, fs, path, opts, parts=None):
         super().__init__()
-        self._setup(fs, path, opts, 0, None, False, None)
+        self._setup(fs, path, opts, 0, None, False, None, parts)
 
-    def _setup(self, fs, path, opts, position, pin, closed, details):
+    def _setup(self, fs, path, opts, position, pin, closed, details, parts=None):
         self.fs, self.path, self.mode = fs, path, "rb"
         self._opts = opts
+        # cache_type "parts": {(start, stop): bytes} known already, served
+        # from here; anything else is read from the object.
+        self._parts = (
+            sorted((int(a), int(b), v) for (a, b), v in parts.items())
+            if parts
+            else None
+        )
         self.blocksize = opts.get("block_size")
         self._f = None
         self._pid = None
@@ -750,6 +1099,7 @@ class GsreadFile(io.BufferedIOBase):
                 self._pin,
                 self.closed,
                 getattr(self, "details", None),
+                {(a, b): v for a, b, v in self._parts} if self._parts else None,
             ),
         )
 
@@ -766,9 +1116,25 @@ class GsreadFile(io.BufferedIOBase):
     def read(self, size=-1):
         if self._pid != _proc.pid:
             self._h()
+        if self._parts is not None:
+            got = self._from_parts(size)
+            if got is not None:
+                return got
+        # One bytes of the right size, filled in place by the library; a
+        # read to the end lands straight in it, past the cache.
         return self._f.read(-1 if size is None else size)
 
     read1 = read
+
+    def _from_parts(self, size):
+        """A read that one known part holds (cache_type "parts"), or None."""
+        pos = self._f.tell()
+        end = self.size if size is None or size < 0 else min(pos + size, self.size)
+        for a, b, v in self._parts:
+            if a <= pos and end <= b:
+                self._f.seek(end)
+                return v[pos - a : end - a]
+        return None
 
     def readinto(self, b):
         if self._pid != _proc.pid:
@@ -777,29 +1143,59 @@ class GsreadFile(io.BufferedIOBase):
 
     readinto1 = readinto
 
-    def readline(self, size=-1):
+    def _read_until(self, char, limit, step):
+        """Bytes from the position up to and including char (or limit
+        bytes, or the end), read ahead in growing steps with pread; the
+        position moves past them."""
         f = self._h()
         pos = f.tell()
-        chunks, got, step = [], 0, 8192
-        limit = -1 if size is None else size
+        chunks, got, scan = [], 0, b""
         while limit < 0 or got < limit:
             want = step if limit < 0 else min(step, limit - got)
             data = f.pread(want, pos + got)
             if not data:
                 break
-            i = data.find(b"\n")
+            # char may straddle two reads: search the tail kept from before.
+            hay = scan + data
+            i = hay.find(char)
             if i >= 0:
-                data = data[: i + 1]
+                data = data[: i - len(scan) + len(char)]
             chunks.append(data)
             got += len(data)
             if i >= 0:
                 break
+            scan = hay[-(len(char) - 1) :] if len(char) > 1 else b""
             step = min(step * 2, MiB)
         f.seek(pos + got)
         return b"".join(chunks)
 
+    def readline(self, size=-1):
+        return self._read_until(b"\n", -1 if size is None else size, 8192)
+
+    def readuntil(self, char=b"\n", blocks=None):
+        """fsspec's: the bytes up to and including char (or to the end)."""
+        if not char:
+            raise ValueError("readuntil: char must not be empty")
+        return self._read_until(char, -1, blocks or 8192)
+
     def seek(self, offset, whence=0):
-        return self._h().seek(offset, whence)
+        """As io.BytesIO: a negative position from the start is a
+        ValueError, from the position or the end it stops at 0."""
+        if whence not in (0, 1, 2):
+            raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
+        f = self._h()
+        if whence == 0 and offset < 0:
+            raise ValueError(f"negative seek value {offset}")
+        base = 0 if whence == 0 else f.tell() if whence == 1 else self.size
+        return f.seek(max(0, base + offset))
+
+    def info(self):
+        """gcsfs's f.info(): the object's info, as read at open."""
+        return self.details
+
+    @property
+    def cache(self):
+        return FileCache(self)
 
     def tell(self):
         return self._h().tell()

@@ -128,15 +128,9 @@ static void read_environment(gsr_client *c) {
   if (n < 0) n = env_int("DEFAULT_GCSFS_CONCURRENCY", 1, 256);
   c->default_concurrency = n > 0 ? n : 4;
   c->concurrency_set = n > 0;
-  const char *p = c->opts.prefetch ? c->opts.prefetch
-                                   : getenv("GSREAD_PREFETCH");
-  const char *g = getenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING");
-  int mode = p != NULL ? gsr__prefetch_mode(p) : -1;
-  if (p == NULL && g != NULL &&
-      (strcasecmp(g, "true") == 0 || strcmp(g, "1") == 0))
-    mode = GSR__PREFETCH_ADAPTIVE;
-  /* Like gcsfs, a value it does not know means off. */
-  c->default_prefetch = mode < 0 ? GSR__PREFETCH_OFF : mode;
+  c->default_prefetch = gsr__prefetch_default(
+      c->opts.prefetch, getenv("GSREAD_PREFETCH"),
+      getenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING"));
   /* The one place GSREAD_IO_THREADS is read: the option, if set, wins. */
   int threads = c->opts.io_threads;
   if (threads == 0) threads = GSR__MAX(env_int("GSREAD_IO_THREADS", 1, 256), 0);

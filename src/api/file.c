@@ -14,7 +14,9 @@
 void gsr_file_options_init(gsr_file_options *o) {
   if (o == NULL) return;
   memset(o, 0, sizeof(*o));
-  o->cache_type = "none";
+  /* cache_type NULL: no cache named, so the client's prefetch mode applies
+   * (a named cache, "none" too, turns it off, as in gcsfs). */
+  o->cache_type = NULL;
   o->block_size = DEFAULT_BLOCK;
   o->max_blocks = 32;
   o->concurrency = 0;

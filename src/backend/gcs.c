@@ -104,6 +104,10 @@ int gsr__gcs_parse_metadata(const char *json, size_t len, gsr_stat *st,
   gsr__copy_whole(st->content_encoding, sizeof(st->content_encoding),
                   json_str(root, "contentEncoding"));
   gsr__copy_whole(st->updated, sizeof(st->updated), json_str(root, "updated"));
+  gsr__copy_whole(st->storage_class, sizeof(st->storage_class),
+                  json_str(root, "storageClass"));
+  gsr__copy_whole(st->time_created, sizeof(st->time_created),
+                  json_str(root, "timeCreated"));
   st->mtime = rfc3339_seconds(json_str(root, "updated"));
   status = GSR_OK;
 done:

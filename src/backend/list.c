@@ -68,6 +68,11 @@ static const char *str_field(struct json_object *o, const char *key) {
   return json_object_get_string(v);
 }
 
+static const char *str_or_empty(struct json_object *o, const char *key) {
+  const char *v = str_field(o, key);
+  return v != NULL ? v : "";
+}
+
 /* A GCS int64: a decimal string (or a JSON number). */
 static int u64_field(struct json_object *o, const char *key, uint64_t *out) {
   struct json_object *v;
@@ -100,6 +105,14 @@ static int item_entry(struct json_object *it, gsr_list_entry *e) {
     e->crc32c = (uint32_t)c4[0] << 24 | (uint32_t)c4[1] << 16 |
                 (uint32_t)c4[2] << 8 | c4[3];
   }
+  if (u64_field(it, "metageneration", &u) == 0 && u <= INT64_MAX)
+    e->metageneration = (int64_t)u;
+  e->etag = str_or_empty(it, "etag");
+  e->md5_hash = str_or_empty(it, "md5Hash");
+  e->content_type = str_or_empty(it, "contentType");
+  e->content_encoding = str_or_empty(it, "contentEncoding");
+  e->storage_class = str_or_empty(it, "storageClass");
+  e->time_created = str_or_empty(it, "timeCreated");
   return 0;
 }
 
@@ -136,7 +149,8 @@ static int emit_page(struct json_object *root, const char *where,
       memset(&e, 0, sizeof(e));
       e.name = pname;
       e.is_prefix = 1;
-      e.updated = "";
+      e.updated = e.etag = e.md5_hash = e.content_type = "";
+      e.content_encoding = e.storage_class = e.time_created = "";
       p++;
     } else {
       if (item_entry(it, &e) != 0)

@@ -47,7 +47,7 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   f->max_window = o->max_prefetch
                       ? f->max_prefetch
                       : GSR__MAX(f->max_prefetch, f->client->budget->limit);
-  f->prefetch = gsr__prefetch_pick(o->prefetch, cache,
+  f->prefetch = gsr__prefetch_pick(o->prefetch, o->cache_type,
                                    f->client->default_prefetch);
   if (f->prefetch < 0)
     return gsr__err(GSR_EINVAL,
@@ -149,15 +149,41 @@ int gsr__prefetch_mode(const char *name) {
 
 /* A cache decides what to fetch; a prefetcher under it would fetch ahead
  * of that on its own, and the requests on the wire would no longer be the
- * cache's rules (nor the same from run to run). So, as gcsfs, naming a
- * cache turns the prefetcher off unless the caller asks for both. */
+ * cache's rules (nor the same from run to run). So, as gcsfs (>= 2026.8.0),
+ * naming a cache, "none" included, turns the prefetcher off unless the
+ * caller asks for both. */
 int gsr__prefetch_pick(const char *prefetch, const char *cache,
                        int client_default) {
   if (prefetch != NULL)
     return strcmp(prefetch, "default") == 0 ? client_default
                                             : gsr__prefetch_mode(prefetch);
-  if (cache != NULL && strcmp(cache, "none") != 0) return GSR__PREFETCH_OFF;
+  if (cache != NULL) return GSR__PREFETCH_OFF;
   return client_default;
+}
+
+/* gcsfs turned its prefetcher on by default in 2026.8.0: an unset
+ * variable is "true". */
+int gsr__prefetch_default(const char *option, const char *gsread_env,
+                          const char *gcsfs_env) {
+  const char *named = option != NULL ? option : gsread_env;
+  if (named != NULL) {
+    int mode = gsr__prefetch_mode(named);
+    return mode < 0 ? GSR__PREFETCH_OFF : mode;
+  }
+  if (gcsfs_env == NULL || strcasecmp(gcsfs_env, "true") == 0 ||
+      strcmp(gcsfs_env, "1") == 0)
+    return GSR__PREFETCH_ADAPTIVE;
+  return GSR__PREFETCH_OFF;
+}
+
+/* Below this a second copy costs little, and the cache keeps fsspec's
+ * exact requests (and its hits) for the small reads at an object's end. */
+#define SKIP_CACHE_MIN (16u * 1024 * 1024)
+
+int gsr__read_skips_cache(int to_caller, uint64_t off, uint64_t len,
+                          uint64_t size, uint64_t block_size) {
+  return to_caller && off + len == size &&
+         len >= GSR__MAX(block_size, (uint64_t)SKIP_CACHE_MIN);
 }
 
 /* Checks and clamps a read at offset, then runs it through the readers.
@@ -171,10 +197,16 @@ static int64_t read_at(struct gsr__file *f, struct gsr__out *out, size_t n,
     return gsr__err(GSR_EINVAL, "length %zu exceeds INT64_MAX", n);
   if (n == 0 || (uint64_t)offset >= size) return 0;
   uint64_t len = GSR__MIN((uint64_t)n, size - (uint64_t)offset);
-  int locked = f->cache->stateful || f->source->stateful;
-  if (locked) pthread_mutex_lock(&f->reader_mu);
-  int status = f->cache->read(f, f->cache_state, (uint64_t)offset, len, out);
-  if (locked) pthread_mutex_unlock(&f->reader_mu);
+  int status;
+  if (gsr__read_skips_cache(out->slices == NULL && !out->internal,
+                            (uint64_t)offset, len, size, f->block_size)) {
+    status = gsr__direct_reader.read(f, NULL, (uint64_t)offset, len, out);
+  } else {
+    int locked = f->cache->stateful || f->source->stateful;
+    if (locked) pthread_mutex_lock(&f->reader_mu);
+    status = f->cache->read(f, f->cache_state, (uint64_t)offset, len, out);
+    if (locked) pthread_mutex_unlock(&f->reader_mu);
+  }
   if (status != GSR_OK) {
     gsr__out_abandon(out);
     return status;

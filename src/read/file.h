@@ -33,10 +33,25 @@ enum gsr__prefetch_mode {
 /* The mode named "off", "adaptive" or "sequential"; -1 for anything else. */
 int gsr__prefetch_mode(const char *name);
 /* A file's prefetch mode from its options (pure): the one prefetch names
- * ("default": client_default); with prefetch NULL, off under a cache other
- * than "none", else client_default. -1 for an unknown name. */
+ * ("default": client_default); with prefetch NULL, off if a cache is named
+ * ("none" too, as gcsfs), else client_default. -1 for an unknown name. */
 int gsr__prefetch_pick(const char *prefetch, const char *cache,
                        int client_default);
+/* A client's default prefetch mode (pure): the client option if given,
+ * else $GSREAD_PREFETCH (gsread_env), else gcsfs's
+ * $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING (gcsfs_env) as gcsfs >= 2026.8.0
+ * reads it: unset means adaptive, "true"/"1" (any case) adaptive, anything
+ * else off. A mode name it does not know means off. */
+/* 1 if a read of len bytes at off of an object of size goes straight to
+ * the caller's buffer, past the cache and the prefetcher (pure): a read
+ * into the caller's memory (to_caller) that runs to the object's end and
+ * is at least a block and 16 MiB long. A cache would hold a second copy of
+ * those bytes (fsspec's readahead keeps the whole rest plus its window), and
+ * nothing after them can be read ahead. */
+int gsr__read_skips_cache(int to_caller, uint64_t off, uint64_t len,
+                          uint64_t size, uint64_t block_size);
+int gsr__prefetch_default(const char *option, const char *gsread_env,
+                          const char *gcsfs_env);
 
 struct gsr__file {
   atomic_int refs;

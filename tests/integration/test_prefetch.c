@@ -438,6 +438,51 @@ static void test_environment_defaults(void **state) {
   free(buf);
 }
 
+/* gcsfs 2026.8.0's defaults with nothing set: a file with default options
+ * reads through the adaptive prefetcher; one that names a cache, "none"
+ * included, does not (unless it asks for prefetch too);
+ * $USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING=false turns the default off. */
+static uint64_t window_of_a_sequential_read(gsr_client *c,
+                                            const gsr_file_options *fo,
+                                            unsigned char *buf) {
+  gsr_file f;
+  gsr_file_stats st;
+  assert_int_equal(gsr_open(c, "gs://" BUCKET "/obj", fo, &f), GSR_OK);
+  for (uint64_t off = 0; off < 8 * MiB; off += 512 * 1024)
+    check_read(f, off, 512 * 1024, buf);
+  assert_int_equal(gsr_file_stats_get(f, &st), GSR_OK);
+  gsr_close(f);
+  return st.window;
+}
+
+static void test_gcsfs_defaults_with_nothing_set(void **state) {
+  (void)state;
+  gsr_client *c;
+  gsr_client_options o;
+  gsr_file_options fo;
+  unsigned char *buf = malloc(512 * 1024);
+  assert_non_null(buf);
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  assert_null(getenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING"));
+  assert_null(getenv("GSREAD_PREFETCH"));
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  assert_true(window_of_a_sequential_read(c, NULL, buf) > 0);
+  gsr_file_options_init(&fo);
+  assert_true(window_of_a_sequential_read(c, &fo, buf) > 0);
+  fo.cache_type = "none";
+  assert_true(window_of_a_sequential_read(c, &fo, buf) == 0);
+  fo.prefetch = "adaptive";
+  assert_true(window_of_a_sequential_read(c, &fo, buf) > 0);
+  gsr_client_free(c);
+  setenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING", "false", 1);
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  unsetenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING");
+  assert_true(window_of_a_sequential_read(c, NULL, buf) == 0);
+  gsr_client_free(c);
+  free(buf);
+}
+
 struct trace_log {
   pthread_mutex_t mu;
   int schedule, hard_seek, sequential;
@@ -489,6 +534,7 @@ int main(void) {
       cmocka_unit_test(test_slices_from_prefetch),
       cmocka_unit_test(test_sequential_promise_prefetches_at_once),
       cmocka_unit_test(test_environment_defaults),
+      cmocka_unit_test(test_gcsfs_defaults_with_nothing_set),
       cmocka_unit_test(test_debug_trace),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -88,6 +88,9 @@ def _make_data(b):
             for j in range(3000)
         ]
         _write(b / "data" / ("%d.csv" % i), ("\n".join(rows) + "\n").encode())
+    # 20 small CSV files in one directory: Dask's graph build over a glob.
+    for i in range(20):
+        _write(b / "csv20" / ("%02d.csv" % i), b"a,b\n%d,%d\n" % (i, i * i))
     # Records for dask.bytes.read_bytes with a delimiter.
     recs = b"".join(
         b"record-%06d:%s\n" % (i, b"r" * rnd.randrange(0, 200)) for i in range(20000)

@@ -1,0 +1,42 @@
+/* gsread mount and unmount in a build without FUSE (no fuse3 found at
+ * build time: CMakeLists.txt leaves cmd_mount.c and mount_fs.c out and
+ * builds this instead): both say so, and how to get them.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "cli.h"
+
+#define NO_FUSE                                                          \
+  "this gsread was built without FUSE (fuse3 was not found at build "    \
+  "time):\ninstall libfuse3-dev (scripts/install-deps.sh) and build it " \
+  "again"
+
+static int no_fuse_run(const struct cli_args *a) {
+  cli_fail_text(NO_FUSE, "%s", a->cmd);
+  return CLI_EXIT_FAIL;
+}
+
+static const enum cli_opt_id no_fuse_opts[] = {CLI_OPT_HELP};
+
+const struct cli_command cli_cmd_mount = {
+    .name = "mount",
+    .summary = "mount gs://BUCKET[/PREFIX] (not in this build: no FUSE)",
+    .synopsis = "gs://BUCKET[/PREFIX] MOUNTPOINT",
+    .description = "Not in this build: " NO_FUSE ".",
+    .opts = no_fuse_opts,
+    .nopts = sizeof no_fuse_opts / sizeof no_fuse_opts[0],
+    .takes_dest = 1,
+    .url_optional = 1,
+    .run = no_fuse_run,
+};
+
+const struct cli_command cli_cmd_unmount = {
+    .name = "unmount",
+    .summary = "unmount what gsread mount mounted (not in this build)",
+    .synopsis = "MOUNTPOINT",
+    .description = "Not in this build: " NO_FUSE ".",
+    .opts = no_fuse_opts,
+    .nopts = sizeof no_fuse_opts / sizeof no_fuse_opts[0],
+    .url_optional = 1,
+    .run = no_fuse_run,
+};
