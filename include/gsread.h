@@ -282,7 +282,8 @@ typedef struct gsr_file_options {
    * max_prefetch and the client's max_connections / 2 (docs/prefetch.md).
    * An explicit number is obeyed. */
   int concurrency;
-  /* Smallest part of a split fetch; default 5 MiB (as gcsfs). */
+  /* Smallest part of a split fetch; default 5 MiB (as gcsfs); 1 to
+   * 2^63-1 (else GSR_EINVAL at open). */
   uint64_t min_part_size;
   /* Prefetching (see docs/prefetch.md): "off"; "adaptive" (read ahead
    * once three reads in a row were sequential); "sequential" (a promise,
