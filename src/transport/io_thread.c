@@ -661,6 +661,9 @@ static CURLcode easy_setup(struct gsr__loop *t, struct gsr__request *req,
   SET(CURLOPT_RESOLVER_START_DATA, t);
   SET(CURLOPT_HTTPHEADER, req->headers);
   SET(CURLOPT_USERAGENT, t->user_agent);
+  /* Behind an HTTPS proxy, the CONNECT's own "200 Connection
+   * established" would reach header_cb as if it were the response. */
+  SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   SET(CURLOPT_HEADERFUNCTION, header_cb);
   SET(CURLOPT_HEADERDATA, req);
   SET(CURLOPT_WRITEFUNCTION, write_cb);
