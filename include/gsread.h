@@ -100,7 +100,10 @@ GSR_EXTERN const char *gsr_version(void);
 /* ---- Client ---------------------------------------------------------------
  * A client owns its I/O threads (libcurl multi handles; io_threads below),
  * a bounded pool of keep-alive connections and the settings below. It is
- * thread-safe and meant to be shared by every file a program opens. */
+ * thread-safe and meant to be shared by every file a program opens.
+ * After fork() the child makes its own client (the parent's I/O threads are
+ * not in it); it may do so, and open files, whatever the parent's other
+ * threads were doing in the library at the fork. */
 typedef struct gsr_client gsr_client;
 
 typedef struct gsr_client_options {
