@@ -803,6 +803,39 @@ static void test_explicit_width_is_obeyed(void **state) {
   }
 }
 
+/* A block scheduled ahead, for no read, whose request fails (a 503 and no
+ * retries) is not the reads' failure: the read that comes to its bytes
+ * fetches them again, and every read returns its bytes. The fault hits
+ * the first request past offset 0: the first read's fill schedules the
+ * block for the read at 0 and, at width 4, three blocks ahead at once. */
+static void test_failed_block_ahead_is_fetched_again(void **state) {
+  (void)state;
+  gsr_client_options o;
+  gsr_client *c;
+  gsr_client_options_init(&o);
+  o.endpoint = srv.endpoint;
+  o.retry_max_attempts = 1;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_file f = open_obj(c, 4, 4 * MiB);
+  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=503&"
+                                    "fault_from=1&fault_next=1"),
+                   200);
+  unsigned char *buf = malloc(256 * 1024);
+  for (uint64_t off = 0; off < 12 * MiB; off += 256 * 1024) {
+    int64_t n = gsr_read(f, buf, 256 * 1024);
+    if (n != 256 * 1024)
+      fail_msg("read at %llu: %s", (unsigned long long)off, gsr_errmsg());
+    assert_memory_equal(buf, data + off, 256 * 1024);
+  }
+  char stats[4096];
+  assert_int_equal(ts_control_body(&srv, "stats", stats, sizeof(stats)), 200);
+  assert_int_equal(ts_stats_get(stats, "faults_total"), 1); /* it failed */
+  assert_int_equal(ts_control(&srv, "reset"), 200);
+  free(buf);
+  gsr_close(f);
+  gsr_client_free(c);
+}
+
 static gsr_client *budget_client;
 #define BUDGET (24 * MiB)
 #define BUDGET_READ (256 * 1024)
@@ -870,6 +903,7 @@ int main(void) {
       cmocka_unit_test(test_auto_width_steps_up_and_is_remembered),
       cmocka_unit_test(test_plans_file),
       cmocka_unit_test(test_explicit_width_is_obeyed),
+      cmocka_unit_test(test_failed_block_ahead_is_fetched_again),
       cmocka_unit_test(test_memory_budget_16_files),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -133,6 +133,9 @@ struct gsr__pf_block {
   int width;              /* the width it was scheduled at */
   int first_noted, noted; /* its first byte, its whole, measured */
   int waited;             /* rf finished and was checked */
+  int ahead;              /* scheduled for no read (speculative): if it
+                           * fails, its bytes are fetched again for the
+                           * read that needs them, which alone may fail */
   struct gsr__pf_block *next;
 };
 
@@ -172,7 +175,10 @@ uint64_t gsr__prefetch_limit(struct gsr__file *f, uint64_t off, uint64_t len);
  * with at most `width` requests carrying more than the lead and 2 x width
  * in flight, within the memory budget; bytes before `must` (the current
  * read) are scheduled regardless of the window and the budget. Returns
- * GSR_OK or a status (message set). */
+ * GSR_OK or a status (message set), which only a block for bytes before
+ * `must` can give: speculative work never fails a read (a block ahead
+ * that cannot be scheduled is not, and is left to the read that needs
+ * it). */
 int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
                        uint64_t must);
 /* Drops every block, cancelling fetches; counts bytes received and never
@@ -180,6 +186,10 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
 void gsr__producer_drop_all(struct gsr__file *f, struct gsr__prefetcher *p);
 /* Drops the head block (consumed or skipped). */
 void gsr__producer_pop(struct gsr__file *f, struct gsr__prefetcher *p);
+/* Drops every block and schedules anew from off (within them): a block
+ * ahead failed, and a read now needs its bytes. */
+void gsr__producer_restart_at(struct gsr__file *f, struct gsr__prefetcher *p,
+                              uint64_t off);
 
 /* ---- widths.c (thread-safe) */
 struct gsr__widths;
