@@ -300,7 +300,11 @@ typedef struct gsr_file_options {
   const char *prefetch;
   /* Most bytes this file may hold in prefetched blocks (the one being
    * read included); 0: default (96 MiB). Reads larger than half of it
-   * raise it to 2 x the read size. The client's budget also applies. */
+   * raise it to 2 x the read size. The client's budget also applies. A
+   * read larger than the most the window may be (this cap if set, else
+   * it or the budget, whichever is larger) or than half the client's
+   * memory_budget takes what the blocks already hold of it and fetches
+   * the rest straight into the caller's buffer, holding no blocks. */
   uint64_t max_prefetch;
 } gsr_file_options;
 

@@ -63,6 +63,14 @@ const char *gsr__plan_name(int plan);
  * from GSR__RUN_READS_TO_PREFETCH on. */
 int gsr__plan_reads_ahead(int promised, int run_reads);
 
+/* 1 if a read of len bytes is too large for the engine, and is fetched
+ * straight into the caller's buffer instead: larger than the most the
+ * file's window may hold (max_window), or than half the client's budget.
+ * The engine would hold the read's blocks and a window of twice the read,
+ * about its size again past both (the blocks a read waits for skip the
+ * budget). */
+int gsr__plan_read_direct(uint64_t len, uint64_t max_window, uint64_t budget);
+
 /* Reads a run must have before an adaptive reader gets a window. Two
  * adjacent reads happen by chance in random workloads (often, when reads
  * are large: 100 MiB reads of a 1 GiB object are adjacent one time in
@@ -72,6 +80,10 @@ int gsr__plan_reads_ahead(int promised, int run_reads);
  * alignment (requests that start on round offsets). */
 #define GSR__MIN_BLOCK (256u * 1024)
 #define GSR__BLOCK_ALIGN (64u * 1024)
+/* The largest block the policy chooses: at 200 MB/s a connection's 40 ms
+ * first-byte wait is paid back within 8 MB, and a larger one only holds
+ * memory (a window of gigabytes still goes out as many blocks). */
+#define GSR__MAX_BLOCK (64u * 1024 * 1024)
 /* An adaptive reader's window: this many times its run (policy.c). */
 #define GSR__RAMP 16
 
