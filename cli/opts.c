@@ -539,7 +539,7 @@ static int apply_library_option(const char *cmd, enum cli_opt_id id,
     a->has_prefetch = 1;
     return parse_string(cmd, name, v, &a->file.prefetch);
   case CLI_OPT_MIN_PART_SIZE:
-    return parse_size(cmd, name, v, 1, UINT64_MAX, &a->file.min_part_size);
+    return parse_size(cmd, name, v, 1, INT64_MAX, &a->file.min_part_size);
   case CLI_OPT_MAX_PREFETCH:
     return parse_size(cmd, name, v, 0, UINT64_MAX, &a->file.max_prefetch);
   case CLI_OPT_MAX_BLOCKS:

@@ -100,7 +100,10 @@ GSR_EXTERN const char *gsr_version(void);
 /* ---- Client ---------------------------------------------------------------
  * A client owns its I/O threads (libcurl multi handles; io_threads below),
  * a bounded pool of keep-alive connections and the settings below. It is
- * thread-safe and meant to be shared by every file a program opens. */
+ * thread-safe and meant to be shared by every file a program opens.
+ * After fork() the child makes its own client (the parent's I/O threads are
+ * not in it); it may do so, and open files, whatever the parent's other
+ * threads were doing in the library at the fork. */
 typedef struct gsr_client gsr_client;
 
 typedef struct gsr_client_options {
@@ -289,7 +292,8 @@ typedef struct gsr_file_options {
    * max_prefetch and the client's max_connections / 2 (docs/prefetch.md).
    * An explicit number is obeyed. */
   int concurrency;
-  /* Smallest part of a split fetch; default 5 MiB (as gcsfs). */
+  /* Smallest part of a split fetch; default 5 MiB (as gcsfs); 1 to
+   * 2^63-1 (else GSR_EINVAL at open). */
   uint64_t min_part_size;
   /* Prefetching (see docs/prefetch.md): "off"; "adaptive" (read ahead
    * once three reads in a row were sequential); "sequential" (a promise,
@@ -303,7 +307,11 @@ typedef struct gsr_file_options {
   const char *prefetch;
   /* Most bytes this file may hold in prefetched blocks (the one being
    * read included); 0: default (96 MiB). Reads larger than half of it
-   * raise it to 2 x the read size. The client's budget also applies. */
+   * raise it to 2 x the read size. The client's budget also applies. A
+   * read larger than the most the window may be (this cap if set, else
+   * it or the budget, whichever is larger) or than half the client's
+   * memory_budget takes what the blocks already hold of it and fetches
+   * the rest straight into the caller's buffer, holding no blocks. */
   uint64_t max_prefetch;
 } gsr_file_options;
 

@@ -11,6 +11,7 @@ PKGS=(
   libcmocka-dev                                    # unit tests
   nginx-extras                                     # local GCS server (nginx + lua module)
   curl                                             # ceiling benchmark, test helpers
+  tinyproxy                                        # an HTTPS proxy in front of the TLS server (test_proxy)
   python3                                          # test scripts
   clang libclang-rt-14-dev                         # sanitizers and fuzzers
   clang-format-14 black                            # the format check (scripts/check-format.sh)
@@ -43,3 +44,6 @@ $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 # nginx-extras enables and may start a system nginx; the tests run their own.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 $SUDO service nginx stop >/dev/null 2>&1 || true
+# tinyproxy's package may start a system proxy too; test_proxy starts its own.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now tinyproxy >/dev/null 2>&1 || true; fi
+$SUDO service tinyproxy stop >/dev/null 2>&1 || true

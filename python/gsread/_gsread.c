@@ -647,6 +647,17 @@ static PyObject *mod_read_ranges(PyObject *mod, PyObject *arg) {
       fail = out;
       break;
     }
+    /* Clamped to the object before the buffer is made: a length past its
+     * end must not allocate what will never be read. */
+    gsr_stat st;
+    int r = gsr_fstat(((FileObject *)f)->file, &st);
+    if (r < 0) {
+      raise_status(r);
+      fail = out;
+      break;
+    }
+    uint64_t left = (uint64_t)off < st.size ? st.size - (uint64_t)off : 0;
+    if ((uint64_t)len > left) len = (Py_ssize_t)left;
     PyObject *b = PyBytes_FromStringAndSize(NULL, len);
     if (b == NULL) {
       fail = out;

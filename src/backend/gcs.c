@@ -57,7 +57,8 @@ static int64_t rfc3339_seconds(const char *s) {
   struct tm tm;
   memset(&tm, 0, sizeof(tm));
   if (s == NULL || strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) == NULL) return 0;
-  return (int64_t)timegm(&tm);
+  return gsr__utc_seconds((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                          tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* Parses the object resource into st. GSR_OK or GSR_EPROTO. */

@@ -26,10 +26,8 @@ static void fill_stat(struct gsr__object *obj, const struct gsr__response *r) {
   if (r->last_modified[0]) {
     time_t t = curl_getdate(r->last_modified, NULL);
     if (t > 0) {
-      struct tm tm;
       st->mtime = (int64_t)t;
-      gmtime_r(&t, &tm);
-      strftime(st->updated, sizeof(st->updated), "%Y-%m-%dT%H:%M:%SZ", &tm);
+      gsr__utc_format(st->mtime, st->updated, sizeof(st->updated));
     }
   }
 }

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
@@ -57,9 +56,7 @@ static int local_open(struct gsr__object *obj) {
                     obj->url.path);
   obj->st.size = (uint64_t)sb.st_size;
   obj->st.mtime = (int64_t)sb.st_mtime;
-  struct tm tm;
-  gmtime_r(&sb.st_mtime, &tm);
-  strftime(obj->st.updated, sizeof(obj->st.updated), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  gsr__utc_format(obj->st.mtime, obj->st.updated, sizeof(obj->st.updated));
   return GSR_OK;
 }
 

@@ -106,7 +106,18 @@ static pthread_mutex_t std_mu = PTHREAD_MUTEX_INITIALIZER;
 static int std_users;
 static int std_held[3];
 
+/* fork: std_mu held by another thread would stay locked in the child,
+ * which has only the forking thread. Held across fork instead
+ * (registered once, at the first hold). */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_prepare(void) { pthread_mutex_lock(&std_mu); }
+static void fork_done(void) { pthread_mutex_unlock(&std_mu); }
+static void fork_hooks(void) {
+  (void)pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
 void gsr__std_hold(void) {
+  pthread_once(&fork_once, fork_hooks);
   pthread_mutex_lock(&std_mu);
   if (std_users++ == 0) {
     for (;;) { /* open() takes the lowest free number: each closed one */

@@ -84,6 +84,13 @@ void gsr__std_release(void);
 /* ---- size.c */
 int gsr__parse_u64(const char *s, size_t len, uint64_t *out);
 
+/* ---- utc.c (no C library time calls: fork-safe) */
+/* Seconds since the epoch of a UTC date and time (month 1-12). */
+int64_t gsr__utc_seconds(int64_t year, int month, int day, int hour, int min,
+                         int sec);
+/* t as "YYYY-MM-DDTHH:MM:SSZ" into out (cut to n - 1). */
+void gsr__utc_format(int64_t t, char *out, size_t n);
+
 /* ---- crc32c.c: CRC32C (Castagnoli), standard form (init ~0, final ~). */
 uint32_t gsr__crc32c(uint32_t crc, const void *buf, size_t len);
 /* The CRC32C of A followed by B, from crc1 = CRC(A), crc2 = CRC(B) and

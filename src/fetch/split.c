@@ -14,7 +14,9 @@ int gsr__split_range(uint64_t len, int max_parts, uint64_t min_part,
                      uint64_t *part_len) {
   uint64_t n = 1;
   if (min_part == 0) min_part = 1;
-  if (max_parts > 1 && len >= 2 * min_part) {
+  /* len / 2 >= min_part is len >= 2 x min_part without its overflow (a
+   * min_part of 2^63 or more would double to 0 or wrap, and split). */
+  if (max_parts > 1 && len / 2 >= min_part) {
     n = len / min_part;
     if (n > (uint64_t)max_parts) n = (uint64_t)max_parts;
   }

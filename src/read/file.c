@@ -32,8 +32,11 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   if (o->max_blocks < 1) return gsr__err(GSR_EINVAL, "max_blocks must be >= 1");
   if (o->concurrency < 0 || o->concurrency > 256)
     return gsr__err(GSR_EINVAL, "concurrency must be 0 (default) to 256");
-  if (o->min_part_size == 0)
-    return gsr__err(GSR_EINVAL, "min_part_size must be > 0");
+  /* Sizes and offsets are below 2^63 (int64_t in the API). */
+  if (o->min_part_size == 0 || o->min_part_size > INT64_MAX)
+    return gsr__err(GSR_EINVAL,
+                    "min_part_size must be 1 to 2^63-1 bytes, not %llu",
+                    (unsigned long long)o->min_part_size);
   f->block_size = o->block_size;
   f->max_blocks = o->max_blocks;
   f->concurrency = o->concurrency ? o->concurrency

@@ -23,6 +23,21 @@ static struct slot *slots; /* index 0 unused: handle 0 is invalid */
 static uint32_t n_slots, cap_slots;
 static uint64_t last_serial; /* serials issued: 1..last_serial */
 
+/* fork: a child gets only the forking thread, so a table mutex another
+ * thread held would stay locked in it forever. Held across fork instead
+ * (registered once, at the first use of the table). */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_prepare(void) { pthread_mutex_lock(&reg_mu); }
+static void fork_done(void) { pthread_mutex_unlock(&reg_mu); }
+static void fork_hooks(void) {
+  (void)pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
+static void reg_lock(void) {
+  pthread_once(&fork_once, fork_hooks);
+  pthread_mutex_lock(&reg_mu);
+}
+
 static int find_free_slot_synced(uint32_t *idx) {
   for (uint32_t i = 1; i < n_slots; i++)
     if (slots[i].f == NULL) {
@@ -45,7 +60,7 @@ static int find_free_slot_synced(uint32_t *idx) {
 
 int gsr__handle_add(struct gsr__file *f) {
   uint32_t idx;
-  pthread_mutex_lock(&reg_mu);
+  reg_lock();
   if (find_free_slot_synced(&idx) != 0) {
     pthread_mutex_unlock(&reg_mu);
     return gsr__err(GSR_ENOMEM, "cannot register another open file");
@@ -74,7 +89,7 @@ static struct slot *lookup_synced(gsr_file id, int *status) {
 
 int gsr__handle_get(gsr_file id, struct gsr__file **out) {
   int status = GSR_OK;
-  pthread_mutex_lock(&reg_mu);
+  reg_lock();
   struct slot *s = lookup_synced(id, &status);
   if (s != NULL) {
     atomic_fetch_add(&s->f->refs, 1);
@@ -86,7 +101,7 @@ int gsr__handle_get(gsr_file id, struct gsr__file **out) {
 
 int gsr__handle_remove(gsr_file id, struct gsr__file **out) {
   int status = GSR_OK;
-  pthread_mutex_lock(&reg_mu);
+  reg_lock();
   struct slot *s = lookup_synced(id, &status);
   if (s != NULL) {
     *out = s->f;
@@ -98,7 +113,7 @@ int gsr__handle_remove(gsr_file id, struct gsr__file **out) {
 
 struct gsr__file *gsr__handle_remove_any(gsr_client *c) {
   struct gsr__file *f = NULL;
-  pthread_mutex_lock(&reg_mu);
+  reg_lock();
   for (uint32_t i = 1; i < n_slots && f == NULL; i++) {
     if (slots[i].f != NULL && slots[i].f->client == c) {
       f = slots[i].f;
@@ -110,7 +125,7 @@ struct gsr__file *gsr__handle_remove_any(gsr_client *c) {
 }
 
 void gsr__handle_trim(void) {
-  pthread_mutex_lock(&reg_mu);
+  reg_lock();
   uint32_t live = 0;
   for (uint32_t i = 1; i < n_slots; i++) live += slots[i].f != NULL;
   if (live == 0) { /* serials keep growing: old handles stay invalid */

@@ -415,9 +415,9 @@ static int decide_retry(struct gsr__loop *t, struct gsr__request *req) {
     return 0;
   long delay = gsr__retry_delay_ms(p, req->attempts + 1,
                                    req->resp.retry_after_s, &t->rng);
-  uint64_t due = gsr__now_ns() + (uint64_t)delay * 1000000u;
-  if (due > req->first_start_ns + (uint64_t)p->deadline_ms * 1000000u) return 0;
-  req->due_ns = due;
+  if (!gsr__retry_due(p, req->first_start_ns, gsr__now_ns(), delay,
+                      &req->due_ns))
+    return 0;
   if (t->cfg.trace != NULL) {
     char line[700];
     snprintf(line, sizeof(line),
@@ -661,6 +661,9 @@ static CURLcode easy_setup(struct gsr__loop *t, struct gsr__request *req,
   SET(CURLOPT_RESOLVER_START_DATA, t);
   SET(CURLOPT_HTTPHEADER, req->headers);
   SET(CURLOPT_USERAGENT, t->user_agent);
+  /* Behind an HTTPS proxy, the CONNECT's own "200 Connection
+   * established" would reach header_cb as if it were the response. */
+  SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   SET(CURLOPT_HEADERFUNCTION, header_cb);
   SET(CURLOPT_HEADERDATA, req);
   SET(CURLOPT_WRITEFUNCTION, write_cb);

@@ -80,3 +80,23 @@ long gsr__retry_delay_ms(const struct gsr__retry_policy *p, int attempt,
   }
   return delay;
 }
+
+/* ms as ns, saturating: a delay or deadline near LONG_MAX must not wrap
+ * to a moment in the past. */
+static uint64_t ms_to_ns(long ms) {
+  if (ms <= 0) return 0;
+  if ((uint64_t)ms > UINT64_MAX / 1000000u) return UINT64_MAX;
+  return (uint64_t)ms * 1000000u;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b) {
+  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+int gsr__retry_due(const struct gsr__retry_policy *p, uint64_t first_ns,
+                   uint64_t now_ns, long delay_ms, uint64_t *due_ns) {
+  uint64_t due = add_sat(now_ns, ms_to_ns(delay_ms));
+  if (due > add_sat(first_ns, ms_to_ns(p->deadline_ms))) return 0;
+  *due_ns = due;
+  return 1;
+}

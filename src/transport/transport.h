@@ -207,6 +207,11 @@ int gsr__status_for_curl(int curl_code);
 long gsr__retry_delay_ms(const struct gsr__retry_policy *p, int attempt,
                          long retry_after_s, uint64_t *rng);
 uint64_t gsr__retry_rand(uint64_t *state);
+/* When a retry delay_ms from now_ns would start: 1 and *due_ns if that is
+ * within the policy's deadline after the first attempt (first_ns), else 0.
+ * Saturates instead of wrapping, so a huge deadline means no deadline. */
+int gsr__retry_due(const struct gsr__retry_policy *p, uint64_t first_ns,
+                   uint64_t now_ns, long delay_ms, uint64_t *due_ns);
 
 struct gsr__transport;
 

@@ -176,6 +176,7 @@ test_usage_errors_new() {
   expect_usage "unknown prefetch mode" cat --prefetch sometimes one
   expect_usage "min-part-size 0" cat --min-part-size 0 one
   expect_usage "bad min-part-size" cat --min-part-size 5X one
+  expect_usage "min-part-size of 2^63" cat --min-part-size 8388608T one
   expect_usage "max-blocks 0" cat --max-blocks 0 one
   expect_usage "bad memory-budget" cat --memory-budget 12Q one
   expect_usage "negative max-prefetch" cat --max-prefetch -1 one

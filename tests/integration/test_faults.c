@@ -13,6 +13,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -262,6 +263,26 @@ static void test_retry_after_is_honoured(void **state) {
   free(buf);
 }
 
+/* ---- A deadline near LONG_MAX means no deadline: the 503 is retried (in
+ * ns it used to wrap to a moment already past, and nothing was). */
+static void test_huge_deadline_still_retries(void **state) {
+  (void)state;
+  unsigned char *buf = malloc(MiB);
+  control_ok("reset");
+  gsr_client *c = new_client(20, 10, LONG_MAX);
+  gsr_file f = open_file(c, 0);
+  control_ok("config?fault_kind=status&fault_status=503&fault_next=1");
+  if (gsr_pread(f, buf, MiB, 777) != MiB) fail_msg("read: %s", gsr_errmsg());
+  assert_memory_equal(buf, data + 777, MiB);
+  gsr_client_stats cs;
+  gsr_client_stats_get(c, &cs);
+  assert_true(cs.retries == 1);
+  gsr_close(f);
+  gsr_client_free(c);
+  control_ok("reset");
+  free(buf);
+}
+
 /* ---- A permanent failure ends at the deadline, with a clear message. */
 
 #define DEADLINE_MS 2000
@@ -436,6 +457,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sequential_reads_under_faults),
       cmocka_unit_test(test_retry_after_is_honoured),
+      cmocka_unit_test(test_huge_deadline_still_retries),
       cmocka_unit_test(test_permanent_failure_ends_at_deadline),
       cmocka_unit_test(test_close_during_fault_storm),
   };

@@ -685,3 +685,23 @@ def test_pip_install_into_a_venv_offline(server, tmp_path):
     assert r.returncode == 0, r.stderr
     path, data = r.stdout.split()
     assert path.startswith(str(venv)) and data == "5"
+
+
+def test_read_ranges_clamps_before_allocating(fs, server):
+    # A length far past the object's end is cut to the object before the
+    # result is allocated (2^62 bytes would raise MemoryError).
+    small = server.bytes("small.bin")
+    f = fs.client.open(f"gs://{SMALL}")
+    try:
+        n = len(small)
+        out = _gsread.read_ranges(
+            [(f, 0, 1 << 62), (f, n - 3, 1 << 62), (f, n + 5, 1 << 62)]
+        )
+    finally:
+        f.close()
+    assert out == [small, small[-3:], b""]
+
+
+def test_open_refuses_min_part_size_of_2_63(fs, server):
+    with pytest.raises(ValueError, match="min_part_size"):
+        fs.client.open(f"gs://{SMALL}", min_part_size=1 << 63)

@@ -37,6 +37,7 @@ local FAULT_DEFAULTS = {
     -- A server's quirks: see docs/server.md, "Quirks".
     http_etag = "nginx", http_last_modified = 1, content_type = "application/octet-stream",
     meta_size = "", list_extra = 0, list_extra_name = "",
+    fault_from = -1,
 }
 
 -- Credentials knobs (see token(), metadata() and the gate in api()).
@@ -260,6 +261,7 @@ local KNOBS = { "ttfb_ms", "rate", "list_max", "fault_status", "fault_retry_afte
                 "redirect_host", "long_extra", "long_length", "http_etag", "http_last_modified",
                 "content_type", "meta_size", "list_extra", "list_extra_name" }
 
+KNOBS[#KNOBS + 1] = "fault_from"
 for _, k in ipairs(AUTH_KNOBS) do KNOBS[#KNOBS + 1] = k end
 
 local function apply_defaults()
@@ -372,6 +374,10 @@ end
 local function decide_fault(cfg, req, info)
     if cfg.fault_on ~= "all" and cfg.fault_on ~= req.class then return nil end
     if cfg.fault_match ~= "" and not req.name:find(cfg.fault_match, 1, true) then return nil end
+    if cfg.fault_from >= 0 then -- only ranges starting at or past it
+        local first = tonumber((ngx.var.http_range or ""):match("^bytes=(%d+)%-"))
+        if not first or first < cfg.fault_from then return nil end
+    end
     -- Body-mangling faults need an object to mangle; status/reset do not.
     if not info and cfg.fault_kind ~= "status" and cfg.fault_kind ~= "reset" then return nil end
     if (state:get("fault_next") or 0) > 0 then
@@ -784,6 +790,7 @@ local PARSERS = {
     fault_next = num_in(0, 1e12, true),
     fault_kind = function(v) return FAULT_KINDS[v] and v or nil end,
     fault_match = function(v) return v end,
+    fault_from = num_in(-1, 1e15, true),
     fault_on = function(v) return FAULT_ON[v] and v or nil end,
     cut_at = num_in(-1, 1e15, true),
     stall_ms = num_in(0, 600000),

@@ -283,6 +283,11 @@ ctl "config?fault_match=nested&fault_on=media"
 eq "fault_match hits matching name" "$("${C[@]}" -o /dev/null -w '%{http_code}' "$(media_url "dir/sub/nested.bin")")" 500
 eq "fault_match spares other names" "$("${C[@]}" -o /dev/null -w '%{http_code}' "$(media_url one)")" 200
 ctl reset
+ctl "config?fault_from=1000&fault_ratio=1"
+eq "fault_from spares a range before it" "$("${C[@]}" -o /dev/null -w '%{http_code}' -r 999-2000 "$(media_url big)")" 206
+eq "fault_from spares a request without a range" "$("${C[@]}" -o /dev/null -w '%{http_code}' "$(media_url one)")" 200
+eq "fault_from hits a range from it" "$("${C[@]}" -o /dev/null -w '%{http_code}' -r 1000-2000 "$(media_url big)")" 503
+ctl reset
 
 ratio_run() {
     ctl "config?fault_ratio=0.5&seed=42"

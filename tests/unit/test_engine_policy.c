@@ -105,6 +105,29 @@ static void test_full_window(void **state) {
   assert_true(o.lead <= o.block);
 }
 
+/* Reads past the most the window may hold, or past half the budget, are
+ * not the engine's; a huge window still goes out in blocks of at most
+ * GSR__MAX_BLOCK (the caller's own block size is kept). */
+static void test_large_reads_and_blocks(void **state) {
+  (void)state;
+  assert_false(gsr__plan_read_direct(96 * MiB, 256 * MiB, 256 * MiB));
+  assert_false(gsr__plan_read_direct(128 * MiB, 256 * MiB, 256 * MiB));
+  assert_true(gsr__plan_read_direct(128 * MiB + 1, 256 * MiB, 256 * MiB));
+  assert_true(gsr__plan_read_direct(5 * MiB, 4 * MiB, 256 * MiB));
+  assert_false(gsr__plan_read_direct(4 * MiB, 4 * MiB, 256 * MiB));
+  assert_true(gsr__plan_read_direct(4 * MiB + 1, 96 * MiB, 8 * MiB));
+  assert_true(gsr__plan_read_direct(20ull << 30, 256 * MiB, 256 * MiB));
+  struct gsr__engine_in in = {
+      .promised = 1, .avg_io = MiB, .max_prefetch = 20ull << 30, .width = 4};
+  struct gsr__engine_out o = policy(in);
+  assert_true(o.window == 20ull << 30);
+  assert_true(o.block == GSR__MAX_BLOCK);
+  assert_true(o.lead <= o.block);
+  in.block = 100 * MiB; /* the caller's */
+  o = policy(in);
+  assert_true(o.block == 100 * MiB);
+}
+
 /* An automatic width is lowered to what the window holds at blocks no
  * shorter than the lead; an explicit one is obeyed, with smaller blocks. */
 static void test_width_fits_the_window(void **state) {
@@ -205,6 +228,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plans),
       cmocka_unit_test(test_full_window),
+      cmocka_unit_test(test_large_reads_and_blocks),
       cmocka_unit_test(test_width_fits_the_window),
       cmocka_unit_test(test_ramp),
       cmocka_unit_test(test_width_steps),

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -272,6 +273,27 @@ static void test_retry_delay(void **state) {
   assert_int_equal(gsr__retry_delay_ms(&p, 2, 86401, &rng), 86400000L);
 }
 
+/* The deadline: a retry due past it is not made; a deadline or a delay
+ * near LONG_MAX saturates (it used to wrap, and no retry was ever made). */
+static void test_retry_deadline(void **state) {
+  (void)state;
+  struct gsr__retry_policy p = {.deadline_ms = 1000};
+  uint64_t t0 = 5000000000ull, due = 0;
+  assert_int_equal(gsr__retry_due(&p, t0, t0 + 400000000ull, 600, &due), 1);
+  assert_true(due == t0 + 1000000000ull);
+  assert_int_equal(gsr__retry_due(&p, t0, t0 + 400000000ull, 601, &due), 0);
+  p.deadline_ms = 0;
+  assert_int_equal(gsr__retry_due(&p, t0, t0, 0, &due), 1);
+  assert_int_equal(gsr__retry_due(&p, t0, t0, 1, &due), 0);
+  p.deadline_ms = LONG_MAX;
+  assert_int_equal(gsr__retry_due(&p, t0, t0 + 1, 250, &due), 1);
+  assert_true(due == t0 + 1 + 250000000ull);
+  assert_int_equal(gsr__retry_due(&p, t0, t0, LONG_MAX, &due), 1);
+  assert_int_equal(gsr__retry_due(&p, UINT64_MAX - 1, UINT64_MAX, 9, &due), 1);
+  p.deadline_ms = 10000000000000000L; /* past 2^64 ns */
+  assert_int_equal(gsr__retry_due(&p, t0, t0 + 1, 86400000L, &due), 1);
+}
+
 static void test_metadata(void **state) {
   (void)state;
   gsr_stat st;
@@ -478,6 +500,7 @@ int main(void) {
       cmocka_unit_test(test_header_lines),
       cmocka_unit_test(test_header_whole_or_none),
       cmocka_unit_test(test_retry_delay),
+      cmocka_unit_test(test_retry_deadline),
       cmocka_unit_test(test_metadata),
       cmocka_unit_test(test_crc32c),
       cmocka_unit_test(test_status_names),

@@ -64,6 +64,17 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
     uint64_t at = cur - b->off;
     uint64_t n = GSR__MIN(end - cur, b->len - at);
     int status = wait_block(f, p, b, at + n);
+    if (status != GSR_OK && b->ahead) {
+      /* Speculative work failed: fetched again, for this read. */
+      GSR__TRACE(f->client,
+                 "engine %s: block %llu+%llu ahead failed (%s): "
+                 "fetched again from %llu for the read",
+                 f->obj->display, (unsigned long long)b->off,
+                 (unsigned long long)b->len, gsr_errmsg(),
+                 (unsigned long long)cur);
+      gsr__producer_restart_at(f, p, cur);
+      continue;
+    }
     if (status != GSR_OK) {
       p->failed = 1;
       return status;

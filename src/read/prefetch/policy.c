@@ -48,6 +48,10 @@ int gsr__plan_reads_ahead(int promised, int run_reads) {
   return promised || run_reads >= GSR__RUN_READS_TO_PREFETCH;
 }
 
+int gsr__plan_read_direct(uint64_t len, uint64_t max_window, uint64_t budget) {
+  return len > GSR__MIN(max_window, budget / 2);
+}
+
 void gsr__engine_policy(const struct gsr__engine_in *in,
                         struct gsr__engine_out *out) {
   uint64_t io = in->avg_io ? in->avg_io : 1;
@@ -83,6 +87,7 @@ void gsr__engine_policy(const struct gsr__engine_in *in,
     while (fit < width && slots(fit + 1) * block <= avail) fit++;
     width = fit;
   }
+  block = GSR__MIN(block, (uint64_t)GSR__MAX_BLOCK);
   block = block / GSR__BLOCK_ALIGN * GSR__BLOCK_ALIGN;
   if (in->block > 0) { /* the caller's: the window holds its blocks */
     block = in->block;

@@ -63,6 +63,14 @@ const char *gsr__plan_name(int plan);
  * from GSR__RUN_READS_TO_PREFETCH on. */
 int gsr__plan_reads_ahead(int promised, int run_reads);
 
+/* 1 if a read of len bytes is too large for the engine, and is fetched
+ * straight into the caller's buffer instead: larger than the most the
+ * file's window may hold (max_window), or than half the client's budget.
+ * The engine would hold the read's blocks and a window of twice the read,
+ * about its size again past both (the blocks a read waits for skip the
+ * budget). */
+int gsr__plan_read_direct(uint64_t len, uint64_t max_window, uint64_t budget);
+
 /* Reads a run must have before an adaptive reader gets a window. Two
  * adjacent reads happen by chance in random workloads (often, when reads
  * are large: 100 MiB reads of a 1 GiB object are adjacent one time in
@@ -72,6 +80,10 @@ int gsr__plan_reads_ahead(int promised, int run_reads);
  * alignment (requests that start on round offsets). */
 #define GSR__MIN_BLOCK (256u * 1024)
 #define GSR__BLOCK_ALIGN (64u * 1024)
+/* The largest block the policy chooses: at 200 MB/s a connection's 40 ms
+ * first-byte wait is paid back within 8 MB, and a larger one only holds
+ * memory (a window of gigabytes still goes out as many blocks). */
+#define GSR__MAX_BLOCK (64u * 1024 * 1024)
 /* An adaptive reader's window: this many times its run (policy.c). */
 #define GSR__RAMP 16
 
@@ -133,6 +145,9 @@ struct gsr__pf_block {
   int width;              /* the width it was scheduled at */
   int first_noted, noted; /* its first byte, its whole, measured */
   int waited;             /* rf finished and was checked */
+  int ahead;              /* scheduled for no read (speculative): if it
+                           * fails, its bytes are fetched again for the
+                           * read that needs them, which alone may fail */
   struct gsr__pf_block *next;
 };
 
@@ -172,7 +187,10 @@ uint64_t gsr__prefetch_limit(struct gsr__file *f, uint64_t off, uint64_t len);
  * with at most `width` requests carrying more than the lead and 2 x width
  * in flight, within the memory budget; bytes before `must` (the current
  * read) are scheduled regardless of the window and the budget. Returns
- * GSR_OK or a status (message set). */
+ * GSR_OK or a status (message set), which only a block for bytes before
+ * `must` can give: speculative work never fails a read (a block ahead
+ * that cannot be scheduled is not, and is left to the read that needs
+ * it). */
 int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
                        uint64_t must);
 /* Drops every block, cancelling fetches; counts bytes received and never
@@ -180,6 +198,10 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
 void gsr__producer_drop_all(struct gsr__file *f, struct gsr__prefetcher *p);
 /* Drops the head block (consumed or skipped). */
 void gsr__producer_pop(struct gsr__file *f, struct gsr__prefetcher *p);
+/* Drops every block and schedules anew from off (within them): a block
+ * ahead failed, and a read now needs its bytes. */
+void gsr__producer_restart_at(struct gsr__file *f, struct gsr__prefetcher *p,
+                              uint64_t off);
 
 /* ---- widths.c (thread-safe) */
 struct gsr__widths;

@@ -105,6 +105,31 @@ static int exact_read(struct gsr__file *f, struct gsr__prefetcher *p,
   return advance(f, p, off, out->done - before, status);
 }
 
+/* A read too large for the engine (gsr__plan_read_direct): the bytes the
+ * blocks already cover are taken from them, nothing more is scheduled
+ * for it, and the rest goes straight into the caller's buffer. */
+static int read_past_engine(struct gsr__file *f, struct gsr__prefetcher *p,
+                            uint64_t off, uint64_t len, struct gsr__out *out) {
+  uint64_t have = 0, before = out->done;
+  if (p->head != NULL && p->sched_end > off)
+    have = GSR__MIN(p->sched_end - off, len);
+  if (have > 0) {
+    uint64_t limit = p->limit;
+    p->limit = off + have; /* the blocks' end: no block past it for now */
+    int status = gsr__consumer_take(f, p, off, have, out);
+    p->limit = limit;
+    if (status != GSR_OK || out->done - before < have || have == len)
+      return status; /* failed, the caller's slices are full, or done */
+  }
+  assert(p->head == NULL); /* every block was within the read, used up */
+  GSR__TRACE(f->client,
+             "prefetch %s: read %llu+%llu too large for the engine: %llu "
+             "bytes from its blocks, the rest direct",
+             f->obj->display, (unsigned long long)off, (unsigned long long)len,
+             (unsigned long long)have);
+  return gsr__direct_reader.read(f, NULL, off + have, len - have, out);
+}
+
 static int pf_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
                    struct gsr__out *out) {
   struct gsr__prefetcher *p = state;
@@ -118,12 +143,18 @@ static int pf_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
     p->limit = limit;
   }
   classify(f, p, off);
-  gsr__tracker_add(&p->tracker, len);
+  int direct = gsr__plan_read_direct(len, f->max_window,
+                                     f->client->budget->limit);
+  if (!direct) gsr__tracker_add(&p->tracker, len); /* it sizes the window */
   p->run_reads++;
   /* The policy's plan for this read: none reads exactly what was asked,
    * straight into the caller's buffer (a random reader never gets
    * prefetch or over-fetch). */
   int promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL;
+  if (direct) {
+    status = read_past_engine(f, p, off, len, out);
+    return advance(f, p, off, out->done - before, status);
+  }
   if (!gsr__plan_reads_ahead(promised, p->run_reads) && p->head == NULL)
     return exact_read(f, p, off, len, out);
   status = gsr__producer_fill(f, p, off + len);

@@ -171,6 +171,7 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
   b->off = p->sched_end;
   b->len = len;
   b->width = p->width;
+  b->ahead = !demand;
   struct gsr__iov one = {buf->data, (size_t)len};
   int status = gsr__rfetch_start(&f->target, p->sched_end, len, &one, 1, 1, len,
                                  buf, &b->rf);
@@ -258,7 +259,15 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
     if (needed == 0 && p->held + len > w->window) break;
     int status = schedule(f, p, len, needed);
     if (status == 1) break;
-    if (status != GSR_OK) return status;
+    if (status != GSR_OK && needed > 0) return status;
+    if (status != GSR_OK) {
+      /* No read waits for these bytes: the one that comes to them
+       * schedules them itself, and its failure is its own. */
+      GSR__TRACE(f->client, "engine %s: %llu+%llu not scheduled ahead: %s",
+                 f->obj->display, (unsigned long long)p->sched_end,
+                 (unsigned long long)len, gsr_errmsg());
+      break;
+    }
     flying++;
     taken++;
   }
@@ -297,6 +306,13 @@ void gsr__producer_pop(struct gsr__file *f, struct gsr__prefetcher *p) {
   p->head = b->next;
   if (p->head == NULL) p->tail = NULL;
   drop(f, p, b);
+}
+
+void gsr__producer_restart_at(struct gsr__file *f, struct gsr__prefetcher *p,
+                              uint64_t off) {
+  assert(p->head != NULL && off >= p->head->off && off < p->sched_end);
+  gsr__producer_drop_all(f, p);
+  p->sched_end = off;
 }
 
 void gsr__producer_drop_all(struct gsr__file *f, struct gsr__prefetcher *p) {
