@@ -94,6 +94,8 @@ static int item_entry(struct json_object *it, gsr_list_entry *e) {
     e->generation = (int64_t)u;
   e->updated = str_field(it, "updated");
   if (e->updated == NULL) e->updated = "";
+  e->content_encoding = str_field(it, "contentEncoding");
+  if (e->content_encoding == NULL) e->content_encoding = "";
   const char *crc = str_field(it, "crc32c");
   if (crc != NULL && gsr__base64_decode(crc, c4, 4) == 0) {
     e->has_crc32c = 1;
@@ -137,6 +139,7 @@ static int emit_page(struct json_object *root, const char *where,
       e.name = pname;
       e.is_prefix = 1;
       e.updated = "";
+      e.content_encoding = "";
       p++;
     } else {
       if (item_entry(it, &e) != 0)
