@@ -19,7 +19,6 @@
 #include <fuse.h>
 #include <fuse_opt.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -282,13 +281,6 @@ static int mount_run(const struct cli_args *a) {
     setsid();
   }
 
-  /* Prefetched blocks (256 KiB and up) come and go all the time, from
-   * many threads: with glibc's sliding mmap threshold, freed ones stay in
-   * the heaps and the process's memory grows past the budget, which
-   * counts only live blocks. A fixed threshold gives every block its own
-   * mapping, returned when freed (measured: docs/mount.md). */
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-
   /* Blocked before any thread exists, so that all of them inherit it;
    * unblocked again in this thread until the mount, so that a signal
    * before then simply ends the process (nothing to clean up yet). */
@@ -368,7 +360,8 @@ static const enum cli_opt_id mount_opts[] = {
     CLI_OPT_FOREGROUND,    CLI_OPT_ALLOW_OTHER,     CLI_OPT_UID,
     CLI_OPT_GID,           CLI_OPT_FILE_MODE,       CLI_OPT_DIR_MODE,
     CLI_OPT_TTL,           CLI_OPT_MAX_READAHEAD,   CLI_OPT_DIRECT_IO,
-    CLI_OPT_PREFETCH,      CLI_OPT_CONCURRENCY,     CLI_OPT_MAX_PREFETCH,
+    CLI_OPT_PREFETCH,      CLI_OPT_CACHE,           CLI_OPT_BLOCK_SIZE,
+    CLI_OPT_MAX_BLOCKS,    CLI_OPT_CONCURRENCY,     CLI_OPT_MAX_PREFETCH,
     CLI_OPT_MEMORY_BUDGET, CLI_OPT_MAX_CONNECTIONS, CLI_OPT_STALL_TIMEOUT,
     CLI_OPT_ENDPOINT,      CLI_OPT_CA_BUNDLE,       CLI_OPT_ANONYMOUS,
     CLI_OPT_USER_PROJECT,  CLI_OPT_DEBUG,           CLI_OPT_HELP,
@@ -383,13 +376,19 @@ const struct cli_command cli_cmd_mount = {
         "directories are the\n"
         "'/'-separated prefixes (zero-length \"dir/\" placeholders folded "
         "in), files the\n"
-        "objects, with their size and update time. Each open is pinned to "
-        "the object's\n"
-        "generation: once it is replaced, reads of the open file fail with "
-        "ESTALE.\n"
-        "Sequential readers get the prefetch window, random readers exact "
-        "reads; all\n"
-        "open files share the client's memory budget and connections.\n"
+        "objects, with their size and update time. An open costs no "
+        "request: it is\n"
+        "pinned to the generation the listing named; once the object is "
+        "replaced, reads\n"
+        "of the open file fail with ESTALE (never another version's bytes). "
+        "Opens of one\n"
+        "generation share its engine files and blocks. Sequential readers "
+        "get the\n"
+        "prefetch window, random readers exact reads (--cache blockcache "
+        "--block-size 1M\n"
+        "for small random reads); all open files share the client's memory "
+        "budget and\n"
+        "connections.\n"
         "\n"
         "Runs in the background once mounted (errors before that go to the "
         "terminal,\n"

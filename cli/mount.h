@@ -22,7 +22,38 @@ struct mount_node {
   uint64_t size;
   int64_t generation;
   int64_t mtime; /* seconds since the epoch; 0 if unknown */
+  int has_crc32c;
+  uint32_t crc32c;
+  int gzip; /* stored gzip-compressed (contentEncoding) */
 };
+
+/* The listing entry an open passes to gsr_open_listed for node n (an
+ * object): what the mount kept of the listing. */
+void mount_node_entry(const struct mount_node *n, gsr_list_entry *e);
+
+/* One engine file reading an open generation: reads of one generation
+ * from several readers (processes at different places in the file) go
+ * to several engine files, each a sequential stream with its own window,
+ * so that one reader's reads never cancel another's window. */
+struct mount_stream {
+  int open;      /* its engine file is open */
+  uint64_t next; /* where its last read ended */
+  uint64_t used; /* when it was last picked (a counter) */
+};
+/* The stream of s[0..n) a read at off goes to: the open one whose last
+ * read ended nearest to off, within slack bytes; else one not open yet;
+ * else the least recently used. */
+int mount_pick_stream(const struct mount_stream *s, int n, uint64_t off,
+                      uint64_t slack);
+
+/* How an open of generation gen shares the kernel's page cache of its
+ * name. The cache holds the bytes of *cache_gen only (0: unknown, none
+ * kept); other_cached: an open of another generation of the name is live
+ * and reads through that cache. Sets *keep (keep the cached pages) and
+ * *direct (bypass the cache, so that two generations' bytes never meet
+ * in it) and updates *cache_gen. */
+void mount_open_cache(int64_t *cache_gen, int64_t gen, int other_cached,
+                      int *keep, int *direct);
 
 /* A directory's children, sorted by name, one per name once finished. */
 struct mount_dir {

@@ -5,6 +5,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,9 @@ int mount_dir_add(struct mount_dir *d, const char *dir,
     nd->size = e->size;
     nd->generation = e->generation;
     nd->mtime = mount_parse_time(e->updated);
+    nd->has_crc32c = e->has_crc32c;
+    nd->crc32c = e->crc32c;
+    nd->gzip = e->content_encoding && strcmp(e->content_encoding, "gzip") == 0;
   }
   d->n++;
   return 0;
@@ -220,6 +224,10 @@ int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e) {
     l->file.size = e->size;
     l->file.generation = e->generation;
     l->file.mtime = mount_parse_time(e->updated);
+    l->file.has_crc32c = e->has_crc32c;
+    l->file.crc32c = e->crc32c;
+    l->file.gzip = e->content_encoding &&
+                   strcmp(e->content_encoding, "gzip") == 0;
     return 0;
   }
   if (next == '/') {
@@ -231,6 +239,60 @@ int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e) {
   /* Names sort bytewise: once past "name/" nothing else can match.
    * Before it ("name-x", "name.txt") the listing goes on. */
   return next > '/';
+}
+
+void mount_node_entry(const struct mount_node *n, gsr_list_entry *e) {
+  memset(e, 0, sizeof *e);
+  e->size = n->size;
+  e->generation = n->generation;
+  e->updated = ""; /* the open answers its mtime from n */
+  e->has_crc32c = n->has_crc32c;
+  e->crc32c = n->crc32c;
+  e->content_encoding = n->gzip ? "gzip" : "";
+}
+
+int mount_pick_stream(const struct mount_stream *s, int n, uint64_t off,
+                      uint64_t slack) {
+  int best = -1, idle = -1, lru = 0;
+  uint64_t best_d = UINT64_MAX;
+
+  assert(n > 0);
+  for (int i = 0; i < n; i++) {
+    /* Only forward: a read behind a stream's position would look to its
+     * engine file like a seek back and cancel its window. */
+    uint64_t d = off >= s[i].next ? off - s[i].next : UINT64_MAX;
+
+    if (!s[i].open) {
+      if (idle < 0) idle = i;
+      continue;
+    }
+    if (d <= slack && d < best_d) {
+      best = i;
+      best_d = d;
+    }
+    if (s[i].used < s[lru].used || !s[lru].open) lru = i;
+  }
+  return best >= 0 ? best : idle >= 0 ? idle : lru;
+}
+
+void mount_open_cache(int64_t *cache_gen, int64_t gen, int other_cached,
+                      int *keep, int *direct) {
+  if (*cache_gen == gen && gen != 0) {
+    /* The pages are this generation's bytes: keep them. */
+    *keep = 1;
+    *direct = 0;
+  } else if (other_cached) {
+    /* An open of another generation reads through the cache: this one
+     * must not fill it with its bytes, nor drop the other's pages. */
+    *keep = 1;
+    *direct = 1;
+  } else {
+    /* Nobody reads through the cache: drop whatever it holds and let
+     * this generation have it. */
+    *keep = 0;
+    *direct = 0;
+    *cache_gen = gen;
+  }
 }
 
 /* Copies the mount point field mnt, unescaped (the kernel writes space,

@@ -201,12 +201,79 @@ static void test_table(void **state) {
   mount_table_free(&t);
 }
 
+/* The page cache holds one generation's bytes: an open of another
+ * generation while a reader of the cached one is live bypasses it. */
+static void test_open_cache(void **state) {
+  (void)state;
+  int64_t cache = 0;
+  int keep = -1, direct = -1;
+
+  mount_open_cache(&cache, 7, 0, &keep, &direct); /* first open */
+  assert_true(cache == 7 && !keep && !direct);
+  mount_open_cache(&cache, 7, 0, &keep, &direct); /* same generation */
+  assert_true(cache == 7 && keep && !direct);
+  /* Replaced; A (generation 7) still reads through the cache: B's open
+   * of 8 must neither fill it nor drop A's pages. */
+  mount_open_cache(&cache, 8, 1, &keep, &direct);
+  assert_true(cache == 7 && keep && direct);
+  /* A closed: 8 takes the cache, 7's pages dropped. */
+  mount_open_cache(&cache, 8, 0, &keep, &direct);
+  assert_true(cache == 8 && !keep && !direct);
+  /* Unknown (forgotten) with another generation live: bypass too. */
+  cache = 0;
+  mount_open_cache(&cache, 9, 1, &keep, &direct);
+  assert_true(cache == 0 && direct);
+}
+
+/* Reads go to the stream they continue; others to a new one, then the
+ * least recently used; never backwards onto a stream. */
+static void test_pick_stream(void **state) {
+  (void)state;
+  struct mount_stream s[3] = {{1, 1000, 5}, {0, 0, 0}, {0, 0, 0}};
+  const uint64_t slack = 100;
+
+  assert_int_equal(mount_pick_stream(s, 3, 1000, slack), 0); /* continues */
+  assert_int_equal(mount_pick_stream(s, 3, 1050, slack), 0); /* a gap */
+  assert_int_equal(mount_pick_stream(s, 3, 999, slack), 1);  /* backwards */
+  assert_int_equal(mount_pick_stream(s, 3, 5000, slack), 1); /* elsewhere */
+  s[1] = (struct mount_stream){1, 5000, 6};
+  s[2] = (struct mount_stream){1, 9000, 7};
+  assert_int_equal(mount_pick_stream(s, 3, 9010, slack), 2);
+  assert_int_equal(mount_pick_stream(s, 3, 20000, slack), 0); /* LRU */
+  s[0].used = 8;
+  assert_int_equal(mount_pick_stream(s, 3, 20000, slack), 1);
+  assert_int_equal(mount_pick_stream(s, 1, 20000, slack), 0); /* only one */
+}
+
+/* What an open passes to gsr_open_listed: the listing's, via the node. */
+static void test_node_entry(void **state) {
+  (void)state;
+  struct mount_dir d;
+  gsr_list_entry e = entry("p/z", 0, 77), out;
+
+  memset(&d, 0, sizeof d);
+  e.generation = 12345;
+  e.has_crc32c = 1;
+  e.crc32c = 0xdeadbeef;
+  e.content_encoding = "gzip";
+  assert_int_equal(mount_dir_add(&d, "p/", &e), 0);
+  mount_dir_finish(&d);
+  mount_node_entry(&d.v[0], &out);
+  assert_true(out.size == 77 && out.generation == 12345);
+  assert_true(out.has_crc32c && out.crc32c == 0xdeadbeef);
+  assert_string_equal(out.content_encoding, "gzip");
+  assert_false(out.is_prefix);
+  mount_dir_free(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errno),      cmocka_unit_test(test_time),
       cmocka_unit_test(test_child_name), cmocka_unit_test(test_dir),
       cmocka_unit_test(test_lookup),     cmocka_unit_test(test_proc_line),
       cmocka_unit_test(test_info_dev),   cmocka_unit_test(test_table),
+      cmocka_unit_test(test_open_cache), cmocka_unit_test(test_pick_stream),
+      cmocka_unit_test(test_node_entry),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
