@@ -32,6 +32,7 @@
 #include <sys/statvfs.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "mount.h"
@@ -99,10 +100,19 @@ struct mount_fs {
  * -------------------------------------------------------------------*/
 
 static int log_syslog;
+static FILE *log_file; /* --log-file */
 
 void mount_log_to_syslog(void) {
   openlog("gsread", LOG_PID, LOG_DAEMON);
   log_syslog = 1;
+}
+
+void mount_log_to_fd(int fd) {
+  log_file = fdopen(fd, "a");
+  if (log_file)
+    setvbuf(log_file, NULL, _IOLBF, 0);
+  else
+    mount_log_to_syslog();
 }
 
 void mount_log(const char *fmt, ...) {
@@ -114,6 +124,17 @@ void mount_log(const char *fmt, ...) {
   va_end(ap);
   if (log_syslog) {
     syslog(LOG_ERR, "%s", line);
+    return;
+  }
+  if (log_file) {
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    fprintf(log_file, "%s gsread[%ld]: ", when, (long)getpid());
+    cli_put_escaped(log_file, line);
+    fputc('\n', log_file);
     return;
   }
   /* One line, control bytes escaped, as every gsread message. */
@@ -592,7 +613,8 @@ static gsr_file pick_stream(struct mount_fs *fs, struct mount_file *mf,
   int i;
 
   pthread_mutex_lock(&mf->mu);
-  i = mount_pick_stream(mf->pos, fs->streams, off, MOUNT_STREAM_SLACK);
+  i = mount_pick_stream(mf->pos, fs->streams, off, size, MOUNT_STREAM_SLACK,
+                        ++mf->clock);
   if (!mf->pos[i].open) {
     mount_node_entry(&mf->node, &e);
     if (!mf->closed && gsr_open_listed(fs->client, mf->url, &fs->conf.file, &e,
@@ -601,8 +623,6 @@ static gsr_file pick_stream(struct mount_fs *fs, struct mount_file *mf,
     else
       i = 0; /* the first one is always open */
   }
-  mf->pos[i].next = off + size;
-  mf->pos[i].used = ++mf->clock;
   f = mf->f[i];
   pthread_mutex_unlock(&mf->mu);
   return f;
