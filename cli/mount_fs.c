@@ -71,6 +71,7 @@ struct mount_file {
 
 /* One open (fi->fh). */
 struct mount_handle {
+  struct mount_handle *prev, *next; /* fs->handles, for mount_fs_free */
   struct mount_file *mf;
   int cached; /* reads through the page cache (not direct_io) */
 };
@@ -84,16 +85,17 @@ struct mount_handle {
 struct mount_fs {
   struct mount_conf conf;
   gsr_client *client;
-  time_t started;             /* directories' times */
-  pthread_mutex_t mu;         /* guards everything below */
-  struct mount_table lookups; /* object name -> exists? attributes */
-  struct mount_table dirs;    /* directory prefix -> listing */
-  struct mount_table gens;    /* object name -> the generation whose
-                               * bytes the kernel's page cache holds */
-  struct mount_file files;    /* open generations (list head) */
-  int closing;                /* shutting down: no new opens */
-  int streams;                /* engine files per open generation: 1 with
-                               * a cache (one cache for all readers) */
+  time_t started;              /* directories' times */
+  pthread_mutex_t mu;          /* guards everything below */
+  struct mount_table lookups;  /* object name -> exists? attributes */
+  struct mount_table dirs;     /* directory prefix -> listing */
+  struct mount_table gens;     /* object name -> the generation whose
+                                * bytes the kernel's page cache holds */
+  struct mount_file files;     /* open generations (list head) */
+  struct mount_handle handles; /* opens (list head) */
+  int closing;                 /* shutting down: no new opens */
+  int streams;                 /* engine files per open generation: 1 with
+                                * a cache (one cache for all readers) */
 };
 
 /* ---- Log
@@ -591,6 +593,10 @@ static int fs_open(const char *path, struct fuse_file_info *fi) {
   }
   pthread_mutex_lock(&fs->mu);
   replaced = share_cache(fs, h, &keep, &direct);
+  h->next = fs->handles.next;
+  h->prev = &fs->handles;
+  fs->handles.next->prev = h;
+  fs->handles.next = h;
   pthread_mutex_unlock(&fs->mu);
   if (replaced)
     /* The kernel's cached size is another generation's: make it ask
@@ -657,6 +663,8 @@ static int fs_release(const char *path, struct fuse_file_info *fi) {
 
   (void)path;
   pthread_mutex_lock(&fs->mu);
+  h->prev->next = h->next;
+  h->next->prev = h->prev;
   if (h->cached) mf->cached_opens--;
   last = --mf->refs == 0;
   if (last) {
@@ -703,6 +711,7 @@ struct mount_fs *mount_fs_new(const struct mount_conf *conf,
                     ? 1
                     : MOUNT_STREAMS;
   fs->files.next = fs->files.prev = &fs->files;
+  fs->handles.next = fs->handles.prev = &fs->handles;
   pthread_mutex_init(&fs->mu, NULL);
   return fs;
 }
@@ -725,6 +734,13 @@ void mount_fs_shutdown(struct mount_fs *fs) {
 
 void mount_fs_free(struct mount_fs *fs) {
   if (!fs) return;
+  /* Opens never released (unmounted with files open). */
+  while (fs->handles.next != &fs->handles) {
+    struct mount_handle *h = fs->handles.next;
+
+    fs->handles.next = h->next;
+    free(h);
+  }
   while (fs->files.next != &fs->files) {
     struct mount_file *mf = fs->files.next;
 
