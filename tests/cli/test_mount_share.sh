@@ -117,13 +117,15 @@ for i in $(seq 32); do [ "$(cat "$T/r$i")" == "$want" ] || ok=0; done
 eq "32 readers of one file: every byte right" "$ok" 1
 sent=$(media_bytes "$from"); size=$(stat -c %s "$D/shared")
 echo "  (32 readers: the server sent $sent bytes for a $size-byte file)"
-# The aim is 1.1x, and most runs fetch 1.00-1.08x; what goes past it is
-# the kernel sending one reader's 1 MiB request after another's that lies
+# The aim is 1.1x: quiet runs fetch 1.00-1.08x. What goes past it is the
+# kernel sending one reader's 1 MiB request after another's that lies
 # beyond it: that one goes to an engine file of its own, so as not to
-# cancel the leading window, and is fetched twice (1.13x seen). Before
-# the shared open: 4.9-6.3x.
-check "... fetched at most 1.2x the file ($sent for $size)" \
-  test "$sent" -le $((size * 12 / 10))
+# cancel the leading window, and is fetched twice; the slower the run
+# (sanitizers, a loaded machine), the more of them (1.16x under ASan,
+# 1.22x under TSan). The bound catches what this replaced: one engine
+# file per open (4.9-6.3x), or one for all readers (2.1-2.7x).
+check "... fetched at most 1.5x the file ($sent for $size)" \
+  test "$sent" -le $((size * 15 / 10))
 
 # ---- 200 small files after a listing: one request each at most.
 ls "$M/small" >/dev/null
