@@ -90,6 +90,8 @@ enum cli_opt_id {
   CLI_OPT_TTL,
   CLI_OPT_MAX_READAHEAD,
   CLI_OPT_DIRECT_IO,
+  CLI_OPT_LOG_FILE,
+  CLI_OPT_OPTIONS,
   CLI_OPT_HELP,
   CLI_OPT__COUNT
 };
@@ -141,6 +143,7 @@ struct cli_mount_args {
   long long ttl;                /* seconds listings and attributes live */
   uint64_t max_readahead;       /* the kernel's readahead per file */
   int direct_io;                /* no page cache: reads go to the engine */
+  const char *log_file;         /* background: log here, not to syslog */
 };
 
 /* The parsed command line. Library settings are kept in the library's own

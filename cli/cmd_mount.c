@@ -19,7 +19,6 @@
 #include <fuse.h>
 #include <fuse_opt.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -102,12 +101,6 @@ static void *stop_thread(void *arg) {
 
 /* ---- mount
  * -----------------------------------------------------------------*/
-
-static int on_probe_entry(void *arg, const gsr_list_entry *e) {
-  (void)arg;
-  (void)e;
-  return 1; /* one entry is proof enough */
-}
 
 /* The mount options for libfuse: read-only, the kernel checks the modes
  * we show, our name in /proc/mounts. */
@@ -222,6 +215,92 @@ static int serve(struct fuse *fuse, struct mount_fs *fs, sigset_t *set) {
   return CLI_EXIT_OK;
 }
 
+static int is_our_mount(const char *path);
+
+/* The absolute path of mount point dest into mnt (PATH_MAX bytes): 1 if
+ * resolved (realpath); 2 for a FUSE mount whose process is gone (every
+ * access fails with ENOTCONN; the path as given, made absolute, which
+ * /proc/self/mounts shows); 0 with errno set if neither. */
+static int mount_point_path(const char *dest, char *mnt) {
+  char cwd[PATH_MAX];
+
+  if (realpath(dest, mnt)) return 1;
+  if (errno != ENOTCONN) return 0;
+  if (dest[0] == '/') {
+    if (strlen(dest) >= PATH_MAX) return 0;
+    strcpy(mnt, dest);
+  } else if (!getcwd(cwd, sizeof cwd) ||
+             strlen(cwd) + 1 + strlen(dest) >= PATH_MAX) {
+    errno = ENOTCONN;
+    return 0;
+  } else {
+    strcat(strcat(strcpy(mnt, cwd), "/"), dest);
+  }
+  for (size_t n = strlen(mnt); n > 1 && mnt[n - 1] == '/'; n--) mnt[n - 1] = 0;
+  errno = ENOTCONN;
+  return 2;
+}
+
+/* Refuses a mount point that already is a gsread mount, live or with its
+ * process gone: mounting over it would stack a second one. 0, or
+ * CLI_EXIT_FAIL with the message printed. */
+static int refuse_stacked(const char *dest, char *mnt) {
+  int how = mount_point_path(dest, mnt);
+
+  if (how == 0 || !is_our_mount(mnt)) return 0; /* the caller goes on */
+  cli_fail_text(how == 1 ? "it already is a gsread mount; run 'gsread "
+                           "unmount' on it first"
+                         : "it is a gsread mount whose process is gone; "
+                           "run 'gsread unmount' on it first",
+                "cannot mount on %s", mnt);
+  return CLI_EXIT_FAIL;
+}
+
+static int on_root_entry(void *arg, const gsr_list_entry *e) {
+  return mount_lookup_entry(arg, e);
+}
+
+/* Checks the root before mounting: the bucket can be listed (a missing
+ * bucket or refused credentials fail here, on the terminal, not later as
+ * EIO in a daemon's log); a PREFIX that names an object and no directory
+ * is refused; one with nothing under it is mounted with a warning (it may
+ * be filled later). 0, or CLI_EXIT_FAIL with the message printed. */
+static int check_root(gsr_client *client, const char *bucket,
+                      const char *prefix) {
+  char *name = strdup(prefix), *url = NULL;
+  struct mount_lookup l;
+  int rc;
+
+  if (!name) return CLI_EXIT_FAIL;
+  if (*name) name[strlen(name) - 1] = '\0'; /* "p/" -> "p" */
+  memset(&l, 0, sizeof l);
+  l.name = name;
+  if (asprintf(&url, "%s/%s", bucket, name) < 0) {
+    free(name);
+    return CLI_EXIT_FAIL;
+  }
+  rc = gsr_list(client, url, 0, on_root_entry, &l);
+  if (rc != GSR_OK && rc != GSR_ECANCELED) {
+    cli_fail_gsr(rc, "cannot list %s", url);
+    rc = CLI_EXIT_FAIL;
+  } else if (*name && l.found_file && !l.found_dir) {
+    cli_fail_text("it is an object, not a directory (mount the directory "
+                  "that holds it)",
+                  "cannot mount %s", url);
+    rc = CLI_EXIT_FAIL;
+  } else {
+    if (*name && !l.found_dir)
+      fprintf(stderr,
+              "gsread: warning: nothing under %s/ (yet): the mount shows an "
+              "empty directory\n",
+              url);
+    rc = 0;
+  }
+  free(url);
+  free(name);
+  return rc;
+}
+
 static int mount_run(const struct cli_args *a) {
   char mnt[PATH_MAX], *opts = NULL, *bucket = NULL, *prefix = NULL;
   const char *slash = strchr(a->url + 5, '/');
@@ -232,10 +311,11 @@ static int mount_run(const struct cli_args *a) {
   gsr_client *client = NULL;
   gsr_client_options copts = a->client;
   sigset_t set;
-  int pipefd[2] = {-1, -1}, rc, status = CLI_EXIT_FAIL;
+  int pipefd[2] = {-1, -1}, logfd = -1, rc, status = CLI_EXIT_FAIL;
   char *argv[] = {"gsread", "-o", NULL, NULL};
   struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 
+  if (refuse_stacked(a->dest, mnt)) return CLI_EXIT_FAIL;
   if (!realpath(a->dest, mnt) || stat(mnt, &st) != 0) {
     cli_fail_errno(errno, "cannot mount on %s", a->dest);
     return CLI_EXIT_FAIL;
@@ -264,6 +344,20 @@ static int mount_run(const struct cli_args *a) {
     prefix = p;
   }
 
+  if (!a->mount.foreground && a->mount.log_file) {
+    /* Opened here, so that a bad path fails on the terminal. */
+    logfd = open(a->mount.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                 0644);
+    if (logfd < 0) {
+      cli_fail_errno(errno, "cannot open the log file %s", a->mount.log_file);
+      goto out;
+    }
+  } else if (!a->mount.foreground && access("/dev/log", W_OK) != 0) {
+    fprintf(stderr,
+            "gsread: warning: no syslog here (/dev/log: %s): the "
+            "mount's errors will be lost; use --log-file FILE\n",
+            strerror(errno));
+  }
   if (!a->mount.foreground) {
     pid_t pid;
 
@@ -273,6 +367,7 @@ static int mount_run(const struct cli_args *a) {
     }
     if (pid > 0) {
       close(pipefd[1]);
+      if (logfd >= 0) close(logfd);
       free(bucket);
       free(prefix);
       return wait_for_child(pipefd[0], pid);
@@ -281,13 +376,6 @@ static int mount_run(const struct cli_args *a) {
     pipefd[0] = -1;
     setsid();
   }
-
-  /* Prefetched blocks (256 KiB and up) come and go all the time, from
-   * many threads: with glibc's sliding mmap threshold, freed ones stay in
-   * the heaps and the process's memory grows past the budget, which
-   * counts only live blocks. A fixed threshold gives every block its own
-   * mapping, returned when freed (measured: docs/mount.md). */
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
   /* Blocked before any thread exists, so that all of them inherit it;
    * unblocked again in this thread until the mount, so that a signal
@@ -305,13 +393,7 @@ static int mount_run(const struct cli_args *a) {
     status = rc == GSR_EINVAL ? cli_usage_hint(a->cmd) : CLI_EXIT_FAIL;
     goto out;
   }
-  /* A missing bucket or refused credentials fail here, on the terminal,
-   * not later as EIO in a daemon's log. */
-  rc = gsr_list(client, a->url, 0, on_probe_entry, NULL);
-  if (rc != GSR_OK && rc != GSR_ECANCELED) {
-    cli_fail_gsr(rc, "cannot list %s", a->url);
-    goto out;
-  }
+  if (check_root(client, bucket, prefix) != 0) goto out;
 
   memset(&conf, 0, sizeof conf);
   conf.bucket = bucket;
@@ -346,13 +428,19 @@ static int mount_run(const struct cli_args *a) {
     report_start(pipefd[1], CLI_EXIT_OK);
     pipefd[1] = -1;
     detach_stdio();
-    mount_log_to_syslog();
+    if (logfd >= 0) {
+      mount_log_to_fd(logfd);
+      logfd = -1; /* the log owns it */
+    } else {
+      mount_log_to_syslog();
+    }
   }
   status = serve(fuse, fs, &set);
   fuse_unmount(fuse);
 
 out:
   report_start(pipefd[1], status);
+  if (logfd >= 0) close(logfd);
   fuse_opt_free_args(&args);
   if (fuse) fuse_destroy(fuse);
   /* No FUSE thread is left: the files and the client can go. */
@@ -365,13 +453,32 @@ out:
 }
 
 static const enum cli_opt_id mount_opts[] = {
-    CLI_OPT_FOREGROUND,    CLI_OPT_ALLOW_OTHER,     CLI_OPT_UID,
-    CLI_OPT_GID,           CLI_OPT_FILE_MODE,       CLI_OPT_DIR_MODE,
-    CLI_OPT_TTL,           CLI_OPT_MAX_READAHEAD,   CLI_OPT_DIRECT_IO,
-    CLI_OPT_PREFETCH,      CLI_OPT_CONCURRENCY,     CLI_OPT_MAX_PREFETCH,
-    CLI_OPT_MEMORY_BUDGET, CLI_OPT_MAX_CONNECTIONS, CLI_OPT_STALL_TIMEOUT,
-    CLI_OPT_ENDPOINT,      CLI_OPT_CA_BUNDLE,       CLI_OPT_ANONYMOUS,
-    CLI_OPT_USER_PROJECT,  CLI_OPT_DEBUG,           CLI_OPT_HELP,
+    CLI_OPT_FOREGROUND,
+    CLI_OPT_ALLOW_OTHER,
+    CLI_OPT_UID,
+    CLI_OPT_GID,
+    CLI_OPT_FILE_MODE,
+    CLI_OPT_DIR_MODE,
+    CLI_OPT_TTL,
+    CLI_OPT_MAX_READAHEAD,
+    CLI_OPT_DIRECT_IO,
+    CLI_OPT_PREFETCH,
+    CLI_OPT_CACHE,
+    CLI_OPT_BLOCK_SIZE,
+    CLI_OPT_MAX_BLOCKS,
+    CLI_OPT_CONCURRENCY,
+    CLI_OPT_MAX_PREFETCH,
+    CLI_OPT_MEMORY_BUDGET,
+    CLI_OPT_MAX_CONNECTIONS,
+    CLI_OPT_STALL_TIMEOUT,
+    CLI_OPT_ENDPOINT,
+    CLI_OPT_CA_BUNDLE,
+    CLI_OPT_ANONYMOUS,
+    CLI_OPT_USER_PROJECT,
+    CLI_OPT_DEBUG,
+    CLI_OPT_LOG_FILE,
+    CLI_OPT_OPTIONS,
+    CLI_OPT_HELP,
 };
 
 const struct cli_command cli_cmd_mount = {
@@ -383,18 +490,30 @@ const struct cli_command cli_cmd_mount = {
         "directories are the\n"
         "'/'-separated prefixes (zero-length \"dir/\" placeholders folded "
         "in), files the\n"
-        "objects, with their size and update time. Each open is pinned to "
-        "the object's\n"
-        "generation: once it is replaced, reads of the open file fail with "
-        "ESTALE.\n"
-        "Sequential readers get the prefetch window, random readers exact "
-        "reads; all\n"
-        "open files share the client's memory budget and connections.\n"
+        "objects, with their size and update time. An open costs no "
+        "request: it is\n"
+        "pinned to the generation the listing named; once the object is "
+        "replaced, reads\n"
+        "of the open file fail with ESTALE (never another version's bytes). "
+        "Opens of one\n"
+        "generation share its engine files and blocks. Sequential readers "
+        "get the\n"
+        "prefetch window, random readers exact reads (--cache blockcache "
+        "--block-size 1M\n"
+        "for small random reads); all open files share the client's memory "
+        "budget and\n"
+        "connections.\n"
         "\n"
         "Runs in the background once mounted (errors before that go to the "
         "terminal,\n"
-        "later ones to syslog); -f stays in the foreground and logs on "
-        "stderr.\n"
+        "later ones to syslog, or to --log-file FILE); -f stays in the "
+        "foreground and\n"
+        "logs on stderr. A mount point that is a gsread mount already (live "
+        "or killed)\n"
+        "is refused. -o takes mount's option lists (allow_other,ttl=30); "
+        "as mount.gsread\n"
+        "(a link to gsread) it is mount(8)'s helper, for fstab "
+        "(docs/mount.md).\n"
         "SIGINT, SIGTERM and SIGHUP unmount. 'gsread unmount MOUNTPOINT' "
         "(or\n"
         "fusermount3 -u) unmounts. Errors: ENOENT (no such object), EACCES\n"
@@ -433,7 +552,8 @@ static int unmount_run(const struct cli_args *a) {
   pid_t pid;
   int ws;
 
-  if (!realpath(a->url, mnt)) {
+  /* A mount whose process was killed is detached all the same. */
+  if (!mount_point_path(a->url, mnt)) {
     cli_fail_errno(errno, "cannot unmount %s", a->url);
     return CLI_EXIT_FAIL;
   }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mount.h"
 
 static const struct cli_command *const commands[] = {
     &cli_cmd_cat,   &cli_cmd_cp,   &cli_cmd_ls,    &cli_cmd_stat,
@@ -186,11 +187,38 @@ static int dispatch(int argc, char **argv) {
   return cmd->run(&args);
 }
 
+/* Called as mount.gsread (a link to gsread): mount(8)'s helper, for fstab
+ * and systemd mount units. "mount.gsread SPEC DIR [-sfnv] [-o OPTS]" is
+ * "gsread mount [-o OPTS] SPEC DIR". */
+static int run_mount_helper(int argc, char **argv) {
+  char **args = calloc((size_t)argc + 2, sizeof *args);
+  const char *bad = NULL;
+  int fake = 0, n, rc;
+
+  if (!args) return CLI_EXIT_FAIL;
+  n = mount_helper_args(argc, argv, args, &fake, &bad);
+  if (n < 0)
+    rc = cli_usage_error("mount",
+                         "mount.gsread: unexpected argument '%s' "
+                         "(usage: mount.gsread SPEC DIR [-sfnv] "
+                         "[-o OPTIONS])",
+                         bad);
+  else
+    rc = fake ? CLI_EXIT_OK : dispatch(n, args);
+  free(args);
+  return rc;
+}
+
 int main(int argc, char **argv) {
+  const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+
   /* A reader that goes away (gsread cat ... | head) must end us with a
    * status, not kill us with a signal halfway through a cleanup: with
    * SIGPIPE ignored, write() fails with EPIPE and we stop quietly. */
   signal(SIGPIPE, SIG_IGN);
   hold_std_fds();
+  base = base ? base + 1 : argc > 0 ? argv[0] : "";
+  if (strcmp(base, "mount.gsread") == 0)
+    return finish(run_mount_helper(argc, argv));
   return finish(dispatch(argc, argv));
 }

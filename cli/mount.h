@@ -22,7 +22,41 @@ struct mount_node {
   uint64_t size;
   int64_t generation;
   int64_t mtime; /* seconds since the epoch; 0 if unknown */
+  int has_crc32c;
+  uint32_t crc32c;
+  int gzip; /* stored gzip-compressed (contentEncoding) */
 };
+
+/* The listing entry an open passes to gsr_open_listed for node n (an
+ * object): what the mount kept of the listing. */
+void mount_node_entry(const struct mount_node *n, gsr_list_entry *e);
+
+/* One engine file reading an open generation: reads of one generation
+ * from several readers (processes at different places in the file) go
+ * to several engine files, each a sequential stream with its own window,
+ * so that one reader's reads never cancel another's window. */
+struct mount_stream {
+  int open;      /* its engine file is open */
+  uint64_t next; /* where its last read ended; UINT64_MAX: stopped */
+  uint64_t used; /* when it was last picked (a counter) */
+};
+/* Picks the stream of s[0..n) a read of size bytes at off goes to: the
+ * open one whose last read ended nearest before off, within slack bytes;
+ * else one not open yet; else the least recently used. Records the read
+ * (its end, now as its use) and stops the streams it overtakes (their
+ * position within slack behind it): they match no read any more and are
+ * reused first. The caller opens a stream picked that is not open. */
+int mount_pick_stream(struct mount_stream *s, int n, uint64_t off,
+                      uint64_t size, uint64_t slack, uint64_t now);
+
+/* How an open of generation gen shares the kernel's page cache of its
+ * name. The cache holds the bytes of *cache_gen only (0: unknown, none
+ * kept); other_cached: an open of another generation of the name is live
+ * and reads through that cache. Sets *keep (keep the cached pages) and
+ * *direct (bypass the cache, so that two generations' bytes never meet
+ * in it) and updates *cache_gen. */
+void mount_open_cache(int64_t *cache_gen, int64_t gen, int other_cached,
+                      int *keep, int *direct);
 
 /* A directory's children, sorted by name, one per name once finished. */
 struct mount_dir {
@@ -82,6 +116,24 @@ int mount_proc_line(const char *line, const char *fstype, char *out, size_t n);
 int mount_info_dev(const char *line, const char *path, unsigned *major,
                    unsigned *minor);
 
+/* Splits the next option off a mount -o list ("allow_other,uid=1000"):
+ * its name into name (nn bytes; '_' written as '-', so allow_other is
+ * --allow-other) and its value, if it has one, into value (vn bytes),
+ * *has_value set. The options of mount(8) and fstab that mean nothing to
+ * gsread (rw, ro, defaults, auto, noauto, user, users, nofail, _netdev,
+ * dev, suid, exec, atime and their no- forms, x-*, comment=) are skipped.
+ * Returns 1 with *p moved past it, 0 at the end, -1 if it does not fit. */
+int mount_o_next(const char **p, char *name, size_t nn, char *value, size_t vn,
+                 int *has_value);
+
+/* The command line of mount(8)'s helper, "mount.gsread SPEC DIR [-sfnv]
+ * [-o OPTS] [-t TYPE]", as gsread's: out[0..return) = "gsread", "mount",
+ * the -o words, SPEC, DIR (out has room for argc + 2). -s, -n and -v are
+ * dropped, -t and its type too; -f (fake) sets *fake. Returns the count,
+ * or -1 for a word the helper does not take (its text in *bad). */
+int mount_helper_args(int argc, char **argv, char **out, int *fake,
+                      const char **bad);
+
 /* A small string-keyed table of cached results (listings, lookups), each
  * stamped with when it was fetched. */
 struct mount_entry {
@@ -124,8 +176,11 @@ struct mount_conf {
 struct mount_fs;
 struct fuse_operations;
 
-/* Logging: stderr while the mount runs in the foreground, else syslog. */
+/* Logging: stderr while the mount runs in the foreground, else syslog,
+ * or the file --log-file opened (fd, appended to, one timestamped line
+ * per message). */
 void mount_log_to_syslog(void);
+void mount_log_to_fd(int fd);
 void mount_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct mount_fs *mount_fs_new(const struct mount_conf *conf,

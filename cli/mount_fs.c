@@ -8,10 +8,13 @@
  *   is one, else from one listing request with the name as prefix; both
  *   are cached for the TTL, and the kernel caches entries and attributes
  *   for as long.
- * - open pins a gsr_file to the generation it sees; reads are gsr_pread
- *   on it from any number of threads. The kernel keeps the file's pages
- *   across opens (FOPEN_KEEP_CACHE) only while the generation is the one
- *   the previous open saw.
+ * - open asks nothing: it takes the generation from the listing getattr
+ *   used (gsr_open_listed, pinned on the data requests). Opens of one
+ *   generation share a mount_file and its engine files (streams, one per
+ *   sequential reader); reads are gsr_pread from any number of threads.
+ * - The kernel's pages of a name hold one generation's bytes
+ *   (mount_open_cache): an open of another generation while a reader of
+ *   that one is open bypasses them (direct_io).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -29,6 +32,7 @@
 #include <sys/statvfs.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "mount.h"
@@ -39,14 +43,37 @@
 #define CACHE_CAP_DIRS 4096
 #define CACHE_CAP_GENS 100000
 
-/* One open file. */
+/* Engine files per open generation, one per sequential reader at a
+ * time (mount_pick_stream); a read within this many bytes of where one
+ * stream's last read ended continues it (the kernel's readahead requests
+ * are at most 1 MiB and come in order). */
+#define MOUNT_STREAMS 8
+#define MOUNT_STREAM_SLACK (2u << 20)
+
+/* One object generation opened: every open of the same name and
+ * generation shares it, its engine file and its blocks. */
 struct mount_file {
   struct mount_file *prev, *next;
-  gsr_file f;
-  char *name; /* the object name, for the log */
+  pthread_mutex_t mu;        /* guards the streams */
+  gsr_file f[MOUNT_STREAMS]; /* the engine files (see streams) */
+  struct mount_stream pos[MOUNT_STREAMS];
+  uint64_t clock;         /* stream use counter */
+  int closed;             /* shut down: no new streams */
+  char *name;             /* the object name (no bucket) */
+  char *url;              /* gs://BUCKET/NAME, for the log */
+  struct mount_node node; /* what the listing said (size, mtime, ...) */
+  int refs;               /* opens (fs->mu) */
+  int cached_opens;       /* ... of which read through the page cache */
   /* When a read last failed after the library's retries (network,
    * timeout), as monotonic seconds: see fs_read. */
   _Atomic double failed_at;
+};
+
+/* One open (fi->fh). */
+struct mount_handle {
+  struct mount_handle *prev, *next; /* fs->handles, for mount_fs_free */
+  struct mount_file *mf;
+  int cached; /* reads through the page cache (not direct_io) */
 };
 
 /* After a failed readahead the kernel asks at once for the page it
@@ -58,23 +85,36 @@ struct mount_file {
 struct mount_fs {
   struct mount_conf conf;
   gsr_client *client;
-  time_t started;             /* directories' times */
-  pthread_mutex_t mu;         /* guards everything below */
-  struct mount_table lookups; /* object name -> exists? attributes */
-  struct mount_table dirs;    /* directory prefix -> listing */
-  struct mount_table gens;    /* object name -> generation last opened */
-  struct mount_file files;    /* open files (list head) */
-  int closing;                /* shutting down: no new opens */
+  time_t started;              /* directories' times */
+  pthread_mutex_t mu;          /* guards everything below */
+  struct mount_table lookups;  /* object name -> exists? attributes */
+  struct mount_table dirs;     /* directory prefix -> listing */
+  struct mount_table gens;     /* object name -> the generation whose
+                                * bytes the kernel's page cache holds */
+  struct mount_file files;     /* open generations (list head) */
+  struct mount_handle handles; /* opens (list head) */
+  int closing;                 /* shutting down: no new opens */
+  int streams;                 /* engine files per open generation: 1 with
+                                * a cache (one cache for all readers) */
 };
 
 /* ---- Log
  * -------------------------------------------------------------------*/
 
 static int log_syslog;
+static FILE *log_file; /* --log-file */
 
 void mount_log_to_syslog(void) {
   openlog("gsread", LOG_PID, LOG_DAEMON);
   log_syslog = 1;
+}
+
+void mount_log_to_fd(int fd) {
+  log_file = fdopen(fd, "a");
+  if (log_file)
+    setvbuf(log_file, NULL, _IOLBF, 0);
+  else
+    mount_log_to_syslog();
 }
 
 void mount_log(const char *fmt, ...) {
@@ -86,6 +126,17 @@ void mount_log(const char *fmt, ...) {
   va_end(ap);
   if (log_syslog) {
     syslog(LOG_ERR, "%s", line);
+    return;
+  }
+  if (log_file) {
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    fprintf(log_file, "%s gsread[%ld]: ", when, (long)getpid());
+    cli_put_escaped(log_file, line);
+    fputc('\n', log_file);
     return;
   }
   /* One line, control bytes escaped, as every gsread message. */
@@ -262,63 +313,42 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
   return fs;
 }
 
-static int fs_getattr(const char *path, struct stat *st,
-                      struct fuse_file_info *fi) {
-  struct mount_fs *fs = fs_of_context();
-  const char *slash, *base;
-  char *name = NULL, *dir = NULL;
+/* What path (not "/") is, from the parent's cached listing, a cached
+ * lookup, or one listing request (then cached): 0 and *out, -ENOENT, or
+ * another negative errno. */
+static int stat_path(struct mount_fs *fs, const char *path,
+                     struct mount_node *out) {
+  const char *base = strrchr(path, '/') + 1;
+  char *name = join3(fs->conf.prefix, path + 1, "");
+  char *dir = NULL;
   struct mount_entry *e;
   struct mount_node node;
   double now = now_mono();
   int rc;
 
-  if (fi && fi->fh) {
-    /* fstat of an open file: the version it is pinned to. */
-    struct mount_file *mf = (struct mount_file *)(uintptr_t)fi->fh;
-    gsr_stat gs;
-
-    if (gsr_fstat(mf->f, &gs) == GSR_OK) {
-      struct mount_node n = {.size = gs.size, .mtime = gs.mtime};
-
-      fill_node(fs, &n, st);
-      return 0;
-    }
-  }
-  if (strcmp(path, "/") == 0) {
-    fill_dir(fs, st);
-    return 0;
-  }
-  slash = strrchr(path, '/');
-  base = slash + 1;
-  name = join3(fs->conf.prefix, path + 1, "");
-  dir = strndup(path + 1, (size_t)(base - (path + 1)));
+  if (name) dir = strndup(name, strlen(name) - strlen(base));
   if (!name || !dir) {
-    rc = -ENOMEM;
-    goto out;
-  }
-  {
-    char *d = join3(fs->conf.prefix, dir, "");
-
+    free(name);
     free(dir);
-    dir = d;
-    if (!dir) {
-      rc = -ENOMEM;
-      goto out;
-    }
+    return -ENOMEM;
   }
+  memset(out, 0, sizeof *out);
   pthread_mutex_lock(&fs->mu);
   e = mount_table_get(&fs->dirs, dir);
   if (fresh(fs, e, now)) {
     const struct mount_node *n = mount_dir_find(&e->dir, base);
 
-    if (n) fill_node(fs, n, st);
+    if (n) {
+      *out = *n;
+      out->name = NULL;
+    }
     rc = n ? 0 : -ENOENT;
     pthread_mutex_unlock(&fs->mu);
     goto out;
   }
   e = mount_table_get(&fs->lookups, name);
   if (fresh(fs, e, now)) {
-    if (e->exists) fill_node(fs, &e->node, st);
+    if (e->exists) *out = e->node;
     rc = e->exists ? 0 : -ENOENT;
     pthread_mutex_unlock(&fs->mu);
     goto out;
@@ -336,11 +366,33 @@ static int fs_getattr(const char *path, struct stat *st,
       e->node = node;
     }
     pthread_mutex_unlock(&fs->mu);
-    if (rc == 0) fill_node(fs, &node, st);
+    if (rc == 0) *out = node;
   }
 out:
   free(name);
   free(dir);
+  return rc;
+}
+
+static int fs_getattr(const char *path, struct stat *st,
+                      struct fuse_file_info *fi) {
+  struct mount_fs *fs = fs_of_context();
+  struct mount_node node;
+  int rc;
+
+  if (fi && fi->fh) {
+    /* fstat of an open file: the version it is pinned to. */
+    struct mount_handle *h = (struct mount_handle *)(uintptr_t)fi->fh;
+
+    fill_node(fs, &h->mf->node, st);
+    return 0;
+  }
+  if (strcmp(path, "/") == 0) {
+    fill_dir(fs, st);
+    return 0;
+  }
+  rc = stat_path(fs, path, &node);
+  if (rc == 0) fill_node(fs, &node, st);
   return rc;
 }
 
@@ -398,123 +450,230 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
   return 0;
 }
 
-/* After an open found a new generation: forget what was cached about the
- * name, so that stat shows the new size. Returns 1 if the kernel's view
- * (attributes, pages) must be dropped too. */
-static int note_generation(struct mount_fs *fs, const char *name, int64_t gen,
-                           double now) {
-  struct mount_entry *e;
-  int known = 0, same = 0;
+/* Forgets what is cached about object `name` and its directory, so that
+ * the next stat and open ask the server. */
+static void forget_name(struct mount_fs *fs, const char *name) {
+  const char *slash = strrchr(name, '/');
+  char *dir = strndup(name, slash ? (size_t)(slash - name + 1) : 0);
 
   pthread_mutex_lock(&fs->mu);
-  e = mount_table_get(&fs->gens, name);
-  if (e) {
-    known = 1;
-    same = e->generation == gen;
-  }
-  if (!same) {
-    e = mount_table_put(&fs->gens, name, CACHE_CAP_GENS, 1e300);
-    if (e) {
-      e->at = now;
-      e->generation = gen;
-    }
-  }
-  if (known && !same) {
-    const char *slash = strrchr(name, '/');
-    char *dir = strndup(name, slash ? (size_t)(slash - name + 1) : 0);
-
-    mount_table_del(&fs->lookups, name);
-    if (dir) mount_table_del(&fs->dirs, dir);
-    free(dir);
-  }
+  mount_table_del(&fs->lookups, name);
+  if (dir) mount_table_del(&fs->dirs, dir);
   pthread_mutex_unlock(&fs->mu);
-  return known && same ? 0 : known ? -1 : 1;
+  free(dir);
 }
 
-static int fs_open(const char *path, struct fuse_file_info *fi) {
-  struct mount_fs *fs = fs_of_context();
-  struct mount_file *mf;
-  char *url;
-  gsr_stat gs;
-  int rc, seen;
+/* The open generation (name, gen) with one more reference, or NULL
+ * (fs->mu held). */
+static struct mount_file *find_file(struct mount_fs *fs, const char *name,
+                                    int64_t gen) {
+  for (struct mount_file *mf = fs->files.next; mf != &fs->files;
+       mf = mf->next) {
+    if (mf->node.generation == gen && strcmp(mf->name, name) == 0) {
+      mf->refs++;
+      return mf;
+    }
+  }
+  return NULL;
+}
 
-  if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EROFS;
+static void free_file(struct mount_file *mf) {
+  for (int i = 0; i < MOUNT_STREAMS; i++)
+    if (mf->pos[i].open) gsr_close(mf->f[i]); /* ECLOSED after a shutdown */
+  pthread_mutex_destroy(&mf->mu);
+  free(mf->name);
+  free(mf->url);
+  free(mf);
+}
+
+/* The shared open of generation node->generation of object `name`: found,
+ * or opened from what the listing said (no request). 0 and *out, or a
+ * negative errno. */
+static int get_file(struct mount_fs *fs, const char *name,
+                    const struct mount_node *node, struct mount_file **out) {
+  struct mount_file *mf, *other;
+  gsr_list_entry e;
+  int rc;
+
+  pthread_mutex_lock(&fs->mu);
+  *out = fs->closing ? NULL : find_file(fs, name, node->generation);
+  rc = fs->closing ? -EIO : 0;
+  pthread_mutex_unlock(&fs->mu);
+  if (*out || rc) return rc;
+
   mf = calloc(1, sizeof *mf);
-  url = join3(fs->conf.bucket, "/", fs->conf.prefix);
-  if (!mf || !url || !(mf->name = join3(url, path + 1, ""))) {
-    free(url);
+  if (!mf || !(mf->name = strdup(name)) ||
+      !(mf->url = join3(fs->conf.bucket, "/", name))) {
     if (mf) free(mf->name);
     free(mf);
     return -ENOMEM;
   }
-  free(url);
+  mf->node = *node;
+  mf->node.name = NULL;
+  mf->refs = 1;
+  pthread_mutex_init(&mf->mu, NULL);
   atomic_init(&mf->failed_at, -1e300);
-  rc = gsr_open(fs->client, mf->name, &fs->conf.file, &mf->f);
+  mount_node_entry(node, &e);
+  rc = gsr_open_listed(fs->client, mf->url, &fs->conf.file, &e, &mf->f[0]);
   if (rc != GSR_OK) {
-    rc = fail(rc, "cannot open", mf->name);
-    free(mf->name);
-    free(mf);
+    rc = fail(rc, "cannot open", mf->url);
+    free_file(mf);
     return rc;
   }
-  gsr_fstat(mf->f, &gs);
+  mf->pos[0].open = 1;
   pthread_mutex_lock(&fs->mu);
-  if (fs->closing) {
-    pthread_mutex_unlock(&fs->mu);
-    gsr_close(mf->f);
-    free(mf->name);
-    free(mf);
-    return -EIO;
+  /* Another open of the same generation may have won the race. */
+  other = fs->closing ? NULL : find_file(fs, name, node->generation);
+  if (!other && !fs->closing) {
+    mf->next = fs->files.next;
+    mf->prev = &fs->files;
+    fs->files.next->prev = mf;
+    fs->files.next = mf;
   }
-  mf->next = fs->files.next;
-  mf->prev = &fs->files;
-  fs->files.next->prev = mf;
-  fs->files.next = mf;
+  rc = fs->closing ? -EIO : 0;
   pthread_mutex_unlock(&fs->mu);
+  if (other || rc) {
+    free_file(mf);
+    mf = other;
+  }
+  *out = mf;
+  return rc;
+}
 
-  seen = note_generation(fs, mf->name + strlen(fs->conf.bucket) + 1,
-                         gs.generation, now_mono());
-  /* Same generation as the last open: the kernel's pages are still this
-   * object's bytes; keep them. Otherwise it drops them. */
-  fi->keep_cache = seen == 0;
-  if (seen < 0)
-    /* Replaced since: the kernel's cached size is the old one; make it
-     * ask again (getattr on the open file answers the pinned size). */
+/* Decides how open h of generation gen shares the page cache (see
+ * mount_open_cache); 1 if the name was known at another generation (the
+ * kernel's attributes are then stale). fs->mu held. */
+static int share_cache(struct mount_fs *fs, struct mount_handle *h, int *keep,
+                       int *direct) {
+  const struct mount_file *mf = h->mf;
+  struct mount_entry *e = mount_table_get(&fs->gens, mf->name);
+  int64_t cache_gen = e ? e->generation : 0, was = cache_gen;
+  int other_cached = 0;
+
+  for (const struct mount_file *o = fs->files.next; o != &fs->files;
+       o = o->next)
+    if (o != mf && o->cached_opens > 0 && strcmp(o->name, mf->name) == 0)
+      other_cached = 1;
+  mount_open_cache(&cache_gen, mf->node.generation, other_cached, keep, direct);
+  if (fs->conf.direct_io) *direct = 1;
+  h->cached = !*direct;
+  if (h->cached) h->mf->cached_opens++;
+  if (cache_gen != was) {
+    e = mount_table_put(&fs->gens, mf->name, CACHE_CAP_GENS, 1e300);
+    if (e) e->generation = cache_gen;
+  }
+  return was != 0 && was != mf->node.generation;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi) {
+  struct mount_fs *fs = fs_of_context();
+  struct mount_handle *h;
+  struct mount_node node;
+  char *name;
+  int rc, keep = 0, direct = 0, replaced;
+
+  if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EROFS;
+  if (strcmp(path, "/") == 0) return -EISDIR;
+  /* The listing the lookup already made names the generation: no
+   * metadata request (gsr_open_listed); the data request is pinned. */
+  if ((rc = stat_path(fs, path, &node)) != 0) return rc;
+  if (node.is_dir) return -EISDIR;
+  h = calloc(1, sizeof *h);
+  name = join3(fs->conf.prefix, path + 1, "");
+  if (!h || !name) {
+    free(h);
+    free(name);
+    return -ENOMEM;
+  }
+  rc = get_file(fs, name, &node, &h->mf);
+  free(name);
+  if (rc != 0) {
+    free(h);
+    return rc;
+  }
+  pthread_mutex_lock(&fs->mu);
+  replaced = share_cache(fs, h, &keep, &direct);
+  h->next = fs->handles.next;
+  h->prev = &fs->handles;
+  fs->handles.next->prev = h;
+  fs->handles.next = h;
+  pthread_mutex_unlock(&fs->mu);
+  if (replaced)
+    /* The kernel's cached size is another generation's: make it ask
+     * again (getattr on an open file answers its pinned size). */
     fuse_invalidate_path(fuse_get_context()->fuse, path);
-  fi->fh = (uint64_t)(uintptr_t)mf;
+  fi->keep_cache = keep;
   /* --direct-io: no page cache, the reader's own read sizes reach the
    * engine (faster sequential reads, no mmap; docs/mount.md). */
-  fi->direct_io = fs->conf.direct_io;
+  fi->direct_io = direct;
+  fi->fh = (uint64_t)(uintptr_t)h;
   return 0;
+}
+
+/* The engine file a read of size bytes at off goes to (see
+ * mount_pick_stream), opened from the listing on first use (no request). */
+static gsr_file pick_stream(struct mount_fs *fs, struct mount_file *mf,
+                            uint64_t off, size_t size) {
+  gsr_list_entry e;
+  gsr_file f;
+  int i;
+
+  pthread_mutex_lock(&mf->mu);
+  i = mount_pick_stream(mf->pos, fs->streams, off, size, MOUNT_STREAM_SLACK,
+                        ++mf->clock);
+  if (!mf->pos[i].open) {
+    mount_node_entry(&mf->node, &e);
+    if (!mf->closed && gsr_open_listed(fs->client, mf->url, &fs->conf.file, &e,
+                                       &mf->f[i]) == GSR_OK)
+      mf->pos[i].open = 1;
+    else
+      i = 0; /* the first one is always open */
+  }
+  f = mf->f[i];
+  pthread_mutex_unlock(&mf->mu);
+  return f;
 }
 
 static int fs_read(const char *path, char *buf, size_t size, off_t off,
                    struct fuse_file_info *fi) {
-  struct mount_file *mf = (struct mount_file *)(uintptr_t)fi->fh;
+  struct mount_fs *fs = fs_of_context();
+  struct mount_file *mf = ((struct mount_handle *)(uintptr_t)fi->fh)->mf;
   int64_t n;
 
   (void)path;
   if (now_mono() - atomic_load(&mf->failed_at) < MOUNT_FAIL_FAST_S) return -EIO;
-  n = gsr_pread(mf->f, buf, size, off);
+  n = gsr_pread(pick_stream(fs, mf, (uint64_t)off, size), buf, size, off);
   if (n < 0) {
     if (gsr_status_is_retryable((int)n))
       atomic_store(&mf->failed_at, now_mono());
-    return fail((int)n, "cannot read", mf->name);
+    if (n == GSR_ECHANGED)
+      /* Replaced since the listing: the next open lists again and gets
+       * the new generation. */
+      forget_name(fs, mf->name);
+    return fail((int)n, "cannot read", mf->url);
   }
   return (int)n;
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi) {
   struct mount_fs *fs = fs_of_context();
-  struct mount_file *mf = (struct mount_file *)(uintptr_t)fi->fh;
+  struct mount_handle *h = (struct mount_handle *)(uintptr_t)fi->fh;
+  struct mount_file *mf = h->mf;
+  int last;
 
   (void)path;
   pthread_mutex_lock(&fs->mu);
-  mf->prev->next = mf->next;
-  mf->next->prev = mf->prev;
+  h->prev->next = h->next;
+  h->next->prev = h->prev;
+  if (h->cached) mf->cached_opens--;
+  last = --mf->refs == 0;
+  if (last) {
+    mf->prev->next = mf->next;
+    mf->next->prev = mf->prev;
+  }
   pthread_mutex_unlock(&fs->mu);
-  gsr_close(mf->f); /* GSR_ECLOSED after a shutdown: fine */
-  free(mf->name);
-  free(mf);
+  if (last) free_file(mf);
+  free(h);
   return 0;
 }
 
@@ -548,7 +707,11 @@ struct mount_fs *mount_fs_new(const struct mount_conf *conf,
   fs->conf = *conf;
   fs->client = client;
   fs->started = time(NULL);
+  fs->streams = conf->file.cache_type && strcmp(conf->file.cache_type, "none")
+                    ? 1
+                    : MOUNT_STREAMS;
   fs->files.next = fs->files.prev = &fs->files;
+  fs->handles.next = fs->handles.prev = &fs->handles;
   pthread_mutex_init(&fs->mu, NULL);
   return fs;
 }
@@ -558,20 +721,31 @@ void mount_fs_shutdown(struct mount_fs *fs) {
   fs->closing = 1;
   /* gsr_close cancels the file's transfers; a gsr_pread running on it
    * returns at once. release() still frees the entry later. */
-  for (struct mount_file *mf = fs->files.next; mf != &fs->files; mf = mf->next)
-    gsr_close(mf->f);
+  for (struct mount_file *mf = fs->files.next; mf != &fs->files;
+       mf = mf->next) {
+    pthread_mutex_lock(&mf->mu);
+    mf->closed = 1;
+    for (int i = 0; i < MOUNT_STREAMS; i++)
+      if (mf->pos[i].open) gsr_close(mf->f[i]);
+    pthread_mutex_unlock(&mf->mu);
+  }
   pthread_mutex_unlock(&fs->mu);
 }
 
 void mount_fs_free(struct mount_fs *fs) {
   if (!fs) return;
+  /* Opens never released (unmounted with files open). */
+  while (fs->handles.next != &fs->handles) {
+    struct mount_handle *h = fs->handles.next;
+
+    fs->handles.next = h->next;
+    free(h);
+  }
   while (fs->files.next != &fs->files) {
     struct mount_file *mf = fs->files.next;
 
     fs->files.next = mf->next;
-    gsr_close(mf->f);
-    free(mf->name);
-    free(mf);
+    free_file(mf);
   }
   mount_table_free(&fs->lookups);
   mount_table_free(&fs->dirs);

@@ -5,6 +5,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,9 @@ int mount_dir_add(struct mount_dir *d, const char *dir,
     nd->size = e->size;
     nd->generation = e->generation;
     nd->mtime = mount_parse_time(e->updated);
+    nd->has_crc32c = e->has_crc32c;
+    nd->crc32c = e->crc32c;
+    nd->gzip = e->content_encoding && strcmp(e->content_encoding, "gzip") == 0;
   }
   d->n++;
   return 0;
@@ -220,6 +224,10 @@ int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e) {
     l->file.size = e->size;
     l->file.generation = e->generation;
     l->file.mtime = mount_parse_time(e->updated);
+    l->file.has_crc32c = e->has_crc32c;
+    l->file.crc32c = e->crc32c;
+    l->file.gzip = e->content_encoding &&
+                   strcmp(e->content_encoding, "gzip") == 0;
     return 0;
   }
   if (next == '/') {
@@ -231,6 +239,162 @@ int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e) {
   /* Names sort bytewise: once past "name/" nothing else can match.
    * Before it ("name-x", "name.txt") the listing goes on. */
   return next > '/';
+}
+
+void mount_node_entry(const struct mount_node *n, gsr_list_entry *e) {
+  memset(e, 0, sizeof *e);
+  e->size = n->size;
+  e->generation = n->generation;
+  e->updated = ""; /* the open answers its mtime from n */
+  e->has_crc32c = n->has_crc32c;
+  e->crc32c = n->crc32c;
+  e->content_encoding = n->gzip ? "gzip" : "";
+}
+
+int mount_pick_stream(struct mount_stream *s, int n, uint64_t off,
+                      uint64_t size, uint64_t slack, uint64_t now) {
+  int best = -1, idle = -1, lru = 0, pick;
+  uint64_t best_d = UINT64_MAX;
+
+  assert(n > 0);
+  for (int i = 0; i < n; i++) {
+    /* Only forward: a read behind a stream's position would look to its
+     * engine file like a seek back and cancel its window. */
+    uint64_t d = off >= s[i].next ? off - s[i].next : UINT64_MAX;
+
+    if (!s[i].open) {
+      if (idle < 0) idle = i;
+      continue;
+    }
+    if (d <= slack && d < best_d) {
+      best = i;
+      best_d = d;
+    }
+    if (s[i].used < s[lru].used || !s[lru].open) lru = i;
+  }
+  pick = best >= 0 ? best : idle >= 0 ? idle : lru;
+  /* Streams this read overtakes stop: readers racing at the front of the
+   * file then share one window instead of growing one each. */
+  for (int i = 0; i < n; i++) {
+    if (i != pick && s[i].open && s[i].next != UINT64_MAX &&
+        s[i].next + slack > off && s[i].next <= off + size) {
+      s[i].next = UINT64_MAX;
+      s[i].used = 0;
+    }
+  }
+  s[pick].next = off + size;
+  s[pick].used = now;
+  return pick;
+}
+
+void mount_open_cache(int64_t *cache_gen, int64_t gen, int other_cached,
+                      int *keep, int *direct) {
+  if (*cache_gen == gen && gen != 0) {
+    /* The pages are this generation's bytes: keep them. */
+    *keep = 1;
+    *direct = 0;
+  } else if (other_cached) {
+    /* An open of another generation reads through the cache: this one
+     * must not fill it with its bytes, nor drop the other's pages. */
+    *keep = 1;
+    *direct = 1;
+  } else {
+    /* Nobody reads through the cache: drop whatever it holds and let
+     * this generation have it. */
+    *keep = 0;
+    *direct = 0;
+    *cache_gen = gen;
+  }
+}
+
+/* 1 if the -o option tok[0..len) is mount(8)'s, not gsread's. */
+static int generic_mount_option(const char *tok, size_t len) {
+  static const char *const skip[] = {
+      "rw",       "ro",         "defaults",    "auto",     "noauto",
+      "user",     "nouser",     "users",       "owner",    "group",
+      "nofail",   "_netdev",    "dev",         "nodev",    "suid",
+      "nosuid",   "exec",       "noexec",      "atime",    "noatime",
+      "relatime", "norelatime", "strictatime", "diratime", "nodiratime",
+      "lazytime", "nolazytime", "sync",        "async",    "silent",
+      "loud",     "mand",       "nomand",
+  };
+  const char *eq = memchr(tok, '=', len);
+  size_t nlen = eq ? (size_t)(eq - tok) : len;
+
+  if (len >= 2 && memcmp(tok, "x-", 2) == 0) return 1; /* systemd's */
+  if (nlen == 7 && memcmp(tok, "comment", 7) == 0) return 1;
+  for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+    if (!eq && strlen(skip[i]) == len && memcmp(skip[i], tok, len) == 0)
+      return 1;
+  return 0;
+}
+
+int mount_o_next(const char **p, char *name, size_t nn, char *value, size_t vn,
+                 int *has_value) {
+  for (;;) {
+    const char *tok, *eq;
+    size_t len, nlen;
+
+    while (**p == ',') (*p)++;
+    if (**p == '\0') return 0;
+    tok = *p;
+    len = strcspn(tok, ",");
+    *p += len;
+    if (generic_mount_option(tok, len)) continue;
+    eq = memchr(tok, '=', len);
+    nlen = eq ? (size_t)(eq - tok) : len;
+    if (nlen + 1 > nn || (eq && len - nlen > vn)) return -1;
+    for (size_t i = 0; i < nlen; i++) name[i] = tok[i] == '_' ? '-' : tok[i];
+    name[nlen] = '\0';
+    *has_value = eq != NULL;
+    if (eq) {
+      memcpy(value, eq + 1, len - nlen - 1);
+      value[len - nlen - 1] = '\0';
+    } else if (vn > 0) {
+      value[0] = '\0';
+    }
+    return 1;
+  }
+}
+
+int mount_helper_args(int argc, char **argv, char **out, int *fake,
+                      const char **bad) {
+  int n = 0, pos = 0;
+  char *spec = NULL, *dir = NULL;
+
+  *fake = 0;
+  *bad = NULL;
+  out[n++] = "gsread";
+  out[n++] = "mount";
+  for (int i = 1; i < argc; i++) {
+    const char *w = argv[i];
+
+    if (strcmp(w, "-o") == 0 && i + 1 < argc) {
+      out[n++] = argv[i++];
+      out[n++] = argv[i];
+    } else if (strcmp(w, "-t") == 0 && i + 1 < argc) {
+      i++; /* "gsread" or "fuse.gsread": nothing to choose */
+    } else if (w[0] == '-' && w[1] != '\0' &&
+               strspn(w + 1, "sfnv") == strlen(w + 1)) {
+      if (strchr(w, 'f')) *fake = 1; /* -s sloppy, -n no mtab, -v verbose */
+    } else if (w[0] != '-' && pos < 2) {
+      if (pos++ == 0)
+        spec = argv[i];
+      else
+        dir = argv[i];
+    } else {
+      *bad = w;
+      return -1;
+    }
+  }
+  if (!dir) {
+    *bad = "(SPEC and DIR are needed)";
+    return -1;
+  }
+  out[n++] = "--";
+  out[n++] = spec;
+  out[n++] = dir;
+  return n;
 }
 
 /* Copies the mount point field mnt, unescaped (the kernel writes space,

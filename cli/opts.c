@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mount.h"
 
 struct opt_def {
   const char *name; /* without the leading "--" */
@@ -123,6 +124,10 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                                "the kernel's own readahead per file", 0},
     [CLI_OPT_DIRECT_IO] = {"direct-io", NULL, "bypass the page cache (no mmap)",
                            0},
+    [CLI_OPT_LOG_FILE] = {"log-file", "FILE",
+                          "background: log to FILE, not syslog", 0},
+    [CLI_OPT_OPTIONS] = {"options", "OPTS",
+                         "a,b=V,...: --a --b V (mount -o; fstab)", 'o'},
     [CLI_OPT_HELP] = {"help", NULL, "show this help and exit", 0},
 };
 
@@ -520,6 +525,8 @@ static int apply_mount_option(const char *cmd, enum cli_opt_id id,
   case CLI_OPT_DIRECT_IO:
     m->direct_io = 1;
     return CLI_CONTINUE;
+  case CLI_OPT_LOG_FILE:
+    return parse_string(cmd, name, v, &m->log_file);
   default:
     return CLI_CONTINUE;
   }
@@ -664,7 +671,9 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_TTL:
   case CLI_OPT_MAX_READAHEAD:
   case CLI_OPT_DIRECT_IO:
+  case CLI_OPT_LOG_FILE:
     return apply_mount_option(cmd, id, v, a);
+  case CLI_OPT_OPTIONS: /* parse_value: it needs the command's list */
   case CLI_OPT_HELP:
   case CLI_OPT__COUNT:
     break;
@@ -691,15 +700,45 @@ static int cmd_accepts(const struct cli_command *cmd, int id) {
   return 0;
 }
 
-/* The flag cmd accepts whose one-letter form is c, or -1. Only flags have
- * one (no "-p VALUE" forms to parse). */
+/* The option cmd accepts whose one-letter form is c, or -1: flags, and
+ * mount's "-o OPTS" (the next word is its value). */
 static int find_short(const struct cli_command *cmd, char c) {
   for (int id = 0; id < CLI_OPT__COUNT; id++) {
-    if (opt_defs[id].short_name == c && !opt_defs[id].arg &&
-        cmd_accepts(cmd, id))
-      return id;
+    if (opt_defs[id].short_name == c && cmd_accepts(cmd, id)) return id;
   }
   return -1;
+}
+
+/* -o name[=value],...: each as --name [value] (mount_o_next splits them),
+ * so that fstab lines and mount(8)'s helper can set every option. */
+static int apply_o_options(const struct cli_command *c, const char *v,
+                           struct cli_args *a) {
+  const char *cmd = c->name;
+  char name[64], value[4096];
+  int has_value, got, rc = CLI_CONTINUE;
+
+  while (rc == CLI_CONTINUE &&
+         (got = mount_o_next(&v, name, sizeof name, value, sizeof value,
+                             &has_value)) != 0) {
+    int id = got > 0 ? find_opt(name, strlen(name)) : -1;
+
+    if (got < 0 || id < 0 || !cmd_accepts(c, id) || id == CLI_OPT_OPTIONS ||
+        id == CLI_OPT_HELP)
+      return cli_usage_error(cmd, "unknown -o option '%s'",
+                             got < 0 ? "(too long)" : name);
+    if (!opt_defs[id].arg != !has_value)
+      return cli_usage_error(cmd, "-o %s %s", name,
+                             has_value ? "takes no value" : "needs a value");
+    rc = apply_option(cmd, (enum cli_opt_id)id, has_value ? value : NULL, a);
+  }
+  return rc;
+}
+
+/* Applies option id of cmd with value v (NULL for a flag). */
+static int parse_value(const struct cli_command *cmd, int id, const char *v,
+                       struct cli_args *a) {
+  if (id == CLI_OPT_OPTIONS) return apply_o_options(cmd, v, a);
+  return apply_option(cmd->name, (enum cli_opt_id)id, v, a);
 }
 
 /* --help stops parsing: the help is all the user gets, with status 0. */
@@ -742,7 +781,7 @@ static int parse_long_opt(const struct cli_command *cmd, int argc, char **argv,
                              opt_defs[id].name, opt_defs[id].arg);
     value = argv[++*i];
   }
-  return apply_option(cmd->name, (enum cli_opt_id)id, value, a);
+  return parse_value(cmd, id, value, a);
 }
 
 static int take_positional(const struct cli_command *cmd, const char *word,
@@ -785,10 +824,17 @@ int cli_parse_args(const struct cli_command *cmd, int argc, char **argv,
       only_positionals = 1;
     else if (strcmp(w, "-h") == 0 && cmd_accepts(cmd, CLI_OPT_HELP))
       rc = show_help(cmd);
-    else if (w[1] != '-' && w[2] == '\0' && find_short(cmd, w[1]) >= 0)
-      rc = apply_option(cmd->name, (enum cli_opt_id)find_short(cmd, w[1]), NULL,
-                        a);
-    else if (w[1] == '-')
+    else if (w[1] != '-' && w[2] == '\0' && find_short(cmd, w[1]) >= 0) {
+      int id = find_short(cmd, w[1]);
+      const char *v = NULL;
+
+      if (opt_defs[id].arg && i + 1 >= argc)
+        rc = cli_usage_error(cmd->name, "option '%s' needs a value (%s)", w,
+                             opt_defs[id].arg);
+      else if (opt_defs[id].arg)
+        v = argv[++i];
+      if (rc == CLI_CONTINUE) rc = parse_value(cmd, id, v, a);
+    } else if (w[1] == '-')
       rc = parse_long_opt(cmd, argc, argv, &i, a);
     else
       rc = cli_usage_error(cmd->name, "unknown option '%s'", w);
@@ -827,7 +873,8 @@ static void print_opt_help(const struct cli_command *cmd, enum cli_opt_id id,
   if (id == CLI_OPT_HELP)
     snprintf(left, sizeof left, "-h, --%s", d->name);
   else if (d->short_name)
-    snprintf(left, sizeof left, "-%c, --%s", d->short_name, d->name);
+    snprintf(left, sizeof left, "-%c, --%s%s%s", d->short_name, d->name,
+             d->arg ? " " : "", d->arg ? d->arg : "");
   else
     snprintf(left, sizeof left, "--%s%s%s", d->name, d->arg ? " " : "",
              d->arg ? d->arg : "");

@@ -333,6 +333,21 @@ GSR_EXTERN void gsr_file_options_init(gsr_file_options *opts);
 GSR_EXTERN int gsr_open(gsr_client *client, const char *url,
                         const gsr_file_options *opts, gsr_file *out);
 
+struct gsr_list_entry;
+/* Opens url (gs://BUCKET/OBJECT only) as gsr_open does, from what a listing
+ * (gsr_list) said of the object instead of asking the server: no request at
+ * open. entry gives the size, generation, updated time, CRC32C and content
+ * encoding (its name is not used: url names the object). The file is
+ * pinned to entry->generation: if the object was replaced or deleted since
+ * the listing, reads fail with GSR_ECHANGED (the data request's 404).
+ * gsr_fstat shows no MD5, metageneration, ETag or content type. Returns
+ * GSR_OK, or GSR_EINVAL (not gs://, entry NULL, a prefix, generation <= 0),
+ * GSR_ENOMEM. Thread-safe. */
+GSR_EXTERN int gsr_open_listed(gsr_client *client, const char *url,
+                               const gsr_file_options *opts,
+                               const struct gsr_list_entry *entry,
+                               gsr_file *out);
+
 typedef struct gsr_stat {
   uint64_t size;
   int64_t generation;     /* GCS generation; 0 if the backend has none */
@@ -712,11 +727,11 @@ typedef struct gsr_list_entry {
    * entries carry under the same names. */
   int64_t metageneration;
   const char *etag;
-  const char *md5_hash;     /* base64, as "md5Hash" */
-  const char *content_type; /* "contentType" */
-  const char *content_encoding;
-  const char *storage_class; /* "storageClass" */
-  const char *time_created;  /* "timeCreated", RFC 3339 */
+  const char *md5_hash;         /* base64, as "md5Hash" */
+  const char *content_type;     /* "contentType" */
+  const char *content_encoding; /* "contentEncoding" ("gzip"), or "" */
+  const char *storage_class;    /* "storageClass" */
+  const char *time_created;     /* "timeCreated", RFC 3339 */
 } gsr_list_entry;
 
 /* Called once per entry from the calling thread; return 0 to go on,

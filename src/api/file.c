@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "read/file.h"
@@ -29,8 +30,10 @@ void gsr_ranges_options_init(gsr_ranges_options *o) {
   o->hole_limit = -1;
 }
 
-int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
-             gsr_file *out) {
+/* gsr_open and gsr_open_listed: known NULL asks the server. */
+static int open_file(gsr_client *c, const char *url,
+                     const gsr_file_options *opts, const gsr_stat *known,
+                     gsr_file *out) {
   gsr_file_options defaults;
   struct gsr__file *f;
   int status;
@@ -42,13 +45,42 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
     gsr_file_options_init(&defaults);
     opts = &defaults;
   }
-  if ((status = gsr__file_open(c, url, opts, &f)) != GSR_OK) return status;
+  if ((status = gsr__file_open(c, url, opts, known, &f)) != GSR_OK)
+    return status;
   if ((status = gsr__handle_add(f)) != GSR_OK) {
     gsr__file_unref(f);
     return status;
   }
   *out = f->id;
   return GSR_OK;
+}
+
+int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
+             gsr_file *out) {
+  return open_file(c, url, opts, NULL, out);
+}
+
+/* Copies a listing's string into a gsr_stat field, cut to fit. */
+static void copy_field(char *dst, size_t n, const char *src) {
+  snprintf(dst, n, "%s", src ? src : "");
+}
+
+int gsr_open_listed(gsr_client *c, const char *url,
+                    const gsr_file_options *opts, const gsr_list_entry *entry,
+                    gsr_file *out) {
+  gsr_stat st;
+  if (out != NULL) *out = GSR_FILE_INVALID;
+  if (entry == NULL || entry->is_prefix)
+    return gsr__err(GSR_EINVAL, "gsr_open_listed: no object entry");
+  memset(&st, 0, sizeof(st));
+  st.size = entry->size;
+  st.generation = entry->generation;
+  st.has_crc32c = entry->has_crc32c;
+  st.crc32c = entry->crc32c;
+  copy_field(st.updated, sizeof(st.updated), entry->updated);
+  copy_field(st.content_encoding, sizeof(st.content_encoding),
+             entry->content_encoding);
+  return open_file(c, url, opts, &st, out);
 }
 
 int gsr_close(gsr_file id) {

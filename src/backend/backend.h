@@ -54,6 +54,9 @@ struct gsr__backend_ops {
   const char *name;
   /* Reads metadata and pins the version; at most one request. */
   int (*open)(struct gsr__object *obj);
+  /* Pins the version already in obj->st (what a listing said), with no
+   * request; NULL where a backend cannot (no generation to pin). */
+  int (*adopt)(struct gsr__object *obj);
   /* Network backends: fills req (initialized by the caller) to fetch bytes
    * [off, off+len) into dst. NULL for local. */
   int (*prepare)(struct gsr__object *obj, struct gsr__request *req,
@@ -89,8 +92,11 @@ extern const struct gsr__backend_ops gsr__gcs_ops;
 extern const struct gsr__backend_ops gsr__http_ops;
 extern const struct gsr__backend_ops gsr__local_ops;
 
-/* Opens the object a URL names (one request at most). */
-int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out);
+/* Opens the object a URL names (one request at most); with known (what a
+ * listing said of it) not NULL, no request: the version known names is
+ * pinned (backends with an adopt op only, else GSR_EINVAL). */
+int gsr__object_open(gsr_client *c, const char *url, const gsr_stat *known,
+                     struct gsr__object **out);
 void gsr__object_close(struct gsr__object *obj);
 
 /* ---- gcs.c: credentials on GCS requests (the 401 policy is GCS's). */

@@ -149,6 +149,19 @@ static int get_metadata(struct gsr__object *obj, const char *url,
   return status;
 }
 
+/* Sets the URL every data request of obj goes to, pinned to its
+ * generation. */
+static int pin_media_url(struct gsr__object *obj) {
+  struct gsr_client *c = obj->client;
+  char query[512];
+  snprintf(query, sizeof(query), "?alt=media&generation=%lld%s%s",
+           (long long)obj->st.generation,
+           c->user_project ? "&userProject=" : "",
+           c->user_project ? c->user_project : "");
+  obj->media_url = object_url(obj, "download/storage/v1", query);
+  return obj->media_url ? GSR_OK : gsr__err(GSR_ENOMEM, "out of memory");
+}
+
 static int gcs_open(struct gsr__object *obj) {
   struct gsr__request req;
   char query[512];
@@ -175,16 +188,20 @@ static int gcs_open(struct gsr__object *obj) {
                                      &obj->st, why, sizeof(why));
     if (status != GSR_OK) gsr__err(status, "GET %s: %s", req.url, why);
   }
-  if (status == GSR_OK) {
-    snprintf(query, sizeof(query), "?alt=media&generation=%lld%s%s",
-             (long long)obj->st.generation,
-             c->user_project ? "&userProject=" : "",
-             c->user_project ? c->user_project : "");
-    obj->media_url = object_url(obj, "download/storage/v1", query);
-    if (obj->media_url == NULL) status = gsr__err(GSR_ENOMEM, "out of memory");
-  }
+  if (status == GSR_OK) status = pin_media_url(obj);
   gsr__request_cleanup(&req);
   return status;
+}
+
+/* Pins the version a listing saw (obj->st, set by the caller): no request;
+ * the data requests carry its generation, so a replaced or deleted object
+ * answers 404, which the fetch reports as GSR_ECHANGED. */
+static int gcs_adopt(struct gsr__object *obj) {
+  if (obj->st.generation <= 0)
+    return gsr__err(GSR_EINVAL, "%s: a listed object needs its generation",
+                    obj->display);
+  obj->st.mtime = rfc3339_seconds(obj->st.updated);
+  return pin_media_url(obj);
 }
 
 static int gcs_prepare(struct gsr__object *obj, struct gsr__request *req,
@@ -240,6 +257,7 @@ const struct gsr__backend_ops gsr__gcs_ops = {
     .name = "gcs",
     .open = gcs_open,
     .prepare = gcs_prepare,
+    .adopt = gcs_adopt,
     .check_headers = gcs_check_headers,
     .auth_generation = gcs_auth_generation,
     .reauthorize = gcs_reauthorize,

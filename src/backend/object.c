@@ -6,7 +6,8 @@
 
 #include "backend/backend.h"
 
-int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out) {
+int gsr__object_open(gsr_client *c, const char *url, const gsr_stat *known,
+                     struct gsr__object **out) {
   struct gsr__object *obj = gsr__calloc(1, sizeof(*obj));
   int status;
   *out = NULL;
@@ -23,10 +24,20 @@ int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out) {
                                                    : &gsr__local_ops;
   obj->local = obj->url.scheme == GSR__SCHEME_FILE;
   obj->display = gsr__strdup(url);
-  status = obj->display ? obj->ops->open(obj)
-                        : gsr__err(GSR_ENOMEM, "out of memory");
+  if (obj->display == NULL) {
+    status = gsr__err(GSR_ENOMEM, "out of memory");
+  } else if (known == NULL) {
+    status = obj->ops->open(obj);
+  } else if (obj->ops->adopt == NULL) {
+    status = gsr__err(GSR_EINVAL, "%s: only gs:// objects open from a listing",
+                      url);
+  } else {
+    obj->st = *known;
+    status = obj->ops->adopt(obj);
+  }
   /* Offsets are int64_t (gsr_seek, gsr_pread, gsr_size's result): a size
-   * beyond INT64_MAX could not be read to its end. Only a server's claim. */
+   * beyond INT64_MAX could not be read to its end. Only a server's claim
+   * (or a listing's). */
   if (status == GSR_OK && obj->st.size > INT64_MAX)
     status = gsr__err(GSR_EPROTO,
                       "%s: the server gives a size of %llu bytes, past the "

@@ -98,7 +98,7 @@ static void destroy_readers(struct gsr__file *f) {
 }
 
 int gsr__file_open(gsr_client *c, const char *url, const gsr_file_options *opts,
-                   struct gsr__file **out) {
+                   const gsr_stat *known, struct gsr__file **out) {
   struct gsr__file *f;
   int status;
   *out = NULL;
@@ -112,7 +112,7 @@ int gsr__file_open(gsr_client *c, const char *url, const gsr_file_options *opts,
   pthread_mutex_init(&f->pos_mu, NULL);
   pthread_mutex_init(&f->target.mu, NULL);
   if ((status = apply_options(f, opts)) != GSR_OK ||
-      (status = gsr__object_open(c, url, &f->obj)) != GSR_OK ||
+      (status = gsr__object_open(c, url, known, &f->obj)) != GSR_OK ||
       (status = fetch_target(f)) != GSR_OK ||
       (status = pick_source(f)) != GSR_OK ||
       (status = create_readers(f)) != GSR_OK) {

@@ -108,9 +108,10 @@ void gsr__handle_trim(void);
  * handle up and checks the arguments). Each returns what its gsr_ call
  * does (gsread.h). */
 /* A new file of client c for url, with its readers (opts not NULL); not
- * yet registered. GSR_OK or a status (message set). */
+ * yet registered. known: what a listing said of the object (no metadata
+ * request), or NULL. GSR_OK or a status (message set). */
 int gsr__file_open(gsr_client *c, const char *url, const gsr_file_options *opts,
-                   struct gsr__file **out);
+                   const gsr_stat *known, struct gsr__file **out);
 void gsr__file_unref(struct gsr__file *f);
 int64_t gsr__file_pread(struct gsr__file *f, void *buf, size_t n,
                         int64_t offset);

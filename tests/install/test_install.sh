@@ -13,6 +13,8 @@ check() { if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $*"
 cmake --install "$BUILD" --prefix "$TMP/prefix" >/dev/null
 check test -f "$TMP/prefix/include/gsread.h"
 check test -x "$TMP/prefix/bin/gsread"
+# mount(8)'s helper: a link to the tool, in sbin.
+check test "$(readlink "$TMP/prefix/sbin/mount.gsread")" = "$TMP/prefix/bin/gsread"
 LIBDIR=$(dirname "$(find "$TMP/prefix" -name gsread.pc | head -1)")/..
 
 cat > "$TMP/main.c" <<'C'

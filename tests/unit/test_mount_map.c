@@ -201,12 +201,161 @@ static void test_table(void **state) {
   mount_table_free(&t);
 }
 
+/* The page cache holds one generation's bytes: an open of another
+ * generation while a reader of the cached one is live bypasses it. */
+static void test_open_cache(void **state) {
+  (void)state;
+  int64_t cache = 0;
+  int keep = -1, direct = -1;
+
+  mount_open_cache(&cache, 7, 0, &keep, &direct); /* first open */
+  assert_true(cache == 7 && !keep && !direct);
+  mount_open_cache(&cache, 7, 0, &keep, &direct); /* same generation */
+  assert_true(cache == 7 && keep && !direct);
+  /* Replaced; A (generation 7) still reads through the cache: B's open
+   * of 8 must neither fill it nor drop A's pages. */
+  mount_open_cache(&cache, 8, 1, &keep, &direct);
+  assert_true(cache == 7 && keep && direct);
+  /* A closed: 8 takes the cache, 7's pages dropped. */
+  mount_open_cache(&cache, 8, 0, &keep, &direct);
+  assert_true(cache == 8 && !keep && !direct);
+  /* Unknown (forgotten) with another generation live: bypass too. */
+  cache = 0;
+  mount_open_cache(&cache, 9, 1, &keep, &direct);
+  assert_true(cache == 0 && direct);
+}
+
+/* Reads go to the stream they continue; others to a new one, then the
+ * least recently used; never backwards onto a stream. A read that
+ * overtakes another stream stops it. */
+static void test_pick_stream(void **state) {
+  (void)state;
+  struct mount_stream s[3] = {{1, 1000, 5}, {0, 0, 0}, {0, 0, 0}};
+  const uint64_t slack = 100;
+
+  assert_int_equal(mount_pick_stream(s, 3, 1000, 10, slack, 6), 0);
+  assert_true(s[0].next == 1010 && s[0].used == 6);
+  assert_int_equal(mount_pick_stream(s, 3, 1050, 10, slack, 7), 0); /* gap */
+  assert_true(s[0].next == 1060);
+  /* Backwards: not onto stream 0 (a new one; the caller opens it). */
+  assert_int_equal(mount_pick_stream(s, 3, 999, 10, slack, 8), 1);
+  s[1].open = 1;
+  assert_int_equal(mount_pick_stream(s, 3, 5000, 10, slack, 9), 2);
+  s[2].open = 1;
+  /* Nothing near, all open: the least recently used (stream 0, 7). */
+  assert_int_equal(mount_pick_stream(s, 3, 20000, 10, slack, 10), 0);
+  /* Two streams racing: stream 1 at 1009, stream 2 at 1000 (set here);
+   * a read at 1010 continues 1 and overtakes 2, which stops. */
+  s[1].next = 1009;
+  s[2].next = 1000;
+  assert_int_equal(mount_pick_stream(s, 3, 1010, 20, slack, 11), 1);
+  assert_true(s[2].next == UINT64_MAX && s[2].used == 0);
+  /* The stopped one matches nothing and is reused first. */
+  assert_int_equal(mount_pick_stream(s, 3, 1000, 10, slack, 12), 2);
+  struct mount_stream one = {1, 0, 0};
+  assert_int_equal(mount_pick_stream(&one, 1, 77777, 1, slack, 13), 0);
+}
+
+/* What an open passes to gsr_open_listed: the listing's, via the node. */
+static void test_node_entry(void **state) {
+  (void)state;
+  struct mount_dir d;
+  gsr_list_entry e = entry("p/z", 0, 77), out;
+
+  memset(&d, 0, sizeof d);
+  e.generation = 12345;
+  e.has_crc32c = 1;
+  e.crc32c = 0xdeadbeef;
+  e.content_encoding = "gzip";
+  assert_int_equal(mount_dir_add(&d, "p/", &e), 0);
+  mount_dir_finish(&d);
+  mount_node_entry(&d.v[0], &out);
+  assert_true(out.size == 77 && out.generation == 12345);
+  assert_true(out.has_crc32c && out.crc32c == 0xdeadbeef);
+  assert_string_equal(out.content_encoding, "gzip");
+  assert_false(out.is_prefix);
+  mount_dir_free(&d);
+}
+
+/* mount -o lists: gsread's options as --name [value], mount(8)'s
+ * skipped. */
+static void test_o_options(void **state) {
+  (void)state;
+  const char *p = "rw,defaults,allow_other,,uid=1000,_netdev,x-systemd."
+                  "automount,comment=x,file_mode=0440,noauto,nofail,ttl=";
+  char name[32], value[32];
+  int hv;
+
+  assert_int_equal(
+      mount_o_next(&p, name, sizeof name, value, sizeof value, &hv), 1);
+  assert_string_equal(name, "allow-other");
+  assert_false(hv);
+  assert_int_equal(
+      mount_o_next(&p, name, sizeof name, value, sizeof value, &hv), 1);
+  assert_string_equal(name, "uid");
+  assert_true(hv);
+  assert_string_equal(value, "1000");
+  assert_int_equal(
+      mount_o_next(&p, name, sizeof name, value, sizeof value, &hv), 1);
+  assert_string_equal(name, "file-mode");
+  assert_string_equal(value, "0440");
+  assert_int_equal(
+      mount_o_next(&p, name, sizeof name, value, sizeof value, &hv), 1);
+  assert_string_equal(name, "ttl"); /* an empty value is a value */
+  assert_true(hv);
+  assert_string_equal(value, "");
+  assert_int_equal(
+      mount_o_next(&p, name, sizeof name, value, sizeof value, &hv), 0);
+  /* "ro=1" is no mount(8) flag: passed on (and refused by the parser). */
+  p = "ro=1";
+  assert_int_equal(
+      mount_o_next(&p, name, sizeof name, value, sizeof value, &hv), 1);
+  assert_string_equal(name, "ro");
+  p = "averyveryveryveryverylongoptionname=1";
+  assert_int_equal(mount_o_next(&p, name, 8, value, sizeof value, &hv), -1);
+}
+
+/* mount(8)'s helper command line as gsread's. */
+static void test_helper_args(void **state) {
+  (void)state;
+  char *argv[] = {"/sbin/mount.gsread", "gs://b/p", "/mnt/x", "-n", "-o",
+                  "ro,ttl=5",           "-t",       "gsread"};
+  char *out[16];
+  const char *bad;
+  int fake, n = mount_helper_args(8, argv, out, &fake, &bad);
+
+  assert_int_equal(n, 7);
+  assert_false(fake);
+  assert_string_equal(out[0], "gsread");
+  assert_string_equal(out[1], "mount");
+  assert_string_equal(out[2], "-o");
+  assert_string_equal(out[3], "ro,ttl=5");
+  assert_string_equal(out[4], "--");
+  assert_string_equal(out[5], "gs://b/p");
+  assert_string_equal(out[6], "/mnt/x");
+
+  char *fk[] = {"mount.gsread", "-sfv", "gs://b", "/m"};
+  assert_int_equal(mount_helper_args(4, fk, out, &fake, &bad), 5);
+  assert_true(fake);
+  char *ns[] = {"mount.gsread", "gs://b", "/m", "-N", "1"};
+  assert_int_equal(mount_helper_args(5, ns, out, &fake, &bad), -1);
+  assert_string_equal(bad, "-N");
+  char *one[] = {"mount.gsread", "gs://b"};
+  assert_int_equal(mount_helper_args(2, one, out, &fake, &bad), -1);
+  char *three[] = {"mount.gsread", "gs://b", "/m", "extra"};
+  assert_int_equal(mount_helper_args(4, three, out, &fake, &bad), -1);
+  assert_string_equal(bad, "extra");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_errno),      cmocka_unit_test(test_time),
-      cmocka_unit_test(test_child_name), cmocka_unit_test(test_dir),
-      cmocka_unit_test(test_lookup),     cmocka_unit_test(test_proc_line),
-      cmocka_unit_test(test_info_dev),   cmocka_unit_test(test_table),
+      cmocka_unit_test(test_errno),       cmocka_unit_test(test_time),
+      cmocka_unit_test(test_child_name),  cmocka_unit_test(test_dir),
+      cmocka_unit_test(test_lookup),      cmocka_unit_test(test_proc_line),
+      cmocka_unit_test(test_info_dev),    cmocka_unit_test(test_table),
+      cmocka_unit_test(test_open_cache),  cmocka_unit_test(test_pick_stream),
+      cmocka_unit_test(test_node_entry),  cmocka_unit_test(test_o_options),
+      cmocka_unit_test(test_helper_args),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
