@@ -103,6 +103,15 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_QUIET] = {"quiet", NULL, "no progress, no summary line", 'q'},
     [CLI_OPT_ANONYMOUS] = {"anonymous", NULL,
                            "send no credentials (public buckets)", 0},
+    [CLI_OPT_GRPC] = {"grpc", NULL,
+                      "gs:// data over gRPC BidiReadObject (zonal buckets)", 0},
+    [CLI_OPT_NO_GRPC] = {"no-grpc", NULL,
+                         "gs:// over the JSON API even with a gRPC endpoint",
+                         0},
+    [CLI_OPT_GRPC_ENDPOINT] = {"grpc-endpoint", "URL",
+                               "gRPC endpoint, http://HOST:PORT (h2c); "
+                               "default $STORAGE_GRPC_ENDPOINT",
+                               0},
     [CLI_OPT_USER_PROJECT] = {"user-project", "PROJECT",
                               "requester pays: the project billed", 0},
     [CLI_OPT_NO_FOLLOW] = {"no-follow", NULL,
@@ -614,6 +623,14 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_ANONYMOUS:
     a->client.anonymous = 1;
     return CLI_CONTINUE;
+  case CLI_OPT_GRPC:
+    a->client.grpc = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_NO_GRPC:
+    a->client.grpc = -1;
+    return CLI_CONTINUE;
+  case CLI_OPT_GRPC_ENDPOINT:
+    return parse_string(cmd, name, v, &a->client.grpc_endpoint);
   case CLI_OPT_USER_PROJECT:
     return parse_string(cmd, name, v, &a->client.user_project);
   case CLI_OPT_NO_FOLLOW:

@@ -191,6 +191,16 @@ typedef struct gsr_client_options {
    * CPUs this process may use (sched_getaffinity), at least 1. Never more
    * than max_connections. 1..256: that many. */
   int io_threads;
+  /* gs:// data over gRPC BidiReadObject, the only way zonal (Rapid
+   * Storage) buckets serve object data (docs/zonal.md): 1 always, -1
+   * never (the JSON API), 0 (default) when a gRPC endpoint is set (the
+   * option below or $STORAGE_GRPC_ENDPOINT). Metadata then comes from the
+   * stream's first response. */
+  int grpc;
+  /* The gRPC endpoint, "http://HOST:PORT" (cleartext HTTP/2; TLS is not
+   * implemented yet). NULL: $STORAGE_GRPC_ENDPOINT (a bare "host:port" means
+   * http://host:port), else none. */
+  const char *grpc_endpoint;
 } gsr_client_options;
 
 /* Which credentials a client uses; never the token itself. */

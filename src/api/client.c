@@ -16,6 +16,7 @@
 #include "base/client.h"
 #include "read/file.h"
 #include "read/prefetch/prefetch.h"
+#include "transport/grpc.h"
 #include "transport/transport.h"
 
 #define DEFAULT_ENDPOINT "https://storage.googleapis.com"
@@ -144,7 +145,20 @@ static void read_environment(gsr_client *c) {
                                   c->opts.max_connections);
 }
 
+/* The gRPC endpoint (option, else $STORAGE_GRPC_ENDPOINT) and whether gs://
+ * goes over it: the option's 1 or -1, else when an endpoint is set. */
+static int resolve_grpc(gsr_client *c, const gsr_client_options *o) {
+  const char *src = o->grpc_endpoint ? o->grpc_endpoint
+                                     : getenv("STORAGE_GRPC_ENDPOINT");
+  if (o->grpc < -1 || o->grpc > 1)
+    return gsr__err(GSR_EINVAL, "grpc must be -1, 0 or 1, not %d", o->grpc);
+  c->grpc = o->grpc != 0 ? o->grpc == 1 : src != NULL && src[0] != '\0';
+  if (src == NULL || src[0] == '\0' || o->grpc == -1) return GSR_OK;
+  return gsr__grpc_parse_endpoint(src, &c->grpc_host, &c->grpc_port);
+}
+
 static void client_destroy(gsr_client *c) {
+  gsr__free(c->grpc_host);
   gsr__transport_free(c->transport);
   gsr__budget_unref(c->budget);
   gsr__widths_free(c->widths);
@@ -180,6 +194,8 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   }
   if ((status = resolve_endpoint(opts->endpoint, &c->endpoint)) != GSR_OK)
     goto fail;
+  if ((status = resolve_grpc(c, opts)) != GSR_OK) goto fail;
+  c->opts.grpc_endpoint = NULL;
   read_environment(c);
   c->opts.prefetch = NULL; /* the caller's string: resolved just above */
   c->budget = gsr__budget_new(opts->memory_budget ? opts->memory_budget

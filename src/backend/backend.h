@@ -46,6 +46,7 @@ struct gsr__object {
   char *pin;       /* network: precondition header, e.g. If-Match */
   int fd;          /* local: the open file */
   int local;       /* decided once, at open: read with pread, not HTTP */
+  void *priv;      /* the backend's own state (zonal: its stream) */
 };
 
 struct gsr__backend_ops {
@@ -59,7 +60,8 @@ struct gsr__backend_ops {
   /* Checks a data response's headers against the pinned version (I/O
    * thread). May be NULL. */
   int (*check_headers)(struct gsr__object *obj, struct gsr__request *req);
-  /* Local backend (NULL for network), in the caller's thread: reads the
+  /* Backends that read in the caller's thread (local: pread; zonal: its
+   * gRPC stream), NULL for the HTTP ones: reads the
    * bytes at off into iov[0..n), setting each segment's CRC32C in seg_crc
    * and combining them into *crc. With mark (a buffer whose data is
    * iov[0]'s, n 1), the CRC comes from the checkpoints it writes: one pass
@@ -86,6 +88,13 @@ struct gsr__backend_ops {
 extern const struct gsr__backend_ops gsr__gcs_ops;
 extern const struct gsr__backend_ops gsr__http_ops;
 extern const struct gsr__backend_ops gsr__local_ops;
+extern const struct gsr__backend_ops gsr__zonal_ops; /* zonal.c */
+
+/* After a fill landed iov[0..n): each segment's CRC32C into seg_crc and
+ * their combination into *crc; with mark (see fill), from the checkpoints
+ * it writes, one pass over the bytes. */
+void gsr__fill_crcs(const struct gsr__iov *iov, int n, uint32_t *crc,
+                    uint32_t *seg_crc, struct gsr__buf *mark);
 
 /* Opens the object a URL names (one request at most). */
 int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out);

@@ -18,9 +18,10 @@ int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out) {
     gsr__free(obj);
     return status;
   }
-  obj->ops = obj->url.scheme == GSR__SCHEME_GS     ? &gsr__gcs_ops
-             : obj->url.scheme == GSR__SCHEME_HTTP ? &gsr__http_ops
-                                                   : &gsr__local_ops;
+  obj->ops = obj->url.scheme == GSR__SCHEME_GS && c->grpc ? &gsr__zonal_ops
+             : obj->url.scheme == GSR__SCHEME_GS          ? &gsr__gcs_ops
+             : obj->url.scheme == GSR__SCHEME_HTTP        ? &gsr__http_ops
+                                                          : &gsr__local_ops;
   obj->local = obj->url.scheme == GSR__SCHEME_FILE;
   obj->display = gsr__strdup(url);
   status = obj->display ? obj->ops->open(obj)

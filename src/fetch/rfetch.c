@@ -190,7 +190,7 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
   rf->len = len;
   rf->n_seg = n_iov;
   for (int i = 0; i < n_iov; i++) rf->seg_len[i] = iov[i].len;
-  if (t->obj->local) { /* done before we return */
+  if (t->obj->ops->fill != NULL) { /* in this thread, done on return */
     if (segs != NULL) {
       uint64_t preads, bytes;
       status = t->obj->ops->fill_sg(t->obj, off, segs, n_segs, &preads, &bytes);

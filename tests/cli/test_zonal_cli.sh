@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Zonal-bucket reads (gRPC BidiReadObject) through the CLI against the zonal
+# stand-in (tests/server/zonal-server, started here): cat, cp and stat over
+# STORAGE_GRPC_ENDPOINT and --grpc-endpoint, sequential, ranged, prefetched
+# and vectored (cat --ranges) reads byte-exact, and every injected fault:
+# split and interleaved pieces, range_end on an empty piece, a CRC mismatch
+# (resumed, or a clear error when it persists), a broken stream (resumed on
+# a new stream with the read handle, same read_id, offset moved), an OK end
+# with ranges pending, a redirect (token in the spec and the header), the
+# object replaced (GSR_ECHANGED), permission denied, not found. Never wrong
+# bytes: a failing command's output is empty or a prefix of the object.
+#
+# Usage: tests/cli/test_zonal_cli.sh path/to/gsread
+# The last line printed is "N passed, M failed"; exit status 0 only if
+# nothing failed.
+#
+# SPDX-License-Identifier: MIT
+set -u
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup zonal-cli "$@"
+ZSERVER=$CLI_LIB_DIR/../server/zonal-server
+
+B=zbkt
+D=$T/root/$B
+mkdir -p "$D/dir"
+head -c $((9 * 1024 * 1024 + 12345)) /dev/urandom >"$D/obj"
+head -c 1000 /dev/urandom >"$D/dir/small"
+: >"$D/empty"
+
+start_zonal() {
+  rm -f "$T/port"
+  "$ZSERVER" --port 0 --port-file "$T/port" --root "$T/root" \
+    --faults "$T/faults" --log "$T/log" "$@" >"$T/zonal.out" 2>&1 &
+  ZPID=$!
+  for _ in $(seq 100); do
+    [ -s "$T/port" ] && break
+    sleep 0.1
+  done
+  if [ ! -s "$T/port" ]; then
+    fail "zonal server start: $(cat "$T/zonal.out")"
+    tally
+    exit 1
+  fi
+  export STORAGE_GRPC_ENDPOINT=http://127.0.0.1:$(cat "$T/port")
+}
+stop_zonal() { kill "$ZPID" 2>/dev/null && wait "$ZPID" 2>/dev/null; }
+trap 'stop_zonal; cli_cleanup' EXIT
+start_zonal
+
+# faults MODES PLAN: the stand-in's fault file (JSON lists, e.g. '"split"').
+faults() { printf '{"modes": [%s], "plan": [%s]}\n' "$1" "$2" >"$T/faults"; }
+faults "" ""
+# No JSON server runs: a request that went to the JSON API would fail.
+export STORAGE_EMULATOR_HOST=http://127.0.0.1:9
+
+# same NAME WANT_FILE ARGS...: cat's output is byte-identical to WANT_FILE.
+same() {
+  local name=$1 want=$2
+  shift 2
+  if timeout 60 "$BIN" cat --anonymous "$@" >out 2>"$T/err" && cmp -s out "$want"; then
+    pass
+  else
+    fail "$name: $(head -c 300 "$T/err")"
+  fi
+}
+# prefix_only NAME: out is empty or a prefix of the object (no wrong bytes).
+prefix_only() {
+  local n
+  n=$(wc -c <out)
+  if [ "$n" -eq 0 ] || cmp -s out <(head -c "$n" "$D/obj"); then pass; else
+    fail "$1: wrong bytes written"
+  fi
+}
+slice() { head -c $(($1 + $2)) "$D/obj" | tail -c "$2" >"$3"; }
+
+# ---- reads
+same "cat whole" "$D/obj" "gs://$B/obj"
+same "cat small, nested name" "$D/dir/small" "gs://$B/dir/small"
+same "cat empty" "$D/empty" "gs://$B/empty"
+slice 1234567 3000000 want
+same "cat range" want --offset 1234567 --length 3000000 "gs://$B/obj"
+same "cat --copy adaptive 1M" "$D/obj" --copy --prefetch adaptive --io-size 1M "gs://$B/obj"
+same "cat readahead_chunked" "$D/obj" --cache readahead_chunked --io-size 300000 "gs://$B/obj"
+same "cat --grpc-endpoint" "$D/obj" --grpc-endpoint "$STORAGE_GRPC_ENDPOINT" "gs://$B/obj"
+STORAGE_GRPC_ENDPOINT= same "cat --grpc + --grpc-endpoint, no env" "$D/obj" --grpc \
+  --grpc-endpoint "http://127.0.0.1:$(cat "$T/port")" "gs://$B/obj"
+# --no-grpc goes to the JSON API (nothing listens there): a network error
+if timeout 30 "$BIN" cat --anonymous --no-grpc "gs://$B/obj" >out 2>"$T/err"; then
+  fail "--no-grpc: read over gRPC anyway"
+else pass; fi
+
+# random ranges, one vectored read (cat --ranges)
+: >ranges
+: >want
+for i in $(seq 150); do
+  o=$(((i * 7919 * 613) % (9 * 1024 * 1024))) l=$(((i * 4099) % 70000 + 1))
+  echo "$o $l" >>ranges
+  slice "$o" "$l" piece
+  cat piece >>want
+done
+same "cat --ranges 150 (vectored)" want --ranges ranges "gs://$B/obj"
+eq "vectored: ranges split into messages of at most 100" \
+  "$(grep '"ranges"' "$T/log" | tail -n +1 | /usr/bin/python3 -c '
+import json, sys
+print(max(len(json.loads(l)["ranges"]) for l in sys.stdin) <= 100)')" True
+
+# cp and stat
+if timeout 60 "$BIN" cp --anonymous -q "gs://$B/obj" copy 2>"$T/err" && cmp -s copy "$D/obj"; then
+  pass
+else fail "cp: $(head -c 300 "$T/err")"; fi
+"$BIN" stat --anonymous "gs://$B/obj" >st 2>"$T/err"
+eq "stat size" "$(awk '$1 == "size:" {print $2}' st)" "$(wc -c <"$D/obj")"
+eq "stat crc32c" "$(awk '$1 == "crc32c:" {print $2}' st)" \
+  "$(/usr/bin/python3 -c '
+import base64, crc32c, sys
+print(base64.b64encode(crc32c.crc32c(open(sys.argv[1], "rb").read()).to_bytes(4, "big")).decode())' "$D/obj")"
+
+# ---- faults that must still give the exact bytes
+faults '"split"' ""
+same "split pieces" "$D/obj" "gs://$B/obj"
+same "split pieces, vectored" want --ranges ranges "gs://$B/obj"
+faults '"empty_end"' ""
+same "range_end on an empty piece" "$D/obj" "gs://$B/obj"
+faults '"split", "empty_end"' ""
+slice 5 4000000 want2
+same "split + empty_end, range" want2 --offset 5 --length 4000000 "gs://$B/obj"
+
+# resume: count the opens and check the resumed range
+: >"$T/log"
+faults "" '"abort:3000000"'
+same "broken stream resumed" "$D/obj" "gs://$B/obj"
+/usr/bin/python3 - "$T/log" >resume.txt <<'EOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+opens = [l["open"] for l in lines if "open" in l]
+ranges = [r for l in lines if "ranges" in l for r in l["ranges"]]
+print(len(opens))
+print("handle" if opens[-1]["read_handle"] else "nohandle")
+print("gen" if opens[-1]["generation"] else "nogen")
+# the first range and its resumption: same id, offset moved, length shortened
+first, again = ranges[0], [r for r in ranges[1:] if r[0] == ranges[0][0]]
+ok = bool(again) and again[0][1] > first[1] and again[0][1] + again[0][2] == first[1] + first[2]
+print("resumed" if ok else "not-resumed %r" % ranges)
+EOF
+eq "resume: opens" "$(sed -n 1p resume.txt)" 2
+eq "resume: read handle sent" "$(sed -n 2p resume.txt)" handle
+eq "resume: generation pinned" "$(sed -n 3p resume.txt)" gen
+eq "resume: same read_id, remainder" "$(sed -n 4p resume.txt)" resumed
+
+faults "" '"ok_end:2500000"'
+same "OK end with ranges pending resumed" "$D/obj" "gs://$B/obj"
+: >"$T/log"
+faults "" '"crc"'
+same "CRC mismatch once: resumed" "$D/obj" "gs://$B/obj"
+eq "CRC mismatch once: a second stream" "$(grep -c '"open"' "$T/log")" 2
+
+: >"$T/log"
+faults "" '"redirect:tok-42"'
+same "redirect at open" "$D/obj" "gs://$B/obj"
+eq "redirect: token in the spec" \
+  "$(grep -c '"routing_token": "tok-42"' "$T/log")" 1
+eq "redirect: token in x-goog-request-params" \
+  "$(grep -c 'routing_token=tok-42' "$T/log")" 1
+eq "redirect: the redirect's handle sent" \
+  "$(grep -c '"read_handle": "redirected-handle"' "$T/log")" 1
+
+# ---- faults that must fail clearly, never with wrong bytes
+# expect_fail NAME PATTERN ARGS...: cat fails, its message matches PATTERN.
+expect_fail() {
+  local name=$1 pat=$2
+  shift 2
+  if timeout 60 "$BIN" cat --anonymous "$@" >out 2>"$T/err"; then
+    fail "$name: succeeded"
+  elif grep -qi -- "$pat" "$T/err"; then
+    pass
+  else
+    fail "$name: message '$(head -c 300 "$T/err")' lacks '$pat'"
+  fi
+  prefix_only "$name"
+}
+faults "" '"replaced"'
+expect_fail "object replaced" "changed\|replaced" --io-size 1M "gs://$B/obj"
+faults "" '"crc", "crc"'
+expect_fail "CRC mismatch every time" "CRC32C mismatch" "gs://$B/obj"
+faults "" '"denied"'
+expect_fail "permission denied" "permission denied" "gs://$B/obj"
+faults "" '"unauth"'
+expect_fail "unauthenticated" "authentication\|UNAUTHENTICATED" "gs://$B/obj"
+faults "" ""
+expect_fail "not found" "not found" "gs://$B/nope"
+
+tally
