@@ -60,8 +60,7 @@ struct gsr__backend_ops {
   /* Checks a data response's headers against the pinned version (I/O
    * thread). May be NULL. */
   int (*check_headers)(struct gsr__object *obj, struct gsr__request *req);
-  /* Backends that read in the caller's thread (local: pread; zonal: its
-   * gRPC stream), NULL for the HTTP ones: reads the
+  /* Local backend (NULL for network), in the caller's thread: reads the
    * bytes at off into iov[0..n), setting each segment's CRC32C in seg_crc
    * and combining them into *crc. With mark (a buffer whose data is
    * iov[0]'s, n 1), the CRC comes from the checkpoints it writes: one pass
@@ -74,6 +73,14 @@ struct gsr__backend_ops {
   int (*fill_sg)(struct gsr__object *obj, uint64_t off,
                  const struct gsr__iov *segs, size_t n, uint64_t *preads,
                  uint64_t *bytes);
+  /* Backends with a transport of their own (zonal: its gRPC streams; NULL
+   * for the others, whose requests go to the I/O threads): take a request
+   * prepare built, land its bytes and count it on its completion exactly
+   * once (GSR_OK), or refuse it (a status; not counted); and abort one
+   * (its completion then counts it, GSR_ECANCELED unless it completed).
+   * Thread-safe. */
+  int (*submit)(struct gsr__object *obj, struct gsr__request *req);
+  void (*cancel)(struct gsr__object *obj, struct gsr__request *req);
   void (*close)(struct gsr__object *obj);
   /* Backends with credentials (GCS; else NULL): the generation of those
    * requests carry now, and, for a request carrying generation *gen that
@@ -89,12 +96,6 @@ extern const struct gsr__backend_ops gsr__gcs_ops;
 extern const struct gsr__backend_ops gsr__http_ops;
 extern const struct gsr__backend_ops gsr__local_ops;
 extern const struct gsr__backend_ops gsr__zonal_ops; /* zonal.c */
-
-/* After a fill landed iov[0..n): each segment's CRC32C into seg_crc and
- * their combination into *crc; with mark (see fill), from the checkpoints
- * it writes, one pass over the bytes. */
-void gsr__fill_crcs(const struct gsr__iov *iov, int n, uint32_t *crc,
-                    uint32_t *seg_crc, struct gsr__buf *mark);
 
 /* Opens the object a URL names (one request at most). */
 int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out);

@@ -69,9 +69,12 @@ static int local_pread(struct gsr__object *obj, void *dst, uint64_t off,
   return GSR_OK;
 }
 
-void gsr__fill_crcs(const struct gsr__iov *iov, int n, uint32_t *crc,
-                    uint32_t *seg_crc, struct gsr__buf *mark) {
+static int local_fill(struct gsr__object *obj, uint64_t off,
+                      const struct gsr__iov *iov, int n, uint32_t *crc,
+                      uint32_t *seg_crc, struct gsr__buf *mark) {
   for (int i = 0; i < n; i++) {
+    int status = local_pread(obj, iov[i].base, off, iov[i].len);
+    if (status != GSR_OK) return status;
     if (mark != NULL) {
       gsr__buf_mark(mark, iov[i].len);
       seg_crc[i] = gsr__buf_crc(mark, 0, iov[i].len);
@@ -79,18 +82,8 @@ void gsr__fill_crcs(const struct gsr__iov *iov, int n, uint32_t *crc,
       seg_crc[i] = gsr__crc32c(0, iov[i].base, iov[i].len);
     }
     *crc = gsr__crc32c_combine(*crc, seg_crc[i], iov[i].len);
-  }
-}
-
-static int local_fill(struct gsr__object *obj, uint64_t off,
-                      const struct gsr__iov *iov, int n, uint32_t *crc,
-                      uint32_t *seg_crc, struct gsr__buf *mark) {
-  for (int i = 0; i < n; i++) {
-    int status = local_pread(obj, iov[i].base, off, iov[i].len);
-    if (status != GSR_OK) return status;
     off += iov[i].len;
   }
-  gsr__fill_crcs(iov, n, crc, seg_crc, mark);
   return GSR_OK;
 }
 

@@ -1,23 +1,28 @@
-/* gs://BUCKET/OBJECT in a zonal bucket: object data over one gRPC
+/* gs://BUCKET/OBJECT in a zonal bucket: object data over a gRPC
  * BidiReadObject stream per open file (docs/zonal.md). Open sends the spec
  * and takes the metadata (size, generation, CRC32C) and the read handle
- * from the first response; each fill sends its ranges (one read_id each,
- * at most 100 per message), lands every piece at its range's place after
- * checking its CRC32C, and returns when all are complete. A stream that
- * breaks is replaced by one opened with the pinned generation, the latest
- * read handle and the routing token of a redirect, and each unfinished
- * range is asked again from its first missing byte, same read_id.
- *
- * Fills run in the caller's thread (like file://'s pread), one at a time
- * per file: the stream is the file's.
+ * from the first response. A worker thread then owns the stream: the range
+ * fetches' requests handed to it (ops submit) become ReadRanges (one
+ * read_id per destination segment, at most 100 per message), sent as they
+ * come, also while earlier ones stream in; each piece is checked (offset,
+ * length, CRC32C) and lands in its request's destination, whose progress
+ * a waiting reader sees at once, and a request completes when its ranges
+ * did. A stream that breaks is replaced by one opened with the pinned
+ * generation, the latest read handle and a redirect's routing token, and
+ * each unfinished range is asked again from its first missing byte, same
+ * read_id.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend/zonal.h"
 #include "transport/grpc.h"
@@ -26,14 +31,40 @@
 #define MAX_REDIRECTS 8
 #define PATH "/google.storage.v2.Storage/BidiReadObject"
 
+/* A request handed to the worker, until its completion counted it. */
+struct zreq {
+  struct gsr__request *req;
+  size_t left; /* its ranges not done */
+  int single;  /* one range into dst[0]: progress published as it lands */
+  struct zreq *next;
+};
+
+/* One ReadRange: a destination segment of a request; read_id base + index.
+ * A range whose owner is NULL is finished or abandoned. */
 struct zrange {
   uint64_t off, len, got;
   unsigned char *dst;
   int done;
+  struct zreq *owner;
+  int seg; /* the owner's dst segment (-1: xdst, no CRC) */
 };
 
 struct zonal {
-  pthread_mutex_t mu; /* one fill at a time: the stream is shared */
+  /* mu guards the submit queue, stop and the cancel flag's wake-up; the
+   * rest is the worker's alone (open's before the worker starts). */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct zreq *queue, **queue_tail;
+  int stop;
+  atomic_int cancels; /* a cancel since the worker last looked */
+  int wake[2];        /* a byte here interrupts the worker's wait for data */
+  pthread_t thread;
+  int started;
+  /* the batch in flight: ranges base.., all of its requests in reqs */
+  struct zrange *rs;
+  size_t n, cap, left;
+  int64_t base;
+  struct zreq *reqs;
   struct gsr__grpc *g;
   char *bucket;       /* "projects/_/buckets/NAME" */
   int64_t generation; /* pinned by the first response; 0 before */
@@ -218,21 +249,21 @@ static int open_stream(struct gsr__object *obj, struct zonal *z, int *retry) {
   return status;
 }
 
-/* Sends the unfinished ranges' remainders, ids base + index. */
-static int send_ranges(struct gsr__object *obj, struct zonal *z,
-                       struct zrange *rs, size_t n, int64_t base) {
+/* Sends ranges rs[from..n) not done (remainders), ids base + index. */
+static int send_ranges(struct gsr__object *obj, struct zonal *z, size_t from) {
   Google__Storage__V2__ReadRange rr[MAX_RANGES_PER_MESSAGE];
   Google__Storage__V2__ReadRange *pr[MAX_RANGES_PER_MESSAGE];
-  size_t i = 0;
-  while (i < n) {
+  size_t i = from;
+  while (i < z->n) {
     size_t k = 0;
-    for (; i < n && k < MAX_RANGES_PER_MESSAGE; i++) {
-      if (rs[i].done) continue;
+    for (; i < z->n && k < MAX_RANGES_PER_MESSAGE; i++) {
+      struct zrange *r = &z->rs[i];
+      if (r->done) continue;
       google__storage__v2__read_range__init(&rr[k]);
       rr[k].has_read_offset = rr[k].has_read_length = rr[k].has_read_id = 1;
-      rr[k].read_offset = (int64_t)(rs[i].off + rs[i].got);
-      rr[k].read_length = (int64_t)(rs[i].len - rs[i].got);
-      rr[k].read_id = base + (int64_t)i;
+      rr[k].read_offset = (int64_t)(r->off + r->got);
+      rr[k].read_length = (int64_t)(r->len - r->got);
+      rr[k].read_id = z->base + (int64_t)i;
       pr[k] = &rr[k];
       k++;
     }
@@ -256,21 +287,85 @@ static int send_ranges(struct gsr__object *obj, struct zonal *z,
   return GSR_OK;
 }
 
+/* Counts req done (its err set or not) and forgets it. */
+static void complete(struct zonal *z, struct zreq *q) {
+  struct gsr__request *req = q->req;
+  for (struct zreq **p = &z->reqs; *p != NULL; p = &(*p)->next)
+    if (*p == q) {
+      *p = q->next;
+      break;
+    }
+  if (req->err.status == GSR_OK) atomic_store(&req->progress, req->received);
+  req->done_ns = gsr__now_ns();
+  gsr__free(q);
+  gsr__completion_done(req->completion, &req->err);
+}
+
+/* Fails request q with status and this thread's message: its ranges are
+ * abandoned (pieces still coming for them are ignored). */
+static void fail_req(struct zonal *z, struct zreq *q, int status) {
+  for (size_t i = 0; i < z->n; i++)
+    if (z->rs[i].owner == q) {
+      z->rs[i].owner = NULL;
+      if (!z->rs[i].done) {
+        z->rs[i].done = 1;
+        z->left--;
+      }
+    }
+  if (q->req->err.status == GSR_OK)
+    gsr__error_set(&q->req->err, status, "%s", gsr_errmsg());
+  complete(z, q);
+}
+
+/* Adds the CRC32C of n bytes landing at offset at of segment seg of req
+ * (in order), with the checkpoints of dst[0] when it has them. */
+static void land_crc(struct gsr__request *req, int seg, size_t at,
+                     const uint8_t *p, size_t n) {
+  uint32_t *crc = &req->seg_crc[seg];
+  if (req->marks == NULL) {
+    *crc = gsr__crc32c(*crc, p, n);
+    return;
+  }
+  while (n > 0) {
+    size_t k = GSR__MIN(n, GSR__CRC_STRIDE - at % GSR__CRC_STRIDE);
+    *crc = gsr__crc32c(*crc, p, k);
+    at += k;
+    p += k;
+    n -= k;
+    if (at % GSR__CRC_STRIDE == 0) req->marks[at / GSR__CRC_STRIDE - 1] = *crc;
+  }
+}
+
+/* Shows a single-range request's landed bytes to a reader waiting on
+ * them. */
+static void publish(struct zreq *q, const struct zrange *r) {
+  struct gsr__request *req = q->req;
+  /* a piece past the range fails before it lands: no byte held back */
+  uint64_t shown = r->got;
+  atomic_store(&req->progress, shown);
+  uint64_t want = atomic_load(&req->want);
+  if (want != 0 && shown >= want) {
+    pthread_mutex_lock(&req->completion->mu);
+    pthread_cond_broadcast(&req->completion->cv);
+    pthread_mutex_unlock(&req->completion->mu);
+  }
+}
+
 /* One piece: checked, landed. GSR_OK, GSR_EINTEGRITY (CRC: resumable) or
  * GSR_EPROTO / GSR_ECHANGED (never resumed). */
-static int land(struct gsr__object *obj, struct zrange *rs, size_t n,
-                int64_t base, const Google__Storage__V2__ObjectRangeData *d,
-                size_t *left) {
+static int land(struct gsr__object *obj, struct zonal *z,
+                const Google__Storage__V2__ObjectRangeData *d) {
   if (d->read_range == NULL || !d->read_range->has_read_id) return GSR_OK;
   int64_t id = d->read_range->read_id;
-  if (id < base || (uint64_t)(id - base) >= n) return GSR_OK; /* stale id */
-  struct zrange *r = &rs[id - base];
-  if (r->done) return GSR_OK;
+  if (id < z->base || (uint64_t)(id - z->base) >= z->n) return GSR_OK;
+  struct zrange *r = &z->rs[id - z->base];
+  if (r->done) return GSR_OK; /* finished, abandoned, or a stale id */
   const ProtobufCBinaryData *c = d->checksummed_data &&
                                          d->checksummed_data->has_content
                                      ? &d->checksummed_data->content
                                      : NULL;
   size_t clen = c ? c->len : 0;
+  struct zreq *q = r->owner;
   if (clen > 0) {
     uint64_t at = r->off + r->got;
     if (!d->read_range->has_read_offset ||
@@ -289,7 +384,13 @@ static int land(struct gsr__object *obj, struct zrange *rs, size_t n,
       return gsr__err(GSR_EINTEGRITY,
                       "%s: CRC32C mismatch in a gRPC piece at offset %llu",
                       obj->display, (unsigned long long)at);
+    struct gsr__request *req = q->req;
     if (r->dst != NULL) memcpy(r->dst + r->got, c->data, clen);
+    if (r->seg >= 0) land_crc(req, r->seg, (size_t)r->got, c->data, clen);
+    req->received += clen; /* before the progress that shows it */
+    if (req->first_byte_ns == 0) req->first_byte_ns = gsr__now_ns();
+    for (int k = 0; k < 2; k++)
+      if (req->rx_count[k]) atomic_fetch_add(req->rx_count[k], clen);
     r->got += clen;
   }
   if (r->got == r->len || (d->has_range_end && d->range_end)) {
@@ -300,27 +401,115 @@ static int land(struct gsr__object *obj, struct zrange *rs, size_t n,
                       obj->display, (unsigned long long)(r->off + r->got),
                       (unsigned long long)obj->st.size);
     r->done = 1;
-    (*left)--;
+    z->left--;
+    r->owner = NULL;
+    if (q->single) publish(q, r);
+    if (--q->left == 0) complete(z, q);
+  } else if (q->single && clen > 0) {
+    publish(q, r);
   }
   return GSR_OK;
 }
 
-/* Asks for the unfinished ranges on the current stream and lands what
- * comes until all are done. *retry: a new stream may finish them. */
-static int exchange(struct gsr__object *obj, struct zonal *z, struct zrange *rs,
-                    size_t n, int64_t base, int *retry) {
-  size_t left = 0;
-  for (size_t i = 0; i < n; i++) left += !rs[i].done;
+/* Fails the canceled requests of the batch (a cancel flag seen). */
+static void reap_canceled(struct zonal *z) {
+  struct zreq *q = z->reqs, *next;
+  for (; q != NULL; q = next) {
+    next = q->next;
+    if (atomic_load(&q->req->cancel)) {
+      gsr__err(GSR_ECANCELED, "%s: canceled", q->req->url);
+      fail_req(z, q, GSR_ECANCELED);
+    }
+  }
+}
+
+/* Appends request q's ranges to the batch (they are sent by the caller).
+ * A request with nothing to read completes at once. */
+static int add_req(struct zonal *z, struct zreq *q) {
+  struct gsr__request *req = q->req;
+  int nseg = req->xdst != NULL ? req->n_xdst : req->n_dst;
+  if (z->n + (size_t)nseg > z->cap) {
+    size_t cap = z->cap ? z->cap : 64;
+    while (cap < z->n + (size_t)nseg) cap *= 2;
+    struct zrange *rs = gsr__realloc(z->rs, cap * sizeof(*rs));
+    if (rs == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+    z->rs = rs;
+    z->cap = cap;
+  }
+  q->next = z->reqs;
+  z->reqs = q;
+  uint64_t off = req->range_first;
+  for (int i = 0; i < nseg; i++) {
+    const struct gsr__iov *v = req->xdst ? &req->xdst[i] : &req->dst[i];
+    if (v->len > 0 && (req->xdst == NULL || v->base != NULL)) {
+      z->rs[z->n++] = (struct zrange){.off = off,
+                                      .len = v->len,
+                                      .dst = v->base,
+                                      .owner = q,
+                                      .seg = req->xdst ? -1 : i};
+      q->left++;
+      z->left++;
+    }
+    off += v->len;
+  }
+  q->single = q->left == 1 && req->xdst == NULL && req->n_dst == 1;
+  req->attempts = 1;
+  req->first_start_ns = gsr__now_ns();
+  for (int k = 0; k < 2; k++)
+    if (req->tx_count[k]) atomic_fetch_add(req->tx_count[k], 1);
+  if (q->left == 0) complete(z, q);
+  return GSR_OK;
+}
+
+/* Takes the submit queue into the batch; returns the first new range's
+ * index (send from there). */
+static size_t take_queue(struct zonal *z) {
+  size_t from = z->n;
+  pthread_mutex_lock(&z->mu);
+  struct zreq *q = z->queue;
+  z->queue = NULL;
+  z->queue_tail = &z->queue;
+  pthread_mutex_unlock(&z->mu);
+  char buf[64];
+  while (read(z->wake[0], buf, sizeof(buf)) > 0) {
+  }
+  while (q != NULL) {
+    struct zreq *next = q->next;
+    if (add_req(z, q) != GSR_OK) {
+      q->next = z->reqs;
+      z->reqs = q;
+      fail_req(z, q, GSR_ENOMEM);
+    }
+    q = next;
+  }
+  return from;
+}
+
+/* Sends the batch's unfinished ranges on the current stream and lands what
+ * comes until all are done, taking requests submitted meanwhile. *retry: a
+ * new stream may finish them. */
+static int exchange(struct gsr__object *obj, struct zonal *z, int *retry) {
   *retry = 1;
-  int status = send_ranges(obj, z, rs, n, base);
+  int status = send_ranges(obj, z, 0);
   if (status != GSR_OK) {
     drop_stream(z);
     return status;
   }
-  while (left > 0) {
+  gsr__grpc_set_wake(z->g, z->wake[0]);
+  while (z->left > 0) {
     const uint8_t *msg;
     size_t mlen;
-    if (gsr__grpc_recv(z->g, &msg, &mlen) == 0) {
+    int got = gsr__grpc_recv(z->g, &msg, &mlen);
+    if (atomic_exchange(&z->cancels, 0)) reap_canceled(z);
+    if (got == 2) { /* new requests, or a cancel */
+      size_t from = take_queue(z);
+      if (from < z->n && (status = send_ranges(obj, z, from)) != GSR_OK) {
+        drop_stream(z);
+        return status;
+      }
+      continue;
+    }
+    if (got == 0) {
       status = judge_end(obj, z);
       *retry = status == GSR_OK;
       return *retry ? GSR_ENETWORK : status;
@@ -329,13 +518,14 @@ static int exchange(struct gsr__object *obj, struct zonal *z, struct zrange *rs,
         google__storage__v2__bidi_read_object_response__unpack(NULL, mlen, msg);
     if (r == NULL) {
       drop_stream(z);
+      *retry = 0;
       return gsr__err(GSR_EPROTO, "%s: a gRPC response does not parse",
                       obj->display);
     }
     if (r->read_handle != NULL && r->read_handle->has_handle)
       set_handle(z, r->read_handle->handle.data, r->read_handle->handle.len);
     for (size_t i = 0; i < r->n_object_data_ranges && status == GSR_OK; i++)
-      status = land(obj, rs, n, base, r->object_data_ranges[i], &left);
+      status = land(obj, z, r->object_data_ranges[i]);
     google__storage__v2__bidi_read_object_response__free_unpacked(r, NULL);
     if (status != GSR_OK) {
       /* a corrupt piece landed nothing: a new stream resends from there */
@@ -356,29 +546,86 @@ static void backoff(gsr_client *c, int attempt) {
   nanosleep(&ts, NULL);
 }
 
-/* Reads ranges rs[0..n) to completion, reopening the stream as needed.
- * Called with z->mu held. */
-static int read_ranges(struct gsr__object *obj, struct zonal *z,
-                       struct zrange *rs, size_t n) {
+/* Opens a stream as needed and runs the batch until it is done, reopening
+ * after failures that allow it. */
+static int run_batch(struct gsr__object *obj, struct zonal *z) {
   gsr_client *c = obj->client;
-  int64_t base = z->next_id;
-  z->next_id += (int64_t)n;
   int attempts = 0, redirects = 0, corrupt = 0;
   for (;;) {
     int retry = 0, status = GSR_OK;
     if (z->g == NULL) status = open_stream(obj, z, &retry);
-    if (status == GSR_OK) status = exchange(obj, z, rs, n, base, &retry);
+    if (status == GSR_OK) status = exchange(obj, z, &retry);
     if (status == GSR_OK) return GSR_OK;
     if (!retry) return status;
     /* a corrupt piece gets one more try: a second is not bad luck */
     if (status == GSR_EINTEGRITY && corrupt++ > 0) return status;
-    /* a redirect is not a failure, but a loop of them is */
     if (z->redirected && redirects++ < MAX_REDIRECTS) continue;
     if (++attempts >= c->opts.retry_max_attempts) return status;
     GSR__TRACE(c, "zonal %s: resuming on a new stream (attempt %d)",
                obj->display, attempts + 1);
     backoff(c, attempts);
+    if (atomic_exchange(&z->cancels, 0)) reap_canceled(z);
+    if (z->left == 0) return GSR_OK; /* all canceled meanwhile */
   }
+}
+
+static void *worker(void *arg) {
+  struct gsr__object *obj = arg;
+  struct zonal *z = Z(obj);
+  for (;;) {
+    pthread_mutex_lock(&z->mu);
+    while (z->queue == NULL && !z->stop) pthread_cond_wait(&z->cv, &z->mu);
+    int stop = z->stop && z->queue == NULL;
+    pthread_mutex_unlock(&z->mu);
+    if (stop) break;
+    z->base = z->next_id;
+    z->n = z->left = 0;
+    take_queue(z);
+    int status = z->left > 0 ? run_batch(obj, z) : GSR_OK;
+    while (z->reqs != NULL) /* failed: what is left fails with it */
+      fail_req(z, z->reqs, status != GSR_OK ? status : GSR_EPROTO);
+    z->next_id = z->base + (int64_t)z->n;
+  }
+  return NULL;
+}
+
+static int zonal_prepare(struct gsr__object *obj, struct gsr__request *req,
+                         uint64_t off, uint64_t len, void *dst) {
+  /* the "URL" names the object in messages; the range is set by the
+   * fetch */
+  return gsr__request_init(req, GSR__GET, obj->display);
+}
+
+static int zonal_submit(struct gsr__object *obj, struct gsr__request *req) {
+  struct zonal *z = Z(obj);
+  struct zreq *q = gsr__calloc(1, sizeof(*q));
+  if (q == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  q->req = req;
+  pthread_mutex_lock(&z->mu);
+  int stop = z->stop;
+  if (!stop) {
+    *z->queue_tail = q;
+    z->queue_tail = &q->next;
+    pthread_cond_signal(&z->cv);
+    (void)!write(z->wake[1], "", 1);
+  }
+  pthread_mutex_unlock(&z->mu);
+  if (stop) {
+    gsr__free(q);
+    return gsr__err(GSR_ECLOSED, "%s: file is closed", obj->display);
+  }
+  return GSR_OK;
+}
+
+static void zonal_cancel(struct gsr__object *obj, struct gsr__request *req) {
+  struct zonal *z = Z(obj);
+  atomic_store(&req->cancel, 1);
+  atomic_store(&z->cancels, 1);
+  pthread_mutex_lock(&z->mu);
+  /* still queued: the worker fails it when it takes it (add_req's
+   * ranges are reaped at once) */
+  (void)!write(z->wake[1], "", 1);
+  pthread_mutex_unlock(&z->mu);
 }
 
 static int zonal_open(struct gsr__object *obj) {
@@ -392,70 +639,53 @@ static int zonal_open(struct gsr__object *obj) {
   struct zonal *z = gsr__calloc(1, sizeof(*z));
   if (z == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   pthread_mutex_init(&z->mu, NULL);
+  pthread_cond_init(&z->cv, NULL);
+  z->queue_tail = &z->queue;
+  z->wake[0] = z->wake[1] = -1;
   z->next_id = 1;
   obj->priv = z;
   size_t n = strlen(obj->url.bucket) + 32;
   if ((z->bucket = gsr__malloc(n)) == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory");
   snprintf(z->bucket, n, "projects/_/buckets/%s", obj->url.bucket);
-  int attempts = 0, redirects = 0;
+  if (pipe2(z->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+    return gsr__err(GSR_EIO, "%s: pipe: %s", obj->display,
+                    gsr__errno_text(errno));
+  int attempts = 0, redirects = 0, status;
   for (;;) {
-    int retry, status = open_stream(obj, z, &retry);
-    if (status == GSR_OK || !retry) return status;
+    int retry;
+    status = open_stream(obj, z, &retry);
+    if (status == GSR_OK || !retry) break;
     if (z->redirected && redirects++ < MAX_REDIRECTS) continue;
-    if (++attempts >= c->opts.retry_max_attempts) return status;
+    if (++attempts >= c->opts.retry_max_attempts) break;
     backoff(c, attempts);
   }
-}
-
-static int zonal_fill(struct gsr__object *obj, uint64_t off,
-                      const struct gsr__iov *iov, int n, uint32_t *crc,
-                      uint32_t *seg_crc, struct gsr__buf *mark) {
-  struct zonal *z = Z(obj);
-  struct zrange rs[GSR__REQ_IOV];
-  assert(n <= GSR__REQ_IOV);
-  for (int i = 0; i < n; i++) {
-    rs[i] = (struct zrange){.off = off, .len = iov[i].len, .dst = iov[i].base};
-    rs[i].done = iov[i].len == 0;
-    off += iov[i].len;
-  }
-  pthread_mutex_lock(&z->mu);
-  int status = read_ranges(obj, z, rs, (size_t)n);
-  pthread_mutex_unlock(&z->mu);
   if (status != GSR_OK) return status;
-  gsr__fill_crcs(iov, n, crc, seg_crc, mark);
+  if (pthread_create(&z->thread, NULL, worker, obj) != 0)
+    return gsr__err(GSR_EIO, "%s: cannot start the gRPC worker thread",
+                    obj->display);
+  z->started = 1;
   return GSR_OK;
-}
-
-static int zonal_fill_sg(struct gsr__object *obj, uint64_t off,
-                         const struct gsr__iov *segs, size_t n,
-                         uint64_t *preads, uint64_t *bytes) {
-  struct zonal *z = Z(obj);
-  size_t k = 0;
-  *preads = *bytes = 0;
-  for (size_t i = 0; i < n; i++) k += segs[i].base != NULL && segs[i].len;
-  struct zrange *rs = gsr__calloc(k ? k : 1, sizeof(*rs));
-  if (rs == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
-  k = 0;
-  for (size_t i = 0; i < n; off += segs[i++].len) {
-    if (segs[i].base == NULL || segs[i].len == 0) continue;
-    rs[k++] = (struct zrange){
-        .off = off, .len = segs[i].len, .dst = segs[i].base};
-    *bytes += segs[i].len;
-  }
-  *preads = k; /* one ReadRange each, on the one stream */
-  pthread_mutex_lock(&z->mu);
-  int status = read_ranges(obj, z, rs, k);
-  pthread_mutex_unlock(&z->mu);
-  gsr__free(rs);
-  return status;
 }
 
 static void zonal_close(struct gsr__object *obj) {
   struct zonal *z = Z(obj);
   if (z == NULL) return;
+  if (z->started) {
+    /* every fetch was freed (so completed) before the object closes */
+    pthread_mutex_lock(&z->mu);
+    z->stop = 1;
+    pthread_cond_signal(&z->cv);
+    pthread_mutex_unlock(&z->mu);
+    pthread_join(z->thread, NULL);
+  }
+  assert(z->queue == NULL && z->reqs == NULL);
   drop_stream(z);
+  for (int i = 0; i < 2; i++)
+    if (z->wake[i] >= 0) close(z->wake[i]);
+  pthread_cond_destroy(&z->cv);
   pthread_mutex_destroy(&z->mu);
+  gsr__free(z->rs);
   gsr__free(z->bucket);
   gsr__free(z->handle);
   gsr__free(z->token);
@@ -466,7 +696,8 @@ static void zonal_close(struct gsr__object *obj) {
 const struct gsr__backend_ops gsr__zonal_ops = {
     .name = "gs-grpc",
     .open = zonal_open,
-    .fill = zonal_fill,
-    .fill_sg = zonal_fill_sg,
+    .prepare = zonal_prepare,
+    .submit = zonal_submit,
+    .cancel = zonal_cancel,
     .close = zonal_close,
 };

@@ -127,7 +127,11 @@ static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
 /* Hands req to the transport; if it is stopping, counts the part failed
  * (the fetch then completes without it). */
 static void submit_part(struct gsr__rfetch *rf, struct gsr__request *req) {
-  if (gsr__transport_submit(rf->target->transport, req) == GSR_OK) return;
+  struct gsr__object *obj = rf->target->obj;
+  if ((obj->ops->submit
+           ? obj->ops->submit(obj, req)
+           : gsr__transport_submit(rf->target->transport, req)) == GSR_OK)
+    return;
   struct gsr__error e;
   gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
                  rf->target->obj->display);
@@ -190,7 +194,7 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
   rf->len = len;
   rf->n_seg = n_iov;
   for (int i = 0; i < n_iov; i++) rf->seg_len[i] = iov[i].len;
-  if (t->obj->ops->fill != NULL) { /* in this thread, done on return */
+  if (t->obj->local) { /* done before we return */
     if (segs != NULL) {
       uint64_t preads, bytes;
       status = t->obj->ops->fill_sg(t->obj, off, segs, n_segs, &preads, &bytes);
@@ -371,8 +375,12 @@ int gsr__rfetch_wait(struct gsr__rfetch *rf) {
 }
 
 void gsr__rfetch_cancel(struct gsr__rfetch *rf) {
+  struct gsr__object *obj = rf->target->obj;
   for (int i = 0; i < rf->n_parts && rf->reqs != NULL; i++)
-    gsr__transport_cancel(rf->target->transport, &rf->reqs[i]);
+    if (obj->ops->cancel)
+      obj->ops->cancel(obj, &rf->reqs[i]);
+    else
+      gsr__transport_cancel(rf->target->transport, &rf->reqs[i]);
 }
 
 void gsr__rfetch_free(struct gsr__rfetch *rf) {

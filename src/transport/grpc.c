@@ -26,6 +26,7 @@ struct gsr__grpc {
   nghttp2_session *h2;
   int32_t stream_id;
   long stall_ms;
+  int wake_fd; /* readable: recv returns 2 (-1: none) */
   /* request side: framed messages not yet taken by nghttp2 */
   uint8_t *out;
   size_t out_len, out_off, out_cap;
@@ -176,12 +177,18 @@ static int flush(struct gsr__grpc *g) {
  * nghttp2, then flushes its answers (window updates, pings). */
 static int pump(struct gsr__grpc *g) {
   uint8_t buf[65536];
-  int r = wait_fd(g, POLLIN);
+  struct pollfd p[2] = {{.fd = g->fd, .events = POLLIN},
+                        {.fd = g->wake_fd, .events = POLLIN}};
+  int r;
+  while ((r = poll(p, g->wake_fd >= 0 ? 2 : 1, (int)g->stall_ms)) < 0 &&
+         errno == EINTR) {
+  }
   if (r <= 0) {
     conn_fail(g, r == 0 ? "stalled: no data within the stall timeout"
                         : "poll failed");
     return -1;
   }
+  if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) return 2; /* woken */
   ssize_t n = recv(g->fd, buf, sizeof(buf), 0);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
   if (n <= 0) {
@@ -284,7 +291,7 @@ int gsr__grpc_open(const struct gsr__grpc_call_opts *o,
   *out = NULL;
   struct gsr__grpc *g = gsr__calloc(1, sizeof(*g));
   if (g == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
-  g->fd = -1;
+  g->fd = g->wake_fd = -1;
   g->stall_ms = o->stall_timeout_ms > 0 ? o->stall_timeout_ms : 30000;
   int status = connect_to(
       o, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000, &g->fd);
@@ -371,9 +378,11 @@ int gsr__grpc_recv(struct gsr__grpc *g, const uint8_t **msg, size_t *len) {
       g->in_len -= g->in_off;
       g->in_off = 0;
     }
-    pump(g);
+    if (pump(g) == 2) return 2;
   }
 }
+
+void gsr__grpc_set_wake(struct gsr__grpc *g, int fd) { g->wake_fd = fd; }
 
 const struct gsr__grpc_status *gsr__grpc_end(const struct gsr__grpc *g) {
   return &g->st;

@@ -94,8 +94,11 @@ int gsr__grpc_open(const struct gsr__grpc_call_opts *o, struct gsr__grpc **out);
 int gsr__grpc_send(struct gsr__grpc *g, const void *msg, size_t len);
 /* The next message: 1 and *msg, *len (valid until the next call), or 0 when
  * the call ended (gsr__grpc_end says how; a broken connection or a stall
- * end it as UNAVAILABLE / DEADLINE_EXCEEDED), never another value. */
+ * end it as UNAVAILABLE / DEADLINE_EXCEEDED), or 2 when the wake fd became
+ * readable first (the caller drains it). */
 int gsr__grpc_recv(struct gsr__grpc *g, const uint8_t **msg, size_t *len);
+/* An fd whose readability interrupts recv's wait (-1: none). */
+void gsr__grpc_set_wake(struct gsr__grpc *g, int fd);
 /* How the call ended (valid once recv returned 0). */
 const struct gsr__grpc_status *gsr__grpc_end(const struct gsr__grpc *g);
 /* Cancels the call if still open (RST_STREAM CANCEL), closes, frees. NULL
