@@ -116,6 +116,15 @@ eq "stat crc32c" "$(awk '$1 == "crc32c:" {print $2}' st)" \
 import base64, crc32c, sys
 print(base64.b64encode(crc32c.crc32c(open(sys.argv[1], "rb").read()).to_bytes(4, "big")).decode())' "$D/obj")"
 
+# bench: the engine's read-ahead over the stream, cancelled at each hard
+# seek (rand) and at close (it checks no bytes; the run must succeed)
+for pat in seq rand; do
+  if timeout 60 "$BIN" bench --anonymous --pattern $pat --mode prefetch --prefetch adaptive \
+    --io-size 256K --max-bytes 40M --max-seconds 3 "gs://$B/obj" >bench.out 2>"$T/err"; then
+    pass
+  else fail "bench $pat: $(head -c 300 "$T/err")"; fi
+done
+
 # ---- faults that must still give the exact bytes
 faults '"split"' ""
 same "split pieces" "$D/obj" "gs://$B/obj"
