@@ -49,7 +49,13 @@ struct zrange {
   int seg; /* the owner's dst segment (-1: xdst, no CRC) */
 };
 
+struct zshared;
+
+/* One stream and the worker thread that owns it. */
 struct zonal {
+  struct zshared *sh;
+  struct gsr__object *obj;
+  atomic_int load; /* requests submitted and not completed */
   /* mu guards the submit queue, stop and the cancel flag's wake-up; the
    * rest is the worker's alone (open's before the worker starts). */
   pthread_mutex_t mu;
@@ -66,24 +72,34 @@ struct zonal {
   int64_t base;
   struct zreq *reqs;
   struct gsr__grpc *g;
-  char *bucket;       /* "projects/_/buckets/NAME" */
-  int64_t generation; /* pinned by the first response; 0 before */
-  uint8_t *handle;
-  size_t handle_len;
-  char *token; /* routing token of the last redirect, or NULL */
   int64_t next_id;
   int redirected; /* the last stream ended with a redirect */
 };
 
-static struct zonal *Z(struct gsr__object *obj) { return obj->priv; }
+/* What a file's streams share. */
+struct zshared {
+  char *bucket;       /* "projects/_/buckets/NAME" */
+  int64_t generation; /* pinned by the first response (at open); 0 before */
+  pthread_mutex_t mu; /* guards handle, token and the workers' starts */
+  uint8_t *handle;    /* the latest read handle any stream got */
+  size_t handle_len;
+  char *token; /* routing token of the last redirect, or NULL */
+  int n;       /* streams (gsr__zonal_streams) */
+  struct zonal *streams[GSR__ZONAL_MAX_STREAMS];
+};
+
+static struct zshared *SH(struct gsr__object *obj) { return obj->priv; }
 
 static void set_handle(struct zonal *z, const uint8_t *h, size_t n) {
+  struct zshared *sh = z->sh;
   uint8_t *c = n ? gsr__malloc(n) : NULL;
   if (n && c == NULL) return; /* keep the old one: only a slower reopen */
   if (n) memcpy(c, h, n);
-  gsr__free(z->handle);
-  z->handle = c;
-  z->handle_len = n;
+  pthread_mutex_lock(&sh->mu);
+  gsr__free(sh->handle);
+  sh->handle = c;
+  sh->handle_len = n;
+  pthread_mutex_unlock(&sh->mu);
 }
 
 static void drop_stream(struct zonal *z) {
@@ -100,25 +116,28 @@ static int pack_spec(struct gsr__object *obj, struct zonal *z, uint8_t **out,
       GOOGLE__STORAGE__V2__BIDI_READ_OBJECT_SPEC__INIT;
   Google__Storage__V2__BidiReadHandle h =
       GOOGLE__STORAGE__V2__BIDI_READ_HANDLE__INIT;
-  spec.bucket = z->bucket;
+  struct zshared *sh = z->sh;
+  spec.bucket = sh->bucket;
   spec.object = obj->url.object;
-  if (z->generation > 0) {
+  if (sh->generation > 0) {
     spec.has_generation = 1;
-    spec.generation = z->generation;
+    spec.generation = sh->generation;
   }
-  if (z->handle != NULL) {
+  pthread_mutex_lock(&sh->mu);
+  if (sh->handle != NULL) {
     h.has_handle = 1;
-    h.handle.data = z->handle;
-    h.handle.len = z->handle_len;
+    h.handle.data = sh->handle;
+    h.handle.len = sh->handle_len;
     spec.read_handle = &h;
   }
-  spec.routing_token = z->token;
+  spec.routing_token = sh->token;
   rq.read_object_spec = &spec;
   *len = google__storage__v2__bidi_read_object_request__get_packed_size(&rq);
   *out = gsr__malloc(*len ? *len : 1);
-  if (*out == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
-  google__storage__v2__bidi_read_object_request__pack(&rq, *out);
-  return GSR_OK;
+  if (*out != NULL)
+    google__storage__v2__bidi_read_object_request__pack(&rq, *out);
+  pthread_mutex_unlock(&sh->mu);
+  return *out != NULL ? GSR_OK : gsr__err(GSR_ENOMEM, "out of memory");
 }
 
 /* Judges how the stream ended (it is dropped): GSR_OK when a new one may
@@ -130,15 +149,17 @@ static int judge_end(struct gsr__object *obj, struct zonal *z) {
   gsr__zonal_parse_details(st->details, st->details_len, &d);
   int code = st->code;
   if (d.range_code > 0 && code == GSR__GRPC_OK) code = d.range_code;
-  int status = gsr__zonal_judge(code, d.redirect, z->generation > 0);
+  int status = gsr__zonal_judge(code, d.redirect, z->sh->generation > 0);
   GSR__TRACE(obj->client, "zonal %s: stream ended %s (%s)%s", obj->display,
              gsr__grpc_code_name(code), st->message,
              d.redirect ? ", redirected" : "");
   z->redirected = status == GSR_OK && d.redirect;
   if (z->redirected) {
     if (d.routing_token != NULL) {
-      gsr__free(z->token);
-      z->token = d.routing_token;
+      pthread_mutex_lock(&z->sh->mu);
+      gsr__free(z->sh->token);
+      z->sh->token = d.routing_token;
+      pthread_mutex_unlock(&z->sh->mu);
       d.routing_token = NULL;
     }
     if (d.handle != NULL) set_handle(z, d.handle, d.handle_len);
@@ -148,7 +169,7 @@ static int judge_end(struct gsr__object *obj, struct zonal *z) {
              gsr__grpc_code_name(code), st->message);
   else if (status == GSR_ECHANGED && code == GSR__GRPC_NOT_FOUND)
     gsr__err(status, "%s: generation %lld was replaced or deleted",
-             obj->display, (long long)z->generation);
+             obj->display, (long long)z->sh->generation);
   else
     gsr__err(status, "%s: %s (gRPC %s: %s)", obj->display, gsr_strerror(status),
              gsr__grpc_code_name(code), st->message);
@@ -165,8 +186,11 @@ static int open_stream(struct gsr__object *obj, struct zonal *z, int *retry) {
   const char *hdrs[9];
   int k = 0, status;
   *retry = 0;
-  snprintf(params, sizeof(params), "bucket=%s%s%s", z->bucket,
-           z->token ? "&routing_token=" : "", z->token ? z->token : "");
+  pthread_mutex_lock(&z->sh->mu);
+  snprintf(params, sizeof(params), "bucket=%s%s%s", z->sh->bucket,
+           z->sh->token ? "&routing_token=" : "",
+           z->sh->token ? z->sh->token : "");
+  pthread_mutex_unlock(&z->sh->mu);
   snprintf(ua, sizeof(ua), "gsread/%s", gsr_version());
   hdrs[k++] = "x-goog-request-params";
   hdrs[k++] = params;
@@ -233,14 +257,14 @@ static int open_stream(struct gsr__object *obj, struct zonal *z, int *retry) {
     if (gsr__zonal_object_stat(r->metadata, &st) != GSR_OK)
       status = gsr__err(GSR_EPROTO, "%s: metadata lacks size or generation",
                         obj->display);
-    else if (z->generation == 0) {
+    else if (z->sh->generation == 0) {
       obj->st = st;
-      z->generation = st.generation;
-    } else if (st.generation != z->generation)
+      z->sh->generation = st.generation;
+    } else if (st.generation != z->sh->generation)
       status = gsr__err(
           GSR_ECHANGED, "%s: generation %lld became %lld since it was opened",
-          obj->display, (long long)z->generation, (long long)st.generation);
-  } else if (z->generation == 0) {
+          obj->display, (long long)z->sh->generation, (long long)st.generation);
+  } else if (z->sh->generation == 0) {
     status = gsr__err(GSR_EPROTO, "%s: first gRPC response has no metadata",
                       obj->display);
   }
@@ -298,6 +322,7 @@ static void complete(struct zonal *z, struct zreq *q) {
   if (req->err.status == GSR_OK) atomic_store(&req->progress, req->received);
   req->done_ns = gsr__now_ns();
   gsr__free(q);
+  atomic_fetch_sub(&z->load, 1);
   gsr__completion_done(req->completion, &req->err);
 }
 
@@ -570,8 +595,8 @@ static int run_batch(struct gsr__object *obj, struct zonal *z) {
 }
 
 static void *worker(void *arg) {
-  struct gsr__object *obj = arg;
-  struct zonal *z = Z(obj);
+  struct zonal *z = arg;
+  struct gsr__object *obj = z->obj;
   for (;;) {
     pthread_mutex_lock(&z->mu);
     while (z->queue == NULL && !z->stop) pthread_cond_wait(&z->cv, &z->mu);
@@ -596,36 +621,89 @@ static int zonal_prepare(struct gsr__object *obj, struct gsr__request *req,
   return gsr__request_init(req, GSR__GET, obj->display);
 }
 
+static struct zonal *stream_new(struct gsr__object *obj, struct zshared *sh) {
+  struct zonal *z = gsr__calloc(1, sizeof(*z));
+  if (z == NULL) return NULL;
+  z->sh = sh;
+  z->obj = obj;
+  pthread_mutex_init(&z->mu, NULL);
+  pthread_cond_init(&z->cv, NULL);
+  z->queue_tail = &z->queue;
+  z->next_id = 1;
+  if (pipe2(z->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+    pthread_cond_destroy(&z->cv);
+    pthread_mutex_destroy(&z->mu);
+    gsr__free(z);
+    return NULL;
+  }
+  return z;
+}
+
+/* Stops the stream's worker (every request it had completed: the fetches
+ * were freed before the object closes) and frees it. */
+static void stream_free(struct zonal *z) {
+  if (z == NULL) return;
+  if (z->started) {
+    pthread_mutex_lock(&z->mu);
+    z->stop = 1;
+    pthread_cond_signal(&z->cv);
+    pthread_mutex_unlock(&z->mu);
+    pthread_join(z->thread, NULL);
+  }
+  assert(z->queue == NULL && z->reqs == NULL);
+  drop_stream(z);
+  close(z->wake[0]);
+  close(z->wake[1]);
+  pthread_cond_destroy(&z->cv);
+  pthread_mutex_destroy(&z->mu);
+  gsr__free(z->rs);
+  gsr__free(z);
+}
+
+/* The stream for a new request: the least loaded, its worker started on
+ * first use (a stream other than the first opens with the read handle). */
+static struct zonal *pick(struct gsr__object *obj, struct zshared *sh) {
+  struct zonal *best = sh->streams[0];
+  for (int i = 1; i < sh->n; i++)
+    if (atomic_load(&sh->streams[i]->load) < atomic_load(&best->load))
+      best = sh->streams[i];
+  pthread_mutex_lock(&sh->mu);
+  if (!best->started && pthread_create(&best->thread, NULL, worker, best) == 0)
+    best->started = 1;
+  int ok = best->started;
+  pthread_mutex_unlock(&sh->mu);
+  return ok ? best : NULL;
+}
+
 static int zonal_submit(struct gsr__object *obj, struct gsr__request *req) {
-  struct zonal *z = Z(obj);
+  struct zshared *sh = SH(obj);
+  struct zonal *z = pick(obj, sh);
+  if (z == NULL)
+    return gsr__err(GSR_EIO, "%s: cannot start a gRPC worker thread",
+                    obj->display);
   struct zreq *q = gsr__calloc(1, sizeof(*q));
   if (q == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   q->req = req;
+  atomic_fetch_add(&z->load, 1);
   pthread_mutex_lock(&z->mu);
-  int stop = z->stop;
-  if (!stop) {
-    *z->queue_tail = q;
-    z->queue_tail = &q->next;
-    pthread_cond_signal(&z->cv);
-    (void)!write(z->wake[1], "", 1);
-  }
+  *z->queue_tail = q;
+  z->queue_tail = &q->next;
+  pthread_cond_signal(&z->cv);
+  (void)!write(z->wake[1], "", 1);
   pthread_mutex_unlock(&z->mu);
-  if (stop) {
-    gsr__free(q);
-    return gsr__err(GSR_ECLOSED, "%s: file is closed", obj->display);
-  }
   return GSR_OK;
 }
 
 static void zonal_cancel(struct gsr__object *obj, struct gsr__request *req) {
-  struct zonal *z = Z(obj);
+  struct zshared *sh = SH(obj);
   atomic_store(&req->cancel, 1);
-  atomic_store(&z->cancels, 1);
-  pthread_mutex_lock(&z->mu);
-  /* still queued: the worker fails it when it takes it (add_req's
-   * ranges are reaped at once) */
-  (void)!write(z->wake[1], "", 1);
-  pthread_mutex_unlock(&z->mu);
+  /* whichever stream has it fails it when it next looks (a queued one
+   * once taken: its ranges are reaped at once) */
+  for (int i = 0; i < sh->n; i++) {
+    struct zonal *z = sh->streams[i];
+    atomic_store(&z->cancels, 1);
+    (void)!write(z->wake[1], "", 1);
+  }
 }
 
 static int zonal_open(struct gsr__object *obj) {
@@ -636,23 +714,19 @@ static int zonal_open(struct gsr__object *obj) {
                     "(STORAGE_GRPC_ENDPOINT=http://HOST:PORT); TLS to "
                     "storage.googleapis.com is not implemented",
                     obj->display);
-  struct zonal *z = gsr__calloc(1, sizeof(*z));
-  if (z == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
-  pthread_mutex_init(&z->mu, NULL);
-  pthread_cond_init(&z->cv, NULL);
-  z->queue_tail = &z->queue;
-  z->wake[0] = z->wake[1] = -1;
-  z->next_id = 1;
-  obj->priv = z;
+  struct zshared *sh = gsr__calloc(1, sizeof(*sh));
+  if (sh == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  pthread_mutex_init(&sh->mu, NULL);
+  obj->priv = sh;
   size_t n = strlen(obj->url.bucket) + 32;
-  if ((z->bucket = gsr__malloc(n)) == NULL)
+  if ((sh->bucket = gsr__malloc(n)) == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory");
-  snprintf(z->bucket, n, "projects/_/buckets/%s", obj->url.bucket);
-  if (pipe2(z->wake, O_CLOEXEC | O_NONBLOCK) != 0)
-    return gsr__err(GSR_EIO, "%s: pipe: %s", obj->display,
-                    gsr__errno_text(errno));
+  snprintf(sh->bucket, n, "projects/_/buckets/%s", obj->url.bucket);
+  struct zonal *z = sh->streams[0] = stream_new(obj, sh);
+  if (z == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  sh->n = 1;
   int attempts = 0, redirects = 0, status;
-  for (;;) {
+  for (;;) { /* the first stream, for the metadata */
     int retry;
     status = open_stream(obj, z, &retry);
     if (status == GSR_OK || !retry) break;
@@ -661,35 +735,22 @@ static int zonal_open(struct gsr__object *obj) {
     backoff(c, attempts);
   }
   if (status != GSR_OK) return status;
-  if (pthread_create(&z->thread, NULL, worker, obj) != 0)
-    return gsr__err(GSR_EIO, "%s: cannot start the gRPC worker thread",
-                    obj->display);
-  z->started = 1;
+  /* the others open when first used */
+  int want = gsr__zonal_streams(obj->st.size, c->default_concurrency);
+  while (sh->n < want && (sh->streams[sh->n] = stream_new(obj, sh)) != NULL)
+    sh->n++;
   return GSR_OK;
 }
 
 static void zonal_close(struct gsr__object *obj) {
-  struct zonal *z = Z(obj);
-  if (z == NULL) return;
-  if (z->started) {
-    /* every fetch was freed (so completed) before the object closes */
-    pthread_mutex_lock(&z->mu);
-    z->stop = 1;
-    pthread_cond_signal(&z->cv);
-    pthread_mutex_unlock(&z->mu);
-    pthread_join(z->thread, NULL);
-  }
-  assert(z->queue == NULL && z->reqs == NULL);
-  drop_stream(z);
-  for (int i = 0; i < 2; i++)
-    if (z->wake[i] >= 0) close(z->wake[i]);
-  pthread_cond_destroy(&z->cv);
-  pthread_mutex_destroy(&z->mu);
-  gsr__free(z->rs);
-  gsr__free(z->bucket);
-  gsr__free(z->handle);
-  gsr__free(z->token);
-  gsr__free(z);
+  struct zshared *sh = SH(obj);
+  if (sh == NULL) return;
+  for (int i = 0; i < sh->n; i++) stream_free(sh->streams[i]);
+  pthread_mutex_destroy(&sh->mu);
+  gsr__free(sh->bucket);
+  gsr__free(sh->handle);
+  gsr__free(sh->token);
+  gsr__free(sh);
   obj->priv = NULL;
 }
 

@@ -40,6 +40,13 @@ void gsr__zonal_details_cleanup(struct gsr__zonal_details *d);
  * replaced or deleted). */
 int gsr__zonal_judge(int grpc_code, int redirect, int pinned);
 
+/* The most streams a file opens. */
+#define GSR__ZONAL_MAX_STREAMS 4
+/* How many streams a file of size bytes reads over (as gcsfuse's pool: 1
+ * under 100 MiB, 2 under 500 MiB, else 4), at most concurrency (the
+ * client's default concurrency), at least 1. */
+int gsr__zonal_streams(uint64_t size, int concurrency);
+
 /* A first response's Object into st (zeroed first). GSR_OK, or GSR_EPROTO
  * when it has no valid size or generation. */
 int gsr__zonal_object_stat(const Google__Storage__V2__Object *o, gsr_stat *st);

@@ -142,3 +142,10 @@ int gsr__zonal_object_stat(const Google__Storage__V2__Object *o, gsr_stat *st) {
   }
   return GSR_OK;
 }
+
+int gsr__zonal_streams(uint64_t size, int concurrency) {
+  int n = size < (100u << 20) ? 1 : size < (500u << 20) ? 2 : 4;
+  if (n > concurrency) n = concurrency;
+  if (n > GSR__ZONAL_MAX_STREAMS) n = GSR__ZONAL_MAX_STREAMS;
+  return n < 1 ? 1 : n;
+}

@@ -2,7 +2,8 @@
 # Zonal-bucket reads (gRPC BidiReadObject) through the CLI against the zonal
 # stand-in (tests/server/zonal-server, started here): cat, cp and stat over
 # STORAGE_GRPC_ENDPOINT and --grpc-endpoint, sequential, ranged, prefetched
-# and vectored (cat --ranges) reads byte-exact, and every injected fault:
+# and vectored (cat --ranges) reads byte-exact, a large file over two
+# streams, and every injected fault:
 # split and interleaved pieces, range_end on an empty piece, a CRC mismatch
 # (resumed, or a clear error when it persists), a broken stream (resumed on
 # a new stream with the read handle, same read_id, offset moved), an OK end
@@ -173,6 +174,18 @@ eq "redirect: token in x-goog-request-params" \
   "$(grep -c 'routing_token=tok-42' "$T/log")" 1
 eq "redirect: the redirect's handle sent" \
   "$(grep -c '"read_handle": "redirected-handle"' "$T/log")" 1
+
+# a file of 100 MiB or more reads over two streams (the second opened with
+# the first one's read handle); one breaks and is resumed
+head -c $((130 * 1024 * 1024 + 5)) /dev/urandom >"$D/big"
+: >"$T/log"
+faults "" '"", "abort:5000000"'
+same "two streams, one broken" "$D/big" --io-size 4M "gs://$B/big"
+eq "two streams: opens (first, second, second resumed)" \
+  "$(grep -c '"open"' "$T/log")" 3
+eq "two streams: later opens carry the read handle" \
+  "$(grep '"open"' "$T/log" | tail -n 2 | grep -c '"read_handle": "handle-')" 2
+rm -f "$D/big"
 
 # ---- faults that must fail clearly, never with wrong bytes
 # expect_fail NAME PATTERN ARGS...: cat fails, its message matches PATTERN.

@@ -195,6 +195,18 @@ static void test_judge(void **state) {
                    GSR_EPROTO);
 }
 
+static void test_streams(void **state) {
+  (void)state;
+  const uint64_t mib = 1 << 20;
+  assert_int_equal(gsr__zonal_streams(0, 4), 1);
+  assert_int_equal(gsr__zonal_streams(100 * mib - 1, 4), 1);
+  assert_int_equal(gsr__zonal_streams(100 * mib, 4), 2);
+  assert_int_equal(gsr__zonal_streams(500 * mib, 4), 4);
+  assert_int_equal(gsr__zonal_streams(500 * mib, 3), 3);
+  assert_int_equal(gsr__zonal_streams(500 * mib, 64), GSR__ZONAL_MAX_STREAMS);
+  assert_int_equal(gsr__zonal_streams(500 * mib, 0), 1);
+}
+
 static void test_object_stat(void **state) {
   (void)state;
   gsr_stat st;
@@ -227,9 +239,13 @@ static void test_object_stat(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_deframe),         cmocka_unit_test(test_codes),
-      cmocka_unit_test(test_message_and_bin), cmocka_unit_test(test_endpoint),
-      cmocka_unit_test(test_details),         cmocka_unit_test(test_judge),
+      cmocka_unit_test(test_deframe),
+      cmocka_unit_test(test_codes),
+      cmocka_unit_test(test_message_and_bin),
+      cmocka_unit_test(test_endpoint),
+      cmocka_unit_test(test_details),
+      cmocka_unit_test(test_judge),
+      cmocka_unit_test(test_streams),
       cmocka_unit_test(test_object_stat),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
