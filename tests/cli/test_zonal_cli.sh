@@ -7,7 +7,8 @@
 # split and interleaved pieces, range_end on an empty piece, a CRC mismatch
 # (resumed, or a clear error when it persists), a broken stream (resumed on
 # a new stream with the read handle, same read_id, offset moved), an OK end
-# with ranges pending, a redirect (token in the spec and the header), the
+# with ranges pending, a silent stall (resumed after the stall timeout),
+# redirects at open and mid-stream (token in the spec and the header), the
 # object replaced (GSR_ECHANGED), permission denied, not found. Never wrong
 # bytes: a failing command's output is empty or a prefix of the object.
 #
@@ -164,6 +165,24 @@ same "OK end with ranges pending resumed" "$D/obj" "gs://$B/obj"
 faults "" '"crc"'
 same "CRC mismatch once: resumed" "$D/obj" "gs://$B/obj"
 eq "CRC mismatch once: a second stream" "$(grep -c '"open"' "$T/log")" 2
+
+faults "" '"stall:2000000"'
+same "silent stall: resumed after the stall timeout" "$D/obj" --stall-timeout 1000 "gs://$B/obj"
+
+: >"$T/log"
+faults "" '"redirect_after:3000000:tok-mid"'
+same "redirect mid-stream" "$D/obj" "gs://$B/obj"
+eq "redirect mid-stream: token in the spec and the header" \
+  "$(grep '"routing_token": "tok-mid"' "$T/log" | grep -c 'routing_token=tok-mid')" 1
+/usr/bin/python3 - "$T/log" >resume.txt <<'EOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+ranges = [r for l in lines if "ranges" in l for r in l["ranges"]]
+first, again = ranges[0], [r for r in ranges[1:] if r[0] == ranges[0][0]]
+ok = bool(again) and again[0][1] > first[1] and again[0][1] + again[0][2] == first[1] + first[2]
+print("resumed" if ok else "not-resumed %r" % ranges)
+EOF
+eq "redirect mid-stream: same read_id, remainder" "$(cat resume.txt)" resumed
 
 : >"$T/log"
 faults "" '"redirect:tok-42"'
