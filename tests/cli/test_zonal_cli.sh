@@ -13,6 +13,8 @@
 # bytes: a failing command's output is empty or a prefix of the object.
 #
 # Usage: tests/cli/test_zonal_cli.sh path/to/gsread
+# GSR_WRAP, if set, prefixes every gsread command (ctest valgrind_zonal:
+# valgrind's memcheck, any error failing the command).
 # The last line printed is "N passed, M failed"; exit status 0 only if
 # nothing failed.
 #
@@ -22,6 +24,7 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cli_setup zonal-cli "$@"
 ZSERVER=$CLI_LIB_DIR/../server/zonal-server
+WRAP=${GSR_WRAP:-}
 
 B=zbkt
 D=$T/root/$B
@@ -60,7 +63,7 @@ export STORAGE_EMULATOR_HOST=http://127.0.0.1:9
 same() {
   local name=$1 want=$2
   shift 2
-  if timeout 60 "$BIN" cat --anonymous "$@" >out 2>"$T/err" && cmp -s out "$want"; then
+  if timeout 60 $WRAP "$BIN" cat --anonymous "$@" >out 2>"$T/err" && cmp -s out "$want"; then
     pass
   else
     fail "$name: $(head -c 300 "$T/err")"
@@ -88,7 +91,7 @@ same "cat --grpc-endpoint" "$D/obj" --grpc-endpoint "$STORAGE_GRPC_ENDPOINT" "gs
 STORAGE_GRPC_ENDPOINT= same "cat --grpc + --grpc-endpoint, no env" "$D/obj" --grpc \
   --grpc-endpoint "http://127.0.0.1:$(cat "$T/port")" "gs://$B/obj"
 # --no-grpc goes to the JSON API (nothing listens there): a network error
-if timeout 30 "$BIN" cat --anonymous --no-grpc "gs://$B/obj" >out 2>"$T/err"; then
+if timeout 30 $WRAP "$BIN" cat --anonymous --no-grpc "gs://$B/obj" >out 2>"$T/err"; then
   fail "--no-grpc: read over gRPC anyway"
 else pass; fi
 
@@ -108,10 +111,10 @@ import json, sys
 print(max(len(json.loads(l)["ranges"]) for l in sys.stdin) <= 100)')" True
 
 # cp and stat
-if timeout 60 "$BIN" cp --anonymous -q "gs://$B/obj" copy 2>"$T/err" && cmp -s copy "$D/obj"; then
+if timeout 60 $WRAP "$BIN" cp --anonymous -q "gs://$B/obj" copy 2>"$T/err" && cmp -s copy "$D/obj"; then
   pass
 else fail "cp: $(head -c 300 "$T/err")"; fi
-"$BIN" stat --anonymous "gs://$B/obj" >st 2>"$T/err"
+$WRAP "$BIN" stat --anonymous "gs://$B/obj" >st 2>"$T/err"
 eq "stat size" "$(awk '$1 == "size:" {print $2}' st)" "$(wc -c <"$D/obj")"
 eq "stat crc32c" "$(awk '$1 == "crc32c:" {print $2}' st)" \
   "$(/usr/bin/python3 -c '
@@ -121,7 +124,7 @@ print(base64.b64encode(crc32c.crc32c(open(sys.argv[1], "rb").read()).to_bytes(4,
 # bench: the engine's read-ahead over the stream, cancelled at each hard
 # seek (rand) and at close (it checks no bytes; the run must succeed)
 for pat in seq rand; do
-  if timeout 60 "$BIN" bench --anonymous --pattern $pat --mode prefetch --prefetch adaptive \
+  if timeout 60 $WRAP "$BIN" bench --anonymous --pattern $pat --mode prefetch --prefetch adaptive \
     --io-size 256K --max-bytes 40M --max-seconds 3 "gs://$B/obj" >bench.out 2>"$T/err"; then
     pass
   else fail "bench $pat: $(head -c 300 "$T/err")"; fi
@@ -211,7 +214,7 @@ rm -f "$D/big"
 expect_fail() {
   local name=$1 pat=$2
   shift 2
-  if timeout 60 "$BIN" cat --anonymous "$@" >out 2>"$T/err"; then
+  if timeout 60 $WRAP "$BIN" cat --anonymous "$@" >out 2>"$T/err"; then
     fail "$name: succeeded"
   elif grep -qi -- "$pat" "$T/err"; then
     pass
