@@ -342,13 +342,14 @@ static void fail_req(struct zonal *z, struct zreq *q, int status) {
   complete(z, q);
 }
 
-/* Adds the CRC32C of n bytes landing at offset at of segment seg of req
- * (in order), with the checkpoints of dst[0] when it has them. */
+/* Adds n bytes landing at offset at of segment seg of req (in order), whose
+ * CRC32C is piece, to the segment's CRC32C; with the checkpoints of dst[0]
+ * when it has them (hashed again, stride by stride). */
 static void land_crc(struct gsr__request *req, int seg, size_t at,
-                     const uint8_t *p, size_t n) {
+                     const uint8_t *p, size_t n, uint32_t piece) {
   uint32_t *crc = &req->seg_crc[seg];
   if (req->marks == NULL) {
-    *crc = gsr__crc32c(*crc, p, n);
+    *crc = gsr__crc32c_combine(*crc, piece, n);
     return;
   }
   while (n > 0) {
@@ -404,14 +405,15 @@ static int land(struct gsr__object *obj, struct zonal *z,
     if (clen > r->len - r->got)
       return gsr__err(GSR_EPROTO, "%s: gRPC read %lld got more than asked",
                       obj->display, (long long)id);
-    if (d->checksummed_data->has_crc32c &&
-        gsr__crc32c(0, c->data, clen) != d->checksummed_data->crc32c)
+    uint32_t piece = gsr__crc32c(0, c->data, clen); /* hashed once */
+    if (d->checksummed_data->has_crc32c && piece != d->checksummed_data->crc32c)
       return gsr__err(GSR_EINTEGRITY,
                       "%s: CRC32C mismatch in a gRPC piece at offset %llu",
                       obj->display, (unsigned long long)at);
     struct gsr__request *req = q->req;
     if (r->dst != NULL) memcpy(r->dst + r->got, c->data, clen);
-    if (r->seg >= 0) land_crc(req, r->seg, (size_t)r->got, c->data, clen);
+    if (r->seg >= 0)
+      land_crc(req, r->seg, (size_t)r->got, c->data, clen, piece);
     req->received += clen; /* before the progress that shows it */
     if (req->first_byte_ns == 0) req->first_byte_ns = gsr__now_ns();
     for (int k = 0; k < 2; k++)
