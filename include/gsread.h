@@ -195,7 +195,9 @@ typedef struct gsr_client_options {
    * Storage) buckets serve object data (docs/zonal.md): 1 always, -1
    * never (the JSON API), 0 (default) when a gRPC endpoint is set (the
    * option below or $STORAGE_GRPC_ENDPOINT). Metadata then comes from the
-   * stream's first response. */
+   * stream's first response. With 0 and no endpoint, opening an object
+   * whose JSON metadata says storage class RAPID (a zonal bucket) fails
+   * with GSR_EUNSUPPORTED. */
   int grpc;
   /* The gRPC endpoint, "http://HOST:PORT" (cleartext HTTP/2; TLS is not
    * implemented yet). NULL: $STORAGE_GRPC_ENDPOINT (a bare "host:port" means

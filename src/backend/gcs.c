@@ -116,6 +116,22 @@ done:
   return status;
 }
 
+/* 1 if the object resource says the object is in a zonal bucket (Rapid
+ * Storage: storage class RAPID), whose data the JSON API does not serve. */
+GSR__HIDDEN int gsr__gcs_metadata_zonal(const char *json, size_t len);
+int gsr__gcs_metadata_zonal(const char *json, size_t len) {
+  struct json_tokener *tok = json_tokener_new();
+  if (tok == NULL) return 0;
+  struct json_object *root = json_tokener_parse_ex(tok, json, (int)len);
+  const char *cls = root != NULL && json_object_is_type(root, json_type_object)
+                        ? json_str(root, "storageClass")
+                        : NULL;
+  int zonal = cls != NULL && strcmp(cls, "RAPID") == 0;
+  json_object_put(root);
+  json_tokener_free(tok);
+  return zonal;
+}
+
 int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req, uint64_t *gen) {
   char *hdr = NULL;
   int status = gsr__auth_header(c->auth, &hdr, gen);
@@ -174,6 +190,16 @@ static int gcs_open(struct gsr__object *obj) {
                                      &obj->st, why, sizeof(why));
     if (status != GSR_OK) gsr__err(status, "GET %s: %s", req.url, why);
   }
+  /* Zonal: data over gRPC only. With no gRPC endpoint to go to, say so now
+   * rather than let the first media GET fail (forced --no-grpc: it does). */
+  if (status == GSR_OK && c->opts.grpc == 0 &&
+      gsr__gcs_metadata_zonal(req.body ? req.body : "", req.body_len))
+    status = gsr__err(GSR_EUNSUPPORTED,
+                      "%s is in a zonal bucket (storage class RAPID), whose "
+                      "data is served only over gRPC: set "
+                      "STORAGE_GRPC_ENDPOINT or --grpc-endpoint to a "
+                      "cleartext endpoint (gRPC over TLS is not implemented)",
+                      obj->display);
   if (status == GSR_OK) {
     snprintf(query, sizeof(query), "?alt=media&generation=%lld%s%s",
              (long long)obj->st.generation,

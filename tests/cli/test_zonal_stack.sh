@@ -5,8 +5,9 @@
 # directory, and STORAGE_GRPC_ENDPOINT points at the second. The CLI (ls,
 # cat, bench), the Python package (gsread://: open and read with seeks,
 # cat_file, cat_ranges) and the mount read the objects byte-exact, and the
-# JSON server sends no media bytes (it would answer a zonal object's media
-# GET with an error on GCS; here it counts them).
+# JSON server sends no media bytes (it counts them; told the bucket is zonal,
+# it refuses them with HTTP 400 as GCS does, and an open with no gRPC
+# endpoint says the bucket is zonal).
 #
 # Usage: tests/cli/test_zonal_stack.sh path/to/gsread
 # Needs the Python package built next to gsread (build/python) and FUSE:
@@ -55,9 +56,10 @@ if [ ! -s "$T/port" ]; then
 fi
 export STORAGE_GRPC_ENDPOINT=http://127.0.0.1:$(cat "$T/port")
 
+MARK=0 # media_bytes counts the log's lines after this one
 media_bytes() {
   sleep 0.2
-  grep '"kind":"media"' "$T/state/requests.log" 2>/dev/null |
+  tail -n +$((MARK + 1)) "$T/state/requests.log" 2>/dev/null | grep '"kind":"media"' |
     grep -o '"body_bytes_sent":[0-9]*' | awk -F: '{s += $2} END {print s + 0}'
 }
 
@@ -70,6 +72,26 @@ else fail "cat: $(head -c 300 "$T/err")"; fi
 if timeout 60 "$BIN" bench --anonymous --pattern rand --io-size 64K "gs://$B/obj" \
   >bench.out 2>"$T/err"; then pass; else fail "bench rand: $(head -c 300 "$T/err")"; fi
 eq "CLI: no media bytes over JSON" "$(media_bytes)" 0
+
+# ---- the JSON stand-in as GCS answers a zonal bucket: storage class RAPID,
+# media GETs refused (400). With no gRPC endpoint, open says the bucket is
+# zonal; forced onto JSON, the server's refusal is the error.
+curl -s -o /dev/null "$EP/_control/config?zonal_buckets=$B"
+if STORAGE_GRPC_ENDPOINT= timeout 60 "$BIN" cat --anonymous "gs://$B/obj" >out 2>"$T/err"; then
+  fail "no gRPC endpoint: a zonal object read over JSON"
+elif grep -q "zonal bucket" "$T/err"; then pass; else
+  fail "no gRPC endpoint: message '$(head -c 300 "$T/err")' lacks 'zonal bucket'"
+fi
+if timeout 60 "$BIN" cat --anonymous --no-grpc "gs://$B/obj" >out 2>"$T/err"; then
+  fail "--no-grpc: a zonal object read over JSON"
+elif grep -q "Zonal objects only support gRPC API" "$T/err"; then pass; else
+  fail "--no-grpc: message '$(head -c 300 "$T/err")' lacks the server's"
+fi
+if timeout 60 "$BIN" cat --anonymous "gs://$B/obj" >out 2>"$T/err" && cmp -s out "$D/obj"; then
+  pass
+else fail "zonal bucket over gRPC: $(head -c 300 "$T/err")"; fi
+sleep 0.2
+MARK=$(wc -l <"$T/state/requests.log") # the refused media GET is counted
 
 # ---- Python: gsread:// with no new option
 if [ ! -d "$PYDIR/gsread" ]; then

@@ -33,7 +33,7 @@ local FAULT_DEFAULTS = {
     fault_status = 503, fault_retry_after = 0, fault_ratio = 0,
     fault_kind = "status", fault_match = "", fault_on = "media",
     cut_at = -1, stall_ms = 2000, seed = 0, gzip_names = "", redirect_host = "",
-    long_extra = 1024, long_length = "true",
+    long_extra = 1024, long_length = "true", zonal_buckets = "",
 }
 
 -- Credentials knobs (see token(), metadata() and the gate in api()).
@@ -246,7 +246,7 @@ end
 
 local KNOBS = { "ttfb_ms", "rate", "list_max", "fault_status", "fault_retry_after", "fault_ratio",
                 "fault_kind", "fault_match", "fault_on", "cut_at", "stall_ms", "seed", "gzip_names",
-                "redirect_host", "long_extra", "long_length" }
+                "redirect_host", "long_extra", "long_length", "zonal_buckets" }
 
 for _, k in ipairs(AUTH_KNOBS) do KNOBS[#KNOBS + 1] = k end
 
@@ -528,6 +528,17 @@ local function serve_transcoded(info, path)
     ngx.print(body)
 end
 
+-- Zonal (Rapid Storage) buckets, named in the zonal_buckets knob
+-- (comma-separated): their objects have storage class RAPID and, as on GCS,
+-- no JSON media reads (HTTP 400): their data is served over gRPC
+-- (tests/server/zonal-server).
+local function zonal_bucket(cfg, bucket)
+    for b in string.gmatch(cfg.zonal_buckets or "", "[^,]+") do
+        if b == bucket then return true end
+    end
+    return false
+end
+
 metadata_json = function(req, info, path)
     local crc, md5 = get_hashes(path, info)
     local base = ngx.var.scheme .. "://" .. (ngx.var.http_host or ("127.0.0.1:" .. ngx.var.server_port))
@@ -545,7 +556,7 @@ metadata_json = function(req, info, path)
         { "metageneration", "1" },
         { "contentType", "application/octet-stream" },
         { "contentEncoding", gzip_encoded(config(), req.name) and "gzip" or nil },
-        { "storageClass", "STANDARD" },
+        { "storageClass", zonal_bucket(config(), req.bucket) and "RAPID" or "STANDARD" },
         { "size", tostring(info.size) },
         { "md5Hash", md5 or "" },
         { "crc32c", crc or "" },
@@ -616,6 +627,9 @@ function M.api()
         return reply(200, metadata_json(req, info, path))
     end
 
+    if req.kind == "media" and zonal_bucket(cfg, req.bucket) then
+        return reply_error(400, "Zonal objects only support gRPC API")
+    end
     if req.kind == "media" and gzip_encoded(cfg, req.name) then
         if not (ngx.var.http_accept_encoding or ""):find("gzip", 1, true) then
             return serve_transcoded(info, path)
@@ -762,6 +776,7 @@ local PARSERS = {
     stall_ms = num_in(0, 600000),
     seed = num_in(0, 1e15, true),
     gzip_names = function(v) return v end,
+    zonal_buckets = function(v) return v end,
     redirect_host = function(v) return v:match("^[%w%.%-]*:?%d*$") and v or nil end,
     long_extra = num_in(1, 64 * 1024 * 1024, true),
     long_length = function(v) return LONG_LENGTHS[v] and v or nil end,

@@ -19,6 +19,9 @@
 #include "backend/zonal.h"
 #include "transport/grpc.h"
 
+/* backend/gcs.c: the JSON API's zonal detection. */
+int gsr__gcs_metadata_zonal(const char *json, size_t len);
+
 static void test_deframe(void **state) {
   (void)state;
   uint8_t buf[16] = {0};
@@ -207,6 +210,17 @@ static void test_streams(void **state) {
   assert_int_equal(gsr__zonal_streams(500 * mib, 0), 1);
 }
 
+static void test_json_zonal(void **state) {
+  (void)state;
+  const char *rapid = "{\"storageClass\":\"RAPID\",\"size\":\"1\"}";
+  const char *std = "{\"storageClass\":\"STANDARD\"}";
+  assert_true(gsr__gcs_metadata_zonal(rapid, strlen(rapid)));
+  assert_false(gsr__gcs_metadata_zonal(std, strlen(std)));
+  assert_false(gsr__gcs_metadata_zonal("{}", 2));
+  assert_false(gsr__gcs_metadata_zonal("[\"RAPID\"]", 9));
+  assert_false(gsr__gcs_metadata_zonal("", 0));
+}
+
 static void test_object_stat(void **state) {
   (void)state;
   gsr_stat st;
@@ -247,6 +261,7 @@ int main(void) {
       cmocka_unit_test(test_judge),
       cmocka_unit_test(test_streams),
       cmocka_unit_test(test_object_stat),
+      cmocka_unit_test(test_json_zonal),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
