@@ -44,7 +44,8 @@ class BuildWithCMake(build_ext):
         )
         subprocess.check_call(["cmake", "--build", bdir, "--target", "gsread_static"])
         libs = subprocess.check_output(
-            ["pkg-config", "--libs", "libcurl", "json-c", "libisal", "libcrypto"],
+            ["pkg-config", "--libs", "libcurl", "json-c", "libisal", "libcrypto"]
+            + ["libnghttp2", "libprotobuf-c"],
             text=True,
         )
         ext.include_dirs.append(os.path.join(ROOT, "include"))
