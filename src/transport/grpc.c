@@ -264,7 +264,7 @@ static int start_session(struct gsr__grpc *g,
     return -1;
   /* headers: the pseudo-headers first, then gRPC's, then the caller's */
   char authority[300];
-  snprintf(authority, sizeof(authority), "%s:%d", o->host, o->port);
+  gsr__grpc_authority(o->host, o->port, authority, sizeof(authority));
   nghttp2_nv nv[32];
   size_t k = 0;
 #define NV(n, v)                                                               \

@@ -71,6 +71,8 @@ int gsr__grpc_decode_bin(const char *v, size_t n, uint8_t **out,
 /* "http://HOST:PORT" (or a bare "HOST:PORT") into a new *host and *port.
  * GSR_OK, GSR_EUNSUPPORTED for https://, else GSR_EINVAL (message set). */
 int gsr__grpc_parse_endpoint(const char *url, char **host, int *port);
+/* :authority for host and port: "host:port", "[v6addr]:port". */
+void gsr__grpc_authority(const char *host, int port, char *out, size_t n);
 /* The gRPC name of a code ("UNAVAILABLE"), for messages. */
 const char *gsr__grpc_code_name(int code);
 

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -184,4 +185,8 @@ int gsr__grpc_parse_endpoint(const char *url, char **host, int *port) {
   }
   *port = (int)v;
   return GSR_OK;
+}
+
+void gsr__grpc_authority(const char *host, int port, char *out, size_t n) {
+  snprintf(out, n, strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d", host, port);
 }

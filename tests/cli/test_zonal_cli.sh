@@ -209,6 +209,17 @@ eq "two streams: later opens carry the read handle" \
   "$(grep '"open"' "$T/log" | tail -n 2 | grep -c '"read_handle": "handle-')" 2
 rm -f "$D/big"
 
+# an IPv6 endpoint: http://[::1]:PORT (its :authority bracketed too)
+"$ZSERVER" --host ::1 --port 0 --port-file "$T/port6" --root "$T/root" >"$T/zonal6.out" 2>&1 &
+Z6=$!
+for _ in $(seq 100); do
+  [ -s "$T/port6" ] && break
+  sleep 0.1
+done
+STORAGE_GRPC_ENDPOINT="http://[::1]:$(cat "$T/port6" 2>/dev/null)" same "IPv6 endpoint" "$D/dir/small" "gs://$B/dir/small"
+kill "$Z6" 2>/dev/null
+wait "$Z6" 2>/dev/null
+
 # ---- faults that must fail clearly, never with wrong bytes
 # expect_fail NAME PATTERN ARGS...: cat fails, its message matches PATTERN.
 expect_fail() {

@@ -109,6 +109,17 @@ static void test_endpoint(void **state) {
     assert_int_equal(gsr__grpc_parse_endpoint(bad[i], &h, &port), GSR_EINVAL);
 }
 
+static void test_authority(void **state) {
+  (void)state;
+  char a[64];
+  gsr__grpc_authority("127.0.0.1", 8080, a, sizeof(a));
+  assert_string_equal(a, "127.0.0.1:8080");
+  gsr__grpc_authority("::1", 9, a, sizeof(a));
+  assert_string_equal(a, "[::1]:9");
+  gsr__grpc_authority("localhost", 1, a, sizeof(a));
+  assert_string_equal(a, "localhost:1");
+}
+
 /* A google.rpc.Status with one Any of type name and value v. */
 static size_t pack_status(uint8_t *out, const char *name,
                           const ProtobufCMessage *v) {
@@ -262,6 +273,7 @@ int main(void) {
       cmocka_unit_test(test_streams),
       cmocka_unit_test(test_object_stat),
       cmocka_unit_test(test_json_zonal),
+      cmocka_unit_test(test_authority),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
