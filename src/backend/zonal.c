@@ -140,9 +140,13 @@ static int pack_spec(struct gsr__object *obj, struct zonal *z, uint8_t **out,
   return *out != NULL ? GSR_OK : gsr__err(GSR_ENOMEM, "out of memory");
 }
 
+static int fail_listed(struct gsr__object *obj, struct zonal *z,
+                       const struct gsr__zonal_details *d, const char *why);
+
 /* Judges how the stream ended (it is dropped): GSR_OK when a new one may
- * resume, after taking a redirect's token and handle; else the status, with
- * a message naming the object and the gRPC code. */
+ * resume, after taking a redirect's token and handle, or after failing the
+ * requests of the ranges a BidiReadObjectError names (the others resume);
+ * else the status, with a message naming the object and the gRPC code. */
 static int judge_end(struct gsr__object *obj, struct zonal *z) {
   const struct gsr__grpc_status *st = gsr__grpc_end(z->g);
   struct gsr__zonal_details d;
@@ -150,6 +154,8 @@ static int judge_end(struct gsr__object *obj, struct zonal *z) {
   int code = st->code;
   if (d.range_code > 0 && code == GSR__GRPC_OK) code = d.range_code;
   int status = gsr__zonal_judge(code, d.redirect, z->sh->generation > 0);
+  if (status != GSR_OK && fail_listed(obj, z, &d, st->message) > 0)
+    status = GSR_OK;
   GSR__TRACE(obj->client, "zonal %s: stream ended %s (%s)%s", obj->display,
              gsr__grpc_code_name(code), st->message,
              d.redirect ? ", redirected" : "");
@@ -340,6 +346,28 @@ static void fail_req(struct zonal *z, struct zreq *q, int status) {
   if (q->req->err.status == GSR_OK)
     gsr__error_set(&q->req->err, status, "%s", gsr_errmsg());
   complete(z, q);
+}
+
+/* Fails the requests of the batch's unfinished ranges that d's
+ * BidiReadObjectError names with their own codes (a code worth a new
+ * stream leaves its range to resume). Returns how many it failed. */
+static int fail_listed(struct gsr__object *obj, struct zonal *z,
+                       const struct gsr__zonal_details *d, const char *why) {
+  int failed = 0;
+  for (size_t i = 0; i < d->n_err; i++) {
+    int64_t id = d->err_ids[i];
+    if (id < z->base || (uint64_t)(id - z->base) >= z->n) continue;
+    struct zrange *r = &z->rs[id - z->base];
+    int status = gsr__zonal_judge(d->err_codes[i], 0, z->sh->generation > 0);
+    if (r->done || r->owner == NULL || status == GSR_OK) continue;
+    gsr__err(status, "%s: bytes %llu-%llu: %s (gRPC %s: %s)", obj->display,
+             (unsigned long long)r->off,
+             (unsigned long long)(r->off + r->len - 1), gsr_strerror(status),
+             gsr__grpc_code_name(d->err_codes[i]), why);
+    fail_req(z, r->owner, status);
+    failed++;
+  }
+  return failed;
 }
 
 /* Adds n bytes landing at offset at of segment seg of req (in order), whose
@@ -586,6 +614,7 @@ static int run_batch(struct gsr__object *obj, struct zonal *z) {
     if (!retry) return status;
     /* a corrupt piece gets one more try: a second is not bad luck */
     if (status == GSR_EINTEGRITY && corrupt++ > 0) return status;
+    if (z->left == 0) return GSR_OK; /* what was left failed on its own */
     if (z->redirected && redirects++ < MAX_REDIRECTS) continue;
     if (++attempts >= c->opts.retry_max_attempts) return status;
     GSR__TRACE(c, "zonal %s: resuming on a new stream (attempt %d)",

@@ -19,13 +19,18 @@ extern const struct gsr__backend_ops gsr__zonal_ops;
 
 /* What a stream's end carries in grpc-status-details-bin (a
  * google.rpc.Status): a redirect's token and read handle (owned, NULL if
- * absent) and, for a BidiReadObjectError, the first failed range's code. */
+ * absent) and, for a BidiReadObjectError, each failed range's read_id and
+ * code (range_code: the first's). */
 struct gsr__zonal_details {
   int redirect; /* a BidiReadObjectRedirectedError was attached */
   char *routing_token;
   uint8_t *handle;
   size_t handle_len;
   int range_code; /* -1 if no BidiReadObjectError */
+  /* a BidiReadObjectError's ranges (owned): read_id and code of each */
+  int64_t *err_ids;
+  int *err_codes;
+  size_t n_err;
 };
 /* Parses bytes (may be NULL/0) into *d (zeroed first). 0, or -1 if they
  * are not a Status (d then holds nothing). */

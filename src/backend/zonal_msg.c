@@ -46,9 +46,20 @@ static void take_range_error(const ProtobufCBinaryData *v,
       google__storage__v2__bidi_read_object_error__unpack(NULL, v->len,
                                                           v->data);
   if (e == NULL) return;
-  if (e->n_read_range_errors > 0 && e->read_range_errors[0]->status != NULL &&
-      d->range_code < 0)
-    d->range_code = e->read_range_errors[0]->status->code;
+  size_t n = e->n_read_range_errors;
+  if (n > 0 && d->err_ids == NULL) { /* the first such detail only */
+    d->err_ids = gsr__calloc(n, sizeof(*d->err_ids));
+    d->err_codes = gsr__calloc(n, sizeof(*d->err_codes));
+    for (size_t i = 0; i < n && d->err_ids && d->err_codes; i++) {
+      const Google__Storage__V2__ReadRangeError *re = e->read_range_errors[i];
+      int code = re->status != NULL && re->status->has_code ? re->status->code
+                                                            : GSR__GRPC_UNKNOWN;
+      if (d->range_code < 0) d->range_code = code;
+      if (!re->has_read_id) continue;
+      d->err_ids[d->n_err] = re->read_id;
+      d->err_codes[d->n_err++] = code;
+    }
+  }
   google__storage__v2__bidi_read_object_error__free_unpacked(e, NULL);
 }
 
@@ -75,6 +86,8 @@ int gsr__zonal_parse_details(const uint8_t *bytes, size_t len,
 void gsr__zonal_details_cleanup(struct gsr__zonal_details *d) {
   gsr__free(d->routing_token);
   gsr__free(d->handle);
+  gsr__free(d->err_ids);
+  gsr__free(d->err_codes);
   memset(d, 0, sizeof(*d));
   d->range_code = -1;
 }

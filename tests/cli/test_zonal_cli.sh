@@ -8,7 +8,8 @@
 # (resumed, or a clear error when it persists), a broken stream (resumed on
 # a new stream with the read handle, same read_id, offset moved), an OK end
 # with ranges pending, a silent stall (resumed after the stall timeout),
-# redirects at open and mid-stream (token in the spec and the header), the
+# redirects at open and mid-stream (token in the spec and the header), a
+# BidiReadObjectError naming one range (it fails, the others resume), the
 # object replaced (GSR_ECHANGED), permission denied, not found. Never wrong
 # bytes: a failing command's output is empty or a prefix of the object.
 #
@@ -238,6 +239,15 @@ faults "" '"replaced"'
 expect_fail "object replaced" "changed\|replaced" --io-size 1M "gs://$B/obj"
 faults "" '"crc", "crc"'
 expect_fail "CRC mismatch every time" "CRC32C mismatch" "gs://$B/obj"
+# a BidiReadObjectError naming one range of three: that one fails, the
+# others are resumed on a new stream (C++'s way)
+printf '0 1000\n2000000 1000\n4000000 1000\n' >three
+: >"$T/log"
+faults "" '"range_error"'
+expect_fail "one range's error" "bytes 0-999: object changed" --ranges three "gs://$B/obj"
+eq "one range's error: the others resumed, it not" \
+  "$(grep '"ranges"' "$T/log" | tail -n 1)" \
+  '{"ranges": [[2, 2000000, 1000], [3, 4000000, 1000]]}'
 faults "" '"denied"'
 expect_fail "permission denied" "permission denied" "gs://$B/obj"
 faults "" '"unauth"'

@@ -174,14 +174,27 @@ static void test_details(void **state) {
   Google__Storage__V2__ReadRangeError re =
       GOOGLE__STORAGE__V2__READ_RANGE_ERROR__INIT;
   re.status = &rs;
-  Google__Storage__V2__ReadRangeError *res[] = {&re};
+  re.has_read_id = 1;
+  re.read_id = 42;
+  Google__Storage__V2__ReadRangeError re2 =
+      GOOGLE__STORAGE__V2__READ_RANGE_ERROR__INIT; /* no id: skipped */
+  Google__Storage__V2__ReadRangeError re3 =
+      GOOGLE__STORAGE__V2__READ_RANGE_ERROR__INIT; /* no status: UNKNOWN */
+  re3.has_read_id = 1;
+  re3.read_id = 7;
+  Google__Storage__V2__ReadRangeError *res[] = {&re, &re2, &re3};
   Google__Storage__V2__BidiReadObjectError be =
       GOOGLE__STORAGE__V2__BIDI_READ_OBJECT_ERROR__INIT;
-  be.n_read_range_errors = 1;
+  be.n_read_range_errors = 3;
   be.read_range_errors = res;
   n = pack_status(buf, "google.storage.v2.BidiReadObjectError", &be.base);
   assert_int_equal(gsr__zonal_parse_details(buf, n, &d), 0);
   assert_int_equal(d.range_code, 11);
+  assert_int_equal(d.n_err, 2);
+  assert_int_equal(d.err_ids[0], 42);
+  assert_int_equal(d.err_codes[0], 11);
+  assert_int_equal(d.err_ids[1], 7);
+  assert_int_equal(d.err_codes[1], GSR__GRPC_UNKNOWN);
   gsr__zonal_details_cleanup(&d);
   /* none, and garbage */
   assert_int_equal(gsr__zonal_parse_details(NULL, 0, &d), 0);
