@@ -109,8 +109,9 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                          "gs:// over the JSON API even with a gRPC endpoint",
                          0},
     [CLI_OPT_GRPC_ENDPOINT] = {"grpc-endpoint", "URL",
-                               "gRPC endpoint, http://HOST:PORT (h2c); "
-                               "default $STORAGE_GRPC_ENDPOINT",
+                               "gRPC endpoint, http://HOST:PORT (h2c) or "
+                               "https://HOST[:PORT]; default "
+                               "$STORAGE_GRPC_ENDPOINT",
                                0},
     [CLI_OPT_USER_PROJECT] = {"user-project", "PROJECT",
                               "requester pays: the project billed", 0},

@@ -199,9 +199,10 @@ typedef struct gsr_client_options {
    * whose JSON metadata says storage class RAPID (a zonal bucket) fails
    * with GSR_EUNSUPPORTED. */
   int grpc;
-  /* The gRPC endpoint, "http://HOST:PORT" (cleartext HTTP/2; TLS is not
-   * implemented yet). NULL: $STORAGE_GRPC_ENDPOINT (a bare "host:port" means
-   * http://host:port), else none. */
+  /* The gRPC endpoint: "http://HOST:PORT" (cleartext HTTP/2) or
+   * "https://HOST[:PORT]" (TLS, verified as ca_bundle says). NULL:
+   * $STORAGE_GRPC_ENDPOINT (a bare "host:port" means http://host:port),
+   * else none (with grpc 1: https://storage.googleapis.com). */
   const char *grpc_endpoint;
 } gsr_client_options;
 

@@ -45,7 +45,7 @@ class BuildWithCMake(build_ext):
         subprocess.check_call(["cmake", "--build", bdir, "--target", "gsread_static"])
         libs = subprocess.check_output(
             ["pkg-config", "--libs", "libcurl", "json-c", "libisal", "libcrypto"]
-            + ["libnghttp2", "libprotobuf-c"],
+            + ["libnghttp2", "libprotobuf-c", "libssl"],
             text=True,
         )
         ext.include_dirs.append(os.path.join(ROOT, "include"))

@@ -196,9 +196,9 @@ static int gcs_open(struct gsr__object *obj) {
       gsr__gcs_metadata_zonal(req.body ? req.body : "", req.body_len))
     status = gsr__err(GSR_EUNSUPPORTED,
                       "%s is in a zonal bucket (storage class RAPID), whose "
-                      "data is served only over gRPC: set "
-                      "STORAGE_GRPC_ENDPOINT or --grpc-endpoint to a "
-                      "cleartext endpoint (gRPC over TLS is not implemented)",
+                      "data is served only over gRPC: read it with --grpc "
+                      "(gsr_client_options.grpc 1) or a gRPC endpoint "
+                      "(STORAGE_GRPC_ENDPOINT, --grpc-endpoint)",
                       obj->display);
   if (status == GSR_OK) {
     snprintf(query, sizeof(query), "?alt=media&generation=%lld%s%s",

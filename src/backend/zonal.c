@@ -217,6 +217,8 @@ static int open_stream(struct gsr__object *obj, struct zonal *z, int *retry) {
   struct gsr__grpc_call_opts o = {
       .host = c->grpc_host,
       .port = c->grpc_port,
+      .tls = c->grpc_tls,
+      .ca_bundle = c->ca_bundle,
       .path = PATH,
       .headers = hdrs,
       .connect_timeout_ms = c->opts.connect_timeout_ms,
@@ -739,12 +741,7 @@ static void zonal_cancel(struct gsr__object *obj, struct gsr__request *req) {
 
 static int zonal_open(struct gsr__object *obj) {
   gsr_client *c = obj->client;
-  if (c->grpc_host == NULL)
-    return gsr__err(GSR_EUNSUPPORTED,
-                    "%s: gRPC reads need a cleartext endpoint "
-                    "(STORAGE_GRPC_ENDPOINT=http://HOST:PORT); TLS to "
-                    "storage.googleapis.com is not implemented",
-                    obj->display);
+  assert(c->grpc_host != NULL); /* resolved with c->grpc (api/client.c) */
   struct zshared *sh = gsr__calloc(1, sizeof(*sh));
   if (sh == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   pthread_mutex_init(&sh->mu, NULL);

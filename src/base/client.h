@@ -34,6 +34,7 @@ struct gsr_client {
   int grpc;        /* gs:// over gRPC (the option resolved at creation) */
   char *grpc_host; /* the gRPC endpoint's host (owned), or NULL */
   int grpc_port;
+  int grpc_tls;                  /* an https:// endpoint */
   atomic_uint_fast64_t requests; /* counters over all files */
   /* The link as gsr_read_ranges measured it (its cost model, ranges.h):
    * one connection's bytes/s and first-byte seconds, moving averages;

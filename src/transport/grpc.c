@@ -7,12 +7,16 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,10 +27,13 @@
 
 struct gsr__grpc {
   int fd;
+  SSL_CTX *ctx; /* TLS (https endpoints), else NULL */
+  SSL *ssl;
   nghttp2_session *h2;
   int32_t stream_id;
   long stall_ms;
-  int wake_fd; /* readable: recv returns 2 (-1: none) */
+  int wake_fd;   /* readable: recv returns 2 (-1: none) */
+  short want_ev; /* what the next read waits for (TLS may want POLLOUT) */
   /* request side: framed messages not yet taken by nghttp2 */
   uint8_t *out;
   size_t out_len, out_off, out_cap;
@@ -141,6 +148,51 @@ static int wait_fd(struct gsr__grpc *g, short ev) {
   }
 }
 
+/* The socket's I/O, through TLS when the call has it: bytes moved, 0 for
+ * a closed connection, -1 for an error, -2 when it must wait for *ev. */
+static ssize_t io_tls(struct gsr__grpc *g, int r, short *ev) {
+  if (r > 0) return r;
+  switch (SSL_get_error(g->ssl, r)) {
+  case SSL_ERROR_WANT_READ:
+    *ev = POLLIN;
+    return -2;
+  case SSL_ERROR_WANT_WRITE:
+    *ev = POLLOUT;
+    return -2;
+  case SSL_ERROR_ZERO_RETURN:
+    return 0;
+  default:
+    return -1;
+  }
+}
+
+static ssize_t io_send(struct gsr__grpc *g, const uint8_t *p, size_t n,
+                       short *ev) {
+  if (g->ssl != NULL) {
+    ERR_clear_error();
+    return io_tls(g, SSL_write(g->ssl, p, (int)GSR__MIN(n, INT32_MAX)), ev);
+  }
+  ssize_t w = send(g->fd, p, n, MSG_NOSIGNAL);
+  if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    *ev = POLLOUT;
+    return -2;
+  }
+  return w < 0 ? -1 : w;
+}
+
+static ssize_t io_recv(struct gsr__grpc *g, uint8_t *p, size_t n, short *ev) {
+  if (g->ssl != NULL) {
+    ERR_clear_error();
+    return io_tls(g, SSL_read(g->ssl, p, (int)GSR__MIN(n, INT32_MAX)), ev);
+  }
+  ssize_t r = recv(g->fd, p, n, 0);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    *ev = POLLIN;
+    return -2;
+  }
+  return r < 0 ? -1 : r;
+}
+
 /* Hands nghttp2's pending output to the socket. */
 static int flush(struct gsr__grpc *g) {
   while (!g->conn_dead && nghttp2_session_want_write(g->h2)) {
@@ -153,10 +205,10 @@ static int flush(struct gsr__grpc *g) {
     if (n == 0) break;
     size_t off = 0;
     while (off < (size_t)n) {
-      ssize_t w = send(g->fd, data + off, (size_t)n - off, MSG_NOSIGNAL);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        int r = wait_fd(g, POLLOUT);
+      short ev = 0;
+      ssize_t w = io_send(g, data + off, (size_t)n - off, &ev);
+      if (w == -2) {
+        int r = wait_fd(g, ev);
         if (r <= 0) {
           conn_fail(g, r == 0 ? "stalled sending" : "poll failed");
           return -1;
@@ -177,20 +229,26 @@ static int flush(struct gsr__grpc *g) {
  * nghttp2, then flushes its answers (window updates, pings). */
 static int pump(struct gsr__grpc *g) {
   uint8_t buf[65536];
-  struct pollfd p[2] = {{.fd = g->fd, .events = POLLIN},
-                        {.fd = g->wake_fd, .events = POLLIN}};
-  int r;
-  while ((r = poll(p, g->wake_fd >= 0 ? 2 : 1, (int)g->stall_ms)) < 0 &&
-         errno == EINTR) {
+  /* bytes TLS already decrypted are not the socket's to announce */
+  if (g->ssl == NULL || SSL_pending(g->ssl) == 0) {
+    struct pollfd p[2] = {{.fd = g->fd, .events = g->want_ev},
+                          {.fd = g->wake_fd, .events = POLLIN}};
+    int r;
+    while ((r = poll(p, g->wake_fd >= 0 ? 2 : 1, (int)g->stall_ms)) < 0 &&
+           errno == EINTR) {
+    }
+    if (r <= 0) {
+      conn_fail(g, r == 0 ? "stalled: no data within the stall timeout"
+                          : "poll failed");
+      return -1;
+    }
+    if (!(p[0].revents & (g->want_ev | POLLHUP | POLLERR)))
+      return 2; /* woken */
   }
-  if (r <= 0) {
-    conn_fail(g, r == 0 ? "stalled: no data within the stall timeout"
-                        : "poll failed");
-    return -1;
-  }
-  if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) return 2; /* woken */
-  ssize_t n = recv(g->fd, buf, sizeof(buf), 0);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  short ev = POLLIN;
+  ssize_t n = io_recv(g, buf, sizeof(buf), &ev);
+  g->want_ev = n == -2 ? ev : POLLIN;
+  if (n == -2) return 0;
   if (n <= 0) {
     conn_fail(g, "connection closed by the server");
     return -1;
@@ -243,6 +301,60 @@ static int connect_to(const struct gsr__grpc_call_opts *o, long timeout_ms,
   return GSR_OK;
 }
 
+/* TLS over the connected socket: the system's CAs or ca_bundle, the
+ * host's name (or IP) checked, ALPN h2 required. */
+static int start_tls(struct gsr__grpc *g, const struct gsr__grpc_call_opts *o,
+                     long timeout_ms) {
+  static const unsigned char alpn[] = "\x02h2";
+  struct in6_addr a6;
+  struct in_addr a4;
+  int ip = inet_pton(AF_INET, o->host, &a4) == 1 ||
+           inet_pton(AF_INET6, o->host, &a6) == 1;
+  if ((g->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+      SSL_CTX_set_min_proto_version(g->ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_alpn_protos(g->ctx, alpn, sizeof(alpn) - 1) != 0)
+    return gsr__err(GSR_ETLS, "gRPC: cannot set up TLS");
+  SSL_CTX_set_verify(g->ctx, SSL_VERIFY_PEER, NULL);
+  if ((o->ca_bundle ? SSL_CTX_load_verify_locations(g->ctx, o->ca_bundle, NULL)
+                    : SSL_CTX_set_default_verify_paths(g->ctx)) != 1)
+    return gsr__err(GSR_ETLS, "gRPC: cannot load the CA bundle %s",
+                    o->ca_bundle ? o->ca_bundle : "(system)");
+  if ((g->ssl = SSL_new(g->ctx)) == NULL || SSL_set_fd(g->ssl, g->fd) != 1 ||
+      (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(g->ssl), o->host)
+          : SSL_set1_host(g->ssl, o->host) &&
+                SSL_set_tlsext_host_name(g->ssl, o->host)) != 1)
+    return gsr__err(GSR_ETLS, "gRPC: cannot set up TLS for %s", o->host);
+  for (;;) {
+    ERR_clear_error();
+    int r = SSL_connect(g->ssl);
+    if (r == 1) break;
+    int e = SSL_get_error(g->ssl, r);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      long v = SSL_get_verify_result(g->ssl);
+      const char *why = v != X509_V_OK
+                            ? X509_verify_cert_error_string(v)
+                            : ERR_reason_error_string(ERR_get_error());
+      return gsr__err(GSR_ETLS, "gRPC: TLS handshake with %s:%d failed: %s",
+                      o->host, o->port, why ? why : "connection closed");
+    }
+    struct pollfd p = {.fd = g->fd,
+                       .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
+    int pr;
+    while ((pr = poll(&p, 1, (int)timeout_ms)) < 0 && errno == EINTR) {
+    }
+    if (pr <= 0)
+      return gsr__err(GSR_ETIMEDOUT, "gRPC: TLS handshake with %s:%d timed out",
+                      o->host, o->port);
+  }
+  const unsigned char *proto;
+  unsigned len;
+  SSL_get0_alpn_selected(g->ssl, &proto, &len);
+  if (len != 2 || memcmp(proto, "h2", 2) != 0)
+    return gsr__err(GSR_ETLS, "gRPC: %s:%d did not agree to HTTP/2 (ALPN)",
+                    o->host, o->port);
+  return GSR_OK;
+}
+
 static int start_session(struct gsr__grpc *g,
                          const struct gsr__grpc_call_opts *o) {
   nghttp2_session_callbacks *cb;
@@ -271,7 +383,7 @@ static int start_session(struct gsr__grpc *g,
   nv[k++] = (nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), \
                          NGHTTP2_NV_FLAG_NONE}
   NV(":method", "POST");
-  NV(":scheme", "http");
+  NV(":scheme", o->tls ? "https" : "http");
   NV(":path", o->path);
   NV(":authority", authority);
   NV("content-type", "application/grpc");
@@ -293,8 +405,10 @@ int gsr__grpc_open(const struct gsr__grpc_call_opts *o,
   if (g == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   g->fd = g->wake_fd = -1;
   g->stall_ms = o->stall_timeout_ms > 0 ? o->stall_timeout_ms : 30000;
-  int status = connect_to(
-      o, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000, &g->fd);
+  g->want_ev = POLLIN;
+  long cto = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
+  int status = connect_to(o, cto, &g->fd);
+  if (status == GSR_OK && o->tls) status = start_tls(g, o, cto);
   if (status == GSR_OK && start_session(g, o) != 0)
     status = gsr__err(GSR_ENOMEM, "gRPC: cannot start an HTTP/2 session");
   if (status == GSR_OK && flush(g) != 0)
@@ -398,6 +512,8 @@ void gsr__grpc_close(struct gsr__grpc *g) {
     }
     nghttp2_session_del(g->h2);
   }
+  if (g->ssl != NULL) SSL_free(g->ssl);
+  if (g->ctx != NULL) SSL_CTX_free(g->ctx);
   if (g->fd >= 0) close(g->fd);
   gsr__free(g->out);
   gsr__free(g->in);

@@ -1,4 +1,5 @@
-/* gRPC calls over HTTP/2 cleartext (h2c, prior knowledge) on nghttp2: one
+/* gRPC calls over HTTP/2 (TLS with ALPN h2, or cleartext h2c with prior
+ * knowledge) on nghttp2: one
  * connection, one bidirectional stream, driven in the caller's thread with
  * a blocking socket and poll() deadlines. gRPC's length-prefixed message
  * framing, its trailers (grpc-status, grpc-message, grpc-status-details-bin)
@@ -68,9 +69,10 @@ void gsr__grpc_decode_message(const char *v, size_t n, char *out, size_t out_n);
  * the first) into a new buffer: 0 and *out and *out_len, or -1. */
 int gsr__grpc_decode_bin(const char *v, size_t n, uint8_t **out,
                          size_t *out_len);
-/* "http://HOST:PORT" (or a bare "HOST:PORT") into a new *host and *port.
- * GSR_OK, GSR_EUNSUPPORTED for https://, else GSR_EINVAL (message set). */
-int gsr__grpc_parse_endpoint(const char *url, char **host, int *port);
+/* "http://HOST:PORT" (or a bare "HOST:PORT"), or "https://HOST[:PORT]"
+ * (port 443 by default; *tls 1), into a new *host, *port and *tls. GSR_OK,
+ * else GSR_EINVAL (message set). */
+int gsr__grpc_parse_endpoint(const char *url, char **host, int *port, int *tls);
 /* :authority for host and port: "host:port", "[v6addr]:port". */
 void gsr__grpc_authority(const char *host, int port, char *out, size_t n);
 /* The gRPC name of a code ("UNAVAILABLE"), for messages. */
@@ -87,10 +89,13 @@ struct gsr__grpc_call_opts {
   long connect_timeout_ms;    /* 0: 10000 */
   long stall_timeout_ms;      /* no byte in or out this long: 0: 30000 */
   uint32_t stream_window;     /* HTTP/2 receive window; 0: 16 MiB */
+  int tls;                    /* 1: TLS (ALPN h2, peer verified) */
+  const char *ca_bundle;      /* with tls: CA file; NULL: the system's */
 };
 
 /* Connects and starts the call (headers sent, no message yet). GSR_OK and
- * *out, or GSR_ENETWORK / GSR_ETIMEDOUT / GSR_ENOMEM with a message. */
+ * *out, or GSR_ENETWORK / GSR_ETIMEDOUT / GSR_ETLS / GSR_ENOMEM with a
+ * message. */
 int gsr__grpc_open(const struct gsr__grpc_call_opts *o, struct gsr__grpc **out);
 /* Sends one message (framed here). GSR_OK, or a network status. */
 int gsr__grpc_send(struct gsr__grpc *g, const void *msg, size_t len);

@@ -157,23 +157,31 @@ const char *gsr__grpc_code_name(int code) {
   return names[code];
 }
 
-int gsr__grpc_parse_endpoint(const char *url, char **host, int *port) {
+int gsr__grpc_parse_endpoint(const char *url, char **host, int *port,
+                             int *tls) {
   const char *p = url;
   *host = NULL;
-  if (strncasecmp(p, "https://", 8) == 0)
-    return gsr__err(GSR_EUNSUPPORTED,
-                    "gRPC endpoint '%s': TLS is not implemented, only "
-                    "http:// (h2c)",
-                    url);
-  if (strncasecmp(p, "http://", 7) == 0) p += 7;
-  const char *colon = strrchr(p, ':');
-  size_t hl = colon ? (size_t)(colon - p) : 0;
+  *tls = strncasecmp(p, "https://", 8) == 0;
+  if (*tls)
+    p += 8;
+  else if (strncasecmp(p, "http://", 7) == 0)
+    p += 7;
+  size_t len = strcspn(p, "/");
+  if (p[len] == '/' && p[len + 1] != '\0') len = 0; /* a path: refused */
+  /* the port: after the last ':', unless inside [v6] brackets */
+  const char *colon = NULL;
+  for (const char *q = p; q < p + len; q++)
+    if (*q == ':') colon = q;
+  if (colon != NULL && memchr(colon, ']', (size_t)(p + len - colon)) != NULL)
+    colon = NULL;
+  size_t hl = colon ? (size_t)(colon - p) : len;
   char *end = NULL;
-  long v = colon ? strtol(colon + 1, &end, 10) : 0;
-  if (colon == NULL || hl == 0 || hl > 255 || end == colon + 1 ||
-      (*end != '\0' && strcmp(end, "/") != 0) || v < 1 || v > 65535 ||
-      memchr(p, '/', hl) != NULL)
-    return gsr__err(GSR_EINVAL, "gRPC endpoint '%s' is not http://HOST:PORT",
+  long v = colon ? strtol(colon + 1, &end, 10) : (*tls ? 443 : 0);
+  if (hl == 0 || hl > 255 || v < 1 || v > 65535 ||
+      (colon && (end == colon + 1 || end != p + len)))
+    return gsr__err(GSR_EINVAL,
+                    "gRPC endpoint '%s' is not http://HOST:PORT or "
+                    "https://HOST[:PORT]",
                     url);
   if ((*host = gsr__malloc(hl + 1)) == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory");

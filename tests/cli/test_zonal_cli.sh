@@ -221,6 +221,31 @@ STORAGE_GRPC_ENDPOINT="http://[::1]:$(cat "$T/port6" 2>/dev/null)" same "IPv6 en
 kill "$Z6" 2>/dev/null
 wait "$Z6" 2>/dev/null
 
+# TLS (https://, ALPN h2, the certificate checked against --ca-bundle)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout "$T/tls.key" -out "$T/tls.pem" -days 2 -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" >/dev/null 2>&1
+"$ZSERVER" --tls-cert "$T/tls.pem" --tls-key "$T/tls.key" --port 0 \
+  --port-file "$T/port-tls" --root "$T/root" >"$T/zonal-tls.out" 2>&1 &
+ZT=$!
+for _ in $(seq 100); do
+  [ -s "$T/port-tls" ] && break
+  sleep 0.1
+done
+TLS_EP="https://127.0.0.1:$(cat "$T/port-tls" 2>/dev/null)"
+same "TLS endpoint" "$D/obj" --grpc-endpoint "$TLS_EP" --ca-bundle "$T/tls.pem" "gs://$B/obj"
+if timeout 60 $WRAP "$BIN" cat --anonymous --grpc-endpoint "$TLS_EP" "gs://$B/obj" >out 2>"$T/err"; then
+  fail "TLS: an unknown certificate accepted"
+elif grep -q "certificate" "$T/err"; then pass; else
+  fail "TLS: message '$(head -c 300 "$T/err")' lacks 'certificate'"
+fi
+if timeout 60 $WRAP "$BIN" cat --anonymous --grpc-endpoint "https://localhost:${TLS_EP##*:}" \
+  --ca-bundle "$T/tls.pem" "gs://$B/dir/small" >out 2>"$T/err" && cmp -s out "$D/dir/small"; then
+  pass
+else fail "TLS by name: $(head -c 300 "$T/err")"; fi
+kill "$ZT" 2>/dev/null
+wait "$ZT" 2>/dev/null
+
 # ---- faults that must fail clearly, never with wrong bytes
 # expect_fail NAME PATTERN ARGS...: cat fails, its message matches PATTERN.
 expect_fail() {

@@ -88,25 +88,46 @@ static void test_message_and_bin(void **state) {
 static void test_endpoint(void **state) {
   (void)state;
   char *h;
-  int port;
-  assert_int_equal(gsr__grpc_parse_endpoint("http://127.0.0.1:8080", &h, &port),
-                   GSR_OK);
+  int port, tls;
+  assert_int_equal(
+      gsr__grpc_parse_endpoint("http://127.0.0.1:8080", &h, &port, &tls),
+      GSR_OK);
   assert_string_equal(h, "127.0.0.1");
   assert_int_equal(port, 8080);
+  assert_false(tls);
   free(h);
-  assert_int_equal(gsr__grpc_parse_endpoint("localhost:9/", &h, &port), GSR_OK);
+  assert_int_equal(gsr__grpc_parse_endpoint("localhost:9/", &h, &port, &tls),
+                   GSR_OK);
   assert_string_equal(h, "localhost");
   free(h);
-  assert_int_equal(gsr__grpc_parse_endpoint("http://[::1]:7", &h, &port),
+  assert_int_equal(gsr__grpc_parse_endpoint("http://[::1]:7", &h, &port, &tls),
                    GSR_OK);
   assert_string_equal(h, "::1");
+  assert_int_equal(port, 7);
   free(h);
-  assert_int_equal(gsr__grpc_parse_endpoint("https://x:1", &h, &port),
-                   GSR_EUNSUPPORTED);
-  const char *bad[] = {"http://x", "http://:1", "x:0",
-                       "x:70000",  "x:1/p",     "http://a/b:1"};
+  /* TLS: port 443 unless given */
+  assert_int_equal(gsr__grpc_parse_endpoint("https://storage.googleapis.com",
+                                            &h, &port, &tls),
+                   GSR_OK);
+  assert_string_equal(h, "storage.googleapis.com");
+  assert_int_equal(port, 443);
+  assert_true(tls);
+  free(h);
+  assert_int_equal(gsr__grpc_parse_endpoint("https://x:8443/", &h, &port, &tls),
+                   GSR_OK);
+  assert_int_equal(port, 8443);
+  assert_true(tls);
+  free(h);
+  assert_int_equal(gsr__grpc_parse_endpoint("https://[::1]", &h, &port, &tls),
+                   GSR_OK);
+  assert_string_equal(h, "::1");
+  assert_int_equal(port, 443);
+  free(h);
+  const char *bad[] = {"http://x", "http://:1",    "x:0",      "x:70000",
+                       "x:1/p",    "http://a/b:1", "https://", "x:1x"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    assert_int_equal(gsr__grpc_parse_endpoint(bad[i], &h, &port), GSR_EINVAL);
+    assert_int_equal(gsr__grpc_parse_endpoint(bad[i], &h, &port, &tls),
+                     GSR_EINVAL);
 }
 
 static void test_authority(void **state) {
