@@ -104,9 +104,8 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_ANONYMOUS] = {"anonymous", NULL,
                            "send no credentials (public buckets)", 0},
     [CLI_OPT_GRPC] = {"grpc", NULL,
-                      "gs:// data over gRPC BidiReadObject (zonal buckets)", 0},
-    [CLI_OPT_NO_GRPC] = {"no-grpc", NULL,
-                         "gs:// over the JSON API even with a gRPC endpoint",
+                      "every gs:// object over gRPC (default: zonal ones)", 0},
+    [CLI_OPT_NO_GRPC] = {"no-grpc", NULL, "never gRPC, zonal buckets included",
                          0},
     [CLI_OPT_GRPC_ENDPOINT] = {"grpc-endpoint", "URL",
                                "gRPC endpoint, http://HOST:PORT (h2c) or "

@@ -192,17 +192,14 @@ typedef struct gsr_client_options {
    * than max_connections. 1..256: that many. */
   int io_threads;
   /* gs:// data over gRPC BidiReadObject, the only way zonal (Rapid
-   * Storage) buckets serve object data (docs/zonal.md): 1 always, -1
-   * never (the JSON API), 0 (default) when a gRPC endpoint is set (the
-   * option below or $STORAGE_GRPC_ENDPOINT). Metadata then comes from the
-   * stream's first response. With 0 and no endpoint, opening an object
-   * whose JSON metadata says storage class RAPID (a zonal bucket) fails
-   * with GSR_EUNSUPPORTED. */
+   * Storage) buckets serve it (docs/zonal.md): 0 (default) for the objects
+   * whose JSON metadata says storage class RAPID, 1 for every object (its
+   * metadata then from the stream alone, no JSON request), -1 never. */
   int grpc;
   /* The gRPC endpoint: "http://HOST:PORT" (cleartext HTTP/2) or
    * "https://HOST[:PORT]" (TLS, verified as ca_bundle says). NULL:
    * $STORAGE_GRPC_ENDPOINT (a bare "host:port" means http://host:port),
-   * else none (with grpc 1: https://storage.googleapis.com). */
+   * else https://storage.googleapis.com. */
   const char *grpc_endpoint;
 } gsr_client_options;
 

@@ -146,19 +146,20 @@ static void read_environment(gsr_client *c) {
                                   c->opts.max_connections);
 }
 
-/* The gRPC endpoint (option, else $STORAGE_GRPC_ENDPOINT, else Google's
- * when gRPC is forced) and whether gs:// goes over it: the option's 1 or
- * -1, else when an endpoint is set. */
+/* The gRPC endpoint (option, else $STORAGE_GRPC_ENDPOINT, else Google's)
+ * and whether every gs:// read goes over it (the option's 1); with 0,
+ * objects whose JSON metadata says zonal do (backend/gcs.c); with -1, none
+ * does. */
 static int resolve_grpc(gsr_client *c, const gsr_client_options *o) {
   const char *src = o->grpc_endpoint ? o->grpc_endpoint
                                      : getenv("STORAGE_GRPC_ENDPOINT");
   if (o->grpc < -1 || o->grpc > 1)
     return gsr__err(GSR_EINVAL, "grpc must be -1, 0 or 1, not %d", o->grpc);
-  int set = src != NULL && src[0] != '\0';
-  c->grpc = o->grpc != 0 ? o->grpc == 1 : set;
-  if (o->grpc == -1 || (!set && !c->grpc)) return GSR_OK;
-  return gsr__grpc_parse_endpoint(set ? src : DEFAULT_GRPC_ENDPOINT,
-                                  &c->grpc_host, &c->grpc_port, &c->grpc_tls);
+  c->grpc = o->grpc == 1;
+  if (o->grpc == -1) return GSR_OK;
+  return gsr__grpc_parse_endpoint(
+      src != NULL && src[0] != '\0' ? src : DEFAULT_GRPC_ENDPOINT,
+      &c->grpc_host, &c->grpc_port, &c->grpc_tls);
 }
 
 static void client_destroy(gsr_client *c) {

@@ -46,7 +46,10 @@ struct gsr__object {
   char *pin;       /* network: precondition header, e.g. If-Match */
   int fd;          /* local: the open file */
   int local;       /* decided once, at open: read with pread, not HTTP */
-  void *priv;      /* the backend's own state (zonal: its stream) */
+  void *priv;      /* the backend's own state (zonal: its streams) */
+  /* gs:// over the JSON API found a zonal bucket (storage class RAPID):
+   * the object goes on over gRPC (object.c), its generation pinned. */
+  int zonal;
 };
 
 struct gsr__backend_ops {

@@ -190,17 +190,12 @@ static int gcs_open(struct gsr__object *obj) {
                                      &obj->st, why, sizeof(why));
     if (status != GSR_OK) gsr__err(status, "GET %s: %s", req.url, why);
   }
-  /* Zonal: data over gRPC only. With no gRPC endpoint to go to, say so now
-   * rather than let the first media GET fail (forced --no-grpc: it does). */
+  /* Zonal: data over gRPC only; object.c hands the object to the zonal
+   * backend (forced --no-grpc: the media GETs fail, as the user asked). */
   if (status == GSR_OK && c->opts.grpc == 0 &&
       gsr__gcs_metadata_zonal(req.body ? req.body : "", req.body_len))
-    status = gsr__err(GSR_EUNSUPPORTED,
-                      "%s is in a zonal bucket (storage class RAPID), whose "
-                      "data is served only over gRPC: read it with --grpc "
-                      "(gsr_client_options.grpc 1) or a gRPC endpoint "
-                      "(STORAGE_GRPC_ENDPOINT, --grpc-endpoint)",
-                      obj->display);
-  if (status == GSR_OK) {
+    obj->zonal = 1;
+  if (status == GSR_OK && !obj->zonal) {
     snprintf(query, sizeof(query), "?alt=media&generation=%lld%s%s",
              (long long)obj->st.generation,
              c->user_project ? "&userProject=" : "",

@@ -26,6 +26,10 @@ int gsr__object_open(gsr_client *c, const char *url, struct gsr__object **out) {
   obj->display = gsr__strdup(url);
   status = obj->display ? obj->ops->open(obj)
                         : gsr__err(GSR_ENOMEM, "out of memory");
+  if (status == GSR_OK && obj->zonal) { /* its data only over gRPC */
+    obj->ops = &gsr__zonal_ops;
+    status = obj->ops->open(obj);
+  }
   if (status != GSR_OK) {
     gsr__object_close(obj);
     return status;

@@ -750,6 +750,8 @@ static int zonal_open(struct gsr__object *obj) {
   if ((sh->bucket = gsr__malloc(n)) == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory");
   snprintf(sh->bucket, n, "projects/_/buckets/%s", obj->url.bucket);
+  /* found zonal by the JSON API: its metadata and generation stand */
+  if (obj->zonal) sh->generation = obj->st.generation;
   struct zonal *z = sh->streams[0] = stream_new(obj, sh);
   if (z == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   sh->n = 1;

@@ -57,14 +57,16 @@ start_zonal
 # faults MODES PLAN: the stand-in's fault file (JSON lists, e.g. '"split"').
 faults() { printf '{"modes": [%s], "plan": [%s]}\n' "$1" "$2" >"$T/faults"; }
 faults "" ""
-# No JSON server runs: a request that went to the JSON API would fail.
+# No JSON server runs: every read is forced onto gRPC (--grpc), its metadata
+# from the stream alone; a request that went to the JSON API would fail.
+# (gRPC chosen by the JSON metadata of a zonal bucket: test_zonal_stack.sh.)
 export STORAGE_EMULATOR_HOST=http://127.0.0.1:9
 
 # same NAME WANT_FILE ARGS...: cat's output is byte-identical to WANT_FILE.
 same() {
   local name=$1 want=$2
   shift 2
-  if timeout 60 $WRAP "$BIN" cat --anonymous "$@" >out 2>"$T/err" && cmp -s out "$want"; then
+  if timeout 60 $WRAP "$BIN" cat --anonymous --grpc "$@" >out 2>"$T/err" && cmp -s out "$want"; then
     pass
   else
     fail "$name: $(head -c 300 "$T/err")"
@@ -112,10 +114,10 @@ import json, sys
 print(max(len(json.loads(l)["ranges"]) for l in sys.stdin) <= 100)')" True
 
 # cp and stat
-if timeout 60 $WRAP "$BIN" cp --anonymous -q "gs://$B/obj" copy 2>"$T/err" && cmp -s copy "$D/obj"; then
+if timeout 60 $WRAP "$BIN" cp --anonymous --grpc -q "gs://$B/obj" copy 2>"$T/err" && cmp -s copy "$D/obj"; then
   pass
 else fail "cp: $(head -c 300 "$T/err")"; fi
-$WRAP "$BIN" stat --anonymous "gs://$B/obj" >st 2>"$T/err"
+$WRAP "$BIN" stat --anonymous --grpc "gs://$B/obj" >st 2>"$T/err"
 eq "stat size" "$(awk '$1 == "size:" {print $2}' st)" "$(wc -c <"$D/obj")"
 eq "stat crc32c" "$(awk '$1 == "crc32c:" {print $2}' st)" \
   "$(/usr/bin/python3 -c '
@@ -125,7 +127,7 @@ print(base64.b64encode(crc32c.crc32c(open(sys.argv[1], "rb").read()).to_bytes(4,
 # bench: the engine's read-ahead over the stream, cancelled at each hard
 # seek (rand) and at close (it checks no bytes; the run must succeed)
 for pat in seq rand; do
-  if timeout 60 $WRAP "$BIN" bench --anonymous --pattern $pat --mode prefetch --prefetch adaptive \
+  if timeout 60 $WRAP "$BIN" bench --anonymous --grpc --pattern $pat --mode prefetch --prefetch adaptive \
     --io-size 256K --max-bytes 40M --max-seconds 3 "gs://$B/obj" >bench.out 2>"$T/err"; then
     pass
   else fail "bench $pat: $(head -c 300 "$T/err")"; fi
@@ -234,12 +236,12 @@ for _ in $(seq 100); do
 done
 TLS_EP="https://127.0.0.1:$(cat "$T/port-tls" 2>/dev/null)"
 same "TLS endpoint" "$D/obj" --grpc-endpoint "$TLS_EP" --ca-bundle "$T/tls.pem" "gs://$B/obj"
-if timeout 60 $WRAP "$BIN" cat --anonymous --grpc-endpoint "$TLS_EP" "gs://$B/obj" >out 2>"$T/err"; then
+if timeout 60 $WRAP "$BIN" cat --anonymous --grpc --grpc-endpoint "$TLS_EP" "gs://$B/obj" >out 2>"$T/err"; then
   fail "TLS: an unknown certificate accepted"
 elif grep -q "certificate" "$T/err"; then pass; else
   fail "TLS: message '$(head -c 300 "$T/err")' lacks 'certificate'"
 fi
-if timeout 60 $WRAP "$BIN" cat --anonymous --grpc-endpoint "https://localhost:${TLS_EP##*:}" \
+if timeout 60 $WRAP "$BIN" cat --anonymous --grpc --grpc-endpoint "https://localhost:${TLS_EP##*:}" \
   --ca-bundle "$T/tls.pem" "gs://$B/dir/small" >out 2>"$T/err" && cmp -s out "$D/dir/small"; then
   pass
 else fail "TLS by name: $(head -c 300 "$T/err")"; fi
@@ -251,7 +253,7 @@ wait "$ZT" 2>/dev/null
 expect_fail() {
   local name=$1 pat=$2
   shift 2
-  if timeout 60 $WRAP "$BIN" cat --anonymous "$@" >out 2>"$T/err"; then
+  if timeout 60 $WRAP "$BIN" cat --anonymous --grpc "$@" >out 2>"$T/err"; then
     fail "$name: succeeded"
   elif grep -qi -- "$pat" "$T/err"; then
     pass

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # A zonal bucket as the library's users see it, with no new options: the
-# JSON stand-in (gcs-server) answers listing and metadata, the zonal
-# stand-in (zonal-server) serves object data over gRPC, both from the same
-# directory, and STORAGE_GRPC_ENDPOINT points at the second. The CLI (ls,
-# cat, bench), the Python package (gsread://: open and read with seeks,
-# cat_file, cat_ranges) and the mount read the objects byte-exact, and the
-# JSON server sends no media bytes (it counts them; told the bucket is zonal,
-# it refuses them with HTTP 400 as GCS does, and an open with no gRPC
-# endpoint says the bucket is zonal).
+# JSON stand-in (gcs-server) answers listing and metadata (storage class
+# RAPID for the zonal bucket, whose media GETs it refuses with 400 as GCS
+# does), the zonal stand-in (zonal-server) serves object data over gRPC,
+# both from the same directory, and STORAGE_GRPC_ENDPOINT points at the
+# second. The CLI (ls, cat, stat, bench), the Python package (gsread://:
+# open and read with seeks, cat_file, cat_ranges) and the mount read the
+# zonal objects byte-exact over gRPC, chosen by the object's metadata: no
+# media request reaches the JSON server; a plain bucket's object beside it
+# still reads over JSON; --no-grpc gets the server's refusal.
 #
 # Usage: tests/cli/test_zonal_stack.sh path/to/gsread
 # Needs the Python package built next to gsread (build/python) and FUSE:
@@ -63,7 +64,15 @@ media_bytes() {
     grep -o '"body_bytes_sent":[0-9]*' | awk -F: '{s += $2} END {print s + 0}'
 }
 
-# ---- CLI: listing over JSON, data over gRPC
+# The JSON stand-in answers for a zonal bucket as GCS does: storage class
+# RAPID, media GETs refused (400, counted in its log).
+curl -s -o /dev/null "$EP/_control/config?zonal_buckets=$B"
+P=plainbkt
+mkdir -p "$T/data/$P"
+head -c 300000 /dev/urandom >"$T/data/$P/obj"
+
+# ---- CLI: listing over JSON; a zonal bucket's data over gRPC, chosen by
+# its metadata; a plain bucket's over JSON, beside it
 "$BIN" ls --anonymous "gs://$B/" >ls.out 2>"$T/err"
 check "ls lists the zonal bucket" grep -q "gs://$B/obj" ls.out
 if timeout 60 "$BIN" cat --anonymous "gs://$B/obj" >out 2>"$T/err" && cmp -s out "$D/obj"; then
@@ -71,27 +80,20 @@ if timeout 60 "$BIN" cat --anonymous "gs://$B/obj" >out 2>"$T/err" && cmp -s out
 else fail "cat: $(head -c 300 "$T/err")"; fi
 if timeout 60 "$BIN" bench --anonymous --pattern rand --io-size 64K "gs://$B/obj" \
   >bench.out 2>"$T/err"; then pass; else fail "bench rand: $(head -c 300 "$T/err")"; fi
-eq "CLI: no media bytes over JSON" "$(media_bytes)" 0
-
-# ---- the JSON stand-in as GCS answers a zonal bucket: storage class RAPID,
-# media GETs refused (400). With no gRPC endpoint, open says the bucket is
-# zonal; forced onto JSON, the server's refusal is the error.
-curl -s -o /dev/null "$EP/_control/config?zonal_buckets=$B"
-if STORAGE_GRPC_ENDPOINT= timeout 60 "$BIN" cat --anonymous "gs://$B/obj" >out 2>"$T/err"; then
-  fail "no gRPC endpoint: a zonal object read over JSON"
-elif grep -q "zonal bucket" "$T/err"; then pass; else
-  fail "no gRPC endpoint: message '$(head -c 300 "$T/err")' lacks 'zonal bucket'"
-fi
+eq "CLI: no media request over JSON" "$(media_bytes)" 0
+"$BIN" stat --anonymous "gs://$B/obj" >st 2>"$T/err"
+eq "stat of a zonal object" "$(awk '$1 == "size:" {print $2}' st)" "$(wc -c <"$D/obj")"
+if timeout 60 "$BIN" cat --anonymous "gs://$P/obj" >out 2>"$T/err" &&
+  cmp -s out "$T/data/$P/obj"; then pass; else fail "plain bucket: $(head -c 300 "$T/err")"; fi
+eq "plain bucket: over JSON" "$(media_bytes)" 300000
+# forced onto JSON, the server's refusal is the error
 if timeout 60 "$BIN" cat --anonymous --no-grpc "gs://$B/obj" >out 2>"$T/err"; then
   fail "--no-grpc: a zonal object read over JSON"
 elif grep -q "Zonal objects only support gRPC API" "$T/err"; then pass; else
   fail "--no-grpc: message '$(head -c 300 "$T/err")' lacks the server's"
 fi
-if timeout 60 "$BIN" cat --anonymous "gs://$B/obj" >out 2>"$T/err" && cmp -s out "$D/obj"; then
-  pass
-else fail "zonal bucket over gRPC: $(head -c 300 "$T/err")"; fi
 sleep 0.2
-MARK=$(wc -l <"$T/state/requests.log") # the refused media GET is counted
+MARK=$(wc -l <"$T/state/requests.log") # what went to JSON on purpose
 
 # ---- Python: gsread:// with no new option
 if [ ! -d "$PYDIR/gsread" ]; then
@@ -123,7 +125,7 @@ EOF
   else
     fail "python: $(tail -5 py.out)"
   fi
-  eq "Python: no media bytes over JSON" "$(media_bytes)" 0
+  eq "Python: no media request over JSON" "$(media_bytes)" 0
 fi
 
 # ---- the mount: listing over JSON, reads over gRPC
@@ -141,7 +143,7 @@ else
   fi
   eq "mount: a read at an offset" "$(dd if="$M/obj" bs=4096 skip=700 count=3 2>/dev/null | sha256sum)" \
     "$(dd if="$D/obj" bs=4096 skip=700 count=3 2>/dev/null | sha256sum)"
-  eq "mount: no media bytes over JSON" "$(media_bytes)" 0
+  eq "mount: no media request over JSON" "$(media_bytes)" 0
   timeout 10 "$BIN" unmount "$M"
   wait "$MPID" 2>/dev/null
   MPID=
