@@ -1,16 +1,17 @@
-/* gs://BUCKET/OBJECT in a zonal bucket: object data over a gRPC
- * BidiReadObject stream per open file (docs/zonal.md). Open sends the spec
- * and takes the metadata (size, generation, CRC32C) and the read handle
- * from the first response. A worker thread then owns the stream: the range
- * fetches' requests handed to it (ops submit) become ReadRanges (one
- * read_id per destination segment, at most 100 per message), sent as they
- * come, also while earlier ones stream in; each piece is checked (offset,
- * length, CRC32C) and lands in its request's destination, whose progress
- * a waiting reader sees at once, and a request completes when its ranges
- * did. A stream that breaks is replaced by one opened with the pinned
- * generation, the latest read handle and a redirect's routing token, and
- * each unfinished range is asked again from its first missing byte, same
- * read_id.
+/* gs://BUCKET/OBJECT in a zonal bucket: object data over gRPC
+ * BidiReadObject streams, 1 to 4 per open file (docs/zonal.md). Open sends
+ * the first stream's spec and takes the metadata (size, generation,
+ * CRC32C; unless the JSON API gave them, generation pinned) and the read
+ * handle from the first response. A worker thread owns each stream: the
+ * range fetches' requests handed to the least loaded one (ops submit)
+ * become ReadRanges (one read_id per destination segment, at most 100 per
+ * message), sent as they come, also while earlier ones stream in; each
+ * piece is checked (offset, length, CRC32C) and lands in its request's
+ * destination, whose progress a waiting reader sees at once, and a request
+ * completes when its ranges did. A stream that breaks is replaced by one
+ * opened with the pinned generation, the latest read handle and a
+ * redirect's routing token, and each unfinished range is asked again from
+ * its first missing byte, same read_id.
  *
  * SPDX-License-Identifier: MIT
  */
