@@ -78,6 +78,9 @@ enum cli_opt_id {
   CLI_OPT_LONG,
   CLI_OPT_QUIET,
   CLI_OPT_ANONYMOUS,
+  CLI_OPT_GRPC,
+  CLI_OPT_NO_GRPC,
+  CLI_OPT_GRPC_ENDPOINT,
   CLI_OPT_USER_PROJECT,
   CLI_OPT_NO_FOLLOW,
   /* gsread mount (cmd_mount.c) */

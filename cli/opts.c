@@ -104,6 +104,15 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_QUIET] = {"quiet", NULL, "no progress, no summary line", 'q'},
     [CLI_OPT_ANONYMOUS] = {"anonymous", NULL,
                            "send no credentials (public buckets)", 0},
+    [CLI_OPT_GRPC] = {"grpc", NULL,
+                      "every gs:// object over gRPC (default: zonal ones)", 0},
+    [CLI_OPT_NO_GRPC] = {"no-grpc", NULL, "never gRPC, zonal buckets included",
+                         0},
+    [CLI_OPT_GRPC_ENDPOINT] = {"grpc-endpoint", "URL",
+                               "gRPC endpoint, http://HOST:PORT (h2c) or "
+                               "https://HOST[:PORT]; default "
+                               "$STORAGE_GRPC_ENDPOINT",
+                               0},
     [CLI_OPT_USER_PROJECT] = {"user-project", "PROJECT",
                               "requester pays: the project billed", 0},
     [CLI_OPT_NO_FOLLOW] = {"no-follow", NULL,
@@ -625,6 +634,14 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_ANONYMOUS:
     a->client.anonymous = 1;
     return CLI_CONTINUE;
+  case CLI_OPT_GRPC:
+    a->client.grpc = 1;
+    return CLI_CONTINUE;
+  case CLI_OPT_NO_GRPC:
+    a->client.grpc = -1;
+    return CLI_CONTINUE;
+  case CLI_OPT_GRPC_ENDPOINT:
+    return parse_string(cmd, name, v, &a->client.grpc_endpoint);
   case CLI_OPT_USER_PROJECT:
     return parse_string(cmd, name, v, &a->client.user_project);
   case CLI_OPT_NO_FOLLOW:

@@ -194,6 +194,16 @@ typedef struct gsr_client_options {
    * CPUs this process may use (sched_getaffinity), at least 1. Never more
    * than max_connections. 1..256: that many. */
   int io_threads;
+  /* gs:// data over gRPC BidiReadObject, the only way zonal (Rapid
+   * Storage) buckets serve it (docs/zonal.md): 0 (default) for the objects
+   * whose JSON metadata says storage class RAPID, 1 for every object (its
+   * metadata then from the stream alone, no JSON request), -1 never. */
+  int grpc;
+  /* The gRPC endpoint: "http://HOST:PORT" (cleartext HTTP/2) or
+   * "https://HOST[:PORT]" (TLS, verified as ca_bundle says). NULL:
+   * $STORAGE_GRPC_ENDPOINT (a bare "host:port" means http://host:port),
+   * else https://storage.googleapis.com. */
+  const char *grpc_endpoint;
 } gsr_client_options;
 
 /* Which credentials a client uses; never the token itself. */

@@ -42,7 +42,8 @@ class BuildWithCMake(build_ext):
             ["cmake", "--build", bdir, "--target", "gsread_static", "--parallel"]
         )
         libs = subprocess.check_output(
-            ["pkg-config", "--libs", "libcurl", "json-c", "libisal", "libcrypto"],
+            ["pkg-config", "--libs", "libcurl", "json-c", "libisal", "libcrypto"]
+            + ["libnghttp2", "libprotobuf-c", "libssl"],
             text=True,
         )
         ext.include_dirs.append(os.path.join(ROOT, "include"))

@@ -4,7 +4,7 @@
 # working corpus in build-fuzz/fuzz-work/NAME that grows from run to run
 # (seeded from tests/fuzz/corpus/NAME; the repository is never written).
 # Crashes land in build-fuzz/fuzz-work/NAME/artifacts/.
-# Usage: scripts/fuzz.sh [SECONDS] [NAME...]   (NAME: url metadata http size plans)
+# Usage: scripts/fuzz.sh [SECONDS] [NAME...]   (NAME: url metadata http size plans ranges grpc)
 # To keep the new inputs as seeds, minimize them into the seed corpus:
 #   build-fuzz/tests/fuzz/fuzz_NAME -merge=1 tests/fuzz/corpus/NAME build-fuzz/fuzz-work/NAME/corpus
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$ROOT"
 SECONDS_EACH=${1:-600}
 shift || true
 NAMES=("$@")
-[ "${#NAMES[@]}" -gt 0 ] || NAMES=(url metadata http size plans)
+[ "${#NAMES[@]}" -gt 0 ] || NAMES=(url metadata http size plans grpc)
 
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang \
   -DCMAKE_BUILD_TYPE=Debug -DGSR_SANITIZE=address,undefined -DGSR_FUZZ=ON >/dev/null

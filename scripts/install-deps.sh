@@ -5,8 +5,10 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config ninja-build
-  libcurl4-openssl-dev libnghttp2-dev libssl-dev   # transport: curl multi, HTTP/2, TLS
+  libcurl4-openssl-dev libnghttp2-dev libssl-dev   # transport: curl multi, HTTP/2 (and gRPC), TLS
   libjson-c-dev                                    # GCS metadata JSON
+  libprotobuf-c-dev protobuf-c-compiler            # zonal reads: gRPC messages (protoc-c)
+  python3-grpcio python3-protobuf protobuf-compiler python3-crc32c  # zonal stand-in
   libisal-dev                                      # CRC32C (ISA-L)
   libcmocka-dev                                    # unit tests
   nginx-extras                                     # local GCS server (nginx + lua module)

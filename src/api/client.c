@@ -16,9 +16,11 @@
 #include "base/client.h"
 #include "read/file.h"
 #include "read/prefetch/prefetch.h"
+#include "transport/grpc.h"
 #include "transport/transport.h"
 
 #define DEFAULT_ENDPOINT "https://storage.googleapis.com"
+#define DEFAULT_GRPC_ENDPOINT "https://storage.googleapis.com"
 #define DEFAULT_BUDGET (256ull * 1024 * 1024)
 
 void gsr_client_options_init(gsr_client_options *o) {
@@ -138,7 +140,24 @@ static void read_environment(gsr_client *c) {
                                   c->opts.max_connections);
 }
 
+/* The gRPC endpoint (option, else $STORAGE_GRPC_ENDPOINT, else Google's)
+ * and whether every gs:// read goes over it (the option's 1); with 0,
+ * objects whose JSON metadata says zonal do (backend/gcs.c); with -1, none
+ * does. */
+static int resolve_grpc(gsr_client *c, const gsr_client_options *o) {
+  const char *src = o->grpc_endpoint ? o->grpc_endpoint
+                                     : getenv("STORAGE_GRPC_ENDPOINT");
+  if (o->grpc < -1 || o->grpc > 1)
+    return gsr__err(GSR_EINVAL, "grpc must be -1, 0 or 1, not %d", o->grpc);
+  c->grpc = o->grpc == 1;
+  if (o->grpc == -1) return GSR_OK;
+  return gsr__grpc_parse_endpoint(
+      src != NULL && src[0] != '\0' ? src : DEFAULT_GRPC_ENDPOINT,
+      &c->grpc_host, &c->grpc_port, &c->grpc_tls);
+}
+
 static void client_destroy(gsr_client *c) {
+  gsr__free(c->grpc_host);
   gsr__transport_free(c->transport);
   gsr__budget_unref(c->budget);
   gsr__widths_free(c->widths);
@@ -174,6 +193,8 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   }
   if ((status = resolve_endpoint(opts->endpoint, &c->endpoint)) != GSR_OK)
     goto fail;
+  if ((status = resolve_grpc(c, opts)) != GSR_OK) goto fail;
+  c->opts.grpc_endpoint = NULL;
   read_environment(c);
   c->opts.prefetch = NULL; /* the caller's string: resolved just above */
   c->budget = gsr__budget_new(opts->memory_budget ? opts->memory_budget

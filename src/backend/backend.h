@@ -48,6 +48,10 @@ struct gsr__object {
   size_t pin_at;   /* where the validator's value starts in pin */
   int fd;          /* local: the open file */
   int local;       /* decided once, at open: read with pread, not HTTP */
+  void *priv;      /* the backend's own state (zonal: its streams) */
+  /* gs:// over the JSON API found a zonal bucket (storage class RAPID):
+   * the object goes on over gRPC (object.c), its generation pinned. */
+  int zonal;
 };
 
 struct gsr__backend_ops {
@@ -77,6 +81,14 @@ struct gsr__backend_ops {
   int (*fill_sg)(struct gsr__object *obj, uint64_t off,
                  const struct gsr__iov *segs, size_t n, uint64_t *preads,
                  uint64_t *bytes);
+  /* Backends with a transport of their own (zonal: its gRPC streams; NULL
+   * for the others, whose requests go to the I/O threads): take a request
+   * prepare built, land its bytes and count it on its completion exactly
+   * once (GSR_OK), or refuse it (a status; not counted); and abort one
+   * (its completion then counts it, GSR_ECANCELED unless it completed).
+   * Thread-safe. */
+  int (*submit)(struct gsr__object *obj, struct gsr__request *req);
+  void (*cancel)(struct gsr__object *obj, struct gsr__request *req);
   void (*close)(struct gsr__object *obj);
   /* Backends with credentials (GCS; else NULL): the generation of those
    * requests carry now, and, for a request carrying generation *gen that
@@ -91,6 +103,7 @@ struct gsr__backend_ops {
 extern const struct gsr__backend_ops gsr__gcs_ops;
 extern const struct gsr__backend_ops gsr__http_ops;
 extern const struct gsr__backend_ops gsr__local_ops;
+extern const struct gsr__backend_ops gsr__zonal_ops; /* zonal.c */
 
 /* Opens the object a URL names (one request at most); with known (what a
  * listing said of it) not NULL, no request: the version known names is

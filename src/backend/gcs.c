@@ -117,6 +117,27 @@ done:
   return status;
 }
 
+/* 1 if the object resource says the object is in a zonal bucket (Rapid
+ * Storage: storage class RAPID), whose data the JSON API does not serve. */
+GSR__HIDDEN int gsr__gcs_class_zonal(const char *storage_class);
+int gsr__gcs_class_zonal(const char *storage_class) {
+  return strcmp(storage_class, "RAPID") == 0;
+}
+
+GSR__HIDDEN int gsr__gcs_metadata_zonal(const char *json, size_t len);
+int gsr__gcs_metadata_zonal(const char *json, size_t len) {
+  struct json_tokener *tok = json_tokener_new();
+  if (tok == NULL) return 0;
+  struct json_object *root = json_tokener_parse_ex(tok, json, (int)len);
+  const char *cls = root != NULL && json_object_is_type(root, json_type_object)
+                        ? json_str(root, "storageClass")
+                        : NULL;
+  int zonal = cls != NULL && gsr__gcs_class_zonal(cls);
+  json_object_put(root);
+  json_tokener_free(tok);
+  return zonal;
+}
+
 int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req, uint64_t *gen) {
   char *hdr = NULL;
   int status = gsr__auth_header(c->auth, &hdr, gen);
@@ -151,6 +172,13 @@ static int get_metadata(struct gsr__object *obj, const char *url,
 
 /* Sets the URL every data request of obj goes to, pinned to its
  * generation. */
+/* An object of a zonal bucket (storage class RAPID) serves its data over
+ * gRPC only; --no-grpc (grpc -1) keeps it on JSON, as the user asked. */
+static void mark_zonal(struct gsr__object *obj) {
+  if (obj->client->opts.grpc == 0 && gsr__gcs_class_zonal(obj->st.storage_class))
+    obj->zonal = 1;
+}
+
 static int pin_media_url(struct gsr__object *obj) {
   struct gsr_client *c = obj->client;
   char query[512];
@@ -188,7 +216,10 @@ static int gcs_open(struct gsr__object *obj) {
                                      &obj->st, why, sizeof(why));
     if (status != GSR_OK) gsr__err(status, "GET %s: %s", req.url, why);
   }
-  if (status == GSR_OK) status = pin_media_url(obj);
+  /* Zonal: data over gRPC only; object.c hands the object to the zonal
+   * backend (forced --no-grpc: the media GETs fail, as the user asked). */
+  if (status == GSR_OK) mark_zonal(obj);
+  if (status == GSR_OK && !obj->zonal) status = pin_media_url(obj);
   gsr__request_cleanup(&req);
   return status;
 }
@@ -201,7 +232,8 @@ static int gcs_adopt(struct gsr__object *obj) {
     return gsr__err(GSR_EINVAL, "%s: a listed object needs its generation",
                     obj->display);
   obj->st.mtime = rfc3339_seconds(obj->st.updated);
-  return pin_media_url(obj);
+  mark_zonal(obj);
+  return obj->zonal ? GSR_OK : pin_media_url(obj);
 }
 
 static int gcs_prepare(struct gsr__object *obj, struct gsr__request *req,

@@ -19,9 +19,10 @@ int gsr__object_open(gsr_client *c, const char *url, const gsr_stat *known,
     gsr__free(obj);
     return status;
   }
-  obj->ops = obj->url.scheme == GSR__SCHEME_GS     ? &gsr__gcs_ops
-             : obj->url.scheme == GSR__SCHEME_HTTP ? &gsr__http_ops
-                                                   : &gsr__local_ops;
+  obj->ops = obj->url.scheme == GSR__SCHEME_GS && c->grpc ? &gsr__zonal_ops
+             : obj->url.scheme == GSR__SCHEME_GS          ? &gsr__gcs_ops
+             : obj->url.scheme == GSR__SCHEME_HTTP        ? &gsr__http_ops
+                                                          : &gsr__local_ops;
   obj->local = obj->url.scheme == GSR__SCHEME_FILE;
   obj->display = gsr__strdup(url);
   if (obj->display == NULL) {
@@ -34,6 +35,10 @@ int gsr__object_open(gsr_client *c, const char *url, const gsr_stat *known,
   } else {
     obj->st = *known;
     status = obj->ops->adopt(obj);
+  }
+  if (status == GSR_OK && obj->zonal) { /* its data only over gRPC */
+    obj->ops = &gsr__zonal_ops;
+    status = obj->ops->open(obj);
   }
   /* Offsets are int64_t (gsr_seek, gsr_pread, gsr_size's result): a size
    * beyond INT64_MAX could not be read to its end. Only a server's claim

@@ -23,14 +23,18 @@ struct gsr_client {
   struct gsr__auth *auth;  /* credentials and the cached token */
   char *user_project;      /* requester pays: percent-encoded, or NULL */
   struct gsr__transport *transport;
-  char *ca_bundle;               /* owned copy, or NULL */
-  struct gsr__budget *budget;    /* prefetch memory, shared by all files */
-  struct gsr__widths *widths;    /* the widths the engine chose */
-  char *plans_file;              /* where they persist (owned), or NULL */
-  int default_concurrency;       /* from the environment, else 4 */
-  int concurrency_set;           /* ... from the environment: obeyed */
-  int default_prefetch;          /* as gsr__file.prefetch, from the env */
-  int io_threads;                /* the transport's (gsr__io_threads) */
+  char *ca_bundle;            /* owned copy, or NULL */
+  struct gsr__budget *budget; /* prefetch memory, shared by all files */
+  struct gsr__widths *widths; /* the widths the engine chose */
+  char *plans_file;           /* where they persist (owned), or NULL */
+  int default_concurrency;    /* from the environment, else 4 */
+  int concurrency_set;        /* ... from the environment: obeyed */
+  int default_prefetch;       /* as gsr__file.prefetch, from the env */
+  int io_threads;             /* the transport's (gsr__io_threads) */
+  int grpc;        /* gs:// over gRPC (the option resolved at creation) */
+  char *grpc_host; /* the gRPC endpoint's host (owned), or NULL */
+  int grpc_port;
+  int grpc_tls;                  /* an https:// endpoint */
   atomic_uint_fast64_t requests; /* counters over all files */
   /* The link as gsr_read_ranges measured it (its cost model, ranges.h):
    * one connection's bytes/s and first-byte seconds, moving averages;

@@ -127,7 +127,11 @@ static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
 /* Hands req to the transport; if it is stopping, counts the part failed
  * (the fetch then completes without it). */
 static void submit_part(struct gsr__rfetch *rf, struct gsr__request *req) {
-  if (gsr__transport_submit(rf->target->transport, req) == GSR_OK) return;
+  struct gsr__object *obj = rf->target->obj;
+  if ((obj->ops->submit
+           ? obj->ops->submit(obj, req)
+           : gsr__transport_submit(rf->target->transport, req)) == GSR_OK)
+    return;
   struct gsr__error e;
   gsr__error_set(&e, GSR_ECLOSED, "%s: the client is shutting down",
                  rf->target->obj->display);
@@ -371,8 +375,12 @@ int gsr__rfetch_wait(struct gsr__rfetch *rf) {
 }
 
 void gsr__rfetch_cancel(struct gsr__rfetch *rf) {
+  struct gsr__object *obj = rf->target->obj;
   for (int i = 0; i < rf->n_parts && rf->reqs != NULL; i++)
-    gsr__transport_cancel(rf->target->transport, &rf->reqs[i]);
+    if (obj->ops->cancel)
+      obj->ops->cancel(obj, &rf->reqs[i]);
+    else
+      gsr__transport_cancel(rf->target->transport, &rf->reqs[i]);
 }
 
 void gsr__rfetch_free(struct gsr__rfetch *rf) {

@@ -37,7 +37,7 @@ local FAULT_DEFAULTS = {
     -- A server's quirks: see docs/server.md, "Quirks".
     http_etag = "nginx", http_last_modified = 1, content_type = "application/octet-stream",
     meta_size = "", list_extra = 0, list_extra_name = "",
-    fault_from = -1,
+    fault_from = -1, zonal_buckets = "",
 }
 
 -- Credentials knobs (see token(), metadata() and the gate in api()).
@@ -259,7 +259,8 @@ end
 local KNOBS = { "ttfb_ms", "rate", "list_max", "fault_status", "fault_retry_after", "fault_ratio",
                 "fault_kind", "fault_match", "fault_on", "cut_at", "stall_ms", "seed", "gzip_names",
                 "redirect_host", "long_extra", "long_length", "http_etag", "http_last_modified",
-                "content_type", "meta_size", "list_extra", "list_extra_name" }
+                "content_type", "meta_size", "list_extra", "list_extra_name",
+                "zonal_buckets" }
 
 KNOBS[#KNOBS + 1] = "fault_from"
 for _, k in ipairs(AUTH_KNOBS) do KNOBS[#KNOBS + 1] = k end
@@ -546,6 +547,17 @@ local function serve_transcoded(info, path)
     ngx.print(body)
 end
 
+-- Zonal (Rapid Storage) buckets, named in the zonal_buckets knob
+-- (comma-separated): their objects have storage class RAPID and, as on GCS,
+-- no JSON media reads (HTTP 400): their data is served over gRPC
+-- (tests/server/zonal-server).
+local function zonal_bucket(cfg, bucket)
+    for b in string.gmatch(cfg.zonal_buckets or "", "[^,]+") do
+        if b == bucket then return true end
+    end
+    return false
+end
+
 metadata_json = function(req, info, path)
     local cfg = config()
     local crc, md5 = get_hashes(path, info)
@@ -564,7 +576,7 @@ metadata_json = function(req, info, path)
         { "metageneration", "1" },
         { "contentType", cfg.content_type },
         { "contentEncoding", gzip_encoded(cfg, req.name) and "gzip" or nil },
-        { "storageClass", "STANDARD" },
+        { "storageClass", zonal_bucket(cfg, req.bucket) and "RAPID" or "STANDARD" },
         { "size", cfg.meta_size ~= "" and cfg.meta_size or tostring(info.size) },
         { "md5Hash", md5 or "" },
         { "crc32c", crc or "" },
@@ -635,6 +647,9 @@ function M.api()
         return reply(200, metadata_json(req, info, path))
     end
 
+    if req.kind == "media" and zonal_bucket(cfg, req.bucket) then
+        return reply_error(400, "Zonal objects only support gRPC API")
+    end
     if req.kind == "media" and gzip_encoded(cfg, req.name) then
         if not (ngx.var.http_accept_encoding or ""):find("gzip", 1, true) then
             return serve_transcoded(info, path)
@@ -796,6 +811,7 @@ local PARSERS = {
     stall_ms = num_in(0, 600000),
     seed = num_in(0, 1e15, true),
     gzip_names = function(v) return v end,
+    zonal_buckets = function(v) return v end,
     redirect_host = function(v) return v:match("^[%w%.%-]*:?%d*$") and v or nil end,
     long_extra = num_in(1, 64 * 1024 * 1024, true),
     long_length = function(v) return LONG_LENGTHS[v] and v or nil end,
