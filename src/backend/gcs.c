@@ -175,7 +175,8 @@ static int get_metadata(struct gsr__object *obj, const char *url,
 /* An object of a zonal bucket (storage class RAPID) serves its data over
  * gRPC only; --no-grpc (grpc -1) keeps it on JSON, as the user asked. */
 static void mark_zonal(struct gsr__object *obj) {
-  if (obj->client->opts.grpc == 0 && gsr__gcs_class_zonal(obj->st.storage_class))
+  if (obj->client->opts.grpc == 0 &&
+      gsr__gcs_class_zonal(obj->st.storage_class))
     obj->zonal = 1;
 }
 
