@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "base/internal.h"
 
@@ -52,3 +53,14 @@ char *gsr__strndup(const char *s, size_t n) {
 char *gsr__strdup(const char *s) { return gsr__strndup(s, strlen(s)); }
 
 void gsr__free(void *p) { free(p); }
+
+void *gsr__map(size_t n) {
+  if (alloc_should_fail()) return NULL;
+  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void gsr__unmap(void *p, size_t n) {
+  if (p != NULL) munmap(p, n);
+}

@@ -28,6 +28,11 @@ void *gsr__realloc(void *p, size_t n);
 char *gsr__strdup(const char *s);
 char *gsr__strndup(const char *s, size_t n);
 void gsr__free(void *p);
+/* n bytes of fresh anonymous memory, its pages mapped in and zeroed
+ * (MAP_POPULATE: faulted here, at once, not one by one on first touch);
+ * NULL on failure. Freed with gsr__unmap(p, n). */
+void *gsr__map(size_t n);
+void gsr__unmap(void *p, size_t n);
 /* Test hook: fail the k-th allocation from now (1-based); 0 disables.
  * Returns the number of allocations counted since the last call. */
 GSR_EXTERN uint64_t gsr__alloc_fail_at(uint64_t k);
