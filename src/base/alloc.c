@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/internal.h"
 
@@ -63,4 +64,16 @@ void *gsr__map(size_t n) {
 
 void gsr__unmap(void *p, size_t n) {
   if (p != NULL) munmap(p, n);
+}
+
+void *gsr__remap(void *p, size_t n, size_t to) {
+  if (alloc_should_fail()) return NULL;
+  unsigned char *q = mremap(p, n, to, MREMAP_MAYMOVE);
+  if (q == MAP_FAILED) return NULL;
+#ifdef MADV_POPULATE_WRITE
+  long ps = sysconf(_SC_PAGESIZE);
+  size_t page = ps > 0 ? (size_t)ps : 4096, from = (n + page - 1) / page * page;
+  if (to > from) (void)madvise(q + from, to - from, MADV_POPULATE_WRITE);
+#endif
+  return q;
 }

@@ -22,13 +22,6 @@ size_t gsr__pool_class_size(int k) {
   return base + base / GSR__POOL_STEPS * (size_t)(k % GSR__POOL_STEPS);
 }
 
-size_t gsr__pool_floor(size_t n) {
-  int k = gsr__pool_class(n);
-  if (k < 0) return n;
-  size_t size = gsr__pool_class_size(k);
-  return size == n ? n : gsr__pool_class_size(k - 1); /* k > 0: n > MIN */
-}
-
 int gsr__pool_idle(uint64_t last_ns, uint64_t now_ns) {
   return now_ns >= last_ns && now_ns - last_ns >= GSR__POOL_IDLE_NS;
 }
@@ -113,17 +106,46 @@ void gsr__budget_unref(struct gsr__budget *b) {
   gsr__free(b);
 }
 
-/* The smallest pooled buffer for class k: its own, else one up to 2x
- * larger (GSR__POOL_STEPS classes up), taken off the pool; NULL if none. */
-static struct gsr__buf *pool_pop(struct gsr__budget *b, int k) {
-  for (int j = k; j < GSR__POOL_CLASSES && j <= k + GSR__POOL_STEPS; j++)
-    if (b->pool[j] != NULL) {
-      struct gsr__buf *buf = b->pool[j];
-      b->pool[j] = buf->next;
-      atomic_fetch_sub(&b->pooled, buf->size);
-      return buf;
-    }
-  return NULL;
+/* The newest pooled buffer of class j, taken off the pool; NULL if none. */
+static struct gsr__buf *pool_pop(struct gsr__budget *b, int j) {
+  struct gsr__buf *buf = b->pool[j];
+  if (buf == NULL) return NULL;
+  b->pool[j] = buf->next;
+  atomic_fetch_sub(&b->pooled, buf->size);
+  return buf;
+}
+
+static void pool_push(struct gsr__budget *b, struct gsr__buf *buf) {
+  buf->next = b->pool[buf->klass];
+  b->pool[buf->klass] = buf;
+  atomic_fetch_add(&b->pooled, buf->size);
+}
+
+/* For class k: its own, else the smallest up to 2x larger
+ * (GSR__POOL_STEPS classes up); NULL if none. */
+static struct gsr__buf *pool_fit(struct gsr__budget *b, int k) {
+  struct gsr__buf *buf = NULL;
+  for (int j = k;
+       buf == NULL && j < GSR__POOL_CLASSES && j <= k + GSR__POOL_STEPS; j++)
+    buf = pool_pop(b, j);
+  return buf;
+}
+
+/* For class k when none fits: the largest smaller one, to be grown (its
+ * pages are kept, only the new ones fault); NULL if none. */
+static struct gsr__buf *pool_below(struct gsr__budget *b, int k) {
+  struct gsr__buf *buf = NULL;
+  for (int j = k - 1; buf == NULL && j >= 0; j--) buf = pool_pop(b, j);
+  return buf;
+}
+
+/* For class k when none fits nor is smaller: the smallest larger one,
+ * however large; NULL if none. */
+static struct gsr__buf *pool_above(struct gsr__budget *b, int k) {
+  struct gsr__buf *buf = NULL;
+  for (int j = k + 1; buf == NULL && j < GSR__POOL_CLASSES; j++)
+    buf = pool_pop(b, j);
+  return buf;
 }
 
 static void peak_update(atomic_uint_fast64_t *peak, uint64_t v) {
@@ -147,44 +169,61 @@ static struct gsr__buf *buf_alloc(size_t size) {
   return buf;
 }
 
-/* A buffer for cap bytes charged to budget: from the pool, else fresh.
- * demand: charged whatever the limit; else NULL with *refused = 1 when
- * the budget has no room. */
+/* A buffer for cap bytes charged to budget: a pooled one that fits, else
+ * a smaller pooled one grown, else fresh. demand: charged whatever the
+ * limit; else NULL with *refused = 1 when the budget has no room. */
 static struct gsr__buf *acquire(struct gsr__budget *b, size_t cap, int demand,
                                 int *refused) {
   int k = gsr__pool_class(cap);
   size_t size = k >= 0 ? gsr__pool_class_size(k) : cap;
-  struct gsr__buf *buf = NULL, *shed = NULL;
+  struct gsr__buf *buf = NULL, *grow = NULL, *shed = NULL;
   *refused = 0;
   pthread_mutex_lock(&b->pool_mu);
   uint64_t used = atomic_load(&b->used);
-  if (k >= 0 && (buf = pool_pop(b, k)) != NULL) {
+  if (k >= 0 && (buf = pool_fit(b, k)) != NULL)
     size = buf->size; /* moves from pooled to used: the sum is the same */
-    if (!demand && used + size > b->limit) {
-      buf->next = b->pool[buf->klass];
-      b->pool[buf->klass] = buf;
-      atomic_fetch_add(&b->pooled, size);
-      buf = NULL;
-      *refused = 1;
-    }
-  } else if (!demand && used + size > b->limit) {
+  if (!demand && used + size > b->limit) {
+    if (buf != NULL) pool_push(b, buf);
+    pthread_mutex_unlock(&b->pool_mu);
     *refused = 1;
-  } else if (used + size + atomic_load(&b->pooled) > b->limit) {
-    /* Room for fresh memory: idle buffers go. */
+    return NULL;
+  }
+  if (buf == NULL && k >= 0) grow = pool_below(b, k);
+  if (buf == NULL && grow == NULL && k >= 0 &&
+      used + size + atomic_load(&b->pooled) > b->limit) {
+    /* Fresh pages would cost idle ones (unmapped to make room, mapped
+     * again later): a larger idle buffer does, charged for its size, if
+     * the budget has room for that. */
+    buf = pool_above(b, k);
+    if (buf != NULL && !demand && used + buf->size > b->limit) {
+      pool_push(b, buf);
+      buf = NULL;
+    }
+    if (buf != NULL) size = buf->size;
+  }
+  if (buf == NULL && used + size + atomic_load(&b->pooled) > b->limit) {
+    /* Room for new pages: idle buffers go. */
     uint64_t room = b->limit > used + size ? b->limit - used - size : 0;
     shed = pool_shed(b, room);
   }
-  if (!*refused) {
-    atomic_fetch_add(&b->used, size);
-    peak_update(&b->peak, used + size);
-    if (k >= 0) {
-      atomic_fetch_add(buf != NULL ? &b->hits : &b->misses, 1);
-      atomic_store(&b->last_ns, gsr__now_ns());
-    }
+  atomic_fetch_add(&b->used, size);
+  peak_update(&b->peak, used + size);
+  if (k >= 0) {
+    atomic_fetch_add(buf != NULL || grow != NULL ? &b->hits : &b->misses, 1);
+    atomic_store(&b->last_ns, gsr__now_ns());
   }
   pthread_mutex_unlock(&b->pool_mu);
   free_list(shed);
-  if (*refused || buf != NULL) return buf;
+  if (buf != NULL) return buf;
+  if (grow != NULL) {
+    buf = gsr__remap(grow, buf_bytes(grow->size), buf_bytes(size));
+    if (buf != NULL) {
+      buf->size = size;
+      buf->klass = k;
+      return buf;
+    }
+    buf_free(grow); /* could not grow: unchanged, and fresh memory instead */
+  }
   if ((buf = buf_alloc(size)) == NULL) {
     atomic_fetch_sub(&b->used, size);
     return NULL;
@@ -203,9 +242,7 @@ static void give(struct gsr__budget *b, struct gsr__buf *buf) {
   assert(before >= buf->size); /* released only what was charged */
   uint64_t held = before - buf->size + atomic_load(&b->pooled);
   if (buf->klass >= 0 && held + buf->size <= b->limit) {
-    buf->next = b->pool[buf->klass];
-    b->pool[buf->klass] = buf;
-    atomic_fetch_add(&b->pooled, buf->size);
+    pool_push(b, buf);
     keep = 1;
   }
   if (buf->klass >= 0) atomic_store(&b->last_ns, gsr__now_ns());

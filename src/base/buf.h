@@ -24,7 +24,11 @@
  * (256, 320, 384, 448, 512, 640 KiB, ...), every one a multiple of
  * 64 KiB: a buffer wastes less than a quarter of its class, and a window
  * whose blocks grow or shrink (its width changing) still finds buffers.
- * A request takes its own class, else one up to 2x larger. Buffers over
+ * A request takes a buffer of its own class, else one up to 2x larger,
+ * else the largest smaller one grown (mremap: its pages kept, only the
+ * new ones fault), else, where fresh pages would not fit beside the idle
+ * ones, the smallest larger one (charged for its size): a page unmapped
+ * to make room would only be faulted in again. Buffers over
  * GSR__POOL_MAX are mapped but not kept; smaller than GSR__POOL_MIN come
  * from the heap.
  *
@@ -46,9 +50,6 @@
 int gsr__pool_class(size_t n);
 /* Bytes of class k (0 <= k < GSR__POOL_CLASSES). */
 size_t gsr__pool_class_size(int k);
-/* The largest class size <= n (a block length that fills its buffer);
- * n itself when n is under GSR__POOL_MIN or over GSR__POOL_MAX. */
-size_t gsr__pool_floor(size_t n);
 /* 1 if a pool whose last take or give was at last_ns is idle at now_ns:
  * GSR__POOL_IDLE_NS or more (pure). */
 int gsr__pool_idle(uint64_t last_ns, uint64_t now_ns);

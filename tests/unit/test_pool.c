@@ -40,17 +40,14 @@ static void test_classes(void **state) {
     size_t size = gsr__pool_class_size(k);
     assert_true(size % (64 * KiB) == 0);
     assert_int_equal(gsr__pool_class(size), k);
-    assert_true(gsr__pool_floor(size) == size);
     if (k == 0) continue;
     size_t below = gsr__pool_class_size(k - 1);
     /* less than a quarter wasted */
     assert_true((size - below - 1) * 4 < below + 1);
     assert_int_equal(gsr__pool_class(below + 1), k);
-    assert_true(gsr__pool_floor(size - 1) == below);
   }
-  assert_true(gsr__pool_floor(100 * KiB) == 100 * KiB);
-  assert_true(gsr__pool_floor(24 * MiB + 5) == 24 * MiB);
-  assert_true(gsr__pool_floor(23 * MiB) == 20 * MiB);
+  assert_int_equal(gsr__pool_class(24 * MiB), gsr__pool_class(20 * MiB + 1));
+  assert_true(gsr__pool_class_size(gsr__pool_class(23 * MiB)) == 24 * MiB);
 }
 
 /* A buffer given back stays in the pool, still counted against the
@@ -86,8 +83,10 @@ static void test_reuse_and_budget(void **state) {
 }
 
 /* A request takes its class, else a pooled buffer up to 2x larger
- * (charged for that one's size), never a smaller one; a fresh buffer
- * that does not fit beside the idle ones unmaps them, largest first. */
+ * (charged for that one's size), else the largest smaller one grown (its
+ * pages kept), else, where fresh pages would not fit beside the idle
+ * ones, the smallest larger one; a fresh buffer that does not fit unmaps
+ * idle ones, largest first. */
 static void test_near_classes_and_room(void **state) {
   (void)state;
   struct gsr__budget *b = gsr__budget_new(8 * MiB);
@@ -102,13 +101,33 @@ static void test_near_classes_and_room(void **state) {
   assert_true(x != NULL && x->cap == 3 * MiB && x->size == 4 * MiB);
   assert_true(used(b) == 4 * MiB && pooled(b) == MiB);
   assert_true(atomic_load(&b->hits) == 1);
+  memset(x->data, 7, 3 * MiB);
   gsr__buf_unref(x);
-  /* 6 MiB: no class near enough in the pool; 4 + 1 idle + 6 > 8: the
-   * 4 MiB one goes, the 1 MiB one stays. */
+  /* 6 MiB: nothing pooled holds it; the 4 MiB one grows, its bytes
+   * kept (the same pages). */
   x = gsr__buf_try(6 * MiB, b, &refused);
-  assert_non_null(x);
+  assert_true(x != NULL && x->size == 6 * MiB);
+  assert_true(x->data[0] == 7 && x->data[3 * MiB - 1] == 7);
+  memset(x->data, 8, 6 * MiB); /* all of it writable */
   assert_true(used(b) == 6 * MiB && pooled(b) == MiB);
-  assert_true(used(b) + pooled(b) <= 8 * MiB);
+  assert_true(atomic_load(&b->hits) == 2 && atomic_load(&b->misses) == 2);
+  struct gsr__buf *y = gsr__buf_try(2 * MiB, b, &refused); /* 1 grown */
+  assert_true(y != NULL && used(b) == 8 * MiB && pooled(b) == 0);
+  gsr__buf_unref(x);
+  gsr__buf_unref(y);
+  assert_true(pooled(b) == 8 * MiB);
+  /* 256 KiB: nothing fits nor is smaller, and 8 + 0.25 > 8: the 2 MiB
+   * one, charged for 2 MiB, rather than unmap one and map another. */
+  x = gsr__buf_try(256 * KiB, b, &refused);
+  assert_true(x != NULL && x->size == 2 * MiB);
+  assert_true(used(b) == 2 * MiB && pooled(b) == 6 * MiB);
+  assert_true(atomic_load(&b->hits) == 4 && atomic_load(&b->misses) == 2);
+  gsr__buf_unref(x);
+  /* A heap buffer (under 256 KiB) has no class: room is made for it, the
+   * largest idle buffer (6 MiB) unmapped, the 2 MiB one kept. */
+  x = gsr__buf_try(100 * KiB, b, &refused);
+  assert_non_null(x);
+  assert_true(used(b) == 100 * KiB && pooled(b) == 2 * MiB);
   gsr__buf_unref(x);
   gsr__budget_unref(b);
 }

@@ -17,9 +17,7 @@
  * goes out when a block has `lead` bytes left, lead being what one
  * connection receives in one first-byte wait (rate x ttfb): its first
  * byte then arrives as the block ends, and no connection idles through a
- * first-byte wait. A block is a size class of the buffer pool, rounded
- * down (base/buf.h), so that it fills the buffer charged for it. A block
- * shorter than the lead would have its
+ * first-byte wait. A block shorter than the lead would have its
  * connection wait more than carry, so at full width blocks are at least
  * the lead, and an automatic width is lowered to what the window holds.
  *
@@ -72,8 +70,7 @@ void gsr__engine_policy(const struct gsr__engine_in *in,
    * done: the pipeline has the rest of the window. */
   uint64_t avail = w - GSR__MIN(io, w / 2);
   uint64_t block = avail / slots(width);
-  int of_lead = full && in->auto_width && block < lead;
-  if (of_lead) {
+  if (full && in->auto_width && block < lead) {
     /* Blocks of the lead: the window grows to hold them, within
      * max_window, and the width is what it then holds. */
     uint64_t read = w - avail;
@@ -87,9 +84,6 @@ void gsr__engine_policy(const struct gsr__engine_in *in,
     width = fit;
   }
   block = block / GSR__BLOCK_ALIGN * GSR__BLOCK_ALIGN;
-  /* A size class of the buffer pool (base/buf.h), so that a block fills
-   * the buffer it is charged for; a block of the lead is kept whole. */
-  if (!of_lead) block = gsr__pool_floor(block);
   if (in->block > 0) { /* the caller's: the window holds its blocks */
     block = in->block;
     w = GSR__MAX(w, slots(width) * block + (w - avail));
