@@ -34,9 +34,12 @@ struct bench_result {
   uint64_t bytes_referenced;
   uint64_t bytes_direct;
   double stall_seconds;
-  double seconds;     /* open to end of the reads */
-  double cpu_seconds; /* user + system, every thread */
-  uint64_t peak_rss;  /* bytes: ru_maxrss of the worker itself */
+  double seconds;        /* open to end of the reads */
+  double cpu_seconds;    /* user + system, every thread */
+  uint64_t peak_rss;     /* bytes: ru_maxrss of the worker itself */
+  uint64_t minor_faults; /* ru_minflt of the worker itself */
+  uint64_t pool_hits;    /* gsr_client_stats */
+  uint64_t pool_misses;
 };
 
 /* The aggregate the parent prints. */

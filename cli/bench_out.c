@@ -61,11 +61,13 @@ void bench_print_json(const struct bench_plan *p, const struct bench_total *t) {
          ",\"bytes_fetched\":%" PRIu64 ",\"wasted_bytes\":%" PRIu64
          ",\"prefetched_unused\":%" PRIu64 ",\"bytes_copied\":%" PRIu64
          ",\"bytes_referenced\":%" PRIu64 ",\"bytes_direct\":%" PRIu64
-         ",\"stall_seconds\":%.6f}\n",
+         ",\"stall_seconds\":%.6f,\"minor_faults\":%" PRIu64
+         ",\"pool_hits\":%" PRIu64 ",\"pool_misses\":%" PRIu64 "}\n",
          s->bytes, t->wall, mbps(t), (double)s->peak_rss / MIB, s->cpu_seconds,
          s->reads, s->opens, s->requests, s->bytes_fetched, t->wasted,
          s->prefetched_unused, s->bytes_copied, s->bytes_referenced,
-         s->bytes_direct, s->stall_seconds);
+         s->bytes_direct, s->stall_seconds, s->minor_faults, s->pool_hits,
+         s->pool_misses);
 }
 
 void bench_print_line(const struct bench_plan *p, const struct bench_total *t) {
@@ -80,13 +82,13 @@ void bench_print_line(const struct bench_plan *p, const struct bench_total *t) {
   printf("%s %s reads, mode %s (concurrency %d, prefetch %s), cache %s, "
          "%d process%s: %" PRIu64 " bytes in %.2f s = %.1f MB/s; "
          "peak RSS %.1f MiB, CPU %.2f s, %" PRIu64 " requests, "
-         "%.1f%% wasted, stalled %.2f s\n",
+         "%.1f%% wasted, stalled %.2f s, %" PRIu64 " minor faults\n",
          cli_pattern_name(a->bench.pattern), io, cli_mode_name(a->bench.mode),
          a->file.concurrency, prefetch_name(a),
          a->file.cache_type ? a->file.cache_type : "none", a->bench.procs,
          a->bench.procs == 1 ? "" : "es", s->bytes, t->wall, mbps(t),
          (double)s->peak_rss / MIB, s->cpu_seconds, s->requests, waste,
-         s->stall_seconds);
+         s->stall_seconds, s->minor_faults);
 }
 
 /* "\r" and erase-to-end-of-line redraw the line in place. */

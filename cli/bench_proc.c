@@ -256,6 +256,7 @@ static void measure_self(struct bench_result *r) {
   if (getrusage(RUSAGE_SELF, &ru) != 0) return;
   r->cpu_seconds = timeval_seconds(ru.ru_utime) + timeval_seconds(ru.ru_stime);
   r->peak_rss = (uint64_t)ru.ru_maxrss * 1024; /* Linux: KiB */
+  r->minor_faults = (uint64_t)ru.ru_minflt;    /* a child's count from 0 */
 }
 
 /* Client, buffer and reads; everything is freed before measuring, so the
@@ -278,6 +279,11 @@ static int run(struct worker *w) {
     rc = read_loop(w);
   }
   close_file(w);
+  gsr_client_stats cs;
+  if (gsr_client_stats_get(w->client, &cs) == GSR_OK) {
+    w->r.pool_hits = cs.pool_hits;
+    w->r.pool_misses = cs.pool_misses;
+  }
   gsr_client_free(w->client);
   free(w->buf);
   return rc;

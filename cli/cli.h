@@ -283,6 +283,11 @@ void cli_ranges_mode_name(const struct cli_ranges_mode *m, char *buf, size_t n);
 
 /* stats.c */
 int cli_print_file_stats(FILE *out, gsr_file file);
+/* Prints the client's buffer pool counters (gsr_client_stats: pooled,
+ * pool_hits, pool_misses) and this process's minor page faults so far
+ * (getrusage: minor_faults) to out. Returns GSR_OK, or the library's
+ * status after reporting it. */
+int cli_print_client_stats(FILE *out, gsr_client *client);
 void cli_print_ranges_stats(FILE *out, const gsr_ranges_stats *s);
 
 #endif /* GSREAD_CLI_H */

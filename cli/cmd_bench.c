@@ -180,6 +180,9 @@ static void add_result(struct bench_total *t, const struct bench_result *r) {
   s->stall_seconds += r->stall_seconds;
   s->cpu_seconds += r->cpu_seconds;
   s->peak_rss += r->peak_rss;
+  s->minor_faults += r->minor_faults;
+  s->pool_hits += r->pool_hits;
+  s->pool_misses += r->pool_misses;
   if (r->seconds > s->seconds) s->seconds = r->seconds;
   /* Fetched but never handed over. A cache that serves the same bytes
    * twice delivers more than it fetched: that is no waste, not negative
@@ -365,7 +368,11 @@ const struct cli_command cli_cmd_bench = {
         "of each\n"
         "process's peak, MiB), cpu_seconds, requests, bytes_fetched, "
         "wasted_bytes\n"
-        "(fetched but not read), stall_seconds. On a terminal, progress "
+        "(fetched but not read), stall_seconds, minor_faults (page faults "
+        "of the\n"
+        "processes, getrusage), pool_hits and pool_misses (buffers reused "
+        "and mapped\n"
+        "fresh, gsr_client_stats). On a terminal, progress "
         "shows on\n"
         "stderr.\n"
         "\n"

@@ -259,6 +259,8 @@ static int cat_run(const struct cli_args *a) {
     if (a->stats && cli_print_file_stats(stderr, file) != GSR_OK)
       rc = CLI_EXIT_FAIL;
     if (a->stats && a->ranges) cli_print_ranges_stats(stderr, &rs);
+    if (a->stats && cli_print_client_stats(stderr, client) != GSR_OK)
+      rc = CLI_EXIT_FAIL;
     cli_close(client, file);
   }
   cli_trace_free(&trace);

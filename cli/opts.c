@@ -54,8 +54,9 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_MEMORY_BUDGET] = {"memory-budget", "SIZE",
                                "most bytes the client holds prefetched", 0},
     [CLI_OPT_STATS] = {"stats", NULL,
-                       "print the file's counters and prefetch plan on "
-                       "stderr at the end",
+                       "print the file's counters and prefetch plan, the "
+                       "buffer pool's and the minor page faults on stderr "
+                       "at the end",
                        0},
     [CLI_OPT_TRACE] = {"trace", "FILE",
                        "replay the 'OFFSET LENGTH' lines of FILE", 0},

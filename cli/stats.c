@@ -1,13 +1,16 @@
-/* `--stats`: a file's counters (gsr_file_stats) as "key: value" lines.
+/* `--stats`: a file's counters (gsr_file_stats) and the client's buffer
+ * pool's (gsr_client_stats) as "key: value" lines.
  *
- * The keys are the field names of gsr_file_stats, so a line can be
- * grepped and looked up in gsread.h without a translation table.
+ * The keys are the field names of gsr_file_stats and gsr_client_stats
+ * (and minor_faults, getrusage's), so a line can be grepped and looked up
+ * in gsread.h without a translation table.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 
@@ -41,6 +44,23 @@ int cli_print_file_stats(FILE *out, gsr_file file) {
   stat_line(out, "peak_buffered", s.peak_buffered);
   fprintf(out, "plan:               %s\n", s.plan);
   fprintf(out, "connections:        %d\n", s.connections);
+  return GSR_OK;
+}
+
+int cli_print_client_stats(FILE *out, gsr_client *client) {
+  gsr_client_stats s;
+  struct rusage ru;
+  int rc = gsr_client_stats_get(client, &s);
+
+  if (rc != GSR_OK) {
+    cli_fail_gsr(rc, "cannot get the client's statistics");
+    return rc;
+  }
+  stat_line(out, "pooled", s.pooled);
+  stat_line(out, "pool_hits", s.pool_hits);
+  stat_line(out, "pool_misses", s.pool_misses);
+  if (getrusage(RUSAGE_SELF, &ru) == 0)
+    stat_line(out, "minor_faults", (uint64_t)ru.ru_minflt);
   return GSR_OK;
 }
 

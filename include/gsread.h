@@ -237,12 +237,23 @@ typedef struct gsr_client_stats {
    * included); not the opens' metadata requests, nor local preads. */
   uint64_t requests;
   uint64_t bytes_fetched;
-  uint64_t buffered;      /* bytes held in buffers now */
+  /* Bytes held in buffers in use now, each charged for its size class
+   * (a buffer of 256 KiB or more is rounded up to one: 4 per power of
+   * two, so less than a quarter more). */
+  uint64_t buffered;
   uint64_t peak_buffered; /* most held at once */
   uint64_t budget;        /* the memory budget */
   uint64_t retries;       /* request attempts after the first */
   uint64_t resumes;       /* ... that resumed a body cut short */
   int io_threads;         /* I/O threads the client runs */
+  /* The buffer pool: buffers of 256 KiB or more stay mapped once their
+   * last reference goes and are reused for the next ones, so their pages
+   * fault in once. buffered + pooled stays within the budget (demand
+   * reads aside); the pool gives its memory back after 5 s without a
+   * buffer taken or given. */
+  uint64_t pooled;      /* bytes of idle buffers kept in the pool now */
+  uint64_t pool_hits;   /* buffers taken from the pool */
+  uint64_t pool_misses; /* buffers mapped fresh (their pages faulted in) */
 } gsr_client_stats;
 GSR_EXTERN int gsr_client_stats_get(gsr_client *client, gsr_client_stats *out);
 

@@ -156,6 +156,13 @@ static int resolve_grpc(gsr_client *c, const gsr_client_options *o) {
       &c->grpc_host, &c->grpc_port, &c->grpc_tls);
 }
 
+/* The I/O threads' housekeeping, about once a second: an idle pool gives
+ * its memory back. */
+static void client_tick(void *arg) {
+  gsr_client *c = arg;
+  gsr__budget_idle(c->budget, gsr__now_ns());
+}
+
 static void client_destroy(gsr_client *c) {
   gsr__free(c->grpc_host);
   gsr__transport_free(c->transport);
@@ -244,6 +251,8 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
                 .deadline_ms = opts->retry_deadline_ms},
       .trace = opts->trace,
       .trace_arg = opts->trace_arg,
+      .tick = client_tick,
+      .tick_arg = c,
   };
   if ((status = gsr__transport_new(&tcfg, &c->transport)) != GSR_OK) goto fail;
   if (opts->plans_file != NULL && opts->plans_file[0] != '\0') {
@@ -293,6 +302,9 @@ int gsr_client_stats_get(gsr_client *c, gsr_client_stats *out) {
   out->buffered = atomic_load(&c->budget->used);
   out->peak_buffered = atomic_load(&c->budget->peak);
   out->budget = c->budget->limit;
+  out->pooled = atomic_load(&c->budget->pooled);
+  out->pool_hits = atomic_load(&c->budget->hits);
+  out->pool_misses = atomic_load(&c->budget->misses);
   struct gsr__transport_stats ts;
   gsr__transport_stats_get(c->transport, &ts);
   out->retries = ts.retries;

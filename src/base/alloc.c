@@ -8,6 +8,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/internal.h"
 
@@ -62,3 +64,26 @@ char *gsr__strndup(const char *s, size_t n) {
 char *gsr__strdup(const char *s) { return gsr__strndup(s, strlen(s)); }
 
 void gsr__free(void *p) { free(p); }
+
+void *gsr__map(size_t n) {
+  if (alloc_should_fail()) return NULL;
+  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void gsr__unmap(void *p, size_t n) {
+  if (p != NULL) munmap(p, n);
+}
+
+void *gsr__remap(void *p, size_t n, size_t to) {
+  if (alloc_should_fail()) return NULL;
+  unsigned char *q = mremap(p, n, to, MREMAP_MAYMOVE);
+  if (q == MAP_FAILED) return NULL;
+#ifdef MADV_POPULATE_WRITE
+  long ps = sysconf(_SC_PAGESIZE);
+  size_t page = ps > 0 ? (size_t)ps : 4096, from = (n + page - 1) / page * page;
+  if (to > from) (void)madvise(q + from, to - from, MADV_POPULATE_WRITE);
+#endif
+  return q;
+}

@@ -6,33 +6,24 @@
 
 #include <assert.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-static void peak_update(atomic_uint_fast64_t *peak, uint64_t v) {
-  uint_fast64_t p = atomic_load(peak);
-  while (v > p && !atomic_compare_exchange_weak(peak, &p, v)) {
-  }
+int gsr__pool_class(size_t n) {
+  if (n < GSR__POOL_MIN || n > GSR__POOL_MAX) return -1;
+  int octave = 0; /* GSR__POOL_MIN << octave <= n < twice that */
+  while ((GSR__POOL_MIN << (octave + 1)) <= n) octave++;
+  size_t base = GSR__POOL_MIN << octave, step = base / GSR__POOL_STEPS;
+  size_t k = (n - base + step - 1) / step; /* 0..GSR__POOL_STEPS */
+  return octave * GSR__POOL_STEPS + (int)k;
 }
 
-int gsr__budget_try(struct gsr__budget *b, uint64_t n) {
-  uint_fast64_t used = atomic_load(&b->used);
-  do {
-    if (used + n > b->limit) return 0;
-  } while (!atomic_compare_exchange_weak(&b->used, &used, used + n));
-  peak_update(&b->peak, used + n);
-  return 1;
+size_t gsr__pool_class_size(int k) {
+  assert(k >= 0 && k < GSR__POOL_CLASSES);
+  size_t base = GSR__POOL_MIN << (k / GSR__POOL_STEPS);
+  return base + base / GSR__POOL_STEPS * (size_t)(k % GSR__POOL_STEPS);
 }
 
-void gsr__budget_charge(struct gsr__budget *b, uint64_t n) {
-  uint64_t now = atomic_fetch_add(&b->used, n) + n;
-  peak_update(&b->peak, now);
-}
-
-void gsr__budget_release(struct gsr__budget *b, uint64_t n) {
-  uint_fast64_t before = atomic_fetch_sub(&b->used, n);
-  assert(before >= n); /* released only what was charged */
-  (void)before;
+int gsr__pool_idle(uint64_t last_ns, uint64_t now_ns) {
+  return now_ns >= last_ns && now_ns - last_ns >= GSR__POOL_IDLE_NS;
 }
 
 struct gsr__budget *gsr__budget_new(uint64_t limit) {
@@ -43,104 +34,253 @@ struct gsr__budget *gsr__budget_new(uint64_t limit) {
     return NULL;
   }
   atomic_init(&b->refs, 1);
+  atomic_init(&b->last_ns, gsr__now_ns());
   b->limit = limit;
   return b;
 }
 
+/* The checkpoints live after the data, 4-byte aligned. */
+static size_t marks_at(size_t size) { return (size + 3) & ~(size_t)3; }
+
+size_t gsr__buf_n_marks(size_t cap) {
+  return cap >= GSR__MARKS_MIN ? cap / GSR__CRC_STRIDE : 0;
+}
+
+/* One allocation holds a buffer of size bytes: header, data, checkpoints. */
+static size_t buf_bytes(size_t size) {
+  return sizeof(struct gsr__buf) + marks_at(size) +
+         gsr__buf_n_marks(size) * sizeof(uint32_t);
+}
+
+/* Every buffer's memory goes back through here. */
+static void buf_free(struct gsr__buf *buf) {
+  if (buf == NULL) return;
+  if (buf->mapped)
+    gsr__unmap(buf, buf_bytes(buf->size));
+  else
+    gsr__free(buf);
+}
+
+static void free_list(struct gsr__buf *list) {
+  while (list != NULL) {
+    struct gsr__buf *next = list->next;
+    buf_free(list);
+    list = next;
+  }
+}
+
+/* Takes idle buffers off the pool, largest class first, until pooled is
+ * at most `keep` bytes; returns them as a list for the caller to free once
+ * it let go of pool_mu. */
+static struct gsr__buf *pool_shed(struct gsr__budget *b, uint64_t keep) {
+  struct gsr__buf *out = NULL;
+  for (int k = GSR__POOL_CLASSES - 1; k >= 0; k--)
+    while (b->pool[k] != NULL && atomic_load(&b->pooled) > keep) {
+      struct gsr__buf *buf = b->pool[k];
+      b->pool[k] = buf->next;
+      atomic_fetch_sub(&b->pooled, buf->size);
+      buf->next = out;
+      out = buf;
+    }
+  return out;
+}
+
+uint64_t gsr__budget_idle(struct gsr__budget *b, uint64_t now_ns) {
+  uint64_t given = 0;
+  struct gsr__buf *shed = NULL;
+  pthread_mutex_lock(&b->pool_mu);
+  if (atomic_load(&b->pooled) > 0 &&
+      gsr__pool_idle(atomic_load(&b->last_ns), now_ns)) {
+    given = atomic_load(&b->pooled);
+    shed = pool_shed(b, 0);
+  }
+  pthread_mutex_unlock(&b->pool_mu);
+  free_list(shed);
+  return given;
+}
+
 void gsr__budget_unref(struct gsr__budget *b) {
   if (b == NULL || atomic_fetch_sub(&b->refs, 1) != 1) return;
-  for (int i = 0; i < GSR__POOL_SLOTS; i++) gsr__free(b->pool[i]);
+  free_list(pool_shed(b, 0));
   pthread_mutex_destroy(&b->pool_mu);
   gsr__free(b);
 }
 
-/* A pooled buffer of exactly cap bytes, or NULL. On a miss the pool is
- * emptied: sizes changed (a window growing), so what it holds would only
- * add to the process's memory without being reused. */
-static struct gsr__buf *pool_take(struct gsr__budget *b, size_t cap) {
-  struct gsr__buf *buf = NULL, *stale[GSR__POOL_SLOTS] = {0};
-  pthread_mutex_lock(&b->pool_mu);
-  for (int i = 0; i < GSR__POOL_SLOTS && buf == NULL; i++)
-    if (b->pool[i] != NULL && b->pool[i]->cap == cap) {
-      buf = b->pool[i];
-      b->pool[i] = NULL;
-    }
-  if (buf == NULL && cap >= GSR__POOL_MIN)
-    for (int i = 0; i < GSR__POOL_SLOTS; i++) {
-      stale[i] = b->pool[i];
-      b->pool[i] = NULL;
-    }
-  pthread_mutex_unlock(&b->pool_mu);
-  for (int i = 0; i < GSR__POOL_SLOTS; i++) gsr__free(stale[i]);
+/* The newest pooled buffer of class j, taken off the pool; NULL if none. */
+static struct gsr__buf *pool_pop(struct gsr__budget *b, int j) {
+  struct gsr__buf *buf = b->pool[j];
+  if (buf == NULL) return NULL;
+  b->pool[j] = buf->next;
+  atomic_fetch_sub(&b->pooled, buf->size);
   return buf;
 }
 
-/* Keeps buf for reuse (replacing the oldest if full); returns 0 if it did
- * not. pool[0] is the oldest. */
-static int pool_give(struct gsr__budget *b, struct gsr__buf *buf) {
-  struct gsr__buf *evicted = NULL;
-  if (buf->cap < GSR__POOL_MIN) return 0;
+static void pool_push(struct gsr__budget *b, struct gsr__buf *buf) {
+  buf->next = b->pool[buf->klass];
+  b->pool[buf->klass] = buf;
+  atomic_fetch_add(&b->pooled, buf->size);
+}
+
+/* For class k: its own, else the smallest up to 2x larger
+ * (GSR__POOL_STEPS classes up); NULL if none. */
+static struct gsr__buf *pool_fit(struct gsr__budget *b, int k) {
+  struct gsr__buf *buf = NULL;
+  for (int j = k;
+       buf == NULL && j < GSR__POOL_CLASSES && j <= k + GSR__POOL_STEPS; j++)
+    buf = pool_pop(b, j);
+  return buf;
+}
+
+/* For class k when none fits: the largest smaller one, to be grown (its
+ * pages are kept, only the new ones fault); NULL if none. */
+static struct gsr__buf *pool_below(struct gsr__budget *b, int k) {
+  struct gsr__buf *buf = NULL;
+  for (int j = k - 1; buf == NULL && j >= 0; j--) buf = pool_pop(b, j);
+  return buf;
+}
+
+/* For class k when none fits nor is smaller: the smallest larger one,
+ * however large; NULL if none. */
+static struct gsr__buf *pool_above(struct gsr__budget *b, int k) {
+  struct gsr__buf *buf = NULL;
+  for (int j = k + 1; buf == NULL && j < GSR__POOL_CLASSES; j++)
+    buf = pool_pop(b, j);
+  return buf;
+}
+
+static void peak_update(atomic_uint_fast64_t *peak, uint64_t v) {
+  uint_fast64_t p = atomic_load(peak);
+  while (v > p && !atomic_compare_exchange_weak(peak, &p, v)) {
+  }
+}
+
+/* Fresh memory for a buffer of size bytes: mapped for a pooled size (or
+ * larger: its pages go back to the system when it is freed, whatever the
+ * heap's thresholds say), else from the heap. */
+static struct gsr__buf *buf_alloc(size_t size) {
+  struct gsr__buf *buf;
+  if (size >= GSR__POOL_MIN) {
+    buf = gsr__map(buf_bytes(size));
+    if (buf != NULL) buf->mapped = 1;
+  } else {
+    buf = gsr__malloc(buf_bytes(size));
+    if (buf != NULL) buf->mapped = 0;
+  }
+  return buf;
+}
+
+/* A buffer for cap bytes charged to budget: a pooled one that fits, else
+ * a smaller pooled one grown, else fresh. demand: charged whatever the
+ * limit; else NULL with *refused = 1 when the budget has no room. */
+static struct gsr__buf *acquire(struct gsr__budget *b, size_t cap, int demand,
+                                int *refused) {
+  int k = gsr__pool_class(cap);
+  size_t size = k >= 0 ? gsr__pool_class_size(k) : cap;
+  struct gsr__buf *buf = NULL, *grow = NULL, *shed = NULL;
+  *refused = 0;
   pthread_mutex_lock(&b->pool_mu);
-  int n = 0;
-  for (int i = 0; i < GSR__POOL_SLOTS; i++) /* compact, oldest first */
-    if (b->pool[i] != NULL) b->pool[n++] = b->pool[i];
-  for (int i = n; i < GSR__POOL_SLOTS; i++) b->pool[i] = NULL;
-  if (n == GSR__POOL_SLOTS) {
-    evicted = b->pool[0];
-    memmove(&b->pool[0], &b->pool[1],
-            sizeof(b->pool[0]) * (GSR__POOL_SLOTS - 1));
-    n--;
-  }
-  b->pool[n] = buf;
-  pthread_mutex_unlock(&b->pool_mu);
-  gsr__free(evicted);
-  return 1;
-}
-
-/* Maps in a fresh buffer's pages on the allocating thread (a reader about
- * to wait for the bytes anyway) so the I/O thread, the one that bounds
- * throughput, does not take a page fault per 4 KiB as it stores them.
- * MADV_POPULATE_WRITE is Linux 5.14+; elsewhere, or if it fails, the pages
- * fault in later as before. */
-static void populate(unsigned char *p, size_t n) {
-#ifdef MADV_POPULATE_WRITE
-  long ps = sysconf(_SC_PAGESIZE);
-  uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
-  uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
-  uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
-  if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
-#else
-  (void)p;
-  (void)n;
-#endif
-}
-
-size_t gsr__buf_n_marks(size_t cap) {
-  return cap >= GSR__POOL_MIN ? cap / GSR__CRC_STRIDE : 0;
-}
-
-/* The checkpoints live after the data, 4-byte aligned. */
-static size_t marks_at(size_t cap) { return (cap + 3) & ~(size_t)3; }
-
-struct gsr__buf *gsr__buf_new(size_t cap, struct gsr__budget *budget) {
-  struct gsr__buf *b = budget ? pool_take(budget, cap) : NULL;
-  size_t n_marks = gsr__buf_n_marks(cap);
-  if (b == NULL) {
-    b = gsr__malloc(sizeof(*b) + marks_at(cap) + n_marks * sizeof(uint32_t));
-    if (b != NULL && cap >= GSR__POOL_MIN) populate(b->data, cap);
-  }
-  if (b == NULL) {
-    if (budget) gsr__budget_release(budget, cap);
+  uint64_t used = atomic_load(&b->used);
+  if (k >= 0 && (buf = pool_fit(b, k)) != NULL)
+    size = buf->size; /* moves from pooled to used: the sum is the same */
+  if (!demand && used + size > b->limit) {
+    if (buf != NULL) pool_push(b, buf);
+    pthread_mutex_unlock(&b->pool_mu);
+    *refused = 1;
     return NULL;
   }
+  if (buf == NULL && k >= 0) grow = pool_below(b, k);
+  if (buf == NULL && grow == NULL && k >= 0 &&
+      used + size + atomic_load(&b->pooled) > b->limit) {
+    /* Fresh pages would cost idle ones (unmapped to make room, mapped
+     * again later): a larger idle buffer does, charged for its size, if
+     * the budget has room for that. */
+    buf = pool_above(b, k);
+    if (buf != NULL && !demand && used + buf->size > b->limit) {
+      pool_push(b, buf);
+      buf = NULL;
+    }
+    if (buf != NULL) size = buf->size;
+  }
+  if (buf == NULL && used + size + atomic_load(&b->pooled) > b->limit) {
+    /* Room for new pages: idle buffers go. */
+    uint64_t room = b->limit > used + size ? b->limit - used - size : 0;
+    shed = pool_shed(b, room);
+  }
+  atomic_fetch_add(&b->used, size);
+  peak_update(&b->peak, used + size);
+  if (k >= 0) {
+    atomic_fetch_add(buf != NULL || grow != NULL ? &b->hits : &b->misses, 1);
+    atomic_store(&b->last_ns, gsr__now_ns());
+  }
+  pthread_mutex_unlock(&b->pool_mu);
+  free_list(shed);
+  if (buf != NULL) return buf;
+  if (grow != NULL) {
+    buf = gsr__remap(grow, buf_bytes(grow->size), buf_bytes(size));
+    if (buf != NULL) {
+      buf->size = size;
+      buf->klass = k;
+      return buf;
+    }
+    buf_free(grow); /* could not grow: unchanged, and fresh memory instead */
+  }
+  if ((buf = buf_alloc(size)) == NULL) {
+    atomic_fetch_sub(&b->used, size);
+    return NULL;
+  }
+  buf->size = size;
+  buf->klass = k;
+  return buf;
+}
+
+/* Gives buf's memory back to its budget: to the pool while the budget
+ * holds it, else to the system. */
+static void give(struct gsr__budget *b, struct gsr__buf *buf) {
+  int keep = 0;
+  pthread_mutex_lock(&b->pool_mu);
+  uint_fast64_t before = atomic_fetch_sub(&b->used, buf->size);
+  assert(before >= buf->size); /* released only what was charged */
+  uint64_t held = before - buf->size + atomic_load(&b->pooled);
+  if (buf->klass >= 0 && held + buf->size <= b->limit) {
+    pool_push(b, buf);
+    keep = 1;
+  }
+  if (buf->klass >= 0) atomic_store(&b->last_ns, gsr__now_ns());
+  pthread_mutex_unlock(&b->pool_mu);
+  if (!keep) buf_free(buf);
+}
+
+static struct gsr__buf *buf_init(struct gsr__buf *b, size_t cap,
+                                 struct gsr__budget *budget) {
   atomic_init(&b->refs, 1);
   b->budget = budget;
   b->cap = cap;
+  b->next = NULL;
   b->has_crc = 0;
-  b->marks = n_marks ? (uint32_t *)(void *)(b->data + marks_at(cap)) : NULL;
+  b->marks = gsr__buf_n_marks(cap)
+                 ? (uint32_t *)(void *)(b->data + marks_at(b->size))
+                 : NULL;
   b->marked = 0;
   if (budget) atomic_fetch_add(&budget->refs, 1);
   return b;
+}
+
+struct gsr__buf *gsr__buf_new(size_t cap, struct gsr__budget *budget) {
+  struct gsr__buf *b;
+  int refused;
+  if (budget != NULL) {
+    b = acquire(budget, cap, 1, &refused);
+  } else if ((b = buf_alloc(cap)) != NULL) {
+    b->size = cap;
+    b->klass = -1;
+  }
+  return b == NULL ? NULL : buf_init(b, cap, budget);
+}
+
+struct gsr__buf *gsr__buf_try(size_t cap, struct gsr__budget *budget,
+                              int *refused) {
+  struct gsr__buf *b = acquire(budget, cap, 0, refused);
+  return b == NULL ? NULL : buf_init(b, cap, budget);
 }
 
 struct gsr__buf *gsr__buf_ref(struct gsr__buf *b) {
@@ -156,11 +296,10 @@ struct gsr__buf *gsr__buf_unref(struct gsr__buf *b) {
     return NULL;
   struct gsr__budget *budget = b->budget;
   if (budget == NULL) {
-    gsr__free(b);
+    buf_free(b);
     return NULL;
   }
-  gsr__budget_release(budget, b->cap);
-  if (!pool_give(budget, b)) gsr__free(b);
+  give(budget, b);
   gsr__budget_unref(budget);
   return NULL;
 }

@@ -32,6 +32,16 @@ char *gsr__strndup(const char *s, size_t n);
  * nothing, a text cut inside a UTF-8 sequence). 1 if copied whole. */
 int gsr__copy_whole(char *dst, size_t n, const char *src);
 void gsr__free(void *p);
+/* n bytes of fresh anonymous memory, its pages mapped in and zeroed
+ * (MAP_POPULATE: faulted here, at once, not one by one on first touch);
+ * NULL on failure. Freed with gsr__unmap(p, n). */
+void *gsr__map(size_t n);
+void gsr__unmap(void *p, size_t n);
+/* Grows the gsr__map'd p of n bytes to `to` bytes, keeping its pages (it
+ * may move); the new pages are mapped in too where the kernel can
+ * (MADV_POPULATE_WRITE, Linux 5.14), else they fault on first touch. NULL
+ * on failure, p then unchanged. */
+void *gsr__remap(void *p, size_t n, size_t to);
 /* Test hook: fail the k-th allocation from now (1-based); 0 disables.
  * Returns the number of allocations counted since the last call. */
 GSR_EXTERN uint64_t gsr__alloc_fail_at(uint64_t k);

@@ -40,7 +40,6 @@ static int direct_read(struct gsr__file *f, void *state, uint64_t off,
     return GSR_OK;
   }
   if (out->n_slices == out->max_slices) return GSR_OK;
-  gsr__budget_charge(f->client->budget, len);
   struct gsr__buf *b = gsr__buf_new((size_t)len, f->client->budget);
   if (b == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory (%llu bytes)",

@@ -151,17 +151,15 @@ static uint64_t ref_bytes(const struct call *c, size_t s) {
   return bytes;
 }
 
-/* Starts span s: its by-reference ranges get their place in one buffer
- * (bytes already charged to the budget), its segments and holes become
- * the fetch's scatter list. */
+/* Starts span s: its by-reference ranges get their place in buf (refs
+ * bytes, charged to the budget; NULL if refs is 0, or if it could not be
+ * allocated), its segments and holes become the fetch's scatter list. */
 static void start_span(struct sched *q, struct call *c, size_t s, uint64_t refs,
-                       int parts) {
+                       int parts, struct gsr__buf *buf) {
   const struct gsr__rplan *p = &c->plan;
   const struct gsr__rspan *sp = &p->spans[s];
-  struct gsr__buf *buf = NULL;
   struct gsr__iov *iov = NULL;
   if (refs > 0) {
-    buf = gsr__buf_new((size_t)refs, c->f->client->budget);
     if (buf == NULL) {
       gsr__err(GSR_ENOMEM, "out of memory (%llu bytes)",
                (unsigned long long)refs);
@@ -230,17 +228,21 @@ static void run_spans(struct sched *q, struct call *calls, size_t k,
                             c->plan.spans[s].len,
                             gsr__rplan_parts(total_spans - started, q->conc),
                             c->f->min_part, &part_len);
+      struct gsr__buf *buf = NULL;
       for (;;) {
+        int refused = 0;
         if (q->count == 0) {
-          if (refs > 0) gsr__budget_charge(budget, refs);
+          if (refs > 0) buf = gsr__buf_new((size_t)refs, budget);
           break;
         }
         if (q->parts + parts <= q->conc &&
-            (refs == 0 || gsr__budget_try(budget, refs)))
+            (refs == 0 ||
+             (buf = gsr__buf_try((size_t)refs, budget, &refused)) != NULL ||
+             !refused))
           break;
         reap(q);
       }
-      start_span(q, c, s, refs, parts);
+      start_span(q, c, s, refs, parts, buf);
     }
   }
   while (q->count > 0) reap(q);

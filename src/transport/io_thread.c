@@ -43,6 +43,7 @@ struct gsr__loop {
   struct gsr__request *active;    /* io: requests added to the multi */
   CURL **idle_easy;               /* io: easy handles kept for reuse */
   int n_idle, cap_idle;
+  uint64_t tick_ns;             /* io: cfg.tick last called */
   struct gsr__request *delayed; /* io: retries waiting for their time */
   uint64_t rng;                 /* io: jitter */
   atomic_uint_fast64_t retries, resumes;
@@ -871,6 +872,12 @@ static int io_turn(struct gsr__loop *t) {
   reap_done(t);
   wait_ms = GSR__MIN(wait_ms, abort_stalled(t));
   if (t->delayed != NULL) wait_ms = GSR__MIN(wait_ms, start_due(t));
+  /* The wait is at most a second (abort_stalled), so ticks are too. */
+  uint64_t now = gsr__now_ns();
+  if (t->cfg.tick != NULL && now - t->tick_ns >= 1000000000u) {
+    t->tick_ns = now;
+    t->cfg.tick(t->cfg.tick_arg);
+  }
   curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL);
   return 1;
 }

@@ -226,6 +226,10 @@ struct gsr__transport_config {
   struct gsr__retry_policy retry;
   void (*trace)(void *arg, const char *line); /* may be NULL */
   void *trace_arg;
+  /* Called on each I/O thread about once a second, busy or not (may be
+   * NULL): the client's housekeeping, the buffer pool's idle release. */
+  void (*tick)(void *arg);
+  void *tick_arg;
 };
 
 /* Counters over the transport's life. */

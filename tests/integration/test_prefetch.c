@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -278,6 +279,12 @@ static void *budget_reader(void *p) {
   return NULL;
 }
 
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void test_memory_budget_16_files(void **state) {
   (void)state;
   gsr_client_options o;
@@ -300,6 +307,18 @@ static void test_memory_budget_16_files(void **state) {
   /* Prefetch stays in the budget; only the bytes reads wait for exceed it. */
   assert_true(cs.peak_buffered <= 16 * MiB + 16 * 256 * 1024);
   assert_true(cs.buffered == 0);
+  /* The blocks' buffers were reused from the client's pool, which the
+   * budget holds, and which gives them back once idle for 5 s (the I/O
+   * threads look once a second). */
+  assert_true(cs.pool_hits > cs.pool_misses);
+  assert_true(cs.pooled > 0 && cs.pooled <= 16 * MiB);
+  uint64_t t0 = now_ns();
+  while (cs.pooled > 0 && now_ns() - t0 < 10000000000ull) {
+    usleep(100 * 1000);
+    assert_int_equal(gsr_client_stats_get(budget_client, &cs), GSR_OK);
+  }
+  assert_true(cs.pooled == 0);
+  assert_true(now_ns() - t0 >= 3000000000ull); /* idle first: not at once */
   gsr_client_free(budget_client);
 }
 

@@ -34,9 +34,9 @@ static void bg_start(struct gsr__file *f, struct gsr__blocks *t, uint64_t idx) {
   if (idx >= t->count || t->inflight > 0 || gsr__blocks_find(t, idx) != NULL)
     return;
   uint64_t len = gsr__blocks_len(t, idx);
-  if (!gsr__budget_try(f->client->budget, len)) return;
-  struct gsr__buf *buf = gsr__buf_new((size_t)len, f->client->budget);
-  if (buf == NULL) return;
+  int refused;
+  struct gsr__buf *buf = gsr__buf_try((size_t)len, f->client->budget, &refused);
+  if (buf == NULL) return; /* no room in the budget, or no memory */
   struct gsr__iov iov = {buf->data, (size_t)len};
   struct gsr__rfetch *rf;
   if (gsr__rfetch_start(&f->target, idx * t->bs, len, &iov, 1, f->concurrency,

@@ -9,7 +9,6 @@
 #include "read/cache/cache.h"
 
 int gsr__chunk_alloc(struct gsr__file *f, uint64_t len, struct gsr__buf **out) {
-  gsr__budget_charge(f->client->budget, len);
   *out = gsr__buf_new((size_t)len, f->client->budget);
   if (*out == NULL)
     return gsr__err(GSR_ENOMEM, "%s: out of memory for a %llu-byte chunk",

@@ -152,14 +152,14 @@ static void note(struct gsr__file *f, struct gsr__prefetcher *p,
 static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
                     uint64_t len, uint64_t needed) {
   struct gsr__budget *budget = f->client->budget;
-  int demand = needed > 0;
-  if (!gsr__budget_try(budget, len)) {
+  int demand = needed > 0, refused;
+  struct gsr__buf *buf = gsr__buf_try((size_t)len, budget, &refused);
+  if (buf == NULL && refused) {
     if (!demand) return 1;
     len = needed;
-    gsr__budget_charge(budget, len);
+    buf = gsr__buf_new((size_t)len, budget);
   }
   struct gsr__pf_block *b = gsr__calloc(1, sizeof(*b));
-  struct gsr__buf *buf = gsr__buf_new((size_t)len, budget);
   if (b == NULL || buf == NULL) {
     gsr__free(b);
     gsr__buf_unref(buf);
