@@ -15,7 +15,6 @@
 #include <Python.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,121 +494,12 @@ static PyObject *File_closed(FileObject *self, void *unused) {
 }
 
 /* ---- Ranges ---------------------------------------------------------------
- * read_ranges: many (file, offset, length) reads at once. The ranges of
- * each file go to one gsr_read_ranges call (sorted, merged and joined by
- * cost, fetched in parallel, landing straight in their bytes objects;
- * docs/ranges.md); the calls of different files run on a pool of C
- * threads, all with the GIL released. The Python layer reaches it through
- * one function (gsread/fs.py: _read_ranges). */
-struct range_job {
-  gsr_file file;
-  int64_t offset;
-  char *dst;
-  size_t len;
-  int64_t got;  /* bytes read, or a negative status */
-  char *errmsg; /* malloc'ed copy of gsr_errmsg() on failure */
-};
-
-/* One gsr_read_ranges call: the jobs at idx[0..n) (all of one file). */
-struct range_batch {
-  size_t *idx;
-  size_t n;
-};
-
-struct range_pool {
-  struct range_job *jobs;
-  struct range_batch *batches;
-  size_t n_batches;
-  size_t next;
-  pthread_mutex_t mu;
-};
-
-/* Runs one batch; its ranges' results go back to their jobs. */
-#define UNSET 1 /* no gsr_status is positive */
-static void run_batch(struct range_job *jobs, const struct range_batch *b) {
-  gsr_range *r = calloc(b->n, sizeof(*r));
-  int status = GSR_ENOMEM;
-  const char *msg = "out of memory";
-  if (r != NULL) {
-    for (size_t k = 0; k < b->n; k++) {
-      struct range_job *j = &jobs[b->idx[k]];
-      r[k].offset = j->offset;
-      r[k].length = j->len;
-      r[k].buf = j->dst;
-      r[k].status = UNSET;
-    }
-    status = gsr_read_ranges(jobs[b->idx[0]].file, r, b->n, NULL);
-    msg = gsr_errmsg();
-  }
-  for (size_t k = 0; k < b->n; k++) {
-    struct range_job *j = &jobs[b->idx[k]];
-    /* A call that failed before it looked at the ranges (a closed file)
-     * leaves their statuses as they were: the call's is theirs. */
-    int st = r == NULL || r[k].status == UNSET ? status : r[k].status;
-    j->got = st == GSR_OK ? (int64_t)r[k].delivered : st;
-    if (st != GSR_OK) j->errmsg = strdup(msg);
-  }
-  free(r);
-}
-
-static void *range_worker(void *arg) {
-  struct range_pool *p = arg;
-  for (;;) {
-    pthread_mutex_lock(&p->mu);
-    size_t i = p->next < p->n_batches ? p->next++ : p->n_batches;
-    pthread_mutex_unlock(&p->mu);
-    if (i >= p->n_batches) return NULL;
-    run_batch(p->jobs, &p->batches[i]);
-  }
-}
-
-#define RANGE_THREADS 16
-
-static void run_ranges(struct range_pool *p) {
-  pthread_t th[RANGE_THREADS];
-  size_t want = p->n_batches < RANGE_THREADS ? p->n_batches : RANGE_THREADS;
-  size_t started = 0;
-  for (size_t i = 1; i < want; i++) /* the caller is worker 0 */
-    if (pthread_create(&th[started], NULL, range_worker, p) == 0) started++;
-  range_worker(p);
-  for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
-}
-
-/* Job indices ordered by file, so each file's jobs are one batch. */
-static struct range_job *sort_jobs;
-static int by_file(const void *a, const void *b) {
-  gsr_file fa = sort_jobs[*(const size_t *)a].file;
-  gsr_file fb = sort_jobs[*(const size_t *)b].file;
-  if (fa != fb) return fa < fb ? -1 : 1;
-  return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
-}
-
-/* Groups jobs[0..n) into batches of one file each (called with the GIL
- * held, which also guards sort_jobs). 0, or -1 out of memory. */
-static int make_batches(struct range_pool *p, size_t n, size_t **idx_out) {
-  size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
-  struct range_batch *b = malloc((n ? n : 1) * sizeof(*b));
-  if (idx == NULL || b == NULL) {
-    free(idx);
-    free(b);
-    return -1;
-  }
-  for (size_t i = 0; i < n; i++) idx[i] = i;
-  sort_jobs = p->jobs;
-  qsort(idx, n, sizeof(*idx), by_file);
-  sort_jobs = NULL;
-  size_t nb = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (i == 0 || p->jobs[idx[i]].file != p->jobs[idx[i - 1]].file)
-      b[nb++] = (struct range_batch){.idx = &idx[i], .n = 0};
-    b[nb - 1].n++;
-  }
-  p->batches = b;
-  p->n_batches = nb;
-  *idx_out = idx;
-  return 0;
-}
-
+ * read_ranges: many (file, offset, length) reads at once, of any number of
+ * files, in one gsr_read_ranges_files call with the GIL released: each
+ * file's ranges sorted, merged and joined by cost, every file's spans
+ * fetched under one width, landing straight in their bytes objects
+ * (docs/ranges.md). The Python layer reaches it through one function
+ * (gsread/fs.py: _read_ranges). */
 /* read_ranges(items) -> list: items is a sequence of (File, offset,
  * length); each result is bytes (shorter at the end of the object) or the
  * exception its read failed with (not raised). */
@@ -617,11 +507,14 @@ static PyObject *mod_read_ranges(PyObject *mod, PyObject *arg) {
   PyObject *seq = PySequence_Fast(arg, "read_ranges: expected a sequence");
   if (seq == NULL) return NULL;
   Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  size_t count = n > 0 ? (size_t)n : 1;
   PyObject *out = PyList_New(n);
-  struct range_job *jobs = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(*jobs));
-  if (out == NULL || jobs == NULL) {
+  gsr_file *files = PyMem_Calloc(count, sizeof(*files));
+  gsr_range *r = PyMem_Calloc(count, sizeof(*r));
+  if (out == NULL || files == NULL || r == NULL) {
     Py_XDECREF(out);
-    PyMem_Free(jobs);
+    PyMem_Free(files);
+    PyMem_Free(r);
     Py_DECREF(seq);
     return PyErr_NoMemory();
   }
@@ -650,9 +543,9 @@ static PyObject *mod_read_ranges(PyObject *mod, PyObject *arg) {
     /* Clamped to the object before the buffer is made: a length past its
      * end must not allocate what will never be read. */
     gsr_stat st;
-    int r = gsr_fstat(((FileObject *)f)->file, &st);
-    if (r < 0) {
-      raise_status(r);
+    int rs = gsr_fstat(((FileObject *)f)->file, &st);
+    if (rs < 0) {
+      raise_status(rs);
       fail = out;
       break;
     }
@@ -664,48 +557,47 @@ static PyObject *mod_read_ranges(PyObject *mod, PyObject *arg) {
       break;
     }
     PyList_SET_ITEM(out, i, b);
-    jobs[i] = (struct range_job){.file = ((FileObject *)f)->file,
-                                 .offset = off,
-                                 .dst = PyBytes_AS_STRING(b),
-                                 .len = (size_t)len};
-  }
-  size_t *idx = NULL;
-  struct range_pool pool = {.jobs = jobs};
-  if (fail == NULL && make_batches(&pool, (size_t)n, &idx) != 0) {
-    PyErr_NoMemory();
-    fail = out;
+    files[i] = ((FileObject *)f)->file;
+    r[i] = (gsr_range){
+        .offset = off, .length = (uint64_t)len, .buf = PyBytes_AS_STRING(b)};
   }
   if (fail == NULL) {
-    pthread_mutex_init(&pool.mu, NULL);
+    int status;
+    char *msg = NULL;
     Py_BEGIN_ALLOW_THREADS
-    run_ranges(&pool);
+    status = gsr_read_ranges_files(files, r, (size_t)n, NULL);
+    if (status != GSR_OK) msg = strdup(gsr_errmsg());
     Py_END_ALLOW_THREADS
-    pthread_mutex_destroy(&pool.mu);
+    /* A failure before any range was looked at (bad arguments) leaves the
+     * ranges' statuses unset: the call's is theirs. The first failed range
+     * (in order) has the call's message; the others their status's name. */
+    int named = 0;
     for (Py_ssize_t i = 0; i < n && fail == NULL; i++) {
-      struct range_job *j = &jobs[i];
-      if (j->got < 0) {
-        PyObject *e = make_error((int)j->got, j->errmsg);
+      int st = r[i].status;
+      if (st != GSR_OK) {
+        PyObject *e = make_error(st, named || msg == NULL ? gsr_strerror(st)
+                                                          : msg);
+        named = 1;
         if (e == NULL) {
           fail = out;
           break;
         }
         PyList_SetItem(out, i, e); /* drops the bytes */
-      } else if ((size_t)j->got < j->len) {
+      } else if (r[i].delivered < r[i].length) {
         /* Out of the list first: only a sole reference can be resized. */
         PyObject *b = PyList_GET_ITEM(out, i);
         PyList_SET_ITEM(out, i, NULL);
-        if (_PyBytes_Resize(&b, (Py_ssize_t)j->got) < 0) {
+        if (_PyBytes_Resize(&b, (Py_ssize_t)r[i].delivered) < 0) {
           fail = out;
           break;
         }
         PyList_SET_ITEM(out, i, b);
       }
     }
+    free(msg);
   }
-  for (Py_ssize_t i = 0; i < n; i++) free(jobs[i].errmsg);
-  free(idx);
-  free(pool.batches);
-  PyMem_Free(jobs);
+  PyMem_Free(files);
+  PyMem_Free(r);
   Py_DECREF(seq);
   if (fail != NULL) {
     Py_DECREF(out);

@@ -764,9 +764,10 @@ class GsreadFileSystem(AbstractFileSystem):
         """THE vectored read: every (path, start, end) at once, each a
         bytes or the exception it failed with. Distinct objects are opened
         concurrently; the ranges go to the C extension's read_ranges: one
-        gsr_read_ranges call per object (joined by cost, fetched in
-        parallel up to the filesystem's concurrency), objects on C
-        threads, the GIL released."""
+        gsr_read_ranges_files call for all objects (each object's ranges
+        joined by cost, every object's spans fetched under one width: the
+        filesystem's concurrency, else chosen from the plans), the GIL
+        released."""
         unique = list(dict.fromkeys(paths))
         conc = self._file_defaults["concurrency"]
         extra = {"concurrency": int(conc)} if conc else {}
