@@ -575,8 +575,8 @@ static PyObject *mod_read_ranges(PyObject *mod, PyObject *arg) {
     for (Py_ssize_t i = 0; i < n && fail == NULL; i++) {
       int st = r[i].status;
       if (st != GSR_OK) {
-        PyObject *e = make_error(st, named || msg == NULL ? gsr_strerror(st)
-                                                          : msg);
+        PyObject *e = make_error(st,
+                                 named || msg == NULL ? gsr_strerror(st) : msg);
         named = 1;
         if (e == NULL) {
           fail = out;
