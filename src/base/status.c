@@ -84,6 +84,23 @@ size_t gsr_shorten_middle(char *out, size_t n, const char *s) {
   return k;
 }
 
+size_t gsr__escape(char *out, size_t n, const char *s, size_t len) {
+  size_t k = 0;
+  if (n == 0) return 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f) {
+      if (k + 4 >= n) break;
+      k += (size_t)snprintf(out + k, 5, "\\x%02x", c);
+    } else {
+      if (k + 1 >= n) break;
+      out[k++] = (char)c;
+    }
+  }
+  out[k] = '\0';
+  return k;
+}
+
 /* vsnprintf into out, except that a message too long for it loses its
  * middle (an echoed URL or path), not its end (the reason). */
 static void format_msg(char *out, size_t n, const char *fmt, va_list ap) {

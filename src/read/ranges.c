@@ -321,6 +321,7 @@ int gsr__file_read_ranges(struct gsr__file *f, gsr_range *ranges, size_t n,
   c->local = f->obj->local;
   c->conc = opts->concurrency ? opts->concurrency : f->concurrency;
   c->conc = GSR__MIN(GSR__MAX(c->conc, 1), MAX_CONCURRENCY);
+  c->conc = GSR__MIN(c->conc, f->client->opts.max_connections); /* the pool */
   c->st.ranges = n;
   int status = read_ranges(c, opts);
   /* Settle: the ranges' results, the first failure, the counters. */

@@ -651,3 +651,22 @@ def test_pip_install_into_a_venv_offline(server, tmp_path):
     assert r.returncode == 0, r.stderr
     path, data = r.stdout.split()
     assert path.startswith(str(venv)) and data == "5"
+
+
+def test_request_timeout_ms(server):
+    # Each HTTP attempt is cut at request_timeout_ms (#27 item 9): the
+    # server waits 1.5 s before answering, the client gives up at 0.3 s.
+    server.control("config?ttfb_ms=1500")
+    c = _gsread.Client(
+        endpoint=server.endpoint,
+        anonymous=True,
+        request_timeout_ms=300,
+        retry_max_attempts=1,
+    )
+    t0 = time.monotonic()
+    with pytest.raises(OSError, match="timed out"):
+        c.open(f"gs://{SMALL}").read(10)
+    assert time.monotonic() - t0 < 1.2
+    fs = gsread.GsreadFileSystem(request_timeout_ms=5000, skip_instance_cache=True)
+    assert fs._client_opts["request_timeout_ms"] == 5000
+    assert fs.cat_file(SMALL, 0, 4) == server.bytes("small.bin")[:4]
