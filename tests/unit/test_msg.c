@@ -113,8 +113,28 @@ static void test_library_messages(void **state) {
   free(path);
 }
 
+/* gsr__escape, the one escaping of foreign text in messages: control
+ * bytes as \xNN, the rest as is, an escape never cut in half. */
+static void test_escape(void **state) {
+  char out[64];
+  (void)state;
+  assert_int_equal(gsr__escape(out, sizeof(out), "a\x1b[2Jb\x7f\n", 8), 17);
+  assert_string_equal(out, "a\\x1b[2Jb\\x7f\\x0a");
+  /* Bytes past len are not read; a NUL inside len is escaped. */
+  assert_int_equal(gsr__escape(out, sizeof(out), "x\0y", 3), 6);
+  assert_string_equal(out, "x\\x00y");
+  /* A full buffer: the escape that does not fit is left out whole. */
+  assert_int_equal(gsr__escape(out, 6, "ab\x1b", 3), 2);
+  assert_string_equal(out, "ab");
+  assert_int_equal(gsr__escape(out, 1, "abc", 3), 0);
+  assert_string_equal(out, "");
+  assert_int_equal(gsr__escape(out, sizeof(out), "caf\xc3\xa9", 5), 5);
+  assert_string_equal(out, "caf\xc3\xa9"); /* UTF-8 passes */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_escape),
       cmocka_unit_test(test_fits_unchanged),
       cmocka_unit_test(test_middle_goes),
       cmocka_unit_test(test_reason_survives),
