@@ -2,8 +2,9 @@
 # The gsread tool against a hostile server (tests/server/evil-server,
 # started here on 127.0.0.1, stopped on exit) and a few hostile inputs.
 # Every case ends in bounded time with a clear message:
-#  - listings whose nextPageToken repeats (the same, or a cycle): ls and
-#    cp -r stop with an error instead of listing for ever;
+#  - listings whose nextPageToken repeats (the same, or a cycle): ls,
+#    cp -r and ls through the mount stop with an error instead of listing
+#    for ever (needs /dev/fuse and fuse3, as cli_mount);
 #  - a listing page of 6 MiB: refused, not parsed (json-c holds ~30x);
 #  - endless error bodies: read up to the text kept, then the error;
 #  - a token endpoint that echoes the request's secrets: never printed;
@@ -26,7 +27,15 @@ cli_setup evil-cli "$@"
 EVIL=$(cd "$CLI_LIB_DIR/../server" && pwd)/evil-server
 
 evil_pid=
+MPID=
+M=$T/mnt
+mounted() { grep -qF " $M fuse.gsread " /proc/self/mounts; }
 stop_evil() {
+  # Nothing stays mounted, no daemon or server stays behind.
+  if mounted 2>/dev/null; then
+    timeout 10 "$BIN" unmount "$M" 2>/dev/null || fusermount3 -u -z "$M" 2>/dev/null
+  fi
+  if [ -n "$MPID" ]; then kill -KILL "$MPID" 2>/dev/null; fi
   if [ -n "$evil_pid" ]; then kill "$evil_pid" 2>/dev/null; wait "$evil_pid" 2>/dev/null; fi
   cli_cleanup
 }
@@ -59,6 +68,22 @@ eq "cp -r of a listing whose token repeats exits 1" "$rc" 1
 check "... saying the token came again" grep -q 'sent a page token again' "$T/err"
 rc=0; "${G[@]}" ls --endpoint "$EV" gs://twopages/ >"$T/out" 2>"$T/err" || rc=$?
 eq "ls of two honest pages exits 0" "$rc 2" "0 $(wc -l <"$T/out")"
+
+# Through the mount: ls of a directory whose listing repeats its token
+# fails (it hung in D state), and SIGTERM then ends the daemon.
+mkdir -p "$M"
+timeout 60 "$BIN" mount -f --endpoint "$EV" gs://mixed "$M" 2>"$T/mount.log" &
+MPID=$!
+for _ in $(seq 100); do mounted && break; sleep 0.1; done
+check "mount of a bucket with a looping directory" mounted
+rc=0; timeout 20 ls "$M/loop" >/dev/null 2>"$T/err" || rc=$?
+eq "ls through the mount of a looping directory fails (EIO)" "$rc" 2
+check "... the mount's log says why" grep -q 'sent a page token again' "$T/mount.log"
+kill -TERM "$MPID" 2>/dev/null
+for _ in $(seq 100); do kill -0 "$MPID" 2>/dev/null || break; sleep 0.1; done
+check "... and SIGTERM ends the daemon" sh -c "! kill -0 $MPID 2>/dev/null"
+wait "$MPID" 2>/dev/null
+MPID=
 
 # ---- a huge listing page (#27 item 11)
 rc=0; "${G[@]}" ls --endpoint "$EV" gs://hugepage/ >"$T/out" 2>"$T/err" || rc=$?
