@@ -324,6 +324,7 @@ static const enum cli_opt_id bench_opts[] = {
     CLI_OPT_CA_BUNDLE,
     CLI_OPT_MAX_CONNECTIONS,
     CLI_OPT_STALL_TIMEOUT,
+    CLI_OPT_REQUEST_TIMEOUT,
     CLI_OPT_ANONYMOUS,
     CLI_OPT_GRPC,
     CLI_OPT_NO_GRPC,

@@ -104,9 +104,16 @@ static int ls_run(const struct cli_args *a) {
 }
 
 static const enum cli_opt_id ls_opts[] = {
-    CLI_OPT_LONG,      CLI_OPT_RECURSIVE,    CLI_OPT_JSON,
-    CLI_OPT_ENDPOINT,  CLI_OPT_CA_BUNDLE,    CLI_OPT_STALL_TIMEOUT,
-    CLI_OPT_ANONYMOUS, CLI_OPT_USER_PROJECT, CLI_OPT_HELP,
+    CLI_OPT_LONG,
+    CLI_OPT_RECURSIVE,
+    CLI_OPT_JSON,
+    CLI_OPT_ENDPOINT,
+    CLI_OPT_CA_BUNDLE,
+    CLI_OPT_STALL_TIMEOUT,
+    CLI_OPT_REQUEST_TIMEOUT,
+    CLI_OPT_ANONYMOUS,
+    CLI_OPT_USER_PROJECT,
+    CLI_OPT_HELP,
 };
 
 const struct cli_command cli_cmd_ls = {

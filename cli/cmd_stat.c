@@ -119,10 +119,11 @@ static int stat_run(const struct cli_args *a) {
 static const enum cli_opt_id stat_opts[] = {
     CLI_OPT_JSON,          CLI_OPT_ENDPOINT,
     CLI_OPT_CA_BUNDLE,     CLI_OPT_MAX_CONNECTIONS,
-    CLI_OPT_STALL_TIMEOUT, CLI_OPT_ANONYMOUS,
-    CLI_OPT_GRPC,          CLI_OPT_NO_GRPC,
-    CLI_OPT_GRPC_ENDPOINT, CLI_OPT_USER_PROJECT,
-    CLI_OPT_NO_FOLLOW,     CLI_OPT_HELP,
+    CLI_OPT_STALL_TIMEOUT, CLI_OPT_REQUEST_TIMEOUT,
+    CLI_OPT_ANONYMOUS,     CLI_OPT_GRPC,
+    CLI_OPT_NO_GRPC,       CLI_OPT_GRPC_ENDPOINT,
+    CLI_OPT_USER_PROJECT,  CLI_OPT_NO_FOLLOW,
+    CLI_OPT_HELP,
 };
 
 const struct cli_command cli_cmd_stat = {

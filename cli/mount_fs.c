@@ -218,21 +218,31 @@ static void fill_node(const struct mount_fs *fs, const struct mount_node *n,
  * --------------------------------------------------------------*/
 
 struct list_run {
+  struct mount_fs *fs;
   struct mount_dir *d;
   const char *dir;
   int err;
 };
 
+/* 1 once the mount is shutting down: a listing stops at its next entry
+ * (a long or hostile listing must not keep SIGTERM or unmount waiting). */
+static int fs_closing(struct mount_fs *fs) {
+  pthread_mutex_lock(&fs->mu);
+  int closing = fs->closing;
+  pthread_mutex_unlock(&fs->mu);
+  return closing;
+}
+
 static int on_list_entry(void *arg, const gsr_list_entry *e) {
   struct list_run *r = arg;
 
-  r->err = mount_dir_add(r->d, r->dir, e);
+  r->err = fs_closing(r->fs) ? -EINTR : mount_dir_add(r->d, r->dir, e);
   return r->err != 0;
 }
 
 /* Lists the directory whose prefix is dir into *d (finished). */
 static int list_dir(struct mount_fs *fs, const char *dir, struct mount_dir *d) {
-  struct list_run r = {.d = d, .dir = dir};
+  struct list_run r = {.fs = fs, .d = d, .dir = dir};
   char *url = join3(fs->conf.bucket, "/", dir);
   int rc;
 

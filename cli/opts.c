@@ -40,7 +40,13 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
     [CLI_OPT_MAX_CONNECTIONS] = {"max-connections", "N",
                                  "size of the connection pool", 0},
     [CLI_OPT_STALL_TIMEOUT] = {"stall-timeout", "MS",
-                               "abort a transfer idle this many ms", 0},
+                               "abort a transfer idle this many ms (or "
+                               "getting under 1 KiB in as long)",
+                               0},
+    [CLI_OPT_REQUEST_TIMEOUT] = {"request-timeout", "MS",
+                                 "abort an HTTP attempt after this many ms "
+                                 "(retried; 0: no limit)",
+                                 0},
     [CLI_OPT_CONCURRENCY] = {"concurrency", "N",
                              "connections carrying bytes at once", 0},
     [CLI_OPT_PREFETCH] = {"prefetch", "MODE",
@@ -234,6 +240,9 @@ static const char *library_default(enum cli_opt_id id, const struct cli_args *d,
   case CLI_OPT_STALL_TIMEOUT:
     snprintf(buf, n, "%ld", d->client.stall_timeout_ms);
     return buf;
+  case CLI_OPT_REQUEST_TIMEOUT:
+    snprintf(buf, n, "%ld", d->client.request_timeout_ms);
+    return buf;
   case CLI_OPT_NO_FOLLOW:
     snprintf(buf, n, "follow up to %d", d->client.max_redirects);
     return buf;
@@ -327,6 +336,7 @@ static const char *opt_default(const struct cli_command *cmd,
   case CLI_OPT_CA_BUNDLE:
   case CLI_OPT_MAX_CONNECTIONS:
   case CLI_OPT_STALL_TIMEOUT:
+  case CLI_OPT_REQUEST_TIMEOUT:
   case CLI_OPT_NO_FOLLOW:
     return library_default(id, &d, buf, n);
   default:
@@ -603,6 +613,10 @@ static int apply_option(const char *cmd, enum cli_opt_id id, const char *v,
   case CLI_OPT_STALL_TIMEOUT:
     rc = parse_int(cmd, name, v, 1, LONG_MAX, &n);
     if (rc == CLI_CONTINUE) a->client.stall_timeout_ms = (long)n;
+    return rc;
+  case CLI_OPT_REQUEST_TIMEOUT:
+    rc = parse_int(cmd, name, v, 0, LONG_MAX, &n);
+    if (rc == CLI_CONTINUE) a->client.request_timeout_ms = (long)n;
     return rc;
   case CLI_OPT_JSON:
     a->json = 1;

@@ -83,22 +83,43 @@ static int io_failure(int err, const char *what, const char *path) {
   return CLI_EXIT_FAIL;
 }
 
+/* The longest line read: an "OFFSET LENGTH" line is under 45 bytes; a
+ * file without newlines (/dev/zero) must not grow a line without end. */
+#define LINE_MAX_BYTES 4096
+
+/* Reads one line (its newline kept) into buf (LINE_MAX_BYTES): its length,
+ * 0 at the end of f, or -1 if it is longer than buf. */
+static long read_line(FILE *f, char *buf) {
+  long len = 0;
+  int ch;
+
+  while ((ch = getc_unlocked(f)) != EOF) {
+    if (len == LINE_MAX_BYTES) return -1;
+    buf[len++] = (char)ch;
+    if (ch == '\n') break;
+  }
+  return len;
+}
+
 /* Reads every line of f into *t. Returns CLI_CONTINUE or an exit status
  * (the problem already reported). */
 static int read_lines(const char *cmd, const char *path, FILE *f,
                       struct cli_trace *t) {
-  char *line = NULL;
-  size_t linecap = 0, cap = 0;
+  char line[LINE_MAX_BYTES];
+  size_t cap = 0;
   unsigned long lineno = 0;
-  ssize_t len;
+  long len;
   int rc = CLI_CONTINUE;
 
-  while (rc == CLI_CONTINUE && (len = getline(&line, &linecap, f)) >= 0) {
+  while (rc == CLI_CONTINUE && (len = read_line(f, line)) != 0) {
     struct cli_range r;
-    int kind = parse_line(line, (size_t)len, &r);
+    int kind = len < 0 ? -2 : parse_line(line, (size_t)len, &r);
 
     lineno++;
-    if (kind < 0)
+    if (kind == -2)
+      rc = cli_usage_error(cmd, "%s:%lu: line longer than %d bytes", path,
+                           lineno, LINE_MAX_BYTES);
+    else if (kind < 0)
       rc = cli_usage_error(cmd,
                            "%s:%lu: malformed trace line (want 'OFFSET "
                            "LENGTH' in decimal bytes)",
@@ -108,7 +129,6 @@ static int read_lines(const char *cmd, const char *path, FILE *f,
   }
   if (rc == CLI_CONTINUE && ferror(f))
     rc = io_failure(errno, "cannot read trace", path);
-  free(line);
   return rc;
 }
 

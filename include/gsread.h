@@ -118,14 +118,21 @@ typedef struct gsr_client_options {
   const char *ca_bundle;
   /* Bearer token sent as "Authorization: Bearer ..." on gs:// requests,
    * never refreshed. NULL: the credentials chain (docs/auth.md):
+   * anonymous while $STORAGE_EMULATOR_HOST sets the endpoint, else
    * $GSREAD_ACCESS_TOKEN, $GOOGLE_APPLICATION_CREDENTIALS (service-account
    * key or authorized_user file), gcloud's application default credentials
    * file, the GCE metadata server, else anonymous. */
   const char *access_token;
   long connect_timeout_ms; /* TCP+TLS connect; default 10000 */
-  long stall_timeout_ms;   /* abort a transfer idle this long; default 30000 */
-  long request_timeout_ms; /* whole request; 0 (default) = no limit */
-  int max_connections;     /* connection pool size; default 16 (1..1024) */
+  /* Abort (and retry) a transfer that receives nothing for this long, or
+   * less than 1 KiB in as long once bytes flow (a trickle). Default 30000. */
+  long stall_timeout_ms;
+  /* Abort (and retry) each HTTP attempt that takes longer than this, connect
+   * to last byte. 0 (default): no limit. A body cut short resumes with a
+   * fresh retry budget only after 64 KiB (or all it lacked) arrived, so a
+   * server sending a byte per connection runs the retries out. */
+  long request_timeout_ms;
+  int max_connections; /* connection pool size; default 16 (1..1024) */
   /* Most bytes all files of this client may hold prefetched; prefetching
    * waits or shrinks when it is spent, demand reads always proceed.
    * 0: default (256 MiB). */
@@ -213,7 +220,8 @@ typedef struct gsr_auth_info {
   char kind[32];
   /* Where they came from: "option", "GSREAD_ACCESS_TOKEN",
    * "GOOGLE_APPLICATION_CREDENTIALS", "gcloud_adc", "metadata_server",
-   * "default" (anonymous fallback). */
+   * "STORAGE_EMULATOR_HOST" (anonymous: an emulator), "default"
+   * (anonymous fallback). */
   char source[40];
   /* The key file's path, or the metadata host; "" if none. */
   char detail[512];
@@ -311,7 +319,8 @@ typedef struct gsr_file_options {
    * "sequential") gets a width chosen by measurement: from 4, two more
    * connections at a time while each pair raises the rate by 10%, within
    * max_prefetch and the client's max_connections / 2 (docs/prefetch.md).
-   * An explicit number is obeyed. */
+   * An explicit number is obeyed up to the client's max_connections (a
+   * wider fetch would only queue for the pool). */
   int concurrency;
   /* Smallest part of a split fetch; default 5 MiB (as gcsfs); 1 to
    * 2^63-1 (else GSR_EINVAL at open). */

@@ -134,19 +134,28 @@ static int opt_str(PyObject *o, const char **out) {
 }
 
 static int Client_init(ClientObject *self, PyObject *args, PyObject *kw) {
-  static char *names[] = {
-      "endpoint",     "access_token",       "credentials_file", "anonymous",
-      "user_project", "max_connections",    "memory_budget",    "ca_bundle",
-      "user_agent",   "retry_max_attempts", "stall_timeout_ms", NULL};
+  static char *names[] = {"endpoint",
+                          "access_token",
+                          "credentials_file",
+                          "anonymous",
+                          "user_project",
+                          "max_connections",
+                          "memory_budget",
+                          "ca_bundle",
+                          "user_agent",
+                          "retry_max_attempts",
+                          "stall_timeout_ms",
+                          "request_timeout_ms",
+                          NULL};
   PyObject *endpoint = NULL, *token = NULL, *creds = NULL, *project = NULL,
            *ca = NULL, *ua = NULL;
   int anonymous = 0, max_connections = 0, retry_max_attempts = 0;
   unsigned long long budget = 0;
-  long stall_ms = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOpOiKOOil", names, &endpoint,
+  long stall_ms = 0, request_ms = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOpOiKOOill", names, &endpoint,
                                    &token, &creds, &anonymous, &project,
                                    &max_connections, &budget, &ca, &ua,
-                                   &retry_max_attempts, &stall_ms))
+                                   &retry_max_attempts, &stall_ms, &request_ms))
     return -1;
   if (self->client != NULL) {
     PyErr_SetString(PyExc_RuntimeError, "Client already initialized");
@@ -164,6 +173,7 @@ static int Client_init(ClientObject *self, PyObject *args, PyObject *kw) {
   if (max_connections != 0) o.max_connections = max_connections;
   if (retry_max_attempts != 0) o.retry_max_attempts = retry_max_attempts;
   if (stall_ms != 0) o.stall_timeout_ms = stall_ms;
+  o.request_timeout_ms = request_ms; /* 0: no limit, the default */
   o.memory_budget = budget;
   gsr_client *c = NULL;
   int status;
@@ -840,7 +850,8 @@ static PyTypeObject ClientType = {
         "Client(*, endpoint=None, access_token=None, credentials_file=None,\n"
         "       anonymous=False, user_project=None, max_connections=0,\n"
         "       memory_budget=0, ca_bundle=None, user_agent=None,\n"
-        "       retry_max_attempts=0, stall_timeout_ms=0)\n\n"
+        "       retry_max_attempts=0, stall_timeout_ms=0,\n"
+        "       request_timeout_ms=0)\n\n"
         "A gsread client: one I/O thread and a connection pool, shared by\n"
         "every file opened on it. Usable only in the process that made it.",
     .tp_new = PyType_GenericNew,

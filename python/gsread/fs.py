@@ -108,6 +108,7 @@ def client_options(
     max_connections=None,
     memory_budget=None,
     ca_bundle=None,
+    request_timeout_ms=None,
 ):
     """The C client's options from gcsfs-style storage options.
 
@@ -167,6 +168,8 @@ def client_options(
         o["memory_budget"] = budget
     if ca_bundle is not None:
         o["ca_bundle"] = str(ca_bundle)
+    if request_timeout_ms is not None:
+        o["request_timeout_ms"] = int(request_timeout_ms)
     return o
 
 
@@ -466,6 +469,8 @@ class GsreadFileSystem(AbstractFileSystem):
                       listing cache (on, no expiry, by default)
       memory_budget   bytes of prefetched data per process (default 256 MiB)
       max_connections connection pool per process (default 16)
+      request_timeout_ms  abort (and retry) an HTTP attempt that takes
+                      longer (default 0: no limit)
       max_blocks, max_prefetch, ca_bundle   see docs/python.md
     Writes go to gcsfs when it is installed (WritesNeedGcsfs otherwise).
     """
@@ -489,6 +494,7 @@ class GsreadFileSystem(AbstractFileSystem):
         max_blocks=None,
         max_prefetch=None,
         ca_bundle=None,
+        request_timeout_ms=None,
         default_block_size=None,
         default_cache_type=None,
         use_experimental_adaptive_prefetching=None,
@@ -520,6 +526,7 @@ class GsreadFileSystem(AbstractFileSystem):
             max_connections=max_connections,
             memory_budget=memory_budget,
             ca_bundle=ca_bundle,
+            request_timeout_ms=request_timeout_ms,
         )
         # What gcsfs gets for writes: the same credentials and endpoint.
         self._gcsfs_opts = {

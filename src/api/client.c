@@ -45,14 +45,15 @@ static int has_http_scheme(const char *s) {
 
 /* The endpoint from the option, $STORAGE_EMULATOR_HOST or the default,
  * without trailing slashes. A bare host:port gets http:// (as Google's
- * clients treat the variable). */
-static int resolve_endpoint(const char *opt, char **out) {
+ * clients treat the variable). *emulator: 1 if it came from the variable. */
+static int resolve_endpoint(const char *opt, char **out, int *emulator) {
   const char *src = opt, *what = "endpoint option";
   const char *env = getenv("STORAGE_EMULATOR_HOST");
   if (src == NULL && env != NULL && env[0] != '\0') {
     src = env;
     what = "STORAGE_EMULATOR_HOST";
   }
+  *emulator = src != NULL && src == env;
   if (src == NULL) src = DEFAULT_ENDPOINT;
   size_t n = strlen(src) + 8;
   char *e = gsr__malloc(n);
@@ -198,7 +199,9 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
     status = gsr__err(GSR_ENOMEM, "out of memory");
     goto fail;
   }
-  if ((status = resolve_endpoint(opts->endpoint, &c->endpoint)) != GSR_OK)
+  int emulator = 0;
+  if ((status = resolve_endpoint(opts->endpoint, &c->endpoint, &emulator)) !=
+      GSR_OK)
     goto fail;
   if ((status = resolve_grpc(c, opts)) != GSR_OK) goto fail;
   c->opts.grpc_endpoint = NULL;
@@ -224,6 +227,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
       .access_token = opts->access_token,
       .anonymous = opts->anonymous,
       .credentials_file = opts->credentials_file,
+      .emulator = emulator,
       .ca_bundle = opts->ca_bundle,
       .user_agent = c->opts.user_agent,
       .connect_timeout_ms = opts->connect_timeout_ms,

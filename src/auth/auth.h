@@ -34,7 +34,10 @@ struct gsr__auth_config {
   const char *access_token;     /* client option; wins over everything */
   int anonymous;                /* client option: no credentials at all */
   const char *credentials_file; /* client option: a key or ADC file */
-  const char *ca_bundle;        /* for the token endpoint's TLS */
+  /* The endpoint is $STORAGE_EMULATOR_HOST's: anonymous unless an option
+   * above names credentials (as Google's own clients do). */
+  int emulator;
+  const char *ca_bundle; /* for the token endpoint's TLS */
   const char *user_agent;
   long connect_timeout_ms;
   void (*trace)(void *arg, const char *line);
@@ -43,7 +46,8 @@ struct gsr__auth_config {
 
 struct gsr__auth;
 
-/* Picks the source: the options, then $GSREAD_ACCESS_TOKEN,
+/* Picks the source: the options, then (with an emulator) anonymous, then
+ * $GSREAD_ACCESS_TOKEN,
  * $GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC file, then (lazily, at the
  * first gs:// request) the metadata server, else anonymous. Files are read
  * and parsed here, so a bad key file fails the client at once, naming the

@@ -36,6 +36,9 @@
 #define FETCH_TIMEOUT_MS 30000
 #define MAX_MARGIN_S 300
 #define DEFAULT_LIFETIME_S 3600
+/* A token is trusted for at most a day, whatever its expires_in says: a
+ * huge value (1e17, 2^63-1) must not overflow the milliseconds below. */
+#define MAX_LIFETIME_S (24L * 3600)
 
 struct gsr__auth {
   pthread_mutex_t mu;
@@ -131,6 +134,11 @@ static int resolve(struct gsr__auth *a, const struct gsr__auth_config *cfg) {
   }
   if (cfg->credentials_file != NULL && cfg->credentials_file[0] != '\0')
     return use_file(a, cfg->credentials_file, "option");
+  if (cfg->emulator) { /* never the environment's credentials, in clear */
+    a->kind = GSR__AUTH_ANONYMOUS;
+    a->source = "STORAGE_EMULATOR_HOST";
+    return GSR_OK;
+  }
   if ((v = getenv("GSREAD_ACCESS_TOKEN")) != NULL && v[0] != '\0')
     return set_static(a, v, "GSREAD_ACCESS_TOKEN");
   if ((v = getenv("GOOGLE_APPLICATION_CREDENTIALS")) != NULL && v[0] != '\0')
@@ -304,7 +312,9 @@ static int refresh_locked(struct gsr__auth *a) {
     else
       snprintf(hdr, n, "Authorization: Bearer %s", tok.access_token);
   }
-  long life = tok.expires_in > 0 ? tok.expires_in : DEFAULT_LIFETIME_S;
+  long life = tok.expires_in <= 0               ? DEFAULT_LIFETIME_S
+              : tok.expires_in > MAX_LIFETIME_S ? MAX_LIFETIME_S
+                                                : tok.expires_in;
   if (status == GSR_OK) gsr__token_clear(&tok);
   pthread_mutex_lock(&a->mu);
   a->refreshing = 0;

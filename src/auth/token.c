@@ -5,8 +5,8 @@
  * client's CA bundle.
  *
  * Messages name the URL and the endpoint's "error"/"error_description"
- * (OAuth's, which never echo a secret); never the form body, the assertion
- * or the token.
+ * (OAuth's), escaped, and left out when they repeat a secret of the request;
+ * never the form body, the assertion or the token.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -79,12 +79,52 @@ static const char *jstr(struct json_object *o, const char *key) {
   return json_object_get_string(v);
 }
 
-/* Copies s for a message, dropping control characters and cutting it. */
+/* Copies s for a message, escaped (gsr__escape) and cut. */
 static void clean(char *dst, size_t n, const char *s) {
-  size_t k = 0;
-  for (; s != NULL && *s && k + 1 < n; s++)
-    dst[k++] = (unsigned char)*s < 0x20 ? ' ' : *s;
-  dst[k] = '\0';
+  gsr__escape(dst, n, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* 1 if text holds a piece of v[0..n): 12 bytes in a row of it (all of it if
+ * shorter), so that an echo cut short or wrapped in words is caught. */
+static int holds_piece(const char *text, const char *v, size_t n) {
+  size_t w = n < 12 ? n : 12, tlen = strlen(text);
+  for (size_t i = 0; w > 0 && i + w <= n; i++)
+    if (memmem(text, tlen, v + i, w) != NULL) return 1;
+  return 0;
+}
+
+/* 1 if text repeats a secret the form sent (client_secret, refresh_token,
+ * assertion), as sent (form-encoded) or decoded: a token endpoint that
+ * echoes its request must not put a credential in a message. */
+static int echoes_secret(const char *text, const char *form) {
+  static const char *const secret[] = {
+      "client_secret=", "refresh_token=", "assertion="};
+  int found = 0;
+  for (const char *f = form; f != NULL && *f && !found;) {
+    size_t flen = strcspn(f, "&");
+    for (size_t k = 0; k < sizeof(secret) / sizeof(*secret) && !found; k++) {
+      size_t klen = strlen(secret[k]);
+      if (flen < klen || strncmp(f, secret[k], klen) != 0) continue;
+      const char *v = f + klen;
+      size_t vlen = flen - klen, d = 0;
+      char *dec = gsr__malloc(vlen + 1);
+      if (dec == NULL) return 1;          /* cannot tell: leave the text out */
+      for (size_t i = 0; i < vlen; i++) { /* gsr__form_encode's %XX */
+        unsigned x;
+        if (v[i] == '%' && i + 2 < vlen && sscanf(v + i + 1, "%2x", &x) == 1) {
+          dec[d++] = (char)x;
+          i += 2;
+        } else {
+          dec[d++] = v[i];
+        }
+      }
+      found = holds_piece(text, v, vlen) || holds_piece(text, dec, d);
+      memset(dec, 0, d);
+      gsr__free(dec);
+    }
+    f += flen + (f[flen] == '&');
+  }
+  return found;
 }
 
 int gsr__token_request(const struct gsr__http_opts *o, const char *url,
@@ -144,6 +184,15 @@ int gsr__token_request(const struct gsr__http_opts *o, const char *url,
     char e1[96], e2[256];
     clean(e1, sizeof(e1), jstr(root, "error"));
     clean(e2, sizeof(e2), jstr(root, "error_description"));
+    const char *raw1 = jstr(root, "error"),
+               *raw2 = jstr(root, "error_description");
+    if ((raw1 && echoes_secret(raw1, form)) ||
+        (raw2 && echoes_secret(raw2, form))) {
+      e1[0] = '\0';
+      snprintf(e2, sizeof(e2),
+               "(its error text is left out: it repeats "
+               "the request's credentials)");
+    }
     status = gsr__err(GSR_EAUTH, "%s: %s %s: HTTP %ld%s%s%s%s", what,
                       form ? "POST" : "GET", url, http, e1[0] ? " " : "", e1,
                       e2[0] ? ": " : "", e2);

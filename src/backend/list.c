@@ -16,8 +16,10 @@
 
 #include "backend/backend.h"
 
-#define PAGE_SIZE 1000            /* GCS's default and maximum */
-#define PAGE_BODY_MAX (64u << 20) /* a page of 1000 items is ~1 MiB */
+#define PAGE_SIZE 1000 /* GCS's default and maximum */
+/* A page of 1000 items is about 1 MiB; json-c holds ~30x a page while it
+ * parses, so a larger one (a hostile server's) is refused, not parsed. */
+#define PAGE_BODY_MAX (4u << 20)
 
 /* "gs://BUCKET[/PREFIX]" -> bucket and prefix (owned). */
 static int parse_list_url(const char *url, char **bucket, char **prefix) {
@@ -153,9 +155,12 @@ static int emit_page(struct json_object *root, const char *where,
       e.content_encoding = e.storage_class = e.time_created = "";
       p++;
     } else {
-      if (item_entry(it, &e) != 0)
+      if (item_entry(it, &e) != 0) {
+        char name[200]; /* the server's text: escaped */
+        gsr__escape(name, sizeof(name), iname, strlen(iname));
         return gsr__err(GSR_EPROTO, "%s: item '%s' has no valid size", where,
-                        iname);
+                        name);
+      }
       i++;
     }
     if (cb(arg, &e) != 0)
@@ -209,14 +214,52 @@ static int list_page(gsr_client *c, const char *bucket, const char *prefix,
   return status;
 }
 
+/* The page tokens a listing was sent, as hashes: a server that sends one
+ * again (the same token forever, or a cycle) would list without end. */
+struct seen_tokens {
+  uint64_t *h;
+  size_t n, cap;
+};
+
+static uint64_t token_hash(const char *s) { /* FNV-1a */
+  uint64_t h = 14695981039346656037ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* Records t; 1 if it was seen before, -1 out of memory, else 0. */
+static int token_repeats(struct seen_tokens *st, const char *t) {
+  uint64_t h = token_hash(t);
+  for (size_t i = 0; i < st->n; i++)
+    if (st->h[i] == h) return 1;
+  if (st->n == st->cap) {
+    size_t cap = st->cap ? st->cap * 2 : 16;
+    uint64_t *v = gsr__realloc(st->h, cap * sizeof(*v));
+    if (v == NULL) return -1;
+    st->h = v;
+    st->cap = cap;
+  }
+  st->h[st->n++] = h;
+  return 0;
+}
+
 int gsr__list(gsr_client *c, const char *url, int recursive, gsr_list_cb cb,
               void *arg) {
   char *bucket = NULL, *prefix = NULL, *token = NULL;
+  struct seen_tokens seen = {0};
   int status = parse_list_url(url, &bucket, &prefix);
   while (status == GSR_OK) {
     status = list_page(c, bucket, prefix, recursive, &token, cb, arg);
-    if (token == NULL) break;
+    if (status != GSR_OK || token == NULL) break;
+    int r = token_repeats(&seen, token);
+    if (r < 0) status = gsr__err(GSR_ENOMEM, "out of memory");
+    if (r > 0)
+      status = gsr__err(GSR_EPROTO,
+                        "%s: the server sent a page token again "
+                        "after %zu pages (the listing would never end)",
+                        url, seen.n + 1);
   }
+  gsr__free(seen.h);
   gsr__free(token);
   gsr__free(bucket);
   gsr__free(prefix);

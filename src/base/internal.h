@@ -64,6 +64,13 @@ void gsr__error_set(struct gsr__error *e, int status, const char *fmt, ...)
     GSR__PRINTF(3, 4);
 /* Publishes e as this thread's message; returns e->status. */
 int gsr__error_raise(const struct gsr__error *e);
+/* The one escaping of foreign text (a server's error text, a Location, a
+ * listed name) put in a message: the first len bytes of s into out
+ * (capacity n, NUL-terminated), control bytes (C0, DEL, and C1 as UTF-8
+ * pairs) as \xNN so that none reaches
+ * a terminal or log raw; an escape that does not fit is left out whole.
+ * Returns the length written. */
+size_t gsr__escape(char *out, size_t n, const char *s, size_t len);
 
 /* ---- fdio.c: all of buf to fd (retrying short writes and EINTR, and
  * waiting in poll(2) while a non-blocking fd answers EAGAIN).

@@ -84,6 +84,30 @@ size_t gsr_shorten_middle(char *out, size_t n, const char *s) {
   return k;
 }
 
+size_t gsr__escape(char *out, size_t n, const char *s, size_t len) {
+  size_t k = 0;
+  if (n == 0) return 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    /* A C1 control in UTF-8 (U+0080-U+009F: c2 80-9f, CSI is c2 9b) acts
+     * as an escape on some terminals: both bytes escaped. */
+    int c1 = c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+             (unsigned char)s[i + 1] <= 0x9f;
+    if (c1) {
+      if (k + 8 >= n) break;
+      k += (size_t)snprintf(out + k, 9, "\\xc2\\x%02x", (unsigned char)s[++i]);
+    } else if (c < 0x20 || c == 0x7f) {
+      if (k + 4 >= n) break;
+      k += (size_t)snprintf(out + k, 5, "\\x%02x", c);
+    } else {
+      if (k + 1 >= n) break;
+      out[k++] = (char)c;
+    }
+  }
+  out[k] = '\0';
+  return k;
+}
+
 /* vsnprintf into out, except that a message too long for it loses its
  * middle (an echoed URL or path), not its end (the reason). */
 static void format_msg(char *out, size_t n, const char *fmt, va_list ap) {

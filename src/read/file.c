@@ -39,8 +39,11 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
                     (unsigned long long)o->min_part_size);
   f->block_size = o->block_size;
   f->max_blocks = o->max_blocks;
-  f->concurrency = o->concurrency ? o->concurrency
-                                  : f->client->default_concurrency;
+  /* No wider than the pool: parts past it would only queue for a
+   * connection, each one timed (and retried) as it waits. */
+  f->concurrency = GSR__MIN(o->concurrency ? o->concurrency
+                                           : f->client->default_concurrency,
+                            f->client->opts.max_connections);
   f->auto_width = o->concurrency == 0 && !f->client->concurrency_set;
   f->min_part = o->min_part_size;
   f->max_prefetch = o->max_prefetch ? o->max_prefetch : DEFAULT_MAX_PREFETCH;

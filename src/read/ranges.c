@@ -411,6 +411,8 @@ static int run_calls(struct call *calls, size_t k, const gsr_ranges_options *o,
   }
   if (status == GSR_OK) {
     q->conc = GSR__MIN(GSR__MAX(width(calls, k, o), 1), MAX_CONCURRENCY);
+    /* More requests than the pool has connections only queue. */
+    q->conc = GSR__MIN(q->conc, calls[0].f->client->opts.max_connections);
     run_spans(q, calls, k, total_spans);
   }
   gsr_ranges_stats st;

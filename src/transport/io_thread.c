@@ -27,7 +27,14 @@ enum sink {
   SINK_EXCESS
 };
 
-#define ERRBODY_MAX (16 * 1024) /* error text kept from a failed response */
+/* Error text kept from a failed response; the transfer stops there (an
+ * endless error body is not read on). */
+#define ERRBODY_MAX (16 * 1024)
+/* The minimum rate: a transfer that receives fewer bytes than this in a
+ * window of stall_timeout_ms (after its first byte) is too slow, as one
+ * that receives none is stalled: a server trickling a byte a second must
+ * not hold a request for ever. */
+#define MIN_WINDOW_BYTES 1024
 /* Bytes past the range counted before giving up on the body's end. */
 #define EXCESS_MAX (64 * 1024)
 
@@ -215,10 +222,17 @@ static void headers_done(struct gsr__request *req) {
   req->sink = has_dst(req) ? SINK_DST : SINK_BODY;
 }
 
+/* len bytes (header or body) arrived: the watchdog's clock and count. */
+static void note_rx(struct gsr__request *req, size_t len) {
+  req->last_rx_ns = gsr__now_ns();
+  if (req->win_start_ns == 0) req->win_start_ns = req->last_rx_ns;
+  req->attempt_rx += len;
+}
+
 static size_t header_cb(char *p, size_t size, size_t n, void *arg) {
   struct gsr__request *req = arg;
   size_t len = size * n;
-  req->last_rx_ns = gsr__now_ns();
+  note_rx(req, len);
   if (gsr__parse_header_line(&req->resp, p, len)) headers_done(req);
   return len;
 }
@@ -264,7 +278,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
   struct gsr__request *req = arg;
   size_t len = size * n;
   if (atomic_load_explicit(&req->cancel, memory_order_relaxed)) return 0;
-  req->last_rx_ns = gsr__now_ns();
+  note_rx(req, len);
   switch (req->sink) {
   case SINK_DST: {
     /* The range's bytes land; any past it are only counted, in this
@@ -294,9 +308,13 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg) {
                      "GET %s: out of memory for the response", req->url);
       return 0;
     }
-  case SINK_ERRBODY: /* keep the beginning of the text, drop the rest */
-    body_append(req, p, len, ERRBODY_MAX);
-    return len;
+  case SINK_ERRBODY: { /* keep the beginning of the text, then stop */
+    size_t take = GSR__MIN(len, ERRBODY_MAX - req->body_len);
+    body_append(req, p, take, ERRBODY_MAX);
+    if (take == len) return len;
+    req->errbody_cut = 1; /* judge reads the status, not a write error */
+    return 0;
+  }
   default:
     return 0;
   }
@@ -345,7 +363,7 @@ static void judge(struct gsr__request *req, CURLcode rc, const char *ebuf,
                    method_name(req), req->url);
     return;
   }
-  if (rc != CURLE_OK) {
+  if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && req->errbody_cut)) {
     req->retryable = gsr__retry_curl_transient(rc);
     gsr__error_set(&req->err, gsr__status_for_curl(rc), "%s %s: %s%s%s",
                    method_name(req), req->url, curl_easy_strerror(rc),
@@ -582,9 +600,11 @@ static void finish(struct gsr__loop *t, struct gsr__request *req, CURLcode rc,
   judge(req, rc, ebuf, canceled);
   /* A body that broke after it made progress gets a fresh retry budget
    * (count and deadline), as the next block's request would: a large
-   * block on a flaky link goes on while bytes come. Without progress it
-   * runs out as usual (and progress is bounded by the range). */
-  if (req->err.status != GSR_OK && req->received > req->attempt_received) {
+   * block on a flaky link goes on while bytes come. Without progress, or
+   * with a trickle (a byte per connection), it runs out as usual. */
+  if (req->err.status != GSR_OK &&
+      gsr__retry_progress_renews(req->received - req->attempt_received,
+                                 req->range_len - req->attempt_received)) {
     req->attempts = 1;
     req->first_start_ns = gsr__now_ns();
   }
@@ -733,6 +753,8 @@ static void start(struct gsr__loop *t, struct gsr__request *req) {
   req->curl_err[0] = '\0';
   req->attempt_received = req->received;
   req->last_rx_ns = 0; /* the watchdog arms at this attempt's first byte */
+  req->attempt_rx = req->win_start_ns = req->win_rx = 0;
+  req->errbody_cut = 0;
   const char *what = "";
   CURLcode rc = easy_setup(t, req, e, &what);
   CURLMcode mc = rc == CURLE_OK ? curl_multi_add_handle(t->multi, e) : CURLM_OK;
@@ -809,8 +831,23 @@ static int abort_stalled(struct gsr__loop *t) {
   for (req = t->active; req != NULL; req = nx) {
     nx = req->next; /* finish() relinks req */
     if (req->last_rx_ns == 0) continue;
-    uint64_t due = req->last_rx_ns + limit;
+    uint64_t due = req->last_rx_ns + limit, win_end = req->win_start_ns + limit;
+    if (win_end <= now && req->attempt_rx - req->win_rx < MIN_WINDOW_BYTES) {
+      snprintf(req->curl_err, sizeof(req->curl_err),
+               "too slow: %llu bytes in %ld ms (the least is %d per "
+               "stall timeout)",
+               (unsigned long long)(req->attempt_rx - req->win_rx),
+               t->cfg.stall_timeout_ms, MIN_WINDOW_BYTES);
+      finish(t, req, CURLE_OPERATION_TIMEDOUT, req->curl_err);
+      continue;
+    }
+    if (win_end <= now) { /* enough came: the next window */
+      req->win_start_ns = now;
+      req->win_rx = req->attempt_rx;
+      win_end = now + limit;
+    }
     if (due > now) {
+      due = GSR__MIN(due, win_end);
       if (due < next) next = due;
       continue;
     }

@@ -107,17 +107,10 @@ static void append(char *out, size_t n, size_t *used, const char *fmt, ...) {
  * (gsr_shorten_middle). */
 static void put_short(char *out, size_t n, size_t *used, const char *s,
                       size_t max) {
-  size_t len = strlen(s), k = 0;
+  size_t len = strlen(s);
   char *esc = gsr__malloc(len * 4 + 1);
   if (esc == NULL) return; /* the message goes without this URL */
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x20 || c == 0x7f)
-      k += (size_t)snprintf(esc + k, 5, "\\x%02x", c);
-    else
-      esc[k++] = (char)c;
-  }
-  esc[k] = '\0';
+  gsr__escape(esc, len * 4 + 1, s, len);
   *used += gsr_shorten_middle(out + *used, GSR__MIN(max + 1, n - *used), esc);
   gsr__free(esc);
 }

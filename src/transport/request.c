@@ -97,13 +97,12 @@ void gsr__request_cleanup(struct gsr__request *req) {
   req->n_hops = 0;
 }
 
-/* Copies s (up to the first newline) into out, trimmed. */
+/* Copies s (up to the first newline) into out, trimmed and escaped: a
+ * server's text reaches gsr_errmsg, Python tracebacks and logs, where a raw
+ * escape sequence would drive a terminal. */
 static void first_line(const char *s, char *out, size_t n) {
   while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') s++;
-  size_t k = strcspn(s, "\r\n");
-  if (k >= n) k = n - 1;
-  memcpy(out, s, k);
-  out[k] = '\0';
+  gsr__escape(out, n, s, strcspn(s, "\r\n"));
 }
 
 void gsr__request_server_message(const struct gsr__request *req, char *out,

@@ -9,6 +9,10 @@
 
 #include "transport/transport.h"
 
+int gsr__retry_progress_renews(uint64_t got, uint64_t left) {
+  return got > 0 && got >= GSR__MIN(left, (uint64_t)64 * 1024);
+}
+
 int gsr__retry_http_transient(long status) {
   return status == 408 || status == 429 || status == 500 || status == 502 ||
          status == 503 || status == 504;

@@ -160,6 +160,11 @@ struct gsr__request {
   /* When this attempt last received a byte (header or body); 0 until the
    * first one. The I/O thread's stall watchdog reads it. */
   uint64_t last_rx_ns;
+  /* The minimum rate (abort_stalled): bytes (headers and body) this
+   * attempt received, and when and at what count the current window of
+   * stall_timeout_ms began. */
+  uint64_t attempt_rx, win_start_ns, win_rx;
+  int errbody_cut;    /* the error text was full: the transfer was stopped */
   char curl_err[256]; /* CURL_ERROR_SIZE */
   void *easy;
   struct gsr__request *next, *prev;
@@ -194,6 +199,11 @@ struct gsr__retry_policy {
   long deadline_ms;  /* no retry starts later than this after the first */
 };
 
+/* 1 if an attempt that failed after receiving got bytes, with left still
+ * to come when it started, made the progress that renews the retry budget:
+ * 64 KiB, or all that was left. A trickle (a byte per connection, then a
+ * close) does not, so its retries run out. */
+int gsr__retry_progress_renews(uint64_t got, uint64_t left);
 int gsr__retry_http_transient(long status);
 int gsr__retry_curl_transient(int curl_code);
 /* Has the easy handle (a CURL *) open its sockets as the library's own

@@ -674,14 +674,26 @@ static void test_requester_pays(void **state) {
   check_traces();
 }
 
-static void test_emulator_host_keeps_credentials(void **state) {
+static void test_emulator_host_is_anonymous(void **state) {
   (void)state;
-  /* STORAGE_EMULATOR_HOST changes the endpoint only: the key is used. */
+  /* STORAGE_EMULATOR_HOST: anonymous, as Google's clients are there; the
+   * environment's credentials are never sent to an emulator in clear. */
   setenv("STORAGE_EMULATOR_HOST", srv.endpoint, 1);
   setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
+  setenv("GSREAD_ACCESS_TOKEN", "env-secret-token", 1);
   gsr_client_options o;
   gsr_client *c = NULL;
+  gsr_auth_info ai;
   gsr_client_options_init(&o);
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  info_of(c, &ai);
+  assert_string_equal(ai.kind, "anonymous");
+  assert_string_equal(ai.source, "STORAGE_EMULATOR_HOST");
+  assert_int_equal(read_small(c), GSR_EAUTH); /* this server wants a token */
+  assert_int_equal(stat_of("tokens_issued"), 0);
+  gsr_client_free(c);
+  /* Credentials given as an option still go. */
+  o.credentials_file = sa_json;
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
   expect_ok(c);
   assert_int_equal(stat_of("tokens_issued"), 1);
@@ -746,7 +758,7 @@ int main(void) {
       cmocka_unit_test_setup(test_metadata_server, reset),
       cmocka_unit_test_setup(test_bad_key_files, reset),
       cmocka_unit_test_setup(test_requester_pays, reset),
-      cmocka_unit_test_setup(test_emulator_host_keeps_credentials, reset),
+      cmocka_unit_test_setup(test_emulator_host_is_anonymous, reset),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -706,3 +706,22 @@ def test_read_ranges_clamps_before_allocating(fs, server):
 def test_open_refuses_min_part_size_of_2_63(fs, server):
     with pytest.raises(ValueError, match="min_part_size"):
         fs.client.open(f"gs://{SMALL}", min_part_size=1 << 63)
+
+
+def test_request_timeout_ms(server):
+    # Each HTTP attempt is cut at request_timeout_ms (#27 item 9): the
+    # server waits 1.5 s before answering, the client gives up at 0.3 s.
+    server.control("config?ttfb_ms=1500")
+    c = _gsread.Client(
+        endpoint=server.endpoint,
+        anonymous=True,
+        request_timeout_ms=300,
+        retry_max_attempts=1,
+    )
+    t0 = time.monotonic()
+    with pytest.raises(OSError, match="timed out"):
+        c.open(f"gs://{SMALL}").read(10)
+    assert time.monotonic() - t0 < 1.2
+    fs = gsread.GsreadFileSystem(request_timeout_ms=5000, skip_instance_cache=True)
+    assert fs._client_opts["request_timeout_ms"] == 5000
+    assert fs.cat_file(SMALL, 0, 4) == server.bytes("small.bin")[:4]

@@ -113,8 +113,38 @@ static void test_library_messages(void **state) {
   free(path);
 }
 
+/* gsr__escape, the one escaping of foreign text in messages: control
+ * bytes as \xNN, the rest as is, an escape never cut in half. */
+static void test_escape(void **state) {
+  char out[64];
+  (void)state;
+  assert_int_equal(gsr__escape(out, sizeof(out), "a\x1b[2Jb\x7f\n", 8), 17);
+  assert_string_equal(out, "a\\x1b[2Jb\\x7f\\x0a");
+  /* Bytes past len are not read; a NUL inside len is escaped. */
+  assert_int_equal(gsr__escape(out, sizeof(out), "x\0y", 3), 6);
+  assert_string_equal(out, "x\\x00y");
+  /* A full buffer: the escape that does not fit is left out whole. */
+  assert_int_equal(gsr__escape(out, 6, "ab\x1b", 3), 2);
+  assert_string_equal(out, "ab");
+  assert_int_equal(gsr__escape(out, 1, "abc", 3), 0);
+  assert_string_equal(out, "");
+  assert_int_equal(gsr__escape(out, sizeof(out), "caf\xc3\xa9", 5), 5);
+  assert_string_equal(out, "caf\xc3\xa9"); /* UTF-8 passes */
+  /* C1 controls (CSI c2 9b) are escaped, both bytes; U+00A0 is not. */
+  assert_int_equal(gsr__escape(out, sizeof(out),
+                               "a\xc2\x9b"
+                               "2Jb\xc2\xa0",
+                               8),
+                   14);
+  assert_string_equal(out, "a\\xc2\\x9b2Jb\xc2\xa0");
+  /* A C1 pair that does not fit is left out whole. */
+  assert_int_equal(gsr__escape(out, 9, "ab\xc2\x85", 4), 2);
+  assert_string_equal(out, "ab");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_escape),
       cmocka_unit_test(test_fits_unchanged),
       cmocka_unit_test(test_middle_goes),
       cmocka_unit_test(test_reason_survives),

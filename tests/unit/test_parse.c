@@ -251,6 +251,19 @@ static void test_header_whole_or_none(void **state) {
   assert_string_equal(r.content_type, "text/\xc3\xa9");
 }
 
+/* Which failed attempt renews the retry budget: 64 KiB of progress, or
+ * all that was left; never none (a trickle runs its retries out). */
+static void test_retry_progress_renews(void **state) {
+  (void)state;
+  assert_false(gsr__retry_progress_renews(0, 1 << 20));
+  assert_false(gsr__retry_progress_renews(0, 0));
+  assert_false(gsr__retry_progress_renews(1, 1 << 20));
+  assert_false(gsr__retry_progress_renews(65535, 1 << 20));
+  assert_true(gsr__retry_progress_renews(65536, 1 << 20));
+  assert_true(gsr__retry_progress_renews(10, 10)); /* all that was left */
+  assert_false(gsr__retry_progress_renews(9, 10));
+}
+
 static void test_retry_delay(void **state) {
   (void)state;
   struct gsr__retry_policy p = {.initial_ms = 100,
@@ -501,6 +514,7 @@ int main(void) {
       cmocka_unit_test(test_header_whole_or_none),
       cmocka_unit_test(test_retry_delay),
       cmocka_unit_test(test_retry_deadline),
+      cmocka_unit_test(test_retry_progress_renews),
       cmocka_unit_test(test_metadata),
       cmocka_unit_test(test_crc32c),
       cmocka_unit_test(test_status_names),
