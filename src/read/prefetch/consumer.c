@@ -64,7 +64,10 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
     uint64_t at = cur - b->off;
     uint64_t n = GSR__MIN(end - cur, b->len - at);
     int status = wait_block(f, p, b, at + n);
-    if (status != GSR_OK && b->ahead) {
+    const struct gsr__request *q = b->rf->reqs;
+    if (status != GSR_OK && q != NULL &&
+        gsr__refetch_failed(b->ahead, q->first_start_ns, q->done_ns,
+                            f->client->opts.retry_deadline_ms)) {
       /* Speculative work failed: fetched again, for this read. */
       GSR__TRACE(f->client,
                  "engine %s: block %llu+%llu ahead failed (%s): "

@@ -62,6 +62,13 @@ const char *gsr__plan_name(int plan);
  * plan is not none): a promised reader's always, an adaptive reader's
  * from GSR__RUN_READS_TO_PREFETCH on. */
 int gsr__plan_reads_ahead(int promised, int run_reads);
+/* Whether a read that needs the bytes of a block that failed fetches them
+ * again (pure): only a block scheduled ahead (speculative work never fails
+ * a read), and only if its request failed before it had retried for the
+ * whole deadline. One that spent the deadline failing was the read's wait
+ * too: fetching again would let the read take twice the deadline. */
+int gsr__refetch_failed(int ahead, uint64_t first_start_ns, uint64_t done_ns,
+                        long deadline_ms);
 
 /* 1 if a read of len bytes is too large for the engine, and is fetched
  * straight into the caller's buffer instead: larger than the most the
