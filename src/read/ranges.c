@@ -409,7 +409,7 @@ static int run_calls(struct call *calls, size_t k, const gsr_ranges_options *o,
     status = plan(&calls[i], o);
     total_spans += calls[i].plan.n_spans;
   }
-  if (status == GSR_OK) {
+  if (status == GSR_OK && k > 0) {
     q->conc = GSR__MIN(GSR__MAX(width(calls, k, o), 1), MAX_CONCURRENCY);
     /* More requests than the pool has connections only queue. */
     q->conc = GSR__MIN(q->conc, calls[0].f->client->opts.max_connections);
