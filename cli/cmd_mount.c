@@ -275,7 +275,7 @@ static int check_root(gsr_client *client, const char *bucket,
   if (*name) name[strlen(name) - 1] = '\0'; /* "p/" -> "p" */
   memset(&l, 0, sizeof l);
   l.name = name;
-  if (asprintf(&url, "%s/%s", bucket, name) < 0) {
+  if (asprintf(&url, *name ? "%s/%s" : "%s%s", bucket, name) < 0) {
     free(name);
     return CLI_EXIT_FAIL;
   }

@@ -25,6 +25,9 @@ struct mount_node {
   int has_crc32c;
   uint32_t crc32c;
   int gzip; /* stored gzip-compressed (contentEncoding) */
+  /* storageClass, whole or "": the library reads a zonal bucket's
+   * objects (RAPID) over gRPC. */
+  char storage_class[32];
 };
 
 /* The listing entry an open passes to gsr_open_listed for node n (an

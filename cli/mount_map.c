@@ -135,6 +135,16 @@ int mount_child_name(const char *dir, const char *name, int is_prefix,
   return 1;
 }
 
+/* The entry's storage class into n, whole or "" (a longer one names no
+ * class the library acts on). */
+static void keep_class(struct mount_node *n, const gsr_list_entry *e) {
+  const char *c = e->storage_class ? e->storage_class : "";
+  if (strlen(c) < sizeof n->storage_class)
+    memcpy(n->storage_class, c, strlen(c) + 1);
+  else
+    n->storage_class[0] = '\0';
+}
+
 int mount_dir_add(struct mount_dir *d, const char *dir,
                   const gsr_list_entry *e) {
   char name[MOUNT_NAME_MAX + 1];
@@ -161,6 +171,7 @@ int mount_dir_add(struct mount_dir *d, const char *dir,
     nd->has_crc32c = e->has_crc32c;
     nd->crc32c = e->crc32c;
     nd->gzip = e->content_encoding && strcmp(e->content_encoding, "gzip") == 0;
+    keep_class(nd, e);
   }
   d->n++;
   return 0;
@@ -228,6 +239,7 @@ int mount_lookup_entry(struct mount_lookup *l, const gsr_list_entry *e) {
     l->file.crc32c = e->crc32c;
     l->file.gzip = e->content_encoding &&
                    strcmp(e->content_encoding, "gzip") == 0;
+    keep_class(&l->file, e);
     return 0;
   }
   if (next == '/') {
@@ -249,6 +261,7 @@ void mount_node_entry(const struct mount_node *n, gsr_list_entry *e) {
   e->has_crc32c = n->has_crc32c;
   e->crc32c = n->crc32c;
   e->content_encoding = n->gzip ? "gzip" : "";
+  e->storage_class = n->storage_class;
 }
 
 int mount_pick_stream(struct mount_stream *s, int n, uint64_t off,

@@ -60,11 +60,6 @@ int gsr_open(gsr_client *c, const char *url, const gsr_file_options *opts,
   return open_file(c, url, opts, NULL, out);
 }
 
-/* Copies a listing's string into a gsr_stat field, cut to fit. */
-static void copy_field(char *dst, size_t n, const char *src) {
-  snprintf(dst, n, "%s", src ? src : "");
-}
-
 int gsr_open_listed(gsr_client *c, const char *url,
                     const gsr_file_options *opts, const gsr_list_entry *entry,
                     gsr_file *out) {
@@ -77,9 +72,18 @@ int gsr_open_listed(gsr_client *c, const char *url,
   st.generation = entry->generation;
   st.has_crc32c = entry->has_crc32c;
   st.crc32c = entry->crc32c;
-  copy_field(st.updated, sizeof(st.updated), entry->updated);
-  copy_field(st.content_encoding, sizeof(st.content_encoding),
-             entry->content_encoding);
+  st.metageneration = entry->metageneration;
+  /* The listing's texts, whole or "" (never cut), as the metadata's. */
+  gsr__copy_whole(st.updated, sizeof(st.updated), entry->updated);
+  gsr__copy_whole(st.content_encoding, sizeof(st.content_encoding),
+                  entry->content_encoding);
+  gsr__copy_whole(st.etag, sizeof(st.etag), entry->etag);
+  gsr__copy_whole(st.content_type, sizeof(st.content_type),
+                  entry->content_type);
+  gsr__copy_whole(st.storage_class, sizeof(st.storage_class),
+                  entry->storage_class);
+  gsr__copy_whole(st.time_created, sizeof(st.time_created),
+                  entry->time_created);
   return open_file(c, url, opts, &st, out);
 }
 
