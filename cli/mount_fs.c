@@ -997,12 +997,14 @@ void mount_fs_shutdown(struct mount_fs *fs) {
 
 /* Ends the pipes (no FUSE thread runs any more): waits briefly for the
  * threads that still end (libfuse detaches idle ones) to give theirs
- * back, so that no slice outlives the client. */
-static void free_pipes(struct mount_fs *fs) {
+ * back, so that no slice outlives the client. Returns how many are
+ * still out (then fs must stay). */
+static int free_pipes(struct mount_fs *fs) {
   struct mount_pipe *mp;
   struct timespec until;
+  int left;
 
-  if (!fs->have_key) return;
+  if (!fs->have_key) return 0;
   mp = pthread_getspecific(fs->pipe_key);
   if (mp) {
     pthread_setspecific(fs->pipe_key, NULL);
@@ -1020,22 +1022,26 @@ static void free_pipes(struct mount_fs *fs) {
     close_pipe(mp);
     free(mp);
   }
+  left = fs->pipes_owned;
   pthread_mutex_unlock(&fs->pipes_mu);
-  if (fs->pipes_owned == 0) {
+  if (left == 0) {
     pthread_key_delete(fs->pipe_key);
     pthread_cond_destroy(&fs->pipes_cv);
     pthread_mutex_destroy(&fs->pipes_mu);
   }
+  return left;
 }
 
 void mount_fs_free(struct mount_fs *fs) {
+  int pipes_left;
+
   if (!fs) return;
   if (fs->conf.debug)
     mount_log("debug: read replies: %llu through a pipe from the engine's "
               "blocks, %llu copied",
               (unsigned long long)atomic_load(&fs->replies_piped),
               (unsigned long long)atomic_load(&fs->replies_copied));
-  free_pipes(fs);
+  pipes_left = free_pipes(fs);
   /* Opens never released (unmounted with files open). */
   while (fs->handles.next != &fs->handles) {
     struct mount_handle *h = fs->handles.next;
@@ -1054,5 +1060,5 @@ void mount_fs_free(struct mount_fs *fs) {
   mount_table_free(&fs->gens);
   pthread_mutex_destroy(&fs->mu);
   /* A thread that never gave its pipe back would touch fs: left. */
-  if (fs->pipes_owned == 0) free(fs);
+  if (pipes_left == 0) free(fs);
 }

@@ -356,6 +356,7 @@ check "... 513+ replies spliced" test "${splices:-0}" -ge 1026 -a "${vmsplices:-
 check "... none written from a buffer (writev: lookups, opens)" test "${writevs:-0}" -le 16
 eq "python random preads, spliced" "$(timeout 120 $PY "$T/preads.py" "$M/big" "$D/big" 4 2>&1)" ok
 mnt_stop
+eq "... the daemon exits 0 (no sanitizer report)" "$mrc" 0
 counters() {
   line=$(grep -o "read replies: [0-9]* through a pipe from the engine's blocks, [0-9]* copied" "$T/mount.log")
   piped=$(echo "$line" | awk '{print $3}'); copied=$(echo "$line" | awk '{print $(NF-1)}')
@@ -372,6 +373,7 @@ big_pipes=$($PY -c 'import fcntl, os; r, w = os.pipe(); fcntl.fcntl(r, 1031, 2 <
 check "mount with --debug" mnt_start --debug
 eq "dd bs=1M, 1 MiB requests" "$(timeout 120 dd if="$M/big" bs=1M status=none | sha256sum | cut -d' ' -f1)" "$(sha "$D/big")"
 mnt_stop
+eq "... the daemon exits 0 (no sanitizer report)" "$mrc" 0
 counters
 check "... every reply counted" test $((${piped:-0} + ${copied:-0})) -ge 65
 if [ "$big_pipes" = 1 ]; then
