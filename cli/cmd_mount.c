@@ -406,6 +406,7 @@ static int mount_run(const struct cli_args *a) {
   conf.max_readahead = (unsigned)a->mount.max_readahead;
   conf.direct_io = a->mount.direct_io;
   conf.file = a->file;
+  conf.debug = a->debug;
   if (!(fs = mount_fs_new(&conf, client)) || !(opts = fuse_options(a))) {
     cli_fail_errno(ENOMEM, "cannot mount %s", a->url);
     goto out;

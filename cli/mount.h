@@ -61,6 +61,15 @@ int mount_pick_stream(struct mount_stream *s, int n, uint64_t off,
 void mount_open_cache(int64_t *cache_gen, int64_t gen, int other_cached,
                       int *keep, int *direct);
 
+/* How the FUSE read replies reach the kernel (mount_fs.c fs_read_buf):
+ * through a pipe holding references to the engine's blocks, which
+ * libfuse splices into /dev/fuse (no copy in the daemon), or copied.
+ * The pipe pages the bytes [addr, addr + len) take. */
+size_t mount_slice_pages(uintptr_t addr, size_t len, size_t page);
+/* 1 if a reply of len bytes taking `pages` pipe pages goes through a
+ * pipe of `pipe` bytes (the largest this process gets; libfuse's own
+ * pipe grows as far) and libfuse splices it; 0: copy it. */
+int mount_reply_by_pipe(size_t len, size_t pages, size_t pipe, size_t page);
 /* A directory's children, sorted by name, one per name once finished. */
 struct mount_dir {
   struct mount_node *v;
@@ -174,6 +183,7 @@ struct mount_conf {
   unsigned max_readahead;       /* the kernel's readahead, bytes */
   int direct_io;                /* bypass the page cache */
   gsr_file_options file;        /* every open */
+  int debug;                    /* --debug: counters in the log at exit */
 };
 
 struct mount_fs;

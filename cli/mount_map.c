@@ -320,6 +320,20 @@ void mount_open_cache(int64_t *cache_gen, int64_t gen, int other_cached,
   }
 }
 
+size_t mount_slice_pages(uintptr_t addr, size_t len, size_t page) {
+  if (len == 0) return 0;
+  return (addr + len - 1) / page - addr / page + 1;
+}
+
+int mount_reply_by_pipe(size_t len, size_t pages, size_t pipe, size_t page) {
+  /* libfuse (lib/fuse_lowlevel.c, fuse_send_data_iov) copies replies of
+   * less than 2 pages, and splices a reply only if its own pipe takes
+   * 3 pages + the 16-byte header + len; it can grow it as far as ours. */
+  if (len < 2 * page || 3 * page + 16 + len > pipe) return 0;
+  /* Its pipe takes the header's page and ours. */
+  return pages + 1 <= pipe / page;
+}
+
 /* 1 if the -o option tok[0..len) is mount(8)'s, not gsread's. */
 static int generic_mount_option(const char *tok, size_t len) {
   static const char *const skip[] = {

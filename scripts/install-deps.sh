@@ -19,6 +19,7 @@ PKGS=(
   clang-format-14 black                            # the format check (scripts/check-format.sh)
   valgrind                                         # memcheck test (label valgrind)
   libfuse3-dev fuse3                               # gsread mount (fusermount3 for non-root)
+  strace                                           # test_mount: read replies go by splice
   fio rclone                                       # mount benchmark: fio, rclone mount as peer
   aria2 gnuplot-nox                                # benchmark peer (aria2c), charts
   python3-fsspec python3-aiohttp python3-requests  # benchmark peer (fsspec HTTPFileSystem)

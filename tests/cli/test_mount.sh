@@ -59,6 +59,11 @@ if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
   tally
   exit 1
 fi
+if ! command -v strace >/dev/null; then
+  fail "strace is missing (scripts/install-deps.sh installs it)"
+  tally
+  exit 1
+fi
 
 B=bkt
 D=$T/data/$B
@@ -328,5 +333,51 @@ kill -INT "$MPID"
 check "SIGINT on an idle mount: the daemon exits within 5 s" mnt_wait_exit 5
 eq "... with status 0" "$mrc" 0
 check "... and unmounted" sh -c "! grep -qF ' $M fuse.gsread ' /proc/self/mounts"
+
+# Read replies from the engine's blocks: a pipe of references to them,
+# which libfuse splices into /dev/fuse; the daemon copies nothing. Every
+# reply of 2 pages up to what the pipes take goes so: with 128 KiB of
+# readahead a sequential dd sends 128 KiB requests. Bytes exact, random
+# preads too.
+check "mount with --debug --max-readahead 128K" mnt_start --debug --max-readahead 128K
+dpid=$(pgrep -P "$MPID" | head -1) # the daemon, under timeout
+strace -f -c -e trace=vmsplice,splice,writev -p "${dpid:-$MPID}" -o "$T/strace" 2>/dev/null &
+stpid=$!
+for _ in $(seq 50); do grep -q "^TracerPid:[[:space:]]*$stpid\$" "/proc/$dpid/status" && break; sleep 0.1; done
+sleep 0.5 # its threads too
+eq "dd bs=1M through spliced replies" "$(timeout 120 dd if="$M/big" bs=1M status=none | sha256sum | cut -d' ' -f1)" "$(sha "$D/big")"
+kill -INT "$stpid"; wait "$stpid"
+calls() { awk -v c="$1" '$NF == c {print $4}' "$T/strace"; }
+splices=$(calls splice); vmsplices=$(calls vmsplice); writevs=$(calls writev)
+echo "  (strace: splice ${splices:-0}, vmsplice ${vmsplices:-0}, writev ${writevs:-0})"
+# 64 MiB in 128 KiB replies: 513, each a vmsplice of ours and one of
+# libfuse's header, two splices (our pipe -> libfuse's -> /dev/fuse).
+check "... 513+ replies spliced" test "${splices:-0}" -ge 1026 -a "${vmsplices:-0}" -ge 1026
+check "... none written from a buffer (writev: lookups, opens)" test "${writevs:-0}" -le 16
+eq "python random preads, spliced" "$(timeout 120 $PY "$T/preads.py" "$M/big" "$D/big" 4 2>&1)" ok
+mnt_stop
+eq "... the daemon exits 0 (no sanitizer report)" "$mrc" 0
+counters() {
+  line=$(grep -o "read replies: [0-9]* through a pipe from the engine's blocks, [0-9]* copied" "$T/mount.log")
+  piped=$(echo "$line" | awk '{print $3}'); copied=$(echo "$line" | awk '{print $(NF-1)}')
+  echo "  (replies: ${piped:-0} piped, ${copied:-?} copied)"
+}
+counters
+check "... the counters say so (${line:-no counter line})" test "${piped:-0}" -ge 513
+check "... copies only for replies under 2 pages" test -n "$copied" -a "${copied:-1}" -le $((${piped:-0} / 4))
+
+# 1 MiB requests (the kept readahead, as root): their replies take a
+# pipe of more than 1 MiB (fs.pipe-max-size, or CAP_SYS_RESOURCE); where
+# pipes stop at 1 MiB they are copied. Bytes exact either way.
+big_pipes=$($PY -c 'import fcntl, os; r, w = os.pipe(); fcntl.fcntl(r, 1031, 2 << 20); print(1)' 2>/dev/null || echo 0)
+check "mount with --debug" mnt_start --debug
+eq "dd bs=1M, 1 MiB requests" "$(timeout 120 dd if="$M/big" bs=1M status=none | sha256sum | cut -d' ' -f1)" "$(sha "$D/big")"
+mnt_stop
+eq "... the daemon exits 0 (no sanitizer report)" "$mrc" 0
+counters
+check "... every reply counted" test $((${piped:-0} + ${copied:-0})) -ge 65
+if [ "$big_pipes" = 1 ]; then
+  check "... pipes over 1 MiB: spliced" test "${piped:-0}" -ge 64 -a "${copied:-9}" -le 2
+fi
 
 tally

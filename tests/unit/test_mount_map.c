@@ -347,6 +347,30 @@ static void test_helper_args(void **state) {
   assert_string_equal(bad, "extra");
 }
 
+static void test_reply_pipe(void **state) {
+  const size_t pg = 4096, mib = 1u << 20;
+
+  (void)state;
+  assert_int_equal(mount_slice_pages(0, 0, pg), 0);
+  assert_int_equal(mount_slice_pages(0, pg, pg), 1);
+  assert_int_equal(mount_slice_pages(1, pg, pg), 2);
+  assert_int_equal(mount_slice_pages(pg - 1, 2, pg), 2);
+  assert_int_equal(mount_slice_pages(8 * pg, 3 * pg + 1, pg), 4);
+  /* libfuse copies replies under 2 pages itself. */
+  assert_int_equal(mount_reply_by_pipe(2 * pg - 1, 2, mib, pg), 0);
+  assert_int_equal(mount_reply_by_pipe(2 * pg, 2, mib, pg), 1);
+  /* A 1 MiB reply needs more than a 1 MiB pipe (the header's page and
+   * libfuse's 3 spare pages); 2 MiB take it. */
+  assert_int_equal(mount_reply_by_pipe(mib, 256, mib, pg), 0);
+  assert_int_equal(mount_reply_by_pipe(mib, 257, 2 * mib, pg), 1);
+  /* The largest reply a 1 MiB pipe takes, with a straddling slice. */
+  assert_int_equal(mount_reply_by_pipe(mib - 4 * pg, 253, mib, pg), 1);
+  assert_int_equal(mount_reply_by_pipe(mib - 4 * pg + pg, 253, mib, pg), 0);
+  /* Too many pages for the pipe: copied. */
+  assert_int_equal(mount_reply_by_pipe(64 * pg, 256, mib, pg), 0);
+  assert_int_equal(mount_reply_by_pipe(64 * pg, 255, mib, pg), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errno),       cmocka_unit_test(test_time),
@@ -355,7 +379,7 @@ int main(void) {
       cmocka_unit_test(test_info_dev),    cmocka_unit_test(test_table),
       cmocka_unit_test(test_open_cache),  cmocka_unit_test(test_pick_stream),
       cmocka_unit_test(test_node_entry),  cmocka_unit_test(test_o_options),
-      cmocka_unit_test(test_helper_args),
+      cmocka_unit_test(test_helper_args), cmocka_unit_test(test_reply_pipe),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
