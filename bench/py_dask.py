@@ -6,13 +6,17 @@
       fixed-width rows "id,a,b,x,name" of numbers and letters drawn from
       numpy's generator seeded with (seed, file index): the same arguments
       give the same bytes. Prints one JSON line (files, bytes, seconds).
-  bench/py_dask.py run --gsread GLOB --http URL... [--reps 3] [--workers 2]
+  bench/py_dask.py run --gsread GLOB [--http URL...] [--gcsfs GLOB]
+                       [--reps 3] [--workers 2]
       on one distributed.LocalCluster (WORKERS processes, 1 thread each),
       computes the row count and sum(a) of dask.dataframe.read_csv(GLOB)
-      through gsread:// (its defaults) and of read_csv(URLs) through
-      fsspec's HTTPFileSystem (its defaults), alternating, REPS times each;
-      one JSON line per run: wall seconds from read_csv to the result, bytes
-      of CSV, MB/s. The results of the two must be equal.
+      through gsread:// (its defaults), of read_csv(URLs) through fsspec's
+      HTTPFileSystem (its defaults) and of read_csv(gs://GLOB) through
+      gcsfs (its defaults, anonymous, at $STORAGE_EMULATOR_HOST; gcsfs must
+      be importable by the workers too), alternating, REPS times each; one
+      JSON line per run: wall seconds from read_csv to the result (the
+      graph's listing and metadata included), bytes of CSV, MB/s. The
+      results must all be equal.
 
 Run with Debian's /usr/bin/python3, PYTHONPATH=build/python and
 $STORAGE_EMULATOR_HOST set (the workers inherit both).
@@ -109,10 +113,12 @@ def run(a):
 
     fs = gsread.GsreadFileSystem()
     nbytes = sum(fs.size(p) for p in fs.glob(a.gsread))
-    readers = {
-        "gsread": lambda: dd.read_csv(a.gsread),
-        "http": lambda: dd.read_csv(a.http),
-    }
+    readers = {"gsread": lambda: dd.read_csv(a.gsread)}
+    if a.http:
+        readers["http"] = lambda: dd.read_csv(a.http)
+    if a.gcsfs:
+        opts = {"token": "anon", "endpoint_url": os.environ["STORAGE_EMULATOR_HOST"]}
+        readers["gcsfs"] = lambda: dd.read_csv(a.gcsfs, storage_options=opts)
 
     def measure(df):
         return dask.compute(df.shape[0], df["a"].sum())
@@ -130,7 +136,8 @@ def run(a):
             r().partitions[0].head(1)
         results = {}
         for rep in range(a.reps):
-            order = list(readers) if rep % 2 == 0 else list(readers)[::-1]
+            order = list(readers)
+            order = order[rep % len(order) :] + order[: rep % len(order)]
             for kind in order:
                 t0 = time.monotonic()
                 rows, total_a = measure(readers[kind]())
@@ -173,7 +180,8 @@ def main():
     m.add_argument("--file-bytes", type=size, default=128 << 20)
     r = sub.add_parser("run")
     r.add_argument("--gsread", required=True)
-    r.add_argument("--http", nargs="+", required=True)
+    r.add_argument("--http", nargs="+", default=[])
+    r.add_argument("--gcsfs", default=None)
     r.add_argument("--reps", type=int, default=3)
     r.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
