@@ -366,11 +366,14 @@ GSR_EXTERN int gsr_open(gsr_client *client, const char *url,
 struct gsr_list_entry;
 /* Opens url (gs://BUCKET/OBJECT only) as gsr_open does, from what a listing
  * (gsr_list) said of the object instead of asking the server: no request at
- * open. entry gives the size, generation, updated time, CRC32C and content
- * encoding (its name is not used: url names the object). The file is
- * pinned to entry->generation: if the object was replaced or deleted since
- * the listing, reads fail with GSR_ECHANGED (the data request's 404).
- * gsr_fstat shows no MD5, metageneration, ETag or content type. Returns
+ * open. entry gives the size, generation, metageneration, CRC32C and the
+ * texts (updated, content encoding, ETag, content type, storage class,
+ * time created; each NULL or "" if unknown, read during the call only)
+ * (its name is not used: url names the object). An object of a zonal
+ * bucket (storage class RAPID) is read over gRPC, as gsr_open does. The
+ * file is pinned to entry->generation: if the object was replaced or
+ * deleted since the listing, reads fail with GSR_ECHANGED (the data
+ * request's 404). gsr_fstat shows no MD5. Returns
  * GSR_OK, or GSR_EINVAL (not gs://, entry NULL, a prefix, generation <= 0),
  * GSR_ENOMEM. Thread-safe. */
 GSR_EXTERN int gsr_open_listed(gsr_client *client, const char *url,

@@ -122,10 +122,12 @@ echo "  (32 readers: the server sent $sent bytes for a $size-byte file)"
 # beyond it: that one goes to an engine file of its own, so as not to
 # cancel the leading window, and is fetched twice; the slower the run
 # (sanitizers, a loaded machine), the more of them (1.16x under ASan,
-# 1.22x under TSan). The bound catches what this replaced: one engine
-# file per open (4.9-6.3x), or one for all readers (2.1-2.7x).
-check "... fetched at most 1.5x the file ($sent for $size)" \
-  test "$sent" -le $((size * 15 / 10))
+# 1.22x under TSan, 1.54x once in CI's run with other tests beside it).
+# The bound catches what this replaced: one engine file per open
+# (4.9-6.3x), or one for all readers (2.1-2.7x); the 1.1x aim is the
+# benchmark's (BENCHMARKS.md), on a quiet machine.
+check "... fetched under 2x the file ($sent for $size)" \
+  test "$sent" -lt $((size * 2))
 
 # ---- 200 small files after a listing: one request each at most.
 ls "$M/small" >/dev/null

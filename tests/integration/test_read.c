@@ -720,7 +720,7 @@ static void test_gzip_encoded_object(void **state) {
 struct listed {
   const char *name;
   gsr_list_entry e;
-  char updated[64], encoding[32];
+  char updated[64], encoding[32], sclass[32];
   int found;
 };
 
@@ -730,8 +730,13 @@ static int keep_listed(void *arg, const gsr_list_entry *e) {
   l->e = *e;
   snprintf(l->updated, sizeof(l->updated), "%s", e->updated);
   snprintf(l->encoding, sizeof(l->encoding), "%s", e->content_encoding);
+  snprintf(l->sclass, sizeof(l->sclass), "%s", e->storage_class);
   l->e.updated = l->updated;
   l->e.content_encoding = l->encoding;
+  l->e.storage_class = l->sclass;
+  /* The callback's strings die with it: what is not kept is "" (NULL
+   * would do as well). */
+  l->e.etag = l->e.md5_hash = l->e.content_type = l->e.time_created = "";
   l->e.name = NULL; /* not used by gsr_open_listed */
   l->found = 1;
   return 0;
