@@ -66,8 +66,7 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
     int status = wait_block(f, p, b, at + n);
     const struct gsr__request *q = b->rf->reqs;
     if (status != GSR_OK && q != NULL &&
-        gsr__refetch_failed(b->ahead, q->first_start_ns, q->done_ns,
-                            f->client->opts.retry_deadline_ms)) {
+        gsr__refetch_failed(b->ahead, q->attempts)) {
       /* Speculative work failed: fetched again, for this read. */
       GSR__TRACE(f->client,
                  "engine %s: block %llu+%llu ahead failed (%s): "

@@ -52,11 +52,8 @@ int gsr__plan_read_direct(uint64_t len, uint64_t max_window, uint64_t budget) {
   return len > GSR__MIN(max_window, budget / 2);
 }
 
-int gsr__refetch_failed(int ahead, uint64_t first_start_ns, uint64_t done_ns,
-                        long deadline_ms) {
-  if (!ahead) return 0;
-  if (done_ns < first_start_ns) return 1; /* not measured: be kind */
-  return (double)(done_ns - first_start_ns) < (double)deadline_ms * 1e6;
+int gsr__refetch_failed(int ahead, int attempts) {
+  return ahead && attempts <= 1;
 }
 
 void gsr__engine_policy(const struct gsr__engine_in *in,

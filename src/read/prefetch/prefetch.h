@@ -64,11 +64,12 @@ const char *gsr__plan_name(int plan);
 int gsr__plan_reads_ahead(int promised, int run_reads);
 /* Whether a read that needs the bytes of a block that failed fetches them
  * again (pure): only a block scheduled ahead (speculative work never fails
- * a read), and only if its request failed before it had retried for the
- * whole deadline. One that spent the deadline failing was the read's wait
- * too: fetching again would let the read take twice the deadline. */
-int gsr__refetch_failed(int ahead, uint64_t first_start_ns, uint64_t done_ns,
-                        long deadline_ms);
+ * a read), and only if its request failed without retrying (an error of
+ * its own start: memory, credentials, a refusal with no retry allowed).
+ * One that retried and still failed was the read's wait too: the link is
+ * failing, and fetching again let a read take up to twice the retry
+ * deadline. */
+int gsr__refetch_failed(int ahead, int attempts);
 
 /* 1 if a read of len bytes is too large for the engine, and is fetched
  * straight into the caller's buffer instead: larger than the most the
