@@ -383,14 +383,7 @@ static void land_crc(struct gsr__request *req, int seg, size_t at,
     *crc = gsr__crc32c_combine(*crc, piece, n);
     return;
   }
-  while (n > 0) {
-    size_t k = GSR__MIN(n, GSR__CRC_STRIDE - at % GSR__CRC_STRIDE);
-    *crc = gsr__crc32c(*crc, p, k);
-    at += k;
-    p += k;
-    n -= k;
-    if (at % GSR__CRC_STRIDE == 0) req->marks[at / GSR__CRC_STRIDE - 1] = *crc;
-  }
+  gsr__crc32c_strided(crc, req->marks, at, p, n);
 }
 
 /* Shows a single-range request's landed bytes to a reader waiting on

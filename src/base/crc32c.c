@@ -25,7 +25,20 @@ uint32_t gsr__crc32c(uint32_t crc, const void *buf, size_t len) {
   return ~reg;
 }
 
-static int b64_value(char c) {
+void gsr__crc32c_strided(uint32_t *crc, uint32_t *marks, size_t at,
+                         const void *p, size_t n) {
+  const unsigned char *b = p;
+  while (n > 0) {
+    size_t k = GSR__MIN(n, GSR__CRC_STRIDE - at % GSR__CRC_STRIDE);
+    *crc = gsr__crc32c(*crc, b, k);
+    at += k;
+    b += k;
+    n -= k;
+    if (at % GSR__CRC_STRIDE == 0) marks[at / GSR__CRC_STRIDE - 1] = *crc;
+  }
+}
+
+int gsr__base64_value(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
   if (c >= 'a' && c <= 'z') return c - 'a' + 26;
   if (c >= '0' && c <= '9') return c - '0' + 52;
@@ -40,7 +53,7 @@ int gsr__base64_decode(const char *s, unsigned char *out, size_t n_out) {
   int bits = 0;
   while (len > 0 && s[len - 1] == '=') len--;
   for (size_t i = 0; i < len; i++) {
-    int v = b64_value(s[i]);
+    int v = gsr__base64_value(s[i]);
     if (v < 0) return -1;
     acc = (acc << 6) | (uint32_t)v;
     bits += 6;

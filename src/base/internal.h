@@ -117,8 +117,15 @@ uint32_t gsr__crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
 /* CRC32C checkpoints (see buf.h): the I/O thread records the CRC32C of
  * every prefix of a whole number of strides of a buffer it fills. */
 #define GSR__CRC_STRIDE ((size_t)256 * 1024)
+/* Adds the n bytes at p, which land at offset at of a buffer filled in
+ * order, to *crc, recording in marks[k] the CRC32C of every whole prefix
+ * of k + 1 strides they complete. */
+void gsr__crc32c_strided(uint32_t *crc, uint32_t *marks, size_t at,
+                         const void *p, size_t n);
 /* Decodes base64 of n_out bytes exactly; returns 0 or -1. */
 int gsr__base64_decode(const char *s, unsigned char *out, size_t n_out);
+/* The value of one base64 digit (standard or URL alphabet), or -1. */
+int gsr__base64_value(char c);
 
 /* Debug trace: formats one line and hands it to the client's trace
  * callback, if it has one (cheap test first: tracing off costs a branch). */

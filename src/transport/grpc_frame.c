@@ -97,15 +97,6 @@ void gsr__grpc_decode_message(const char *v, size_t n, char *out,
   out[o] = '\0';
 }
 
-static int b64val(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
 int gsr__grpc_decode_bin(const char *v, size_t n, uint8_t **out,
                          size_t *out_len) {
   const char *comma = memchr(v, ',', n);
@@ -118,7 +109,7 @@ int gsr__grpc_decode_bin(const char *v, size_t n, uint8_t **out,
   uint32_t acc = 0;
   int bits = 0;
   for (size_t i = 0; i < n; i++) {
-    int d = b64val(v[i]);
+    int d = gsr__base64_value(v[i]);
     if (d < 0) {
       gsr__free(b);
       return -1;

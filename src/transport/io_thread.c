@@ -91,15 +91,8 @@ static void land_crc(struct gsr__request *req, const char *p, size_t n) {
     *crc = gsr__crc32c(*crc, p, n);
     return;
   }
-  size_t at = req->dst_off; /* marks exist for dst[0] only: dst_i is 0 */
-  while (n > 0) {
-    size_t k = GSR__MIN(n, GSR__CRC_STRIDE - at % GSR__CRC_STRIDE);
-    *crc = gsr__crc32c(*crc, p, k);
-    at += k;
-    p += k;
-    n -= k;
-    if (at % GSR__CRC_STRIDE == 0) req->marks[at / GSR__CRC_STRIDE - 1] = *crc;
-  }
+  /* marks exist for dst[0] only: dst_i is 0 */
+  gsr__crc32c_strided(crc, req->marks, req->dst_off, p, n);
 }
 
 /* 1 if a request stores its body in destination segments. */
