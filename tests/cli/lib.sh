@@ -7,6 +7,9 @@
 #   start_server [ARGS...]  starts the server on $T/data (profile unshaped
 #       unless ARGS say otherwise), state in $T/state; sets EP. A server that
 #       does not start is a failure, never a skip.
+#   cli_start_zonal ROOT [ARGS...]  starts the zonal (gRPC) stand-in on
+#       ROOT with zonal-server ARGS, sets ZPID and exports
+#       STORAGE_GRPC_ENDPOINT; one that does not start is a failure.
 # SPDX-License-Identifier: MIT
 CLI_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$CLI_LIB_DIR/tally.sh"
@@ -45,4 +48,23 @@ start_server() {
     tally
     exit 1
   fi
+}
+
+cli_start_zonal() {
+  local root=$1
+  shift
+  rm -f "$T/port"
+  "$CLI_LIB_DIR/../server/zonal-server" --port 0 --port-file "$T/port" \
+    --root "$root" "$@" >"$T/zonal.out" 2>&1 &
+  ZPID=$!
+  for _ in $(seq 100); do
+    [ -s "$T/port" ] && break
+    sleep 0.1
+  done
+  if [ ! -s "$T/port" ]; then
+    fail "zonal server start: $(cat "$T/zonal.out")"
+    tally
+    exit 1
+  fi
+  export STORAGE_GRPC_ENDPOINT=http://127.0.0.1:$(cat "$T/port")
 }

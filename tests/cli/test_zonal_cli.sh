@@ -34,22 +34,7 @@ head -c $((9 * 1024 * 1024 + 12345)) /dev/urandom >"$D/obj"
 head -c 1000 /dev/urandom >"$D/dir/small"
 : >"$D/empty"
 
-start_zonal() {
-  rm -f "$T/port"
-  "$ZSERVER" --port 0 --port-file "$T/port" --root "$T/root" \
-    --faults "$T/faults" --log "$T/log" "$@" >"$T/zonal.out" 2>&1 &
-  ZPID=$!
-  for _ in $(seq 100); do
-    [ -s "$T/port" ] && break
-    sleep 0.1
-  done
-  if [ ! -s "$T/port" ]; then
-    fail "zonal server start: $(cat "$T/zonal.out")"
-    tally
-    exit 1
-  fi
-  export STORAGE_GRPC_ENDPOINT=http://127.0.0.1:$(cat "$T/port")
-}
+start_zonal() { cli_start_zonal "$T/root" --faults "$T/faults" --log "$T/log" "$@"; }
 stop_zonal() { kill "$ZPID" 2>/dev/null && wait "$ZPID" 2>/dev/null; }
 trap 'stop_zonal; cli_cleanup' EXIT
 start_zonal

@@ -19,7 +19,6 @@ set -u
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cli_setup zonal-stack "$@"
-ZSERVER=$CLI_LIB_DIR/../server/zonal-server
 PYDIR=$(dirname "$BIN")/python
 M=$T/mnt
 ZPID=
@@ -44,18 +43,7 @@ trap stack_cleanup EXIT
 
 start_server
 export STORAGE_EMULATOR_HOST=$EP
-"$ZSERVER" --port 0 --port-file "$T/port" --root "$T/data" >"$T/zonal.out" 2>&1 &
-ZPID=$!
-for _ in $(seq 100); do
-  [ -s "$T/port" ] && break
-  sleep 0.1
-done
-if [ ! -s "$T/port" ]; then
-  fail "zonal server start: $(cat "$T/zonal.out")"
-  tally
-  exit 1
-fi
-export STORAGE_GRPC_ENDPOINT=http://127.0.0.1:$(cat "$T/port")
+cli_start_zonal "$T/data"
 
 MARK=0 # media_bytes counts the log's lines after this one
 media_bytes() {
