@@ -132,7 +132,7 @@ typedef struct gsr_client_options {
    * fresh retry budget only after 64 KiB (or all it lacked) arrived, so a
    * server sending a byte per connection runs the retries out. */
   long request_timeout_ms;
-  int max_connections; /* connection pool size; default 16 (1..1024) */
+  int max_connections; /* connection pool size; default 64 (1..1024) */
   /* Most bytes all files of this client may hold prefetched; prefetching
    * waits or shrinks when it is spent, demand reads always proceed.
    * 0: default (256 MiB). */

@@ -468,7 +468,7 @@ class GsreadFileSystem(AbstractFileSystem):
       use_listings_cache, listings_expiry_time, max_paths   fsspec's
                       listing cache (on, no expiry, by default)
       memory_budget   bytes of prefetched data per process (default 256 MiB)
-      max_connections connection pool per process (default 16)
+      max_connections connection pool per process (default 64)
       request_timeout_ms  abort (and retry) an HTTP attempt that takes
                       longer (default 0: no limit)
       max_blocks, max_prefetch, ca_bundle   see docs/python.md
