@@ -2,7 +2,7 @@
  *
  * The parent checks the options and the object once (a probe open, so a
  * bad URL or cache type is reported once, as a usage error, rather than
- * by every worker), then forks --procs workers (bench_proc.c). Each opens
+ * by every worker), then forks --procs workers (proc.c). Each opens
  * its own client and reads on its own, like gcsfs's multi-process
  * harness; none shares a connection or a buffer with another. The parent
  * only waits, draws the progress line, and adds up the workers' reports.

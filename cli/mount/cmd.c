@@ -1,5 +1,5 @@
 /* gsread mount / gsread unmount: a read-only FUSE file system over
- * gs://BUCKET[/PREFIX] (the operations are mount_fs.c).
+ * gs://BUCKET[/PREFIX] (the operations are fs.c).
  *
  * Start-up order, so that every error reaches the terminal: (background)
  * fork, the child makes the client, checks that the bucket can be listed,

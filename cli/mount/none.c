@@ -1,5 +1,5 @@
 /* gsread mount and unmount in a build without FUSE (no fuse3 found at
- * build time: CMakeLists.txt leaves cmd_mount.c and mount_fs.c out and
+ * build time: CMakeLists.txt leaves cmd.c and fs.c out and
  * builds this instead): both say so, and how to get them.
  *
  * SPDX-License-Identifier: MIT
