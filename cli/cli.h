@@ -186,6 +186,18 @@ struct cli_args {
   gsr_file_options file;
 };
 
+/* The options of the commands that read objects (cat, cp, stat, bench):
+ * where the server is and how to reach it, in the order their --help
+ * lists them. */
+#define CLI_OPTS_SERVER                                                  \
+  CLI_OPT_ENDPOINT, CLI_OPT_CA_BUNDLE, CLI_OPT_MAX_CONNECTIONS,          \
+      CLI_OPT_STALL_TIMEOUT, CLI_OPT_REQUEST_TIMEOUT, CLI_OPT_ANONYMOUS, \
+      CLI_OPT_GRPC, CLI_OPT_NO_GRPC, CLI_OPT_GRPC_ENDPOINT,              \
+      CLI_OPT_USER_PROJECT, CLI_OPT_NO_FOLLOW
+
+/* A command's option list (an array) in its struct cli_command. */
+#define CLI_OPTS(list) .opts = (list), .nopts = sizeof(list) / sizeof(list)[0]
+
 struct cli_command {
   const char *name;
   const char *summary;     /* one line in `gsread --help` */

@@ -614,8 +614,7 @@ const struct cli_command cli_cmd_mount = {
         "the retries and the stall timeout; the log says what the server "
         "said).\n"
         "Details: docs/mount.md.",
-    .opts = mount_opts,
-    .nopts = sizeof mount_opts / sizeof mount_opts[0],
+    CLI_OPTS(mount_opts),
     .takes_dest = 1,
     .defaults = mount_defaults,
     .finish = mount_finish,
@@ -687,7 +686,6 @@ const struct cli_command cli_cmd_unmount = {
         "mount's\n"
         "process exits. As root, umount2(MNT_DETACH); else fusermount3 -u "
         "-z.",
-    .opts = unmount_opts,
-    .nopts = sizeof unmount_opts / sizeof unmount_opts[0],
+    CLI_OPTS(unmount_opts),
     .run = unmount_run,
 };

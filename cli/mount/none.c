@@ -18,25 +18,17 @@ static int no_fuse_run(const struct cli_args *a) {
 
 static const enum cli_opt_id no_fuse_opts[] = {CLI_OPT_HELP};
 
-const struct cli_command cli_cmd_mount = {
-    .name = "mount",
-    .summary = "mount gs://BUCKET[/PREFIX] (not in this build: no FUSE)",
-    .synopsis = "gs://BUCKET[/PREFIX] MOUNTPOINT",
-    .description = "Not in this build: " NO_FUSE ".",
-    .opts = no_fuse_opts,
-    .nopts = sizeof no_fuse_opts / sizeof no_fuse_opts[0],
-    .takes_dest = 1,
-    .url_optional = 1,
-    .run = no_fuse_run,
-};
+/* Both commands: any arguments, only --help, and the one message. */
+#define NO_FUSE_COMMAND(NAME, SUMMARY, SYNOPSIS, DEST)                        \
+  {                                                                           \
+    .name = NAME, .summary = SUMMARY, .synopsis = SYNOPSIS,                   \
+    .description = "Not in this build: " NO_FUSE ".", CLI_OPTS(no_fuse_opts), \
+    .takes_dest = DEST, .url_optional = 1, .run = no_fuse_run,                \
+  }
 
-const struct cli_command cli_cmd_unmount = {
-    .name = "unmount",
-    .summary = "unmount what gsread mount mounted (not in this build)",
-    .synopsis = "MOUNTPOINT",
-    .description = "Not in this build: " NO_FUSE ".",
-    .opts = no_fuse_opts,
-    .nopts = sizeof no_fuse_opts / sizeof no_fuse_opts[0],
-    .url_optional = 1,
-    .run = no_fuse_run,
-};
+const struct cli_command cli_cmd_mount = NO_FUSE_COMMAND(
+    "mount", "mount gs://BUCKET[/PREFIX] (not in this build: no FUSE)",
+    "gs://BUCKET[/PREFIX] MOUNTPOINT", 1);
+const struct cli_command cli_cmd_unmount = NO_FUSE_COMMAND(
+    "unmount", "unmount what gsread mount mounted (not in this build)",
+    "MOUNTPOINT", 0);
