@@ -313,8 +313,8 @@ struct mounting {
   sigset_t stop;      /* SIGINT, SIGTERM, SIGHUP: the stop thread's */
   gsr_client *client;
   struct mount_fs *fs;
-  char *opts; /* libfuse's -o list */
-  char *argv[4];
+  char *opts;    /* libfuse's -o list */
+  char *argv[4]; /* libfuse's command line: gsread -o OPTS */
   struct fuse_args args;
   struct fuse *fuse;
 };
