@@ -39,7 +39,7 @@ def size(text):
 
 
 class Offsets:
-    """gsread bench's rand offsets (cli/bench_proc.c): splitmix64 seeded
+    """gsread bench's rand offsets (cli/bench/proc.c): splitmix64 seeded
     with the seed (process 0), uniform over the io-size slots without
     modulo bias."""
 

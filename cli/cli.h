@@ -4,9 +4,14 @@
  * parses options for every command from one table; session.c opens the
  * client and the file; report.c prints errors; json.c writes JSON strings;
  * output.c writes to file descriptors; trace.c reads --trace files;
- * stats.c prints a file's counters. `gsread bench` is cmd_bench.c (the
- * parent), bench_proc.c (its worker processes) and bench_out.c (its
- * output), sharing bench.h.
+ * stats.c prints a file's counters. The two larger commands have a folder
+ * each: bench/ (`gsread bench`: cmd.c the parent, proc.c its worker
+ * processes, ranges.c its --ranges runs, out.c its output; bench.h) and
+ * mount/ (`gsread mount` and `unmount`: cmd.c the commands, fs.c the FUSE
+ * operations, map.c their pure decisions, none.c the build without FUSE;
+ * mount.h). The build puts cli/ on the include path: "cli.h" from
+ * anywhere, a folder's header by its path from outside it
+ * ("mount/mount.h").
  * The tool uses only the public header, like any other program would.
  *
  * SPDX-License-Identifier: MIT
@@ -84,7 +89,7 @@ enum cli_opt_id {
   CLI_OPT_GRPC_ENDPOINT,
   CLI_OPT_USER_PROJECT,
   CLI_OPT_NO_FOLLOW,
-  /* gsread mount (cmd_mount.c) */
+  /* gsread mount (mount/cmd.c) */
   CLI_OPT_FOREGROUND,
   CLI_OPT_ALLOW_OTHER,
   CLI_OPT_UID,
@@ -114,7 +119,7 @@ enum cli_mode {
   CLI_MODE_PREFETCH    /* concurrency N, prefetch adaptive */
 };
 
-/* `bench --ranges-mode`: how the same ranges are read (bench_ranges.c). */
+/* `bench --ranges-mode`: how the same ranges are read (bench/ranges.c). */
 enum cli_rmode {
   CLI_RMODE_VECTORED,      /* gsr_read_ranges, one call per batch */
   CLI_RMODE_PREAD,         /* one gsr_pread per range, in turn */
@@ -180,6 +185,18 @@ struct cli_args {
   gsr_client_options client;
   gsr_file_options file;
 };
+
+/* The options of the commands that read objects (cat, cp, stat, bench):
+ * where the server is and how to reach it, in the order their --help
+ * lists them. */
+#define CLI_OPTS_SERVER                                                  \
+  CLI_OPT_ENDPOINT, CLI_OPT_CA_BUNDLE, CLI_OPT_MAX_CONNECTIONS,          \
+      CLI_OPT_STALL_TIMEOUT, CLI_OPT_REQUEST_TIMEOUT, CLI_OPT_ANONYMOUS, \
+      CLI_OPT_GRPC, CLI_OPT_NO_GRPC, CLI_OPT_GRPC_ENDPOINT,              \
+      CLI_OPT_USER_PROJECT, CLI_OPT_NO_FOLLOW
+
+/* A command's option list (an array) in its struct cli_command. */
+#define CLI_OPTS(list) .opts = (list), .nopts = sizeof(list) / sizeof(list)[0]
 
 struct cli_command {
   const char *name;
@@ -276,7 +293,7 @@ size_t cli_ranges_batch_end(const struct cli_range *r, size_t n, size_t i,
 /* Adds one call's counters to a run's (the limits: the last call's). */
 void cli_ranges_stats_add(gsr_ranges_stats *t, const gsr_ranges_stats *s);
 
-/* bench_ranges.c: --ranges-mode values. Parses text ("vectored", "pread",
+/* bench/ranges.c: --ranges-mode values. Parses text ("vectored", "pread",
  * "pread-threads[=N]", "get-per-range[=N]") into *m: 0, or -1 if it is
  * none of them. cli_ranges_mode_name writes it back the same way. */
 int cli_ranges_mode_parse(const char *text, struct cli_ranges_mode *m);

@@ -123,8 +123,7 @@ const struct cli_command cli_cmd_auth = {
         "also open that object (one metadata request) to prove access; "
         "exit 1 if\n"
         "that fails.",
-    .opts = auth_opts,
-    .nopts = sizeof auth_opts / sizeof auth_opts[0],
+    CLI_OPTS(auth_opts),
     .url_optional = 1,
     .run = auth_run,
 };

@@ -296,20 +296,12 @@ static int cat_finish(struct cli_args *a) {
 }
 
 static const enum cli_opt_id cat_opts[] = {
-    CLI_OPT_OFFSET,        CLI_OPT_LENGTH,
-    CLI_OPT_IO_SIZE,       CLI_OPT_TRACE,
-    CLI_OPT_ZERO_COPY,     CLI_OPT_COPY,
-    CLI_OPT_DEBUG,         CLI_OPT_STATS,
-    CLI_OPT_RANGES,        CLI_OPT_CACHE,
-    CLI_OPT_BLOCK_SIZE,    CLI_OPT_MAX_BLOCKS,
-    CLI_OPT_CONCURRENCY,   CLI_OPT_MIN_PART_SIZE,
-    CLI_OPT_PREFETCH,      CLI_OPT_MAX_PREFETCH,
-    CLI_OPT_MEMORY_BUDGET, CLI_OPT_ENDPOINT,
-    CLI_OPT_CA_BUNDLE,     CLI_OPT_MAX_CONNECTIONS,
-    CLI_OPT_STALL_TIMEOUT, CLI_OPT_REQUEST_TIMEOUT,
-    CLI_OPT_ANONYMOUS,     CLI_OPT_GRPC,
-    CLI_OPT_NO_GRPC,       CLI_OPT_GRPC_ENDPOINT,
-    CLI_OPT_USER_PROJECT,  CLI_OPT_NO_FOLLOW,
+    CLI_OPT_OFFSET,       CLI_OPT_LENGTH,        CLI_OPT_IO_SIZE,
+    CLI_OPT_TRACE,        CLI_OPT_ZERO_COPY,     CLI_OPT_COPY,
+    CLI_OPT_DEBUG,        CLI_OPT_STATS,         CLI_OPT_RANGES,
+    CLI_OPT_CACHE,        CLI_OPT_BLOCK_SIZE,    CLI_OPT_MAX_BLOCKS,
+    CLI_OPT_CONCURRENCY,  CLI_OPT_MIN_PART_SIZE, CLI_OPT_PREFETCH,
+    CLI_OPT_MAX_PREFETCH, CLI_OPT_MEMORY_BUDGET, CLI_OPTS_SERVER,
     CLI_OPT_HELP,
 };
 
@@ -369,8 +361,7 @@ const struct cli_command cli_cmd_cat = {
         "--prefetch is\n"
         "given too (as gcsfs): the cache alone then decides the requests, "
         "fsspec's.",
-    .opts = cat_opts,
-    .nopts = sizeof cat_opts / sizeof cat_opts[0],
+    CLI_OPTS(cat_opts),
     .defaults = cat_defaults,
     .finish = cat_finish,
     .run = cat_run,

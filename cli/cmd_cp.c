@@ -347,15 +347,8 @@ static int cp_finish(struct cli_args *a) {
 }
 
 static const enum cli_opt_id cp_opts[] = {
-    CLI_OPT_CONCURRENCY,   CLI_OPT_PART_SIZE,
-    CLI_OPT_RECURSIVE,     CLI_OPT_QUIET,
-    CLI_OPT_MEMORY_BUDGET, CLI_OPT_ENDPOINT,
-    CLI_OPT_CA_BUNDLE,     CLI_OPT_MAX_CONNECTIONS,
-    CLI_OPT_STALL_TIMEOUT, CLI_OPT_REQUEST_TIMEOUT,
-    CLI_OPT_ANONYMOUS,     CLI_OPT_GRPC,
-    CLI_OPT_NO_GRPC,       CLI_OPT_GRPC_ENDPOINT,
-    CLI_OPT_USER_PROJECT,  CLI_OPT_NO_FOLLOW,
-    CLI_OPT_HELP,
+    CLI_OPT_CONCURRENCY,   CLI_OPT_PART_SIZE, CLI_OPT_RECURSIVE, CLI_OPT_QUIET,
+    CLI_OPT_MEMORY_BUDGET, CLI_OPTS_SERVER,   CLI_OPT_HELP,
 };
 
 const struct cli_command cli_cmd_cp = {
@@ -404,8 +397,7 @@ const struct cli_command cli_cmd_cp = {
         "On a terminal, progress (bytes, rate, ETA) is shown on stderr; a "
         "summary\n"
         "line follows unless --quiet.",
-    .opts = cp_opts,
-    .nopts = sizeof cp_opts / sizeof cp_opts[0],
+    CLI_OPTS(cp_opts),
     .takes_dest = 1,
     .finish = cp_finish,
     .run = cp_run,

@@ -134,7 +134,6 @@ const struct cli_command cli_cmd_ls = {
         "--json prints one JSON object per line (url, name, type \"object\" "
         "or\n"
         "\"prefix\", size, generation, updated, crc32c in hex).",
-    .opts = ls_opts,
-    .nopts = sizeof ls_opts / sizeof ls_opts[0],
+    CLI_OPTS(ls_opts),
     .run = ls_run,
 };

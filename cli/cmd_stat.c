@@ -117,12 +117,8 @@ static int stat_run(const struct cli_args *a) {
 }
 
 static const enum cli_opt_id stat_opts[] = {
-    CLI_OPT_JSON,          CLI_OPT_ENDPOINT,
-    CLI_OPT_CA_BUNDLE,     CLI_OPT_MAX_CONNECTIONS,
-    CLI_OPT_STALL_TIMEOUT, CLI_OPT_REQUEST_TIMEOUT,
-    CLI_OPT_ANONYMOUS,     CLI_OPT_GRPC,
-    CLI_OPT_NO_GRPC,       CLI_OPT_GRPC_ENDPOINT,
-    CLI_OPT_USER_PROJECT,  CLI_OPT_NO_FOLLOW,
+    CLI_OPT_JSON,
+    CLI_OPTS_SERVER,
     CLI_OPT_HELP,
 };
 
@@ -142,7 +138,6 @@ const struct cli_command cli_cmd_stat = {
         "strings or\n"
         "null, unknown strings are \"\", numbers unknown to the backend are "
         "0.",
-    .opts = stat_opts,
-    .nopts = sizeof stat_opts / sizeof stat_opts[0],
+    CLI_OPTS(stat_opts),
     .run = stat_run,
 };

@@ -29,6 +29,12 @@ size_t cli_utf8_len(const unsigned char *s) {
   return n;
 }
 
+/* The characters JSON escapes by a letter (or themselves). */
+static const char *const short_escape[] = {
+    ['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
+    ['\n'] = "\\n", ['\r'] = "\\r",  ['\t'] = "\\t",
+};
+
 /* Writes s as a JSON string literal. Quotes, backslashes and control
  * characters (C1 too, which a terminal would obey) are escaped; UTF-8 passes
  * through. Object names and paths may hold bytes that are not UTF-8, which JSON
@@ -45,36 +51,14 @@ void cli_json_string(FILE *out, const char *s) {
       p++;
       continue;
     }
-    switch (*p) {
-    case '"':
-      fputs("\\\"", out);
-      break;
-    case '\\':
-      fputs("\\\\", out);
-      break;
-    case '\b':
-      fputs("\\b", out);
-      break;
-    case '\f':
-      fputs("\\f", out);
-      break;
-    case '\n':
-      fputs("\\n", out);
-      break;
-    case '\r':
-      fputs("\\r", out);
-      break;
-    case '\t':
-      fputs("\\t", out);
-      break;
-    default:
-      if (*p < 0x20)
-        fprintf(out, "\\u%04x", *p);
-      else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) /* C1: U+0080-9F */
-        fprintf(out, "\\u%04x", p[1]);
-      else
-        fwrite(p, 1, n, out);
-    }
+    if (*p < sizeof short_escape / sizeof short_escape[0] && short_escape[*p])
+      fputs(short_escape[*p], out);
+    else if (*p < 0x20)
+      fprintf(out, "\\u%04x", *p);
+    else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) /* C1: U+0080-9F */
+      fprintf(out, "\\u%04x", p[1]);
+    else
+      fwrite(p, 1, n, out);
     p += n;
   }
   fputc('"', out);

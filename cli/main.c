@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "mount.h"
+#include "mount/mount.h"
 
 static const struct cli_command *const commands[] = {
     &cli_cmd_cat,   &cli_cmd_cp,   &cli_cmd_ls,    &cli_cmd_stat,

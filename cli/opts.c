@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "mount.h"
+#include "mount/mount.h"
 
 struct opt_def {
   const char *name; /* without the leading "--" */
@@ -206,7 +206,7 @@ static const char *library_default(enum cli_opt_id id, const struct cli_args *d,
     snprintf(buf, n, "%d", d->file.concurrency);
     return buf;
   case CLI_OPT_PREFETCH:
-    /* bench's mode decides (cmd_bench.c): --prefetch only tunes
+    /* bench's mode decides (bench/cmd.c): --prefetch only tunes
      * --mode prefetch, which reads ahead adaptively unless told. */
     if (strcmp(d->cmd, "bench") == 0)
       return "adaptive (with --mode prefetch, the only\nmode it is for)";

@@ -41,6 +41,7 @@ DOC_GLOBS = [
     "docs/*.md",
     "include/gsread.h",
     "cli/*.c",
+    "cli/*/*.c",
     "python/gsread/*.py",
 ]
 
@@ -85,7 +86,7 @@ def main():
     cli_md = texts.get("docs/cli.md", "")
     env_section = cli_md.split("## Environment", 1)[-1].split("\n## ", 1)[0]
     code = ""
-    for g in ["src/**/*.c", "cli/*.c"]:
+    for g in ["src/**/*.c", "cli/**/*.c"]:
         for path in glob.glob(os.path.join(src, g), recursive=True):
             with open(path, encoding="utf-8") as fh:
                 code += fh.read()

@@ -10,6 +10,20 @@
 #   cli_start_zonal ROOT [ARGS...]  starts the zonal (gRPC) stand-in on
 #       ROOT with zonal-server ARGS, sets ZPID and exports
 #       STORAGE_GRPC_ENDPOINT; one that does not start is a failure.
+#   ctl WHAT  asks the server's /_control/WHAT (config?..., reset).
+# For the tests of gsread mount:
+#   cli_mount_setup NAME ARGS...  cli_setup, then the mount point M=$T/mnt
+#       (made) and a clean-up that leaves nothing mounted (stacked mounts
+#       too) and no daemon ($MPID) behind; where FUSE (/dev/fuse,
+#       fusermount3) is missing, a failure, never a skip.
+#   mounted [DIR]  DIR (default $M) is a gsread mount now.
+#   mnt_start ARGS...  gsread mount -f ARGS gs://$B $M in the background
+#       (MPID; its log in $T/mount.log, copied to $T/err if it fails),
+#       until mounted.
+#   mnt_wait_exit SECONDS  the daemon ended within SECONDS; status in $mrc.
+#   mnt_stop  gsread unmount $M, then the daemon's end (20 s at most).
+#   readers_agree N WANT CMD...  runs CMD... I for I = 1..N, all at once,
+#       each printing a digest; prints 1 if every one printed WANT, else 0.
 # SPDX-License-Identifier: MIT
 CLI_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$CLI_LIB_DIR/tally.sh"
@@ -50,6 +64,8 @@ start_server() {
   fi
 }
 
+ctl() { curl -s -o /dev/null -m 5 "$EP/_control/$1"; }
+
 cli_start_zonal() {
   local root=$1
   shift
@@ -67,4 +83,74 @@ cli_start_zonal() {
     exit 1
   fi
   export STORAGE_GRPC_ENDPOINT=http://127.0.0.1:$(cat "$T/port")
+}
+
+mounted() { grep -qF " ${1:-$M} fuse.gsread " /proc/self/mounts; }
+
+cli_mount_cleanup() {
+  # Four rounds: a build that did not refuse a mount over a mount stacks
+  # them.
+  for _ in 1 2 3 4; do
+    mounted || break
+    timeout 10 "$BIN" unmount "$M" 2>/dev/null || umount -l "$M" 2>/dev/null ||
+      fusermount3 -u -z "$M" 2>/dev/null
+  done
+  if [ -n "$MPID" ]; then kill -KILL "$MPID" 2>/dev/null; fi
+  cli_cleanup
+}
+
+cli_mount_setup() {
+  cli_setup "$@"
+  M=$T/mnt
+  MPID=
+  trap cli_mount_cleanup EXIT
+  mkdir "$M"
+  if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
+    fail "FUSE is not available: /dev/fuse or fusermount3 (package fuse3) missing; gsread mount cannot be tested on this machine"
+    tally
+    exit 1
+  fi
+}
+
+mnt_start() {
+  timeout 600 "$BIN" mount -f "$@" "gs://$B" "$M" 2>"$T/mount.log" &
+  MPID=$!
+  for _ in $(seq 100); do
+    mounted && return 0
+    kill -0 "$MPID" 2>/dev/null || break
+    sleep 0.1
+  done
+  cp "$T/mount.log" "$T/err"
+  return 1
+}
+
+mnt_wait_exit() {
+  mrc=timeout
+  for _ in $(seq $(($1 * 10))); do
+    if ! kill -0 "$MPID" 2>/dev/null; then
+      wait "$MPID"
+      mrc=$?
+      MPID=
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+mnt_stop() {
+  timeout 10 "$BIN" unmount "$M" >/dev/null 2>&1
+  mnt_wait_exit 20
+}
+
+readers_agree() {
+  local n=$1 want=$2 i ok=1 pids=()
+  shift 2
+  for i in $(seq "$n"); do
+    ("$@" "$i" >"$T/reader$i") &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  for i in $(seq "$n"); do [ "$(cat "$T/reader$i")" == "$want" ] || ok=0; done
+  echo "$ok"
 }

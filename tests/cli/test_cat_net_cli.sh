@@ -27,7 +27,6 @@ head -c $((2 * 1024 * 1024)) /dev/urandom >"$D/small"
 
 start_server
 export STORAGE_EMULATOR_HOST=$EP
-ctl() { curl -s -o /dev/null "$EP/_control/$1"; }
 # Body bytes of the media requests the server logged after line $1.
 sent_since() {
   sleep 0.2 # the log line is written as the request ends

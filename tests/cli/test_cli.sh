@@ -15,23 +15,12 @@
 #
 # SPDX-License-Identifier: MIT
 set -u
-
-if [ $# -ne 1 ] || [ ! -x "$1" ]; then
-  echo "usage: $0 path/to/gsread" >&2
-  exit 2
-fi
-BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-. "$(dirname "${BASH_SOURCE[0]}")/tally.sh" # before any cd
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup cli "$@" # no server is started: local files only
 read -r -a WRAP <<<"${GSREAD_WRAPPER:-}"
-# Local files only: make sure nothing in the environment points elsewhere.
-unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN GOOGLE_APPLICATION_CREDENTIALS \
-  GCE_METADATA_HOST GSREAD_TOKEN_URI
-export GSREAD_PLANS_FILE= # cat writes no prefetch plans to $HOME
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-cli.XXXXXX") || exit 2
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 2
-
+# Nothing in the environment may point elsewhere (cli_setup cleared the
+# endpoint and the token).
+unset GOOGLE_APPLICATION_CREDENTIALS GCE_METADATA_HOST GSREAD_TOKEN_URI
 
 # Runs gsread with the given arguments: stdout to $T/out, stderr to
 # $T/err, exit status in $rc.

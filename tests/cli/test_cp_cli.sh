@@ -69,9 +69,9 @@ check "no temporary files after -r" no_temps out
 rc=0; "${G[@]}" cp -q "gs://$B/nope" out/nope 2>"$T/err" || rc=$?
 eq "cp of a missing object exits 1" "$rc" 1
 check "... and creates nothing" test ! -e out/nope
-curl -s -o /dev/null "$EP/_control/config?fault_kind=status&fault_status=503&fault_ratio=1"
+ctl "config?fault_kind=status&fault_status=503&fault_ratio=1"
 rc=0; "${G[@]}" cp -q --part-size 1M "gs://$B/five" out/faulty 2>"$T/err" || rc=$?
-curl -s -o /dev/null "$EP/_control/reset"
+ctl "reset"
 eq "cp under constant 503s exits 1" "$rc" 1
 check "... names the 503" grep -q 503 "$T/err"
 check "... and leaves no DEST" test ! -e out/faulty
@@ -91,9 +91,9 @@ check "ls --help lists -l" sh -c "'$BIN' ls --help | grep -q -- '-l, --long'"
 eq "ls folds directories" "$("${G[@]}" ls "gs://$B/" 2>"$T/err")" \
   "$(printf 'gs://%s/%s\n' $B big $B dir/ $B empty $B five $B one $B tree/)"
 eq "ls -r dir/" "$("${G[@]}" ls -r "gs://$B/dir/")" "$(printf 'gs://bkt/dir/f%s\n' 1 2 3 4 5)"
-curl -s -o /dev/null "$EP/_control/config?list_max=2"
+ctl "config?list_max=2"
 eq "ls across pages of 2" "$("${G[@]}" ls "gs://$B/dir/")" "$(printf 'gs://bkt/dir/f%s\n' 1 2 3 4 5)"
-curl -s -o /dev/null "$EP/_control/reset"
+ctl "reset"
 line=$("${G[@]}" ls -l "gs://$B/five" | head -1)
 check "ls -l has the size" grep -qE "^ +5242881  [0-9T:.-]+Z +[0-9]+  gs://bkt/five$" <<<"$line"
 check "ls -l has a TOTAL" sh -c "'$BIN' ls -l gs://$B/ | tail -1 | grep -q '^TOTAL: 4 objects, '"
@@ -114,7 +114,7 @@ eq "ls of a local path is a usage error" "$rc" 2
 # that more of them pay; reads of 1 MiB and an 8 MiB window (blocks of
 # 768 KiB at width 4), so that the measurement's steps (3 x width blocks
 # each: 4, 6, 8) fit well within the object.
-curl -s -o /dev/null "$EP/_control/config?rate=30m"
+ctl "config?rate=30m"
 plans=$T/home/.cache/gsread/plans
 catp() { env -u GSREAD_PLANS_FILE -u GSREAD_CONCURRENCY HOME="$T/home" XDG_CACHE_HOME= \
   "${G[@]}" cat --copy --io-size 1M --max-prefetch 8M "$@"; }
@@ -138,7 +138,7 @@ check "GSREAD_PLANS_FILE=: nothing written" test ! -e "$T/home2"
 rc=0; catp --debug --concurrency 3 "gs://$B/big" >out/cat4 2>"$T/err" || rc=$?
 check "--concurrency is obeyed" grep -q "plan full, width 3," "$T/err"
 check "--concurrency measures nothing" test "$(grep -c "chosen" "$T/err")" = 0
-curl -s -o /dev/null "$EP/_control/reset"
+ctl "reset"
 
 # ---- an object stored gzip-compressed (contentEncoding: gzip). Asked
 # without Accept-Encoding: gzip, GCS (and this server) decompress it and
@@ -147,7 +147,7 @@ curl -s -o /dev/null "$EP/_control/reset"
 mkdir -p "$D/gz"
 seq 1 200000 >"$T/plain.txt"
 gzip -c "$T/plain.txt" >"$D/gz/t.txt.gz"
-curl -s -o /dev/null "$EP/_control/config?gzip_names=gz/t.txt.gz"
+ctl "config?gzip_names=gz/t.txt.gz"
 eq "the server transcodes without Accept-Encoding: gzip" \
   "$(curl -s "$EP/download/storage/v1/b/$B/o/gz%2Ft.txt.gz?alt=media" | cmp - "$T/plain.txt" && echo same)" same
 rc=0; "${G[@]}" stat "gs://$B/gz/t.txt.gz" >"$T/stat.out" 2>"$T/err" || rc=$?
@@ -162,6 +162,6 @@ check "the range is of the stored bytes" cmp -s out/gzr <(tail -c +1001 "$D/gz/t
 rc=0; "${G[@]}" cp "gs://$B/gz/t.txt.gz" out/gzcp 2>"$T/err" || rc=$?
 eq "cp of a gzip-encoded object exit" "$rc" 0
 check "cp copies the stored bytes (CRC32C checked)" cmp -s out/gzcp "$D/gz/t.txt.gz"
-curl -s -o /dev/null "$EP/_control/reset"
+ctl "reset"
 
 tally

@@ -18,47 +18,12 @@
 #
 # SPDX-License-Identifier: MIT
 set -u
-
-if [ $# -ne 1 ] || [ ! -x "$1" ]; then
-  echo "usage: $0 path/to/gsread" >&2
-  exit 2
-fi
-BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-. "$(dirname "${BASH_SOURCE[0]}")/tally.sh" # before any cd
-SERVER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../server" && pwd)/gcs-server
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_mount_setup mount "$@"
 PY=/usr/bin/python3
-unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN
-export GSREAD_PLANS_FILE=
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-mount.XXXXXX") || exit 2
-M=$T/mnt
-MPID=
-cleanup() {
-  # Whatever happened, nothing stays mounted and no daemon stays behind.
-  if grep -qF " $M fuse.gsread " /proc/self/mounts 2>/dev/null; then
-    timeout 10 "$BIN" unmount "$M" 2>/dev/null || umount -l "$M" 2>/dev/null ||
-      fusermount3 -u -z "$M" 2>/dev/null
-  fi
-  if [ -n "$MPID" ]; then kill -KILL "$MPID" 2>/dev/null; fi
-  "$SERVER" stop --state "$T/state" >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
-cd "$T" || exit 2
-mkdir "$M"
-
-# check NAME COMMAND...: passes when COMMAND succeeds.
-check() { local n=$1; shift; if "$@"; then pass; else fail "$n"; fi; }
-eq() { if [ "$2" == "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi; }
 sha() { timeout 60 sha256sum <"$1" | cut -d' ' -f1; }
-mounted() { grep -qF " $M fuse.gsread " /proc/self/mounts; }
 
-# ---- FUSE must work here: fail loudly, never skip.
-if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
-  fail "FUSE is not available: /dev/fuse or fusermount3 (package fuse3) missing; gsread mount cannot be tested on this machine"
-  tally
-  exit 1
-fi
 if ! command -v strace >/dev/null; then
   fail "strace is missing (scripts/install-deps.sh installs it)"
   tally
@@ -79,46 +44,9 @@ for i in $(seq -w 1 16); do head -c $((1024 * 1024 + 10#$i)) /dev/urandom >"$D/m
 head -c $((32 * 1024 * 1024)) /dev/urandom >"$D/repl"
 head -c $((32 * 1024 * 1024)) /dev/urandom >"$D/stop"
 
-if ! EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile unshaped 2>"$T/err"); then
-  fail "server start"
-  tally
-  exit 1
-fi
+start_server
 PORT=${EP##*:}
 export STORAGE_EMULATOR_HOST=$EP
-ctl() { curl -s -o /dev/null -m 5 "$EP/_control/$1"; }
-
-# mnt_start ARGS...: gsread mount -f in the background, until mounted.
-mnt_start() {
-  timeout 600 "$BIN" mount -f "$@" "gs://$B" "$M" 2>"$T/mount.log" &
-  MPID=$!
-  for _ in $(seq 100); do
-    mounted && return 0
-    kill -0 "$MPID" 2>/dev/null || break
-    sleep 0.1
-  done
-  cp "$T/mount.log" "$T/err"
-  return 1
-}
-# mnt_wait_exit SECONDS: the daemon ended within SECONDS; its status in $mrc.
-mnt_wait_exit() {
-  local i
-  mrc=timeout
-  for i in $(seq $(($1 * 10))); do
-    if ! kill -0 "$MPID" 2>/dev/null; then
-      wait "$MPID"
-      mrc=$?
-      MPID=
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
-mnt_stop() {
-  timeout 10 "$BIN" unmount "$M"
-  mnt_wait_exit 20
-}
 
 # ---- start-up errors reach the terminal, in the background mode too
 rc=0; timeout 30 "$BIN" mount "gs://nosuchbucket" "$M" 2>"$T/err" || rc=$?
@@ -189,15 +117,9 @@ wait "${pids[@]}"
 ok=1
 for i in $(seq -w 1 16); do [ "$(cat "$T/c$i")" == "$(sha "$D/many/f$i")" ] || ok=0; done
 eq "16 readers of 16 files" "$ok" 1
-pids=()
-for i in $(seq 16); do
-  (timeout 120 dd if="$M/slow" bs=$((4096 * i + 1)) status=none | sha256sum | cut -d' ' -f1 >"$T/s$i") &
-  pids+=($!)
-done
-wait "${pids[@]}"
-ok=1; want=$(sha "$D/slow")
-for i in $(seq 16); do [ "$(cat "$T/s$i")" == "$want" ] || ok=0; done
-eq "16 readers of one file" "$ok" 1
+# Reader I: dd with a block size of 4 KiB x I + 1 byte.
+read_slow() { timeout 120 dd if="$M/slow" bs=$((4096 * $1 + 1)) status=none | sha256sum | cut -d' ' -f1; }
+eq "16 readers of one file" "$(readers_agree 16 "$(sha "$D/slow")" read_slow)" 1
 
 # Random preads from Python against the local file, one thread and 16 on
 # one descriptor.

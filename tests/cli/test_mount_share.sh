@@ -14,46 +14,11 @@
 # Usage: tests/cli/test_mount_share.sh path/to/gsread
 # SPDX-License-Identifier: MIT
 set -u
-
-if [ $# -ne 1 ] || [ ! -x "$1" ]; then
-  echo "usage: $0 path/to/gsread" >&2
-  exit 2
-fi
-BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-. "$(dirname "${BASH_SOURCE[0]}")/tally.sh" # before any cd
-SERVER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../server" && pwd)/gcs-server
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_mount_setup mshare "$@"
 PY=/usr/bin/python3
-unset STORAGE_EMULATOR_HOST GSREAD_ACCESS_TOKEN
-export GSREAD_PLANS_FILE=
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/gsread-mshare.XXXXXX") || exit 2
-M=$T/mnt
-MPID=
-cleanup() {
-  local m
-  for _ in 1 2 3 4; do # stacked mounts (a build that did not refuse)
-    if grep -qF " $M fuse.gsread " /proc/self/mounts 2>/dev/null; then
-      umount -l "$M" 2>/dev/null || fusermount3 -u -z "$M" 2>/dev/null
-    fi
-  done
-  if [ -n "$MPID" ]; then kill -KILL "$MPID" 2>/dev/null; fi
-  "$SERVER" stop --state "$T/state" >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
-cd "$T" || exit 2
-mkdir "$M"
-
-check() { local n=$1; shift; if "$@"; then pass; else fail "$n"; fi; }
-eq() { if [ "$2" == "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi; }
 sha() { timeout 120 sha256sum <"$1" | cut -d' ' -f1; }
-mounted() { grep -qF " $1 fuse.gsread " /proc/self/mounts; }
-
-if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
-  fail "FUSE is not available: /dev/fuse or fusermount3 (package fuse3) missing"
-  tally
-  exit 1
-fi
 
 B=bkt
 D=$T/data/$B
@@ -64,11 +29,7 @@ head -c $((8 * 1024 * 1024)) /dev/urandom >"$D/pages"
 head -c 1000 /dev/urandom >"$D/deep/er/leaf"
 for i in $(seq -w 1 200); do head -c $((RANDOM % 3000 + 1)) /dev/urandom >"$D/small/f$i"; done
 
-if ! EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile unshaped 2>"$T/err"); then
-  fail "server start"
-  tally
-  exit 1
-fi
+start_server
 export STORAGE_EMULATOR_HOST=$EP
 LOG=$T/state/requests.log
 
@@ -82,39 +43,12 @@ media_bytes() {
     awk -F: '{s += $2} END {print s + 0}'
 }
 
-mnt_start() {
-  timeout 600 "$BIN" mount -f "$@" "gs://$B" "$M" 2>"$T/mount.log" &
-  MPID=$!
-  for _ in $(seq 100); do
-    mounted "$M" && return 0
-    kill -0 "$MPID" 2>/dev/null || break
-    sleep 0.1
-  done
-  cp "$T/mount.log" "$T/err"
-  return 1
-}
-mnt_stop() {
-  timeout 10 "$BIN" unmount "$M" >/dev/null 2>&1
-  for _ in $(seq 100); do
-    kill -0 "$MPID" 2>/dev/null || { wait "$MPID"; MPID=; return 0; }
-    sleep 0.1
-  done
-  return 1
-}
-
 check "mount -f" mnt_start
 
 # ---- 32 readers of one file: one engine file, its blocks shared.
 from=$(lines)
-pids=()
-for i in $(seq 32); do
-  (timeout 300 sha256sum <"$M/shared" | cut -d' ' -f1 >"$T/r$i") &
-  pids+=($!)
-done
-wait "${pids[@]}"
-ok=1; want=$(sha "$D/shared")
-for i in $(seq 32); do [ "$(cat "$T/r$i")" == "$want" ] || ok=0; done
-eq "32 readers of one file: every byte right" "$ok" 1
+read_shared() { timeout 300 sha256sum <"$M/shared" | cut -d' ' -f1; }
+eq "32 readers of one file: every byte right" "$(readers_agree 32 "$(sha "$D/shared")" read_shared)" 1
 sent=$(media_bytes "$from"); size=$(stat -c %s "$D/shared")
 echo "  (32 readers: the server sent $sent bytes for a $size-byte file)"
 # The aim is 1.1x: quiet runs fetch 1.00-1.08x. What goes past it is the
@@ -248,7 +182,6 @@ sleep 0.5
 
 # ---- In the background: --log-file gets the errors; without it and
 # without syslog, a warning.
-ctl() { curl -s -o /dev/null -m 5 "$EP/_control/$1"; }
 rc=0; timeout 30 "$BIN" mount --log-file "$T/bg.log" --ttl 0 "gs://$B" "$M" 2>"$T/err" || rc=$?
 eq "background mount with --log-file" "$rc" 0
 check "... no syslog warning then" sh -c "! grep -q 'no syslog' '$T/err'"

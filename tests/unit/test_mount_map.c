@@ -1,4 +1,4 @@
-/* Unit tests of gsread mount's decisions (cli/mount_map.c): statuses to
+/* Unit tests of gsread mount's decisions (cli/mount/map.c): statuses to
  * errno, listing entries to directory children (placeholders folded, a
  * directory winning over an object of its name), lookups by prefix, RFC
  * 3339 times, /proc/self/mounts lines and the cache table.

@@ -1,5 +1,5 @@
 /* gsread mount / gsread unmount: a read-only FUSE file system over
- * gs://BUCKET[/PREFIX] (the operations are mount_fs.c).
+ * gs://BUCKET[/PREFIX] (the operations are fs.c).
  *
  * Start-up order, so that every error reaches the terminal: (background)
  * fork, the child makes the client, checks that the bucket can be listed,
@@ -301,27 +301,37 @@ static int check_root(gsr_client *client, const char *bucket,
   return rc;
 }
 
-static int mount_run(const struct cli_args *a) {
-  char mnt[PATH_MAX], *opts = NULL, *bucket = NULL, *prefix = NULL;
-  const char *slash = strchr(a->url + 5, '/');
-  struct mount_conf conf;
-  struct mount_fs *fs = NULL;
-  struct fuse *fuse = NULL;
-  struct stat st;
-  gsr_client *client = NULL;
-  gsr_client_options copts = a->client;
-  sigset_t set;
-  int pipefd[2] = {-1, -1}, logfd = -1, rc, status = CLI_EXIT_FAIL;
-  char *argv[] = {"gsread", "-o", NULL, NULL};
-  struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+/* A mount from start-up to teardown: what each step makes and the
+ * teardown frees (the background parent's share of it too). */
+struct mounting {
+  const struct cli_args *a;
+  char mnt[PATH_MAX]; /* the mount point, absolute */
+  char *bucket;       /* "gs://BUCKET" */
+  char *prefix;       /* "" or ending in '/' */
+  int report_fd;      /* background child: the parent waits on it; else -1 */
+  int logfd;          /* --log-file until the log owns it; else -1 */
+  sigset_t stop;      /* SIGINT, SIGTERM, SIGHUP: the stop thread's */
+  gsr_client *client;
+  struct mount_fs *fs;
+  char *opts;    /* libfuse's -o list */
+  char *argv[4]; /* libfuse's command line: gsread -o OPTS */
+  struct fuse_args args;
+  struct fuse *fuse;
+};
 
-  if (refuse_stacked(a->dest, mnt)) return CLI_EXIT_FAIL;
-  if (!realpath(a->dest, mnt) || stat(mnt, &st) != 0) {
-    cli_fail_errno(errno, "cannot mount on %s", a->dest);
+/* The mount point: not a gsread mount already, a directory, and
+ * /dev/fuse usable. 0, or CLI_EXIT_FAIL with the message printed. */
+static int check_mount_point(struct mounting *m) {
+  const char *dest = m->a->dest;
+  struct stat st;
+
+  if (refuse_stacked(dest, m->mnt)) return CLI_EXIT_FAIL;
+  if (!realpath(dest, m->mnt) || stat(m->mnt, &st) != 0) {
+    cli_fail_errno(errno, "cannot mount on %s", dest);
     return CLI_EXIT_FAIL;
   }
   if (!S_ISDIR(st.st_mode)) {
-    cli_fail_errno(ENOTDIR, "cannot mount on %s", a->dest);
+    cli_fail_errno(ENOTDIR, "cannot mount on %s", dest);
     return CLI_EXIT_FAIL;
   }
   if (access("/dev/fuse", R_OK | W_OK) != 0) {
@@ -329,75 +339,109 @@ static int mount_run(const struct cli_args *a) {
                           "loaded, and fuse3 installed?)");
     return CLI_EXIT_FAIL;
   }
-  /* "gs://b/p" mounts the directory "p/": the prefix always ends in '/'. */
-  bucket = strndup(a->url, slash ? (size_t)(slash - a->url) : strlen(a->url));
-  if (slash && slash[1])
-    prefix = strdup(slash + 1);
-  else
-    prefix = strdup("");
-  if (!bucket || !prefix) goto out;
-  if (*prefix && prefix[strlen(prefix) - 1] != '/') {
+  return 0;
+}
+
+/* "gs://b/p" mounts the directory "p/": the prefix always ends in '/'.
+ * 0, or -1 out of memory. */
+static int split_url(struct mounting *m) {
+  const char *url = m->a->url, *slash = strchr(url + 5, '/');
+
+  m->bucket = strndup(url, slash ? (size_t)(slash - url) : strlen(url));
+  m->prefix = strdup(slash && slash[1] ? slash + 1 : "");
+  if (!m->bucket || !m->prefix) return -1;
+  if (*m->prefix && m->prefix[strlen(m->prefix) - 1] != '/') {
     char *p = NULL;
 
-    if (asprintf(&p, "%s/", prefix) < 0) goto out;
-    free(prefix);
-    prefix = p;
+    if (asprintf(&p, "%s/", m->prefix) < 0) return -1;
+    free(m->prefix);
+    m->prefix = p;
   }
+  return 0;
+}
 
-  if (!a->mount.foreground && a->mount.log_file) {
-    /* Opened here, so that a bad path fails on the terminal. */
-    logfd = open(a->mount.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                 0644);
-    if (logfd < 0) {
-      cli_fail_errno(errno, "cannot open the log file %s", a->mount.log_file);
-      goto out;
+/* Where a background mount will log: --log-file, opened here so that a
+ * bad path fails on the terminal; else syslog, warned about if absent.
+ * 0, or CLI_EXIT_FAIL with the message printed. */
+static int open_log(struct mounting *m) {
+  const struct cli_mount_args *o = &m->a->mount;
+
+  if (o->foreground) return 0;
+  if (o->log_file) {
+    m->logfd = open(o->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                    0644);
+    if (m->logfd < 0) {
+      cli_fail_errno(errno, "cannot open the log file %s", o->log_file);
+      return CLI_EXIT_FAIL;
     }
-  } else if (!a->mount.foreground && access("/dev/log", W_OK) != 0) {
+  } else if (access("/dev/log", W_OK) != 0) {
     fprintf(stderr,
             "gsread: warning: no syslog here (/dev/log: %s): the "
             "mount's errors will be lost; use --log-file FILE\n",
             strerror(errno));
   }
-  if (!a->mount.foreground) {
-    pid_t pid;
+  return 0;
+}
 
-    if (pipe(pipefd) != 0 || (pid = fork()) < 0) {
-      cli_fail_errno(errno, "cannot start in the background");
-      goto out;
-    }
-    if (pid > 0) {
-      close(pipefd[1]);
-      if (logfd >= 0) close(logfd);
-      free(bucket);
-      free(prefix);
-      return wait_for_child(pipefd[0], pid);
-    }
-    close(pipefd[0]);
-    pipefd[0] = -1;
-    setsid();
-  }
+/* Background mode: forks; the parent waits for the child's start-up and
+ * returns its status, the child (a new session) returns CLI_CONTINUE and
+ * goes on, its report_fd set. The foreground returns CLI_CONTINUE. */
+static int go_background(struct mounting *m) {
+  int fd[2];
+  pid_t pid;
 
-  /* Blocked before any thread exists, so that all of them inherit it;
-   * unblocked again in this thread until the mount, so that a signal
-   * before then simply ends the process (nothing to clean up yet). */
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
-  cli_apply_debug(a, &copts);
-  rc = gsr_client_new(&copts, &client);
-  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-  if (rc != GSR_OK) {
-    cli_fail_gsr(rc, "cannot start the client");
-    status = rc == GSR_EINVAL ? cli_usage_hint(a->cmd) : CLI_EXIT_FAIL;
-    goto out;
+  if (m->a->mount.foreground) return CLI_CONTINUE;
+  if (pipe(fd) != 0) {
+    cli_fail_errno(errno, "cannot start in the background");
+    return CLI_EXIT_FAIL;
   }
-  if (check_root(client, bucket, prefix) != 0) goto out;
+  if ((pid = fork()) < 0) {
+    cli_fail_errno(errno, "cannot start in the background");
+    close(fd[0]);
+    close(fd[1]);
+    return CLI_EXIT_FAIL;
+  }
+  if (pid > 0) {
+    close(fd[1]);
+    return wait_for_child(fd[0], pid);
+  }
+  close(fd[0]);
+  m->report_fd = fd[1];
+  setsid();
+  return CLI_CONTINUE;
+}
+
+/* The client, created with the stop signals blocked, so that its threads
+ * (and the FUSE loop's, later) inherit the mask; unblocked again in this
+ * thread until the mount, so that a signal before then simply ends the
+ * process (nothing to clean up yet). CLI_CONTINUE, or an exit status with
+ * the message printed. */
+static int start_client(struct mounting *m) {
+  gsr_client_options copts = m->a->client;
+  int rc;
+
+  sigemptyset(&m->stop);
+  sigaddset(&m->stop, SIGINT);
+  sigaddset(&m->stop, SIGTERM);
+  sigaddset(&m->stop, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &m->stop, NULL);
+  cli_apply_debug(m->a, &copts);
+  rc = gsr_client_new(&copts, &m->client);
+  pthread_sigmask(SIG_UNBLOCK, &m->stop, NULL);
+  if (rc == GSR_OK) return CLI_CONTINUE;
+  cli_fail_gsr(rc, "cannot start the client");
+  return rc == GSR_EINVAL ? cli_usage_hint(m->a->cmd) : CLI_EXIT_FAIL;
+}
+
+/* The file system over the client, and libfuse's options for it. 0, or
+ * CLI_EXIT_FAIL with the message printed. */
+static int new_fs(struct mounting *m) {
+  const struct cli_args *a = m->a;
+  struct mount_conf conf;
 
   memset(&conf, 0, sizeof conf);
-  conf.bucket = bucket;
-  conf.prefix = prefix;
+  conf.bucket = m->bucket;
+  conf.prefix = m->prefix;
   conf.uid = (uid_t)a->mount.uid;
   conf.gid = (gid_t)a->mount.gid;
   conf.file_mode = a->mount.file_mode;
@@ -407,50 +451,93 @@ static int mount_run(const struct cli_args *a) {
   conf.direct_io = a->mount.direct_io;
   conf.file = a->file;
   conf.debug = a->debug;
-  if (!(fs = mount_fs_new(&conf, client)) || !(opts = fuse_options(a))) {
+  if (!(m->fs = mount_fs_new(&conf, m->client)) ||
+      !(m->opts = fuse_options(a))) {
     cli_fail_errno(ENOMEM, "cannot mount %s", a->url);
-    goto out;
+    return CLI_EXIT_FAIL;
   }
-  argv[2] = opts;
-  pthread_sigmask(SIG_BLOCK, &set, NULL); /* the stop thread takes them */
-  fuse = fuse_new(&args, mount_fs_ops(), sizeof(struct fuse_operations), fs);
-  if (!fuse) {
+  m->argv[2] = m->opts;
+  return 0;
+}
+
+/* Mounts: from here on the stop signals stay blocked (the stop thread
+ * takes them). 0, or CLI_EXIT_FAIL with the message printed. */
+static int fuse_start(struct mounting *m) {
+  const struct cli_args *a = m->a;
+
+  pthread_sigmask(SIG_BLOCK, &m->stop, NULL);
+  m->fuse = fuse_new(&m->args, mount_fs_ops(), sizeof(struct fuse_operations),
+                     m->fs);
+  if (!m->fuse) {
     cli_fail_text("libfuse refused the options", "cannot mount %s", a->url);
-    goto out;
+    return CLI_EXIT_FAIL;
   }
-  if (fuse_mount(fuse, mnt) != 0) {
+  if (fuse_mount(m->fuse, m->mnt) != 0) {
     /* libfuse said why on stderr ("fuse: ..."). */
     cli_fail_text("the kernel refused the mount (see above)",
-                  "cannot mount %s on %s", a->url, mnt);
-    goto out;
+                  "cannot mount %s on %s", a->url, m->mnt);
+    return CLI_EXIT_FAIL;
   }
-  set_readahead(mnt, a->mount.max_readahead, a->debug);
-  if (!a->mount.foreground) {
-    report_start(pipefd[1], CLI_EXIT_OK);
-    pipefd[1] = -1;
-    detach_stdio();
-    if (logfd >= 0) {
-      mount_log_to_fd(logfd);
-      logfd = -1; /* the log owns it */
-    } else {
-      mount_log_to_syslog();
-    }
-  }
-  status = serve(fuse, fs, &set);
-  fuse_unmount(fuse);
+  set_readahead(m->mnt, a->mount.max_readahead, a->debug);
+  return 0;
+}
 
-out:
-  report_start(pipefd[1], status);
-  if (logfd >= 0) close(logfd);
-  fuse_opt_free_args(&args);
-  if (fuse) fuse_destroy(fuse);
+/* Background mode, once mounted: the parent may exit 0; the log turns to
+ * the --log-file or syslog, the terminal is let go. */
+static void detach(struct mounting *m) {
+  if (m->a->mount.foreground) return;
+  report_start(m->report_fd, CLI_EXIT_OK);
+  m->report_fd = -1;
+  detach_stdio();
+  if (m->logfd >= 0) {
+    mount_log_to_fd(m->logfd);
+    m->logfd = -1; /* the log owns it */
+  } else {
+    mount_log_to_syslog();
+  }
+}
+
+/* The steps up to the mount, then the loop until it ends: an exit
+ * status, with any failure printed. */
+static int mount_and_serve(struct mounting *m) {
+  int rc = check_mount_point(m);
+
+  if (rc != 0) return rc;
+  if (split_url(m) != 0) return CLI_EXIT_FAIL;
+  if (open_log(m) != 0) return CLI_EXIT_FAIL;
+  if ((rc = go_background(m)) != CLI_CONTINUE) return rc;
+  if ((rc = start_client(m)) != CLI_CONTINUE) return rc;
+  if (check_root(m->client, m->bucket, m->prefix) != 0) return CLI_EXIT_FAIL;
+  if (new_fs(m) != 0 || fuse_start(m) != 0) return CLI_EXIT_FAIL;
+  detach(m);
+  rc = serve(m->fuse, m->fs, &m->stop);
+  fuse_unmount(m->fuse);
+  return rc;
+}
+
+/* Tells a waiting parent how start-up ended, if it has not been told,
+ * and frees what the steps made. */
+static int mount_teardown(struct mounting *m, int status) {
+  report_start(m->report_fd, status);
+  if (m->logfd >= 0) close(m->logfd);
+  fuse_opt_free_args(&m->args);
+  if (m->fuse) fuse_destroy(m->fuse);
   /* No FUSE thread is left: the files and the client can go. */
-  mount_fs_free(fs);
-  gsr_client_free(client);
-  free(opts);
-  free(bucket);
-  free(prefix);
+  mount_fs_free(m->fs);
+  gsr_client_free(m->client);
+  free(m->opts);
+  free(m->bucket);
+  free(m->prefix);
   return status;
+}
+
+static int mount_run(const struct cli_args *a) {
+  struct mounting m = {.a = a, .report_fd = -1, .logfd = -1};
+
+  m.argv[0] = "gsread";
+  m.argv[1] = "-o";
+  m.args = (struct fuse_args)FUSE_ARGS_INIT(3, m.argv);
+  return mount_teardown(&m, mount_and_serve(&m));
 }
 
 static const enum cli_opt_id mount_opts[] = {
@@ -527,8 +614,7 @@ const struct cli_command cli_cmd_mount = {
         "the retries and the stall timeout; the log says what the server "
         "said).\n"
         "Details: docs/mount.md.",
-    .opts = mount_opts,
-    .nopts = sizeof mount_opts / sizeof mount_opts[0],
+    CLI_OPTS(mount_opts),
     .takes_dest = 1,
     .defaults = mount_defaults,
     .finish = mount_finish,
@@ -600,7 +686,6 @@ const struct cli_command cli_cmd_unmount = {
         "mount's\n"
         "process exits. As root, umount2(MNT_DETACH); else fusermount3 -u "
         "-z.",
-    .opts = unmount_opts,
-    .nopts = sizeof unmount_opts / sizeof unmount_opts[0],
+    CLI_OPTS(unmount_opts),
     .run = unmount_run,
 };

@@ -2,7 +2,7 @@
  *
  * The parent checks the options and the object once (a probe open, so a
  * bad URL or cache type is reported once, as a usage error, rather than
- * by every worker), then forks --procs workers (bench_proc.c). Each opens
+ * by every worker), then forks --procs workers (proc.c). Each opens
  * its own client and reads on its own, like gcsfs's multi-process
  * harness; none shares a connection or a buffer with another. The parent
  * only waits, draws the progress line, and adds up the workers' reports.
@@ -298,40 +298,14 @@ static int bench_finish(struct cli_args *a) {
 }
 
 static const enum cli_opt_id bench_opts[] = {
-    CLI_OPT_PATTERN,
-    CLI_OPT_IO_SIZE,
-    CLI_OPT_MODE,
-    CLI_OPT_PREFETCH,
-    CLI_OPT_CONCURRENCY,
-    CLI_OPT_CACHE,
-    CLI_OPT_BLOCK_SIZE,
-    CLI_OPT_PROCS,
-    CLI_OPT_MAX_BYTES,
-    CLI_OPT_MAX_SECONDS,
-    CLI_OPT_SEED,
-    CLI_OPT_TRACE,
-    CLI_OPT_ZERO_COPY,
-    CLI_OPT_DEBUG,
-    CLI_OPT_RANGES,
-    CLI_OPT_RANGES_MODE,
-    CLI_OPT_BATCH,
-    CLI_OPT_JSON,
-    CLI_OPT_MAX_BLOCKS,
-    CLI_OPT_MIN_PART_SIZE,
-    CLI_OPT_MAX_PREFETCH,
-    CLI_OPT_MEMORY_BUDGET,
-    CLI_OPT_ENDPOINT,
-    CLI_OPT_CA_BUNDLE,
-    CLI_OPT_MAX_CONNECTIONS,
-    CLI_OPT_STALL_TIMEOUT,
-    CLI_OPT_REQUEST_TIMEOUT,
-    CLI_OPT_ANONYMOUS,
-    CLI_OPT_GRPC,
-    CLI_OPT_NO_GRPC,
-    CLI_OPT_GRPC_ENDPOINT,
-    CLI_OPT_USER_PROJECT,
-    CLI_OPT_NO_FOLLOW,
-    CLI_OPT_HELP,
+    CLI_OPT_PATTERN,       CLI_OPT_IO_SIZE,       CLI_OPT_MODE,
+    CLI_OPT_PREFETCH,      CLI_OPT_CONCURRENCY,   CLI_OPT_CACHE,
+    CLI_OPT_BLOCK_SIZE,    CLI_OPT_PROCS,         CLI_OPT_MAX_BYTES,
+    CLI_OPT_MAX_SECONDS,   CLI_OPT_SEED,          CLI_OPT_TRACE,
+    CLI_OPT_ZERO_COPY,     CLI_OPT_DEBUG,         CLI_OPT_RANGES,
+    CLI_OPT_RANGES_MODE,   CLI_OPT_BATCH,         CLI_OPT_JSON,
+    CLI_OPT_MAX_BLOCKS,    CLI_OPT_MIN_PART_SIZE, CLI_OPT_MAX_PREFETCH,
+    CLI_OPT_MEMORY_BUDGET, CLI_OPTS_SERVER,       CLI_OPT_HELP,
 };
 
 const struct cli_command cli_cmd_bench = {
@@ -396,8 +370,7 @@ const struct cli_command cli_cmd_bench = {
         "cpu_seconds_per_gib.\n"
         "--pattern, --procs, --mode, --io-size and the --max-* bounds do "
         "not apply.",
-    .opts = bench_opts,
-    .nopts = sizeof bench_opts / sizeof bench_opts[0],
+    CLI_OPTS(bench_opts),
     .defaults = bench_defaults,
     .finish = bench_finish,
     .run = bench_run,

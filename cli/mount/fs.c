@@ -3,7 +3,7 @@
  *
  * - A path "/a/b" is the object PREFIX + "a/b"; directories are the
  *   prefixes of the listing ("a/"), with zero-length "a/" placeholder
- *   objects folded in (mount_map.c).
+ *   objects folded in (map.c).
  * - getattr answers from the parent directory's cached listing when there
  *   is one, else from one listing request with the name as prefix; both
  *   are cached for the TTL, and the kernel caches entries and attributes
@@ -301,7 +301,7 @@ static int on_lookup_entry(void *arg, const gsr_list_entry *e) {
   return mount_lookup_entry(arg, e);
 }
 
-/* One name, by a listing with the name as prefix (see mount_map.c):
+/* One name, by a listing with the name as prefix (see map.c):
  * 0 and *out filled, -ENOENT, or another negative errno. */
 static int lookup_name(struct mount_fs *fs, const char *name,
                        struct mount_node *out) {

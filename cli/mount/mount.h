@@ -1,5 +1,5 @@
-/* gsread mount: what cmd_mount.c (the commands), mount_fs.c (the FUSE
- * operations) and mount_map.c (the decisions, unit-tested without FUSE)
+/* gsread mount: what cmd.c (the commands), fs.c (the FUSE
+ * operations) and map.c (the decisions, unit-tested without FUSE)
  * share. Only the public API of the library is used.
  *
  * SPDX-License-Identifier: MIT
@@ -13,7 +13,7 @@
 
 #include "gsread.h"
 
-/* ---- mount_map.c: pure decisions ------------------------------------------*/
+/* ---- map.c: pure decisions ------------------------------------------------*/
 
 /* One child of a directory, from a listing entry. */
 struct mount_node {
@@ -61,7 +61,7 @@ int mount_pick_stream(struct mount_stream *s, int n, uint64_t off,
 void mount_open_cache(int64_t *cache_gen, int64_t gen, int other_cached,
                       int *keep, int *direct);
 
-/* How the FUSE read replies reach the kernel (mount_fs.c fs_read_buf):
+/* How the FUSE read replies reach the kernel (fs.c fs_read_buf):
  * through a pipe holding references to the engine's blocks, which
  * libfuse splices into /dev/fuse (no copy in the daemon), or copied.
  * The pipe pages the bytes [addr, addr + len) take. */
@@ -170,7 +170,7 @@ struct mount_entry *mount_table_put(struct mount_table *t, const char *key,
 void mount_table_del(struct mount_table *t, const char *key);
 void mount_table_free(struct mount_table *t);
 
-/* ---- mount_fs.c: the file system
+/* ---- fs.c: the file system
  * -------------------------------------------*/
 
 struct mount_conf {

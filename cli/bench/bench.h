@@ -1,5 +1,5 @@
-/* gsread bench: what the parent (cmd_bench.c), its worker processes
- * (bench_proc.c) and the output (bench_out.c) share.
+/* gsread bench: what the parent (cmd.c), its worker processes
+ * (proc.c) and the output (out.c) share.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -49,18 +49,18 @@ struct bench_total {
   double wall;             /* first fork to the last worker done */
 };
 
-/* bench_proc.c: runs one worker (index 0..procs-1) in a forked child and
+/* proc.c: runs one worker (index 0..procs-1) in a forked child and
  * writes its result to fd. Never returns: _exit(0) after a report, 1
  * after a failure it printed. */
 _Noreturn void bench_worker(const struct bench_plan *p, int index, int fd);
 /* User + system CPU seconds of this process so far (all its threads). */
 double bench_cpu_seconds(void);
 
-/* bench_ranges.c: bench --ranges FILE, run in this process. */
+/* ranges.c: bench --ranges FILE, run in this process. */
 int bench_ranges_finish(struct cli_args *a);
 int bench_ranges_run(const struct cli_args *a);
 
-/* bench_out.c */
+/* out.c */
 void bench_print_json(const struct bench_plan *p, const struct bench_total *t);
 void bench_print_line(const struct bench_plan *p, const struct bench_total *t);
 void bench_progress(double elapsed, uint64_t bytes);
