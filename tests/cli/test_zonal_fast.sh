@@ -6,7 +6,8 @@
 # on one stream), two processes at once, byte-exact (cmp); the first
 # response's metadata as the Python stand-in's (the same `gsread stat`
 # output for the same file); NOT_FOUND; --ttfb-ms and --rate as lower
-# bounds on the time a read takes; and a clean exit on SIGTERM (under a
+# bounds on the time a read takes, request messages served one after
+# another (each its own first-byte wait) unless --pipeline; and a clean exit on SIGTERM (under a
 # sanitizer build its leak check runs then; any report fails the test).
 #
 # Usage: tests/cli/test_zonal_fast.sh path/to/gsread
@@ -128,6 +129,21 @@ slice 0 $((8 * 1024 * 1024)) want
 ms=$(elapsed timeout 30 "$BIN" cat --anonymous --grpc --length $((8 * 1024 * 1024)) "gs://$B/obj")
 check "--rate 16 MiB/s: bytes right" cmp -s out want
 check "--rate 16 MiB/s: 8 MiB took ${ms} ms (>= 480)" test "$ms" -ge 480
+
+# three request messages sent at once (250 ranges, at most 100 a message):
+# served one after another, each after its own first-byte wait, as the
+# Python stand-in does; with --pipeline the waits overlap
+for i in $(seq 250); do echo "$((i * 30000)) 1000"; done >ranges
+for i in $(seq 250); do slice $((i * 30000)) 1000 piece && cat piece; done >want
+fast --ttfb-ms 1500
+ms=$(elapsed timeout 60 "$BIN" cat --anonymous --grpc --ranges ranges "gs://$B/obj")
+check "3 messages, serial waits: bytes right" cmp -s out want
+check "3 messages, serial waits: took ${ms} ms (>= 4500)" test "$ms" -ge 4500
+fast --ttfb-ms 1500 --pipeline
+ms=$(elapsed timeout 60 "$BIN" cat --anonymous --grpc --ranges ranges "gs://$B/obj")
+check "--pipeline: bytes right" cmp -s out want
+check "--pipeline: took ${ms} ms (>= 1500, < 3500: the waits overlap)" \
+  test "$ms" -ge 1500 -a "$ms" -lt 3500
 
 # SIGTERM: threads end, memory freed, exit status 0, nothing on stderr
 kill "$ZPID"

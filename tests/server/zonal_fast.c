@@ -9,7 +9,7 @@
  * faults keep the Python stand-in. What it does: docs/zonal.md.
  *
  * Usage: zonal-fast-server --port PORT|0 --root DIR [--port-file FILE]
- *                          [--ttfb-ms N] [--rate BYTES_PER_S]
+ *                          [--ttfb-ms N] [--rate BYTES_PER_S] [--pipeline]
  *                          [--host ADDR (default 127.0.0.1)]
  *
  * Per stream, as the Python one does: the first response carries the
@@ -20,6 +20,11 @@
  * one) interleaved round-robin, one piece per response, each due
  * length/RATE after the one before (no credit is saved up: a stream held
  * back by flow control does not burst to catch up).
+ *
+ * --pipeline (not the Python one's way, off by default): a request's
+ * first-byte wait runs from its arrival, so the waits of requests sent
+ * while others stream overlap (as a server working on a stream's ranges at
+ * once would); its pieces still follow the earlier requests' at RATE.
  *
  * One thread per connection (gsread opens one connection per stream), each
  * a poll loop over its nghttp2 session with the pacing timers; DATA frames
@@ -63,7 +68,8 @@ static struct {
   int port;
   const char *port_file;
   double ttfb_s;
-  double rate; /* bytes per second per stream; 0: unshaped */
+  double rate;  /* bytes per second per stream; 0: unshaped */
+  int pipeline; /* first-byte waits from each request's arrival */
 } opt = {.host = "127.0.0.1", .port = -1};
 
 static int stop_pipe[2] = {-1, -1}; /* readable once stopping */
@@ -220,7 +226,8 @@ struct range {
 
 struct req {
   struct range *r;
-  size_t n, cur; /* round-robin position */
+  size_t n, cur;   /* round-robin position */
+  double ready_at; /* --pipeline: its arrival plus the first-byte wait */
   struct req *next;
 };
 
@@ -529,6 +536,7 @@ static void queue_ranges(struct stream *s,
     }
   }
   q->n = m->n_read_ranges;
+  q->ready_at = now_s() + opt.ttfb_s;
   for (size_t i = 0; i < q->n; i++) {
     const Google__Storage__V2__ReadRange *r = m->read_ranges[i];
     q->r[i].id = r->read_id;
@@ -585,7 +593,10 @@ static int start_req(struct stream *s, struct req *q, double now) {
                  : r->at + (uint64_t)r->len;
   }
   s->cur = q;
-  s->last_due = now + opt.ttfb_s;
+  if (!opt.pipeline)
+    s->last_due = now + opt.ttfb_s;
+  else if (q->ready_at > s->last_due)
+    s->last_due = q->ready_at;
   return 0;
 }
 
@@ -625,6 +636,10 @@ static int serve(struct conn *c, double *wake_out) {
       free_req(s->cur);
       s->cur = NULL;
       if (s->q == NULL) break;
+      if (opt.pipeline && s->q->ready_at > now) { /* still in its wait */
+        if (wake == 0 || s->q->ready_at < wake) wake = s->q->ready_at;
+        break;
+      }
       struct req *q = s->q;
       s->q = q->next;
       if (s->q == NULL) s->q_tail = NULL;
@@ -881,7 +896,7 @@ static int listen_on(const char *host, int port, int *bound) {
 static void usage(void) {
   fprintf(stderr, "usage: zonal-fast-server --port PORT|0 --root DIR "
                   "[--port-file FILE] [--ttfb-ms N] [--rate BYTES_PER_S] "
-                  "[--host ADDR]\n");
+                  "[--pipeline] [--host ADDR]\n");
   exit(2);
 }
 
@@ -889,6 +904,10 @@ static void parse_args(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     char *end = NULL;
+    if (strcmp(a, "--pipeline") == 0) {
+      opt.pipeline = 1;
+      continue;
+    }
     if (v == NULL) usage();
     i++;
     if (strcmp(a, "--port") == 0)
