@@ -10,6 +10,8 @@
 #   cli_start_zonal ROOT [ARGS...]  starts the zonal (gRPC) stand-in on
 #       ROOT with zonal-server ARGS, sets ZPID and exports
 #       STORAGE_GRPC_ENDPOINT; one that does not start is a failure.
+#       ZONAL_SERVER, if set, is the stand-in to start (with the same
+#       --port 0 --port-file --root): e.g. zonal-fast-server.
 #   ctl WHAT  asks the server's /_control/WHAT (config?..., reset).
 # For the tests of gsread mount:
 #   cli_mount_setup NAME ARGS...  cli_setup, then the mount point M=$T/mnt
@@ -70,7 +72,7 @@ cli_start_zonal() {
   local root=$1
   shift
   rm -f "$T/port"
-  "$CLI_LIB_DIR/../server/zonal-server" --port 0 --port-file "$T/port" \
+  "${ZONAL_SERVER:-$CLI_LIB_DIR/../server/zonal-server}" --port 0 --port-file "$T/port" \
     --root "$root" "$@" >"$T/zonal.out" 2>&1 &
   ZPID=$!
   for _ in $(seq 100); do
