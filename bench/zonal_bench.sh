@@ -2,7 +2,9 @@
 # Is a zonal bucket read over gRPC (BidiReadObject) as fast as the same
 # object over the JSON API? One object, served by both stand-ins with the
 # same profile (first-byte wait, rate per connection or stream), read by
-# the same commands, alternated, ROUNDS times: `gsread cat`, `bench
+# the same commands, alternated, ROUNDS times: `gsread cat --concurrency
+# 4` (4 connections, or 4 streams: the issue compares at the same
+# connection count, and gsread opens 4 streams from 500 MiB), `bench
 # --pattern seq` at 1 MiB and 16 MiB (--mode prefetch --concurrency 4) and
 # `bench --pattern rand` at 1 MiB (--concurrency 4). Prints each cell's
 # median MB/s over JSON and over gRPC and their ratio. The targets (issue
@@ -15,7 +17,7 @@
 # gsread opens for it: 1 under 100 MiB, 2 under 500 MiB, else 4) is printed
 # first so a ratio can be read against it.
 # Usage: bench/zonal_bench.sh [--python] [--pipeline] [--ceiling]
-#                             [--size BYTES] [ROUNDS]   (256 MiB, 3 rounds)
+#                             [--size BYTES] [ROUNDS]   (512 MiB, 3 rounds)
 #   --python: the Python stand-in instead. --pipeline: zonal-fast-server's
 #   first-byte wait runs from each request message's arrival, so waits of
 #   requests sent while others stream overlap (by default, as the Python
@@ -26,7 +28,7 @@
 # SPDX-License-Identifier: MIT
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SIZE=$((256 * 1024 * 1024))
+SIZE=$((512 * 1024 * 1024))
 STANDIN=fast
 CEILING_ONLY=
 PIPELINE=()
@@ -87,7 +89,7 @@ grpc() { STORAGE_EMULATOR_HOST=$EP STORAGE_GRPC_ENDPOINT=$ZEP "$GSREAD" "$@" --g
 cell() { # NAME RUNNER: one figure in MB/s
   local runner=$2
   case $1 in
-  cat) python3 -c "print(round($SIZE / $(seconds "$runner" cat gs://bench/obj) / 1e6, 1))" ;;
+  cat) python3 -c "print(round($SIZE / $(seconds "$runner" cat --concurrency 4 gs://bench/obj) / 1e6, 1))" ;;
   seq1m) "$runner" bench gs://bench/obj --pattern seq --io-size 1M --mode prefetch \
     --concurrency 4 --max-bytes "$SIZE" --json | mbps_of ;;
   seq16m) "$runner" bench gs://bench/obj --pattern seq --io-size 16M --mode prefetch \
