@@ -391,14 +391,7 @@ static void land_crc(struct gsr__request *req, int seg, size_t at,
 static void publish(struct zreq *q, const struct zrange *r) {
   struct gsr__request *req = q->req;
   /* a piece past the range fails before it lands: no byte held back */
-  uint64_t shown = r->got;
-  atomic_store(&req->progress, shown);
-  uint64_t want = atomic_load(&req->want);
-  if (want != 0 && shown >= want) {
-    pthread_mutex_lock(&req->completion->mu);
-    pthread_cond_broadcast(&req->completion->cv);
-    pthread_mutex_unlock(&req->completion->mu);
-  }
+  gsr__request_show(req, r->got);
 }
 
 /* One piece: checked, landed. GSR_OK, GSR_EINTEGRITY (CRC: resumable) or

@@ -131,6 +131,16 @@ uint32_t gsr__request_crc(const struct gsr__request *req) {
   return crc;
 }
 
+void gsr__request_show(struct gsr__request *req, uint64_t n) {
+  atomic_store(&req->progress, n);
+  uint64_t want = atomic_load(&req->want);
+  if (want != 0 && n >= want) {
+    pthread_mutex_lock(&req->completion->mu);
+    pthread_cond_broadcast(&req->completion->cv);
+    pthread_mutex_unlock(&req->completion->mu);
+  }
+}
+
 uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
                                      long timeout_ms) {
   uint64_t got = atomic_load(&req->progress);
