@@ -342,6 +342,7 @@ static void fail_req(struct zonal *z, struct zreq *q, int status) {
     if (z->rs[i].owner == q) {
       z->rs[i].owner = NULL;
       if (!z->rs[i].done) {
+        assert(z->left > 0); /* counts the ranges not done */
         z->rs[i].done = 1;
         z->left--;
       }
@@ -409,6 +410,7 @@ static int land(struct gsr__object *obj, struct zonal *z,
                                      : NULL;
   size_t clen = c ? c->len : 0;
   struct zreq *q = r->owner;
+  assert(q != NULL); /* not done: neither finished nor abandoned */
   if (clen > 0) {
     uint64_t at = r->off + r->got;
     if (!d->read_range->has_read_offset ||
@@ -444,6 +446,7 @@ static int land(struct gsr__object *obj, struct zonal *z,
                       "it had at open",
                       obj->display, (unsigned long long)(r->off + r->got),
                       (unsigned long long)obj->st.size);
+    assert(z->left > 0 && q->left > 0); /* r was not done: counted in both */
     r->done = 1;
     z->left--;
     r->owner = NULL;

@@ -76,6 +76,7 @@ void gsr__request_set_range(struct gsr__request *req, uint64_t first,
 void gsr__request_set_range_iov(struct gsr__request *req, uint64_t first,
                                 uint64_t len, const struct gsr__iov *iov,
                                 int n) {
+  assert(n >= 0 && n <= GSR__REQ_IOV); /* dst's entries */
   req->has_range = 1;
   req->range_first = first;
   req->range_len = len;
@@ -157,6 +158,9 @@ uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
     }
   }
   pthread_mutex_lock(&f->mu);
+  /* The completion holds this one request (transport.h): the wakeup on
+   * its condition variable is this request's. */
+  assert(f->pending <= 1);
   atomic_store(&req->want, n);
   while ((got = atomic_load(&req->progress)) < n && f->pending > 0) {
     if (timeout_ms < 0)
