@@ -185,6 +185,26 @@ static int judge_end(struct gsr__object *obj, struct zonal *z) {
   return status;
 }
 
+/* A response msg[0..mlen) of the stream, unpacked (free it with
+ * ..._free_unpacked), its read handle kept for the next stream; NULL if it
+ * does not parse: the stream dropped, the message set naming `which`
+ * response. */
+static Google__Storage__V2__BidiReadObjectResponse *
+unpack(struct gsr__object *obj, struct zonal *z, const uint8_t *msg,
+       size_t mlen, const char *which) {
+  Google__Storage__V2__BidiReadObjectResponse *r =
+      google__storage__v2__bidi_read_object_response__unpack(NULL, mlen, msg);
+  if (r == NULL) {
+    drop_stream(z);
+    gsr__err(GSR_EPROTO, "%s: %s gRPC response does not parse", obj->display,
+             which);
+    return NULL;
+  }
+  if (r->read_handle != NULL && r->read_handle->has_handle)
+    set_handle(z, r->read_handle->handle.data, r->read_handle->handle.len);
+  return r;
+}
+
 /* Opens a stream and takes its first response. *retry: the failure may go
  * away on a new stream. */
 static int open_stream(struct gsr__object *obj, struct zonal *z, int *retry) {
@@ -251,15 +271,9 @@ static int open_stream(struct gsr__object *obj, struct zonal *z, int *retry) {
     *retry = 1;
     return status;
   }
-  Google__Storage__V2__BidiReadObjectResponse *r =
-      google__storage__v2__bidi_read_object_response__unpack(NULL, mlen, msg);
-  if (r == NULL) {
-    drop_stream(z);
-    return gsr__err(GSR_EPROTO, "%s: first gRPC response does not parse",
-                    obj->display);
-  }
-  if (r->read_handle != NULL && r->read_handle->has_handle)
-    set_handle(z, r->read_handle->handle.data, r->read_handle->handle.len);
+  Google__Storage__V2__BidiReadObjectResponse *r = unpack(obj, z, msg, mlen,
+                                                          "first");
+  if (r == NULL) return GSR_EPROTO;
   status = GSR_OK;
   if (r->metadata != NULL) {
     gsr_stat st;
@@ -561,16 +575,12 @@ static int exchange(struct gsr__object *obj, struct zonal *z, int *retry) {
       *retry = status == GSR_OK;
       return *retry ? GSR_ENETWORK : status;
     }
-    Google__Storage__V2__BidiReadObjectResponse *r =
-        google__storage__v2__bidi_read_object_response__unpack(NULL, mlen, msg);
+    Google__Storage__V2__BidiReadObjectResponse *r = unpack(obj, z, msg, mlen,
+                                                            "a");
     if (r == NULL) {
-      drop_stream(z);
       *retry = 0;
-      return gsr__err(GSR_EPROTO, "%s: a gRPC response does not parse",
-                      obj->display);
+      return GSR_EPROTO;
     }
-    if (r->read_handle != NULL && r->read_handle->has_handle)
-      set_handle(z, r->read_handle->handle.data, r->read_handle->handle.len);
     for (size_t i = 0; i < r->n_object_data_ranges && status == GSR_OK; i++)
       status = land(obj, z, r->object_data_ranges[i]);
     google__storage__v2__bidi_read_object_response__free_unpacked(r, NULL);
