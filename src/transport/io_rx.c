@@ -1,10 +1,10 @@
 /* Bytes in: libcurl's callbacks on an I/O thread. A response's headers
- * are parsed and checked against the range asked (header_cb), then its
- * body lands straight from curl's receive buffer in the request's
- * destination with its CRC32C (write_cb), or is kept (a small body, an
- * error's text), or counted past the range; progress is published for
- * the readers waiting on it. What the response means once it ends is
- * io_outcome.c's.
+ * are parsed and checked against the range asked (gsr__io_header_cb),
+ * then its body lands straight from curl's receive buffer in the
+ * request's destination with its CRC32C (gsr__io_write_cb), or is kept
+ * (a small body, an error's text), or counted past the range; progress is
+ * published for the readers waiting on it. What the response means once
+ * it ends is io_outcome.c's.
  *
  * SPDX-License-Identifier: MIT
  */
