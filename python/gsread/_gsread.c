@@ -201,16 +201,23 @@ static void Client_dealloc(ClientObject *self) {
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int client_ok(ClientObject *self) {
-  if (self->client == NULL) {
-    PyErr_SetString(PyExc_ValueError, "Client not initialized");
+/* 1 if an object may be used: not gone (else ValueError gone_msg) and made
+ * in this process (else the fork's OSError naming what). */
+static int usable(int gone, const char *gone_msg, pid_t pid, const char *what) {
+  if (gone) {
+    PyErr_SetString(PyExc_ValueError, gone_msg);
     return 0;
   }
-  if (self->pid != getpid()) {
-    raise_forked("Client");
+  if (pid != getpid()) {
+    raise_forked(what);
     return 0;
   }
   return 1;
+}
+
+static int client_ok(ClientObject *self) {
+  return usable(self->client == NULL, "Client not initialized", self->pid,
+                "Client");
 }
 
 /* ---- File -----------------------------------------------------------------*/
@@ -225,15 +232,8 @@ typedef struct {
 static PyTypeObject FileType;
 
 static int file_ok(FileObject *self) {
-  if (self->closed) {
-    PyErr_SetString(PyExc_ValueError, "I/O operation on closed file");
-    return 0;
-  }
-  if (self->pid != getpid()) {
-    raise_forked("File");
-    return 0;
-  }
-  return 1;
+  return usable(self->closed, "I/O operation on closed file", self->pid,
+                "File");
 }
 
 static PyObject *Client_open(ClientObject *self, PyObject *args, PyObject *kw) {

@@ -20,6 +20,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +299,7 @@ static int can_refresh(enum gsr__auth_kind k) {
 
 /* Called with mu held by the one refresher; drops and retakes it. */
 static int refresh_locked(struct gsr__auth *a) {
+  assert(!a->refreshing); /* the one refresher: others wait for it */
   enum gsr__auth_kind kind = a->kind;
   struct gsr__token tok;
   a->refreshing = 1;

@@ -112,11 +112,17 @@ int gsr__object_open(gsr_client *c, const char *url, const gsr_stat *known,
                      struct gsr__object **out);
 void gsr__object_close(struct gsr__object *obj);
 
-/* ---- gcs.c: credentials on GCS requests (the 401 policy is GCS's). */
+/* ---- gcs.c: credentials on GCS requests (the 401 policy is GCS's), and
+ * the JSON resources GCS answers with. */
 /* Adds the Authorization header (if any) to req, fetching or refreshing
  * the token first if needed; *gen, if not NULL, gets the token's
  * generation. */
 int gsr__gcs_authorize(gsr_client *c, struct gsr__request *req, uint64_t *gen);
+/* A GCS int64 field of a JSON resource (an object's, a listing item's):
+ * a decimal string or, leniently, a JSON number. 0 and *out, or -1 when
+ * absent, negative or not a number. */
+struct json_object;
+int gsr__gcs_u64(struct json_object *root, const char *key, uint64_t *out);
 
 /* ---- list.c: gsr_list's work (its arguments checked, not NULL). */
 int gsr__list(gsr_client *c, const char *url, int recursive, gsr_list_cb cb,

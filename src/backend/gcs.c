@@ -37,8 +37,7 @@ static const char *json_str(struct json_object *root, const char *key) {
   return json_object_get_string(v);
 }
 
-/* A GCS int64 field: a decimal string (or, leniently, a JSON number). */
-static int json_u64(struct json_object *root, const char *key, uint64_t *out) {
+int gsr__gcs_u64(struct json_object *root, const char *key, uint64_t *out) {
   struct json_object *v;
   if (!json_object_object_get_ex(root, key, &v)) return -1;
   if (json_object_is_type(v, json_type_int)) {
@@ -80,16 +79,16 @@ int gsr__gcs_parse_metadata(const char *json, size_t len, gsr_stat *st,
     snprintf(why, n, "metadata is not a JSON object");
     goto done;
   }
-  if (json_u64(root, "size", &st->size) != 0) {
+  if (gsr__gcs_u64(root, "size", &st->size) != 0) {
     snprintf(why, n, "metadata has no valid \"size\"");
     goto done;
   }
-  if (json_u64(root, "generation", &u) != 0 || u > INT64_MAX || u == 0) {
+  if (gsr__gcs_u64(root, "generation", &u) != 0 || u > INT64_MAX || u == 0) {
     snprintf(why, n, "metadata has no valid \"generation\"");
     goto done;
   }
   st->generation = (int64_t)u;
-  if (json_u64(root, "metageneration", &u) == 0 && u <= INT64_MAX)
+  if (gsr__gcs_u64(root, "metageneration", &u) == 0 && u <= INT64_MAX)
     st->metageneration = (int64_t)u;
   const char *crc = json_str(root, "crc32c"), *md5 = json_str(root, "md5Hash");
   unsigned char c4[4];

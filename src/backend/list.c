@@ -75,29 +75,13 @@ static const char *str_or_empty(struct json_object *o, const char *key) {
   return v != NULL ? v : "";
 }
 
-/* A GCS int64: a decimal string (or a JSON number). */
-static int u64_field(struct json_object *o, const char *key, uint64_t *out) {
-  struct json_object *v;
-  if (!json_object_object_get_ex(o, key, &v)) return -1;
-  if (json_object_is_type(v, json_type_int)) {
-    int64_t x = json_object_get_int64(v);
-    if (x < 0) return -1;
-    *out = (uint64_t)x;
-    return 0;
-  }
-  const char *s = json_object_is_type(v, json_type_string)
-                      ? json_object_get_string(v)
-                      : NULL;
-  return s ? gsr__parse_u64(s, strlen(s), out) : -1;
-}
-
 static int item_entry(struct json_object *it, gsr_list_entry *e) {
   uint64_t u;
   unsigned char c4[4];
   memset(e, 0, sizeof(*e));
   e->name = str_field(it, "name");
-  if (e->name == NULL || u64_field(it, "size", &e->size) != 0) return -1;
-  if (u64_field(it, "generation", &u) == 0 && u <= INT64_MAX)
+  if (e->name == NULL || gsr__gcs_u64(it, "size", &e->size) != 0) return -1;
+  if (gsr__gcs_u64(it, "generation", &u) == 0 && u <= INT64_MAX)
     e->generation = (int64_t)u;
   e->updated = str_field(it, "updated");
   if (e->updated == NULL) e->updated = "";
@@ -107,7 +91,7 @@ static int item_entry(struct json_object *it, gsr_list_entry *e) {
     e->crc32c = (uint32_t)c4[0] << 24 | (uint32_t)c4[1] << 16 |
                 (uint32_t)c4[2] << 8 | c4[3];
   }
-  if (u64_field(it, "metageneration", &u) == 0 && u <= INT64_MAX)
+  if (gsr__gcs_u64(it, "metageneration", &u) == 0 && u <= INT64_MAX)
     e->metageneration = (int64_t)u;
   e->etag = str_or_empty(it, "etag");
   e->md5_hash = str_or_empty(it, "md5Hash");

@@ -31,13 +31,6 @@ char *gsr__percent_encode(const char *s, size_t len) {
   return out;
 }
 
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 int gsr__percent_decode(char *s) {
   char *o = s;
   for (char *p = s; *p; p++) {
@@ -45,7 +38,7 @@ int gsr__percent_decode(char *s) {
       *o++ = *p;
       continue;
     }
-    int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
+    int hi = gsr__hex_value(p[1]), lo = hi < 0 ? -1 : gsr__hex_value(p[2]);
     if (hi < 0 || lo < 0) return -1;
     *o++ = (char)(hi * 16 + lo);
     p += 2;

@@ -185,6 +185,26 @@ static int judge_end(struct gsr__object *obj, struct zonal *z) {
   return status;
 }
 
+/* A response msg[0..mlen) of the stream, unpacked (free it with
+ * ..._free_unpacked), its read handle kept for the next stream; NULL if it
+ * does not parse: the stream dropped, the message set naming `which`
+ * response. */
+static Google__Storage__V2__BidiReadObjectResponse *
+unpack(struct gsr__object *obj, struct zonal *z, const uint8_t *msg,
+       size_t mlen, const char *which) {
+  Google__Storage__V2__BidiReadObjectResponse *r =
+      google__storage__v2__bidi_read_object_response__unpack(NULL, mlen, msg);
+  if (r == NULL) {
+    drop_stream(z);
+    gsr__err(GSR_EPROTO, "%s: %s gRPC response does not parse", obj->display,
+             which);
+    return NULL;
+  }
+  if (r->read_handle != NULL && r->read_handle->has_handle)
+    set_handle(z, r->read_handle->handle.data, r->read_handle->handle.len);
+  return r;
+}
+
 /* Opens a stream and takes its first response. *retry: the failure may go
  * away on a new stream. */
 static int open_stream(struct gsr__object *obj, struct zonal *z, int *retry) {
@@ -251,15 +271,9 @@ static int open_stream(struct gsr__object *obj, struct zonal *z, int *retry) {
     *retry = 1;
     return status;
   }
-  Google__Storage__V2__BidiReadObjectResponse *r =
-      google__storage__v2__bidi_read_object_response__unpack(NULL, mlen, msg);
-  if (r == NULL) {
-    drop_stream(z);
-    return gsr__err(GSR_EPROTO, "%s: first gRPC response does not parse",
-                    obj->display);
-  }
-  if (r->read_handle != NULL && r->read_handle->has_handle)
-    set_handle(z, r->read_handle->handle.data, r->read_handle->handle.len);
+  Google__Storage__V2__BidiReadObjectResponse *r = unpack(obj, z, msg, mlen,
+                                                          "first");
+  if (r == NULL) return GSR_EPROTO;
   status = GSR_OK;
   if (r->metadata != NULL) {
     gsr_stat st;
@@ -342,6 +356,7 @@ static void fail_req(struct zonal *z, struct zreq *q, int status) {
     if (z->rs[i].owner == q) {
       z->rs[i].owner = NULL;
       if (!z->rs[i].done) {
+        assert(z->left > 0); /* counts the ranges not done */
         z->rs[i].done = 1;
         z->left--;
       }
@@ -391,14 +406,7 @@ static void land_crc(struct gsr__request *req, int seg, size_t at,
 static void publish(struct zreq *q, const struct zrange *r) {
   struct gsr__request *req = q->req;
   /* a piece past the range fails before it lands: no byte held back */
-  uint64_t shown = r->got;
-  atomic_store(&req->progress, shown);
-  uint64_t want = atomic_load(&req->want);
-  if (want != 0 && shown >= want) {
-    pthread_mutex_lock(&req->completion->mu);
-    pthread_cond_broadcast(&req->completion->cv);
-    pthread_mutex_unlock(&req->completion->mu);
-  }
+  gsr__request_show(req, r->got);
 }
 
 /* One piece: checked, landed. GSR_OK, GSR_EINTEGRITY (CRC: resumable) or
@@ -416,6 +424,7 @@ static int land(struct gsr__object *obj, struct zonal *z,
                                      : NULL;
   size_t clen = c ? c->len : 0;
   struct zreq *q = r->owner;
+  assert(q != NULL); /* not done: neither finished nor abandoned */
   if (clen > 0) {
     uint64_t at = r->off + r->got;
     if (!d->read_range->has_read_offset ||
@@ -451,6 +460,7 @@ static int land(struct gsr__object *obj, struct zonal *z,
                       "it had at open",
                       obj->display, (unsigned long long)(r->off + r->got),
                       (unsigned long long)obj->st.size);
+    assert(z->left > 0 && q->left > 0); /* r was not done: counted in both */
     r->done = 1;
     z->left--;
     r->owner = NULL;
@@ -565,16 +575,12 @@ static int exchange(struct gsr__object *obj, struct zonal *z, int *retry) {
       *retry = status == GSR_OK;
       return *retry ? GSR_ENETWORK : status;
     }
-    Google__Storage__V2__BidiReadObjectResponse *r =
-        google__storage__v2__bidi_read_object_response__unpack(NULL, mlen, msg);
+    Google__Storage__V2__BidiReadObjectResponse *r = unpack(obj, z, msg, mlen,
+                                                            "a");
     if (r == NULL) {
-      drop_stream(z);
       *retry = 0;
-      return gsr__err(GSR_EPROTO, "%s: a gRPC response does not parse",
-                      obj->display);
+      return GSR_EPROTO;
     }
-    if (r->read_handle != NULL && r->read_handle->has_handle)
-      set_handle(z, r->read_handle->handle.data, r->read_handle->handle.len);
     for (size_t i = 0; i < r->n_object_data_ranges && status == GSR_OK; i++)
       status = land(obj, z, r->object_data_ranges[i]);
     google__storage__v2__bidi_read_object_response__free_unpacked(r, NULL);

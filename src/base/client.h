@@ -36,7 +36,7 @@ struct gsr_client {
   int grpc_port;
   int grpc_tls;                  /* an https:// endpoint */
   atomic_uint_fast64_t requests; /* counters over all files */
-  /* The link as gsr_read_ranges measured it (its cost model, ranges.h):
+  /* The link as gsr_read_ranges measured it (its cost model, fetch/rplan.h):
    * one connection's bytes/s and first-byte seconds, moving averages;
    * 0 until measured. */
   _Atomic double link_rate, link_ttfb;

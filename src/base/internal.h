@@ -100,6 +100,8 @@ void gsr__std_release(void);
 
 /* ---- size.c */
 int gsr__parse_u64(const char *s, size_t len, uint64_t *out);
+/* The value of one hex digit (either case), or -1. */
+int gsr__hex_value(char c);
 
 /* ---- utc.c (no C library time calls: fork-safe) */
 /* Seconds since the epoch of a UTC date and time (month 1-12). */

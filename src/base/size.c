@@ -1,4 +1,5 @@
-/* Parsing byte sizes ("64K", "1MiB", "5MB") and plain unsigned numbers.
+/* Parsing byte sizes ("64K", "1MiB", "5MB"), plain unsigned numbers and
+ * hex digits.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -21,6 +22,13 @@ int gsr__parse_u64(const char *s, size_t len, uint64_t *out) {
   }
   *out = v;
   return 0;
+}
+
+int gsr__hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
 struct size_suffix {

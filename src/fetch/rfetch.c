@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <limits.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@ static int sub_iov(const struct gsr__iov *iov, int n, uint64_t from,
     }
     size_t take = iov[i].len - (size_t)from;
     if (take > len) take = (size_t)len;
+    assert(k < GSR__REQ_IOV); /* n <= GSR__REQ_IOV: one out per iov */
     out[k].base = iov[i].base + from;
     out[k].len = take;
     k++;
@@ -142,6 +144,7 @@ static void submit_part(struct gsr__rfetch *rf, struct gsr__request *req) {
  * (its mutex and condvar stay). */
 static void rearm(struct gsr__rfetch *rf) {
   pthread_mutex_lock(&rf->completion.mu);
+  assert(rf->completion.pending == 0); /* every part counted itself done */
   rf->completion.pending = rf->n_parts;
   memset(&rf->completion.err, 0, sizeof(rf->completion.err));
   pthread_mutex_unlock(&rf->completion.mu);
@@ -192,6 +195,7 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
   rf->target = t;
   rf->off = off;
   rf->len = len;
+  assert(n_iov >= 0 && n_iov <= GSR__REQ_IOV); /* rfetch.h: seg_len's */
   rf->n_seg = n_iov;
   for (int i = 0; i < n_iov; i++) rf->seg_len[i] = iov[i].len;
   if (t->obj->local) { /* done before we return */

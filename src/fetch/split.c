@@ -8,6 +8,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
+
 #include "fetch/rfetch.h"
 
 int gsr__split_range(uint64_t len, int max_parts, uint64_t min_part,
@@ -21,5 +23,9 @@ int gsr__split_range(uint64_t len, int max_parts, uint64_t min_part,
     if (n > (uint64_t)max_parts) n = (uint64_t)max_parts;
   }
   *part_len = len / n;
+  /* At least one part, at most max_parts; a split range's parts are of
+   * at least min_part each, the last taking the remainder. */
+  assert(n >= 1 && (n == 1 || (n <= (uint64_t)max_parts &&
+                               *part_len >= min_part && *part_len * n <= len)));
   return (int)n;
 }

@@ -1,9 +1,9 @@
 /* The work of gsr_read_ranges and gsr_read_ranges_files (api/file.c):
- * check the ranges, plan each file's (ranges_plan.c), fetch the spans of
+ * check the ranges, plan each file's (fetch/rplan.c), fetch the spans of
  * every file under one width with their bytes scattered straight into
  * the ranges' buffers (holes dropped by the I/O thread), copy overlaps,
- * hand out slices, measure the link for the next plan. See ranges.h and
- * docs/ranges.md.
+ * hand out slices, measure the link for the next plan. See fetch/rplan.h
+ * and docs/ranges.md.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "base/client.h"
-#include "fetch/ranges.h"
 #include "fetch/rfetch.h"
+#include "fetch/rplan.h"
 #include "read/file.h"
 
 #define MAX_CONCURRENCY GSR__RANGES_MAX_CONCURRENCY

@@ -73,22 +73,16 @@ int gsr__grpc_code_from_rst(uint32_t e) {
   }
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 void gsr__grpc_decode_message(const char *v, size_t n, char *out,
                               size_t out_n) {
   size_t o = 0;
   if (out_n == 0) return;
   for (size_t i = 0; i < n && o + 1 < out_n; i++) {
     unsigned char c = (unsigned char)v[i];
-    if (c == '%' && i + 2 < n && hexval(v[i + 1]) >= 0 &&
-        hexval(v[i + 2]) >= 0) {
-      c = (unsigned char)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
+    int hi = c == '%' && i + 2 < n ? gsr__hex_value(v[i + 1]) : -1;
+    int lo = hi >= 0 ? gsr__hex_value(v[i + 2]) : -1;
+    if (lo >= 0) {
+      c = (unsigned char)(hi << 4 | lo);
       i += 2;
     }
     /* a message never carries raw server bytes: printable ASCII only */

@@ -17,7 +17,7 @@ void gsr__response_reset(struct gsr__response *resp) {
   resp->retry_after_s = -1;
 }
 
-/* Length of the leading run of digits in s[0..len). */
+/* How many digits s[0..len) starts with. */
 static size_t digits_len(const char *s, size_t len) {
   size_t i = 0;
   while (i < len && s[i] >= '0' && s[i] <= '9') i++;

@@ -7,6 +7,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@ int gsr__same_origin(const char *a, const char *b) {
 
 enum gsr__hop gsr__redirect_decide(const char *const *hops, int n,
                                    const char *to, int max, int *cross) {
+  assert(n >= 1); /* the URL that answered the redirect, at least */
   *cross = 1;
   if (to == NULL || to[0] == '\0') return GSR__HOP_NO_LOCATION;
   if (max <= 0) return GSR__HOP_OFF;

@@ -76,6 +76,7 @@ void gsr__request_set_range(struct gsr__request *req, uint64_t first,
 void gsr__request_set_range_iov(struct gsr__request *req, uint64_t first,
                                 uint64_t len, const struct gsr__iov *iov,
                                 int n) {
+  assert(n >= 0 && n <= GSR__REQ_IOV); /* dst's entries */
   req->has_range = 1;
   req->range_first = first;
   req->range_len = len;
@@ -131,6 +132,16 @@ uint32_t gsr__request_crc(const struct gsr__request *req) {
   return crc;
 }
 
+void gsr__request_show(struct gsr__request *req, uint64_t n) {
+  atomic_store(&req->progress, n);
+  uint64_t want = atomic_load(&req->want);
+  if (want != 0 && n >= want) {
+    pthread_mutex_lock(&req->completion->mu);
+    pthread_cond_broadcast(&req->completion->cv);
+    pthread_mutex_unlock(&req->completion->mu);
+  }
+}
+
 uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
                                      long timeout_ms) {
   uint64_t got = atomic_load(&req->progress);
@@ -147,6 +158,9 @@ uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
     }
   }
   pthread_mutex_lock(&f->mu);
+  /* The completion holds this one request (transport.h): the wakeup on
+   * its condition variable is this request's. */
+  assert(f->pending <= 1);
   atomic_store(&req->want, n);
   while ((got = atomic_load(&req->progress)) < n && f->pending > 0) {
     if (timeout_ms < 0)

@@ -23,7 +23,7 @@
 
 struct curl_slist;
 struct gsr__request;
-struct gsr__loop; /* one I/O thread (io_thread.c) */
+struct gsr__loop; /* one I/O thread (io_thread.c; its parts: io.h) */
 
 /* A completion is what a caller waits on: one or more requests that together
  * fill a range. Each request completes it exactly once: done, failed, or
@@ -283,6 +283,11 @@ void gsr__transport_cancel(struct gsr__transport *t, struct gsr__request *req);
  * bytes stored so far. */
 uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
                                      long timeout_ms);
+
+/* Publishes n as the body bytes stored (progress) and wakes a waiter that
+ * wants no more than that: for whoever lands the bytes (the I/O thread,
+ * a backend's own stream). */
+void gsr__request_show(struct gsr__request *req, uint64_t n);
 
 /* CRC32C of the body bytes stored so far (the segments' CRCs combined). */
 uint32_t gsr__request_crc(const struct gsr__request *req);

@@ -1,5 +1,5 @@
 /* libFuzzer target: the vectored-read planner (gsr__rplan_build,
- * ranges_plan.c), fed random ranges and limits. Every plan must pass
+ * rplan.c), fed random ranges and limits. Every plan must pass
  * rplan_check (tests/support/rplan_check.h): every byte of every range
  * covered exactly once, by exactly one span, holes and spans within their
  * limits, nothing joinable left apart.
@@ -17,7 +17,7 @@
 
 #include "../support/rplan_check.h"
 #include "base/internal.h"
-#include "fetch/ranges.h"
+#include "fetch/rplan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

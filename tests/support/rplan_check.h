@@ -19,7 +19,7 @@
 
 #include <stdlib.h>
 
-#include "fetch/ranges.h"
+#include "fetch/rplan.h"
 
 static inline const char *rplan_check(const struct gsr__rplan_range *r,
                                       size_t n,

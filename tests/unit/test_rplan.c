@@ -1,4 +1,4 @@
-/* Unit tests of the vectored-read planner (src/fetch/ranges_plan.c):
+/* Unit tests of the vectored-read planner (src/fetch/rplan.c):
  * sorting with the caller's indices kept, merging overlaps and
  * neighbours, joining by the hole limit, the span limit, the cost model,
  * and random range sets checked against the invariants.
@@ -17,7 +17,7 @@
 
 #include "../support/rplan_check.h"
 #include "base/internal.h"
-#include "fetch/ranges.h"
+#include "fetch/rplan.h"
 
 #define R(o, l) ((struct gsr__rplan_range){(o), (l)})
 

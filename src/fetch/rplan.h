@@ -2,16 +2,17 @@
  * cost model that sets its hole limit. See docs/ranges.md.
  *
  * The plan: the ranges sorted by offset (the caller's indices kept);
- * overlapping and adjacent ones merged into runs (a run's bytes are
- * fetched once); neighbouring runs joined into one span (one request, or
- * one split fetch) while the hole between them is at most hole_limit and
- * the span stays within span_limit. A run is never cut: one longer than
- * span_limit is a span of its own (fetched in parts).
+ * overlapping and adjacent ones merged into extents (an extent's bytes
+ * are fetched once); neighbouring extents joined into one span (one
+ * request, or one split fetch) while the hole between them is at most
+ * hole_limit and the span stays within span_limit. An extent is never
+ * cut: one longer than span_limit is a span of its own (fetched in
+ * parts).
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef GSR_RANGES_H
-#define GSR_RANGES_H
+#ifndef GSR_RPLAN_H
+#define GSR_RPLAN_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +24,7 @@ struct gsr__rplan_range {
 };
 
 struct gsr__rplan_limits {
-  uint64_t hole_limit; /* join runs whose hole is at most this */
+  uint64_t hole_limit; /* join extents whose hole is at most this */
   uint64_t span_limit; /* ... if the joined span is at most this */
 };
 
@@ -110,4 +111,4 @@ int gsr__rplan_parts(size_t remaining, int conc);
 int gsr__rplan_width(size_t spans, uint64_t bytes, double rate, double ttfb,
                      int least, int max);
 
-#endif /* GSR_RANGES_H */
+#endif /* GSR_RPLAN_H */

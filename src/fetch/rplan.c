@@ -1,5 +1,5 @@
-/* The vectored-read planner: sort, merge into runs, join runs into spans
- * by cost. Pure: no I/O, no clock. See ranges.h.
+/* The vectored-read planner: sort, merge into extents, join extents into
+ * spans by cost. Pure: no I/O, no clock. See rplan.h.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/internal.h"
-#include "fetch/ranges.h"
+#include "fetch/rplan.h"
 
 struct sorted {
   uint64_t off, len;
@@ -93,30 +93,30 @@ struct planner {
   const struct gsr__rplan_limits *lim;
   struct gsr__rplan *p;
   int open;                  /* a span is open (the last of p->spans) */
-  uint64_t run_off, run_end; /* the run being built */
-  size_t run_first_seg, run_first;
+  uint64_t ext_off, ext_end; /* the extent being built */
+  size_t ext_first_seg, ext_first;
 };
 
-/* Ends the run being built: joins it to the open span if the hole costs
+/* Ends the extent being built: joins it to the open span if the hole costs
  * less than a request and the span stays within its limit, else opens a
  * new span with it. */
-static void close_run(struct planner *pl, size_t end_order) {
+static void close_extent(struct planner *pl, size_t end_order) {
   struct gsr__rplan *p = pl->p;
   struct gsr__rspan *s = pl->open ? &p->spans[p->n_spans - 1] : NULL;
-  if (s != NULL && pl->run_off - (s->off + s->len) <= pl->lim->hole_limit &&
-      pl->run_end - s->off <= pl->lim->span_limit) {
-    uint64_t hole = pl->run_off - (s->off + s->len);
+  if (s != NULL && pl->ext_off - (s->off + s->len) <= pl->lim->hole_limit &&
+      pl->ext_end - s->off <= pl->lim->span_limit) {
+    uint64_t hole = pl->ext_off - (s->off + s->len);
     s->hole_bytes += hole;
     p->hole_bytes += hole;
-    p->bytes += pl->run_end - (s->off + s->len);
-    s->len = pl->run_end - s->off;
+    p->bytes += pl->ext_end - (s->off + s->len);
+    s->len = pl->ext_end - s->off;
   } else {
     s = &p->spans[p->n_spans++];
-    s->off = pl->run_off;
-    s->len = pl->run_end - pl->run_off;
+    s->off = pl->ext_off;
+    s->len = pl->ext_end - pl->ext_off;
     s->hole_bytes = 0;
-    s->first_seg = pl->run_first_seg;
-    s->first = pl->run_first;
+    s->first_seg = pl->ext_first_seg;
+    s->first = pl->ext_first;
     p->bytes += s->len;
     pl->open = 1;
   }
@@ -149,24 +149,24 @@ int gsr__rplan_build(const struct gsr__rplan_range *r, size_t n,
   struct planner pl = {.lim = lim, .p = out};
   for (size_t k = 0; k < m; k++) {
     uint64_t off = v[k].off, end = off + v[k].len;
-    if (k == 0 || off > pl.run_end) { /* a gap: a new run */
-      if (k > 0) close_run(&pl, k);
-      pl.run_off = off;
-      pl.run_end = off;
-      pl.run_first_seg = out->n_segs;
-      pl.run_first = k;
+    if (k == 0 || off > pl.ext_end) { /* a gap: a new extent */
+      if (k > 0) close_extent(&pl, k);
+      pl.ext_off = off;
+      pl.ext_end = off;
+      pl.ext_first_seg = out->n_segs;
+      pl.ext_first = k;
     }
     out->order[k] = v[k].idx;
-    /* off <= run_end: the run already holds [off, run_end). */
-    uint64_t own = GSR__MAX(off, pl.run_end);
+    /* off <= ext_end: the extent already holds [off, ext_end). */
+    uint64_t own = GSR__MAX(off, pl.ext_end);
     out->copied[v[k].idx] = GSR__MIN(own, end) - off;
-    if (end > pl.run_end) {
-      out->segs[out->n_segs++] = (struct gsr__rseg){pl.run_end,
-                                                    end - pl.run_end, v[k].idx};
-      pl.run_end = end;
+    if (end > pl.ext_end) {
+      out->segs[out->n_segs++] = (struct gsr__rseg){pl.ext_end,
+                                                    end - pl.ext_end, v[k].idx};
+      pl.ext_end = end;
     }
   }
-  if (m > 0) close_run(&pl, m);
+  if (m > 0) close_extent(&pl, m);
   out->n_order = m;
   check_plan(out);
   gsr__free(v);
