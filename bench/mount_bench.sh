@@ -11,28 +11,15 @@
 # Usage: bench/mount_bench.sh path/to/gsread [SIZE_MIB]   (root, /dev/fuse)
 # SPDX-License-Identifier: MIT
 set -euo pipefail
-BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 MIB=${2:-512}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SERVER=$HERE/../tests/server/gcs-server
-T=$(mktemp -d /tmp/gsread-mbench.XXXXXX)
-M=$T/mnt
-cleanup() {
-  if mountpoint -q "$M"; then fusermount3 -u -z "$M" 2>/dev/null || umount -l "$M"; fi
-  "$SERVER" stop --state "$T/state" >/dev/null 2>&1 || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-mkdir -p "$T/data/bkt" "$M"
-head -c $((MIB * 1024 * 1024)) /dev/urandom >"$T/data/bkt/obj"
 ROOT=$HERE/..
+. "$HERE/mount_setup.sh"
+mount_setup mbench "$1" "$MIB"
 . "$HERE/server.sh" # BENCH_WORKERS, bench_ceiling
-EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile gcs --workers "$BENCH_WORKERS")
-export STORAGE_EMULATOR_HOST=$EP GSREAD_PLANS_FILE=
 PY=/usr/bin/python3
 MEDIA="$EP/download/storage/v1/b/bkt/o/obj?alt=media" BENCH_SIZE=$((MIB * 1024 * 1024)) bench_ceiling 4
 FLAG=$($PY -c "import sys; sys.path.insert(0, '$HERE'); from ceiling import flag; print(flag())")
-sent() { curl -s "$EP/_control/stats" | $PY -c 'import json,sys; print(json.load(sys.stdin)["body_bytes_sent"])'; }
 # Peak RSS (VmHWM, KiB) of the process serving $M.
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 

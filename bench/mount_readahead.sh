@@ -9,23 +9,9 @@
 # Usage: bench/mount_readahead.sh path/to/gsread [SIZE_MIB]  (run as root)
 # SPDX-License-Identifier: MIT
 set -euo pipefail
-BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 MIB=${2:-512}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SERVER=$HERE/../tests/server/gcs-server
-T=$(mktemp -d /tmp/gsread-mra.XXXXXX)
-M=$T/mnt
-cleanup() {
-  mountpoint -q "$M" && "$BIN" unmount "$M"
-  "$SERVER" stop --state "$T/state" >/dev/null 2>&1 || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-mkdir -p "$T/data/bkt" "$M"
-head -c $((MIB * 1024 * 1024)) /dev/urandom >"$T/data/bkt/obj"
-EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile gcs)
-export STORAGE_EMULATOR_HOST=$EP GSREAD_PLANS_FILE=
-sent() { curl -s "$EP/_control/stats" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["body_bytes_sent"])'; }
+. "$(dirname "${BASH_SOURCE[0]}")/mount_setup.sh"
+mount_setup mra "$1" "$MIB"
 
 # run LABEL PREFETCH READ_AHEAD_KB
 run() {

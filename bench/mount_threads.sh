@@ -9,23 +9,10 @@
 # Usage: bench/mount_threads.sh path/to/gsread [ROUNDS] [SECONDS]   (3, 5; root, /dev/fuse)
 # SPDX-License-Identifier: MIT
 set -euo pipefail
-BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROUNDS=${2:-3}
 SECS=${3:-5}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SERVER=$HERE/../tests/server/gcs-server
-T=$(mktemp -d /tmp/gsread-mthreads.XXXXXX)
-M=$T/mnt
-cleanup() {
-  if mountpoint -q "$M"; then fusermount3 -u -z "$M" 2>/dev/null || umount -l "$M"; fi
-  "$SERVER" stop --state "$T/state" >/dev/null 2>&1 || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-mkdir -p "$T/data/bkt" "$M"
-head -c $((256 * 1024 * 1024)) /dev/urandom >"$T/data/bkt/obj"
-EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile gcs --workers 4)
-export STORAGE_EMULATOR_HOST=$EP GSREAD_PLANS_FILE=
+. "$(dirname "${BASH_SOURCE[0]}")/mount_setup.sh"
+mount_setup mthreads "$1" 256
 PY=/usr/bin/python3
 
 # cell NAME FDS [mount options...]: reads/s of 16 threads over FDS descriptors.

@@ -1,0 +1,34 @@
+# Sourced by the mount benchmarks: a temporary directory T with one random
+# object gs://bkt/obj of MIB MiB, served by the local GCS stand-in (gcs
+# profile, BENCH_WORKERS nginx workers, default 4), the mount point
+# M=$T/mnt, and a clean-up at exit that leaves nothing mounted and the
+# server stopped.
+#   mount_setup TAG PATH/TO/gsread MIB
+# sets BIN (the gsread binary, absolute), T, M, EP, SERVER; exports
+# STORAGE_EMULATOR_HOST and an empty GSREAD_PLANS_FILE (every mount starts
+# cold); defines sent (the bytes the server sent so far).
+# SPDX-License-Identifier: MIT
+mount_setup() {
+  local tag=$1 mib=$3
+  BIN=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+  SERVER=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../tests/server/gcs-server
+  T=$(mktemp -d "/tmp/gsread-$tag.XXXXXX")
+  M=$T/mnt
+  trap mount_cleanup EXIT
+  mkdir -p "$T/data/bkt" "$M"
+  head -c $((mib * 1024 * 1024)) /dev/urandom >"$T/data/bkt/obj"
+  EP=$("$SERVER" start --data "$T/data" --state "$T/state" --profile gcs \
+    --workers "${BENCH_WORKERS:-4}")
+  export STORAGE_EMULATOR_HOST=$EP GSREAD_PLANS_FILE=
+}
+
+mount_cleanup() {
+  if mountpoint -q "$M"; then fusermount3 -u -z "$M" 2>/dev/null || umount -l "$M"; fi
+  "$SERVER" stop --state "$T/state" >/dev/null 2>&1 || true
+  rm -rf "$T"
+}
+
+sent() {
+  curl -s "$EP/_control/stats" |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["body_bytes_sent"])'
+}
