@@ -12,6 +12,9 @@
 #       STORAGE_GRPC_ENDPOINT; one that does not start is a failure.
 #       ZONAL_SERVER, if set, is the stand-in to start (with the same
 #       --port 0 --port-file --root): e.g. zonal-fast-server.
+#   stop_zonal  stops it (if one was started); a trap of the zonal tests.
+#   zonal_tree BYTES  the zonal tests' bucket B=zbkt in D=$T/root/zbkt:
+#       obj (BYTES random bytes), dir/small (1000), empty.
 #   ctl WHAT  asks the server's /_control/WHAT (config?..., reset).
 # For the tests of gsread mount:
 #   cli_mount_setup NAME ARGS...  cli_setup, then the mount point M=$T/mnt
@@ -85,6 +88,17 @@ cli_start_zonal() {
     exit 1
   fi
   export STORAGE_GRPC_ENDPOINT=http://127.0.0.1:$(cat "$T/port")
+}
+
+stop_zonal() { [ -n "${ZPID:-}" ] && kill "$ZPID" 2>/dev/null && wait "$ZPID" 2>/dev/null; }
+
+zonal_tree() {
+  B=zbkt
+  D=$T/root/$B
+  mkdir -p "$D/dir"
+  head -c "$1" /dev/urandom >"$D/obj"
+  head -c 1000 /dev/urandom >"$D/dir/small"
+  : >"$D/empty"
 }
 
 mounted() { grep -qF " ${1:-$M} fuse.gsread " /proc/self/mounts; }

@@ -27,15 +27,9 @@ cli_setup zonal-cli "$@"
 ZSERVER=$CLI_LIB_DIR/../server/zonal-server
 WRAP=${GSR_WRAP:-}
 
-B=zbkt
-D=$T/root/$B
-mkdir -p "$D/dir"
-head -c $((9 * 1024 * 1024 + 12345)) /dev/urandom >"$D/obj"
-head -c 1000 /dev/urandom >"$D/dir/small"
-: >"$D/empty"
+zonal_tree $((9 * 1024 * 1024 + 12345))
 
 start_zonal() { cli_start_zonal "$T/root" --faults "$T/faults" --log "$T/log" "$@"; }
-stop_zonal() { kill "$ZPID" 2>/dev/null && wait "$ZPID" 2>/dev/null; }
 trap 'stop_zonal; cli_cleanup' EXIT
 start_zonal
 

@@ -28,15 +28,9 @@ if [ ! -x "$FAST" ]; then
   exit 1
 fi
 
-B=zbkt
-D=$T/root/$B
-mkdir -p "$D/dir"
-head -c $((64 * 1024 * 1024 + 4321)) /dev/urandom >"$D/obj"
-head -c 1000 /dev/urandom >"$D/dir/small"
-: >"$D/empty"
+zonal_tree $((64 * 1024 * 1024 + 4321))
 SIZE=$(wc -c <"$D/obj")
 
-stop_zonal() { [ -n "${ZPID:-}" ] && kill "$ZPID" 2>/dev/null && wait "$ZPID" 2>/dev/null; }
 trap 'stop_zonal; cli_cleanup' EXIT
 # fast [ARGS...]: (re)starts zonal-fast-server with ARGS.
 fast() {
