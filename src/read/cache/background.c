@@ -29,42 +29,42 @@ static void bg_collect(struct gsr__blocks *t) {
 
 /* Starts fetching block idx in the background if the rules allow it and
  * the budget has room (it is a prefetch: it waits for nobody). */
-static void bg_start(struct gsr__file *f, struct gsr__blocks *t, uint64_t idx) {
+static void bg_start(struct gsr__rctx *r, struct gsr__blocks *t, uint64_t idx) {
   bg_collect(t);
   if (idx >= t->count || t->inflight > 0 || gsr__blocks_find(t, idx) != NULL)
     return;
   uint64_t len = gsr__blocks_len(t, idx);
   int refused;
-  struct gsr__buf *buf = gsr__buf_try((size_t)len, f->client->budget, &refused);
+  struct gsr__buf *buf = gsr__buf_try((size_t)len, r->budget, &refused);
   if (buf == NULL) return; /* no room in the budget, or no memory */
   struct gsr__iov iov = {buf->data, (size_t)len};
   struct gsr__rfetch *rf;
-  if (gsr__rfetch_start(&f->target, idx * t->bs, len, &iov, 1, f->concurrency,
-                        f->min_part, buf, &rf) != GSR_OK) {
+  if (gsr__rfetch_start(r->target, idx * t->bs, len, &iov, 1, r->concurrency,
+                        r->min_part, buf, &rf) != GSR_OK) {
     gsr__buf_unref(buf); /* e.g. the file is closing */
     return;
   }
-  atomic_fetch_add(&f->stats.misses, 1);     /* fsspec counts it as a fetch */
+  atomic_fetch_add(&r->stats->misses, 1);    /* fsspec counts it as a fetch */
   gsr__blocks_insert(t, idx, buf, rf, 0, 0); /* keeps nothing: never fails */
-  gsr__cache_held(f, t->held);
+  gsr__cache_held(r, t->held);
 }
 
-static int bg_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
+static int bg_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
                    struct gsr__out *out) {
   struct gsr__blocks *t = state;
   uint64_t fetched, before = out->done;
   bg_collect(t);
-  int status = gsr__blocks_read(f, t, off, len, out, &fetched);
+  int status = gsr__blocks_read(r, t, off, len, out, &fetched);
   if (status != GSR_OK) return status;
-  if (fetched == 0) atomic_fetch_add(&f->stats.hits, 1);
+  if (fetched == 0) atomic_fetch_add(&r->stats->hits, 1);
   /* The block after the last one touched; fsspec's end // bs is one block
    * further when the read ends on a block boundary. */
   uint64_t end = off + (out->done - before);
-  if (end > off) bg_start(f, t, (end - 1) / t->bs + 1);
+  if (end > off) bg_start(r, t, (end - 1) / t->bs + 1);
   return GSR_OK;
 }
 
-const struct gsr__reader_ops gsr__cache_background = {
+const struct gsr__cache_ops gsr__cache_background = {
     .name = "background",
     .create = gsr__blocks_create,
     .read = bg_read,

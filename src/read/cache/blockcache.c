@@ -7,15 +7,15 @@
  */
 #include "read/cache/blocks.h"
 
-static int bc_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
+static int bc_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
                    struct gsr__out *out) {
   uint64_t fetched;
-  int status = gsr__blocks_read(f, state, off, len, out, &fetched);
-  if (status == GSR_OK && fetched == 0) atomic_fetch_add(&f->stats.hits, 1);
+  int status = gsr__blocks_read(r, state, off, len, out, &fetched);
+  if (status == GSR_OK && fetched == 0) atomic_fetch_add(&r->stats->hits, 1);
   return status;
 }
 
-const struct gsr__reader_ops gsr__cache_blockcache = {
+const struct gsr__cache_ops gsr__cache_blockcache = {
     .name = "blockcache",
     .create = gsr__blocks_create,
     .read = bc_read,

@@ -8,21 +8,20 @@
 #include "read/cache/blocks.h"
 #include "fetch/rfetch.h"
 
-int gsr__blocks_create(struct gsr__file *f, void **state) {
+int gsr__blocks_create(const struct gsr__rctx *r, void **state) {
   struct gsr__blocks *t = gsr__calloc(1, sizeof(*t));
-  if (t == NULL)
-    return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
-  t->bs = f->block_size;
-  t->size = f->obj->st.size;
+  if (t == NULL) return gsr__err(GSR_ENOMEM, "%s: out of memory", r->display);
+  t->bs = r->page_size;
+  t->size = r->size;
   t->count = t->size / t->bs + (t->size % t->bs != 0);
   /* No more slots than the object has blocks: a huge max_blocks costs
    * nothing then, and eviction is the same (the table never fills). */
-  t->max = (uint64_t)f->max_blocks < t->count ? f->max_blocks : (int)t->count;
+  t->max = (uint64_t)r->max_pages < t->count ? r->max_pages : (int)t->count;
   if (t->max < 1) t->max = 1;
   t->v = gsr__calloc((size_t)t->max, sizeof(*t->v));
   if (t->v == NULL) {
     gsr__free(t);
-    return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
+    return gsr__err(GSR_ENOMEM, "%s: out of memory", r->display);
   }
   *state = t;
   return GSR_OK;
@@ -40,9 +39,8 @@ static void blk_remove(struct gsr__blocks *t, int i) {
   t->v[i] = t->v[--t->n];
 }
 
-void gsr__blocks_destroy(struct gsr__file *f, void *state) {
+void gsr__blocks_destroy(void *state) {
   struct gsr__blocks *t = state;
-  (void)f;
   while (t->n > 0) blk_remove(t, t->n - 1);
   gsr__free(t->v);
   gsr__free(t);
@@ -97,7 +95,7 @@ int gsr__blocks_join(struct gsr__blocks *t, struct gsr__blk *e) {
 /* A reference to block b's chunk: from the table (joining a background
  * fetch of it), else fetched now and added, keeping (b, last]. A failed
  * background fetch is dropped and the block fetched again here. */
-static int blk_get(struct gsr__file *f, struct gsr__blocks *t, uint64_t b,
+static int blk_get(struct gsr__rctx *r, struct gsr__blocks *t, uint64_t b,
                    uint64_t last, struct gsr__buf **buf, uint64_t *fetched) {
   struct gsr__blk *e = gsr__blocks_find(t, b);
   if (e != NULL && gsr__blocks_join(t, e) == GSR_OK) {
@@ -106,28 +104,28 @@ static int blk_get(struct gsr__file *f, struct gsr__blocks *t, uint64_t b,
     return GSR_OK;
   }
   uint64_t len = gsr__blocks_len(t, b);
-  int status = gsr__chunk_fetch(f, b * t->bs, &len, 1, buf);
+  int status = gsr__chunk_fetch(r, b * t->bs, &len, 1, buf);
   if (status != GSR_OK) return status;
-  atomic_fetch_add(&f->stats.misses, 1);
+  atomic_fetch_add(&r->stats->misses, 1);
   (*fetched)++;
   if (gsr__blocks_insert(t, b, gsr__buf_ref(*buf), NULL, b, last) != 0)
     gsr__buf_unref(*buf); /* no room: serve it once, keep nothing */
-  gsr__cache_held(f, t->held);
+  gsr__cache_held(r, t->held);
   return GSR_OK;
 }
 
-int gsr__blocks_read(struct gsr__file *f, struct gsr__blocks *t, uint64_t off,
+int gsr__blocks_read(struct gsr__rctx *r, struct gsr__blocks *t, uint64_t off,
                      uint64_t len, struct gsr__out *out, uint64_t *fetched) {
   uint64_t end = off + len, last = (end - 1) / t->bs;
   *fetched = 0;
   for (uint64_t b = off / t->bs; b <= last && !gsr__out_full(out); b++) {
     struct gsr__buf *buf;
-    int status = blk_get(f, t, b, last, &buf, fetched);
+    int status = blk_get(r, t, b, last, &buf, fetched);
     if (status != GSR_OK) return status;
     uint64_t first = b * t->bs;
     uint64_t from = GSR__MAX(off, first);
     uint64_t to = GSR__MIN(end, first + gsr__blocks_len(t, b));
-    gsr__out_put(f, out, buf, (size_t)(from - first), to - from);
+    gsr__out_put(r->stats, out, buf, (size_t)(from - first), to - from);
     gsr__buf_unref(buf);
   }
   return GSR_OK;

@@ -28,12 +28,12 @@ struct gsr__blocks {
   uint64_t held;            /* bytes in the table's chunks */
 };
 
-/* A new, empty table for file f: the create op of both caches' readers.
+/* A new, empty table for r's file: the create op of both caches' readers.
  * GSR_OK and *state, or GSR_ENOMEM with the message set. */
-int gsr__blocks_create(struct gsr__file *f, void **state);
+int gsr__blocks_create(const struct gsr__rctx *r, void **state);
 /* Frees the table and every block; cancels and waits for background
  * fetches: the destroy op of both caches' readers. */
-void gsr__blocks_destroy(struct gsr__file *f, void *state);
+void gsr__blocks_destroy(void *state);
 /* Length of block idx (the last one may be short). */
 uint64_t gsr__blocks_len(const struct gsr__blocks *t, uint64_t idx);
 struct gsr__blk *gsr__blocks_find(struct gsr__blocks *t, uint64_t idx);
@@ -50,7 +50,7 @@ int gsr__blocks_join(struct gsr__blocks *t, struct gsr__blk *e);
 /* Serves [off, off+len) block by block, fetching each missing block with
  * one request (counted as a miss each); *fetched gets their number. Stops
  * early, with GSR_OK, when the caller's slice array is full. */
-int gsr__blocks_read(struct gsr__file *f, struct gsr__blocks *t, uint64_t off,
+int gsr__blocks_read(struct gsr__rctx *r, struct gsr__blocks *t, uint64_t off,
                      uint64_t len, struct gsr__out *out, uint64_t *fetched);
 
 #endif /* GSR_CACHE_BLOCKS_H */

@@ -82,8 +82,9 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
       return status;
     }
     uint64_t got = at == 0 && n == b->len
-                       ? gsr__out_put_crc(f, out, b->buf, 0, n, block_crc(b))
-                       : gsr__out_put(f, out, b->buf, (size_t)at, n);
+                       ? gsr__out_put_crc(&f->stats, out, b->buf, 0, n,
+                                          block_crc(b))
+                       : gsr__out_put(&f->stats, out, b->buf, (size_t)at, n);
     if (got == 0) break; /* the caller's slice array is full */
     cur += got;
     if (at + got > b->used) b->used = at + got;
