@@ -147,7 +147,10 @@ int gsr__file_open(gsr_client *c, const char *url, const gsr_file_options *opts,
 }
 
 void gsr__file_unref(struct gsr__file *f) {
-  if (f == NULL || atomic_fetch_sub(&f->refs, 1) != 1) return;
+  if (f == NULL) return;
+  int refs = atomic_fetch_sub(&f->refs, 1);
+  assert(refs >= 1); /* every unref drops a reference someone took */
+  if (refs != 1) return;
   destroy_readers(f);
   gsr__object_close(f->obj);
   pthread_mutex_destroy(&f->reader_mu);
@@ -248,6 +251,10 @@ static int64_t read_at(struct gsr__file *f, struct gsr__out *out, size_t n,
     gsr__out_abandon(out);
     return status;
   }
+  /* A reader delivers all it was asked, less only when out's slices ran
+   * out (reader.h). */
+  assert(out->done == len || (out->done < len && out->slices != NULL &&
+                              out->n_slices == out->max_slices));
   atomic_fetch_add(&f->stats.reads, 1);
   atomic_fetch_add(&f->stats.bytes_delivered, out->done);
   return (int64_t)out->done;
@@ -290,6 +297,7 @@ static int crc_feed(struct gsr__file *f, uint64_t off, uint32_t crc,
   if (off == 0) f->crc = 0; /* a read from the start (re)starts it */
   f->crc = gsr__crc32c_combine(f->crc, crc, n);
   f->crc_pos = off + n;
+  assert(f->crc_pos <= st->size); /* reads are clamped to the object */
   if (f->crc_pos != st->size || f->crc == st->crc32c) return GSR_OK;
   f->crc_pos = UINT64_MAX;
   return gsr__file_check_crc(f, f->crc, "read");
@@ -309,7 +317,8 @@ int64_t gsr__file_read(struct gsr__file *f, void *buf, size_t n) {
   int status;
   pthread_mutex_lock(&f->pos_mu);
   uint32_t crc = 0;
-  int want = crc_wanted(f, (uint64_t)f->pos); /* pos is never negative */
+  assert(f->pos >= 0); /* seek refuses a negative position */
+  int want = crc_wanted(f, (uint64_t)f->pos);
   int64_t r = copy_read(f, buf, n, f->pos, want, &crc);
   if (r > 0) {
     status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
@@ -341,7 +350,8 @@ int64_t gsr__file_read_slices(struct gsr__file *f, size_t n, gsr_slice *out,
   int status = GSR_OK;
   pthread_mutex_lock(&f->pos_mu);
   uint32_t crc = 0;
-  int want = crc_wanted(f, (uint64_t)f->pos); /* pos is never negative */
+  assert(f->pos >= 0); /* seek refuses a negative position */
+  int want = crc_wanted(f, (uint64_t)f->pos);
   int64_t r = gsr__file_slice_read(f, n, f->pos, out, max, count, want, &crc);
   if (r > 0) status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
   if (r > 0) f->pos += r;

@@ -5,6 +5,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -65,6 +66,7 @@ int gsr__handle_add(struct gsr__file *f) {
     pthread_mutex_unlock(&reg_mu);
     return gsr__err(GSR_ENOMEM, "cannot register another open file");
   }
+  assert(idx != 0); /* slot 0 stays unused: handle 0 is invalid */
   f->id = (++last_serial << SLOT_BITS) | idx;
   slots[idx].id = f->id;
   slots[idx].f = f;
@@ -92,7 +94,9 @@ int gsr__handle_get(gsr_file id, struct gsr__file **out) {
   reg_lock();
   struct slot *s = lookup_synced(id, &status);
   if (s != NULL) {
-    atomic_fetch_add(&s->f->refs, 1);
+    int refs = atomic_fetch_add(&s->f->refs, 1);
+    assert(refs >= 1); /* the registry holds one while registered */
+    (void)refs;
     *out = s->f;
   }
   pthread_mutex_unlock(&reg_mu);

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <string.h>
 
 #include "read/file.h"
@@ -43,6 +44,7 @@ static void copy_to_iov(struct gsr__out *o, uint64_t at,
     len -= n;
     at = 0;
   }
+  assert(len == 0); /* a reader never delivers past its destination */
 }
 
 /* known: the CRC of the bytes, or NULL to compute it (right after the
@@ -51,6 +53,7 @@ static uint64_t put(struct gsr__stats *st, struct gsr__out *o,
                     struct gsr__buf *b, size_t at, uint64_t len,
                     const uint32_t *known) {
   if (len == 0) return 0;
+  assert(at + len <= b->cap); /* the bytes lie inside the buffer */
   if (o->slices != NULL) {
     if (o->n_slices == o->max_slices) return 0;
     gsr_slice *s = &o->slices[o->n_slices++];

@@ -4,6 +4,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
+
 #include "read/cache/cache.h"
 
 struct ac {
@@ -22,6 +24,7 @@ static int ac_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
   } else {
     atomic_fetch_add(&r->stats->hits, 1);
   }
+  assert(off + len <= ac->all->cap); /* the chunk is the whole object */
   gsr__out_put(r->stats, out, ac->all, (size_t)off, len);
   return GSR_OK;
 }

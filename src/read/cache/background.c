@@ -10,6 +10,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
+
 #include "fetch/rfetch.h"
 #include "read/cache/blocks.h"
 
@@ -19,6 +21,7 @@
  * next. A failed one is dropped quietly: a read that needs the block
  * fetches it itself. */
 static void bg_collect(struct gsr__blocks *t) {
+  assert(t->inflight <= 1); /* one background fetch at a time */
   for (int i = 0; i < t->n && t->inflight > 0; i++) {
     struct gsr__blk *e = &t->v[i];
     if (e->rf != NULL && gsr__rfetch_done(e->rf) &&

@@ -5,8 +5,10 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "read/cache/blocks.h"
+#include <assert.h>
+
 #include "fetch/rfetch.h"
+#include "read/cache/blocks.h"
 
 int gsr__blocks_create(const struct gsr__rctx *r, void **state) {
   struct gsr__blocks *t = gsr__calloc(1, sizeof(*t));
@@ -34,6 +36,7 @@ static void blk_remove(struct gsr__blocks *t, int i) {
     gsr__rfetch_free(e->rf);
     t->inflight--;
   }
+  assert(t->inflight >= 0 && t->held >= e->buf->cap);
   t->held -= e->buf->cap;
   gsr__buf_unref(e->buf);
   t->v[i] = t->v[--t->n];
@@ -76,6 +79,7 @@ int gsr__blocks_insert(struct gsr__blocks *t, uint64_t idx,
     if (i < 0) return -1;
     blk_remove(t, i);
   }
+  assert(t->n < t->max && gsr__blocks_find(t, idx) == NULL); /* once each */
   t->v[t->n++] = (struct gsr__blk){idx, ++t->clock, buf, rf};
   t->held += buf->cap;
   if (rf != NULL) t->inflight++;
@@ -84,6 +88,7 @@ int gsr__blocks_insert(struct gsr__blocks *t, uint64_t idx,
 
 int gsr__blocks_join(struct gsr__blocks *t, struct gsr__blk *e) {
   if (e->rf == NULL) return GSR_OK;
+  assert(t->inflight > 0); /* e's fetch is one of them */
   int status = gsr__rfetch_wait(e->rf);
   gsr__rfetch_free(e->rf);
   e->rf = NULL;
@@ -116,6 +121,7 @@ static int blk_get(struct gsr__rctx *r, struct gsr__blocks *t, uint64_t b,
 
 int gsr__blocks_read(struct gsr__rctx *r, struct gsr__blocks *t, uint64_t off,
                      uint64_t len, struct gsr__out *out, uint64_t *fetched) {
+  assert(len > 0 && off + len <= t->size); /* reader.h: clamped, len > 0 */
   uint64_t end = off + len, last = (end - 1) / t->bs;
   *fetched = 0;
   for (uint64_t b = off / t->bs; b <= last && !gsr__out_full(out); b++) {

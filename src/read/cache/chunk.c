@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <string.h>
 
 #include "read/cache/cache.h"
@@ -42,6 +43,7 @@ int gsr__chunk_fetch(struct gsr__rctx *r, uint64_t off, const uint64_t *lens,
                      int n, struct gsr__buf **bufs) {
   struct gsr__iov iov[GSR__REQ_IOV] = {{NULL, 0}};
   int status = GSR_OK, made = 0;
+  assert(n >= 1 && n <= GSR__REQ_IOV); /* one request's segments */
   while (made < n && made < GSR__REQ_IOV && status == GSR_OK) {
     status = gsr__chunk_alloc(r, lens[made], &bufs[made]);
     if (status == GSR_OK)

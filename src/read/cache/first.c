@@ -5,6 +5,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
+
 #include "read/cache/cache.h"
 
 struct fc {
@@ -20,6 +22,7 @@ static uint64_t fc_len(const struct gsr__rctx *r) {
  * this read only). */
 static int fc_first_wide(struct gsr__rctx *r, struct fc *fc, uint64_t off,
                          uint64_t end, struct gsr__out *out) {
+  assert(off < fc_len(r) && end > fc_len(r));
   uint64_t lens[2] = {fc_len(r), end - fc_len(r)};
   struct gsr__buf *bufs[2];
   int status = gsr__chunk_fetch(r, 0, lens, 2, bufs);

@@ -6,6 +6,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <string.h>
 
 #include "read/cache/cache.h"
@@ -56,6 +57,7 @@ static int ra_join(struct gsr__rctx *r, struct gsr__out *out,
  * copied there. */
 static int ra_partial(struct gsr__rctx *r, struct ra *ra, uint64_t off,
                       uint64_t end, struct gsr__out *out) {
+  assert(off >= ra->start && off < ra->end && end > ra->end);
   struct gsr__buf *old = gsr__buf_ref(ra->buf);
   size_t at = (size_t)(off - ra->start);
   uint64_t tail = ra->end - off;

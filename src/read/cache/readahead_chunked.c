@@ -7,6 +7,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
+
 #include "read/cache/cache.h"
 
 struct rac {
@@ -18,6 +20,7 @@ struct rac {
 static uint64_t rac_start(const struct rac *rc) { return rc->off[0]; }
 
 static uint64_t rac_end(const struct rac *rc) {
+  assert(rc->n > 0); /* only asked of a window that holds bytes */
   return rc->off[rc->n - 1] + rc->len[rc->n - 1];
 }
 
@@ -54,6 +57,7 @@ static int rac_replace(struct gsr__rctx *r, struct rac *rc, uint64_t from,
    * (slices still hold what they reference). After a failed fetch the
    * window is empty and the next read misses, as it would anyway. */
   rac_drop(rc);
+  assert(from < to && to <= r->size);
   int status = gsr__chunk_fetch(r, from, lens, n, bufs);
   if (status != GSR_OK) return status;
   for (int i = 0; i < n; i++) {
