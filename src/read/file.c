@@ -220,9 +220,9 @@ int gsr__prefetch_default(const char *option, const char *gsread_env,
 #define SKIP_CACHE_MIN (16u * 1024 * 1024)
 
 int gsr__read_skips_cache(int to_caller, uint64_t off, uint64_t len,
-                          uint64_t size, uint64_t block_size) {
+                          uint64_t size, uint64_t page_size) {
   return to_caller && off + len == size &&
-         len >= GSR__MAX(block_size, (uint64_t)SKIP_CACHE_MIN);
+         len >= GSR__MAX(page_size, (uint64_t)SKIP_CACHE_MIN);
 }
 
 /* Checks and clamps a read at offset, then runs it through the readers.

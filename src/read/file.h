@@ -36,11 +36,11 @@ int gsr__prefetch_pick(const char *prefetch, const char *cache,
 /* 1 if a read of len bytes at off of an object of size goes straight to
  * the caller's buffer, past the cache and the prefetcher (pure): a read
  * into the caller's memory (to_caller) that runs to the object's end and
- * is at least a block and 16 MiB long. A cache would hold a second copy of
+ * is at least a cache page and 16 MiB long. A cache would hold a second copy of
  * those bytes (fsspec's readahead keeps the whole rest plus its window), and
  * nothing after them can be read ahead. */
 int gsr__read_skips_cache(int to_caller, uint64_t off, uint64_t len,
-                          uint64_t size, uint64_t block_size);
+                          uint64_t size, uint64_t page_size);
 int gsr__prefetch_default(const char *option, const char *gsread_env,
                           const char *gcsfs_env);
 

@@ -1,5 +1,5 @@
 /* Cache "first": fsspec's FirstChunkCache. Keeps only the object's first
- * block, [0, min(block_size, size)), for formats whose header is read
+ * page, [0, min(block_size, size)), for formats whose header is read
  * again and again. Reads starting past it go straight to the source with
  * the caller's destination (no copy, nothing kept).
  *
@@ -10,15 +10,15 @@
 #include "read/cache/cache.h"
 
 struct fc {
-  struct gsr__buf *head; /* the first block, once read */
+  struct gsr__buf *head; /* the first page, once read */
 };
 
 static uint64_t fc_len(const struct gsr__rctx *r) {
   return GSR__MIN(r->page_size, r->size);
 }
 
-/* The first read starts in the first block and ends past it: ONE request
- * for [0, end), scattered into the block (kept) and the rest (handed to
+/* The first read starts in the first page and ends past it: ONE request
+ * for [0, end), scattered into the page (kept) and the rest (handed to
  * this read only). */
 static int fc_first_wide(struct gsr__rctx *r, struct fc *fc, uint64_t off,
                          uint64_t end, struct gsr__out *out) {
@@ -39,7 +39,7 @@ static int fc_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
                    struct gsr__out *out) {
   struct fc *fc = state;
   uint64_t end = off + len, bs = fc_len(r);
-  if (off >= bs) { /* past the first block: pass-through */
+  if (off >= bs) { /* past the first page: pass-through */
     atomic_fetch_add(&r->stats->misses, 1);
     return gsr__source_read(r, off, len, out);
   }

@@ -1,8 +1,8 @@
 /* Cache "readahead": fsspec's ReadAheadCache. One window [start, end) in
  * ONE contiguous chunk. A read inside it is a hit; a read starting inside
  * it but running past its end keeps the cached tail and fetches
- * [end, read end + block) (a partial hit); any other read fetches
- * [read start, read end + block). Every fetch replaces the window.
+ * [end, read end + page) (a partial hit); any other read fetches
+ * [read start, read end + page). Every fetch replaces the window.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -16,7 +16,7 @@ struct ra {
   uint64_t start, end;
 };
 
-/* Fetches [from, to + block) (clamped to the object) as the new window. */
+/* Fetches [from, to + page) (clamped to the object) as the new window. */
 static int ra_replace(struct gsr__rctx *r, struct ra *ra, uint64_t from,
                       uint64_t to) {
   uint64_t last = to + GSR__MIN(r->page_size, r->size - to);

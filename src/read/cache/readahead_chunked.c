@@ -45,7 +45,7 @@ static void rac_drop(struct rac *rc) {
   rc->n = 0;
 }
 
-/* Fetches [from, to) plus up to a block of read-ahead with ONE request,
+/* Fetches [from, to) plus up to a page of read-ahead with ONE request,
  * as two chunks that replace the window. */
 static int rac_replace(struct gsr__rctx *r, struct rac *rc, uint64_t from,
                        uint64_t to) {

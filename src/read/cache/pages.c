@@ -1,22 +1,22 @@
-/* The LRU block table shared by "blockcache" and "background". See
- * blocks.h. Lookups scan the table: it holds max_blocks entries (32 by
+/* The LRU page table shared by "blockcache" and "background". See
+ * pages.h. Lookups scan the table: it holds max_blocks entries (32 by
  * default), and every hit is followed by a copy or a slice of up to a
- * whole block, which dwarfs the scan.
+ * whole page, which dwarfs the scan.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <assert.h>
 
 #include "fetch/rfetch.h"
-#include "read/cache/blocks.h"
+#include "read/cache/pages.h"
 
-int gsr__blocks_create(const struct gsr__rctx *r, void **state) {
-  struct gsr__blocks *t = gsr__calloc(1, sizeof(*t));
+int gsr__pages_create(const struct gsr__rctx *r, void **state) {
+  struct gsr__pages *t = gsr__calloc(1, sizeof(*t));
   if (t == NULL) return gsr__err(GSR_ENOMEM, "%s: out of memory", r->display);
   t->bs = r->page_size;
   t->size = r->size;
   t->count = t->size / t->bs + (t->size % t->bs != 0);
-  /* No more slots than the object has blocks: a huge max_blocks costs
+  /* No more slots than the object has pages: a huge max_blocks costs
    * nothing then, and eviction is the same (the table never fills). */
   t->max = (uint64_t)r->max_pages < t->count ? r->max_pages : (int)t->count;
   if (t->max < 1) t->max = 1;
@@ -30,8 +30,8 @@ int gsr__blocks_create(const struct gsr__rctx *r, void **state) {
 }
 
 /* Lets go of entry i and fills its slot with the last entry. */
-static void blk_remove(struct gsr__blocks *t, int i) {
-  struct gsr__blk *e = &t->v[i];
+static void page_remove(struct gsr__pages *t, int i) {
+  struct gsr__page *e = &t->v[i];
   if (e->rf != NULL) { /* cancels it if still running */
     gsr__rfetch_free(e->rf);
     t->inflight--;
@@ -42,26 +42,26 @@ static void blk_remove(struct gsr__blocks *t, int i) {
   t->v[i] = t->v[--t->n];
 }
 
-void gsr__blocks_destroy(void *state) {
-  struct gsr__blocks *t = state;
-  while (t->n > 0) blk_remove(t, t->n - 1);
+void gsr__pages_destroy(void *state) {
+  struct gsr__pages *t = state;
+  while (t->n > 0) page_remove(t, t->n - 1);
   gsr__free(t->v);
   gsr__free(t);
 }
 
-uint64_t gsr__blocks_len(const struct gsr__blocks *t, uint64_t idx) {
+uint64_t gsr__pages_len(const struct gsr__pages *t, uint64_t idx) {
   return GSR__MIN(t->bs, t->size - idx * t->bs);
 }
 
-struct gsr__blk *gsr__blocks_find(struct gsr__blocks *t, uint64_t idx) {
+struct gsr__page *gsr__pages_find(struct gsr__pages *t, uint64_t idx) {
   for (int i = 0; i < t->n; i++)
     if (t->v[i].idx == idx) return &t->v[i];
   return NULL;
 }
 
 /* The LRU entry outside (keep_lo, keep_hi], or -1. */
-static int blk_victim(const struct gsr__blocks *t, uint64_t keep_lo,
-                      uint64_t keep_hi) {
+static int page_victim(const struct gsr__pages *t, uint64_t keep_lo,
+                       uint64_t keep_hi) {
   int best = -1;
   for (int i = 0; i < t->n; i++) {
     uint64_t idx = t->v[i].idx;
@@ -71,66 +71,66 @@ static int blk_victim(const struct gsr__blocks *t, uint64_t keep_lo,
   return best;
 }
 
-int gsr__blocks_insert(struct gsr__blocks *t, uint64_t idx,
-                       struct gsr__buf *buf, struct gsr__rfetch *rf,
-                       uint64_t keep_lo, uint64_t keep_hi) {
+int gsr__pages_insert(struct gsr__pages *t, uint64_t idx, struct gsr__buf *buf,
+                      struct gsr__rfetch *rf, uint64_t keep_lo,
+                      uint64_t keep_hi) {
   if (t->n == t->max) {
-    int i = blk_victim(t, keep_lo, keep_hi);
+    int i = page_victim(t, keep_lo, keep_hi);
     if (i < 0) return -1;
-    blk_remove(t, i);
+    page_remove(t, i);
   }
-  assert(t->n < t->max && gsr__blocks_find(t, idx) == NULL); /* once each */
-  t->v[t->n++] = (struct gsr__blk){idx, ++t->clock, buf, rf};
+  assert(t->n < t->max && gsr__pages_find(t, idx) == NULL); /* once each */
+  t->v[t->n++] = (struct gsr__page){idx, ++t->clock, buf, rf};
   t->held += buf->cap;
   if (rf != NULL) t->inflight++;
   return 0;
 }
 
-int gsr__blocks_join(struct gsr__blocks *t, struct gsr__blk *e) {
+int gsr__pages_join(struct gsr__pages *t, struct gsr__page *e) {
   if (e->rf == NULL) return GSR_OK;
   assert(t->inflight > 0); /* e's fetch is one of them */
   int status = gsr__rfetch_wait(e->rf);
   gsr__rfetch_free(e->rf);
   e->rf = NULL;
   t->inflight--;
-  if (status != GSR_OK) blk_remove(t, (int)(e - t->v));
+  if (status != GSR_OK) page_remove(t, (int)(e - t->v));
   return status;
 }
 
-/* A reference to block b's chunk: from the table (joining a background
+/* A reference to page b's chunk: from the table (joining a background
  * fetch of it), else fetched now and added, keeping (b, last]. A failed
- * background fetch is dropped and the block fetched again here. */
-static int blk_get(struct gsr__rctx *r, struct gsr__blocks *t, uint64_t b,
-                   uint64_t last, struct gsr__buf **buf, uint64_t *fetched) {
-  struct gsr__blk *e = gsr__blocks_find(t, b);
-  if (e != NULL && gsr__blocks_join(t, e) == GSR_OK) {
+ * background fetch is dropped and the page fetched again here. */
+static int page_get(struct gsr__rctx *r, struct gsr__pages *t, uint64_t b,
+                    uint64_t last, struct gsr__buf **buf, uint64_t *fetched) {
+  struct gsr__page *e = gsr__pages_find(t, b);
+  if (e != NULL && gsr__pages_join(t, e) == GSR_OK) {
     e->stamp = ++t->clock;
     *buf = gsr__buf_ref(e->buf);
     return GSR_OK;
   }
-  uint64_t len = gsr__blocks_len(t, b);
+  uint64_t len = gsr__pages_len(t, b);
   int status = gsr__chunk_fetch(r, b * t->bs, &len, 1, buf);
   if (status != GSR_OK) return status;
   atomic_fetch_add(&r->stats->misses, 1);
   (*fetched)++;
-  if (gsr__blocks_insert(t, b, gsr__buf_ref(*buf), NULL, b, last) != 0)
+  if (gsr__pages_insert(t, b, gsr__buf_ref(*buf), NULL, b, last) != 0)
     gsr__buf_unref(*buf); /* no room: serve it once, keep nothing */
   gsr__cache_held(r, t->held);
   return GSR_OK;
 }
 
-int gsr__blocks_read(struct gsr__rctx *r, struct gsr__blocks *t, uint64_t off,
-                     uint64_t len, struct gsr__out *out, uint64_t *fetched) {
+int gsr__pages_read(struct gsr__rctx *r, struct gsr__pages *t, uint64_t off,
+                    uint64_t len, struct gsr__out *out, uint64_t *fetched) {
   assert(len > 0 && off + len <= t->size); /* reader.h: clamped, len > 0 */
   uint64_t end = off + len, last = (end - 1) / t->bs;
   *fetched = 0;
   for (uint64_t b = off / t->bs; b <= last && !gsr__out_full(out); b++) {
     struct gsr__buf *buf;
-    int status = blk_get(r, t, b, last, &buf, fetched);
+    int status = page_get(r, t, b, last, &buf, fetched);
     if (status != GSR_OK) return status;
     uint64_t first = b * t->bs;
     uint64_t from = GSR__MAX(off, first);
-    uint64_t to = GSR__MIN(end, first + gsr__blocks_len(t, b));
+    uint64_t to = GSR__MIN(end, first + gsr__pages_len(t, b));
     gsr__out_put(r->stats, out, buf, (size_t)(from - first), to - from);
     gsr__buf_unref(buf);
   }
