@@ -106,14 +106,17 @@ static int create_readers(struct gsr__file *f) {
   int status = GSR_OK;
   reader_ctx(f);
   if (f->source->create) status = f->source->create(f, &f->source_state);
-  if (status == GSR_OK && f->cache->create)
-    status = f->cache->create(&f->rctx, &f->cache_state);
+  if (status != GSR_OK || f->cache->state_size == 0) return status;
+  if ((f->cache_state = gsr__calloc(1, f->cache->state_size)) == NULL)
+    return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
+  if (f->cache->create) status = f->cache->create(&f->rctx, f->cache_state);
   return status;
 }
 
 static void destroy_readers(struct gsr__file *f) {
-  if (f->cache && f->cache->destroy && f->cache_state)
+  if (f->cache_state != NULL && f->cache->destroy)
     f->cache->destroy(f->cache_state);
+  gsr__free(f->cache_state);
   f->cache_state = NULL;
   if (f->source && f->source->destroy && f->source_state)
     f->source->destroy(f, f->source_state);
@@ -241,7 +244,7 @@ static int64_t read_at(struct gsr__file *f, struct gsr__out *out, size_t n,
                             (uint64_t)offset, len, size, f->rctx.page_size)) {
     status = gsr__direct_read(&f->rctx, (uint64_t)offset, len, out);
   } else {
-    int locked = f->cache->stateful || f->source->stateful;
+    int locked = f->cache->state_size > 0 || f->source->stateful;
     if (locked) pthread_mutex_lock(&f->reader_mu);
     status = f->cache->read(&f->rctx, f->cache_state, (uint64_t)offset, len,
                             out);

@@ -90,16 +90,20 @@ struct gsr__rctx {
 /* A cache: the file's upper reader. */
 struct gsr__cache_ops {
   const char *name;
-  /* Creates per-file state (may be NULL for stateless caches). */
-  int (*create)(const struct gsr__rctx *r, void **state);
+  /* Bytes of per-file state, which the file allocates zeroed before
+   * create and frees after destroy; 0: none (state NULL). A cache with
+   * state is called for one read at a time per file. */
+  size_t state_size;
+  /* Sets the state up for r's file; NULL: zeroes are a fresh state. */
+  int (*create)(const struct gsr__rctx *r, void *state);
   /* Delivers [off, off+len) (clamped to the object, len > 0) into out,
    * advancing out->done; may deliver less only when out's slices run out.
    * Returns GSR_OK or a status with the message set. */
   int (*read)(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
               struct gsr__out *out);
-  /* Frees the state after everything in flight was let go. */
+  /* Lets go of what the state holds, after everything in flight was let
+   * go; also after a create that failed. May be NULL. */
   void (*destroy)(void *state);
-  int stateful; /* 1: calls must be serialized per file */
 };
 
 /* A source: the file's lower reader, the file's own machinery (the

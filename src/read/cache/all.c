@@ -29,22 +29,13 @@ static int ac_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
   return GSR_OK;
 }
 
-static int ac_create(const struct gsr__rctx *r, void **state) {
-  if ((*state = gsr__calloc(1, sizeof(struct ac))) == NULL)
-    return gsr__err(GSR_ENOMEM, "%s: out of memory", r->display);
-  return GSR_OK;
-}
-
 static void ac_destroy(void *state) {
-  struct ac *ac = state;
-  gsr__buf_unref(ac->all);
-  gsr__free(ac);
+  gsr__buf_unref(((struct ac *)state)->all);
 }
 
 const struct gsr__cache_ops gsr__cache_all = {
     .name = "all",
-    .create = ac_create,
+    .state_size = sizeof(struct ac),
     .read = ac_read,
     .destroy = ac_destroy,
-    .stateful = 1,
 };

@@ -55,11 +55,10 @@ static void bg_start(struct gsr__rctx *r, struct gsr__pages *t, uint64_t idx) {
 static int bg_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
                    struct gsr__out *out) {
   struct gsr__pages *t = state;
-  uint64_t fetched, before = out->done;
+  uint64_t before = out->done;
   bg_collect(t);
-  int status = gsr__pages_read(r, t, off, len, out, &fetched);
+  int status = gsr__pages_read(r, t, off, len, out);
   if (status != GSR_OK) return status;
-  if (fetched == 0) atomic_fetch_add(&r->stats->hits, 1);
   /* The page after the last one touched; fsspec's end // bs is one page
    * further when the read ends on a page boundary. */
   uint64_t end = off + (out->done - before);
@@ -69,8 +68,8 @@ static int bg_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
 
 const struct gsr__cache_ops gsr__cache_background = {
     .name = "background",
+    .state_size = sizeof(struct gsr__pages),
     .create = gsr__pages_create,
     .read = bg_read,
     .destroy = gsr__pages_destroy,
-    .stateful = 1,
 };

@@ -126,22 +126,13 @@ static int bc_read(struct gsr__rctx *r, void *state, uint64_t start,
   return GSR_OK;
 }
 
-static int bc_create(const struct gsr__rctx *r, void **state) {
-  if ((*state = gsr__calloc(1, sizeof(struct bc))) == NULL)
-    return gsr__err(GSR_ENOMEM, "%s: out of memory", r->display);
-  return GSR_OK;
-}
-
 static void bc_destroy(void *state) {
-  struct bc *bc = state;
-  gsr__buf_unref(bc->buf);
-  gsr__free(bc);
+  gsr__buf_unref(((struct bc *)state)->buf);
 }
 
 const struct gsr__cache_ops gsr__cache_bytes = {
     .name = "bytes",
-    .create = bc_create,
+    .state_size = sizeof(struct bc),
     .read = bc_read,
     .destroy = bc_destroy,
-    .stateful = 1,
 };

@@ -60,22 +60,13 @@ static int fc_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
   return gsr__source_read(r, bs, end - bs, out); /* the overflow */
 }
 
-static int fc_create(const struct gsr__rctx *r, void **state) {
-  if ((*state = gsr__calloc(1, sizeof(struct fc))) == NULL)
-    return gsr__err(GSR_ENOMEM, "%s: out of memory", r->display);
-  return GSR_OK;
-}
-
 static void fc_destroy(void *state) {
-  struct fc *fc = state;
-  gsr__buf_unref(fc->head);
-  gsr__free(fc);
+  gsr__buf_unref(((struct fc *)state)->head);
 }
 
 const struct gsr__cache_ops gsr__cache_first = {
     .name = "first",
-    .create = fc_create,
+    .state_size = sizeof(struct fc),
     .read = fc_read,
     .destroy = fc_destroy,
-    .stateful = 1,
 };

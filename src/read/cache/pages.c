@@ -10,9 +10,8 @@
 #include "fetch/rfetch.h"
 #include "read/cache/pages.h"
 
-int gsr__pages_create(const struct gsr__rctx *r, void **state) {
-  struct gsr__pages *t = gsr__calloc(1, sizeof(*t));
-  if (t == NULL) return gsr__err(GSR_ENOMEM, "%s: out of memory", r->display);
+int gsr__pages_create(const struct gsr__rctx *r, void *state) {
+  struct gsr__pages *t = state;
   t->bs = r->page_size;
   t->size = r->size;
   t->count = t->size / t->bs + (t->size % t->bs != 0);
@@ -21,11 +20,8 @@ int gsr__pages_create(const struct gsr__rctx *r, void **state) {
   t->max = (uint64_t)r->max_pages < t->count ? r->max_pages : (int)t->count;
   if (t->max < 1) t->max = 1;
   t->v = gsr__calloc((size_t)t->max, sizeof(*t->v));
-  if (t->v == NULL) {
-    gsr__free(t);
+  if (t->v == NULL)
     return gsr__err(GSR_ENOMEM, "%s: out of memory", r->display);
-  }
-  *state = t;
   return GSR_OK;
 }
 
@@ -46,7 +42,6 @@ void gsr__pages_destroy(void *state) {
   struct gsr__pages *t = state;
   while (t->n > 0) page_remove(t, t->n - 1);
   gsr__free(t->v);
-  gsr__free(t);
 }
 
 uint64_t gsr__pages_len(const struct gsr__pages *t, uint64_t idx) {
@@ -119,14 +114,14 @@ static int page_get(struct gsr__rctx *r, struct gsr__pages *t, uint64_t b,
   return GSR_OK;
 }
 
-int gsr__pages_read(struct gsr__rctx *r, struct gsr__pages *t, uint64_t off,
-                    uint64_t len, struct gsr__out *out, uint64_t *fetched) {
+int gsr__pages_read(struct gsr__rctx *r, void *state, uint64_t off,
+                    uint64_t len, struct gsr__out *out) {
+  struct gsr__pages *t = state;
   assert(len > 0 && off + len <= t->size); /* reader.h: clamped, len > 0 */
-  uint64_t end = off + len, last = (end - 1) / t->bs;
-  *fetched = 0;
+  uint64_t end = off + len, last = (end - 1) / t->bs, fetched = 0;
   for (uint64_t b = off / t->bs; b <= last && !gsr__out_full(out); b++) {
     struct gsr__buf *buf;
-    int status = page_get(r, t, b, last, &buf, fetched);
+    int status = page_get(r, t, b, last, &buf, &fetched);
     if (status != GSR_OK) return status;
     uint64_t first = b * t->bs;
     uint64_t from = GSR__MAX(off, first);
@@ -134,5 +129,6 @@ int gsr__pages_read(struct gsr__rctx *r, struct gsr__pages *t, uint64_t off,
     gsr__out_put(r->stats, out, buf, (size_t)(from - first), to - from);
     gsr__buf_unref(buf);
   }
+  if (fetched == 0) atomic_fetch_add(&r->stats->hits, 1);
   return GSR_OK;
 }

@@ -32,11 +32,11 @@ struct gsr__pages {
   uint64_t held;            /* bytes in the table's chunks */
 };
 
-/* A new, empty table for r's file: the create op of both caches' readers.
- * GSR_OK and *state, or GSR_ENOMEM with the message set. */
-int gsr__pages_create(const struct gsr__rctx *r, void **state);
-/* Frees the table and every page; cancels and waits for background
- * fetches: the destroy op of both caches' readers. */
+/* Sets up an empty table (state, zeroed) for r's file: the create op of
+ * both caches. GSR_OK, or GSR_ENOMEM with the message set. */
+int gsr__pages_create(const struct gsr__rctx *r, void *state);
+/* Lets go of every page, cancelling background fetches: the destroy op of
+ * both caches. */
 void gsr__pages_destroy(void *state);
 /* Length of page idx (the last one may be short). */
 uint64_t gsr__pages_len(const struct gsr__pages *t, uint64_t idx);
@@ -51,10 +51,11 @@ int gsr__pages_insert(struct gsr__pages *t, uint64_t idx, struct gsr__buf *buf,
 /* Joins e's background fetch (waits for it). On failure e is removed (its
  * pointer is then invalid) and the status returned. */
 int gsr__pages_join(struct gsr__pages *t, struct gsr__page *e);
-/* Serves [off, off+len) page by page, fetching each missing page with
- * one request (counted as a miss each); *fetched gets their number. Stops
- * early, with GSR_OK, when the caller's slice array is full. */
-int gsr__pages_read(struct gsr__rctx *r, struct gsr__pages *t, uint64_t off,
-                    uint64_t len, struct gsr__out *out, uint64_t *fetched);
+/* Serves [off, off+len) from table state page by page, fetching each
+ * missing page with one request (counted as a miss each; a read that
+ * fetched none counts a hit): blockcache's read op. Stops early, with
+ * GSR_OK, when the caller's slice array is full. */
+int gsr__pages_read(struct gsr__rctx *r, void *state, uint64_t off,
+                    uint64_t len, struct gsr__out *out);
 
 #endif /* GSR_CACHE_PAGES_H */

@@ -89,22 +89,14 @@ static int ra_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
   return status;
 }
 
-static int ra_create(const struct gsr__rctx *r, void **state) {
-  if ((*state = gsr__calloc(1, sizeof(struct ra))) == NULL)
-    return gsr__err(GSR_ENOMEM, "%s: out of memory", r->display);
-  return GSR_OK;
-}
-
+/* Slices still out keep their own reference. */
 static void ra_destroy(void *state) {
-  struct ra *ra = state;
-  gsr__buf_unref(ra->buf); /* slices still out keep their own reference */
-  gsr__free(ra);
+  gsr__buf_unref(((struct ra *)state)->buf);
 }
 
 const struct gsr__cache_ops gsr__cache_readahead = {
     .name = "readahead",
-    .create = ra_create,
+    .state_size = sizeof(struct ra),
     .read = ra_read,
     .destroy = ra_destroy,
-    .stateful = 1,
 };

@@ -92,21 +92,11 @@ static int rac_read(struct gsr__rctx *r, void *state, uint64_t off,
   return status;
 }
 
-static int rac_create(const struct gsr__rctx *r, void **state) {
-  if ((*state = gsr__calloc(1, sizeof(struct rac))) == NULL)
-    return gsr__err(GSR_ENOMEM, "%s: out of memory", r->display);
-  return GSR_OK;
-}
-
-static void rac_destroy(void *state) {
-  rac_drop(state);
-  gsr__free(state);
-}
+static void rac_destroy(void *state) { rac_drop(state); }
 
 const struct gsr__cache_ops gsr__cache_readahead_chunked = {
     .name = "readahead_chunked",
-    .create = rac_create,
+    .state_size = sizeof(struct rac),
     .read = rac_read,
     .destroy = rac_destroy,
-    .stateful = 1,
 };
