@@ -1,12 +1,15 @@
 /* Readers: how a file turns "bytes [off, off+len)" into bytes. A file has
- * two stacked readers, each behind the same small ops table:
+ * two stacked readers, each behind a small ops table:
  *
  *   cache   none | readahead | readahead_chunked | blockcache | ...
+ *           (gsr__cache_ops, given the file's narrow view, gsr__rctx)
  *   source  direct (range fetches, split over N connections) | prefetch
+ *           (gsr__reader_ops, given the file: the file's own machinery)
  *
- * A cache asks its source for what it lacks; "none" passes reads straight
- * through. Bytes go to a gsr__out: copied into caller memory, or handed
- * over as slices (references) for the zero-copy API.
+ * A cache asks its source for what it lacks, through the context's way
+ * down; "none" passes reads straight through. Bytes go to a gsr__out: copied
+ * into caller memory, or handed over as slices (references) for the zero-copy
+ * API.
  *
  * SPDX-License-Identifier: MIT
  */
