@@ -2,7 +2,7 @@
  * temporary file renamed once verified) or to a file descriptor.
  *
  * The object is read as every sequential reader is, by the engine
- * (src/prefetch/): a file opened with prefetch "sequential", its window
+ * (src/read/prefetch/): a file opened with prefetch "sequential", its window
  * of blocks at full width from the first byte, the blocks written out in
  * order from where they landed (gsr__file_send). The CRC32C of each block
  * is computed by the I/O thread as its bytes arrive, and the blocks' are
@@ -70,10 +70,10 @@ static int dl_open(struct dl *d, gsr_client *c, const char *url,
   fo.concurrency = o->concurrency;
   if ((status = gsr_open(c, url, &fo, id)) != GSR_OK) return status;
   if ((status = gsr__handle_get(*id, &d->f)) != GSR_OK) return status;
-  d->f->block = o->part_size; /* before the first read: the engine's */
+  gsr__file_set_block(d->f, o->part_size);
   d->c = c;
   d->o = o;
-  d->size = d->f->obj->st.size;
+  d->size = gsr__file_size(d->f);
   return GSR_OK;
 }
 
@@ -123,7 +123,11 @@ static int download(gsr_client *c, const char *url,
   gsr_client_stats_get(c, &cs0);
   status = dl_open(&d, c, url, o, &id);
   if (status == GSR_OK) status = body(&d, arg, st);
-  if (d.f != NULL) st->requests = atomic_load(&d.f->stats.requests);
+  if (d.f != NULL) {
+    gsr_file_stats fs;
+    gsr__file_stats(d.f, &fs);
+    st->requests = fs.requests;
+  }
   gsr_client_stats_get(c, &cs1);
   st->retries = cs1.retries - cs0.retries;
   st->seconds = (double)(gsr__now_ns() - t0) / 1e9;

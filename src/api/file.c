@@ -162,7 +162,7 @@ int64_t gsr_size(gsr_file id) {
   struct gsr__file *f;
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
-  int64_t size = (int64_t)f->obj->st.size;
+  int64_t size = (int64_t)gsr__file_size(f);
   gsr__file_unref(f);
   return size;
 }
@@ -171,7 +171,7 @@ int gsr_set_read_end(gsr_file id, uint64_t end) {
   struct gsr__file *f;
   int status = gsr__handle_get(id, &f);
   if (status != GSR_OK) return status;
-  atomic_store(&f->read_end, end);
+  gsr__file_set_read_end(f, end);
   gsr__file_unref(f);
   return GSR_OK;
 }

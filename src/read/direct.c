@@ -8,9 +8,8 @@
 #include "fetch/rfetch.h"
 #include "read/file.h"
 
-static int direct_read(struct gsr__file *f, void *state, uint64_t off,
-                       uint64_t len, struct gsr__out *out) {
-  (void)state;
+int gsr__direct_read(const struct gsr__rctx *r, uint64_t off, uint64_t len,
+                     struct gsr__out *out) {
   if (out->slices == NULL) {
     struct gsr__iov part[GSR__REQ_IOV];
     int k = 0;
@@ -30,27 +29,33 @@ static int direct_read(struct gsr__file *f, void *state, uint64_t off,
     uint32_t crc;
     int whole = out->done ==
                 0; /* then part[] is out->iov, segment by segment */
-    int status = gsr__rfetch_run(&f->target, off, len, part, k, f->concurrency,
-                                 f->min_part, &crc,
+    int status = gsr__rfetch_run(r->target, off, len, part, k, r->concurrency,
+                                 r->min_part, &crc,
                                  whole ? out->seg_crc : NULL);
     out->seg_crc_ok = status == GSR_OK && whole;
     if (status != GSR_OK) return status;
-    if (!out->internal) atomic_fetch_add(&f->stats.bytes_direct, len);
+    if (!out->internal) atomic_fetch_add(&r->stats->bytes_direct, len);
     gsr__out_landed(out, len, crc);
     return GSR_OK;
   }
   if (out->n_slices == out->max_slices) return GSR_OK;
-  struct gsr__buf *b = gsr__buf_new((size_t)len, f->client->budget);
+  struct gsr__buf *b = gsr__buf_new((size_t)len, r->budget);
   if (b == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory (%llu bytes)",
                     (unsigned long long)len);
   struct gsr__iov one = {b->data, (size_t)len};
   uint32_t crc;
-  int status = gsr__rfetch_run(&f->target, off, len, &one, 1, f->concurrency,
-                               f->min_part, &crc, NULL);
-  if (status == GSR_OK) gsr__out_put_crc(f, out, b, 0, len, crc);
+  int status = gsr__rfetch_run(r->target, off, len, &one, 1, r->concurrency,
+                               r->min_part, &crc, NULL);
+  if (status == GSR_OK) gsr__out_put_crc(r->stats, out, b, 0, len, crc);
   gsr__buf_unref(b);
   return status;
+}
+
+static int direct_read(struct gsr__file *f, void *state, uint64_t off,
+                       uint64_t len, struct gsr__out *out) {
+  (void)state;
+  return gsr__direct_read(&f->rctx, off, len, out);
 }
 
 const struct gsr__reader_ops gsr__direct_reader = {

@@ -6,7 +6,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <stdio.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,14 +20,11 @@
 /* Resolves and checks the options into f. */
 static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   const char *cache = o->cache_type ? o->cache_type : "none";
-  if (strcmp(cache, "readahead_v2") == 0) cache = "readahead_chunked";
-  if ((f->cache = gsr__cache_lookup(cache)) == NULL)
-    return gsr__err(GSR_EINVAL,
-                    "unknown cache type '%s' (none, readahead, "
-                    "readahead_chunked, blockcache, background, first, all, "
-                    "bytes)",
-                    cache);
-  snprintf(f->cache_name, sizeof(f->cache_name), "%s", cache);
+  if ((f->cache = gsr__cache_lookup(cache)) == NULL) {
+    char names[256];
+    gsr__cache_names(names, sizeof(names));
+    return gsr__err(GSR_EINVAL, "unknown cache type '%s' (%s)", cache, names);
+  }
   if (o->block_size == 0) return gsr__err(GSR_EINVAL, "block_size must be > 0");
   if (o->max_blocks < 1) return gsr__err(GSR_EINVAL, "max_blocks must be >= 1");
   if (o->concurrency < 0 || o->concurrency > 256)
@@ -37,8 +34,8 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
     return gsr__err(GSR_EINVAL,
                     "min_part_size must be 1 to 2^63-1 bytes, not %llu",
                     (unsigned long long)o->min_part_size);
-  f->block_size = o->block_size;
-  f->max_blocks = o->max_blocks;
+  f->rctx.page_size = o->block_size;
+  f->rctx.max_pages = o->max_blocks;
   /* No wider than the pool: parts past it would only queue for a
    * connection, each one timed (and retried) as it waits. */
   f->concurrency = GSR__MIN(o->concurrency ? o->concurrency
@@ -64,8 +61,6 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   return GSR_OK;
 }
 
-/* Local files are read in the caller's thread with pread: a prefetcher
- * would only add a copy, so they always use the direct source. */
 /* What the file's range fetches need: its object, the transport, the
  * file's and the client's counters. */
 static int fetch_target(struct gsr__file *f) {
@@ -78,22 +73,50 @@ static int fetch_target(struct gsr__file *f) {
   return GSR_OK;
 }
 
+/* Local files are read in the caller's thread with pread: a prefetcher
+ * would only add a copy, so they always use the direct source. */
 static int pick_source(struct gsr__file *f) {
   if (f->obj->local) f->source = &gsr__direct_reader;
   return GSR_OK;
 }
 
+/* The cache's way down: the file's source. */
+static int source_read(void *arg, uint64_t off, uint64_t len,
+                       struct gsr__out *out) {
+  struct gsr__file *f = arg;
+  return f->source->read(f, f->source_state, off, len, out);
+}
+
+/* The rest of the cache's view (its page options are set with the
+ * options): what the object, the client and the file hold for it. */
+static void reader_ctx(struct gsr__file *f) {
+  struct gsr__rctx *r = &f->rctx;
+  r->display = f->obj->display;
+  r->size = f->obj->st.size;
+  r->concurrency = f->concurrency;
+  r->min_part = f->min_part;
+  r->budget = f->client->budget;
+  r->target = &f->target;
+  r->stats = &f->stats;
+  r->source = source_read;
+  r->source_arg = f;
+}
+
 static int create_readers(struct gsr__file *f) {
   int status = GSR_OK;
+  reader_ctx(f);
   if (f->source->create) status = f->source->create(f, &f->source_state);
-  if (status == GSR_OK && f->cache->create)
-    status = f->cache->create(f, &f->cache_state);
+  if (status != GSR_OK || f->cache->state_size == 0) return status;
+  if ((f->cache_state = gsr__calloc(1, f->cache->state_size)) == NULL)
+    return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
+  if (f->cache->create) status = f->cache->create(&f->rctx, f->cache_state);
   return status;
 }
 
 static void destroy_readers(struct gsr__file *f) {
-  if (f->cache && f->cache->destroy && f->cache_state)
-    f->cache->destroy(f, f->cache_state);
+  if (f->cache_state != NULL && f->cache->destroy)
+    f->cache->destroy(f->cache_state);
+  gsr__free(f->cache_state);
   f->cache_state = NULL;
   if (f->source && f->source->destroy && f->source_state)
     f->source->destroy(f, f->source_state);
@@ -127,7 +150,10 @@ int gsr__file_open(gsr_client *c, const char *url, const gsr_file_options *opts,
 }
 
 void gsr__file_unref(struct gsr__file *f) {
-  if (f == NULL || atomic_fetch_sub(&f->refs, 1) != 1) return;
+  if (f == NULL) return;
+  int refs = atomic_fetch_sub(&f->refs, 1);
+  assert(refs >= 1); /* every unref drops a reference someone took */
+  if (refs != 1) return;
   destroy_readers(f);
   gsr__object_close(f->obj);
   pthread_mutex_destroy(&f->reader_mu);
@@ -142,9 +168,19 @@ void gsr__file_shutdown(struct gsr__file *f) {
   for (struct gsr__rfetch *rf = f->target.inflight; rf != NULL; rf = rf->next)
     gsr__rfetch_cancel(rf);
   pthread_mutex_unlock(&f->target.mu);
-  if (f->source && f->source->cancel) f->source->cancel(f, f->source_state);
-  if (f->cache && f->cache->cancel) f->cache->cancel(f, f->cache_state);
 }
+
+void gsr__file_set_block(struct gsr__file *f, uint64_t block) {
+  /* The engine sizes its window from the block at the first read. */
+  assert(atomic_load(&f->stats.reads) == 0);
+  f->block = block;
+}
+
+void gsr__file_set_read_end(struct gsr__file *f, uint64_t end) {
+  atomic_store(&f->read_end, end);
+}
+
+uint64_t gsr__file_size(const struct gsr__file *f) { return f->obj->st.size; }
 
 int gsr__prefetch_mode(const char *name) {
   if (strcmp(name, "off") == 0) return GSR__PREFETCH_OFF;
@@ -187,9 +223,9 @@ int gsr__prefetch_default(const char *option, const char *gsread_env,
 #define SKIP_CACHE_MIN (16u * 1024 * 1024)
 
 int gsr__read_skips_cache(int to_caller, uint64_t off, uint64_t len,
-                          uint64_t size, uint64_t block_size) {
+                          uint64_t size, uint64_t page_size) {
   return to_caller && off + len == size &&
-         len >= GSR__MAX(block_size, (uint64_t)SKIP_CACHE_MIN);
+         len >= GSR__MAX(page_size, (uint64_t)SKIP_CACHE_MIN);
 }
 
 /* Checks and clamps a read at offset, then runs it through the readers.
@@ -205,18 +241,23 @@ static int64_t read_at(struct gsr__file *f, struct gsr__out *out, size_t n,
   uint64_t len = GSR__MIN((uint64_t)n, size - (uint64_t)offset);
   int status;
   if (gsr__read_skips_cache(out->slices == NULL && !out->internal,
-                            (uint64_t)offset, len, size, f->block_size)) {
-    status = gsr__direct_reader.read(f, NULL, (uint64_t)offset, len, out);
+                            (uint64_t)offset, len, size, f->rctx.page_size)) {
+    status = gsr__direct_read(&f->rctx, (uint64_t)offset, len, out);
   } else {
-    int locked = f->cache->stateful || f->source->stateful;
+    int locked = f->cache->state_size > 0 || f->source->stateful;
     if (locked) pthread_mutex_lock(&f->reader_mu);
-    status = f->cache->read(f, f->cache_state, (uint64_t)offset, len, out);
+    status = f->cache->read(&f->rctx, f->cache_state, (uint64_t)offset, len,
+                            out);
     if (locked) pthread_mutex_unlock(&f->reader_mu);
   }
   if (status != GSR_OK) {
     gsr__out_abandon(out);
     return status;
   }
+  /* A reader delivers all it was asked, less only when out's slices ran
+   * out (reader.h). */
+  assert(out->done == len || (out->done < len && out->slices != NULL &&
+                              out->n_slices == out->max_slices));
   atomic_fetch_add(&f->stats.reads, 1);
   atomic_fetch_add(&f->stats.bytes_delivered, out->done);
   return (int64_t)out->done;
@@ -259,6 +300,7 @@ static int crc_feed(struct gsr__file *f, uint64_t off, uint32_t crc,
   if (off == 0) f->crc = 0; /* a read from the start (re)starts it */
   f->crc = gsr__crc32c_combine(f->crc, crc, n);
   f->crc_pos = off + n;
+  assert(f->crc_pos <= st->size); /* reads are clamped to the object */
   if (f->crc_pos != st->size || f->crc == st->crc32c) return GSR_OK;
   f->crc_pos = UINT64_MAX;
   return gsr__file_check_crc(f, f->crc, "read");
@@ -278,7 +320,8 @@ int64_t gsr__file_read(struct gsr__file *f, void *buf, size_t n) {
   int status;
   pthread_mutex_lock(&f->pos_mu);
   uint32_t crc = 0;
-  int want = crc_wanted(f, (uint64_t)f->pos); /* pos is never negative */
+  assert(f->pos >= 0); /* seek refuses a negative position */
+  int want = crc_wanted(f, (uint64_t)f->pos);
   int64_t r = copy_read(f, buf, n, f->pos, want, &crc);
   if (r > 0) {
     status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
@@ -310,7 +353,8 @@ int64_t gsr__file_read_slices(struct gsr__file *f, size_t n, gsr_slice *out,
   int status = GSR_OK;
   pthread_mutex_lock(&f->pos_mu);
   uint32_t crc = 0;
-  int want = crc_wanted(f, (uint64_t)f->pos); /* pos is never negative */
+  assert(f->pos >= 0); /* seek refuses a negative position */
+  int want = crc_wanted(f, (uint64_t)f->pos);
   int64_t r = gsr__file_slice_read(f, n, f->pos, out, max, count, want, &crc);
   if (r > 0) status = crc_feed(f, (uint64_t)f->pos, crc, (uint64_t)r);
   if (r > 0) f->pos += r;

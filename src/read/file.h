@@ -15,15 +15,6 @@
 #include "fetch/rfetch.h"
 #include "read/reader.h"
 
-/* Counters, updated from any thread. */
-struct gsr__stats {
-  atomic_uint_fast64_t reads, hits, misses, requests, bytes_fetched,
-      bytes_delivered, bytes_copied, bytes_referenced, bytes_direct,
-      prefetched_unused, stalls, stall_ns, window, peak_buffered;
-  atomic_int plan;  /* enum gsr__plan (prefetch/prefetch.h) */
-  atomic_int width; /* connections the engine keeps carrying bytes */
-};
-
 /* A file's prefetch option (gsr_file_options.prefetch). */
 enum gsr__prefetch_mode {
   GSR__PREFETCH_OFF,
@@ -45,11 +36,11 @@ int gsr__prefetch_pick(const char *prefetch, const char *cache,
 /* 1 if a read of len bytes at off of an object of size goes straight to
  * the caller's buffer, past the cache and the prefetcher (pure): a read
  * into the caller's memory (to_caller) that runs to the object's end and
- * is at least a block and 16 MiB long. A cache would hold a second copy of
+ * is at least a cache page and 16 MiB long. A cache would hold a second copy of
  * those bytes (fsspec's readahead keeps the whole rest plus its window), and
  * nothing after them can be read ahead. */
 int gsr__read_skips_cache(int to_caller, uint64_t off, uint64_t len,
-                          uint64_t size, uint64_t block_size);
+                          uint64_t size, uint64_t page_size);
 int gsr__prefetch_default(const char *option, const char *gsread_env,
                           const char *gcsfs_env);
 
@@ -58,10 +49,7 @@ struct gsr__file {
   gsr_file id;
   gsr_client *client;
   struct gsr__object *obj;
-  /* Options, resolved at open. */
-  char cache_name[32];
-  uint64_t block_size;
-  int max_blocks;
+  /* Options, resolved at open (the caches' own in rctx). */
   int concurrency;
   int auto_width; /* concurrency 0: the engine chooses the width
                    * for a promised reader, by measurement */
@@ -71,10 +59,12 @@ struct gsr__file {
   uint64_t max_window; /* what the window may grow to for a width
                         * chosen by measurement */
   uint64_t block;      /* the engine's bytes per request; 0: its own
-                        * choice (gsr_download's part_size) */
+                        * choice (gsr__file_set_block) */
   /* Readers. */
-  const struct gsr__reader_ops *cache, *source;
+  const struct gsr__cache_ops *cache;
+  const struct gsr__reader_ops *source;
   void *cache_state, *source_state;
+  struct gsr__rctx rctx;     /* the cache's view of the file */
   pthread_mutex_t reader_mu; /* serializes stateful readers */
   pthread_mutex_t pos_mu;    /* serializes gsr_read/gsr_seek; guards pos
                               * and the CRC fields */
@@ -128,6 +118,13 @@ int64_t gsr__file_slice_read(struct gsr__file *f, size_t n, int64_t offset,
                              int want_crc, uint32_t *crc);
 /* Marks f closed and cancels its fetches (the caller drops its ref). */
 void gsr__file_shutdown(struct gsr__file *f);
+/* The engine's bytes per request (gsr_download's part_size; 0, the
+ * default: its own choice). Before the file's first read only. */
+void gsr__file_set_block(struct gsr__file *f, uint64_t block);
+/* gsr_set_read_end's promise: no read at or past end (UINT64_MAX: none). */
+void gsr__file_set_read_end(struct gsr__file *f, uint64_t end);
+/* The object's size, fixed at open. */
+uint64_t gsr__file_size(const struct gsr__file *f);
 
 /* ---- sendfile.c: a range of a file written to a file descriptor,
  * through the file's readers (gsr_sendfile, gsr_download). */

@@ -5,6 +5,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -65,6 +66,7 @@ int gsr__handle_add(struct gsr__file *f) {
     pthread_mutex_unlock(&reg_mu);
     return gsr__err(GSR_ENOMEM, "cannot register another open file");
   }
+  assert(idx != 0); /* slot 0 stays unused: handle 0 is invalid */
   f->id = (++last_serial << SLOT_BITS) | idx;
   slots[idx].id = f->id;
   slots[idx].f = f;
@@ -87,28 +89,33 @@ static struct slot *lookup_synced(gsr_file id, int *status) {
   return NULL;
 }
 
-int gsr__handle_get(gsr_file id, struct gsr__file **out) {
+/* The live file of handle id, under the table's lock: with remove, taken
+ * out of the table (its reference moves to the caller), else with a new
+ * reference. */
+static int take(gsr_file id, int remove, struct gsr__file **out) {
   int status = GSR_OK;
   reg_lock();
   struct slot *s = lookup_synced(id, &status);
   if (s != NULL) {
-    atomic_fetch_add(&s->f->refs, 1);
     *out = s->f;
+    if (remove) {
+      s->f = NULL;
+    } else {
+      int refs = atomic_fetch_add(&s->f->refs, 1);
+      assert(refs >= 1); /* the registry holds one while registered */
+      (void)refs;
+    }
   }
   pthread_mutex_unlock(&reg_mu);
   return status;
 }
 
+int gsr__handle_get(gsr_file id, struct gsr__file **out) {
+  return take(id, 0, out);
+}
+
 int gsr__handle_remove(gsr_file id, struct gsr__file **out) {
-  int status = GSR_OK;
-  reg_lock();
-  struct slot *s = lookup_synced(id, &status);
-  if (s != NULL) {
-    *out = s->f;
-    s->f = NULL;
-  }
-  pthread_mutex_unlock(&reg_mu);
-  return status;
+  return take(id, 1, out);
 }
 
 struct gsr__file *gsr__handle_remove_any(gsr_client *c) {

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <string.h>
 
 #include "read/file.h"
@@ -43,23 +44,26 @@ static void copy_to_iov(struct gsr__out *o, uint64_t at,
     len -= n;
     at = 0;
   }
+  assert(len == 0); /* a reader never delivers past its destination */
 }
 
 /* known: the CRC of the bytes, or NULL to compute it (right after the
  * copy, while they are still in the cache). */
-static uint64_t put(struct gsr__file *f, struct gsr__out *o, struct gsr__buf *b,
-                    size_t at, uint64_t len, const uint32_t *known) {
+static uint64_t put(struct gsr__stats *st, struct gsr__out *o,
+                    struct gsr__buf *b, size_t at, uint64_t len,
+                    const uint32_t *known) {
   if (len == 0) return 0;
+  assert(at + len <= b->cap); /* the bytes lie inside the buffer */
   if (o->slices != NULL) {
     if (o->n_slices == o->max_slices) return 0;
     gsr_slice *s = &o->slices[o->n_slices++];
     s->data = b->data + at;
     s->len = (size_t)len;
     s->owner = gsr__buf_ref(b);
-    atomic_fetch_add(&f->stats.bytes_referenced, len);
+    atomic_fetch_add(&st->bytes_referenced, len);
   } else {
     copy_to_iov(o, o->done, b->data + at, len);
-    if (!o->internal) atomic_fetch_add(&f->stats.bytes_copied, len);
+    if (!o->internal) atomic_fetch_add(&st->bytes_copied, len);
   }
   if (o->want_crc) {
     if (known == NULL && at == 0 && len == b->cap && b->has_crc)
@@ -72,15 +76,15 @@ static uint64_t put(struct gsr__file *f, struct gsr__out *o, struct gsr__buf *b,
   return len;
 }
 
-uint64_t gsr__out_put(struct gsr__file *f, struct gsr__out *o,
+uint64_t gsr__out_put(struct gsr__stats *st, struct gsr__out *o,
                       struct gsr__buf *b, size_t at, uint64_t len) {
-  return put(f, o, b, at, len, NULL);
+  return put(st, o, b, at, len, NULL);
 }
 
-uint64_t gsr__out_put_crc(struct gsr__file *f, struct gsr__out *o,
+uint64_t gsr__out_put_crc(struct gsr__stats *st, struct gsr__out *o,
                           struct gsr__buf *b, size_t at, uint64_t len,
                           uint32_t crc) {
-  return put(f, o, b, at, len, &crc);
+  return put(st, o, b, at, len, &crc);
 }
 
 void gsr__out_landed(struct gsr__out *o, uint64_t len, uint32_t crc) {
@@ -101,11 +105,4 @@ void gsr__slice_release(gsr_slice *s) {
   s->owner = NULL;
   s->data = NULL;
   s->len = 0;
-}
-
-/* Here, not in file.c: a cache's way down must not depend on what opens
- * the caches. */
-int gsr__source_read(struct gsr__file *f, uint64_t off, uint64_t len,
-                     struct gsr__out *out) {
-  return f->source->read(f, f->source_state, off, len, out);
 }

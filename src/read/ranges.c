@@ -108,6 +108,7 @@ static void deliver(struct call *c, size_t s, struct gsr__buf *buf) {
     uint64_t at = c->in[i].off, end = at + p->copied[i];
     while (at < end) { /* other ranges' segments hold these bytes */
       const struct gsr__rseg *g = &p->segs[gsr__rplan_seg_at(p, s, at)];
+      assert(g->off <= at && at < g->off + g->len); /* g holds at */
       uint64_t k = GSR__MIN(end, g->off + g->len) - at;
       memcpy(c->land[i] + (at - c->in[i].off),
              c->land[g->range] + (at - c->in[g->range].off), (size_t)k);
@@ -125,6 +126,7 @@ static void deliver(struct call *c, size_t s, struct gsr__buf *buf) {
 
 /* Waits for the oldest span in flight and settles its ranges. */
 static void reap(struct sched *q) {
+  assert(q->count > 0);
   struct job *j = &q->jobs[q->head];
   struct call *c = j->c;
   q->head = (q->head + 1) % MAX_CONCURRENCY;
@@ -173,6 +175,7 @@ static void start_span(struct sched *q, struct call *c, size_t s, uint64_t refs,
       c->land[i] = buf->data + at;
       at += c->in[i].len;
     }
+    assert(at == refs); /* ref_bytes counted the same ranges */
   }
   iov = gsr__malloc(2 * sp->n_segs * sizeof(*iov));
   if (iov == NULL) {
@@ -189,6 +192,7 @@ static void start_span(struct sched *q, struct call *c, size_t s, uint64_t refs,
         c->land[seg->range] + (seg->off - c->in[seg->range].off), seg->len};
     at = seg->off + seg->len;
   }
+  assert(k <= 2 * sp->n_segs && at <= sp->off + sp->len);
   struct gsr__rfetch *rf;
   int status = gsr__rfetch_start_sg(&c->f->target, sp->off, sp->len, iov, k,
                                     parts, c->f->min_part, buf, &rf);

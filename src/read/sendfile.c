@@ -9,6 +9,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -70,6 +71,7 @@ static int send_range(struct gsr__file *f, uint64_t off, uint64_t end,
                       "%llu",
                       f->obj->display, (unsigned long long)off,
                       (unsigned long long)end);
+    assert((uint64_t)r <= end - off); /* no more than asked */
     int status = write_slices(f, s, sl, n);
     if (status != GSR_OK) return status;
     s->crc = gsr__crc32c_combine(s->crc, crc, (uint64_t)r);

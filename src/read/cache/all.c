@@ -4,45 +4,38 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
+
 #include "read/cache/cache.h"
 
 struct ac {
   struct gsr__buf *all;
 };
 
-static int ac_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
+static int ac_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
                    struct gsr__out *out) {
   struct ac *ac = state;
   if (ac->all == NULL) {
-    uint64_t size = f->obj->st.size;
-    atomic_fetch_add(&f->stats.misses, 1);
-    int status = gsr__chunk_fetch(f, 0, &size, 1, &ac->all);
+    uint64_t size = r->size;
+    atomic_fetch_add(&r->stats->misses, 1);
+    int status = gsr__chunk_fetch(r, 0, &size, 1, &ac->all);
     if (status != GSR_OK) return status;
-    gsr__cache_held(f, size);
+    gsr__cache_held(r, size);
   } else {
-    atomic_fetch_add(&f->stats.hits, 1);
+    atomic_fetch_add(&r->stats->hits, 1);
   }
-  gsr__out_put(f, out, ac->all, (size_t)off, len);
+  assert(off + len <= ac->all->cap); /* the chunk is the whole object */
+  gsr__out_put(r->stats, out, ac->all, (size_t)off, len);
   return GSR_OK;
 }
 
-static int ac_create(struct gsr__file *f, void **state) {
-  if ((*state = gsr__calloc(1, sizeof(struct ac))) == NULL)
-    return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
-  return GSR_OK;
+static void ac_destroy(void *state) {
+  gsr__buf_unref(((struct ac *)state)->all);
 }
 
-static void ac_destroy(struct gsr__file *f, void *state) {
-  struct ac *ac = state;
-  (void)f;
-  gsr__buf_unref(ac->all);
-  gsr__free(ac);
-}
-
-const struct gsr__reader_ops gsr__cache_all = {
+const struct gsr__cache_ops gsr__cache_all = {
     .name = "all",
-    .create = ac_create,
+    .state_size = sizeof(struct ac),
     .read = ac_read,
     .destroy = ac_destroy,
-    .stateful = 1,
 };

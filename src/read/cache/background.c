@@ -1,73 +1,75 @@
-/* Cache "background": fsspec's BackgroundBlockCache. The block table of
- * "blockcache", plus: after each read, the block after the last one it
+/* Cache "background": fsspec's BackgroundBlockCache. The page table of
+ * "blockcache", plus: after each read, the page after the last one it
  * touched is fetched in the background (an async range fetch) if it
  * exists, is not in the table and no background fetch is running. A read
- * that needs that block waits for it; close cancels it.
+ * that needs that page waits for it; close cancels it.
  *
- * The block takes its LRU slot when its fetch starts, not when a later
+ * The page takes its LRU slot when its fetch starts, not when a later
  * read collects it as in fsspec: what the table holds then never depends
  * on how fast the network was, only on the reads.
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
+
 #include "fetch/rfetch.h"
-#include "read/cache/blocks.h"
+#include "read/cache/pages.h"
 
 /* A finished background fetch is collected (fsspec does it at the start
  * of the next read; we also do it before starting the next one, as the
  * read itself may have taken long enough), which frees the way for the
- * next. A failed one is dropped quietly: a read that needs the block
+ * next. A failed one is dropped quietly: a read that needs the page
  * fetches it itself. */
-static void bg_collect(struct gsr__blocks *t) {
+static void bg_collect(struct gsr__pages *t) {
+  assert(t->inflight <= 1); /* one background fetch at a time */
   for (int i = 0; i < t->n && t->inflight > 0; i++) {
-    struct gsr__blk *e = &t->v[i];
+    struct gsr__page *e = &t->v[i];
     if (e->rf != NULL && gsr__rfetch_done(e->rf) &&
-        gsr__blocks_join(t, e) != GSR_OK)
+        gsr__pages_join(t, e) != GSR_OK)
       i--; /* entry i was removed: its slot holds another one now */
   }
 }
 
-/* Starts fetching block idx in the background if the rules allow it and
+/* Starts fetching page idx in the background if the rules allow it and
  * the budget has room (it is a prefetch: it waits for nobody). */
-static void bg_start(struct gsr__file *f, struct gsr__blocks *t, uint64_t idx) {
+static void bg_start(struct gsr__rctx *r, struct gsr__pages *t, uint64_t idx) {
   bg_collect(t);
-  if (idx >= t->count || t->inflight > 0 || gsr__blocks_find(t, idx) != NULL)
+  if (idx >= t->count || t->inflight > 0 || gsr__pages_find(t, idx) != NULL)
     return;
-  uint64_t len = gsr__blocks_len(t, idx);
+  uint64_t len = gsr__pages_len(t, idx);
   int refused;
-  struct gsr__buf *buf = gsr__buf_try((size_t)len, f->client->budget, &refused);
+  struct gsr__buf *buf = gsr__buf_try((size_t)len, r->budget, &refused);
   if (buf == NULL) return; /* no room in the budget, or no memory */
   struct gsr__iov iov = {buf->data, (size_t)len};
   struct gsr__rfetch *rf;
-  if (gsr__rfetch_start(&f->target, idx * t->bs, len, &iov, 1, f->concurrency,
-                        f->min_part, buf, &rf) != GSR_OK) {
+  if (gsr__rfetch_start(r->target, idx * t->bs, len, &iov, 1, r->concurrency,
+                        r->min_part, buf, &rf) != GSR_OK) {
     gsr__buf_unref(buf); /* e.g. the file is closing */
     return;
   }
-  atomic_fetch_add(&f->stats.misses, 1);     /* fsspec counts it as a fetch */
-  gsr__blocks_insert(t, idx, buf, rf, 0, 0); /* keeps nothing: never fails */
-  gsr__cache_held(f, t->held);
+  atomic_fetch_add(&r->stats->misses, 1);   /* fsspec counts it as a fetch */
+  gsr__pages_insert(t, idx, buf, rf, 0, 0); /* keeps nothing: never fails */
+  gsr__cache_held(r, t->held);
 }
 
-static int bg_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
+static int bg_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
                    struct gsr__out *out) {
-  struct gsr__blocks *t = state;
-  uint64_t fetched, before = out->done;
+  struct gsr__pages *t = state;
+  uint64_t before = out->done;
   bg_collect(t);
-  int status = gsr__blocks_read(f, t, off, len, out, &fetched);
+  int status = gsr__pages_read(r, t, off, len, out);
   if (status != GSR_OK) return status;
-  if (fetched == 0) atomic_fetch_add(&f->stats.hits, 1);
-  /* The block after the last one touched; fsspec's end // bs is one block
-   * further when the read ends on a block boundary. */
+  /* The page after the last one touched; fsspec's end // bs is one page
+   * further when the read ends on a page boundary. */
   uint64_t end = off + (out->done - before);
-  if (end > off) bg_start(f, t, (end - 1) / t->bs + 1);
+  if (end > off) bg_start(r, t, (end - 1) / t->bs + 1);
   return GSR_OK;
 }
 
-const struct gsr__reader_ops gsr__cache_background = {
+const struct gsr__cache_ops gsr__cache_background = {
     .name = "background",
-    .create = gsr__blocks_create,
+    .state_size = sizeof(struct gsr__pages),
+    .create = gsr__pages_create,
     .read = bg_read,
-    .destroy = gsr__blocks_destroy,
-    .stateful = 1,
+    .destroy = gsr__pages_destroy,
 };

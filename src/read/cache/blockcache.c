@@ -1,24 +1,16 @@
-/* Cache "blockcache": fsspec's BlockCache. Fixed blocks of block_size
+/* Cache "blockcache": fsspec's BlockCache. Fixed pages of block_size
  * bytes, each fetched with its own request and kept in an LRU table of
- * max_blocks (default 32); a read fetches only its missing blocks. The
- * table (blocks.c) also fixes fsspec's duplicate fetches (#1960).
+ * max_blocks (default 32); a read fetches only its missing pages. The
+ * table (pages.c) also fixes fsspec's duplicate fetches (#1960).
  *
  * SPDX-License-Identifier: MIT
  */
-#include "read/cache/blocks.h"
+#include "read/cache/pages.h"
 
-static int bc_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
-                   struct gsr__out *out) {
-  uint64_t fetched;
-  int status = gsr__blocks_read(f, state, off, len, out, &fetched);
-  if (status == GSR_OK && fetched == 0) atomic_fetch_add(&f->stats.hits, 1);
-  return status;
-}
-
-const struct gsr__reader_ops gsr__cache_blockcache = {
+const struct gsr__cache_ops gsr__cache_blockcache = {
     .name = "blockcache",
-    .create = gsr__blocks_create,
-    .read = bc_read,
-    .destroy = gsr__blocks_destroy,
-    .stateful = 1,
+    .state_size = sizeof(struct gsr__pages),
+    .create = gsr__pages_create,
+    .read = gsr__pages_read,
+    .destroy = gsr__pages_destroy,
 };

@@ -21,7 +21,7 @@ struct bc {
   size_t at;
 };
 
-static void bc_set(struct gsr__file *f, struct bc *bc, struct gsr__buf *b,
+static void bc_set(struct gsr__rctx *r, struct bc *bc, struct gsr__buf *b,
                    uint64_t start) {
   gsr__buf_unref(bc->buf);
   bc->buf = b;
@@ -29,67 +29,67 @@ static void bc_set(struct gsr__file *f, struct bc *bc, struct gsr__buf *b,
   bc->start = start;
   bc->end = start + b->cap; /* self.end = self.start + len(self.cache) */
   bc->has = 1;
-  gsr__cache_held(f, b->cap);
+  gsr__cache_held(r, b->cap);
 }
 
 /* self.cache = self.fetcher(start, bend); self.start = start */
-static int bc_refetch(struct gsr__file *f, struct bc *bc, uint64_t start,
+static int bc_refetch(struct gsr__rctx *r, struct bc *bc, uint64_t start,
                       uint64_t bend) {
   uint64_t len = bend - start;
   struct gsr__buf *b;
-  int status = gsr__chunk_fetch(f, start, &len, 1, &b);
-  if (status == GSR_OK) bc_set(f, bc, b, start);
+  int status = gsr__chunk_fetch(r, start, &len, 1, &b);
+  if (status == GSR_OK) bc_set(r, bc, b, start);
   return status;
 }
 
 /* new = self.fetcher(start, self.start); self.cache = new + self.cache */
-static int bc_prepend(struct gsr__file *f, struct bc *bc, uint64_t start) {
+static int bc_prepend(struct gsr__rctx *r, struct bc *bc, uint64_t start) {
   uint64_t add = bc->start - start, old = bc->end - bc->start;
   struct gsr__buf *b;
-  int status = gsr__chunk_alloc(f, add + old, &b);
+  int status = gsr__chunk_alloc(r, add + old, &b);
   if (status != GSR_OK) return status;
   struct gsr__iov iov = {b->data, (size_t)add};
-  if ((status = gsr__chunk_fill(f, start, &iov, 1)) != GSR_OK) {
+  if ((status = gsr__chunk_fill(r, start, &iov, 1)) != GSR_OK) {
     gsr__buf_unref(b);
     return status;
   }
   memcpy(b->data + add, bc->buf->data + bc->at, (size_t)old);
-  bc_set(f, bc, b, start);
+  bc_set(r, bc, b, start);
   return GSR_OK;
 }
 
 /* new = self.fetcher(self.end, bend); self.cache = self.cache + new */
-static int bc_append(struct gsr__file *f, struct bc *bc, uint64_t bend) {
+static int bc_append(struct gsr__rctx *r, struct bc *bc, uint64_t bend) {
   uint64_t add = bend - bc->end, old = bc->end - bc->start;
   struct gsr__buf *b;
-  int status = gsr__chunk_alloc(f, old + add, &b);
+  int status = gsr__chunk_alloc(r, old + add, &b);
   if (status != GSR_OK) return status;
   struct gsr__iov iov = {b->data + old, (size_t)add};
-  if ((status = gsr__chunk_fill(f, bc->end, &iov, 1)) != GSR_OK) {
+  if ((status = gsr__chunk_fill(r, bc->end, &iov, 1)) != GSR_OK) {
     gsr__buf_unref(b);
     return status;
   }
   memcpy(b->data, bc->buf->data + bc->at, (size_t)old);
-  bc_set(f, bc, b, bc->start);
+  bc_set(r, bc, b, bc->start);
   return GSR_OK;
 }
 
 /* Everything in fsspec's _fetch between the hit test and `self.end = `. */
-static int bc_miss(struct gsr__file *f, struct bc *bc, uint64_t start,
+static int bc_miss(struct gsr__rctx *r, struct bc *bc, uint64_t start,
                    uint64_t end) {
-  uint64_t size = f->obj->st.size, bs = f->block_size;
+  uint64_t size = r->size, bs = r->page_size;
   uint64_t bend = end + GSR__MIN(bs, size - end); /* min(size, end + bs) */
-  atomic_fetch_add(&f->stats.misses, 1);
+  atomic_fetch_add(&r->stats->misses, 1);
   if ((!bc->has || start < bc->start) && (!bc->has || end > bc->end))
-    return bc_refetch(f, bc, start, bend); /* first read, or both ends */
+    return bc_refetch(r, bc, start, bend); /* first read, or both ends */
   if (start < bc->start) {
-    if (bc->end - end > bs) return bc_refetch(f, bc, start, bend);
-    return bc_prepend(f, bc, start);
+    if (bc->end - end > bs) return bc_refetch(r, bc, start, bend);
+    return bc_prepend(r, bc, start);
   }
   if (bend > bc->end) {
     if (bc->end > size) return GSR_OK; /* fsspec's `pass`; never true */
-    if (end - bc->end > bs) return bc_refetch(f, bc, start, bend);
-    return bc_append(f, bc, bend);
+    if (end - bc->end > bs) return bc_refetch(r, bc, start, bend);
+    return bc_append(r, bc, bend);
   }
   return GSR_OK; /* end == self.end == size: no fetch, still a miss */
 }
@@ -104,43 +104,35 @@ static void bc_trim(struct bc *bc, uint64_t bs) {
   }
 }
 
-static int bc_read(struct gsr__file *f, void *state, uint64_t start,
+static int bc_read(struct gsr__rctx *r, void *state, uint64_t start,
                    uint64_t len, struct gsr__out *out) {
   struct bc *bc = state;
   uint64_t end = start + len;
   if (bc->has && start >= bc->start && end < bc->end) { /* strict < */
-    atomic_fetch_add(&f->stats.hits, 1);
-    gsr__out_put(f, out, bc->buf, bc->at + (size_t)(start - bc->start), len);
+    atomic_fetch_add(&r->stats->hits, 1);
+    gsr__out_put(r->stats, out, bc->buf, bc->at + (size_t)(start - bc->start),
+                 len);
     return GSR_OK;
   }
-  int status = bc_miss(f, bc, start, end);
+  int status = bc_miss(r, bc, start, end);
   if (status != GSR_OK) return status;
   if (start < bc->start || end > bc->end) /* the rules above rule it out */
     return gsr__err(GSR_EIO, "%s: bytes cache does not cover %llu-%llu",
-                    f->obj->display, (unsigned long long)start,
+                    r->display, (unsigned long long)start,
                     (unsigned long long)end);
-  gsr__out_put(f, out, bc->buf, bc->at + (size_t)(start - bc->start), len);
-  bc_trim(bc, f->block_size);
+  gsr__out_put(r->stats, out, bc->buf, bc->at + (size_t)(start - bc->start),
+               len);
+  bc_trim(bc, r->page_size);
   return GSR_OK;
 }
 
-static int bc_create(struct gsr__file *f, void **state) {
-  if ((*state = gsr__calloc(1, sizeof(struct bc))) == NULL)
-    return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
-  return GSR_OK;
+static void bc_destroy(void *state) {
+  gsr__buf_unref(((struct bc *)state)->buf);
 }
 
-static void bc_destroy(struct gsr__file *f, void *state) {
-  struct bc *bc = state;
-  (void)f;
-  gsr__buf_unref(bc->buf);
-  gsr__free(bc);
-}
-
-const struct gsr__reader_ops gsr__cache_bytes = {
+const struct gsr__cache_ops gsr__cache_bytes = {
     .name = "bytes",
-    .create = bc_create,
+    .state_size = sizeof(struct bc),
     .read = bc_read,
     .destroy = bc_destroy,
-    .stateful = 1,
 };

@@ -8,30 +8,34 @@
 #ifndef GSR_CACHE_H
 #define GSR_CACHE_H
 
-#include "read/file.h"
+#include "read/reader.h"
 
-extern const struct gsr__reader_ops gsr__cache_readahead;
-extern const struct gsr__reader_ops gsr__cache_readahead_chunked;
-extern const struct gsr__reader_ops gsr__cache_blockcache;
-extern const struct gsr__reader_ops gsr__cache_background;
-extern const struct gsr__reader_ops gsr__cache_first;
-extern const struct gsr__reader_ops gsr__cache_all;
-extern const struct gsr__reader_ops gsr__cache_bytes;
+extern const struct gsr__cache_ops gsr__cache_none;
+extern const struct gsr__cache_ops gsr__cache_readahead;
+extern const struct gsr__cache_ops gsr__cache_readahead_chunked;
+extern const struct gsr__cache_ops gsr__cache_blockcache;
+extern const struct gsr__cache_ops gsr__cache_background;
+extern const struct gsr__cache_ops gsr__cache_first;
+extern const struct gsr__cache_ops gsr__cache_all;
+extern const struct gsr__cache_ops gsr__cache_bytes;
 
+/* A cache's way down: reads [off, off+len) from the file's source. */
+int gsr__source_read(struct gsr__rctx *r, uint64_t off, uint64_t len,
+                     struct gsr__out *out);
 /* A new, unfilled chunk of len bytes, charged to the budget as demand
  * (never refused). GSR_OK, or GSR_ENOMEM with the message set. */
-int gsr__chunk_alloc(struct gsr__file *f, uint64_t len, struct gsr__buf **out);
+int gsr__chunk_alloc(struct gsr__rctx *r, uint64_t len, struct gsr__buf **out);
 /* ONE source read of [off, off + sum of lengths) scattered over iov. */
-int gsr__chunk_fill(struct gsr__file *f, uint64_t off,
+int gsr__chunk_fill(struct gsr__rctx *r, uint64_t off,
                     const struct gsr__iov *iov, int n);
 /* Fetches [off, off+len) into n new chunks of lens[i] bytes each, with one
  * source read. On failure no chunk is left. */
-int gsr__chunk_fetch(struct gsr__file *f, uint64_t off, const uint64_t *lens,
+int gsr__chunk_fetch(struct gsr__rctx *r, uint64_t off, const uint64_t *lens,
                      int n, struct gsr__buf **bufs);
 /* 1 when out takes no more bytes (slice mode, slice array full): a cache
  * then stops and fetches nothing more for this read. */
 int gsr__out_full(const struct gsr__out *out);
 /* Records that the cache now holds `held` bytes (for peak_buffered). */
-void gsr__cache_held(struct gsr__file *f, uint64_t held);
+void gsr__cache_held(struct gsr__rctx *r, uint64_t held);
 
 #endif /* GSR_CACHE_H */

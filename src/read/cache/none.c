@@ -3,16 +3,16 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "read/file.h"
+#include "read/cache/cache.h"
 
-static int none_read(struct gsr__file *f, void *state, uint64_t off,
+static int none_read(struct gsr__rctx *r, void *state, uint64_t off,
                      uint64_t len, struct gsr__out *out) {
   (void)state;
-  atomic_fetch_add(&f->stats.misses, 1);
-  return gsr__source_read(f, off, len, out);
+  atomic_fetch_add(&r->stats->misses, 1);
+  return gsr__source_read(r, off, len, out);
 }
 
-const struct gsr__reader_ops gsr__cache_none = {
+const struct gsr__cache_ops gsr__cache_none = {
     .name = "none",
     .read = none_read,
 };

@@ -1,11 +1,12 @@
 /* Cache "readahead": fsspec's ReadAheadCache. One window [start, end) in
  * ONE contiguous chunk. A read inside it is a hit; a read starting inside
  * it but running past its end keeps the cached tail and fetches
- * [end, read end + block) (a partial hit); any other read fetches
- * [read start, read end + block). Every fetch replaces the window.
+ * [end, read end + page) (a partial hit); any other read fetches
+ * [read start, read end + page). Every fetch replaces the window.
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
 #include <string.h>
 
 #include "read/cache/cache.h"
@@ -15,19 +16,19 @@ struct ra {
   uint64_t start, end;
 };
 
-/* Fetches [from, to + block) (clamped to the object) as the new window. */
-static int ra_replace(struct gsr__file *f, struct ra *ra, uint64_t from,
+/* Fetches [from, to + page) (clamped to the object) as the new window. */
+static int ra_replace(struct gsr__rctx *r, struct ra *ra, uint64_t from,
                       uint64_t to) {
-  uint64_t last = to + GSR__MIN(f->block_size, f->obj->st.size - to);
+  uint64_t last = to + GSR__MIN(r->page_size, r->size - to);
   uint64_t len = last - from;
   struct gsr__buf *b;
-  int status = gsr__chunk_fetch(f, from, &len, 1, &b);
+  int status = gsr__chunk_fetch(r, from, &len, 1, &b);
   if (status != GSR_OK) return status; /* the old window stays */
   gsr__buf_unref(ra->buf);
   ra->buf = b;
   ra->start = from;
   ra->end = last;
-  gsr__cache_held(f, len);
+  gsr__cache_held(r, len);
   return GSR_OK;
 }
 
@@ -35,17 +36,17 @@ static int ra_replace(struct gsr__file *f, struct ra *ra, uint64_t from,
  * the head of the new one are joined into one new chunk handed out as ONE
  * slice; those bytes count as copied, not referenced (the cost that
  * readahead_chunked avoids). */
-static int ra_join(struct gsr__file *f, struct gsr__out *out,
+static int ra_join(struct gsr__rctx *r, struct gsr__out *out,
                    struct gsr__buf *old, size_t at, uint64_t tail,
                    const struct gsr__buf *head, uint64_t l) {
   struct gsr__buf *j;
-  int status = gsr__chunk_alloc(f, tail + l, &j);
+  int status = gsr__chunk_alloc(r, tail + l, &j);
   if (status != GSR_OK) return status;
   memcpy(j->data, old->data + at, (size_t)tail);
   memcpy(j->data + tail, head->data, (size_t)l);
-  if (gsr__out_put(f, out, j, 0, tail + l) != 0) {
-    atomic_fetch_sub(&f->stats.bytes_referenced, tail + l);
-    atomic_fetch_add(&f->stats.bytes_copied, tail + l);
+  if (gsr__out_put(r->stats, out, j, 0, tail + l) != 0) {
+    atomic_fetch_sub(&r->stats->bytes_referenced, tail + l);
+    atomic_fetch_add(&r->stats->bytes_copied, tail + l);
   }
   gsr__buf_unref(j);
   return GSR_OK;
@@ -54,56 +55,48 @@ static int ra_join(struct gsr__file *f, struct gsr__out *out,
 /* The read starts inside the window and ends past it. In copy mode the
  * caller's buffer is where the two parts meet, so nothing extra is
  * copied there. */
-static int ra_partial(struct gsr__file *f, struct ra *ra, uint64_t off,
+static int ra_partial(struct gsr__rctx *r, struct ra *ra, uint64_t off,
                       uint64_t end, struct gsr__out *out) {
+  assert(off >= ra->start && off < ra->end && end > ra->end);
   struct gsr__buf *old = gsr__buf_ref(ra->buf);
   size_t at = (size_t)(off - ra->start);
   uint64_t tail = ra->end - off;
-  int status = ra_replace(f, ra, ra->end, end);
+  int status = ra_replace(r, ra, ra->end, end);
   if (status == GSR_OK && out->slices != NULL) {
-    status = ra_join(f, out, old, at, tail, ra->buf, end - ra->start);
+    status = ra_join(r, out, old, at, tail, ra->buf, end - ra->start);
   } else if (status == GSR_OK) {
-    gsr__out_put(f, out, old, at, tail);
-    gsr__out_put(f, out, ra->buf, 0, end - ra->start);
+    gsr__out_put(r->stats, out, old, at, tail);
+    gsr__out_put(r->stats, out, ra->buf, 0, end - ra->start);
   }
   gsr__buf_unref(old);
   return status;
 }
 
-static int ra_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
+static int ra_read(struct gsr__rctx *r, void *state, uint64_t off, uint64_t len,
                    struct gsr__out *out) {
   struct ra *ra = state;
   uint64_t end = off + len;
   if (ra->buf != NULL && off >= ra->start && end <= ra->end) {
-    atomic_fetch_add(&f->stats.hits, 1);
-    gsr__out_put(f, out, ra->buf, (size_t)(off - ra->start), len);
+    atomic_fetch_add(&r->stats->hits, 1);
+    gsr__out_put(r->stats, out, ra->buf, (size_t)(off - ra->start), len);
     return GSR_OK;
   }
-  atomic_fetch_add(&f->stats.misses, 1);
+  atomic_fetch_add(&r->stats->misses, 1);
   if (ra->buf != NULL && off >= ra->start && off < ra->end)
-    return ra_partial(f, ra, off, end, out);
-  int status = ra_replace(f, ra, off, end);
-  if (status == GSR_OK) gsr__out_put(f, out, ra->buf, 0, len);
+    return ra_partial(r, ra, off, end, out);
+  int status = ra_replace(r, ra, off, end);
+  if (status == GSR_OK) gsr__out_put(r->stats, out, ra->buf, 0, len);
   return status;
 }
 
-static int ra_create(struct gsr__file *f, void **state) {
-  if ((*state = gsr__calloc(1, sizeof(struct ra))) == NULL)
-    return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
-  return GSR_OK;
+/* Slices still out keep their own reference. */
+static void ra_destroy(void *state) {
+  gsr__buf_unref(((struct ra *)state)->buf);
 }
 
-static void ra_destroy(struct gsr__file *f, void *state) {
-  struct ra *ra = state;
-  (void)f;
-  gsr__buf_unref(ra->buf); /* slices still out keep their own reference */
-  gsr__free(ra);
-}
-
-const struct gsr__reader_ops gsr__cache_readahead = {
+const struct gsr__cache_ops gsr__cache_readahead = {
     .name = "readahead",
-    .create = ra_create,
+    .state_size = sizeof(struct ra),
     .read = ra_read,
     .destroy = ra_destroy,
-    .stateful = 1,
 };

@@ -5,6 +5,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <assert.h>
+
 #include "fetch/rfetch.h"
 #include "read/file.h"
 #include "read/prefetch/prefetch.h"
@@ -20,7 +22,8 @@
 static int wait_block(struct gsr__file *f, struct gsr__prefetcher *p,
                       struct gsr__pf_block *b, uint64_t end) {
   if (b->waited || b->rf->waited) return b->rf->status;
-  struct gsr__request *req = &b->rf->reqs[0]; /* blocks are one request */
+  assert(b->rf->n_parts == 1); /* a block is one request */
+  struct gsr__request *req = &b->rf->reqs[0];
   if (atomic_load(&req->progress) >= end) return GSR_OK;
   uint64_t t0 = gsr__now_ns(), got;
   atomic_fetch_add(&f->stats.stalls, 1);
@@ -61,6 +64,7 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
                         (unsigned long long)cur);
       continue;
     }
+    assert(cur >= b->off && cur < b->off + b->len); /* b holds cur */
     uint64_t at = cur - b->off;
     uint64_t n = GSR__MIN(end - cur, b->len - at);
     int status = wait_block(f, p, b, at + n);
@@ -82,9 +86,11 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
       return status;
     }
     uint64_t got = at == 0 && n == b->len
-                       ? gsr__out_put_crc(f, out, b->buf, 0, n, block_crc(b))
-                       : gsr__out_put(f, out, b->buf, (size_t)at, n);
+                       ? gsr__out_put_crc(&f->stats, out, b->buf, 0, n,
+                                          block_crc(b))
+                       : gsr__out_put(&f->stats, out, b->buf, (size_t)at, n);
     if (got == 0) break; /* the caller's slice array is full */
+    assert(got == n);    /* all of it, or none */
     cur += got;
     if (at + got > b->used) b->used = at + got;
   }

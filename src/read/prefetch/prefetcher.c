@@ -96,7 +96,7 @@ static int advance(struct gsr__file *f, struct gsr__prefetcher *p, uint64_t off,
 static int exact_read(struct gsr__file *f, struct gsr__prefetcher *p,
                       uint64_t off, uint64_t len, struct gsr__out *out) {
   uint64_t before = out->done;
-  int unlock = !f->cache->stateful;
+  int unlock = f->cache->state_size == 0;
   assert(p->head == NULL);
   if (unlock) pthread_mutex_unlock(&f->reader_mu);
   int status = gsr__direct_reader.read(f, NULL, off, len, out);
