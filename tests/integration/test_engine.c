@@ -28,8 +28,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "engine-bucket"
 #define MiB (1024ull * 1024)
@@ -40,33 +40,20 @@
 /* Its window: blocks of 1.6, 1.1 and 0.9 MiB at widths 4, 6 and 8. */
 #define WIDE_WINDOW (32 * MiB)
 
-static struct ts_server srv;
-static gsr_client *client;
-static unsigned char *data, *wide;
+static struct ts_object objects[] = {{"obj", OBJ_SIZE, NULL},
+                                     {"wide", WIDE_SIZE, NULL}};
+static const struct fx_spec spec = {
+    .bucket = BUCKET, .objects = objects, .n_objects = 2, .seed = 77};
+static unsigned char *data, *wide; /* their bytes */
 
 static int setup(void **state) {
   (void)state;
   /* The automatic width is chosen only when the environment names none. */
   unsetenv("GSREAD_CONCURRENCY");
   unsetenv("DEFAULT_GCSFS_CONCURRENCY");
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  data = ts_random_bytes(OBJ_SIZE, 77);
-  wide = ts_random_bytes(WIDE_SIZE, 78);
-  if (ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE) != 0 ||
-      ts_put(&srv, BUCKET, "wide", wide, WIDE_SIZE) != 0)
-    return -1;
-  gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  return gsr_client_new(&o, &client);
-}
-
-static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
-  free(data);
-  free(wide);
+  if (fx_setup(&spec) != 0) return -1;
+  data = objects[0].data;
+  wide = objects[1].data;
   return 0;
 }
 
@@ -95,9 +82,7 @@ static void on_trace(void *arg, const char *line) {
 static gsr_client *client_of(long stall_timeout_ms, long retry_initial_ms,
                              struct widths *trace, const char *plans_file) {
   gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.plans_file = plans_file;
   /* The pool these tests' widths were chosen for: the engine tries widths
    * up to half of it (8). */
@@ -108,8 +93,7 @@ static gsr_client *client_of(long stall_timeout_ms, long retry_initial_ms,
     o.trace = on_trace;
     o.trace_arg = trace;
   }
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
-  return c;
+  return fx_client(&o);
 }
 
 static gsr_client *new_client(long stall_timeout_ms, long retry_initial_ms) {
@@ -137,7 +121,7 @@ static gsr_file open_obj(gsr_client *c, int concurrency,
   return open_seq(c, "obj", concurrency, max_prefetch);
 }
 
-static long log_quiet(void) { return ts_log_quiet(&srv, 100); }
+static long log_quiet(void) { return ts_log_quiet(&fx.srv, 100); }
 
 static gsr_file_stats stats_of(gsr_file f) {
   gsr_file_stats st;
@@ -203,7 +187,7 @@ static int by_first(const void *a, const void *b) {
 static int expect_tiled(long base, uint64_t size) {
   struct ts_media_req q[256];
   log_quiet();
-  int n = ts_media_log(&srv, base, q, 256);
+  int n = ts_media_log(&fx.srv, base, q, 256);
   assert_true(n > 0 && n < 256);
   qsort(q, (size_t)n, sizeof(q[0]), by_first);
   uint64_t next = 0;
@@ -229,7 +213,7 @@ static void test_whole_reads(void **state) {
   for (size_t p = 0; p < 3; p++)
     for (int slices = 0; slices < 2; slices++) {
       long base = log_quiet();
-      gsr_file f = open_obj(client, 4, 16 * MiB);
+      gsr_file f = open_obj(fx.client, 4, 16 * MiB);
       assert_int_equal(read_to_end(f, pieces[p], slices), 0);
       gsr_file_stats st = stats_of(f);
       gsr_close(f);
@@ -293,7 +277,7 @@ static void test_seeks(void **state) {
   gsr_client *c = new_client(0, 0);
   gsr_file f = open_obj(c, 2, 12 * MiB);
   long base = log_quiet();
-  assert_int_equal(ts_control(&srv, "config?ttfb_ms=400"), 200);
+  assert_int_equal(ts_control(&fx.srv, "config?ttfb_ms=400"), 200);
   unsigned char *buf = malloc(MiB);
   check_pread(f, 0, MiB, buf);                /* run A, at 0 */
   check_pread(f, MiB + 300000, MiB, buf);     /* soft seek forward */
@@ -310,11 +294,11 @@ static void test_seeks(void **state) {
   gsr_close(f); /* cancels C's blocks */
   gsr_client_free(c);
   free(buf);
-  ts_log_quiet(&srv, 900); /* the cancelled ones end after their wait */
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  ts_log_quiet(&fx.srv, 900); /* the cancelled ones end after their wait */
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   assert_true(st.prefetched_unused > 0);
   struct ts_media_req q[64];
-  int n = ts_media_log(&srv, base, q, 64);
+  int n = ts_media_log(&fx.srv, base, q, 64);
   int starts[3] = {0, 0, 0}, cancelled[3] = {0, 0, 0};
   for (int i = 0; i < n; i++) {
     uint64_t first = q[i].first, len = q[i].last - q[i].first + 1;
@@ -361,8 +345,7 @@ static void test_soft_seeks_over_small_blocks(void **state) {
   struct kinds k = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
   gsr_client_options o;
   gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.trace = count_kinds;
   o.trace_arg = &k;
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
@@ -382,7 +365,7 @@ static void test_soft_seeks_over_small_blocks(void **state) {
     fail_msg("%d soft seeks, %d hard ones; want 39 soft", k.soft, k.hard);
   log_quiet();
   struct ts_media_req q[256];
-  int n = ts_media_log(&srv, base, q, 256);
+  int n = ts_media_log(&fx.srv, base, q, 256);
   assert_true(n > 0 && n < 256);
   qsort(q, (size_t)n, sizeof(q[0]), by_first);
   for (int i = 1; i < n; i++) /* soft seeks: no byte asked twice */
@@ -395,18 +378,18 @@ static void test_soft_seeks_over_small_blocks(void **state) {
  * asked once. */
 static void test_cut_body_resumes(void **state) {
   (void)state;
-  gsr_file f = open_obj(client, 1, 0);
+  gsr_file f = open_obj(fx.client, 1, 0);
   long base = log_quiet();
   /* The first block (the first read's 8 MiB) is cut. */
   assert_int_equal(
-      ts_control(&srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"),
+      ts_control(&fx.srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"),
       200);
   assert_int_equal(read_to_end(f, 8 * MiB, 0), 0);
   gsr_close(f);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   log_quiet();
   struct ts_media_req q[16];
-  int n = ts_media_log(&srv, base, q, 16);
+  int n = ts_media_log(&fx.srv, base, q, 16);
   assert_true(n >= 3 && n < 16); /* the cut block, its rest, the others */
   qsort(q, (size_t)n, sizeof(q[0]), by_first);
   assert_int_equal(q[0].first, 0);
@@ -433,7 +416,7 @@ static void test_stalled_body_resumes(void **state) {
   long base = log_quiet();
   assert_int_equal(
       ts_control(
-          &srv,
+          &fx.srv,
           "config?fault_kind=stall&stall_ms=3000&cut_at=5000000&fault_next=1"),
       200);
   int64_t n = read_to_end(f, 8 * MiB, 0); /* the first block stalls */
@@ -443,10 +426,10 @@ static void test_stalled_body_resumes(void **state) {
   assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
   assert_true(cs.retries >= 1 && cs.resumes >= 1);
   gsr_client_free(c);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
-  ts_log_quiet(&srv, 3500); /* the stalled response ends on the server */
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
+  ts_log_quiet(&fx.srv, 3500); /* the stalled response ends on the server */
   struct ts_media_req q[16];
-  int k = ts_media_log(&srv, base, q, 16);
+  int k = ts_media_log(&fx.srv, base, q, 16);
   int resumed = 0;
   for (int i = 0; i < k; i++) resumed += q[i].first == 5000000;
   assert_int_equal(resumed, 1);
@@ -462,16 +445,16 @@ static void test_resumes_past_the_retry_budget(void **state) {
   gsr_file f = open_obj(c, 1, 128 * MiB); /* blocks of about 32 MiB */
   long base = log_quiet();
   assert_int_equal(
-      ts_control(&srv, "config?fault_kind=cut&cut_at=3000000&fault_ratio=1"),
+      ts_control(&fx.srv, "config?fault_kind=cut&cut_at=3000000&fault_ratio=1"),
       200);
   int64_t n = read_to_end(f, MiB, 0);
   gsr_close(f);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   if (n != 0) fail_msg("read: %lld (%s)", (long long)n, gsr_errmsg());
   gsr_client_free(c);
   log_quiet();
   struct ts_media_req q[64];
-  int k = ts_media_log(&srv, base, q, 64);
+  int k = ts_media_log(&fx.srv, base, q, 64);
   assert_true(k < 64);
   qsort(q, (size_t)k, sizeof(q[0]), by_first);
   int of_first_block = 0;
@@ -495,9 +478,10 @@ static void test_whole_object_crc32c(void **state) {
   for (int corrupt = 0; corrupt < 2; corrupt++) {
     if (corrupt)
       assert_int_equal(
-          ts_corrupt_in_place(&srv, BUCKET, "obj", (long)OBJ_SIZE - 99999), 0);
+          ts_corrupt_in_place(&fx.srv, BUCKET, "obj", (long)OBJ_SIZE - 99999),
+          0);
     for (int slices = 0; slices < 2; slices++) {
-      gsr_file f = open_obj(client, 4, 0);
+      gsr_file f = open_obj(fx.client, 4, 0);
       unsigned char *buf = malloc(MiB);
       int64_t n = 1;
       while (n > 0) {
@@ -517,7 +501,7 @@ static void test_whole_object_crc32c(void **state) {
       gsr_close(f);
     }
   }
-  assert_int_equal(ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "obj", data, OBJ_SIZE), 0);
 }
 
 /* A reader that breaks its promise (random seeks and sizes, positional
@@ -597,7 +581,7 @@ static void test_random_mix_auto(void **state) {
 
 static void *seq_reader(void *arg) {
   int concurrency = (int)(intptr_t)arg;
-  gsr_file f = open_obj(client, concurrency, 4 * MiB);
+  gsr_file f = open_obj(fx.client, concurrency, 4 * MiB);
   int64_t n = read_to_end(f, 1000000, concurrency % 2);
   gsr_close(f);
   return (void *)(intptr_t)(n == 0);
@@ -686,10 +670,10 @@ static void write_text(const char *path, const char *text) {
 static void test_auto_width_steps_up_and_is_remembered(void **state) {
   (void)state;
   char path[600], text[1024], want[300];
-  snprintf(path, sizeof(path), "%s/plans-auto/gsread/plans", srv.root);
+  snprintf(path, sizeof(path), "%s/plans-auto/gsread/plans", fx.srv.root);
   struct widths t = {PTHREAD_MUTEX_INITIALIZER, ""};
   gsr_client *c = client_of(0, 0, &t, path);
-  assert_int_equal(ts_control(&srv, CAPPED), 200);
+  assert_int_equal(ts_control(&fx.srv, CAPPED), 200);
   gsr_file_stats st = read_wide(c, 0);
   int chosen = traced_width(t.text, "chosen");
   if (st.connections <= 4 || chosen <= 4 ||
@@ -706,9 +690,10 @@ static void test_auto_width_steps_up_and_is_remembered(void **state) {
   if (strstr(t.text, "(trying)") != NULL)
     fail_msg("measured again:\n%s", t.text);
   gsr_client_free(c); /* writes the file, making its directories */
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   read_text(path, text, sizeof(text));
-  snprintf(want, sizeof(want), "gsread-plans 2\n%s %d ", srv.endpoint, chosen);
+  snprintf(want, sizeof(want), "gsread-plans 2\n%s %d ", fx.srv.endpoint,
+           chosen);
   if (strncmp(text, want, strlen(want)) != 0) fail_msg("plans file:\n%s", text);
   long long when = strtoll(text + strlen(want), NULL, 10);
   assert_true(when <= (long long)time(NULL) &&
@@ -730,7 +715,7 @@ static void test_auto_width_steps_up_and_is_remembered(void **state) {
 static void test_plans_file(void **state) {
   (void)state;
   char path[600], line[600];
-  snprintf(path, sizeof(path), "%s/plans-file", srv.root);
+  snprintf(path, sizeof(path), "%s/plans-file", fx.srv.root);
   const long long now = (long long)time(NULL);
   struct {
     const char *fmt;
@@ -745,7 +730,7 @@ static void test_plans_file(void **state) {
       {"not a plans file\n%s 6 %lld\n", now, 4},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    snprintf(line, sizeof(line), cases[i].fmt, srv.endpoint, cases[i].when);
+    snprintf(line, sizeof(line), cases[i].fmt, fx.srv.endpoint, cases[i].when);
     write_text(path, line);
     struct widths t = {PTHREAD_MUTEX_INITIALIZER, ""};
     gsr_client *c = client_of(0, 0, &t, path);
@@ -789,17 +774,17 @@ static void test_explicit_width_is_obeyed(void **state) {
     unsetenv("GSREAD_CONCURRENCY");
     int width = env ? 3 : 6;
     long base = log_quiet();
-    assert_int_equal(ts_control(&srv, CAPPED), 200);
+    assert_int_equal(ts_control(&fx.srv, CAPPED), 200);
     gsr_file_stats st = read_wide(c, env ? 0 : width);
     gsr_client_free(c);
-    assert_int_equal(ts_control(&srv, "reset"), 200);
+    assert_int_equal(ts_control(&fx.srv, "reset"), 200);
     assert_int_equal(st.connections, width);
     if (strstr(t.text, "(trying)") != NULL ||
         strstr(t.text, "(chosen") != NULL || strstr(t.text, "(a start") != NULL)
       fail_msg("width %d measured:\n%s", width, t.text);
     log_quiet();
     struct ts_media_req q[256];
-    int n = ts_media_log(&srv, base, q, 256);
+    int n = ts_media_log(&fx.srv, base, q, 256);
     assert_true(n > 2 * width && n < 256);
     int most = most_open(q, n);
     if (most < width || most > 2 * width)
@@ -816,13 +801,13 @@ static void test_failed_block_ahead_is_fetched_again(void **state) {
   (void)state;
   gsr_client_options o;
   gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.retry_max_attempts = 1;
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
   gsr_file f = open_obj(c, 4, 4 * MiB);
-  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=503&"
-                                    "fault_from=1&fault_next=1"),
+  assert_int_equal(ts_control(&fx.srv,
+                              "config?fault_kind=status&fault_status=503&"
+                              "fault_from=1&fault_next=1"),
                    200);
   unsigned char *buf = malloc(256 * 1024);
   for (uint64_t off = 0; off < 12 * MiB; off += 256 * 1024) {
@@ -832,9 +817,10 @@ static void test_failed_block_ahead_is_fetched_again(void **state) {
     assert_memory_equal(buf, data + off, 256 * 1024);
   }
   char stats[4096];
-  assert_int_equal(ts_control_body(&srv, "stats", stats, sizeof(stats)), 200);
+  assert_int_equal(ts_control_body(&fx.srv, "stats", stats, sizeof(stats)),
+                   200);
   assert_int_equal(ts_stats_get(stats, "faults_total"), 1); /* it failed */
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   free(buf);
   gsr_close(f);
   gsr_client_free(c);
@@ -865,8 +851,7 @@ static void huge_read_within_budget(uint64_t max_prefetch) {
   gsr_client_options o;
   gsr_client *c;
   gsr_client_stats cs;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.memory_budget = 8 * MiB;
   o.trace = on_past_engine;
   atomic_store(&past_engine, 0);
@@ -928,8 +913,7 @@ static void *budget_reader(void *arg) {
 static void test_memory_budget_16_files(void **state) {
   (void)state;
   gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.memory_budget = BUDGET;
   assert_int_equal(gsr_client_new(&o, &budget_client), GSR_OK);
   pthread_t t[16];
@@ -973,5 +957,5 @@ int main(void) {
       cmocka_unit_test(test_huge_read_stays_within_budget),
       cmocka_unit_test(test_memory_budget_16_files),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

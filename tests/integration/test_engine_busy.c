@@ -28,8 +28,8 @@
 #include <cmocka.h>
 
 #include "busy_check.h"
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "busy"
 #define MiB (1024ull * 1024)
@@ -39,27 +39,18 @@
 #define TOLERANCE 0.015 /* 2-core noise, see above */
 #define MAX_REQS 4096
 
-static struct ts_server srv;
-static gsr_client *client;
-static unsigned char *data;
+static struct ts_object objects[] = {{"obj", OBJ_SIZE, NULL}};
+static const struct fx_spec spec = {.profile = "gcs",
+                                    .bucket = BUCKET,
+                                    .objects = objects,
+                                    .n_objects = 1,
+                                    .seed = 14};
+static unsigned char *data; /* its bytes */
 
 static int setup(void **state) {
   (void)state;
-  if (ts_server_start(&srv, "gcs", 0) != 0) return -1;
-  data = ts_random_bytes(OBJ_SIZE, 14);
-  if (data == NULL || ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE) != 0)
-    return -1;
-  gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  return gsr_client_new(&o, &client);
-}
-
-static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
-  free(data);
+  if (fx_setup(&spec) != 0) return -1;
+  data = objects[0].data;
   return 0;
 }
 
@@ -86,8 +77,8 @@ static void read_and_check(const char *label) {
    * them); it holds what 4 connections receive during a first-byte wait
    * and a block, so the 160 MiB span several blocks per connection and
    * hand-overs to judge. */
-  assert_int_equal(gsr_open(client, "gs://" BUCKET "/obj", &fo, &f), GSR_OK);
-  long base = ts_log_quiet(&srv, 60);
+  assert_int_equal(gsr_open(fx.client, "gs://" BUCKET "/obj", &fo, &f), GSR_OK);
+  long base = ts_log_quiet(&fx.srv, 60);
 
   unsigned char *buf = malloc(MiB);
   assert_non_null(buf);
@@ -105,11 +96,11 @@ static void read_and_check(const char *label) {
   free(buf);
   assert_int_equal(off, OBJ_SIZE);
   gsr_close(f);
-  ts_log_quiet(&srv, 100);
+  ts_log_quiet(&fx.srv, 100);
 
   static struct ts_media_req q[MAX_REQS];
   static struct busy_req r[MAX_REQS];
-  int n = ts_media_log(&srv, base, q, MAX_REQS);
+  int n = ts_media_log(&fx.srv, base, q, MAX_REQS);
   for (int i = 0; i < n; i++) r[i] = (struct busy_req){q[i].start, q[i].end};
   if (getenv("BUSY_DUMP"))
     for (int i = 0; i < n; i++)
@@ -158,5 +149,5 @@ int main(void) {
       cmocka_unit_test(test_cold_read_keeps_connections_busy),
       cmocka_unit_test(test_warm_read_keeps_connections_busy),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }
