@@ -7,9 +7,10 @@
  * cut short); a body cut short, or stalled, resumes where it broke, also
  * past the retry budget; the whole-object CRC32C passes and catches a
  * corrupted byte; byte-exact random read/seek mixes at widths 1, 4, 16
- * and automatic; the automatic width steps up on a link capped per
- * connection and is remembered per server (in the client, and in a plans
- * file); an explicit width is obeyed; the memory budget holds with 16
+ * and automatic, and with prefetch "adaptive" at 1, 4 and 16 (the one
+ * random-mix test of the library); the automatic width steps up on a link
+ * capped per connection and is remembered per server (in the client, and in a
+ * plans file); an explicit width is obeyed; the memory budget holds with 16
  * files read at once.
  *
  * SPDX-License-Identifier: MIT
@@ -129,16 +130,10 @@ static gsr_file_stats stats_of(gsr_file f) {
   return st;
 }
 
+/* A pread of obj checked against its bytes. */
 static void check_pread(gsr_file f, uint64_t off, size_t len,
                         unsigned char *buf) {
-  int64_t n = gsr_pread(f, buf, len, (int64_t)off);
-  size_t want = off >= OBJ_SIZE ? 0
-                                : (len < OBJ_SIZE - off ? len : OBJ_SIZE - off);
-  if (n != (int64_t)want)
-    fail_msg("pread %llu+%zu: %lld (%s)", (unsigned long long)off, len,
-             (long long)n, gsr_errmsg());
-  if (want && memcmp(buf, data + off, want) != 0)
-    fail_msg("wrong bytes at %llu+%zu", (unsigned long long)off, len);
+  fx_check_pread(f, &objects[0], off, len, buf);
 }
 
 /* Reads f (an object whose bytes are obj[0, size)) from its position to
@@ -505,18 +500,33 @@ static void test_whole_object_crc32c(void **state) {
 }
 
 /* A reader that breaks its promise (random seeks and sizes, positional
- * and at the file's position, copied and as slices) still gets exact
- * bytes, at every width: 1, 4, 16 and automatic (a fresh client, so that
- * it starts from nothing remembered). */
-static void random_mix(int concurrency, uint64_t seed) {
+ * and at the file's position, copied and as slices, zero-length and past
+ * the end) still gets exact bytes, at every width: 1, 4, 16 and automatic
+ * (a fresh client, so that it starts from nothing remembered). The same
+ * mix with prefetch "adaptive" (parts of 1 MiB) at 1, 4 and 16. */
+static void random_mix(const char *prefetch, int concurrency, uint64_t seed) {
   gsr_client *c = new_client(0, 0);
-  gsr_file f = open_obj(c, concurrency, 8 * MiB);
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.concurrency = concurrency;
+  o.prefetch = prefetch;
+  if (strcmp(prefetch, "sequential") == 0)
+    o.max_prefetch = 8 * MiB;
+  else
+    o.min_part_size = 1 * MiB;
+  if (gsr_open(c, "gs://" BUCKET "/obj", &o, &f) != GSR_OK)
+    fail_msg("open: %s", gsr_errmsg());
   unsigned char *buf = malloc(4 * MiB);
   uint64_t rng = seed, off = 0;
   for (int i = 0; i < 300; i++) {
     rng = rng * 6364136223846793005ull + 1442695040888963407ull;
     unsigned r = (unsigned)(rng >> 33);
     size_t len = 1 + r % (3 * MiB);
+    if (r % 13 == 12) { /* a pread of nothing, or past the end */
+      check_pread(f, r % 2 ? off : OBJ_SIZE + r % 5000, r % 2 ? 0 : len, buf);
+      continue;
+    }
     if (r % 11 == 0)
       off = r % (OBJ_SIZE + 1000); /* jump */
     else if (r % 11 == 1)
@@ -557,26 +567,39 @@ static void random_mix(int concurrency, uint64_t seed) {
   gsr_file_stats st = stats_of(f);
   gsr_close(f);
   gsr_client_free(c);
-  if (concurrency > 0 && st.connections != 0 && st.connections != concurrency)
+  if (strcmp(prefetch, "sequential") == 0 && concurrency > 0 &&
+      st.connections != 0 && st.connections != concurrency)
     fail_msg("width %d, asked %d", st.connections, concurrency);
   free(buf);
 }
 
 static void test_random_mix_c1(void **state) {
   (void)state;
-  random_mix(1, 11);
+  random_mix("sequential", 1, 11);
 }
 static void test_random_mix_c4(void **state) {
   (void)state;
-  random_mix(4, 12);
+  random_mix("sequential", 4, 12);
 }
 static void test_random_mix_c16(void **state) {
   (void)state;
-  random_mix(16, 13);
+  random_mix("sequential", 16, 13);
 }
 static void test_random_mix_auto(void **state) {
   (void)state;
-  random_mix(0, 14);
+  random_mix("sequential", 0, 14);
+}
+static void test_random_mix_adaptive_c1(void **state) {
+  (void)state;
+  random_mix("adaptive", 1, 1);
+}
+static void test_random_mix_adaptive_c4(void **state) {
+  (void)state;
+  random_mix("adaptive", 4, 2);
+}
+static void test_random_mix_adaptive_c16(void **state) {
+  (void)state;
+  random_mix("adaptive", 16, 3);
 }
 
 static void *seq_reader(void *arg) {
@@ -949,6 +972,9 @@ int main(void) {
       cmocka_unit_test(test_random_mix_c4),
       cmocka_unit_test(test_random_mix_c16),
       cmocka_unit_test(test_random_mix_auto),
+      cmocka_unit_test(test_random_mix_adaptive_c1),
+      cmocka_unit_test(test_random_mix_adaptive_c4),
+      cmocka_unit_test(test_random_mix_adaptive_c16),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_auto_width_steps_up_and_is_remembered),
       cmocka_unit_test(test_plans_file),

@@ -1,6 +1,6 @@
 /* Integration tests of concurrent ranged reads and the adaptive prefetcher
- * against the local GCS server: exact bytes under random read/seek mixes at
- * concurrency 1, 4 and 16; what random and sequential readers cost in
+ * against the local GCS server (its random read/seek mixes are
+ * test_engine's): what random and sequential readers cost in
  * requests (from the server's log); at most N parts in flight per file;
  * cancellation on hard seek and close; the client's memory budget; errors
  * that surface at the read that needs the bytes, then recover.
@@ -39,6 +39,12 @@ static int setup(void **state) {
   return 0;
 }
 
+/* A pread of obj checked against its bytes. */
+static void check_read(gsr_file f, uint64_t off, size_t len,
+                       unsigned char *buf) {
+  fx_check_pread(f, &objects[0], off, len, buf);
+}
+
 static gsr_file open_pf(gsr_client *c, int concurrency, const char *prefetch,
                         uint64_t min_part) {
   gsr_file_options o;
@@ -53,58 +59,6 @@ static gsr_file open_pf(gsr_client *c, int concurrency, const char *prefetch,
 }
 
 static long log_quiet(void) { return ts_log_quiet(&fx.srv, 60); }
-
-static void check_read(gsr_file f, uint64_t off, size_t len,
-                       unsigned char *buf) {
-  int64_t n = gsr_pread(f, buf, len, (int64_t)off);
-  size_t want = off >= OBJ_SIZE ? 0
-                                : (len < OBJ_SIZE - off ? len : OBJ_SIZE - off);
-  if (n != (int64_t)want)
-    fail_msg("pread %llu+%zu: %lld (%s)", (unsigned long long)off, len,
-             (long long)n, gsr_errmsg());
-  if (want && memcmp(buf, data + off, want) != 0)
-    fail_msg("wrong bytes at %llu+%zu", (unsigned long long)off, len);
-}
-
-/* A mix of sequential runs, soft seeks, back seeks and random jumps. */
-static void random_mix(int concurrency, uint64_t seed) {
-  gsr_file f = open_pf(fx.client, concurrency, "adaptive", 1 * MiB);
-  unsigned char *buf = malloc(8 * MiB);
-  uint64_t x = seed, pos = 0;
-  for (int i = 0; i < 400; i++) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    int kind = (int)((x >> 33) % 10);
-    size_t len = (size_t)((x >> 40) % (kind < 2 ? 8 * MiB : 300000)) +
-                 (kind == 9 ? 0 : 1);
-    if (kind < 6) {
-      /* sequential */
-    } else if (kind < 8) {
-      pos += (x >> 20) % (4 * MiB); /* forward jump, often soft */
-    } else if (kind == 8) {
-      pos = pos > 100000 ? pos - (x >> 30) % 100000 : 0; /* back a little */
-    } else {
-      pos = (x >> 11) % (OBJ_SIZE + 1000); /* anywhere, even past EOF */
-    }
-    check_read(f, pos, len, buf);
-    pos += len;
-    if (pos > OBJ_SIZE + 5000) pos = 0;
-  }
-  gsr_close(f);
-  free(buf);
-}
-
-static void test_random_mix_c1(void **state) {
-  (void)state;
-  random_mix(1, 1);
-}
-static void test_random_mix_c4(void **state) {
-  (void)state;
-  random_mix(4, 2);
-}
-static void test_random_mix_c16(void **state) {
-  (void)state;
-  random_mix(16, 3);
-}
 
 static void test_concurrent_split(void **state) {
   (void)state;
@@ -527,9 +481,6 @@ static void test_debug_trace(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_random_mix_c1),
-      cmocka_unit_test(test_random_mix_c4),
-      cmocka_unit_test(test_random_mix_c16),
       cmocka_unit_test(test_concurrent_split),
       cmocka_unit_test(test_random_reader_costs_one_request_per_read),
       cmocka_unit_test(test_sequential_window_grows_within_n),
