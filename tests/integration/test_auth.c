@@ -149,13 +149,6 @@ static void write_sa_json(const char *path, const char *pem,
   fclose(out);
 }
 
-static void write_file(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-}
-
 /* A clean environment: no credentials anywhere unless a test sets one. */
 static void clear_env(void) {
   unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
@@ -595,18 +588,19 @@ static void test_bad_key_files(void **state) {
   /* Not JSON. */
   snprintf(path, sizeof(path), "%s/garbage.json", fx.srv.root);
   setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
-  write_file(path, "this is not json {");
+  fx_write_file(path, "this is not json {");
   assert_int_equal(gsr_client_new(&o, &c), GSR_EAUTH);
   assert_non_null(strstr(gsr_errmsg(), path));
   assert_non_null(strstr(gsr_errmsg(), "JSON"));
   /* A field missing. */
-  write_file(path, "{\"type\":\"service_account\",\"client_email\":\"x@y\"}");
+  fx_write_file(path,
+                "{\"type\":\"service_account\",\"client_email\":\"x@y\"}");
   assert_int_equal(gsr_client_new(&o, &c), GSR_EAUTH);
   assert_non_null(strstr(gsr_errmsg(), "private_key"));
   /* A private key that is not one: found when signing, naming the file. */
-  write_file(path, "{\"type\":\"service_account\",\"client_email\":\"x@y\","
-                   "\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nAAAA\\n"
-                   "-----END PRIVATE KEY-----\\n\"}");
+  fx_write_file(path, "{\"type\":\"service_account\",\"client_email\":\"x@y\","
+                      "\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nAAAA\\n"
+                      "-----END PRIVATE KEY-----\\n\"}");
   c = new_client(NULL, 0, NULL);
   assert_int_equal(read_small(c), GSR_EAUTH);
   assert_non_null(strstr(gsr_errmsg(), path));
@@ -695,16 +689,13 @@ static void test_emulator_host_is_anonymous(void **state) {
 
 static struct ts_object objects[] = {{"small", SMALL_SIZE, NULL},
                                      {"big", BIG_SIZE, NULL}};
-static const struct fx_spec spec = {.bucket = BUCKET,
-                                    .objects = objects,
-                                    .n_objects = 2,
-                                    .seed = 11,
-                                    .no_client = 1};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 11};
 
 static int setup(void **state) {
   (void)state;
   char cmd[2048], uri[300];
-  if (fx_setup(&spec) != 0) return -1;
+  if (fx_setup(&fx_spec) != 0) return -1;
   small_data = objects[0].data;
   big_data = objects[1].data;
   /* Keys made now, in the server's temp dir: none is ever committed. */
@@ -721,10 +712,11 @@ static int setup(void **state) {
   snprintf(sa_json, sizeof(sa_json), "%s/sa.json", fx.srv.root);
   write_sa_json(sa_json, key_pem, uri);
   snprintf(user_json, sizeof(user_json), "%s/user.json", fx.srv.root);
-  write_file(user_json,
-             "{\"type\":\"authorized_user\",\"client_id\":\"test-client-id\","
-             "\"client_secret\":\"test-client-secret\","
-             "\"refresh_token\":\"test-refresh-token\"}\n");
+  fx_write_file(
+      user_json,
+      "{\"type\":\"authorized_user\",\"client_id\":\"test-client-id\","
+      "\"client_secret\":\"test-client-secret\","
+      "\"refresh_token\":\"test-refresh-token\"}\n");
   snprintf(adc_dir, sizeof(adc_dir), "%s/gcloud", fx.srv.root);
   mkdir(adc_dir, 0700);
   snprintf(cmd, sizeof(cmd), "cp %s %s/application_default_credentials.json",

@@ -35,7 +35,6 @@ static struct ts_object objects[] = {
     {"o3m", 3 * MiB + 4321, NULL},
     {"o40m", 40 * MiB + 99, NULL},
 };
-#define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
 
 static double now_s(void) {
   struct timespec ts;
@@ -1142,13 +1141,8 @@ static void test_alloc_failures(void **state) {
 /* ---- Setup ----------------------------------------------------------------
  */
 
-static const struct fx_spec spec = {
-    .bucket = BUCKET, .objects = objects, .n_objects = N_OBJECTS, .seed = 101};
-
-static int setup(void **state) {
-  (void)state;
-  return fx_setup(&spec);
-}
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 101, .client = 1};
 
 static int teardown(void **state) {
   if (log_fp) fclose(log_fp);
@@ -1218,5 +1212,5 @@ int main(void) {
       cmocka_unit_test(test_cache_default_options_exact),
       cmocka_unit_test(test_whole_rest_skips_the_cache),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, teardown);
 }

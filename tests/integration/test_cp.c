@@ -51,12 +51,12 @@ static struct ts_object objects[] = {
 };
 #define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
 
-static const struct fx_spec spec = {
-    .bucket = BUCKET, .objects = objects, .n_objects = N_OBJECTS, .seed = 100};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 100, .client = 1};
 
 static int setup(void **state) {
   (void)state;
-  if (fx_setup(&spec) != 0) return -1;
+  if (fx_setup(&fx_spec) != 0) return -1;
   snprintf(dir, sizeof(dir), "%s/dest", fx.srv.root);
   return mkdir(dir, 0777);
 }

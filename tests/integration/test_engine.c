@@ -43,17 +43,16 @@
 
 static struct ts_object objects[] = {{"obj", OBJ_SIZE, NULL},
                                      {"wide", WIDE_SIZE, NULL}};
-static const struct fx_spec spec = {
-    .bucket = BUCKET, .objects = objects, .n_objects = 2, .seed = 77};
 static unsigned char *data, *wide; /* their bytes */
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 77, .client = 1, .data = &data};
 
 static int setup(void **state) {
   (void)state;
   /* The automatic width is chosen only when the environment names none. */
   unsetenv("GSREAD_CONCURRENCY");
   unsetenv("DEFAULT_GCSFS_CONCURRENCY");
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
+  if (fx_setup(&fx_spec) != 0) return -1;
   wide = objects[1].data;
   return 0;
 }
@@ -185,17 +184,7 @@ static int expect_tiled(long base, uint64_t size) {
   int n = ts_media_log(&fx.srv, base, q, 256);
   assert_true(n > 0 && n < 256);
   qsort(q, (size_t)n, sizeof(q[0]), by_first);
-  uint64_t next = 0;
-  for (int i = 0; i < n; i++) {
-    if (q[i].first != next)
-      fail_msg("request %d starts at %llu, want %llu", i,
-               (unsigned long long)q[i].first, (unsigned long long)next);
-    if (q[i].sent != q[i].last - q[i].first + 1)
-      fail_msg("request %llu-%llu sent %llu", (unsigned long long)q[i].first,
-               (unsigned long long)q[i].last, (unsigned long long)q[i].sent);
-    next = q[i].last + 1;
-  }
-  assert_int_equal(next, size);
+  fx_check_tiling(q, n, 0, size);
   return n;
 }
 
@@ -338,12 +327,7 @@ static void count_kinds(void *arg, const char *line) {
 static void test_soft_seeks_over_small_blocks(void **state) {
   (void)state;
   struct kinds k = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
-  gsr_client_options o;
-  gsr_client *c;
-  fx_client_options(&o);
-  o.trace = count_kinds;
-  o.trace_arg = &k;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_client *c = fx_client_traced(count_kinds, &k);
   long base = log_quiet();
   gsr_file f = open_obj(c, 4, MiB);
   unsigned char *buf = malloc(MiB);
@@ -393,13 +377,7 @@ static void test_cut_body_resumes(void **state) {
   assert_int_equal(q[1].first, 3000001);
   assert_int_equal(q[1].last, q[0].last); /* the rest of the same block */
   assert_int_equal(q[1].sent, q[1].last - q[1].first + 1);
-  uint64_t next = q[1].last + 1;
-  for (int i = 2; i < n; i++) {
-    assert_int_equal(q[i].first, next);
-    assert_int_equal(q[i].sent, q[i].last - q[i].first + 1);
-    next = q[i].last + 1;
-  }
-  assert_int_equal(next, OBJ_SIZE);
+  fx_check_tiling(q + 2, n - 2, q[1].last + 1, OBJ_SIZE);
 }
 
 /* A block whose body stops mid-way (the reader waiting for it) is aborted
@@ -678,13 +656,6 @@ static void read_text(const char *path, char *out, size_t n) {
   fclose(fp);
 }
 
-static void write_text(const char *path, const char *text) {
-  FILE *fp = fopen(path, "w");
-  assert_non_null(fp);
-  fputs(text, fp);
-  fclose(fp);
-}
-
 /* The automatic width on a link capped per connection: from 4, it steps
  * up (each pair of connections pays) and settles above 4; the client's
  * next file of the server starts at the width chosen, and so does a fresh
@@ -754,7 +725,7 @@ static void test_plans_file(void **state) {
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     snprintf(line, sizeof(line), cases[i].fmt, fx.srv.endpoint, cases[i].when);
-    write_text(path, line);
+    fx_write_file(path, line);
     struct widths t = {PTHREAD_MUTEX_INITIALIZER, ""};
     gsr_client *c = client_of(0, 0, &t, path);
     gsr_file_stats st = read_head(c);

@@ -41,19 +41,10 @@
 #define MAX_REQS 4096
 
 static struct ts_object objects[] = {{"obj", OBJ_SIZE, NULL}};
-static const struct fx_spec spec = {.profile = "gcs",
-                                    .bucket = BUCKET,
-                                    .objects = objects,
-                                    .n_objects = 1,
-                                    .seed = 14};
 static unsigned char *data; /* its bytes */
-
-static int setup(void **state) {
-  (void)state;
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
-  return 0;
-}
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .profile = "gcs",
+                                .bucket = BUCKET,    .seed = 14,
+                                .client = 1,         .data = &data};
 
 /* Reads the object front to back and checks the log of that read. */
 static void read_and_check(const char *label) {
@@ -149,5 +140,5 @@ int main(void) {
       cmocka_unit_test(test_cold_read_keeps_connections_busy),
       cmocka_unit_test(test_warm_read_keeps_connections_busy),
   };
-  return cmocka_run_group_tests(tests, setup, fx_teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, fx_teardown);
 }

@@ -32,16 +32,12 @@
 static unsigned char *data;
 
 static struct ts_object objects[] = {{"obj", SIZE, NULL}};
-static const struct fx_spec spec = {.bucket = "oom-bucket",
-                                    .objects = objects,
-                                    .n_objects = 1,
-                                    .seed = 2222,
-                                    .no_client = 1};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = "oom-bucket",
+                                .seed = 2222, .data = &data};
 
 static int setup(void **state) {
   (void)state;
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
+  if (fx_setup(&fx_spec) != 0) return -1;
   return ts_control(&fx.srv, "config?ttfb_ms=100") == 200 ? 0 : -1;
 }
 

@@ -77,19 +77,15 @@ static gsr_file open_file(gsr_client *c, int prefetch) {
 }
 
 static struct ts_object objects[] = {{OBJECT, 0, NULL}};
-static const struct fx_spec spec = {.bucket = BUCKET,
-                                    .objects = objects,
-                                    .n_objects = 1,
-                                    .seed = 20261122,
-                                    .no_client = 1};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 20261122, .data = &data};
 
 static int setup(void **state) {
   (void)state;
   const char *mib = getenv("GSR_FAULTS_MIB");
   size = (size_t)(mib && atoi(mib) > 0 ? atoi(mib) : 512) * MiB;
   objects[0].size = size;
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
+  if (fx_setup(&fx_spec) != 0) return -1;
   snprintf(url, sizeof(url), "gs://%s/%s", BUCKET, OBJECT);
   return 0;
 }

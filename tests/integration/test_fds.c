@@ -33,17 +33,13 @@ static unsigned char *data;
 static char dir[] = "/tmp/gsread-fds-XXXXXX";
 
 static struct ts_object objects[] = {{"obj", SIZE, NULL}};
-static const struct fx_spec spec = {.bucket = BUCKET,
-                                    .objects = objects,
-                                    .n_objects = 1,
-                                    .seed = 20,
-                                    .no_client = 1};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 20, .data = &data};
 
 static int setup(void **state) {
   (void)state;
   if (mkdtemp(dir) == NULL) return -1;
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
+  if (fx_setup(&fx_spec) != 0) return -1;
   return 0;
 }
 

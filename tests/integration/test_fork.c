@@ -37,12 +37,12 @@
 #define CHILD_LIMIT_S 10.0
 
 /* No server: the file is local; fx.client is the threads' shared client. */
-static const struct fx_spec spec = {.server = FX_LOCAL};
+const struct fx_spec fx_spec = {.server = FX_LOCAL, .client = 1};
 static char url[512];
 
 static int setup(void **state) {
   (void)state;
-  if (fx_setup(&spec) != 0) return -1;
+  if (fx_setup(&fx_spec) != 0) return -1;
   fx_url("fork", "file", url, sizeof(url));
   return ts_put(&fx.srv, "fork", "file", "gsread", 6);
 }

@@ -30,17 +30,12 @@
 #define ATTEMPTS 4
 #define OBJECT_SIZE (64 * 1024)
 
-static const struct fx_spec spec = {.server = FX_EVIL, .no_client = 1};
+const struct fx_spec fx_spec = {.server = FX_EVIL};
 
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int setup(void **state) {
-  (void)state;
-  return fx_setup(&spec);
 }
 
 /* Lines of the server's log that contain s. */
@@ -209,5 +204,5 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_endless_error_body),
       cmocka_unit_test(test_escaped_error_text),
   };
-  return cmocka_run_group_tests(tests, setup, fx_teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, fx_teardown);
 }

@@ -32,12 +32,9 @@
 static char names[N_FILES][32];
 static struct ts_object objects[N_FILES];
 
-static const struct fx_spec spec = {.bucket = BUCKET,
-                                    .objects = objects,
-                                    .n_objects = N_FILES,
-                                    .seed = 77,
-                                    .io_threads = THREADS,
-                                    .connections = 16};
+const struct fx_spec fx_spec = {
+    FX_OBJECTS(objects), .bucket = BUCKET,      .seed = 77,
+    .client = 1,         .io_threads = THREADS, .connections = 16};
 
 static int setup(void **state) {
   (void)state;
@@ -46,7 +43,7 @@ static int setup(void **state) {
     objects[i].name = names[i];
     objects[i].size = 3 * MiB + (size_t)i * 4099; /* each its own length */
   }
-  return fx_setup(&spec);
+  return fx_setup(&fx_spec);
 }
 
 /* Waits (up to 10 s) until no thread has a request in flight; fails if

@@ -31,17 +31,14 @@
 #define SMALL_SIZE (3 * MiB + 5)
 
 static struct ts_object objects[] = {{"obj", OBJ_SIZE, NULL}};
-static const struct fx_spec spec = {.bucket = BUCKET,
-                                    .objects = objects,
-                                    .n_objects = 1,
-                                    .seed = 77,
-                                    .anonymous = 1};
 static unsigned char *data; /* its bytes */
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 77,          .client = 1,
+                                .anonymous = 1,      .data = &data};
 
 static int setup(void **state) {
   (void)state;
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
+  if (fx_setup(&fx_spec) != 0) return -1;
   /* "small" is obj's first SMALL_SIZE bytes. */
   return ts_put(&fx.srv, BUCKET, "small", data, SMALL_SIZE);
 }

@@ -28,16 +28,9 @@
 #define OBJ_SIZE (48 * MiB + 12345)
 
 static struct ts_object objects[] = {{"obj", OBJ_SIZE, NULL}};
-static const struct fx_spec spec = {
-    .bucket = BUCKET, .objects = objects, .n_objects = 1, .seed = 99};
 static unsigned char *data; /* its bytes */
-
-static int setup(void **state) {
-  (void)state;
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
-  return 0;
-}
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 99, .client = 1, .data = &data};
 
 /* A pread of obj checked against its bytes. */
 static void check_read(gsr_file f, uint64_t off, size_t len,
@@ -460,12 +453,7 @@ static void on_trace(void *arg, const char *line) {
 static void test_debug_trace(void **state) {
   (void)state;
   struct trace_log t = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
-  gsr_client_options o;
-  gsr_client *c;
-  fx_client_options(&o);
-  o.trace = on_trace;
-  o.trace_arg = &t;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_client *c = fx_client_traced(on_trace, &t);
   gsr_file f = open_pf(c, 2, "adaptive", 0);
   unsigned char *buf = malloc(MiB);
   for (uint64_t off = 0; off < 4 * MiB; off += 256 * 1024)
@@ -493,5 +481,5 @@ int main(void) {
       cmocka_unit_test(test_gcsfs_defaults_with_nothing_set),
       cmocka_unit_test(test_debug_trace),
   };
-  return cmocka_run_group_tests(tests, setup, fx_teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, fx_teardown);
 }

@@ -98,18 +98,14 @@ static int start_proxy(char *url, size_t n) {
 }
 
 static struct ts_object objects[] = {{"obj", SIZE, NULL}};
-static const struct fx_spec spec = {.tls = 1,
-                                    .bucket = "proxy-bucket",
-                                    .objects = objects,
-                                    .n_objects = 1,
-                                    .seed = 27,
-                                    .no_client = 1};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .tls = 1,
+                                .bucket = "proxy-bucket", .seed = 27,
+                                .data = &data};
 
 static int setup(void **state) {
   (void)state;
   char proxy[64];
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
+  if (fx_setup(&fx_spec) != 0) return -1;
   if (start_proxy(proxy, sizeof(proxy)) != 0) return -1;
   /* What a user behind a proxy has; nothing bypasses it. */
   setenv("https_proxy", proxy, 1);
@@ -188,19 +184,7 @@ static void test_sendfile_through_https_proxy(void **state) {
   gsr_client *c = client();
   gsr_file f;
   assert_int_equal(gsr_open(c, "gs://proxy-bucket/obj", NULL, &f), GSR_OK);
-  char path[] = "/tmp/gsread-proxy-out-XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  unlink(path);
-  uint64_t written = 0;
-  if (gsr_sendfile(f, fd, 0, UINT64_MAX, &written) != GSR_OK)
-    fail_msg("sendfile: %s", gsr_errmsg());
-  assert_int_equal(written, SIZE);
-  unsigned char *buf = malloc(SIZE + 1);
-  assert_int_equal(pread(fd, buf, SIZE + 1, 0), SIZE);
-  assert_memory_equal(buf, data, SIZE);
-  free(buf);
-  close(fd);
+  fx_check_sendfile(f, &objects[0]);
   gsr_close(f);
   gsr_client_free(c);
 }

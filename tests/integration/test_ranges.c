@@ -42,7 +42,6 @@ static struct ts_object objects[] = {
 };
 #define N_MANY 20
 #define FIRST_MANY 3
-#define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
 
 static void control_ok(const char *path) {
   int code = ts_control(&fx.srv, path);
@@ -69,15 +68,12 @@ static gsr_client *new_client(int attempts) {
   return fx_client(&o);
 }
 
-static const struct fx_spec spec = {.bucket = BUCKET,
-                                    .objects = objects,
-                                    .n_objects = N_OBJECTS,
-                                    .seed = 16,
-                                    .no_client = 1};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 16};
 
 static int setup(void **state) {
   (void)state;
-  if (fx_setup(&spec) != 0) return -1;
+  if (fx_setup(&fx_spec) != 0) return -1;
   fx.client = new_client(8);
   return 0;
 }

@@ -52,13 +52,8 @@ static long log_settle(long want) {
   return ts_log_lines(&fx.srv);
 }
 
-static const struct fx_spec spec = {
-    .bucket = BUCKET, .objects = objects, .n_objects = N_OBJECTS, .seed = 1};
-
-static int setup(void **state) {
-  (void)state;
-  return fx_setup(&spec);
-}
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 1, .client = 1};
 
 static gsr_file open_ok(const char *url) {
   gsr_file f;
@@ -853,5 +848,5 @@ int main(void) {
       cmocka_unit_test(test_emulator_host_variable),
       cmocka_unit_test(test_client_options),
   };
-  return cmocka_run_group_tests(tests, setup, fx_teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, fx_teardown);
 }

@@ -30,7 +30,6 @@ static struct ts_object objects[] = {
     {"obj", 12 * MiB + 77, NULL}, /* over 2 x 5 MiB: a read is split */
     {"small", 1000, NULL},
 };
-#define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
 
 static gsr_client *new_client(int max_redirects, const char *token) {
   gsr_client_options o;
@@ -42,15 +41,12 @@ static gsr_client *new_client(int max_redirects, const char *token) {
   return fx_client(&o);
 }
 
-static const struct fx_spec spec = {.bucket = BUCKET,
-                                    .objects = objects,
-                                    .n_objects = N_OBJECTS,
-                                    .seed = 7,
-                                    .no_client = 1};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 7};
 
 static int setup(void **state) {
   (void)state;
-  if (fx_setup(&spec) != 0) return -1;
+  if (fx_setup(&fx_spec) != 0) return -1;
   const char *port = strrchr(fx.srv.endpoint, ':');
   snprintf(other, sizeof(other), "localhost%s", port);
   fx.client = new_client(-1, NULL);

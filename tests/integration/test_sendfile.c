@@ -32,18 +32,8 @@ static unsigned char *data;
 static char tmpl[] = "/tmp/gsread-sendfile-XXXXXX";
 
 static struct ts_object objects[] = {{"obj", OBJ_SIZE, NULL}};
-static const struct fx_spec spec = {.bucket = BUCKET,
-                                    .objects = objects,
-                                    .n_objects = 1,
-                                    .seed = 91,
-                                    .no_client = 1};
-
-static int setup(void **state) {
-  (void)state;
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
-  return 0;
-}
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 91, .data = &data};
 
 static gsr_client *new_client(long stall_timeout_ms) {
   gsr_client_options o;
@@ -87,15 +77,7 @@ static int media_log(long base, struct ts_media_req q[64]) {
 static int expect_tiled(long base, uint64_t from, uint64_t to) {
   struct ts_media_req q[64];
   int n = media_log(base, q);
-  uint64_t next = from;
-  for (int i = 0; i < n; i++) {
-    if (q[i].first != next || q[i].sent != q[i].last - q[i].first + 1)
-      fail_msg("request %llu-%llu (sent %llu), want one from %llu",
-               (unsigned long long)q[i].first, (unsigned long long)q[i].last,
-               (unsigned long long)q[i].sent, (unsigned long long)next);
-    next = q[i].last + 1;
-  }
-  assert_int_equal(next, to);
+  fx_check_tiling(q, n, from, to);
   return n;
 }
 
@@ -265,13 +247,7 @@ static void test_cut_body_resumes(void **state) {
   assert_int_equal(q[0].sent, 3000001);
   assert_int_equal(q[1].first, 3000001);
   assert_int_equal(q[1].last, q[0].last); /* the rest of the same block */
-  uint64_t next = q[0].last + 1;
-  for (int i = 2; i < n; i++) {
-    assert_int_equal(q[i].first, next);
-    assert_int_equal(q[i].sent, q[i].last - q[i].first + 1);
-    next = q[i].last + 1;
-  }
-  assert_int_equal(next, OBJ_SIZE);
+  fx_check_tiling(q + 2, n - 2, q[0].last + 1, OBJ_SIZE);
 }
 
 /* A byte corrupted on the server (its CRC32C kept): the whole object's
@@ -370,5 +346,5 @@ int main(void) {
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_local_file),
   };
-  return cmocka_run_group_tests(tests, setup, fx_teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, fx_teardown);
 }

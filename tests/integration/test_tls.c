@@ -25,19 +25,9 @@ static unsigned char *data;
 #define SIZE (3 * 1024 * 1024 + 17)
 
 static struct ts_object objects[] = {{"obj", SIZE, NULL}};
-static const struct fx_spec spec = {.tls = 1,
-                                    .bucket = "tls-bucket",
-                                    .objects = objects,
-                                    .n_objects = 1,
-                                    .seed = 5,
-                                    .no_client = 1};
-
-static int setup(void **state) {
-  (void)state;
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
-  return 0;
-}
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .tls = 1,
+                                .bucket = "tls-bucket", .seed = 5,
+                                .data = &data};
 
 static gsr_client *client(const char *ca) {
   gsr_client_options o;
@@ -135,19 +125,7 @@ static void test_sendfile_over_http2(void **state) {
   gsr_file f;
   long before = ts_log_lines(&fx.srv);
   assert_int_equal(gsr_open(c, "gs://tls-bucket/obj", NULL, &f), GSR_OK);
-  char path[] = "/tmp/gsread-tls-XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  unlink(path);
-  uint64_t written = 0;
-  int rc = gsr_sendfile(f, fd, 0, UINT64_MAX, &written);
-  if (rc != GSR_OK) fail_msg("sendfile: %s", gsr_errmsg());
-  assert_int_equal(written, SIZE);
-  unsigned char *buf = malloc(SIZE + 1);
-  assert_int_equal(pread(fd, buf, SIZE + 1, 0), SIZE);
-  assert_memory_equal(buf, data, SIZE);
-  free(buf);
-  close(fd);
+  fx_check_sendfile(f, &objects[0]);
   gsr_close(f);
   gsr_client_free(c);
   expect_one_media_request_over_http2(before);
@@ -172,5 +150,5 @@ int main(void) {
       cmocka_unit_test(test_sendfile_over_http2),
       cmocka_unit_test(test_tls_verification_is_always_on),
   };
-  return cmocka_run_group_tests(tests, setup, fx_teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, fx_teardown);
 }

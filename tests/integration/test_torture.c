@@ -245,11 +245,8 @@ static uint64_t run(uint64_t k, struct tally *t) {
 }
 
 static struct ts_object objects[] = {{OBJECT, SIZE, NULL}};
-static const struct fx_spec spec = {.bucket = BUCKET,
-                                    .objects = objects,
-                                    .n_objects = 1,
-                                    .seed = 99,
-                                    .no_client = 1};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 99, .data = &data};
 
 static int setup(void **state) {
   (void)state;
@@ -262,8 +259,7 @@ static int setup(void **state) {
       curl_global_init_mem(CURL_GLOBAL_ALL, gsr__malloc, gsr__free,
                            gsr__realloc, gsr__strdup, gsr__calloc) != CURLE_OK)
     return -1;
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
+  if (fx_setup(&fx_spec) != 0) return -1;
   ts_server_stop_command(&fx.srv, stop_cmd, sizeof(stop_cmd) - 16);
   strcat(stop_cmd, "; exit 2");
   signal(SIGALRM, on_alarm);

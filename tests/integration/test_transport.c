@@ -40,16 +40,12 @@ static unsigned char *data;
 static char media_url[400];
 
 static struct ts_object objects[] = {{OBJECT, SIZE, NULL}};
-static const struct fx_spec spec = {.bucket = BUCKET,
-                                    .objects = objects,
-                                    .n_objects = 1,
-                                    .seed = 20261122,
-                                    .no_client = 1};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 20261122, .data = &data};
 
 static int setup(void **state) {
   (void)state;
-  if (fx_setup(&spec) != 0) return -1;
-  data = objects[0].data;
+  if (fx_setup(&fx_spec) != 0) return -1;
   snprintf(media_url, sizeof(media_url),
            "%s/download/storage/v1/b/%s/o/%s?alt=media", fx.srv.endpoint,
            BUCKET, OBJECT);

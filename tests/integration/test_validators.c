@@ -31,13 +31,13 @@
 
 static unsigned char *v1, *v2;
 
-static const struct fx_spec spec = {.anonymous = 1};
+const struct fx_spec fx_spec = {.anonymous = 1, .client = 1};
 
 static int setup(void **state) {
   (void)state;
   v1 = ts_random_bytes(SIZE, 1);
   v2 = ts_random_bytes(SIZE, 2);
-  return fx_setup(&spec);
+  return fx_setup(&fx_spec);
 }
 
 static int teardown(void **state) {

@@ -7,7 +7,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -36,7 +38,9 @@ int fx_setup(const struct fx_spec *spec) {
     fprintf(stderr, "fixture: cannot put the objects in %s\n", fx.srv.data);
     return -1;
   }
-  if (spec->no_client) return 0;
+  if (spec->data != NULL && spec->n_objects > 0)
+    *spec->data = spec->objects[0].data;
+  if (!spec->client) return 0;
   gsr_client_options o;
   fx_client_options(&o);
   if (gsr_client_new(&o, &fx.client) != GSR_OK) {
@@ -44,6 +48,11 @@ int fx_setup(const struct fx_spec *spec) {
     return -1;
   }
   return 0;
+}
+
+int fx_group_setup(void **state) {
+  (void)state;
+  return fx_setup(&fx_spec);
 }
 
 int fx_teardown(void **state) {
@@ -79,6 +88,22 @@ gsr_client *fx_client(const gsr_client_options *o) {
   return c;
 }
 
+gsr_client *fx_client_traced(void (*trace)(void *arg, const char *line),
+                             void *arg) {
+  gsr_client_options o;
+  fx_client_options(&o);
+  o.trace = trace;
+  o.trace_arg = arg;
+  return fx_client(&o);
+}
+
+void fx_write_file(const char *path, const char *text) {
+  FILE *fp = fopen(path, "w");
+  if (fp == NULL) fail_msg("cannot write %s", path);
+  fputs(text, fp);
+  assert_int_equal(fclose(fp), 0);
+}
+
 struct ts_object *fx_object(const char *name) {
   struct ts_object *o = ts_find_object(fx.spec->objects, fx.spec->n_objects,
                                        name);
@@ -103,4 +128,36 @@ void fx_check_pread(gsr_file f, const struct ts_object *o, uint64_t off,
              (long long)n, gsr_errmsg());
   if (want && memcmp(buf, o->data + off, want) != 0)
     fail_msg("wrong bytes at %llu+%zu", (unsigned long long)off, len);
+}
+
+void fx_check_tiling(const struct ts_media_req *q, int n, uint64_t from,
+                     uint64_t end) {
+  uint64_t next = from;
+  for (int i = 0; i < n; i++) {
+    if (q[i].first != next || q[i].sent != q[i].last - q[i].first + 1)
+      fail_msg("request %d: %llu-%llu (sent %llu), want one from %llu", i,
+               (unsigned long long)q[i].first, (unsigned long long)q[i].last,
+               (unsigned long long)q[i].sent, (unsigned long long)next);
+    next = q[i].last + 1;
+  }
+  if (next != end)
+    fail_msg("the requests end at %llu, want %llu", (unsigned long long)next,
+             (unsigned long long)end);
+}
+
+void fx_check_sendfile(gsr_file f, const struct ts_object *o) {
+  char path[] = "/tmp/gsread-sendfile-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  unlink(path);
+  uint64_t written = 0;
+  if (gsr_sendfile(f, fd, 0, UINT64_MAX, &written) != GSR_OK)
+    fail_msg("sendfile: %s", gsr_errmsg());
+  assert_int_equal(written, o->size);
+  unsigned char *buf = malloc(o->size + 1);
+  assert_non_null(buf);
+  assert_int_equal(pread(fd, buf, o->size + 1, 0), o->size);
+  assert_memory_equal(buf, o->data, o->size);
+  free(buf);
+  close(fd);
 }

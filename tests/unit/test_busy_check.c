@@ -23,18 +23,20 @@
 /* n blocks of BLOCK bytes, listed (ended) in order; block k on connection
  * conn(k), its place there counted in the order of the blocks. */
 static void make_log(struct busy_get *g, int n, long (*conn)(int k)) {
-  long places[64] = {0};
   for (int k = 0; k < n; k++) {
     g[k].first = (uint64_t)k * BLOCK;
     g[k].last = g[k].first + BLOCK - 1;
     g[k].connection = conn(k);
-    g[k].on_connection = ++places[g[k].connection];
+    g[k].on_connection = 1;
+    for (int j = 0; j < k; j++)
+      g[k].on_connection += g[j].connection == g[k].connection;
   }
 }
-
 /* Handed over early: N + 1 connections in turn, block k on the one that
  * served k - N - 1 (the N before it are all still coming in). */
 static long early(int k) { return k % (N + 1); }
+/* Each block on a connection of its own. */
+static long own(int k) { return 100 + k; }
 /* Sent when a block ended: the freed connection, the one of k - N. */
 static long late(int k) { return k % N; }
 /* Early, with a pool that takes an older idle connection: the one that
@@ -94,9 +96,7 @@ static void test_one_late(void **state) {
   (void)state;
   struct busy_get g[40];
   struct busy_report o;
-  make_log(g, 40, early);
-  for (int k = 0; k < 40; k++)
-    g[k].connection = 100 + k, g[k].on_connection = 1;
+  make_log(g, 40, own);
   g[20].connection = g[17].connection; /* 17 is one of 16..19 */
   g[20].on_connection = 2;
   check(g, 40, 40 * BLOCK, &o);
@@ -113,9 +113,7 @@ static void test_first_blocks_and_new_connections(void **state) {
   (void)state;
   struct busy_get g[12];
   struct busy_report o;
-  make_log(g, 12, early);
-  for (int k = 0; k < 12; k++)
-    g[k].connection = 100 + k, g[k].on_connection = 1;
+  make_log(g, 12, own);
   check(g, 12, 12 * BLOCK, &o);
   assert_int_equal(o.late, 0);
   assert_int_equal(o.connections, 12);
@@ -169,8 +167,7 @@ static void test_end_order_decides(void **state) {
   (void)state;
   struct busy_get g[8], s[8];
   struct busy_report o;
-  make_log(g, 8, early);
-  for (int k = 0; k < 8; k++) g[k].connection = 100 + k, g[k].on_connection = 1;
+  make_log(g, 8, own);
   g[5].connection = g[3].connection;
   g[5].on_connection = 2;
   static const int first[8] = {3, 0, 1, 2, 4, 5, 6, 7};
@@ -216,9 +213,7 @@ static void test_verdict(void **state) {
   assert_int_equal(busy_verdict(&o, N), BUSY_MOSTLY_LATE);
   /* Late at every other hand-over: as many in time as late, still OK;
    * one more late and it is not. */
-  make_log(g, 40, early);
-  for (int k = 0; k < 40; k++)
-    g[k].connection = 100 + k, g[k].on_connection = 1;
+  make_log(g, 40, own);
   for (int k = N; k < 40; k += 2) {
     g[k].connection = g[k - 1].connection;
     g[k].on_connection = 2;
