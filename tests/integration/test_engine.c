@@ -551,34 +551,23 @@ static void random_mix(const char *prefetch, int concurrency, uint64_t seed) {
   free(buf);
 }
 
-static void test_random_mix_c1(void **state) {
-  (void)state;
-  random_mix("sequential", 1, 11);
+/* The mixes: prefetch, width and seed, each a test of its own. */
+struct mix {
+  const char *prefetch;
+  int concurrency;
+  uint64_t seed;
+};
+static const struct mix mixes[] = {
+    {"sequential", 1, 11}, {"sequential", 4, 12}, {"sequential", 16, 13},
+    {"sequential", 0, 14}, {"adaptive", 1, 1},    {"adaptive", 4, 2},
+    {"adaptive", 16, 3},
+};
+static void test_random_mix(void **state) {
+  const struct mix *m = *state;
+  random_mix(m->prefetch, m->concurrency, m->seed);
 }
-static void test_random_mix_c4(void **state) {
-  (void)state;
-  random_mix("sequential", 4, 12);
-}
-static void test_random_mix_c16(void **state) {
-  (void)state;
-  random_mix("sequential", 16, 13);
-}
-static void test_random_mix_auto(void **state) {
-  (void)state;
-  random_mix("sequential", 0, 14);
-}
-static void test_random_mix_adaptive_c1(void **state) {
-  (void)state;
-  random_mix("adaptive", 1, 1);
-}
-static void test_random_mix_adaptive_c4(void **state) {
-  (void)state;
-  random_mix("adaptive", 4, 2);
-}
-static void test_random_mix_adaptive_c16(void **state) {
-  (void)state;
-  random_mix("adaptive", 16, 3);
-}
+#define MIX_TEST(name, i) \
+  { name, test_random_mix, NULL, NULL, (void *)&mixes[i] }
 
 static void *seq_reader(void *arg) {
   int concurrency = (int)(intptr_t)arg;
@@ -939,13 +928,13 @@ int main(void) {
       cmocka_unit_test(test_stalled_body_resumes),
       cmocka_unit_test(test_resumes_past_the_retry_budget),
       cmocka_unit_test(test_whole_object_crc32c),
-      cmocka_unit_test(test_random_mix_c1),
-      cmocka_unit_test(test_random_mix_c4),
-      cmocka_unit_test(test_random_mix_c16),
-      cmocka_unit_test(test_random_mix_auto),
-      cmocka_unit_test(test_random_mix_adaptive_c1),
-      cmocka_unit_test(test_random_mix_adaptive_c4),
-      cmocka_unit_test(test_random_mix_adaptive_c16),
+      MIX_TEST("test_random_mix_c1", 0),
+      MIX_TEST("test_random_mix_c4", 1),
+      MIX_TEST("test_random_mix_c16", 2),
+      MIX_TEST("test_random_mix_auto", 3),
+      MIX_TEST("test_random_mix_adaptive_c1", 4),
+      MIX_TEST("test_random_mix_adaptive_c4", 5),
+      MIX_TEST("test_random_mix_adaptive_c16", 6),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_auto_width_steps_up_and_is_remembered),
       cmocka_unit_test(test_plans_file),

@@ -24,9 +24,10 @@ enum fx_server_kind {
   FX_LOCAL, /* no server: objects are files under fx.srv.data */
 };
 
-/* What a program's tests need. Zeroed fields take the usual values. */
 /* The objects of a spec: an array a[] (of static storage) and its length. */
 #define FX_OBJECTS(a) .objects = (a), .n_objects = sizeof(a) / sizeof((a)[0])
+
+/* What a program's tests need. Zeroed fields take the usual values. */
 struct fx_spec {
   enum fx_server_kind server;
   const char *profile; /* FX_GCS: "unshaped" if NULL, or "gcs" */
