@@ -24,15 +24,14 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "auth-bucket"
 #define SMALL_SIZE 100000
 #define BIG_SIZE (12u * 1024 * 1024)
 #define EMAIL "reader@test-project.iam.gserviceaccount.com"
 
-static struct ts_server srv;
 static unsigned char *small_data, *big_data;
 static char key_pem[400], other_pem[400];
 static char sa_json[400], user_json[400], adc_dir[400];
@@ -97,7 +96,7 @@ static int control(const char *path, char *out) {
   long code = -1;
   if (out == NULL) out = dummy;
   out[0] = '\0';
-  snprintf(url, sizeof(url), "%s/_control/%s", srv.endpoint, path);
+  snprintf(url, sizeof(url), "%s/_control/%s", fx.srv.endpoint, path);
   CURL *e = curl_easy_init();
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep);
@@ -150,13 +149,6 @@ static void write_sa_json(const char *path, const char *pem,
   fclose(out);
 }
 
-static void write_file(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-}
-
 /* A clean environment: no credentials anywhere unless a test sets one. */
 static void clear_env(void) {
   unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
@@ -165,7 +157,7 @@ static void clear_env(void) {
   unsetenv("GCE_METADATA_HOST");
   unsetenv("STORAGE_EMULATOR_HOST");
   unsetenv("CLOUDSDK_CONFIG");
-  setenv("HOME", srv.root, 1); /* no ~/.config/gcloud here */
+  setenv("HOME", fx.srv.root, 1); /* no ~/.config/gcloud here */
 }
 
 static int reset(void **state) {
@@ -185,9 +177,7 @@ static int reset(void **state) {
 static gsr_client *client_with(const char *token, int anonymous,
                                const char *user_project, long stall_ms) {
   gsr_client_options o;
-  gsr_client *c = NULL;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.access_token = token;
   o.anonymous = anonymous;
   o.user_project = user_project;
@@ -195,9 +185,7 @@ static gsr_client *client_with(const char *token, int anonymous,
   o.retry_max_attempts = 2;
   o.retry_initial_ms = 10;
   if (stall_ms > 0) o.stall_timeout_ms = stall_ms;
-  int s = gsr_client_new(&o, &c);
-  if (s != GSR_OK) fail_msg("client: %s: %s", gsr_strerror(s), gsr_errmsg());
-  return c;
+  return fx_client(&o);
 }
 
 static gsr_client *new_client(const char *token, int anonymous,
@@ -276,10 +264,10 @@ static void test_fixed_token(void **state) {
   /* A fixed token cannot be refreshed: a 401 is final, one request. */
   control("revoke", NULL);
   usleep(100000); /* earlier requests' log lines land first */
-  long before = ts_log_lines(&srv);
+  long before = ts_log_lines(&fx.srv);
   assert_int_equal(read_small(c), GSR_EAUTH);
   usleep(50000);
-  assert_int_equal(ts_log_lines(&srv) - before, 1);
+  assert_int_equal(ts_log_lines(&fx.srv) - before, 1);
   gsr_client_free(c);
   check_traces();
 }
@@ -460,8 +448,8 @@ static gsr_client *stall_client(void) {
  * holds it served with the new token. */
 static void expect_resumed_after_401(long base) {
   struct ts_media_req q[8];
-  ts_log_quiet(&srv, 200);
-  int n = ts_media_log(&srv, base, q, 8);
+  ts_log_quiet(&fx.srv, 200);
+  int n = ts_media_log(&fx.srv, base, q, 8);
   int refused = -1, served = -1;
   for (int i = 0; i < n; i++) {
     if (q[i].status == 401 && q[i].first > 0)
@@ -483,7 +471,7 @@ static void test_401_on_a_resumed_block(void **state) {
   gsr_file f = open_sequential(c, "big");
   knob("fault_kind=stall&fault_on=media&cut_at=1048576&stall_ms=5000&"
        "fault_next=1");
-  long base = ts_log_quiet(&srv, 0);
+  long base = ts_log_quiet(&fx.srv, 0);
   unsigned char *buf = malloc(BIG_SIZE);
   /* The first bytes come before the stall; the revoke lands during it
    * (the watchdog waits a second). */
@@ -502,7 +490,7 @@ static void test_401_on_a_resumed_block(void **state) {
 static void test_authorized_user_via_gcloud_adc(void **state) {
   (void)state;
   char url[300];
-  snprintf(url, sizeof(url), "%s/token", srv.endpoint);
+  snprintf(url, sizeof(url), "%s/token", fx.srv.endpoint);
   setenv("GSREAD_TOKEN_URI", url, 1);
   setenv("CLOUDSDK_CONFIG", adc_dir, 1);
   gsr_client *c = new_client(NULL, 0, NULL);
@@ -539,8 +527,7 @@ static void test_authorized_user_via_gcloud_adc(void **state) {
    * the environment's (here a file that does not exist). */
   setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json", 1);
   gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.credentials_file = user_json;
   c = NULL;
   s = gsr_client_new(&o, &c);
@@ -556,7 +543,7 @@ static void test_authorized_user_via_gcloud_adc(void **state) {
 
 static void test_metadata_server(void **state) {
   (void)state;
-  setenv("GCE_METADATA_HOST", srv.endpoint + strlen("http://"), 1);
+  setenv("GCE_METADATA_HOST", fx.srv.endpoint + strlen("http://"), 1);
   gsr_client *c = new_client(NULL, 0, NULL);
   expect_ok(c);
   expect_ok(c);
@@ -591,29 +578,29 @@ static void test_bad_key_files(void **state) {
   char path[400];
   gsr_client_options o;
   gsr_client *c = NULL;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   /* Missing file: the client is refused, naming the file. */
-  snprintf(path, sizeof(path), "%s/no-such-key.json", srv.root);
+  snprintf(path, sizeof(path), "%s/no-such-key.json", fx.srv.root);
   setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
   assert_int_equal(gsr_client_new(&o, &c), GSR_EAUTH);
   assert_null(c);
   assert_non_null(strstr(gsr_errmsg(), path));
   /* Not JSON. */
-  snprintf(path, sizeof(path), "%s/garbage.json", srv.root);
+  snprintf(path, sizeof(path), "%s/garbage.json", fx.srv.root);
   setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
-  write_file(path, "this is not json {");
+  fx_write_file(path, "this is not json {");
   assert_int_equal(gsr_client_new(&o, &c), GSR_EAUTH);
   assert_non_null(strstr(gsr_errmsg(), path));
   assert_non_null(strstr(gsr_errmsg(), "JSON"));
   /* A field missing. */
-  write_file(path, "{\"type\":\"service_account\",\"client_email\":\"x@y\"}");
+  fx_write_file(path,
+                "{\"type\":\"service_account\",\"client_email\":\"x@y\"}");
   assert_int_equal(gsr_client_new(&o, &c), GSR_EAUTH);
   assert_non_null(strstr(gsr_errmsg(), "private_key"));
   /* A private key that is not one: found when signing, naming the file. */
-  write_file(path, "{\"type\":\"service_account\",\"client_email\":\"x@y\","
-                   "\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nAAAA\\n"
-                   "-----END PRIVATE KEY-----\\n\"}");
+  fx_write_file(path, "{\"type\":\"service_account\",\"client_email\":\"x@y\","
+                      "\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nAAAA\\n"
+                      "-----END PRIVATE KEY-----\\n\"}");
   c = new_client(NULL, 0, NULL);
   assert_int_equal(read_small(c), GSR_EAUTH);
   assert_non_null(strstr(gsr_errmsg(), path));
@@ -621,7 +608,7 @@ static void test_bad_key_files(void **state) {
   /* Signed by a key the endpoint does not know: refused, with the
    * endpoint's reason and never the assertion. */
   char uri[300];
-  snprintf(uri, sizeof(uri), "%s/token", srv.endpoint);
+  snprintf(uri, sizeof(uri), "%s/token", fx.srv.endpoint);
   write_sa_json(path, other_pem, uri);
   c = new_client(NULL, 0, NULL);
   assert_int_equal(read_small(c), GSR_EAUTH);
@@ -648,14 +635,14 @@ static void test_requester_pays(void **state) {
   gsr_client_free(c);
   c = new_client(NULL, 0, "billed-project");
   usleep(100000); /* let the refused request's log line land first */
-  long before = ts_log_lines(&srv);
+  long before = ts_log_lines(&fx.srv);
   expect_ok(c);
   usleep(50000);
-  long after = ts_log_lines(&srv);
+  long after = ts_log_lines(&fx.srv);
   int meta = 0, media = 0;
   for (long k = before; k < after; k++) {
     char line[4096];
-    assert_int_equal(ts_log_line(&srv, k, line, sizeof(line)), 0);
+    assert_int_equal(ts_log_line(&fx.srv, k, line, sizeof(line)), 0);
     int is_meta = strstr(line, "\"kind\":\"meta\"") != NULL;
     int is_media = strstr(line, "\"kind\":\"media\"") != NULL;
     if (is_meta || is_media) /* not the token exchange */
@@ -678,7 +665,7 @@ static void test_emulator_host_is_anonymous(void **state) {
   (void)state;
   /* STORAGE_EMULATOR_HOST: anonymous, as Google's clients are there; the
    * environment's credentials are never sent to an emulator in clear. */
-  setenv("STORAGE_EMULATOR_HOST", srv.endpoint, 1);
+  setenv("STORAGE_EMULATOR_HOST", fx.srv.endpoint, 1);
   setenv("GOOGLE_APPLICATION_CREDENTIALS", sa_json, 1);
   setenv("GSREAD_ACCESS_TOKEN", "env-secret-token", 1);
   gsr_client_options o;
@@ -700,34 +687,37 @@ static void test_emulator_host_is_anonymous(void **state) {
   gsr_client_free(c);
 }
 
+static struct ts_object objects[] = {{"small", SMALL_SIZE, NULL},
+                                     {"big", BIG_SIZE, NULL}};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 11};
+
 static int setup(void **state) {
   (void)state;
   char cmd[2048], uri[300];
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  small_data = ts_random_bytes(SMALL_SIZE, 11);
-  big_data = ts_random_bytes(BIG_SIZE, 12);
-  if (ts_put(&srv, BUCKET, "small", small_data, SMALL_SIZE) != 0 ||
-      ts_put(&srv, BUCKET, "big", big_data, BIG_SIZE) != 0)
-    return -1;
+  if (fx_setup(&fx_spec) != 0) return -1;
+  small_data = objects[0].data;
+  big_data = objects[1].data;
   /* Keys made now, in the server's temp dir: none is ever committed. */
-  snprintf(key_pem, sizeof(key_pem), "%s/key.pem", srv.root);
-  snprintf(other_pem, sizeof(other_pem), "%s/other.pem", srv.root);
+  snprintf(key_pem, sizeof(key_pem), "%s/key.pem", fx.srv.root);
+  snprintf(other_pem, sizeof(other_pem), "%s/other.pem", fx.srv.root);
   snprintf(cmd, sizeof(cmd),
            "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
            "-out %s 2>/dev/null && openssl genpkey -algorithm RSA -pkeyopt "
            "rsa_keygen_bits:2048 -out %s 2>/dev/null && openssl pkey -in %s "
            "-pubout -out %s/token_pubkey.pem",
-           key_pem, other_pem, key_pem, srv.state);
+           key_pem, other_pem, key_pem, fx.srv.state);
   run(cmd);
-  snprintf(uri, sizeof(uri), "%s/token", srv.endpoint);
-  snprintf(sa_json, sizeof(sa_json), "%s/sa.json", srv.root);
+  snprintf(uri, sizeof(uri), "%s/token", fx.srv.endpoint);
+  snprintf(sa_json, sizeof(sa_json), "%s/sa.json", fx.srv.root);
   write_sa_json(sa_json, key_pem, uri);
-  snprintf(user_json, sizeof(user_json), "%s/user.json", srv.root);
-  write_file(user_json,
-             "{\"type\":\"authorized_user\",\"client_id\":\"test-client-id\","
-             "\"client_secret\":\"test-client-secret\","
-             "\"refresh_token\":\"test-refresh-token\"}\n");
-  snprintf(adc_dir, sizeof(adc_dir), "%s/gcloud", srv.root);
+  snprintf(user_json, sizeof(user_json), "%s/user.json", fx.srv.root);
+  fx_write_file(
+      user_json,
+      "{\"type\":\"authorized_user\",\"client_id\":\"test-client-id\","
+      "\"client_secret\":\"test-client-secret\","
+      "\"refresh_token\":\"test-refresh-token\"}\n");
+  snprintf(adc_dir, sizeof(adc_dir), "%s/gcloud", fx.srv.root);
   mkdir(adc_dir, 0700);
   snprintf(cmd, sizeof(cmd), "cp %s %s/application_default_credentials.json",
            user_json, adc_dir);
@@ -736,12 +726,8 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-  (void)state;
-  ts_server_stop(&srv);
-  free(small_data);
-  free(big_data);
   free(trace_buf);
-  return 0;
+  return fx_teardown(state);
 }
 
 int main(void) {

@@ -22,15 +22,12 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "test-bucket"
 #define MiB (1024u * 1024u)
 #define MAX_SLICES 4096
-
-static struct ts_server srv;
-static gsr_client *client;
 
 static struct ts_object objects[] = {
     {"o1000", 1000, NULL},
@@ -38,13 +35,6 @@ static struct ts_object objects[] = {
     {"o3m", 3 * MiB + 4321, NULL},
     {"o40m", 40 * MiB + 99, NULL},
 };
-#define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
-
-static struct ts_object *find(const char *name) {
-  struct ts_object *o = ts_find_object(objects, N_OBJECTS, name);
-  if (o == NULL) fail_msg("no object %s", name);
-  return o;
-}
 
 static double now_s(void) {
   struct timespec ts;
@@ -63,7 +53,7 @@ static int log_next_line(char *out, size_t n) {
   char buf[8192];
   if (log_fp == NULL) {
     char path[512];
-    snprintf(path, sizeof(path), "%s/requests.log", srv.state);
+    snprintf(path, sizeof(path), "%s/requests.log", fx.srv.state);
     if ((log_fp = fopen(path, "r")) == NULL) return 0;
   }
   while (fgets(buf, sizeof(buf), log_fp) != NULL) {
@@ -381,7 +371,7 @@ static gsr_file open_cache(const char *obj, const char *cache, uint64_t bs,
   o.concurrency = 1;
   o.prefetch = prefetch;
   snprintf(url, sizeof(url), "gs://%s/%s", BUCKET, obj);
-  int s = gsr_open(client, url, &o, &f);
+  int s = gsr_open(fx.client, url, &o, &f);
   if (s != GSR_OK) fail_msg("open %s (%s): %s", url, cache, gsr_errmsg());
   return f;
 }
@@ -470,7 +460,7 @@ static void check_stats(gsr_file f, const struct model *m) {
 
 static void expect_all_freed(void) {
   gsr_client_stats cs;
-  assert_int_equal(gsr_client_stats_get(client, &cs), GSR_OK);
+  assert_int_equal(gsr_client_stats_get(fx.client, &cs), GSR_OK);
   assert_int_equal(cs.buffered, 0);
 }
 
@@ -478,7 +468,7 @@ static void expect_all_freed(void) {
  * request seen to it. */
 static void run_model(enum ctype type, const struct cfg *c, uint64_t seed,
                       struct rlist *rec) {
-  const struct ts_object *o = find(c->obj);
+  const struct ts_object *o = fx_object(c->obj);
   struct model m = {
       .type = type, .size = o->size, .bs = c->bs, .maxb = c->maxb};
   m.count = (o->size + c->bs - 1) / c->bs;
@@ -582,11 +572,10 @@ static void test_readahead_twins(void **state) {
  * order, every run: readahead and readahead_chunked alike. */
 static void test_cache_default_options_exact(void **state) {
   (void)state;
-  const struct ts_object *o = find("o40m");
+  const struct ts_object *o = fx_object("o40m");
   gsr_client *pc;
   gsr_client_options co;
-  gsr_client_options_init(&co);
-  co.endpoint = srv.endpoint;
+  fx_client_options(&co);
   co.prefetch = "adaptive";
   assert_int_equal(gsr_client_new(&co, &pc), GSR_OK);
   static const struct {
@@ -674,7 +663,7 @@ static void hold(struct held *h, const gsr_slice *s, size_t n, uint64_t off) {
 
 static void test_zero_copy_chunked(void **state) {
   (void)state;
-  const struct ts_object *o = find("o100k");
+  const struct ts_object *o = fx_object("o100k");
   gsr_file f = open_cache(o->name, "readahead_chunked", 4096, 32, "off");
   struct held h = {.n = 0};
   gsr_slice s[4];
@@ -718,7 +707,7 @@ static void test_zero_copy_chunked(void **state) {
   assert_int_equal(st.requests, 3);
   assert_int_equal(gsr_close(f), GSR_OK);
   gsr_client_stats cs;
-  assert_int_equal(gsr_client_stats_get(client, &cs), GSR_OK);
+  assert_int_equal(gsr_client_stats_get(fx.client, &cs), GSR_OK);
   assert_true(cs.buffered > 0); /* the slices hold their chunks */
   for (size_t i = 0; i < h.n; i++) {
     assert_memory_equal(h.s[i].data, o->data + h.off[i], h.s[i].len);
@@ -733,7 +722,7 @@ static void test_zero_copy_chunked(void **state) {
  * slices outlive the window and the file. */
 static void test_slices_outlive_everything(void **state) {
   (void)state;
-  const struct ts_object *o = find("o100k");
+  const struct ts_object *o = fx_object("o100k");
   const enum ctype types[] = {RA, RAC, BLOCK, BG, FIRST, ALL, BYTES};
   for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
     gsr_file f = open_cache(o->name, cnames[types[t]], 1000, 4, "off");
@@ -767,7 +756,7 @@ static void test_slices_outlive_everything(void **state) {
  * readahead_chunked hands out two references. */
 static void test_readahead_partial_hit_copies(void **state) {
   (void)state;
-  const struct ts_object *o = find("o100k");
+  const struct ts_object *o = fx_object("o100k");
   gsr_file_stats st;
   gsr_slice s[4];
   size_t n;
@@ -798,7 +787,7 @@ static void test_readahead_partial_hit_copies(void **state) {
 /* A full slice array: the read stops short and fetches nothing more. */
 static void test_short_slices(void **state) {
   (void)state;
-  const struct ts_object *o = find("o1000");
+  const struct ts_object *o = fx_object("o1000");
   gsr_file_stats st;
   gsr_slice s[2];
   size_t n;
@@ -854,7 +843,7 @@ struct rd {
 static void stats_case(const char *cache, int maxb, const struct rd *reads,
                        int nreads, uint64_t hits, uint64_t misses,
                        uint64_t requests, uint64_t bytes) {
-  const struct ts_object *o = find("o1000");
+  const struct ts_object *o = fx_object("o1000");
   unsigned char buf[1000];
   gsr_file_stats st;
   gsr_file f = open_cache(o->name, cache, 100, maxb, "off");
@@ -901,15 +890,15 @@ static void test_stats(void **state) {
 
 static void test_background_close_while_fetching(void **state) {
   (void)state;
-  const struct ts_object *o = find("o3m");
+  const struct ts_object *o = fx_object("o3m");
   unsigned char buf[10];
   gsr_file f = open_cache(o->name, "background", MiB, 32, "off");
-  assert_int_equal(ts_control(&srv, "config?ttfb_ms=800"), 200);
+  assert_int_equal(ts_control(&fx.srv, "config?ttfb_ms=800"), 200);
   assert_int_equal(gsr_pread(f, buf, 10, 0), 10); /* starts block 1 */
   double t0 = now_s();
   assert_int_equal(gsr_close(f), GSR_OK);
   double took = now_s() - t0;
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   assert_memory_equal(buf, o->data, 10);
   if (took > 0.4)
     fail_msg("close waited %.3f s for the background fetch", took);
@@ -927,19 +916,19 @@ static void test_background_close_while_fetching(void **state) {
  * that fetch instead of sending its own request. */
 static void test_background_read_joins_fetch(void **state) {
   (void)state;
-  const struct ts_object *o = find("o3m");
+  const struct ts_object *o = fx_object("o3m");
   unsigned char buf[100];
   gsr_file_stats st;
   uint64_t a, b;
   gsr_client_stats cs;
   log_drain();
-  assert_int_equal(gsr_client_stats_get(client, &cs), GSR_OK);
+  assert_int_equal(gsr_client_stats_get(fx.client, &cs), GSR_OK);
   uint64_t sent0 = cs.requests;
   gsr_file f = open_cache(o->name, "background", MiB, 32, "off");
-  assert_int_equal(ts_control(&srv, "config?ttfb_ms=300"), 200);
+  assert_int_equal(ts_control(&fx.srv, "config?ttfb_ms=300"), 200);
   assert_int_equal(gsr_pread(f, buf, 10, 0), 10); /* block 0; starts 1 */
   assert_int_equal(gsr_pread(f, buf, 100, MiB + 5), 100); /* needs block 1 */
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   assert_memory_equal(buf, o->data + MiB + 5, 100);
   get_stats(f, &st);
   /* Blocks 0 and 1, and block 2's once it went on the wire. */
@@ -960,7 +949,7 @@ static void test_background_read_joins_fetch(void **state) {
     seen++;
   }
   log_drain();
-  assert_int_equal(gsr_client_stats_get(client, &cs), GSR_OK);
+  assert_int_equal(gsr_client_stats_get(fx.client, &cs), GSR_OK);
   assert_int_equal(cs.requests - sent0, seen);
 }
 
@@ -968,7 +957,7 @@ static void test_background_read_joins_fetch(void **state) {
 
 static void test_other_sources(void **state) {
   (void)state;
-  const struct ts_object *o = find("o100k");
+  const struct ts_object *o = fx_object("o100k");
   for (int t = 0; t < 7; t++) {
     char url[1024];
     gsr_file f;
@@ -978,15 +967,15 @@ static void test_other_sources(void **state) {
     opt.block_size = 3000;
     opt.max_blocks = 3;
     opt.prefetch = "off";
-    snprintf(url, sizeof(url), "file://%s/%s/%s", srv.data, BUCKET, o->name);
-    assert_int_equal(gsr_open(client, url, &opt, &f), GSR_OK);
+    snprintf(url, sizeof(url), "file://%s/%s/%s", fx.srv.data, BUCKET, o->name);
+    assert_int_equal(gsr_open(fx.client, url, &opt, &f), GSR_OK);
     random_reads(f, o, 10 + (uint64_t)t, 40000, 300);
     gsr_close(f);
     f = open_cache(o->name, cnames[t], 3000, 3, "adaptive");
     random_reads(f, o, 20 + (uint64_t)t, 40000, 300);
     gsr_close(f);
-    ts_http_url(&srv, BUCKET, o->name, url, sizeof(url));
-    assert_int_equal(gsr_open(client, url, &opt, &f), GSR_OK);
+    ts_http_url(&fx.srv, BUCKET, o->name, url, sizeof(url));
+    assert_int_equal(gsr_open(fx.client, url, &opt, &f), GSR_OK);
     random_reads(f, o, 30 + (uint64_t)t, 40000, 300);
     gsr_close(f);
   }
@@ -997,7 +986,7 @@ static void test_other_sources(void **state) {
 /* Fetches split over 4 connections land in place, across chunk bounds. */
 static void test_split_fetches(void **state) {
   (void)state;
-  const struct ts_object *o = find("o3m");
+  const struct ts_object *o = fx_object("o3m");
   for (int t = 0; t < 7; t++) {
     char url[512];
     gsr_file f;
@@ -1010,7 +999,7 @@ static void test_split_fetches(void **state) {
     opt.min_part_size = 100000;
     opt.prefetch = "off";
     snprintf(url, sizeof(url), "gs://%s/%s", BUCKET, o->name);
-    assert_int_equal(gsr_open(client, url, &opt, &f), GSR_OK);
+    assert_int_equal(gsr_open(fx.client, url, &opt, &f), GSR_OK);
     random_reads(f, o, 40 + (uint64_t)t, 1500000, 60);
     gsr_close(f);
   }
@@ -1046,7 +1035,7 @@ static void *reader_thread(void *p) {
 /* Threads share one file: reads are serialized, slices stay consistent. */
 static void test_threads(void **state) {
   (void)state;
-  const struct ts_object *o = find("o100k");
+  const struct ts_object *o = fx_object("o100k");
   for (int t = 0; t < 7; t++) {
     gsr_file f = open_cache(o->name, cnames[t], 2000, 4, "off");
     pthread_t th[4];
@@ -1077,15 +1066,15 @@ static void test_alias_and_errors(void **state) {
   /* A failed fetch is an error (403: not retried), and the cache still
    * works afterwards. */
   assert_int_equal(
-      ts_control(&srv,
+      ts_control(&fx.srv,
                  "config?fault_kind=status&fault_status=403&fault_next=1"),
       200);
   assert_int_equal(gsr_pread(f, buf, 10, 500), GSR_EACCES);
   assert_int_equal(gsr_pread(f, buf, 10, 60), 10); /* the old window stays */
-  assert_memory_equal(buf, find("o1000")->data + 60, 10);
+  assert_memory_equal(buf, fx_object("o1000")->data + 60, 10);
   assert_int_equal(gsr_pread(f, buf, 10, 500), 10);
-  assert_memory_equal(buf, find("o1000")->data + 500, 10);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_memory_equal(buf, fx_object("o1000")->data + 500, 10);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   gsr_close(f);
   expect_all_freed();
   log_drain();
@@ -1105,7 +1094,7 @@ static void failing_reads(gsr_file f, int must_work) {
     int slices;
   } rds[] = {{0, 10, 0},   {5, 300, 1},  {150, 500, 0},
              {990, 50, 0}, {100, 50, 1}, {20, 10, 0}};
-  const struct ts_object *o = find("o1000");
+  const struct ts_object *o = fx_object("o1000");
   unsigned char buf[600];
   gsr_slice s[16];
   for (size_t i = 0; i < sizeof(rds) / sizeof(rds[0]); i++) {
@@ -1152,23 +1141,12 @@ static void test_alloc_failures(void **state) {
 /* ---- Setup ----------------------------------------------------------------
  */
 
-static int setup(void **state) {
-  (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  if (ts_put_objects(&srv, BUCKET, objects, N_OBJECTS, 101) != 0) return -1;
-  gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  return gsr_client_new(&o, &client) == GSR_OK ? 0 : -1;
-}
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 101, .client = 1};
 
 static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
   if (log_fp) fclose(log_fp);
-  ts_free_objects(objects, N_OBJECTS);
-  return 0;
+  return fx_teardown(state);
 }
 
 /* A read into the caller's buffer that runs to the end of the object (and
@@ -1181,14 +1159,13 @@ static void test_whole_rest_skips_the_cache(void **state) {
   static const char *const caches[] = {
       "none",  "readahead", "readahead_chunked", "blockcache", "background",
       "first", "bytes"};
-  const struct ts_object *o = find("o40m");
+  const struct ts_object *o = fx_object("o40m");
   unsigned char *buf = malloc(o->size);
   assert_non_null(buf);
   for (size_t i = 0; i < sizeof(caches) / sizeof(caches[0]); i++) {
     gsr_client *c;
     gsr_client_options co;
-    gsr_client_options_init(&co);
-    co.endpoint = srv.endpoint;
+    fx_client_options(&co);
     assert_int_equal(gsr_client_new(&co, &c), GSR_OK);
     gsr_file f;
     gsr_file_options fo;
@@ -1235,5 +1212,5 @@ int main(void) {
       cmocka_unit_test(test_cache_default_options_exact),
       cmocka_unit_test(test_whole_rest_skips_the_cache),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, teardown);
 }

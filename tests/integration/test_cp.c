@@ -23,14 +23,12 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "cp-bucket"
 #define MiB (1024u * 1024u)
 
-static struct ts_server srv;
-static gsr_client *client;
 static char dir[320]; /* local destination directory, emptied per test */
 
 static struct ts_object objects[] = {
@@ -53,30 +51,14 @@ static struct ts_object objects[] = {
 };
 #define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
 
-static struct ts_object *find(const char *name) {
-  struct ts_object *o = ts_find_object(objects, N_OBJECTS, name);
-  if (o == NULL) fail_msg("no object %s", name);
-  return o;
-}
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 100, .client = 1};
 
 static int setup(void **state) {
   (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  if (ts_put_objects(&srv, BUCKET, objects, N_OBJECTS, 100) != 0) return -1;
-  snprintf(dir, sizeof(dir), "%s/dest", srv.root);
-  if (mkdir(dir, 0777) != 0) return -1;
-  gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  return gsr_client_new(&o, &client) == GSR_OK ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
-  ts_free_objects(objects, N_OBJECTS);
-  return 0;
+  if (fx_setup(&fx_spec) != 0) return -1;
+  snprintf(dir, sizeof(dir), "%s/dest", fx.srv.root);
+  return mkdir(dir, 0777);
 }
 
 /* Every file in dir is removed; returns how many there were. */
@@ -145,7 +127,7 @@ static void on_progress(void *arg, uint64_t done, uint64_t total) {
 
 static void copy_ok(const char *name, uint64_t part, int conc) {
   char url[512], path[700];
-  struct ts_object *o = find(name);
+  struct ts_object *o = fx_object(name);
   struct progress pr = {0};
   gsr_download_options opts;
   gsr_download_stats st;
@@ -156,7 +138,7 @@ static void copy_ok(const char *name, uint64_t part, int conc) {
   opts.progress_arg = &pr;
   gs_url(name, url, sizeof(url));
   snprintf(path, sizeof(path), "%s/copy", dir);
-  int s = gsr_download(client, url, path, &opts, &st);
+  int s = gsr_download(fx.client, url, path, &opts, &st);
   if (s != GSR_OK) fail_msg("download %s: %s", name, gsr_errmsg());
   assert_file_is(path, o);
   assert_int_equal(st.bytes, o->size);
@@ -206,16 +188,16 @@ static void test_dest_directory(void **state) {
   (void)state;
   char url[512], path[700];
   gs_url("tree/sub/nested", url, sizeof(url));
-  assert_int_equal(gsr_download(client, url, dir, NULL, NULL), GSR_OK);
+  assert_int_equal(gsr_download(fx.client, url, dir, NULL, NULL), GSR_OK);
   snprintf(path, sizeof(path), "%s/nested", dir);
-  assert_file_is(path, find("tree/sub/nested"));
+  assert_file_is(path, fx_object("tree/sub/nested"));
   /* A trailing slash works the same. */
   char slashed[400];
   snprintf(slashed, sizeof(slashed), "%s/", dir);
   gs_url("one", url, sizeof(url));
-  assert_int_equal(gsr_download(client, url, slashed, NULL, NULL), GSR_OK);
+  assert_int_equal(gsr_download(fx.client, url, slashed, NULL, NULL), GSR_OK);
   snprintf(path, sizeof(path), "%s/one", dir);
-  assert_file_is(path, find("one"));
+  assert_file_is(path, fx_object("one"));
   assert_int_equal(empty_dir(), 2);
 }
 
@@ -227,8 +209,8 @@ static void test_overwrites_existing_dest(void **state) {
   fputs("old contents, longer than one byte", f);
   fclose(f);
   gs_url("one", url, sizeof(url));
-  assert_int_equal(gsr_download(client, url, path, NULL, NULL), GSR_OK);
-  assert_file_is(path, find("one"));
+  assert_int_equal(gsr_download(fx.client, url, path, NULL, NULL), GSR_OK);
+  assert_file_is(path, fx_object("one"));
   assert_int_equal(empty_dir(), 1);
 }
 
@@ -246,20 +228,20 @@ static void test_to_fd_in_order(void **state) {
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
   assert_true(fd >= 0);
   gs_url("big", url, sizeof(url));
-  assert_int_equal(gsr_download_fd(client, url, fd, &opts, &st), GSR_OK);
+  assert_int_equal(gsr_download_fd(fx.client, url, fd, &opts, &st), GSR_OK);
   close(fd);
   assert_int_equal(st.crc32c_verified, 1);
-  assert_file_is(path, find("big"));
+  assert_file_is(path, fx_object("big"));
   assert_int_equal(empty_dir(), 1);
-  assert_int_equal(gsr_download_fd(client, url, -1, NULL, NULL), GSR_EINVAL);
+  assert_int_equal(gsr_download_fd(fx.client, url, -1, NULL, NULL), GSR_EINVAL);
   /* A part below the minimum (a request per byte for 1) is refused, with
    * a message, before anything is fetched or created. */
   opts.part_size = GSR_DOWNLOAD_MIN_PART_SIZE - 1;
   snprintf(path, sizeof(path), "%s/tiny", dir);
-  assert_int_equal(gsr_download(client, url, path, &opts, NULL), GSR_EINVAL);
+  assert_int_equal(gsr_download(fx.client, url, path, &opts, NULL), GSR_EINVAL);
   assert_non_null(strstr(gsr_errmsg(), "part_size"));
   opts.part_size = 1;
-  assert_int_equal(gsr_download_fd(client, url, 1, &opts, NULL), GSR_EINVAL);
+  assert_int_equal(gsr_download_fd(fx.client, url, 1, &opts, NULL), GSR_EINVAL);
   assert_int_equal(empty_dir(), 0); /* no DEST, no temporary file */
 }
 
@@ -269,13 +251,13 @@ static void test_crc_mismatch_leaves_nothing(void **state) {
   gs_url("five", url, sizeof(url));
   snprintf(path, sizeof(path), "%s/five", dir);
   /* The server computes and caches the CRC of the good bytes. */
-  assert_int_equal(gsr_download(client, url, path, NULL, NULL), GSR_OK);
+  assert_int_equal(gsr_download(fx.client, url, path, NULL, NULL), GSR_OK);
   unlink(path);
-  assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 1234), 0);
+  assert_int_equal(ts_corrupt_in_place(&fx.srv, BUCKET, "five", 1234), 0);
   gsr_download_options opts;
   gsr_download_options_init(&opts);
   opts.part_size = MiB;
-  assert_int_equal(gsr_download(client, url, path, &opts, NULL),
+  assert_int_equal(gsr_download(fx.client, url, path, &opts, NULL),
                    GSR_EINTEGRITY);
   assert_non_null(strstr(gsr_errmsg(), "CRC32C"));
   assert_int_equal(dir_entries(), 0); /* no DEST, no temporary file */
@@ -283,7 +265,7 @@ static void test_crc_mismatch_leaves_nothing(void **state) {
   FILE *f = fopen(path, "w");
   fputs("keep me", f);
   fclose(f);
-  assert_int_equal(gsr_download(client, url, path, &opts, NULL),
+  assert_int_equal(gsr_download(fx.client, url, path, &opts, NULL),
                    GSR_EINTEGRITY);
   char buf[16] = {0};
   f = fopen(path, "r");
@@ -293,11 +275,12 @@ static void test_crc_mismatch_leaves_nothing(void **state) {
   assert_int_equal(dir_entries(), 1);
   /* A stream gets the bytes, then the verdict. */
   int fd = open("/dev/null", O_WRONLY);
-  assert_int_equal(gsr_download_fd(client, url, fd, &opts, NULL),
+  assert_int_equal(gsr_download_fd(fx.client, url, fd, &opts, NULL),
                    GSR_EINTEGRITY);
   close(fd);
-  assert_int_equal(
-      ts_put(&srv, BUCKET, "five", find("five")->data, find("five")->size), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "five", fx_object("five")->data,
+                          fx_object("five")->size),
+                   0);
   empty_dir();
 }
 
@@ -341,8 +324,8 @@ static void test_temp_file_announced(void **state) {
     opts.temp_file = on_temp;
     opts.temp_file_arg = &ev;
     if (fail)
-      assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 99), 0);
-    assert_int_equal(gsr_download(client, url, path, &opts, NULL),
+      assert_int_equal(ts_corrupt_in_place(&fx.srv, BUCKET, "five", 99), 0);
+    assert_int_equal(gsr_download(fx.client, url, path, &opts, NULL),
                      fail ? GSR_EINTEGRITY : GSR_OK);
     assert_int_equal(ev.n, 2);
     assert_int_equal(ev.created[0], 1);
@@ -355,8 +338,9 @@ static void test_temp_file_announced(void **state) {
     assert_int_equal(access(stale, F_OK), -1);
     assert_int_equal(access(live, F_OK), 0);
   }
-  assert_int_equal(
-      ts_put(&srv, BUCKET, "five", find("five")->data, find("five")->size), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "five", fx_object("five")->data,
+                          fx_object("five")->size),
+                   0);
   empty_dir();
 }
 
@@ -368,14 +352,15 @@ static void test_faults_survived(void **state) {
       "config?fault_kind=status&fault_status=429&fault_ratio=0.2&seed=3",
   };
   for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
-    assert_int_equal(ts_control(&srv, "reset"), 200);
-    assert_int_equal(ts_control(&srv, faults[i]), 200);
+    assert_int_equal(ts_control(&fx.srv, "reset"), 200);
+    assert_int_equal(ts_control(&fx.srv, faults[i]), 200);
     copy_ok("big", 8 * MiB, 4);
     char stats[2048];
-    assert_int_equal(ts_control_body(&srv, "stats", stats, sizeof(stats)), 200);
+    assert_int_equal(ts_control_body(&fx.srv, "stats", stats, sizeof(stats)),
+                     200);
     assert_true(ts_stats_get(stats, "faults_total") >= 3);
   }
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
 }
 
 static void test_faults_fail_cleanly(void **state) {
@@ -383,16 +368,15 @@ static void test_faults_fail_cleanly(void **state) {
   gsr_client *c;
   gsr_client_options o;
   char url[512], path[700];
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.retry_initial_ms = 10;
   o.retry_max_attempts = 3;
   o.retry_deadline_ms = 1000;
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
   gs_url("big", url, sizeof(url));
   snprintf(path, sizeof(path), "%s/big", dir);
-  assert_int_equal(ts_control(&srv, "config?fault_kind=status&"
-                                    "fault_status=503&fault_ratio=1"),
+  assert_int_equal(ts_control(&fx.srv, "config?fault_kind=status&"
+                                       "fault_status=503&fault_ratio=1"),
                    200);
   gsr_download_options opts;
   gsr_download_options_init(&opts);
@@ -402,17 +386,17 @@ static void test_faults_fail_cleanly(void **state) {
   /* The status is the transport's verdict (retries exhausted); the
    * message must say what happened. */
   if (s >= 0 || strstr(gsr_errmsg(), "503") == NULL) {
-    ts_control(&srv, "reset");
+    ts_control(&fx.srv, "reset");
     fail_msg("want a failure naming 503, got %s: %s", gsr_status_name(s),
              gsr_errmsg());
   }
   assert_int_equal(dir_entries(), 0);
   /* Cut bodies, every time: resumed until the attempts run out. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=cut"), 200);
+  assert_int_equal(ts_control(&fx.srv, "config?fault_kind=cut"), 200);
   s = gsr_download(c, url, path, &opts, NULL);
   assert_true(s < 0);
   assert_int_equal(dir_entries(), 0);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   /* The open itself failing leaves nothing either. */
   gs_url("no-such-object", url, sizeof(url));
   assert_int_equal(gsr_download(c, url, path, NULL, NULL), GSR_ENOENT);
@@ -433,13 +417,13 @@ static void test_http_and_file_sources(void **state) {
   gsr_download_options_init(&opts);
   opts.part_size = MiB;
   snprintf(path, sizeof(path), "%s/copy", dir);
-  ts_http_url(&srv, BUCKET, "five", url, sizeof(url));
-  assert_int_equal(gsr_download(client, url, path, &opts, &st), GSR_OK);
+  ts_http_url(&fx.srv, BUCKET, "five", url, sizeof(url));
+  assert_int_equal(gsr_download(fx.client, url, path, &opts, &st), GSR_OK);
   assert_int_equal(st.crc32c_verified, 0); /* no checksum: length only */
-  assert_file_is(path, find("five"));
-  snprintf(url, sizeof(url), "file://%s/%s/five", srv.data, BUCKET);
-  assert_int_equal(gsr_download(client, url, path, &opts, &st), GSR_OK);
-  assert_file_is(path, find("five"));
+  assert_file_is(path, fx_object("five"));
+  snprintf(url, sizeof(url), "file://%s/%s/five", fx.srv.data, BUCKET);
+  assert_int_equal(gsr_download(fx.client, url, path, &opts, &st), GSR_OK);
+  assert_file_is(path, fx_object("five"));
   assert_int_equal(empty_dir(), 1);
 }
 
@@ -456,7 +440,7 @@ static int on_entry(void *arg, const gsr_list_entry *e) {
   snprintf(l->names[l->n], sizeof(l->names[0]), "%s", e->name);
   l->prefix[l->n] = e->is_prefix;
   if (!e->is_prefix) {
-    struct ts_object *o = find(e->name);
+    struct ts_object *o = fx_object(e->name);
     assert_int_equal(e->size, o->size);
     assert_true(e->generation > 0);
     assert_true(e->has_crc32c);
@@ -470,35 +454,38 @@ static void test_list_pages(void **state) {
   (void)state;
   struct listing l = {0};
   char stats[2048];
-  assert_int_equal(ts_control(&srv, "reset"), 200);
-  assert_int_equal(ts_control(&srv, "config?list_max=2"), 200);
-  assert_int_equal(gsr_list(client, "gs://" BUCKET "/page/", 1, on_entry, &l),
-                   GSR_OK);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "config?list_max=2"), 200);
+  assert_int_equal(
+      gsr_list(fx.client, "gs://" BUCKET "/page/", 1, on_entry, &l), GSR_OK);
   assert_int_equal(l.n, 5);
   const char *want[] = {"page/a", "page/b", "page/c/d", "page/e", "page/f"};
   for (int i = 0; i < 5; i++) assert_string_equal(l.names[i], want[i]);
-  assert_int_equal(ts_control_body(&srv, "stats", stats, sizeof(stats)), 200);
+  assert_int_equal(ts_control_body(&fx.srv, "stats", stats, sizeof(stats)),
+                   200);
   assert_int_equal(ts_stats_get(stats, "list_requests"), 3);
   /* With the delimiter: page/c/ is one directory, in name order. */
   memset(&l, 0, sizeof(l));
-  assert_int_equal(gsr_list(client, "gs://" BUCKET "/page/", 0, on_entry, &l),
-                   GSR_OK);
+  assert_int_equal(
+      gsr_list(fx.client, "gs://" BUCKET "/page/", 0, on_entry, &l), GSR_OK);
   assert_int_equal(l.n, 5);
   assert_string_equal(l.names[2], "page/c/");
   assert_int_equal(l.prefix[2], 1);
   /* The callback can stop it. */
   memset(&l, 0, sizeof(l));
   l.stop_after = 3;
-  assert_int_equal(gsr_list(client, "gs://" BUCKET "/page/", 1, on_entry, &l),
-                   GSR_ECANCELED);
+  assert_int_equal(
+      gsr_list(fx.client, "gs://" BUCKET "/page/", 1, on_entry, &l),
+      GSR_ECANCELED);
   assert_int_equal(l.n, 3);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
 }
 
 static void test_list_bucket_and_special_names(void **state) {
   (void)state;
   struct listing l = {0};
-  assert_int_equal(gsr_list(client, "gs://" BUCKET, 1, on_entry, &l), GSR_OK);
+  assert_int_equal(gsr_list(fx.client, "gs://" BUCKET, 1, on_entry, &l),
+                   GSR_OK);
   assert_int_equal(l.n, (int)N_OBJECTS);
   for (int i = 1; i < l.n; i++)
     assert_true(strcmp(l.names[i - 1], l.names[i]) < 0);
@@ -509,7 +496,7 @@ static void test_list_bucket_and_special_names(void **state) {
   }
   /* Top level: objects plus "page/" and "tree/". */
   memset(&l, 0, sizeof(l));
-  assert_int_equal(gsr_list(client, "gs://" BUCKET "/", 0, on_entry, &l),
+  assert_int_equal(gsr_list(fx.client, "gs://" BUCKET "/", 0, on_entry, &l),
                    GSR_OK);
   int dirs = 0;
   for (int k = 0; k < l.n; k++) dirs += l.prefix[k];
@@ -517,15 +504,16 @@ static void test_list_bucket_and_special_names(void **state) {
   assert_int_equal(l.n, (int)N_OBJECTS - 6 + 2);
   /* A prefix with special characters is sent encoded. */
   memset(&l, 0, sizeof(l));
-  assert_int_equal(gsr_list(client, "gs://" BUCKET "/q?x=1", 1, on_entry, &l),
-                   GSR_OK);
+  assert_int_equal(
+      gsr_list(fx.client, "gs://" BUCKET "/q?x=1", 1, on_entry, &l), GSR_OK);
   assert_int_equal(l.n, 1);
   assert_string_equal(l.names[0], "q?x=1&y");
   /* Errors. */
-  assert_int_equal(gsr_list(client, "gs://no-such-bucket", 1, on_entry, &l),
+  assert_int_equal(gsr_list(fx.client, "gs://no-such-bucket", 1, on_entry, &l),
                    GSR_ENOENT);
-  assert_int_equal(gsr_list(client, "http://x/y", 1, on_entry, &l), GSR_EINVAL);
-  assert_int_equal(gsr_list(client, "gs://Bad_Bucket!", 1, on_entry, &l),
+  assert_int_equal(gsr_list(fx.client, "http://x/y", 1, on_entry, &l),
+                   GSR_EINVAL);
+  assert_int_equal(gsr_list(fx.client, "gs://Bad_Bucket!", 1, on_entry, &l),
                    GSR_EINVAL);
 }
 
@@ -544,5 +532,5 @@ int main(void) {
       cmocka_unit_test(test_list_pages),
       cmocka_unit_test(test_list_bucket_and_special_names),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

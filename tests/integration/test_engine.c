@@ -7,9 +7,10 @@
  * cut short); a body cut short, or stalled, resumes where it broke, also
  * past the retry budget; the whole-object CRC32C passes and catches a
  * corrupted byte; byte-exact random read/seek mixes at widths 1, 4, 16
- * and automatic; the automatic width steps up on a link capped per
- * connection and is remembered per server (in the client, and in a plans
- * file); an explicit width is obeyed; the memory budget holds with 16
+ * and automatic, and with prefetch "adaptive" at 1, 4 and 16 (the one
+ * random-mix test of the library); the automatic width steps up on a link
+ * capped per connection and is remembered per server (in the client, and in a
+ * plans file); an explicit width is obeyed; the memory budget holds with 16
  * files read at once.
  *
  * SPDX-License-Identifier: MIT
@@ -28,8 +29,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "engine-bucket"
 #define MiB (1024ull * 1024)
@@ -40,33 +41,19 @@
 /* Its window: blocks of 1.6, 1.1 and 0.9 MiB at widths 4, 6 and 8. */
 #define WIDE_WINDOW (32 * MiB)
 
-static struct ts_server srv;
-static gsr_client *client;
-static unsigned char *data, *wide;
+static struct ts_object objects[] = {{"obj", OBJ_SIZE, NULL},
+                                     {"wide", WIDE_SIZE, NULL}};
+static unsigned char *data, *wide; /* their bytes */
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 77, .client = 1, .data = &data};
 
 static int setup(void **state) {
   (void)state;
   /* The automatic width is chosen only when the environment names none. */
   unsetenv("GSREAD_CONCURRENCY");
   unsetenv("DEFAULT_GCSFS_CONCURRENCY");
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  data = ts_random_bytes(OBJ_SIZE, 77);
-  wide = ts_random_bytes(WIDE_SIZE, 78);
-  if (ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE) != 0 ||
-      ts_put(&srv, BUCKET, "wide", wide, WIDE_SIZE) != 0)
-    return -1;
-  gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  return gsr_client_new(&o, &client);
-}
-
-static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
-  free(data);
-  free(wide);
+  if (fx_setup(&fx_spec) != 0) return -1;
+  wide = objects[1].data;
   return 0;
 }
 
@@ -95,9 +82,7 @@ static void on_trace(void *arg, const char *line) {
 static gsr_client *client_of(long stall_timeout_ms, long retry_initial_ms,
                              struct widths *trace, const char *plans_file) {
   gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.plans_file = plans_file;
   /* The pool these tests' widths were chosen for: the engine tries widths
    * up to half of it (8). */
@@ -108,8 +93,7 @@ static gsr_client *client_of(long stall_timeout_ms, long retry_initial_ms,
     o.trace = on_trace;
     o.trace_arg = trace;
   }
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
-  return c;
+  return fx_client(&o);
 }
 
 static gsr_client *new_client(long stall_timeout_ms, long retry_initial_ms) {
@@ -137,7 +121,7 @@ static gsr_file open_obj(gsr_client *c, int concurrency,
   return open_seq(c, "obj", concurrency, max_prefetch);
 }
 
-static long log_quiet(void) { return ts_log_quiet(&srv, 100); }
+static long log_quiet(void) { return ts_log_quiet(&fx.srv, 100); }
 
 static gsr_file_stats stats_of(gsr_file f) {
   gsr_file_stats st;
@@ -145,16 +129,10 @@ static gsr_file_stats stats_of(gsr_file f) {
   return st;
 }
 
+/* A pread of obj checked against its bytes. */
 static void check_pread(gsr_file f, uint64_t off, size_t len,
                         unsigned char *buf) {
-  int64_t n = gsr_pread(f, buf, len, (int64_t)off);
-  size_t want = off >= OBJ_SIZE ? 0
-                                : (len < OBJ_SIZE - off ? len : OBJ_SIZE - off);
-  if (n != (int64_t)want)
-    fail_msg("pread %llu+%zu: %lld (%s)", (unsigned long long)off, len,
-             (long long)n, gsr_errmsg());
-  if (want && memcmp(buf, data + off, want) != 0)
-    fail_msg("wrong bytes at %llu+%zu", (unsigned long long)off, len);
+  fx_check_pread(f, &objects[0], off, len, buf);
 }
 
 /* Reads f (an object whose bytes are obj[0, size)) from its position to
@@ -203,20 +181,10 @@ static int by_first(const void *a, const void *b) {
 static int expect_tiled(long base, uint64_t size) {
   struct ts_media_req q[256];
   log_quiet();
-  int n = ts_media_log(&srv, base, q, 256);
+  int n = ts_media_log(&fx.srv, base, q, 256);
   assert_true(n > 0 && n < 256);
   qsort(q, (size_t)n, sizeof(q[0]), by_first);
-  uint64_t next = 0;
-  for (int i = 0; i < n; i++) {
-    if (q[i].first != next)
-      fail_msg("request %d starts at %llu, want %llu", i,
-               (unsigned long long)q[i].first, (unsigned long long)next);
-    if (q[i].sent != q[i].last - q[i].first + 1)
-      fail_msg("request %llu-%llu sent %llu", (unsigned long long)q[i].first,
-               (unsigned long long)q[i].last, (unsigned long long)q[i].sent);
-    next = q[i].last + 1;
-  }
-  assert_int_equal(next, size);
+  fx_check_tiling(q, n, 0, size);
   return n;
 }
 
@@ -229,7 +197,7 @@ static void test_whole_reads(void **state) {
   for (size_t p = 0; p < 3; p++)
     for (int slices = 0; slices < 2; slices++) {
       long base = log_quiet();
-      gsr_file f = open_obj(client, 4, 16 * MiB);
+      gsr_file f = open_obj(fx.client, 4, 16 * MiB);
       assert_int_equal(read_to_end(f, pieces[p], slices), 0);
       gsr_file_stats st = stats_of(f);
       gsr_close(f);
@@ -293,7 +261,7 @@ static void test_seeks(void **state) {
   gsr_client *c = new_client(0, 0);
   gsr_file f = open_obj(c, 2, 12 * MiB);
   long base = log_quiet();
-  assert_int_equal(ts_control(&srv, "config?ttfb_ms=400"), 200);
+  assert_int_equal(ts_control(&fx.srv, "config?ttfb_ms=400"), 200);
   unsigned char *buf = malloc(MiB);
   check_pread(f, 0, MiB, buf);                /* run A, at 0 */
   check_pread(f, MiB + 300000, MiB, buf);     /* soft seek forward */
@@ -310,11 +278,11 @@ static void test_seeks(void **state) {
   gsr_close(f); /* cancels C's blocks */
   gsr_client_free(c);
   free(buf);
-  ts_log_quiet(&srv, 900); /* the cancelled ones end after their wait */
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  ts_log_quiet(&fx.srv, 900); /* the cancelled ones end after their wait */
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   assert_true(st.prefetched_unused > 0);
   struct ts_media_req q[64];
-  int n = ts_media_log(&srv, base, q, 64);
+  int n = ts_media_log(&fx.srv, base, q, 64);
   int starts[3] = {0, 0, 0}, cancelled[3] = {0, 0, 0};
   for (int i = 0; i < n; i++) {
     uint64_t first = q[i].first, len = q[i].last - q[i].first + 1;
@@ -359,13 +327,7 @@ static void count_kinds(void *arg, const char *line) {
 static void test_soft_seeks_over_small_blocks(void **state) {
   (void)state;
   struct kinds k = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
-  gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  o.trace = count_kinds;
-  o.trace_arg = &k;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_client *c = fx_client_traced(count_kinds, &k);
   long base = log_quiet();
   gsr_file f = open_obj(c, 4, MiB);
   unsigned char *buf = malloc(MiB);
@@ -382,7 +344,7 @@ static void test_soft_seeks_over_small_blocks(void **state) {
     fail_msg("%d soft seeks, %d hard ones; want 39 soft", k.soft, k.hard);
   log_quiet();
   struct ts_media_req q[256];
-  int n = ts_media_log(&srv, base, q, 256);
+  int n = ts_media_log(&fx.srv, base, q, 256);
   assert_true(n > 0 && n < 256);
   qsort(q, (size_t)n, sizeof(q[0]), by_first);
   for (int i = 1; i < n; i++) /* soft seeks: no byte asked twice */
@@ -395,18 +357,18 @@ static void test_soft_seeks_over_small_blocks(void **state) {
  * asked once. */
 static void test_cut_body_resumes(void **state) {
   (void)state;
-  gsr_file f = open_obj(client, 1, 0);
+  gsr_file f = open_obj(fx.client, 1, 0);
   long base = log_quiet();
   /* The first block (the first read's 8 MiB) is cut. */
   assert_int_equal(
-      ts_control(&srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"),
+      ts_control(&fx.srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"),
       200);
   assert_int_equal(read_to_end(f, 8 * MiB, 0), 0);
   gsr_close(f);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   log_quiet();
   struct ts_media_req q[16];
-  int n = ts_media_log(&srv, base, q, 16);
+  int n = ts_media_log(&fx.srv, base, q, 16);
   assert_true(n >= 3 && n < 16); /* the cut block, its rest, the others */
   qsort(q, (size_t)n, sizeof(q[0]), by_first);
   assert_int_equal(q[0].first, 0);
@@ -415,13 +377,7 @@ static void test_cut_body_resumes(void **state) {
   assert_int_equal(q[1].first, 3000001);
   assert_int_equal(q[1].last, q[0].last); /* the rest of the same block */
   assert_int_equal(q[1].sent, q[1].last - q[1].first + 1);
-  uint64_t next = q[1].last + 1;
-  for (int i = 2; i < n; i++) {
-    assert_int_equal(q[i].first, next);
-    assert_int_equal(q[i].sent, q[i].last - q[i].first + 1);
-    next = q[i].last + 1;
-  }
-  assert_int_equal(next, OBJ_SIZE);
+  fx_check_tiling(q + 2, n - 2, q[1].last + 1, OBJ_SIZE);
 }
 
 /* A block whose body stops mid-way (the reader waiting for it) is aborted
@@ -433,7 +389,7 @@ static void test_stalled_body_resumes(void **state) {
   long base = log_quiet();
   assert_int_equal(
       ts_control(
-          &srv,
+          &fx.srv,
           "config?fault_kind=stall&stall_ms=3000&cut_at=5000000&fault_next=1"),
       200);
   int64_t n = read_to_end(f, 8 * MiB, 0); /* the first block stalls */
@@ -443,10 +399,10 @@ static void test_stalled_body_resumes(void **state) {
   assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
   assert_true(cs.retries >= 1 && cs.resumes >= 1);
   gsr_client_free(c);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
-  ts_log_quiet(&srv, 3500); /* the stalled response ends on the server */
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
+  ts_log_quiet(&fx.srv, 3500); /* the stalled response ends on the server */
   struct ts_media_req q[16];
-  int k = ts_media_log(&srv, base, q, 16);
+  int k = ts_media_log(&fx.srv, base, q, 16);
   int resumed = 0;
   for (int i = 0; i < k; i++) resumed += q[i].first == 5000000;
   assert_int_equal(resumed, 1);
@@ -462,16 +418,16 @@ static void test_resumes_past_the_retry_budget(void **state) {
   gsr_file f = open_obj(c, 1, 128 * MiB); /* blocks of about 32 MiB */
   long base = log_quiet();
   assert_int_equal(
-      ts_control(&srv, "config?fault_kind=cut&cut_at=3000000&fault_ratio=1"),
+      ts_control(&fx.srv, "config?fault_kind=cut&cut_at=3000000&fault_ratio=1"),
       200);
   int64_t n = read_to_end(f, MiB, 0);
   gsr_close(f);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   if (n != 0) fail_msg("read: %lld (%s)", (long long)n, gsr_errmsg());
   gsr_client_free(c);
   log_quiet();
   struct ts_media_req q[64];
-  int k = ts_media_log(&srv, base, q, 64);
+  int k = ts_media_log(&fx.srv, base, q, 64);
   assert_true(k < 64);
   qsort(q, (size_t)k, sizeof(q[0]), by_first);
   int of_first_block = 0;
@@ -495,9 +451,10 @@ static void test_whole_object_crc32c(void **state) {
   for (int corrupt = 0; corrupt < 2; corrupt++) {
     if (corrupt)
       assert_int_equal(
-          ts_corrupt_in_place(&srv, BUCKET, "obj", (long)OBJ_SIZE - 99999), 0);
+          ts_corrupt_in_place(&fx.srv, BUCKET, "obj", (long)OBJ_SIZE - 99999),
+          0);
     for (int slices = 0; slices < 2; slices++) {
-      gsr_file f = open_obj(client, 4, 0);
+      gsr_file f = open_obj(fx.client, 4, 0);
       unsigned char *buf = malloc(MiB);
       int64_t n = 1;
       while (n > 0) {
@@ -517,22 +474,37 @@ static void test_whole_object_crc32c(void **state) {
       gsr_close(f);
     }
   }
-  assert_int_equal(ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "obj", data, OBJ_SIZE), 0);
 }
 
 /* A reader that breaks its promise (random seeks and sizes, positional
- * and at the file's position, copied and as slices) still gets exact
- * bytes, at every width: 1, 4, 16 and automatic (a fresh client, so that
- * it starts from nothing remembered). */
-static void random_mix(int concurrency, uint64_t seed) {
+ * and at the file's position, copied and as slices, zero-length and past
+ * the end) still gets exact bytes, at every width: 1, 4, 16 and automatic
+ * (a fresh client, so that it starts from nothing remembered). The same
+ * mix with prefetch "adaptive" (parts of 1 MiB) at 1, 4 and 16. */
+static void random_mix(const char *prefetch, int concurrency, uint64_t seed) {
   gsr_client *c = new_client(0, 0);
-  gsr_file f = open_obj(c, concurrency, 8 * MiB);
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.concurrency = concurrency;
+  o.prefetch = prefetch;
+  if (strcmp(prefetch, "sequential") == 0)
+    o.max_prefetch = 8 * MiB;
+  else
+    o.min_part_size = 1 * MiB;
+  if (gsr_open(c, "gs://" BUCKET "/obj", &o, &f) != GSR_OK)
+    fail_msg("open: %s", gsr_errmsg());
   unsigned char *buf = malloc(4 * MiB);
   uint64_t rng = seed, off = 0;
   for (int i = 0; i < 300; i++) {
     rng = rng * 6364136223846793005ull + 1442695040888963407ull;
     unsigned r = (unsigned)(rng >> 33);
     size_t len = 1 + r % (3 * MiB);
+    if (r % 13 == 12) { /* a pread of nothing, or past the end */
+      check_pread(f, r % 2 ? off : OBJ_SIZE + r % 5000, r % 2 ? 0 : len, buf);
+      continue;
+    }
     if (r % 11 == 0)
       off = r % (OBJ_SIZE + 1000); /* jump */
     else if (r % 11 == 1)
@@ -573,31 +545,33 @@ static void random_mix(int concurrency, uint64_t seed) {
   gsr_file_stats st = stats_of(f);
   gsr_close(f);
   gsr_client_free(c);
-  if (concurrency > 0 && st.connections != 0 && st.connections != concurrency)
+  if (strcmp(prefetch, "sequential") == 0 && concurrency > 0 &&
+      st.connections != 0 && st.connections != concurrency)
     fail_msg("width %d, asked %d", st.connections, concurrency);
   free(buf);
 }
 
-static void test_random_mix_c1(void **state) {
-  (void)state;
-  random_mix(1, 11);
+/* The mixes: prefetch, width and seed, each a test of its own. */
+struct mix {
+  const char *prefetch;
+  int concurrency;
+  uint64_t seed;
+};
+static const struct mix mixes[] = {
+    {"sequential", 1, 11}, {"sequential", 4, 12}, {"sequential", 16, 13},
+    {"sequential", 0, 14}, {"adaptive", 1, 1},    {"adaptive", 4, 2},
+    {"adaptive", 16, 3},
+};
+static void test_random_mix(void **state) {
+  const struct mix *m = *state;
+  random_mix(m->prefetch, m->concurrency, m->seed);
 }
-static void test_random_mix_c4(void **state) {
-  (void)state;
-  random_mix(4, 12);
-}
-static void test_random_mix_c16(void **state) {
-  (void)state;
-  random_mix(16, 13);
-}
-static void test_random_mix_auto(void **state) {
-  (void)state;
-  random_mix(0, 14);
-}
+#define MIX_TEST(name, i) \
+  { name, test_random_mix, NULL, NULL, (void *)&mixes[i] }
 
 static void *seq_reader(void *arg) {
   int concurrency = (int)(intptr_t)arg;
-  gsr_file f = open_obj(client, concurrency, 4 * MiB);
+  gsr_file f = open_obj(fx.client, concurrency, 4 * MiB);
   int64_t n = read_to_end(f, 1000000, concurrency % 2);
   gsr_close(f);
   return (void *)(intptr_t)(n == 0);
@@ -671,13 +645,6 @@ static void read_text(const char *path, char *out, size_t n) {
   fclose(fp);
 }
 
-static void write_text(const char *path, const char *text) {
-  FILE *fp = fopen(path, "w");
-  assert_non_null(fp);
-  fputs(text, fp);
-  fclose(fp);
-}
-
 /* The automatic width on a link capped per connection: from 4, it steps
  * up (each pair of connections pays) and settles above 4; the client's
  * next file of the server starts at the width chosen, and so does a fresh
@@ -686,10 +653,10 @@ static void write_text(const char *path, const char *text) {
 static void test_auto_width_steps_up_and_is_remembered(void **state) {
   (void)state;
   char path[600], text[1024], want[300];
-  snprintf(path, sizeof(path), "%s/plans-auto/gsread/plans", srv.root);
+  snprintf(path, sizeof(path), "%s/plans-auto/gsread/plans", fx.srv.root);
   struct widths t = {PTHREAD_MUTEX_INITIALIZER, ""};
   gsr_client *c = client_of(0, 0, &t, path);
-  assert_int_equal(ts_control(&srv, CAPPED), 200);
+  assert_int_equal(ts_control(&fx.srv, CAPPED), 200);
   gsr_file_stats st = read_wide(c, 0);
   int chosen = traced_width(t.text, "chosen");
   if (st.connections <= 4 || chosen <= 4 ||
@@ -706,9 +673,10 @@ static void test_auto_width_steps_up_and_is_remembered(void **state) {
   if (strstr(t.text, "(trying)") != NULL)
     fail_msg("measured again:\n%s", t.text);
   gsr_client_free(c); /* writes the file, making its directories */
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   read_text(path, text, sizeof(text));
-  snprintf(want, sizeof(want), "gsread-plans 2\n%s %d ", srv.endpoint, chosen);
+  snprintf(want, sizeof(want), "gsread-plans 2\n%s %d ", fx.srv.endpoint,
+           chosen);
   if (strncmp(text, want, strlen(want)) != 0) fail_msg("plans file:\n%s", text);
   long long when = strtoll(text + strlen(want), NULL, 10);
   assert_true(when <= (long long)time(NULL) &&
@@ -730,7 +698,7 @@ static void test_auto_width_steps_up_and_is_remembered(void **state) {
 static void test_plans_file(void **state) {
   (void)state;
   char path[600], line[600];
-  snprintf(path, sizeof(path), "%s/plans-file", srv.root);
+  snprintf(path, sizeof(path), "%s/plans-file", fx.srv.root);
   const long long now = (long long)time(NULL);
   struct {
     const char *fmt;
@@ -745,8 +713,8 @@ static void test_plans_file(void **state) {
       {"not a plans file\n%s 6 %lld\n", now, 4},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    snprintf(line, sizeof(line), cases[i].fmt, srv.endpoint, cases[i].when);
-    write_text(path, line);
+    snprintf(line, sizeof(line), cases[i].fmt, fx.srv.endpoint, cases[i].when);
+    fx_write_file(path, line);
     struct widths t = {PTHREAD_MUTEX_INITIALIZER, ""};
     gsr_client *c = client_of(0, 0, &t, path);
     gsr_file_stats st = read_head(c);
@@ -789,17 +757,17 @@ static void test_explicit_width_is_obeyed(void **state) {
     unsetenv("GSREAD_CONCURRENCY");
     int width = env ? 3 : 6;
     long base = log_quiet();
-    assert_int_equal(ts_control(&srv, CAPPED), 200);
+    assert_int_equal(ts_control(&fx.srv, CAPPED), 200);
     gsr_file_stats st = read_wide(c, env ? 0 : width);
     gsr_client_free(c);
-    assert_int_equal(ts_control(&srv, "reset"), 200);
+    assert_int_equal(ts_control(&fx.srv, "reset"), 200);
     assert_int_equal(st.connections, width);
     if (strstr(t.text, "(trying)") != NULL ||
         strstr(t.text, "(chosen") != NULL || strstr(t.text, "(a start") != NULL)
       fail_msg("width %d measured:\n%s", width, t.text);
     log_quiet();
     struct ts_media_req q[256];
-    int n = ts_media_log(&srv, base, q, 256);
+    int n = ts_media_log(&fx.srv, base, q, 256);
     assert_true(n > 2 * width && n < 256);
     int most = most_open(q, n);
     if (most < width || most > 2 * width)
@@ -816,13 +784,13 @@ static void test_failed_block_ahead_is_fetched_again(void **state) {
   (void)state;
   gsr_client_options o;
   gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.retry_max_attempts = 1;
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
   gsr_file f = open_obj(c, 4, 4 * MiB);
-  assert_int_equal(ts_control(&srv, "config?fault_kind=status&fault_status=503&"
-                                    "fault_from=1&fault_next=1"),
+  assert_int_equal(ts_control(&fx.srv,
+                              "config?fault_kind=status&fault_status=503&"
+                              "fault_from=1&fault_next=1"),
                    200);
   unsigned char *buf = malloc(256 * 1024);
   for (uint64_t off = 0; off < 12 * MiB; off += 256 * 1024) {
@@ -832,9 +800,10 @@ static void test_failed_block_ahead_is_fetched_again(void **state) {
     assert_memory_equal(buf, data + off, 256 * 1024);
   }
   char stats[4096];
-  assert_int_equal(ts_control_body(&srv, "stats", stats, sizeof(stats)), 200);
+  assert_int_equal(ts_control_body(&fx.srv, "stats", stats, sizeof(stats)),
+                   200);
   assert_int_equal(ts_stats_get(stats, "faults_total"), 1); /* it failed */
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   free(buf);
   gsr_close(f);
   gsr_client_free(c);
@@ -865,8 +834,7 @@ static void huge_read_within_budget(uint64_t max_prefetch) {
   gsr_client_options o;
   gsr_client *c;
   gsr_client_stats cs;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.memory_budget = 8 * MiB;
   o.trace = on_past_engine;
   atomic_store(&past_engine, 0);
@@ -928,8 +896,7 @@ static void *budget_reader(void *arg) {
 static void test_memory_budget_16_files(void **state) {
   (void)state;
   gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.memory_budget = BUDGET;
   assert_int_equal(gsr_client_new(&o, &budget_client), GSR_OK);
   pthread_t t[16];
@@ -961,10 +928,13 @@ int main(void) {
       cmocka_unit_test(test_stalled_body_resumes),
       cmocka_unit_test(test_resumes_past_the_retry_budget),
       cmocka_unit_test(test_whole_object_crc32c),
-      cmocka_unit_test(test_random_mix_c1),
-      cmocka_unit_test(test_random_mix_c4),
-      cmocka_unit_test(test_random_mix_c16),
-      cmocka_unit_test(test_random_mix_auto),
+      MIX_TEST("test_random_mix_c1", 0),
+      MIX_TEST("test_random_mix_c4", 1),
+      MIX_TEST("test_random_mix_c16", 2),
+      MIX_TEST("test_random_mix_auto", 3),
+      MIX_TEST("test_random_mix_adaptive_c1", 4),
+      MIX_TEST("test_random_mix_adaptive_c4", 5),
+      MIX_TEST("test_random_mix_adaptive_c16", 6),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_auto_width_steps_up_and_is_remembered),
       cmocka_unit_test(test_plans_file),
@@ -973,5 +943,5 @@ int main(void) {
       cmocka_unit_test(test_huge_read_stays_within_budget),
       cmocka_unit_test(test_memory_budget_16_files),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

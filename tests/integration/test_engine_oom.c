@@ -22,29 +22,23 @@
 #include <cmocka.h>
 
 #include "base/internal.h" /* gsr__alloc_fail_at (gsread_static) */
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define MiB (1024u * 1024u)
 #define SIZE (8 * MiB)
 #define READ (256 * 1024)
 
-static struct ts_server srv;
 static unsigned char *data;
+
+static struct ts_object objects[] = {{"obj", SIZE, NULL}};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = "oom-bucket",
+                                .seed = 2222, .data = &data};
 
 static int setup(void **state) {
   (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  data = ts_random_bytes(SIZE, 2222);
-  if (ts_put(&srv, "oom-bucket", "obj", data, SIZE) != 0) return -1;
-  return ts_control(&srv, "config?ttfb_ms=100") == 200 ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ts_server_stop(&srv);
-  free(data);
-  return 0;
+  if (fx_setup(&fx_spec) != 0) return -1;
+  return ts_control(&fx.srv, "config?ttfb_ms=100") == 200 ? 0 : -1;
 }
 
 /* A fresh client and promised reader (the same allocations each time);
@@ -57,8 +51,7 @@ static int64_t first_read(uint64_t k, int promise_end, uint64_t *counted) {
   gsr_file_options fo;
   gsr_file f;
   unsigned char *buf = malloc(READ);
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
   gsr_file_options_init(&fo);
   fo.prefetch = "sequential";
@@ -102,5 +95,5 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_allocation_ahead_fails_no_read),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

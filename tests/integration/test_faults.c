@@ -27,15 +27,14 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "fault-bucket"
 #define OBJECT "big.bin"
 #define MiB (1024u * 1024u)
 #define IO_SIZE (8 * MiB) /* each gsr_read asks for this much */
 
-static struct ts_server srv;
 static unsigned char *data; /* the object's bytes, to compare against */
 static size_t size;
 static char url[256];
@@ -47,7 +46,7 @@ static double now_s(void) {
 }
 
 static void control_ok(const char *path) {
-  int code = ts_control(&srv, path);
+  int code = ts_control(&fx.srv, path);
   if (code != 200) fail_msg("control %s: HTTP %d", path, code);
 }
 
@@ -57,17 +56,13 @@ static void control_ok(const char *path) {
  * smallest that curl's own check (used before the first byte) can do. */
 static gsr_client *new_client(long initial_ms, int attempts, long deadline_ms) {
   gsr_client_options o;
-  gsr_client *c = NULL;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.stall_timeout_ms = 1000;
   o.retry_initial_ms = initial_ms;
   o.retry_max_delay_ms = 1000;
   o.retry_max_attempts = attempts;
   o.retry_deadline_ms = deadline_ms;
-  int s = gsr_client_new(&o, &c);
-  if (s != GSR_OK) fail_msg("gsr_client_new: %s", gsr_errmsg());
-  return c;
+  return fx_client(&o);
 }
 
 static gsr_file open_file(gsr_client *c, int prefetch) {
@@ -81,21 +76,17 @@ static gsr_file open_file(gsr_client *c, int prefetch) {
   return f;
 }
 
+static struct ts_object objects[] = {{OBJECT, 0, NULL}};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 20261122, .data = &data};
+
 static int setup(void **state) {
   (void)state;
   const char *mib = getenv("GSR_FAULTS_MIB");
   size = (size_t)(mib && atoi(mib) > 0 ? atoi(mib) : 512) * MiB;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  data = ts_random_bytes(size, 20261122);
-  if (data == NULL || ts_put(&srv, BUCKET, OBJECT, data, size) != 0) return -1;
+  objects[0].size = size;
+  if (fx_setup(&fx_spec) != 0) return -1;
   snprintf(url, sizeof(url), "gs://%s/%s", BUCKET, OBJECT);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ts_server_stop(&srv);
-  free(data);
   return 0;
 }
 
@@ -164,7 +155,8 @@ static void run_one(const struct fault_case *fc, int prefetch,
   gsr_file_stats fs;
   assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
   assert_int_equal(gsr_file_stats_get(f, &fs), GSR_OK);
-  assert_int_equal(ts_control_body(&srv, "stats", stats, sizeof(stats)), 200);
+  assert_int_equal(ts_control_body(&fx.srv, "stats", stats, sizeof(stats)),
+                   200);
   char key[64];
   snprintf(key, sizeof(key), "%s", fc->kind);
   r->c = fc;
@@ -461,5 +453,5 @@ int main(void) {
       cmocka_unit_test(test_permanent_failure_ends_at_deadline),
       cmocka_unit_test(test_close_during_fault_storm),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

@@ -22,32 +22,33 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "fds"
 #define SIZE ((size_t)3 * 1024 * 1024 + 17)
 #define MAXFD 1024
 
-static struct ts_server srv;
 static unsigned char *data;
 static char dir[] = "/tmp/gsread-fds-XXXXXX";
+
+static struct ts_object objects[] = {{"obj", SIZE, NULL}};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 20, .data = &data};
 
 static int setup(void **state) {
   (void)state;
   if (mkdtemp(dir) == NULL) return -1;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  data = ts_random_bytes(SIZE, 20);
-  return ts_put(&srv, BUCKET, "obj", data, SIZE);
+  if (fx_setup(&fx_spec) != 0) return -1;
+  return 0;
 }
 
 static int teardown(void **state) {
   char cmd[128];
-  (void)state;
-  ts_server_stop(&srv);
-  free(data);
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  int rc = system(cmd) == 0 ? 0 : -1;
+  fx_teardown(state);
+  return rc;
 }
 
 /* While fd 1 is closed, cmocka cannot print: the first failure is kept
@@ -141,8 +142,7 @@ static void run_closed(int all) {
   gsr_client_options o;
   gsr_client *c = NULL;
   gsr_file f = GSR_FILE_INVALID, lf = GSR_FILE_INVALID;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   int rc = gsr_client_new(&o, &c);
   CHECK(rc == GSR_OK, "gsr_client_new: %s", gsr_errmsg());
   check_fd1_closed("after gsr_client_new");

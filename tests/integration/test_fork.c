@@ -29,15 +29,24 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
 
 #define OPENERS 6
 #define CHILDREN 150
 #define CHILD_LIMIT_S 10.0
 
-static char path[] = "/tmp/gsread-fork-XXXXXX";
-static char url[64];
-static gsr_client *shared;
+/* No server: the file is local; fx.client is the threads' shared client. */
+const struct fx_spec fx_spec = {.server = FX_LOCAL, .client = 1};
+static char url[512];
+
+static int setup(void **state) {
+  (void)state;
+  if (fx_setup(&fx_spec) != 0) return -1;
+  fx_url("fork", "file", url, sizeof(url));
+  return ts_put(&fx.srv, "fork", "file", "gsread", 6);
+}
+
 static atomic_int stop;
 
 static double now_s(void) {
@@ -53,7 +62,7 @@ static void *opener(void *arg) {
   while (!atomic_load(&stop)) {
     gsr_file f;
     gsr_stat st;
-    if (gsr_open(shared, url, NULL, &f) != GSR_OK) continue;
+    if (gsr_open(fx.client, url, NULL, &f) != GSR_OK) continue;
     for (int i = 0; i < 50; i++) (void)gsr_fstat(f, &st);
     gsr_close(f);
   }
@@ -102,12 +111,6 @@ static int wait_child(pid_t pid) {
 static void test_children_of_a_busy_process_open_files(void **state) {
   (void)state;
   pthread_t th[OPENERS + 1];
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, "gsread", 6), 6);
-  close(fd);
-  snprintf(url, sizeof(url), "file://%s", path);
-  assert_int_equal(gsr_client_new(NULL, &shared), GSR_OK);
   for (int i = 0; i < OPENERS; i++)
     assert_int_equal(pthread_create(&th[i], NULL, opener, NULL), 0);
   assert_int_equal(pthread_create(&th[OPENERS], NULL, client_maker, NULL), 0);
@@ -123,8 +126,6 @@ static void test_children_of_a_busy_process_open_files(void **state) {
   }
   atomic_store(&stop, 1);
   for (int i = 0; i <= OPENERS; i++) pthread_join(th[i], NULL);
-  gsr_client_free(shared);
-  unlink(path);
   if (hung)
     fail_msg("child %d of %d did not exit within %.0f s (a mutex held at "
              "fork)",
@@ -136,5 +137,5 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_children_of_a_busy_process_open_files),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

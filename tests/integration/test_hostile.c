@@ -11,7 +11,6 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,20 +19,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
 
 #define ATTEMPTS 4
 #define OBJECT_SIZE (64 * 1024)
 
-static char dir[256], endpoint[128], logpath[300];
-static pid_t server_pid;
+const struct fx_spec fx_spec = {.server = FX_EVIL};
 
 static double now_s(void) {
   struct timespec ts;
@@ -41,64 +38,11 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int start_server(void) {
-  char port_file[300];
-  snprintf(dir, sizeof(dir), "%s/gsread-hostile.XXXXXX",
-           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  if (mkdtemp(dir) == NULL) return -1;
-  snprintf(port_file, sizeof(port_file), "%s/port", dir);
-  snprintf(logpath, sizeof(logpath), "%s/requests.log", dir);
-  server_pid = fork();
-  if (server_pid < 0) return -1;
-  if (server_pid == 0) {
-    /* It goes with this program, even one killed by its alarm, and keeps
-     * no pipe of ctest's open. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    int null = open("/dev/null", O_WRONLY);
-    if (null >= 0) {
-      dup2(null, 1);
-      dup2(null, 2);
-    }
-    execl("/usr/bin/python3", "python3",
-          GSR_SOURCE_DIR "/tests/server/evil-server", "--port-file", port_file,
-          "--log", logpath, "--max-seconds", "280", (char *)NULL);
-    _exit(127);
-  }
-  for (int i = 0; i < 200; i++) { /* up to 10 s */
-    FILE *f = fopen(port_file, "r");
-    if (f != NULL) {
-      int ok = fgets(endpoint, sizeof(endpoint), f) != NULL;
-      fclose(f);
-      endpoint[strcspn(endpoint, "\n")] = '\0';
-      if (ok) return 0;
-    }
-    usleep(50 * 1000);
-  }
-  fprintf(stderr, "evil-server did not start\n");
-  return -1;
-}
-
-static int setup(void **state) {
-  (void)state;
-  return start_server();
-}
-
-static int teardown(void **state) {
-  char cmd[300];
-  (void)state;
-  if (server_pid > 0) {
-    kill(server_pid, SIGKILL);
-    waitpid(server_pid, NULL, 0);
-  }
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
-  return 0;
-}
-
 /* Lines of the server's log that contain s. */
 static long log_count(const char *s) {
-  char line[4096];
+  char line[4096], logpath[400];
   long n = 0;
+  snprintf(logpath, sizeof(logpath), "%s/requests.log", fx.srv.state);
   FILE *f = fopen(logpath, "r");
   if (f == NULL) return -1;
   while (fgets(line, sizeof(line), f) != NULL) n += strstr(line, s) != NULL;
@@ -108,17 +52,14 @@ static long log_count(const char *s) {
 
 static gsr_client *client(long stall_ms, long request_ms) {
   gsr_client_options o;
-  gsr_client *c = NULL;
-  gsr_client_options_init(&o);
-  o.endpoint = endpoint;
+  fx_client_options(&o);
   o.anonymous = 1;
   o.retry_initial_ms = 1;
   o.retry_max_delay_ms = 1;
   o.retry_max_attempts = ATTEMPTS;
   o.stall_timeout_ms = stall_ms;
   o.request_timeout_ms = request_ms;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
-  return c;
+  return fx_client(&o);
 }
 
 static char msg[1024]; /* the last read_all's gsr_errmsg */
@@ -131,7 +72,7 @@ static int read_all(gsr_client *c, const char *path, double *secs) {
   gsr_file f = 0;
   gsr_file_options fo;
   static char buf[OBJECT_SIZE];
-  snprintf(url, sizeof(url), "%s%s", endpoint, path);
+  snprintf(url, sizeof(url), "%s%s", fx.srv.endpoint, path);
   gsr_file_options_init(&fo);
   fo.cache_type = "none";
   assert_int_equal(gsr_open(c, url, &fo, &f), GSR_OK);
@@ -263,5 +204,5 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_endless_error_body),
       cmocka_unit_test(test_escaped_error_text),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, fx_teardown);
 }

@@ -20,8 +20,8 @@
 #include <cmocka.h>
 
 #include "base/client.h"
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 #include "transport/transport.h"
 
 #define BUCKET "test-bucket"
@@ -29,34 +29,21 @@
 #define N_FILES 16
 #define THREADS 4
 
-static struct ts_server srv;
-static gsr_client *client;
 static char names[N_FILES][32];
 static struct ts_object objects[N_FILES];
 
+const struct fx_spec fx_spec = {
+    FX_OBJECTS(objects), .bucket = BUCKET,      .seed = 77,
+    .client = 1,         .io_threads = THREADS, .connections = 16};
+
 static int setup(void **state) {
   (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
   for (int i = 0; i < N_FILES; i++) {
     snprintf(names[i], sizeof(names[i]), "f%02d", i);
     objects[i].name = names[i];
     objects[i].size = 3 * MiB + (size_t)i * 4099; /* each its own length */
   }
-  if (ts_put_objects(&srv, BUCKET, objects, N_FILES, 77) != 0) return -1;
-  gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  o.io_threads = THREADS;
-  o.max_connections = 16;
-  return gsr_client_new(&o, &client) == GSR_OK ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
-  ts_free_objects(objects, N_FILES);
-  return 0;
+  return fx_setup(&fx_spec);
 }
 
 /* Waits (up to 10 s) until no thread has a request in flight; fails if
@@ -139,10 +126,10 @@ static void *close_victims(void *arg) {
 
 static void test_sixteen_files_on_four_threads(void **state) {
   (void)state;
-  struct gsr__transport *t = client->transport;
+  struct gsr__transport *t = fx.client->transport;
   assert_int_equal(gsr__transport_threads(t), THREADS);
   gsr_client_stats cs;
-  assert_int_equal(gsr_client_stats_get(client, &cs), GSR_OK);
+  assert_int_equal(gsr_client_stats_get(fx.client, &cs), GSR_OK);
   assert_int_equal(cs.io_threads, THREADS);
   uint64_t before[THREADS];
   for (int k = 0; k < THREADS; k++) {
@@ -164,7 +151,7 @@ static void test_sixteen_files_on_four_threads(void **state) {
       snprintf(url, sizeof(url), "gs://%s/%s", BUCKET, names[i]);
       rd[i].i = i;
       rd[i].victim = (i + round) % 3 == 0;
-      assert_int_equal(gsr_open(client, url, &fo, &rd[i].f), GSR_OK);
+      assert_int_equal(gsr_open(fx.client, url, &fo, &rd[i].f), GSR_OK);
     }
     for (int i = 0; i < N_FILES; i++)
       assert_int_equal(pthread_create(&th[i], NULL, read_one, &rd[i]), 0);
@@ -196,7 +183,7 @@ static void test_sixteen_files_on_four_threads(void **state) {
  * completion: each fetch completes once, with the bytes or GSR_ECANCELED. */
 static void test_cancels_race_completions(void **state) {
   (void)state;
-  struct gsr__transport *t = client->transport;
+  struct gsr__transport *t = fx.client->transport;
   enum { PARTS = 4, PART = 64 * 1024 };
   for (int round = 0; round < 40; round++) {
     struct gsr__request reqs[N_FILES][PARTS];
@@ -205,7 +192,7 @@ static void test_cancels_race_completions(void **state) {
     unsigned seed = (unsigned)round + 3;
     for (int i = 0; i < N_FILES; i++) {
       char url[1024];
-      ts_http_url(&srv, BUCKET, names[i], url, sizeof(url));
+      ts_http_url(&fx.srv, BUCKET, names[i], url, sizeof(url));
       assert_int_equal(gsr__completion_init(&done[i], PARTS), GSR_OK);
       for (int p = 0; p < PARTS; p++) {
         struct gsr__request *r = &reqs[i][p];
@@ -247,5 +234,5 @@ int main(void) {
       cmocka_unit_test(test_sixteen_files_on_four_threads),
       cmocka_unit_test(test_cancels_race_completions),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

@@ -20,8 +20,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "lengths"
 #define MiB ((uint64_t)1024 * 1024)
@@ -30,30 +30,17 @@
 #define LONG_RUNS 50
 #define SMALL_SIZE (3 * MiB + 5)
 
-static struct ts_server srv;
-static unsigned char *data;
-static gsr_client *client;
+static struct ts_object objects[] = {{"obj", OBJ_SIZE, NULL}};
+static unsigned char *data; /* its bytes */
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 77,          .client = 1,
+                                .anonymous = 1,      .data = &data};
 
 static int setup(void **state) {
   (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  data = ts_random_bytes(OBJ_SIZE, 77);
-  if (ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE) != 0 ||
-      ts_put(&srv, BUCKET, "small", data, SMALL_SIZE) != 0)
-    return -1;
-  gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  o.anonymous = 1;
-  return gsr_client_new(&o, &client) == GSR_OK ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
-  free(data);
-  return 0;
+  if (fx_setup(&fx_spec) != 0) return -1;
+  /* "small" is obj's first SMALL_SIZE bytes. */
+  return ts_put(&fx.srv, BUCKET, "small", data, SMALL_SIZE);
 }
 
 static gsr_file open_name(const char *name, const char *prefetch) {
@@ -63,7 +50,7 @@ static gsr_file open_name(const char *name, const char *prefetch) {
   gsr_file_options_init(&fo);
   fo.prefetch = prefetch;
   snprintf(url, sizeof(url), "gs://" BUCKET "/%s", name);
-  int rc = gsr_open(client, url, &fo, &f);
+  int rc = gsr_open(fx.client, url, &fo, &f);
   if (rc != GSR_OK) fail_msg("open: %s", gsr_errmsg());
   return f;
 }
@@ -75,8 +62,8 @@ static gsr_file open_obj(const char *prefetch) {
 /* Body bytes of the media requests logged from line `from` on. */
 static uint64_t server_sent(long from) {
   static struct ts_media_req r[512];
-  ts_log_quiet(&srv, 150);
-  int n = ts_media_log(&srv, from, r, 512);
+  ts_log_quiet(&fx.srv, 150);
+  int n = ts_media_log(&fx.srv, from, r, 512);
   uint64_t sum = 0;
   for (int i = 0; i < n; i++) sum += r[i].sent;
   return sum;
@@ -84,7 +71,7 @@ static uint64_t server_sent(long from) {
 
 static uint64_t client_fetched(void) {
   gsr_client_stats cs;
-  assert_int_equal(gsr_client_stats_get(client, &cs), GSR_OK);
+  assert_int_equal(gsr_client_stats_get(fx.client, &cs), GSR_OK);
   return cs.bytes_fetched;
 }
 
@@ -94,7 +81,7 @@ static uint64_t client_fetched(void) {
  * and after close, and the client's counter moved by as much. */
 static void read_exact(const char *prefetch, uint64_t off, uint64_t len,
                        size_t io) {
-  long from = ts_log_lines(&srv);
+  long from = ts_log_lines(&fx.srv);
   uint64_t client0 = client_fetched();
   gsr_file f = open_obj(prefetch);
   unsigned char *buf = malloc(io);
@@ -142,7 +129,7 @@ static void test_read_counts_exact(void **state) {
 
 /* gsr_sendfile: its stream and the counters, ranges and the whole. */
 static void send_exact(uint64_t off, uint64_t count, uint64_t want) {
-  long from = ts_log_lines(&srv);
+  long from = ts_log_lines(&fx.srv);
   uint64_t client0 = client_fetched(), written = 0;
   gsr_file f = open_obj(NULL);
   int fd = open("/dev/null", O_WRONLY);
@@ -208,8 +195,8 @@ static void long_runs(const char *length) {
            "config?fault_kind=long&fault_ratio=1&"
            "long_extra=11&long_length=%s",
            length);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
-  assert_int_equal(ts_control(&srv, cfg), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, cfg), 200);
   size_t io = 1 * MiB;
   unsigned char *buf = malloc(io);
   assert_non_null(buf);
@@ -237,7 +224,7 @@ static void long_runs(const char *length) {
   }
   close(fd);
   free(buf);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
 }
 
 /* Content-Length says the true length: known before any byte. */
@@ -258,9 +245,9 @@ static void test_long_chunked(void **state) {
 /* Media GETs the server logged from line `from` on, once it went quiet. */
 static long server_gets(long from) {
   char line[8192];
-  long n = 0, end = ts_log_quiet(&srv, 150);
-  for (long k = from; k < end && ts_log_line(&srv, k, line, sizeof line) == 0;
-       k++)
+  long n = 0, end = ts_log_quiet(&fx.srv, 150);
+  for (long k = from;
+       k < end && ts_log_line(&fx.srv, k, line, sizeof line) == 0; k++)
     if (strstr(line, "\"kind\":\"media\"") != NULL &&
         strstr(line, "\"method\":\"GET\"") != NULL)
       n++;
@@ -305,8 +292,7 @@ static void test_requests_as_server_counts(void **state) {
   (void)state;
   gsr_client_options o;
   gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.anonymous = 1;
   o.retry_initial_ms = 10;
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
@@ -320,16 +306,16 @@ static void test_requests_as_server_counts(void **state) {
     for (int parts = 1; parts <= 2; parts++) { /* 3 MiB: 1; 12 MiB: 2 */
       size_t n = parts == 1 ? 3 * MiB : len;
       gsr_file f = open_on(c, "off");
-      long from = ts_log_lines(&srv);
+      long from = ts_log_lines(&fx.srv);
       uint64_t c0 = client_requests(c);
-      if (faults[i]) assert_int_equal(ts_control(&srv, faults[i]), 200);
+      if (faults[i]) assert_int_equal(ts_control(&fx.srv, faults[i]), 200);
       assert_int_equal(gsr_pread(f, buf, n, 1000), (int64_t)n);
       assert_memory_equal(buf, data + 1000, n);
       char what[96];
       snprintf(what, sizeof(what), "pread %zu, %s", n,
                faults[i] ? faults[i] + 7 : "no fault");
       expect_requests(what, c, f, from, c0, parts + (faults[i] ? 2 : 0));
-      assert_int_equal(ts_control(&srv, "reset"), 200);
+      assert_int_equal(ts_control(&fx.srv, "reset"), 200);
     }
   }
   /* Vectored: 3 spans far apart, the first attempt of one fails. */
@@ -342,17 +328,17 @@ static void test_requests_as_server_counts(void **state) {
       r[i].buf = buf + (size_t)i * 100000;
     }
     gsr_file f = open_on(c, "off");
-    long from = ts_log_lines(&srv);
+    long from = ts_log_lines(&fx.srv);
     uint64_t c0 = client_requests(c);
     if (fault)
       assert_int_equal(
-          ts_control(&srv, "config?fault_kind=status&fault_next=1"), 200);
+          ts_control(&fx.srv, "config?fault_kind=status&fault_next=1"), 200);
     assert_int_equal(gsr_read_ranges(f, r, 3, NULL), GSR_OK);
     for (int i = 0; i < 3; i++)
       assert_memory_equal(r[i].buf, data + r[i].offset, 100000);
     expect_requests(fault ? "vectored, one 503" : "vectored", c, f, from, c0,
                     3 + fault);
-    assert_int_equal(ts_control(&srv, "reset"), 200);
+    assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   }
   free(buf);
   gsr_client_free(c);
@@ -367,5 +353,5 @@ int main(void) {
       cmocka_unit_test(test_long_announced),
       cmocka_unit_test(test_long_chunked),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

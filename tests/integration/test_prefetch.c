@@ -1,6 +1,6 @@
 /* Integration tests of concurrent ranged reads and the adaptive prefetcher
- * against the local GCS server: exact bytes under random read/seek mixes at
- * concurrency 1, 4 and 16; what random and sequential readers cost in
+ * against the local GCS server (its random read/seek mixes are
+ * test_engine's): what random and sequential readers cost in
  * requests (from the server's log); at most N parts in flight per file;
  * cancellation on hard seek and close; the client's memory budget; errors
  * that surface at the read that needs the bytes, then recover.
@@ -20,34 +20,22 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "pf-bucket"
 #define MiB (1024ull * 1024)
 #define OBJ_SIZE (48 * MiB + 12345)
 
-static struct ts_server srv;
-static gsr_client *client;
-static unsigned char *data;
+static struct ts_object objects[] = {{"obj", OBJ_SIZE, NULL}};
+static unsigned char *data; /* its bytes */
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 99, .client = 1, .data = &data};
 
-static int setup(void **state) {
-  (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  data = ts_random_bytes(OBJ_SIZE, 99);
-  if (ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE) != 0) return -1;
-  gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  return gsr_client_new(&o, &client);
-}
-
-static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
-  free(data);
-  return 0;
+/* A pread of obj checked against its bytes. */
+static void check_read(gsr_file f, uint64_t off, size_t len,
+                       unsigned char *buf) {
+  fx_check_pread(f, &objects[0], off, len, buf);
 }
 
 static gsr_file open_pf(gsr_client *c, int concurrency, const char *prefetch,
@@ -63,63 +51,11 @@ static gsr_file open_pf(gsr_client *c, int concurrency, const char *prefetch,
   return f;
 }
 
-static long log_quiet(void) { return ts_log_quiet(&srv, 60); }
-
-static void check_read(gsr_file f, uint64_t off, size_t len,
-                       unsigned char *buf) {
-  int64_t n = gsr_pread(f, buf, len, (int64_t)off);
-  size_t want = off >= OBJ_SIZE ? 0
-                                : (len < OBJ_SIZE - off ? len : OBJ_SIZE - off);
-  if (n != (int64_t)want)
-    fail_msg("pread %llu+%zu: %lld (%s)", (unsigned long long)off, len,
-             (long long)n, gsr_errmsg());
-  if (want && memcmp(buf, data + off, want) != 0)
-    fail_msg("wrong bytes at %llu+%zu", (unsigned long long)off, len);
-}
-
-/* A mix of sequential runs, soft seeks, back seeks and random jumps. */
-static void random_mix(int concurrency, uint64_t seed) {
-  gsr_file f = open_pf(client, concurrency, "adaptive", 1 * MiB);
-  unsigned char *buf = malloc(8 * MiB);
-  uint64_t x = seed, pos = 0;
-  for (int i = 0; i < 400; i++) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    int kind = (int)((x >> 33) % 10);
-    size_t len = (size_t)((x >> 40) % (kind < 2 ? 8 * MiB : 300000)) +
-                 (kind == 9 ? 0 : 1);
-    if (kind < 6) {
-      /* sequential */
-    } else if (kind < 8) {
-      pos += (x >> 20) % (4 * MiB); /* forward jump, often soft */
-    } else if (kind == 8) {
-      pos = pos > 100000 ? pos - (x >> 30) % 100000 : 0; /* back a little */
-    } else {
-      pos = (x >> 11) % (OBJ_SIZE + 1000); /* anywhere, even past EOF */
-    }
-    check_read(f, pos, len, buf);
-    pos += len;
-    if (pos > OBJ_SIZE + 5000) pos = 0;
-  }
-  gsr_close(f);
-  free(buf);
-}
-
-static void test_random_mix_c1(void **state) {
-  (void)state;
-  random_mix(1, 1);
-}
-static void test_random_mix_c4(void **state) {
-  (void)state;
-  random_mix(4, 2);
-}
-static void test_random_mix_c16(void **state) {
-  (void)state;
-  random_mix(16, 3);
-}
+static long log_quiet(void) { return ts_log_quiet(&fx.srv, 60); }
 
 static void test_concurrent_split(void **state) {
   (void)state;
-  gsr_file f = open_pf(client, 4, "off", 0);
+  gsr_file f = open_pf(fx.client, 4, "off", 0);
   unsigned char *buf = malloc(40 * MiB);
   long base = log_quiet();
   check_read(f, 1000, 20 * MiB, buf); /* 4 parts of 5 MiB */
@@ -127,7 +63,7 @@ static void test_concurrent_split(void **state) {
   check_read(f, 3, 40 * MiB, buf);    /* 4 parts of 10 MiB */
   log_quiet();
   struct ts_media_req q[16];
-  int n = ts_media_log(&srv, base, q, 16);
+  int n = ts_media_log(&fx.srv, base, q, 16);
   assert_int_equal(n, 9);
   uint64_t sum = 0;
   for (int i = 0; i < n; i++) sum += q[i].last - q[i].first + 1;
@@ -142,7 +78,7 @@ static void test_concurrent_split(void **state) {
 
 static void test_random_reader_costs_one_request_per_read(void **state) {
   (void)state;
-  gsr_file f = open_pf(client, 4, "adaptive", 0);
+  gsr_file f = open_pf(fx.client, 4, "adaptive", 0);
   unsigned char *buf = malloc(MiB);
   long base = log_quiet();
   uint64_t x = 7, delivered = 0;
@@ -155,7 +91,7 @@ static void test_random_reader_costs_one_request_per_read(void **state) {
   }
   log_quiet();
   struct ts_media_req q[256];
-  int nq = ts_media_log(&srv, base, q, 256);
+  int nq = ts_media_log(&fx.srv, base, q, 256);
   if (nq != 200)
     for (int i = 0; i < nq; i++)
       fprintf(stderr, "%d: %llu-%llu sent %llu\n", i,
@@ -175,8 +111,8 @@ static void test_random_reader_costs_one_request_per_read(void **state) {
 static void test_sequential_window_grows_within_n(void **state) {
   (void)state;
   /* Shape the server so requests overlap in time. */
-  assert_int_equal(ts_control(&srv, "config?ttfb_ms=5&rate=200m"), 200);
-  gsr_file f = open_pf(client, 3, "adaptive", 0);
+  assert_int_equal(ts_control(&fx.srv, "config?ttfb_ms=5&rate=200m"), 200);
+  gsr_file f = open_pf(fx.client, 3, "adaptive", 0);
   unsigned char *buf = malloc(MiB);
   long base = log_quiet();
   uint64_t w_small = 0, w_big = 0;
@@ -195,9 +131,9 @@ static void test_sequential_window_grows_within_n(void **state) {
   assert_int_equal(st.connections, 3);
   gsr_close(f);
   log_quiet();
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   struct ts_media_req q[512];
-  int n = ts_media_log(&srv, base, q, 512);
+  int n = ts_media_log(&fx.srv, base, q, 512);
   assert_true(n > 4);
   /* Never more than N taken and N more waiting beside them. */
   assert_true(ts_media_max_overlap(q, n) <= 2 * 3);
@@ -212,8 +148,8 @@ static void test_hard_seek_and_close_cancel(void **state) {
   (void)state;
   /* Slow enough that a prefetched 8 MiB block is still streaming at the
    * seek (the socket buffers absorb at most about 4 MiB of it). */
-  assert_int_equal(ts_control(&srv, "config?rate=8m"), 200);
-  gsr_file f = open_pf(client, 1, "adaptive", 0);
+  assert_int_equal(ts_control(&fx.srv, "config?rate=8m"), 200);
+  gsr_file f = open_pf(fx.client, 1, "adaptive", 0);
   unsigned char *buf = malloc(2 * MiB);
   long base = log_quiet();
   check_read(f, 0, 2 * MiB, buf);       /* first two reads: exact; then a */
@@ -229,10 +165,10 @@ static void test_hard_seek_and_close_cancel(void **state) {
   usleep(300000); /* let that window's request reach the server */
   gsr_close(f);   /* cancels it */
   /* nginx logs an aborted response at its next (rate-limited) write. */
-  ts_log_quiet(&srv, 1500);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  ts_log_quiet(&fx.srv, 1500);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   struct ts_media_req q[64];
-  int n = ts_media_log(&srv, base, q, 64);
+  int n = ts_media_log(&fx.srv, base, q, 64);
   int cut_before = 0, cut_after = 0;
   for (int i = 0; i < n; i++) {
     if (getenv("TEST_VERBOSE"))
@@ -288,8 +224,7 @@ static uint64_t now_ns(void) {
 static void test_memory_budget_16_files(void **state) {
   (void)state;
   gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.memory_budget = 16 * MiB;
   assert_int_equal(gsr_client_new(&o, &budget_client), GSR_OK);
   pthread_t t[16];
@@ -324,13 +259,13 @@ static void test_memory_budget_16_files(void **state) {
 
 static void test_failed_prefetch_surfaces_then_recovers(void **state) {
   (void)state;
-  gsr_file f = open_pf(client, 2, "adaptive", 0);
+  gsr_file f = open_pf(fx.client, 2, "adaptive", 0);
   unsigned char *buf = malloc(MiB);
   check_read(f, 0, 512 * 1024, buf);
   check_read(f, 512 * 1024, 512 * 1024, buf); /* window scheduled */
   /* Every request from now fails with 503 until reset. */
   assert_int_equal(
-      ts_control(&srv,
+      ts_control(&fx.srv,
                  "config?fault_kind=status&fault_status=503&fault_ratio=1"),
       200);
   int64_t n = 0;
@@ -338,7 +273,7 @@ static void test_failed_prefetch_surfaces_then_recovers(void **state) {
     n = gsr_pread(f, buf, 512 * 1024, (int64_t)off);
   assert_true(n < 0);
   assert_non_null(strstr(gsr_errmsg(), "503"));
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   check_read(f, 20 * MiB, 512 * 1024, buf); /* recovers */
   check_read(f, 20 * MiB + 512 * 1024, 512 * 1024, buf);
   gsr_close(f);
@@ -347,7 +282,7 @@ static void test_failed_prefetch_surfaces_then_recovers(void **state) {
 
 static void test_slices_from_prefetch(void **state) {
   (void)state;
-  gsr_file f = open_pf(client, 4, "adaptive", 0);
+  gsr_file f = open_pf(fx.client, 4, "adaptive", 0);
   gsr_slice s[8];
   size_t ns;
   uint64_t pos = 0;
@@ -389,7 +324,8 @@ static void test_sequential_promise_prefetches_at_once(void **state) {
     o.concurrency = 2;
     o.prefetch = modes[m];
     o.max_prefetch = 8 * MiB;
-    assert_int_equal(gsr_open(client, "gs://" BUCKET "/obj", &o, &f), GSR_OK);
+    assert_int_equal(gsr_open(fx.client, "gs://" BUCKET "/obj", &o, &f),
+                     GSR_OK);
     long base = log_quiet();
     check_read(f, 0, MiB, buf);
     gsr_file_stats st;
@@ -405,7 +341,7 @@ static void test_sequential_promise_prefetches_at_once(void **state) {
     gsr_close(f); /* cancels what is left: the log has what was asked */
     log_quiet();
     struct ts_media_req q[64];
-    int n = ts_media_log(&srv, base, q, 64);
+    int n = ts_media_log(&fx.srv, base, q, 64);
     uint64_t asked_after_seek = 0;
     for (int i = 0; i < n; i++)
       if (q[i].first >= 30 * MiB)
@@ -422,8 +358,7 @@ static void test_environment_defaults(void **state) {
   (void)state;
   gsr_client *c;
   gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   setenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING", "true", 1);
   setenv("DEFAULT_GCSFS_CONCURRENCY", "3", 1);
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
@@ -441,7 +376,7 @@ static void test_environment_defaults(void **state) {
   gsr_close(f);
   log_quiet();
   struct ts_media_req q[64];
-  assert_true(ts_media_log(&srv, base, q, 64) <
+  assert_true(ts_media_log(&fx.srv, base, q, 64) <
               16); /* fewer requests than reads */
   gsr_client_free(c);
   /* gsread's own variable, with the sequential promise: a window at the
@@ -481,8 +416,7 @@ static void test_gcsfs_defaults_with_nothing_set(void **state) {
   gsr_file_options fo;
   unsigned char *buf = malloc(512 * 1024);
   assert_non_null(buf);
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   assert_null(getenv("USE_EXPERIMENTAL_ADAPTIVE_PREFETCHING"));
   assert_null(getenv("GSREAD_PREFETCH"));
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
@@ -519,13 +453,7 @@ static void on_trace(void *arg, const char *line) {
 static void test_debug_trace(void **state) {
   (void)state;
   struct trace_log t = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
-  gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  o.trace = on_trace;
-  o.trace_arg = &t;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_client *c = fx_client_traced(on_trace, &t);
   gsr_file f = open_pf(c, 2, "adaptive", 0);
   unsigned char *buf = malloc(MiB);
   for (uint64_t off = 0; off < 4 * MiB; off += 256 * 1024)
@@ -541,9 +469,6 @@ static void test_debug_trace(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_random_mix_c1),
-      cmocka_unit_test(test_random_mix_c4),
-      cmocka_unit_test(test_random_mix_c16),
       cmocka_unit_test(test_concurrent_split),
       cmocka_unit_test(test_random_reader_costs_one_request_per_read),
       cmocka_unit_test(test_sequential_window_grows_within_n),
@@ -556,5 +481,5 @@ int main(void) {
       cmocka_unit_test(test_gcsfs_defaults_with_nothing_set),
       cmocka_unit_test(test_debug_trace),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, fx_teardown);
 }

@@ -22,10 +22,9 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
-static struct ts_server srv;
 static unsigned char *data;
 #define SIZE (3 * 1024 * 1024 + 17)
 
@@ -98,29 +97,30 @@ static int start_proxy(char *url, size_t n) {
   return -1;
 }
 
+static struct ts_object objects[] = {{"obj", SIZE, NULL}};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .tls = 1,
+                                .bucket = "proxy-bucket", .seed = 27,
+                                .data = &data};
+
 static int setup(void **state) {
   (void)state;
   char proxy[64];
-  if (ts_server_start(&srv, "unshaped", 1) != 0) return -1;
+  if (fx_setup(&fx_spec) != 0) return -1;
   if (start_proxy(proxy, sizeof(proxy)) != 0) return -1;
   /* What a user behind a proxy has; nothing bypasses it. */
   setenv("https_proxy", proxy, 1);
   setenv("HTTPS_PROXY", proxy, 1);
   unsetenv("no_proxy");
   unsetenv("NO_PROXY");
-  data = ts_random_bytes(SIZE, 27);
-  return ts_put(&srv, "proxy-bucket", "obj", data, SIZE);
+  return 0;
 }
 
 static int teardown(void **state) {
-  (void)state;
   char cmd[400];
   stop_proxy();
   snprintf(cmd, sizeof(cmd), "rm -rf %s", proxy_dir);
   if (system(cmd) != 0) fprintf(stderr, "test_proxy: cannot remove %s\n", cmd);
-  ts_server_stop(&srv);
-  free(data);
-  return 0;
+  return fx_teardown(state);
 }
 
 /* Tunnels the proxy opened so far (its log's CONNECT lines). */
@@ -137,13 +137,9 @@ static int proxy_connects(void) {
 
 static gsr_client *client(void) {
   gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  o.ca_bundle = srv.ca_pem;
+  fx_client_options(&o);
   o.retry_max_attempts = 1;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
-  return c;
+  return fx_client(&o);
 }
 
 /* Reads the object whole (split in parts), a range inside it, and its
@@ -174,7 +170,7 @@ static void test_reads_through_https_proxy(void **state) {
   int before = proxy_connects();
   gsr_client *c = client();
   read_through_proxy(c, "gs://proxy-bucket/obj");
-  ts_http_url(&srv, "proxy-bucket", "obj", url, sizeof(url));
+  ts_http_url(&fx.srv, "proxy-bucket", "obj", url, sizeof(url));
   read_through_proxy(c, url);
   gsr_client_free(c);
   /* Through the proxy, not around it. */
@@ -188,19 +184,7 @@ static void test_sendfile_through_https_proxy(void **state) {
   gsr_client *c = client();
   gsr_file f;
   assert_int_equal(gsr_open(c, "gs://proxy-bucket/obj", NULL, &f), GSR_OK);
-  char path[] = "/tmp/gsread-proxy-out-XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  unlink(path);
-  uint64_t written = 0;
-  if (gsr_sendfile(f, fd, 0, UINT64_MAX, &written) != GSR_OK)
-    fail_msg("sendfile: %s", gsr_errmsg());
-  assert_int_equal(written, SIZE);
-  unsigned char *buf = malloc(SIZE + 1);
-  assert_int_equal(pread(fd, buf, SIZE + 1, 0), SIZE);
-  assert_memory_equal(buf, data, SIZE);
-  free(buf);
-  close(fd);
+  fx_check_sendfile(f, &objects[0]);
   gsr_close(f);
   gsr_client_free(c);
 }

@@ -20,14 +20,11 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "ranges-bucket"
 #define MiB (1024u * 1024u)
-
-static struct ts_server srv;
-static gsr_client *client;
 
 static struct ts_object objects[] = {
     {"obj", 3 * MiB + 12345, NULL}, {"empty", 0, NULL},
@@ -45,16 +42,9 @@ static struct ts_object objects[] = {
 };
 #define N_MANY 20
 #define FIRST_MANY 3
-#define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
-
-static struct ts_object *find(const char *name) {
-  struct ts_object *o = ts_find_object(objects, N_OBJECTS, name);
-  if (o == NULL) fail_msg("no object %s", name);
-  return o;
-}
 
 static void control_ok(const char *path) {
-  int code = ts_control(&srv, path);
+  int code = ts_control(&fx.srv, path);
   if (code != 200) fail_msg("control %s: HTTP %d", path, code);
 }
 
@@ -63,38 +53,28 @@ static void url_of(int k, const char *name, char *out, size_t n) {
   if (k == 0)
     snprintf(out, n, "gs://%s/%s", BUCKET, name);
   else if (k == 1)
-    ts_http_url(&srv, BUCKET, name, out, n);
+    ts_http_url(&fx.srv, BUCKET, name, out, n);
   else
-    snprintf(out, n, "file://%s/%s/%s", srv.data, BUCKET, name);
+    snprintf(out, n, "file://%s/%s/%s", fx.srv.data, BUCKET, name);
 }
 
 static gsr_client *new_client(int attempts) {
   gsr_client_options o;
-  gsr_client *c = NULL;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.stall_timeout_ms = 1000;
   o.retry_initial_ms = 10;
   o.retry_max_delay_ms = 50;
   o.retry_max_attempts = attempts;
-  if (gsr_client_new(&o, &c) != GSR_OK)
-    fail_msg("gsr_client_new: %s", gsr_errmsg());
-  return c;
+  return fx_client(&o);
 }
+
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 16};
 
 static int setup(void **state) {
   (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  if (ts_put_objects(&srv, BUCKET, objects, N_OBJECTS, 16) != 0) return -1;
-  client = new_client(8);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
-  ts_free_objects(objects, N_OBJECTS);
+  if (fx_setup(&fx_spec) != 0) return -1;
+  fx.client = new_client(8);
   return 0;
 }
 
@@ -146,11 +126,11 @@ static uint64_t rnd(uint64_t *x) {
  * files per backend: default parts, and 64 KiB parts (spans split over
  * connections, part boundaries cutting segments and holes). */
 static void random_sets(int backend, int sets) {
-  struct ts_object *o = find("obj");
+  struct ts_object *o = fx_object("obj");
   char url[1024];
   url_of(backend, o->name, url, sizeof(url));
-  gsr_file files[2] = {open_on(client, url, 0),
-                       open_on(client, url, 64 * 1024)};
+  gsr_file files[2] = {open_on(fx.client, url, 0),
+                       open_on(fx.client, url, 64 * 1024)};
   uint64_t x = 77 + (uint64_t)backend;
   unsigned char *pool = malloc(64 * 300 * 1024);
   for (int set = 0; set < sets; set++) {
@@ -214,16 +194,16 @@ static void test_random_file(void **state) {
 }
 
 /* Waits until the log stopped growing; its length. */
-static long log_now(void) { return ts_log_quiet(&srv, 50); }
+static long log_now(void) { return ts_log_quiet(&fx.srv, 50); }
 
 /* The server's log: one request per span, each exactly the span's bytes
  * (holes included), the holes' bytes counted as waste. */
 static void test_log_matches_plan(void **state) {
   (void)state;
-  struct ts_object *o = find("obj");
+  struct ts_object *o = fx_object("obj");
   char url[1024];
   url_of(0, o->name, url, sizeof(url));
-  gsr_file f = open_on(client, url, 0);
+  gsr_file f = open_on(fx.client, url, 0);
   static unsigned char buf[5][1000];
   /* Spans at hole limit 100: [0, 250) (hole 50), [10000, 10100) with a
    * duplicate, [20000, 21000) from two overlapping ranges. */
@@ -253,7 +233,7 @@ static void test_log_matches_plan(void **state) {
   struct ts_media_req m[8];
   long after = log_now();
   assert_int_equal(after - before, 3);
-  assert_int_equal(ts_media_log(&srv, before, m, 8), 3);
+  assert_int_equal(ts_media_log(&fx.srv, before, m, 8), 3);
   uint64_t want[3][2] = {{0, 249}, {10000, 10099}, {20000, 20999}};
   for (int i = 0; i < 3; i++) {
     assert_int_equal(m[i].first, want[i][0]);
@@ -278,12 +258,12 @@ static void test_log_matches_plan(void **state) {
   assert_int_equal(log_now() - before, (long)st.requests);
   /* A span of 8 MiB with 1 MiB parts: one request per part. */
   url_of(0, "big", url, sizeof(url));
-  gsr_file g = open_on(client, url, 1 * MiB);
+  gsr_file g = open_on(fx.client, url, 1 * MiB);
   gsr_range big = {.offset = 0, .length = 8 * MiB, .buf = NULL};
   ro.concurrency = 4;
   before = log_now();
   assert_int_equal(gsr_read_ranges(g, &big, 1, &ro), GSR_OK);
-  check_ranges(find("big"), &big, 1, "parts");
+  check_ranges(fx_object("big"), &big, 1, "parts");
   assert_int_equal(st.spans, 1);
   assert_int_equal(st.requests, 4);
   assert_int_equal(log_now() - before, 4);
@@ -308,7 +288,7 @@ static int widest(int n) {
 static void test_width_from_plan(void **state) {
   (void)state;
   enum { N = 64 };
-  struct ts_object *o = find("big");
+  struct ts_object *o = fx_object("big");
   char url[1024];
   url_of(0, o->name, url, sizeof(url));
   gsr_client *c = new_client(4); /* nothing measured yet */
@@ -336,7 +316,7 @@ static void test_width_from_plan(void **state) {
     check_ranges(o, r, N, "width");
     assert_int_equal(st.spans, N);
     struct ts_media_req q[2 * N];
-    int n = ts_media_log(&srv, base, q, 2 * N);
+    int n = ts_media_log(&fx.srv, base, q, 2 * N);
     assert_int_equal(n, (int)(end - base));
     int most = ts_media_max_overlap(q, n);
     if (round == 0 &&
@@ -353,10 +333,10 @@ static void test_width_from_plan(void **state) {
 
 static void test_bad_input_and_eof(void **state) {
   (void)state;
-  struct ts_object *o = find("obj");
+  struct ts_object *o = fx_object("obj");
   char url[1024];
   url_of(0, o->name, url, sizeof(url));
-  gsr_file f = open_on(client, url, 0);
+  gsr_file f = open_on(fx.client, url, 0);
   unsigned char b[16];
   gsr_range r[3] = {{.offset = 0, .length = 10, .buf = b},
                     {.offset = 5, .length = 5, .buf = NULL},
@@ -397,11 +377,11 @@ static void test_bad_input_and_eof(void **state) {
   /* An empty object: no request at all. */
   char eurl[1024];
   url_of(0, "empty", eurl, sizeof(eurl));
-  gsr_file g = open_on(client, eurl, 0);
+  gsr_file g = open_on(fx.client, eurl, 0);
   before = log_now();
   e[3].offset = 0;
   assert_int_equal(gsr_read_ranges(g, e, 4, NULL), GSR_OK);
-  check_ranges(find("empty"), e, 4, "empty object");
+  check_ranges(fx_object("empty"), e, 4, "empty object");
   assert_int_equal(log_now(), before);
   gsr_close(g);
   gsr_close(f);
@@ -413,11 +393,11 @@ static void test_bad_input_and_eof(void **state) {
  * ranges; a span whose every attempt fails fails only its ranges. */
 static void test_faults_mid_span(void **state) {
   (void)state;
-  struct ts_object *o = find("obj");
+  struct ts_object *o = fx_object("obj");
   char url[1024];
   url_of(0, o->name, url, sizeof(url));
   gsr_client *c = new_client(2); /* for the 503s: two attempts */
-  gsr_file f = open_on(client, url, 0), g = open_on(c, url, 0);
+  gsr_file f = open_on(fx.client, url, 0), g = open_on(c, url, 0);
   static unsigned char buf[40][4096];
   gsr_range r[40];
   for (int i = 0; i < 40; i++) /* 4 spans of 10 ranges with holes */
@@ -431,12 +411,12 @@ static void test_faults_mid_span(void **state) {
   ro.concurrency = 1;
   ro.stats = &st;
   gsr_client_stats cs0, cs1;
-  gsr_client_stats_get(client, &cs0);
+  gsr_client_stats_get(fx.client, &cs0);
   control_ok("config?fault_kind=cut&fault_next=3&cut_at=5000");
   assert_int_equal(gsr_read_ranges(f, r, 40, &ro), GSR_OK);
   check_ranges(o, r, 40, "cut");
   assert_int_equal(st.spans, 4);
-  gsr_client_stats_get(client, &cs1);
+  gsr_client_stats_get(fx.client, &cs1);
   assert_int_equal(cs1.resumes - cs0.resumes, 3);
   /* Two 503s for the first span: its two attempts fail, it alone. */
   control_ok("reset");
@@ -487,7 +467,7 @@ static void test_close_cancels(void **state) {
   (void)state;
   char url[1024];
   url_of(0, "big", url, sizeof(url));
-  gsr_file f = open_on(client, url, 0);
+  gsr_file f = open_on(fx.client, url, 0);
   /* 16 ranges of 512 KiB, 1 MiB apart: separate spans whatever the
    * measured hole limit, each far more than one sendfile chunk (512k,
    * sent before the rate's first pause), so each takes seconds. */
@@ -520,7 +500,7 @@ struct worker {
 
 static void *worker(void *arg) {
   struct worker *w = arg;
-  struct ts_object *o = find("obj");
+  struct ts_object *o = fx_object("obj");
   uint64_t x = (uint64_t)w->seed;
   for (int k = 0; k < 30; k++) {
     gsr_range r[16];
@@ -549,7 +529,7 @@ static void test_threads(void **state) {
   (void)state;
   char url[1024];
   url_of(0, "obj", url, sizeof(url));
-  gsr_file f = open_on(client, url, 0);
+  gsr_file f = open_on(fx.client, url, 0);
   pthread_t t[8];
   struct worker w[8];
   for (int i = 0; i < 8; i++) {
@@ -608,7 +588,7 @@ static void test_many_files(void **state) {
   assert_int_equal(st.bytes_delivered, (uint64_t)N * 3000);
   assert_int_equal(end - base, N); /* one request per span */
   struct ts_media_req q[2 * N];
-  int n = ts_media_log(&srv, base, q, 2 * N);
+  int n = ts_media_log(&fx.srv, base, q, 2 * N);
   int most = ts_media_max_overlap(q, n);
   if (st.concurrency != widest(N) || most < st.concurrency * 3 / 4)
     fail_msg("20 files: width %d, at most %d requests at once", st.concurrency,
@@ -648,7 +628,7 @@ static void test_many_files(void **state) {
  * and by file:// (preads). */
 static void test_million(void **state) {
   (void)state;
-  struct ts_object *o = find("big");
+  struct ts_object *o = fx_object("big");
   size_t n = 1000000;
   gsr_range *r = calloc(n, sizeof(*r));
   unsigned char *buf = malloc(n * 8);
@@ -656,7 +636,7 @@ static void test_million(void **state) {
   for (int k = 0; k < 3; k += 2) {
     char url[1024];
     url_of(k, o->name, url, sizeof(url));
-    gsr_file f = open_on(client, url, 0);
+    gsr_file f = open_on(fx.client, url, 0);
     for (size_t i = 0; i < n; i++) { /* backwards, every 100th by reference */
       size_t j = n - 1 - i;
       r[i] = (gsr_range){.offset = (int64_t)(j * 16),
@@ -696,5 +676,5 @@ int main(void) {
       cmocka_unit_test(test_many_files),
       cmocka_unit_test(test_million),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

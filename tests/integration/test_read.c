@@ -19,14 +19,11 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "test-bucket"
 #define MiB (1024u * 1024u)
-
-static struct ts_server srv;
-static gsr_client *client;
 
 static struct ts_object objects[] = {
     {"empty", 0, NULL},       {"one", 1, NULL},
@@ -38,12 +35,6 @@ static struct ts_object objects[] = {
 };
 #define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
 
-static struct ts_object *find(const char *name) {
-  struct ts_object *o = ts_find_object(objects, N_OBJECTS, name);
-  if (o == NULL) fail_msg("no object %s", name);
-  return o;
-}
-
 static void gs_url(const char *name, char *out, size_t n) {
   snprintf(out, n, "gs://%s/%s", BUCKET, name);
 }
@@ -53,35 +44,20 @@ static void gs_url(const char *name, char *out, size_t n) {
 static long log_settle(long want) {
   long n = 0;
   for (int i = 0; i < 200; i++) {
-    n = ts_log_lines(&srv);
+    n = ts_log_lines(&fx.srv);
     if (n >= want) break;
     usleep(5000);
   }
   usleep(20000); /* let any unexpected extra line land too */
-  return ts_log_lines(&srv);
+  return ts_log_lines(&fx.srv);
 }
 
-static int setup(void **state) {
-  (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  if (ts_put_objects(&srv, BUCKET, objects, N_OBJECTS, 1) != 0) return -1;
-  gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  return gsr_client_new(&o, &client) == GSR_OK ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
-  ts_free_objects(objects, N_OBJECTS);
-  return 0;
-}
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 1, .client = 1};
 
 static gsr_file open_ok(const char *url) {
   gsr_file f;
-  int s = gsr_open(client, url, NULL, &f);
+  int s = gsr_open(fx.client, url, NULL, &f);
   if (s != GSR_OK)
     fail_msg("open %s: %s: %s", url, gsr_strerror(s), gsr_errmsg());
   return f;
@@ -110,8 +86,8 @@ static void test_gs_whole_objects(void **state) {
   for (size_t i = 0; i < 5; i++) {
     char url[512];
     gs_url(names[i], url, sizeof(url));
-    read_all_and_compare(url, find(names[i]), 16 * MiB);
-    read_all_and_compare(url, find(names[i]), 1000003);
+    read_all_and_compare(url, fx_object(names[i]), 16 * MiB);
+    read_all_and_compare(url, fx_object(names[i]), 1000003);
   }
 }
 
@@ -120,12 +96,13 @@ static void test_http_and_file_whole_objects(void **state) {
   const char *names[] = {"empty", "one", "small", "five"};
   for (size_t i = 0; i < 4; i++) {
     char url[1024];
-    ts_http_url(&srv, BUCKET, names[i], url, sizeof(url));
-    read_all_and_compare(url, find(names[i]), 1 * MiB);
-    snprintf(url, sizeof(url), "%s/%s/%s", srv.data, BUCKET, names[i]);
-    read_all_and_compare(url, find(names[i]), 4096);
-    snprintf(url, sizeof(url), "file://%s/%s/%s", srv.data, BUCKET, names[i]);
-    read_all_and_compare(url, find(names[i]), 7);
+    ts_http_url(&fx.srv, BUCKET, names[i], url, sizeof(url));
+    read_all_and_compare(url, fx_object(names[i]), 1 * MiB);
+    snprintf(url, sizeof(url), "%s/%s/%s", fx.srv.data, BUCKET, names[i]);
+    read_all_and_compare(url, fx_object(names[i]), 4096);
+    snprintf(url, sizeof(url), "file://%s/%s/%s", fx.srv.data, BUCKET,
+             names[i]);
+    read_all_and_compare(url, fx_object(names[i]), 7);
   }
 }
 
@@ -141,7 +118,7 @@ static void test_special_names(void **state) {
 static void test_random_preads(void **state) {
   (void)state;
   const char *schemes[] = {"gs", "http"};
-  struct ts_object *o = find("five");
+  struct ts_object *o = fx_object("five");
   unsigned char *buf = malloc(o->size);
   uint64_t x = 42;
   for (int k = 0; k < 2; k++) {
@@ -149,7 +126,7 @@ static void test_random_preads(void **state) {
     if (k == 0)
       gs_url(o->name, url, sizeof(url));
     else
-      ts_http_url(&srv, BUCKET, o->name, url, sizeof(url));
+      ts_http_url(&fx.srv, BUCKET, o->name, url, sizeof(url));
     gsr_file f = open_ok(url);
     for (int i = 0; i < 1500; i++) {
       x = x * 6364136223846793005ull + 1442695040888963407ull;
@@ -174,7 +151,7 @@ static void test_random_preads(void **state) {
 static void test_eof_and_zero_length(void **state) {
   (void)state;
   char url[512], buf[64];
-  struct ts_object *o = find("small");
+  struct ts_object *o = fx_object("small");
   gs_url(o->name, url, sizeof(url));
   gsr_file f = open_ok(url);
   long before = log_settle(0);
@@ -213,9 +190,9 @@ static void test_request_costs(void **state) {
   assert_int_equal(gsr_read(f, buf, sizeof(buf)), 100);
   assert_int_equal(log_settle(base + 2), base + 2); /* first read: one more */
   char line[8192];
-  assert_int_equal(ts_log_line(&srv, base, line, sizeof(line)), 0);
+  assert_int_equal(ts_log_line(&fx.srv, base, line, sizeof(line)), 0);
   assert_non_null(strstr(line, "/storage/v1/b/test-bucket/o/small"));
-  assert_int_equal(ts_log_line(&srv, base + 1, line, sizeof(line)), 0);
+  assert_int_equal(ts_log_line(&fx.srv, base + 1, line, sizeof(line)), 0);
   assert_non_null(strstr(line, "alt=media"));
   assert_non_null(strstr(line, "generation="));
   assert_non_null(strstr(line, "bytes=0-99"));
@@ -227,22 +204,23 @@ static void test_not_found_and_bad_handles(void **state) {
   gsr_file f = 12345;
   char url[512];
   gs_url("no/such object", url, sizeof(url));
-  assert_int_equal(gsr_open(client, url, NULL, &f), GSR_ENOENT);
+  assert_int_equal(gsr_open(fx.client, url, NULL, &f), GSR_ENOENT);
   assert_int_equal(f, GSR_FILE_INVALID);
   assert_non_null(strstr(gsr_errmsg(), "404"));
   assert_non_null(strstr(gsr_errmsg(), "no%2Fsuch%20object"));
-  ts_http_url(&srv, BUCKET, "missing", url, sizeof(url));
-  assert_int_equal(gsr_open(client, url, NULL, &f), GSR_ENOENT);
-  assert_int_equal(gsr_open(client, "gs://Bad_Bucket/x", NULL, &f), GSR_EINVAL);
-  assert_int_equal(gsr_open(client, "/no/such/file", NULL, &f), GSR_ENOENT);
+  ts_http_url(&fx.srv, BUCKET, "missing", url, sizeof(url));
+  assert_int_equal(gsr_open(fx.client, url, NULL, &f), GSR_ENOENT);
+  assert_int_equal(gsr_open(fx.client, "gs://Bad_Bucket/x", NULL, &f),
+                   GSR_EINVAL);
+  assert_int_equal(gsr_open(fx.client, "/no/such/file", NULL, &f), GSR_ENOENT);
   assert_int_equal(gsr_open(NULL, "x", NULL, &f), GSR_EINVAL);
-  assert_int_equal(gsr_open(client, NULL, NULL, &f), GSR_EINVAL);
-  assert_int_equal(gsr_open(client, "x", NULL, NULL), GSR_EINVAL);
+  assert_int_equal(gsr_open(fx.client, NULL, NULL, &f), GSR_EINVAL);
+  assert_int_equal(gsr_open(fx.client, "x", NULL, NULL), GSR_EINVAL);
   gsr_file_options fo;
   gsr_file_options_init(&fo);
   fo.cache_type = "bogus";
   gs_url("small", url, sizeof(url));
-  assert_int_equal(gsr_open(client, url, &fo, &f), GSR_EINVAL);
+  assert_int_equal(gsr_open(fx.client, url, &fo, &f), GSR_EINVAL);
 
   /* Use after close and double close: errors, never crashes. */
   char buf[8];
@@ -271,7 +249,7 @@ static void test_stat(void **state) {
   assert_true(st.has_crc32c && st.has_md5);
   /* CRC32C of the data we wrote, computed here bit by bit. */
   uint32_t crc = 0xFFFFFFFFu;
-  const unsigned char *d = find("small")->data;
+  const unsigned char *d = fx_object("small")->data;
   for (size_t i = 0; i < 4095; i++) {
     crc ^= d[i];
     for (int b = 0; b < 8; b++) crc = (crc >> 1) ^ (0x82F63B78u & -(crc & 1));
@@ -280,7 +258,7 @@ static void test_stat(void **state) {
   assert_true(st.mtime > 1600000000);
   assert_int_equal(gsr_fstat(f, NULL), GSR_EINVAL);
   gsr_close(f);
-  ts_http_url(&srv, BUCKET, "small", url, sizeof(url));
+  ts_http_url(&fx.srv, BUCKET, "small", url, sizeof(url));
   f = open_ok(url);
   assert_int_equal(gsr_fstat(f, &st), GSR_OK);
   assert_true(st.size == 4095 && st.etag[0] == '"' && st.mtime > 1600000000);
@@ -318,7 +296,7 @@ static void test_threads_pread_one_file(void **state) {
   pthread_t t[8];
   struct thread_arg a[8];
   for (int i = 0; i < 8; i++) {
-    a[i] = (struct thread_arg){f, find("big"), i + 1, 0};
+    a[i] = (struct thread_arg){f, fx_object("big"), i + 1, 0};
     pthread_create(&t[i], NULL, pread_thread, &a[i]);
   }
   for (int i = 0; i < 8; i++) {
@@ -364,21 +342,21 @@ static void test_threads_pread_one_handle_in_parallel(void **state) {
   gsr_file_options_init(&o);
   o.prefetch = "adaptive";
   gsr_file f;
-  assert_int_equal(gsr_open(client, url, &o, &f), GSR_OK);
-  assert_int_equal(ts_control(&srv, "config?ttfb_ms=150"), 200);
-  long base = ts_log_lines(&srv);
+  assert_int_equal(gsr_open(fx.client, url, &o, &f), GSR_OK);
+  assert_int_equal(ts_control(&fx.srv, "config?ttfb_ms=150"), 200);
+  long base = ts_log_lines(&fx.srv);
   pthread_t t[T];
   struct overlap_arg a[T];
   for (int i = 0; i < T; i++) {
-    a[i] = (struct overlap_arg){f, find("big"), i + 1, 0};
+    a[i] = (struct overlap_arg){f, fx_object("big"), i + 1, 0};
     pthread_create(&t[i], NULL, pread_1m_thread, &a[i]);
   }
   for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
-  ts_log_quiet(&srv, 300);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  ts_log_quiet(&fx.srv, 300);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   for (int i = 0; i < T; i++) assert_int_equal(a[i].errors, 0);
   struct ts_media_req q[4 * T * 3];
-  int n = ts_media_log(&srv, base, q, 4 * T * 3);
+  int n = ts_media_log(&fx.srv, base, q, 4 * T * 3);
   assert_true(n >= T * 3);
   int most = ts_media_max_overlap(q, n);
   if (most < T / 2)
@@ -390,9 +368,9 @@ static void test_object_replaced_while_open(void **state) {
   (void)state;
   char gs[512], http[1024], buf[100];
   unsigned char *v1 = ts_random_bytes(5000, 7), *v2 = ts_random_bytes(5000, 8);
-  assert_int_equal(ts_put(&srv, BUCKET, "replaced", v1, 5000), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "replaced", v1, 5000), 0);
   gs_url("replaced", gs, sizeof(gs));
-  ts_http_url(&srv, BUCKET, "replaced", http, sizeof(http));
+  ts_http_url(&fx.srv, BUCKET, "replaced", http, sizeof(http));
   gsr_file f1 = open_ok(gs), f2 = open_ok(http);
   assert_int_equal(gsr_pread(f1, buf, 100, 0), 100);
   assert_int_equal(gsr_pread(f2, buf, 100, 0), 100);
@@ -400,7 +378,7 @@ static void test_object_replaced_while_open(void **state) {
    * same-size new version gets a new ETag (the generation uses microseconds).
    */
   usleep(1100000);
-  assert_int_equal(ts_put(&srv, BUCKET, "replaced", v2, 5000), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "replaced", v2, 5000), 0);
   assert_int_equal(gsr_pread(f1, buf, 100, 100), GSR_ECHANGED);
   assert_non_null(strstr(gsr_errmsg(), "replaced"));
   assert_int_equal(gsr_pread(f2, buf, 100, 100), GSR_ECHANGED);
@@ -417,19 +395,16 @@ static void test_object_replaced_while_open(void **state) {
 
 static gsr_client *client_with_retries(int attempts, long deadline_ms) {
   gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.retry_initial_ms = 20;
   o.retry_max_attempts = attempts;
   o.retry_deadline_ms = deadline_ms;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
-  return c;
+  return fx_client(&o);
 }
 
 static void test_bad_bodies_are_errors_without_retries(void **state) {
   (void)state;
-  assert_int_equal(ts_control(&srv, "reset"), 200); /* no knob left over */
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200); /* no knob left over */
   char url[512];
   unsigned char *buf = malloc(5 * MiB + 1);
   gsr_client *c = client_with_retries(1, 1000);
@@ -437,26 +412,27 @@ static void test_bad_bodies_are_errors_without_retries(void **state) {
   gs_url("five", url, sizeof(url));
   assert_int_equal(gsr_open(c, url, NULL, &f), GSR_OK);
   /* Body cut off midway: an error, not a hang, not a short read. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=cut&fault_next=1"), 200);
+  assert_int_equal(ts_control(&fx.srv, "config?fault_kind=cut&fault_next=1"),
+                   200);
   int64_t n = gsr_pread(f, buf, 4 * MiB, 0);
   assert_true(n == GSR_ENETWORK || n == GSR_EPROTO);
   /* A body longer than the range asked. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=long&fault_next=1"),
+  assert_int_equal(ts_control(&fx.srv, "config?fault_kind=long&fault_next=1"),
                    200);
   n = gsr_pread(f, buf, 1000, 10);
   assert_true(n == GSR_EPROTO || n == GSR_ENETWORK);
   /* A 503: the status and the server's text are in the message. */
   assert_int_equal(
-      ts_control(&srv,
+      ts_control(&fx.srv,
                  "config?fault_kind=status&fault_status=503&fault_next=1"),
       200);
   n = gsr_pread(f, buf, 1000, 10);
   assert_int_equal(n, GSR_ENETWORK);
   assert_non_null(strstr(gsr_errmsg(), "503"));
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   /* And the file still works afterwards. */
   assert_int_equal(gsr_pread(f, buf, 1000, 10), 1000);
-  assert_memory_equal(buf, find("five")->data + 10, 1000);
+  assert_memory_equal(buf, fx_object("five")->data + 10, 1000);
   gsr_client_stats cs;
   gsr_client_stats_get(c, &cs);
   assert_true(cs.retries == 0);
@@ -466,9 +442,9 @@ static void test_bad_bodies_are_errors_without_retries(void **state) {
 
 static void test_transient_faults_are_retried_and_resumed(void **state) {
   (void)state;
-  assert_int_equal(ts_control(&srv, "reset"), 200); /* no knob left over */
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200); /* no knob left over */
   char url[512];
-  struct ts_object *o = find("five");
+  struct ts_object *o = fx_object("five");
   unsigned char *buf = malloc(o->size);
   gsr_client *c = client_with_retries(8, 30000);
   gsr_client_stats cs;
@@ -482,7 +458,7 @@ static void test_transient_faults_are_retried_and_resumed(void **state) {
       "config?fault_kind=reset&fault_next=1",
   };
   for (size_t i = 0; i < 4; i++) {
-    assert_int_equal(ts_control(&srv, faults[i]), 200);
+    assert_int_equal(ts_control(&fx.srv, faults[i]), 200);
     memset(buf, 0, o->size);
     int64_t n = gsr_pread(f, buf, o->size, 0);
     if (n != (int64_t)o->size) fail_msg("%s: %s", faults[i], gsr_errmsg());
@@ -495,7 +471,7 @@ static void test_transient_faults_are_retried_and_resumed(void **state) {
   /* Metadata requests are retried too. */
   assert_int_equal(
       ts_control(
-          &srv,
+          &fx.srv,
           "config?fault_kind=status&fault_status=500&fault_on=meta&fault_next=2"),
       200);
   gsr_file g;
@@ -505,17 +481,17 @@ static void test_transient_faults_are_retried_and_resumed(void **state) {
   uint64_t before = (gsr_client_stats_get(c, &cs), cs.retries);
   assert_int_equal(
       ts_control(
-          &srv,
+          &fx.srv,
           "config?fault_on=media&fault_kind=status&fault_status=403&fault_next=1"),
       200);
   assert_int_equal(gsr_pread(f, buf, 100, 0), GSR_EACCES);
   gsr_client_stats_get(c, &cs);
   assert_true(cs.retries == before);
   /* A body longer than asked is never taken for a transient fault. */
-  assert_int_equal(ts_control(&srv, "config?fault_kind=long&fault_next=1"),
+  assert_int_equal(ts_control(&fx.srv, "config?fault_kind=long&fault_next=1"),
                    200);
   assert_int_equal(gsr_pread(f, buf, 1000, 10), GSR_EPROTO);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   gsr_close(f);
   gsr_client_free(c);
   free(buf);
@@ -523,7 +499,7 @@ static void test_transient_faults_are_retried_and_resumed(void **state) {
 
 static void test_permanent_failure_ends_at_the_deadline(void **state) {
   (void)state;
-  assert_int_equal(ts_control(&srv, "reset"), 200); /* no knob left over */
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200); /* no knob left over */
   char url[512], buf[100];
   gsr_client *c = client_with_retries(100, 600);
   gsr_file f;
@@ -531,12 +507,12 @@ static void test_permanent_failure_ends_at_the_deadline(void **state) {
   assert_int_equal(gsr_open(c, url, NULL, &f), GSR_OK);
   assert_int_equal(
       ts_control(
-          &srv,
+          &fx.srv,
           "config?fault_kind=status&fault_status=503&fault_retry_after=0&fault_ratio=1"),
       200);
   assert_int_equal(gsr_pread(f, buf, 100, 0), GSR_ENETWORK);
   assert_non_null(strstr(gsr_errmsg(), "503"));
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   gsr_client_stats cs;
   gsr_client_stats_get(c, &cs);
   assert_true(cs.retries >= 2 && cs.retries < 99); /* stopped by the deadline */
@@ -547,13 +523,13 @@ static void test_permanent_failure_ends_at_the_deadline(void **state) {
 static void test_whole_object_crc32c_is_verified(void **state) {
   (void)state;
   char url[512];
-  struct ts_object *o = find("five");
+  struct ts_object *o = fx_object("five");
   unsigned char *buf = malloc(o->size);
   gs_url("five", url, sizeof(url));
   /* Intact: a whole read in pieces succeeds (and is checked). */
   read_all_and_compare(url, o, 1000000);
   gsr_file f = open_ok(url); /* the server now has the CRC cached */
-  assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 1234), 0);
+  assert_int_equal(ts_corrupt_in_place(&fx.srv, BUCKET, "five", 1234), 0);
   int64_t n, got = 0;
   while ((n = gsr_read(f, buf + got, 1 << 20)) > 0) got += n;
   assert_int_equal(n, GSR_EINTEGRITY);
@@ -562,7 +538,7 @@ static void test_whole_object_crc32c_is_verified(void **state) {
   assert_int_equal(gsr_pread(f, buf, 5000, 0), 5000);
   gsr_close(f);
   /* Put the good bytes back for the other tests. */
-  assert_int_equal(ts_put(&srv, BUCKET, "five", o->data, o->size), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "five", o->data, o->size), 0);
   free(buf);
 }
 
@@ -594,7 +570,7 @@ static void test_whole_object_crc32c_through_caches(void **state) {
   const char *caches[] = {"none",       "readahead",  "readahead_chunked",
                           "blockcache", "background", "first",
                           "all",        "bytes"};
-  struct ts_object *o = find("five");
+  struct ts_object *o = fx_object("five");
   unsigned char *buf = malloc(o->size);
   char url[512];
   gs_url("five", url, sizeof(url));
@@ -602,7 +578,7 @@ static void test_whole_object_crc32c_through_caches(void **state) {
     gsr_file probe = open_ok(url); /* the server caches the CRC now */
     gsr_close(probe);
     if (corrupt)
-      assert_int_equal(ts_corrupt_in_place(&srv, BUCKET, "five", 1234), 0);
+      assert_int_equal(ts_corrupt_in_place(&fx.srv, BUCKET, "five", 1234), 0);
     for (size_t c = 0; c < sizeof(caches) / sizeof(*caches); c++)
       for (int slices = 0; slices < 2; slices++) {
         gsr_file_options fo;
@@ -610,7 +586,7 @@ static void test_whole_object_crc32c_through_caches(void **state) {
         gsr_file_options_init(&fo);
         fo.cache_type = caches[c];
         fo.block_size = 1 << 20;
-        assert_int_equal(gsr_open(client, url, &fo, &f), GSR_OK);
+        assert_int_equal(gsr_open(fx.client, url, &fo, &f), GSR_OK);
         int64_t n = read_to_end(f, buf, 1 << 20, slices);
         if (corrupt ? n != GSR_EINTEGRITY : n != 0)
           fail_msg("cache %s, %s, %s object: %lld (%s)", caches[c],
@@ -619,7 +595,7 @@ static void test_whole_object_crc32c_through_caches(void **state) {
         gsr_close(f);
       }
   }
-  assert_int_equal(ts_put(&srv, BUCKET, "five", o->data, o->size), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "five", o->data, o->size), 0);
   free(buf);
 }
 
@@ -631,7 +607,7 @@ static void test_whole_object_crc32c_through_caches(void **state) {
 static void test_whole_object_crc32c_through_prefetch(void **state) {
   (void)state;
   const size_t pieces[] = {1 << 20, 777777};
-  struct ts_object *o = find("five");
+  struct ts_object *o = fx_object("five");
   unsigned char *buf = malloc(o->size);
   char url[512];
   gs_url("five", url, sizeof(url));
@@ -640,7 +616,8 @@ static void test_whole_object_crc32c_through_prefetch(void **state) {
     gsr_close(probe);
     if (corrupt)
       assert_int_equal(
-          ts_corrupt_in_place(&srv, BUCKET, "five", (long)o->size - 100000), 0);
+          ts_corrupt_in_place(&fx.srv, BUCKET, "five", (long)o->size - 100000),
+          0);
     for (size_t p = 0; p < 2; p++)
       for (int slices = 0; slices < 2; slices++) {
         gsr_file_options fo;
@@ -648,7 +625,7 @@ static void test_whole_object_crc32c_through_prefetch(void **state) {
         gsr_file_options_init(&fo);
         fo.prefetch = "adaptive";
         fo.concurrency = 2;
-        assert_int_equal(gsr_open(client, url, &fo, &f), GSR_OK);
+        assert_int_equal(gsr_open(fx.client, url, &fo, &f), GSR_OK);
         int64_t n = read_to_end(f, buf, pieces[p], slices);
         if (corrupt ? n != GSR_EINTEGRITY : n != 0)
           fail_msg("prefetch, %zu-byte reads, %s, %s object: %lld (%s)",
@@ -660,7 +637,7 @@ static void test_whole_object_crc32c_through_prefetch(void **state) {
         gsr_close(f);
       }
   }
-  assert_int_equal(ts_put(&srv, BUCKET, "five", o->data, o->size), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "five", o->data, o->size), 0);
   free(buf);
 }
 
@@ -671,8 +648,8 @@ static void test_gzip_encoded_object(void **state) {
   (void)state;
   char url[512];
   gsr_stat st;
-  const struct ts_object *o = find("five");
-  assert_int_equal(ts_control(&srv, "config?gzip_names=five"), 200);
+  const struct ts_object *o = fx_object("five");
+  assert_int_equal(ts_control(&fx.srv, "config?gzip_names=five"), 200);
   gs_url("five", url, sizeof(url));
   gsr_file f = open_ok(url);
   assert_int_equal(gsr_fstat(f, &st), GSR_OK);
@@ -698,7 +675,7 @@ static void test_gzip_encoded_object(void **state) {
   gsr_file_options_init(&fo);
   fo.prefetch = "sequential";
   fo.concurrency = 4;
-  assert_int_equal(gsr_open(client, url, &fo, &f), GSR_OK);
+  assert_int_equal(gsr_open(fx.client, url, &fo, &f), GSR_OK);
   size_t got = 0;
   int64_t n;
   while ((n = gsr_read(f, buf + got, MiB)) > 0) got += (size_t)n;
@@ -706,7 +683,7 @@ static void test_gzip_encoded_object(void **state) {
   assert_true(got == o->size);
   assert_memory_equal(buf, o->data, o->size);
   gsr_close(f);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   /* An object without the encoding says so. */
   gs_url("small", url, sizeof(url));
   f = open_ok(url);
@@ -747,7 +724,7 @@ static void list_one(const char *name, struct listed *l) {
   memset(l, 0, sizeof(*l));
   l->name = name;
   snprintf(url, sizeof(url), "gs://%s/", BUCKET);
-  assert_int_equal(gsr_list(client, url, 1, keep_listed, l), GSR_OK);
+  assert_int_equal(gsr_list(fx.client, url, 1, keep_listed, l), GSR_OK);
   assert_true(l->found);
 }
 
@@ -760,11 +737,11 @@ static void test_open_listed(void **state) {
   struct listed l;
   gsr_stat st;
   gsr_file f;
-  const struct ts_object *o = find("small");
+  const struct ts_object *o = fx_object("small");
   list_one("small", &l);
   gs_url("small", url, sizeof(url));
   long base = log_settle(0);
-  assert_int_equal(gsr_open_listed(client, url, NULL, &l.e, &f), GSR_OK);
+  assert_int_equal(gsr_open_listed(fx.client, url, NULL, &l.e, &f), GSR_OK);
   assert_int_equal(gsr_fstat(f, &st), GSR_OK);
   assert_true(st.size == o->size);
   assert_true(st.generation == l.e.generation);
@@ -774,43 +751,43 @@ static void test_open_listed(void **state) {
   assert_memory_equal(buf, o->data + 1000, 100);
   assert_int_equal(log_settle(base + 1), base + 1); /* one data request */
   char line[8192];
-  assert_int_equal(ts_log_line(&srv, base, line, sizeof(line)), 0);
+  assert_int_equal(ts_log_line(&fx.srv, base, line, sizeof(line)), 0);
   assert_non_null(strstr(line, "generation="));
   gsr_close(f);
 
   /* Replaced since the listing: the pinned read fails, says why. */
   unsigned char *v1 = ts_random_bytes(5000, 17),
                 *v2 = ts_random_bytes(5000, 18);
-  assert_int_equal(ts_put(&srv, BUCKET, "listed-repl", v1, 5000), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "listed-repl", v1, 5000), 0);
   list_one("listed-repl", &l);
   usleep(1100000);
-  assert_int_equal(ts_put(&srv, BUCKET, "listed-repl", v2, 5000), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "listed-repl", v2, 5000), 0);
   gs_url("listed-repl", url, sizeof(url));
-  assert_int_equal(gsr_open_listed(client, url, NULL, &l.e, &f), GSR_OK);
+  assert_int_equal(gsr_open_listed(fx.client, url, NULL, &l.e, &f), GSR_OK);
   assert_int_equal(gsr_pread(f, buf, 100, 0), GSR_ECHANGED);
   gsr_close(f);
   free(v1);
   free(v2);
 
   /* Stored gzip-compressed: the stored bytes, ranges honoured. */
-  o = find("five");
-  assert_int_equal(ts_control(&srv, "config?gzip_names=five"), 200);
+  o = fx_object("five");
+  assert_int_equal(ts_control(&fx.srv, "config?gzip_names=five"), 200);
   list_one("five", &l);
   assert_string_equal(l.e.content_encoding, "gzip");
   gs_url("five", url, sizeof(url));
-  assert_int_equal(gsr_open_listed(client, url, NULL, &l.e, &f), GSR_OK);
+  assert_int_equal(gsr_open_listed(fx.client, url, NULL, &l.e, &f), GSR_OK);
   assert_int_equal(gsr_pread(f, buf, 100, 3 * MiB), 100);
   assert_memory_equal(buf, o->data + 3 * MiB, 100);
   gsr_close(f);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
 
   /* Bad arguments. */
   gsr_list_entry bad = l.e;
   bad.generation = 0;
-  assert_int_equal(gsr_open_listed(client, url, NULL, &bad, &f), GSR_EINVAL);
-  assert_int_equal(gsr_open_listed(client, url, NULL, NULL, &f), GSR_EINVAL);
-  ts_http_url(&srv, BUCKET, "five", url, sizeof(url));
-  assert_int_equal(gsr_open_listed(client, url, NULL, &l.e, &f), GSR_EINVAL);
+  assert_int_equal(gsr_open_listed(fx.client, url, NULL, &bad, &f), GSR_EINVAL);
+  assert_int_equal(gsr_open_listed(fx.client, url, NULL, NULL, &f), GSR_EINVAL);
+  ts_http_url(&fx.srv, BUCKET, "five", url, sizeof(url));
+  assert_int_equal(gsr_open_listed(fx.client, url, NULL, &l.e, &f), GSR_EINVAL);
   assert_true(f == GSR_FILE_INVALID);
 }
 
@@ -819,7 +796,7 @@ static void test_emulator_host_variable(void **state) {
   gsr_client *c;
   gsr_file f;
   char buf[10];
-  const char *hostport = srv.endpoint + strlen("http://");
+  const char *hostport = fx.srv.endpoint + strlen("http://");
   setenv("STORAGE_EMULATOR_HOST", hostport, 1); /* bare host:port form */
   assert_int_equal(gsr_client_new(NULL, &c), GSR_OK);
   unsetenv("STORAGE_EMULATOR_HOST");
@@ -871,5 +848,5 @@ int main(void) {
       cmocka_unit_test(test_emulator_host_variable),
       cmocka_unit_test(test_client_options),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, fx_teardown);
 }

@@ -18,69 +18,57 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "rbkt"
 #define MiB (1024u * 1024u)
 
-static struct ts_server srv;
-static gsr_client *client;
 static char other[160]; /* the same server as another origin: localhost */
 
 static struct ts_object objects[] = {
     {"obj", 12 * MiB + 77, NULL}, /* over 2 x 5 MiB: a read is split */
     {"small", 1000, NULL},
 };
-#define N_OBJECTS (sizeof(objects) / sizeof(objects[0]))
 
 static gsr_client *new_client(int max_redirects, const char *token) {
   gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.access_token = token;
   o.retry_max_attempts = 2;
   o.retry_initial_ms = 10;
   if (max_redirects >= 0) o.max_redirects = max_redirects;
-  if (gsr_client_new(&o, &c) != GSR_OK) fail_msg("client: %s", gsr_errmsg());
-  return c;
+  return fx_client(&o);
 }
+
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 7};
 
 static int setup(void **state) {
   (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  if (ts_put_objects(&srv, BUCKET, objects, N_OBJECTS, 7) != 0) return -1;
-  const char *port = strrchr(srv.endpoint, ':');
+  if (fx_setup(&fx_spec) != 0) return -1;
+  const char *port = strrchr(fx.srv.endpoint, ':');
   snprintf(other, sizeof(other), "localhost%s", port);
-  client = new_client(-1, NULL);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
-  ts_free_objects(objects, N_OBJECTS);
+  fx.client = new_client(-1, NULL);
   return 0;
 }
 
 static int reset(void **state) {
   (void)state;
-  return ts_control(&srv, "reset") == 200 ? 0 : -1;
+  return ts_control(&fx.srv, "reset") == 200 ? 0 : -1;
 }
 
 static void control(const char *q) {
   char path[512];
   int n = snprintf(path, sizeof(path), "config?%s", q);
   if (n < 0 || (size_t)n >= sizeof(path)) fail_msg("control query too long");
-  if (ts_control(&srv, path) != 200) fail_msg("control %s failed", q);
+  if (ts_control(&fx.srv, path) != 200) fail_msg("control %s failed", q);
 }
 
 /* http://127.0.0.1:P/redirect/CODE/HOPS/http/rbkt/NAME */
 static void chain_url(const char *code, const char *hops, const char *name,
                       char *out, size_t n) {
-  snprintf(out, n, "%s/redirect/%s/%s/http/%s/%s", srv.endpoint, code, hops,
+  snprintf(out, n, "%s/redirect/%s/%s/http/%s/%s", fx.srv.endpoint, code, hops,
            BUCKET, name);
 }
 
@@ -96,8 +84,8 @@ static gsr_file open_ok(gsr_client *c, const char *url) {
 static int log_count(long from, const char *a, const char *b) {
   char line[8192];
   int n = 0;
-  ts_log_quiet(&srv, 50); /* nginx logs just after it answers */
-  for (long k = from; ts_log_line(&srv, k, line, sizeof(line)) == 0; k++)
+  ts_log_quiet(&fx.srv, 50); /* nginx logs just after it answers */
+  for (long k = from; ts_log_line(&fx.srv, k, line, sizeof(line)) == 0; k++)
     if (strstr(line, a) != NULL && (b == NULL || strstr(line, b) != NULL)) n++;
   return n;
 }
@@ -123,16 +111,16 @@ static void test_chain_of_three(void **state) {
   const struct ts_object *o = &objects[0];
   const char *codes[] = {"301", "302", "303", "307", "308"};
   char url[512], final[512];
-  snprintf(final, sizeof(final), "%s/http/%s/obj", srv.endpoint, BUCKET);
-  gsr_file ff = open_ok(client, final);
+  snprintf(final, sizeof(final), "%s/http/%s/obj", fx.srv.endpoint, BUCKET);
+  gsr_file ff = open_ok(fx.client, final);
   gsr_stat want;
   assert_int_equal(gsr_fstat(ff, &want), GSR_OK);
   gsr_close(ff);
   assert_true(want.etag[0] != '\0');
   for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
     chain_url(codes[i], "3", "obj", url, sizeof(url));
-    long base = ts_log_quiet(&srv, 50); /* earlier lines all in */
-    gsr_file f = open_ok(client, url);
+    long base = ts_log_quiet(&fx.srv, 50); /* earlier lines all in */
+    gsr_file f = open_ok(fx.client, url);
     gsr_stat st;
     assert_int_equal(gsr_fstat(f, &st), GSR_OK);
     assert_string_equal(st.etag, want.etag); /* not "redirect-decoy" */
@@ -159,7 +147,7 @@ static void test_chain_of_three(void **state) {
   }
   /* Five redirects is the default limit: still followed. */
   chain_url("302", "5", "small", url, sizeof(url));
-  gsr_close(open_ok(client, url));
+  gsr_close(open_ok(fx.client, url));
 }
 
 static void test_loop_names_the_hops(void **state) {
@@ -168,8 +156,8 @@ static void test_loop_names_the_hops(void **state) {
   chain_url("302", "loop", "small", url, sizeof(url));
   const char *needles[] = {"redirect loop", "/302/loop/http/rbkt/small -> ",
                            "/302/loop-b/http/rbkt/small -> ", NULL};
-  long base = ts_log_quiet(&srv, 50); /* earlier lines all in */
-  expect_open_fails(client, url, GSR_EHTTP, needles);
+  long base = ts_log_quiet(&fx.srv, 50); /* earlier lines all in */
+  expect_open_fails(fx.client, url, GSR_EHTTP, needles);
   /* Stopped when the first URL came round again: two requests. */
   assert_int_equal(log_count(base, "\"kind\":\"redirect\"", NULL), 2);
 }
@@ -181,7 +169,7 @@ static void test_six_hops_are_too_many(void **state) {
   const char *needles[] = {
       "too many redirects (more than 5)", "/307/6/http/rbkt/small -> ",
       "/307/1/http/rbkt/small -> ", "/http/rbkt/small: too many", NULL};
-  expect_open_fails(client, url, GSR_EHTTP, needles);
+  expect_open_fails(fx.client, url, GSR_EHTTP, needles);
   /* A client allowing 6 reads it. */
   gsr_client *c = new_client(6, NULL);
   gsr_close(open_ok(c, url));
@@ -199,9 +187,9 @@ static void test_not_followed_shows_the_location(void **state) {
   expect_open_fails(c, url, GSR_EHTTP, needles);
   /* No Location at all: said so. */
   control("fault_kind=status&fault_status=302&fault_next=1");
-  ts_http_url(&srv, BUCKET, "small", url, sizeof(url));
+  ts_http_url(&fx.srv, BUCKET, "small", url, sizeof(url));
   const char *none[] = {"HTTP 302 without a usable Location", NULL};
-  expect_open_fails(client, url, GSR_EHTTP, none);
+  expect_open_fails(fx.client, url, GSR_EHTTP, none);
   gsr_client_free(c);
 }
 
@@ -212,9 +200,9 @@ static void test_redirect_during_reads(void **state) {
   const struct ts_object *o = &objects[0];
   char url[512];
   unsigned char buf[5000];
-  ts_http_url(&srv, BUCKET, "obj", url, sizeof(url));
-  gsr_file f = open_ok(client, url);
-  long base = ts_log_quiet(&srv, 50); /* earlier lines all in */
+  ts_http_url(&fx.srv, BUCKET, "obj", url, sizeof(url));
+  gsr_file f = open_ok(fx.client, url);
+  long base = ts_log_quiet(&fx.srv, 50); /* earlier lines all in */
   control("fault_kind=redirect&fault_next=1");
   assert_int_equal(gsr_pread(f, buf, sizeof(buf), 1234), (int64_t)sizeof(buf));
   assert_memory_equal(buf, o->data + 1234, sizeof(buf));
@@ -229,7 +217,7 @@ static void test_redirect_during_reads(void **state) {
   gsr_file_options fo;
   gsr_file_options_init(&fo);
   fo.prefetch = "sequential";
-  assert_int_equal(gsr_open(client, url, &fo, &f), GSR_OK);
+  assert_int_equal(gsr_open(fx.client, url, &fo, &f), GSR_OK);
   control("fault_kind=redirect&fault_next=1");
   unsigned char *all = malloc(o->size);
   int64_t got = 0, n;
@@ -238,7 +226,7 @@ static void test_redirect_during_reads(void **state) {
   assert_int_equal(got, (int64_t)o->size);
   assert_memory_equal(all, o->data, o->size);
   gsr_close(f);
-  f = open_ok(client, url);
+  f = open_ok(fx.client, url);
   control("fault_kind=redirect&fault_next=1");
   FILE *tmp = tmpfile();
   uint64_t written = 0;
@@ -274,8 +262,8 @@ static void test_cross_origin_gets_no_credentials(void **state) {
   snprintf(q, sizeof(q), "redirect_host=%s", other);
   control(q);
   snprintf(url, sizeof(url), "http://user:pw@%s/redirect/307/2/http/%s/small",
-           srv.endpoint + strlen("http://"), BUCKET);
-  long base = ts_log_quiet(&srv, 50); /* earlier lines all in */
+           fx.srv.endpoint + strlen("http://"), BUCKET);
+  long base = ts_log_quiet(&fx.srv, 50); /* earlier lines all in */
   gsr_file f = open_ok(c, url);
   unsigned char buf[1000];
   assert_int_equal(gsr_pread(f, buf, sizeof(buf), 0), (int64_t)o->size);
@@ -297,7 +285,7 @@ static void test_gs_does_not_follow(void **state) {
   (void)state;
   gsr_client *c = new_client(-1, "secret-token");
   gsr_file f = open_ok(c, "gs://" BUCKET "/small");
-  long base = ts_log_quiet(&srv, 50); /* earlier lines all in */
+  long base = ts_log_quiet(&fx.srv, 50); /* earlier lines all in */
   control("fault_kind=redirect&fault_next=1");
   unsigned char buf[100];
   assert_int_equal(gsr_pread(f, buf, sizeof(buf), 0), GSR_EHTTP);
@@ -337,5 +325,5 @@ int main(void) {
       cmocka_unit_test_setup(test_gs_does_not_follow, reset),
       cmocka_unit_test(test_option_bounds),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

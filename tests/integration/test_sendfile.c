@@ -21,39 +21,25 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "sendfile"
 #define MiB ((uint64_t)1024 * 1024)
 #define OBJ_SIZE (40 * MiB + 4321)
 
-static struct ts_server srv;
 static unsigned char *data;
 static char tmpl[] = "/tmp/gsread-sendfile-XXXXXX";
 
-static int setup(void **state) {
-  (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  data = ts_random_bytes(OBJ_SIZE, 91);
-  return ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE);
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ts_server_stop(&srv);
-  free(data);
-  return 0;
-}
+static struct ts_object objects[] = {{"obj", OBJ_SIZE, NULL}};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 91, .data = &data};
 
 static gsr_client *new_client(long stall_timeout_ms) {
   gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   if (stall_timeout_ms) o.stall_timeout_ms = stall_timeout_ms;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
-  return c;
+  return fx_client(&o);
 }
 
 static gsr_file open_obj(gsr_client *c, const char *url, int concurrency,
@@ -68,7 +54,7 @@ static gsr_file open_obj(gsr_client *c, const char *url, int concurrency,
   return f;
 }
 
-static long log_quiet(void) { return ts_log_quiet(&srv, 100); }
+static long log_quiet(void) { return ts_log_quiet(&fx.srv, 100); }
 
 static int by_first(const void *a, const void *b) {
   const struct ts_media_req *x = a, *y = b;
@@ -79,7 +65,7 @@ static int by_first(const void *a, const void *b) {
  * many (fewer than 64). */
 static int media_log(long base, struct ts_media_req q[64]) {
   log_quiet();
-  int n = ts_media_log(&srv, base, q, 64);
+  int n = ts_media_log(&fx.srv, base, q, 64);
   assert_true(n < 64);
   qsort(q, (size_t)n, sizeof(q[0]), by_first);
   return n;
@@ -91,15 +77,7 @@ static int media_log(long base, struct ts_media_req q[64]) {
 static int expect_tiled(long base, uint64_t from, uint64_t to) {
   struct ts_media_req q[64];
   int n = media_log(base, q);
-  uint64_t next = from;
-  for (int i = 0; i < n; i++) {
-    if (q[i].first != next || q[i].sent != q[i].last - q[i].first + 1)
-      fail_msg("request %llu-%llu (sent %llu), want one from %llu",
-               (unsigned long long)q[i].first, (unsigned long long)q[i].last,
-               (unsigned long long)q[i].sent, (unsigned long long)next);
-    next = q[i].last + 1;
-  }
-  assert_int_equal(next, to);
+  fx_check_tiling(q, n, from, to);
   return n;
 }
 
@@ -249,7 +227,7 @@ static void test_cut_body_resumes(void **state) {
   (void)state;
   gsr_client *c = new_client(0);
   assert_int_equal(
-      ts_control(&srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"),
+      ts_control(&fx.srv, "config?fault_kind=cut&cut_at=3000001&fault_next=1"),
       200);
   long base = log_quiet();
   gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 1, 0);
@@ -257,7 +235,7 @@ static void test_cut_body_resumes(void **state) {
   int rc = gsr_sendfile(f, fd, 0, UINT64_MAX, NULL);
   gsr_close(f);
   gsr_client_free(c);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   if (rc != GSR_OK) fail_msg("sendfile: %d %s", rc, gsr_errmsg());
   check_file(fd, 0, OBJ_SIZE);
   close(fd);
@@ -269,13 +247,7 @@ static void test_cut_body_resumes(void **state) {
   assert_int_equal(q[0].sent, 3000001);
   assert_int_equal(q[1].first, 3000001);
   assert_int_equal(q[1].last, q[0].last); /* the rest of the same block */
-  uint64_t next = q[0].last + 1;
-  for (int i = 2; i < n; i++) {
-    assert_int_equal(q[i].first, next);
-    assert_int_equal(q[i].sent, q[i].last - q[i].first + 1);
-    next = q[i].last + 1;
-  }
-  assert_int_equal(next, OBJ_SIZE);
+  fx_check_tiling(q + 2, n - 2, q[0].last + 1, OBJ_SIZE);
 }
 
 /* A byte corrupted on the server (its CRC32C kept): the whole object's
@@ -283,7 +255,7 @@ static void test_cut_body_resumes(void **state) {
 static void test_corrupt_object_is_caught(void **state) {
   (void)state;
   assert_int_equal(
-      ts_corrupt_in_place(&srv, BUCKET, "obj", (long)OBJ_SIZE - 99999), 0);
+      ts_corrupt_in_place(&fx.srv, BUCKET, "obj", (long)OBJ_SIZE - 99999), 0);
   gsr_client *c = new_client(0);
   gsr_file f = open_obj(c, "gs://" BUCKET "/obj", 4, 0);
   int fd = temp_fd();
@@ -298,7 +270,7 @@ static void test_corrupt_object_is_caught(void **state) {
   close(fd);
   gsr_close(f);
   gsr_client_free(c);
-  assert_int_equal(ts_put(&srv, BUCKET, "obj", data, OBJ_SIZE), 0);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, "obj", data, OBJ_SIZE), 0);
 }
 
 /* An fd that refuses writes: GSR_EIO naming it, errno set, no retry
@@ -351,7 +323,7 @@ static void test_bad_arguments(void **state) {
 static void test_local_file(void **state) {
   (void)state;
   char path[600];
-  snprintf(path, sizeof(path), "%s/" BUCKET "/obj", srv.data);
+  snprintf(path, sizeof(path), "%s/" BUCKET "/obj", fx.srv.data);
   gsr_client *c = new_client(0);
   gsr_file f = open_obj(c, path, 4, 0);
   assert_int_equal(send_to_pipe(f, 12345, 9 * MiB, 9 * MiB, 0, 0), GSR_OK);
@@ -374,5 +346,5 @@ int main(void) {
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_local_file),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, fx_teardown);
 }

@@ -18,36 +18,23 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
-static struct ts_server srv;
 static unsigned char *data;
 #define SIZE (3 * 1024 * 1024 + 17)
 
-static int setup(void **state) {
-  (void)state;
-  if (ts_server_start(&srv, "unshaped", 1) != 0) return -1;
-  data = ts_random_bytes(SIZE, 5);
-  return ts_put(&srv, "tls-bucket", "obj", data, SIZE);
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ts_server_stop(&srv);
-  free(data);
-  return 0;
-}
+static struct ts_object objects[] = {{"obj", SIZE, NULL}};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .tls = 1,
+                                .bucket = "tls-bucket", .seed = 5,
+                                .data = &data};
 
 static gsr_client *client(const char *ca) {
   gsr_client_options o;
-  gsr_client *c;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.ca_bundle = ca;
   o.retry_max_attempts = 1;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
-  return c;
+  return fx_client(&o);
 }
 
 static void read_all(gsr_client *c, const char *url) {
@@ -63,17 +50,17 @@ static void read_all(gsr_client *c, const char *url) {
 
 static void test_tls_with_ca_bundle(void **state) {
   (void)state;
-  assert_true(strncmp(srv.endpoint, "https://", 8) == 0);
-  gsr_client *c = client(srv.ca_pem);
-  long before = ts_log_lines(&srv);
+  assert_true(strncmp(fx.srv.endpoint, "https://", 8) == 0);
+  gsr_client *c = client(fx.srv.ca_pem);
+  long before = ts_log_lines(&fx.srv);
   read_all(c, "gs://tls-bucket/obj");
   char url[512], line[8192];
-  ts_http_url(&srv, "tls-bucket", "obj", url, sizeof(url));
+  ts_http_url(&fx.srv, "tls-bucket", "obj", url, sizeof(url));
   read_all(c, url);
   gsr_client_free(c);
   usleep(50000);
-  assert_true(ts_log_lines(&srv) >= before + 4);
-  assert_int_equal(ts_log_line(&srv, before + 1, line, sizeof(line)), 0);
+  assert_true(ts_log_lines(&fx.srv) >= before + 4);
+  assert_int_equal(ts_log_line(&fx.srv, before + 1, line, sizeof(line)), 0);
   assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
 }
 
@@ -83,7 +70,7 @@ static void expect_one_media_request_over_http2(long before) {
   usleep(50000);
   char line[8192];
   int media = 0;
-  for (long k = before; ts_log_line(&srv, k, line, sizeof(line)) == 0; k++) {
+  for (long k = before; ts_log_line(&fx.srv, k, line, sizeof(line)) == 0; k++) {
     if (strstr(line, "\"kind\":\"media\"") == NULL) continue;
     media++;
     assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
@@ -93,7 +80,7 @@ static void expect_one_media_request_over_http2(long before) {
 
 static void test_parts_use_separate_http2_connections(void **state) {
   (void)state;
-  gsr_client *c = client(srv.ca_pem);
+  gsr_client *c = client(fx.srv.ca_pem);
   gsr_file_options fo;
   gsr_file f;
   gsr_file_options_init(&fo);
@@ -105,11 +92,11 @@ static void test_parts_use_separate_http2_connections(void **state) {
   /* A slow first byte keeps all three in flight at once however slowly
    * they are submitted (sanitizers): sequential reuse of a connection by
    * a part that starts after another ended would be fine. */
-  assert_int_equal(ts_control(&srv, "config?ttfb_ms=200"), 200);
-  long before = ts_log_lines(&srv);
+  assert_int_equal(ts_control(&fx.srv, "config?ttfb_ms=200"), 200);
+  long before = ts_log_lines(&fx.srv);
   unsigned char *buf = malloc(SIZE);
   assert_int_equal(gsr_pread(f, buf, SIZE, 0), SIZE);
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   assert_memory_equal(buf, data, SIZE);
   free(buf);
   gsr_close(f);
@@ -118,8 +105,8 @@ static void test_parts_use_separate_http2_connections(void **state) {
   long conns[8];
   int n = 0;
   char line[8192];
-  for (long k = before; n < 8 && ts_log_line(&srv, k, line, sizeof(line)) == 0;
-       k++) {
+  for (long k = before;
+       n < 8 && ts_log_line(&fx.srv, k, line, sizeof(line)) == 0; k++) {
     const char *p = strstr(line, "\"connection\":");
     if (strstr(line, "\"kind\":\"media\"") == NULL || p == NULL) continue;
     assert_non_null(strstr(line, "\"protocol\":\"HTTP/2.0\""));
@@ -134,23 +121,11 @@ static void test_parts_use_separate_http2_connections(void **state) {
  * bundle) and HTTP/2, every byte to the fd. */
 static void test_sendfile_over_http2(void **state) {
   (void)state;
-  gsr_client *c = client(srv.ca_pem);
+  gsr_client *c = client(fx.srv.ca_pem);
   gsr_file f;
-  long before = ts_log_lines(&srv);
+  long before = ts_log_lines(&fx.srv);
   assert_int_equal(gsr_open(c, "gs://tls-bucket/obj", NULL, &f), GSR_OK);
-  char path[] = "/tmp/gsread-tls-XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  unlink(path);
-  uint64_t written = 0;
-  int rc = gsr_sendfile(f, fd, 0, UINT64_MAX, &written);
-  if (rc != GSR_OK) fail_msg("sendfile: %s", gsr_errmsg());
-  assert_int_equal(written, SIZE);
-  unsigned char *buf = malloc(SIZE + 1);
-  assert_int_equal(pread(fd, buf, SIZE + 1, 0), SIZE);
-  assert_memory_equal(buf, data, SIZE);
-  free(buf);
-  close(fd);
+  fx_check_sendfile(f, &objects[0]);
   gsr_close(f);
   gsr_client_free(c);
   expect_one_media_request_over_http2(before);
@@ -175,5 +150,5 @@ int main(void) {
       cmocka_unit_test(test_sendfile_over_http2),
       cmocka_unit_test(test_tls_verification_is_always_on),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, fx_group_setup, fx_teardown);
 }

@@ -42,14 +42,13 @@
 #include <curl/curl.h>
 
 #include "base/internal.h" /* the hook and gsr__malloc & co. (gsread_static) */
-#include "testsrv.h"
+#include "fixture.h"
 
 #define BUCKET "torture-bucket"
 #define OBJECT "obj"
 #define SIZE (700 * 1024) /* big enough for a read split over 4 parts */
 #define RUN_ALARM_S 60    /* a run that takes this long has hung */
 
-static struct ts_server srv;
 static unsigned char *data;
 static char gs_url[256], http_url[512], file_path[512];
 
@@ -188,8 +187,7 @@ static void one_file(struct tally *t, gsr_client *c, const char *url,
 static void scenario(struct tally *t) {
   gsr_client_options o;
   gsr_client *c = (gsr_client *)1;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
+  fx_client_options(&o);
   o.retry_initial_ms = 1; /* the one injected 503 is retried at once */
   int s = gsr_client_new(&o, &c);
   note(t, s, "client new");
@@ -235,7 +233,7 @@ static uint64_t run(uint64_t k, struct tally *t) {
   /* One 503 for the first media request, so the retry path runs too. This
    * control request goes through curl, so it comes before the count. */
   assert_int_equal(
-      ts_control(&srv,
+      ts_control(&fx.srv,
                  "config?fault_kind=status&fault_status=503&fault_next=1"),
       200);
   alarm(RUN_ALARM_S);
@@ -245,6 +243,10 @@ static uint64_t run(uint64_t k, struct tally *t) {
   alarm(0);
   return n;
 }
+
+static struct ts_object objects[] = {{OBJECT, SIZE, NULL}};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 99, .data = &data};
 
 static int setup(void **state) {
   (void)state;
@@ -257,24 +259,20 @@ static int setup(void **state) {
       curl_global_init_mem(CURL_GLOBAL_ALL, gsr__malloc, gsr__free,
                            gsr__realloc, gsr__strdup, gsr__calloc) != CURLE_OK)
     return -1;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  ts_server_stop_command(&srv, stop_cmd, sizeof(stop_cmd) - 16);
+  if (fx_setup(&fx_spec) != 0) return -1;
+  ts_server_stop_command(&fx.srv, stop_cmd, sizeof(stop_cmd) - 16);
   strcat(stop_cmd, "; exit 2");
   signal(SIGALRM, on_alarm);
-  data = ts_random_bytes(SIZE, 99);
-  if (ts_put(&srv, BUCKET, OBJECT, data, SIZE) != 0) return -1;
   snprintf(gs_url, sizeof(gs_url), "gs://%s/%s", BUCKET, OBJECT);
-  ts_http_url(&srv, BUCKET, OBJECT, http_url, sizeof(http_url));
-  snprintf(file_path, sizeof(file_path), "%s/%s/%s", srv.data, BUCKET, OBJECT);
+  ts_http_url(&fx.srv, BUCKET, OBJECT, http_url, sizeof(http_url));
+  snprintf(file_path, sizeof(file_path), "%s/%s/%s", fx.srv.data, BUCKET,
+           OBJECT);
   return 0;
 }
 
 static int teardown(void **state) {
-  (void)state;
-  ts_control(&srv, "reset");
-  ts_server_stop(&srv);
-  free(data);
-  return 0;
+  ts_control(&fx.srv, "reset");
+  return fx_teardown(state);
 }
 
 /* The request log's size: where the next run's lines will start. (Not
@@ -282,13 +280,13 @@ static int teardown(void **state) {
 static long log_size(void) {
   char path[400];
   struct stat sb;
-  snprintf(path, sizeof(path), "%s/requests.log", srv.state);
+  snprintf(path, sizeof(path), "%s/requests.log", fx.srv.state);
   return stat(path, &sb) == 0 ? (long)sb.st_size : 0;
 }
 
 static void print_log_from(long offset) {
   char path[400], line[4096];
-  snprintf(path, sizeof(path), "%s/requests.log", srv.state);
+  snprintf(path, sizeof(path), "%s/requests.log", fx.srv.state);
   FILE *f = fopen(path, "r");
   if (f == NULL || fseek(f, offset, SEEK_SET) != 0) {
     if (f) fclose(f);

@@ -29,32 +29,26 @@
 
 #include <cmocka.h>
 
-#include "testsrv.h"
+#include "fixture.h"
 #include "transport/transport.h"
 
 #define BUCKET "transport-bucket"
 #define OBJECT "obj"
 #define SIZE (256 * 1024)
 
-static struct ts_server srv;
 static unsigned char *data;
 static char media_url[400];
 
+static struct ts_object objects[] = {{OBJECT, SIZE, NULL}};
+const struct fx_spec fx_spec = {FX_OBJECTS(objects), .bucket = BUCKET,
+                                .seed = 20261122, .data = &data};
+
 static int setup(void **state) {
   (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
-  data = ts_random_bytes(SIZE, 20261122);
-  if (data == NULL || ts_put(&srv, BUCKET, OBJECT, data, SIZE) != 0) return -1;
+  if (fx_setup(&fx_spec) != 0) return -1;
   snprintf(media_url, sizeof(media_url),
-           "%s/download/storage/v1/b/%s/o/%s?alt=media", srv.endpoint, BUCKET,
-           OBJECT);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ts_server_stop(&srv);
-  free(data);
+           "%s/download/storage/v1/b/%s/o/%s?alt=media", fx.srv.endpoint,
+           BUCKET, OBJECT);
   return 0;
 }
 
@@ -112,12 +106,12 @@ static void rig_start(struct rig *r, const char *url,
  * Retry-After: retry_after_s (0: none). */
 static void rig_start_503(struct rig *r, int retry_after_s, enum on_retry on) {
   char knobs[200];
-  assert_int_equal(ts_control(&srv, "reset"), 200);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   snprintf(knobs, sizeof(knobs),
            "config?fault_kind=status&fault_status=503&fault_next=1"
            "&fault_retry_after=%d",
            retry_after_s);
-  assert_int_equal(ts_control(&srv, knobs), 200);
+  assert_int_equal(ts_control(&fx.srv, knobs), 200);
   rig_start(r, media_url,
             (struct gsr__retry_policy){.initial_ms = 50,
                                        .multiplier = 2.0,
@@ -226,5 +220,5 @@ int main(void) {
       cmocka_unit_test(test_cancel_seen_when_the_retry_starts),
       cmocka_unit_test(test_unresolvable_host_is_retried),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

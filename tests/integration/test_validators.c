@@ -22,36 +22,28 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "gsread.h"
-#include "testsrv.h"
 
 #define BUCKET "validators"
 #define SIZE 300000
 #define PIECE 1000
 
-static struct ts_server srv;
-static gsr_client *client;
 static unsigned char *v1, *v2;
+
+const struct fx_spec fx_spec = {.anonymous = 1, .client = 1};
 
 static int setup(void **state) {
   (void)state;
-  if (ts_server_start(&srv, "unshaped", 0) != 0) return -1;
   v1 = ts_random_bytes(SIZE, 1);
   v2 = ts_random_bytes(SIZE, 2);
-  gsr_client_options o;
-  gsr_client_options_init(&o);
-  o.endpoint = srv.endpoint;
-  o.anonymous = 1;
-  return gsr_client_new(&o, &client) == GSR_OK ? 0 : -1;
+  return fx_setup(&fx_spec);
 }
 
 static int teardown(void **state) {
-  (void)state;
-  gsr_client_free(client);
-  ts_server_stop(&srv);
   free(v1);
   free(v2);
-  return 0;
+  return fx_teardown(state);
 }
 
 /* Puts bytes as bucket/name with an mtime `age` seconds in the past: two
@@ -60,8 +52,8 @@ static int teardown(void **state) {
 static void put_aged(const char *name, const unsigned char *bytes, int age) {
   char path[600];
   struct timeval tv[2];
-  assert_int_equal(ts_put(&srv, BUCKET, name, bytes, SIZE), 0);
-  snprintf(path, sizeof path, "%s/" BUCKET "/%s", srv.data, name);
+  assert_int_equal(ts_put(&fx.srv, BUCKET, name, bytes, SIZE), 0);
+  snprintf(path, sizeof path, "%s/" BUCKET "/%s", fx.srv.data, name);
   gettimeofday(&tv[0], NULL);
   tv[0].tv_sec -= age;
   tv[1] = tv[0];
@@ -71,14 +63,14 @@ static void put_aged(const char *name, const unsigned char *bytes, int age) {
 static void knobs(const char *q) {
   char path[400];
   snprintf(path, sizeof path, "config?%s", q);
-  assert_int_equal(ts_control(&srv, path), 200);
+  assert_int_equal(ts_control(&fx.srv, path), 200);
 }
 
 static gsr_file open_http(const char *name) {
   char url[256];
   gsr_file f;
-  snprintf(url, sizeof url, "%s/http/" BUCKET "/%s", srv.endpoint, name);
-  if (gsr_open(client, url, NULL, &f) != GSR_OK)
+  snprintf(url, sizeof url, "%s/http/" BUCKET "/%s", fx.srv.endpoint, name);
+  if (gsr_open(fx.client, url, NULL, &f) != GSR_OK)
     fail_msg("open %s: %s", url, gsr_errmsg());
   return f;
 }
@@ -192,13 +184,13 @@ static void test_long_content_type(void **state) {
   knobs(q);
   put_aged("typed", v1, 100);
   snprintf(url, sizeof url, "gs://" BUCKET "/typed");
-  assert_int_equal(gsr_open(client, url, NULL, &f), GSR_OK);
+  assert_int_equal(gsr_open(fx.client, url, NULL, &f), GSR_OK);
   assert_int_equal(gsr_fstat(f, &st), GSR_OK);
   assert_string_equal(st.content_type, "");
   gsr_close(f);
   /* One that fits is there whole. */
   knobs("content_type=text%2Fplain%3B%20charset%3D%C3%A9");
-  assert_int_equal(gsr_open(client, url, NULL, &f), GSR_OK);
+  assert_int_equal(gsr_open(fx.client, url, NULL, &f), GSR_OK);
   assert_int_equal(gsr_fstat(f, &st), GSR_OK);
   assert_string_equal(st.content_type, "text/plain; charset=\xc3\xa9");
   gsr_close(f);

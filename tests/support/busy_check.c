@@ -1,4 +1,4 @@
-/* The busy-connection check; see busy_check.h.
+/* The hand-over check; see busy_check.h.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -7,104 +7,89 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* A change in the number of transfers carrying bytes. */
-struct edge {
-  double t;
-  int d; /* +1 or -1 */
+/* A GET and where it stands in the log's order of ends. */
+struct ranked {
+  struct busy_get g;
+  int ended;
 };
 
-static int cmp_edge(const void *a, const void *b) {
-  const struct edge *x = a, *y = b;
-  if (x->t != y->t) return (x->t > y->t) - (x->t < y->t);
-  return x->d - y->d; /* an end before a start at the same instant */
+static int by_first(const void *a, const void *b) {
+  const struct busy_get *x = &((const struct ranked *)a)->g,
+                        *y = &((const struct ranked *)b)->g;
+  if (x->first != y->first)
+    return (x->first > y->first) - (x->first < y->first);
+  return (x->last > y->last) - (x->last < y->last);
 }
 
-/* (b): the stretches of [w0, w1) with fewer than conc carrying. */
-static void sweep(const struct edge *e, int ne, int conc, double w0, double w1,
-                  struct busy_report *o) {
-  int count = 0;
-  double run = 0, run_at = 0;
-  for (int i = 0; i < ne; i++) {
-    if (i > 0) {
-      double a = e[i - 1].t > w0 ? e[i - 1].t : w0;
-      double b = e[i].t < w1 ? e[i].t : w1;
-      if (b > a) {
-        if (count < conc) {
-          if (run == 0) run_at = a;
-          run += b - a;
-          o->short_total += b - a;
-          if (run > o->longest_short) {
-            o->longest_short = run;
-            o->longest_short_at = run_at;
-          }
-        } else {
-          run = 0; /* only a stretch of full width ends one */
-        }
-      }
+/* (a): sorted ranges cover [0, size) once each. */
+static void tiling(const struct ranked *s, int n, uint64_t size,
+                   struct busy_report *o) {
+  uint64_t next = 0; /* the first byte not yet covered */
+  for (int i = 0; i < n; i++) {
+    if (s[i].g.first != next) {
+      o->gap_at = s[i].g.first < next ? s[i].g.first : next;
+      return;
     }
-    count += e[i].d;
+    next = s[i].g.last + 1;
   }
+  if (next != size) {
+    o->gap_at = next < size ? next : size;
+    return;
+  }
+  o->tiled = 1;
 }
 
-int busy_check(const struct busy_req *r, int n, int conc, double ttfb,
+int busy_check(const struct busy_get *g, int n, uint64_t size, int conc,
                struct busy_report *o) {
   memset(o, 0, sizeof(*o));
-  o->first_late = -1;
+  o->first_late = o->late_after = -1;
   if (n < 0 || conc < 1) return -1;
   for (int i = 0; i < n; i++)
-    if (!(r[i].end >= r[i].start)) return -1;
+    if (g[i].last < g[i].first) return -1;
   o->n = n;
-  if (n == 0) return 0;
-  double *starts = malloc(sizeof(double) * (size_t)n);
-  double *ends = malloc(sizeof(double) * (size_t)n);
-  double *carry = malloc(sizeof(double) * (size_t)n);
-  struct edge *e = malloc(sizeof(struct edge) * 2 * (size_t)n);
-  if (!starts || !ends || !carry || !e) {
-    free(starts), free(ends), free(carry), free(e);
-    return -1;
-  }
-  int ne = 0;
-  for (int i = 0; i < n; i++) {
-    starts[i] = r[i].start;
-    ends[i] = r[i].end;
-    double first_byte = r[i].start + ttfb;
-    carry[i] = r[i].end > first_byte ? r[i].end - first_byte : 0;
-    if (carry[i] > 0) {
-      e[ne++] = (struct edge){first_byte, +1};
-      e[ne++] = (struct edge){r[i].end, -1};
-    }
-  }
-  qsort(starts, (size_t)n, sizeof(double), cmp_double);
-  qsort(ends, (size_t)n, sizeof(double), cmp_double);
-  qsort(carry, (size_t)n, sizeof(double), cmp_double);
-  qsort(e, (size_t)ne, sizeof(struct edge), cmp_edge);
+  struct ranked *s = malloc(sizeof(*s) * (size_t)(n ? n : 1));
+  if (s == NULL) return -1;
+  for (int i = 0; i < n; i++) s[i] = (struct ranked){g[i], i};
+  qsort(s, (size_t)n, sizeof(*s), by_first);
+  tiling(s, n, size, o);
 
-  /* (a) */
-  for (int k = conc; k < n; k++) {
-    double late_by = starts[k] - ends[k - conc];
-    if (late_by <= -BUSY_CLOCK_S) {
+  for (int k = 0; k < n; k++) {
+    int prev = -1, seen = 0; /* the GET its connection served before it */
+    for (int j = 0; j < n; j++) {
+      const struct busy_get *a = &s[j].g, *b = &s[k].g;
+      if (j == k || a->connection != b->connection) continue;
+      if (a->on_connection == b->on_connection) {
+        free(s);
+        return -1;
+      }
+      seen |= j < k;
+      if (a->on_connection < b->on_connection &&
+          (prev < 0 || a->on_connection > s[prev].g.on_connection))
+        prev = j;
+    }
+    o->connections += !seen; /* counted at its first GET by first byte */
+    if (prev > k) o->out_of_order++; /* (b) */
+    if (k < conc) continue;
+    /* (c): at most k - conc responses may have ended before GET k went
+     * out; its connection's previous one was the (ended + 1)-th. */
+    if (prev >= 0 && s[prev].ended >= k - conc) {
+      o->late++;
+      if (o->first_late < 0) {
+        o->first_late = k;
+        o->late_after = s[prev].ended;
+      }
+    } else {
       o->handed_over++;
-      continue;
     }
-    o->late++;
-    if (o->first_late < 0) o->first_late = k;
-    if (late_by > o->worst_late) o->worst_late = late_by;
   }
-
-  /* (b) */
-  o->block_s = n % 2 ? carry[n / 2] : (carry[n / 2 - 1] + carry[n / 2]) / 2;
-  double w0 = starts[0] + ttfb, w1 = ends[n - 1] - o->block_s;
-  if (w1 > w0) {
-    o->window_start = w0;
-    o->window_end = w1;
-    sweep(e, ne, conc, w0, w1, o);
-    o->short_fraction = o->short_total / (w1 - w0);
-  }
-  free(starts), free(ends), free(carry), free(e);
+  free(s);
   return 0;
+}
+
+enum busy_fault busy_verdict(const struct busy_report *r, int conc) {
+  if (!r->tiled) return BUSY_NOT_TILED;
+  if (r->out_of_order > 0) return BUSY_OUT_OF_ORDER;
+  if (r->n < 2 * conc) return BUSY_TOO_FEW;
+  if (r->late > r->handed_over) return BUSY_MOSTLY_LATE;
+  return BUSY_OK;
 }

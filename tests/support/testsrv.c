@@ -7,16 +7,20 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef GSR_SOURCE_DIR
 #error "GSR_SOURCE_DIR must be defined"
 #endif
 #define SCRIPT GSR_SOURCE_DIR "/tests/server/gcs-server"
+#define EVIL_SCRIPT GSR_SOURCE_DIR "/tests/server/evil-server"
 
 /* Servers started and not yet stopped. A test program whose setup fails
  * halfway never reaches its teardown; this stops what it left running
@@ -44,12 +48,13 @@ static void untrack_live(struct ts_server *s) {
     if (live[i] == s) live[i] = NULL;
 }
 
-int ts_server_start(struct ts_server *s, const char *profile, int tls) {
-  char cmd[1024];
+/* Makes the temp dir root (prefix-XXXXXX) with data/ and state/. */
+static int make_root(struct ts_server *s, const char *prefix) {
   memset(s, 0, sizeof(*s));
-  snprintf(s->root, sizeof(s->root), "/tmp/gsread-test-XXXXXX");
+  snprintf(s->root, sizeof(s->root), "/tmp/%s-XXXXXX", prefix);
   if (mkdtemp(s->root) == NULL) {
     perror("mkdtemp");
+    s->root[0] = '\0';
     return -1;
   }
   track_live(s); /* from here on there is something to stop */
@@ -57,6 +62,18 @@ int ts_server_start(struct ts_server *s, const char *profile, int tls) {
   snprintf(s->state, sizeof(s->state), "%s/state", s->root);
   mkdir(s->data, 0755);
   mkdir(s->state, 0755);
+  return 0;
+}
+
+int ts_dir_start(struct ts_server *s, const char *prefix) {
+  if (make_root(s, prefix) != 0) return -1;
+  s->not_nginx = 1;
+  return 0;
+}
+
+int ts_server_start(struct ts_server *s, const char *profile, int tls) {
+  char cmd[1024];
+  if (make_root(s, "gsread-test") != 0) return -1;
   snprintf(cmd, sizeof(cmd), "%s start --data %s --state %s --profile %s%s",
            SCRIPT, s->data, s->state, profile, tls ? " --tls" : "");
   FILE *p = popen(cmd, "r");
@@ -76,6 +93,46 @@ int ts_server_start(struct ts_server *s, const char *profile, int tls) {
   return 0;
 }
 
+int ts_evil_start(struct ts_server *s) {
+  char port_file[400], log[400];
+  if (make_root(s, "gsread-hostile") != 0) return -1;
+  snprintf(port_file, sizeof(port_file), "%s/port", s->state);
+  snprintf(log, sizeof(log), "%s/requests.log", s->state);
+  s->not_nginx = 1;
+  pid_t pid = fork();
+  if (pid < 0) {
+    ts_server_stop(s);
+    return -1;
+  }
+  if (pid == 0) {
+    /* It goes with this program, even one killed by its alarm, and keeps
+     * no pipe of ctest's open. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+      dup2(null, 1);
+      dup2(null, 2);
+    }
+    execl("/usr/bin/python3", "python3", EVIL_SCRIPT, "--port-file", port_file,
+          "--log", log, "--max-seconds", "280", (char *)NULL);
+    _exit(127);
+  }
+  s->pid = (int)pid;
+  for (int i = 0; i < 200; i++) { /* up to 10 s */
+    FILE *f = fopen(port_file, "r");
+    if (f != NULL) {
+      int ok = fgets(s->endpoint, sizeof(s->endpoint), f) != NULL;
+      fclose(f);
+      s->endpoint[strcspn(s->endpoint, "\n")] = '\0';
+      if (ok) return 0;
+    }
+    usleep(50 * 1000);
+  }
+  fprintf(stderr, "testsrv: evil-server did not start\n");
+  ts_server_stop(s);
+  return -1;
+}
+
 void ts_server_stop_command(struct ts_server *s, char *out, size_t n) {
   snprintf(out, n, "%s stop --state %s >/dev/null 2>&1; rm -rf %s", SCRIPT,
            s->state, s->root);
@@ -84,9 +141,17 @@ void ts_server_stop_command(struct ts_server *s, char *out, size_t n) {
 void ts_server_stop(struct ts_server *s) {
   char cmd[1024];
   if (s->root[0] == '\0') return;
-  ts_server_stop_command(s, cmd, sizeof(cmd));
+  if (s->pid > 0) { /* the evil-server */
+    kill((pid_t)s->pid, SIGKILL);
+    waitpid((pid_t)s->pid, NULL, 0);
+  }
+  if (s->not_nginx)
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->root);
+  else
+    ts_server_stop_command(s, cmd, sizeof(cmd));
   if (system(cmd) != 0) fprintf(stderr, "testsrv: stop failed\n");
   s->root[0] = '\0';
+  s->pid = 0;
   untrack_live(s);
 }
 
@@ -258,6 +323,7 @@ int ts_media_log(struct ts_server *s, long from, struct ts_media_req *out,
     q->sent = (uint64_t)num_after(line, "\"body_bytes_sent\":");
     q->status = (int)num_after(line, "\"status\":");
     q->connection = (long)num_after(line, "\"connection\":");
+    q->on_connection = (long)num_after(line, "\"connection_requests\":");
     q->end = num_after(line, "\"msec\":");
     q->start = q->end - num_after(line, "\"request_time\":");
   }

@@ -15,11 +15,20 @@ struct ts_server {
   char state[300];
   char endpoint[128]; /* http://127.0.0.1:PORT */
   char ca_pem[320];   /* with tls: the CA bundle */
+  int pid;            /* ts_evil_start's server process, else 0 */
+  int not_nginx;      /* ts_dir_start or ts_evil_start: no nginx to stop */
 };
 
 /* Starts a server ("gcs" or "unshaped" profile). Returns 0 or -1 (and
  * prints why: tests fail loudly, never skip). */
 int ts_server_start(struct ts_server *s, const char *profile, int tls);
+/* Starts tests/server/evil-server (a hostile HTTP server) with its log at
+ * {state}/requests.log; it dies with this program. Returns 0 or -1. */
+int ts_evil_start(struct ts_server *s);
+/* No server: only the temp dir (root, data/, state/) named prefix-XXXXXX,
+ * for objects read as local files. Returns 0 or -1. */
+int ts_dir_start(struct ts_server *s, const char *prefix);
+/* Stops any of the above and removes its files. */
 void ts_server_stop(struct ts_server *s);
 /* The shell command ts_server_stop runs (stop nginx, remove the files),
  * for a signal handler that can only exec it. */
@@ -67,13 +76,15 @@ int ts_log_line(struct ts_server *s, long k, char *out, size_t n);
 
 /* A media request from the log: the Range asked, the body bytes the
  * server sent, when it started and ended (seconds), its status, the
- * server's serial number of its connection. */
+ * server's serial number of its connection and its place on it (1 for
+ * the connection's first request, counting every kind). */
 struct ts_media_req {
   uint64_t first, last;
   uint64_t sent;
   double start, end;
   int status;
   long connection;
+  long on_connection;
 };
 /* The ranged media requests logged from line `from` on (in the order they
  * ended), at most max; returns how many. */

@@ -1,7 +1,9 @@
-/* Unit tests of the busy-connection check (tests/support/busy_check.c) on
- * synthetic request logs: an engine that hands over ttfb early passes, one
- * that lets connections idle through first-byte waits fails, and the
- * window, the order of the input and bad arguments.
+/* Unit tests of the hand-over check (tests/support/busy_check.c) on
+ * synthetic request logs: an engine that sends each next request while
+ * the block before is still coming in passes, one that waits for a block
+ * to end fails at every hand-over, one late hand-over is counted once;
+ * the order of the ends decides, gaps and overlaps in the ranges,
+ * out-of-order requests on a connection, and bad arguments.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -15,142 +17,255 @@
 
 #include "busy_check.h"
 
-#define TTFB 0.038
-#define BLOCK 0.073 /* 16 MiB at 220 MiB/s */
 #define N 4
+#define BLOCK 1000u
 
-/* A log of n blocks at concurrency N: the first N sent at t0, request k
- * (k >= N) sent `lead` seconds before response k - N ends (a negative
- * lead: after it). Each response ends ttfb + BLOCK after its request. */
-static void make_log(struct busy_req *r, int n, double lead) {
+/* n blocks of BLOCK bytes, listed (ended) in order; block k on connection
+ * conn(k), its place there counted in the order of the blocks. */
+static void make_log(struct busy_get *g, int n, long (*conn)(int k)) {
   for (int k = 0; k < n; k++) {
-    r[k].start = k < N ? 100.0 : r[k - N].end - lead;
-    r[k].end = r[k].start + TTFB + BLOCK;
+    g[k].first = (uint64_t)k * BLOCK;
+    g[k].last = g[k].first + BLOCK - 1;
+    g[k].connection = conn(k);
+    g[k].on_connection = 1;
+    for (int j = 0; j < k; j++)
+      g[k].on_connection += g[j].connection == g[k].connection;
   }
 }
+/* Handed over early: N + 1 connections in turn, block k on the one that
+ * served k - N - 1 (the N before it are all still coming in). */
+static long early(int k) { return k % (N + 1); }
+/* Each block on a connection of its own. */
+static long own(int k) { return 100 + k; }
+/* Sent when a block ended: the freed connection, the one of k - N. */
+static long late(int k) { return k % N; }
+/* Early, with a pool that takes an older idle connection: the one that
+ * served k - N - 2. */
+static long early_any(int k) { return k % (N + 2); }
 
-static void check(const struct busy_req *r, int n, struct busy_report *o) {
-  assert_int_equal(busy_check(r, n, N, TTFB, o), 0);
+static void check(const struct busy_get *g, int n, uint64_t size,
+                  struct busy_report *o) {
+  assert_int_equal(busy_check(g, n, size, N, o), 0);
   assert_int_equal(o->n, n);
 }
 
-static void test_overlapped_passes(void **state) {
+static void test_early_passes(void **state) {
   (void)state;
-  struct busy_req r[40];
+  struct busy_get g[40];
   struct busy_report o;
-  make_log(r, 40, TTFB); /* the next first byte lands as the block ends */
-  check(r, 40, &o);
+  make_log(g, 40, early);
+  check(g, 40, 40 * BLOCK, &o);
+  assert_int_equal(o.tiled, 1);
+  assert_int_equal(o.out_of_order, 0);
   assert_int_equal(o.late, 0);
   assert_int_equal(o.handed_over, 40 - N);
   assert_int_equal(o.first_late, -1);
-  assert_true(o.worst_late == 0);
-  assert_true(o.block_s > BLOCK - 1e-9 && o.block_s < BLOCK + 1e-9);
-  assert_true(o.window_end > o.window_start);
-  assert_true(o.longest_short < 1e-6);
-  assert_true(o.short_fraction < 1e-6);
+  assert_int_equal(o.connections, N + 1);
 }
 
-static void test_idle_gap_fails(void **state) {
+static void test_early_any_connection_passes(void **state) {
   (void)state;
-  struct busy_req r[40];
+  struct busy_get g[40];
   struct busy_report o;
-  make_log(r, 40, -0.0005); /* sent half a ms after a response ends */
-  check(r, 40, &o);
+  make_log(g, 40, early_any);
+  /* Each block's predecessor on its connection is N + 1 or more back. */
+  for (int k = N; k < 40; k++)
+    for (int j = k - N; j < k; j++)
+      assert_true(g[j].connection != g[k].connection);
+  check(g, 40, 40 * BLOCK, &o);
+  assert_int_equal(o.late, 0);
+  assert_int_equal(o.handed_over, 40 - N);
+}
+
+static void test_waiting_for_the_end_fails(void **state) {
+  (void)state;
+  struct busy_get g[40];
+  struct busy_report o;
+  make_log(g, 40, late);
+  check(g, 40, 40 * BLOCK, &o);
+  assert_int_equal(o.tiled, 1);
   assert_int_equal(o.late, 40 - N);
   assert_int_equal(o.handed_over, 0);
   assert_int_equal(o.first_late, N);
-  assert_true(o.worst_late > 0.0004 && o.worst_late < 0.0006);
-  /* Each hand-over leaves a connection waiting ttfb for its first byte. */
-  assert_true(o.longest_short > TTFB && o.longest_short < TTFB + 0.001);
-  assert_true(o.short_fraction > 0.3);
+  assert_int_equal(o.late_after, 0); /* block 0 ended first */
+  assert_int_equal(o.connections, N);
 }
 
-/* A request sent within the log's clock resolution of the end counts as
- * late: the ms timestamps cannot tell it from one sent after. */
-static void test_clock_slack(void **state) {
+/* One block sent on the connection of a block among the N before it. */
+static void test_one_late(void **state) {
   (void)state;
-  struct busy_req r[12];
+  struct busy_get g[40];
   struct busy_report o;
-  make_log(r, 12, BUSY_CLOCK_S / 2);
-  check(r, 12, &o);
-  assert_int_equal(o.late, 12 - N);
-  make_log(r, 12, 2 * BUSY_CLOCK_S);
-  check(r, 12, &o);
+  make_log(g, 40, own);
+  g[20].connection = g[17].connection; /* 17 is one of 16..19 */
+  g[20].on_connection = 2;
+  check(g, 40, 40 * BLOCK, &o);
+  assert_int_equal(o.late, 1);
+  assert_int_equal(o.first_late, 20);
+  assert_int_equal(o.late_after, 17);
+  assert_int_equal(o.handed_over, 40 - N - 1);
+  assert_int_equal(o.connections, 39);
+}
+
+/* The first N blocks take over from nothing; a new connection for a
+ * later one is in time. */
+static void test_first_blocks_and_new_connections(void **state) {
+  (void)state;
+  struct busy_get g[12];
+  struct busy_report o;
+  make_log(g, 12, own);
+  check(g, 12, 12 * BLOCK, &o);
   assert_int_equal(o.late, 0);
-}
-
-/* One late hand-over in an otherwise overlapped read: counted once, and
- * the stretch it leaves is the longest. */
-static void test_one_stall(void **state) {
-  (void)state;
-  struct busy_req r[40];
-  struct busy_report o;
-  make_log(r, 40, TTFB);
-  for (int k = 20; k < 40; k++) r[k].start += 0.010; /* a 10 ms gap at 20 */
-  for (int k = 20; k < 40; k++) r[k].end += 0.010;
-  for (int k = 24; k < 40; k++)
-    r[k].start = r[k - N].end - TTFB, r[k].end = r[k].start + TTFB + BLOCK;
-  check(r, 40, &o);
-  assert_int_equal(o.late, 0); /* still sent before response 16 ended */
-  assert_true(o.longest_short > 0.0099 && o.longest_short < 0.0101);
-  assert_true(o.longest_short_at > r[16].end - 1e-9);
-  assert_true(o.longest_short_at < r[16].end + 1e-9);
-}
-
-/* The input's order does not matter: the log lists responses as they end,
- * a test may sort them otherwise. */
-static void test_order_free(void **state) {
-  (void)state;
-  struct busy_req r[40], s[40];
-  struct busy_report a, b;
-  make_log(r, 40, -0.0005);
-  for (int i = 0; i < 40; i++) s[i] = r[(i * 7) % 40]; /* 7 is prime to 40 */
-  check(r, 40, &a);
-  check(s, 40, &b);
-  assert_int_equal(a.late, b.late);
-  assert_true(a.longest_short == b.longest_short);
-  assert_true(a.short_total == b.short_total);
-}
-
-/* The window starts at the first first byte and ends one block before
- * the last response ends (the tail, where the last blocks end one by
- * one, is outside). */
-static void test_window(void **state) {
-  (void)state;
-  struct busy_req r[8];
-  struct busy_report o;
-  make_log(r, 8, TTFB);
-  check(r, 8, &o);
-  double last_end = r[7].end;
-  assert_true(o.window_start == 100.0 + TTFB);
-  assert_true(o.window_end > last_end - BLOCK - 1e-9);
-  assert_true(o.window_end < last_end - BLOCK + 1e-9);
-  assert_true(o.longest_short < 1e-6);
-  make_log(r, 2, TTFB); /* no request after the first N to judge */
-  check(r, 2, &o);
+  assert_int_equal(o.connections, 12);
+  make_log(g, 3, late); /* no GET after the first N to judge */
+  check(g, 3, 3 * BLOCK, &o);
   assert_int_equal(o.late, 0);
   assert_int_equal(o.handed_over, 0);
+}
+
+/* Which ranges: a gap, a byte fetched twice, a short or long total. */
+static void test_tiling(void **state) {
+  (void)state;
+  struct busy_get g[10];
+  struct busy_report o;
+  make_log(g, 10, early);
+  check(g, 10, 10 * BLOCK + 1, &o); /* the last byte never fetched */
+  assert_int_equal(o.tiled, 0);
+  assert_int_equal(o.gap_at, 10 * BLOCK);
+  check(g, 10, 10 * BLOCK - 1, &o); /* a byte past the end */
+  assert_int_equal(o.tiled, 0);
+  g[4].first += 10; /* a gap at 4000 */
+  check(g, 10, 10 * BLOCK, &o);
+  assert_int_equal(o.tiled, 0);
+  assert_int_equal(o.gap_at, 4 * BLOCK);
+  g[4].first -= 20; /* 3990..3999 twice */
+  check(g, 10, 10 * BLOCK, &o);
+  assert_int_equal(o.tiled, 0);
+  assert_int_equal(o.gap_at, 4 * BLOCK - 10);
+  make_log(g, 0, early);
+  check(g, 0, 0, &o);
+  assert_int_equal(o.tiled, 1);
+}
+
+/* In which order: a connection that asks for earlier bytes later. */
+static void test_out_of_order(void **state) {
+  (void)state;
+  struct busy_get g[20];
+  struct busy_report o;
+  make_log(g, 20, early);
+  long t = g[5].on_connection; /* blocks 5 and 10 share a connection */
+  g[5].on_connection = g[10].on_connection;
+  g[10].on_connection = t;
+  check(g, 20, 20 * BLOCK, &o);
+  assert_int_equal(o.out_of_order, 1);
+}
+
+/* Where the connection's previous response stands among the ends is
+ * what counts: block 5 may take over block 3's connection if block 3
+ * ended first (only one end before it: 5 - N), not if it ended second. */
+static void test_end_order_decides(void **state) {
+  (void)state;
+  struct busy_get g[8], s[8];
+  struct busy_report o;
+  make_log(g, 8, own);
+  g[5].connection = g[3].connection;
+  g[5].on_connection = 2;
+  static const int first[8] = {3, 0, 1, 2, 4, 5, 6, 7};
+  static const int second[8] = {0, 3, 1, 2, 4, 5, 6, 7};
+  for (int i = 0; i < 8; i++) s[i] = g[first[i]];
+  check(s, 8, 8 * BLOCK, &o);
+  assert_int_equal(o.late, 0);
+  for (int i = 0; i < 8; i++) s[i] = g[second[i]];
+  check(s, 8, 8 * BLOCK, &o);
+  assert_int_equal(o.late, 1);
+  assert_int_equal(o.first_late, 5);
+  assert_int_equal(o.late_after, 1);
+}
+
+/* Which ranges, their order on a connection and the connections do not
+ * depend on the order of the ends. */
+static void test_ranges_order_free(void **state) {
+  (void)state;
+  struct busy_get g[40], s[40];
+  struct busy_report a, b;
+  make_log(g, 40, late);
+  g[4].first += 10;
+  for (int i = 0; i < 40; i++) s[i] = g[(i * 7) % 40]; /* 7 is prime to 40 */
+  check(g, 40, 40 * BLOCK, &a);
+  check(s, 40, 40 * BLOCK, &b);
+  assert_int_equal(a.tiled, b.tiled);
+  assert_true(a.gap_at == b.gap_at);
+  assert_int_equal(a.out_of_order, b.out_of_order);
+  assert_int_equal(a.connections, b.connections);
+}
+
+/* The verdict: the ranges and their order must hold; hand-overs may be
+ * late at a few, not at most. */
+static void test_verdict(void **state) {
+  (void)state;
+  struct busy_get g[40];
+  struct busy_report o;
+  make_log(g, 40, early);
+  check(g, 40, 40 * BLOCK, &o);
+  assert_int_equal(busy_verdict(&o, N), BUSY_OK);
+  make_log(g, 40, late);
+  check(g, 40, 40 * BLOCK, &o);
+  assert_int_equal(busy_verdict(&o, N), BUSY_MOSTLY_LATE);
+  /* Late at every other hand-over: as many in time as late, still OK;
+   * one more late and it is not. */
+  make_log(g, 40, own);
+  for (int k = N; k < 40; k += 2) {
+    g[k].connection = g[k - 1].connection;
+    g[k].on_connection = 2;
+  }
+  check(g, 40, 40 * BLOCK, &o);
+  assert_int_equal(o.late, (40 - N) / 2);
+  assert_int_equal(busy_verdict(&o, N), BUSY_OK);
+  g[39].connection = g[38].connection; /* after 38 there */
+  g[39].on_connection = 3;
+  check(g, 40, 40 * BLOCK, &o);
+  assert_int_equal(o.late, (40 - N) / 2 + 1);
+  assert_int_equal(busy_verdict(&o, N), BUSY_MOSTLY_LATE);
+  make_log(g, 2 * N - 1, early); /* too few */
+  check(g, 2 * N - 1, (2 * N - 1) * BLOCK, &o);
+  assert_int_equal(busy_verdict(&o, N), BUSY_TOO_FEW);
+  make_log(g, 40, early);
+  check(g, 40, 40 * BLOCK + 1, &o); /* a byte never fetched */
+  assert_int_equal(busy_verdict(&o, N), BUSY_NOT_TILED);
+  long t = g[5].on_connection; /* blocks 5 and 10 share a connection */
+  g[5].on_connection = g[10].on_connection;
+  g[10].on_connection = t;
+  check(g, 40, 40 * BLOCK, &o);
+  assert_int_equal(busy_verdict(&o, N), BUSY_OUT_OF_ORDER);
 }
 
 static void test_bad_arguments(void **state) {
   (void)state;
-  struct busy_req r[2] = {{1.0, 2.0}, {3.0, 2.5}};
+  struct busy_get g[2] = {{0, 9, 1, 1}, {10, 19, 1, 1}};
   struct busy_report o;
-  assert_int_equal(busy_check(r, 1, 0, TTFB, &o), -1);
-  assert_int_equal(busy_check(r, -1, N, TTFB, &o), -1);
-  assert_int_equal(busy_check(r, 2, N, TTFB, &o), -1); /* ends first */
-  assert_int_equal(busy_check(r, 0, N, TTFB, &o), 0);
+  assert_int_equal(busy_check(g, 1, 10, 0, &o), -1);
+  assert_int_equal(busy_check(g, -1, 10, N, &o), -1);
+  assert_int_equal(busy_check(g, 2, 20, N, &o), -1); /* one place twice */
+  g[1].on_connection = 2;
+  assert_int_equal(busy_check(g, 2, 20, N, &o), 0);
+  g[1].last = 5; /* ends before it begins */
+  assert_int_equal(busy_check(g, 2, 20, N, &o), -1);
+  assert_int_equal(busy_check(g, 0, 0, N, &o), 0);
   assert_int_equal(o.n, 0);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_overlapped_passes),
-      cmocka_unit_test(test_idle_gap_fails),
-      cmocka_unit_test(test_clock_slack),
-      cmocka_unit_test(test_one_stall),
-      cmocka_unit_test(test_order_free),
-      cmocka_unit_test(test_window),
+      cmocka_unit_test(test_early_passes),
+      cmocka_unit_test(test_early_any_connection_passes),
+      cmocka_unit_test(test_waiting_for_the_end_fails),
+      cmocka_unit_test(test_one_late),
+      cmocka_unit_test(test_first_blocks_and_new_connections),
+      cmocka_unit_test(test_tiling),
+      cmocka_unit_test(test_out_of_order),
+      cmocka_unit_test(test_end_order_decides),
+      cmocka_unit_test(test_ranges_order_free),
+      cmocka_unit_test(test_verdict),
       cmocka_unit_test(test_bad_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
