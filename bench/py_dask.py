@@ -7,13 +7,14 @@
       numpy's generator seeded with (seed, file index): the same arguments
       give the same bytes. Prints one JSON line (files, bytes, seconds).
   bench/py_dask.py run --gsread GLOB [--http URL...] [--gcsfs GLOB]
-                       [--reps 3] [--workers 2]
+                       [--local GLOB] [--reps 3] [--workers 2]
       on one distributed.LocalCluster (WORKERS processes, 1 thread each),
       computes the row count and sum(a) of dask.dataframe.read_csv(GLOB)
       through gsread:// (its defaults), of read_csv(URLs) through fsspec's
       HTTPFileSystem (its defaults) and of read_csv(gs://GLOB) through
       gcsfs (its defaults, anonymous, at $STORAGE_EMULATOR_HOST; gcsfs must
-      be importable by the workers too), alternating, REPS times each; one
+      be importable by the workers too) and of read_csv(GLOB) of local
+      files (--local: the floor, no reader's cost), alternating, REPS times each; one
       JSON line per run: wall seconds from read_csv to the result (the
       graph's listing and metadata included), bytes of CSV, MB/s. The
       results must all be equal.
@@ -116,6 +117,8 @@ def run(a):
     readers = {"gsread": lambda: dd.read_csv(a.gsread)}
     if a.http:
         readers["http"] = lambda: dd.read_csv(a.http)
+    if a.local:
+        readers["local"] = lambda: dd.read_csv(a.local)
     if a.gcsfs:
         opts = {"token": "anon", "endpoint_url": os.environ["STORAGE_EMULATOR_HOST"]}
         readers["gcsfs"] = lambda: dd.read_csv(a.gcsfs, storage_options=opts)
@@ -182,6 +185,7 @@ def main():
     r.add_argument("--gsread", required=True)
     r.add_argument("--http", nargs="+", default=[])
     r.add_argument("--gcsfs", default=None)
+    r.add_argument("--local", default=None)
     r.add_argument("--reps", type=int, default=3)
     r.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
