@@ -52,10 +52,10 @@ int gsr__direct_read(const struct gsr__rctx *r, uint64_t off, uint64_t len,
   return status;
 }
 
-static int direct_read(struct gsr__file *f, void *state, uint64_t off,
+static int direct_read(const struct gsr__sctx *s, void *state, uint64_t off,
                        uint64_t len, struct gsr__out *out) {
   (void)state;
-  return gsr__direct_read(&f->rctx, off, len, out);
+  return gsr__direct_read(s->r, off, len, out);
 }
 
 const struct gsr__reader_ops gsr__direct_reader = {

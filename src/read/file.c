@@ -84,7 +84,7 @@ static int pick_source(struct gsr__file *f) {
 static int source_read(void *arg, uint64_t off, uint64_t len,
                        struct gsr__out *out) {
   struct gsr__file *f = arg;
-  return f->source->read(f, f->source_state, off, len, out);
+  return f->source->read(&f->sctx, f->source_state, off, len, out);
 }
 
 /* The rest of the cache's view (its page options are set with the
@@ -100,12 +100,24 @@ static void reader_ctx(struct gsr__file *f) {
   r->stats = &f->stats;
   r->source = source_read;
   r->source_arg = f;
+  struct gsr__sctx *sc = &f->sctx;
+  sc->r = r;
+  sc->client = f->client;
+  sc->media_url = f->obj->media_url;
+  sc->prefetch = f->prefetch;
+  sc->auto_width = f->auto_width;
+  sc->max_prefetch = f->max_prefetch;
+  sc->max_window = f->max_window;
+  sc->block = 0; /* the engine's choice, unless gsr__file_set_block */
+  sc->read_end = &f->read_end;
+  sc->reader_mu = &f->reader_mu;
+  sc->cache_has_state = f->cache->state_size > 0;
 }
 
 static int create_readers(struct gsr__file *f) {
   int status = GSR_OK;
   reader_ctx(f);
-  if (f->source->create) status = f->source->create(f, &f->source_state);
+  if (f->source->create) status = f->source->create(&f->sctx, &f->source_state);
   if (status != GSR_OK || f->cache->state_size == 0) return status;
   if ((f->cache_state = gsr__calloc(1, f->cache->state_size)) == NULL)
     return gsr__err(GSR_ENOMEM, "%s: out of memory", f->obj->display);
@@ -119,7 +131,7 @@ static void destroy_readers(struct gsr__file *f) {
   gsr__free(f->cache_state);
   f->cache_state = NULL;
   if (f->source && f->source->destroy && f->source_state)
-    f->source->destroy(f, f->source_state);
+    f->source->destroy(&f->sctx, f->source_state);
   f->source_state = NULL;
 }
 
@@ -173,7 +185,7 @@ void gsr__file_shutdown(struct gsr__file *f) {
 void gsr__file_set_block(struct gsr__file *f, uint64_t block) {
   /* The engine sizes its window from the block at the first read. */
   assert(atomic_load(&f->stats.reads) == 0);
-  f->block = block;
+  f->sctx.block = block;
 }
 
 void gsr__file_set_read_end(struct gsr__file *f, uint64_t end) {

@@ -15,12 +15,6 @@
 #include "fetch/rfetch.h"
 #include "read/reader.h"
 
-/* A file's prefetch option (gsr_file_options.prefetch). */
-enum gsr__prefetch_mode {
-  GSR__PREFETCH_OFF,
-  GSR__PREFETCH_ADAPTIVE,   /* once reads turn out sequential */
-  GSR__PREFETCH_SEQUENTIAL, /* from the first read: the reader promised */
-};
 /* The mode named "off", "adaptive" or "sequential"; -1 for anything else. */
 int gsr__prefetch_mode(const char *name);
 /* A file's prefetch mode from its options (pure): the one prefetch names
@@ -58,13 +52,12 @@ struct gsr__file {
   uint64_t max_prefetch;
   uint64_t max_window; /* what the window may grow to for a width
                         * chosen by measurement */
-  uint64_t block;      /* the engine's bytes per request; 0: its own
-                        * choice (gsr__file_set_block) */
   /* Readers. */
   const struct gsr__cache_ops *cache;
   const struct gsr__reader_ops *source;
   void *cache_state, *source_state;
   struct gsr__rctx rctx;     /* the cache's view of the file */
+  struct gsr__sctx sctx;     /* the source's view of the file */
   pthread_mutex_t reader_mu; /* serializes stateful readers */
   pthread_mutex_t pos_mu;    /* serializes gsr_read/gsr_seek; guards pos
                               * and the CRC fields */

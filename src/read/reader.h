@@ -16,6 +16,7 @@
 #ifndef GSR_READER_H
 #define GSR_READER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "base/buf.h"
@@ -109,17 +110,44 @@ struct gsr__cache_ops {
   void (*destroy)(void *state);
 };
 
-/* A source: the file's lower reader, the file's own machinery (the
- * prefetcher reads the file's promises as it goes). */
+/* A file's prefetch option (gsr_file_options.prefetch). */
+enum gsr__prefetch_mode {
+  GSR__PREFETCH_OFF,
+  GSR__PREFETCH_ADAPTIVE,   /* once reads turn out sequential */
+  GSR__PREFETCH_SEQUENTIAL, /* from the first read: the reader promised */
+};
+
+/* A source's view of its file (the file fills it at open; the engine's
+ * block size may be set after, before the first read): the cache's view,
+ * plus what the engine decides with. */
+struct gsr__sctx {
+  const struct gsr__rctx *r; /* display, size, concurrency, counters, the
+                              * fetch target, the budget */
+  gsr_client *client;        /* traces, the widths remembered, the pool */
+  const char *media_url;     /* the widths' key; NULL: none kept */
+  int prefetch;              /* enum gsr__prefetch_mode */
+  int auto_width;            /* the engine chooses the width */
+  uint64_t max_prefetch;     /* the window's cap */
+  uint64_t max_window;       /* what a measured width may grow it to */
+  uint64_t
+      block; /* bytes per engine request; 0: its choice (gsr__file_set_block) */
+  atomic_uint_fast64_t *read_end; /* gsr_set_read_end's promise */
+  pthread_mutex_t *reader_mu;     /* held around a read of a source with
+                                   * state */
+  int cache_has_state; /* the cache above keeps state: reads stay under
+                        * reader_mu */
+};
+
+/* A source: the file's lower reader, given the source's view. */
 struct gsr__reader_ops {
   const char *name;
   /* Creates per-file state (may be NULL for stateless readers). */
-  int (*create)(struct gsr__file *f, void **state);
+  int (*create)(const struct gsr__sctx *s, void **state);
   /* As gsr__cache_ops.read. */
-  int (*read)(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
-              struct gsr__out *out);
+  int (*read)(const struct gsr__sctx *s, void *state, uint64_t off,
+              uint64_t len, struct gsr__out *out);
   /* Frees the state after everything in flight was let go. */
-  void (*destroy)(struct gsr__file *f, void *state);
+  void (*destroy)(const struct gsr__sctx *s, void *state);
   int stateful; /* 1: calls must be serialized per file */
 };
 

@@ -8,8 +8,8 @@
 #include <assert.h>
 
 #include "fetch/rfetch.h"
-#include "read/file.h"
 #include "read/prefetch/prefetch.h"
+#include "read/reader.h"
 
 /* While the reader waits, look every few ms whether a block came within
  * its lead of its end or finished, so that the next request goes out at
@@ -19,20 +19,20 @@
 /* Waits until bytes [0, end) of block b (the front block) have arrived;
  * the rest may still be streaming in. Counts a stall if the reader had to
  * wait. */
-static int wait_block(struct gsr__file *f, struct gsr__prefetcher *p,
+static int wait_block(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                       struct gsr__pf_block *b, uint64_t end) {
   if (b->waited || b->rf->waited) return b->rf->status;
   assert(b->rf->n_parts == 1); /* a block is one request */
   struct gsr__request *req = &b->rf->reqs[0];
   if (atomic_load(&req->progress) >= end) return GSR_OK;
   uint64_t t0 = gsr__now_ns(), got;
-  atomic_fetch_add(&f->stats.stalls, 1);
+  atomic_fetch_add(&s->r->stats->stalls, 1);
   while ((got = gsr__request_wait_bytes_for(req, end, REFILL_POLL_MS)) < end &&
          !gsr__rfetch_done(b->rf)) {
-    int status = gsr__producer_fill(f, p, 0);
+    int status = gsr__producer_fill(s, p, 0);
     if (status != GSR_OK) return status;
   }
-  atomic_fetch_add(&f->stats.stall_ns, gsr__now_ns() - t0);
+  atomic_fetch_add(&s->r->stats->stall_ns, gsr__now_ns() - t0);
   if (got >= end) return GSR_OK;
   int status = gsr__rfetch_wait(b->rf); /* it ended early: why? */
   if (status == GSR_OK) b->waited = 1;
@@ -45,19 +45,19 @@ static uint32_t block_crc(const struct gsr__pf_block *b) {
   return b->rf->reqs != NULL ? gsr__request_crc(&b->rf->reqs[0]) : b->rf->crc;
 }
 
-int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
+int gsr__consumer_take(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                        uint64_t off, uint64_t len, struct gsr__out *out) {
   uint64_t cur = off, end = off + len;
   while (cur < end) {
     struct gsr__pf_block *b = p->head;
     if (b != NULL && cur >= b->off + b->len) { /* used up: make room */
-      gsr__producer_pop(f, p);
-      int status = gsr__producer_fill(f, p, end);
+      gsr__producer_pop(s, p);
+      int status = gsr__producer_fill(s, p, end);
       if (status != GSR_OK) return status;
       continue;
     }
     if (b == NULL || b->off > cur) {
-      int status = gsr__producer_fill(f, p, end);
+      int status = gsr__producer_fill(s, p, end);
       if (status != GSR_OK) return status;
       if (p->head == NULL || p->head->off > cur)
         return gsr__err(GSR_EIO, "prefetch: no block covers offset %llu",
@@ -67,18 +67,18 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
     assert(cur >= b->off && cur < b->off + b->len); /* b holds cur */
     uint64_t at = cur - b->off;
     uint64_t n = GSR__MIN(end - cur, b->len - at);
-    int status = wait_block(f, p, b, at + n);
+    int status = wait_block(s, p, b, at + n);
     const struct gsr__request *q = b->rf->reqs;
     if (status != GSR_OK && q != NULL &&
         gsr__refetch_failed(b->ahead, q->attempts)) {
       /* Speculative work failed: fetched again, for this read. */
-      GSR__TRACE(f->client,
+      GSR__TRACE(s->client,
                  "engine %s: block %llu+%llu ahead failed (%s): "
                  "fetched again from %llu for the read",
-                 f->obj->display, (unsigned long long)b->off,
+                 s->r->display, (unsigned long long)b->off,
                  (unsigned long long)b->len, gsr_errmsg(),
                  (unsigned long long)cur);
-      gsr__producer_restart_at(f, p, cur);
+      gsr__producer_restart_at(s, p, cur);
       continue;
     }
     if (status != GSR_OK) {
@@ -86,9 +86,9 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
       return status;
     }
     uint64_t got = at == 0 && n == b->len
-                       ? gsr__out_put_crc(&f->stats, out, b->buf, 0, n,
+                       ? gsr__out_put_crc(s->r->stats, out, b->buf, 0, n,
                                           block_crc(b))
-                       : gsr__out_put(&f->stats, out, b->buf, (size_t)at, n);
+                       : gsr__out_put(s->r->stats, out, b->buf, (size_t)at, n);
     if (got == 0) break; /* the caller's slice array is full */
     assert(got == n);    /* all of it, or none */
     cur += got;
@@ -96,19 +96,19 @@ int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
   }
   /* A block read to its end makes room for the next one at once. */
   if (p->head != NULL && p->head->used == p->head->len) {
-    gsr__producer_pop(f, p);
-    return gsr__producer_fill(f, p, 0);
+    gsr__producer_pop(s, p);
+    return gsr__producer_fill(s, p, 0);
   }
   return GSR_OK;
 }
 
-void gsr__consumer_skip(struct gsr__file *f, struct gsr__prefetcher *p,
+void gsr__consumer_skip(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                         uint64_t off) {
   while (p->head != NULL && p->head->off + p->head->len <= off)
-    gsr__producer_pop(f, p);
+    gsr__producer_pop(s, p);
   struct gsr__pf_block *b = p->head;
   if (b != NULL && off > b->off + b->used) {
-    atomic_fetch_add(&f->stats.prefetched_unused, off - b->off - b->used);
+    atomic_fetch_add(&s->r->stats->prefetched_unused, off - b->off - b->used);
     b->used = off - b->off;
   }
 }

@@ -29,7 +29,7 @@
 
 #include "base/buf.h"
 
-struct gsr__file;
+struct gsr__sctx;
 struct gsr__out;
 struct gsr__rfetch;
 
@@ -188,7 +188,8 @@ struct gsr__prefetcher {
 /* The end of what may be fetched ahead for a read of [off, off+len): the
  * object's end, or the reader's promise if the read keeps it (a read
  * past it breaks it: it is forgotten). */
-uint64_t gsr__prefetch_limit(struct gsr__file *f, uint64_t off, uint64_t len);
+uint64_t gsr__prefetch_limit(const struct gsr__sctx *s, uint64_t off,
+                             uint64_t len);
 
 /* ---- producer.c */
 /* Schedules blocks after sched_end until the window ahead of pos is full,
@@ -199,17 +200,18 @@ uint64_t gsr__prefetch_limit(struct gsr__file *f, uint64_t off, uint64_t len);
  * `must` can give: speculative work never fails a read (a block ahead
  * that cannot be scheduled is not, and is left to the read that needs
  * it). */
-int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
+int gsr__producer_fill(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                        uint64_t must);
 /* Drops every block, cancelling fetches; counts bytes received and never
  * read as waste. */
-void gsr__producer_drop_all(struct gsr__file *f, struct gsr__prefetcher *p);
+void gsr__producer_drop_all(const struct gsr__sctx *s,
+                            struct gsr__prefetcher *p);
 /* Drops the head block (consumed or skipped). */
-void gsr__producer_pop(struct gsr__file *f, struct gsr__prefetcher *p);
+void gsr__producer_pop(const struct gsr__sctx *s, struct gsr__prefetcher *p);
 /* Drops every block and schedules anew from off (within them): a block
  * ahead failed, and a read now needs its bytes. */
-void gsr__producer_restart_at(struct gsr__file *f, struct gsr__prefetcher *p,
-                              uint64_t off);
+void gsr__producer_restart_at(const struct gsr__sctx *s,
+                              struct gsr__prefetcher *p, uint64_t off);
 
 /* ---- widths.c (thread-safe) */
 struct gsr__widths;
@@ -233,10 +235,10 @@ int gsr__widths_save(struct gsr__widths *ps, const char *path);
 /* ---- consumer.c */
 /* Delivers [off, off+len) from the blocks into out (waiting for blocks
  * still in flight, refilling the window as blocks are used up). */
-int gsr__consumer_take(struct gsr__file *f, struct gsr__prefetcher *p,
+int gsr__consumer_take(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                        uint64_t off, uint64_t len, struct gsr__out *out);
 /* Skips forward to off inside the scheduled range (a soft seek). */
-void gsr__consumer_skip(struct gsr__file *f, struct gsr__prefetcher *p,
+void gsr__consumer_skip(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                         uint64_t off);
 
 #endif /* GSR_PREFETCH_H */

@@ -17,17 +17,16 @@
 #include <pthread.h>
 
 #include "fetch/rfetch.h"
-#include "read/file.h"
 #include "read/prefetch/prefetch.h"
+#include "read/reader.h"
 
-static void restart(struct gsr__file *f, struct gsr__prefetcher *p,
+static void restart(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                     uint64_t off) {
   if (p->head != NULL)
-    GSR__TRACE(f->client, "prefetch %s: cancel %llu scheduled bytes from %llu",
-               f->obj->display,
-               (unsigned long long)(p->sched_end - p->head->off),
+    GSR__TRACE(s->client, "prefetch %s: cancel %llu scheduled bytes from %llu",
+               s->r->display, (unsigned long long)(p->sched_end - p->head->off),
                (unsigned long long)p->head->off);
-  gsr__producer_drop_all(f, p);
+  gsr__producer_drop_all(s, p);
   gsr__tracker_clear(&p->tracker);
   p->run_reads = 0;
   p->run_bytes = 0;
@@ -36,37 +35,38 @@ static void restart(struct gsr__file *f, struct gsr__prefetcher *p,
   p->failed = 0;
 }
 
-static void classify(struct gsr__file *f, struct gsr__prefetcher *p,
+static void classify(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                      uint64_t off) {
   const char *kind;
   if (p->failed) {
     kind = "restart after error";
-    restart(f, p, off);
+    restart(s, p, off);
   } else if (off == p->pos) {
     kind = "sequential";
   } else if (p->head != NULL && off >= p->head->off && off < p->sched_end) {
     kind = off > p->pos ? "soft seek forward" : "soft seek back";
-    if (off > p->pos) gsr__consumer_skip(f, p, off);
+    if (off > p->pos) gsr__consumer_skip(s, p, off);
     p->pos = off;
   } else {
     kind = "hard seek";
-    restart(f, p, off);
+    restart(s, p, off);
   }
-  GSR__TRACE(f->client,
+  GSR__TRACE(s->client,
              "prefetch %s: read at %llu: %s (run %d reads, %llu "
              "bytes)",
-             f->obj->display, (unsigned long long)off, kind, p->run_reads,
+             s->r->display, (unsigned long long)off, kind, p->run_reads,
              (unsigned long long)p->run_bytes);
 }
 
 /* The end of what may be fetched ahead for a read of [off, off+len): the
  * object's, or the reader's promise (gsr_set_read_end). A read past the
  * promise breaks it, and it is forgotten. */
-uint64_t gsr__prefetch_limit(struct gsr__file *f, uint64_t off, uint64_t len) {
-  uint64_t size = f->obj->st.size, promised = atomic_load(&f->read_end);
+uint64_t gsr__prefetch_limit(const struct gsr__sctx *s, uint64_t off,
+                             uint64_t len) {
+  uint64_t size = s->r->size, promised = atomic_load(s->read_end);
   if (promised < off + len) {
     uint64_t seen = promised;
-    atomic_compare_exchange_strong(&f->read_end, &seen, UINT64_MAX);
+    atomic_compare_exchange_strong(s->read_end, &seen, UINT64_MAX);
     promised = UINT64_MAX;
   }
   return GSR__MIN(size, promised);
@@ -75,13 +75,13 @@ uint64_t gsr__prefetch_limit(struct gsr__file *f, uint64_t off, uint64_t len) {
 /* After a read at off that delivered got bytes (status: how it ended):
  * the run moves on, and the window is topped up once the run is long
  * enough (the next read's plan may call for one). */
-static int advance(struct gsr__file *f, struct gsr__prefetcher *p, uint64_t off,
-                   uint64_t got, int status) {
+static int advance(const struct gsr__sctx *s, struct gsr__prefetcher *p,
+                   uint64_t off, uint64_t got, int status) {
   p->pos = off + got;
   p->run_bytes += got;
-  int promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL;
+  int promised = s->prefetch == GSR__PREFETCH_SEQUENTIAL;
   if (status == GSR_OK && gsr__plan_reads_ahead(promised, p->run_reads + 1))
-    status = gsr__producer_fill(f, p, 0);
+    status = gsr__producer_fill(s, p, 0);
   return status;
 }
 
@@ -93,88 +93,89 @@ static int advance(struct gsr__file *f, struct gsr__prefetcher *p, uint64_t off,
  * first-byte time each. The run advances by the bytes delivered only if no
  * other read moved it meanwhile; if one did, this reader's next read is
  * classified against that one's position, as a seek. */
-static int exact_read(struct gsr__file *f, struct gsr__prefetcher *p,
+static int exact_read(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                       uint64_t off, uint64_t len, struct gsr__out *out) {
   uint64_t before = out->done;
-  int unlock = f->cache->state_size == 0;
+  int unlock = !s->cache_has_state;
   assert(p->head == NULL);
-  if (unlock) pthread_mutex_unlock(&f->reader_mu);
-  int status = gsr__direct_reader.read(f, NULL, off, len, out);
-  if (unlock) pthread_mutex_lock(&f->reader_mu);
+  if (unlock) pthread_mutex_unlock(s->reader_mu);
+  int status = gsr__direct_reader.read(s, NULL, off, len, out);
+  if (unlock) pthread_mutex_lock(s->reader_mu);
   if (p->pos != off) return status; /* another read moved the run */
-  return advance(f, p, off, out->done - before, status);
+  return advance(s, p, off, out->done - before, status);
 }
 
 /* A read too large for the engine (gsr__plan_read_direct): the bytes the
  * blocks already cover are taken from them, nothing more is scheduled
  * for it, and the rest goes straight into the caller's buffer. */
-static int read_past_engine(struct gsr__file *f, struct gsr__prefetcher *p,
-                            uint64_t off, uint64_t len, struct gsr__out *out) {
+static int read_past_engine(const struct gsr__sctx *s,
+                            struct gsr__prefetcher *p, uint64_t off,
+                            uint64_t len, struct gsr__out *out) {
   uint64_t have = 0, before = out->done;
   if (p->head != NULL && p->sched_end > off)
     have = GSR__MIN(p->sched_end - off, len);
   if (have > 0) {
     uint64_t limit = p->limit;
     p->limit = off + have; /* the blocks' end: no block past it for now */
-    int status = gsr__consumer_take(f, p, off, have, out);
+    int status = gsr__consumer_take(s, p, off, have, out);
     p->limit = limit;
     if (status != GSR_OK || out->done - before < have || have == len)
       return status; /* failed, the caller's slices are full, or done */
   }
   assert(p->head == NULL); /* every block was within the read, used up */
-  GSR__TRACE(f->client,
+  GSR__TRACE(s->client,
              "prefetch %s: read %llu+%llu too large for the engine: %llu "
              "bytes from its blocks, the rest direct",
-             f->obj->display, (unsigned long long)off, (unsigned long long)len,
+             s->r->display, (unsigned long long)off, (unsigned long long)len,
              (unsigned long long)have);
-  return gsr__direct_reader.read(f, NULL, off + have, len - have, out);
+  return gsr__direct_reader.read(s, NULL, off + have, len - have, out);
 }
 
-static int pf_read(struct gsr__file *f, void *state, uint64_t off, uint64_t len,
-                   struct gsr__out *out) {
+static int pf_read(const struct gsr__sctx *s, void *state, uint64_t off,
+                   uint64_t len, struct gsr__out *out) {
   struct gsr__prefetcher *p = state;
   uint64_t before = out->done;
   int status;
-  uint64_t limit = gsr__prefetch_limit(f, off, len);
+  uint64_t limit = gsr__prefetch_limit(s, off, len);
   if (limit != p->limit) {
     /* A new end: the blocks were cut for the old one, so start over
      * (rare: a promise made, changed or broken). */
-    restart(f, p, off);
+    restart(s, p, off);
     p->limit = limit;
   }
-  classify(f, p, off);
-  int direct = gsr__plan_read_direct(len, f->max_window,
-                                     f->client->budget->limit);
+  classify(s, p, off);
+  int direct = gsr__plan_read_direct(len, s->max_window,
+                                     s->client->budget->limit);
   if (!direct) gsr__tracker_add(&p->tracker, len); /* it sizes the window */
   p->run_reads++;
   /* The policy's plan for this read: none reads exactly what was asked,
    * straight into the caller's buffer (a random reader never gets
    * prefetch or over-fetch). */
-  int promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL;
+  int promised = s->prefetch == GSR__PREFETCH_SEQUENTIAL;
   if (direct) {
-    status = read_past_engine(f, p, off, len, out);
-    return advance(f, p, off, out->done - before, status);
+    status = read_past_engine(s, p, off, len, out);
+    return advance(s, p, off, out->done - before, status);
   }
   if (!gsr__plan_reads_ahead(promised, p->run_reads) && p->head == NULL)
-    return exact_read(f, p, off, len, out);
-  status = gsr__producer_fill(f, p, off + len);
-  if (status == GSR_OK) status = gsr__consumer_take(f, p, off, len, out);
-  return advance(f, p, off, out->done - before, status);
+    return exact_read(s, p, off, len, out);
+  status = gsr__producer_fill(s, p, off + len);
+  if (status == GSR_OK) status = gsr__consumer_take(s, p, off, len, out);
+  return advance(s, p, off, out->done - before, status);
 }
 
-static int pf_create(struct gsr__file *f, void **state) {
+static int pf_create(const struct gsr__sctx *s, void **state) {
   struct gsr__prefetcher *p = gsr__calloc(1, sizeof(*p));
   if (p == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
-  p->width = f->concurrency;
+  p->width = s->r->concurrency;
   /* A promised reader with no width asked for gets one chosen by
    * measurement, or the one already chosen for this server (widths.c). */
-  if (f->auto_width && f->prefetch == GSR__PREFETCH_SEQUENTIAL) {
-    int known = f->obj->media_url != NULL
-                    ? gsr__widths_get(f->client->widths, f->obj->media_url)
+  if (s->auto_width && s->prefetch == GSR__PREFETCH_SEQUENTIAL) {
+    int known = s->media_url != NULL
+                    ? gsr__widths_get(s->client->widths, s->media_url)
                     : -1;
     p->auto_width = known < 1;
     p->width = known >= 1 ? known : GSR__WIDTH_START;
-    GSR__TRACE(f->client, "engine %s: width %d (%s)", f->obj->display, p->width,
+    GSR__TRACE(s->client, "engine %s: width %d (%s)", s->r->display, p->width,
                known >= 1 ? "chosen before for this server"
                           : "a start: chosen by measurement");
   }
@@ -182,9 +183,9 @@ static int pf_create(struct gsr__file *f, void **state) {
   return GSR_OK;
 }
 
-static void pf_destroy(struct gsr__file *f, void *state) {
+static void pf_destroy(const struct gsr__sctx *s, void *state) {
   struct gsr__prefetcher *p = state;
-  gsr__producer_drop_all(f, p);
+  gsr__producer_drop_all(s, p);
   gsr__free(p);
 }
 

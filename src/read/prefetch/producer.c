@@ -14,8 +14,8 @@
 #include <assert.h>
 
 #include "fetch/rfetch.h"
-#include "read/file.h"
 #include "read/prefetch/prefetch.h"
+#include "read/reader.h"
 
 /* Running averages of the measurements: a quarter of each new one. */
 #define EWMA 0.25
@@ -46,18 +46,18 @@ static void peak_update(atomic_uint_fast64_t *peak, uint64_t v) {
 }
 
 /* What the policy decides from, now. */
-static struct gsr__engine_in engine_in(const struct gsr__file *f,
+static struct gsr__engine_in engine_in(const struct gsr__sctx *s,
                                        const struct gsr__prefetcher *p) {
   return (struct gsr__engine_in){
-      .promised = f->prefetch == GSR__PREFETCH_SEQUENTIAL,
+      .promised = s->prefetch == GSR__PREFETCH_SEQUENTIAL,
       /* The window is for the reads to come: the run's next read. */
       .run_reads = p->run_reads + 1,
       .run_bytes = p->run_bytes,
       .avg_io = gsr__tracker_average(&p->tracker, 1024 * 1024),
-      .max_prefetch = f->max_prefetch,
-      .max_window = f->max_window,
+      .max_prefetch = s->max_prefetch,
+      .max_window = s->max_window,
       .width = p->width,
-      .block = f->block,
+      .block = s->block,
       .auto_width = p->auto_width,
       .rate = p->rate,
       .ttfb = p->ttfb,
@@ -67,11 +67,11 @@ static struct gsr__engine_in engine_in(const struct gsr__file *f,
 /* The widest width this file may try: half the client's connections
  * (each may have a request waiting beside it), and what the window
  * holds at the measured lead. */
-static int width_max(const struct gsr__file *f,
+static int width_max(const struct gsr__sctx *s,
                      const struct gsr__prefetcher *p) {
-  struct gsr__engine_in wide = engine_in(f, p);
+  struct gsr__engine_in wide = engine_in(s, p);
   struct gsr__engine_out out;
-  wide.width = GSR__MAX(f->client->opts.max_connections / 2, 1);
+  wide.width = GSR__MAX(s->client->opts.max_connections / 2, 1);
   gsr__engine_policy(&wide, &out);
   return out.width;
 }
@@ -79,10 +79,11 @@ static int width_max(const struct gsr__file *f,
 /* One step of the automatic width: once 3 x width blocks scheduled at the
  * current width completed, the file's aggregate over the last 2 x width
  * of them decides the next width (gsr__width_next). */
-static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
+static void width_step(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                        const struct gsr__pf_block *b) {
   if (!p->auto_width || b->width != p->width) return;
-  uint64_t now = gsr__now_ns(), fetched = atomic_load(&f->stats.bytes_fetched);
+  uint64_t now = gsr__now_ns(),
+           fetched = atomic_load(&s->r->stats->bytes_fetched);
   /* The first `width` blocks at a width carry the change (the ramp, or
    * the blocks of the width before): measured from the next. */
   if (++p->step_blocks == p->width) {
@@ -97,13 +98,13 @@ static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
                    (double)(now - p->step_t0),
       .prev_width = p->prev_width,
       .prev_aggregate = p->prev_aggregate,
-      .max = width_max(f, p),
+      .max = width_max(s, p),
   };
   int settled, next = gsr__width_next(&win, &settled);
-  GSR__TRACE(f->client,
+  GSR__TRACE(s->client,
              "engine %s: width %d: %.0f MB/s all together%s; "
              "width %d%s",
-             f->obj->display, p->width, win.aggregate / 1e6,
+             s->r->display, p->width, win.aggregate / 1e6,
              win.prev_width ? "" : " (the first measured)", next,
              settled ? " (chosen)" : " (trying)");
   p->prev_width = p->width;
@@ -112,8 +113,8 @@ static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
   p->step_blocks = 0;
   if (settled) {
     p->auto_width = 0;
-    if (f->obj->media_url != NULL)
-      gsr__widths_put(f->client->widths, f->obj->media_url, next);
+    if (s->media_url != NULL)
+      gsr__widths_put(s->client->widths, s->media_url, next);
   }
 }
 
@@ -121,7 +122,7 @@ static void width_step(struct gsr__file *f, struct gsr__prefetcher *p,
  * (the first blocks' leads need it before any block completed), a first
  * rate from its progress when none is known yet, and its rate once its
  * request completed well. */
-static void note(struct gsr__file *f, struct gsr__prefetcher *p,
+static void note(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                  struct gsr__pf_block *b) {
   if (b->noted || b->rf == NULL || b->rf->reqs == NULL) return;
   const struct gsr__request *req = &b->rf->reqs[0];
@@ -142,16 +143,16 @@ static void note(struct gsr__file *f, struct gsr__prefetcher *p,
   if (b->len >= MIN_RATE_BLOCK)
     p->rate = ewma(p->rate, (double)b->len * 1e9 /
                                 (double)(req->done_ns - req->first_byte_ns));
-  width_step(f, p, b);
+  width_step(s, p, b);
 }
 
 /* Schedules one block of len bytes at sched_end, within the budget; if
  * it does not fit and a read waits for its first `needed` bytes (> 0),
  * those alone, charged whatever the budget says. 1 if nothing was
  * scheduled (the budget is spent: wait). */
-static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
+static int schedule(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                     uint64_t len, uint64_t needed) {
-  struct gsr__budget *budget = f->client->budget;
+  struct gsr__budget *budget = s->client->budget;
   int demand = needed > 0, refused;
   struct gsr__buf *buf = gsr__buf_try((size_t)len, budget, &refused);
   if (buf == NULL && refused) {
@@ -173,8 +174,8 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
   b->width = p->width;
   b->ahead = !demand;
   struct gsr__iov one = {buf->data, (size_t)len};
-  int status = gsr__rfetch_start(&f->target, p->sched_end, len, &one, 1, 1, len,
-                                 buf, &b->rf);
+  int status = gsr__rfetch_start(s->r->target, p->sched_end, len, &one, 1, 1,
+                                 len, buf, &b->rf);
   if (status != GSR_OK) {
     gsr__buf_unref(buf);
     gsr__free(b);
@@ -185,17 +186,17 @@ static int schedule(struct gsr__file *f, struct gsr__prefetcher *p,
   else
     p->head = b;
   p->tail = b;
-  GSR__TRACE(f->client,
+  GSR__TRACE(s->client,
              "engine %s: schedule %llu+%llu%s (plan %s, width %d, "
              "window %llu, lead %llu, held %llu)",
-             f->obj->display, (unsigned long long)p->sched_end,
+             s->r->display, (unsigned long long)p->sched_end,
              (unsigned long long)len, demand ? " for the read" : " ahead",
              gsr__plan_name(p->now.plan), p->now.width,
              (unsigned long long)p->now.window, (unsigned long long)p->now.lead,
              (unsigned long long)p->held + len);
   p->sched_end += len;
   p->held += len;
-  peak_update(&f->stats.peak_buffered, p->held);
+  peak_update(&s->r->stats->peak_buffered, p->held);
   return GSR_OK;
 }
 
@@ -219,16 +220,16 @@ static void check_blocks(const struct gsr__prefetcher *p) {
 #endif
 }
 
-int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
+int gsr__producer_fill(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                        uint64_t must) {
-  for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next) note(f, p, b);
-  struct gsr__engine_in in = engine_in(f, p);
+  for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next) note(s, p, b);
+  struct gsr__engine_in in = engine_in(s, p);
   gsr__engine_policy(&in, &p->now);
   const struct gsr__engine_out *w = &p->now;
   assert(w->width >= 1 && w->block > 0 && w->lead <= w->block);
-  atomic_store(&f->stats.window, w->window);
-  atomic_store(&f->stats.plan, w->plan);
-  atomic_store(&f->stats.width, w->plan == GSR__PLAN_NONE ? 0 : w->width);
+  atomic_store(&s->r->stats->window, w->window);
+  atomic_store(&s->r->stats->plan, w->plan);
+  atomic_store(&s->r->stats->width, w->plan == GSR__PLAN_NONE ? 0 : w->width);
   if (p->head == NULL && p->sched_end < p->pos) p->sched_end = p->pos;
   check_blocks(p);
   assert(p->sched_end >= p->pos); /* blocks are never all behind the reader */
@@ -257,14 +258,14 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
     if (needed > 0 && (w->plan != GSR__PLAN_FULL || p->held + len > w->window))
       len = needed;
     if (needed == 0 && p->held + len > w->window) break;
-    int status = schedule(f, p, len, needed);
+    int status = schedule(s, p, len, needed);
     if (status == 1) break;
     if (status != GSR_OK && needed > 0) return status;
     if (status != GSR_OK) {
       /* No read waits for these bytes: the one that comes to them
        * schedules them itself, and its failure is its own. */
-      GSR__TRACE(f->client, "engine %s: %llu+%llu not scheduled ahead: %s",
-                 f->obj->display, (unsigned long long)p->sched_end,
+      GSR__TRACE(s->client, "engine %s: %llu+%llu not scheduled ahead: %s",
+                 s->r->display, (unsigned long long)p->sched_end,
                  (unsigned long long)len, gsr_errmsg());
       break;
     }
@@ -275,7 +276,7 @@ int gsr__producer_fill(struct gsr__file *f, struct gsr__prefetcher *p,
   return GSR_OK;
 }
 
-static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
+static void drop(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                  struct gsr__pf_block *b) {
   if (!b->waited && b->rf != NULL) {
     /* All bytes read: let curl finish cleanly and keep its connection
@@ -289,10 +290,10 @@ static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
       (void)gsr__rfetch_wait(b->rf);
     }
   }
-  note(f, p, b); /* a block read at once is not seen by a fill */
+  note(s, p, b); /* a block read at once is not seen by a fill */
   uint64_t got = arrived(b);
   if (got > b->used) /* received and never read: waste */
-    atomic_fetch_add(&f->stats.prefetched_unused, got - b->used);
+    atomic_fetch_add(&s->r->stats->prefetched_unused, got - b->used);
   gsr__rfetch_free(b->rf);
   gsr__buf_unref(b->buf);
   assert(p->held >= b->len);
@@ -300,25 +301,26 @@ static void drop(struct gsr__file *f, struct gsr__prefetcher *p,
   gsr__free(b);
 }
 
-void gsr__producer_pop(struct gsr__file *f, struct gsr__prefetcher *p) {
+void gsr__producer_pop(const struct gsr__sctx *s, struct gsr__prefetcher *p) {
   struct gsr__pf_block *b = p->head;
   if (b == NULL) return;
   p->head = b->next;
   if (p->head == NULL) p->tail = NULL;
-  drop(f, p, b);
+  drop(s, p, b);
 }
 
-void gsr__producer_restart_at(struct gsr__file *f, struct gsr__prefetcher *p,
-                              uint64_t off) {
+void gsr__producer_restart_at(const struct gsr__sctx *s,
+                              struct gsr__prefetcher *p, uint64_t off) {
   assert(p->head != NULL && off >= p->head->off && off < p->sched_end);
-  gsr__producer_drop_all(f, p);
+  gsr__producer_drop_all(s, p);
   p->sched_end = off;
 }
 
-void gsr__producer_drop_all(struct gsr__file *f, struct gsr__prefetcher *p) {
+void gsr__producer_drop_all(const struct gsr__sctx *s,
+                            struct gsr__prefetcher *p) {
   /* Cancel every fetch first, so they all stop at once. */
   for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
     if (!b->waited && b->rf != NULL) gsr__rfetch_cancel(b->rf);
-  while (p->head != NULL) gsr__producer_pop(f, p);
+  while (p->head != NULL) gsr__producer_pop(s, p);
   assert(p->held == 0);
 }
