@@ -4,7 +4,8 @@
  *   cache   none | readahead | readahead_chunked | blockcache | ...
  *           (gsr__cache_ops, given the file's narrow view, gsr__rctx)
  *   source  direct (range fetches, split over N connections) | prefetch
- *           (gsr__reader_ops, given the file: the file's own machinery)
+ *           (gsr__reader_ops, given the source's view, gsr__sctx: the
+ *           cache's view and what the engine decides with)
  *
  * A cache asks its source for what it lacks, through the context's way
  * down; "none" passes reads straight through. Bytes go to a gsr__out: copied
