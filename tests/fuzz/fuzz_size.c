@@ -23,26 +23,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     if (!(c)) abort(); \
   } while (0)
 
-static const struct {
-  const char *suffix;
-  uint64_t mult;
-} units[] = {
-    {"", 1},
-    {"B", 1},
-    {"K", 1ull << 10},
-    {"KiB", 1ull << 10},
-    {"KB", 1000ull},
-    {"M", 1ull << 20},
-    {"MiB", 1ull << 20},
-    {"MB", 1000000ull},
-    {"G", 1ull << 30},
-    {"GiB", 1ull << 30},
-    {"GB", 1000000000ull},
-    {"T", 1ull << 40},
-    {"TiB", 1ull << 40},
-    {"TB", 1000000000000ull},
-};
-#define N_UNITS (sizeof(units) / sizeof(units[0]))
+/* The units, as the header states them: bytes (no suffix, or B), then
+ * for the i-th of K, M, G, T the powers of 1024 (X, XiB) and of 1000
+ * (XB). Unit u's suffix goes to s; returns its multiplier. */
+#define N_UNITS (2 + 4 * 3)
+static uint64_t unit(size_t u, char s[4]) {
+  static const char *const forms[3] = {"", "iB", "B"};
+  if (u < 2) {
+    strcpy(s, u ? "B" : "");
+    return 1;
+  }
+  size_t i = (u - 2) / 3, form = (u - 2) % 3;
+  s[0] = "KMGT"[i];
+  strcpy(s + 1, forms[form]);
+  uint64_t mult = 1;
+  for (size_t k = 0; k <= i; k++) mult *= form == 2 ? 1000 : 1024;
+  return mult;
+}
 
 /* The reference: returns 1 and *out, or 0 for invalid. */
 static int reference(const char *s, uint64_t *out) {
@@ -53,9 +50,12 @@ static int reference(const char *s, uint64_t *out) {
         __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
       return 0;
   if (i == 0) return 0;
-  for (size_t u = 0; u < N_UNITS; u++)
-    if (strcasecmp(s + i, units[u].suffix) == 0)
-      return !__builtin_mul_overflow(v, units[u].mult, out);
+  for (size_t u = 0; u < N_UNITS; u++) {
+    char suffix[4];
+    uint64_t mult = unit(u, suffix);
+    if (strcasecmp(s + i, suffix) == 0)
+      return !__builtin_mul_overflow(v, mult, out);
+  }
   return 0;
 }
 
@@ -75,11 +75,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   CHECK(got == want);
   for (size_t u = 0; u < N_UNITS; u++) {
-    if (got % units[u].mult != 0) continue;
+    char suffix[4];
+    uint64_t mult = unit(u, suffix);
+    if (got % mult != 0) continue;
     char again[64];
     uint64_t back = 0;
-    snprintf(again, sizeof(again), "%" PRIu64 "%s", got / units[u].mult,
-             units[u].suffix);
+    snprintf(again, sizeof(again), "%" PRIu64 "%s", got / mult, suffix);
     CHECK(gsr_parse_size(again, &back) == GSR_OK && back == got);
   }
   free(text);

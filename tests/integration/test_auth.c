@@ -222,6 +222,14 @@ static void info_of(gsr_client *c, gsr_auth_info *ai) {
   if (s != GSR_OK) fail_msg("auth_info: %s: %s", gsr_strerror(s), gsr_errmsg());
 }
 
+/* c's credentials (into *ai) are of this kind, from this source. */
+static void expect_auth(gsr_client *c, gsr_auth_info *ai, const char *kind,
+                        const char *source) {
+  info_of(c, ai);
+  assert_string_equal(ai->kind, kind);
+  assert_string_equal(ai->source, source);
+}
+
 /* ---- Tests */
 
 static void test_anonymous_is_refused(void **state) {
@@ -230,15 +238,11 @@ static void test_anonymous_is_refused(void **state) {
   assert_int_equal(read_small(c), GSR_EAUTH);
   assert_non_null(strstr(gsr_errmsg(), "401"));
   gsr_auth_info ai;
-  info_of(c, &ai);
-  assert_string_equal(ai.kind, "anonymous");
-  assert_string_equal(ai.source, "option");
+  expect_auth(c, &ai, "anonymous", "option");
   gsr_client_free(c);
   /* Nothing configured at all: anonymous too, by default. */
   c = new_client(NULL, 0, NULL);
-  info_of(c, &ai);
-  assert_string_equal(ai.kind, "anonymous");
-  assert_string_equal(ai.source, "default");
+  expect_auth(c, &ai, "anonymous", "default");
   assert_int_equal(read_small(c), GSR_EAUTH);
   gsr_client_free(c);
   check_traces();
@@ -250,9 +254,7 @@ static void test_fixed_token(void **state) {
   gsr_client *c = new_client("fixed-secret-token", 0, NULL);
   expect_ok(c);
   gsr_auth_info ai;
-  info_of(c, &ai);
-  assert_string_equal(ai.kind, "access_token");
-  assert_string_equal(ai.source, "option");
+  expect_auth(c, &ai, "access_token", "option");
   assert_int_equal(ai.has_expiry, 0);
   gsr_client_free(c);
 
@@ -280,9 +282,7 @@ static void test_service_account_key(void **state) {
   expect_ok(c);
   expect_ok(c);
   gsr_auth_info ai;
-  info_of(c, &ai);
-  assert_string_equal(ai.kind, "service_account");
-  assert_string_equal(ai.source, "GOOGLE_APPLICATION_CREDENTIALS");
+  expect_auth(c, &ai, "service_account", "GOOGLE_APPLICATION_CREDENTIALS");
   assert_string_equal(ai.detail, sa_json);
   assert_string_equal(ai.account, EMAIL);
   assert_int_equal(ai.has_expiry, 1);
@@ -365,17 +365,13 @@ static void test_401_refreshes_once_and_retries(void **state) {
   assert_int_equal(stat_of("auth_failures"), 1);
   /* Eight readers hit the 401 together: they share one refresh. */
   control("revoke", NULL);
-  pthread_t th[8];
   struct reader_arg args[8];
   for (int i = 0; i < 8; i++) {
     args[i].f = f;
     args[i].status = -1;
-    pthread_create(&th[i], NULL, reader, &args[i]);
   }
-  for (int i = 0; i < 8; i++) {
-    pthread_join(th[i], NULL);
-    assert_int_equal(args[i].status, GSR_OK);
-  }
+  FX_RUN_THREADS(8, reader, args);
+  for (int i = 0; i < 8; i++) assert_int_equal(args[i].status, GSR_OK);
   assert_int_equal(stat_of("tokens_issued"), 3);
   gsr_close(f);
   /* The metadata GET of an open retries the same way. */
@@ -496,9 +492,7 @@ static void test_authorized_user_via_gcloud_adc(void **state) {
   gsr_client *c = new_client(NULL, 0, NULL);
   expect_ok(c);
   gsr_auth_info ai;
-  info_of(c, &ai);
-  assert_string_equal(ai.kind, "authorized_user");
-  assert_string_equal(ai.source, "gcloud_adc");
+  expect_auth(c, &ai, "authorized_user", "gcloud_adc");
   assert_non_null(strstr(ai.detail, "application_default_credentials.json"));
   assert_int_equal(ai.has_expiry, 1);
   gsr_client_free(c);
@@ -519,9 +513,7 @@ static void test_authorized_user_via_gcloud_adc(void **state) {
   setenv("GOOGLE_APPLICATION_CREDENTIALS", user_json, 1);
   c = new_client(NULL, 0, NULL);
   expect_ok(c);
-  info_of(c, &ai);
-  assert_string_equal(ai.kind, "authorized_user");
-  assert_string_equal(ai.source, "GOOGLE_APPLICATION_CREDENTIALS");
+  expect_auth(c, &ai, "authorized_user", "GOOGLE_APPLICATION_CREDENTIALS");
   gsr_client_free(c);
   /* The credentials_file option names the file for one client, before
    * the environment's (here a file that does not exist). */
@@ -533,9 +525,7 @@ static void test_authorized_user_via_gcloud_adc(void **state) {
   s = gsr_client_new(&o, &c);
   if (s != GSR_OK) fail_msg("client: %s", gsr_errmsg());
   expect_ok(c);
-  info_of(c, &ai);
-  assert_string_equal(ai.kind, "authorized_user");
-  assert_string_equal(ai.source, "option");
+  expect_auth(c, &ai, "authorized_user", "option");
   assert_string_equal(ai.detail, user_json);
   gsr_client_free(c);
   check_traces();
@@ -548,9 +538,7 @@ static void test_metadata_server(void **state) {
   expect_ok(c);
   expect_ok(c);
   gsr_auth_info ai;
-  info_of(c, &ai);
-  assert_string_equal(ai.kind, "metadata");
-  assert_string_equal(ai.source, "metadata_server");
+  expect_auth(c, &ai, "metadata", "metadata_server");
   assert_int_equal(ai.has_expiry, 1);
   assert_int_equal(stat_of("metadata_tokens"), 1);
   /* Revoked: refreshed from the metadata server. */
@@ -673,9 +661,7 @@ static void test_emulator_host_is_anonymous(void **state) {
   gsr_auth_info ai;
   gsr_client_options_init(&o);
   assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
-  info_of(c, &ai);
-  assert_string_equal(ai.kind, "anonymous");
-  assert_string_equal(ai.source, "STORAGE_EMULATOR_HOST");
+  expect_auth(c, &ai, "anonymous", "STORAGE_EMULATOR_HOST");
   assert_int_equal(read_small(c), GSR_EAUTH); /* this server wants a token */
   assert_int_equal(stat_of("tokens_issued"), 0);
   gsr_client_free(c);

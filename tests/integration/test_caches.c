@@ -514,30 +514,19 @@ static void run_all_cfgs(enum ctype type) {
   print_message("%-18s %.2f s\n", cnames[type], now_s() - t0);
 }
 
-static void test_model_readahead(void **state) {
-  (void)state;
-  run_all_cfgs(RA);
-}
-static void test_model_readahead_chunked(void **state) {
-  (void)state;
-  run_all_cfgs(RAC);
-}
-static void test_model_blockcache(void **state) {
-  (void)state;
-  run_all_cfgs(BLOCK);
-}
-static void test_model_first(void **state) {
-  (void)state;
-  run_all_cfgs(FIRST);
-}
-static void test_model_all(void **state) {
-  (void)state;
-  run_all_cfgs(ALL);
-}
-static void test_model_bytes(void **state) {
-  (void)state;
-  run_all_cfgs(BYTES);
-}
+/* A test per cache type: the model's configurations, each checked. */
+#define MODEL_TEST(name, type)                  \
+  static void test_model_##name(void **state) { \
+    (void)state;                                \
+    run_all_cfgs(type);                         \
+  }
+MODEL_TEST(readahead, RA)
+MODEL_TEST(readahead_chunked, RAC)
+MODEL_TEST(blockcache, BLOCK)
+MODEL_TEST(first, FIRST)
+MODEL_TEST(all, ALL)
+MODEL_TEST(bytes, BYTES)
+
 static void test_model_background(void **state) {
   (void)state;
   bg_races = bg_started = 0;
@@ -645,6 +634,19 @@ static void get_stats(gsr_file f, gsr_file_stats *st) {
   assert_int_equal(gsr_file_stats_get(f, st), GSR_OK);
 }
 
+/* The slices s[0..n), in order, hold o's bytes from off on; releases them
+ * and returns how many bytes they held. */
+static size_t check_slices(const struct ts_object *o, uint64_t off,
+                           gsr_slice *s, size_t n) {
+  size_t at = 0;
+  for (size_t k = 0; k < n; k++) {
+    assert_memory_equal(s[k].data, o->data + off + at, s[k].len);
+    at += s[k].len;
+    gsr_slice_release(&s[k]);
+  }
+  return at;
+}
+
 /* Keeps a slice with the offset its bytes came from. */
 struct held {
   gsr_slice s[64];
@@ -737,15 +739,9 @@ static void test_slices_outlive_everything(void **state) {
           want);
     }
     assert_int_equal(gsr_close(f), GSR_OK);
-    for (int i = 0; i < 8; i++) {
-      size_t at = 0;
-      for (size_t k = 0; k < n[i]; k++) {
-        assert_memory_equal(s[i][k].data, o->data + offs[i] + at, s[i][k].len);
-        at += s[i][k].len;
-        gsr_slice_release(&s[i][k]);
-      }
-      assert_int_equal(at, min64(lens[i], o->size - offs[i]));
-    }
+    for (int i = 0; i < 8; i++)
+      assert_int_equal(check_slices(o, offs[i], s[i], n[i]),
+                       min64(lens[i], o->size - offs[i]));
     expect_all_freed();
   }
   log_drain();
@@ -767,12 +763,7 @@ static void test_readahead_partial_hit_copies(void **state) {
     gsr_slice_release(&s[0]);
     assert_int_equal(gsr_pread_slices(f, 500, 1000, s, 4, &n),
                      500); /* partial */
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-      assert_memory_equal(s[i].data, o->data + 1000 + at, s[i].len);
-      at += s[i].len;
-      gsr_slice_release(&s[i]);
-    }
+    check_slices(o, 1000, s, n);
     get_stats(f, &st);
     assert_int_equal(n, chunked ? 2 : 1);
     assert_int_equal(st.bytes_copied, chunked ? 0 : 500);
@@ -1038,16 +1029,11 @@ static void test_threads(void **state) {
   const struct ts_object *o = fx_object("o100k");
   for (int t = 0; t < 7; t++) {
     gsr_file f = open_cache(o->name, cnames[t], 2000, 4, "off");
-    pthread_t th[4];
     struct thread_arg a[4];
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4; i++)
       a[i] = (struct thread_arg){f, o, 100 * (uint64_t)t + (uint64_t)i, 0};
-      pthread_create(&th[i], NULL, reader_thread, &a[i]);
-    }
-    for (int i = 0; i < 4; i++) {
-      pthread_join(th[i], NULL);
-      assert_int_equal(a[i].errors, 0);
-    }
+    FX_RUN_THREADS(4, reader_thread, a);
+    for (int i = 0; i < 4; i++) assert_int_equal(a[i].errors, 0);
     gsr_close(f);
   }
   expect_all_freed();

@@ -783,10 +783,9 @@ static void test_explicit_width_is_obeyed(void **state) {
 static void test_failed_block_ahead_is_fetched_again(void **state) {
   (void)state;
   gsr_client_options o;
-  gsr_client *c;
   fx_client_options(&o);
   o.retry_max_attempts = 1;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_client *c = fx_client(&o);
   gsr_file f = open_obj(c, 4, 4 * MiB);
   assert_int_equal(ts_control(&fx.srv,
                               "config?fault_kind=status&fault_status=503&"

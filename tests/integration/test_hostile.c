@@ -86,6 +86,25 @@ static int read_all(gsr_client *c, const char *path, double *secs) {
   return status;
 }
 
+/* The evil server's /http/<behaviour>/obj, read whole (under a 60 s
+ * alarm) by a client with this stall timeout, fails after ATTEMPTS
+ * requests for it; returns the status. */
+static int fails_in_attempts(long stall_ms, const char *behaviour,
+                             double *secs) {
+  gsr_client *c = client(stall_ms, 0);
+  char get[100], path[100];
+  snprintf(get, sizeof(get), "GET /http/%s/", behaviour);
+  snprintf(path, sizeof(path), "/http/%s/obj", behaviour);
+  long before = log_count(get);
+  alarm(60);
+  int st = read_all(c, path, secs);
+  alarm(0);
+  assert_int_not_equal(st, GSR_OK);
+  assert_int_equal(log_count(get) - before, ATTEMPTS);
+  gsr_client_free(c);
+  return st;
+}
+
 static void check_no_control(const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p; p++)
     if (*p < 0x20 || *p == 0x7f) fail_msg("control byte 0x%02x in '%s'", *p, s);
@@ -96,48 +115,27 @@ static void check_no_control(const char *s) {
  * renews the retry budget, the read fails after ATTEMPTS attempts. */
 static void test_trickle(void **state) {
   (void)state;
-  gsr_client *c = client(1000, 0);
   double secs;
-  long before = log_count("GET /http/trickle/");
-  alarm(60);
-  int st = read_all(c, "/http/trickle/obj", &secs);
-  alarm(0);
-  assert_int_not_equal(st, GSR_OK);
+  int st = fails_in_attempts(1000, "trickle", &secs);
   assert_true(gsr_status_is_retryable(st));
   assert_true(secs < 20);
-  assert_int_equal(log_count("GET /http/trickle/") - before, ATTEMPTS);
-  gsr_client_free(c);
 }
 
 /* 1 byte every 2 s under a 1 s stall timeout: each attempt stalls after
  * its byte; the byte does not renew the budget. */
 static void test_gap(void **state) {
   (void)state;
-  gsr_client *c = client(1000, 0);
   double secs;
-  long before = log_count("GET /http/gap/");
-  alarm(60);
-  int st = read_all(c, "/http/gap/obj", &secs);
-  alarm(0);
-  assert_int_not_equal(st, GSR_OK);
+  fails_in_attempts(1000, "gap", &secs);
   assert_true(secs < 20);
-  assert_int_equal(log_count("GET /http/gap/") - before, ATTEMPTS);
-  gsr_client_free(c);
 }
 
 /* 1 byte per connection, then a close (no stall at all): ATTEMPTS
  * requests, not one per byte of the object. */
 static void test_oneshot(void **state) {
   (void)state;
-  gsr_client *c = client(30000, 0);
   double secs;
-  long before = log_count("GET /http/oneshot/");
-  alarm(60);
-  int st = read_all(c, "/http/oneshot/obj", &secs);
-  alarm(0);
-  assert_int_not_equal(st, GSR_OK);
-  assert_int_equal(log_count("GET /http/oneshot/") - before, ATTEMPTS);
-  gsr_client_free(c);
+  fails_in_attempts(30000, "oneshot", &secs);
 }
 
 /* request_timeout_ms bounds each attempt even with a stall timeout that

@@ -291,11 +291,10 @@ static gsr_file open_on(gsr_client *c, const char *prefetch) {
 static void test_requests_as_server_counts(void **state) {
   (void)state;
   gsr_client_options o;
-  gsr_client *c;
   fx_client_options(&o);
   o.anonymous = 1;
   o.retry_initial_ms = 10;
-  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_client *c = fx_client(&o);
   size_t len = 12 * MiB;
   unsigned char *buf = malloc(len);
   assert_non_null(buf);

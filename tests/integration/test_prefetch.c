@@ -227,16 +227,10 @@ static void test_memory_budget_16_files(void **state) {
   fx_client_options(&o);
   o.memory_budget = 16 * MiB;
   assert_int_equal(gsr_client_new(&o, &budget_client), GSR_OK);
-  pthread_t t[16];
   struct reader_arg a[16];
-  for (int i = 0; i < 16; i++) {
-    a[i] = (struct reader_arg){i, 0};
-    pthread_create(&t[i], NULL, budget_reader, &a[i]);
-  }
-  for (int i = 0; i < 16; i++) {
-    pthread_join(t[i], NULL);
-    assert_int_equal(a[i].errors, 0);
-  }
+  for (int i = 0; i < 16; i++) a[i] = (struct reader_arg){i, 0};
+  FX_RUN_THREADS(16, budget_reader, a);
+  for (int i = 0; i < 16; i++) assert_int_equal(a[i].errors, 0);
   gsr_client_stats cs;
   assert_int_equal(gsr_client_stats_get(budget_client, &cs), GSR_OK);
   /* Prefetch stays in the budget; only the bytes reads wait for exceed it. */

@@ -88,6 +88,14 @@ static gsr_file open_on(gsr_client *c, const char *url, uint64_t min_part) {
   return f;
 }
 
+/* Object name on backend k (url_of), opened on the shared client with
+ * default parts. */
+static gsr_file open_obj(int k, const char *name) {
+  char url[1024];
+  url_of(k, name, url, sizeof(url));
+  return open_on(fx.client, url, 0);
+}
+
 /* Each range holds the object's bytes (delivered: clamped to the end),
  * in its buffer or its slice; releases the slices. */
 static void check_ranges(const struct ts_object *o, gsr_range *r, size_t n,
@@ -334,9 +342,7 @@ static void test_width_from_plan(void **state) {
 static void test_bad_input_and_eof(void **state) {
   (void)state;
   struct ts_object *o = fx_object("obj");
-  char url[1024];
-  url_of(0, o->name, url, sizeof(url));
-  gsr_file f = open_on(fx.client, url, 0);
+  gsr_file f = open_obj(0, o->name);
   unsigned char b[16];
   gsr_range r[3] = {{.offset = 0, .length = 10, .buf = b},
                     {.offset = 5, .length = 5, .buf = NULL},
@@ -465,9 +471,7 @@ static void *read_thread(void *arg) {
  * its ranges failed, nothing leaked (LSan, valgrind). */
 static void test_close_cancels(void **state) {
   (void)state;
-  char url[1024];
-  url_of(0, "big", url, sizeof(url));
-  gsr_file f = open_on(fx.client, url, 0);
+  gsr_file f = open_obj(0, "big");
   /* 16 ranges of 512 KiB, 1 MiB apart: separate spans whatever the
    * measured hole limit, each far more than one sendfile chunk (512k,
    * sent before the rate's first pause), so each takes seconds. */
@@ -527,19 +531,11 @@ static void *worker(void *arg) {
 /* Eight threads on one file at once (thread-safe like gsr_pread). */
 static void test_threads(void **state) {
   (void)state;
-  char url[1024];
-  url_of(0, "obj", url, sizeof(url));
-  gsr_file f = open_on(fx.client, url, 0);
-  pthread_t t[8];
+  gsr_file f = open_obj(0, "obj");
   struct worker w[8];
-  for (int i = 0; i < 8; i++) {
-    w[i] = (struct worker){f, i + 1, 0};
-    pthread_create(&t[i], NULL, worker, &w[i]);
-  }
-  for (int i = 0; i < 8; i++) {
-    pthread_join(t[i], NULL);
-    assert_int_equal(w[i].failures, 0);
-  }
+  for (int i = 0; i < 8; i++) w[i] = (struct worker){f, i + 1, 0};
+  FX_RUN_THREADS(8, worker, w);
+  for (int i = 0; i < 8; i++) assert_int_equal(w[i].failures, 0);
   gsr_close(f);
 }
 
@@ -634,9 +630,7 @@ static void test_million(void **state) {
   unsigned char *buf = malloc(n * 8);
   assert_true(r != NULL && buf != NULL);
   for (int k = 0; k < 3; k += 2) {
-    char url[1024];
-    url_of(k, o->name, url, sizeof(url));
-    gsr_file f = open_on(fx.client, url, 0);
+    gsr_file f = open_obj(k, o->name);
     for (size_t i = 0; i < n; i++) { /* backwards, every 100th by reference */
       size_t j = n - 1 - i;
       r[i] = (gsr_range){.offset = (int64_t)(j * 16),

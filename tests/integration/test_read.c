@@ -265,6 +265,8 @@ static void test_stat(void **state) {
   gsr_close(f);
 }
 
+/* A reader thread's file and its object, its seed, its count of reads
+ * that went wrong. */
 struct thread_arg {
   gsr_file f;
   const struct ts_object *o;
@@ -288,33 +290,31 @@ static void *pread_thread(void *p) {
   return NULL;
 }
 
+/* Runs n threads of reader at once on f (the object "big"), seeded 1 to
+ * n; returns how many of their reads went wrong, all together. */
+static int run_readers(gsr_file f, int n, void *(*reader)(void *)) {
+  struct thread_arg a[FX_MAX_THREADS];
+  assert_true(n <= FX_MAX_THREADS);
+  for (int i = 0; i < n; i++)
+    a[i] = (struct thread_arg){f, fx_object("big"), i + 1, 0};
+  fx_run_threads(n, reader, a, sizeof(a[0]));
+  int errors = 0;
+  for (int i = 0; i < n; i++) errors += a[i].errors;
+  return errors;
+}
+
 static void test_threads_pread_one_file(void **state) {
   (void)state;
   char url[512];
   gs_url("big", url, sizeof(url));
   gsr_file f = open_ok(url);
-  pthread_t t[8];
-  struct thread_arg a[8];
-  for (int i = 0; i < 8; i++) {
-    a[i] = (struct thread_arg){f, fx_object("big"), i + 1, 0};
-    pthread_create(&t[i], NULL, pread_thread, &a[i]);
-  }
-  for (int i = 0; i < 8; i++) {
-    pthread_join(t[i], NULL);
-    assert_int_equal(a[i].errors, 0);
-  }
+  assert_int_equal(run_readers(f, 8, pread_thread), 0);
   gsr_close(f);
 }
 
-struct overlap_arg {
-  gsr_file f;
-  const struct ts_object *o;
-  int seed, errors;
-};
-
 /* Three 1 MiB preads at random places, each checked. */
 static void *pread_1m_thread(void *p) {
-  struct overlap_arg *a = p;
+  struct thread_arg *a = p;
   unsigned char *buf = malloc(MiB);
   uint64_t x = (uint64_t)a->seed * 2654435761u;
   for (int i = 0; i < 3; i++) {
@@ -345,16 +345,10 @@ static void test_threads_pread_one_handle_in_parallel(void **state) {
   assert_int_equal(gsr_open(fx.client, url, &o, &f), GSR_OK);
   assert_int_equal(ts_control(&fx.srv, "config?ttfb_ms=150"), 200);
   long base = ts_log_lines(&fx.srv);
-  pthread_t t[T];
-  struct overlap_arg a[T];
-  for (int i = 0; i < T; i++) {
-    a[i] = (struct overlap_arg){f, fx_object("big"), i + 1, 0};
-    pthread_create(&t[i], NULL, pread_1m_thread, &a[i]);
-  }
-  for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
+  int errors = run_readers(f, T, pread_1m_thread);
   ts_log_quiet(&fx.srv, 300);
   assert_int_equal(ts_control(&fx.srv, "reset"), 200);
-  for (int i = 0; i < T; i++) assert_int_equal(a[i].errors, 0);
+  assert_int_equal(errors, 0);
   struct ts_media_req q[4 * T * 3];
   int n = ts_media_log(&fx.srv, base, q, 4 * T * 3);
   assert_true(n >= T * 3);
@@ -561,6 +555,14 @@ static int64_t read_to_end(gsr_file f, unsigned char *buf, size_t piece,
   return n;
 }
 
+/* Opens "five" (url) once, the server caching its CRC32C then; if
+ * corrupt, then changes its byte at offset at in place, the CRC kept. */
+static void open_five(const char *url, int corrupt, long at) {
+  gsr_close(open_ok(url));
+  if (corrupt)
+    assert_int_equal(ts_corrupt_in_place(&fx.srv, BUCKET, "five", at), 0);
+}
+
 /* Whole reads through every cache, copied and as slices: the CRC32C check
  * passes on intact bytes (whichever way each byte's CRC was obtained: by
  * the I/O thread, per chunk, or over the delivered bytes) and catches a
@@ -575,10 +577,7 @@ static void test_whole_object_crc32c_through_caches(void **state) {
   char url[512];
   gs_url("five", url, sizeof(url));
   for (int corrupt = 0; corrupt < 2; corrupt++) {
-    gsr_file probe = open_ok(url); /* the server caches the CRC now */
-    gsr_close(probe);
-    if (corrupt)
-      assert_int_equal(ts_corrupt_in_place(&fx.srv, BUCKET, "five", 1234), 0);
+    open_five(url, corrupt, 1234);
     for (size_t c = 0; c < sizeof(caches) / sizeof(*caches); c++)
       for (int slices = 0; slices < 2; slices++) {
         gsr_file_options fo;
@@ -612,12 +611,7 @@ static void test_whole_object_crc32c_through_prefetch(void **state) {
   char url[512];
   gs_url("five", url, sizeof(url));
   for (int corrupt = 0; corrupt < 2; corrupt++) {
-    gsr_file probe = open_ok(url); /* the server caches the CRC now */
-    gsr_close(probe);
-    if (corrupt)
-      assert_int_equal(
-          ts_corrupt_in_place(&fx.srv, BUCKET, "five", (long)o->size - 100000),
-          0);
+    open_five(url, corrupt, (long)o->size - 100000);
     for (size_t p = 0; p < 2; p++)
       for (int slices = 0; slices < 2; slices++) {
         gsr_file_options fo;

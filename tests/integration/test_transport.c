@@ -102,6 +102,17 @@ static void rig_start(struct rig *r, const char *url,
   assert_int_equal(gsr__transport_submit(r->t, &r->req), GSR_OK);
 }
 
+/* A backoff cap that doubles each attempt, from initial_ms to max_delay_ms;
+ * attempts in all, none starting after deadline_ms. */
+static struct gsr__retry_policy doubling(long initial_ms, long max_delay_ms,
+                                         int attempts, long deadline_ms) {
+  return (struct gsr__retry_policy){.initial_ms = initial_ms,
+                                    .multiplier = 2.0,
+                                    .max_delay_ms = max_delay_ms,
+                                    .max_attempts = attempts,
+                                    .deadline_ms = deadline_ms};
+}
+
 /* The object, whose first media request answers 503 (transient) with
  * Retry-After: retry_after_s (0: none). */
 static void rig_start_503(struct rig *r, int retry_after_s, enum on_retry on) {
@@ -112,13 +123,7 @@ static void rig_start_503(struct rig *r, int retry_after_s, enum on_retry on) {
            "&fault_retry_after=%d",
            retry_after_s);
   assert_int_equal(ts_control(&fx.srv, knobs), 200);
-  rig_start(r, media_url,
-            (struct gsr__retry_policy){.initial_ms = 50,
-                                       .multiplier = 2.0,
-                                       .max_delay_ms = 1000,
-                                       .max_attempts = 5,
-                                       .deadline_ms = 20000},
-            on);
+  rig_start(r, media_url, doubling(50, 1000, 5, 20000), on);
 }
 
 static double now_s(void) {
@@ -195,12 +200,7 @@ static void test_cancel_seen_when_the_retry_starts(void **state) {
 static void test_unresolvable_host_is_retried(void **state) {
   (void)state;
   struct rig r;
-  rig_start(&r, "http://gsread-test.invalid/obj",
-            (struct gsr__retry_policy){.initial_ms = 10,
-                                       .multiplier = 2.0,
-                                       .max_delay_ms = 50,
-                                       .max_attempts = 3,
-                                       .deadline_ms = 60000},
+  rig_start(&r, "http://gsread-test.invalid/obj", doubling(10, 50, 3, 60000),
             KEEP);
   int s = rig_finish(&r);
   print_message("%s: %s\n", gsr_status_name(s), r.completion.err.msg);

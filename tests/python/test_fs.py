@@ -20,6 +20,7 @@ import pytest
 
 import gsread
 from gsread import _gsread
+from gsread.fs import CACHE_TYPES
 from conftest import BUCKET, ODD_NAMES, run_python
 
 SMALL = f"{BUCKET}/small.bin"
@@ -61,21 +62,7 @@ def test_register_gs_only_when_asked(server):
 
 
 # ---- bytes ------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "cache",
-    [
-        None,
-        "none",
-        "readahead",
-        "readahead_chunked",
-        "readahead_v2",
-        "blockcache",
-        "background",
-        "first",
-        "all",
-        "bytes",
-    ],
-)
+@pytest.mark.parametrize("cache", [None, *CACHE_TYPES])
 def test_sequential_reads_byte_exact(fs, server, cache):
     want = server.bytes("big.bin")
     for io_size in (1, 4096, 65536, 1 << 20, 5 * (1 << 20) + 3):
@@ -535,22 +522,28 @@ except OSError as e:
 """
 
 
-def test_open_file_pickles_into_a_subprocess(fs, server):
+def unpickle_in_child(state):
+    """Runs UNPICKLE_CHILD on a pickled file's hex state in a fresh
+    Python; returns its CompletedProcess."""
     import subprocess
     import sys
 
-    want = server.bytes("small.bin")
-    with fs.open(SMALL, cache_type="blockcache") as f:
-        f.seek(777)
-        state = pickle.dumps(f).hex()
-        assert f.read(5) == want[777:782]  # the original goes on
-    r = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", UNPICKLE_CHILD],
         input=state + "\n",
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_open_file_pickles_into_a_subprocess(fs, server):
+    want = server.bytes("small.bin")
+    with fs.open(SMALL, cache_type="blockcache") as f:
+        f.seek(777)
+        state = pickle.dumps(f).hex()
+        assert f.read(5) == want[777:782]  # the original goes on
+    r = unpickle_in_child(state)
     assert r.returncode == 0, r.stderr
     pos, data = r.stdout.split()
     assert int(pos) == 777 and bytes.fromhex(data) == want[777:827]
@@ -560,13 +553,7 @@ def test_open_file_pickles_into_a_subprocess(fs, server):
         state = pickle.dumps(f).hex()
     time.sleep(0.01)
     server.replace("list/f02", b"new")
-    r = subprocess.run(
-        [sys.executable, "-c", UNPICKLE_CHILD],
-        input=state + "\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = unpickle_in_child(state)
     assert r.stdout.split() == ["ObjectChanged", str(errno.ESTALE)], r.stderr
     server.replace("list/f02", b"2")
 

@@ -522,13 +522,19 @@ local function rfc3339(sec, nsec)
     return os.date("!%Y-%m-%dT%H:%M:%S", sec) .. string.format(".%03dZ", math.floor(nsec / 1e6))
 end
 
+-- Whether item is one of the comma-separated list (a knob's value; nil:
+-- none).
+local function listed(list, item)
+    for x in string.gmatch(list or "", "[^,]+") do
+        if x == item then return true end
+    end
+    return false
+end
+
 -- Objects stored gzip-compressed with Content-Encoding: gzip in their
 -- metadata: the gzip_names knob lists their names, comma-separated.
 local function gzip_encoded(cfg, name)
-    for n in string.gmatch(cfg.gzip_names or "", "[^,]+") do
-        if n == name then return true end
-    end
-    return false
+    return listed(cfg.gzip_names, name)
 end
 
 -- GCS's decompressive transcoding: a gzip-encoded object asked for without
@@ -552,10 +558,7 @@ end
 -- no JSON media reads (HTTP 400): their data is served over gRPC
 -- (tests/server/zonal-server).
 local function zonal_bucket(cfg, bucket)
-    for b in string.gmatch(cfg.zonal_buckets or "", "[^,]+") do
-        if b == bucket then return true end
-    end
-    return false
+    return listed(cfg.zonal_buckets, bucket)
 end
 
 metadata_json = function(req, info, path)

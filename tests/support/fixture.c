@@ -4,6 +4,7 @@
  */
 #include "fixture.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -116,6 +117,15 @@ void fx_url(const char *bucket, const char *name, char *out, size_t n) {
     snprintf(out, n, "file://%s/%s/%s", fx.srv.data, bucket, name);
   else
     snprintf(out, n, "gs://%s/%s", bucket, name);
+}
+
+void fx_run_threads(int n, void *(*fn)(void *), void *args, size_t size) {
+  pthread_t t[FX_MAX_THREADS];
+  assert_true(n >= 0 && n <= FX_MAX_THREADS);
+  for (int i = 0; i < n; i++)
+    if (pthread_create(&t[i], NULL, fn, (char *)args + (size_t)i * size) != 0)
+      fail_msg("thread %d of %d did not start", i, n);
+  for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
 }
 
 void fx_check_pread(gsr_file f, const struct ts_object *o, uint64_t off,

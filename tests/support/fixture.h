@@ -94,5 +94,13 @@ void fx_check_tiling(const struct ts_media_req *q, int n, uint64_t from,
                      uint64_t end);
 /* "gs://bucket/name" (FX_LOCAL: "file://" its path) into out. */
 void fx_url(const char *bucket, const char *name, char *out, size_t n);
+/* Runs fn on n threads at once, the i-th given (char *)args + i * size
+ * (args: an array of n arguments), and waits for them all; fails the
+ * running test if one cannot start. n is at most FX_MAX_THREADS. */
+#define FX_MAX_THREADS 64
+void fx_run_threads(int n, void *(*fn)(void *), void *args, size_t size);
+/* fx_run_threads on each element of the array args[n]. */
+#define FX_RUN_THREADS(n, fn, args) \
+  fx_run_threads(n, fn, args, sizeof((args)[0]))
 
 #endif

@@ -49,12 +49,25 @@ static void check(const struct busy_get *g, int n, uint64_t size,
   assert_int_equal(o->n, n);
 }
 
+/* make_log, checked as the log of an object of exactly its n blocks. */
+static void check_log(struct busy_get *g, int n, long (*conn)(int k),
+                      struct busy_report *o) {
+  make_log(g, n, conn);
+  check(g, n, (uint64_t)n * BLOCK, o);
+}
+
+/* Blocks a and b (on one connection) swap their places on it. */
+static void swap_places(struct busy_get *g, int a, int b) {
+  long t = g[a].on_connection;
+  g[a].on_connection = g[b].on_connection;
+  g[b].on_connection = t;
+}
+
 static void test_early_passes(void **state) {
   (void)state;
   struct busy_get g[40];
   struct busy_report o;
-  make_log(g, 40, early);
-  check(g, 40, 40 * BLOCK, &o);
+  check_log(g, 40, early, &o);
   assert_int_equal(o.tiled, 1);
   assert_int_equal(o.out_of_order, 0);
   assert_int_equal(o.late, 0);
@@ -81,8 +94,7 @@ static void test_waiting_for_the_end_fails(void **state) {
   (void)state;
   struct busy_get g[40];
   struct busy_report o;
-  make_log(g, 40, late);
-  check(g, 40, 40 * BLOCK, &o);
+  check_log(g, 40, late, &o);
   assert_int_equal(o.tiled, 1);
   assert_int_equal(o.late, 40 - N);
   assert_int_equal(o.handed_over, 0);
@@ -113,12 +125,10 @@ static void test_first_blocks_and_new_connections(void **state) {
   (void)state;
   struct busy_get g[12];
   struct busy_report o;
-  make_log(g, 12, own);
-  check(g, 12, 12 * BLOCK, &o);
+  check_log(g, 12, own, &o);
   assert_int_equal(o.late, 0);
   assert_int_equal(o.connections, 12);
-  make_log(g, 3, late); /* no GET after the first N to judge */
-  check(g, 3, 3 * BLOCK, &o);
+  check_log(g, 3, late, &o); /* no GET after the first N to judge */
   assert_int_equal(o.late, 0);
   assert_int_equal(o.handed_over, 0);
 }
@@ -153,9 +163,7 @@ static void test_out_of_order(void **state) {
   struct busy_get g[20];
   struct busy_report o;
   make_log(g, 20, early);
-  long t = g[5].on_connection; /* blocks 5 and 10 share a connection */
-  g[5].on_connection = g[10].on_connection;
-  g[10].on_connection = t;
+  swap_places(g, 5, 10); /* blocks 5 and 10 share a connection */
   check(g, 20, 20 * BLOCK, &o);
   assert_int_equal(o.out_of_order, 1);
 }
@@ -205,11 +213,9 @@ static void test_verdict(void **state) {
   (void)state;
   struct busy_get g[40];
   struct busy_report o;
-  make_log(g, 40, early);
-  check(g, 40, 40 * BLOCK, &o);
+  check_log(g, 40, early, &o);
   assert_int_equal(busy_verdict(&o, N), BUSY_OK);
-  make_log(g, 40, late);
-  check(g, 40, 40 * BLOCK, &o);
+  check_log(g, 40, late, &o);
   assert_int_equal(busy_verdict(&o, N), BUSY_MOSTLY_LATE);
   /* Late at every other hand-over: as many in time as late, still OK;
    * one more late and it is not. */
@@ -226,15 +232,12 @@ static void test_verdict(void **state) {
   check(g, 40, 40 * BLOCK, &o);
   assert_int_equal(o.late, (40 - N) / 2 + 1);
   assert_int_equal(busy_verdict(&o, N), BUSY_MOSTLY_LATE);
-  make_log(g, 2 * N - 1, early); /* too few */
-  check(g, 2 * N - 1, (2 * N - 1) * BLOCK, &o);
+  check_log(g, 2 * N - 1, early, &o); /* too few */
   assert_int_equal(busy_verdict(&o, N), BUSY_TOO_FEW);
   make_log(g, 40, early);
   check(g, 40, 40 * BLOCK + 1, &o); /* a byte never fetched */
   assert_int_equal(busy_verdict(&o, N), BUSY_NOT_TILED);
-  long t = g[5].on_connection; /* blocks 5 and 10 share a connection */
-  g[5].on_connection = g[10].on_connection;
-  g[10].on_connection = t;
+  swap_places(g, 5, 10); /* blocks 5 and 10 share a connection */
   check(g, 40, 40 * BLOCK, &o);
   assert_int_equal(busy_verdict(&o, N), BUSY_OUT_OF_ORDER);
 }

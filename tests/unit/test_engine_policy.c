@@ -191,37 +191,37 @@ static void test_ramp(void **state) {
   assert_int_equal(policy(in).width, 4);
 }
 
+/* gsr__width_next(in) is want, and settles (1) or not (0) as settles. */
+static void next_is(const struct gsr__width_in *in, int want, int settles) {
+  int settled;
+  assert_int_equal(gsr__width_next(in, &settled), want);
+  assert_int_equal(settled != 0, settles);
+}
+
 /* The automatic width: from 4, +2 while each step gains 10%, back to the
  * last width that paid, never past the maximum. */
 static void test_width_steps(void **state) {
   (void)state;
-  int settled;
   struct gsr__width_in in = {.width = 4, .aggregate = 800e6, .max = 8};
-  assert_int_equal(gsr__width_next(&in, &settled), 6);
-  assert_false(settled);
+  next_is(&in, 6, 0);
   in = (struct gsr__width_in){.width = 6,
                               .aggregate = 1000e6,
                               .prev_width = 4,
                               .prev_aggregate = 800e6,
                               .max = 8};
-  assert_int_equal(gsr__width_next(&in, &settled), 8);
-  assert_false(settled);
+  next_is(&in, 8, 0);
   in.aggregate = 850e6; /* +6%: not worth two connections */
-  assert_int_equal(gsr__width_next(&in, &settled), 4);
-  assert_true(settled);
+  next_is(&in, 4, 1);
   in.aggregate = 700e6; /* slower */
-  assert_int_equal(gsr__width_next(&in, &settled), 4);
-  assert_true(settled);
+  next_is(&in, 4, 1);
   in = (struct gsr__width_in){.width = 8,
                               .aggregate = 1300e6,
                               .prev_width = 6,
                               .prev_aggregate = 1000e6,
                               .max = 8};
-  assert_int_equal(gsr__width_next(&in, &settled), 8); /* at the maximum */
-  assert_true(settled);
+  next_is(&in, 8, 1); /* at the maximum */
   in = (struct gsr__width_in){.width = 4, .aggregate = 800e6, .max = 4};
-  assert_int_equal(gsr__width_next(&in, &settled), 4);
-  assert_true(settled);
+  next_is(&in, 4, 1);
 }
 
 /* A failed block is fetched again for the read that needs it only when it

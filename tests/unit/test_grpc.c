@@ -130,15 +130,18 @@ static void test_endpoint(void **state) {
                      GSR_EINVAL);
 }
 
+/* host and port's :authority is want. */
+static void authority_is(const char *host, int port, const char *want) {
+  char a[64];
+  gsr__grpc_authority(host, port, a, sizeof(a));
+  assert_string_equal(a, want);
+}
+
 static void test_authority(void **state) {
   (void)state;
-  char a[64];
-  gsr__grpc_authority("127.0.0.1", 8080, a, sizeof(a));
-  assert_string_equal(a, "127.0.0.1:8080");
-  gsr__grpc_authority("::1", 9, a, sizeof(a));
-  assert_string_equal(a, "[::1]:9");
-  gsr__grpc_authority("localhost", 1, a, sizeof(a));
-  assert_string_equal(a, "localhost:1");
+  authority_is("127.0.0.1", 8080, "127.0.0.1:8080");
+  authority_is("::1", 9, "[::1]:9");
+  authority_is("localhost", 1, "localhost:1");
 }
 
 /* A google.rpc.Status with one Any of type name and value v. */

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "../support/cases.h"
 #include "backend/backend.h"
 #include "read/file.h"
 #include "read/prefetch/prefetch.h"
@@ -93,15 +94,9 @@ static void test_percent_encode(void **state) {
 
 static void test_bucket_names(void **state) {
   (void)state;
-  assert_true(gsr__bucket_name_valid("abc"));
-  assert_true(gsr__bucket_name_valid("my-bucket_1"));
-  assert_true(gsr__bucket_name_valid("a.b.c"));
-  assert_false(gsr__bucket_name_valid("ab"));
-  assert_false(gsr__bucket_name_valid("Abc"));
-  assert_false(gsr__bucket_name_valid("-abc"));
-  assert_false(gsr__bucket_name_valid("abc-"));
-  assert_false(gsr__bucket_name_valid("a..b"));
-  assert_false(gsr__bucket_name_valid("a b"));
+  EXPECT_EACH(gsr__bucket_name_valid, 1, "abc", "my-bucket_1", "a.b.c");
+  EXPECT_EACH(gsr__bucket_name_valid, 0, "ab", "Abc", "-abc", "abc-", "a..b",
+              "a b");
   char longc[70];
   memset(longc, 'a', 64);
   longc[64] = '\0';
@@ -367,6 +362,16 @@ static void test_status_names(void **state) {
     assert_string_not_equal(gsr_status_name(s), "GSR_UNKNOWN");
 }
 
+/* Puts width for n origins: "<before>i<after>" for i from 0 to n - 1. */
+static void put_origins(struct gsr__widths *ps, int n, const char *before,
+                        const char *after, int width) {
+  char url[64];
+  for (int i = 0; i < n; i++) {
+    snprintf(url, sizeof(url), "%s%d%s", before, i, after);
+    gsr__widths_put(ps, url, width);
+  }
+}
+
 /* The widths remembered are per origin (scheme://host:port):
  * other paths of the same server share one, another port or scheme does
  * not; a later decision replaces an earlier one. */
@@ -389,11 +394,7 @@ static void test_plans(void **state) {
   gsr__widths_put(ps, "https://storage.googleapis.com/y", 4);
   assert_int_equal(gsr__widths_get(ps, "https://storage.googleapis.com/z"), 4);
   /* More origins than slots: the oldest go, the newest stay. */
-  char url[64];
-  for (int i = 0; i < 20; i++) {
-    snprintf(url, sizeof(url), "http://host%d/obj", i);
-    gsr__widths_put(ps, url, 6);
-  }
+  put_origins(ps, 20, "http://host", "/obj", 6);
   assert_int_equal(gsr__widths_get(ps, "http://host19/o"), 6);
   assert_int_equal(gsr__widths_get(ps, "http://host0/o"), -1);
   assert_int_equal(gsr__widths_get(ps, "no scheme"), -1);
@@ -488,11 +489,7 @@ static void test_plans_saves_merge(void **state) {
   assert_int_equal(gsr__widths_load(c, path), 3);
   assert_int_equal(gsr__widths_get(c, "http://y:1/"), 4);
   /* Full: a new origin takes the oldest decision's slot. */
-  char url[64];
-  for (int i = 0; i < 8; i++) {
-    snprintf(url, sizeof(url), "http://n%d:1/o", i);
-    gsr__widths_put(c, url, 6);
-  }
+  put_origins(c, 8, "http://n", ":1/o", 6);
   assert_int_equal(gsr__widths_get(c, "http://n0:1/"), 6);
   assert_int_equal(gsr__widths_get(c, "http://n7:1/"), 6);
   assert_int_equal(gsr__widths_get(c, "http://z:1/"), -1);
