@@ -194,6 +194,22 @@ def cell_label(key):
     )
 
 
+# The measures a row shows for one result line, a peer's or a cell's.
+MEASURES = ["MB/s", "× ceiling", "Peak MiB", "CPU s/GB", "Requests/GB", "Waste %"]
+
+
+def measures(rec, ceil):
+    """The MEASURES columns of result line rec; ceil: the ceiling's MB/s."""
+    return [
+        num(rec["mbps"]),
+        num(rec["mbps"] / ceil, 2) + flag(ceil) if ceil else "–",
+        num(rec["peak_rss_mb"]),
+        num(per_gb(rec["cpu_seconds"], rec["bytes"]), 2),
+        num(per_gb(rec.get("requests"), rec["bytes"])),
+        num(waste_pct(rec)),
+    ]
+
+
 def table(header, rows, align=None):
     """A markdown table; align: 'l'/'r' per column (default: text left,
     the rest right)."""
@@ -263,31 +279,17 @@ def md_peers(res):
         cell = res.cells.get(key) if key else None
         ratio = p["mbps"] / cell["mbps"] if cell and cell["mbps"] else None
         rows.append(
-            [
-                p["label"],
-                num(p["mbps"]),
-                num(p["mbps"] / ceil, 2) + flag(ceil) if ceil else "–",
-                num(p["peak_rss_mb"]),
-                num(per_gb(p["cpu_seconds"], p["bytes"]), 2),
-                num(per_gb(p.get("requests"), p["bytes"])),
-                num(waste_pct(p)),
+            [p["label"]]
+            + measures(p, ceil)
+            + [
                 cell_label(key) if key else "–",
                 num(cell["mbps"]) if cell else "–",
                 num(ratio, 2),
             ]
         )
-    header = [
-        "Tool",
-        "MB/s",
-        "× ceiling",
-        "Peak MiB",
-        "CPU s/GB",
-        "Requests/GB",
-        "Waste %",
-        "Matching gsread cell",
-        "gsread MB/s",
-        "Peer ÷ gsread",
-    ]
+    header = (
+        ["Tool"] + MEASURES + ["Matching gsread cell", "gsread MB/s", "Peer ÷ gsread"]
+    )
     text = (
         "## Ceiling and peers\n\n"
         "The ceiling is the best of curl with one stream and with 4 "
@@ -336,16 +338,9 @@ def md_detail(res, cache, procs):
                 if not r:
                     continue
                 rows.append(
-                    [
-                        pattern,
-                        label,
-                        mode,
-                        num(r["mbps"]),
-                        num(r["mbps"] / ceil, 2) + flag(ceil) if ceil else "–",
-                        num(r["peak_rss_mb"]),
-                        num(per_gb(r["cpu_seconds"], r["bytes"]), 2),
-                        num(per_gb(r["requests"], r["bytes"])),
-                        num(waste_pct(r)),
+                    [pattern, label, mode]
+                    + measures(r, ceil)
+                    + [
                         num(r["stall_seconds"], 2),
                         num(r["bytes"] / 1e6, 0),
                         num(r["seconds"], 2),
@@ -353,20 +348,9 @@ def md_detail(res, cache, procs):
                 )
     if not rows:
         return ""
-    header = [
-        "Pattern",
-        "IO size",
-        "Mode",
-        "MB/s",
-        "× ceiling",
-        "Peak MiB",
-        "CPU s/GB",
-        "Requests/GB",
-        "Waste %",
-        "Stall s",
-        "MB read",
-        "Seconds",
-    ]
+    header = (
+        ["Pattern", "IO size", "Mode"] + MEASURES + ["Stall s", "MB read", "Seconds"]
+    )
     return (
         f"### Cache `{cache}`, {procs} process"
         f"{'es' if procs > 1 else ''}: every measure\n\n"

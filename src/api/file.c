@@ -87,6 +87,19 @@ int gsr_open_listed(gsr_client *c, const char *url,
   return open_file(c, url, opts, &st, out);
 }
 
+/* The body of a call that only hands its file to the read layer: looks
+ * id up (holding a reference for the call) and returns the lookup's
+ * status if it failed, else call's value, evaluated with f the file. */
+#define ON_FILE(id, f, call)                 \
+  do {                                       \
+    struct gsr__file *f;                     \
+    int status_ = gsr__handle_get((id), &f); \
+    if (status_ != GSR_OK) return status_;   \
+    int64_t result_ = (call);                \
+    gsr__file_unref(f);                      \
+    return result_;                          \
+  } while (0)
+
 int gsr_close(gsr_file id) {
   struct gsr__file *f;
   int status = gsr__handle_remove(id, &f);
@@ -107,65 +120,33 @@ int gsr_fstat(gsr_file id, gsr_stat *st) {
 }
 
 int64_t gsr_pread(gsr_file id, void *buf, size_t n, int64_t offset) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
-  int64_t r = gsr__file_pread(f, buf, n, offset);
-  gsr__file_unref(f);
-  return r;
+  ON_FILE(id, f, gsr__file_pread(f, buf, n, offset));
 }
 
 int64_t gsr_read(gsr_file id, void *buf, size_t n) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
-  int64_t r = gsr__file_read(f, buf, n);
-  gsr__file_unref(f);
-  return r;
+  ON_FILE(id, f, gsr__file_read(f, buf, n));
 }
 
 int64_t gsr_pread_slices(gsr_file id, size_t n, int64_t offset, gsr_slice *out,
                          size_t max, size_t *count) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
   uint32_t crc = 0;
-  int64_t r = gsr__file_slice_read(f, n, offset, out, max, count, 0, &crc);
-  gsr__file_unref(f);
-  return r;
+  ON_FILE(id, f, gsr__file_slice_read(f, n, offset, out, max, count, 0, &crc));
 }
 
 int64_t gsr_read_slices(gsr_file id, size_t n, gsr_slice *out, size_t max,
                         size_t *count) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
-  int64_t r = gsr__file_read_slices(f, n, out, max, count);
-  gsr__file_unref(f);
-  return r;
+  ON_FILE(id, f, gsr__file_read_slices(f, n, out, max, count));
 }
 
 void gsr_slice_release(gsr_slice *s) { gsr__slice_release(s); }
 
 int64_t gsr_seek(gsr_file id, int64_t offset, int whence) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
-  int64_t r = gsr__file_seek(f, offset, whence);
-  gsr__file_unref(f);
-  return r;
+  ON_FILE(id, f, gsr__file_seek(f, offset, whence));
 }
 
 int64_t gsr_tell(gsr_file id) { return gsr_seek(id, 0, GSR_SEEK_CUR); }
 
-int64_t gsr_size(gsr_file id) {
-  struct gsr__file *f;
-  int status = gsr__handle_get(id, &f);
-  if (status != GSR_OK) return status;
-  int64_t size = (int64_t)gsr__file_size(f);
-  gsr__file_unref(f);
-  return size;
-}
+int64_t gsr_size(gsr_file id) { ON_FILE(id, f, (int64_t)gsr__file_size(f)); }
 
 int gsr_set_read_end(gsr_file id, uint64_t end) {
   struct gsr__file *f;

@@ -31,27 +31,22 @@ int gsr__hex_value(char c) {
   return -1;
 }
 
-struct size_suffix {
-  const char *name;
-  uint64_t mult;
-};
-
-static const struct size_suffix suffixes[] = {
-    {"", 1},
-    {"b", 1},
-    {"k", 1ull << 10},
-    {"kib", 1ull << 10},
-    {"kb", 1000ull},
-    {"m", 1ull << 20},
-    {"mib", 1ull << 20},
-    {"mb", 1000000ull},
-    {"g", 1ull << 30},
-    {"gib", 1ull << 30},
-    {"gb", 1000000000ull},
-    {"t", 1ull << 40},
-    {"tib", 1ull << 40},
-    {"tb", 1000000000000ull},
-};
+/* What a size's suffix multiplies by, matched in any case: none or "B",
+ * bytes; a unit K, M, G or T alone or with "iB", binary (K = KiB = 2^10);
+ * the unit with "B", decimal (KB = 10^3). 0 for any other suffix. */
+static uint64_t suffix_mult(const char *suf) {
+  static const char units[] = "kmgt";
+  if (suf[0] == '\0' || strcasecmp(suf, "b") == 0) return 1;
+  const char *u = strchr(units, tolower((unsigned char)suf[0]));
+  if (u == NULL) return 0;
+  unsigned power = (unsigned)(u - units) + 1;
+  if (suf[1] == '\0' || strcasecmp(suf + 1, "ib") == 0)
+    return (uint64_t)1 << (10 * power);
+  if (strcasecmp(suf + 1, "b") != 0) return 0;
+  uint64_t mult = 1;
+  while (power-- > 0) mult *= 1000;
+  return mult;
+}
 
 int gsr_parse_size(const char *text, uint64_t *out) {
   uint64_t v;
@@ -64,16 +59,14 @@ int gsr_parse_size(const char *text, uint64_t *out) {
                     "bad size '%s': expected digits with an "
                     "optional suffix such as 64K, 1MiB or 5MB",
                     text);
-  const char *suf = text + ndigits;
-  for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-    if (strcasecmp(suf, suffixes[i].name) != 0) continue;
-    if (v > UINT64_MAX / suffixes[i].mult)
-      return gsr__err(GSR_EINVAL, "size '%s' is too large", text);
-    *out = v * suffixes[i].mult;
-    return GSR_OK;
-  }
-  return gsr__err(GSR_EINVAL,
-                  "bad size suffix in '%s' (use K, KiB, KB, M, "
-                  "MiB, MB, G, GiB, GB, T, TiB, TB or none)",
-                  text);
+  uint64_t mult = suffix_mult(text + ndigits);
+  if (mult == 0)
+    return gsr__err(GSR_EINVAL,
+                    "bad size suffix in '%s' (use K, KiB, KB, M, "
+                    "MiB, MB, G, GiB, GB, T, TiB, TB or none)",
+                    text);
+  if (v > UINT64_MAX / mult)
+    return gsr__err(GSR_EINVAL, "size '%s' is too large", text);
+  *out = v * mult;
+  return GSR_OK;
 }

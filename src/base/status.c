@@ -12,32 +12,33 @@
 
 static _Thread_local char thread_msg[1024];
 
-const char *gsr_strerror(int status) {
-  switch (status) {
-  case GSR_OK:
-    return "success";
-#define XX(name, code, text) \
-  case GSR_##name:           \
-    return text;
-    GSR_STATUS_MAP(XX)
+/* Every status with its name and description: the one list in gsread.h,
+ * which both lookups below read. */
+struct status_text {
+  int status;
+  const char *name;
+  const char *text;
+};
+#define XX(name, code, text) {GSR_##name, "GSR_" #name, text},
+static const struct status_text statuses[] = {{GSR_OK, "GSR_OK", "success"},
+                                              GSR_STATUS_MAP(XX)};
 #undef XX
-  default:
-    return "unknown status";
-  }
+
+/* The entry of status, or NULL for a number that is no status. */
+static const struct status_text *status_find(int status) {
+  for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+    if (statuses[i].status == status) return &statuses[i];
+  return NULL;
+}
+
+const char *gsr_strerror(int status) {
+  const struct status_text *s = status_find(status);
+  return s != NULL ? s->text : "unknown status";
 }
 
 const char *gsr_status_name(int status) {
-  switch (status) {
-  case GSR_OK:
-    return "GSR_OK";
-#define XX(name, code, text) \
-  case GSR_##name:           \
-    return "GSR_" #name;
-    GSR_STATUS_MAP(XX)
-#undef XX
-  default:
-    return "GSR_UNKNOWN";
-  }
+  const struct status_text *s = status_find(status);
+  return s != NULL ? s->name : "GSR_UNKNOWN";
 }
 
 int gsr_status_is_retryable(int status) {
