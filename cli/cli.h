@@ -200,6 +200,8 @@ struct cli_args {
 
 struct cli_command {
   const char *name;
+  /* summary, synopsis, description: CLI_HELP_NAME (cli_help.h, made at
+   * build time from the text cli/help/NAME.txt). */
   const char *summary;     /* one line in `gsread --help` */
   const char *synopsis;    /* what follows "gsread NAME " in its usage */
   const char *description; /* printed by `gsread NAME --help` */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_help.h"
 
 static void print_human(const gsr_auth_info *ai) {
   printf("source:     %s\n", ai->source);
@@ -107,22 +108,7 @@ static const enum cli_opt_id auth_opts[] = {
 
 const struct cli_command cli_cmd_auth = {
     .name = "auth",
-    .summary = "show which credentials are used (never the token)",
-    .synopsis = "[--json] [OPTIONS] [URL]",
-    .description =
-        "Resolve the credentials the way every command does (GSREAD_ACCESS_"
-        "TOKEN,\n"
-        "GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC file, the GCE "
-        "metadata\n"
-        "server, else anonymous), fetch a token if the source has one, and "
-        "print\n"
-        "the source, the kind, the key file or metadata host, the account "
-        "and the\n"
-        "token's remaining lifetime. The token itself is never printed. "
-        "With URL,\n"
-        "also open that object (one metadata request) to prove access; "
-        "exit 1 if\n"
-        "that fails.",
+    CLI_HELP_auth,
     CLI_OPTS(auth_opts),
     .url_optional = 1,
     .run = auth_run,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_help.h"
 
 /* What one run works with. */
 struct cat_job {
@@ -307,60 +308,7 @@ static const enum cli_opt_id cat_opts[] = {
 
 const struct cli_command cli_cmd_cat = {
     .name = "cat",
-    .summary = "write an object, or a byte range of it, to standard output",
-    .synopsis = "[OPTIONS] URL",
-    .description =
-        "Write the bytes of the object at URL to standard output: all of "
-        "them, or\n"
-        "those from --offset on, at most --length of them. A range that "
-        "runs past\n"
-        "the end of the object stops there; one that starts at or past the "
-        "end\n"
-        "writes nothing and succeeds.\n"
-        "\n"
-        "--trace FILE replays a recorded access pattern instead: each line "
-        "is\n"
-        "'OFFSET LENGTH' in decimal bytes (blank lines and '#' lines are "
-        "skipped);\n"
-        "for each, cat seeks there and writes those bytes, in order.\n"
-        "\n"
-        "--ranges FILE (same format) reads all the lines' ranges in one "
-        "vectored read\n"
-        "(gsr_read_ranges; up to 256 MiB of them at a time): sorted, "
-        "overlaps merged,\n"
-        "neighbours joined into one request while the hole between them "
-        "costs at most\n"
-        "1/16 of the request it saves, spans fetched in parallel; then writes "
-        "them in\n"
-        "the file's order. --stats adds its counters (ranges_*: spans, requests, hole "
-        "bytes).\n"
-        "\n"
-        "cat reads front to back with prefetching on (--prefetch "
-        "sequential,\n"
-        "not the library's default, adaptive): blocks of the object are "
-        "fetched\n"
-        "over --concurrency connections at once, the next block's request "
-        "sent\n"
-        "while a connection is still receiving the last one, so none waits "
-        "idle for\n"
-        "a first byte. Without --concurrency, cat starts at 4 connections "
-        "and adds\n"
-        "two at a time while that raises the rate by 10% (within "
-        "--max-prefetch),\n"
-        "and remembers the count per server (GSREAD_PLANS_FILE). A single "
-        "range is\n"
-        "written out from the blocks as they land (gsr_sendfile); --copy "
-        "reads it\n"
-        "into a buffer of --io-size first. With --trace the default is --prefetch adaptive, "
-        "which\n"
-        "reads ahead only once reads turn out sequential. --prefetch off "
-        "reads each\n"
-        "piece only when asked for. Either way nothing past --length is asked "
-        "of the\n"
-        "server. A --cache (none too) turns prefetching off unless "
-        "--prefetch is\n"
-        "given too (as gcsfs): the cache alone then decides the requests, "
-        "fsspec's.",
+    CLI_HELP_cat,
     CLI_OPTS(cat_opts),
     .defaults = cat_defaults,
     .finish = cat_finish,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_help.h"
 
 /* Progress and totals of one run. */
 struct cp_run {
@@ -353,50 +354,7 @@ static const enum cli_opt_id cp_opts[] = {
 
 const struct cli_command cli_cmd_cp = {
     .name = "cp",
-    .summary = "copy an object to a file, a directory or standard output",
-    .synopsis = "[OPTIONS] URL DEST",
-    .description =
-        "Copy the object at URL to DEST: a file, an existing directory (the "
-        "copy is\n"
-        "named after the object's last path component), or - for standard "
-        "output.\n"
-        "The object is read front to back as cat reads it (blocks of "
-        "--part-size\n"
-        "bytes over --concurrency connections at once; without them, chosen "
-        "by\n"
-        "measurement) and written into a temporary file beside DEST\n"
-        "(.NAME.gsread-PID-XXXXXX), which replaces DEST only once the whole "
-        "object's\n"
-        "CRC32C matched the server's (or, for sources without one, its "
-        "length).\n"
-        "On failure, and on SIGINT, SIGTERM or SIGHUP, DEST is untouched and "
-        "the\n"
-        "temporary file removed; a signal then ends gsread as it would have "
-        "(exit\n"
-        "status 128+N). Temporary files of DEST left by a process that is "
-        "gone\n"
-        "(kill -9, a crash) are removed before the copy. To standard output "
-        "the\n"
-        "parts are written in order and checked at the end (exit 1 on a "
-        "mismatch:\n"
-        "discard what was written); so is a DEST that is a device or a FIFO "
-        "(or a\n"
-        "symlink to one), as cp(1) writes it: it is never replaced.\n"
-        "\n"
-        "--recursive copies every object under gs://BUCKET/PREFIX into the "
-        "directory\n"
-        "DEST, recreating the sub-paths: gs://b/dir/ puts dir/x at DEST/x, "
-        "gs://b/dir\n"
-        "puts it at DEST/dir/x. Names with '.', '..' or empty components "
-        "(a leading\n"
-        "'/' too: /a would land on a) are skipped. An object that fails does "
-        "not stop\n"
-        "the others: the failures are named again at the end, exit status "
-        "1.\n"
-        "\n"
-        "On a terminal, progress (bytes, rate, ETA) is shown on stderr; a "
-        "summary\n"
-        "line follows unless --quiet.",
+    CLI_HELP_cp,
     CLI_OPTS(cp_opts),
     .takes_dest = 1,
     .finish = cp_finish,

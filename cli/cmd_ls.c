@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_help.h"
 
 struct ls_run {
   const struct cli_args *a;
@@ -118,22 +119,7 @@ static const enum cli_opt_id ls_opts[] = {
 
 const struct cli_command cli_cmd_ls = {
     .name = "ls",
-    .summary = "list the objects under gs://BUCKET[/PREFIX]",
-    .synopsis = "[OPTIONS] gs://BUCKET[/PREFIX]",
-    .description =
-        "List the objects whose names start with PREFIX, one URL a line, in "
-        "name\n"
-        "order. PREFIX is matched verbatim: gs://b/dir/ lists what is inside "
-        "dir/,\n"
-        "gs://b/dir also lists dir/ itself and dir2. Without --recursive, "
-        "names with\n"
-        "a further '/' are folded into one directory line ending in '/'.\n"
-        "\n"
-        "--long adds the size, the update time and the generation, and a "
-        "TOTAL line;\n"
-        "--json prints one JSON object per line (url, name, type \"object\" "
-        "or\n"
-        "\"prefix\", size, generation, updated, crc32c in hex).",
+    CLI_HELP_ls,
     CLI_OPTS(ls_opts),
     .run = ls_run,
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_help.h"
 
 /* GCS shows crc32c as the base64 of its 4 big-endian bytes (the
  * "crc32c" field of the JSON API, `gsutil hash`); printing that form lets
@@ -124,20 +125,7 @@ static const enum cli_opt_id stat_opts[] = {
 
 const struct cli_command cli_cmd_stat = {
     .name = "stat",
-    .summary = "print an object's size, version, checksums and type",
-    .synopsis = "[--json] [OPTIONS] URL",
-    .description =
-        "Open the object at URL (one metadata request, no data) and print "
-        "its\n"
-        "url, size, generation, metageneration, etag, crc32c (GCS base64 "
-        "and hex),\n"
-        "md5 (hex), content_type, content_encoding (GCS: \"gzip\" for an object\n"
-        "stored compressed, which gsread reads as stored) and updated time.\n"
-        "Unknown values print as '-'.\n"
-        "With --json: one object on one line; crc32c and md5 are hex "
-        "strings or\n"
-        "null, unknown strings are \"\", numbers unknown to the backend are "
-        "0.",
+    CLI_HELP_stat,
     CLI_OPTS(stat_opts),
     .run = stat_run,
 };

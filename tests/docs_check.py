@@ -42,6 +42,7 @@ DOC_GLOBS = [
     "include/gsread.h",
     "cli/*.c",
     "cli/*/*.c",
+    "cli/help/*.txt",
     "python/gsread/*.py",
 ]
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cli_help.h"
 
 #define PROGRESS_MS 250 /* the progress line is redrawn 4 times a second */
 
@@ -310,66 +311,7 @@ static const enum cli_opt_id bench_opts[] = {
 
 const struct cli_command cli_cmd_bench = {
     .name = "bench",
-    .summary = "measure read throughput, memory and CPU for one setting",
-    .synopsis = "[OPTIONS] URL",
-    .description =
-        "Read the object at URL with one access pattern and one library "
-        "setting,\n"
-        "and report MB/s, peak memory, CPU time, requests and waste: one "
-        "cell of\n"
-        "the benchmark matrix (bench/matrix.sh).\n"
-        "\n"
-        "--procs processes each open their own client and file and read "
-        "--io-size\n"
-        "bytes per call into one buffer, until --max-bytes or "
-        "--max-seconds,\n"
-        "whichever comes first. seq reads from 0 to the end and then starts "
-        "again\n"
-        "with a freshly opened file; rand reads at io-size-aligned offsets "
-        "drawn\n"
-        "uniformly (--seed); --trace FILE replays 'OFFSET LENGTH' lines "
-        "instead,\n"
-        "reopening after the last.\n"
-        "\n"
-        "Modes, as in gcsfs's benchmark tables:\n"
-        "  default     concurrency 1, prefetch off\n"
-        "  concurrent  --concurrency N connections per fetch, prefetch off\n"
-        "  prefetch    adaptive prefetch with --concurrency N (--prefetch\n"
-        "              sequential: as a reader that promised to go front to back)\n"
-        "\n"
-        "Output: one line, or with --json one object with bytes, seconds "
-        "(wall,\n"
-        "first fork to last exit), mbps (10^6 bytes/s), peak_rss_mb (sum "
-        "of each\n"
-        "process's peak, MiB), cpu_seconds, requests, bytes_fetched, "
-        "wasted_bytes\n"
-        "(fetched but not read), stall_seconds, minor_faults (page faults "
-        "of the\n"
-        "processes, getrusage), pool_hits and pool_misses (buffers reused "
-        "and mapped\n"
-        "fresh, gsr_client_stats). On a terminal, progress "
-        "shows on\n"
-        "stderr.\n"
-        "\n"
-        "--ranges FILE ('OFFSET LENGTH' lines, as for cat --ranges) reads "
-        "those ranges\n"
-        "once, in this process, in batches of --batch ranges (0: all) and "
-        "at most\n"
-        "256 MiB (a batch starts once the one before is in), one of four "
-        "ways:\n"
-        "  vectored           gsr_read_ranges, one call per batch\n"
-        "  pread              one gsr_pread per range, in turn\n"
-        "  pread-threads=N    the same from N threads at once (default 16)\n"
-        "  get-per-range=N    one GET per range (concurrency 1), N at a "
-        "time (4)\n"
-        "It reports seconds, mbps (delivered), requests, spans (vectored: "
-        "the plan's,\n"
-        "else the ranges), rounds (per batch, ceil(spans / requests in "
-        "flight)),\n"
-        "bytes_fetched, hole_bytes (fetched for no range) and "
-        "cpu_seconds_per_gib.\n"
-        "--pattern, --procs, --mode, --io-size and the --max-* bounds do "
-        "not apply.",
+    CLI_HELP_bench,
     CLI_OPTS(bench_opts),
     .defaults = bench_defaults,
     .finish = bench_finish,

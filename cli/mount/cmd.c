@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_help.h"
 #include "mount.h"
 
 /* The type /proc/self/mounts shows for our mounts ("fuse." + subtype). */
@@ -575,45 +576,7 @@ static const enum cli_opt_id mount_opts[] = {
 
 const struct cli_command cli_cmd_mount = {
     .name = "mount",
-    .summary = "mount gs://BUCKET[/PREFIX] read-only on a directory (FUSE)",
-    .synopsis = "[OPTIONS] gs://BUCKET[/PREFIX] MOUNTPOINT",
-    .description =
-        "Mount the objects under PREFIX as a read-only file system: "
-        "directories are the\n"
-        "'/'-separated prefixes (zero-length \"dir/\" placeholders folded "
-        "in), files the\n"
-        "objects, with their size and update time. An open costs no "
-        "request: it is\n"
-        "pinned to the generation the listing named; once the object is "
-        "replaced, reads\n"
-        "of the open file fail with ESTALE (never another version's bytes). "
-        "Opens of one\n"
-        "generation share its engine files and blocks. Sequential readers "
-        "get the\n"
-        "prefetch window, random readers exact reads (--cache blockcache "
-        "--block-size 1M\n"
-        "for small random reads); all open files share the client's memory "
-        "budget and\n"
-        "connections.\n"
-        "\n"
-        "Runs in the background once mounted (errors before that go to the "
-        "terminal,\n"
-        "later ones to syslog, or to --log-file FILE); -f stays in the "
-        "foreground and\n"
-        "logs on stderr. A mount point that is a gsread mount already (live "
-        "or killed)\n"
-        "is refused. -o takes mount's option lists (allow_other,ttl=30); "
-        "as mount.gsread\n"
-        "(a link to gsread) it is mount(8)'s helper, for fstab "
-        "(docs/mount.md).\n"
-        "SIGINT, SIGTERM and SIGHUP unmount. 'gsread unmount MOUNTPOINT' "
-        "(or\n"
-        "fusermount3 -u) unmounts. Errors: ENOENT (no such object), EACCES\n"
-        "(permission denied), ESTALE (replaced while open), EIO (anything "
-        "else, after\n"
-        "the retries and the stall timeout; the log says what the server "
-        "said).\n"
-        "Details: docs/mount.md.",
+    CLI_HELP_mount,
     CLI_OPTS(mount_opts),
     .takes_dest = 1,
     .defaults = mount_defaults,
@@ -677,15 +640,7 @@ static const enum cli_opt_id unmount_opts[] = {CLI_OPT_HELP};
 
 const struct cli_command cli_cmd_unmount = {
     .name = "unmount",
-    .summary = "unmount what gsread mount mounted",
-    .synopsis = "MOUNTPOINT",
-    .description =
-        "Detach a gsread mount at once, like umount -l: the directory is "
-        "free again;\n"
-        "files still open keep reading until they are closed, then the "
-        "mount's\n"
-        "process exits. As root, umount2(MNT_DETACH); else fusermount3 -u "
-        "-z.",
+    CLI_HELP_unmount,
     CLI_OPTS(unmount_opts),
     .run = unmount_run,
 };
