@@ -6,7 +6,8 @@
 #      512 MiB object, the net tests again at GSREAD_IO_THREADS=1 and 4,
 #      the Python package's pytest suite, then test_read under valgrind
 #      memcheck
-#   2. AddressSanitizer + UndefinedBehaviorSanitizer, whole suite (build-asan/;
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer, whole suite but
+#      test_engine_busy, label handover (build-asan/;
 #      the fault tests on 64 MiB, the allocation-failure tests)
 #   3. ThreadSanitizer, the tests labelled "concurrency" at 4 I/O threads
 #      (build-tsan/)
@@ -56,10 +57,10 @@ echo "== test: release, valgrind memcheck"
 
 echo "== build: asan+ubsan"
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DGSR_SANITIZE=address,undefined
-echo "== test: asan+ubsan (not the Python package: /usr/bin/python3 cannot load an ASan-built extension)"
+echo "== test: asan+ubsan (not the Python package: /usr/bin/python3 cannot load an ASan-built extension; not test_engine_busy, label handover: its reader must keep pace, which an instrumented build does not)"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-   ctest --output-on-failure -j 2) || status=1
+   ctest --output-on-failure -j 2 -LE handover) || status=1
 
 echo "== build: tsan"
 build build-tsan -DCMAKE_BUILD_TYPE=Debug -DGSR_SANITIZE=thread
