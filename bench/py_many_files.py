@@ -20,10 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import fsspec
 
-
-def size(text):
-    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    return int(text[:-1]) * mult[text[-1]] if text[-1] in mult else int(text)
+from py_cat_ranges import size  # "1M" and the like, as the other cells read it
 
 
 def ranges(fs, prefix, n, per, sz, seed):
