@@ -974,6 +974,11 @@ struct mount_fs *mount_fs_new(const struct mount_conf *conf,
   fs->streams = conf->file.cache_type && strcmp(conf->file.cache_type, "none")
                     ? 1
                     : MOUNT_STREAMS;
+  /* The kernel's readahead of several readers reaches us out of order:
+   * a read a little behind a stream is served from what its engine file
+   * just passed (mount_pick_stream), not fetched by another. */
+  if (fs->conf.file.reorder_bytes == 0)
+    fs->conf.file.reorder_bytes = MOUNT_STREAM_SLACK;
   fs->files.next = fs->files.prev = &fs->files;
   fs->handles.next = fs->handles.prev = &fs->handles;
   pthread_mutex_init(&fs->mu, NULL);

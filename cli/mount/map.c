@@ -266,24 +266,36 @@ void mount_node_entry(const struct mount_node *n, gsr_list_entry *e) {
 
 int mount_pick_stream(struct mount_stream *s, int n, uint64_t off,
                       uint64_t size, uint64_t slack, uint64_t now) {
-  int best = -1, idle = -1, lru = 0, pick;
-  uint64_t best_d = UINT64_MAX;
+  int best = -1, behind = -1, idle = -1, lru = 0, pick;
+  uint64_t best_d = UINT64_MAX, behind_d = UINT64_MAX;
 
   assert(n > 0);
   for (int i = 0; i < n; i++) {
-    /* Only forward: a read behind a stream's position would look to its
-     * engine file like a seek back and cancel its window. */
+    /* Forward: the stream's reader goes on. */
     uint64_t d = off >= s[i].next ? off - s[i].next : UINT64_MAX;
 
     if (!s[i].open) {
       if (idle < 0) idle = i;
       continue;
     }
+    /* Wholly behind, within slack: a read the kernel sent out of order
+     * (or a reader a little behind): its engine file serves it from the
+     * blocks it just passed (reorder_bytes) without cancelling its
+     * window. Another stream would fetch those bytes again. */
+    if (s[i].next != UINT64_MAX && off + size <= s[i].next &&
+        s[i].next - off <= slack && s[i].next - off < behind_d) {
+      behind = i;
+      behind_d = s[i].next - off;
+    }
     if (d <= slack && d < best_d) {
       best = i;
       best_d = d;
     }
     if (s[i].used < s[lru].used || !s[lru].open) lru = i;
+  }
+  if (behind >= 0) {
+    s[behind].used = now; /* its position stays: the engine's does */
+    return behind;
   }
   pick = best >= 0 ? best : idle >= 0 ? idle : lru;
   /* Streams this read overtakes stop: readers racing at the front of the

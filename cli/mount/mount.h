@@ -44,11 +44,14 @@ struct mount_stream {
   uint64_t used; /* when it was last picked (a counter) */
 };
 /* Picks the stream of s[0..n) a read of size bytes at off goes to: the
- * open one whose last read ended nearest before off, within slack bytes;
- * else one not open yet; else the least recently used. Records the read
- * (its end, now as its use) and stops the streams it overtakes (their
- * position within slack behind it): they match no read any more and are
- * reused first. The caller opens a stream picked that is not open. */
+ * open one the read lies wholly behind, within slack bytes, nearest (its
+ * engine file keeps what it passed: reorder_bytes; its position stays);
+ * else the open one whose last read ended nearest before off, within
+ * slack; else one not open yet; else the least recently used. Records
+ * the read (its end, now as its use) and stops the streams it overtakes
+ * (their position within slack behind it): they match no read any more
+ * and are reused first. The caller opens a stream picked that is not
+ * open. */
 int mount_pick_stream(struct mount_stream *s, int n, uint64_t off,
                       uint64_t size, uint64_t slack, uint64_t now);
 

@@ -16,6 +16,8 @@
 #include "read/prefetch/prefetch.h"
 
 #define DEFAULT_MAX_PREFETCH (96u * 1024 * 1024)
+/* The most gsr_file_options.reorder_bytes may keep behind a reader. */
+#define MAX_REORDER (1024ull * 1024 * 1024)
 
 /* Resolves and checks the options into f. */
 static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
@@ -44,6 +46,10 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
   f->auto_width = o->concurrency == 0 && !f->client->concurrency_set;
   f->min_part = o->min_part_size;
   f->max_prefetch = o->max_prefetch ? o->max_prefetch : DEFAULT_MAX_PREFETCH;
+  if (o->reorder_bytes > MAX_REORDER)
+    return gsr__err(GSR_EINVAL, "reorder_bytes must be at most 1 GiB, not %llu",
+                    (unsigned long long)o->reorder_bytes);
+  f->reorder = o->reorder_bytes;
   /* A window the caller did not size may grow, for a measured width, to
    * what the client's budget allows (policy.c; the budget still holds
    * across files: blocks past it wait). */
@@ -108,6 +114,7 @@ static void reader_ctx(struct gsr__file *f) {
   sc->auto_width = f->auto_width;
   sc->max_prefetch = f->max_prefetch;
   sc->max_window = f->max_window;
+  sc->reorder = f->reorder;
   sc->block = 0; /* the engine's choice, unless gsr__file_set_block */
   sc->read_end = &f->read_end;
   sc->reader_mu = &f->reader_mu;

@@ -52,6 +52,7 @@ struct gsr__file {
   uint64_t max_prefetch;
   uint64_t max_window; /* what the window may grow to for a width
                         * chosen by measurement */
+  uint64_t reorder;    /* gsr_file_options.reorder_bytes */
   /* Readers. */
   const struct gsr__cache_ops *cache;
   const struct gsr__reader_ops *source;

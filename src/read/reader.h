@@ -130,6 +130,7 @@ struct gsr__sctx {
   int auto_width;            /* the engine chooses the width */
   uint64_t max_prefetch;     /* the window's cap */
   uint64_t max_window;       /* what a measured width may grow it to */
+  uint64_t reorder;          /* gsr_file_options.reorder_bytes */
   uint64_t
       block; /* bytes per engine request; 0: its choice (gsr__file_set_block) */
   atomic_uint_fast64_t *read_end; /* gsr_set_read_end's promise */

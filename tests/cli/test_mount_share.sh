@@ -51,17 +51,17 @@ read_shared() { timeout 300 sha256sum <"$M/shared" | cut -d' ' -f1; }
 eq "32 readers of one file: every byte right" "$(readers_agree 32 "$(sha "$D/shared")" read_shared)" 1
 sent=$(media_bytes "$from"); size=$(stat -c %s "$D/shared")
 echo "  (32 readers: the server sent $sent bytes for a $size-byte file)"
-# The aim is 1.1x: quiet runs fetch 1.00-1.08x. What goes past it is the
-# kernel sending one reader's 1 MiB request after another's that lies
-# beyond it: that one goes to an engine file of its own, so as not to
-# cancel the leading window, and is fetched twice; the slower the run
-# (sanitizers, a loaded machine), the more of them (1.16x under ASan,
-# 1.22x under TSan, 1.54x once in CI's run with other tests beside it).
-# The bound catches what this replaced: one engine file per open
-# (4.9-6.3x), or one for all readers (2.1-2.7x); the 1.1x aim is the
-# benchmark's (BENCHMARKS.md), on a quiet machine.
-check "... fetched under 2x the file ($sent for $size)" \
-  test "$sent" -lt $((size * 2))
+# The aim is 1.1x (the benchmark's, BENCHMARKS.md). What goes past 1.0x
+# is the kernel sending one reader's 1 MiB request after another's beyond
+# it: it goes to the stream it lies behind, whose engine file serves it
+# from the blocks it kept behind (reorder_bytes) or fetches just its
+# bytes. Before that, it went to a stream of its own, which fetched it
+# again with a window: up to 1.33x on a loaded machine, 2.05x once in CI.
+# Now 1.00-1.11x with the machine's load at 8. The bound catches that
+# and what came before: one engine file per open (4.9-6.3x), or one for
+# all readers without reorder_bytes (2.1-2.7x).
+check "... fetched under 1.5x the file ($sent for $size)" \
+  test "$sent" -lt $((size * 3 / 2))
 
 # ---- 200 small files after a listing: one request each at most.
 ls "$M/small" >/dev/null

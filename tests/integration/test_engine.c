@@ -352,6 +352,83 @@ static void test_soft_seeks_over_small_blocks(void **state) {
   assert_true(st.prefetched_unused > 0); /* skipped bytes are counted */
 }
 
+/* Reads that arrive out of order (reorder_bytes): what the trace says
+ * of each read. */
+struct order {
+  pthread_mutex_t mu;
+  int hard, kept, server;
+};
+
+static void count_order(void *arg, const char *line) {
+  struct order *k = arg;
+  pthread_mutex_lock(&k->mu);
+  k->hard += strstr(line, ": hard seek") != NULL;
+  k->kept += strstr(line, "behind, from the blocks kept behind") != NULL;
+  k->server += strstr(line, "behind, from the server") != NULL;
+  pthread_mutex_unlock(&k->mu);
+}
+
+/* A sequential reader's reads, then one behind it (and its run) by
+ * `back`, then the run goes on; returns the trace's counts. */
+static struct order read_out_of_order(uint64_t reorder, long *base) {
+  struct order k = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+  gsr_client *c = fx_client_traced(count_order, &k);
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.concurrency = 4;
+  o.prefetch = "sequential";
+  o.max_prefetch = 8 * MiB;
+  o.reorder_bytes = reorder;
+  if (gsr_open(c, "gs://" BUCKET "/obj", &o, &f) != GSR_OK)
+    fail_msg("open: %s", gsr_errmsg());
+  *base = log_quiet();
+  unsigned char *buf = malloc(MiB);
+  for (uint64_t off = 0; off < 10 * MiB; off += MiB)
+    check_pread(f, off, MiB, buf);
+  check_pread(f, 8 * MiB + 5, 1000, buf);  /* behind: in blocks passed */
+  check_pread(f, 10 * MiB, MiB, buf);      /* the run goes on */
+  check_pread(f, 20 * MiB, MiB, buf);      /* a hard seek: a new run */
+  check_pread(f, 19 * MiB + 7, 4096, buf); /* behind it: never fetched */
+  check_pread(f, 21 * MiB, MiB, buf);      /* the run goes on */
+  gsr_close(f);
+  gsr_client_free(c);
+  free(buf);
+  return k;
+}
+
+/* reorder_bytes: a read a little behind the run is served from the blocks
+ * the reader passed (no request), or fetched exactly (one request of its
+ * bytes) where none holds it, and the run goes on: no hard seek but the
+ * one asked for, no byte past the first run's start fetched twice. Without
+ * it, each read behind is a seek that starts a new run. */
+static void test_reads_out_of_order(void **state) {
+  (void)state;
+  long base;
+  struct order k = read_out_of_order(3 * MiB, &base);
+  log_quiet();
+  struct ts_media_req q[128];
+  int n = ts_media_log(&fx.srv, base, q, 128);
+  assert_true(n > 0 && n < 128);
+  int exact = 0;
+  for (int i = 0; i < n; i++) {
+    if (q[i].first == 8 * MiB + 5)
+      fail_msg("the read behind the run was fetched again");
+    exact += q[i].first == 19 * MiB + 7 && q[i].last == 19 * MiB + 7 + 4095;
+  }
+  if (k.hard != 1 || k.kept != 1 || k.server != 1 || exact != 1)
+    fail_msg("hard seeks %d (want 1), kept %d (1), server %d (1), exact "
+             "requests %d (1)",
+             k.hard, k.kept, k.server, exact);
+  /* Without: both reads behind are hard seeks (the runs they start
+   * schedule what comes next, so the reads after them are soft). */
+  k = read_out_of_order(0, &base);
+  if (k.hard != 3 || k.kept != 0 || k.server != 0)
+    fail_msg(
+        "without reorder_bytes: hard seeks %d (want 3), kept %d, server %d",
+        k.hard, k.kept, k.server);
+}
+
 /* A block's body cut short is resumed from the byte where it broke, to
  * the block's end: the server saw the block asked, cut, and its rest
  * asked once. */
@@ -923,6 +1000,7 @@ int main(void) {
       cmocka_unit_test(test_slow_reader_holds_the_window),
       cmocka_unit_test(test_seeks),
       cmocka_unit_test(test_soft_seeks_over_small_blocks),
+      cmocka_unit_test(test_reads_out_of_order),
       cmocka_unit_test(test_cut_body_resumes),
       cmocka_unit_test(test_stalled_body_resumes),
       cmocka_unit_test(test_resumes_past_the_retry_budget),

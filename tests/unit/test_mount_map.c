@@ -225,8 +225,8 @@ static void test_open_cache(void **state) {
   assert_true(cache == 0 && direct);
 }
 
-/* Reads go to the stream they continue; others to a new one, then the
- * least recently used; never backwards onto a stream. A read that
+/* Reads go to the stream they continue, or that they lie just behind;
+ * others to a new one, then the least recently used. A read that
  * overtakes another stream stops it. */
 static void test_pick_stream(void **state) {
   (void)state;
@@ -237,9 +237,15 @@ static void test_pick_stream(void **state) {
   assert_true(s[0].next == 1010 && s[0].used == 6);
   assert_int_equal(mount_pick_stream(s, 3, 1050, 10, slack, 7), 0); /* gap */
   assert_true(s[0].next == 1060);
-  /* Backwards: not onto stream 0 (a new one; the caller opens it). */
-  assert_int_equal(mount_pick_stream(s, 3, 999, 10, slack, 8), 1);
+  /* Wholly behind within slack (out of order): stream 0, whose
+   * position stays. */
+  assert_int_equal(mount_pick_stream(s, 3, 999, 10, slack, 8), 0);
+  assert_true(s[0].next == 1060 && s[0].used == 8);
+  /* Behind by more than slack: not onto stream 0 (a new one; the
+   * caller opens it). */
+  assert_int_equal(mount_pick_stream(s, 3, 900, 10, slack, 8), 1);
   s[1].open = 1;
+  s[0].used = 7;
   assert_int_equal(mount_pick_stream(s, 3, 5000, 10, slack, 9), 2);
   s[2].open = 1;
   /* Nothing near, all open: the least recently used (stream 0, 7). */
@@ -251,7 +257,11 @@ static void test_pick_stream(void **state) {
   assert_int_equal(mount_pick_stream(s, 3, 1010, 20, slack, 11), 1);
   assert_true(s[2].next == UINT64_MAX && s[2].used == 0);
   /* The stopped one matches nothing and is reused first. */
-  assert_int_equal(mount_pick_stream(s, 3, 1000, 10, slack, 12), 2);
+  assert_int_equal(mount_pick_stream(s, 3, 8000, 10, slack, 12), 2);
+  /* Across a stream's position: a new stream, which overtakes it. */
+  struct mount_stream two[2] = {{1, 1000, 5}, {0, 0, 0}};
+  assert_int_equal(mount_pick_stream(two, 2, 995, 10, slack, 14), 1);
+  assert_true(two[0].next == UINT64_MAX && two[1].next == 1005);
   struct mount_stream one = {1, 0, 0};
   assert_int_equal(mount_pick_stream(&one, 1, 77777, 1, slack, 13), 0);
 }

@@ -102,6 +102,33 @@ int gsr__consumer_take(const struct gsr__sctx *s, struct gsr__prefetcher *p,
   return GSR_OK;
 }
 
+int gsr__consumer_take_behind(const struct gsr__sctx *s,
+                              struct gsr__prefetcher *p, uint64_t off,
+                              uint64_t len, struct gsr__out *out) {
+  uint64_t cur = off, end = off + len;
+  /* All of it or nothing: a read half from the blocks would still wait a
+   * first byte for the rest. The blocks are in order, maybe with holes. */
+  for (const struct gsr__pf_block *b = p->behind; b != NULL && cur < end;
+       b = b->next) {
+    if (b->off > cur) return 0;
+    if (b->off + b->len > cur) cur = b->off + b->len;
+  }
+  if (cur < end) return 0;
+  cur = off;
+  for (struct gsr__pf_block *b = p->behind; b != NULL && cur < end;
+       b = b->next) {
+    if (b->off + b->len <= cur) continue;
+    assert(b->waited && cur >= b->off); /* whole and checked, covers cur */
+    uint64_t at = cur - b->off, n = GSR__MIN(end - cur, b->len - at);
+    uint64_t got = gsr__out_put(s->r->stats, out, b->buf, (size_t)at, n);
+    if (got == 0) break; /* the caller's slice array is full */
+    assert(got == n);
+    if (at + got > b->used) b->used = at + got;
+    cur += got;
+  }
+  return 1;
+}
+
 void gsr__consumer_skip(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                         uint64_t off) {
   while (p->head != NULL && p->head->off + p->head->len <= off)

@@ -165,11 +165,16 @@ struct gsr__prefetcher {
   uint64_t run_bytes; /* bytes read sequentially in this run */
   int run_reads;      /* reads in this run */
   struct gsr__pf_block *head, *tail;
-  uint64_t sched_end;         /* end of the scheduled bytes */
-  uint64_t limit;             /* nothing is fetched at or past it: the
-                               * object's end, or the reader's promise */
-  int failed;                 /* a block failed: restart at the next read */
-  uint64_t held;              /* bytes in blocks now */
+  uint64_t sched_end; /* end of the scheduled bytes */
+  uint64_t limit;     /* nothing is fetched at or past it: the
+                       * object's end, or the reader's promise */
+  int failed;         /* a block failed: restart at the next read */
+  uint64_t held;      /* bytes in blocks now */
+  /* Blocks the reader passed, kept for reads that arrive out of order
+   * (sctx.reorder), oldest first, whole and checked; not in held (they
+   * take no room of the window ahead), in the budget as every block. */
+  struct gsr__pf_block *behind, *behind_tail;
+  uint64_t behind_bytes;
   struct gsr__engine_out now; /* the policy's latest output */
   /* Measurements of completed blocks (kept across seeks). */
   double rate, ttfb; /* running averages; 0: none yet */
@@ -202,11 +207,12 @@ uint64_t gsr__prefetch_limit(const struct gsr__sctx *s, uint64_t off,
  * it). */
 int gsr__producer_fill(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                        uint64_t must);
-/* Drops every block, cancelling fetches; counts bytes received and never
- * read as waste. */
+/* Drops every block, those kept behind too, cancelling fetches; counts
+ * bytes received and never read as waste. */
 void gsr__producer_drop_all(const struct gsr__sctx *s,
                             struct gsr__prefetcher *p);
-/* Drops the head block (consumed or skipped). */
+/* Drops the head block (consumed or skipped), or keeps it behind the
+ * reader (sctx.reorder). */
 void gsr__producer_pop(const struct gsr__sctx *s, struct gsr__prefetcher *p);
 /* Drops every block and schedules anew from off (within them): a block
  * ahead failed, and a read now needs its bytes. */
@@ -237,6 +243,12 @@ int gsr__widths_save(struct gsr__widths *ps, const char *path);
  * still in flight, refilling the window as blocks are used up). */
 int gsr__consumer_take(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                        uint64_t off, uint64_t len, struct gsr__out *out);
+/* Delivers [off, off+len) from the blocks kept behind the reader if
+ * they hold all of it: returns 1 if so (out may be short only where the
+ * caller's slice array is full), 0 if they do not (nothing delivered). */
+int gsr__consumer_take_behind(const struct gsr__sctx *s,
+                              struct gsr__prefetcher *p, uint64_t off,
+                              uint64_t len, struct gsr__out *out);
 /* Skips forward to off inside the scheduled range (a soft seek). */
 void gsr__consumer_skip(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                         uint64_t off);

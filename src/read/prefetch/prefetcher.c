@@ -131,11 +131,46 @@ static int read_past_engine(const struct gsr__sctx *s,
   return gsr__direct_reader.read(s, NULL, off + have, len - have, out);
 }
 
+/* A read that arrived out of order (sctx.reorder): wholly before the
+ * run's position, at most reorder bytes before it. It leaves the run as it
+ * is (a seek back would cancel the window the reads around it still
+ * use): its bytes come from the blocks ahead if it lies in the first,
+ * else from the blocks kept behind, else are fetched exactly, as a
+ * random read's (without the lock unless a cache above relies on it). */
+static int is_behind(const struct gsr__sctx *s, const struct gsr__prefetcher *p,
+                     uint64_t off, uint64_t len) {
+  return s->reorder > 0 && !p->failed && off + len <= p->pos &&
+         p->pos - off <= s->reorder;
+}
+
+static int read_behind(const struct gsr__sctx *s, struct gsr__prefetcher *p,
+                       uint64_t off, uint64_t len, struct gsr__out *out) {
+  const char *from = "the blocks ahead";
+  uint64_t behind = p->pos - off; /* before the lock may be let go */
+  int status = GSR_OK;
+  if (p->head != NULL && off >= p->head->off) {
+    status = gsr__consumer_take(s, p, off, len, out);
+  } else if (gsr__consumer_take_behind(s, p, off, len, out)) {
+    from = "the blocks kept behind";
+  } else {
+    from = "the server";
+    int unlock = !s->cache_has_state;
+    if (unlock) pthread_mutex_unlock(s->reader_mu);
+    status = gsr__direct_reader.read(s, NULL, off, len, out);
+    if (unlock) pthread_mutex_lock(s->reader_mu);
+  }
+  GSR__TRACE(s->client, "prefetch %s: read at %llu+%llu: %llu behind, from %s",
+             s->r->display, (unsigned long long)off, (unsigned long long)len,
+             (unsigned long long)behind, from);
+  return status;
+}
+
 static int pf_read(const struct gsr__sctx *s, void *state, uint64_t off,
                    uint64_t len, struct gsr__out *out) {
   struct gsr__prefetcher *p = state;
   uint64_t before = out->done;
   int status;
+  if (is_behind(s, p, off, len)) return read_behind(s, p, off, len, out);
   uint64_t limit = gsr__prefetch_limit(s, off, len);
   if (limit != p->limit) {
     /* A new end: the blocks were cut for the old one, so start over

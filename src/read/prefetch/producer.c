@@ -276,8 +276,11 @@ int gsr__producer_fill(const struct gsr__sctx *s, struct gsr__prefetcher *p,
   return GSR_OK;
 }
 
-static void drop(const struct gsr__sctx *s, struct gsr__prefetcher *p,
-                 struct gsr__pf_block *b) {
+/* Lets go of block b, no longer in either list: a fetch still running
+ * is stopped (or, all its bytes read, let finish), bytes received and
+ * never read count as waste. */
+static void release(const struct gsr__sctx *s, struct gsr__prefetcher *p,
+                    struct gsr__pf_block *b) {
   if (!b->waited && b->rf != NULL) {
     /* All bytes read: let curl finish cleanly and keep its connection
      * alive. Else stop it, and wait for the transport to let go so that
@@ -296,9 +299,54 @@ static void drop(const struct gsr__sctx *s, struct gsr__prefetcher *p,
     atomic_fetch_add(&s->r->stats->prefetched_unused, got - b->used);
   gsr__rfetch_free(b->rf);
   gsr__buf_unref(b->buf);
+  gsr__free(b);
+}
+
+static void drop(const struct gsr__sctx *s, struct gsr__prefetcher *p,
+                 struct gsr__pf_block *b) {
   assert(p->held >= b->len);
   p->held -= b->len;
-  gsr__free(b);
+  release(s, p, b);
+}
+
+static void drop_oldest_behind(const struct gsr__sctx *s,
+                               struct gsr__prefetcher *p) {
+  struct gsr__pf_block *b = p->behind;
+  assert(b != NULL && p->behind_bytes >= b->len);
+  p->behind = b->next;
+  if (p->behind == NULL) p->behind_tail = NULL;
+  p->behind_bytes -= b->len;
+  release(s, p, b);
+}
+
+/* Keeps block b, which the reader passed, for reads that arrive out of
+ * order (sctx.reorder): only a whole one whose fetch succeeded, and at
+ * most reorder bytes of them, the oldest let go first. Returns 1 if
+ * kept. */
+static int keep_behind(const struct gsr__sctx *s, struct gsr__prefetcher *p,
+                       struct gsr__pf_block *b) {
+  if (s->reorder == 0 || b->len > s->reorder || b->rf == NULL) return 0;
+  if (!b->waited) {
+    if (arrived(b) < b->len || !gsr__rfetch_done(b->rf)) return 0;
+    if (gsr__rfetch_wait(b->rf) != GSR_OK) return 0;
+    b->waited = 1;
+  }
+  note(s, p, b);
+  assert(p->held >= b->len);
+  p->held -= b->len;
+  b->next = NULL;
+  /* In order of offset: a new run (a hard seek) let go of the last
+   * run's, and within a run blocks are passed front to back. */
+  assert(p->behind_tail == NULL ||
+         p->behind_tail->off + p->behind_tail->len <= b->off);
+  if (p->behind_tail != NULL)
+    p->behind_tail->next = b;
+  else
+    p->behind = b;
+  p->behind_tail = b;
+  p->behind_bytes += b->len;
+  while (p->behind_bytes > s->reorder) drop_oldest_behind(s, p);
+  return 1;
 }
 
 void gsr__producer_pop(const struct gsr__sctx *s, struct gsr__prefetcher *p) {
@@ -306,7 +354,7 @@ void gsr__producer_pop(const struct gsr__sctx *s, struct gsr__prefetcher *p) {
   if (b == NULL) return;
   p->head = b->next;
   if (p->head == NULL) p->tail = NULL;
-  drop(s, p, b);
+  if (!keep_behind(s, p, b)) drop(s, p, b);
 }
 
 void gsr__producer_restart_at(const struct gsr__sctx *s,
@@ -321,6 +369,13 @@ void gsr__producer_drop_all(const struct gsr__sctx *s,
   /* Cancel every fetch first, so they all stop at once. */
   for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next)
     if (!b->waited && b->rf != NULL) gsr__rfetch_cancel(b->rf);
-  while (p->head != NULL) gsr__producer_pop(s, p);
+  while (p->head != NULL) {
+    struct gsr__pf_block *b = p->head;
+    p->head = b->next;
+    drop(s, p, b);
+  }
+  p->tail = NULL;
   assert(p->held == 0);
+  while (p->behind != NULL) drop_oldest_behind(s, p);
+  assert(p->behind_bytes == 0);
 }
