@@ -20,7 +20,7 @@ PKGS=(
   valgrind                                         # memcheck test (label valgrind)
   libfuse3-dev fuse3                               # gsread mount (fusermount3 for non-root)
   strace                                           # test_mount: read replies go by splice
-  fio rclone                                       # mount benchmark: fio, rclone mount as peer
+  fio rclone bindfs                                # mount benchmarks: fio; rclone mount, bindfs as peers
   aria2 gnuplot-nox                                # benchmark peer (aria2c), charts
   python3-fsspec python3-aiohttp python3-requests  # benchmark peer (fsspec HTTPFileSystem)
   # The Python package (python/, docs/python.md): its C extension and its
