@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Is every page faulted in once? Minor page faults per GiB, CPU s/GiB and
-# peak RSS beside MB/s, from time(1), for three readers of the same 1 GiB
+# peak RSS beside MB/s, from time(1), for five readers of the same 1 GiB
 # object, alternated: `gsread cat` (defaults), `gsread bench --pattern seq
-# --io-size 16M --mode prefetch --concurrency 4`, and 4 parallel curls over
-# the same bytes (a quarter each). The target (issue 24): minor faults x
-# 4 KiB <= peak RSS + 32 MiB for cat and the bench line; the column
-# "faulted / (RSS + 32 MiB)" says it, <= 1.00 meets it.
+# --io-size 16M --mode prefetch --concurrency 4`, 4 parallel curls over
+# the same bytes (a quarter each), and Python (gsread://, no options:
+# a f.read(1 MiB) loop, and one f.read() of the whole object; the figures
+# of the whole process, the interpreter's start and imports included).
+# The targets (issue 24): minor faults x 4 KiB <= peak RSS + 32 MiB for cat
+# and the bench line (the column "faulted / (RSS + 32 MiB)", <= 1.00 meets
+# it); Python's CPU <= 1.5x cat's, and the whole read's peak RSS <= the
+# object + 64 MiB.
 # Usage: bench/faults.sh [--profile gcs|unshaped] [RUNS]   (default gcs, 3)
 # GSREAD=PATH measures another build (default build/gsread).
 # SPDX-License-Identifier: MIT
@@ -40,6 +44,10 @@ for r in $(seq "$RUNS"); do
     --io-size 16M --mode prefetch --concurrency 4 --max-bytes 1GiB \
     --max-seconds 60)")
   out+=("curl4 $(measure bash -c curls)")
+  out+=("py1m $(PYTHONPATH="$ROOT/build/python" measure /usr/bin/python3 \
+    "$ROOT/bench/py_read.py" gsread gsread://bench/1GiB --io 1M)")
+  out+=("pywhole $(PYTHONPATH="$ROOT/build/python" measure /usr/bin/python3 \
+    "$ROOT/bench/py_read.py" gsread gsread://bench/1GiB --loop whole)")
 done
 printf '%s\n' "${out[@]}" | python3 -c '
 import statistics, sys
@@ -51,7 +59,9 @@ for line in sys.stdin:
 print("| reader (1 GiB, %s profile) | MB/s | CPU s/GiB | peak RSS MiB | minor faults/GiB | faulted / (RSS + 32 MiB) |" % sys.argv[1])
 print("|---|---|---|---|---|---|")
 names = {"cat": "gsread cat", "bench": "gsread bench seq 16M prefetch c4",
-         "curl4": "4 parallel curls (a quarter each)"}
+         "curl4": "4 parallel curls (a quarter each)",
+         "py1m": "Python gsread://, f.read(1 MiB) loop",
+         "pywhole": "Python gsread://, one f.read()"}
 for name, rs in rows.items():
     med = lambda i: statistics.median(r[i] for r in rs)
     wall, cpu, rss, flt = med(0), statistics.median(r[1] + r[2] for r in rs), med(3) * 1024, med(4)

@@ -2,7 +2,8 @@
 """Reads one object through Python and prints one JSON line: bytes,
 seconds (the read loop only), MB/s, CPU seconds of this process.
 
-  bench/py_read.py gsread URL [--io 1M] [--loop read|readinto] [--cache none]
+  bench/py_read.py gsread URL [--io 1M] [--loop read|readinto|whole]
+                              [--cache none]
                               [--prefetch sequential] [--concurrency N]
                               [--block-size 5M] [--pattern seq|rand]
                               [--max-bytes N] [--max-seconds S] [--seed S]
@@ -67,7 +68,7 @@ def main():
     ap.add_argument("kind", choices=["gsread", "http"])
     ap.add_argument("url")
     ap.add_argument("--io", type=size, default=1 << 20)
-    ap.add_argument("--loop", choices=["read", "readinto"], default="read")
+    ap.add_argument("--loop", choices=["read", "readinto", "whole"], default="read")
     ap.add_argument("--cache", default=None)
     ap.add_argument("--prefetch", default=None)
     ap.add_argument("--concurrency", type=int, default=None)
@@ -114,7 +115,9 @@ def main():
             while more():
                 if a.pattern == "rand":
                     f.seek(offsets.next() * a.io)
-                if a.loop == "read":
+                if a.loop == "whole":  # one f.read() of the rest
+                    n = len(f.read())
+                elif a.loop == "read":
                     n = len(f.read(a.io))
                 else:
                     n = f.readinto(buf)

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <gsread.h>
@@ -304,6 +305,26 @@ static PyObject *File_close(FileObject *self, PyObject *unused) {
   Py_RETURN_NONE;
 }
 
+/* A large read's new bytes object is fresh memory: its pages are mapped
+ * in one call (MADV_POPULATE_WRITE, Linux 5.14) rather than one fault at
+ * a time while the I/O threads write into them (issue 24: 1 GiB faulted
+ * page by page cost 0.50 CPU s, populated 0.41). Advice only: where the
+ * kernel lacks it, the pages fault in as before. Without the GIL. */
+#define POPULATE_MIN (16 << 20)
+static void populate(char *p, size_t n) {
+#ifdef MADV_POPULATE_WRITE
+  long ps = sysconf(_SC_PAGESIZE);
+  uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+  uintptr_t from = ((uintptr_t)p + page - 1) & ~(page - 1);
+  uintptr_t to = ((uintptr_t)p + n) & ~(page - 1);
+  if (n >= POPULATE_MIN && to > from)
+    (void)madvise((void *)from, to - from, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
 /* bytes: at most want bytes (< 0: all) read at offset (-1: the position). */
 static PyObject *read_new(FileObject *self, Py_ssize_t want, int64_t offset) {
   gsr_file h = self->file;
@@ -323,6 +344,7 @@ static PyObject *read_new(FileObject *self, Py_ssize_t want, int64_t offset) {
   char *p = PyBytes_AS_STRING(b);
   int64_t n;
   Py_BEGIN_ALLOW_THREADS
+  populate(p, (size_t)want);
   n = offset >= 0 ? gsr_pread(h, p, (size_t)want, offset)
                   : gsr_read(h, p, (size_t)want);
   Py_END_ALLOW_THREADS
