@@ -265,6 +265,15 @@ typedef struct gsr_client_stats {
 } gsr_client_stats;
 GSR_EXTERN int gsr_client_stats_get(gsr_client *client, gsr_client_stats *out);
 
+/* Changes the client's memory budget (gsr_client_options.memory_budget;
+ * 0: the default, 256 MiB) while it runs, for a program that must give
+ * memory back (a daemon under pressure). A smaller budget unmaps at once
+ * the idle pooled buffers past it; buffers in use stay until their reads
+ * let them go, and prefetching waits, or shrinks, until what is held is
+ * under it. A file's window cap is the one computed at its open. Returns
+ * GSR_OK, or GSR_EINVAL (client NULL). Thread-safe. */
+GSR_EXTERN int gsr_client_set_memory_budget(gsr_client *client, uint64_t bytes);
+
 /* Fills *opts with the defaults. Always call it before setting fields:
  * fields may be appended in later versions. */
 GSR_EXTERN void gsr_client_options_init(gsr_client_options *opts);

@@ -301,6 +301,17 @@ int gsr_client_auth_info(gsr_client *c, gsr_auth_info *out) {
   return gsr__auth_info(c->auth, out);
 }
 
+int gsr_client_set_memory_budget(gsr_client *c, uint64_t bytes) {
+  if (c == NULL)
+    return gsr__err(GSR_EINVAL, "gsr_client_set_memory_budget: NULL client");
+  uint64_t given = gsr__budget_set_limit(c->budget,
+                                         bytes ? bytes : DEFAULT_BUDGET);
+  GSR__TRACE(c, "client: memory budget %llu bytes, %llu pooled given back",
+             (unsigned long long)(bytes ? bytes : DEFAULT_BUDGET),
+             (unsigned long long)given);
+  return GSR_OK;
+}
+
 int gsr_client_stats_get(gsr_client *c, gsr_client_stats *out) {
   if (c == NULL || out == NULL)
     return gsr__err(GSR_EINVAL, "gsr_client_stats_get: NULL argument");
@@ -308,7 +319,7 @@ int gsr_client_stats_get(gsr_client *c, gsr_client_stats *out) {
   out->bytes_fetched = atomic_load(&c->bytes_fetched);
   out->buffered = atomic_load(&c->budget->used);
   out->peak_buffered = atomic_load(&c->budget->peak);
-  out->budget = c->budget->limit;
+  out->budget = atomic_load(&c->budget->limit);
   out->pooled = atomic_load(&c->budget->pooled);
   out->pool_hits = atomic_load(&c->budget->hits);
   out->pool_misses = atomic_load(&c->budget->misses);

@@ -35,7 +35,7 @@ struct gsr__budget *gsr__budget_new(uint64_t limit) {
   }
   atomic_init(&b->refs, 1);
   atomic_init(&b->last_ns, gsr__now_ns());
-  b->limit = limit;
+  atomic_init(&b->limit, limit);
   return b;
 }
 
@@ -83,6 +83,17 @@ static struct gsr__buf *pool_shed(struct gsr__budget *b, uint64_t keep) {
       out = buf;
     }
   return out;
+}
+
+uint64_t gsr__budget_set_limit(struct gsr__budget *b, uint64_t limit) {
+  pthread_mutex_lock(&b->pool_mu);
+  atomic_store(&b->limit, limit);
+  uint64_t used = atomic_load(&b->used), before = atomic_load(&b->pooled);
+  struct gsr__buf *shed = pool_shed(b, limit > used ? limit - used : 0);
+  uint64_t given = before - atomic_load(&b->pooled);
+  pthread_mutex_unlock(&b->pool_mu);
+  free_list(shed);
+  return given;
 }
 
 uint64_t gsr__budget_idle(struct gsr__budget *b, uint64_t now_ns) {
@@ -179,10 +190,10 @@ static struct gsr__buf *acquire(struct gsr__budget *b, size_t cap, int demand,
   struct gsr__buf *buf = NULL, *grow = NULL, *shed = NULL;
   *refused = 0;
   pthread_mutex_lock(&b->pool_mu);
-  uint64_t used = atomic_load(&b->used);
+  uint64_t used = atomic_load(&b->used), limit = atomic_load(&b->limit);
   if (k >= 0 && (buf = pool_fit(b, k)) != NULL)
     size = buf->size; /* moves from pooled to used: the sum is the same */
-  if (!demand && used + size > b->limit) {
+  if (!demand && used + size > limit) {
     if (buf != NULL) pool_push(b, buf);
     pthread_mutex_unlock(&b->pool_mu);
     *refused = 1;
@@ -190,20 +201,20 @@ static struct gsr__buf *acquire(struct gsr__budget *b, size_t cap, int demand,
   }
   if (buf == NULL && k >= 0) grow = pool_below(b, k);
   if (buf == NULL && grow == NULL && k >= 0 &&
-      used + size + atomic_load(&b->pooled) > b->limit) {
+      used + size + atomic_load(&b->pooled) > limit) {
     /* Fresh pages would cost idle ones (unmapped to make room, mapped
      * again later): a larger idle buffer does, charged for its size, if
      * the budget has room for that. */
     buf = pool_above(b, k);
-    if (buf != NULL && !demand && used + buf->size > b->limit) {
+    if (buf != NULL && !demand && used + buf->size > limit) {
       pool_push(b, buf);
       buf = NULL;
     }
     if (buf != NULL) size = buf->size;
   }
-  if (buf == NULL && used + size + atomic_load(&b->pooled) > b->limit) {
+  if (buf == NULL && used + size + atomic_load(&b->pooled) > limit) {
     /* Room for new pages: idle buffers go. */
-    uint64_t room = b->limit > used + size ? b->limit - used - size : 0;
+    uint64_t room = limit > used + size ? limit - used - size : 0;
     shed = pool_shed(b, room);
   }
   atomic_fetch_add(&b->used, size);
@@ -241,7 +252,7 @@ static void give(struct gsr__budget *b, struct gsr__buf *buf) {
   uint_fast64_t before = atomic_fetch_sub(&b->used, buf->size);
   assert(before >= buf->size); /* released only what was charged */
   uint64_t held = before - buf->size + atomic_load(&b->pooled);
-  if (buf->klass >= 0 && held + buf->size <= b->limit) {
+  if (buf->klass >= 0 && held + buf->size <= atomic_load(&b->limit)) {
     pool_push(b, buf);
     keep = 1;
   }

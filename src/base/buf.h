@@ -60,7 +60,8 @@ struct gsr__budget {
   atomic_int refs;           /* the client, and every buffer charged to it */
   atomic_uint_fast64_t used; /* charged to buffers in use */
   atomic_uint_fast64_t peak; /* most used at once */
-  uint64_t limit;
+  /* Changed only under pool_mu (gsr__budget_set_limit); read anywhere. */
+  atomic_uint_fast64_t limit;
   pthread_mutex_t pool_mu; /* pool[], pooled, and every change of used
                             * that adds to it */
   struct gsr__buf *pool[GSR__POOL_CLASSES]; /* idle buffers, by class;
@@ -73,6 +74,10 @@ struct gsr__budget {
 /* A budget outlives its client while buffers (slices) still hold it. */
 struct gsr__budget *gsr__budget_new(uint64_t limit);
 void gsr__budget_unref(struct gsr__budget *b);
+/* A new limit: a lower one unmaps at once the pooled buffers past it
+ * (buffers in use stay, charged, until let go; prefetching waits until
+ * used is under it). Returns the bytes given back. */
+uint64_t gsr__budget_set_limit(struct gsr__budget *b, uint64_t limit);
 /* Unmaps every pooled buffer if the pool is idle at now_ns
  * (gsr__pool_idle); returns the bytes given back. */
 uint64_t gsr__budget_idle(struct gsr__budget *b, uint64_t now_ns);

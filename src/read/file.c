@@ -55,7 +55,8 @@ static int apply_options(struct gsr__file *f, const gsr_file_options *o) {
    * across files: blocks past it wait). */
   f->max_window = o->max_prefetch
                       ? f->max_prefetch
-                      : GSR__MAX(f->max_prefetch, f->client->budget->limit);
+                      : GSR__MAX(f->max_prefetch,
+                                 atomic_load(&f->client->budget->limit));
   f->prefetch = gsr__prefetch_pick(o->prefetch, o->cache_type,
                                    f->client->default_prefetch);
   if (f->prefetch < 0)

@@ -251,6 +251,37 @@ static void test_memory_budget_16_files(void **state) {
   gsr_client_free(budget_client);
 }
 
+/* gsr_client_set_memory_budget: a smaller budget gives the idle pooled
+ * buffers past it back at once, not after 5 s idle; 0 is the default. */
+static void test_memory_budget_shrinks(void **state) {
+  (void)state;
+  gsr_client_options o;
+  gsr_client *c;
+  fx_client_options(&o);
+  o.memory_budget = 32 * MiB;
+  assert_int_equal(gsr_client_new(&o, &c), GSR_OK);
+  gsr_file f = open_pf(c, 4, "sequential", 0);
+  unsigned char *buf = malloc(MiB);
+  for (uint64_t off = 0; off + MiB <= 24 * MiB; off += MiB)
+    check_read(f, off, MiB, buf);
+  gsr_close(f);
+  free(buf);
+  gsr_client_stats cs;
+  assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
+  assert_true(cs.budget == 32 * MiB && cs.buffered == 0);
+  if (cs.pooled <= MiB)
+    fail_msg("the pool holds %llu bytes: nothing to give back",
+             (unsigned long long)cs.pooled);
+  assert_int_equal(gsr_client_set_memory_budget(c, MiB), GSR_OK);
+  assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
+  assert_true(cs.budget == MiB && cs.pooled <= MiB);
+  assert_int_equal(gsr_client_set_memory_budget(c, 0), GSR_OK);
+  assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
+  assert_true(cs.budget == 256 * MiB);
+  assert_int_equal(gsr_client_set_memory_budget(NULL, 0), GSR_EINVAL);
+  gsr_client_free(c);
+}
+
 static void test_failed_prefetch_surfaces_then_recovers(void **state) {
   (void)state;
   gsr_file f = open_pf(fx.client, 2, "adaptive", 0);
@@ -471,6 +502,7 @@ int main(void) {
       cmocka_unit_test(test_sequential_window_grows_within_n),
       cmocka_unit_test(test_hard_seek_and_close_cancel),
       cmocka_unit_test(test_memory_budget_16_files),
+      cmocka_unit_test(test_memory_budget_shrinks),
       cmocka_unit_test(test_failed_prefetch_surfaces_then_recovers),
       cmocka_unit_test(test_slices_from_prefetch),
       cmocka_unit_test(test_sequential_promise_prefetches_at_once),

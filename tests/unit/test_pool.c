@@ -171,6 +171,36 @@ static void test_idle_release(void **state) {
   gsr__budget_unref(b);
 }
 
+/* A smaller budget gives back at once the idle buffers past it (those
+ * in use stay, charged), refuses prefetching until used is under it, and
+ * a larger one lets it go on. */
+static void test_budget_shrinks(void **state) {
+  (void)state;
+  struct gsr__budget *b = gsr__budget_new(8 * MiB);
+  struct gsr__buf *bufs[8];
+  int refused;
+  for (int i = 0; i < 8; i++)
+    assert_non_null(bufs[i] = gsr__buf_try(MiB, b, &refused));
+  for (int i = 2; i < 8; i++) gsr__buf_unref(bufs[i]);
+  assert_true(used(b) == 2 * MiB && pooled(b) == 6 * MiB);
+  assert_true(gsr__budget_set_limit(b, 5 * MiB) == 3 * MiB);
+  assert_true(used(b) == 2 * MiB && pooled(b) == 3 * MiB);
+  /* Below what is in use: every idle one goes, those in use stay. */
+  assert_true(gsr__budget_set_limit(b, MiB) == 3 * MiB);
+  assert_true(used(b) == 2 * MiB && pooled(b) == 0);
+  assert_null(gsr__buf_try(MiB, b, &refused));
+  assert_int_equal(refused, 1);
+  gsr__buf_unref(bufs[1]); /* over the limit: unmapped, not pooled */
+  assert_true(used(b) == MiB && pooled(b) == 0);
+  assert_null(gsr__buf_try(MiB, b, &refused)); /* used + 1 MiB > 1 MiB */
+  assert_true(gsr__budget_set_limit(b, 4 * MiB) == 0);
+  assert_non_null(bufs[1] = gsr__buf_try(MiB, b, &refused));
+  gsr__buf_unref(bufs[0]);
+  gsr__buf_unref(bufs[1]);
+  assert_true(used(b) == 0 && pooled(b) == 2 * MiB);
+  gsr__budget_unref(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_classes),
@@ -178,6 +208,7 @@ int main(void) {
       cmocka_unit_test(test_near_classes_and_room),
       cmocka_unit_test(test_demand_and_small),
       cmocka_unit_test(test_idle_release),
+      cmocka_unit_test(test_budget_shrinks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

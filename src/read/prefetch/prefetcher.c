@@ -180,7 +180,7 @@ static int pf_read(const struct gsr__sctx *s, void *state, uint64_t off,
   }
   classify(s, p, off);
   int direct = gsr__plan_read_direct(len, s->max_window,
-                                     s->client->budget->limit);
+                                     atomic_load(&s->client->budget->limit));
   if (!direct) gsr__tracker_add(&p->tracker, len); /* it sizes the window */
   p->run_reads++;
   /* The policy's plan for this read: none reads exactly what was asked,
