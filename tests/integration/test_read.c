@@ -454,6 +454,64 @@ static void test_threads_same_bytes_fetched_once(void **state) {
   same_bytes_fetched_once("all", 7 * MiB);
 }
 
+/* Small reads in the first 3 MiB, half of them as slices (at most 3, so
+ * some come back short), each checked: many reads meet in the same pages
+ * and windows, wait on each other's fetches, and evict what others read. */
+static void *hammer_thread(void *p) {
+  struct thread_arg *a = p;
+  unsigned char *buf = malloc(300000);
+  uint64_t x = (uint64_t)a->seed * 2654435761u;
+  for (int i = 0; i < 40; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t off = (x >> 11) % (3 * MiB);
+    size_t len = 1 + (size_t)((x >> 40) % 300000);
+    if (i % 2 == 0) {
+      int64_t n = gsr_pread(a->f, buf, len, (int64_t)off);
+      if (n != (int64_t)len || memcmp(buf, a->o->data + off, len) != 0)
+        a->errors++;
+      continue;
+    }
+    gsr_slice sl[3];
+    size_t count = 0, at = 0;
+    int64_t n = gsr_pread_slices(a->f, len, (int64_t)off, sl, 3, &count);
+    if (n <= 0 || (size_t)n > len) a->errors++;
+    for (size_t k = 0; k < count; k++) {
+      if (at + sl[k].len > (size_t)(n > 0 ? n : 0) ||
+          memcmp(sl[k].data, a->o->data + off + at, sl[k].len) != 0)
+        a->errors++;
+      at += sl[k].len;
+      gsr_slice_release(&sl[k]);
+    }
+    if (n > 0 && at != (size_t)n) a->errors++;
+  }
+  free(buf);
+  return NULL;
+}
+
+/* 16 threads of hammer_thread on one handle under each cache, small pages
+ * and few of them: every byte right (and, under TSan, no race). */
+static void test_threads_cached_reads_meet(void **state) {
+  (void)state;
+  const char *caches[] = {
+      "blockcache", "background", "readahead", "readahead_chunked",
+      "first",      "all",        "bytes"};
+  char url[512];
+  gs_url("big", url, sizeof(url));
+  for (size_t c = 0; c < sizeof(caches) / sizeof(caches[0]); c++) {
+    gsr_file_options o;
+    gsr_file_options_init(&o);
+    o.cache_type = caches[c];
+    o.prefetch = c % 2 ? "adaptive" : "off";
+    o.block_size = 128 * 1024;
+    o.max_blocks = 4;
+    gsr_file f;
+    assert_int_equal(gsr_open(fx.client, url, &o, &f), GSR_OK);
+    int errors = run_readers(f, 16, hammer_thread);
+    if (errors != 0) fail_msg("cache %s: %d reads wrong", caches[c], errors);
+    gsr_close(f);
+  }
+}
+
 static void test_object_replaced_while_open(void **state) {
   (void)state;
   char gs[512], http[1024], buf[100];
@@ -932,6 +990,7 @@ int main(void) {
       cmocka_unit_test(test_threads_pread_one_handle_readahead_chunked),
       cmocka_unit_test(test_threads_pread_one_handle_first),
       cmocka_unit_test(test_threads_same_bytes_fetched_once),
+      cmocka_unit_test(test_threads_cached_reads_meet),
       cmocka_unit_test(test_object_replaced_while_open),
       cmocka_unit_test(test_bad_bodies_are_errors_without_retries),
       cmocka_unit_test(test_transient_faults_are_retried_and_resumed),
