@@ -124,7 +124,8 @@ enum cli_rmode {
   CLI_RMODE_VECTORED,      /* gsr_read_ranges, one call per batch */
   CLI_RMODE_PREAD,         /* one gsr_pread per range, in turn */
   CLI_RMODE_PREAD_THREADS, /* the same from N threads at once */
-  CLI_RMODE_GET_PER_RANGE  /* ... each one GET (concurrency 1): gcsfs */
+  CLI_RMODE_GET_PER_RANGE, /* ... each one GET (concurrency 1): gcsfs */
+  CLI_RMODE_PREAD_HANDLES  /* pread-threads, each thread its own handle */
 };
 struct cli_ranges_mode {
   enum cli_rmode kind;

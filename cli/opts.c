@@ -71,8 +71,8 @@ static const struct opt_def opt_defs[CLI_OPT__COUNT] = {
                         "vectored read",
                         0},
     [CLI_OPT_RANGES_MODE] = {"ranges-mode", "M",
-                             "vectored, pread, pread-threads[=N] or "
-                             "get-per-range[=N]",
+                             "vectored, pread, pread-threads[=N], "
+                             "pread-handles[=N] or get-per-range[=N]",
                              0},
     [CLI_OPT_BATCH] = {"batch", "N",
                        "most ranges per batch (0: all, 256 MiB at a "
@@ -483,8 +483,8 @@ static int apply_bench_option(const char *cmd, enum cli_opt_id id,
     if (cli_ranges_mode_parse(v, &b->ranges_mode) != 0)
       return cli_usage_error(cmd,
                              "invalid value '%s' for --%s (vectored, "
-                             "pread, pread-threads[=N] or "
-                             "get-per-range[=N], N from 1 to 256)",
+                             "pread, pread-threads[=N], pread-handles[=N] "
+                             "or get-per-range[=N], N from 1 to 256)",
                              v, name);
     return CLI_CONTINUE;
   case CLI_OPT_BATCH:

@@ -435,18 +435,23 @@ GSR_EXTERN int gsr_fstat(gsr_file file, gsr_stat *st);
  * read that reaches the end return GSR_EINTEGRITY, never success. Returns the
  * count read: n, fewer only at end of object, 0 at or past the end or when n is
  * 0 (no I/O then). On failure returns a negative gsr_status and the position is
- * unchanged. n must not exceed INT64_MAX. Calls on one file are serialized; use
- * gsr_pread for parallel reads. */
+ * unchanged. n must not exceed INT64_MAX. gsr_read, gsr_read_slices and
+ * gsr_seek calls on one file are serialized with each other (they share
+ * the position and the whole-object check); gsr_pread calls beside them
+ * are not held up by them. Use gsr_pread for parallel reads. */
 GSR_EXTERN int64_t gsr_read(gsr_file file, void *buf, size_t n);
 
 /* Like gsr_read at an explicit offset, without using or moving the file
  * position. Any number of threads may call it on one file at once, and
- * with the prefetcher and no cache (cache_type "none") their network
- * waits overlap: a read the prefetcher fetches exactly (a random read)
- * holds no lock of the file while its bytes travel; reads served from the
- * prefetch window, and every read through a cache other than "none",
- * take the file's reader lock in turn (the window's and the cache's state
- * are one per file: open a file per thread for parallel cached reads).
+ * their network waits overlap, with or without the prefetcher, under every
+ * cache but "bytes": a cache's state is locked only to decide what a read
+ * fetches and to install what it fetched, never while bytes travel (a
+ * read that needs bytes another read is fetching waits for that fetch
+ * instead of fetching them again), and a read the prefetcher fetches
+ * exactly (a random read) holds no lock of the file while its bytes
+ * travel. What stays one at a time per file: reads served from the
+ * prefetch window (the engine's state), and reads through the cache
+ * "bytes" (fsspec's rules for one growing buffer), fetch time included.
  * A negative offset is GSR_EINVAL. */
 GSR_EXTERN int64_t gsr_pread(gsr_file file, void *buf, size_t n,
                              int64_t offset);
@@ -597,7 +602,9 @@ GSR_EXTERN void gsr_ranges_options_init(gsr_ranges_options *opts);
  * mid-span) fails only its ranges. Closing the file cancels what is in
  * flight (those ranges fail with GSR_ECANCELED or GSR_ECLOSED). Like
  * gsr_pread: the position is untouched, any number of threads may call
- * it at once. The bytes of a failed range's buf are unspecified. */
+ * it at once (it takes no lock of the file while bytes travel: the file's
+ * cache and prefetch window are not used). The bytes of a failed range's
+ * buf are unspecified. */
 GSR_EXTERN int gsr_read_ranges(gsr_file file, gsr_range *ranges, size_t n,
                                const gsr_ranges_options *opts);
 

@@ -1,10 +1,14 @@
-/* gsread bench --ranges FILE: the same list of ranges read one of four
+/* gsread bench --ranges FILE: the same list of ranges read one of five
  * ways (--ranges-mode), so that a vectored read can be compared with what
  * a reader without one does, in the same run on the same object:
  *
  *   vectored           gsr_read_ranges, one call per batch
  *   pread              one gsr_pread per range, one after the other
- *   pread-threads=N    the same, from N threads at once (default 16)
+ *   pread-threads=N    the same, from N threads at once (default 16), all
+ *                      on one handle
+ *   pread-handles=N    the same, each thread on a handle of its own (the
+ *                      others opened before the clock starts): what
+ *                      pread-threads on one handle is measured against
  *   get-per-range=N    one GET per range (file concurrency 1: never split
  *                      into parts), N at a time (default 4): gcsfs's
  *                      cat_ranges
@@ -38,11 +42,13 @@ static const struct rmode_def {
   int default_threads; /* 0: the mode takes no "=N" */
   int vectored;        /* gsr_read_ranges; else gsr_pread per range */
   int one_request;     /* file concurrency 1: a range is one GET */
+  int own_handles;     /* each pread thread opens its own handle */
 } rmodes[] = {
-    [CLI_RMODE_VECTORED] = {"vectored", 0, 1, 0},
-    [CLI_RMODE_PREAD] = {"pread", 0, 0, 0},
-    [CLI_RMODE_PREAD_THREADS] = {"pread-threads", 16, 0, 0},
-    [CLI_RMODE_GET_PER_RANGE] = {"get-per-range", 4, 0, 1},
+    [CLI_RMODE_VECTORED] = {"vectored", 0, 1, 0, 0},
+    [CLI_RMODE_PREAD] = {"pread", 0, 0, 0, 0},
+    [CLI_RMODE_PREAD_THREADS] = {"pread-threads", 16, 0, 0, 0},
+    [CLI_RMODE_GET_PER_RANGE] = {"get-per-range", 4, 0, 1, 0},
+    [CLI_RMODE_PREAD_HANDLES] = {"pread-handles", 16, 0, 0, 1},
 };
 
 int cli_ranges_mode_parse(const char *text, struct cli_ranges_mode *m) {
@@ -118,6 +124,8 @@ struct rjob {
   const struct cli_args *a;
   const struct rmode_def *mode;
   gsr_file file;
+  gsr_file *files; /* pread-handles: thread k's handle (files[0]: file) */
+  int n_files;
   uint64_t size;
   const struct cli_range *r;
   size_t n;
@@ -201,9 +209,16 @@ static void note_failure(struct rjob *j, int64_t status, size_t i) {
   pthread_mutex_unlock(&j->lock);
 }
 
+/* A pread thread and the handle it reads. */
+struct rworker {
+  struct rjob *j;
+  gsr_file file;
+};
+
 /* A pread thread: takes the batch's next range until none is left. */
 static void *pread_worker(void *arg) {
-  struct rjob *j = arg;
+  struct rworker *w = arg;
+  struct rjob *j = w->j;
 
   for (;;) {
     size_t i = atomic_fetch_add(&j->next, 1);
@@ -213,7 +228,7 @@ static void *pread_worker(void *arg) {
     if (i >= j->hi || atomic_load(&j->failed)) return NULL;
     len = cli_range_clamp(&j->r[i], j->size);
     if (len == 0) continue;
-    got = gsr_pread(j->file, j->arena + j->place[i], (size_t)len,
+    got = gsr_pread(w->file, j->arena + j->place[i], (size_t)len,
                     (int64_t)j->r[i].offset);
     if (got == (int64_t)len)
       atomic_fetch_add(&j->delivered, len);
@@ -225,6 +240,7 @@ static void *pread_worker(void *arg) {
 /* r[lo..hi) with gsr_pread from the mode's threads (this one included). */
 static int batch_pread(struct rjob *j, size_t lo, size_t hi, struct rtally *t) {
   pthread_t tid[MAX_THREADS];
+  struct rworker w[MAX_THREADS];
   int started = 0, err = 0;
   uint64_t nonempty = 0;
 
@@ -233,14 +249,16 @@ static int batch_pread(struct rjob *j, size_t lo, size_t hi, struct rtally *t) {
   j->hi = hi;
   atomic_store(&j->next, lo);
   atomic_store(&j->delivered, 0);
+  for (int k = 0; k < j->a->bench.ranges_mode.threads; k++)
+    w[k] = (struct rworker){j, j->files ? j->files[k] : j->file};
   for (; started < j->a->bench.ranges_mode.threads - 1; started++) {
-    err = pthread_create(&tid[started], NULL, pread_worker, j);
+    err = pthread_create(&tid[started], NULL, pread_worker, &w[started + 1]);
     if (err != 0) break;
   }
   if (err != 0)
     note_failure(j, GSR_ENOMEM, lo); /* stops the ones started */
   else
-    pread_worker(j);
+    pread_worker(&w[0]);
   for (int k = 0; k < started; k++) pthread_join(tid[k], NULL);
   if (err != 0) {
     /* Fewer threads than the mode says would be a wrong measurement. */
@@ -344,12 +362,46 @@ static void print_result(const struct rjob *j, const struct rtally *t) {
 
 /* ---- Entry ---------------------------------------------------------------*/
 
+/* The counters of the run's handle, or the requests and bytes fetched of
+ * all its handles together (pread-handles). */
 static int file_stats(const struct rjob *j, gsr_file_stats *out) {
   int status = gsr_file_stats_get(j->file, out);
 
+  for (int k = 1; k < j->n_files && status == GSR_OK; k++) {
+    gsr_file_stats s;
+
+    status = gsr_file_stats_get(j->files[k], &s);
+    out->requests += s.requests;
+    out->bytes_fetched += s.bytes_fetched;
+  }
   if (status == GSR_OK) return CLI_EXIT_OK;
   cli_fail_gsr(status, "cannot get the counters of %s", j->a->url);
   return CLI_EXIT_FAIL;
+}
+
+/* pread-handles: a handle per thread, files[0] the one open already; the
+ * others opened now, before the clock starts (an open is a metadata
+ * request). */
+static int open_handles(struct rjob *j, gsr_client *client) {
+  int n = j->a->bench.ranges_mode.threads;
+
+  j->files = calloc((size_t)n, sizeof *j->files);
+  if (!j->files) {
+    cli_fail_errno(ENOMEM, "cannot open %d handles", n);
+    return CLI_EXIT_FAIL;
+  }
+  j->files[0] = j->file;
+  for (j->n_files = 1; j->n_files < n; j->n_files++) {
+    int status = gsr_open(client, j->a->url, &j->a->file,
+                          &j->files[j->n_files]);
+
+    if (status != GSR_OK) {
+      cli_fail_gsr(status, "cannot open %s (handle %d)", j->a->url,
+                   j->n_files + 1);
+      return CLI_EXIT_FAIL;
+    }
+  }
+  return CLI_EXIT_OK;
 }
 
 static int run_open(struct rjob *j, const struct cli_trace *trace) {
@@ -394,7 +446,7 @@ static int run_open(struct rjob *j, const struct cli_trace *trace) {
 int bench_ranges_run(const struct cli_args *a) {
   struct cli_trace trace = {0};
   struct rjob j;
-  gsr_client *client;
+  gsr_client *client = NULL;
   int rc = cli_trace_load(a->cmd, a->ranges, &trace);
 
   if (rc != CLI_CONTINUE) return rc;
@@ -407,10 +459,11 @@ int bench_ranges_run(const struct cli_args *a) {
   j.mode = &rmodes[a->bench.ranges_mode.kind];
   pthread_mutex_init(&j.lock, NULL);
   rc = cli_open(a, 0, &client, &j.file); /* measured cold: no plans */
-  if (rc == CLI_EXIT_OK) {
-    rc = run_open(&j, &trace);
-    cli_close(client, j.file);
-  }
+  if (rc == CLI_EXIT_OK && j.mode->own_handles) rc = open_handles(&j, client);
+  if (rc == CLI_EXIT_OK) rc = run_open(&j, &trace);
+  for (int k = 1; k < j.n_files; k++) gsr_close(j.files[k]);
+  free(j.files);
+  if (client) cli_close(client, j.file);
   pthread_mutex_destroy(&j.lock);
   free(j.arena);
   free(j.place);

@@ -87,11 +87,16 @@ static int pick_source(struct gsr__file *f) {
   return GSR_OK;
 }
 
-/* The cache's way down: the file's source. */
+/* The cache's way down: the file's source, one call at a time if it
+ * keeps state (it may let go of the lock while bytes travel). */
 static int source_read(void *arg, uint64_t off, uint64_t len,
                        struct gsr__out *out) {
   struct gsr__file *f = arg;
-  return f->source->read(&f->sctx, f->source_state, off, len, out);
+  int locked = f->source->stateful;
+  if (locked) pthread_mutex_lock(&f->reader_mu);
+  int status = f->source->read(&f->sctx, f->source_state, off, len, out);
+  if (locked) pthread_mutex_unlock(&f->reader_mu);
+  return status;
 }
 
 /* The rest of the cache's view (its page options are set with the
@@ -119,7 +124,6 @@ static void reader_ctx(struct gsr__file *f) {
   sc->block = 0; /* the engine's choice, unless gsr__file_set_block */
   sc->read_end = &f->read_end;
   sc->reader_mu = &f->reader_mu;
-  sc->cache_has_state = f->cache->state_size > 0;
 }
 
 static int create_readers(struct gsr__file *f) {
@@ -154,6 +158,7 @@ int gsr__file_open(gsr_client *c, const char *url, const gsr_file_options *opts,
   f->client = c;
   f->crc_pos = 0;
   atomic_init(&f->read_end, UINT64_MAX);
+  pthread_mutex_init(&f->cache_mu, NULL);
   pthread_mutex_init(&f->reader_mu, NULL);
   pthread_mutex_init(&f->pos_mu, NULL);
   pthread_mutex_init(&f->target.mu, NULL);
@@ -176,6 +181,7 @@ void gsr__file_unref(struct gsr__file *f) {
   if (refs != 1) return;
   destroy_readers(f);
   gsr__object_close(f->obj);
+  pthread_mutex_destroy(&f->cache_mu);
   pthread_mutex_destroy(&f->reader_mu);
   pthread_mutex_destroy(&f->pos_mu);
   pthread_mutex_destroy(&f->target.mu);
@@ -264,11 +270,13 @@ static int64_t read_at(struct gsr__file *f, struct gsr__out *out, size_t n,
                             (uint64_t)offset, len, size, f->rctx.page_size)) {
     status = gsr__direct_read(&f->rctx, (uint64_t)offset, len, out);
   } else {
-    int locked = f->cache->state_size > 0 || f->source->stateful;
-    if (locked) pthread_mutex_lock(&f->reader_mu);
+    /* A concurrent cache locks its own state, and never across a fetch
+     * (cache.h); the others are called one read at a time. */
+    int locked = f->cache->state_size > 0 && !f->cache->concurrent;
+    if (locked) pthread_mutex_lock(&f->cache_mu);
     status = f->cache->read(&f->rctx, f->cache_state, (uint64_t)offset, len,
                             out);
-    if (locked) pthread_mutex_unlock(&f->reader_mu);
+    if (locked) pthread_mutex_unlock(&f->cache_mu);
   }
   if (status != GSR_OK) {
     gsr__out_abandon(out);

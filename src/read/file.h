@@ -59,7 +59,10 @@ struct gsr__file {
   void *cache_state, *source_state;
   struct gsr__rctx rctx;     /* the cache's view of the file */
   struct gsr__sctx sctx;     /* the source's view of the file */
-  pthread_mutex_t reader_mu; /* serializes stateful readers */
+  pthread_mutex_t cache_mu;  /* serializes the reads of a cache with
+                              * state that is not concurrent */
+  pthread_mutex_t reader_mu; /* serializes a stateful source's calls (the
+                              * cache's way down) */
   pthread_mutex_t pos_mu;    /* serializes gsr_read/gsr_seek; guards pos
                               * and the CRC fields */
   int64_t pos;

@@ -97,8 +97,11 @@ struct gsr__cache_ops {
   const char *name;
   /* Bytes of per-file state, which the file allocates zeroed before
    * create and frees after destroy; 0: none (state NULL). A cache with
-   * state is called for one read at a time per file. */
+   * state is called for one read at a time per file, unless concurrent. */
   size_t state_size;
+  /* 1: read may run in many threads at once on one file: the cache locks
+   * its own state, never across a fetch (gsr__cache_lock, cache.h). */
+  int concurrent;
   /* Sets the state up for r's file; NULL: zeroes are a fresh state. */
   int (*create)(const struct gsr__rctx *r, void *state);
   /* Delivers [off, off+len) (clamped to the object, len > 0) into out,
@@ -135,9 +138,9 @@ struct gsr__sctx {
       block; /* bytes per engine request; 0: its choice (gsr__file_set_block) */
   atomic_uint_fast64_t *read_end; /* gsr_set_read_end's promise */
   pthread_mutex_t *reader_mu;     /* held around a read of a source with
-                                   * state */
-  int cache_has_state; /* the cache above keeps state: reads stay under
-                        * reader_mu */
+                                   * state; the cache's state is not under
+                                   * it, so a source may let go of it while
+                                   * bytes travel */
 };
 
 /* A source: the file's lower reader, given the source's view. */

@@ -99,6 +99,15 @@ eq "pread-threads: default 16 threads" "$(num thr.json threads)" 16
 eq "pread-threads: one request per range" "$(num thr.json requests)" $NONEMPTY
 eq "pread-threads: rounds = ceil(101 / 16)" "$(num thr.json rounds)" 7
 
+# A handle per thread: every handle's requests are counted (the server's
+# agree); the opens are no media requests.
+bench pread-handles=4 hnd
+eq "pread-handles: 4 threads" "$(num hnd.json threads)" 4
+eq "pread-handles: one request per range" "$(num hnd.json requests)" $NONEMPTY
+eq "pread-handles: rounds = ceil(101 / 4)" "$(num hnd.json rounds)" 26
+# Threads on one handle under a cache, the prefetcher on: every byte.
+bench pread-threads=8 thc --cache readahead --prefetch adaptive
+
 bench get-per-range=3 gpr
 eq "get-per-range: concurrency 1" "$(num gpr.json concurrency)" 1
 eq "get-per-range: one request per range" "$(num gpr.json requests)" $NONEMPTY
@@ -132,6 +141,7 @@ usage "unknown mode" --ranges clustered --ranges-mode preads data/bkt/obj
 usage "zero threads" --ranges clustered --ranges-mode pread-threads=0 data/bkt/obj
 usage "too many threads" --ranges clustered --ranges-mode get-per-range=257 data/bkt/obj
 usage "pread takes no N" --ranges clustered --ranges-mode pread=2 data/bkt/obj
+usage "too many handles" --ranges clustered --ranges-mode pread-handles=257 data/bkt/obj
 usage "get-per-range splits nothing" --ranges clustered --ranges-mode get-per-range --concurrency 4 data/bkt/obj
 usage "--procs" --ranges clustered --procs 2 data/bkt/obj
 usage "--trace" --ranges clustered --trace clustered data/bkt/obj

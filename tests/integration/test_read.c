@@ -329,18 +329,25 @@ static void *pread_1m_thread(void *p) {
   return NULL;
 }
 
-/* Random preads from 16 threads on one handle, the prefetcher on (each
- * read is a seek: fetched exactly): they run at once, not one first-byte
- * wait after another. Before the engine let go of its lock during exact
- * reads the server never saw two at a time. */
-static void test_threads_pread_one_handle_in_parallel(void **state) {
-  (void)state;
+/* Random preads from 16 threads on one handle under cache (NULL: none),
+ * the prefetcher on (each read is a seek: fetched exactly): they run at
+ * once, not one first-byte wait after another, and get the right bytes.
+ * Before the engine let go of its lock during exact reads the server
+ * never saw two at a time; nor under a cache before a cache's lock was
+ * held only to decide and to install, not across its fetches. */
+static void one_handle_in_parallel(const char *cache) {
   enum { T = 16 };
   char url[512];
   gs_url("big", url, sizeof(url));
   gsr_file_options o;
   gsr_file_options_init(&o);
   o.prefetch = "adaptive";
+  o.cache_type = cache;
+  o.block_size = 256 * 1024; /* a 1 MiB read spans 5 pages */
+  /* One connection per fetch: what overlaps is the threads' reads, not the
+   * parts of one read or the engine's window (which, with a thread's
+   * pages in a row, reads ahead even when reads run one at a time). */
+  o.concurrency = 1;
   gsr_file f;
   assert_int_equal(gsr_open(fx.client, url, &o, &f), GSR_OK);
   assert_int_equal(ts_control(&fx.srv, "config?ttfb_ms=150"), 200);
@@ -349,13 +356,160 @@ static void test_threads_pread_one_handle_in_parallel(void **state) {
   ts_log_quiet(&fx.srv, 300);
   assert_int_equal(ts_control(&fx.srv, "reset"), 200);
   assert_int_equal(errors, 0);
-  struct ts_media_req q[4 * T * 3];
-  int n = ts_media_log(&fx.srv, base, q, 4 * T * 3);
-  assert_true(n >= T * 3);
+  struct ts_media_req q[8 * T * 3];
+  int n = ts_media_log(&fx.srv, base, q, 8 * T * 3);
+  /* A read may land in a window or page another one fetched. */
+  assert_true(n >= T);
   int most = ts_media_max_overlap(q, n);
+  print_message("cache %s: %d requests, at most %d at once\n",
+                cache ? cache : "none", n, most);
   if (most < T / 2)
-    fail_msg("16 threads on one handle: at most %d requests at once", most);
+    fail_msg("16 threads on one handle, cache %s: at most %d requests at "
+             "once",
+             cache ? cache : "none", most);
   gsr_close(f);
+}
+
+static void test_threads_pread_one_handle_in_parallel(void **state) {
+  (void)state;
+  one_handle_in_parallel(NULL);
+}
+
+static void test_threads_pread_one_handle_blockcache(void **state) {
+  (void)state;
+  one_handle_in_parallel("blockcache");
+}
+
+static void test_threads_pread_one_handle_background(void **state) {
+  (void)state;
+  one_handle_in_parallel("background");
+}
+
+static void test_threads_pread_one_handle_readahead(void **state) {
+  (void)state;
+  one_handle_in_parallel("readahead");
+}
+
+static void test_threads_pread_one_handle_readahead_chunked(void **state) {
+  (void)state;
+  one_handle_in_parallel("readahead_chunked");
+}
+
+/* Reads past the first page pass through, with no lock. */
+static void test_threads_pread_one_handle_first(void **state) {
+  (void)state;
+  one_handle_in_parallel("first");
+}
+
+/* Where pread_same_thread reads. */
+static uint64_t same_off;
+
+/* The same 1 MiB from 16 threads at once. */
+static void *pread_same_thread(void *p) {
+  struct thread_arg *a = p;
+  unsigned char *buf = malloc(MiB);
+  uint64_t off = same_off;
+  int64_t n = gsr_pread(a->f, buf, MiB, (int64_t)off);
+  if (n != (int64_t)MiB || memcmp(buf, a->o->data + off, MiB) != 0) a->errors++;
+  free(buf);
+  return NULL;
+}
+
+/* 16 threads reading the same bytes at once under a cache that keeps
+ * them: one fetches, the others wait for that fetch (the server sees one
+ * request) and are hits. */
+static void same_bytes_fetched_once(const char *cache, uint64_t off) {
+  enum { T = 16 };
+  char url[512];
+  gs_url("big", url, sizeof(url));
+  gsr_file_options o;
+  gsr_file_options_init(&o);
+  o.cache_type = cache;
+  o.block_size = MiB;
+  o.concurrency = 1; /* a fetch is one request, the whole object's too */
+  gsr_file f;
+  assert_int_equal(gsr_open(fx.client, url, &o, &f), GSR_OK);
+  assert_int_equal(ts_control(&fx.srv, "config?ttfb_ms=150"), 200);
+  long base = ts_log_lines(&fx.srv);
+  same_off = off;
+  int errors = run_readers(f, T, pread_same_thread);
+  ts_log_quiet(&fx.srv, 300);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
+  assert_int_equal(errors, 0);
+  struct ts_media_req q[T];
+  int n = ts_media_log(&fx.srv, base, q, T);
+  if (n != 1) fail_msg("cache %s: %d requests for one page", cache, n);
+  gsr_file_stats st;
+  gsr_file_stats_get(f, &st);
+  assert_true(st.misses == 1 && st.hits == T - 1);
+  gsr_close(f);
+}
+
+static void test_threads_same_bytes_fetched_once(void **state) {
+  (void)state;
+  same_bytes_fetched_once("blockcache", 7 * MiB);
+  same_bytes_fetched_once("readahead", 7 * MiB);
+  same_bytes_fetched_once("readahead_chunked", 7 * MiB);
+  same_bytes_fetched_once("first", 0);
+  same_bytes_fetched_once("all", 7 * MiB);
+}
+
+/* Small reads in the first 3 MiB, half of them as slices (at most 3, so
+ * some come back short), each checked: many reads meet in the same pages
+ * and windows, wait on each other's fetches, and evict what others read. */
+static void *hammer_thread(void *p) {
+  struct thread_arg *a = p;
+  unsigned char *buf = malloc(300000);
+  uint64_t x = (uint64_t)a->seed * 2654435761u;
+  for (int i = 0; i < 40; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t off = (x >> 11) % (3 * MiB);
+    size_t len = 1 + (size_t)((x >> 40) % 300000);
+    if (i % 2 == 0) {
+      int64_t n = gsr_pread(a->f, buf, len, (int64_t)off);
+      if (n != (int64_t)len || memcmp(buf, a->o->data + off, len) != 0)
+        a->errors++;
+      continue;
+    }
+    gsr_slice sl[3];
+    size_t count = 0, at = 0;
+    int64_t n = gsr_pread_slices(a->f, len, (int64_t)off, sl, 3, &count);
+    if (n <= 0 || (size_t)n > len) a->errors++;
+    for (size_t k = 0; k < count; k++) {
+      if (at + sl[k].len > (size_t)(n > 0 ? n : 0) ||
+          memcmp(sl[k].data, a->o->data + off + at, sl[k].len) != 0)
+        a->errors++;
+      at += sl[k].len;
+      gsr_slice_release(&sl[k]);
+    }
+    if (n > 0 && at != (size_t)n) a->errors++;
+  }
+  free(buf);
+  return NULL;
+}
+
+/* 16 threads of hammer_thread on one handle under each cache, small pages
+ * and few of them: every byte right (and, under TSan, no race). */
+static void test_threads_cached_reads_meet(void **state) {
+  (void)state;
+  const char *caches[] = {
+      "blockcache", "background", "readahead", "readahead_chunked",
+      "first",      "all",        "bytes"};
+  char url[512];
+  gs_url("big", url, sizeof(url));
+  for (size_t c = 0; c < sizeof(caches) / sizeof(caches[0]); c++) {
+    gsr_file_options o;
+    gsr_file_options_init(&o);
+    o.cache_type = caches[c];
+    o.prefetch = c % 2 ? "adaptive" : "off";
+    o.block_size = 128 * 1024;
+    o.max_blocks = 4;
+    gsr_file f;
+    assert_int_equal(gsr_open(fx.client, url, &o, &f), GSR_OK);
+    int errors = run_readers(f, 16, hammer_thread);
+    if (errors != 0) fail_msg("cache %s: %d reads wrong", caches[c], errors);
+    gsr_close(f);
+  }
 }
 
 static void test_object_replaced_while_open(void **state) {
@@ -830,6 +984,13 @@ int main(void) {
       cmocka_unit_test(test_stat),
       cmocka_unit_test(test_threads_pread_one_file),
       cmocka_unit_test(test_threads_pread_one_handle_in_parallel),
+      cmocka_unit_test(test_threads_pread_one_handle_blockcache),
+      cmocka_unit_test(test_threads_pread_one_handle_background),
+      cmocka_unit_test(test_threads_pread_one_handle_readahead),
+      cmocka_unit_test(test_threads_pread_one_handle_readahead_chunked),
+      cmocka_unit_test(test_threads_pread_one_handle_first),
+      cmocka_unit_test(test_threads_same_bytes_fetched_once),
+      cmocka_unit_test(test_threads_cached_reads_meet),
       cmocka_unit_test(test_object_replaced_while_open),
       cmocka_unit_test(test_bad_bodies_are_errors_without_retries),
       cmocka_unit_test(test_transient_faults_are_retried_and_resumed),

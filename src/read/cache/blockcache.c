@@ -10,6 +10,7 @@
 const struct gsr__cache_ops gsr__cache_blockcache = {
     .name = "blockcache",
     .state_size = sizeof(struct gsr__pages),
+    .concurrent = 1,
     .create = gsr__pages_create,
     .read = gsr__pages_read,
     .destroy = gsr__pages_destroy,

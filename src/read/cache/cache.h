@@ -32,6 +32,39 @@ int gsr__chunk_fill(struct gsr__rctx *r, uint64_t off,
  * source read. On failure no chunk is left. */
 int gsr__chunk_fetch(struct gsr__rctx *r, uint64_t off, const uint64_t *lens,
                      int n, struct gsr__buf **bufs);
+/* ---- lock.c: a cache whose read op may run in many threads at once
+ * (gsr__cache_ops.concurrent). Its state is touched only under mu, to
+ * decide what a read needs and to install what it fetched; the fetch
+ * itself runs unlocked, registered as in flight, so that a read needing
+ * bytes another read is fetching waits for that one fetch (cond) instead
+ * of fetching them again. */
+struct gsr__cache_fetch {
+  uint64_t off, end; /* [off, end): the bytes it brings */
+  struct gsr__cache_fetch *next;
+};
+struct gsr__cache_lock {
+  pthread_mutex_t mu;
+  pthread_cond_t cond;              /* broadcast when a fetch ends */
+  struct gsr__cache_fetch *fetches; /* in flight, each on its reader's
+                                     * stack */
+};
+void gsr__cache_lock_init(struct gsr__cache_lock *l);
+/* After every read let go: nothing is in flight. */
+void gsr__cache_lock_destroy(struct gsr__cache_lock *l);
+/* Under mu: 1 if a fetch in flight brings byte off. */
+int gsr__cache_fetching(const struct gsr__cache_lock *l, uint64_t off);
+/* Under mu: waits (mu let go meanwhile) until some fetch in flight ends. */
+void gsr__cache_wait(struct gsr__cache_lock *l);
+/* Under mu: registers fx, the caller's fetch of [off, end), then lets go
+ * of mu for it. gsr__cache_fetch_end, under mu again, takes it back. */
+void gsr__cache_fetch_begin(struct gsr__cache_lock *l,
+                            struct gsr__cache_fetch *fx, uint64_t off,
+                            uint64_t end);
+/* Takes mu again, unregisters fx and wakes the reads waiting; returns
+ * with mu held, for the caller to install what it fetched. */
+void gsr__cache_fetch_end(struct gsr__cache_lock *l,
+                          struct gsr__cache_fetch *fx);
+
 /* 1 when out takes no more bytes (slice mode, slice array full): a cache
  * then stops and fetches nothing more for this read. */
 int gsr__out_full(const struct gsr__out *out);

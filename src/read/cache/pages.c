@@ -3,6 +3,12 @@
  * default), and every hit is followed by a copy or a slice of up to a
  * whole page, which dwarfs the scan.
  *
+ * Reads run in many threads at once. The table is looked at and changed
+ * under its lock; a page is fetched, and a background fetch waited for,
+ * without it. A read needing a page that another read is fetching (or
+ * waiting for) waits for that one, then looks again; such a page is never
+ * the one evicted.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <assert.h>
@@ -22,6 +28,8 @@ int gsr__pages_create(const struct gsr__rctx *r, void *state) {
   t->v = gsr__calloc((size_t)t->max, sizeof(*t->v));
   if (t->v == NULL)
     return gsr__err(GSR_ENOMEM, "%s: out of memory", r->display);
+  gsr__cache_lock_init(&t->lock);
+  t->lock_ready = 1;
   return GSR_OK;
 }
 
@@ -33,6 +41,7 @@ static void page_remove(struct gsr__pages *t, int i) {
     t->inflight--;
   }
   assert(t->inflight >= 0 && t->held >= e->buf->cap);
+  assert(!e->joining); /* its joiner holds on to e until it is done */
   t->held -= e->buf->cap;
   gsr__buf_unref(e->buf);
   t->v[i] = t->v[--t->n];
@@ -42,6 +51,7 @@ void gsr__pages_destroy(void *state) {
   struct gsr__pages *t = state;
   while (t->n > 0) page_remove(t, t->n - 1);
   gsr__free(t->v);
+  if (t->lock_ready) gsr__cache_lock_destroy(&t->lock);
 }
 
 uint64_t gsr__pages_len(const struct gsr__pages *t, uint64_t idx) {
@@ -60,7 +70,7 @@ static int page_victim(const struct gsr__pages *t, uint64_t keep_lo,
   int best = -1;
   for (int i = 0; i < t->n; i++) {
     uint64_t idx = t->v[i].idx;
-    if (idx > keep_lo && idx <= keep_hi) continue;
+    if ((idx > keep_lo && idx <= keep_hi) || t->v[i].joining) continue;
     if (best < 0 || t->v[i].stamp < t->v[best].stamp) best = i;
   }
   return best;
@@ -75,7 +85,7 @@ int gsr__pages_insert(struct gsr__pages *t, uint64_t idx, struct gsr__buf *buf,
     page_remove(t, i);
   }
   assert(t->n < t->max && gsr__pages_find(t, idx) == NULL); /* once each */
-  t->v[t->n++] = (struct gsr__page){idx, ++t->clock, buf, rf};
+  t->v[t->n++] = (struct gsr__page){idx, ++t->clock, buf, rf, 0};
   t->held += buf->cap;
   if (rf != NULL) t->inflight++;
   return 0;
@@ -92,19 +102,49 @@ int gsr__pages_join(struct gsr__pages *t, struct gsr__page *e) {
   return status;
 }
 
-/* A reference to page b's chunk: from the table (joining a background
- * fetch of it), else fetched now and added, keeping (b, last]. A failed
+/* Under the lock, which it lets go of meanwhile: waits for e's background
+ * fetch, claimed (so that no other read waits on it too, and it is not
+ * evicted). GSR_OK with e's page ready, or the fetch's failure (e
+ * removed). */
+static int page_join(struct gsr__pages *t, struct gsr__page *e) {
+  uint64_t idx = e->idx, first = idx * t->bs;
+  struct gsr__rfetch *rf = e->rf;
+  struct gsr__cache_fetch fx;
+  assert(rf != NULL && !e->joining);
+  e->joining = 1;
+  gsr__cache_fetch_begin(&t->lock, &fx, first, first + gsr__pages_len(t, idx));
+  gsr__rfetch_wait(rf);
+  gsr__cache_fetch_end(&t->lock, &fx);
+  e = gsr__pages_find(t, idx); /* the table moves entries about */
+  assert(e != NULL && e->rf == rf && e->joining); /* claimed: kept */
+  e->joining = 0;
+  return gsr__pages_join(t, e); /* done: returns at once */
+}
+
+/* Under the lock, which it lets go of while it waits or fetches: a
+ * reference to page b's chunk, from the table (joining a background fetch
+ * of it), else fetched now and added, keeping (b, last]. A failed
  * background fetch is dropped and the page fetched again here. */
 static int page_get(struct gsr__rctx *r, struct gsr__pages *t, uint64_t b,
                     uint64_t last, struct gsr__buf **buf, uint64_t *fetched) {
-  struct gsr__page *e = gsr__pages_find(t, b);
-  if (e != NULL && gsr__pages_join(t, e) == GSR_OK) {
-    e->stamp = ++t->clock;
-    *buf = gsr__buf_ref(e->buf);
-    return GSR_OK;
+  for (;;) {
+    struct gsr__page *e = gsr__pages_find(t, b);
+    if (e != NULL && !e->joining &&
+        (e->rf == NULL || page_join(t, e) == GSR_OK)) {
+      e = gsr__pages_find(t, b); /* page_join may have moved it */
+      e->stamp = ++t->clock;
+      *buf = gsr__buf_ref(e->buf);
+      return GSR_OK;
+    }
+    /* Another read fetches it, or waits on its background fetch. */
+    if (!gsr__cache_fetching(&t->lock, b * t->bs)) break;
+    gsr__cache_wait(&t->lock);
   }
   uint64_t len = gsr__pages_len(t, b);
+  struct gsr__cache_fetch fx;
+  gsr__cache_fetch_begin(&t->lock, &fx, b * t->bs, b * t->bs + len);
   int status = gsr__chunk_fetch(r, b * t->bs, &len, 1, buf);
+  gsr__cache_fetch_end(&t->lock, &fx);
   if (status != GSR_OK) return status;
   atomic_fetch_add(&r->stats->misses, 1);
   (*fetched)++;
@@ -121,7 +161,9 @@ int gsr__pages_read(struct gsr__rctx *r, void *state, uint64_t off,
   uint64_t end = off + len, last = (end - 1) / t->bs, fetched = 0;
   for (uint64_t b = off / t->bs; b <= last && !gsr__out_full(out); b++) {
     struct gsr__buf *buf;
+    pthread_mutex_lock(&t->lock.mu);
     int status = page_get(r, t, b, last, &buf, &fetched);
+    pthread_mutex_unlock(&t->lock.mu);
     if (status != GSR_OK) return status;
     uint64_t first = b * t->bs;
     uint64_t from = GSR__MAX(off, first);

@@ -4,6 +4,7 @@
  * page by page in ascending order; it fetches only the pages that were
  * missing when it started, each once, even when it spans more pages than
  * the table holds (pages it still needs are never evicted for it).
+ * Its read op runs in many threads at once (pages.c).
  *
  * A page is a cache's fixed-size unit. Its options keep fsspec's and
  * gcsfs's names (block_size, max_blocks, the cache "blockcache"); in
@@ -21,10 +22,13 @@ struct gsr__page {
   uint64_t stamp; /* last use; the smallest is the LRU page */
   struct gsr__buf *buf;
   struct gsr__rfetch *rf; /* non-NULL: a background fetch still fills buf */
+  int joining;            /* a read waits on rf with the lock let go */
 };
 
 struct gsr__pages {
-  struct gsr__page *v; /* max entries, n used, in no order */
+  struct gsr__cache_lock lock; /* guards the rest but the fixed sizes */
+  int lock_ready;              /* lock set up (create got that far) */
+  struct gsr__page *v;         /* max entries, n used, in no order */
   int n, max;
   uint64_t clock;
   uint64_t bs, size, count; /* page size, object size, number of pages */
@@ -32,6 +36,7 @@ struct gsr__pages {
   uint64_t held;            /* bytes in the table's chunks */
 };
 
+/* Under t's lock unless said otherwise. */
 /* Sets up an empty table (state, zeroed) for r's file: the create op of
  * both caches. GSR_OK, or GSR_ENOMEM with the message set. */
 int gsr__pages_create(const struct gsr__rctx *r, void *state);
@@ -48,13 +53,14 @@ struct gsr__page *gsr__pages_find(struct gsr__pages *t, uint64_t idx);
 int gsr__pages_insert(struct gsr__pages *t, uint64_t idx, struct gsr__buf *buf,
                       struct gsr__rfetch *rf, uint64_t keep_lo,
                       uint64_t keep_hi);
-/* Joins e's background fetch (waits for it). On failure e is removed (its
- * pointer is then invalid) and the status returned. */
+/* Joins e's background fetch (waits for it, under the lock: for one that
+ * is done). On failure e is removed (its pointer is then invalid) and the
+ * status returned. */
 int gsr__pages_join(struct gsr__pages *t, struct gsr__page *e);
-/* Serves [off, off+len) from table state page by page, fetching each
- * missing page with one request (counted as a miss each; a read that
- * fetched none counts a hit): blockcache's read op. Stops early, with
- * GSR_OK, when the caller's slice array is full. */
+/* Takes the lock itself: serves [off, off+len) from table state page by
+ * page, fetching each missing page with one request (counted as a miss
+ * each; a read that fetched none counts a hit): blockcache's read op. Stops
+ * early, with GSR_OK, when the caller's slice array is full. */
 int gsr__pages_read(struct gsr__rctx *r, void *state, uint64_t off,
                     uint64_t len, struct gsr__out *out);
 

@@ -16,9 +16,10 @@
  *                 errors, close
  *
  * Threads: all state is touched under the file's reader mutex, by reader
- * threads. The I/O thread only fills blocks (through range fetches); there
- * is no prefetch thread: blocks are scheduled when the reader reads, and
- * while it waits (every few ms).
+ * threads (through the cache's way down, file.c); a read fetched exactly
+ * lets go of it while its bytes travel (prefetcher.c). The I/O thread only
+ * fills blocks (through range fetches); there is no prefetch thread: blocks are
+ * scheduled when the reader reads, and while it waits (every few ms).
  *
  * SPDX-License-Identifier: MIT
  */

@@ -86,9 +86,9 @@ static int advance(const struct gsr__sctx *s, struct gsr__prefetcher *p,
 }
 
 /* A read the plan fetches exactly, with nothing scheduled: it needs none
- * of the engine's state while its bytes travel. So, unless a stateful
- * cache above relies on the reader lock (read_at, file.c), the lock is let
- * go during the fetch: other threads' reads of the same file (a random
+ * of the engine's state while its bytes travel. So the reader lock (which
+ * guards the engine's state only: a cache above has its own) is let go
+ * during the fetch: other threads' reads of the same file (a random
  * reader's every read comes here) run at once instead of waiting a
  * first-byte time each. The run advances by the bytes delivered only if no
  * other read moved it meanwhile; if one did, this reader's next read is
@@ -96,11 +96,10 @@ static int advance(const struct gsr__sctx *s, struct gsr__prefetcher *p,
 static int exact_read(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                       uint64_t off, uint64_t len, struct gsr__out *out) {
   uint64_t before = out->done;
-  int unlock = !s->cache_has_state;
   assert(p->head == NULL);
-  if (unlock) pthread_mutex_unlock(s->reader_mu);
+  pthread_mutex_unlock(s->reader_mu);
   int status = gsr__direct_reader.read(s, NULL, off, len, out);
-  if (unlock) pthread_mutex_lock(s->reader_mu);
+  pthread_mutex_lock(s->reader_mu);
   if (p->pos != off) return status; /* another read moved the run */
   return advance(s, p, off, out->done - before, status);
 }
