@@ -135,7 +135,7 @@ static int read_past_engine(const struct gsr__sctx *s,
  * is (a seek back would cancel the window the reads around it still
  * use): its bytes come from the blocks ahead if it lies in the first,
  * else from the blocks kept behind, else are fetched exactly, as a
- * random read's (without the lock unless a cache above relies on it). */
+ * random read's (without the reader lock). */
 static int is_behind(const struct gsr__sctx *s, const struct gsr__prefetcher *p,
                      uint64_t off, uint64_t len) {
   return s->reorder > 0 && !p->failed && off + len <= p->pos &&
@@ -153,10 +153,9 @@ static int read_behind(const struct gsr__sctx *s, struct gsr__prefetcher *p,
     from = "the blocks kept behind";
   } else {
     from = "the server";
-    int unlock = !s->cache_has_state;
-    if (unlock) pthread_mutex_unlock(s->reader_mu);
+    pthread_mutex_unlock(s->reader_mu); /* as exact_read */
     status = gsr__direct_reader.read(s, NULL, off, len, out);
-    if (unlock) pthread_mutex_lock(s->reader_mu);
+    pthread_mutex_lock(s->reader_mu);
   }
   GSR__TRACE(s->client, "prefetch %s: read at %llu+%llu: %llu behind, from %s",
              s->r->display, (unsigned long long)off, (unsigned long long)len,
