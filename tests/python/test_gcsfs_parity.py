@@ -26,16 +26,11 @@ BIG = f"{BUCKET}/big.bin"
 
 
 def counts(server):
-    s = server.control("stats")
-    return {
-        k: s[k]
-        for k in ("requests", "list_requests", "metadata_requests", "media_requests")
-    }
+    return server.requests_by_kind()
 
 
 def delta(server, before):
-    now = counts(server)
-    return {k: now[k] - before[k] for k in now}
+    return server.requests_by_kind(since=before)
 
 
 # ---- answers -------------------------------------------------------------------
