@@ -711,7 +711,7 @@ class GsreadFileSystem(AbstractFileSystem):
                 return None
             if parent not in self.dircache:
                 return None
-            del opens[parent]  # listed: if it expires, counted again
+            opens.pop(parent, None)  # listed: if it expires, counted again
         try:
             info = self._cached_info(path)
         except FileNotFoundError:

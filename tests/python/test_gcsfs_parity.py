@@ -307,6 +307,29 @@ def test_one_open_does_not_list(server):
     assert d["metadata_requests"] == 1 and d["list_requests"] == 0, d
 
 
+def test_opens_from_threads_share_one_listing(server):
+    # A Dask worker with several threads: concurrent first opens in one
+    # directory, each answered right (those made while the listing is on
+    # its way ask the server); then every open comes from that listing.
+    from concurrent.futures import ThreadPoolExecutor
+
+    fs = gsread.GsreadFileSystem(skip_instance_cache=True)
+    names = [f"csv20/{i:02d}.csv" for i in range(20)]
+
+    def read(n):
+        with fs.open(f"{BUCKET}/{n}") as f:
+            return f.read()
+
+    for rnd in range(2):
+        before = counts(server)
+        with ThreadPoolExecutor(8) as ex:
+            got = list(ex.map(read, names))
+        d = delta(server, before)
+        assert got == [server.bytes(n) for n in names]
+        assert d["media_requests"] == len(names), d
+        assert d["list_requests"] >= 1 if rnd == 0 else d["requests"] == len(names), d
+
+
 def test_a_big_directory_is_not_listed_by_opens(server, monkeypatch):
     # More entries than one page (here 10): opens ask the metadata, and
     # the directory is tried once, not kept.
