@@ -498,7 +498,8 @@ class GsreadFileSystem(AbstractFileSystem):
       use_experimental_adaptive_prefetching   gcsfs's keyword, as gcsfs
                       reads it (ignored under a cache_type)
       use_listings_cache, listings_expiry_time, max_paths   fsspec's
-                      listing cache (on, no expiry, by default)
+                      listing cache (on, no expiry, by default); opens
+                      of listed objects cost no request (docs/python.md)
       memory_budget   bytes of prefetched data per process (default 256 MiB)
       max_connections connection pool per process (default 64)
       request_timeout_ms  abort (and retry) an HTTP attempt that takes
