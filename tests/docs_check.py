@@ -34,6 +34,14 @@ STALE = [
     ("gsr__download_wake_at", "the part engine's waiter is gone"),
     ("plan: blocks", "plans are none, ramp, full"),
     ("gsread cat gs://bkt/obj --io-size", "--io-size applies to --copy only"),
+    (
+        "open` does not use it",
+        "Python opens of listed objects cost no request (gsr_open_listed)",
+    ),
+    (
+        "costs one metadata request** even when a listing",
+        "Python opens of listed objects cost no request (gsr_open_listed)",
+    ),
 ]
 
 DOC_GLOBS = [

@@ -237,30 +237,47 @@ static int file_ok(FileObject *self) {
                 "File");
 }
 
+struct lentry;
+static int lentry_from_dict(PyObject *d, struct lentry **out);
+static void lentry_release(struct lentry *e);
+static int lentry_open(gsr_client *c, const char *url,
+                       const gsr_file_options *o, const struct lentry *e,
+                       gsr_file *h);
+
 static PyObject *Client_open(ClientObject *self, PyObject *args, PyObject *kw) {
-  static char *names[] = {"url",          "cache_type",    "block_size",
-                          "concurrency",  "prefetch",      "max_blocks",
-                          "max_prefetch", "min_part_size", NULL};
+  static char *names[] = {
+      "url",        "cache_type",   "block_size",    "concurrency", "prefetch",
+      "max_blocks", "max_prefetch", "min_part_size", "listed",      NULL};
   const char *url;
-  PyObject *cache = NULL, *prefetch = NULL;
+  PyObject *cache = NULL, *prefetch = NULL, *listed = NULL;
   unsigned long long block_size = 0, max_prefetch = 0, min_part = 0;
   int concurrency = 0, max_blocks = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$OKiOiKK", names, &url, &cache,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$OKiOiKKO", names, &url, &cache,
                                    &block_size, &concurrency, &prefetch,
-                                   &max_blocks, &max_prefetch, &min_part))
+                                   &max_blocks, &max_prefetch, &min_part,
+                                   &listed))
     return NULL;
   if (!client_ok(self)) return NULL;
+  struct lentry *entry = NULL;
+  if (listed != NULL && listed != Py_None &&
+      lentry_from_dict(listed, &entry) < 0)
+    return NULL;
   gsr_file_options o;
   gsr_file_options_init(&o);
-  if (opt_str(cache, &o.cache_type) < 0 || opt_str(prefetch, &o.prefetch) < 0)
+  if (opt_str(cache, &o.cache_type) < 0 || opt_str(prefetch, &o.prefetch) < 0) {
+    lentry_release(entry);
     return NULL;
+  }
   if (block_size) o.block_size = block_size;
   if (concurrency) o.concurrency = concurrency;
   if (max_blocks) o.max_blocks = max_blocks;
   if (max_prefetch) o.max_prefetch = max_prefetch;
   if (min_part) o.min_part_size = min_part;
   FileObject *f = PyObject_New(FileObject, &FileType);
-  if (f == NULL) return NULL;
+  if (f == NULL) {
+    lentry_release(entry);
+    return NULL;
+  }
   f->file = GSR_FILE_INVALID;
   f->client = NULL;
   f->pid = getpid();
@@ -269,8 +286,10 @@ static PyObject *Client_open(ClientObject *self, PyObject *args, PyObject *kw) {
   int status;
   gsr_client *c = self->client;
   Py_BEGIN_ALLOW_THREADS
-  status = gsr_open(c, url, &o, &h);
+  status = entry != NULL ? lentry_open(c, url, &o, entry, &h)
+                         : gsr_open(c, url, &o, &h);
   Py_END_ALLOW_THREADS
+  lentry_release(entry);
   if (status != GSR_OK) {
     Py_DECREF(f);
     return raise_status(status);
@@ -707,6 +726,90 @@ static int list_cb(void *arg, const gsr_list_entry *e) {
   return a->limit != 0 && a->n >= a->limit;
 }
 
+/* open(listed=D): D as lentry_dict gives it (name and is_prefix not used;
+ * a missing string is ""), copied into a heap entry so that no Python
+ * object is touched while the GIL is released. */
+static int lentry_from_dict(PyObject *d, struct lentry **out) {
+  *out = NULL;
+  if (!PyDict_Check(d)) {
+    PyErr_SetString(PyExc_TypeError, "listed: expected a dict");
+    return -1;
+  }
+  struct lentry *e = calloc(1, sizeof(*e));
+  if (e == NULL) {
+    PyErr_NoMemory();
+    return -1;
+  }
+  int rc = 0;
+#define LENTRY_GET(f, key)                            \
+  if (rc == 0) {                                      \
+    const char *s = NULL;                             \
+    PyObject *v = PyDict_GetItemString(d, key);       \
+    if (v != NULL && opt_str(v, &s) < 0) {            \
+      rc = -1;                                        \
+    } else if ((e->f = strdup(s ? s : "")) == NULL) { \
+      PyErr_NoMemory();                               \
+      rc = -1;                                        \
+    }                                                 \
+  }
+  LENTRY_STRS(LENTRY_GET)
+#undef LENTRY_GET
+  PyObject *size = PyDict_GetItemString(d, "size");
+  PyObject *gen = PyDict_GetItemString(d, "generation");
+  PyObject *meta = PyDict_GetItemString(d, "metageneration");
+  PyObject *crc = PyDict_GetItemString(d, "crc32c");
+  if (rc == 0 && (size == NULL || gen == NULL)) {
+    PyErr_SetString(PyExc_ValueError, "listed: size and generation needed");
+    rc = -1;
+  }
+  if (rc == 0) {
+    e->size = PyLong_AsUnsignedLongLong(size);
+    e->generation = PyLong_AsLongLong(gen);
+    e->metageneration = meta != NULL && meta != Py_None
+                            ? PyLong_AsLongLong(meta)
+                            : 0;
+    if (crc != NULL && crc != Py_None) {
+      e->crc32c = (uint32_t)PyLong_AsUnsignedLong(crc);
+      e->has_crc32c = 1;
+    }
+    if (PyErr_Occurred()) rc = -1;
+  }
+  if (rc < 0) {
+    lentry_release(e);
+    return -1;
+  }
+  *out = e;
+  return 0;
+}
+
+static void lentry_release(struct lentry *e) {
+  if (e == NULL) return;
+  lentry_free(e);
+  free(e);
+}
+
+/* gsr_open_listed from a copied entry (no GIL needed). */
+static int lentry_open(gsr_client *c, const char *url,
+                       const gsr_file_options *o, const struct lentry *e,
+                       gsr_file *h) {
+  gsr_list_entry le = {
+      .name = e->name,
+      .size = e->size,
+      .generation = e->generation,
+      .updated = e->updated,
+      .has_crc32c = e->has_crc32c,
+      .crc32c = e->crc32c,
+      .metageneration = e->metageneration,
+      .etag = e->etag,
+      .md5_hash = e->md5_hash,
+      .content_type = e->content_type,
+      .content_encoding = e->content_encoding,
+      .storage_class = e->storage_class,
+      .time_created = e->time_created,
+  };
+  return gsr_open_listed(c, url, o, &le, h);
+}
+
 /* One entry as a dict: name, is_prefix, size, generation, metageneration,
  * crc32c (int or None), and the strings under GCS's names (updated, etag,
  * md5Hash, contentType, contentEncoding, storageClass, timeCreated). */
@@ -841,9 +944,13 @@ static PyMethodDef Client_methods[] = {
     {"open", (PyCFunction)(void (*)(void))Client_open,
      METH_VARARGS | METH_KEYWORDS,
      "open(url, *, cache_type=None, block_size=0, concurrency=0, prefetch=None,\n"
-     "     max_blocks=0, max_prefetch=0, min_part_size=0) -> File\n\n"
+     "     max_blocks=0, max_prefetch=0, min_part_size=0, listed=None)\n"
+     "     -> File\n\n"
      "Opens url (gs://, http(s)://, file://) pinned to its generation or ETag;\n"
-     "one metadata request. 0 or None: the library's default."},
+     "one metadata request. 0 or None: the library's default. listed: the\n"
+     "object's entry as list() gives it (gs:// only): no request at open\n"
+     "(gsr_open_listed); pinned to its generation, reads raise ObjectChanged\n"
+     "if the object was replaced or deleted since."},
     {"list", (PyCFunction)(void (*)(void))Client_list,
      METH_VARARGS | METH_KEYWORDS,
      "list(url, recursive=False, limit=0) -> list of dict\n\n"

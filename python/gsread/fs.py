@@ -49,6 +49,24 @@ CACHE_TYPES = (
 PREFETCH_MODES = ("off", "adaptive", "sequential")
 # Opens of distinct objects at once (cat of many keys, cat_ranges).
 OPEN_THREADS = 16
+# An open with no listing at hand asks the server for the object's metadata
+# (a request, a first-byte wait). The second object opened from one
+# directory lists that directory instead, one page at most (fewer than
+# LISTED_OPEN_MAX entries, else it is not kept and its opens go on asking):
+# a Dask worker, whose filesystem arrives unpickled with no listing, then
+# opens its tasks' objects with no request.
+LISTED_OPEN_MAX = 1000  # one page of objects.list
+DIR_OPENS_MAX = 4096  # directories whose opens are counted, per instance
+# The listing fields a listed open passes to the C layer (gsr_list_entry).
+LISTED_TEXTS = (
+    "updated",
+    "etag",
+    "md5Hash",
+    "contentType",
+    "contentEncoding",
+    "storageClass",
+    "timeCreated",
+)
 
 
 # ---- Processes ---------------------------------------------------------------
@@ -353,6 +371,20 @@ def _file_info(path, st):
     )
 
 
+def _listed_entry(info):
+    """The C layer's listing entry (open(listed=...)) of an object's info
+    from a listing (_object_info's keys)."""
+    crc = info.get("crc32c")
+    e = {
+        "size": int(info["size"]),
+        "generation": int(info["generation"]),
+        "metageneration": int(info.get("metageneration") or 0),
+        "crc32c": int.from_bytes(base64.b64decode(crc), "big") if crc else None,
+    }
+    e.update((k, info[k]) for k in LISTED_TEXTS if info.get(k))
+    return e
+
+
 def _dir_info(path):
     """A "directory" (a prefix, or a bucket) as gcsfs gives it."""
     return {
@@ -466,7 +498,8 @@ class GsreadFileSystem(AbstractFileSystem):
       use_experimental_adaptive_prefetching   gcsfs's keyword, as gcsfs
                       reads it (ignored under a cache_type)
       use_listings_cache, listings_expiry_time, max_paths   fsspec's
-                      listing cache (on, no expiry, by default)
+                      listing cache (on, no expiry, by default); opens
+                      of listed objects cost no request (docs/python.md)
       memory_budget   bytes of prefetched data per process (default 256 MiB)
       max_connections connection pool per process (default 64)
       request_timeout_ms  abort (and retry) an HTTP attempt that takes
@@ -631,13 +664,16 @@ class GsreadFileSystem(AbstractFileSystem):
             return _dir_info(path)  # an empty bucket (list raised if none)
         raise FileNotFoundError(errno.ENOENT, "No such object", path)
 
-    def _list_dir(self, path):
+    def _list_dir(self, path, limit=0):
         """One directory's entries (objects and prefixes, gcsfs's infos),
-        listed now and kept in the listing cache."""
+        listed now and kept in the listing cache. limit: at most that many
+        entries listed; a listing that reaches it is returned, not kept
+        (it may be cut short)."""
         bucket, key = _split(path)
         prefix = key + "/" if key else ""
+        entries = self.client.list(_gs_url(bucket + "/" + prefix), limit=limit)
         out = []
-        for e in self.client.list(_gs_url(bucket + "/" + prefix)):
+        for e in entries:
             name = e["name"]
             if name == prefix:
                 continue  # a "directory placeholder" object
@@ -645,9 +681,43 @@ class GsreadFileSystem(AbstractFileSystem):
                 out.append(_dir_info(bucket + "/" + name.rstrip("/")))
             else:
                 out.append(_object_info(bucket, name, e))
-        if out or not key:
+        if (out or not key) and not (limit and len(entries) >= limit):
             self.dircache[path] = out
         return out
+
+    def _open_info(self, path):
+        """path's info to open it from with no request (a listing's), or
+        None (the open asks the server). From the listing cache; else, at
+        the second object opened from path's directory, from a listing of
+        that directory made now (one page at most; see LISTED_OPEN_MAX).
+        A directory too big, or that cannot be listed (a reader allowed
+        objects.get only), is not listed again by opens."""
+        if not self.dircache.use_listings_cache:
+            return None
+        parent = self._parent(path)
+        if parent not in self.dircache:
+            opens = self.__dict__.setdefault("_dir_opens", {})
+            seen = opens.get(parent)
+            if seen is None:
+                if len(opens) >= DIR_OPENS_MAX:
+                    opens.clear()
+                opens[parent] = "opened"
+                return None
+            if seen != "opened":
+                return None  # not listed: too big, or it failed
+            opens[parent] = "not listed"
+            try:
+                self._list_dir(parent, limit=LISTED_OPEN_MAX)
+            except Exception:
+                return None
+            if parent not in self.dircache:
+                return None
+            opens.pop(parent, None)  # listed: if it expires, counted again
+        try:
+            info = self._cached_info(path)
+        except FileNotFoundError:
+            return None  # perhaps made since the listing: the server says
+        return info if info is not None and info["type"] == "file" else None
 
     def ls(self, path, detail=False, refresh=False, **kwargs):
         """A directory's entries: names, or gcsfs's infos with detail=True
@@ -1050,6 +1120,8 @@ class GsreadFile(io.BufferedIOBase):
         self._pid = None
         self._pos = position
         self._pin = pin
+        # Opened from a listing and no byte read yet: see _retry_changed.
+        self._listed = False
         if closed:
             super().close()
             return
@@ -1059,7 +1131,25 @@ class GsreadFile(io.BufferedIOBase):
             self.details, self.size = details, details["size"]
         _live_files.add(self)
 
-    def _reopen(self):
+    def _reopen(self, listing=True):
+        """Opens the C file here: a first open from a listing when one
+        holds the object (no request), else (and to check a pin) asking
+        the server."""
+        info = None
+        if listing and self._pin is None:
+            info = self.fs._open_info(self.path)
+        if info is not None:
+            f = self.fs.client.open(
+                _gs_url(self.path), listed=_listed_entry(info), **self._opts
+            )
+            st = f.stat()
+            self._pin = (st["generation"], st["etag"])
+            self.size = st["size"]
+            self.details = dict(info)
+            self._f, self._pid, self._listed = f, _proc.pid, True
+            if self._pos:
+                f.seek(self._pos)
+            return
         f = self.fs.client.open(_gs_url(self.path), **self._opts)
         st = f.stat()
         pin = (st["generation"], st["etag"])
@@ -1077,7 +1167,29 @@ class GsreadFile(io.BufferedIOBase):
         self._pin = pin
         self.size = st["size"]
         self.details = _file_info(self.path, st)
-        self._f, self._pid = f, _proc.pid
+        self._f, self._pid, self._listed = f, _proc.pid, False
+
+    def _retry_changed(self, call, *args):
+        """call(C file, *args), a read. A file opened from a listing that
+        has read no byte yet, whose object was replaced or deleted since
+        the listing (ObjectChanged: its generation is gone), reopens once
+        asking the server and reads the object there is now: nothing of
+        the old one was delivered, so nothing mixes; the stale listing is
+        dropped. Once a byte came, the pin holds as for any open."""
+        try:
+            got = call(self._f, *args)
+        except ObjectChanged:
+            if not self._listed:
+                raise
+            self.fs.invalidate_cache(self.fs._parent(self.path))
+            self._pos = self._f.tell()
+            self._f.close()
+            self._pin = None
+            self._reopen(listing=False)
+            got = call(self._f, *args)
+        if got:
+            self._listed = False
+        return got
 
     def _h(self):
         """The C file, reopened first if this process did not open it."""
@@ -1130,6 +1242,8 @@ class GsreadFile(io.BufferedIOBase):
                 return got
         # One bytes of the right size, filled in place by the library; a
         # read to the end lands straight in it, past the cache.
+        if self._listed:
+            return self._retry_changed(type(self._f).read, -1 if size is None else size)
         return self._f.read(-1 if size is None else size)
 
     read1 = read
@@ -1147,6 +1261,8 @@ class GsreadFile(io.BufferedIOBase):
     def readinto(self, b):
         if self._pid != _proc.pid:
             self._h()
+        if self._listed:
+            return self._retry_changed(type(self._f).readinto, b)
         return self._f.readinto(b)
 
     readinto1 = readinto
@@ -1160,7 +1276,8 @@ class GsreadFile(io.BufferedIOBase):
         chunks, got, scan = [], 0, b""
         while limit < 0 or got < limit:
             want = step if limit < 0 else min(step, limit - got)
-            data = f.pread(want, pos + got)
+            data = self._retry_changed(type(f).pread, want, pos + got)
+            f = self._f  # reopened if the listing was stale
             if not data:
                 break
             # char may straddle two reads: search the tail kept from before.

@@ -55,6 +55,13 @@ class Server:
     def requests(self):
         return self.control("stats")["requests"]
 
+    def requests_by_kind(self, since=None):
+        """The stand-in's request counters (all, listing, metadata, media);
+        given an earlier answer, the requests made since."""
+        s = self.control("stats")
+        keys = ("requests", "list_requests", "metadata_requests", "media_requests")
+        return {k: s[k] - (since[k] if since else 0) for k in keys}
+
     def replace(self, name, data):
         """Replaces an object as GCS would: a new generation."""
         tmp = self.path(name).with_name(".tmp-replace")

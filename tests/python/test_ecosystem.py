@@ -85,7 +85,14 @@ def test_dask_dataframe_on_two_worker_processes(server):
     ) as cluster, Client(cluster, timeout=60) as client:
         df = dd.read_csv(f"gsread://{BUCKET}/data/*.csv", blocksize=20_000)
         assert df.npartitions > 4  # files split into byte ranges
+        before = server.requests_by_kind()
         got = client.compute(df, sync=True).reset_index(drop=True)
+        d = server.requests_by_kind(since=before)
+        # Each worker's filesystem arrives with no listing: its first open
+        # asks the metadata, its second lists the directory, and every
+        # other task opens from that listing, with no request.
+        assert d["metadata_requests"] <= 2 and d["list_requests"] <= 2, d
+        assert d["media_requests"] >= df.npartitions, d
         # The work ran in both worker processes, each with its own client.
         pids = client.run(lambda: __import__("os").getpid())
         assert len(set(pids.values())) == 2

@@ -1,12 +1,15 @@
 """gsread as a drop-in for gcsfs (issue #26): the same answers as gcsfs
 (tests/python/gcsfs_answers.json, recorded from gcsfs 2026.8.0), gcsfs's
 current defaults, the listing cache, writes handed to gcsfs, the request
-count of a Dask graph build, and a whole read held once in memory."""
+count of a Dask graph build and of its tasks' opens, and a whole read held
+once in memory."""
 import datetime
 import io
 import json
 import os
+import pickle
 import random
+import time
 from pathlib import Path
 
 import fsspec
@@ -23,16 +26,11 @@ BIG = f"{BUCKET}/big.bin"
 
 
 def counts(server):
-    s = server.control("stats")
-    return {
-        k: s[k]
-        for k in ("requests", "list_requests", "metadata_requests", "media_requests")
-    }
+    return server.requests_by_kind()
 
 
 def delta(server, before):
-    now = counts(server)
-    return {k: now[k] - before[k] for k in now}
+    return server.requests_by_kind(since=before)
 
 
 # ---- answers -------------------------------------------------------------------
@@ -213,11 +211,13 @@ def test_metadata_answers_from_a_listing(server):
     assert not fs.exists(f"{BUCKET}/list/nope")
     assert fs.isdir(f"{BUCKET}/list/sub")
     assert delta(server, before)["requests"] == 0
-    # open still pins the generation it gets itself.
+    # An open from the listing reads the object there is now: the listed
+    # generation is gone, so it reopens (test_open_from_a_stale_listing).
+    listed = fs.info(f"{BUCKET}/list/f09")["generation"]
     server.replace("list/f09", b"nine, anew")
     with fs.open(f"{BUCKET}/list/f09") as f:
         assert f.read() == b"nine, anew"
-        assert f.info()["generation"] != fs.info(f"{BUCKET}/list/f09")["generation"]
+        assert f.info()["generation"] != listed
     fs.invalidate_cache(f"{BUCKET}/list/f09")
     assert fs.info(f"{BUCKET}/list/f09")["size"] == len(b"nine, anew")
     server.replace("list/f09", b"9")
@@ -267,10 +267,127 @@ def test_dask_graph_build_requests(server):
     df = dd.read_csv(f"gsread://{BUCKET}/csv20/*.csv")
     d = delta(server, before)
     assert df.npartitions == 20
-    # One listing of the one directory; no metadata request per object
-    # (the one open reads the first object's head for the sample).
+    # One listing of the one directory; no metadata request (the open that
+    # reads the first object's head for the sample opens from the listing).
     assert d["list_requests"] <= 1
-    assert d["metadata_requests"] <= 1, d
+    assert d["metadata_requests"] == 0, d
+
+
+def test_dask_tasks_open_from_one_listing(server):
+    """A Dask worker's tasks: the filesystem arrives unpickled (no listing),
+    and read_block_from_file reads each object (a seek to the end, a read
+    there, the whole block). 20 objects of one directory: the first open
+    asks the metadata, the second lists the directory once, and every
+    other open costs no request: one media request per task."""
+    from dask.bytes.core import read_block_from_file
+    from fsspec.core import OpenFile
+
+    fs = fsspec.filesystem("gsread")
+    paths = sorted(fs.glob(f"{BUCKET}/csv20/*.csv"))
+    sizes = [fs.size(p) for p in paths]
+    tasks = pickle.dumps([OpenFile(fs, p) for p in paths])
+    type(fs).clear_instance_cache()  # as in a worker process
+    files = pickle.loads(tasks)
+    assert files[0].fs is not fs and not files[0].fs.dircache
+    before = counts(server)
+    got = [read_block_from_file(f, 0, n, b"\n") for f, n in zip(files, sizes)]
+    d = delta(server, before)
+    assert got == [server.bytes(p.split("/", 1)[1]) for p in paths]
+    assert d["metadata_requests"] == 1 and d["list_requests"] == 1, d
+    assert d["media_requests"] == len(paths), d
+
+
+def test_one_open_does_not_list(server):
+    # pandas' read_csv of one object: one metadata request, no listing.
+    fs = gsread.GsreadFileSystem(skip_instance_cache=True)
+    before = counts(server)
+    with fs.open(f"{BUCKET}/data/0.csv") as f:
+        assert f.read(2) == b"id"
+    d = delta(server, before)
+    assert d["metadata_requests"] == 1 and d["list_requests"] == 0, d
+
+
+def test_opens_from_threads_share_one_listing(server):
+    # A Dask worker with several threads: concurrent first opens in one
+    # directory, each answered right (those made while the listing is on
+    # its way ask the server); then every open comes from that listing.
+    from concurrent.futures import ThreadPoolExecutor
+
+    fs = gsread.GsreadFileSystem(skip_instance_cache=True)
+    names = [f"csv20/{i:02d}.csv" for i in range(20)]
+
+    def read(n):
+        with fs.open(f"{BUCKET}/{n}") as f:
+            return f.read()
+
+    for rnd in range(2):
+        before = counts(server)
+        with ThreadPoolExecutor(8) as ex:
+            got = list(ex.map(read, names))
+        d = delta(server, before)
+        assert got == [server.bytes(n) for n in names]
+        assert d["media_requests"] == len(names), d
+        assert d["list_requests"] >= 1 if rnd == 0 else d["requests"] == len(names), d
+
+
+def test_a_big_directory_is_not_listed_by_opens(server, monkeypatch):
+    # More entries than one page (here 10): opens ask the metadata, and
+    # the directory is tried once, not kept.
+    monkeypatch.setattr(gsread.fs, "LISTED_OPEN_MAX", 10)
+    fs = gsread.GsreadFileSystem(skip_instance_cache=True)
+    before = counts(server)
+    for i in range(4):
+        with fs.open(f"{BUCKET}/list/f{i:02d}") as f:
+            assert f.read() == b"%d" % i
+    d = delta(server, before)
+    assert d["list_requests"] == 1 and d["metadata_requests"] == 4, d
+    assert f"{BUCKET}/list" not in fs.dircache
+
+
+def test_open_from_a_stale_listing(server):
+    """An open from a listing pins the listed generation; if that one is
+    gone by the first read (nothing delivered yet), the file reopens and
+    reads the object there is now. After a byte was read, a replacement is
+    ObjectChanged as for any open; a deleted object is FileNotFoundError."""
+    fs = gsread.GsreadFileSystem(skip_instance_cache=True)
+    name = f"{BUCKET}/list/f03"
+    try:
+        server.replace("list/f03", b"old bytes")
+        fs.ls(f"{BUCKET}/list")
+        time.sleep(0.01)
+        server.replace("list/f03", b"new, longer bytes")
+        before = counts(server)
+        with fs.open(name) as f:
+            assert delta(server, before)["requests"] == 0  # from the listing
+            assert f.read() == b"new, longer bytes"
+            assert f.size == len(b"new, longer bytes")
+        # The stale listing was dropped: the next answer is the server's.
+        assert fs.size(name) == len(b"new, longer bytes")
+        fs.ls(f"{BUCKET}/list")
+        with fs.open(name) as f:
+            assert f.read(3) == b"new"
+            time.sleep(0.01)
+            server.replace("list/f03", b"third")
+            with pytest.raises(gsread.ObjectChanged):
+                f.read(3)
+        fs.ls(f"{BUCKET}/list", refresh=True)
+        server.path("list/f03").unlink()
+        with fs.open(name) as f:
+            with pytest.raises(FileNotFoundError):
+                f.read()
+    finally:
+        server.replace("list/f03", b"3")
+
+
+def test_listed_open_checks_its_entry(server):
+    c = gsread.GsreadFileSystem(skip_instance_cache=True).client
+    url = f"gs://{SMALL}"
+    with pytest.raises(TypeError):
+        c.open(url, listed=[1])
+    with pytest.raises(ValueError):
+        c.open(url, listed={"size": 5})  # no generation
+    with pytest.raises(ValueError):
+        c.open(url, listed={"size": 5, "generation": 0})  # the library's check
 
 
 # ---- writes -------------------------------------------------------------------------
