@@ -6,9 +6,11 @@
 # on one stream), two processes at once, byte-exact (cmp); the first
 # response's metadata as the Python stand-in's (the same `gsread stat`
 # output for the same file); NOT_FOUND; --ttfb-ms and --rate as lower
-# bounds on the time a read takes, request messages served one after
-# another (each its own first-byte wait) unless --pipeline; and a clean exit on SIGTERM (under a
-# sanitizer build its leak check runs then; any report fails the test).
+# bounds on the time a read takes, --rate's bursts (a range's first bytes
+# at once, as nginx's limit_rate sends them), request messages served one
+# after another (each its own first-byte wait) unless --pipeline; and a
+# clean exit on SIGTERM (under a sanitizer build its leak check runs then;
+# any report fails the test).
 #
 # Usage: tests/cli/test_zonal_fast.sh path/to/gsread
 # ZONAL_FAST: the server (default: tests/zonal-fast-server beside gsread).
@@ -118,11 +120,26 @@ fast --ttfb-ms 700
 ms=$(elapsed timeout 30 "$BIN" cat --anonymous --grpc "gs://$B/dir/small")
 check "--ttfb-ms 700: bytes right" cmp -s out "$D/dir/small"
 check "--ttfb-ms 700: a small read took ${ms} ms (>= 700)" test "$ms" -ge 700
+# --rate paces as the JSON stand-in's nginx does: bursts of 512 KiB, each
+# followed by a pause of 512 KiB / RATE, the first at once (8 MiB: 15
+# pauses)
 fast --rate $((16 * 1024 * 1024))
 slice 0 $((8 * 1024 * 1024)) want
 ms=$(elapsed timeout 30 "$BIN" cat --anonymous --grpc --length $((8 * 1024 * 1024)) "gs://$B/obj")
 check "--rate 16 MiB/s: bytes right" cmp -s out want
-check "--rate 16 MiB/s: 8 MiB took ${ms} ms (>= 480)" test "$ms" -ge 480
+check "--rate 16 MiB/s: 8 MiB took ${ms} ms (>= 460)" test "$ms" -ge 460
+# a range's first bytes leave when its first-byte wait ends, not a whole
+# piece's time at RATE later: at 1 MiB/s, 512 KiB (one burst) comes long
+# before the half second its piece's time would be, 2 MiB after 3 pauses
+fast --rate $((1024 * 1024))
+slice 3000000 $((512 * 1024)) want
+ms=$(elapsed timeout 30 "$BIN" cat --anonymous --grpc --offset 3000000 --length $((512 * 1024)) "gs://$B/obj")
+check "--rate 1 MiB/s: 512 KiB bytes right" cmp -s out want
+check "--rate 1 MiB/s: 512 KiB took ${ms} ms (< 400: one burst, no pause)" test "$ms" -lt 400
+slice 3000000 $((2 * 1024 * 1024)) want
+ms=$(elapsed timeout 30 "$BIN" cat --anonymous --grpc --offset 3000000 --length $((2 * 1024 * 1024)) "gs://$B/obj")
+check "--rate 1 MiB/s: 2 MiB bytes right" cmp -s out want
+check "--rate 1 MiB/s: 2 MiB took ${ms} ms (>= 1450: 3 pauses)" test "$ms" -ge 1450
 
 # three request messages sent at once (250 ranges, at most 100 a message):
 # served one after another, each after its own first-byte wait, as the
