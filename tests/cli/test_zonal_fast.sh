@@ -156,6 +156,18 @@ check "--pipeline: bytes right" cmp -s out want
 check "--pipeline: took ${ms} ms (>= 1500, < 3500: the waits overlap)" \
   test "$ms" -ge 1500 -a "$ms" -lt 3500
 
+# the engine's read-ahead on one stream: each block's request goes out
+# while the one before it waits or streams, so their first-byte waits
+# overlap (--pipeline). 64 MiB at --concurrency 1 is 4 blocks: two
+# rounds of 1 s waits; when a block's request waited for the first bytes
+# of the one before it to show (a whole piece), every wait came after
+# another: 4 s
+fast --ttfb-ms 1000 --pipeline
+ms=$(elapsed timeout 60 "$BIN" cat --anonymous --grpc --concurrency 1 "gs://$B/obj")
+check "read-ahead, 1 s waits: bytes right" cmp -s out "$D/obj"
+check "read-ahead, 1 s waits: 4 blocks took ${ms} ms (< 3300: waits overlap)" \
+  test "$ms" -lt 3300
+
 # SIGTERM: threads end, memory freed, exit status 0, nothing on stderr
 kill "$ZPID"
 wait "$ZPID"
