@@ -13,7 +13,9 @@
  *                          [--host ADDR (default 127.0.0.1)]
  *
  * Per stream, as the Python one does: the first response carries the
- * object's metadata and a read handle; each request message's ranges are
+ * object's metadata and a read handle (after the first-byte wait, as the
+ * JSON stand-in answers a metadata GET; the Python one answers at once);
+ * each request message's ranges are
  * then served in arrival order, one message after another: the first-byte
  * wait (--ttfb-ms) once before a message's first piece, then its ranges'
  * pieces (at most 2 MiB, each with its CRC32C, range_end on a range's last
@@ -250,7 +252,8 @@ struct stream {
   char path_ok, params[512];
   uint8_t *in; /* request bytes not yet a whole message */
   size_t in_len, in_cap;
-  int opened; /* the spec was taken */
+  int opened;     /* the spec was taken */
+  double meta_at; /* when the first response (metadata) goes */
   int fd;
   uint64_t size;
   struct req *q, *q_tail; /* requests waiting, in arrival order */
@@ -549,7 +552,7 @@ static void open_object(struct stream *s,
   gsr__grpc_frame_prefix(p, (uint32_t)n);
   google__storage__v2__bidi_read_object_response__pack(&r, p + 5);
   s->opened = 1;
-  start_response(s);
+  s->meta_at = now_s() + opt.ttfb_s; /* serve starts the response then */
 }
 
 static void queue_ranges(struct stream *s,
@@ -668,6 +671,15 @@ static int serve(struct conn *c, double *wake_out) {
     if (s->ending && s->trailers_sent) continue;
     built += refill(s, now, &wake);
     if (!s->opened || s->ending) continue;
+    if (!s->responding) { /* the metadata waits its first byte */
+      if (s->meta_at > now) {
+        if (wake == 0 || s->meta_at < wake) wake = s->meta_at;
+        continue;
+      }
+      start_response(s);
+      built++;
+      continue;
+    }
     if (s->out_off < s->out_len || s->reserved > 0) continue;
     while (!s->has_next) {
       if (s->cur != NULL && next_piece(s->cur, &s->next_pc)) {
