@@ -767,13 +767,14 @@ static int zonal_open(struct gsr__object *obj) {
   if ((sh->bucket = gsr__malloc(n)) == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory");
   snprintf(sh->bucket, n, "projects/_/buckets/%s", obj->url.bucket);
-  /* found zonal by the JSON API: its metadata and generation stand */
+  /* found zonal by the JSON API: its metadata and generation stand, and
+   * no stream is needed before a read (a stat reads none) */
   if (obj->zonal) sh->generation = obj->st.generation;
   struct zonal *z = sh->streams[0] = stream_new(obj, sh);
   if (z == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   sh->n = 1;
-  int attempts = 0, redirects = 0, status;
-  for (;;) { /* the first stream, for the metadata */
+  int attempts = 0, redirects = 0, status = GSR_OK;
+  while (!obj->zonal) { /* the first stream, for the metadata */
     int retry;
     status = open_stream(obj, z, 1, &retry);
     if (status == GSR_OK || !retry) break;
@@ -782,7 +783,7 @@ static int zonal_open(struct gsr__object *obj) {
     backoff(c, attempts);
   }
   if (status != GSR_OK) return status;
-  /* the others open when first used */
+  /* the others (all, after JSON metadata) open when first used */
   int want = gsr__zonal_streams(obj->st.size, c->default_concurrency);
   while (sh->n < want && (sh->streams[sh->n] = stream_new(obj, sh)) != NULL)
     sh->n++;
