@@ -205,9 +205,32 @@ unpack(struct gsr__object *obj, struct zonal *z, const uint8_t *msg,
   return r;
 }
 
-/* Opens a stream and takes its first response. *retry: the failure may go
- * away on a new stream. */
-static int open_stream(struct gsr__object *obj, struct zonal *z, int *retry) {
+/* A response's metadata against the pinned generation, which it sets
+ * (with obj->st) when none is yet. GSR_OK, or a status, message set. */
+static int take_metadata(struct gsr__object *obj, struct zonal *z,
+                         const Google__Storage__V2__Object *m) {
+  gsr_stat st;
+  if (gsr__zonal_object_stat(m, &st) != GSR_OK)
+    return gsr__err(GSR_EPROTO, "%s: metadata lacks size or generation",
+                    obj->display);
+  if (z->sh->generation == 0) {
+    obj->st = st;
+    z->sh->generation = st.generation;
+  } else if (st.generation != z->sh->generation) {
+    return gsr__err(
+        GSR_ECHANGED, "%s: generation %lld became %lld since it was opened",
+        obj->display, (long long)z->sh->generation, (long long)st.generation);
+  }
+  return GSR_OK;
+}
+
+/* Opens a stream: sends its spec and, with wait, takes its first response
+ * (the metadata). Without, the ranges follow the spec at once (the
+ * generation is pinned: nothing in that response is needed first) and
+ * exchange takes it, a round trip sooner. *retry: the failure may go away
+ * on a new stream. */
+static int open_stream(struct gsr__object *obj, struct zonal *z, int wait,
+                       int *retry) {
   gsr_client *c = obj->client;
   char params[600], ua[64], *auth = NULL;
   const char *hdrs[9];
@@ -259,6 +282,7 @@ static int open_stream(struct gsr__object *obj, struct zonal *z, int *retry) {
   if ((status = pack_spec(obj, z, &spec, &len)) != GSR_OK) return status;
   status = gsr__grpc_send(z->g, spec, len);
   gsr__free(spec);
+  if (status == GSR_OK && !wait) return GSR_OK;
   const uint8_t *msg;
   size_t mlen;
   if (status == GSR_OK && gsr__grpc_recv(z->g, &msg, &mlen) == 0) {
@@ -276,17 +300,7 @@ static int open_stream(struct gsr__object *obj, struct zonal *z, int *retry) {
   if (r == NULL) return GSR_EPROTO;
   status = GSR_OK;
   if (r->metadata != NULL) {
-    gsr_stat st;
-    if (gsr__zonal_object_stat(r->metadata, &st) != GSR_OK)
-      status = gsr__err(GSR_EPROTO, "%s: metadata lacks size or generation",
-                        obj->display);
-    else if (z->sh->generation == 0) {
-      obj->st = st;
-      z->sh->generation = st.generation;
-    } else if (st.generation != z->sh->generation)
-      status = gsr__err(
-          GSR_ECHANGED, "%s: generation %lld became %lld since it was opened",
-          obj->display, (long long)z->sh->generation, (long long)st.generation);
+    status = take_metadata(obj, z, r->metadata);
   } else if (z->sh->generation == 0) {
     status = gsr__err(GSR_EPROTO, "%s: first gRPC response has no metadata",
                       obj->display);
@@ -581,6 +595,8 @@ static int exchange(struct gsr__object *obj, struct zonal *z, int *retry) {
       *retry = 0;
       return GSR_EPROTO;
     }
+    /* a stream opened without waiting: its first response here */
+    if (r->metadata != NULL) status = take_metadata(obj, z, r->metadata);
     for (size_t i = 0; i < r->n_object_data_ranges && status == GSR_OK; i++)
       status = land(obj, z, r->object_data_ranges[i]);
     google__storage__v2__bidi_read_object_response__free_unpacked(r, NULL);
@@ -610,7 +626,8 @@ static int run_batch(struct gsr__object *obj, struct zonal *z) {
   int attempts = 0, redirects = 0, corrupt = 0;
   for (;;) {
     int retry = 0, status = GSR_OK;
-    if (z->g == NULL) status = open_stream(obj, z, &retry);
+    if (z->g == NULL)
+      status = open_stream(obj, z, z->sh->generation == 0, &retry);
     if (status == GSR_OK) status = exchange(obj, z, &retry);
     if (status == GSR_OK) return GSR_OK;
     if (!retry) return status;
@@ -750,22 +767,23 @@ static int zonal_open(struct gsr__object *obj) {
   if ((sh->bucket = gsr__malloc(n)) == NULL)
     return gsr__err(GSR_ENOMEM, "out of memory");
   snprintf(sh->bucket, n, "projects/_/buckets/%s", obj->url.bucket);
-  /* found zonal by the JSON API: its metadata and generation stand */
+  /* found zonal by the JSON API: its metadata and generation stand, and
+   * no stream is needed before a read (a stat reads none) */
   if (obj->zonal) sh->generation = obj->st.generation;
   struct zonal *z = sh->streams[0] = stream_new(obj, sh);
   if (z == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   sh->n = 1;
-  int attempts = 0, redirects = 0, status;
-  for (;;) { /* the first stream, for the metadata */
+  int attempts = 0, redirects = 0, status = GSR_OK;
+  while (!obj->zonal) { /* the first stream, for the metadata */
     int retry;
-    status = open_stream(obj, z, &retry);
+    status = open_stream(obj, z, 1, &retry);
     if (status == GSR_OK || !retry) break;
     if (z->redirected && redirects++ < MAX_REDIRECTS) continue;
     if (++attempts >= c->opts.retry_max_attempts) break;
     backoff(c, attempts);
   }
   if (status != GSR_OK) return status;
-  /* the others open when first used */
+  /* the others (all, after JSON metadata) open when first used */
   int want = gsr__zonal_streams(obj->st.size, c->default_concurrency);
   while (sh->n < want && (sh->streams[sh->n] = stream_new(obj, sh)) != NULL)
     sh->n++;

@@ -279,6 +279,10 @@ int gsr__rfetch_start_sg(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                out);
 }
 
+int gsr__rtarget_streamed(const struct gsr__rtarget *t) {
+  return t->obj->ops->submit != NULL;
+}
+
 int gsr__rfetch_done(struct gsr__rfetch *rf) {
   if (rf->waited) return 1;
   pthread_mutex_lock(&rf->completion.mu);

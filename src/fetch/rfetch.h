@@ -79,6 +79,10 @@ int gsr__rfetch_start_sg(struct gsr__rtarget *t, uint64_t off, uint64_t len,
                          struct gsr__buf *hold, struct gsr__rfetch **out);
 /* 1 if every part completed (never blocks). */
 int gsr__rfetch_done(struct gsr__rfetch *rf);
+/* 1 if t's requests queue on a few streams of the backend's own (zonal:
+ * its gRPC streams, each carrying one range after another), 0 if each
+ * goes on a connection of its own (the I/O threads' HTTP requests). */
+int gsr__rtarget_streamed(const struct gsr__rtarget *t);
 /* Blocks until done; returns the status and sets this thread's message on
  * failure. May be called again: returns the same. */
 int gsr__rfetch_wait(struct gsr__rfetch *rf);

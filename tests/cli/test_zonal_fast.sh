@@ -6,9 +6,11 @@
 # on one stream), two processes at once, byte-exact (cmp); the first
 # response's metadata as the Python stand-in's (the same `gsread stat`
 # output for the same file); NOT_FOUND; --ttfb-ms and --rate as lower
-# bounds on the time a read takes, request messages served one after
-# another (each its own first-byte wait) unless --pipeline; and a clean exit on SIGTERM (under a
-# sanitizer build its leak check runs then; any report fails the test).
+# bounds on the time a read takes, --rate's bursts (a range's first bytes
+# at once, as nginx's limit_rate sends them), request messages served one
+# after another (each its own first-byte wait) unless --pipeline; and a
+# clean exit on SIGTERM (under a sanitizer build its leak check runs then;
+# any report fails the test).
 #
 # Usage: tests/cli/test_zonal_fast.sh path/to/gsread
 # ZONAL_FAST: the server (default: tests/zonal-fast-server beside gsread).
@@ -114,15 +116,33 @@ elapsed() { # elapsed CMD...: seconds CMD took (output to out)
   t1=$(date +%s%N)
   echo $(((t1 - t0) / 1000000))
 }
+# (the open's first response, the metadata, waits too, as a metadata GET
+# does on the JSON stand-in)
 fast --ttfb-ms 700
 ms=$(elapsed timeout 30 "$BIN" cat --anonymous --grpc "gs://$B/dir/small")
 check "--ttfb-ms 700: bytes right" cmp -s out "$D/dir/small"
-check "--ttfb-ms 700: a small read took ${ms} ms (>= 700)" test "$ms" -ge 700
+check "--ttfb-ms 700: open and a small read took ${ms} ms (>= 1400)" \
+  test "$ms" -ge 1400
+# --rate paces as the JSON stand-in's nginx does: bursts of 512 KiB, each
+# followed by a pause of 512 KiB / RATE, the first at once (8 MiB: 15
+# pauses)
 fast --rate $((16 * 1024 * 1024))
 slice 0 $((8 * 1024 * 1024)) want
 ms=$(elapsed timeout 30 "$BIN" cat --anonymous --grpc --length $((8 * 1024 * 1024)) "gs://$B/obj")
 check "--rate 16 MiB/s: bytes right" cmp -s out want
-check "--rate 16 MiB/s: 8 MiB took ${ms} ms (>= 480)" test "$ms" -ge 480
+check "--rate 16 MiB/s: 8 MiB took ${ms} ms (>= 460)" test "$ms" -ge 460
+# a range's first bytes leave when its first-byte wait ends, not a whole
+# piece's time at RATE later: at 1 MiB/s, 512 KiB (one burst) comes long
+# before the half second its piece's time would be, 2 MiB after 3 pauses
+fast --rate $((1024 * 1024))
+slice 3000000 $((512 * 1024)) want
+ms=$(elapsed timeout 30 "$BIN" cat --anonymous --grpc --offset 3000000 --length $((512 * 1024)) "gs://$B/obj")
+check "--rate 1 MiB/s: 512 KiB bytes right" cmp -s out want
+check "--rate 1 MiB/s: 512 KiB took ${ms} ms (< 400: one burst, no pause)" test "$ms" -lt 400
+slice 3000000 $((2 * 1024 * 1024)) want
+ms=$(elapsed timeout 30 "$BIN" cat --anonymous --grpc --offset 3000000 --length $((2 * 1024 * 1024)) "gs://$B/obj")
+check "--rate 1 MiB/s: 2 MiB bytes right" cmp -s out want
+check "--rate 1 MiB/s: 2 MiB took ${ms} ms (>= 1450: 3 pauses)" test "$ms" -ge 1450
 
 # three request messages sent at once (250 ranges, at most 100 a message):
 # served one after another, each after its own first-byte wait, as the
@@ -132,12 +152,43 @@ for i in $(seq 250); do slice $((i * 30000)) 1000 piece && cat piece; done >want
 fast --ttfb-ms 1500
 ms=$(elapsed timeout 60 "$BIN" cat --anonymous --grpc --ranges ranges "gs://$B/obj")
 check "3 messages, serial waits: bytes right" cmp -s out want
-check "3 messages, serial waits: took ${ms} ms (>= 4500)" test "$ms" -ge 4500
+check "3 messages, serial waits: took ${ms} ms (>= 6000: open, 3 waits)" \
+  test "$ms" -ge 6000
 fast --ttfb-ms 1500 --pipeline
 ms=$(elapsed timeout 60 "$BIN" cat --anonymous --grpc --ranges ranges "gs://$B/obj")
 check "--pipeline: bytes right" cmp -s out want
-check "--pipeline: took ${ms} ms (>= 1500, < 3500: the waits overlap)" \
-  test "$ms" -ge 1500 -a "$ms" -lt 3500
+check "--pipeline: took ${ms} ms (>= 3000, < 5000: open, the waits overlap)" \
+  test "$ms" -ge 3000 -a "$ms" -lt 5000
+
+# the engine's read-ahead on one stream: each block's request goes out
+# while the one before it waits or streams, so their first-byte waits
+# overlap (--pipeline). 64 MiB at --concurrency 1 is 4 blocks: after the
+# open's 1 s, two rounds of 1 s waits; when a block's request waited for
+# the first bytes of the one before it to show (a whole piece), every wait
+# came after another: 5 s. The waits are what it takes beyond the same
+# read with none (a sanitizer build's transfer is slow).
+fast --pipeline
+ms0=$(elapsed timeout 60 "$BIN" cat --anonymous --grpc --concurrency 1 "gs://$B/obj")
+fast --ttfb-ms 1000 --pipeline
+ms=$(elapsed timeout 60 "$BIN" cat --anonymous --grpc --concurrency 1 "gs://$B/obj")
+check "read-ahead, 1 s waits: bytes right" cmp -s out "$D/obj"
+check "read-ahead, 1 s waits: open, 4 blocks waited $((ms - ms0)) ms (< 3700: waits overlap)" \
+  test $((ms - ms0)) -lt 3700
+
+# a stream opened for a read, the file's metadata known: its ranges go
+# with the spec, not a round trip later. 101 MiB (sparse) is read over 2
+# streams: two ranges, one on each, the second stream opened for its
+# range: after the open's 1 s, 1 s (2 s when it first waited for the
+# metadata), beyond the same read with no waits
+truncate -s $((101 * 1024 * 1024)) "$D/sparse"
+printf '1000000 1000\n90000000 1000\n' >ranges
+fast --pipeline
+ms0=$(elapsed timeout 60 "$BIN" cat --anonymous --grpc --concurrency 2 --ranges ranges "gs://$B/sparse")
+fast --ttfb-ms 1000 --pipeline
+ms=$(elapsed timeout 60 "$BIN" cat --anonymous --grpc --concurrency 2 --ranges ranges "gs://$B/sparse")
+check "second stream, 1 s waits: bytes right" cmp -s out <(head -c 2000 /dev/zero)
+check "second stream, 1 s waits: waited $((ms - ms0)) ms (< 2500: ranges with the spec)" \
+  test $((ms - ms0)) -lt 2500
 
 # SIGTERM: threads end, memory freed, exit status 0, nothing on stderr
 kill "$ZPID"

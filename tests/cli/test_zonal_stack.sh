@@ -7,7 +7,8 @@
 # second. The CLI (ls, cat, stat, bench), the Python package (gsread://:
 # open and read with seeks, cat_file, cat_ranges) and the mount read the
 # zonal objects byte-exact over gRPC, chosen by the object's metadata: no
-# media request reaches the JSON server; a plain bucket's object beside it
+# media request reaches the JSON server, no gRPC stream opens before a
+# read (stat opens none); a plain bucket's object beside it
 # still reads over JSON; --no-grpc gets the server's refusal.
 #
 # Usage: tests/cli/test_zonal_stack.sh path/to/gsread
@@ -43,7 +44,7 @@ trap stack_cleanup EXIT
 
 start_server
 export STORAGE_EMULATOR_HOST=$EP
-cli_start_zonal "$T/data"
+cli_start_zonal "$T/data" --log "$T/zonal.log"
 
 MARK=0 # media_bytes counts the log's lines after this one
 media_bytes() {
@@ -69,8 +70,16 @@ else fail "cat: $(head -c 300 "$T/err")"; fi
 if timeout 60 "$BIN" bench --anonymous --pattern rand --io-size 64K "gs://$B/obj" \
   >bench.out 2>"$T/err"; then pass; else fail "bench rand: $(head -c 300 "$T/err")"; fi
 eq "CLI: no media request over JSON" "$(media_bytes)" 0
+opens() { grep -c '"open"' "$T/zonal.log"; }
+o0=$(opens)
 "$BIN" stat --anonymous "gs://$B/obj" >st 2>"$T/err"
 eq "stat of a zonal object" "$(awk '$1 == "size:" {print $2}' st)" "$(wc -c <"$D/obj")"
+# the JSON metadata stands: no stream before a read, and a read's opens
+# with its ranges (one stream for 6 MiB)
+eq "stat by the JSON metadata: no gRPC stream opened" "$(opens)" "$o0"
+timeout 60 "$BIN" cat --anonymous --offset 1000 --length 5000 "gs://$B/obj" >out 2>"$T/err"
+check "a range by detection: bytes right" cmp -s out <(head -c 6000 "$D/obj" | tail -c 5000)
+eq "a range by detection: one stream opened" "$(opens)" $((o0 + 1))
 if timeout 60 "$BIN" cat --anonymous "gs://$P/obj" >out 2>"$T/err" &&
   cmp -s out "$T/data/$P/obj"; then pass; else fail "plain bucket: $(head -c 300 "$T/err")"; fi
 eq "plain bucket: over JSON" "$(media_bytes)" 300000

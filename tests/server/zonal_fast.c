@@ -13,13 +13,22 @@
  *                          [--host ADDR (default 127.0.0.1)]
  *
  * Per stream, as the Python one does: the first response carries the
- * object's metadata and a read handle; each request message's ranges are
+ * object's metadata and a read handle (after the first-byte wait, as the
+ * JSON stand-in answers a metadata GET; the Python one answers at once);
+ * each request message's ranges are
  * then served in arrival order, one message after another: the first-byte
  * wait (--ttfb-ms) once before a message's first piece, then its ranges'
  * pieces (at most 2 MiB, each with its CRC32C, range_end on a range's last
- * one) interleaved round-robin, one piece per response, each due
- * length/RATE after the one before (no credit is saved up: a stream held
- * back by flow control does not burst to catch up).
+ * one) interleaved round-robin, one piece per response. RATE
+ * paces the bytes on the wire as the JSON stand-in's nginx does
+ * (`limit_rate` with `sendfile_max_chunk 512k`): a burst of at most 512
+ * KiB of object bytes as soon as there are some to send, then a pause of
+ * burst/RATE before the next (no credit is saved up: a stream that had
+ * nothing to send, or was held back by flow control, does not burst to
+ * catch up). So a request's first bytes leave when its first-byte wait
+ * ends, as nginx's do, not a whole piece's time at RATE later; a piece's
+ * framing (gRPC prefix, CRC32C, read range) and the metadata go unpaced
+ * (a 1 MiB range is two bursts, as nginx sends a 1 MiB GET's body).
  *
  * --pipeline (not the Python one's way, off by default): a request's
  * first-byte wait runs from its arrival, so the waits of requests sent
@@ -40,6 +49,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <pthread.h>
@@ -59,6 +70,7 @@
 #define MAX_PIECE (2u << 20) /* the Python stand-in's MAX_CHUNK */
 #define MAX_RANGES 100       /* per request message */
 #define WBUF_SIZE (512u << 10)
+#define BURST (512u << 10) /* paced bytes sent at once (nginx's chunk) */
 #define METHOD_PATH "/google.storage.v2.Storage/BidiReadObject"
 #define BUCKET_PREFIX "projects/_/buckets/"
 
@@ -240,16 +252,22 @@ struct stream {
   char path_ok, params[512];
   uint8_t *in; /* request bytes not yet a whole message */
   size_t in_len, in_cap;
-  int opened; /* the spec was taken */
+  int opened;     /* the spec was taken */
+  double meta_at; /* when the first response (metadata) goes */
   int fd;
   uint64_t size;
   struct req *q, *q_tail; /* requests waiting, in arrival order */
   struct req *cur;        /* being served */
-  double last_due;        /* when the previous message was due */
+  double first_at;        /* the current request's first-byte wait ends */
   struct piece next_pc;   /* the next message's piece, once chosen */
   int has_next;
   double next_due;
-  uint8_t *out; /* the current framed message */
+  int paced;      /* the message is object data (--rate applies) */
+  size_t budget;  /* with --rate: its bytes nghttp2 may take now */
+  size_t unpaced; /* ... and its bytes that are not the object's (framing,
+                   * CRC, read range): they go unpaced */
+  double send_at; /* with --rate: when the next burst may go */
+  uint8_t *out;   /* the current framed message */
   size_t out_len, out_off, out_cap, reserved;
   int responding; /* response HEADERS submitted */
   int deferred;
@@ -349,18 +367,29 @@ static int grow(uint8_t **b, size_t *cap, size_t need) {
   return 0;
 }
 
+/* Bytes of the current message not yet taken by nghttp2. */
+static size_t unsent(const struct stream *s) {
+  return s->out_len - s->out_off - s->reserved;
+}
+
 static ssize_t body_read(nghttp2_session *h2, int32_t id, uint8_t *buf,
                          size_t len, uint32_t *flags, nghttp2_data_source *src,
                          void *user) {
   struct stream *s = src->ptr;
-  size_t avail = s->out_len - s->out_off - s->reserved;
+  size_t avail = unsent(s);
+  if (s->paced && avail > s->budget + s->unpaced)
+    avail = s->budget + s->unpaced;
   if (avail > 0) {
-    size_t n = GSR__MIN(len, avail);
+    size_t n = GSR__MIN(len, avail), free = GSR__MIN(n, s->unpaced);
     s->reserved += n;
+    if (s->paced) {
+      s->unpaced -= free;
+      s->budget -= n - free;
+    }
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     return (ssize_t)n;
   }
-  if (s->reserved == 0 && s->ending && !s->trailers_sent) {
+  if (unsent(s) == 0 && s->reserved == 0 && s->ending && !s->trailers_sent) {
     char codes[16];
     snprintf(codes, sizeof(codes), "%d", s->end_code);
     nghttp2_nv nv[] = {NV("grpc-status", codes),
@@ -412,6 +441,7 @@ static ssize_t send_cb(nghttp2_session *h2, const uint8_t *data, size_t len,
 static uint8_t *out_space(struct stream *s, size_t len) {
   assert(s->out_off == s->out_len && s->reserved == 0);
   s->out_off = s->out_len = 0;
+  s->paced = 0; /* the caller's to say */
   if (grow(&s->out, &s->out_cap, len) != 0) return NULL;
   s->out_len = len;
   return s->out;
@@ -522,7 +552,7 @@ static void open_object(struct stream *s,
   gsr__grpc_frame_prefix(p, (uint32_t)n);
   google__storage__v2__bidi_read_object_response__pack(&r, p + 5);
   s->opened = 1;
-  start_response(s);
+  s->meta_at = now_s() + opt.ttfb_s; /* serve starts the response then */
 }
 
 static void queue_ranges(struct stream *s,
@@ -593,10 +623,7 @@ static int start_req(struct stream *s, struct req *q, double now) {
                  : r->at + (uint64_t)r->len;
   }
   s->cur = q;
-  if (!opt.pipeline)
-    s->last_due = now + opt.ttfb_s;
-  else if (q->ready_at > s->last_due)
-    s->last_due = q->ready_at;
+  s->first_at = opt.pipeline ? q->ready_at : now + opt.ttfb_s;
   return 0;
 }
 
@@ -617,19 +644,46 @@ static int next_piece(struct req *q, struct piece *pc) {
   return 0;
 }
 
+/* With --rate: a stream with object data to send gets a new burst once
+ * the last one's pause is over (what is left of the last one lapses). 1
+ * if it did; else *wake is lowered to when it will, if it must. */
+static int refill(struct stream *s, double now, double *wake) {
+  if (!s->paced || unsent(s) == 0) return 0;
+  if (s->send_at > now) {
+    if (s->budget + s->unpaced == 0 && (*wake == 0 || s->send_at < *wake))
+      *wake = s->send_at;
+    return 0;
+  }
+  s->budget = BURST;
+  s->send_at = now + BURST / opt.rate;
+  resume(s);
+  return 1;
+}
+
 /* Moves each stream on whose message went out: builds the next one when
- * it is due. Returns how many it built; *wake is the earliest time a
- * message will be due (0: none waits). */
+ * it is due; gives paced streams their next burst. Returns how many it
+ * built or refilled; *wake is the earliest time a message or a burst
+ * will be due (0: none waits). */
 static int serve(struct conn *c, double *wake_out) {
   double wake = 0, now = now_s();
   int built = 0;
   for (struct stream *s = c->streams; s != NULL; s = s->next) {
+    if (s->ending && s->trailers_sent) continue;
+    built += refill(s, now, &wake);
     if (!s->opened || s->ending) continue;
+    if (!s->responding) { /* the metadata waits its first byte */
+      if (s->meta_at > now) {
+        if (wake == 0 || s->meta_at < wake) wake = s->meta_at;
+        continue;
+      }
+      start_response(s);
+      built++;
+      continue;
+    }
     if (s->out_off < s->out_len || s->reserved > 0) continue;
     while (!s->has_next) {
       if (s->cur != NULL && next_piece(s->cur, &s->next_pc)) {
-        double gap = opt.rate > 0 ? s->next_pc.n / opt.rate : 0;
-        s->next_due = s->last_due + gap > now ? s->last_due + gap : now;
+        s->next_due = s->first_at > now ? s->first_at : now;
         s->has_next = 1;
         break;
       }
@@ -669,7 +723,9 @@ static int serve(struct conn *c, double *wake_out) {
       continue;
     }
     s->has_next = 0;
-    s->last_due = s->next_due;
+    s->paced = opt.rate > 0;
+    s->unpaced = piece_msg_len(&s->next_pc) - s->next_pc.n;
+    built += refill(s, now, &wake);
     resume(s);
     built++;
   }
@@ -973,8 +1029,11 @@ int main(int argc, char **argv) {
       }
     }
     if (pr <= 0 || !(p[0].revents & POLLIN)) continue;
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), one = 1;
     if (fd < 0) continue;
+    /* as nginx's tcp_nodelay: a message's last segment never waits for
+     * the client's delayed ACK (a 40 ms stall now and then) */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
       close(fd);

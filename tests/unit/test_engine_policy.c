@@ -1,6 +1,6 @@
 /* Unit tests of the engine's decisions (src/prefetch/policy.c): the plan,
  * window, block size, lead and width from what was measured, and the
- * automatic width's steps.
+ * automatic width's steps, and which blocks in flight take a connection.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -235,9 +235,22 @@ static void test_refetch_failed(void **state) {
   assert_false(gsr__refetch_failed(1, 30));
 }
 
+/* A block takes a connection until its first byte and while more than the
+ * lead is to come; a block on a backend's stream never takes one. */
+static void test_block_takes(void **state) {
+  (void)state;
+  assert_int_equal(gsr__block_takes(0, 0, 8 * MiB, 4 * MiB), 1);
+  assert_int_equal(gsr__block_takes(0, 1 * MiB, 8 * MiB, 4 * MiB), 1);
+  assert_int_equal(gsr__block_takes(0, 4 * MiB, 8 * MiB, 4 * MiB), 0);
+  assert_int_equal(gsr__block_takes(0, 1, 8 * MiB, 8 * MiB), 0);
+  assert_int_equal(gsr__block_takes(1, 0, 8 * MiB, 4 * MiB), 0);
+  assert_int_equal(gsr__block_takes(1, 1 * MiB, 8 * MiB, 4 * MiB), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_refetch_failed),
+      cmocka_unit_test(test_block_takes),
       cmocka_unit_test(test_plans),
       cmocka_unit_test(test_full_window),
       cmocka_unit_test(test_large_reads_and_blocks),

@@ -56,6 +56,11 @@ int gsr__refetch_failed(int ahead, int attempts) {
   return ahead && attempts <= 1;
 }
 
+int gsr__block_takes(int streamed, uint64_t got, uint64_t len, uint64_t lead) {
+  assert(got <= len);
+  return !streamed && (got == 0 || len - got > lead);
+}
+
 void gsr__engine_policy(const struct gsr__engine_in *in,
                         struct gsr__engine_out *out) {
   uint64_t io = in->avg_io ? in->avg_io : 1;

@@ -71,6 +71,15 @@ int gsr__plan_reads_ahead(int promised, int run_reads);
  * failing, and fetching again let a read take up to twice the retry
  * deadline. */
 int gsr__refetch_failed(int ahead, int attempts);
+/* Whether a block in flight, got of its len bytes arrived, takes one of
+ * the width connections (pure): on a connection of its own, until its
+ * first byte arrived and while more than the lead is still to come (the
+ * next block's request waits for that); queued on one of a backend's
+ * streams (streamed), never: a stream carries its ranges one after
+ * another, so a block waiting behind another makes no more of them carry
+ * bytes, and its first-byte wait runs beside the one carried (the 2 x
+ * width requests in flight still bound them). */
+int gsr__block_takes(int streamed, uint64_t got, uint64_t len, uint64_t lead);
 
 /* 1 if a read of len bytes is too large for the engine, and is fetched
  * straight into the caller's buffer instead: larger than the most the

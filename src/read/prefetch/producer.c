@@ -238,13 +238,16 @@ int gsr__producer_fill(const struct gsr__sctx *s, struct gsr__prefetcher *p,
   /* A connection is taken by a block until the block comes within the
    * lead of its end, and until its first byte arrived: a block shorter
    * than the lead has its successor wait for that, so no more than
-   * width connections ever carry bytes at once. */
+   * width connections ever carry bytes at once. Streams are not taken
+   * (gsr__block_takes): a zonal block's bytes show a whole gRPC message
+   * (2 MiB) at a time, and its successor, held until then, came a
+   * first-byte wait after the block it followed had ended. */
   int flying = 0, taken = 0;
+  int streamed = gsr__rtarget_streamed(s->r->target);
   for (const struct gsr__pf_block *b = p->head; b != NULL; b = b->next) {
     if (!in_flight(b)) continue;
-    uint64_t got = arrived(b);
     flying++;
-    taken += got == 0 || b->len - got > w->lead;
+    taken += gsr__block_takes(streamed, arrived(b), b->len, w->lead);
   }
   while (p->sched_end < target && taken < w->width && flying < 2 * w->width) {
     /* Bytes a read is waiting for are fetched whatever the window and the
