@@ -79,6 +79,26 @@ void gsr__dst_scatter(struct gsr__dst *d, const void *p, size_t n) {
   }
 }
 
+/* Puts d's cursor on byte at of the whole (at <= d->len). */
+static void seek(struct gsr__dst *d, uint64_t at) {
+  d->at_i = 0;
+  while (d->at_i < d->n && at >= d->seg[d->at_i].len) {
+    at -= d->seg[d->at_i].len;
+    d->at_i++;
+  }
+  assert(d->at_i < d->n || at == 0); /* within the destination */
+  d->at_off = (size_t)at;
+}
+
+void gsr__dst_write(const struct gsr__dst *d, uint64_t at, const void *p,
+                    size_t n) {
+  struct gsr__dst w = *d; /* a cursor of its own, no CRCs */
+  w.crc = NULL;
+  w.marks = NULL;
+  seek(&w, at);
+  gsr__dst_scatter(&w, p, n);
+}
+
 uint32_t gsr__dst_crc(const struct gsr__dst *d, uint64_t upto) {
   uint32_t crc = 0;
   if (d->crc == NULL) return 0;
@@ -92,20 +112,18 @@ uint32_t gsr__dst_crc(const struct gsr__dst *d, uint64_t upto) {
 
 int gsr__dst_cut(const struct gsr__dst *d, uint64_t from, uint64_t len,
                  struct gsr__iov *out) {
+  struct gsr__dst c = *d;
   int k = 0;
   assert(from + len <= d->len); /* within the destination */
-  for (int i = 0; i < d->n && len > 0; i++) {
+  seek(&c, from);
+  for (int i = c.at_i; len > 0; i++) {
     const struct gsr__iov *v = &d->seg[i];
-    if (from >= v->len) {
-      from -= v->len;
-      continue;
-    }
-    size_t take = v->len - (size_t)from;
-    if (take > len) take = (size_t)len;
-    out[k].base = v->base != NULL ? v->base + from : NULL;
+    size_t skip = i == c.at_i ? c.at_off : 0;
+    size_t take = (size_t)GSR__MIN((uint64_t)(v->len - skip), len);
+    if (take == 0) continue; /* an empty segment */
+    out[k].base = v->base != NULL ? v->base + skip : NULL;
     out[k++].len = take;
     len -= take;
-    from = 0;
   }
   return k;
 }

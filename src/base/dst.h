@@ -63,6 +63,10 @@ void gsr__dst_put(struct gsr__dst *d, int i, size_t at, const void *p, size_t n,
 /* Lands n bytes at the cursor and moves it past them: a chunk may span
  * any number of segments. The caller checked that they fit (asserted). */
 void gsr__dst_scatter(struct gsr__dst *d, const void *p, size_t n);
+/* Copies n bytes at p into d's bytes [at, at+n) (a hole drops its
+ * share): no cursor, no CRC (a cache's bytes, whose CRC is known). */
+void gsr__dst_write(const struct gsr__dst *d, uint64_t at, const void *p,
+                    size_t n);
 /* The CRC32C of the first upto bytes of d, those that landed so far (in
  * order): its segments' combined; 0 when d keeps none. */
 uint32_t gsr__dst_crc(const struct gsr__dst *d, uint64_t upto);

@@ -27,25 +27,6 @@ void gsr__out_internal_init(struct gsr__out *o, const struct gsr__dst *dst) {
   o->internal = 1;
 }
 
-/* Copies src into dst's segments starting at byte `at` of the whole. */
-static void copy_to_dst(struct gsr__out *o, uint64_t at,
-                        const unsigned char *src, uint64_t len) {
-  const struct gsr__dst *d = &o->dst;
-  assert(at + len <= d->len); /* a reader never delivers past its dst */
-  for (int i = 0; i < d->n && len > 0; i++) {
-    if (at >= d->seg[i].len) {
-      at -= d->seg[i].len;
-      continue;
-    }
-    size_t n = d->seg[i].len - (size_t)at;
-    if (n > len) n = (size_t)len;
-    memcpy(d->seg[i].base + at, src, n);
-    src += n;
-    len -= n;
-    at = 0;
-  }
-}
-
 /* known: the CRC of the bytes, or NULL to compute it (right after the
  * copy, while they are still in the cache). */
 static uint64_t put(struct gsr__stats *st, struct gsr__out *o,
@@ -61,7 +42,7 @@ static uint64_t put(struct gsr__stats *st, struct gsr__out *o,
     s->owner = gsr__buf_ref(b);
     atomic_fetch_add(&st->bytes_referenced, len);
   } else {
-    copy_to_dst(o, o->done, b->data + at, len);
+    gsr__dst_write(&o->dst, o->done, b->data + at, (size_t)len);
     if (!o->internal) atomic_fetch_add(&st->bytes_copied, len);
   }
   if (o->want_crc) {

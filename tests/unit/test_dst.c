@@ -180,6 +180,26 @@ static void test_cut_holes(void **state) {
   assert_int_equal(out[1].len, 25);
 }
 
+/* A cache's bytes are written at any offset, across segments, a hole's
+ * share dropped; the cursor stays. */
+static void test_write_at(void **state) {
+  (void)state;
+  unsigned char *body = bytes(BODY, 23), mem[BODY];
+  struct gsr__iov seg[NSEG];
+  for (size_t at = 0; at < BODY; at += 3) {
+    for (size_t len = 0; at + len <= BODY; len += 11) {
+      struct gsr__dst d;
+      layout(seg, mem, &d);
+      gsr__dst_write(&d, 0, body, at); /* the bytes before */
+      gsr__dst_write(&d, at, body + at, len);
+      gsr__dst_write(&d, at + len, body + at + len, BODY - at - len);
+      check_landed(mem, body);
+      assert_int_equal(d.at_i, 0);
+    }
+  }
+  free(body);
+}
+
 /* gRPC pieces land by segment and offset, their CRC known (zonal). */
 static void test_put_pieces(void **state) {
   (void)state;
@@ -231,6 +251,7 @@ int main(void) {
       cmocka_unit_test(test_scatter_crc),
       cmocka_unit_test(test_cut_and_regroup),
       cmocka_unit_test(test_cut_holes),
+      cmocka_unit_test(test_write_at),
       cmocka_unit_test(test_put_pieces),
       cmocka_unit_test(test_marks),
   };
