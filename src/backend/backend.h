@@ -69,18 +69,12 @@ struct gsr__backend_ops {
    * thread). May be NULL. */
   int (*check_headers)(struct gsr__object *obj, struct gsr__request *req);
   /* Local backend (NULL for network), in the caller's thread: reads the
-   * bytes at off into iov[0..n), setting each segment's CRC32C in seg_crc
-   * and combining them into *crc. With mark (a buffer whose data is
-   * iov[0]'s, n 1), the CRC comes from the checkpoints it writes: one pass
-   * over the bytes, not two. */
-  int (*fill)(struct gsr__object *obj, uint64_t off, const struct gsr__iov *iov,
-              int n, uint32_t *crc, uint32_t *seg_crc, struct gsr__buf *mark);
-  /* Local backend: reads the bytes at off into a scatter list, skipping
-   * its holes (base NULL); *preads and *bytes: the reads made and the
-   * bytes they read, also on failure. */
-  int (*fill_sg)(struct gsr__object *obj, uint64_t off,
-                 const struct gsr__iov *segs, size_t n, uint64_t *preads,
-                 uint64_t *bytes);
+   * bytes at off into dst, skipping its holes (no pread), adding each
+   * segment to its CRC32C (and checkpoints) if dst keeps them; *preads
+   * and *bytes: the reads made and the bytes they read, also on
+   * failure. */
+  int (*fill)(struct gsr__object *obj, uint64_t off, struct gsr__dst *dst,
+              uint64_t *preads, uint64_t *bytes);
   /* Backends with a transport of their own (zonal: its gRPC streams; NULL
    * for the others, whose requests go to the I/O threads): take a request
    * prepare built, land its bytes and count it on its completion exactly

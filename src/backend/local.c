@@ -83,33 +83,16 @@ static int local_pread(struct gsr__object *obj, void *dst, uint64_t off,
 }
 
 static int local_fill(struct gsr__object *obj, uint64_t off,
-                      const struct gsr__iov *iov, int n, uint32_t *crc,
-                      uint32_t *seg_crc, struct gsr__buf *mark) {
-  for (int i = 0; i < n; i++) {
-    int status = local_pread(obj, iov[i].base, off, iov[i].len);
-    if (status != GSR_OK) return status;
-    if (mark != NULL) {
-      gsr__buf_mark(mark, iov[i].len);
-      seg_crc[i] = gsr__buf_crc(mark, 0, iov[i].len);
-    } else {
-      seg_crc[i] = gsr__crc32c(0, iov[i].base, iov[i].len);
-    }
-    *crc = gsr__crc32c_combine(*crc, seg_crc[i], iov[i].len);
-    off += iov[i].len;
-  }
-  return GSR_OK;
-}
-
-static int local_fill_sg(struct gsr__object *obj, uint64_t off,
-                         const struct gsr__iov *segs, size_t n,
-                         uint64_t *preads, uint64_t *bytes) {
+                      struct gsr__dst *dst, uint64_t *preads, uint64_t *bytes) {
   int status = GSR_OK;
   *preads = *bytes = 0;
-  for (size_t i = 0; i < n && status == GSR_OK; off += segs[i++].len) {
-    if (segs[i].base == NULL) continue;
-    status = local_pread(obj, segs[i].base, off, segs[i].len);
+  for (int i = 0; i < dst->n && status == GSR_OK; off += dst->seg[i++].len) {
+    const struct gsr__iov *v = &dst->seg[i];
+    if (v->base == NULL) continue; /* a hole */
+    status = local_pread(obj, v->base, off, v->len);
     (*preads)++;
-    *bytes += segs[i].len;
+    *bytes += v->len;
+    if (status == GSR_OK) gsr__dst_account(dst, i, 0, v->len, NULL);
   }
   return status;
 }
@@ -123,6 +106,5 @@ const struct gsr__backend_ops gsr__local_ops = {
     .name = "file",
     .open = local_open,
     .fill = local_fill,
-    .fill_sg = local_fill_sg,
     .close = local_close,
 };

@@ -36,7 +36,7 @@
 struct zreq {
   struct gsr__request *req;
   size_t left; /* its ranges not done */
-  int single;  /* one range into dst[0]: progress published as it lands */
+  int single;  /* one segment, one range: progress published as it lands */
   struct zreq *next;
 };
 
@@ -44,10 +44,9 @@ struct zreq {
  * A range whose owner is NULL is finished or abandoned. */
 struct zrange {
   uint64_t off, len, got;
-  unsigned char *dst;
   int done;
   struct zreq *owner;
-  int seg; /* the owner's dst segment (-1: xdst, no CRC) */
+  int seg; /* the owner's dst segment */
 };
 
 struct zshared;
@@ -402,19 +401,6 @@ static int fail_listed(struct gsr__object *obj, struct zonal *z,
   return failed;
 }
 
-/* Adds n bytes landing at offset at of segment seg of req (in order), whose
- * CRC32C is piece, to the segment's CRC32C; with the checkpoints of dst[0]
- * when it has them (hashed again, stride by stride). */
-static void land_crc(struct gsr__request *req, int seg, size_t at,
-                     const uint8_t *p, size_t n, uint32_t piece) {
-  uint32_t *crc = &req->seg_crc[seg];
-  if (req->marks == NULL) {
-    *crc = gsr__crc32c_combine(*crc, piece, n);
-    return;
-  }
-  gsr__crc32c_strided(crc, req->marks, at, p, n);
-}
-
 /* Shows a single-range request's landed bytes to a reader waiting on
  * them. */
 static void publish(struct zreq *q, const struct zrange *r) {
@@ -458,9 +444,7 @@ static int land(struct gsr__object *obj, struct zonal *z,
                       "%s: CRC32C mismatch in a gRPC piece at offset %llu",
                       obj->display, (unsigned long long)at);
     struct gsr__request *req = q->req;
-    if (r->dst != NULL) memcpy(r->dst + r->got, c->data, clen);
-    if (r->seg >= 0)
-      land_crc(req, r->seg, (size_t)r->got, c->data, clen, piece);
+    gsr__dst_put(&req->dst, r->seg, (size_t)r->got, c->data, clen, &piece);
     req->received += clen; /* before the progress that shows it */
     if (req->first_byte_ns == 0) req->first_byte_ns = gsr__now_ns();
     for (int k = 0; k < 2; k++)
@@ -502,7 +486,7 @@ static void reap_canceled(struct zonal *z) {
  * A request with nothing to read completes at once. */
 static int add_req(struct zonal *z, struct zreq *q) {
   struct gsr__request *req = q->req;
-  int nseg = req->xdst != NULL ? req->n_xdst : req->n_dst;
+  int nseg = req->dst.n;
   if (z->n + (size_t)nseg > z->cap) {
     size_t cap = z->cap ? z->cap : 64;
     while (cap < z->n + (size_t)nseg) cap *= 2;
@@ -515,19 +499,16 @@ static int add_req(struct zonal *z, struct zreq *q) {
   z->reqs = q;
   uint64_t off = req->range_first;
   for (int i = 0; i < nseg; i++) {
-    const struct gsr__iov *v = req->xdst ? &req->xdst[i] : &req->dst[i];
-    if (v->len > 0 && (req->xdst == NULL || v->base != NULL)) {
-      z->rs[z->n++] = (struct zrange){.off = off,
-                                      .len = v->len,
-                                      .dst = v->base,
-                                      .owner = q,
-                                      .seg = req->xdst ? -1 : i};
+    const struct gsr__iov *v = &req->dst.seg[i];
+    if (v->len > 0 && v->base != NULL) { /* a hole is not asked */
+      z->rs[z->n++] = (struct zrange){
+          .off = off, .len = v->len, .owner = q, .seg = i};
       q->left++;
       z->left++;
     }
     off += v->len;
   }
-  q->single = q->left == 1 && req->xdst == NULL && req->n_dst == 1;
+  q->single = q->left == 1 && nseg == 1;
   req->attempts = 1;
   req->first_start_ns = gsr__now_ns();
   for (int k = 0; k < 2; k++)

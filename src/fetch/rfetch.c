@@ -4,6 +4,7 @@
  */
 #include <assert.h>
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "fetch/rfetch.h"
@@ -21,38 +22,6 @@ static int check_headers(struct gsr__request *req, void *arg) {
     return GSR_ECHANGED;
   }
   return obj->ops->check_headers ? obj->ops->check_headers(obj, req) : GSR_OK;
-}
-
-/* The segments of iov covering [from, from+len) of the whole. */
-static int sub_iov(const struct gsr__iov *iov, int n, uint64_t from,
-                   uint64_t len, struct gsr__iov *out) {
-  int k = 0;
-  for (int i = 0; i < n && len > 0; i++) {
-    if (from >= iov[i].len) {
-      from -= iov[i].len;
-      continue;
-    }
-    size_t take = iov[i].len - (size_t)from;
-    if (take > len) take = (size_t)len;
-    assert(k < GSR__REQ_IOV); /* n <= GSR__REQ_IOV: one out per iov */
-    out[k].base = iov[i].base + from;
-    out[k].len = take;
-    k++;
-    len -= take;
-    from = 0;
-  }
-  return k;
-}
-
-/* The buffer whose checkpoints a fetch into iov can write: hold, when the
- * fetch fills it from its first byte in one segment and one part. */
-static struct gsr__buf *markable(struct gsr__buf *hold,
-                                 const struct gsr__iov *iov, int n_iov,
-                                 int n_parts) {
-  if (hold == NULL || hold->marks == NULL || n_iov != 1 || n_parts != 1 ||
-      iov[0].base != hold->data)
-    return NULL;
-  return hold;
 }
 
 static int track(struct gsr__rtarget *t, struct gsr__rfetch *rf) {
@@ -82,38 +51,30 @@ static void untrack(struct gsr__rtarget *t, struct gsr__rfetch *rf) {
 
 static void release_parts(struct gsr__rfetch *rf) {
   for (int i = 0; i < rf->n_parts; i++) gsr__request_cleanup(&rf->reqs[i]);
-  gsr__free(rf->reqs);
-  rf->reqs = NULL;
+  rf->reqs = NULL; /* in rf's own allocation */
 }
 
-/* Appends to rf->sg the segments of the next len bytes of the caller's
- * scatter list (from segment *i, *used bytes into it), cutting the one
- * that straddles the end. */
-static void sg_take(struct gsr__rfetch *rf, const struct gsr__iov *segs,
-                    size_t *i, size_t *used, uint64_t len) {
-  while (len > 0) {
-    const struct gsr__iov *v = &segs[*i];
-    size_t take = v->len - *used;
-    if (take > len) take = (size_t)len;
-    rf->sg[rf->n_sg].base = v->base != NULL ? v->base + *used : NULL;
-    rf->sg[rf->n_sg++].len = take;
-    len -= take;
-    if ((*used += take) == v->len) {
-      (*i)++;
-      *used = 0;
-    }
-  }
+/* Part i's destination: its pieces of the cut, their CRCs zeroed, the
+ * cursor at its start. */
+static void part_dst(struct gsr__rfetch *rf, int i, struct gsr__dst *d) {
+  int first = rf->part_first[i];
+  gsr__dst_set(d, rf->cut.seg + first, rf->part_first[i + 1] - first,
+               rf->cut.crc != NULL ? rf->cut.crc + first : NULL);
+  d->marks = rf->cut.marks; /* only with one part of one piece */
 }
 
-/* Builds req for bytes [first, first+len) of the file's object into
- * iov[0..n) (n 0: the caller sets xdst). */
-static int prepare_part(struct gsr__rfetch *rf, struct gsr__request *req,
-                        uint64_t first, uint64_t len,
-                        const struct gsr__iov *iov, int n) {
+/* Builds part i's request for bytes [first, first+len) of the file's
+ * object. */
+static int prepare_part(struct gsr__rfetch *rf, int i, uint64_t first,
+                        uint64_t len) {
   struct gsr__object *obj = rf->target->obj;
+  struct gsr__request *req = &rf->reqs[i];
+  struct gsr__dst d;
   int status = obj->ops->prepare(obj, req, first, len, NULL);
   if (status != GSR_OK) return status;
-  gsr__request_set_range_iov(req, first, len, iov, n);
+  part_dst(rf, i, &d);
+  assert(d.len == len); /* the cut matches the split */
+  gsr__request_set_range_dst(req, first, &d);
   req->on_headers = check_headers;
   req->on_headers_arg = obj;
   req->completion = &rf->completion;
@@ -150,27 +111,12 @@ static void rearm(struct gsr__rfetch *rf) {
   pthread_mutex_unlock(&rf->completion.mu);
 }
 
-/* Builds every part's request; on failure nothing is left allocated.
- * With segs (gsr__rfetch_start_sg), the parts land in rf->sg, cut from
- * segs[0..n_segs) here. */
-static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
-                         int n_iov, const struct gsr__iov *segs,
-                         uint64_t part_len) {
-  size_t sg_i = 0, sg_used = 0;
-  rf->reqs = gsr__calloc((size_t)rf->n_parts, sizeof(*rf->reqs));
-  if (rf->reqs == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+/* Builds every part's request; on failure nothing is left allocated. */
+static int prepare_parts(struct gsr__rfetch *rf, uint64_t part_len) {
   for (int i = 0; i < rf->n_parts; i++) {
     uint64_t po = (uint64_t)i * part_len;
-    uint64_t pl = i == rf->n_parts - 1 ? rf->len - po : part_len;
-    struct gsr__iov part[GSR__REQ_IOV];
-    int k = segs != NULL ? 0 : sub_iov(iov, n_iov, po, pl, part);
-    int status = prepare_part(rf, &rf->reqs[i], rf->off + po, pl, part, k);
-    if (status == GSR_OK && segs != NULL) {
-      size_t first = rf->n_sg;
-      sg_take(rf, segs, &sg_i, &sg_used, pl);
-      rf->reqs[i].xdst = rf->sg + first;
-      rf->reqs[i].n_xdst = (int)(rf->n_sg - first);
-    }
+    int status = prepare_part(rf, i, rf->off + po,
+                              i == rf->n_parts - 1 ? rf->len - po : part_len);
     if (status != GSR_OK) {
       rf->n_parts = i + 1; /* clean up what was built, this one included */
       release_parts(rf);
@@ -180,39 +126,95 @@ static int prepare_parts(struct gsr__rfetch *rf, const struct gsr__iov *iov,
   return GSR_OK;
 }
 
-/* Both starts: iov[0..n_iov) (at most GSR__REQ_IOV, CRCs kept), or
- * segs[0..n_segs) (any number, holes, no CRCs). */
-static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                 const struct gsr__iov *iov, int n_iov,
-                 const struct gsr__iov *segs, size_t n_segs, int max_parts,
-                 uint64_t min_part, struct gsr__buf *hold,
+/* Bytes from p rounded up for any object to follow. */
+static size_t align_up(size_t p) {
+  const size_t a = _Alignof(max_align_t);
+  return (p + a - 1) / a * a;
+}
+
+/* A fetch of len bytes in n_parts parts into dst's [at, at+len), with
+ * room for its requests and the cut (each part boundary cuts at most one
+ * more piece): one allocation. The cut is made here. */
+static struct gsr__rfetch *fetch_new(const struct gsr__dst *dst, uint64_t at,
+                                     uint64_t len, int n_parts,
+                                     uint64_t part_len, int network) {
+  size_t n_cut = (size_t)dst->n + (size_t)n_parts;
+  size_t o_reqs = align_up(sizeof(struct gsr__rfetch));
+  size_t o_seg = align_up(
+      o_reqs + (network ? (size_t)n_parts * sizeof(struct gsr__request) : 0));
+  size_t o_crc = align_up(o_seg + n_cut * sizeof(struct gsr__iov));
+  size_t o_first = align_up(o_crc + n_cut * sizeof(uint32_t));
+  unsigned char *m = gsr__calloc(1,
+                                 o_first + ((size_t)n_parts + 1) * sizeof(int));
+  if (m == NULL) return NULL;
+  struct gsr__rfetch *rf = (struct gsr__rfetch *)m;
+  struct gsr__iov *seg = (struct gsr__iov *)(m + o_seg);
+  rf->reqs = network ? (struct gsr__request *)(m + o_reqs) : NULL;
+  rf->part_first = (int *)(m + o_first);
+  rf->len = len;
+  rf->n_parts = n_parts;
+  int k = 0;
+  for (int i = 0; i < n_parts; i++) {
+    uint64_t po = (uint64_t)i * part_len;
+    rf->part_first[i] = k;
+    k += gsr__dst_cut(dst, at + po, i == n_parts - 1 ? len - po : part_len,
+                      seg + k);
+    assert((size_t)k <= n_cut);
+  }
+  rf->part_first[n_parts] = k;
+  gsr__dst_set(&rf->cut, seg, k,
+               dst->crc != NULL ? (uint32_t *)(m + o_crc) : NULL);
+  assert(rf->cut.len == len); /* the parts cover the range */
+  return rf;
+}
+
+/* The checkpoints a fetch can write: hold's, when the fetch fills it from
+ * its first byte to its last in one segment and one part, CRCs kept. */
+static void mark(struct gsr__rfetch *rf, struct gsr__buf *hold) {
+  if (hold == NULL || hold->marks == NULL || rf->n_parts != 1 ||
+      rf->cut.n != 1 || rf->cut.crc == NULL ||
+      rf->cut.seg[0].base != hold->data)
+    return;
+  rf->cut.marks = hold->marks;
+  hold->marked = 1; /* before the bytes (and marks) land */
+}
+
+/* A local file: read now, in the caller's thread. A destination without
+ * holes counts as one request, as its one range is over the network; a
+ * vectored read's span (holes) counts each pread, as its plan does. */
+static int fill_local(struct gsr__rtarget *t, struct gsr__rfetch *rf) {
+  uint64_t preads, bytes;
+  int status = t->obj->ops->fill(t->obj, rf->off, &rf->cut, &preads, &bytes);
+  if (preads > 0 && !gsr__dst_has_holes(&rf->cut)) preads = 1;
+  atomic_fetch_add(t->requests[0], preads);
+  atomic_fetch_add(t->bytes_fetched[0], bytes);
+  if (status == GSR_OK) rf->crc = gsr__dst_crc(&rf->cut, rf->len);
+  return status;
+}
+
+static int start(struct gsr__rtarget *t, uint64_t off,
+                 const struct gsr__dst *dst, uint64_t at, uint64_t len,
+                 int max_parts, uint64_t min_part, struct gsr__buf *hold,
                  struct gsr__rfetch **out) {
-  uint64_t part_len;
-  int status;
+  uint64_t part_len = len;
+  int status, n_parts = 1;
   *out = NULL;
-  struct gsr__rfetch *rf = gsr__calloc(1, sizeof(*rf));
+  gsr__dst_check(dst);
+  assert(at + len <= dst->len); /* within the destination */
+  /* A part's cursor over its pieces is an int (the transport's). */
+  if (dst->n > INT_MAX - 1024)
+    return gsr__err(GSR_EINVAL, "%s: %d segments in one fetch", t->obj->display,
+                    dst->n);
+  if (!t->obj->local)
+    n_parts = gsr__split_range(len, max_parts, min_part, &part_len);
+  struct gsr__rfetch *rf = fetch_new(dst, at, len, n_parts, part_len,
+                                     !t->obj->local);
   if (rf == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
   rf->target = t;
   rf->off = off;
-  rf->len = len;
-  assert(n_iov >= 0 && n_iov <= GSR__REQ_IOV); /* rfetch.h: seg_len's */
-  rf->n_seg = n_iov;
-  for (int i = 0; i < n_iov; i++) rf->seg_len[i] = iov[i].len;
+  mark(rf, hold);
   if (t->obj->local) { /* done before we return */
-    if (segs != NULL) {
-      uint64_t preads, bytes;
-      status = t->obj->ops->fill_sg(t->obj, off, segs, n_segs, &preads, &bytes);
-      atomic_fetch_add(t->requests[0], preads);
-      atomic_fetch_add(t->bytes_fetched[0], bytes);
-    } else {
-      status = t->obj->ops->fill(t->obj, off, iov, n_iov, &rf->crc, rf->seg_crc,
-                                 markable(hold, iov, n_iov, 1));
-      if (status == GSR_OK) {
-        atomic_fetch_add(t->requests[0], 1);
-        atomic_fetch_add(t->bytes_fetched[0], len);
-      }
-    }
-    if (status != GSR_OK) {
+    if ((status = fill_local(t, rf)) != GSR_OK) {
       gsr__free(rf);
       return status;
     }
@@ -221,31 +223,16 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
     *out = rf;
     return GSR_OK;
   }
-  rf->n_parts = gsr__split_range(len, max_parts, min_part, &part_len);
-  if (segs != NULL) { /* each part boundary cuts at most one segment */
-    rf->sg = gsr__malloc((n_segs + (size_t)rf->n_parts) * sizeof(*rf->sg));
-    if (rf->sg == NULL) {
-      gsr__free(rf);
-      return gsr__err(GSR_ENOMEM, "out of memory");
-    }
-  }
   if ((status = gsr__completion_init(&rf->completion, rf->n_parts)) != GSR_OK) {
-    gsr__free(rf->sg);
     gsr__free(rf);
     return status;
   }
-  if ((status = prepare_parts(rf, iov, n_iov, segs, part_len)) != GSR_OK ||
+  if ((status = prepare_parts(rf, part_len)) != GSR_OK ||
       (status = track(t, rf)) != GSR_OK) {
     if (rf->reqs) release_parts(rf);
     gsr__completion_destroy(&rf->completion);
-    gsr__free(rf->sg);
     gsr__free(rf);
     return status;
-  }
-  struct gsr__buf *mark = markable(hold, iov, n_iov, rf->n_parts);
-  if (mark != NULL) { /* before the transport sees the request */
-    rf->reqs[0].marks = mark->marks;
-    mark->marked = 1;
   }
   /* The credentials the parts carry: read after they took them (a refresh
    * in between only makes a later 401 drop a newer token: one extra
@@ -258,25 +245,21 @@ static int start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
   return GSR_OK;
 }
 
-int gsr__rfetch_start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                      const struct gsr__iov *iov, int n_iov, int max_parts,
+int gsr__rfetch_start(struct gsr__rtarget *t, uint64_t off,
+                      const struct gsr__dst *dst, int max_parts,
                       uint64_t min_part, struct gsr__buf *hold,
                       struct gsr__rfetch **out) {
-  return start(t, off, len, iov, n_iov, NULL, 0, max_parts, min_part, hold,
-               out);
+  return start(t, off, dst, 0, dst->len, max_parts, min_part, hold, out);
 }
 
-int gsr__rfetch_start_sg(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                         const struct gsr__iov *segs, size_t n_segs,
-                         int max_parts, uint64_t min_part,
-                         struct gsr__buf *hold, struct gsr__rfetch **out) {
-  *out = NULL;
-  /* A part's cursor over its segments is an int (the transport's). */
-  if (n_segs == 0 || n_segs > (size_t)INT_MAX - 1024)
-    return gsr__err(GSR_EINVAL, "%s: %zu segments in one fetch",
-                    t->obj->display, n_segs);
-  return start(t, off, len, NULL, 0, segs, n_segs, max_parts, min_part, hold,
-               out);
+int gsr__rfetch_start_buf(struct gsr__rtarget *t, uint64_t off,
+                          struct gsr__buf *buf, uint64_t len, int max_parts,
+                          uint64_t min_part, struct gsr__rfetch **out) {
+  struct gsr__iov one = {buf->data, (size_t)len};
+  uint32_t crc; /* asks for CRCs: the fetch keeps its own */
+  struct gsr__dst d;
+  gsr__dst_set(&d, &one, 1, &crc);
+  return gsr__rfetch_start(t, off, &d, max_parts, min_part, buf, out);
 }
 
 int gsr__rtarget_streamed(const struct gsr__rtarget *t) {
@@ -309,52 +292,29 @@ static int reauthorized(struct gsr__rfetch *rf) {
 static int auth_retry(struct gsr__rfetch *rf) {
   struct gsr__rtarget *t = rf->target;
   if (!reauthorized(rf)) return 0;
-  struct saved_part {
-    uint64_t first, len;
-    struct gsr__iov iov[GSR__REQ_IOV];
-    int n;
-    uint32_t *marks;
-    const struct gsr__iov *xdst;
-    int n_xdst;
-  } *saved = gsr__calloc((size_t)rf->n_parts, sizeof(*saved));
-  if (saved == NULL) return 0;
-  for (int i = 0; i < rf->n_parts; i++) {
-    struct gsr__request *r = &rf->reqs[i];
-    saved[i].first = r->range_first;
-    saved[i].len = r->range_len;
-    saved[i].n = r->n_dst;
-    saved[i].marks = r->marks;
-    saved[i].xdst = r->xdst;
-    saved[i].n_xdst = r->n_xdst;
-    memcpy(saved[i].iov, r->dst, sizeof(r->dst));
-  }
   /* Under f->mu, like close's cancel walk: the parts are rebuilt while
    * nobody else can reach them. */
   pthread_mutex_lock(&t->mu);
   if (t->closed) {
     pthread_mutex_unlock(&t->mu);
-    gsr__free(saved);
     return 0;
   }
   for (int i = 0; i < rf->n_parts; i++) gsr__request_cleanup(&rf->reqs[i]);
   rearm(rf);
   for (int i = 0; i < rf->n_parts; i++) {
     struct gsr__request *req = &rf->reqs[i];
-    int status = prepare_part(rf, req, saved[i].first, saved[i].len,
-                              saved[i].iov, saved[i].n);
+    /* the same range and pieces (kept by the cleanup), their CRCs and
+     * cursor from the start again */
+    int status = prepare_part(rf, i, req->range_first, req->range_len);
     if (status != GSR_OK) {
       struct gsr__error e;
       gsr__error_set(&e, status, "%s", gsr_errmsg());
       gsr__completion_done(&rf->completion, &e);
       continue;
     }
-    req->marks = saved[i].marks;
-    req->xdst = saved[i].xdst;
-    req->n_xdst = saved[i].n_xdst;
     submit_part(rf, req);
   }
   pthread_mutex_unlock(&t->mu);
-  gsr__free(saved);
   return 1;
 }
 
@@ -364,9 +324,7 @@ int gsr__rfetch_wait(struct gsr__rfetch *rf) {
     if (rf->status == GSR_EAUTH && rf->reqs != NULL && auth_retry(rf))
       rf->status = gsr__completion_wait(&rf->completion);
     rf->waited = 1;
-    if (rf->status == GSR_OK)
-      gsr__seg_crcs(rf->reqs, rf->n_parts, rf->seg_len, rf->n_seg, rf->seg_crc,
-                    &rf->crc);
+    if (rf->status == GSR_OK) rf->crc = gsr__dst_crc(&rf->cut, rf->len);
     struct gsr__error *e = &rf->completion.err;
     if (e->status == GSR_ENOENT) {
       /* The generation (or ETag) existed at open: it was replaced. */
@@ -403,21 +361,19 @@ void gsr__rfetch_free(struct gsr__rfetch *rf) {
     gsr__completion_destroy(&rf->completion);
   }
   gsr__buf_unref(rf->hold);
-  gsr__free(rf->sg);
   gsr__free(rf);
 }
 
-int gsr__rfetch_run(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                    const struct gsr__iov *iov, int n_iov, int max_parts,
-                    uint64_t min_part, uint32_t *crc, uint32_t *seg_crc) {
+int gsr__rfetch_run(struct gsr__rtarget *t, uint64_t off, struct gsr__dst *dst,
+                    uint64_t at, uint64_t len, int max_parts, uint64_t min_part,
+                    uint32_t *crc) {
   struct gsr__rfetch *rf;
-  int status = gsr__rfetch_start(t, off, len, iov, n_iov, max_parts, min_part,
-                                 NULL, &rf);
+  int status = start(t, off, dst, at, len, max_parts, min_part, NULL, &rf);
   if (status != GSR_OK) return status;
   status = gsr__rfetch_wait(rf);
   if (crc != NULL) *crc = rf->crc;
-  if (seg_crc != NULL)
-    memcpy(seg_crc, rf->seg_crc, sizeof(uint32_t) * (size_t)rf->n_seg);
+  if (status == GSR_OK && dst->crc != NULL && at == 0 && len == dst->len)
+    gsr__dst_regroup(dst, &rf->cut);
   gsr__rfetch_free(rf);
   return status;
 }

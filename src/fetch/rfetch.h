@@ -43,40 +43,39 @@ struct gsr__rfetch {
   struct gsr__rtarget *target;
   uint64_t off, len;
   int n_parts;
-  struct gsr__request *reqs;
-  struct gsr__buf *hold;        /* kept alive until the transport let go */
-  int waited;                   /* gsr__rfetch_wait ran */
-  int status;                   /* valid once waited */
-  uint32_t crc;                 /* CRC32C of the range, once waited with OK */
-  int n_seg;                    /* the destination's segments, and the CRC32C */
-  size_t seg_len[GSR__REQ_IOV]; /* of each, once waited with OK */
-  uint32_t seg_crc[GSR__REQ_IOV];
+  struct gsr__request *reqs; /* network: n_parts (in this allocation) */
+  struct gsr__buf *hold;     /* kept alive until the transport let go */
+  int waited;                /* gsr__rfetch_wait ran */
+  int status;                /* valid once waited */
+  uint32_t crc; /* CRC32C of the range, once waited with OK (CRCs kept) */
+  /* The caller's destination's stretch, cut at the parts' boundaries
+   * (arrays in this allocation): part i's request lands in its pieces
+   * [part_first[i], part_first[i+1]). CRCs kept if the caller's were. */
+  struct gsr__dst cut;
+  int *part_first;
   uint64_t auth_gen; /* generation of the credentials the parts carry */
   int auth_retried;  /* the one resubmission the backend allowed */
-  /* gsr__rfetch_start_sg's scatter list, cut at the parts' boundaries
-   * (owned): each part's request lands in a stretch of it (xdst). */
-  struct gsr__iov *sg;
-  size_t n_sg;
   struct gsr__rfetch *next, *prev; /* the target's in-flight list */
 };
 
-/* Starts fetching [off, off+len) into iov[0..n_iov) (n_iov <= GSR__REQ_IOV;
- * lengths sum to len) with up to max_parts parts of at least min_part.
- * hold, if given, gets a reference released when the fetch is freed.
+/* Starts fetching [off, off+dst->len) into dst with up to max_parts parts
+ * of at least min_part. dst's segments are copied, so the caller's arrays
+ * may go at once; its holes drop their bytes (a local file skips them: no
+ * pread). With dst->crc set (no holes), the CRC32Cs are kept: rf->crc,
+ * once waited (dst->crc itself is not written: gsr__rfetch_run does).
+ * hold, if given, gets a reference released when the fetch is freed; the
+ * fetch writes its checkpoints when it fills it whole in one part.
+ * A local file counts one request, or one per pread with holes.
  * Returns GSR_OK and *out, or a status (message set; nothing started). */
-int gsr__rfetch_start(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                      const struct gsr__iov *iov, int n_iov, int max_parts,
+int gsr__rfetch_start(struct gsr__rtarget *t, uint64_t off,
+                      const struct gsr__dst *dst, int max_parts,
                       uint64_t min_part, struct gsr__buf *hold,
                       struct gsr__rfetch **out);
-/* The same into a scatter list of any length, segs[0..n_segs) (lengths
- * summing to len; copied, so the caller's array may go at once). A NULL
- * base drops its bytes: the hole between two ranges of a vectored read
- * (a local file skips them: no pread). No CRCs are computed (crc, seg_crc
- * stay 0). A local file counts one request per pread. */
-int gsr__rfetch_start_sg(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                         const struct gsr__iov *segs, size_t n_segs,
-                         int max_parts, uint64_t min_part,
-                         struct gsr__buf *hold, struct gsr__rfetch **out);
+/* gsr__rfetch_start into buf's first len bytes, CRCs kept, buf held
+ * (and its checkpoints written when one part fills it). */
+int gsr__rfetch_start_buf(struct gsr__rtarget *t, uint64_t off,
+                          struct gsr__buf *buf, uint64_t len, int max_parts,
+                          uint64_t min_part, struct gsr__rfetch **out);
 /* 1 if every part completed (never blocks). */
 int gsr__rfetch_done(struct gsr__rfetch *rf);
 /* 1 if t's requests queue on a few streams of the backend's own (zonal:
@@ -92,18 +91,11 @@ void gsr__rfetch_cancel(struct gsr__rfetch *rf);
  * NULL is a no-op. Never sets the thread's message. */
 void gsr__rfetch_free(struct gsr__rfetch *rf);
 
-/* Fetch and wait in one call. */
-int gsr__rfetch_run(struct gsr__rtarget *t, uint64_t off, uint64_t len,
-                    const struct gsr__iov *iov, int n_iov, int max_parts,
-                    uint64_t min_part, uint32_t *crc, uint32_t *seg_crc);
-
-/* ---- segcrc.c: the CRC32C of each of a fetch's destination segments
- * (seg_len[0..n_seg)) and of the whole range, from its parts'
- * per-segment CRCs (reqs[0..n_reqs)): parts cut the destination in order
- * and a part's segment never straddles two of the destination's.
- * seg_crc has GSR__REQ_IOV entries. */
-void gsr__seg_crcs(const struct gsr__request *reqs, int n_reqs,
-                   const size_t *seg_len, int n_seg, uint32_t *seg_crc,
-                   uint32_t *crc);
+/* Fetch and wait in one call: [off, off+len) into dst's bytes [at,
+ * at+len). With dst->crc set, *crc gets the range's CRC32C, and, when the
+ * fetch filled dst whole, dst->crc each segment's. */
+int gsr__rfetch_run(struct gsr__rtarget *t, uint64_t off, struct gsr__dst *dst,
+                    uint64_t at, uint64_t len, int max_parts, uint64_t min_part,
+                    uint32_t *crc);
 
 #endif /* GSR_RFETCH_H */

@@ -11,28 +11,11 @@
 int gsr__direct_read(const struct gsr__rctx *r, uint64_t off, uint64_t len,
                      struct gsr__out *out) {
   if (out->slices == NULL) {
-    struct gsr__iov part[GSR__REQ_IOV];
-    int k = 0;
-    uint64_t at = out->done, left = len;
-    for (int i = 0; i < out->n_iov && left > 0; i++) { /* the iov tail */
-      if (at >= out->iov[i].len) {
-        at -= out->iov[i].len;
-        continue;
-      }
-      size_t n = out->iov[i].len - (size_t)at;
-      if (n > left) n = (size_t)left;
-      part[k].base = out->iov[i].base + at;
-      part[k++].len = n;
-      left -= n;
-      at = 0;
-    }
     uint32_t crc;
-    int whole = out->done ==
-                0; /* then part[] is out->iov, segment by segment */
-    int status = gsr__rfetch_run(r->target, off, len, part, k, r->concurrency,
-                                 r->min_part, &crc,
-                                 whole ? out->seg_crc : NULL);
-    out->seg_crc_ok = status == GSR_OK && whole;
+    /* from out->done on; from the start to the end: each segment's CRC */
+    int status = gsr__rfetch_run(r->target, off, &out->dst, out->done, len,
+                                 r->concurrency, r->min_part, &crc);
+    out->seg_crc_ok = status == GSR_OK && out->done == 0 && len == out->dst.len;
     if (status != GSR_OK) return status;
     if (!out->internal) atomic_fetch_add(&r->stats->bytes_direct, len);
     gsr__out_landed(out, len, crc);
@@ -44,9 +27,11 @@ int gsr__direct_read(const struct gsr__rctx *r, uint64_t off, uint64_t len,
     return gsr__err(GSR_ENOMEM, "out of memory (%llu bytes)",
                     (unsigned long long)len);
   struct gsr__iov one = {b->data, (size_t)len};
-  uint32_t crc;
-  int status = gsr__rfetch_run(r->target, off, len, &one, 1, r->concurrency,
-                               r->min_part, &crc, NULL);
+  uint32_t crc, seg_crc;
+  struct gsr__dst d;
+  gsr__dst_set(&d, &one, 1, &seg_crc);
+  int status = gsr__rfetch_run(r->target, off, &d, 0, len, r->concurrency,
+                               r->min_part, &crc);
   if (status == GSR_OK) gsr__out_put_crc(r->stats, out, b, 0, len, crc);
   gsr__buf_unref(b);
   return status;

@@ -10,9 +10,8 @@
 
 void gsr__out_copy_init(struct gsr__out *o, void *dst, size_t len) {
   memset(o, 0, sizeof(*o));
-  o->iov[0].base = dst;
-  o->iov[0].len = len;
-  o->n_iov = 1;
+  o->one = (struct gsr__iov){dst, len};
+  gsr__dst_set(&o->dst, &o->one, 1, &o->one_crc);
 }
 
 void gsr__out_slices_init(struct gsr__out *o, gsr_slice *s, size_t max) {
@@ -21,30 +20,11 @@ void gsr__out_slices_init(struct gsr__out *o, gsr_slice *s, size_t max) {
   o->max_slices = max;
 }
 
-void gsr__out_internal_init(struct gsr__out *o, const struct gsr__iov *iov,
-                            int n) {
+void gsr__out_internal_init(struct gsr__out *o, const struct gsr__dst *dst) {
   memset(o, 0, sizeof(*o));
-  for (int i = 0; i < n; i++) o->iov[i] = iov[i];
-  o->n_iov = n;
+  assert(dst->crc != NULL); /* the segments' CRCs may be kept */
+  o->dst = *dst;
   o->internal = 1;
-}
-
-/* Copies src into the iov segments starting at byte `at` of the whole. */
-static void copy_to_iov(struct gsr__out *o, uint64_t at,
-                        const unsigned char *src, uint64_t len) {
-  for (int i = 0; i < o->n_iov && len > 0; i++) {
-    if (at >= o->iov[i].len) {
-      at -= o->iov[i].len;
-      continue;
-    }
-    size_t n = o->iov[i].len - (size_t)at;
-    if (n > len) n = (size_t)len;
-    memcpy(o->iov[i].base + at, src, n);
-    src += n;
-    len -= n;
-    at = 0;
-  }
-  assert(len == 0); /* a reader never delivers past its destination */
 }
 
 /* known: the CRC of the bytes, or NULL to compute it (right after the
@@ -62,7 +42,7 @@ static uint64_t put(struct gsr__stats *st, struct gsr__out *o,
     s->owner = gsr__buf_ref(b);
     atomic_fetch_add(&st->bytes_referenced, len);
   } else {
-    copy_to_iov(o, o->done, b->data + at, len);
+    gsr__dst_write(&o->dst, o->done, b->data + at, (size_t)len);
     if (!o->internal) atomic_fetch_add(&st->bytes_copied, len);
   }
   if (o->want_crc) {

@@ -194,8 +194,11 @@ static void start_span(struct sched *q, struct call *c, size_t s, uint64_t refs,
   }
   assert(k <= 2 * sp->n_segs && at <= sp->off + sp->len);
   struct gsr__rfetch *rf;
-  int status = gsr__rfetch_start_sg(&c->f->target, sp->off, sp->len, iov, k,
-                                    parts, c->f->min_part, buf, &rf);
+  struct gsr__dst d; /* holes between the ranges: no CRCs */
+  gsr__dst_set(&d, iov, (int)k, NULL);
+  assert(d.len == sp->len); /* the segments and holes cover the span */
+  int status = gsr__rfetch_start(&c->f->target, sp->off, &d, parts,
+                                 c->f->min_part, buf, &rf);
   gsr__free(iov);
   c->st.spans++;
   c->st.requests += c->local ? sp->n_segs : (uint64_t)parts;

@@ -35,28 +35,31 @@ struct gsr__stats {
   atomic_int width; /* connections the engine keeps carrying bytes */
 };
 
-/* Where a read's bytes go. Copy mode: into iov (the caller's buffer, or a
+/* Where a read's bytes go. Copy mode: into dst (the caller's buffer, or a
  * cache's chunk buffers). Slice mode: as references in slices[]. */
 struct gsr__out {
-  struct gsr__iov iov[GSR__REQ_IOV];
-  int n_iov;
+  /* Copy mode: its arrays are one and one_crc (the caller's buffer; an
+   * out is not moved once set) or the cache's. dst.crc gets each
+   * segment's CRC32C when a direct fetch fills dst whole (seg_crc_ok). */
+  struct gsr__dst dst;
+  struct gsr__iov one;
+  uint32_t one_crc;
   gsr_slice *slices; /* non-NULL: slice mode */
   size_t max_slices, n_slices;
   uint64_t done;  /* bytes delivered so far */
   int internal;   /* a cache filling its own buffers: not caller bytes */
   int want_crc;   /* keep crc: the file checks the whole object */
   uint32_t crc;   /* CRC32C of the bytes delivered so far */
-  int seg_crc_ok; /* a direct fetch filled iov from its start: */
-  uint32_t seg_crc[GSR__REQ_IOV]; /* the CRC32C of each segment */
+  int seg_crc_ok; /* a direct fetch filled dst whole: dst.crc holds */
 };
 
 /* gsr_slice_release (api/file.c): drops a slice's reference. */
 void gsr__slice_release(gsr_slice *s);
 void gsr__out_copy_init(struct gsr__out *o, void *dst, size_t len);
 void gsr__out_slices_init(struct gsr__out *o, gsr_slice *s, size_t max);
-/* A copy-mode out over the given segments, for a cache's own buffers. */
-void gsr__out_internal_init(struct gsr__out *o, const struct gsr__iov *iov,
-                            int n);
+/* A copy-mode out into dst (no holes, CRCs kept), for a cache's own
+ * buffers. */
+void gsr__out_internal_init(struct gsr__out *o, const struct gsr__dst *dst);
 /* Delivers len bytes of b starting at b->data + at: copies them, or adds a
  * slice holding a reference. Returns the bytes delivered: len, or 0 when
  * the slice array is full. */
@@ -67,7 +70,7 @@ uint64_t gsr__out_put(struct gsr__stats *st, struct gsr__out *o,
 uint64_t gsr__out_put_crc(struct gsr__stats *st, struct gsr__out *o,
                           struct gsr__buf *b, size_t at, uint64_t len,
                           uint32_t crc);
-/* Accounts len bytes written into the out's iov by someone else, whose
+/* Accounts len bytes written into the out's dst by someone else, whose
  * CRC32C is crc. */
 void gsr__out_landed(struct gsr__out *o, uint64_t len, uint32_t crc);
 /* Releases every slice taken so far (on failure). */

@@ -49,47 +49,7 @@ static int body_append(struct gsr__request *req, const char *p, size_t n,
   return 0;
 }
 
-/* Adds n bytes, just copied to the current segment at dst_off, to its
- * CRC32C while they are still in the CPU cache; with checkpoints, records
- * the CRC at every stride boundary they cross. */
-static void land_crc(struct gsr__request *req, const char *p, size_t n) {
-  uint32_t *crc = &req->seg_crc[req->dst_i];
-  if (req->marks == NULL) {
-    *crc = gsr__crc32c(*crc, p, n);
-    return;
-  }
-  /* marks exist for dst[0] only: dst_i is 0 */
-  gsr__crc32c_strided(crc, req->marks, req->dst_off, p, n);
-}
-
-int gsr__io_has_dst(const struct gsr__request *req) {
-  return req->n_dst > 0 || req->xdst != NULL;
-}
-
-/* Copies body bytes to the destination segments, in order. The caller
- * checked that they fit. */
-static void scatter(struct gsr__request *req, const char *p, size_t len) {
-  req->received += len;
-  while (len > 0) {
-    const struct gsr__iov *v = req->xdst != NULL ? &req->xdst[req->dst_i]
-                                                 : &req->dst[req->dst_i];
-    size_t n = v->len - req->dst_off;
-    if (n > len) n = len;
-    if (req->xdst == NULL) {
-      memcpy(v->base + req->dst_off, p, n);
-      land_crc(req, p, n);
-    } else if (v->base != NULL) { /* NULL: a hole, dropped */
-      memcpy(v->base + req->dst_off, p, n);
-    }
-    p += n;
-    len -= n;
-    req->dst_off += n;
-    if (req->dst_off == v->len) {
-      req->dst_i++;
-      req->dst_off = 0;
-    }
-  }
-}
+int gsr__io_has_dst(const struct gsr__request *req) { return req->dst.n > 0; }
 
 /* The last byte of the range is shown only once the body ended there
  * (final: the transfer was judged done): a reader that took it before
@@ -223,7 +183,8 @@ static int note_excess(struct gsr__request *req, size_t len) {
 /* Stores len body bytes, all within the range. */
 static void land(struct gsr__request *req, char *p, size_t len) {
   if (req->first_byte_ns == 0) req->first_byte_ns = req->last_rx_ns;
-  scatter(req, p, len);
+  req->received += len;
+  gsr__dst_scatter(&req->dst, p, len);
   gsr__io_publish(req, 0);
 }
 

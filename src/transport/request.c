@@ -69,19 +69,20 @@ int gsr__request_add_header(struct gsr__request *req, const char *line) {
 
 void gsr__request_set_range(struct gsr__request *req, uint64_t first,
                             uint64_t len, void *dst) {
-  struct gsr__iov one = {dst, (size_t)len};
-  gsr__request_set_range_iov(req, first, len, &one, 1);
+  struct gsr__dst d;
+  req->one = (struct gsr__iov){dst, (size_t)len};
+  gsr__dst_set(&d, &req->one, dst != NULL, &req->one_crc);
+  gsr__request_set_range_dst(req, first, &d);
+  req->range_len = len; /* with no destination yet too */
 }
 
-void gsr__request_set_range_iov(struct gsr__request *req, uint64_t first,
-                                uint64_t len, const struct gsr__iov *iov,
-                                int n) {
-  assert(n >= 0 && n <= GSR__REQ_IOV); /* dst's entries */
+void gsr__request_set_range_dst(struct gsr__request *req, uint64_t first,
+                                const struct gsr__dst *dst) {
+  gsr__dst_check(dst);
   req->has_range = 1;
   req->range_first = first;
-  req->range_len = len;
-  req->n_dst = n;
-  for (int i = 0; i < n; i++) req->dst[i] = iov[i];
+  req->range_len = dst->len;
+  req->dst = *dst;
 }
 
 void gsr__request_cleanup(struct gsr__request *req) {
@@ -122,14 +123,7 @@ void gsr__request_server_message(const struct gsr__request *req, char *out,
 }
 
 uint32_t gsr__request_crc(const struct gsr__request *req) {
-  uint32_t crc = 0;
-  uint64_t left = req->received;
-  for (int i = 0; i < req->n_dst && left > 0; i++) {
-    uint64_t n = GSR__MIN(left, (uint64_t)req->dst[i].len);
-    crc = gsr__crc32c_combine(crc, req->seg_crc[i], n);
-    left -= n;
-  }
-  return crc;
+  return gsr__dst_crc(&req->dst, req->received);
 }
 
 void gsr__request_show(struct gsr__request *req, uint64_t n) {

@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "base/dst.h"
 #include "base/internal.h"
 
 struct curl_slist;
@@ -65,14 +66,6 @@ struct gsr__response {
 
 enum gsr__method { GSR__GET = 0, GSR__HEAD = 1 };
 
-/* A piece of a destination: a response body is scattered over up to
- * GSR__REQ_IOV of these, in order, with no intermediate buffer. */
-struct gsr__iov {
-  unsigned char *base;
-  size_t len;
-};
-#define GSR__REQ_IOV 4
-
 /* Called on the I/O thread once the final response's headers are in, before
  * any body byte is stored; returns GSR_OK or a status (set in req->err) to
  * abort the transfer. Used to check the pinned version. */
@@ -88,19 +81,13 @@ struct gsr__request {
   int has_range;
   uint64_t range_first; /* Range: bytes=first-(first+range_len-1) */
   uint64_t range_len;
-  struct gsr__iov dst[GSR__REQ_IOV]; /* body lands here: range_len bytes */
-  int n_dst;                         /* 0: body kept in `body` (<= body_max) */
-  /* Or, with n_dst 0, the body scattered over xdst[0..n_xdst) in order:
-   * any number of segments (a vectored read's span), the array the
-   * submitter's until the completion is done. A NULL base drops its bytes (a
-   * hole between ranges). No CRCs are computed (seg_crc, marks unused). */
-  const struct gsr__iov *xdst;
-  int n_xdst;
+  /* Where the body lands, range_len bytes, with no intermediate buffer:
+   * its segments (holes dropped), their CRC32Cs and checkpoints written
+   * as bytes land, before the progress that covers them is published.
+   * Its arrays are the submitter's until the completion is done. No
+   * segments (n 0): the body is kept in `body` (<= body_max). */
+  struct gsr__dst dst;
   size_t body_max;
-  /* If set (one dst segment only): CRC32C checkpoints of dst[0], written
-   * as bytes land: marks[k] = CRC32C of its first (k+1) x GSR__CRC_STRIDE
-   * bytes, stored before the progress that covers them is published. */
-  uint32_t *marks;
   gsr__headers_cb on_headers;
   void *on_headers_arg;
   struct gsr__completion *completion;
@@ -127,10 +114,6 @@ struct gsr__request {
   size_t body_len, body_cap;
   uint64_t received; /* body bytes stored in dst (io thread) */
   uint64_t excess;   /* body bytes past the range (io thread) */
-  /* CRC32C of the bytes stored in each dst segment, computed as they
-   * pass, while still in the CPU cache; written before progress is
-   * published. gsr__request_crc gives the whole body's. */
-  uint32_t seg_crc[GSR__REQ_IOV];
   /* The URLs visited, hops[0] the first, once a redirect was followed
    * (url is then the last); NULL before. */
   char **hops;
@@ -149,8 +132,10 @@ struct gsr__request {
   _Atomic(struct gsr__loop *) loop; /* the thread it was last handed to */
   atomic_int cancel;
   int sink;
-  int dst_i; /* write cursor: segment, offset in it */
-  size_t dst_off;
+  /* gsr__request_set_range's one segment and its CRC32C (dst's arrays:
+   * a request is not moved once set). */
+  struct gsr__iov one;
+  uint32_t one_crc;
   int attempts;              /* attempts started */
   uint64_t attempt_received; /* received when this attempt started */
   int retryable;             /* the last failure may be retried */
@@ -176,13 +161,14 @@ int gsr__request_init(struct gsr__request *req, enum gsr__method method,
                       const char *url);
 /* Appends "Name: value" to the request headers. GSR_OK or GSR_ENOMEM. */
 int gsr__request_add_header(struct gsr__request *req, const char *line);
+/* Asks bytes [first, first+len) into dst (NULL: none yet), its CRC32C
+ * kept. */
 void gsr__request_set_range(struct gsr__request *req, uint64_t first,
                             uint64_t len, void *dst);
-/* The same with the body scattered over iov[0..n) (n <= GSR__REQ_IOV,
- * lengths summing to len). */
-void gsr__request_set_range_iov(struct gsr__request *req, uint64_t first,
-                                uint64_t len, const struct gsr__iov *iov,
-                                int n);
+/* Asks bytes [first, first+dst->len) into dst (its arrays the caller's
+ * until the completion counted the request done). */
+void gsr__request_set_range_dst(struct gsr__request *req, uint64_t first,
+                                const struct gsr__dst *dst);
 void gsr__request_cleanup(struct gsr__request *req);
 /* The server's error text from an error body: GCS's JSON error.message,
  * else the body's first line; "" if none. Writes at most n bytes. */
@@ -289,7 +275,8 @@ uint64_t gsr__request_wait_bytes_for(struct gsr__request *req, uint64_t n,
  * a backend's own stream). */
 void gsr__request_show(struct gsr__request *req, uint64_t n);
 
-/* CRC32C of the body bytes stored so far (the segments' CRCs combined). */
+/* CRC32C of the body bytes stored so far (the segments' CRCs combined;
+ * 0 if dst keeps none). */
 uint32_t gsr__request_crc(const struct gsr__request *req);
 
 /* Submits one request and waits for it. Returns its status (message set

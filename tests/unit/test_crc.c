@@ -17,14 +17,7 @@
 #include "base/buf.h"
 #include "base/internal.h"
 
-static unsigned char *bytes(size_t n, uint32_t seed) {
-  unsigned char *p = malloc(n ? n : 1);
-  for (size_t i = 0; i < n; i++) {
-    seed = seed * 1103515245u + 12345u;
-    p[i] = (unsigned char)(seed >> 16);
-  }
-  return p;
-}
+#include "../support/bytes.h"
 
 static void test_known_vector(void **state) {
   (void)state;

@@ -44,10 +44,9 @@ static void bg_start(struct gsr__rctx *r, struct gsr__pages *t, uint64_t idx) {
   int refused;
   struct gsr__buf *buf = gsr__buf_try((size_t)len, r->budget, &refused);
   if (buf == NULL) return; /* no room in the budget, or no memory */
-  struct gsr__iov iov = {buf->data, (size_t)len};
   struct gsr__rfetch *rf;
-  if (gsr__rfetch_start(r->target, idx * t->bs, len, &iov, 1, r->concurrency,
-                        r->min_part, buf, &rf) != GSR_OK) {
+  if (gsr__rfetch_start_buf(r->target, idx * t->bs, buf, len, r->concurrency,
+                            r->min_part, &rf) != GSR_OK) {
     gsr__buf_unref(buf); /* e.g. the file is closing */
     return;
   }

@@ -48,8 +48,7 @@ static int bc_prepend(struct gsr__rctx *r, struct bc *bc, uint64_t start) {
   struct gsr__buf *b;
   int status = gsr__chunk_alloc(r, add + old, &b);
   if (status != GSR_OK) return status;
-  struct gsr__iov iov = {b->data, (size_t)add};
-  if ((status = gsr__chunk_fill(r, start, &iov, 1)) != GSR_OK) {
+  if ((status = gsr__chunk_fill(r, start, b->data, add)) != GSR_OK) {
     gsr__buf_unref(b);
     return status;
   }
@@ -64,8 +63,7 @@ static int bc_append(struct gsr__rctx *r, struct bc *bc, uint64_t bend) {
   struct gsr__buf *b;
   int status = gsr__chunk_alloc(r, old + add, &b);
   if (status != GSR_OK) return status;
-  struct gsr__iov iov = {b->data + old, (size_t)add};
-  if ((status = gsr__chunk_fill(r, bc->end, &iov, 1)) != GSR_OK) {
+  if ((status = gsr__chunk_fill(r, bc->end, b->data + old, add)) != GSR_OK) {
     gsr__buf_unref(b);
     return status;
   }

@@ -25,11 +25,12 @@ int gsr__source_read(struct gsr__rctx *r, uint64_t off, uint64_t len,
 /* A new, unfilled chunk of len bytes, charged to the budget as demand
  * (never refused). GSR_OK, or GSR_ENOMEM with the message set. */
 int gsr__chunk_alloc(struct gsr__rctx *r, uint64_t len, struct gsr__buf **out);
-/* ONE source read of [off, off + sum of lengths) scattered over iov. */
-int gsr__chunk_fill(struct gsr__rctx *r, uint64_t off,
-                    const struct gsr__iov *iov, int n);
-/* Fetches [off, off+len) into n new chunks of lens[i] bytes each, with one
- * source read. On failure no chunk is left. */
+/* ONE source read of [off, off+len) into dst. */
+int gsr__chunk_fill(struct gsr__rctx *r, uint64_t off, void *dst, uint64_t len);
+/* The most chunks one source read fills (readahead_chunked's two). */
+#define GSR__CHUNKS_MAX 2
+/* Fetches [off, off+len) into n (<= GSR__CHUNKS_MAX) new chunks of lens[i]
+ * bytes each, with one source read. On failure no chunk is left. */
 int gsr__chunk_fetch(struct gsr__rctx *r, uint64_t off, const uint64_t *lens,
                      int n, struct gsr__buf **bufs);
 /* ---- lock.c: a cache whose read op may run in many threads at once

@@ -17,44 +17,47 @@ int gsr__chunk_alloc(struct gsr__rctx *r, uint64_t len, struct gsr__buf **out) {
   return GSR_OK;
 }
 
-/* Fills iov with one source read; when the source could tell the CRC32C
- * of each segment (a direct fetch), stores them in seg_crc and returns 1
- * in *crc_ok. */
-static int fill(struct gsr__rctx *r, uint64_t off, const struct gsr__iov *iov,
-                int n, uint32_t *seg_crc, int *crc_ok) {
+/* Fills dst with one source read; 1 if the source could tell the CRC32C
+ * of each segment (a direct fetch): then in dst->crc. */
+static int fill(struct gsr__rctx *r, uint64_t off, struct gsr__dst *dst,
+                int *crc_ok) {
   struct gsr__out o;
-  uint64_t len = 0;
-  for (int i = 0; i < n; i++) len += iov[i].len;
-  gsr__out_internal_init(&o, iov, n);
-  int status = gsr__source_read(r, off, len, &o);
+  gsr__out_internal_init(&o, dst);
+  int status = gsr__source_read(r, off, dst->len, &o);
   *crc_ok = status == GSR_OK && o.seg_crc_ok;
-  if (*crc_ok) memcpy(seg_crc, o.seg_crc, sizeof(uint32_t) * (size_t)n);
   return status;
 }
 
-int gsr__chunk_fill(struct gsr__rctx *r, uint64_t off,
-                    const struct gsr__iov *iov, int n) {
-  uint32_t seg_crc[GSR__REQ_IOV];
+int gsr__chunk_fill(struct gsr__rctx *r, uint64_t off, void *dst,
+                    uint64_t len) {
+  struct gsr__iov seg = {dst, (size_t)len};
+  uint32_t crc;
+  struct gsr__dst d;
   int crc_ok;
-  return fill(r, off, iov, n, seg_crc, &crc_ok);
+  gsr__dst_set(&d, &seg, 1, &crc);
+  return fill(r, off, &d, &crc_ok);
 }
 
 int gsr__chunk_fetch(struct gsr__rctx *r, uint64_t off, const uint64_t *lens,
                      int n, struct gsr__buf **bufs) {
-  struct gsr__iov iov[GSR__REQ_IOV] = {{NULL, 0}};
+  struct gsr__iov seg[GSR__CHUNKS_MAX];
+  uint32_t crc[GSR__CHUNKS_MAX];
   int status = GSR_OK, made = 0;
-  assert(n >= 1 && n <= GSR__REQ_IOV); /* one request's segments */
-  while (made < n && made < GSR__REQ_IOV && status == GSR_OK) {
+  assert(n >= 1 && n <= GSR__CHUNKS_MAX); /* one request's chunks */
+  while (made < n && status == GSR_OK) {
     status = gsr__chunk_alloc(r, lens[made], &bufs[made]);
     if (status == GSR_OK)
-      iov[made] = (struct gsr__iov){bufs[made]->data, (size_t)lens[made]};
+      seg[made] = (struct gsr__iov){bufs[made]->data, (size_t)lens[made]};
     made++;
   }
-  uint32_t seg_crc[GSR__REQ_IOV];
   int crc_ok = 0;
-  if (status == GSR_OK) status = fill(r, off, iov, made, seg_crc, &crc_ok);
+  if (status == GSR_OK) {
+    struct gsr__dst d;
+    gsr__dst_set(&d, seg, made, crc);
+    status = fill(r, off, &d, &crc_ok);
+  }
   for (int i = 0; status == GSR_OK && crc_ok && i < made; i++) {
-    bufs[i]->crc = seg_crc[i]; /* whole chunks then need no CRC pass */
+    bufs[i]->crc = crc[i]; /* whole chunks then need no CRC pass */
     bufs[i]->has_crc = 1;
   }
   if (status != GSR_OK) /* bufs[made - 1] is NULL if its alloc failed */

@@ -173,9 +173,8 @@ static int schedule(const struct gsr__sctx *s, struct gsr__prefetcher *p,
   b->len = len;
   b->width = p->width;
   b->ahead = !demand;
-  struct gsr__iov one = {buf->data, (size_t)len};
-  int status = gsr__rfetch_start(s->r->target, p->sched_end, len, &one, 1, 1,
-                                 len, buf, &b->rf);
+  int status = gsr__rfetch_start_buf(s->r->target, p->sched_end, buf, len, 1,
+                                     len, &b->rf);
   if (status != GSR_OK) {
     gsr__buf_unref(buf);
     gsr__free(b);
