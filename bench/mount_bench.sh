@@ -23,21 +23,6 @@ FLAG=$($PY -c "import sys; sys.path.insert(0, '$HERE'); from ceiling import flag
 # Peak RSS (VmHWM, KiB) of the process serving $M.
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-mount_gsread() {
-  "$BIN" mount "gs://bkt" "$M"
-  MPID=$(pgrep -f "gsread mount gs://bkt $M" | tail -1)
-}
-mount_rclone() {
-  rclone mount ":gcs,anonymous=true,endpoint='$EP/storage/v1/':bkt" "$M" \
-    --read-only --daemon --log-file "$T/rclone.log" 2>/dev/null
-  for _ in $(seq 100); do mountpoint -q "$M" && break; sleep 0.1; done
-  MPID=$(pgrep -f "rclone mount .*$M" | tail -1)
-}
-umount_it() {
-  fusermount3 -u -z "$M" 2>/dev/null || umount -l "$M"
-  for _ in $(seq 100); do kill -0 "$MPID" 2>/dev/null || break; sleep 0.1; done
-}
-
 # cell TOOL NAME FIO-ARGS...: one fio run on a fresh mount.
 cell() {
   local tool=$1 name=$2 s0 s1 out

@@ -6,7 +6,9 @@
 #   mount_setup TAG PATH/TO/gsread MIB
 # sets BIN (the gsread binary, absolute), T, M, EP, SERVER; exports
 # STORAGE_EMULATOR_HOST and an empty GSREAD_PLANS_FILE (every mount starts
-# cold); defines sent (the bytes the server sent so far).
+# cold); defines sent (the bytes the server sent so far), and mount_gsread,
+# mount_rclone (each mounts gs://bkt on M and sets MPID, the daemon) and
+# umount_it (unmounts M and waits for MPID to exit).
 # SPDX-License-Identifier: MIT
 mount_setup() {
   local tag=$1 mib=$3
@@ -31,4 +33,19 @@ mount_cleanup() {
 sent() {
   curl -s "$EP/_control/stats" |
     /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["body_bytes_sent"])'
+}
+
+mount_gsread() {
+  "$BIN" mount "gs://bkt" "$M"
+  MPID=$(pgrep -f "gsread mount gs://bkt $M" | tail -1)
+}
+mount_rclone() {
+  rclone mount ":gcs,anonymous=true,endpoint='$EP/storage/v1/':bkt" "$M" \
+    --read-only --daemon --log-file "$T/rclone.log" 2>/dev/null
+  for _ in $(seq 100); do mountpoint -q "$M" && break; sleep 0.1; done
+  MPID=$(pgrep -f "rclone mount .*$M" | tail -1)
+}
+umount_it() {
+  fusermount3 -u -z "$M" 2>/dev/null || umount -l "$M"
+  for _ in $(seq 100); do kill -0 "$MPID" 2>/dev/null || break; sleep 0.1; done
 }

@@ -29,21 +29,6 @@ ctl() { curl -sS --fail -o /dev/null "$EP/_control/$1"; }
 TCK=$(getconf CLK_TCK)
 GIB=$(echo "$MIB / 1024" | bc -l)
 
-mount_gsread() {
-  "$BIN" mount "gs://bkt" "$M"
-  MPID=$(pgrep -f "gsread mount gs://bkt $M" | tail -1)
-}
-mount_rclone() {
-  rclone mount ":gcs,anonymous=true,endpoint='$EP/storage/v1/':bkt" "$M" \
-    --read-only --daemon --log-file "$T/rclone.log" 2>/dev/null
-  for _ in $(seq 100); do mountpoint -q "$M" && break; sleep 0.1; done
-  MPID=$(pgrep -f "rclone mount .*$M" | tail -1)
-}
-umount_it() {
-  fusermount3 -u -z "$M" 2>/dev/null || umount -l "$M"
-  for _ in $(seq 100); do kill -0 "$MPID" 2>/dev/null || break; sleep 0.1; done
-  sleep 0.5
-}
 # The daemon's CPU seconds, minor faults and peak RSS (KiB) so far.
 daemon_use() {
   local cpu flt
@@ -65,6 +50,7 @@ for r in $(seq "$RUNS"); do
   read -r c f h < <(daemon_use)
   dcpu+=("$(echo "$c / $GIB" | bc -l)") dflt+=("$(echo "$f / $GIB" | bc -l)") drss+=("$((h / 1024))")
   umount_it
+  sleep 0.5
 done
 c=$(med "${cat_s[@]}") d=$(med "${dd_s[@]}")
 printf 'cat %.3f s (%.0f MB/s), dd through the mount %.3f s (%.0f MB/s): %.2fx (target >= 0.9x)\n' \
@@ -84,6 +70,7 @@ for r in $(seq "$RUNS"); do
   mount_gsread
   g_s+=("$(secs dd_mount)")
   umount_it
+  sleep 0.5
 done
 fusermount3 -u "$T/bmnt"
 b=$(med "${b_s[@]}") g=$(med "${g_s[@]}")
@@ -101,6 +88,7 @@ for r in $(seq "$RUNS"); do
   sleep 0.3
   x+=("$(echo "($(sent) - $s0) / (256 * 1048576)" | bc -l)")
   umount_it
+  sleep 0.5
 done
 printf 'fetched / size: median %.3f, runs: %s (target <= 1.1)\n' "$(med "${x[@]}")" "$(printf '%.3f ' "${x[@]}")"
 
@@ -115,6 +103,7 @@ small() {
   sleep 0.3
   echo "$t $(($(wc -l <"$LOG") - from))"
   umount_it
+  sleep 0.5
 }
 gt=() gn=() rt=() rn=()
 for r in $(seq "$RUNS"); do
