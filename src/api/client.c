@@ -22,6 +22,10 @@
 #define DEFAULT_ENDPOINT "https://storage.googleapis.com"
 #define DEFAULT_GRPC_ENDPOINT "https://storage.googleapis.com"
 #define DEFAULT_BUDGET (256ull * 1024 * 1024)
+/* memory_budget as given: 0 is the default. */
+static uint64_t budget_of(uint64_t bytes) {
+  return bytes ? bytes : DEFAULT_BUDGET;
+}
 
 void gsr_client_options_init(gsr_client_options *o) {
   if (o == NULL) return;
@@ -210,8 +214,7 @@ int gsr_client_new(const gsr_client_options *opts, gsr_client **out) {
   c->opts.grpc_endpoint = NULL;
   read_environment(c);
   c->opts.prefetch = NULL; /* the caller's string: resolved just above */
-  c->budget = gsr__budget_new(opts->memory_budget ? opts->memory_budget
-                                                  : DEFAULT_BUDGET);
+  c->budget = gsr__budget_new(budget_of(opts->memory_budget));
   if (c->budget == NULL) {
     status = gsr__err(GSR_ENOMEM, "out of memory");
     goto fail;
@@ -304,11 +307,10 @@ int gsr_client_auth_info(gsr_client *c, gsr_auth_info *out) {
 int gsr_client_set_memory_budget(gsr_client *c, uint64_t bytes) {
   if (c == NULL)
     return gsr__err(GSR_EINVAL, "gsr_client_set_memory_budget: NULL client");
-  uint64_t given = gsr__budget_set_limit(c->budget,
-                                         bytes ? bytes : DEFAULT_BUDGET);
+  uint64_t limit = budget_of(bytes);
+  uint64_t given = gsr__budget_set_limit(c->budget, limit);
   GSR__TRACE(c, "client: memory budget %llu bytes, %llu pooled given back",
-             (unsigned long long)(bytes ? bytes : DEFAULT_BUDGET),
-             (unsigned long long)given);
+             (unsigned long long)limit, (unsigned long long)given);
   return GSR_OK;
 }
 
