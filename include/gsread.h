@@ -324,8 +324,9 @@ typedef struct gsr_file_options {
    * straight to its place; the prefetcher keeps this many connections
    * carrying bytes. 0 (default): the client's default, which is
    * $GSREAD_CONCURRENCY, else $DEFAULT_GCSFS_CONCURRENCY, else 4; with
-   * neither set, a reader that promised to be sequential (prefetch
-   * "sequential") gets a width chosen by measurement: from 4, two more
+   * neither set, a sequential reader gets a width chosen by measurement
+   * (one that promised it, prefetch "sequential", from its first read; an
+   * "adaptive" one once its run filled the window): from 4, two more
    * connections at a time while each pair raises the rate by 10%, within
    * max_prefetch and the client's max_connections / 2 (docs/prefetch.md).
    * An explicit number is obeyed up to the client's max_connections (a

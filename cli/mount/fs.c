@@ -991,6 +991,20 @@ struct mount_fs *mount_fs_new(const struct mount_conf *conf,
     fs->have_key = 1;
     fs->pipe_size = probe_pipe_size();
   }
+  if (conf->debug) {
+    /* The kernel's largest read (its readahead) gets a reply from the
+     * engine's blocks only if libfuse's pipe can hold it: not with
+     * Linux's default fs.pipe-max-size (1 MiB) and no CAP_SYS_RESOURCE. */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), len = conf->max_readahead;
+    size_t want = 64 << 10; /* pipes are sized in powers of two */
+    while (want < len + 4 * page) want *= 2;
+    if (len >= 2 * page &&
+        !mount_reply_by_pipe(len, len / page + 1, fs->pipe_size, page))
+      mount_log("debug: replies of %zu KiB are copied: pipes grow to %zu KiB "
+                "here; for replies from the engine's blocks, set "
+                "fs.pipe-max-size to %zu (docs/mount.md)",
+                len >> 10, fs->pipe_size >> 10, want);
+  }
   return fs;
 }
 

@@ -100,6 +100,22 @@ static gsr_client *new_client(long stall_timeout_ms, long retry_initial_ms) {
   return client_of(stall_timeout_ms, retry_initial_ms, NULL, NULL);
 }
 
+/* A reader of name in prefetch mode `mode` at this width (0: automatic)
+ * and cap (0: the default). */
+static gsr_file open_mode(gsr_client *c, const char *name, const char *mode,
+                          int concurrency, uint64_t max_prefetch) {
+  gsr_file_options o;
+  gsr_file f;
+  char url[256];
+  gsr_file_options_init(&o);
+  o.concurrency = concurrency;
+  o.prefetch = mode;
+  o.max_prefetch = max_prefetch;
+  snprintf(url, sizeof(url), "gs://" BUCKET "/%s", name);
+  if (gsr_open(c, url, &o, &f) != GSR_OK) fail_msg("open: %s", gsr_errmsg());
+  return f;
+}
+
 /* A promised reader of name at this width (0: automatic) and cap (0: the
  * default). */
 static gsr_file open_seq(gsr_client *c, const char *name, int concurrency,
@@ -768,6 +784,51 @@ static void test_auto_width_steps_up_and_is_remembered(void **state) {
                    chosen);
 }
 
+/* An adaptive reader (no promise: the mount's, Python's) with no width
+ * asked for measures one too, once its run filled the window: on the
+ * capped link it steps above 4, and its first reads, while it ramps, are
+ * not at a width it measures. A random reader never starts measuring. */
+static void test_adaptive_reader_measures_its_width(void **state) {
+  (void)state;
+  struct widths t = {PTHREAD_MUTEX_INITIALIZER, ""};
+  gsr_client *c = client_of(0, 0, &t, NULL);
+  assert_int_equal(ts_control(&fx.srv, CAPPED), 200);
+  /* 5 MiB in 1 MiB reads at the default cap (96 MiB): reads 3 to 5 read
+   * ahead, the window still ramping (16 x the run). */
+  gsr_file f = open_mode(c, "obj", "adaptive", 0, 0);
+  unsigned char *buf = malloc(MiB);
+  assert_non_null(buf);
+  for (uint64_t off = 0; off < 5 * MiB; off += MiB)
+    check_pread(f, off, MiB, buf);
+  assert_true(stats_of(f).bytes_fetched > 5 * MiB); /* it read ahead */
+  gsr_close(f);
+  if (t.text[0] != '\0') fail_msg("measuring while it ramps:\n%s", t.text);
+  f = open_mode(c, "wide", "adaptive", 0, WIDE_WINDOW);
+  assert_int_equal(read_all(f, wide, WIDE_SIZE, MiB, 1), 0);
+  gsr_file_stats st = stats_of(f);
+  gsr_close(f);
+  gsr_client_free(c);
+  int chosen = traced_width(t.text, "chosen");
+  if (st.connections <= 4 || chosen <= 4 ||
+      traced_width(t.text, "a start: chosen by measurement") != 4)
+    fail_msg("connections %d, chosen %d; trace:\n%s", st.connections, chosen,
+             t.text);
+  /* Random 1 MiB reads: exact, no width measured (a fresh client). */
+  t.text[0] = '\0';
+  c = client_of(0, 0, &t, NULL);
+  f = open_mode(c, "obj", "adaptive", 0, 0);
+  uint64_t x = 12345;
+  for (int i = 0; i < 12; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    check_pread(f, (x >> 20) % (OBJ_SIZE / MiB - 1) * MiB, MiB, buf);
+  }
+  gsr_close(f);
+  gsr_client_free(c);
+  free(buf);
+  assert_int_equal(ts_control(&fx.srv, "reset"), 200);
+  if (t.text[0] != '\0') fail_msg("a random reader measured:\n%s", t.text);
+}
+
 /* A plans file is taken when fresh and of this version: a width from it
  * is used as is; one too old or from the future, a file of the old
  * version ("gsread-plans 1", a plan name per line) or not a plans file is
@@ -1014,6 +1075,7 @@ int main(void) {
       MIX_TEST("test_random_mix_adaptive_c16", 6),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_auto_width_steps_up_and_is_remembered),
+      cmocka_unit_test(test_adaptive_reader_measures_its_width),
       cmocka_unit_test(test_plans_file),
       cmocka_unit_test(test_explicit_width_is_obeyed),
       cmocka_unit_test(test_failed_block_ahead_is_fetched_again),

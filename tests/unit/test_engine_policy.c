@@ -224,6 +224,17 @@ static void test_width_steps(void **state) {
   next_is(&in, 4, 1);
 }
 
+/* A file with no width asked for starts measuring one at its first full
+ * plan (a promised reader's first, an adaptive one's once its window is
+ * full), never while it ramps or reads exactly, nor with a width asked. */
+static void test_width_engages(void **state) {
+  (void)state;
+  assert_true(gsr__width_engages(1, GSR__PLAN_FULL));
+  assert_false(gsr__width_engages(1, GSR__PLAN_RAMP));
+  assert_false(gsr__width_engages(1, GSR__PLAN_NONE));
+  assert_false(gsr__width_engages(0, GSR__PLAN_FULL));
+}
+
 /* A failed block is fetched again for the read that needs it only when it
  * was speculative and failed at its first attempt. */
 static void test_refetch_failed(void **state) {
@@ -257,6 +268,7 @@ int main(void) {
       cmocka_unit_test(test_width_fits_the_window),
       cmocka_unit_test(test_ramp),
       cmocka_unit_test(test_width_steps),
+      cmocka_unit_test(test_width_engages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

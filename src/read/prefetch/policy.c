@@ -130,3 +130,7 @@ int gsr__width_next(const struct gsr__width_in *in, int *settled) {
   }
   return in->width + GSR__WIDTH_STEP;
 }
+
+int gsr__width_engages(int may_choose, int plan) {
+  return may_choose && plan == GSR__PLAN_FULL;
+}

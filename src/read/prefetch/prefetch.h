@@ -150,6 +150,12 @@ struct gsr__width_in {
   int max; /* max_connections and what the window holds */
 };
 int gsr__width_next(const struct gsr__width_in *in, int *settled);
+/* Whether a file that may choose its width (no concurrency asked) starts
+ * choosing it at a plan (enum gsr__plan): once the plan is full. A
+ * promised reader's is from its first read; an adaptive reader's once its
+ * run filled the window, when it has shown itself sequential (the mount's
+ * and Python's readers, which never promise). Random readers never. */
+int gsr__width_engages(int may_choose, int plan);
 
 /* ---- the engine's state */
 
@@ -192,7 +198,8 @@ struct gsr__prefetcher {
    * chosen, and the aggregate of blocks scheduled at it, from the first
    * first byte to the last byte. */
   int width;
-  int auto_width; /* still choosing */
+  int width_began; /* gsr__width_engages said yes once */
+  int auto_width;  /* still choosing */
   int prev_width;
   double prev_aggregate;
   int step_blocks;

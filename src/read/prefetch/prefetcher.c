@@ -199,19 +199,8 @@ static int pf_read(const struct gsr__sctx *s, void *state, uint64_t off,
 static int pf_create(const struct gsr__sctx *s, void **state) {
   struct gsr__prefetcher *p = gsr__calloc(1, sizeof(*p));
   if (p == NULL) return gsr__err(GSR_ENOMEM, "out of memory");
+  /* An automatic width begins at the first full plan (producer.c). */
   p->width = s->r->concurrency;
-  /* A promised reader with no width asked for gets one chosen by
-   * measurement, or the one already chosen for this server (widths.c). */
-  if (s->auto_width && s->prefetch == GSR__PREFETCH_SEQUENTIAL) {
-    int known = s->media_url != NULL
-                    ? gsr__widths_get(s->client->widths, s->media_url)
-                    : -1;
-    p->auto_width = known < 1;
-    p->width = known >= 1 ? known : GSR__WIDTH_START;
-    GSR__TRACE(s->client, "engine %s: width %d (%s)", s->r->display, p->width,
-               known >= 1 ? "chosen before for this server"
-                          : "a start: chosen by measurement");
-  }
   *state = p;
   return GSR_OK;
 }

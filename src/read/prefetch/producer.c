@@ -219,11 +219,33 @@ static void check_blocks(const struct gsr__prefetcher *p) {
 #endif
 }
 
+/* A file with no width asked for chooses one by measurement, or takes the
+ * one already chosen for this server (widths.c), from its first full plan
+ * (gsr__width_engages). Returns 1 if the width changed. */
+static int width_begin(const struct gsr__sctx *s, struct gsr__prefetcher *p) {
+  if (p->width_began || !gsr__width_engages(s->auto_width, p->now.plan))
+    return 0;
+  p->width_began = 1;
+  int known = s->media_url != NULL
+                  ? gsr__widths_get(s->client->widths, s->media_url)
+                  : -1;
+  p->auto_width = known < 1;
+  p->width = known >= 1 ? known : GSR__WIDTH_START;
+  GSR__TRACE(s->client, "engine %s: width %d (%s)", s->r->display, p->width,
+             known >= 1 ? "chosen before for this server"
+                        : "a start: chosen by measurement");
+  return 1;
+}
+
 int gsr__producer_fill(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                        uint64_t must) {
   for (struct gsr__pf_block *b = p->head; b != NULL; b = b->next) note(s, p, b);
   struct gsr__engine_in in = engine_in(s, p);
   gsr__engine_policy(&in, &p->now);
+  if (width_begin(s, p)) {
+    in = engine_in(s, p);
+    gsr__engine_policy(&in, &p->now);
+  }
   const struct gsr__engine_out *w = &p->now;
   assert(w->width >= 1 && w->block > 0 && w->lead <= w->block);
   atomic_store(&s->r->stats->window, w->window);
