@@ -357,10 +357,11 @@ typedef struct gsr_file_options {
    * a pool of threads sharing the file): a read that lies wholly before
    * the prefetcher's sequential position, at most this many bytes before
    * it, is served without cancelling the window: from the blocks the
-   * reader just passed, which the prefetcher keeps (up to this many
-   * bytes, in the budget) while they are whole, else fetched exactly. 0
-   * (default): such a read is a seek back and starts a new run. gsread
-   * mount sets 2 MiB. At most 1 GiB (else GSR_EINVAL at open). */
+   * reader just passed, which the prefetcher keeps (those that cover the
+   * last this many bytes: less than this + one block, in the budget)
+   * while they are whole, else fetched exactly. 0 (default): such a read
+   * is a seek back and starts a new run. gsread mount sets 4 MiB. At most 1 GiB
+   * (else GSR_EINVAL at open). */
   uint64_t reorder_bytes;
 } gsr_file_options;
 

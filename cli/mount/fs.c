@@ -51,10 +51,12 @@
 
 /* Engine files per open generation, one per sequential reader at a
  * time (mount_pick_stream); a read within this many bytes of where one
- * stream's last read ended continues it (the kernel's readahead requests
- * are at most 1 MiB and come in order). */
+ * stream's last read ended continues it, and one at most this many bytes
+ * behind it is served by it (the kernel's readahead requests are at most
+ * 1 MiB; those of 32 readers of one file arrive up to 3 MiB out of
+ * order). */
 #define MOUNT_STREAMS 8
-#define MOUNT_STREAM_SLACK (2u << 20)
+#define MOUNT_STREAM_SLACK (4u << 20)
 
 /* One object generation opened: every open of the same name and
  * generation shares it, its engine file and its blocks. */

@@ -445,6 +445,56 @@ static void test_reads_out_of_order(void **state) {
         k.hard, k.kept, k.server);
 }
 
+/* reorder_bytes smaller than the blocks: the block the reader passed is
+ * kept all the same (the blocks covering the last reorder_bytes), and a
+ * read behind that straddles it and the block ahead is served from both,
+ * with no request and no seek. */
+static void test_reads_behind_across_blocks(void **state) {
+  (void)state;
+  struct order k = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+  gsr_client *c = fx_client_traced(count_order, &k);
+  gsr_file_options o;
+  gsr_file f;
+  gsr_file_options_init(&o);
+  o.concurrency = 4;
+  o.prefetch = "sequential";
+  o.max_prefetch = 32 * MiB; /* blocks of about 3 MiB */
+  o.reorder_bytes = MiB;
+  if (gsr_open(c, "gs://" BUCKET "/obj", &o, &f) != GSR_OK)
+    fail_msg("open: %s", gsr_errmsg());
+  long base = log_quiet();
+  unsigned char *buf = malloc(MiB);
+  check_pread(f, 0, MiB, buf);
+  log_quiet();
+  struct ts_media_req q[64];
+  int n = ts_media_log(&fx.srv, base, q, 64);
+  assert_true(n > 1 && n < 64);
+  qsort(q, (size_t)n, sizeof(q[0]), by_first);
+  uint64_t b = 0; /* a block's start past 4 MiB, its predecessor > 1 MiB */
+  for (int i = 1; i < n && b == 0; i++)
+    if (q[i].first > 4 * MiB && q[i - 1].last - q[i - 1].first + 1 > MiB)
+      b = (uint64_t)q[i].first;
+  if (b == 0) fail_msg("no block boundary past 4 MiB in %d requests", n);
+  for (uint64_t off = MiB, len; off < b + MiB / 2; off += len) {
+    len = b + MiB / 2 - off < MiB ? b + MiB / 2 - off : MiB;
+    check_pread(f, off, len, buf);
+  }
+  long mid = log_quiet();
+  check_pread(f, b - 4096, 8192, buf); /* behind, across the boundary */
+  gsr_close(f);
+  gsr_client_free(c);
+  free(buf);
+  log_quiet();
+  n = ts_media_log(&fx.srv, mid, q, 64);
+  for (int i = 0; i < n; i++)
+    if ((uint64_t)q[i].first <= b && (uint64_t)q[i].last >= b - 4096)
+      fail_msg("the read behind was fetched again: %lld-%lld",
+               (long long)q[i].first, (long long)q[i].last);
+  if (k.kept != 1 || k.server != 0 || k.hard != 0)
+    fail_msg("kept %d (want 1), server %d (0), hard seeks %d (0)", k.kept,
+             k.server, k.hard);
+}
+
 /* A block's body cut short is resumed from the byte where it broke, to
  * the block's end: the server saw the block asked, cut, and its rest
  * asked once. */
@@ -1062,6 +1112,7 @@ int main(void) {
       cmocka_unit_test(test_seeks),
       cmocka_unit_test(test_soft_seeks_over_small_blocks),
       cmocka_unit_test(test_reads_out_of_order),
+      cmocka_unit_test(test_reads_behind_across_blocks),
       cmocka_unit_test(test_cut_body_resumes),
       cmocka_unit_test(test_stalled_body_resumes),
       cmocka_unit_test(test_resumes_past_the_retry_budget),

@@ -102,6 +102,21 @@ int gsr__consumer_take(const struct gsr__sctx *s, struct gsr__prefetcher *p,
   return GSR_OK;
 }
 
+/* Waits until bytes [0, end) of block b, kept behind, have arrived (its
+ * fetch may still run: it was skipped while in flight): 1, or 0 if its
+ * fetch ended short of them. */
+static int behind_arrived(const struct gsr__sctx *s, struct gsr__prefetcher *p,
+                          struct gsr__pf_block *b, uint64_t end) {
+  if (b->waited) return 1;
+  assert(b->rf->reqs != NULL); /* keep_behind keeps no other in flight */
+  struct gsr__request *req = &b->rf->reqs[0];
+  while (gsr__request_wait_bytes_for(req, end, REFILL_POLL_MS) < end &&
+         !gsr__rfetch_done(b->rf)) {
+    if (gsr__producer_fill(s, p, 0) != GSR_OK) break;
+  }
+  return atomic_load(&req->progress) >= end;
+}
+
 int gsr__consumer_take_behind(const struct gsr__sctx *s,
                               struct gsr__prefetcher *p, uint64_t off,
                               uint64_t len, struct gsr__out *out) {
@@ -117,8 +132,16 @@ int gsr__consumer_take_behind(const struct gsr__sctx *s,
   cur = off;
   for (struct gsr__pf_block *b = p->behind; b != NULL && cur < end;
        b = b->next) {
+    if (b->off + b->len > cur &&
+        !behind_arrived(s, p, b, GSR__MIN(end, b->off + b->len) - b->off))
+      return 0;
+    cur = GSR__MAX(cur, b->off + b->len);
+  }
+  cur = off;
+  for (struct gsr__pf_block *b = p->behind; b != NULL && cur < end;
+       b = b->next) {
     if (b->off + b->len <= cur) continue;
-    assert(b->waited && cur >= b->off); /* whole and checked, covers cur */
+    assert(cur >= b->off); /* covers cur, its bytes in */
     uint64_t at = cur - b->off, n = GSR__MIN(end - cur, b->len - at);
     uint64_t got = gsr__out_put(s->r->stats, out, b->buf, (size_t)at, n);
     if (got == 0) break; /* the caller's slice array is full */

@@ -146,11 +146,15 @@ static int read_behind(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                        uint64_t off, uint64_t len, struct gsr__out *out) {
   const char *from = "the blocks ahead";
   uint64_t behind = p->pos - off; /* before the lock may be let go */
+  /* [off, split) lies before the first block ahead, [split, end) in it. */
+  uint64_t end = off + len, split = end;
+  if (p->head != NULL) split = GSR__MAX(off, GSR__MIN(p->head->off, end));
   int status = GSR_OK;
-  if (p->head != NULL && off >= p->head->off) {
+  if (split == off) {
     status = gsr__consumer_take(s, p, off, len, out);
-  } else if (gsr__consumer_take_behind(s, p, off, len, out)) {
+  } else if (gsr__consumer_take_behind(s, p, off, split - off, out)) {
     from = "the blocks kept behind";
+    if (split < end) status = gsr__consumer_take(s, p, split, end - split, out);
   } else {
     from = "the server";
     pthread_mutex_unlock(s->reader_mu); /* as exact_read */

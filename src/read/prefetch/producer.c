@@ -344,17 +344,19 @@ static void drop_oldest_behind(const struct gsr__sctx *s,
 }
 
 /* Keeps block b, which the reader passed, for reads that arrive out of
- * order (sctx.reorder): only a whole one whose fetch succeeded, and at
- * most reorder bytes of them, the oldest let go first. Returns 1 if
- * kept. */
+ * order (sctx.reorder): one whose fetch has not failed, and only the
+ * blocks that cover the last reorder bytes, the oldest let go first.
+ * Returns 1 if kept. */
 static int keep_behind(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                        struct gsr__pf_block *b) {
-  if (s->reorder == 0 || b->len > s->reorder || b->rf == NULL) return 0;
-  if (!b->waited) {
-    if (arrived(b) < b->len || !gsr__rfetch_done(b->rf)) return 0;
+  if (s->reorder == 0 || b->rf == NULL) return 0;
+  if (!b->waited && gsr__rfetch_done(b->rf)) {
     if (gsr__rfetch_wait(b->rf) != GSR_OK) return 0;
     b->waited = 1;
   }
+  /* One still arriving (a read skipped it: the kernel sent the read for
+   * it later) is kept too: a read behind waits for its bytes. */
+  if (!b->waited && b->rf->reqs == NULL) return 0; /* no progress to see */
   note(s, p, b);
   assert(p->held >= b->len);
   p->held -= b->len;
@@ -369,7 +371,11 @@ static int keep_behind(const struct gsr__sctx *s, struct gsr__prefetcher *p,
     p->behind = b;
   p->behind_tail = b;
   p->behind_bytes += b->len;
-  while (p->behind_bytes > s->reorder) drop_oldest_behind(s, p);
+  /* The blocks that cover the last reorder bytes before the position
+   * (blocks are larger at width: one may cover them all), no more: less
+   * than reorder + one block. */
+  while (p->behind != b && p->behind_bytes - p->behind->len >= s->reorder)
+    drop_oldest_behind(s, p);
   return 1;
 }
 
