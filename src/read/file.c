@@ -268,7 +268,10 @@ static int64_t read_at(struct gsr__file *f, struct gsr__out *out, size_t n,
   int status;
   if (gsr__read_skips_cache(out->slices == NULL && !out->internal,
                             (uint64_t)offset, len, size, f->rctx.page_size)) {
-    status = gsr__direct_read(&f->rctx, (uint64_t)offset, len, out);
+    /* Past the cache, not past the prefetcher: what its blocks already
+     * hold of the rest comes from them, not from the server again. */
+    out->land = 1;
+    status = source_read(f, (uint64_t)offset, len, out);
   } else {
     /* A concurrent cache locks its own state, and never across a fetch
      * (cache.h); the others are called one read at a time. */

@@ -32,7 +32,8 @@ int gsr__prefetch_pick(const char *prefetch, const char *cache,
  * into the caller's memory (to_caller) that runs to the object's end and
  * is at least a cache page and 16 MiB long. A cache would hold a second copy of
  * those bytes (fsspec's readahead keeps the whole rest plus its window), and
- * nothing after them can be read ahead. */
+ * nothing after them can be read ahead. Such a read still takes what a
+ * prefetcher's blocks hold of it (out.land), and only the rest lands. */
 int gsr__read_skips_cache(int to_caller, uint64_t off, uint64_t len,
                           uint64_t size, uint64_t page_size);
 int gsr__prefetch_default(const char *option, const char *gsread_env,

@@ -51,6 +51,9 @@ struct gsr__out {
   int want_crc;   /* keep crc: the file checks the whole object */
   uint32_t crc;   /* CRC32C of the bytes delivered so far */
   int seg_crc_ok; /* a direct fetch filled dst whole: dst.crc holds */
+  int land;       /* the caller's buffer takes the rest of the object
+                   * (gsr__read_skips_cache): a prefetcher gives what its
+                   * blocks hold and fetches the rest into it, no blocks */
 };
 
 /* gsr_slice_release (api/file.c): drops a slice's reference. */

@@ -445,6 +445,63 @@ static void test_reads_out_of_order(void **state) {
         k.hard, k.kept, k.server);
 }
 
+/* A read of the whole rest of the object (gsr__read_skips_cache) after a
+ * sequential start takes what the blocks already hold and fetches only
+ * the rest: no byte of the object is fetched twice (it went past the
+ * prefetcher and fetched again what its blocks held). */
+static void test_whole_rest_after_a_start(void **state) {
+  (void)state;
+  gsr_client *c = new_client(0, 0);
+  gsr_file f = open_seq(c, "obj", 4, 8 * MiB); /* a window of 8 MiB */
+  unsigned char *buf = malloc(OBJ_SIZE);
+  assert_non_null(buf);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(gsr_read(f, buf + (size_t)i * MiB, MiB), (int64_t)MiB);
+  while (stats_of(f).bytes_fetched < 8 * MiB) /* blocks ahead landed */
+    usleep(1000);
+  int64_t n = gsr_read(f, buf + 3 * MiB, OBJ_SIZE);
+  assert_int_equal(n, (int64_t)(OBJ_SIZE - 3 * MiB));
+  assert_memory_equal(buf, data, OBJ_SIZE);
+  gsr_file_stats st = stats_of(f);
+  gsr_close(f);
+  gsr_client_free(c);
+  free(buf);
+  if (st.bytes_fetched > OBJ_SIZE || st.bytes_direct == 0)
+    fail_msg("fetched %llu of %llu bytes, %llu direct",
+             (unsigned long long)st.bytes_fetched, (unsigned long long)OBJ_SIZE,
+             (unsigned long long)st.bytes_direct);
+  /* An adaptive reader whose window still ramps (a few MiB after three
+   * reads of 64 KiB) and the rest within its cap (96 MiB): the rest lands
+   * in the caller's buffer (one copy), not in blocks first (two). */
+  c = new_client(0, 0);
+  gsr_file_options o;
+  gsr_file_options_init(&o);
+  o.prefetch = "adaptive";
+  o.concurrency = 4;
+  assert_int_equal(gsr_open(c, "gs://" BUCKET "/obj", &o, &f), GSR_OK);
+  buf = malloc(OBJ_SIZE);
+  assert_non_null(buf);
+  const size_t k = 64 * 1024;
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(gsr_read(f, buf + (size_t)i * k, k), (int64_t)k);
+  n = gsr_read(f, buf + 3 * k, OBJ_SIZE);
+  assert_int_equal(n, (int64_t)(OBJ_SIZE - 3 * k));
+  assert_memory_equal(buf, data, OBJ_SIZE);
+  st = stats_of(f);
+  gsr_client_stats cs;
+  assert_int_equal(gsr_client_stats_get(c, &cs), GSR_OK);
+  gsr_close(f);
+  gsr_client_free(c);
+  free(buf);
+  if (st.bytes_fetched > OBJ_SIZE || st.bytes_direct < 16 * MiB ||
+      cs.peak_buffered >= 36 * MiB)
+    fail_msg("adaptive: fetched %llu of %llu bytes, %llu direct, %llu held "
+             "at most",
+             (unsigned long long)st.bytes_fetched, (unsigned long long)OBJ_SIZE,
+             (unsigned long long)st.bytes_direct,
+             (unsigned long long)cs.peak_buffered);
+}
+
 /* reorder_bytes smaller than the blocks: the block the reader passed is
  * kept all the same (the blocks covering the last reorder_bytes), and a
  * read behind that straddles it and the block ahead is served from both,
@@ -1113,6 +1170,7 @@ int main(void) {
       cmocka_unit_test(test_soft_seeks_over_small_blocks),
       cmocka_unit_test(test_reads_out_of_order),
       cmocka_unit_test(test_reads_behind_across_blocks),
+      cmocka_unit_test(test_whole_rest_after_a_start),
       cmocka_unit_test(test_cut_body_resumes),
       cmocka_unit_test(test_stalled_body_resumes),
       cmocka_unit_test(test_resumes_past_the_retry_budget),

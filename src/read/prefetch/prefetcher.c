@@ -181,7 +181,8 @@ static int pf_read(const struct gsr__sctx *s, void *state, uint64_t off,
     p->limit = limit;
   }
   classify(s, p, off);
-  int direct = gsr__plan_read_direct(len, s->max_window,
+  int direct = out->land ||
+               gsr__plan_read_direct(len, s->max_window,
                                      atomic_load(&s->client->budget->limit));
   if (!direct) gsr__tracker_add(&p->tracker, len); /* it sizes the window */
   p->run_reads++;
