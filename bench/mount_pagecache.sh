@@ -14,20 +14,19 @@ MIB=${3:-1024}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/mount_setup.sh"
 mount_setup mpagecache "$1" "$MIB"
-secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
-cpu() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$MPID/stat"; }
+cat_obj() { timeout 600 "$BIN" cat gs://bkt/obj >/dev/null; }
 dd_one() { # extra mount options...: "seconds daemon-CPU-seconds"
-  local s c
+  local s c _
   "$BIN" mount "gs://bkt" "$M" "$@" 2>/dev/null
   MPID=$(pgrep -f "gsread mount gs://bkt $M" | tail -1)
   s=$(secs timeout 600 dd if="$M/obj" of=/dev/null bs=1M status=none)
-  c=$(cpu)
+  read -r c _ < <(daemon_use)
   umount_it
   sleep 0.5
   echo "$s $c"
 }
 for r in $(seq "$RUNS"); do
-  c=$(secs timeout 600 "$BIN" cat gs://bkt/obj)
+  c=$(secs cat_obj)
   read -r d dc < <(dd_one)
   read -r x xc < <(dd_one --direct-io)
   printf 'round %d: cat %.3f s; mount %.3f s (%.2fx cat, daemon %.2f CPU s); --direct-io %.3f s (%.2fx, daemon %.2f CPU s)\n' \

@@ -7,8 +7,10 @@
 # sets BIN (the gsread binary, absolute), T, M, EP, SERVER; exports
 # STORAGE_EMULATOR_HOST and an empty GSREAD_PLANS_FILE (every mount starts
 # cold); defines sent (the bytes the server sent so far), and mount_gsread,
-# mount_rclone (each mounts gs://bkt on M and sets MPID, the daemon) and
-# umount_it (unmounts M and waits for MPID to exit).
+# mount_rclone (each mounts gs://bkt on M and sets MPID, the daemon),
+# umount_it (unmounts M and waits for MPID to exit), daemon_use (the
+# daemon's CPU seconds, minor faults and peak RSS in KiB so far) and secs
+# (the seconds a command took; its output is not captured).
 # SPDX-License-Identifier: MIT
 mount_setup() {
   local tag=$1 mib=$3
@@ -49,3 +51,10 @@ umount_it() {
   fusermount3 -u -z "$M" 2>/dev/null || umount -l "$M"
   for _ in $(seq 100); do kill -0 "$MPID" 2>/dev/null || break; sleep 0.1; done
 }
+
+daemon_use() {
+  local cpu flt
+  read -r cpu flt < <(awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t, $10}' "/proc/$MPID/stat")
+  echo "$cpu $flt $(awk '/VmHWM/ {print $2}' "/proc/$MPID/status")"
+}
+secs() { local t0 t1; t0=$(date +%s.%N); "$@"; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }

@@ -26,16 +26,7 @@ head -c $((256 * 1024 * 1024)) /dev/urandom >"$D/share"
 mkdir -p "$D/small" "$T/bmnt"
 for i in $(seq -w 1 200); do head -c $((RANDOM % 3000 + 1)) /dev/urandom >"$D/small/f$i"; done
 ctl() { curl -sS --fail -o /dev/null "$EP/_control/$1"; }
-TCK=$(getconf CLK_TCK)
 GIB=$(echo "$MIB / 1024" | bc -l)
-
-# The daemon's CPU seconds, minor faults and peak RSS (KiB) so far.
-daemon_use() {
-  local cpu flt
-  read -r cpu flt < <(awk -v t="$TCK" '{print ($14 + $15) / t, $10}' "/proc/$MPID/stat")
-  echo "$cpu $flt $(awk '/VmHWM/ {print $2}' "/proc/$MPID/status")"
-}
-secs() { local t0 t1; t0=$(date +%s.%N); "$@"; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
 med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 dd_mount() { timeout 600 dd if="$M/obj" of=/dev/null bs=1M status=none; }

@@ -100,10 +100,11 @@ static gsr_client *new_client(long stall_timeout_ms, long retry_initial_ms) {
   return client_of(stall_timeout_ms, retry_initial_ms, NULL, NULL);
 }
 
-/* A reader of name in prefetch mode `mode` at this width (0: automatic)
- * and cap (0: the default). */
+/* A reader of name in prefetch mode `mode` at this width (0: automatic),
+ * cap (0: the default) and reorder_bytes. */
 static gsr_file open_mode(gsr_client *c, const char *name, const char *mode,
-                          int concurrency, uint64_t max_prefetch) {
+                          int concurrency, uint64_t max_prefetch,
+                          uint64_t reorder) {
   gsr_file_options o;
   gsr_file f;
   char url[256];
@@ -111,6 +112,7 @@ static gsr_file open_mode(gsr_client *c, const char *name, const char *mode,
   o.concurrency = concurrency;
   o.prefetch = mode;
   o.max_prefetch = max_prefetch;
+  o.reorder_bytes = reorder;
   snprintf(url, sizeof(url), "gs://" BUCKET "/%s", name);
   if (gsr_open(c, url, &o, &f) != GSR_OK) fail_msg("open: %s", gsr_errmsg());
   return f;
@@ -120,16 +122,7 @@ static gsr_file open_mode(gsr_client *c, const char *name, const char *mode,
  * default). */
 static gsr_file open_seq(gsr_client *c, const char *name, int concurrency,
                          uint64_t max_prefetch) {
-  gsr_file_options o;
-  gsr_file f;
-  char url[256];
-  gsr_file_options_init(&o);
-  o.concurrency = concurrency;
-  o.prefetch = "sequential";
-  o.max_prefetch = max_prefetch;
-  snprintf(url, sizeof(url), "gs://" BUCKET "/%s", name);
-  if (gsr_open(c, url, &o, &f) != GSR_OK) fail_msg("open: %s", gsr_errmsg());
-  return f;
+  return open_mode(c, name, "sequential", concurrency, max_prefetch, 0);
 }
 
 static gsr_file open_obj(gsr_client *c, int concurrency,
@@ -389,15 +382,7 @@ static void count_order(void *arg, const char *line) {
 static struct order read_out_of_order(uint64_t reorder, long *base) {
   struct order k = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
   gsr_client *c = fx_client_traced(count_order, &k);
-  gsr_file_options o;
-  gsr_file f;
-  gsr_file_options_init(&o);
-  o.concurrency = 4;
-  o.prefetch = "sequential";
-  o.max_prefetch = 8 * MiB;
-  o.reorder_bytes = reorder;
-  if (gsr_open(c, "gs://" BUCKET "/obj", &o, &f) != GSR_OK)
-    fail_msg("open: %s", gsr_errmsg());
+  gsr_file f = open_mode(c, "obj", "sequential", 4, 8 * MiB, reorder);
   *base = log_quiet();
   unsigned char *buf = malloc(MiB);
   for (uint64_t off = 0; off < 10 * MiB; off += MiB)
@@ -477,11 +462,7 @@ static void test_whole_rest_after_a_start(void **state) {
    * reads of 64 KiB) and the rest within its cap (96 MiB): the rest lands
    * in the caller's buffer (one copy), not in blocks first (two). */
   c = new_client(0, 0);
-  gsr_file_options o;
-  gsr_file_options_init(&o);
-  o.prefetch = "adaptive";
-  o.concurrency = 4;
-  assert_int_equal(gsr_open(c, "gs://" BUCKET "/obj", &o, &f), GSR_OK);
+  f = open_mode(c, "obj", "adaptive", 4, 0, 0);
   buf = malloc(OBJ_SIZE);
   assert_non_null(buf);
   const size_t k = 64 * 1024;
@@ -513,15 +494,8 @@ static void test_reads_behind_across_blocks(void **state) {
   (void)state;
   struct order k = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
   gsr_client *c = fx_client_traced(count_order, &k);
-  gsr_file_options o;
-  gsr_file f;
-  gsr_file_options_init(&o);
-  o.concurrency = 4;
-  o.prefetch = "sequential";
-  o.max_prefetch = 32 * MiB; /* blocks of about 3 MiB */
-  o.reorder_bytes = MiB;
-  if (gsr_open(c, "gs://" BUCKET "/obj", &o, &f) != GSR_OK)
-    fail_msg("open: %s", gsr_errmsg());
+  /* A window of 32 MiB: blocks of about 3 MiB. */
+  gsr_file f = open_mode(c, "obj", "sequential", 4, 32 * MiB, MiB);
   long base = log_quiet();
   unsigned char *buf = malloc(MiB);
   check_pread(f, 0, MiB, buf);
@@ -905,7 +879,7 @@ static void test_adaptive_reader_measures_its_width(void **state) {
   assert_int_equal(ts_control(&fx.srv, CAPPED), 200);
   /* 5 MiB in 1 MiB reads at the default cap (96 MiB): reads 3 to 5 read
    * ahead, the window still ramping (16 x the run). */
-  gsr_file f = open_mode(c, "obj", "adaptive", 0, 0);
+  gsr_file f = open_mode(c, "obj", "adaptive", 0, 0, 0);
   unsigned char *buf = malloc(MiB);
   assert_non_null(buf);
   for (uint64_t off = 0; off < 5 * MiB; off += MiB)
@@ -913,7 +887,7 @@ static void test_adaptive_reader_measures_its_width(void **state) {
   assert_true(stats_of(f).bytes_fetched > 5 * MiB); /* it read ahead */
   gsr_close(f);
   if (t.text[0] != '\0') fail_msg("measuring while it ramps:\n%s", t.text);
-  f = open_mode(c, "wide", "adaptive", 0, WIDE_WINDOW);
+  f = open_mode(c, "wide", "adaptive", 0, WIDE_WINDOW, 0);
   assert_int_equal(read_all(f, wide, WIDE_SIZE, MiB, 1), 0);
   gsr_file_stats st = stats_of(f);
   gsr_close(f);
@@ -926,7 +900,7 @@ static void test_adaptive_reader_measures_its_width(void **state) {
   /* Random 1 MiB reads: exact, no width measured (a fresh client). */
   t.text[0] = '\0';
   c = client_of(0, 0, &t, NULL);
-  f = open_mode(c, "obj", "adaptive", 0, 0);
+  f = open_mode(c, "obj", "adaptive", 0, 0, 0);
   uint64_t x = 12345;
   for (int i = 0; i < 12; i++) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;

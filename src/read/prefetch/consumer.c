@@ -16,9 +16,9 @@
  * once instead of when the front block is in. */
 #define REFILL_POLL_MS 3
 
-/* Waits until bytes [0, end) of block b (the front block) have arrived;
- * the rest may still be streaming in. Counts a stall if the reader had to
- * wait. */
+/* Waits until bytes [0, end) of block b (the front block, or one kept
+ * behind that a read behind needs) have arrived; the rest may still be
+ * streaming in. Counts a stall if the reader had to wait. */
 static int wait_block(const struct gsr__sctx *s, struct gsr__prefetcher *p,
                       struct gsr__pf_block *b, uint64_t end) {
   if (b->waited || b->rf->waited) return b->rf->status;
@@ -102,21 +102,6 @@ int gsr__consumer_take(const struct gsr__sctx *s, struct gsr__prefetcher *p,
   return GSR_OK;
 }
 
-/* Waits until bytes [0, end) of block b, kept behind, have arrived (its
- * fetch may still run: it was skipped while in flight): 1, or 0 if its
- * fetch ended short of them. */
-static int behind_arrived(const struct gsr__sctx *s, struct gsr__prefetcher *p,
-                          struct gsr__pf_block *b, uint64_t end) {
-  if (b->waited) return 1;
-  assert(b->rf->reqs != NULL); /* keep_behind keeps no other in flight */
-  struct gsr__request *req = &b->rf->reqs[0];
-  while (gsr__request_wait_bytes_for(req, end, REFILL_POLL_MS) < end &&
-         !gsr__rfetch_done(b->rf)) {
-    if (gsr__producer_fill(s, p, 0) != GSR_OK) break;
-  }
-  return atomic_load(&req->progress) >= end;
-}
-
 int gsr__consumer_take_behind(const struct gsr__sctx *s,
                               struct gsr__prefetcher *p, uint64_t off,
                               uint64_t len, struct gsr__out *out) {
@@ -129,13 +114,16 @@ int gsr__consumer_take_behind(const struct gsr__sctx *s,
     if (b->off + b->len > cur) cur = b->off + b->len;
   }
   if (cur < end) return 0;
+  /* Their bytes in (a block kept while its fetch ran: a read skipped it);
+   * one that failed leaves the read to the server. */
   cur = off;
   for (struct gsr__pf_block *b = p->behind; b != NULL && cur < end;
        b = b->next) {
-    if (b->off + b->len > cur &&
-        !behind_arrived(s, p, b, GSR__MIN(end, b->off + b->len) - b->off))
+    if (b->off + b->len <= cur) continue;
+    assert(b->waited || b->rf->reqs != NULL); /* keep_behind's rule */
+    if (wait_block(s, p, b, GSR__MIN(end, b->off + b->len) - b->off) != GSR_OK)
       return 0;
-    cur = GSR__MAX(cur, b->off + b->len);
+    cur = b->off + b->len;
   }
   cur = off;
   for (struct gsr__pf_block *b = p->behind; b != NULL && cur < end;
